@@ -1,0 +1,491 @@
+package capacity
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/openrtb"
+	"github.com/rs/zerolog"
+)
+
+// numBuckets is the number of proficiency thresholds 0, 0.5, …, 5.0 that
+// headroom is precomputed for.
+const numBuckets = 11
+
+// Commitments reports calls already committed by won impressions that have
+// not arrived yet, per skill, in calls per minute. The feedback package
+// implements it; nil means zero. It is called from the rebuild goroutine
+// only, never on the bid path.
+type Commitments interface {
+	CommittedCalls(skill string) float64
+}
+
+// View is what the bid path learns about one skill requirement.
+type View struct {
+	Factor      float64             // 0 at no headroom, rising with headroom; × premium multiplier when PremiumFree
+	PremiumFree bool                // an agent at or above the premium proficiency is available
+	NoBid       openrtb.NoBidReason // NBRNoHeadroom or NBRCapacityStale when Factor is 0
+}
+
+// Model turns agent state and call events into per-skill headroom.
+type Model struct {
+	cfg Config
+	sl  slParams
+	log zerolog.Logger
+	now func() time.Time
+
+	snap           atomic.Pointer[snapshot] // read by View/Headroom; written by rebuild
+	lastAgentEvent atomic.Int64             // unix ns of the last valid agent-state event; 0 = never
+	dirty          atomic.Bool              // something changed since the last rebuild
+	notify         chan struct{}            // cap 1: wakes Run for a prompt rebuild
+	commit         atomic.Pointer[commitHolder]
+
+	counts       [2][numReasons]atomic.Uint64 // [topicAgent|topicCall][reason]
+	expired      atomic.Uint64                // agents dropped for silence past their TTL
+	waitTimeouts atomic.Uint64                // waiting calls forgotten after waiting_timeout
+	skillDropped atomic.Uint64                // agent skills beyond max_skills
+	nAgents      atomic.Int64                 // agents in the table (incl. logged-out tombstones)
+	rebuildNanos atomic.Int64                 // duration of the last rebuild
+
+	// mu guards the tables below; taken by the consumer goroutines and the
+	// rebuild, never by View or Headroom.
+	mu        sync.Mutex
+	agents    map[string]*agent
+	skills    []*skillState
+	skillIdx  map[string]int32
+	calls     map[string]callRec
+	acwSec    float64 // learned after-call work, seconds
+	lastSweep int64
+
+	// buildMu serialises rebuilds (Run, tests); guards the fields below.
+	buildMu   sync.Mutex
+	lastBuild int64
+	builtWith bool // staleness the current snapshot was built with
+	lmCache   map[lmKey]float64
+	scratch   []skillCopy
+}
+
+const (
+	topicAgent = 0
+	topicCall  = 1
+)
+
+type commitHolder struct{ c Commitments }
+
+// agent is the latest state of one agent, ordered by seq.
+type agent struct {
+	seq        int64
+	state      routingState
+	skills     []agentSkill
+	heard      int64 // unix ns the agent was last heard from (event time, ≤ receive time)
+	ttl        int64 // ns
+	stateSince int64 // unix ns the current routing state began
+}
+
+type agentSkill struct {
+	idx   int32 // into Model.skills
+	hb    int8  // histogram bucket: floor(2·proficiency), 0–10
+	milli int32 // proficiency × 1000, for the weighted sums without float drift
+}
+
+// skillState is the running per-skill aggregate. The four histograms count
+// agents by floor(2·proficiency); the rebuild turns them into "at or above
+// threshold" counts with a suffix sum.
+type skillState struct {
+	name                           string
+	staffed, avail, reserved, busy [numBuckets]int32
+	acw                            [numBuckets]int32
+	staffedMilli, availMilli       int64
+	ahtSec                         float64 // handle-time moving average
+	rate                           float64 // arrivals per second, exponentially weighted
+	rateAt                         int64   // unix ns of rate
+	waiting                        int32
+}
+
+// callRec tracks one call id: waiting (not done) or finished (a tombstone
+// kept for waiting_timeout so late or repeated transitions are recognised).
+type callRec struct {
+	skill int32 // -1 when unknown (the answer came before the offer)
+	since int64 // unix ns the call began waiting
+	at    int64 // unix ns of the last transition received
+	done  bool  // answered or ended: no longer waiting
+	ended bool  // its handle time was sampled
+}
+
+// New builds a model for the given skills (from the campaigns). cfg is used
+// with defaults for its zero fields; validate it first with Config.Validate.
+func New(cfg Config, skills []string, log zerolog.Logger) *Model {
+	cfg = cfg.withDefaults()
+	m := &Model{
+		cfg: cfg,
+		sl: slParams{
+			target:       cfg.ServiceLevel.Target,
+			answerTime:   cfg.ServiceLevel.AnswerTime.Seconds(),
+			maxOccupancy: cfg.MaxOccupancy,
+		},
+		log:      log.With().Str("component", "capacity").Logger(),
+		now:      time.Now,
+		notify:   make(chan struct{}, 1),
+		agents:   make(map[string]*agent),
+		skillIdx: make(map[string]int32),
+		calls:    make(map[string]callRec),
+		acwSec:   cfg.DefaultAfterCallWork.Seconds(),
+		lmCache:  make(map[lmKey]float64),
+	}
+	m.commit.Store(&commitHolder{})
+	m.SetSkills(skills)
+	m.snap.Store(&snapshot{stale: true})
+	m.builtWith = true
+	return m
+}
+
+// SetCommitments sets the source of committed calls (nil = none).
+func (m *Model) SetCommitments(c Commitments) {
+	m.commit.Store(&commitHolder{c: c})
+	m.changed()
+}
+
+// SetSkills adds the campaigns' skills on config reload, so each has a View
+// entry even before its first agent. Skills seen in events are kept too.
+func (m *Model) SetSkills(skills []string) {
+	m.mu.Lock()
+	for _, s := range skills {
+		if s != "" {
+			m.skillIndex(s)
+		}
+	}
+	m.mu.Unlock()
+	m.changed()
+}
+
+// changed marks the snapshot out of date and wakes Run without blocking.
+func (m *Model) changed() {
+	m.dirty.Store(true)
+	select {
+	case m.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Model) count(topic int, r reason) { m.counts[topic][r].Add(1) }
+
+// skillIndex returns the index of a skill, adding it below max_skills.
+// Caller holds mu.
+func (m *Model) skillIndex(name string) (int32, bool) {
+	if i, ok := m.skillIdx[name]; ok {
+		return i, true
+	}
+	if len(m.skills) >= m.cfg.MaxSkills {
+		return -1, false
+	}
+	i := int32(len(m.skills))
+	m.skills = append(m.skills, &skillState{name: name, ahtSec: m.cfg.DefaultHandleTime.Seconds()})
+	m.skillIdx[name] = i
+	return i, true
+}
+
+// eventTime is the event's occurred_at, clamped to now, or now if absent:
+// replayed history then ages out by its real time, and a clock ahead of ours
+// cannot keep an agent alive.
+func eventTime(t time.Time, now int64) int64 {
+	if t.IsZero() {
+		return now
+	}
+	if n := t.UnixNano(); n < now {
+		return n
+	}
+	return now
+}
+
+// HandleAgentState applies one cc.agent-state.v1 record. Called from the
+// consumer goroutine; bad records are counted per reason and skipped.
+func (m *Model) HandleAgentState(msg events.Message) {
+	ev, r := decodeAgentState(msg.Value)
+	if r != okEvent {
+		m.count(topicAgent, r)
+		return
+	}
+	now := m.now().UnixNano()
+	// Any well-formed event proves the feed is alive, even an old seq.
+	m.lastAgentEvent.Store(now)
+	m.mu.Lock()
+	r = m.applyAgent(&ev, now)
+	m.mu.Unlock()
+	m.count(topicAgent, r)
+	if r == okEvent || r == ignExpiredOnArrival {
+		m.changed()
+	}
+}
+
+func (m *Model) applyAgent(ev *agentEvent, now int64) reason {
+	a := m.agents[ev.AgentID]
+	if a != nil {
+		if ev.Seq == a.seq {
+			return ignDuplicateSeq
+		}
+		if ev.Seq < a.seq {
+			return ignOldSeq
+		}
+		m.contribute(a, -1)
+	} else {
+		a = &agent{state: stateNotRoutable}
+		m.agents[ev.AgentID] = a
+		m.nAgents.Store(int64(len(m.agents)))
+	}
+	heard := eventTime(ev.OccurredAt, now)
+	ttl := m.cfg.DefaultAgentTTL.Nanoseconds()
+	if ev.TTLSeconds > 0 {
+		ttl = int64(ev.TTLSeconds) * int64(time.Second)
+	}
+	st := ev.state
+	if st == stateUnknown { // heartbeat without a state keeps the last one
+		st = a.state
+	}
+	if len(ev.Skills) > 0 || ev.kind == evLogin {
+		a.skills = m.internSkills(ev.Skills, a.skills[:0])
+	}
+	if a.state == stateACW && st != stateACW && a.stateSince > 0 {
+		if d := float64(heard-a.stateSince) / 1e9; d > 0 && d < 3600 {
+			m.acwSec += m.cfg.HandleTimeAlpha * (d - m.acwSec)
+		}
+	}
+	if st != a.state || a.stateSince == 0 {
+		a.stateSince = heard
+	}
+	a.seq, a.state, a.heard, a.ttl = ev.Seq, st, heard, ttl
+	if heard+ttl < now {
+		// Replayed history of an agent long gone: keep the seq, not the staffing.
+		a.state = stateOffline
+		return ignExpiredOnArrival
+	}
+	m.contribute(a, +1)
+	return okEvent
+}
+
+// internSkills maps event skills to indexes, keeping the highest proficiency
+// of a repeated skill so an agent never counts twice. Caller holds mu.
+func (m *Model) internSkills(in []events.AgentSkill, out []agentSkill) []agentSkill {
+next:
+	for _, s := range in {
+		idx, ok := m.skillIndex(s.Name)
+		if !ok {
+			m.skillDropped.Add(1)
+			continue
+		}
+		as := agentSkill{idx: idx, hb: int8(math.Floor(s.Proficiency*2 + 1e-9)), milli: int32(math.Round(s.Proficiency * 1000))}
+		if as.hb > numBuckets-1 {
+			as.hb = numBuckets - 1
+		}
+		for i := range out {
+			if out[i].idx == idx {
+				if as.milli > out[i].milli {
+					out[i] = as
+				}
+				continue next
+			}
+		}
+		out = append(out, as)
+	}
+	return out
+}
+
+// contribute adds (sign +1) or removes (−1) an agent from the per-skill
+// aggregates. Caller holds mu.
+func (m *Model) contribute(a *agent, sign int32) {
+	if !a.state.staffed() {
+		return
+	}
+	for _, s := range a.skills {
+		sk := m.skills[s.idx]
+		sk.staffed[s.hb] += sign
+		sk.staffedMilli += int64(sign) * int64(s.milli)
+		switch a.state {
+		case stateAvailable:
+			sk.avail[s.hb] += sign
+			sk.availMilli += int64(sign) * int64(s.milli)
+		case stateReserved:
+			sk.reserved[s.hb] += sign
+		case stateBusy:
+			sk.busy[s.hb] += sign
+		case stateACW:
+			sk.acw[s.hb] += sign
+		}
+	}
+}
+
+// HandleCall applies one cc.call.v1 record. Called from the consumer
+// goroutine; bad records are counted per reason and skipped.
+func (m *Model) HandleCall(msg events.Message) {
+	ev, r := decodeCall(msg.Value)
+	if r != okEvent {
+		m.count(topicCall, r)
+		return
+	}
+	now := m.now().UnixNano()
+	m.mu.Lock()
+	r = m.applyCall(&ev, now)
+	m.mu.Unlock()
+	m.count(topicCall, r)
+	if r == okEvent {
+		m.changed()
+	}
+}
+
+func (m *Model) applyCall(ev *callEvent, now int64) reason {
+	t := eventTime(ev.OccurredAt, now)
+	rec, seen := m.calls[ev.CallID]
+	switch ev.kind {
+	case callOffered, callQueued:
+		if seen {
+			return ignCallRepeated // OFFERED then QUEUED is one arrival
+		}
+		if ev.Skill == "" {
+			return ignNoSkill
+		}
+		idx, ok := m.skillIndex(ev.Skill)
+		if !ok {
+			return ignTooManySkills
+		}
+		if now-t > m.cfg.WaitingTimeout.Nanoseconds() {
+			return ignExpiredOnArrival
+		}
+		sk := m.skills[idx]
+		m.calls[ev.CallID] = callRec{skill: idx, since: t, at: now}
+		sk.waiting++
+		sk.arrive(t, m.cfg.ArrivalWindow.Seconds())
+		return okEvent
+	default: // ANSWERED, ENDED
+		if seen && !rec.done {
+			if rec.skill >= 0 {
+				m.skills[rec.skill].waiting--
+			}
+		} else if seen && (ev.kind == callAnswered || rec.ended) {
+			return ignCallRepeated
+		}
+		if !seen {
+			rec.skill = -1
+		}
+		rec.done, rec.at = true, now
+		rec.ended = rec.ended || ev.kind == callEnded
+		m.calls[ev.CallID] = rec
+		if ev.kind == callEnded && ev.TalkMS > 0 {
+			idx := rec.skill
+			if ev.Skill != "" {
+				idx, _ = m.skillIndex(ev.Skill)
+			}
+			if idx >= 0 {
+				sk := m.skills[idx]
+				sample := float64(ev.TalkMS)/1000 + m.acwSec
+				sk.ahtSec += m.cfg.HandleTimeAlpha * (sample - sk.ahtSec)
+			}
+		}
+		return okEvent
+	}
+}
+
+// arrive adds one arrival at t to the continuous-time moving average of the
+// arrival rate: rate decays by exp(−Δt/τ) and each arrival adds 1/τ, so a
+// steady λ converges to λ with time constant τ (arrival_window).
+func (sk *skillState) arrive(t int64, tau float64) {
+	if t >= sk.rateAt {
+		sk.rate = sk.rate*math.Exp(-float64(t-sk.rateAt)/1e9/tau) + 1/tau
+		sk.rateAt = t
+		return
+	}
+	sk.rate += math.Exp(-float64(sk.rateAt-t)/1e9/tau) / tau // late event
+}
+
+// ratePerMin is the arrival rate decayed to now, in calls per minute.
+func (sk *skillState) ratePerMin(now int64, tau float64) float64 {
+	if now <= sk.rateAt {
+		return sk.rate * 60
+	}
+	return sk.rate * math.Exp(-float64(now-sk.rateAt)/1e9/tau) * 60
+}
+
+// sweep drops agents silent past their TTL and calls waiting past
+// waiting_timeout. Caller holds mu.
+func (m *Model) sweep(now int64) {
+	for id, a := range m.agents {
+		if a.heard+a.ttl < now {
+			if a.state.staffed() {
+				m.expired.Add(1)
+			}
+			m.contribute(a, -1)
+			delete(m.agents, id)
+		}
+	}
+	m.nAgents.Store(int64(len(m.agents)))
+	timeout := m.cfg.WaitingTimeout.Nanoseconds()
+	for id, c := range m.calls {
+		switch {
+		case c.done && now-c.at > timeout:
+			delete(m.calls, id)
+		case !c.done && now-c.since > timeout:
+			if c.skill >= 0 {
+				m.skills[c.skill].waiting--
+			}
+			m.waitTimeouts.Add(1)
+			delete(m.calls, id)
+		}
+	}
+	m.lastSweep = now
+}
+
+// stale reports whether the feed is stale at now, and for how long it has
+// been silent (0 when no event ever came).
+func (m *Model) stale(now int64) (bool, time.Duration) {
+	last := m.lastAgentEvent.Load()
+	if last == 0 {
+		return true, 0
+	}
+	age := time.Duration(now - last)
+	return age > m.cfg.StaleAfter, age
+}
+
+// Ready reports whether the feed is fresh; reason says why not.
+func (m *Model) Ready() (ok bool, reason string) {
+	st, age := m.stale(m.now().UnixNano())
+	if !st {
+		return true, ""
+	}
+	if age == 0 {
+		return false, "capacity feed stale: no agent-state event received yet"
+	}
+	return false, "capacity feed stale: no agent-state event for " + age.Truncate(time.Second).String()
+}
+
+// Run rebuilds snapshots, expires agents and watches the deadman until ctx
+// is done. Start it once, in its own goroutine.
+func (m *Model) Run(ctx context.Context) {
+	m.rebuild()
+	tick := time.NewTicker(m.cfg.RebuildInterval)
+	defer tick.Stop()
+	interval := m.cfg.RebuildInterval.Nanoseconds()
+	refresh := m.cfg.RefreshInterval.Nanoseconds()
+	for {
+		prompt := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.notify:
+			prompt = true
+		case <-tick.C:
+		}
+		now := m.now().UnixNano()
+		m.buildMu.Lock()
+		since, builtStale := now-m.lastBuild, m.builtWith
+		m.buildMu.Unlock()
+		if prompt && since < interval {
+			continue // coalesce: the ticker picks the change up within rebuild_interval
+		}
+		st, _ := m.stale(now)
+		if m.dirty.Load() || st != builtStale || since >= refresh {
+			m.rebuild()
+		}
+	}
+}
