@@ -1,0 +1,103 @@
+package bidder
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callbid/callbid/capacity"
+	"github.com/rs/zerolog"
+)
+
+// Deps are the parts the bid path reads, built by the root wiring. Reserver
+// is required; a nil Capacity or Feedback means neutral factors from
+// server.neutral_capacity_factor / neutral_hitrate_factor; a nil Publisher
+// drops impression events.
+type Deps struct {
+	Reserver  Reserver
+	Capacity  Capacity
+	Feedback  Feedback
+	Publisher Publisher
+	// Now is the clock (time.Now when nil); tests pin it.
+	Now func() time.Time
+}
+
+// Bidder decides bids and serves the bid and notice endpoints.
+type Bidder struct {
+	snap     atomic.Pointer[snapshot]
+	prevSig  atomic.Pointer[signer] // the notice secret before the last change, still accepted
+	deps     Deps
+	log      zerolog.Logger
+	debugLog zerolog.Logger // sampled, for no-bid reasons
+	budgets  *budgetSet
+	dedupe   *dedupe
+	m        *metrics
+	now      func() time.Time
+	applyMu  sync.Mutex
+	pool     sync.Pool // *decision
+}
+
+// New compiles cfg and builds a Bidder. It returns every config problem.
+func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
+	if deps.Reserver == nil {
+		return nil, errors.New("bidder: a Reserver (numbers pools) is required")
+	}
+	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), m: newMetrics(), now: deps.Now}
+	b.debugLog = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
+	if b.now == nil {
+		b.now = time.Now
+	}
+	cfg.SetDefaults()
+	if b.deps.Capacity == nil {
+		b.deps.Capacity = neutralCapacity{f: cfg.Server.NeutralCapacityFactor}
+	}
+	if b.deps.Feedback == nil {
+		b.deps.Feedback = neutralFeedback{f: cfg.Server.NeutralHitRateFactor}
+	}
+	s, err := compile(cfg, deps.Reserver, b.budgets)
+	if err != nil {
+		return nil, err
+	}
+	b.dedupe = newDedupe(cfg.Server.NoticeTTL, 1<<15)
+	b.snap.Store(s)
+	return b, nil
+}
+
+// Apply compiles cfg and swaps it in for the following requests (hot
+// reload). Requests in flight finish on the snapshot they started with.
+// Budgets are kept by campaign id. On error the running config stays.
+// Listener addresses, timeouts and body limits need a restart to change.
+func (b *Bidder) Apply(cfg Config) error {
+	b.applyMu.Lock()
+	defer b.applyMu.Unlock()
+	cfg.SetDefaults()
+	s, err := compile(cfg, b.deps.Reserver, b.budgets)
+	if err != nil {
+		b.m.reloadErrors.Inc()
+		return fmt.Errorf("keeping the running config: %w", err)
+	}
+	old := b.snap.Swap(s)
+	if old != nil && old.cfg.Server.NoticeSecret != s.cfg.Server.NoticeSecret {
+		b.prevSig.Store(old.signer)
+	}
+	b.m.reloads.Inc()
+	return nil
+}
+
+// neutralCapacity stands in until a capacity model is wired.
+type neutralCapacity struct{ f float64 }
+
+func (n neutralCapacity) View(string, float64, float64) capacity.View {
+	return capacity.View{Factor: n.f}
+}
+
+// neutralFeedback stands in until feedback is wired.
+type neutralFeedback struct{ f float64 }
+
+func (n neutralFeedback) HitRate(string, string) float64         { return n.f }
+func (neutralFeedback) Pacing(string) (float64, bool)             { return 1, false }
+func (neutralFeedback) Allowed(uint64, uint64) bool               { return true }
+func (neutralFeedback) RecordSeen(string, string, time.Time)      {}
+func (neutralFeedback) RecordBid(string, string, string, string, int64, time.Time) {}

@@ -1,0 +1,668 @@
+package bidder
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/openrtb"
+	"github.com/cespare/xxhash/v2"
+)
+
+// Cause is why a request got no bid, finer than the nbr code sent to the
+// exchange; it labels the no-bid counter and the sampled debug log.
+//
+// Precedence: request-level causes (time, seat, currency, invalid traffic,
+// unsupported formats) end the decision at once. Otherwise every campaign
+// and imp is evaluated and the furthest stage any campaign reached is
+// reported, because it is the most specific: a campaign that matched
+// targeting and lost only on the floor says more than one that did not match.
+// The campaign-level order, least to most specific, is the order of the
+// constants from CauseNoMatch to CausePoolExhausted.
+type Cause uint8
+
+const (
+	CauseNone             Cause = iota
+	CauseInsufficientTime       // tmax minus network allowance leaves no time (nbr 15)
+	CauseSeat                   // our seat not in wseat, or in bseat (nbr 0)
+	CauseCurrency               // no usable currency in request.cur (nbr 0)
+	CauseInvalidTraffic         // device ip/ifa on the invalid-traffic list (504)
+	CauseUnsupported            // only video/audio, or native without a phone asset (nbr 0)
+	CauseNoMatch                // no campaign targets this request (nbr 0)
+	CausePublisherBlocked       // publisher on a campaign block list (nbr 7)
+	CauseBlocked                // coppa, bcat, badv or bapp excludes the campaigns (504)
+	CauseNoCreative             // no creative fits the imp size/format, or secure imp with http notices (nbr 0)
+	CauseBudget                 // daily budget spent (nbr 0)
+	CauseNoHeadroom             // no skilled-agent headroom, or pacing stop (500)
+	CauseCapacityStale          // capacity feed stale (501)
+	CauseBelowFloor             // price after scaling under the imp or deal floor (503)
+	CausePoolExhausted          // tracking-number pool exhausted (502)
+	CauseLate                   // the decision itself overran the deadline (nbr 15)
+	numCauses
+)
+
+var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currency", "invalid_traffic",
+	"unsupported", "no_match", "publisher_blocked", "blocked", "no_creative", "budget", "no_headroom",
+	"capacity_stale", "below_floor", "pool_exhausted", "late"}
+
+var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
+	CauseInvalidTraffic: openrtb.NBRBlockedTraffic, CausePublisherBlocked: openrtb.NBRBlockedPublisher,
+	CauseBlocked: openrtb.NBRBlockedTraffic, CauseNoHeadroom: openrtb.NBRNoHeadroom,
+	CauseCapacityStale: openrtb.NBRCapacityStale, CauseBelowFloor: openrtb.NBRBelowFloor,
+	CausePoolExhausted: openrtb.NBRPoolExhausted, CauseLate: openrtb.NBRInsufficientTime}
+
+func (c Cause) String() string { return causeNames[c] }
+
+// NBR is the OpenRTB no-bid reason code sent for c.
+func (c Cause) NBR() openrtb.NoBidReason { return causeNBR[c] }
+
+// Result is the outcome of one decision: bids, or the reason there are none.
+// It and everything it points to belong to the request being served.
+type Result struct {
+	Bids  []openrtb.Bid
+	Cur   string
+	Cause Cause // CauseNone when Bids is not empty
+}
+
+// NBR is the no-bid reason code (meaningful when there are no bids).
+func (r *Result) NBR() openrtb.NoBidReason { return r.Cause.NBR() }
+
+// cand is the per-request evaluation of one campaign.
+type cand struct {
+	cause Cause
+	price float64 // micro-units of the response currency, capped by max_cpm
+	dead  bool    // pool exhausted during this request
+}
+
+// decision is pooled per-request scratch.
+type decision struct {
+	Result
+	cands    []cand
+	seen     []bool
+	refs     []numbers.Ref
+	buf      []byte // strings of the bids (ids, urls, markup)
+	out      []byte // encoded response
+	gz       []byte // gzip scratch
+	body     []byte // inflated request scratch
+	deadline time.Time
+}
+
+func (b *Bidder) getDecision() *decision {
+	if d, ok := b.pool.Get().(*decision); ok {
+		return d
+	}
+	return &decision{buf: make([]byte, 0, 8<<10), out: make([]byte, 0, 8<<10)}
+}
+
+func (b *Bidder) putDecision(d *decision) {
+	if cap(d.buf) > 1<<20 || cap(d.body) > 4<<20 {
+		return // do not keep outsized buffers
+	}
+	b.pool.Put(d)
+}
+
+var bidSeq atomic.Uint64
+
+// bidPrefix makes bid ids unique across restarts and instances.
+var bidPrefix = func() [8]byte {
+	var p [8]byte
+	v := uint64(time.Now().UnixNano()) ^ xxhash.Sum64String(hostnameOrPID())
+	const digits = "0123456789abcdefghijklmnopqrstuv"
+	for i := range p {
+		p[i] = digits[v&31]
+		v >>= 5
+	}
+	return p
+}()
+
+func hostnameOrPID() string {
+	h, _ := os.Hostname()
+	return h + "/" + strconv.Itoa(os.Getpid())
+}
+
+func hashString(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	return xxhash.Sum64String(s)
+}
+
+// Decide runs the decision for req from exchange at now (mainly for tests
+// and tools; the HTTP handler uses the pooled path). The Result stays valid
+// while req does.
+func (b *Bidder) Decide(req *openrtb.Request, exchange string, now time.Time) Result {
+	d := &decision{}
+	s := b.snap.Load()
+	b.decide(d, s, req, s.exchange([]byte(exchange)), now)
+	return d.Result
+}
+
+func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exchangeRT, now time.Time) {
+	d.Bids, d.Cause, d.Cur = d.Bids[:0], CauseNone, ""
+	d.buf, d.refs = d.buf[:0], d.refs[:0]
+	srv := &s.cfg.Server
+
+	tmax := time.Duration(req.TMax) * time.Millisecond
+	if req.TMax <= 0 {
+		tmax = ex.defaultTMax
+	}
+	avail := tmax - ex.allowance
+	if avail > srv.MaxDeadline {
+		avail = srv.MaxDeadline
+	}
+	if avail <= 0 {
+		d.Cause = CauseInsufficientTime
+		return
+	}
+	d.deadline = now.Add(avail)
+
+	if (len(req.WSeat) > 0 && !inList(req.WSeat, srv.Seat)) || inList(req.BSeat, srv.Seat) {
+		d.Cause = CauseSeat
+		return
+	}
+	cur, curRate := s.pickCurrency(req.Cur)
+	if cur == "" {
+		d.Cause = CauseCurrency
+		return
+	}
+	d.Cur = cur
+
+	ip := req.Device.IP
+	if ip == "" {
+		ip = req.Device.IPv6
+	}
+	ipHash, ifaHash := hashString(ip), hashString(req.Device.IFA)
+	fb := b.deps.Feedback
+	if !fb.Allowed(ipHash, ifaHash) {
+		d.Cause = CauseInvalidTraffic
+		return
+	}
+	supported := false
+	for i := range req.Imps {
+		if impSupported(&req.Imps[i]) {
+			supported = true
+			break
+		}
+	}
+	if !supported {
+		d.Cause = CauseUnsupported
+		return
+	}
+
+	local := now.In(s.loc)
+	hour, dow, day := local.Hour(), local.Weekday(), dayIndex(local)
+	devType := req.Device.Type
+	if devType < 0 || devType > 8 {
+		devType = 0
+	}
+
+	worst := CauseNoMatch
+	if cap(d.cands) < len(s.campaigns) {
+		d.cands = make([]cand, len(s.campaigns))
+	}
+	d.cands = d.cands[:len(s.campaigns)]
+	if cap(d.seen) < s.nSkills {
+		d.seen = make([]bool, s.nSkills)
+	}
+	d.seen = d.seen[:s.nSkills]
+	clear(d.seen)
+	anyCand := false
+	for i, c := range s.campaigns {
+		cd := &d.cands[i]
+		*cd = cand{}
+		cd.cause = b.evalCampaign(c, cd, req, ex, d.seen, now, hour, dow, day, devType, curRate)
+		if cd.cause != CauseNone {
+			worst = max(worst, cd.cause)
+		} else {
+			anyCand = true
+		}
+	}
+	if !anyCand {
+		d.Cause = worst
+		return
+	}
+
+	for i := range req.Imps {
+		imp := &req.Imps[i]
+		if !impSupported(imp) {
+			continue
+		}
+		impFloor, ok := s.toMicros(imp.BidFloor, imp.BidFloorCur, curRate)
+		if !ok {
+			worst = max(worst, CauseNoMatch)
+			continue
+		}
+		for attempt := 0; attempt < len(s.campaigns); attempt++ {
+			best, bestPrice := -1, 0.0
+			var bestCr *creative
+			var bestNative bool
+			var bestDeal string
+			for ci, c := range s.campaigns {
+				cd := &d.cands[ci]
+				if cd.cause != CauseNone || cd.dead {
+					continue
+				}
+				if imp.Secure && !s.baseHTTPS {
+					worst = max(worst, CauseNoCreative)
+					continue
+				}
+				cr, native := fitCreative(c, imp)
+				if cr == nil {
+					worst = max(worst, CauseNoCreative)
+					continue
+				}
+				deal, ok := s.clearsFloor(imp, cd.price, impFloor, curRate)
+				if !ok {
+					worst = max(worst, CauseBelowFloor)
+					continue
+				}
+				if cd.price > bestPrice {
+					best, bestPrice, bestCr, bestNative, bestDeal = ci, cd.price, cr, native, deal
+				}
+			}
+			if best < 0 {
+				break
+			}
+			if b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now) {
+				break
+			}
+			d.cands[best].dead = true
+			worst = max(worst, CausePoolExhausted)
+		}
+	}
+	if len(d.Bids) == 0 {
+		d.Cause = worst
+		return
+	}
+	if b.now().After(d.deadline) {
+		// Too late to be used: free the numbers at once rather than wait for holds to expire.
+		for _, ref := range d.refs {
+			b.deps.Reserver.Loss(ref, now)
+		}
+		d.Bids = d.Bids[:0]
+		d.Cause = CauseLate
+	}
+}
+
+func impSupported(imp *openrtb.Imp) bool {
+	return (imp.Banner && len(imp.Formats) > 0) || (imp.Native && imp.NativePhoneAssetID > 0)
+}
+
+// evalCampaign applies the request-level targeting of c and prices it.
+func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *exchangeRT, seen []bool,
+	now time.Time, hour int, dow time.Weekday, day int64, devType int, curRate float64) Cause {
+	if !c.anyInv && !c.inventory[req.Inventory] {
+		return CauseNoMatch
+	}
+	if req.Regs.COPPA && !c.allowCOPPA {
+		return CauseBlocked
+	}
+	if inListFold(req.BAdv, c.adomain) || (c.appBundle != "" && inListFold(req.BApp, c.appBundle)) ||
+		catBlocked(req.BCat, c.adCats) {
+		return CauseBlocked
+	}
+	if c.pubBlock != nil && pubHit(c.pubBlock, req) {
+		return CausePublisherBlocked
+	}
+	if c.pubAllow != nil && !pubHit(c.pubAllow, req) {
+		return CauseNoMatch
+	}
+	if c.countries != nil && !inSetUpper(c.countries, req.Device.Country) {
+		return CauseNoMatch
+	}
+	if c.regions != nil && !inSetUpper(c.regions, req.Device.Region) {
+		return CauseNoMatch
+	}
+	cats := c.siteCats
+	if req.Inventory == openrtb.InventoryApp {
+		cats = c.appCats
+	}
+	if len(cats) > 0 && !catsMatch(req.Cats, cats) {
+		return CauseNoMatch
+	}
+	if len(c.keywords) > 0 && !keywordsMatch(req.Keywords, c.keywords) {
+		return CauseNoMatch
+	}
+	if !c.anyDevice && !c.devTypes[devType] {
+		return CauseNoMatch
+	}
+	fb := b.deps.Feedback
+	if !seen[c.skillIdx] {
+		seen[c.skillIdx] = true
+		fb.RecordSeen(c.skill, ex.name, now)
+	}
+	if c.daily > 0 && c.budget.spentOn(day) >= c.daily {
+		return CauseBudget
+	}
+	factor := 1.0
+	if c.needsCap {
+		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
+		if !(v.Factor > 0) {
+			if v.NoBid == openrtb.NBRCapacityStale {
+				return CauseCapacityStale
+			}
+			return CauseNoHeadroom
+		}
+		factor = v.Factor
+		if v.PremiumFree && c.premProf > 0 {
+			factor *= c.premMult
+		}
+	}
+	pace, stop := fb.Pacing(c.skill)
+	if stop {
+		return CauseNoHeadroom
+	}
+	p := c.baseCPM * factor * pace * fb.HitRate(c.id, req.PublisherID) *
+		c.hour[hour] * c.dow[dow] * c.dev[devType]
+	if len(c.pubMult) > 0 {
+		if m, ok := lookupLower(c.pubMult, req.PublisherID); ok {
+			p *= m
+		}
+	}
+	if len(c.countryMult) > 0 {
+		if m, ok := lookupUpper(c.countryMult, req.Device.Country); ok {
+			p *= m
+		}
+	}
+	if len(c.regionMult) > 0 {
+		if m, ok := lookupUpper(c.regionMult, req.Device.Region); ok {
+			p *= m
+		}
+	}
+	if p > c.maxCPM {
+		p = c.maxCPM
+	}
+	p = p * c.rate / curRate
+	if !(p >= 1) { // under one micro-unit (or NaN): a zero multiplier means "not here"
+		return CauseNoMatch
+	}
+	cd.price = p
+	return CauseNone
+}
+
+// bid reserves a number for c on imp and appends the bid; false when the
+// pool is exhausted.
+func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
+	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, ipHash, ifaHash uint64, now time.Time) bool {
+	start := len(d.buf)
+	d.buf = append(d.buf, bidPrefix[:]...)
+	d.buf = append(d.buf, '-')
+	d.buf = appendBase32(d.buf, bidSeq.Add(1))
+	bidID := bstr(d.buf[start:])
+
+	claim := numbers.Claim{CampaignID: c.id, PublisherID: req.PublisherID, SiteOrApp: req.SiteOrAppID,
+		Exchange: ex.name, RequestID: req.ID, ImpID: imp.ID, BidID: bidID, Skill: c.skill,
+		PriceMicros: priceMicros, IPHash: ipHash, IFAHash: ifaHash}
+	res, ok := b.deps.Reserver.Reserve(c.pool, &claim, now)
+	if !ok {
+		d.buf = d.buf[:start]
+		return false
+	}
+	d.refs = append(d.refs, res.Ref)
+	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
+	mStart := len(d.buf)
+	mtype, w, h := 1, cr.w, cr.h
+	if native {
+		d.buf = openrtb.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
+		mtype, w, h = 4, 0, 0
+	} else {
+		d.buf = cr.tmpl.Append(d.buf, &vars)
+	}
+	mEnd := len(d.buf)
+
+	t := noticeToken{ref: res.Ref, issued: now.Unix(), price: priceMicros, cur: d.Cur, ipHash: ipHash,
+		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: ex.name, skill: c.skill, bidID: bidID}
+	var urls [3][2]int
+	var tok [2]int
+	for k, kind := range [3]string{"/notice/win?t=", "/notice/bill?t=", "/notice/loss?t="} {
+		urls[k][0] = len(d.buf)
+		d.buf = append(d.buf, s.base...)
+		d.buf = append(d.buf, kind...)
+		if k == 0 {
+			tok[0] = len(d.buf)
+			d.buf = s.signer.appendToken(d.buf, &t)
+			tok[1] = len(d.buf)
+		} else {
+			d.buf = append(d.buf, d.buf[tok[0]:tok[1]]...) // same token: the path says which notice
+		}
+		d.buf = append(d.buf, "&p=${AUCTION_PRICE}"...)
+		if k == 2 {
+			d.buf = append(d.buf, "&l=${AUCTION_LOSS}"...)
+		}
+		urls[k][1] = len(d.buf)
+	}
+	exp := imp.Exp
+	if exp <= 0 {
+		exp = s.cfg.Server.BidExp
+	}
+	buf := d.buf
+	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
+		AdM: buf[mStart:mEnd:mEnd], ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
+		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
+		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp})
+	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
+	return true
+}
+
+// bstr views b as a string. The bytes must not change afterwards: d.buf is
+// only appended to during a request, and growing it leaves old arrays as they were.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func appendBase32(dst []byte, v uint64) []byte {
+	const digits = "0123456789abcdefghijklmnopqrstuv"
+	var tmp [13]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = digits[v&31]
+		v >>= 5
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, tmp[i:]...)
+}
+
+// fitCreative picks the creative for imp: a banner of a requested size, else
+// a native creative when the imp asks for the phone data asset.
+func fitCreative(c *campaign, imp *openrtb.Imp) (*creative, bool) {
+	if imp.Banner {
+		for _, f := range imp.Formats {
+			for i := range c.banners {
+				if cr := &c.banners[i]; cr.w == f.W && cr.h == f.H {
+					return cr, false
+				}
+			}
+		}
+	}
+	if imp.Native && imp.NativePhoneAssetID > 0 && len(c.natives) > 0 {
+		return &c.natives[0], true
+	}
+	return nil, false
+}
+
+// pickCurrency returns the first currency of request.cur callbid bids in
+// (USD when the request names none) and its USD rate.
+func (s *snapshot) pickCurrency(curs []string) (string, float64) {
+	if len(curs) == 0 {
+		if s.bidCur["USD"] {
+			return "USD", 1
+		}
+		return "", 0
+	}
+	for _, c := range curs {
+		if s.bidCur[c] {
+			if r, ok := s.rates[c]; ok {
+				return c, r
+			}
+		}
+	}
+	return "", 0
+}
+
+// toMicros converts an amount in cur ("" = USD) into micro-units of the
+// response currency; false when cur has no rate.
+func (s *snapshot) toMicros(v float64, cur string, respRate float64) (float64, bool) {
+	if !(v > 0) {
+		return 0, true
+	}
+	if cur == "" {
+		cur = "USD"
+	}
+	r, ok := s.rates[cur]
+	if !ok {
+		return 0, false
+	}
+	return v * 1e6 * r / respRate, true
+}
+
+// clearsFloor decides the deal: the first deal whose floor the price meets;
+// otherwise the open auction when not private and the imp floor is met.
+func (s *snapshot) clearsFloor(imp *openrtb.Imp, price, impFloor, respRate float64) (string, bool) {
+	for i := range imp.Deals {
+		dl := &imp.Deals[i]
+		f, ok := s.toMicros(dl.BidFloor, dl.BidFloorCur, respRate)
+		if ok && price >= f {
+			return dl.ID, true
+		}
+	}
+	if imp.PrivateAuction {
+		return "", false
+	}
+	return "", price >= impFloor
+}
+
+func inList(l []string, v string) bool {
+	for _, x := range l {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func inListFold(l []string, v string) bool {
+	for _, x := range l {
+		if strings.EqualFold(strings.TrimSpace(x), v) {
+			return true
+		}
+	}
+	return false
+}
+
+// catMatch reports whether category cat lies within group (IAB13-7 within IAB13).
+func catMatch(cat, group string) bool {
+	if len(cat) < len(group) || !strings.EqualFold(cat[:len(group)], group) {
+		return false
+	}
+	return len(cat) == len(group) || cat[len(group)] == '-'
+}
+
+// catBlocked: any ad category of the campaign falls within a bcat entry.
+func catBlocked(bcat, adCats []string) bool {
+	for _, b := range bcat {
+		for _, a := range adCats {
+			if catMatch(a, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// catsMatch: any request category falls within a targeted group.
+func catsMatch(reqCats, groups []string) bool {
+	for _, rc := range reqCats {
+		for _, g := range groups {
+			if catMatch(rc, g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keywordsMatch: any comma-separated request keyword equals a campaign one.
+func keywordsMatch(kw string, want []string) bool {
+	for kw != "" {
+		var k string
+		k, kw, _ = strings.Cut(kw, ",")
+		k = strings.TrimSpace(k)
+		for _, w := range want {
+			if strings.EqualFold(k, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func pubHit(set map[string]struct{}, req *openrtb.Request) bool {
+	return inSetLower(set, req.PublisherID) || inSetLower(set, req.SiteOrAppID) ||
+		inSetLower(set, req.Domain) || inSetLower(set, req.Bundle)
+}
+
+// The lookups below fold case into a stack buffer; m[string(bytes)] does
+// not allocate.
+
+func inSetLower(m map[string]struct{}, s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	var buf [128]byte
+	k := foldInto(&buf, s, false)
+	_, ok := m[string(k)]
+	return ok
+}
+
+func inSetUpper(m map[string]struct{}, s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	var buf [128]byte
+	k := foldInto(&buf, s, true)
+	_, ok := m[string(k)]
+	return ok
+}
+
+func lookupLower(m map[string]float64, s string) (float64, bool) {
+	if s == "" || len(s) > 128 {
+		return 0, false
+	}
+	var buf [128]byte
+	k := foldInto(&buf, s, false)
+	v, ok := m[string(k)]
+	return v, ok
+}
+
+func lookupUpper(m map[string]float64, s string) (float64, bool) {
+	if s == "" || len(s) > 128 {
+		return 0, false
+	}
+	var buf [128]byte
+	k := foldInto(&buf, s, true)
+	v, ok := m[string(k)]
+	return v, ok
+}
+
+func foldInto(buf *[128]byte, s string, upper bool) []byte {
+	n := copy(buf[:], s)
+	for i := 0; i < n; i++ {
+		c := buf[i]
+		if upper && c >= 'a' && c <= 'z' {
+			buf[i] = c - 32
+		} else if !upper && c >= 'A' && c <= 'Z' {
+			buf[i] = c + 32
+		}
+	}
+	return buf[:n]
+}

@@ -1,0 +1,327 @@
+package bidder
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callbid/callbid/openrtb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"github.com/valyala/fasthttp/pprofhandler"
+)
+
+// Handler is the public listener's handler: POST /openrtb2/bid, the notice
+// endpoints, and /v1/calls when calls is not nil.
+func (b *Bidder) Handler(calls fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		switch path := ctx.Path(); string(path) {
+		case "/openrtb2/bid":
+			b.serveBid(ctx)
+		case "/notice/win":
+			b.handleNotice(ctx, noticeWin)
+		case "/notice/bill":
+			b.handleNotice(ctx, noticeBill)
+		case "/notice/loss":
+			b.handleNotice(ctx, noticeLoss)
+		case "/v1/calls":
+			if calls == nil {
+				ctx.SetStatusCode(fasthttp.StatusNotFound)
+				return
+			}
+			calls(ctx)
+		default:
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+		}
+	}
+}
+
+var errTooLarge = errors.New("decompressed body over the limit")
+
+func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	b.m.requests.Inc()
+	if !ctx.IsPost() {
+		b.m.bad[badMethod].Inc()
+		ctx.Response.Header.Set("Allow", "POST")
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	s := b.snap.Load()
+	srv := &s.cfg.Server
+	body := ctx.Request.Body()
+	if len(body) > srv.MaxBodyBytes {
+		b.m.bad[badTooLarge].Inc()
+		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+		return
+	}
+	d := b.getDecision()
+	defer b.putDecision(d)
+	if ce := ctx.Request.Header.ContentEncoding(); len(ce) > 0 && !bytes.EqualFold(ce, []byte("identity")) {
+		if !bytes.EqualFold(ce, []byte("gzip")) {
+			b.m.bad[badGzip].Inc()
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			return
+		}
+		var err error
+		d.body, err = inflate(d.body[:0], body, srv.MaxDecompressedBytes)
+		switch {
+		case errors.Is(err, errTooLarge):
+			b.m.bad[badTooLarge].Inc()
+			ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+			return
+		case err != nil:
+			b.m.bad[badGzip].Inc()
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+			return
+		}
+		body = d.body
+	}
+	dec := openrtb.AcquireDecoder()
+	defer openrtb.ReleaseDecoder(dec)
+	req, err := dec.Decode(body)
+	if err != nil {
+		b.m.bad[badMalformed].Inc()
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
+	b.decide(d, s, req, ex, b.now())
+
+	if len(d.Bids) == 0 {
+		b.m.noBids[d.Cause].Inc()
+		if e := b.debugLog.Debug(); e != nil {
+			e.Str("request_id", req.ID).Str("exchange", ex.name).Str("reason", d.Cause.String()).
+				Uint16("nbr", uint16(d.Cause.NBR())).Msg("no bid")
+		}
+		if ex.nbr {
+			d.out = openrtb.AppendNoBidResponse(d.out[:0], req.ID, d.Cause.NBR())
+			b.writeJSON(ctx, d)
+		} else {
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+		}
+		b.m.latency.Observe(time.Since(start).Seconds())
+		return
+	}
+	b.m.bids.Add(float64(len(d.Bids)))
+	d.out = openrtb.AppendResponse(d.out[:0], req.ID, d.Bids[0].ID, d.Cur, srv.Seat, d.Bids)
+	b.writeJSON(ctx, d)
+	b.m.latency.Observe(time.Since(start).Seconds())
+}
+
+func (b *Bidder) writeJSON(ctx *fasthttp.RequestCtx, d *decision) {
+	ctx.SetContentType("application/json")
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	if len(d.out) > 256 && ctx.Request.Header.HasAcceptEncoding("gzip") {
+		d.gz = fasthttp.AppendGzipBytesLevel(d.gz[:0], d.out, fasthttp.CompressBestSpeed)
+		ctx.Response.Header.SetContentEncoding("gzip")
+		ctx.SetBody(d.gz)
+		return
+	}
+	ctx.SetBody(d.out)
+}
+
+type gzState struct {
+	r   *gzip.Reader
+	src bytes.Reader
+}
+
+var gzPool sync.Pool
+
+// inflate gunzips src into dst, reading at most limit+1 bytes of output so a
+// gzip bomb is refused after inflating only the limit.
+func inflate(dst, src []byte, limit int) ([]byte, error) {
+	g, _ := gzPool.Get().(*gzState)
+	if g == nil {
+		g = &gzState{}
+	}
+	defer gzPool.Put(g)
+	g.src.Reset(src)
+	if g.r == nil {
+		r, err := gzip.NewReader(&g.src)
+		if err != nil {
+			return dst, err
+		}
+		g.r = r
+	} else if err := g.r.Reset(&g.src); err != nil {
+		return dst, err
+	}
+	g.r.Multistream(false)
+	for {
+		if len(dst) == cap(dst) {
+			n := max(2*cap(dst), 4096)
+			if n > limit+1 {
+				n = limit + 1
+			}
+			if n <= len(dst) {
+				return dst, errTooLarge
+			}
+			dst = append(dst[:cap(dst)], make([]byte, n-cap(dst))...)[:len(dst)]
+		}
+		n, err := g.r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst) > limit {
+			return dst, errTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// ServerOptions are the handlers and hooks the root wiring passes in.
+type ServerOptions struct {
+	// Calls serves POST /v1/calls on the public listener (numbers).
+	Calls fasthttp.RequestHandler
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready func() (ok bool, reasons []string)
+	// Reload re-reads and applies the config for POST /admin/reload.
+	Reload func() error
+	// Gatherer serves /metrics (prometheus.DefaultGatherer when nil).
+	Gatherer prometheus.Gatherer
+	// Admin adds exact-path routes to the admin listener (/admin/pools, /v1/report, …).
+	Admin map[string]fasthttp.RequestHandler
+}
+
+// Server runs the public and admin listeners.
+type Server struct {
+	cfg    ServerConfig
+	public *fasthttp.Server
+	admin  *fasthttp.Server
+	log    zerolog.Logger
+}
+
+// NewServer builds both listeners from the bidder's current server config.
+func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
+	cfg := b.snap.Load().cfg.Server
+	s := &Server{cfg: cfg, log: log}
+	s.public = &fasthttp.Server{
+		Handler:               b.Handler(opts.Calls),
+		Name:                  "callbid",
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{log},
+	}
+	s.admin = &fasthttp.Server{
+		Handler:         adminHandler(opts),
+		Name:            "callbid-admin",
+		ReadTimeout:     cfg.ReadTimeout,
+		WriteTimeout:    60 * time.Second, // pprof profiles take a while
+		IdleTimeout:     cfg.IdleTimeout,
+		CloseOnShutdown: true,
+		Logger:          fasthttpLogger{log},
+	}
+	return s
+}
+
+func adminHandler(opts ServerOptions) fasthttp.RequestHandler {
+	g := opts.Gatherer
+	if g == nil {
+		g = prometheus.DefaultGatherer
+	}
+	metricsH := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return func(ctx *fasthttp.RequestCtx) {
+		path := string(ctx.Path())
+		switch {
+		case path == "/healthz":
+			ctx.SetBodyString("ok\n")
+		case path == "/readyz":
+			if opts.Ready == nil {
+				ctx.SetBodyString("ok\n")
+				return
+			}
+			ok, reasons := opts.Ready()
+			if !ok {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+				ctx.SetBodyString(strings.Join(reasons, "\n") + "\n")
+				return
+			}
+			ctx.SetBodyString("ok\n")
+		case path == "/metrics":
+			metricsH(ctx)
+		case strings.HasPrefix(path, "/debug/pprof"):
+			pprofhandler.PprofHandler(ctx)
+		case path == "/admin/reload":
+			if !ctx.IsPost() {
+				ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+				return
+			}
+			if opts.Reload == nil {
+				ctx.SetStatusCode(fasthttp.StatusNotImplemented)
+				return
+			}
+			if err := opts.Reload(); err != nil {
+				ctx.SetStatusCode(fasthttp.StatusUnprocessableEntity)
+				ctx.SetBodyString(err.Error() + "\n")
+				return
+			}
+			ctx.SetBodyString("reloaded\n")
+		default:
+			if h, ok := opts.Admin[path]; ok {
+				h(ctx)
+				return
+			}
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+		}
+	}
+}
+
+// ListenAndServe listens on server.listen and server.admin_listen and serves
+// until Shutdown; it returns the first listener error.
+func (s *Server) ListenAndServe() error {
+	pub, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	adm, err := net.Listen("tcp", s.cfg.AdminListen)
+	if err != nil {
+		pub.Close()
+		return err
+	}
+	return s.Serve(pub, adm)
+}
+
+// Serve serves on the given listeners (tests pass 127.0.0.1:0 listeners).
+func (s *Server) Serve(public, admin net.Listener) error {
+	s.log.Info().Str("listen", public.Addr().String()).Str("admin_listen", admin.Addr().String()).Msg("serving")
+	errc := make(chan error, 2)
+	go func() { errc <- s.public.Serve(public) }()
+	go func() { errc <- s.admin.Serve(admin) }()
+	err := <-errc
+	if err != nil { // one listener failed: stop the other too
+		_ = s.Shutdown(context.Background())
+	}
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets requests in flight finish, and returns when
+// both listeners are idle or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.public.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+}
+
+type fasthttpLogger struct{ log zerolog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug().Msgf(format, args...)
+}

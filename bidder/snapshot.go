@@ -1,0 +1,305 @@
+package bidder
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/callbid/callbid/openrtb"
+)
+
+// snapshot is the compiled, immutable config the bid path reads. Nothing in
+// it is mutated after it is published, except through the pointers to
+// shared, concurrency-safe state (budgets).
+type snapshot struct {
+	cfg       Config
+	campaigns []*campaign
+	nSkills   int
+	loc       *time.Location
+	rates     map[string]float64 // USD per unit; USD is 1
+	bidCur    map[string]bool
+	exchanges map[string]*exchangeRT
+	defaultEx *exchangeRT
+	otherEx   *exchangeRT // unknown names when exchanges are configured
+	base      string      // notice base URL
+	baseHTTPS bool
+	signer    *signer
+}
+
+// exchangeRT is the per-exchange setting resolved at compile time.
+type exchangeRT struct {
+	name        string
+	nbr         bool
+	allowance   time.Duration
+	defaultTMax time.Duration
+}
+
+type campaign struct {
+	idx      int
+	id       string
+	adomain  string
+	skill    string
+	skillIdx int
+	currency string
+	rate     float64 // USD per unit of the campaign currency
+
+	baseCPM  float64 // micro-units of the campaign currency
+	maxCPM   float64
+	minProf  float64
+	premProf float64
+	premMult float64
+	needsCap bool
+
+	pubMult     map[string]float64 // lowercase keys
+	hour        [24]float64
+	dow         [7]float64
+	dev         [9]float64
+	countryMult map[string]float64 // uppercase keys
+	regionMult  map[string]float64 // uppercase keys
+
+	countries  map[string]struct{} // uppercase
+	regions    map[string]struct{} // uppercase
+	siteCats   []string
+	appCats    []string
+	adCats     []string
+	appBundle  string
+	keywords   []string // lowercase
+	devTypes   [9]bool
+	anyDevice  bool
+	pubAllow   map[string]struct{} // lowercase
+	pubBlock   map[string]struct{}
+	inventory  [4]bool
+	anyInv     bool
+	allowCOPPA bool
+
+	banners []creative
+	natives []creative
+	pool    int
+	budget  *budget
+	daily   int64 // daily budget in micro-units ×1000 (CPM micro-units), 0 = unlimited
+}
+
+type creative struct {
+	id    string
+	w, h  int
+	tmpl  openrtb.Template
+	title string
+}
+
+// compile builds a snapshot from cfg (defaults already applied).
+func compile(cfg Config, res Reserver, budgets *budgetSet) (*snapshot, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.SetDefaults()
+	loc, err := time.LoadLocation(cfg.Server.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("server.time_zone: %w", err)
+	}
+	s := &snapshot{cfg: cfg, loc: loc, rates: map[string]float64{"USD": 1}, bidCur: map[string]bool{},
+		exchanges: map[string]*exchangeRT{}, base: cfg.Server.NoticeBaseURL,
+		baseHTTPS: strings.HasPrefix(cfg.Server.NoticeBaseURL, "https://")}
+	for k, v := range cfg.Currency.Rates {
+		s.rates[k] = v
+	}
+	for _, c := range cfg.Currency.Bid {
+		s.bidCur[c] = true
+	}
+	nbr := map[string]bool{}
+	for _, n := range cfg.Server.NBRExchanges {
+		nbr[n] = true
+	}
+	mk := func(name string, e ExchangeConfig) *exchangeRT {
+		x := &exchangeRT{name: name, nbr: e.NBR || nbr[name], allowance: e.NetworkAllowance, defaultTMax: e.DefaultTMax}
+		if x.allowance == 0 {
+			x.allowance = cfg.Server.NetworkAllowance
+		}
+		if x.defaultTMax == 0 {
+			x.defaultTMax = cfg.Server.DefaultTMax
+		}
+		return x
+	}
+	for name, e := range cfg.Exchanges {
+		s.exchanges[name] = mk(name, e)
+	}
+	if d, ok := s.exchanges["default"]; ok {
+		s.defaultEx = d
+	} else {
+		s.defaultEx = mk("default", ExchangeConfig{})
+	}
+	s.otherEx = mk("other", ExchangeConfig{})
+	if len(cfg.Server.NoticeSecret) < 16 {
+		return nil, errors.New("server.notice_secret: is required (at least 16 bytes; CALLBID_NOTICE_SECRET)")
+	}
+	s.signer = newSigner([]byte(cfg.Server.NoticeSecret))
+
+	skills := map[string]int{}
+	var errs []error
+	for i := range cfg.Campaigns {
+		cc := &cfg.Campaigns[i]
+		c, err := compileCampaign(i, cc, s, res)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		si, ok := skills[c.skill]
+		if !ok {
+			si = len(skills)
+			skills[c.skill] = si
+		}
+		c.skillIdx = si
+		c.budget = budgets.get(c.id)
+		s.campaigns = append(s.campaigns, c)
+	}
+	s.nSkills = len(skills)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*campaign, error) {
+	p := fmt.Sprintf("campaigns[%d]", i)
+	c := &campaign{idx: i, id: cc.ID, adomain: strings.ToLower(cc.AdvertiserDomain), skill: cc.Skill.Name,
+		currency: cc.Currency, rate: s.rates[cc.Currency], maxCPM: float64(cc.MaxCPM),
+		minProf: cc.Skill.MinProficiency, premProf: cc.Skill.PremiumProficiency, premMult: cc.Skill.PremiumMultiplier,
+		needsCap: cc.NeedsCapacity == nil || *cc.NeedsCapacity, allowCOPPA: cc.Targeting.AllowCOPPA,
+		appBundle: strings.ToLower(cc.AppBundle)}
+	if cc.ValuePerCall != 0 {
+		c.baseCPM = float64(cc.ValuePerCall) * cc.ExpectedCallRate * 1000
+	} else {
+		c.baseCPM = float64(cc.BaseCPM)
+	}
+	if cc.DailyBudget > 0 {
+		c.daily = int64(cc.DailyBudget) * 1000
+	}
+	m := &cc.Multipliers
+	c.pubMult = lowerMap(m.Publisher)
+	for h := range c.hour {
+		c.hour[h] = 1
+		if v, ok := m.Hour[h]; ok {
+			c.hour[h] = v
+		}
+	}
+	for d := range c.dow {
+		c.dow[d] = 1
+	}
+	for k, v := range m.DayOfWeek {
+		c.dow[weekdays[strings.ToLower(k)]] = v
+	}
+	for d := range c.dev {
+		c.dev[d] = 1
+	}
+	for k, v := range m.DeviceType {
+		dt, _ := parseDeviceType(k)
+		c.dev[dt] = v
+	}
+	c.countryMult = upperMap(m.Country)
+	c.regionMult = upperMap(m.Region)
+	t := &cc.Targeting
+	c.countries = upperSet(t.Countries)
+	c.regions = upperSet(t.Regions)
+	c.siteCats = upperList(t.SiteCategories)
+	c.appCats = upperList(t.AppCategories)
+	c.adCats = upperList(cc.AdCategories)
+	for _, k := range t.Keywords {
+		if k = strings.ToLower(strings.TrimSpace(k)); k != "" {
+			c.keywords = append(c.keywords, k)
+		}
+	}
+	c.anyDevice = len(t.DeviceTypes) == 0
+	for _, d := range t.DeviceTypes {
+		dt, _ := parseDeviceType(d)
+		c.devTypes[dt] = true
+	}
+	c.pubAllow = lowerSet(t.PublishersAllow)
+	c.pubBlock = lowerSet(t.PublishersBlock)
+	c.anyInv = len(t.Inventory) == 0
+	for _, inv := range t.Inventory {
+		v, _ := parseInventory(inv)
+		c.inventory[v] = true
+	}
+	for j := range cc.Creatives {
+		cr := &cc.Creatives[j]
+		k := creative{id: cr.ID, w: cr.W, h: cr.H, title: cr.Title}
+		if cr.Template != "" {
+			tm, err := openrtb.ParseTemplate(cr.Template)
+			if err != nil {
+				return nil, fmt.Errorf("%s.creatives[%d].template: %w", p, j, err)
+			}
+			k.tmpl = tm
+		}
+		if cr.Type == "native" {
+			c.natives = append(c.natives, k)
+		} else {
+			c.banners = append(c.banners, k)
+		}
+	}
+	idx, ok := res.PoolIndex(cc.NumberPool)
+	if !ok {
+		return nil, fmt.Errorf("%s.number_pool: no number pool %q in numbers.pools", p, cc.NumberPool)
+	}
+	c.pool = idx
+	return c, nil
+}
+
+func lowerMap(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+func upperMap(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[strings.ToUpper(k)] = v
+	}
+	return out
+}
+
+func upperSet(l []string) map[string]struct{} {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make(map[string]struct{}, len(l))
+	for _, v := range l {
+		out[strings.ToUpper(strings.TrimSpace(v))] = struct{}{}
+	}
+	return out
+}
+
+func lowerSet(l []string) map[string]struct{} {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make(map[string]struct{}, len(l))
+	for _, v := range l {
+		out[strings.ToLower(strings.TrimSpace(v))] = struct{}{}
+	}
+	return out
+}
+
+func upperList(l []string) []string {
+	out := make([]string, 0, len(l))
+	for _, v := range l {
+		out = append(out, strings.ToUpper(strings.TrimSpace(v)))
+	}
+	return out
+}
+
+// exchange resolves the ?exchange= name without allocating.
+func (s *snapshot) exchange(name []byte) *exchangeRT {
+	if len(name) == 0 {
+		return s.defaultEx
+	}
+	if x, ok := s.exchanges[string(name)]; ok {
+		return x
+	}
+	if string(name) == "default" {
+		return s.defaultEx
+	}
+	return s.otherEx
+}
