@@ -38,8 +38,10 @@ type Request struct {
 	Bundle      string   // app.bundle
 	Page        string   // site.page
 	Cats        []string // cat + sectioncat + pagecat of site/app/dooh
-	Keywords    string   // site/app keywords and user.keywords, comma-joined by the source
-	PublisherID string   // site/app/dooh .publisher.id
+	// Keywords joins, with commas, site/app keywords and kwarray, their
+	// content's keywords and kwarray, and user keywords and kwarray.
+	Keywords    string
+	PublisherID string // site/app/dooh .publisher.id
 
 	Device Device
 	User   User
@@ -49,11 +51,12 @@ type Request struct {
 
 // Device is the part of request.device callbid reads.
 type Device struct {
-	Type    int // devicetype (AdCOM); 0 when absent
-	IP      string
-	IPv6    string
-	IFA     string
-	UA      string
+	Type int // devicetype (AdCOM); 0 when absent
+	IP   string
+	IPv6 string
+	IFA  string
+	UA   string
+	// Geo comes from device.geo, or from user.geo when device.geo is absent.
 	Country string // geo.country, ISO-3166-1 alpha-3 as OpenRTB sends it
 	Region  string // geo.region
 	Metro   string
@@ -101,10 +104,17 @@ type Imp struct {
 	Native bool
 	// NativePhoneAssetID is the id of the Native 1.2 data asset of type 8
 	// (phone) in imp.native.request; 0 when the request asks for none.
+	// Asset ids may legally be 0, so NativeHasPhone is the test to use.
 	NativePhoneAssetID int
-	NativeTitleAssetID int // 0 when none
-	NativeTitleLen     int
+	NativeTitleAssetID int // 0 when none; see NativeHasTitle
+	NativeTitleLen     int // title.len: the most characters the title may have; 0 = no limit
 	NativeVer          string
+	NativeHasPhone     bool // the native request asks for a phone data asset (type 8)
+	NativeHasTitle     bool // the native request asks for a title asset
+	NativePhoneLen     int  // data.len of the phone asset; 0 = no limit
+	// NativeWrapped is set when the native request came inside a top-level
+	// "native" object (the Native 1.0 form); the response then mirrors it.
+	NativeWrapped bool
 
 	Video bool
 	Audio bool
@@ -122,4 +132,6 @@ type Deal struct {
 	BidFloor    float64
 	BidFloorCur string
 	AT          int
+	WSeat       []string // seats allowed to bid on the deal; empty means any
+	WADomain    []string // advertiser domains allowed on the deal; empty means any
 }

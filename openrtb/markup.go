@@ -1,0 +1,395 @@
+package openrtb
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Template is a creative template compiled once at config load. Placeholders:
+//
+//	{{number}}       the number for people: "(800) 555-0123" for NANP numbers,
+//	                 E.164 otherwise, followed by " ext. 42" when there is an
+//	                 extension
+//	{{number_e164}}  +18005550123
+//	{{tel_uri}}      tel:+18005550123, or tel:+18005550123;ext=42
+//	{{ext}}          the extension digits, "" when none
+//	{{campaign}}     the campaign id
+//	{{click_url}}    TemplateVars.ClickURL
+//
+// Values are HTML-escaped: templates are HTML creatives.
+type Template struct {
+	src  string
+	segs []segment
+}
+
+type segment struct {
+	lit string
+	ph  placeholder // phNone: lit only
+}
+
+type placeholder uint8
+
+const (
+	phNone placeholder = iota
+	phNumber
+	phNumberE164
+	phTelURI
+	phExt
+	phCampaign
+	phClickURL
+)
+
+var placeholders = map[string]placeholder{
+	"number":      phNumber,
+	"number_e164": phNumberE164,
+	"tel_uri":     phTelURI,
+	"ext":         phExt,
+	"campaign":    phCampaign,
+	"click_url":   phClickURL,
+}
+
+// ParseTemplate compiles a creative template. Errors name the bad
+// placeholder. A template must place the number somewhere ({{number}},
+// {{number_e164}} or {{tel_uri}}): the number is what makes the ad
+// attributable.
+func ParseTemplate(src string) (Template, error) {
+	t := Template{src: src}
+	hasNumber := false
+	s := src
+	off := 0
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(s[i+2:], "}}")
+		if j < 0 {
+			return Template{}, fmt.Errorf("template: \"{{\" at byte %d is never closed with \"}}\"", off+i)
+		}
+		name := strings.TrimSpace(s[i+2 : i+2+j])
+		ph, ok := placeholders[name]
+		if !ok {
+			return Template{}, fmt.Errorf("template: unknown placeholder {{%s}} at byte %d; known are number, number_e164, tel_uri, ext, campaign and click_url", name, off+i)
+		}
+		hasNumber = hasNumber || ph == phNumber || ph == phNumberE164 || ph == phTelURI
+		t.segs = append(t.segs, segment{lit: s[:i], ph: ph})
+		s = s[i+2+j+2:]
+		off += i + 2 + j + 2
+	}
+	if s != "" {
+		t.segs = append(t.segs, segment{lit: s})
+	}
+	if !hasNumber {
+		return Template{}, errors.New("template: no {{number}}, {{number_e164}} or {{tel_uri}}; the ad would not show the tracking number")
+	}
+	return t, nil
+}
+
+// String returns the template's source.
+func (t *Template) String() string { return t.src }
+
+// Insecure reports whether the template's own text holds an http:// URL,
+// so it must not serve imps with secure=1. It cannot see values: check
+// ClickURL separately.
+func (t *Template) Insecure() bool { return InsecureURL([]byte(t.src)) }
+
+// TemplateVars are the values rendered into a Template.
+type TemplateVars struct {
+	E164       string // +18005550123
+	Ext        string // "" when none
+	CampaignID string
+	ClickURL   string // {{click_url}}; "" when unused
+}
+
+// Append renders t with v into dst.
+func (t *Template) Append(dst []byte, v *TemplateVars) []byte {
+	for _, sg := range t.segs {
+		dst = append(dst, sg.lit...)
+		switch sg.ph {
+		case phNumber:
+			dst = appendDisplayNumber(dst, v.E164, v.Ext)
+		case phNumberE164:
+			dst = appendHTML(dst, v.E164)
+		case phTelURI:
+			dst = appendTelURI(dst, v.E164, v.Ext)
+		case phExt:
+			dst = appendHTML(dst, v.Ext)
+		case phCampaign:
+			dst = appendHTML(dst, v.CampaignID)
+		case phClickURL:
+			dst = appendHTML(dst, v.ClickURL)
+		}
+	}
+	return dst
+}
+
+// DefaultBannerSource is the source of callbid's default HTML banner for a
+// w×h slot: the headline, the number in large type as a tel: link, and
+// "Tap to call". headline is plain text (it is HTML-escaped here). The
+// markup holds no URL besides the tel: link, so it serves secure imps.
+func DefaultBannerSource(w, h int, headline string) string {
+	var b strings.Builder
+	b.WriteString(`<div style="width:`)
+	b.WriteString(strconv.Itoa(w))
+	b.WriteString(`px;height:`)
+	b.WriteString(strconv.Itoa(h))
+	b.WriteString(`px;box-sizing:border-box;display:flex;flex-direction:column;align-items:center;justify-content:center;` +
+		`font-family:Arial,Helvetica,sans-serif;background:#fff;border:1px solid #ccc;text-align:center;overflow:hidden">` +
+		`<p style="margin:0 0 6px;font-size:15px;color:#222">`)
+	// Escape braces too, so a headline cannot form a placeholder.
+	h2 := strings.NewReplacer("{", "&#123;", "}", "&#125;").Replace(string(appendHTML(nil, headline)))
+	b.WriteString(h2)
+	b.WriteString(`</p><a href="{{tel_uri}}" target="_top" style="font-size:20px;font-weight:bold;color:#0a58ca;text-decoration:none">` +
+		`&#128222; {{number}}</a><p style="margin:6px 0 0;font-size:12px;color:#555">Tap to call</p></div>`)
+	return b.String()
+}
+
+// DefaultBannerTemplate is DefaultBannerSource compiled.
+func DefaultBannerTemplate(w, h int, headline string) Template {
+	t, err := ParseTemplate(DefaultBannerSource(w, h, headline))
+	if err != nil {
+		panic("BUG: default banner template does not parse: " + err.Error())
+	}
+	return t
+}
+
+// InsecureURL reports whether markup holds an http:// URL (any letter
+// case). Markup for an imp with secure=1 must not; the bidder checks
+// templates and notice URLs with it at config load.
+func InsecureURL(markup []byte) bool {
+	const p = "http://"
+	for i := 0; i+len(p) <= len(markup); i++ {
+		if markup[i]|0x20 != 'h' {
+			continue
+		}
+		j := 0
+		for ; j < len(p); j++ {
+			c := markup[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c |= 0x20
+			}
+			if c != p[j] {
+				break
+			}
+		}
+		if j == len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendDisplayNumber appends the number as people read it:
+// "(800) 555-0123" for a NANP number (+1 and ten digits), the E.164 form
+// otherwise, followed by " ext. 42" when ext is set.
+func AppendDisplayNumber(dst []byte, e164, ext string) []byte {
+	if isNANP(e164) {
+		d := e164[2:]
+		dst = append(dst, '(')
+		dst = append(dst, d[:3]...)
+		dst = append(dst, ") "...)
+		dst = append(dst, d[3:6]...)
+		dst = append(dst, '-')
+		dst = append(dst, d[6:]...)
+	} else {
+		dst = append(dst, e164...)
+	}
+	if ext != "" {
+		dst = append(dst, " ext. "...)
+		dst = append(dst, ext...)
+	}
+	return dst
+}
+
+func appendDisplayNumber(dst []byte, e164, ext string) []byte {
+	if isPlain(e164) && isPlain(ext) {
+		return AppendDisplayNumber(dst, e164, ext)
+	}
+	return appendHTML(dst, string(AppendDisplayNumber(nil, e164, ext)))
+}
+
+// AppendTelURI appends the RFC 3966 URI: tel:+18005550123[;ext=42].
+func AppendTelURI(dst []byte, e164, ext string) []byte {
+	dst = append(dst, "tel:"...)
+	dst = append(dst, e164...)
+	if ext != "" {
+		dst = append(dst, ";ext="...)
+		dst = append(dst, ext...)
+	}
+	return dst
+}
+
+func appendTelURI(dst []byte, e164, ext string) []byte {
+	if isPlain(e164) && isPlain(ext) {
+		return AppendTelURI(dst, e164, ext)
+	}
+	return appendHTML(dst, string(AppendTelURI(nil, e164, ext)))
+}
+
+func isNANP(s string) bool {
+	if len(s) != 12 || s[0] != '+' || s[1] != '1' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isPlain reports whether s needs no HTML escaping (the usual case for
+// numbers), so rendering stays allocation-free.
+func isPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&', '<', '>', '"', '\'':
+			return false
+		}
+	}
+	return true
+}
+
+func appendHTML(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		default:
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = append(dst, esc...)
+		start = i + 1
+	}
+	return append(dst, s[start:]...)
+}
+
+// AppendNativeMarkup renders a Native 1.2 response whose phone data asset
+// (type 8) carries the number, plus the title asset when requested and
+// title is set, with a tel: link:
+//
+//	{"ver":"1.2","assets":[{"id":P,"data":{"value":"(800) 555-0123"}},
+//	 {"id":T,"title":{"text":"…"}}],"link":{"url":"tel:+18005550123"}}
+//
+// The object is wrapped in {"native":…} when the request was (Native 1.0
+// form, imp.NativeWrapped); Native 1.1+ responses are the bare object. The
+// title is cut to imp.NativeTitleLen characters; the number falls back to
+// its E.164 form when the display form is longer than imp.NativePhoneLen.
+// The result is JSON text (not yet escaped as the adm string).
+func AppendNativeMarkup(dst []byte, imp *Imp, title string, v *TemplateVars) []byte {
+	if imp.NativeWrapped {
+		dst = append(dst, `{"native":`...)
+	}
+	dst = append(dst, `{"ver":"1.2","assets":[`...)
+	first := true
+	if imp.NativeHasPhone {
+		first = false
+		dst = append(dst, `{"id":`...)
+		dst = strconv.AppendInt(dst, int64(imp.NativePhoneAssetID), 10)
+		dst = append(dst, `,"data":{"value":`...)
+		dst = appendPhoneValue(dst, imp.NativePhoneLen, v)
+		dst = append(dst, `}}`...)
+	}
+	if imp.NativeHasTitle && title != "" {
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"id":`...)
+		dst = strconv.AppendInt(dst, int64(imp.NativeTitleAssetID), 10)
+		dst = append(dst, `,"title":{"text":`...)
+		dst = appendJSONString(dst, truncateRunes(title, imp.NativeTitleLen))
+		dst = append(dst, `}}`...)
+	}
+	dst = append(dst, `],"link":{"url":"`...)
+	dst = appendJSONRaw(dst, v.E164, v.Ext)
+	dst = append(dst, `"}}`...)
+	if imp.NativeWrapped {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// appendPhoneValue writes the phone asset's value as a JSON string.
+func appendPhoneValue(dst []byte, maxLen int, v *TemplateVars) []byte {
+	n := displayLen(v.E164, v.Ext)
+	dst = append(dst, '"')
+	start := len(dst)
+	switch {
+	case maxLen <= 0 || n <= maxLen:
+		dst = AppendDisplayNumber(dst, v.E164, v.Ext)
+	default:
+		dst = append(dst, v.E164...)
+	}
+	// Numbers are digits, '+', '(', ')', ' ', '-' and "ext."; escape anyway
+	// if config ever lets something else through.
+	if needsJSONEscape(dst[start:]) {
+		s := string(dst[start:])
+		dst = appendJSONString(dst[:start-1], s)
+		return dst
+	}
+	return append(dst, '"')
+}
+
+// appendJSONRaw writes the tel: URI inside an already opened JSON string.
+func appendJSONRaw(dst []byte, e164, ext string) []byte {
+	start := len(dst)
+	dst = AppendTelURI(dst, e164, ext)
+	if needsJSONEscape(dst[start:]) {
+		s := string(dst[start:])
+		q := appendJSONString(dst[:start], s)
+		// drop the quotes appendJSONString added; the caller writes its own
+		copy(q[start:], q[start+1:len(q)-1])
+		return q[:len(q)-2]
+	}
+	return dst
+}
+
+func needsJSONEscape(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+func displayLen(e164, ext string) int {
+	n := len(e164)
+	if isNANP(e164) {
+		n = len("(800) 555-0123")
+	}
+	if ext != "" {
+		n += len(" ext. ") + len(ext)
+	}
+	return n
+}
+
+// truncateRunes cuts s to at most n characters (n <= 0: no limit), never
+// inside a UTF-8 sequence.
+func truncateRunes(s string, n int) string {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	count := 0
+	for i := range s {
+		if count == n {
+			return s[:i]
+		}
+		count++
+	}
+	return s
+}
