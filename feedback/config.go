@@ -1,0 +1,277 @@
+package feedback
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Config is the feedback section of the config file (yaml key "feedback").
+// A zero field takes the default written beside it (see withDefaults).
+type Config struct {
+	// MinTalkTime is the talk time a call needs to count as qualified. Default 30s.
+	MinTalkTime time.Duration `yaml:"min_talk_time"`
+	// PriorStrength is the weight of the campaign's prior call rate, in
+	// pseudo-impressions (Beta-Binomial α+β). Default 2000.
+	PriorStrength float64 `yaml:"prior_strength"`
+	// ClosePriorStrength is the weight of the campaign's prior close rate, in
+	// pseudo-calls. Default 20.
+	ClosePriorStrength float64 `yaml:"close_prior_strength"`
+	// DefaultPriorCallRate is used for a campaign whose PriorCallRate is 0. Default 0.01.
+	DefaultPriorCallRate float64 `yaml:"default_prior_call_rate"`
+	// DefaultPriorClose is used for a campaign whose PriorClose is 0. Default 0.1.
+	DefaultPriorClose float64 `yaml:"default_prior_close"`
+	// HalfLife is how fast old evidence fades. Default 72h.
+	HalfLife time.Duration `yaml:"half_life"`
+	// MinFactor and MaxFactor clamp HitRate. Defaults 0.25 and 4.
+	MinFactor float64 `yaml:"min_factor"`
+	MaxFactor float64 `yaml:"max_factor"`
+	// ProvisionalSaleCredit is the sale credited to a call whose latest
+	// outcome is CALLBACK_REQUESTED or FOLLOW_UP_EXPECTED and not final. Default 0.25.
+	ProvisionalSaleCredit float64 `yaml:"provisional_sale_credit"`
+	// RateInterval is how often hit rates and the time-to-call distribution
+	// are recomputed and republished. Default 10s.
+	RateInterval time.Duration `yaml:"rate_interval"`
+
+	TimeToCall TimeToCallConfig `yaml:"time_to_call"`
+	Pacing     PacingConfig     `yaml:"pacing"`
+	Traffic    TrafficConfig    `yaml:"traffic"`
+
+	// DemandInterval is the period of the callbid.demand.v1 feed. Default 15m.
+	DemandInterval time.Duration `yaml:"demand_interval"`
+	// RecordQueue is the size of the RecordSeen/RecordBid queue; a full queue
+	// drops (counted). Default 65536.
+	RecordQueue int `yaml:"record_queue"`
+	// DedupeWindow is how long impression bid ids are remembered to drop
+	// duplicates, in event time. Default 1h.
+	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// CallRetention is how long call records (attribution, call, outcome) are
+	// kept for late outcomes, in event time. Default 168h.
+	CallRetention time.Duration `yaml:"call_retention"`
+	// OrphanTTL is how long an outcome or call event without its attribution
+	// waits before it is counted as an orphan and dropped. Default 10m.
+	OrphanTTL time.Duration `yaml:"orphan_ttl"`
+	// ReportRetention is how long hourly report rows are kept. Default 720h.
+	ReportRetention time.Duration `yaml:"report_retention"`
+	// StaleAfter: bidding or winning with no impression or call feed event
+	// for this long makes Ready false. Default 5m.
+	StaleAfter time.Duration `yaml:"stale_after"`
+}
+
+// TimeToCallConfig describes the delay between a won impression and its call.
+type TimeToCallConfig struct {
+	// Max is the horizon: an impression older than this has had all its calls.
+	// Default 2h.
+	Max time.Duration `yaml:"max"`
+	// DefaultMean is the mean of the exponential distribution used until
+	// enough calls were observed. Default 5m.
+	DefaultMean time.Duration `yaml:"default_mean"`
+	// MinSamples is how many observed delays weigh as much as the default
+	// distribution (the two are blended n:MinSamples). Default 200.
+	MinSamples int `yaml:"min_samples"`
+}
+
+// PacingConfig tunes the per-skill controller.
+type PacingConfig struct {
+	// Enabled turns pacing on; off keeps the multiplier at 1 (hard stop too).
+	// Default true (set disabled: true to turn off).
+	Disabled bool `yaml:"disabled"`
+	// Interval is the controller tick. Default 1s.
+	Interval time.Duration `yaml:"interval"`
+	// Gain is ε per second of the dual update
+	// μ ← max(0, μ + Gain·dt·(committed − Target·headroom)/scale). Default 0.01.
+	Gain float64 `yaml:"gain"`
+	// Target is the share of headroom committed calls aim for. Default 0.95.
+	Target float64 `yaml:"target"`
+	// MinScale is the smallest scale (calls/min) of the error. Default 0.5.
+	MinScale float64 `yaml:"min_scale"`
+	// MaxMu caps μ (the smallest multiplier is 1/(1+MaxMu)). Default 50.
+	MaxMu float64 `yaml:"max_mu"`
+	// HeadroomNetOfCommitted says the Headroom source already subtracted
+	// CommittedCalls; pacing then adds them back. Default false.
+	HeadroomNetOfCommitted bool `yaml:"headroom_net_of_committed"`
+}
+
+// TrafficConfig is invalid-traffic filtering at bid time.
+type TrafficConfig struct {
+	// Window is the period of the per-device caps. Default 1h.
+	Window time.Duration `yaml:"window"`
+	// IPCap and IFACap are the won impressions per window above which a
+	// device ip or id gets no bid. 0 disables the cap. Defaults 0 (off).
+	IPCap  int `yaml:"ip_cap"`
+	IFACap int `yaml:"ifa_cap"`
+	// InvalidTTL is how long a device reported SPAM stays blocked. Default 24h.
+	InvalidTTL time.Duration `yaml:"invalid_ttl"`
+	// MaxEntries bounds each cache (device counts, invalid list). Default 1e6.
+	MaxEntries int64 `yaml:"max_entries"`
+	// BlockedRanges are CIDR ranges of raw device IPs that get no bid.
+	BlockedRanges []string `yaml:"blocked_ranges"`
+}
+
+const (
+	defMinTalk        = 30 * time.Second
+	defPriorStrength  = 2000
+	defClosePrior     = 20
+	defPriorCallRate  = 0.01
+	defPriorClose     = 0.1
+	defHalfLife       = 72 * time.Hour
+	defMinFactor      = 0.25
+	defMaxFactor      = 4
+	defProvisional    = 0.25
+	defRateInterval   = 10 * time.Second
+	defTTCMax         = 2 * time.Hour
+	defTTCMean        = 5 * time.Minute
+	defTTCMinSamples  = 200
+	defPaceInterval   = time.Second
+	defPaceGain       = 0.01
+	defPaceTarget     = 0.95
+	defPaceMinScale   = 0.5
+	defPaceMaxMu      = 50
+	defTrafficWindow  = time.Hour
+	defInvalidTTL     = 24 * time.Hour
+	defMaxEntries     = 1_000_000
+	defDemandInterval = 15 * time.Minute
+	defRecordQueue    = 65536
+	defDedupe         = time.Hour
+	defCallRetention  = 168 * time.Hour
+	defOrphanTTL      = 10 * time.Minute
+	defReportRet      = 720 * time.Hour
+	defStaleAfter     = 5 * time.Minute
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	setD := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	setF := func(p *float64, d float64) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	setD(&c.MinTalkTime, defMinTalk)
+	setF(&c.PriorStrength, defPriorStrength)
+	setF(&c.ClosePriorStrength, defClosePrior)
+	setF(&c.DefaultPriorCallRate, defPriorCallRate)
+	setF(&c.DefaultPriorClose, defPriorClose)
+	setD(&c.HalfLife, defHalfLife)
+	setF(&c.MinFactor, defMinFactor)
+	setF(&c.MaxFactor, defMaxFactor)
+	setF(&c.ProvisionalSaleCredit, defProvisional)
+	setD(&c.RateInterval, defRateInterval)
+	setD(&c.TimeToCall.Max, defTTCMax)
+	setD(&c.TimeToCall.DefaultMean, defTTCMean)
+	if c.TimeToCall.MinSamples == 0 {
+		c.TimeToCall.MinSamples = defTTCMinSamples
+	}
+	setD(&c.Pacing.Interval, defPaceInterval)
+	setF(&c.Pacing.Gain, defPaceGain)
+	setF(&c.Pacing.Target, defPaceTarget)
+	setF(&c.Pacing.MinScale, defPaceMinScale)
+	setF(&c.Pacing.MaxMu, defPaceMaxMu)
+	setD(&c.Traffic.Window, defTrafficWindow)
+	setD(&c.Traffic.InvalidTTL, defInvalidTTL)
+	if c.Traffic.MaxEntries == 0 {
+		c.Traffic.MaxEntries = defMaxEntries
+	}
+	setD(&c.DemandInterval, defDemandInterval)
+	if c.RecordQueue == 0 {
+		c.RecordQueue = defRecordQueue
+	}
+	setD(&c.DedupeWindow, defDedupe)
+	setD(&c.CallRetention, defCallRetention)
+	setD(&c.OrphanTTL, defOrphanTTL)
+	setD(&c.ReportRetention, defReportRet)
+	setD(&c.StaleAfter, defStaleAfter)
+	return c
+}
+
+// Validate reports every problem with its field path relative to "feedback".
+// Zero values are valid (they take defaults).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	nonNegD := func(name string, d time.Duration) {
+		if d < 0 {
+			bad("%s: %s must not be negative", name, d)
+		}
+	}
+	nonNegD("min_talk_time", c.MinTalkTime)
+	nonNegD("half_life", c.HalfLife)
+	nonNegD("rate_interval", c.RateInterval)
+	nonNegD("time_to_call.max", c.TimeToCall.Max)
+	nonNegD("time_to_call.default_mean", c.TimeToCall.DefaultMean)
+	nonNegD("pacing.interval", c.Pacing.Interval)
+	nonNegD("traffic.window", c.Traffic.Window)
+	nonNegD("traffic.invalid_ttl", c.Traffic.InvalidTTL)
+	nonNegD("demand_interval", c.DemandInterval)
+	nonNegD("dedupe_window", c.DedupeWindow)
+	nonNegD("call_retention", c.CallRetention)
+	nonNegD("orphan_ttl", c.OrphanTTL)
+	nonNegD("report_retention", c.ReportRetention)
+	nonNegD("stale_after", c.StaleAfter)
+	if c.PriorStrength < 0 {
+		bad("prior_strength: %g must not be negative", c.PriorStrength)
+	}
+	if c.ClosePriorStrength < 0 {
+		bad("close_prior_strength: %g must not be negative", c.ClosePriorStrength)
+	}
+	if c.DefaultPriorCallRate < 0 || c.DefaultPriorCallRate > 1 {
+		bad("default_prior_call_rate: %g must be within 0-1", c.DefaultPriorCallRate)
+	}
+	if c.DefaultPriorClose < 0 || c.DefaultPriorClose > 1 {
+		bad("default_prior_close: %g must be within 0-1", c.DefaultPriorClose)
+	}
+	if c.MinFactor < 0 {
+		bad("min_factor: %g must not be negative", c.MinFactor)
+	}
+	if c.MaxFactor < 0 {
+		bad("max_factor: %g must not be negative", c.MaxFactor)
+	}
+	d := c.withDefaults()
+	if d.MinFactor > d.MaxFactor {
+		bad("min_factor: %g is above max_factor %g", d.MinFactor, d.MaxFactor)
+	}
+	if c.ProvisionalSaleCredit < 0 || c.ProvisionalSaleCredit > 1 {
+		bad("provisional_sale_credit: %g must be within 0-1", c.ProvisionalSaleCredit)
+	}
+	if d.TimeToCall.DefaultMean > d.TimeToCall.Max {
+		bad("time_to_call.default_mean: %s is above time_to_call.max %s", d.TimeToCall.DefaultMean, d.TimeToCall.Max)
+	}
+	if c.TimeToCall.MinSamples < 0 {
+		bad("time_to_call.min_samples: %d must not be negative", c.TimeToCall.MinSamples)
+	}
+	if c.Pacing.Gain < 0 {
+		bad("pacing.gain: %g must not be negative", c.Pacing.Gain)
+	}
+	if c.Pacing.Target < 0 || c.Pacing.Target > 1 {
+		bad("pacing.target: %g must be within 0-1", c.Pacing.Target)
+	}
+	if c.Pacing.MinScale < 0 {
+		bad("pacing.min_scale: %g must not be negative", c.Pacing.MinScale)
+	}
+	if c.Pacing.MaxMu < 0 {
+		bad("pacing.max_mu: %g must not be negative", c.Pacing.MaxMu)
+	}
+	if c.Traffic.IPCap < 0 {
+		bad("traffic.ip_cap: %d must not be negative", c.Traffic.IPCap)
+	}
+	if c.Traffic.IFACap < 0 {
+		bad("traffic.ifa_cap: %d must not be negative", c.Traffic.IFACap)
+	}
+	if c.Traffic.MaxEntries < 0 {
+		bad("traffic.max_entries: %d must not be negative", c.Traffic.MaxEntries)
+	}
+	for i, r := range c.Traffic.BlockedRanges {
+		if _, err := netip.ParsePrefix(r); err != nil {
+			bad("traffic.blocked_ranges[%d]: %q is not a CIDR range: %w", i, r, err)
+		}
+	}
+	if c.RecordQueue < 0 {
+		bad("record_queue: %d must not be negative", c.RecordQueue)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,297 @@
+package feedback
+
+import (
+	"context"
+	"hash/maphash"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
+)
+
+// Publisher sends an event to a Kafka topic without blocking (*events.Producer).
+type Publisher interface {
+	Publish(topic string, key, value []byte) bool
+}
+
+// Headroom is the capacity model's view that pacing steers by (*capacity.Model).
+type Headroom interface {
+	Headroom(skill string) (callsPerMin float64, waitingTooLong bool)
+}
+
+// Campaign is what feedback needs to know of a campaign (built from the
+// campaign config by the root wiring).
+type Campaign struct {
+	ID            string
+	Skill         string
+	PriorCallRate float64 // expected qualified calls per won impression
+	PriorClose    float64 // expected sales per qualified call
+	ValuePerCall  int64   // micro-units; 0 for base-CPM campaigns
+}
+
+// pairKey keys the hit-rate snapshot; a struct of two strings hashes without
+// allocating, so the bid path needs no key building.
+type pairKey struct{ campaign, publisher string }
+
+// rateSnap is the immutable hit-rate snapshot read by HitRate.
+type rateSnap struct {
+	factor map[pairKey]float64
+}
+
+// pace is one skill's pacing state as the bid path sees it.
+type pace struct {
+	mult float64
+	stop bool
+}
+
+// paceSnap is the immutable pacing snapshot read by Pacing and CommittedCalls.
+type paceSnap struct {
+	skills    map[string]pace
+	committed map[string]float64
+}
+
+// Feedback learns hit rates, paces to capacity and serves reports.
+//
+// Bid-path reads (HitRate, Pacing, Allowed, AllowedIP, RecordSeen,
+// RecordBid) touch only atomics, immutable snapshots, a ristretto cache and
+// a bounded channel. Everything else is guarded by mu.
+type Feedback struct {
+	cfg      Config
+	headroom Headroom
+	pub      Publisher
+	log      zerolog.Logger
+	clock    func() time.Time
+
+	rates atomic.Pointer[rateSnap]
+	pacer atomic.Pointer[paceSnap]
+
+	records chan record
+	traffic *traffic
+	st      stats
+
+	mu        sync.Mutex
+	campaigns map[string]Campaign
+	skills    []string
+	cells     map[pairKey]*cell
+	skillPend map[string]map[int64]float64 // skill → 10 s bucket → expected calls
+	mu2       map[string]float64           // per-skill dual price μ
+	lastPace  time.Time
+	ttc       ttcHist
+	ttcCDF    []float64 // F at the end of each bin, blended with the default
+	ttcMean   float64   // ∫(1−F) in seconds
+	landmark  float64   // forward-decay landmark, unix seconds
+	landSet   bool
+	seed      maphash.Seed
+	seenBids  map[uint64]seenBid // bid id hash → event time, for dedupe
+	impMark   map[int]time.Time  // latest impression event time per partition
+	calls     map[string]*callRec
+	callMark  time.Time // latest call-side event time
+	rows      map[reportKey]*counts
+	intern    map[string]string
+	demand    demandState
+	lastRates time.Time
+	lastSweep time.Time
+	currency  string
+	started   time.Time
+
+	// feed freshness, unix nanoseconds (processing time)
+	lastImpEvent  atomic.Int64
+	lastCallEvent atomic.Int64
+	lastBidAt     atomic.Int64
+	expectedSince atomic.Uint64 // float64 bits: calls expected since the last call-feed event
+}
+
+// New builds feedback state. cfg should have passed Validate; bad blocked
+// ranges are skipped (and logged).
+func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log zerolog.Logger) *Feedback {
+	cfg = cfg.withDefaults()
+	f := &Feedback{
+		cfg:       cfg,
+		headroom:  headroom,
+		pub:       pub,
+		log:       log,
+		clock:     time.Now,
+		records:   make(chan record, cfg.RecordQueue),
+		cells:     make(map[pairKey]*cell),
+		skillPend: make(map[string]map[int64]float64),
+		mu2:       make(map[string]float64),
+		seed:      maphash.MakeSeed(),
+		seenBids:  make(map[uint64]seenBid),
+		impMark:   make(map[int]time.Time),
+		calls:     make(map[string]*callRec),
+		rows:      make(map[reportKey]*counts),
+		intern:    make(map[string]string),
+		started:   time.Now(),
+	}
+	f.ttc.init(cfg.TimeToCall.Max)
+	f.traffic = newTraffic(cfg.Traffic, log)
+	f.rates.Store(&rateSnap{factor: map[pairKey]float64{}})
+	f.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
+	f.SetCampaigns(campaigns)
+	f.mu.Lock()
+	f.rebuildRatesLocked(f.clock())
+	f.mu.Unlock()
+	return f
+}
+
+// SetCampaigns replaces the campaign set on config reload. Learned evidence
+// of removed campaigns is kept (they may come back).
+func (f *Feedback) SetCampaigns(c []Campaign) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.campaigns = make(map[string]Campaign, len(c))
+	set := map[string]bool{}
+	f.skills = f.skills[:0]
+	for _, x := range c {
+		f.campaigns[x.ID] = x
+		if x.Skill != "" && !set[x.Skill] {
+			set[x.Skill] = true
+			f.skills = append(f.skills, x.Skill)
+		}
+	}
+	sort.Strings(f.skills)
+	for k, cl := range f.cells {
+		if x, ok := f.campaigns[k.campaign]; ok {
+			cl.skill = x.Skill
+		}
+	}
+}
+
+// HitRate is the bid-path factor for a publisher: its smoothed call rate over
+// the campaign's prior (1 for a new publisher). ≤ 50 ns, 0 allocations.
+func (f *Feedback) HitRate(campaignID, publisherID string) float64 {
+	if v, ok := f.rates.Load().factor[pairKey{campaignID, publisherID}]; ok {
+		return v
+	}
+	return 1
+}
+
+// Pacing is the bid-path pacing multiplier for a skill (1/(1+μ)); stop is the
+// hard stop when calls wait longer than the service-level target.
+func (f *Feedback) Pacing(skill string) (multiplier float64, stop bool) {
+	if p, ok := f.pacer.Load().skills[skill]; ok {
+		return p.mult, p.stop
+	}
+	return 1, false
+}
+
+// CommittedCalls implements capacity.Commitments: the calls already bought by
+// won impressions of skill that have not arrived yet, as calls per minute
+// (pending calls over the mean time-to-call, which is the arrival rate they
+// will produce; Little's law). Updated every pacing tick.
+func (f *Feedback) CommittedCalls(skill string) float64 {
+	return f.pacer.Load().committed[skill]
+}
+
+// Run drives pacing, hit-rate snapshots, the demand feed, expiry and the
+// bid-counter aggregator until ctx is done.
+func (f *Feedback) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.aggregate(ctx)
+	}()
+	t := time.NewTicker(f.cfg.Pacing.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			f.traffic.close()
+			return
+		case <-t.C:
+			f.tick(f.clock())
+		}
+	}
+}
+
+// tick is one controller step at now; the simulation test calls it directly.
+func (f *Feedback) tick(now time.Time) {
+	f.mu.Lock()
+	if now.Sub(f.lastRates) >= f.cfg.RateInterval {
+		f.rebuildRatesLocked(now)
+	}
+	if now.Sub(f.lastSweep) >= time.Minute {
+		f.sweepLocked(now)
+		f.lastSweep = now
+	}
+	f.paceLocked(now)
+	msgs := f.demandLocked(now)
+	f.mu.Unlock()
+	for _, m := range msgs {
+		if f.pub != nil && !f.pub.Publish(events.TopicDemand, m.key, m.value) {
+			f.st.publishDropped.Add(1)
+		}
+	}
+}
+
+// paceLocked runs the dual update for every skill and publishes a snapshot.
+func (f *Feedback) paceLocked(now time.Time) {
+	dt := f.cfg.Pacing.Interval.Seconds()
+	if !f.lastPace.IsZero() {
+		dt = now.Sub(f.lastPace).Seconds()
+		if dt <= 0 {
+			return
+		}
+		if dt > 10*f.cfg.Pacing.Interval.Seconds() {
+			dt = 10 * f.cfg.Pacing.Interval.Seconds() // a long pause is not a long error
+		}
+	}
+	f.lastPace = now
+	ps := &paceSnap{skills: make(map[string]pace, len(f.skills)), committed: make(map[string]float64, len(f.skills))}
+	for _, s := range f.skills {
+		committed := f.committedLocked(s, now)
+		ps.committed[s] = committed
+		if f.cfg.Pacing.Disabled || f.headroom == nil {
+			ps.skills[s] = pace{mult: 1}
+			continue
+		}
+		head, waiting := f.headroom.Headroom(s)
+		if f.cfg.Pacing.HeadroomNetOfCommitted {
+			head += committed
+		}
+		target := f.cfg.Pacing.Target * math.Max(head, 0)
+		scale := math.Max(target, f.cfg.Pacing.MinScale)
+		mu := f.mu2[s] + f.cfg.Pacing.Gain*dt*(committed-target)/scale
+		mu = math.Min(math.Max(mu, 0), f.cfg.Pacing.MaxMu)
+		f.mu2[s] = mu
+		ps.skills[s] = pace{mult: 1 / (1 + mu), stop: waiting}
+		if waiting {
+			f.st.hardStops.Add(1)
+		}
+	}
+	f.pacer.Store(ps)
+}
+
+// committedLocked sums the expected calls not yet arrived for skill, as a
+// rate, and drops buckets past the horizon.
+func (f *Feedback) committedLocked(skill string, now time.Time) float64 {
+	pend := f.skillPend[skill]
+	if len(pend) == 0 || f.ttcMean <= 0 {
+		return 0
+	}
+	nowS := float64(now.UnixNano()) / 1e9
+	maxAge := f.cfg.TimeToCall.Max.Seconds()
+	var sum float64
+	for b, v := range pend {
+		age := nowS - float64(b*pendBucket) - pendBucket/2
+		if age > maxAge {
+			delete(pend, b)
+			continue
+		}
+		sum += v * (1 - f.cdfAt(age))
+	}
+	return sum / f.ttcMean * 60
+}
+
+type seenBid struct {
+	at   int64 // event time, unix ns
+	part int
+}
+
+// pendBucket is the resolution, in seconds, of committed-call buckets.
+const pendBucket = 10

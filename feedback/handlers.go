@@ -1,0 +1,489 @@
+package feedback
+
+import (
+	"encoding/json"
+	"hash/maphash"
+	"math"
+	"time"
+
+	"github.com/callbid/callbid/events"
+)
+
+// Malformed-event reasons, counted per topic.
+const (
+	badJSON       = iota // not a JSON object of the schema
+	badID                // bid_id or call_id missing
+	badKind              // unknown kind / event_type / disposition
+	badTime              // missing or zero time
+	badValue             // negative price, talk time or revenue
+	badCampaign          // impression without campaign
+	numBadReasons
+)
+
+var badNames = [numBadReasons]string{"bad_json", "missing_id", "unknown_kind", "missing_time", "negative_value", "missing_campaign"}
+
+// Topic indices for per-topic counters.
+const (
+	tImp = iota
+	tAttr
+	tCall
+	tOutcome
+	numTopics
+)
+
+var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribution, events.TopicCall, events.TopicOutcome}
+
+// HandleImpression applies one callbid.impressions.v1 record. A bid id is
+// counted once (win and bill of the same bid are one won impression);
+// duplicates within DedupeWindow are dropped.
+func (f *Feedback) HandleImpression(msg events.Message) {
+	var im events.Impression
+	if err := json.Unmarshal(msg.Value, &im); err != nil {
+		f.st.bad(tImp, badJSON)
+		return
+	}
+	f.applyImpression(&im, msg.Partition)
+}
+
+// applyImpression counts one impression event read from partition part.
+// Impressions are keyed by bid id, so every copy of a bid lands in the same
+// partition, in offset order: dedupe expires by that partition's own event
+// time, which stays correct when a replay reads partitions at different paces.
+func (f *Feedback) applyImpression(im *events.Impression, part int) {
+	switch {
+	case im.BidID == "":
+		f.st.bad(tImp, badID)
+		return
+	case im.Kind != "win" && im.Kind != "bill" && im.Kind != "loss":
+		f.st.bad(tImp, badKind)
+		return
+	case im.At.IsZero():
+		f.st.bad(tImp, badTime)
+		return
+	case im.PriceMicros < 0:
+		f.st.bad(tImp, badValue)
+		return
+	case im.CampaignID == "" && im.Kind != "loss":
+		f.st.bad(tImp, badCampaign)
+		return
+	}
+	now := f.clock()
+	f.lastImpEvent.Store(now.UnixNano())
+	if im.Kind == "loss" {
+		f.st.losses.Add(1)
+		return
+	}
+	h := maphash.String(f.seed, im.BidID)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if im.At.After(f.impMark[part]) {
+		f.impMark[part] = im.At
+	}
+	if _, dup := f.seenBids[h]; dup {
+		f.st.duplicates[tImp].Add(1)
+		return
+	}
+	f.seenBids[h] = seenBid{at: im.At.UnixNano(), part: part}
+	c := f.cellLocked(f.internLocked(im.CampaignID), f.internLocked(im.PublisherID))
+	if c.skill == "" && im.Skill != "" {
+		c.skill = f.internLocked(im.Skill)
+	}
+	f.addWinLocked(c, im.At, now)
+	r := f.rowLocked(reportKey{hour: im.At.Unix() / 3600, campaign: c.campaign, publisher: c.publisher, exchange: f.internLocked(im.Exchange)})
+	if r != nil {
+		r.wins++
+		r.spendCPM += im.PriceMicros
+	}
+	if f.currency == "" && im.Currency != "" {
+		f.currency = im.Currency
+	}
+	f.demandWinLocked(c, im)
+	f.st.wins.Add(1)
+	if now.Sub(im.At) < f.cfg.Traffic.Window {
+		f.traffic.won(im.IPHash, im.IFAHash, im.At)
+	}
+}
+
+// callRec joins what is known of one call: its attribution, its call
+// events and its latest outcome, plus what it currently contributes.
+type callRec struct {
+	id      string
+	seen    time.Time // processing time of the first event, for orphan expiry
+	hasAttr bool
+	attr    events.Attribution
+
+	answered bool
+	talkMS   int64
+
+	hasOutcome bool
+	disp       string
+	final      bool
+	revenue    int64
+	revCur     string
+	outAt      time.Time
+
+	applied contrib
+	emitted emitKey
+	ttcDone bool
+}
+
+// emitKey is the outcome part of an attribution; a change re-emits it.
+type emitKey struct {
+	disp    string
+	final   bool
+	revenue int64
+	talkMS  int64
+}
+
+// contrib is what a call currently adds to the counters, so a change can be
+// applied as a delta (upsert semantics, no double counting).
+type contrib struct {
+	ok      bool
+	cell    *cell
+	row     reportKey
+	at      float64 // call start, unix seconds (decay weight)
+	hour    int     // hour of the won impression
+	call    float64
+	qual    float64
+	sale    float64 // for rates: provisional outcomes at ProvisionalSaleCredit
+	saleN   int64   // for reports: final or latest SALE
+	revenue int64
+}
+
+func attributed(match string) bool {
+	switch match {
+	case "exact", "cooldown", "sticky", "bucket":
+		return true
+	}
+	return false
+}
+
+// HandleAttribution applies one callbid.attribution.v1 record. Records that
+// feedback re-emitted itself carry outcome fields; those only tell what was
+// already emitted, so consuming them never emits again.
+func (f *Feedback) HandleAttribution(msg events.Message) {
+	var a events.Attribution
+	if err := json.Unmarshal(msg.Value, &a); err != nil {
+		f.st.bad(tAttr, badJSON)
+		return
+	}
+	f.applyAttribution(&a)
+}
+
+func (f *Feedback) applyAttribution(a *events.Attribution) {
+	switch {
+	case a.CallID == "":
+		f.st.bad(tAttr, badID)
+		return
+	case a.StartedAt.IsZero():
+		f.st.bad(tAttr, badTime)
+		return
+	case a.PriceCPM < 0 || a.TalkMS < 0:
+		f.st.bad(tAttr, badValue)
+		return
+	}
+	now := f.clock()
+	f.touchCallFeed(now)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.markCallLocked(a.StartedAt)
+	r := f.recLocked(a.CallID, now)
+	if a.Disposition != "" || a.IsFinal {
+		// our own re-emission (or a replay of it)
+		var rev int64
+		if a.Revenue != nil {
+			rev = a.Revenue.AmountMicros
+		}
+		r.emitted = emitKey{disp: a.Disposition, final: a.IsFinal, revenue: rev, talkMS: a.TalkMS}
+	}
+	if r.hasAttr {
+		f.st.duplicates[tAttr].Add(1)
+		f.maybeEmitLocked(r)
+		return
+	}
+	r.hasAttr = true
+	r.attr = *a
+	r.attr.Disposition, r.attr.IsFinal, r.attr.Revenue, r.attr.TalkMS = "", false, nil, 0
+	r.attr.CampaignID = f.internLocked(a.CampaignID)
+	r.attr.PublisherID = f.internLocked(a.PublisherID)
+	r.attr.Exchange = f.internLocked(a.Exchange)
+	r.attr.Skill = f.internLocked(a.Skill)
+	if a.TalkMS > r.talkMS {
+		r.talkMS = a.TalkMS
+		r.answered = true
+	}
+	if attributed(a.Match) && a.Accepted && !a.WonAt.IsZero() && !r.ttcDone {
+		r.ttcDone = true
+		f.ttc.add(a.StartedAt.Sub(a.WonAt))
+	}
+	f.applyLocked(r)
+	f.maybeEmitLocked(r)
+}
+
+// HandleCall applies one cc.call.v1 record: ANSWERED and ENDED give answer
+// and talk time; other transitions only keep the record alive.
+func (f *Feedback) HandleCall(msg events.Message) {
+	var c events.Call
+	if err := json.Unmarshal(msg.Value, &c); err != nil {
+		f.st.bad(tCall, badJSON)
+		return
+	}
+	f.applyCall(&c)
+}
+
+func (f *Feedback) applyCall(c *events.Call) {
+	switch {
+	case c.CallID == "":
+		f.st.bad(tCall, badID)
+		return
+	case c.OccurredAt.IsZero():
+		f.st.bad(tCall, badTime)
+		return
+	case c.TalkMS < 0 || c.QueueWaitMS < 0:
+		f.st.bad(tCall, badValue)
+		return
+	}
+	switch c.EventType {
+	case "OFFERED", "QUEUED", "ANSWERED", "ENDED":
+	default:
+		f.st.bad(tCall, badKind)
+		return
+	}
+	now := f.clock()
+	f.touchCallFeed(now)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.markCallLocked(c.OccurredAt)
+	r := f.recLocked(c.CallID, now)
+	changed := false
+	if c.EventType == "ANSWERED" && !r.answered {
+		r.answered, changed = true, true
+	}
+	if c.EventType == "ENDED" {
+		if c.TalkMS > 0 && !r.answered {
+			r.answered, changed = true, true
+		}
+		if c.TalkMS > r.talkMS {
+			r.talkMS, changed = c.TalkMS, true
+		}
+	}
+	if !changed {
+		return
+	}
+	f.applyLocked(r)
+	f.maybeEmitLocked(r)
+}
+
+// HandleOutcome applies one cc.outcome.v1 record: the latest occurred_at per
+// call wins; a final outcome is not replaced by a later non-final one.
+func (f *Feedback) HandleOutcome(msg events.Message) {
+	var o events.Outcome
+	if err := json.Unmarshal(msg.Value, &o); err != nil {
+		f.st.bad(tOutcome, badJSON)
+		return
+	}
+	f.applyOutcome(&o)
+}
+
+func validDisposition(d string) bool {
+	switch d {
+	case "SALE", "NO_SALE", "CALLBACK_REQUESTED", "FOLLOW_UP_EXPECTED", "NOT_QUALIFIED", "WRONG_NUMBER", "SPAM":
+		return true
+	}
+	return false
+}
+
+func (f *Feedback) applyOutcome(o *events.Outcome) {
+	switch {
+	case o.CallID == "":
+		f.st.bad(tOutcome, badID)
+		return
+	case !validDisposition(o.Disposition):
+		f.st.bad(tOutcome, badKind)
+		return
+	case o.OccurredAt.IsZero():
+		f.st.bad(tOutcome, badTime)
+		return
+	case o.Revenue.AmountMicros < 0:
+		f.st.bad(tOutcome, badValue)
+		return
+	}
+	now := f.clock()
+	f.touchCallFeed(now)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.markCallLocked(o.OccurredAt)
+	r := f.recLocked(o.CallID, now)
+	if r.hasOutcome {
+		same := r.disp == o.Disposition && r.final == o.IsFinal && r.revenue == o.Revenue.AmountMicros && r.outAt.Equal(o.OccurredAt)
+		older := o.OccurredAt.Before(r.outAt) || (r.final && !o.IsFinal)
+		if same || older {
+			f.st.duplicates[tOutcome].Add(1)
+			return
+		}
+	}
+	r.hasOutcome = true
+	r.disp, r.final, r.revenue, r.revCur, r.outAt = o.Disposition, o.IsFinal, o.Revenue.AmountMicros, o.Revenue.Currency, o.OccurredAt
+	if o.Disposition == "SPAM" && r.hasAttr {
+		f.traffic.spam(r.attr.IPHash, r.attr.IFAHash)
+	}
+	f.applyLocked(r)
+	f.maybeEmitLocked(r)
+}
+
+func (f *Feedback) recLocked(id string, now time.Time) *callRec {
+	r := f.calls[id]
+	if r == nil {
+		r = &callRec{id: id, seen: now}
+		f.calls[id] = r
+	}
+	return r
+}
+
+func (f *Feedback) markCallLocked(t time.Time) {
+	if t.After(f.callMark) {
+		f.callMark = t
+	}
+}
+
+// contribLocked computes what r adds to the counters now.
+func (f *Feedback) contribLocked(r *callRec) contrib {
+	a := &r.attr
+	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
+		return contrib{}
+	}
+	c := contrib{ok: true, call: 1, at: unixS(a.StartedAt)}
+	c.cell = f.cellLocked(a.CampaignID, a.PublisherID)
+	c.row = reportKey{hour: a.StartedAt.Unix() / 3600, campaign: a.CampaignID, publisher: a.PublisherID, exchange: a.Exchange}
+	won := a.WonAt
+	if won.IsZero() {
+		won = a.StartedAt
+	}
+	c.hour = won.UTC().Hour()
+	bad := r.disp == "SPAM" || r.disp == "WRONG_NUMBER"
+	if r.answered && !bad && time.Duration(r.talkMS)*time.Millisecond >= f.cfg.MinTalkTime {
+		c.qual = 1
+		switch {
+		case r.disp == "SALE":
+			c.sale, c.saleN, c.revenue = 1, 1, r.revenue
+		case !r.final && (r.disp == "CALLBACK_REQUESTED" || r.disp == "FOLLOW_UP_EXPECTED"):
+			c.sale = f.cfg.ProvisionalSaleCredit
+		}
+	}
+	return c
+}
+
+// applyLocked replaces r's contribution by its current one.
+func (f *Feedback) applyLocked(r *callRec) {
+	n := f.contribLocked(r)
+	o := r.applied
+	if n == o {
+		return
+	}
+	if o.ok {
+		f.addContribLocked(o, -1)
+	}
+	if n.ok {
+		f.addContribLocked(n, 1)
+	}
+	r.applied = n
+}
+
+func (f *Feedback) addContribLocked(c contrib, sign float64) {
+	w := sign * f.weight(c.at)
+	c.cell.calls += w * c.call
+	c.cell.qual += w * c.qual
+	c.cell.sales += w * c.sale
+	c.cell.hQual[c.hour] += w * c.qual
+	if r := f.rowLocked(c.row); r != nil {
+		s := int64(sign)
+		r.calls += s * int64(c.call)
+		r.qualified += s * int64(c.qual)
+		r.sales += s * c.saleN
+		r.revenue += s * c.revenue
+	}
+}
+
+// maybeEmitLocked re-emits the joined attribution when its outcome part
+// differs from what was last emitted (or consumed from our own emission).
+func (f *Feedback) maybeEmitLocked(r *callRec) {
+	if !r.hasAttr || !r.hasOutcome || f.pub == nil {
+		return
+	}
+	k := emitKey{disp: r.disp, final: r.final, revenue: r.revenue, talkMS: r.talkMS}
+	if k == r.emitted {
+		return
+	}
+	r.emitted = k
+	a := r.attr
+	a.Disposition, a.IsFinal, a.TalkMS = r.disp, r.final, r.talkMS
+	a.Revenue = &events.Money{AmountMicros: r.revenue, Currency: r.revCur}
+	b, err := json.Marshal(&a)
+	if err != nil {
+		return
+	}
+	if f.pub.Publish(events.TopicAttribution, []byte(r.id), b) {
+		f.st.emitted.Add(1)
+	} else {
+		f.st.publishDropped.Add(1)
+	}
+}
+
+// sweepLocked expires dedupe ids, call records and orphans.
+func (f *Feedback) sweepLocked(now time.Time) {
+	for h, sb := range f.seenBids {
+		if sb.at < f.impMark[sb.part].Add(-f.cfg.DedupeWindow).UnixNano() {
+			delete(f.seenBids, h)
+		}
+	}
+	callCut := f.callMark.Add(-f.cfg.CallRetention)
+	for id, r := range f.calls {
+		switch {
+		case !r.hasAttr && now.Sub(r.seen) > f.cfg.OrphanTTL:
+			if r.hasOutcome {
+				f.st.orphans.Add(1)
+			} else {
+				f.st.unattributed.Add(1)
+			}
+			delete(f.calls, id)
+		case r.hasAttr && !r.applied.ok && now.Sub(r.seen) > f.cfg.OrphanTTL:
+			delete(f.calls, id) // unattributed (match none / rejected): nothing to join
+		case r.hasAttr && r.attr.StartedAt.Before(callCut):
+			delete(f.calls, id) // counters keep its contribution
+		}
+	}
+	rowCut := now.Add(-f.cfg.ReportRetention).Unix() / 3600
+	for k := range f.rows {
+		if k.hour < rowCut {
+			delete(f.rows, k)
+		}
+	}
+	if len(f.intern) > 200_000 {
+		f.intern = make(map[string]string)
+	}
+}
+
+// internLocked returns a shared copy of s, so long-lived keys do not pin
+// message buffers and repeated ids share memory.
+func (f *Feedback) internLocked(s string) string {
+	if v, ok := f.intern[s]; ok {
+		return v
+	}
+	f.intern[s] = s
+	return s
+}
+
+func (f *Feedback) touchCallFeed(now time.Time) {
+	f.lastCallEvent.Store(now.UnixNano())
+	f.expectedSince.Store(0)
+}
+
+func (f *Feedback) addExpected(x float64) {
+	for {
+		o := f.expectedSince.Load()
+		n := math.Float64bits(math.Float64frombits(o) + x)
+		if f.expectedSince.CompareAndSwap(o, n) {
+			return
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package feedback
+
+import (
+	"context"
+	"time"
+)
+
+const (
+	recSeen = iota + 1
+	recBid
+)
+
+// maxPub and maxExch bound the copied ids; longer ids are truncated.
+const (
+	maxPub  = 64
+	maxExch = 32
+)
+
+// record is one bid-path count, a value type so sending it allocates
+// nothing. Publisher and exchange ids are copied (they may alias a request
+// buffer that is reused); campaign and skill come from config and are
+// long-lived strings.
+type record struct {
+	kind     uint8
+	pubLen   uint8
+	exchLen  uint8
+	skill    string
+	campaign string
+	price    int64
+	at       int64
+	pub      [maxPub]byte
+	exch     [maxExch]byte
+}
+
+// RecordSeen counts a bid request that matched a campaign of skill. Never
+// blocks: a full queue drops the count (callbid_feedback_records_dropped_total).
+// skill must be a long-lived string (from config); exchange is copied.
+func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
+	r := record{kind: recSeen, skill: skill, at: now.UnixNano()}
+	r.exchLen = uint8(copy(r.exch[:], exchange))
+	f.send(&r)
+}
+
+// RecordBid counts a bid. It copies publisherID and exchange (truncated to
+// 64 and 32 bytes); campaignID and skill must be long-lived strings. Never blocks.
+func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time) {
+	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, at: now.UnixNano()}
+	r.pubLen = uint8(copy(r.pub[:], publisherID))
+	r.exchLen = uint8(copy(r.exch[:], exchange))
+	f.send(&r)
+}
+
+func (f *Feedback) send(r *record) {
+	select {
+	case f.records <- *r:
+	default:
+		f.st.recordsDropped.Add(1)
+	}
+}
+
+// aggregate is the one goroutine that folds bid-path counts into the report
+// rows and the demand feed.
+func (f *Feedback) aggregate(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			f.drain()
+			return
+		case r := <-f.records:
+			f.mu.Lock()
+			f.foldLocked(&r)
+			f.mu.Unlock()
+			f.drain()
+		}
+	}
+}
+
+// drain folds everything queued now without waiting.
+func (f *Feedback) drain() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range 4096 {
+		select {
+		case r := <-f.records:
+			f.foldLocked(&r)
+		default:
+			return
+		}
+	}
+}
+
+func (f *Feedback) foldLocked(r *record) {
+	exch := f.internBytesLocked(r.exch[:r.exchLen])
+	switch r.kind {
+	case recSeen:
+		f.st.seen.Add(1)
+		f.demandSeenLocked(r.skill, r.at)
+	case recBid:
+		f.st.bids.Add(1)
+		f.lastBidAt.Store(r.at)
+		pub := f.internBytesLocked(r.pub[:r.pubLen])
+		row := f.rowLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch})
+		if row != nil {
+			row.bids++
+		}
+		f.demandBidLocked(r.skill, r.at)
+	}
+}
+
+func (f *Feedback) internBytesLocked(b []byte) string {
+	if v, ok := f.intern[string(b)]; ok {
+		return v
+	}
+	s := string(b)
+	f.intern[s] = s
+	return s
+}

@@ -1,0 +1,208 @@
+package feedback
+
+import (
+	"net/netip"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/rs/zerolog"
+)
+
+// Traffic-quality block reasons.
+const (
+	blockIPCap = iota
+	blockIFACap
+	blockIPInvalid
+	blockIFAInvalid
+	blockIPRange
+	numBlocks
+)
+
+var blockNames = [numBlocks]string{"ip_cap", "ifa_cap", "ip_invalid", "ifa_invalid", "ip_range"}
+
+// ifaSalt separates device-id keys from ip keys in the shared caches.
+const ifaSalt = 0x9e3779b97f4a7c15
+
+// devCount is won impressions of one device ip or id since start.
+type devCount struct {
+	n     int32
+	start int64 // unix ns of the window start
+}
+
+// traffic is the invalid-traffic state: bounded TTL caches (ristretto; its
+// Set is asynchronous and may drop, which is acceptable for a cap) and the
+// precomputed blocked ranges.
+type traffic struct {
+	cfg     TrafficConfig
+	counts  *ristretto.Cache[uint64, devCount]
+	invalid *ristretto.Cache[uint64, bool]
+	v4      []v4range // sorted, merged
+	v6      []netip.Prefix
+	blocked [numBlocks]atomic.Int64
+}
+
+type v4range struct{ lo, hi uint32 }
+
+func newTraffic(cfg TrafficConfig, log zerolog.Logger) *traffic {
+	t := &traffic{cfg: cfg}
+	mk := func() *ristretto.Config[uint64, devCount] {
+		return &ristretto.Config[uint64, devCount]{NumCounters: cfg.MaxEntries * 10, MaxCost: cfg.MaxEntries, BufferItems: 64}
+	}
+	var err error
+	if cfg.IPCap > 0 || cfg.IFACap > 0 {
+		if t.counts, err = ristretto.NewCache(mk()); err != nil {
+			log.Error().Err(err).Msg("cannot build the device-count cache; per-device caps are off")
+		}
+	}
+	if t.invalid, err = ristretto.NewCache(&ristretto.Config[uint64, bool]{NumCounters: cfg.MaxEntries * 10, MaxCost: cfg.MaxEntries, BufferItems: 64}); err != nil {
+		log.Error().Err(err).Msg("cannot build the invalid-device cache; SPAM blocking is off")
+	}
+	for i, s := range cfg.BlockedRanges {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			log.Error().Err(err).Int("index", i).Msg("skipping a blocked range that is not CIDR")
+			continue
+		}
+		p = p.Masked()
+		if p.Addr().Is4() {
+			a := p.Addr().As4()
+			lo := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+			hi := lo | uint32(uint64(1)<<(32-p.Bits())-1)
+			t.v4 = append(t.v4, v4range{lo, hi})
+		} else {
+			t.v6 = append(t.v6, p)
+		}
+	}
+	sort.Slice(t.v4, func(i, j int) bool { return t.v4[i].lo < t.v4[j].lo })
+	merged := t.v4[:0]
+	for _, r := range t.v4 {
+		if n := len(merged); n > 0 && uint64(r.lo) <= uint64(merged[n-1].hi)+1 {
+			if r.hi > merged[n-1].hi {
+				merged[n-1].hi = r.hi
+			}
+			continue
+		}
+		merged = append(merged, r)
+	}
+	t.v4 = merged
+	return t
+}
+
+func (t *traffic) close() {
+	if t.counts != nil {
+		t.counts.Close()
+	}
+	if t.invalid != nil {
+		t.invalid.Close()
+	}
+}
+
+// won counts a won impression for its device ip and id.
+func (t *traffic) won(ipHash, ifaHash uint64, at time.Time) {
+	if t.counts == nil {
+		return
+	}
+	if ipHash != 0 && t.cfg.IPCap > 0 {
+		t.bump(ipHash, at)
+	}
+	if ifaHash != 0 && t.cfg.IFACap > 0 {
+		t.bump(ifaHash^ifaSalt, at)
+	}
+}
+
+func (t *traffic) bump(k uint64, at time.Time) {
+	c, ok := t.counts.Get(k)
+	if !ok || at.UnixNano()-c.start > int64(t.cfg.Window) {
+		c = devCount{start: at.UnixNano()}
+	}
+	c.n++
+	ttl := time.Duration(c.start+int64(t.cfg.Window)) - time.Duration(time.Now().UnixNano())
+	if ttl <= 0 {
+		ttl = t.cfg.Window
+	}
+	t.counts.SetWithTTL(k, c, 1, ttl)
+}
+
+// spam puts a device ip and id on the invalid list for InvalidTTL.
+func (t *traffic) spam(ipHash, ifaHash uint64) {
+	if t.invalid == nil {
+		return
+	}
+	if ipHash != 0 {
+		t.invalid.SetWithTTL(ipHash, true, 1, t.cfg.InvalidTTL)
+	}
+	if ifaHash != 0 {
+		t.invalid.SetWithTTL(ifaHash^ifaSalt, true, 1, t.cfg.InvalidTTL)
+	}
+}
+
+// Allowed is the bid-path invalid-traffic check on hashed device ip and ifa
+// (0 means unknown): false when the device is on the SPAM list or won more
+// impressions within the window than its cap. 0 allocations.
+func (f *Feedback) Allowed(ipHash, ifaHash uint64) bool {
+	t := f.traffic
+	if t.invalid != nil {
+		if ipHash != 0 {
+			if _, bad := t.invalid.Get(ipHash); bad {
+				t.blocked[blockIPInvalid].Add(1)
+				return false
+			}
+		}
+		if ifaHash != 0 {
+			if _, bad := t.invalid.Get(ifaHash ^ ifaSalt); bad {
+				t.blocked[blockIFAInvalid].Add(1)
+				return false
+			}
+		}
+	}
+	if t.counts == nil {
+		return true
+	}
+	if ipHash != 0 && t.cfg.IPCap > 0 {
+		if c, ok := t.counts.Get(ipHash); ok && int(c.n) >= t.cfg.IPCap {
+			t.blocked[blockIPCap].Add(1)
+			return false
+		}
+	}
+	if ifaHash != 0 && t.cfg.IFACap > 0 {
+		if c, ok := t.counts.Get(ifaHash ^ ifaSalt); ok && int(c.n) >= t.cfg.IFACap {
+			t.blocked[blockIFACap].Add(1)
+			return false
+		}
+	}
+	return true
+}
+
+// AllowedIP is the bid-path check of a raw device ip against the blocked
+// ranges; an empty or unparsable ip is allowed (the other checks still
+// apply). 0 allocations.
+func (f *Feedback) AllowedIP(ip string) bool {
+	t := f.traffic
+	if ip == "" || (len(t.v4) == 0 && len(t.v6) == 0) {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return true
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		x := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		i := sort.Search(len(t.v4), func(i int) bool { return t.v4[i].hi >= x })
+		if i < len(t.v4) && t.v4[i].lo <= x {
+			t.blocked[blockIPRange].Add(1)
+			return false
+		}
+		return true
+	}
+	for _, p := range t.v6 {
+		if p.Contains(a) {
+			t.blocked[blockIPRange].Add(1)
+			return false
+		}
+	}
+	return true
+}
