@@ -1,0 +1,577 @@
+package numbers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// Match kinds of an attributed call (CONTRACTS §2).
+const (
+	MatchExact    = "exact"    // the lease live at the call's start
+	MatchCooldown = "cooldown" // the lease ended less than a cooldown before
+	MatchSticky   = "sticky"   // the caller's earlier lease on this number
+	MatchBucket   = "bucket"   // a fallback number: campaign × publisher
+	MatchNone     = "none"     // unknown number, or after the cooldown
+)
+
+const (
+	mExact = iota
+	mCooldown
+	mSticky
+	mBucket
+	mNone
+	nMatch
+)
+
+var matchNames = [nMatch]string{MatchExact, MatchCooldown, MatchSticky, MatchBucket, MatchNone}
+
+// attribution is a copy of one reservation's data, taken under the shard
+// lock so it outlives the entry's reuse.
+type attribution struct {
+	idx         int32
+	gen         uint32
+	pool        int32
+	campaign    string
+	publisher   string
+	siteOrApp   string
+	exchange    string
+	requestID   string
+	impID       string
+	bidID       string
+	skill       string
+	leaseID     string
+	price       int64
+	wonAt       int64
+	ipHash      uint64
+	ifaHash     uint64
+	fallbackNum bool
+}
+
+// snapshot copies entry i's attribution; the caller holds its shard lock.
+func (p *Pools) snapshot(i int32) *attribution {
+	e := &p.entries[i]
+	won := e.wonAt
+	if won == 0 {
+		won = e.reservedAt
+	}
+	return &attribution{
+		idx:       i,
+		gen:       e.gen,
+		pool:      p.ranges[e.rng].pool,
+		campaign:  p.ids.name(e.campaign),
+		publisher: p.ids.name(e.publisher),
+		siteOrApp: string(e.siteOrApp()),
+		exchange:  p.small.name(uint32(e.exchange)),
+		requestID: string(e.requestID()),
+		impID:     string(e.impID()),
+		bidID:     string(e.bidID()),
+		skill:     p.small.name(uint32(e.skill)),
+		leaseID:   string(appendLeaseID(nil, i, e.gen)),
+		price:     e.price,
+		wonAt:     won,
+		ipHash:    e.ipHash,
+		ifaHash:   e.ifaHash,
+	}
+}
+
+type stickyKey struct {
+	idx int32
+	ani string
+}
+
+type stickyRec struct {
+	a             *attribution
+	from, expires int64
+}
+
+type callRecord struct {
+	body    []byte // the answer, repeated for the same call_id
+	ani     string
+	expires int64
+	spam    bool // a SPAM outcome of this call was counted
+}
+
+type spamRec struct {
+	count int
+	last  int64
+}
+
+// callState is everything /v1/calls remembers; one mutex guards it (calls
+// arrive at a few per second, never on the bid path). Lock order: mu, then
+// a shard's lock.
+type callState struct {
+	mu         sync.Mutex
+	ttl        int64
+	calls      map[string]*callRecord
+	sticky     map[stickyKey]*stickyRec
+	spam       map[string]*spamRec
+	blocked    map[string]struct{} // configured; immutable
+	threshold  int
+	spamExpiry int64
+	token      []byte
+
+	// guarded by mu
+	byMatch       [nMatch]uint64
+	unattributed  map[int32]uint64 // per pool; -1 for unknown numbers
+	blockedCalls  uint64
+	duplicates    uint64
+	spamReports   uint64
+	outcomeNoCall uint64
+
+	badBodies     atomic.Uint64
+	unauthorized  atomic.Uint64
+	badCallEvents atomic.Uint64
+	badOutcomes   atomic.Uint64
+}
+
+func (c *callState) init(cfg Config) {
+	c.ttl = int64(cfg.CallTTL)
+	c.calls = map[string]*callRecord{}
+	c.sticky = map[stickyKey]*stickyRec{}
+	c.spam = map[string]*spamRec{}
+	c.blocked = map[string]struct{}{}
+	for _, n := range cfg.Blocklist.Callers {
+		c.blocked[n] = struct{}{}
+	}
+	c.threshold = cfg.Blocklist.SpamThreshold
+	c.spamExpiry = int64(cfg.Blocklist.SpamExpiry)
+	c.token = []byte(cfg.CallsToken)
+	c.unattributed = map[int32]uint64{}
+}
+
+// addSticky remembers the first caller of a lease; the caller holds c.mu.
+func (c *callState) addSticky(i int32, ani string, a *attribution, expires int64) {
+	c.sticky[stickyKey{i, ani}] = &stickyRec{a: a, from: a.wonAt, expires: expires}
+}
+
+func (c *callState) isBlocked(ani string, now int64) bool {
+	if ani == "" {
+		return false
+	}
+	if _, ok := c.blocked[ani]; ok {
+		return true
+	}
+	r := c.spam[ani]
+	return r != nil && r.count >= c.threshold && now < r.last+c.spamExpiry
+}
+
+// cleanup forgets expired calls, sticky callers and SPAM reports.
+func (c *callState) cleanup(now int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, r := range c.calls {
+		if r.expires <= now {
+			delete(c.calls, k)
+		}
+	}
+	for k, r := range c.sticky {
+		if r.expires <= now {
+			delete(c.sticky, k)
+		}
+	}
+	for k, r := range c.spam {
+		if r.last+c.spamExpiry <= now {
+			delete(c.spam, k)
+		}
+	}
+}
+
+// callReq is a parsed /v1/calls body; the byte slices point into the parser.
+type callReq struct {
+	callID, dnis, ext, ani []byte
+	startedAt              int64 // unix nanos; 0 when absent
+}
+
+var parsers fastjson.ParserPool
+
+// parseCallBody parses and checks a /v1/calls body. It never panics; the
+// error says what is wrong in a sentence fit for the caller.
+func parseCallBody(ps *fastjson.Parser, body []byte, r *callReq) error {
+	v, err := ps.ParseBytes(body)
+	if err != nil {
+		return fmt.Errorf("body is not valid JSON: %w", err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return errors.New("body must be a JSON object")
+	}
+	str := func(name string, required bool, maxLen int) ([]byte, error) {
+		f := v.Get(name)
+		if f == nil || f.Type() == fastjson.TypeNull {
+			if required {
+				return nil, fmt.Errorf("%s is required", name)
+			}
+			return nil, nil
+		}
+		b, err := f.StringBytes()
+		if err != nil {
+			return nil, fmt.Errorf("%s must be a string", name)
+		}
+		if len(b) > maxLen {
+			return nil, fmt.Errorf("%s is longer than %d bytes", name, maxLen)
+		}
+		if required && len(b) == 0 {
+			return nil, fmt.Errorf("%s is required", name)
+		}
+		return b, nil
+	}
+	var errs []error
+	if r.callID, err = str("call_id", true, 256); err != nil {
+		errs = append(errs, err)
+	}
+	if r.dnis, err = str("dnis", true, 32); err != nil {
+		errs = append(errs, err)
+	} else if !ValidE164(string(r.dnis)) {
+		errs = append(errs, fmt.Errorf("dnis %q is not an E.164 number", r.dnis))
+	}
+	if r.ext, err = str("ext", false, 9); err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, c := range r.ext {
+			if c < '0' || c > '9' {
+				errs = append(errs, fmt.Errorf("ext %q must be digits only", r.ext))
+				break
+			}
+		}
+	}
+	if r.ani, err = str("ani", false, 64); err != nil {
+		errs = append(errs, err)
+	}
+	ts, err := str("started_at", false, 64)
+	if err != nil {
+		errs = append(errs, err)
+	} else if len(ts) > 0 {
+		t, perr := time.Parse(time.RFC3339Nano, string(ts))
+		if perr != nil {
+			errs = append(errs, fmt.Errorf("started_at %q is not an RFC 3339 time", ts))
+		} else {
+			r.startedAt = t.UnixNano()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// HandleCalls serves POST /v1/calls (CONTRACTS §2).
+func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		ctx.SetBodyString(`{"error":"use POST"}`)
+		return
+	}
+	if !p.authorized(ctx.Request.Header.Peek("Authorization")) {
+		p.calls.unauthorized.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		ctx.SetBodyString(`{"error":"a valid bearer token is required"}`)
+		return
+	}
+	ps := parsers.Get()
+	defer parsers.Put(ps)
+	var req callReq
+	if err := parseCallBody(ps, ctx.PostBody(), &req); err != nil {
+		p.calls.badBodies.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		b := append([]byte(`{"error":`), nil...)
+		b = appendJSONString(b, err.Error())
+		ctx.SetBody(append(b, '}'))
+		return
+	}
+	now := p.clockNow().UnixNano()
+	if req.startedAt == 0 {
+		req.startedAt = now
+	}
+	ctx.SetBody(p.attribute(req.callID, req.dnis, req.ext, req.ani, req.startedAt, now))
+}
+
+func (p *Pools) authorized(h []byte) bool {
+	const prefix = "Bearer "
+	tok := p.calls.token
+	if len(tok) == 0 || len(h) <= len(prefix) || string(h[:len(prefix)]) != prefix {
+		return false
+	}
+	return subtle.ConstantTimeCompare(h[len(prefix):], tok) == 1
+}
+
+// attribute answers one call (at most once per call id: a repeat gets the
+// same answer and is not counted again) and queues its attribution event.
+func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []byte {
+	c := &p.calls
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rec, ok := c.calls[string(callID)]; ok {
+		c.duplicates++
+		return rec.body
+	}
+	m, a, pool := p.lookup(dnis, ext, ani, started, now)
+	anis := string(ani)
+	blocked := c.isBlocked(anis, now)
+	reason := "attributed"
+	switch {
+	case blocked:
+		reason = "blocklisted"
+		c.blockedCalls++
+	case m == mNone:
+		reason = "unattributed"
+	}
+	c.byMatch[m]++
+	if m == mNone {
+		c.unattributed[pool]++
+	}
+	body := appendAnswer(make([]byte, 0, 512), !blocked, reason, m, a)
+	callIDs := string(callID)
+	c.calls[callIDs] = &callRecord{body: body, ani: anis, expires: now + c.ttl}
+	ev := &events.Attribution{
+		CallID:    callIDs,
+		DNIS:      string(dnis),
+		Ext:       string(ext),
+		ANI:       anis,
+		StartedAt: time.Unix(0, started).UTC(),
+		Match:     matchNames[m],
+		Accepted:  !blocked,
+		Reason:    reason,
+	}
+	if a != nil {
+		ev.CampaignID, ev.PublisherID, ev.SiteOrApp = a.campaign, a.publisher, a.siteOrApp
+		ev.Exchange, ev.RequestID, ev.ImpID, ev.BidID = a.exchange, a.requestID, a.impID, a.bidID
+		ev.PriceCPM = float64(a.price) / 1e6
+		if a.wonAt != 0 {
+			ev.WonAt = time.Unix(0, a.wonAt).UTC()
+		}
+		ev.LeaseID, ev.Skill, ev.IPHash, ev.IFAHash = a.leaseID, a.skill, a.ipHash, a.ifaHash
+	}
+	select {
+	case p.attrQ <- ev:
+	default:
+		p.attrDrops.Add(1)
+	}
+	return body
+}
+
+// lookup finds the attribution of a call to dnis+ext by ani starting at
+// started; the caller holds calls.mu. The first call of a lease ends it and
+// starts the cooldown, and makes its caller sticky. pool is the pool index
+// (-1 for an unknown number).
+func (p *Pools) lookup(dnis, ext, ani []byte, started, now int64) (m int, a *attribution, pool int32) {
+	ni, ok := p.byNumber[string(dnis)]
+	if !ok {
+		return mNone, nil, -1
+	}
+	if ni.fallback >= 0 {
+		f := &p.fallbacks[ni.fallback]
+		return mBucket, &attribution{
+			idx: -1, pool: f.pool, campaign: f.campaign, fallbackNum: true,
+			publisher: p.ids.name(f.publisher.Load()),
+			siteOrApp: p.ids.name(f.site.Load()),
+		}, f.pool
+	}
+	i, ok := p.entryOf(dnis, ext)
+	if !ok {
+		return mNone, nil, p.ranges[ni.ranges[0]].pool
+	}
+	c := &p.calls
+	pl := p.poolOf(i)
+	pool = p.ranges[p.entries[i].rng].pool
+	var st *stickyRec
+	if len(ani) > 0 {
+		st = c.sticky[stickyKey{i, string(ani)}]
+		if st != nil && (started < st.from || started >= st.expires) {
+			st = nil
+		}
+	}
+	s := p.shardOf(pl, i)
+	s.mu.Lock()
+	e := &p.entries[i]
+	if st != nil && st.a.gen != e.gen {
+		s.mu.Unlock()
+		return mSticky, st.a, pool // the caller's lease, though the number moved on
+	}
+	if e.flags&fData != 0 {
+		start, end := e.reservedAt, int64(0)
+		switch {
+		case e.state == stHeld:
+			end = e.reservedAt + pl.hold // shown, though the win notice is late
+		case e.flags&fLeased != 0:
+			end = e.leaseEnd
+		}
+		inLease := started >= start && started < end
+		inCool := e.flags&fLeased != 0 && started >= end && started < end+pl.cooldown
+		if inLease || inCool {
+			m = mCooldown
+			if inLease {
+				m = mExact
+			}
+			if e.flags&fCalled == 0 {
+				// the first call: it ends the lease and starts the cooldown.
+				e.flags |= fCalled | fLeased
+				if inLease && (e.state == stHeld || e.state == stLeased) {
+					s.remove(p.entries, i)
+					e.leaseEnd = started
+					s.insertSorted(p.entries, stCooldown, i)
+				}
+				a = p.snapshot(i)
+				p.publishLease(s, i, string(ani))
+				leaseEnd := e.leaseEnd
+				s.mu.Unlock()
+				if len(ani) > 0 {
+					c.addSticky(i, string(ani), a, leaseEnd+pl.lease+pl.cooldown)
+				}
+				return m, a, pool
+			}
+			a = p.snapshot(i)
+			s.mu.Unlock()
+			return m, a, pool
+		}
+	}
+	s.mu.Unlock()
+	if st != nil {
+		return mSticky, st.a, pool
+	}
+	return mNone, nil, pool
+}
+
+// appendAnswer encodes a /v1/calls answer.
+func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) []byte {
+	b = append(b, `{"accept":`...)
+	b = strconv.AppendBool(b, accept)
+	b = appendKV(b, "reason", reason)
+	b = appendKV(b, "match", matchNames[m])
+	b = append(b, `,"attribution":`...)
+	if a == nil {
+		return append(b, "null}"...)
+	}
+	b = append(b, `{"campaign_id":`...)
+	b = appendJSONString(b, a.campaign)
+	b = appendKV(b, "publisher_id", a.publisher)
+	b = appendKV(b, "site_or_app", a.siteOrApp)
+	b = appendKV(b, "exchange", a.exchange)
+	b = appendKV(b, "request_id", a.requestID)
+	b = appendKV(b, "imp_id", a.impID)
+	b = appendKV(b, "bid_id", a.bidID)
+	b = append(b, `,"price_cpm":`...)
+	b = strconv.AppendFloat(b, float64(a.price)/1e6, 'f', -1, 64)
+	b = append(b, `,"won_at":`...)
+	if a.wonAt == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = time.Unix(0, a.wonAt).UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = appendKV(b, "lease_id", a.leaseID)
+	b = appendKV(b, "skill", a.skill)
+	return append(b, "}}"...)
+}
+
+// HandleCallEvent attributes a call from an OFFERED cc.call.v1 event exactly
+// as POST /v1/calls does (at most once per call_id); other event types are
+// ignored here. Bad events are counted and skipped.
+func (p *Pools) HandleCallEvent(msg events.Message) {
+	ps := parsers.Get()
+	defer parsers.Put(ps)
+	v, err := ps.ParseBytes(msg.Value)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		p.calls.badCallEvents.Add(1)
+		return
+	}
+	if string(v.GetStringBytes("event_type")) != "OFFERED" {
+		return
+	}
+	callID, dnis := v.GetStringBytes("call_id"), v.GetStringBytes("dnis")
+	if len(callID) == 0 || len(callID) > 256 || !ValidE164(string(dnis)) {
+		p.calls.badCallEvents.Add(1)
+		return
+	}
+	now := p.clockNow().UnixNano()
+	started := now
+	if ts := v.GetStringBytes("occurred_at"); len(ts) > 0 {
+		t, err := time.Parse(time.RFC3339Nano, string(ts))
+		if err != nil {
+			p.calls.badCallEvents.Add(1)
+			return
+		}
+		started = t.UnixNano()
+	}
+	ani := v.GetStringBytes("ani")
+	if len(ani) > 64 {
+		ani = ani[:64]
+	}
+	p.attribute(callID, dnis, v.GetStringBytes("ext"), ani, started, now)
+}
+
+// HandleOutcome feeds the caller blocklist from cc.outcome.v1: a SPAM
+// disposition of a call this process attributed counts one report against
+// its caller (once per call, however often the outcome is re-sent).
+func (p *Pools) HandleOutcome(msg events.Message) {
+	ps := parsers.Get()
+	defer parsers.Put(ps)
+	v, err := ps.ParseBytes(msg.Value)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		p.calls.badOutcomes.Add(1)
+		return
+	}
+	if string(v.GetStringBytes("disposition")) != "SPAM" {
+		return
+	}
+	callID := v.GetStringBytes("call_id")
+	if len(callID) == 0 {
+		p.calls.badOutcomes.Add(1)
+		return
+	}
+	now := p.clockNow().UnixNano()
+	c := &p.calls
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := c.calls[string(callID)]
+	if rec == nil {
+		c.outcomeNoCall++
+		return
+	}
+	if rec.spam || rec.ani == "" {
+		return
+	}
+	rec.spam = true
+	c.spamReports++
+	r := c.spam[rec.ani]
+	if r == nil {
+		r = &spamRec{}
+		c.spam[rec.ani] = r
+	}
+	r.count++
+	r.last = now
+}
+
+// publishAttribution encodes and publishes one attribution event (Run's
+// goroutine: off the request path).
+func (p *Pools) publishAttribution(a *events.Attribution) {
+	if p.pub == nil {
+		return
+	}
+	v, err := jsonMarshal(a)
+	if err != nil {
+		p.attrDrops.Add(1)
+		return
+	}
+	if !p.pub.Publish(events.TopicAttribution, []byte(a.CallID), v) {
+		p.attrDrops.Add(1)
+	}
+}
+
+func (p *Pools) drainAttributions() {
+	for {
+		select {
+		case a := <-p.attrQ:
+			p.publishAttribution(a)
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package numbers
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/valyala/fastjson"
+)
+
+// Lease records on events.TopicLeases (compacted, keyed by number or
+// number;ext=N) carry the entry's whole state, so the latest record per key
+// is enough to rebuild it:
+//
+//	{"o":"<process>","pool":"p1","gen":7,"st":"leased|cooldown|free",
+//	 "res":<unix ns>,"won":<unix ns>,"end":<unix ns lease end>,"fl":<flags>,
+//	 "c":campaign,"p":publisher,"x":exchange,"k":skill,"r":request id,
+//	 "i":imp id,"b":bid id,"sa":site or app,"pr":price micros,"ip":…,"ifa":…,
+//	 "ani":first caller}
+//
+// A "free" record carries only o, pool, gen and st. Holds are not recorded.
+
+// publishLease publishes entry i's current state; the caller holds the
+// entry's shard lock (the shard's scratch buffers are reused).
+func (p *Pools) publishLease(s *shard, i int32, ani string) {
+	if p.pub == nil {
+		return
+	}
+	e := &p.entries[i]
+	e164, ext := p.numberOf(i)
+	s.key = appendLeaseKey(s.key[:0], e164, ext)
+	b := append(s.scratch[:0], `{"o":`...)
+	b = appendJSONString(b, p.instance)
+	b = appendKV(b, "pool", p.poolOf(i).id)
+	b = appendKUint(b, "gen", uint64(e.gen))
+	b = appendKV(b, "st", stateNames[e.state])
+	if e.state == stLeased || e.state == stCooldown {
+		b = appendKInt(b, "res", e.reservedAt)
+		b = appendKInt(b, "won", e.wonAt)
+		b = appendKInt(b, "end", e.leaseEnd)
+		b = appendKUint(b, "fl", uint64(e.flags))
+		b = appendKV(b, "c", p.ids.name(e.campaign))
+		b = appendKV(b, "p", p.ids.name(e.publisher))
+		b = appendKV(b, "x", p.small.name(uint32(e.exchange)))
+		b = appendKV(b, "k", p.small.name(uint32(e.skill)))
+		b = appendKV(b, "r", e.requestID())
+		b = appendKV(b, "i", e.impID())
+		b = appendKV(b, "b", e.bidID())
+		b = appendKV(b, "sa", e.siteOrApp())
+		b = appendKInt(b, "pr", e.price)
+		b = appendKUint(b, "ip", e.ipHash)
+		b = appendKUint(b, "ifa", e.ifaHash)
+		if ani != "" {
+			b = appendKV(b, "ani", ani)
+		}
+	}
+	b = append(b, '}')
+	s.scratch = b
+	if !p.pub.Publish(events.TopicLeases, s.key, b) {
+		p.leaseDrops.Add(1)
+	}
+}
+
+func appendLeaseKey(b []byte, e164, ext string) []byte {
+	b = append(b, e164...)
+	if ext != "" {
+		b = append(b, ";ext="...)
+		b = append(b, ext...)
+	}
+	return b
+}
+
+// entryOf finds the entry of a number and extension ("" for none); ext is
+// ignored for a plain number.
+func (p *Pools) entryOf(num, ext []byte) (int32, bool) {
+	ni, ok := p.byNumber[string(num)]
+	if !ok {
+		return -1, false
+	}
+	var x int64 = -1
+	if len(ext) > 0 {
+		if len(ext) > 9 {
+			return -1, false
+		}
+		x = 0
+		for _, c := range ext {
+			if c < '0' || c > '9' {
+				return -1, false
+			}
+			x = x*10 + int64(c-'0')
+		}
+	}
+	for _, ri := range ni.ranges {
+		r := &p.ranges[ri]
+		if r.from < 0 {
+			return r.lo, true
+		}
+		if x >= r.from && x < r.from+int64(r.n) {
+			return r.lo + int32(x-r.from), true
+		}
+	}
+	return -1, false
+}
+
+var errLeaseRecord = errors.New("lease record is malformed")
+
+// ApplyLeaseEvent replays one events.TopicLeases record (the latest per key
+// wins; ended leases are ignored). The lead's consumer replays the topic with
+// it before /readyz turns ready. Records this process published itself are
+// skipped, so following the topic after replay changes nothing. Bad records
+// are counted and skipped.
+func (p *Pools) ApplyLeaseEvent(msg events.Message) {
+	if err := p.applyLease(msg.Key, msg.Value, p.clockNow()); err != nil {
+		p.badLeaseEvent.Add(1)
+	}
+}
+
+func (p *Pools) applyLease(key, val []byte, now time.Time) error {
+	num, ext := key, []byte(nil)
+	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
+		num, ext = key[:k], key[k+5:]
+	}
+	i, ok := p.entryOf(num, ext)
+	if !ok {
+		return errLeaseRecord // number no longer configured
+	}
+	var ps fastjson.Parser
+	v, err := ps.ParseBytes(val)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return errLeaseRecord
+	}
+	if string(v.GetStringBytes("o")) == p.instance {
+		p.leaseIgnored.Add(1)
+		return nil
+	}
+	st := string(v.GetStringBytes("st"))
+	gen := uint32(v.GetUint("gen"))
+	t := now.UnixNano()
+	pl := p.poolOf(i)
+	s := p.shardOf(pl, i)
+	var sticky *attribution
+	var ani string
+	s.mu.Lock()
+	e := &p.entries[i]
+	if e.state == stHeld {
+		// a live hold of this process; it settles by notice or expiry.
+		s.mu.Unlock()
+		p.leaseIgnored.Add(1)
+		return nil
+	}
+	s.remove(p.entries, i)
+	e.gen = gen
+	end := v.GetInt64("end")
+	switch {
+	case (st == "leased" || st == "cooldown") && t < end+pl.cooldown:
+		e.reservedAt, e.wonAt, e.leaseEnd = v.GetInt64("res"), v.GetInt64("won"), end
+		e.flags = uint8(v.GetUint("fl")) | fData | fLeased
+		e.campaign = p.ids.id(string(v.GetStringBytes("c")))
+		e.publisher = p.ids.id(string(v.GetStringBytes("p")))
+		e.exchange = uint16(p.small.id(string(v.GetStringBytes("x"))))
+		e.skill = uint16(p.small.id(string(v.GetStringBytes("k"))))
+		req, imp, bid, site := v.GetStringBytes("r"), v.GetStringBytes("i"), v.GetStringBytes("b"), v.GetStringBytes("sa")
+		req, imp, bid = req[:min(len(req), 1024)], imp[:min(len(imp), 1024)], bid[:min(len(bid), 1024)]
+		site = site[:min(len(site), 1024)]
+		b := append(e.buf[:0], req...)
+		b = append(b, imp...)
+		b = append(b, bid...)
+		e.buf = append(b, site...)
+		e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+		e.price = v.GetInt64("pr")
+		e.ipHash, e.ifaHash = v.GetUint64("ip"), v.GetUint64("ifa")
+		if t < end {
+			s.insertSorted(p.entries, stLeased, i)
+		} else {
+			s.insertSorted(p.entries, stCooldown, i)
+		}
+		if a := v.GetStringBytes("ani"); len(a) > 0 && e.flags&fCalled != 0 {
+			ani = string(a)
+			sticky = p.snapshot(i)
+		}
+	default:
+		// free, or a lease that has ended its cooldown: the number is free.
+		e.flags = 0
+		s.pushTail(p.entries, stFree, i)
+	}
+	s.mu.Unlock()
+	p.leaseApplied.Add(1)
+	if sticky != nil {
+		p.calls.mu.Lock()
+		p.calls.addSticky(i, ani, sticky, end+pl.lease+pl.cooldown)
+		p.calls.mu.Unlock()
+	}
+	return nil
+}
+
+// keyString renders an entry's lease key (tests and admin).
+func (p *Pools) keyString(i int32) string {
+	e164, ext := p.numberOf(i)
+	return string(appendLeaseKey(nil, e164, ext))
+}

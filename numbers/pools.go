@@ -1,0 +1,762 @@
+package numbers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
+)
+
+// Publisher sends an event to a Kafka topic without blocking; it reports false
+// when the event was dropped (and counted) because the queue was full.
+// *events.Producer implements it.
+type Publisher interface {
+	Publish(topic string, key, value []byte) bool
+}
+
+// Ref names one reservation of one pool entry (entry index and generation);
+// it goes into the signed notice token.
+type Ref uint64
+
+func makeRef(idx int32, gen uint32) Ref { return Ref(uint64(uint32(idx))<<32 | uint64(gen)) }
+
+// fallbackIdx marks a Ref of an exhaustion fallback number (low half: the
+// fallback number's index).
+const fallbackIdx = 0xFFFFFFFF
+
+// Claim is what a bid knows when it reserves a number. Strings may point into
+// a request buffer: Reserve copies what it keeps.
+type Claim struct {
+	CampaignID  string
+	PublisherID string
+	SiteOrApp   string
+	Exchange    string
+	RequestID   string
+	ImpID       string
+	BidID       string
+	Skill       string
+	PriceMicros int64  // bid price, CPM micro-units in the bid currency
+	IPHash      uint64 // xxhash of device.ip (0 when none)
+	IFAHash     uint64 // xxhash of device.ifa (0 when none)
+}
+
+// Reservation is a reserved number. E164 and Ext point at pool-owned strings
+// that never change.
+type Reservation struct {
+	Ref      Ref
+	E164     string
+	Ext      string
+	Fallback bool // exhaustion fallback number: attribution at publisher level
+}
+
+// WinResult says what a win or billing notice did.
+type WinResult uint8
+
+const (
+	WinLeased    WinResult = iota + 1 // HELD → LEASED
+	WinDuplicate                      // already leased by this same reservation
+	WinLate                           // hold had expired; number still free, re-leased
+	WinCollision                      // hold had expired and the number was taken meanwhile
+	WinUnknown                        // no such entry
+	WinFallback                       // a fallback number: nothing to lease
+)
+
+// String names the result for logs and metrics.
+func (w WinResult) String() string {
+	switch w {
+	case WinLeased:
+		return "leased"
+	case WinDuplicate:
+		return "duplicate"
+	case WinLate:
+		return "late"
+	case WinCollision:
+		return "collision"
+	case WinUnknown:
+		return "unknown"
+	case WinFallback:
+		return "fallback"
+	}
+	return "invalid"
+}
+
+// state of an entry; also the index of the shard list it sits on.
+type state uint8
+
+const (
+	stFree state = iota
+	stHeld
+	stLeased
+	stCooldown
+	nStates
+)
+
+var stateNames = [nStates]string{"free", "held", "leased", "cooldown"}
+
+// entry flags.
+const (
+	fData   uint8 = 1 << iota // holds a reservation's attribution data
+	fLeased                   // this generation was leased
+	fBilled                   // a billing notice came
+	fCalled                   // the first call came (it ended the lease)
+	fLate                     // leased by a late win
+)
+
+// entry is one number (+ext). Fixed-size fields only, so the entries of
+// every pool sit in one flat slice; variable-length attribution strings live
+// in buf, reused across reservations (append(buf[:0], …)).
+// Layout: 112 bytes.
+type entry struct {
+	buf        []byte // request id | imp id | bid id | site or app
+	reservedAt int64  // unix nanos
+	wonAt      int64  // unix nanos; 0 until leased
+	leaseEnd   int64  // unix nanos; cooldown ends at leaseEnd+cooldown
+	price      int64  // micros
+	ipHash     uint64
+	ifaHash    uint64
+	gen        uint32
+	prev, next int32 // intrusive list of the entry's state in its shard
+	rng        uint32
+	campaign   uint32 // interned
+	publisher  uint32 // interned
+	exchange   uint16 // interned (small set)
+	skill      uint16 // interned (small set)
+	reqLen     uint16
+	impLen     uint16
+	bidLen     uint16
+	state      state
+	flags      uint8
+}
+
+func (e *entry) requestID() []byte { return e.buf[:e.reqLen] }
+func (e *entry) impID() []byte     { return e.buf[e.reqLen : e.reqLen+e.impLen] }
+func (e *entry) bidID() []byte {
+	o := e.reqLen + e.impLen
+	return e.buf[o : o+e.bidLen]
+}
+func (e *entry) siteOrApp() []byte { return e.buf[e.reqLen+e.impLen+e.bidLen:] }
+
+// numRange is one plain number (from < 0) or one number's extension range.
+type numRange struct {
+	e164 string
+	exts string // decimal strings of from..to, concatenated
+	key  string // "" for plain numbers; else e164+";ext=" is built on demand
+	from int64  // -1 for a plain number
+	lo   int32  // first entry index
+	n    int32
+	pool int32
+}
+
+// numInfo is what the dialed number (DNIS) leads to.
+type numInfo struct {
+	ranges   []int32 // indexes into Pools.ranges
+	fallback int32   // index into Pools.fallbacks, or -1
+}
+
+type list struct{ head, tail int32 }
+
+// shard is one lock's worth of a pool's entries (indexes ≡ k mod nShards).
+type shard struct {
+	mu    sync.Mutex
+	lists [nStates]list
+	count [nStates]int32
+	// counters, guarded by mu
+	reservations uint64
+	leases       uint64
+	late         uint64
+	collisions   uint64
+	losses       uint64
+	expiredHolds uint64
+	scratch      []byte // lease record encoding
+	key          []byte // lease record key encoding
+	_            [40]byte
+}
+
+type pool struct {
+	id                    string
+	cfg                   PoolConfig
+	hold, lease, cooldown int64
+	lo, n                 int32
+	shards                []shard
+	fallback              bool
+	fallbacks             map[string][]int32 // campaign id → indexes into Pools.fallbacks
+
+	nobids      atomic.Uint64
+	fallbackRes atomic.Uint64
+
+	// observed rates, written by Run only (under Pools.rateMu)
+	lastRes, lastLeases uint64
+	resRate, leaseRate  float64
+}
+
+// fallbackNum is one exhaustion fallback number.
+type fallbackNum struct {
+	e164      string
+	campaign  string
+	pool      int32
+	publisher atomic.Uint32 // interned publisher of the latest reservation
+	site      atomic.Uint32 // interned site/app of the latest reservation
+}
+
+// Pools owns every tracking-number pool.
+type Pools struct {
+	log      zerolog.Logger
+	pub      Publisher
+	cfg      Config
+	instance string // tags this process's lease records
+	genBase  uint32
+
+	entries   []entry
+	ranges    []numRange
+	pools     []pool
+	poolIdx   map[string]int
+	byNumber  map[string]numInfo // immutable after New
+	fallbacks []fallbackNum
+	ids       *interner // campaign, publisher, site (fallback)
+	small     *interner // exchange, skill
+
+	calls callState
+
+	attrQ         chan *events.Attribution
+	attrDrops     atomic.Uint64
+	leaseDrops    atomic.Uint64
+	leaseApplied  atomic.Uint64
+	leaseIgnored  atomic.Uint64
+	badLeaseEvent atomic.Uint64
+
+	rateMu   sync.Mutex
+	rateAt   int64
+	clockNow func() time.Time // time source of ApplyLeaseEvent, HandleCalls etc.
+}
+
+// New builds the pools from validated config. pub receives lease and
+// attribution events; it may be nil in tests.
+func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("numbers config is invalid: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	var inst [8]byte
+	_, _ = rand.Read(inst[:])
+	p := &Pools{
+		log:      log,
+		pub:      pub,
+		cfg:      cfg,
+		instance: hex.EncodeToString(inst[:]),
+		// Generations start from a clock-derived base (≈65µs units) so a
+		// notice for a hold of an earlier process cannot match a reservation
+		// of this one.
+		genBase:  uint32(time.Now().UnixNano() >> 16),
+		poolIdx:  map[string]int{},
+		byNumber: map[string]numInfo{},
+		ids:      newInterner(1<<32 - 2),
+		small:    newInterner(1<<16 - 1),
+		attrQ:    make(chan *events.Attribution, 4096),
+		clockNow: time.Now,
+	}
+	var total int64
+	for _, pc := range cfg.Pools {
+		total += int64(len(pc.Numbers))
+		for _, x := range pc.Extensions {
+			total += int64(x.To-x.From) + 1
+		}
+	}
+	p.entries = make([]entry, total)
+	p.pools = make([]pool, len(cfg.Pools))
+	extTables := map[[2]int64]string{}
+	addNum := func(num string, ri int32) {
+		ni, ok := p.byNumber[num]
+		if !ok {
+			ni.fallback = -1
+		}
+		ni.ranges = append(ni.ranges, ri)
+		p.byNumber[num] = ni
+	}
+	var next int32
+	for pi, pc := range cfg.Pools {
+		pl := &p.pools[pi]
+		pl.id, pl.cfg = pc.ID, pc
+		pl.hold, pl.lease, pl.cooldown = int64(pc.Hold), int64(pc.Lease), int64(pc.Cooldown)
+		pl.lo = next
+		p.poolIdx[pc.ID] = pi
+		for _, num := range pc.Numbers {
+			ri := int32(len(p.ranges))
+			p.ranges = append(p.ranges, numRange{e164: num, from: -1, lo: next, n: 1, pool: int32(pi)})
+			addNum(num, ri)
+			next++
+		}
+		for _, x := range pc.Extensions {
+			k := [2]int64{int64(x.From), int64(x.To)}
+			tab, ok := extTables[k]
+			if !ok {
+				tab = extTable(k[0], k[1])
+				extTables[k] = tab
+			}
+			ri := int32(len(p.ranges))
+			n := int32(x.To - x.From + 1)
+			p.ranges = append(p.ranges, numRange{e164: x.Number, exts: tab, from: int64(x.From), lo: next, n: n, pool: int32(pi)})
+			addNum(x.Number, ri)
+			next += n
+		}
+		pl.n = next - pl.lo
+		// Enough shards that parallel bidders rarely meet on one lock, few
+		// enough that each keeps a meaningful LRU order.
+		ns := int(pl.n / 32)
+		ns = max(1, min(ns, 64))
+		pl.shards = make([]shard, ns)
+		for k := range pl.shards {
+			s := &pl.shards[k]
+			for l := range s.lists {
+				s.lists[l] = list{-1, -1}
+			}
+		}
+		pl.fallback = pc.Exhaustion == PolicyFallback
+		pl.fallbacks = map[string][]int32{}
+		for _, f := range pc.Fallback {
+			for _, num := range f.Numbers {
+				fi := int32(len(p.fallbacks))
+				p.fallbacks = append(p.fallbacks, fallbackNum{e164: num, campaign: f.CampaignID, pool: int32(pi)})
+				pl.fallbacks[f.CampaignID] = append(pl.fallbacks[f.CampaignID], fi)
+				ni := p.byNumber[num]
+				ni.fallback = fi
+				p.byNumber[num] = ni
+			}
+		}
+	}
+	for ri := range p.ranges {
+		r := &p.ranges[ri]
+		pl := &p.pools[r.pool]
+		for k := int32(0); k < r.n; k++ {
+			i := r.lo + k
+			e := &p.entries[i]
+			e.rng = uint32(ri)
+			e.gen = p.genBase
+			s := p.shardOf(pl, i)
+			s.pushTail(p.entries, stFree, i)
+		}
+	}
+	p.calls.init(cfg)
+	return p, nil
+}
+
+// extTable concatenates the decimal strings of from..to.
+func extTable(from, to int64) string {
+	b := make([]byte, 0, digitsBefore(to+1)-digitsBefore(from))
+	for n := from; n <= to; n++ {
+		b = strconv.AppendInt(b, n, 10)
+	}
+	return string(b)
+}
+
+// digitsBefore is the number of decimal digits of all integers in [0, n).
+func digitsBefore(n int64) int64 {
+	var total int64
+	lo, hi, d := int64(0), int64(10), int64(1)
+	for n > lo {
+		total += (min(n, hi) - lo) * d
+		lo, hi, d = hi, hi*10, d+1
+	}
+	return total
+}
+
+func decimalLen(n int64) int64 {
+	d := int64(1)
+	for n >= 10 {
+		n /= 10
+		d++
+	}
+	return d
+}
+
+// numberOf returns the entry's number and extension (pool-owned strings).
+func (p *Pools) numberOf(i int32) (e164, ext string) {
+	r := &p.ranges[p.entries[i].rng]
+	if r.from < 0 {
+		return r.e164, ""
+	}
+	n := r.from + int64(i-r.lo)
+	off := digitsBefore(n) - digitsBefore(r.from)
+	return r.e164, r.exts[off : off+decimalLen(n)]
+}
+
+func (p *Pools) poolOf(i int32) *pool { return &p.pools[p.ranges[p.entries[i].rng].pool] }
+
+func (p *Pools) shardOf(pl *pool, i int32) *shard {
+	return &pl.shards[int(i-pl.lo)%len(pl.shards)]
+}
+
+// PoolIndex resolves a pool id to the index Reserve takes.
+func (p *Pools) PoolIndex(id string) (int, bool) {
+	i, ok := p.poolIdx[id]
+	return i, ok
+}
+
+// list operations; the caller holds the shard's lock.
+
+func (s *shard) pushTail(es []entry, st state, i int32) {
+	l := &s.lists[st]
+	e := &es[i]
+	e.state, e.prev, e.next = st, l.tail, -1
+	if l.tail >= 0 {
+		es[l.tail].next = i
+	} else {
+		l.head = i
+	}
+	l.tail = i
+	s.count[st]++
+}
+
+func (s *shard) pushHead(es []entry, st state, i int32) {
+	l := &s.lists[st]
+	e := &es[i]
+	e.state, e.prev, e.next = st, -1, l.head
+	if l.head >= 0 {
+		es[l.head].prev = i
+	} else {
+		l.tail = i
+	}
+	l.head = i
+	s.count[st]++
+}
+
+func (s *shard) remove(es []entry, i int32) {
+	e := &es[i]
+	l := &s.lists[e.state]
+	if e.prev >= 0 {
+		es[e.prev].next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next >= 0 {
+		es[e.next].prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = -1, -1
+	s.count[e.state]--
+}
+
+// sortKey orders the held list by reservation time and the leased and
+// cooldown lists by lease end, so each sweep only looks at list heads.
+func sortKey(e *entry, st state) int64 {
+	if st == stHeld {
+		return e.reservedAt
+	}
+	return e.leaseEnd
+}
+
+// insertSorted puts i on list st in key order, walking from the tail: keys
+// arrive almost in order, so this is O(1) in practice. The walk is bounded;
+// an entry placed slightly out of order only expires a little later through
+// the sweep (accesses expire it lazily on time).
+func (s *shard) insertSorted(es []entry, st state, i int32) {
+	k := sortKey(&es[i], st)
+	l := &s.lists[st]
+	at := l.tail
+	for steps := 0; at >= 0 && steps < 64 && sortKey(&es[at], st) > k; steps++ {
+		at = es[at].prev
+	}
+	if at == l.tail {
+		s.pushTail(es, st, i)
+		return
+	}
+	if at < 0 {
+		s.pushHead(es, st, i)
+		return
+	}
+	e := &es[i]
+	nx := es[at].next
+	e.state, e.prev, e.next = st, at, nx
+	es[at].next = i
+	es[nx].prev = i
+	s.count[st]++
+}
+
+// nextGen advances a generation, never landing behind this process's base.
+func (p *Pools) nextGen(g uint32) uint32 {
+	g++
+	if int32(p.genBase-g) > 0 {
+		g = p.genBase
+	}
+	return g
+}
+
+// Reserve holds the least recently freed number of pool idx for claim c.
+// ok is false when the pool is exhausted and its policy is nobid. It never
+// blocks on I/O and allocates nothing in steady state.
+func (p *Pools) Reserve(idx int, c *Claim, now time.Time) (r Reservation, ok bool) {
+	if uint(idx) >= uint(len(p.pools)) || c == nil {
+		return Reservation{}, false
+	}
+	pl := &p.pools[idx]
+	t := now.UnixNano()
+	ns := uint32(len(pl.shards))
+	var start uint32
+	if ns > 1 {
+		start = mrand.Uint32N(ns) // per-thread generator: no shared cache line
+	}
+	// First pass skips shards another goroutine holds; the second waits.
+	for pass := 0; pass < 2; pass++ {
+		k := start
+		for range ns {
+			s := &pl.shards[k]
+			if k++; k == ns {
+				k = 0
+			}
+			if pass == 0 {
+				if !s.mu.TryLock() {
+					continue
+				}
+			} else {
+				s.mu.Lock()
+			}
+			p.expireHolds(pl, s, t)
+			i := s.lists[stFree].head
+			if i < 0 {
+				s.mu.Unlock()
+				continue
+			}
+			gen := p.fill(pl, s, i, c, t)
+			s.mu.Unlock()
+			e164, ext := p.numberOf(i)
+			return Reservation{Ref: makeRef(i, gen), E164: e164, Ext: ext}, true
+		}
+	}
+	pl.nobids.Add(1)
+	if pl.fallback {
+		if fs := pl.fallbacks[c.CampaignID]; len(fs) > 0 {
+			fi := fs[bucketHash(c.CampaignID, c.PublisherID)%uint64(len(fs))]
+			f := &p.fallbacks[fi]
+			f.publisher.Store(p.ids.id(c.PublisherID))
+			f.site.Store(p.ids.id(c.SiteOrApp))
+			pl.fallbackRes.Add(1)
+			return Reservation{Ref: Ref(uint64(fallbackIdx)<<32 | uint64(fi)), E164: f.e164, Fallback: true}, true
+		}
+	}
+	return Reservation{}, false
+}
+
+// bucketHash is FNV-1a over campaign and publisher: stable across restarts
+// and processes, so a bucket keeps its fallback number.
+func bucketHash(campaign, publisher string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(campaign); i++ {
+		h = (h ^ uint64(campaign[i])) * 1099511628211
+	}
+	h = (h ^ 0xff) * 1099511628211
+	for i := 0; i < len(publisher); i++ {
+		h = (h ^ uint64(publisher[i])) * 1099511628211
+	}
+	return h
+}
+
+// fill moves free entry i to HELD for claim c; the caller holds s.mu.
+func (p *Pools) fill(pl *pool, s *shard, i int32, c *Claim, t int64) uint32 {
+	s.remove(p.entries, i)
+	e := &p.entries[i]
+	e.gen = p.nextGen(e.gen)
+	e.reservedAt, e.wonAt, e.leaseEnd = t, 0, 0
+	e.flags = fData
+	e.price, e.ipHash, e.ifaHash = c.PriceMicros, c.IPHash, c.IFAHash
+	e.campaign = p.ids.id(c.CampaignID)
+	e.publisher = p.ids.id(c.PublisherID)
+	e.exchange = uint16(p.small.id(c.Exchange))
+	e.skill = uint16(p.small.id(c.Skill))
+	req, imp, bid, site := clip(c.RequestID), clip(c.ImpID), clip(c.BidID), clip(c.SiteOrApp)
+	need := len(req) + len(imp) + len(bid) + len(site)
+	if cap(e.buf) < need {
+		e.buf = make([]byte, 0, need) // first use (or longer ids): sized once
+	}
+	b := append(e.buf[:0], req...)
+	b = append(b, imp...)
+	b = append(b, bid...)
+	e.buf = append(b, site...)
+	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+	s.pushTail(p.entries, stHeld, i) // reservedAt is the newest: stays sorted
+	s.reservations++
+	return e.gen
+}
+
+// clip bounds an attribution string to what the entry's uint16 lengths hold.
+func clip(s string) string {
+	if len(s) > 1024 {
+		return s[:1024]
+	}
+	return s
+}
+
+// expireHolds frees held entries whose hold ended; the caller holds s.mu.
+// A freed hold goes back to the head of the free list: it was taken from
+// there and never shown, so it keeps its place in the LRU order.
+func (p *Pools) expireHolds(pl *pool, s *shard, t int64) {
+	for i := s.lists[stHeld].head; i >= 0; i = s.lists[stHeld].head {
+		if p.entries[i].reservedAt+pl.hold > t {
+			return
+		}
+		s.remove(p.entries, i)
+		s.pushHead(p.entries, stFree, i)
+		s.expiredHolds++
+	}
+}
+
+// Win moves a held number to LEASED on a win (billed=false) or billing
+// (billed=true) notice. Idempotent.
+func (p *Pools) Win(ref Ref, billed bool, now time.Time) WinResult {
+	idx, gen := uint32(ref>>32), uint32(ref)
+	if idx == fallbackIdx {
+		if int(gen) < len(p.fallbacks) {
+			return WinFallback
+		}
+		return WinUnknown
+	}
+	if int64(idx) >= int64(len(p.entries)) {
+		return WinUnknown
+	}
+	i := int32(idx)
+	t := now.UnixNano()
+	pl := p.poolOf(i)
+	s := p.shardOf(pl, i)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := &p.entries[i]
+	if e.gen != gen {
+		s.collisions++
+		return WinCollision
+	}
+	if billed {
+		e.flags |= fBilled
+	}
+	switch e.state {
+	case stHeld:
+		if e.reservedAt+pl.hold > t {
+			p.lease(pl, s, i, t)
+			return WinLeased
+		}
+		// the hold expired but the sweep has not freed it yet: the number
+		// is still ours, lease it late.
+		e.flags |= fLate
+		p.lease(pl, s, i, t)
+		s.late++
+		return WinLate
+	case stFree:
+		if e.flags&fLeased != 0 {
+			return WinDuplicate // leased, cooled down and freed already
+		}
+		e.flags |= fLate
+		p.lease(pl, s, i, t)
+		s.late++
+		return WinLate
+	default:
+		return WinDuplicate
+	}
+}
+
+// lease moves entry i (held or free) to LEASED; the caller holds s.mu.
+func (p *Pools) lease(pl *pool, s *shard, i int32, t int64) {
+	s.remove(p.entries, i)
+	e := &p.entries[i]
+	e.wonAt, e.leaseEnd = t, t+pl.lease
+	e.flags |= fLeased
+	s.insertSorted(p.entries, stLeased, i)
+	s.leases++
+	p.publishLease(s, i, "")
+}
+
+// Loss frees a held number at once (it was never shown). Idempotent.
+func (p *Pools) Loss(ref Ref, now time.Time) {
+	idx, gen := uint32(ref>>32), uint32(ref)
+	if idx == fallbackIdx || int64(idx) >= int64(len(p.entries)) {
+		return
+	}
+	i := int32(idx)
+	pl := p.poolOf(i)
+	s := p.shardOf(pl, i)
+	s.mu.Lock()
+	if e := &p.entries[i]; e.gen == gen && e.state == stHeld {
+		s.remove(p.entries, i)
+		s.pushHead(p.entries, stFree, i)
+		s.losses++
+	}
+	s.mu.Unlock()
+}
+
+// Sweep runs every time-driven transition due at now: expired holds to
+// FREE, ended leases to COOLDOWN, ended cooldowns to FREE. Run calls it on a
+// tick; tests call it with a fake clock.
+func (p *Pools) Sweep(now time.Time) {
+	t := now.UnixNano()
+	for pi := range p.pools {
+		pl := &p.pools[pi]
+		for k := range pl.shards {
+			s := &pl.shards[k]
+			s.mu.Lock()
+			p.sweepShard(pl, s, t)
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (p *Pools) sweepShard(pl *pool, s *shard, t int64) {
+	p.expireHolds(pl, s, t)
+	for i := s.lists[stLeased].head; i >= 0; i = s.lists[stLeased].head {
+		if p.entries[i].leaseEnd > t {
+			break
+		}
+		s.remove(p.entries, i)
+		s.insertSorted(p.entries, stCooldown, i)
+		p.publishLease(s, i, "")
+	}
+	for i := s.lists[stCooldown].head; i >= 0; i = s.lists[stCooldown].head {
+		if p.entries[i].leaseEnd+pl.cooldown > t {
+			break
+		}
+		s.remove(p.entries, i)
+		s.pushTail(p.entries, stFree, i)
+		p.publishLease(s, i, "")
+	}
+}
+
+// Run drives expiry (one sweep per tick for every shard, no timer per
+// number), observed rates, call-memory cleanup and attribution publishing
+// until ctx is done.
+func (p *Pools) Run(ctx context.Context) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var n int
+	for {
+		select {
+		case <-ctx.Done():
+			p.drainAttributions()
+			return
+		case a := <-p.attrQ:
+			p.publishAttribution(a)
+		case now := <-tick.C:
+			p.Sweep(now)
+			n++
+			if n%5 == 0 {
+				p.updateRates(now)
+			}
+			if n%50 == 0 {
+				p.calls.cleanup(now.UnixNano())
+			}
+		}
+	}
+}
+
+// Size reports the number of entries of every pool together.
+func (p *Pools) Size() int { return len(p.entries) }
+
+// leaseID is the stable external name of one reservation.
+func appendLeaseID(b []byte, i int32, gen uint32) []byte {
+	b = append(b, 'L')
+	b = strconv.AppendUint(b, uint64(makeRef(i, gen)), 36)
+	return b
+}
