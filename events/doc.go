@@ -1,0 +1,51 @@
+// Package events owns callbid's Kafka plumbing: the topic names and JSON
+// schemas of CONTRACTS §3 with validating decoders (DecodeAgentState, …)
+// that name why an event is bad, a Consumer that replays one topic from the
+// first offset and then follows it, a Producer whose Publish never blocks,
+// and an embedded Kafka-protocol broker (kfake) for the demo and tests.
+//
+// All Kafka access goes through segmentio/kafka-go (kafka.Client for
+// metadata, list offsets and fetch; kafka.Writer for produce); franz-go is
+// used only for kfake. kafka-go speaks to kfake without special settings:
+// metadata, produce, fetch and list offsets negotiate their versions through
+// ApiVersions (checked by the tests over real TCP).
+//
+// Consumers use no consumer group and commit no offsets: every callbid
+// instance needs the whole state, so each reads every partition from
+// kafka.FirstOffset, records the end offsets at start and reports CaughtUp
+// once it has handled everything up to them.
+//
+// Goroutines: a Consumer's Run runs the handler on its own goroutine and
+// starts one fetcher goroutine per partition; a Producer runs one writer
+// goroutine between NewProducer and Close; the embedded broker runs kfake's
+// goroutines. Everything else is safe to call from any goroutine.
+package events
+
+import "time"
+
+// Topic names (CONTRACTS §3, plus callbid's own internal topics).
+const (
+	TopicAgentState  = "cc.agent-state.v1"
+	TopicCall        = "cc.call.v1"
+	TopicOutcome     = "cc.outcome.v1"
+	TopicAttribution = "callbid.attribution.v1"
+	TopicDemand      = "callbid.demand.v1"
+	// TopicLeases is compacted, keyed by number(+ext): lease and release
+	// events replayed at start so leases survive a restart.
+	TopicLeases = "callbid.leases.v1"
+	// TopicImpressions carries won and billed impressions from the notice
+	// handler, keyed by bid id; feedback replays it to rebuild hit rates.
+	TopicImpressions = "callbid.impressions.v1"
+)
+
+// Message is one Kafka record handed to a consumer's handler. Key and Value
+// are valid only during the handler call (their buffers are reused); copy
+// what must outlive it.
+type Message struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Time      time.Time
+}

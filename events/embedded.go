@@ -1,0 +1,98 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// AllTopics lists every topic callbid reads or writes; the embedded broker
+// seeds them all.
+var AllTopics = []string{
+	TopicAgentState, TopicCall, TopicOutcome,
+	TopicAttribution, TopicDemand, TopicLeases, TopicImpressions,
+}
+
+// compacted are the topics holding the latest record per key; created with
+// cleanup.policy=compact.
+var compacted = map[string]bool{TopicAgentState: true, TopicLeases: true, TopicOutcome: true}
+
+// Embedded is an in-process Kafka-protocol broker (kfake) on a loopback
+// port, for the out-of-the-box demo and for tests. It is not a production
+// broker: one node, no replication, in memory unless DataDir is set.
+type Embedded struct {
+	c    *kfake.Cluster
+	addr string
+}
+
+// StartEmbedded starts the broker and creates topics with cfg.Partitions
+// partitions each (state topics compacted); other topics are created on
+// first use.
+func StartEmbedded(cfg EmbeddedConfig, topics []string, log zerolog.Logger) (*Embedded, error) {
+	cfg.SetDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("cannot start the embedded kafka broker: %w", err)
+	}
+	host, ps, _ := net.SplitHostPort(cfg.Listen)
+	port, _ := strconv.Atoi(ps)
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		// kfake always asks for 127.0.0.1; bind the configured loopback host.
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		}),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		kfake.WithLogger(kfakeLogger{log}),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the embedded kafka broker on %s: %w", cfg.Listen, err)
+	}
+	for _, t := range topics {
+		var conf map[string]string
+		if compacted[t] {
+			conf = map[string]string{"cleanup.policy": "compact"}
+		}
+		if err := c.CreateTopic(t, int32(cfg.Partitions), conf); err != nil && c.TopicInfo(t) == nil {
+			c.Close()
+			return nil, fmt.Errorf("cannot create topic %q on the embedded kafka broker: %w", t, err)
+		}
+	}
+	addrs := c.ListenAddrs()
+	if len(addrs) == 0 {
+		c.Close()
+		return nil, errors.New("cannot start the embedded kafka broker: it reports no listen address")
+	}
+	e := &Embedded{c: c, addr: addrs[0]}
+	log.Info().Str("addr", e.addr).Strs("topics", topics).Int("partitions", cfg.Partitions).
+		Bool("persistent", cfg.DataDir != "").Msg("embedded kafka broker (kfake) started; for demos and tests only")
+	return e, nil
+}
+
+// Addr is the broker's host:port.
+func (e *Embedded) Addr() string { return e.addr }
+
+// Close stops the broker; clients connected to it see the broker go down.
+func (e *Embedded) Close() { e.c.Close() }
+
+// kfakeLogger forwards kfake's warnings and errors; its info/debug output is
+// per request and stays off.
+type kfakeLogger struct{ log zerolog.Logger }
+
+func (l kfakeLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
+	switch level {
+	case kfake.LogLevelError:
+		l.log.Error().Str("component", "kfake").Msgf(msg, args...)
+	case kfake.LogLevelWarn:
+		l.log.Warn().Str("component", "kfake").Msgf(msg, args...)
+	}
+}

@@ -1,0 +1,322 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// testConfig is tuned for fast failure detection against a local broker.
+func testConfig(addr string) Config {
+	return Config{
+		Brokers:         []string{addr},
+		DialTimeout:     300 * time.Millisecond,
+		RequestTimeout:  2 * time.Second,
+		MaxWait:         100 * time.Millisecond,
+		BatchTimeout:    2 * time.Millisecond,
+		RetryBackoffMin: 10 * time.Millisecond,
+		RetryBackoffMax: 200 * time.Millisecond,
+	}
+}
+
+func startBroker(t testing.TB, listen, dataDir string) *Embedded {
+	t.Helper()
+	e, err := StartEmbedded(EmbeddedConfig{Enabled: true, Listen: listen, Partitions: 3, DataDir: dataDir}, AllTopics, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// collector records what a consumer's handler saw.
+type collector struct {
+	mu       sync.Mutex
+	byKey    map[string]int
+	lastOff  map[int]int64
+	count    int
+	disorder int
+}
+
+func newCollector() *collector {
+	return &collector{byKey: map[string]int{}, lastOff: map[int]int64{}}
+}
+
+func (c *collector) handle(m Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, ok := c.lastOff[m.Partition]; ok && m.Offset <= last {
+		c.disorder++
+	}
+	c.lastOff[m.Partition] = m.Offset
+	c.byKey[string(m.Key)+"="+string(m.Value)]++
+	c.count++
+}
+
+func (c *collector) n() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func runConsumer(t *testing.T, cfg Config, topic string, h func(Message)) *Consumer {
+	t.Helper()
+	c := NewConsumer(cfg, topic, h, testLog)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("consumer Run did not return after cancel")
+		}
+	})
+	return c
+}
+
+func closeProducer(t *testing.T, p *Producer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("producer close: %v", err)
+	}
+}
+
+func publishN(t *testing.T, p *Producer, topic string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if !p.Publish(topic, []byte("agent-"+strconv.Itoa(i%37)), []byte(strconv.Itoa(i))) {
+			t.Fatalf("publish %d dropped", i)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	e := startBroker(t, "127.0.0.1:0", "")
+	defer e.Close()
+	cfg := testConfig(e.Addr())
+	p := NewProducer(cfg, zerolog.Nop())
+	col := newCollector()
+	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	waitFor(t, 5*time.Second, "caught up on an empty topic", c.CaughtUp)
+
+	publishN(t, p, TopicAgentState, 0, 200)
+	waitFor(t, 5*time.Second, "200 records consumed", func() bool { return col.n() == 200 })
+	closeProducer(t, p)
+
+	for i := range 200 {
+		k := "agent-" + strconv.Itoa(i%37) + "=" + strconv.Itoa(i)
+		if col.byKey[k] != 1 {
+			t.Errorf("record %q seen %d times, want 1", k, col.byKey[k])
+		}
+	}
+	if col.disorder != 0 {
+		t.Errorf("%d records out of offset order", col.disorder)
+	}
+	// Same key, same partition: Murmur2 keeps per-agent order.
+	if len(col.lastOff) < 2 {
+		t.Errorf("records landed on %d partitions; expected the key hash to spread them", len(col.lastOff))
+	}
+	st := c.Stats()
+	if st.Messages != 200 || st.Bytes == 0 || st.Lag != 0 {
+		t.Errorf("stats %+v, want 200 messages, bytes > 0, lag 0", st)
+	}
+	if c.LastMessageAt().IsZero() {
+		t.Error("LastMessageAt is zero after messages")
+	}
+	if ps := p.Stats(); ps.Written != 200 || ps.DroppedFull != 0 {
+		t.Errorf("producer stats %+v, want 200 written, none dropped", ps)
+	}
+}
+
+func TestReplayCaughtUp(t *testing.T) {
+	e := startBroker(t, "127.0.0.1:0", "")
+	defer e.Close()
+	cfg := testConfig(e.Addr())
+	p := NewProducer(cfg, zerolog.Nop())
+	publishN(t, p, TopicCall, 0, 3000)
+	closeProducer(t, p)
+
+	// CaughtUp must not turn true before every record present at start has
+	// been handled.
+	col := newCollector()
+	var cp atomic.Pointer[Consumer]
+	var early atomic.Bool
+	c := runConsumer(t, cfg, TopicCall, func(m Message) {
+		for cp.Load() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		if cp.Load().CaughtUp() {
+			early.Store(true)
+		}
+		col.handle(m)
+	})
+	cp.Store(c)
+	waitFor(t, 5*time.Second, "caught up", c.CaughtUp)
+	if n := col.n(); n != 3000 {
+		t.Fatalf("caught up after %d records, want 3000", n)
+	}
+	if early.Load() {
+		t.Error("CaughtUp was true while replayed records were still being handled")
+	}
+	if col.disorder != 0 {
+		t.Errorf("%d records out of offset order", col.disorder)
+	}
+}
+
+func TestBrokerDownAtStart(t *testing.T) {
+	addr := freePort(t)
+	cfg := testConfig(addr)
+	col := newCollector()
+	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	p := NewProducer(cfg, zerolog.Nop())
+	publishN(t, p, TopicAgentState, 0, 50) // held in the queue while the broker is down
+
+	time.Sleep(300 * time.Millisecond)
+	if c.CaughtUp() {
+		t.Fatal("CaughtUp with no broker")
+	}
+	if c.Stats().Errors == 0 {
+		t.Error("no errors counted while the broker is down")
+	}
+	e := startBroker(t, addr, "")
+	defer e.Close()
+	waitFor(t, 10*time.Second, "50 records after the broker appeared", func() bool { return col.n() == 50 })
+	waitFor(t, time.Second, "caught up", c.CaughtUp)
+	closeProducer(t, p)
+	if c.Stats().Reconnects == 0 {
+		t.Error("no reconnect counted")
+	}
+}
+
+func TestBrokerRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := startBroker(t, "127.0.0.1:0", dir)
+	addr := e.Addr()
+	cfg := testConfig(addr)
+	col := newCollector()
+	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	p := NewProducer(cfg, zerolog.Nop())
+	publishN(t, p, TopicAgentState, 0, 100)
+	waitFor(t, 5*time.Second, "first 100 records", func() bool { return col.n() == 100 })
+
+	e.Close()
+	publishN(t, p, TopicAgentState, 100, 200)
+	time.Sleep(200 * time.Millisecond)
+	e2 := startBroker(t, addr, dir)
+	defer e2.Close()
+
+	waitFor(t, 10*time.Second, "records 100-199 after the restart", func() bool {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		for i := 100; i < 200; i++ {
+			if col.byKey["agent-"+strconv.Itoa(i%37)+"="+strconv.Itoa(i)] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	closeProducer(t, p)
+	dups := 0
+	for _, n := range col.byKey {
+		dups += n - 1
+	}
+	if dups != 0 {
+		t.Errorf("%d duplicate records across the restart", dups)
+	}
+	if c.Stats().Reconnects == 0 {
+		t.Error("consumer counted no reconnect")
+	}
+	if p.Stats().WriteErrors == 0 {
+		t.Error("producer counted no write error while the broker was down")
+	}
+}
+
+func TestTopicAppearsLater(t *testing.T) {
+	e, err := StartEmbedded(EmbeddedConfig{Enabled: true, Partitions: 2}, nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cfg := testConfig(e.Addr())
+	col := newCollector()
+	c := runConsumer(t, cfg, "late.topic", col.handle)
+	time.Sleep(150 * time.Millisecond)
+	if c.CaughtUp() {
+		t.Fatal("CaughtUp before the topic exists")
+	}
+	if err := EnsureTopics(context.Background(), cfg, "late.topic"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "caught up once the topic exists", c.CaughtUp)
+	p := NewProducer(cfg, zerolog.Nop())
+	publishN(t, p, "late.topic", 0, 10)
+	waitFor(t, 5*time.Second, "10 records", func() bool { return col.n() == 10 })
+	closeProducer(t, p)
+}
+
+func TestProducerQueueFull(t *testing.T) {
+	cfg := testConfig(freePort(t))
+	cfg.QueueSize = 10
+	cfg.BatchSize = 5
+	p := NewProducer(cfg, zerolog.Nop())
+	accepted := 0
+	for i := range 100 {
+		if p.Publish(TopicCall, []byte("k"), []byte(fmt.Sprint(i))) {
+			accepted++
+		}
+	}
+	st := p.Stats()
+	// The queue holds 10 and the writer goroutine may hold one batch of 5.
+	if accepted < 10 || accepted > 15 {
+		t.Errorf("accepted %d of 100 with queue_size 10 and batch_size 5", accepted)
+	}
+	if st.DroppedFull != uint64(100-accepted) {
+		t.Errorf("DroppedFull = %d, want %d", st.DroppedFull, 100-accepted)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); err == nil {
+		t.Error("Close with the broker down returned no error")
+	}
+	if p.Publish(TopicCall, nil, []byte("x")) {
+		t.Error("Publish after Close accepted")
+	}
+	st = p.Stats()
+	if st.Written != 0 || st.DroppedClosed != uint64(accepted)+1 {
+		t.Errorf("after close: %+v, want nothing written and %d dropped as closed", st, accepted+1)
+	}
+}
+
+var testLog = zerolog.Nop()

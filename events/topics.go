@@ -1,0 +1,46 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// EnsureTopics creates the topics that do not exist yet, with
+// cfg.Topics.Partitions partitions and replication factor (the state topics
+// compacted). Existing topics are left alone.
+func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
+	cfg.SetDefaults()
+	tr := newTransport(cfg)
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.RequestTimeout}
+	return createTopics(ctx, cl, cfg, topics...)
+}
+
+func createTopics(ctx context.Context, cl *kafka.Client, cfg Config, topics ...string) error {
+	rf := cfg.Topics.ReplicationFactor
+	if rf == 0 {
+		rf = -1 // the broker's default.replication.factor
+	}
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		tc := kafka.TopicConfig{Topic: t, NumPartitions: cfg.Topics.Partitions, ReplicationFactor: rf}
+		if compacted[t] {
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		req.Topics = append(req.Topics, tc)
+	}
+	res, err := cl.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("cannot create topics %q: %w", topics, err)
+	}
+	var errs []error
+	for t, e := range res.Errors {
+		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("cannot create topic %q: %w", t, e))
+		}
+	}
+	return errors.Join(errs...)
+}
