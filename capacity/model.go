@@ -372,7 +372,8 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 		rec.done, rec.at = true, now
 		rec.ended = rec.ended || ev.kind == callEnded
 		m.calls[ev.CallID] = rec
-		if ev.kind == callEnded && ev.TalkMS > 0 {
+		// Talk beyond 4 h is a broken record, not a handle time.
+		if ev.kind == callEnded && ev.TalkMS > 0 && ev.TalkMS <= 4*3600*1000 {
 			idx := rec.skill
 			if ev.Skill != "" {
 				idx, _ = m.skillIndex(ev.Skill)

@@ -55,10 +55,7 @@ type lmKey struct {
 }
 
 func (m *Model) lambdaMaxCached(n int32, aht float64) float64 {
-	k := lmKey{n: n, aht: int32(math.Round(aht))}
-	if k.aht < 1 {
-		k.aht = 1
-	}
+	k := lmKey{n: n, aht: int32(math.Round(min(max(aht, 1), 1<<30)))}
 	if v, ok := m.lmCache[k]; ok {
 		return v
 	}

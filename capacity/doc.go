@@ -1,0 +1,112 @@
+// Package capacity owns the live skilled-agent capacity model: it turns
+// contact-center agent states (cc.agent-state.v1) and call transitions
+// (cc.call.v1) into per-skill headroom — how many more calls per minute the
+// right agents can answer at the service-level target — and a capacity
+// factor that scales each bid.
+//
+// # Goroutines
+//
+//   - Consumer goroutines (one per topic, from the events package) call
+//     HandleAgentState and HandleCall. They update the agent and call tables
+//     under a mutex that the bid path never takes.
+//   - Run, one goroutine, rebuilds an immutable snapshot at most every
+//     rebuild_interval (default 50 ms) after a change, and at least every
+//     refresh_interval (1 s) so arrival rates decay, committed calls,
+//     agent TTLs, waiting-call timeouts and the deadman show. The first
+//     change after a quiet period is rebuilt at once.
+//   - The bid path calls View (and feedback's pacing calls Headroom): one
+//     atomic.Pointer load and one map lookup, no lock, no allocation.
+//
+// # Agents
+//
+// The latest state per agent wins by seq; an older or equal seq is ignored
+// and counted (old_seq, duplicate_seq). LOGOUT, OFFLINE and NOT_ROUTABLE
+// agents are not staffed; logged-out agents stay in the table until their
+// TTL so a replayed older event cannot resurrect them. An agent not heard
+// from within ttl_seconds (default_agent_ttl when absent) is dropped;
+// "heard" is the event's occurred_at, clamped to now, so history replayed
+// from the compacted topic at start does not count as live staff. A
+// HEARTBEAT without routing_state keeps the state; an event without skills
+// keeps the skills. Per skill the model keeps staffed (AVAILABLE + RESERVED +
+// BUSY + ACW), available, reserved, busy and ACW counts, proficiency-weighted
+// sums, and, for thresholds 0, 0.5, …, 5.0, the staffed and available agents
+// at or above each threshold. A campaign's minimum proficiency is rounded UP
+// to the next threshold (3.2 counts agents ≥ 3.5), never counting an agent
+// below the requirement.
+//
+// # Calls
+//
+// The first OFFERED or QUEUED of a call id is one arrival: it adds 1/τ to an
+// exponentially decaying rate (τ = arrival_window; a steady λ reads λ) and
+// starts a waiting call. ANSWERED or ENDED stops the wait. ENDED with
+// talk_ms updates the skill's average handle time:
+// AHT ← AHT + α·(talk + ACW − AHT), α = handle_time_alpha, starting at
+// default_handle_time, where ACW is itself a moving average of agents' time
+// in the ACW state (starting at default_after_call_work). Calls waiting
+// longer than waiting_timeout are forgotten (counted).
+//
+// # Headroom
+//
+// With N staffed agents at or above the requirement, A = λ·AHT Erlangs, the
+// Erlang-B recursion B(0)=1, B(k)=A·B(k−1)/(k+A·B(k−1)), and Erlang C
+// C = N·B/(N − A·(1 − B)), the service level is
+//
+//	SL(t) = 1 − C·exp(−(N − A)·t/AHT)
+//
+// λ_max is the largest λ with SL(answer_time) ≥ target and A/N ≤
+// max_occupancy, by bisection on A (SL falls with A). Then
+//
+//	headroom = λ_max − λ_now − committed − waiting/waiting_horizon   (calls/min)
+//
+// where committed comes from Commitments (feedback's won impressions not yet
+// called; nil = 0). All of the skill's arrivals are charged to every
+// proficiency subset, which is conservative. λ_max is memoised by (N, AHT
+// rounded to 1 s).
+//
+// # Factor
+//
+// The factor is a linear ramp with two knobs (factor.min_headroom m,
+// default 0, and factor.full_headroom f, default 1 call/min):
+//
+//	factor = 0                       if headroom ≤ m   (View.NoBid = nbr 500)
+//	factor = (headroom − m)/(f − m)  if m < headroom < f
+//	factor = 1                       if headroom ≥ f
+//
+// then × premium.multiplier (default 1.2) when at least premium.min_available
+// agents at or above the campaign's premium proficiency are AVAILABLE
+// (View.PremiumFree). The bidder multiplies its price by Factor and should
+// not add another premium for PremiumFree. When the oldest waiting call has
+// waited longer than service_level.answer_time, the skill's factor is 0
+// (unless bid_while_queue_late) and Headroom reports waitingTooLong.
+//
+// # Worked example
+//
+// Skill "mortgage": 25 staffed agents, 20 of them at proficiency ≥ 3.0 (one
+// at 4.5 is AVAILABLE); AHT 360 s; target 80% in 20 s; max occupancy 0.85;
+// λ_now 1.5 calls/min; committed 0.3 calls/min; no call waiting. A campaign
+// needs proficiency 3.0, premium 4.5:
+//
+//	N = 20 → λ_max = 2.6582/min (A = 15.95 Erl, SL = 0.800, occupancy 0.80 < 0.85)
+//	headroom = 2.6582 − 1.5 − 0.3 − 0 = 0.8582 calls/min
+//	factor = (0.8582 − 0)/(1 − 0) = 0.8582; premium agent free → 0.8582 × 1.2 = 1.0299
+//
+// With one call waiting (horizon 1 min) the headroom is −0.1418: no bid,
+// nbr 500. A campaign at proficiency 0 sees N = 25, λ_max = 3.4194, headroom
+// 1.62 ≥ 1 → factor 1. TestWorkedExample checks these numbers, and
+// TestLambdaMax the research table (N = 5, 10, 20, 50: 0.49, 1.18, 2.66,
+// 7.08 calls/min).
+//
+// # Deadman
+//
+// No well-formed agent-state event (heartbeats count) for stale_after
+// (default 30 s), or none yet: the snapshot is stale, View returns Factor 0
+// with nbr 501 for every skill, Headroom returns (0, false), and Ready
+// reports "capacity feed stale: no agent-state event for 42s" (or "… received
+// yet"). The next event makes it fresh again at the next rebuild.
+//
+// # Bad input
+//
+// Malformed JSON, a missing agent_id or call_id, an unknown event_type or
+// routing_state, a skill without a name and a proficiency outside 0–5 are
+// counted per reason (callbid_capacity_bad_events_total) and skipped.
+package capacity

@@ -1,0 +1,66 @@
+package capacity
+
+import (
+	"testing"
+
+	"github.com/callbid/callbid/events"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestRegisterMetrics(t *testing.T) {
+	m, clk := newTestModel(t, Config{}, "mortgage")
+	staff(t, m, clk, 0, 3, "mortgage", 4, "AVAILABLE")
+	m.HandleAgentState(events.Message{Value: []byte(`not json`)})
+	m.rebuild()
+	reg := prometheus.NewPedanticRegistry()
+	if err := m.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	f := func(name string, labels map[string]string, want float64) {
+		t.Helper()
+		got, ok := gathered(t, reg, name, labels)
+		if !ok || got != want {
+			t.Errorf("%s%v = %v (found %v), want %v", name, labels, got, ok, want)
+		}
+	}
+	f("callbid_capacity_bad_events_total", map[string]string{"topic": "cc.agent-state.v1", "reason": "malformed_json"}, 1)
+	f("callbid_capacity_bad_events_total", map[string]string{"topic": "cc.call.v1", "reason": "missing_call_id"}, 0)
+	f("callbid_capacity_events_applied_total", map[string]string{"topic": "cc.agent-state.v1"}, 3)
+	f("callbid_capacity_skill_available_agents", map[string]string{"skill": "mortgage"}, 3)
+	f("callbid_capacity_stale", nil, 0)
+	f("callbid_capacity_agents", nil, 3)
+	if err := m.RegisterMetrics(reg); err == nil {
+		t.Error("registering twice did not fail")
+	}
+}
+
+// gathered is the value of the series name{labels}.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, mt := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range mt.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			if c := mt.GetCounter(); c != nil {
+				return c.GetValue(), true
+			}
+			return mt.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
