@@ -140,8 +140,10 @@ type CreativeConfig struct {
 	Type     string `yaml:"type"` // banner | native
 	W        int    `yaml:"w"`
 	H        int    `yaml:"h"`
-	Template string `yaml:"template"` // banner HTML with {{number}}, {{tel_uri}}, …
-	Title    string `yaml:"title"`    // native title asset
+	// Template is the banner HTML with {{number}}, {{number_e164}}, {{tel_uri}},
+	// {{ext}}, {{campaign}}; empty means callbid's default call banner with Title.
+	Template string `yaml:"template"`
+	Title    string `yaml:"title"` // native title asset; headline of the default banner
 }
 
 // Money is an amount in integer micro-units (1.5 = 1_500_000). YAML accepts
@@ -535,8 +537,8 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 			if cr.W <= 0 || cr.H <= 0 {
 				add(cp+".w", "banner needs a positive w and h")
 			}
-			if cr.Template == "" {
-				add(cp+".template", "banner needs a template")
+			if cr.Template == "" && cr.Title == "" {
+				add(cp+".template", "banner needs a template, or a title for the default call banner")
 			}
 		case "native":
 			if cr.Title == "" {
@@ -549,7 +551,7 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 			if _, err := openrtb.ParseTemplate(cr.Template); err != nil {
 				add(cp+".template", "%v", err)
 			}
-			if strings.Contains(strings.ToLower(cr.Template), "http://") {
+			if openrtb.InsecureURL([]byte(cr.Template)) {
 				add(cp+".template", "uses http://; secure (imp.secure=1) inventory needs https:// resources only")
 			}
 		}

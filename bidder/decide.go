@@ -146,14 +146,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	d.buf, d.refs = d.buf[:0], d.refs[:0]
 	srv := &s.cfg.Server
 
-	tmax := time.Duration(req.TMax) * time.Millisecond
-	if req.TMax <= 0 {
-		tmax = ex.defaultTMax
-	}
-	avail := tmax - ex.allowance
-	if avail > srv.MaxDeadline {
-		avail = srv.MaxDeadline
-	}
+	avail := openrtb.Deadline(req.TMax, ex.allowance, ex.defaultTMax, srv.MaxDeadline)
 	if avail <= 0 {
 		d.Cause = CauseInsufficientTime
 		return
@@ -255,7 +248,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 					worst = max(worst, CauseNoCreative)
 					continue
 				}
-				deal, ok := s.clearsFloor(imp, cd.price, impFloor, curRate)
+				deal, ok := s.clearsFloor(imp, c, cd.price, impFloor, curRate)
 				if !ok {
 					worst = max(worst, CauseBelowFloor)
 					continue
@@ -289,7 +282,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 }
 
 func impSupported(imp *openrtb.Imp) bool {
-	return (imp.Banner && len(imp.Formats) > 0) || (imp.Native && imp.NativePhoneAssetID > 0)
+	return (imp.Banner && len(imp.Formats) > 0) || (imp.Native && imp.NativeHasPhone)
 }
 
 // evalCampaign applies the request-level targeting of c and prices it.
@@ -484,7 +477,7 @@ func fitCreative(c *campaign, imp *openrtb.Imp) (*creative, bool) {
 			}
 		}
 	}
-	if imp.Native && imp.NativePhoneAssetID > 0 && len(c.natives) > 0 {
+	if imp.Native && imp.NativeHasPhone && len(c.natives) > 0 {
 		return &c.natives[0], true
 	}
 	return nil, false
@@ -525,11 +518,18 @@ func (s *snapshot) toMicros(v float64, cur string, respRate float64) (float64, b
 	return v * 1e6 * r / respRate, true
 }
 
-// clearsFloor decides the deal: the first deal whose floor the price meets;
-// otherwise the open auction when not private and the imp floor is met.
-func (s *snapshot) clearsFloor(imp *openrtb.Imp, price, impFloor, respRate float64) (string, bool) {
+// clearsFloor decides the deal: the first deal open to our seat and the
+// campaign's advertiser whose floor the price meets; otherwise the open
+// auction when it is not private and the imp floor is met.
+func (s *snapshot) clearsFloor(imp *openrtb.Imp, c *campaign, price, impFloor, respRate float64) (string, bool) {
 	for i := range imp.Deals {
 		dl := &imp.Deals[i]
+		if len(dl.WSeat) > 0 && !inList(dl.WSeat, s.cfg.Server.Seat) {
+			continue
+		}
+		if len(dl.WADomain) > 0 && !inListFold(dl.WADomain, c.adomain) {
+			continue
+		}
 		f, ok := s.toMicros(dl.BidFloor, dl.BidFloorCur, respRate)
 		if ok && price >= f {
 			return dl.ID, true

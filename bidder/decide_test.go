@@ -134,6 +134,14 @@ func TestDecideRules(t *testing.T) {
 	f("open auction when no deal met", nil, func(r *openrtb.Request) {
 		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-high", BidFloor: 5}}
 	}, nil, want{camps: []string{"mortgage"}, deal: ""})
+	f("deal for another seat is skipped", nil, func(r *openrtb.Request) {
+		r.Imps[0].PrivateAuction = true
+		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-other", BidFloor: 1, WSeat: []string{"Agency1"}}, {ID: "d-ours", BidFloor: 1, WSeat: []string{"callbid"}}}
+	}, nil, want{camps: []string{"mortgage"}, deal: "d-ours"})
+	f("deal for other advertisers is skipped", nil, func(r *openrtb.Request) {
+		r.Imps[0].PrivateAuction = true
+		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-auto", BidFloor: 1, WADomain: []string{"auto-insure.com"}}}
+	}, nil, want{camps: []string{"auto"}, deal: "d-auto"})
 	f("deal floor in EUR", nil, func(r *openrtb.Request) {
 		r.Imps[0].PrivateAuction = true
 		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-eur", BidFloor: 3, BidFloorCur: "EUR"}} // 3.75 USD
@@ -229,7 +237,7 @@ func TestDecideRules(t *testing.T) {
 		r.Imps[0] = openrtb.Imp{ID: "1", Native: true, NativeTitleAssetID: 1}
 	}, nil, want{cause: CauseUnsupported})
 	f("native with phone asset", nil, func(r *openrtb.Request) {
-		r.Imps[0] = openrtb.Imp{ID: "1", Native: true, NativePhoneAssetID: 3, NativeTitleAssetID: 1, NativeVer: "1.2"}
+		r.Imps[0] = openrtb.Imp{ID: "1", Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativeHasTitle: true, NativeTitleAssetID: 1, NativeVer: "1.2"}
 	}, nil, want{camps: []string{"mortgage"}})
 	f("secure imp with http notices", func(c *Config) { c.Server.NoticeBaseURL = "http://bid.example.com" },
 		func(r *openrtb.Request) { r.Imps[0].Secure = true }, nil, want{cause: CauseNoCreative})

@@ -229,6 +229,8 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 				return nil, fmt.Errorf("%s.creatives[%d].template: %w", p, j, err)
 			}
 			k.tmpl = tm
+		} else if cr.Type != "native" {
+			k.tmpl = openrtb.DefaultBannerTemplate(cr.W, cr.H, cr.Title)
 		}
 		if cr.Type == "native" {
 			c.natives = append(c.natives, k)
