@@ -1,14 +1,10 @@
 package capacity
 
-import (
-	"encoding/json"
-	"math"
-
-	"github.com/callbid/callbid/events"
-)
+import "github.com/callbid/callbid/events"
 
 // reason is why an event was skipped (bad) or ignored (valid but not applied).
-// Each has a counter; the label is the metric's "reason".
+// Each has a counter; the label is the metric's "reason". Bad-event labels
+// are the events package's (events.Reason*), so every consumer counts alike.
 type reason uint8
 
 const (
@@ -16,11 +12,16 @@ const (
 	// Bad events: skipped, never applied.
 	badMalformedJSON
 	badMissingAgentID
+	badNegativeSeq
 	badMissingCallID
 	badUnknownEventType
 	badUnknownRoutingState
-	badProficiency
+	badNegativeProficiency
+	badProficiencyRange
 	badSkillName
+	badNegativeTTL
+	badNegativeDuration
+	badOther
 	// Valid events not applied.
 	ignOldSeq
 	ignDuplicateSeq
@@ -33,13 +34,18 @@ const (
 
 var reasonLabel = [numReasons]string{
 	okEvent:                "ok",
-	badMalformedJSON:       "malformed_json",
-	badMissingAgentID:      "missing_agent_id",
-	badMissingCallID:       "missing_call_id",
-	badUnknownEventType:    "unknown_event_type",
-	badUnknownRoutingState: "unknown_routing_state",
-	badProficiency:         "bad_proficiency",
-	badSkillName:           "missing_skill_name",
+	badMalformedJSON:       events.ReasonMalformedJSON,
+	badMissingAgentID:      events.ReasonMissingAgentID,
+	badNegativeSeq:         events.ReasonNegativeSeq,
+	badMissingCallID:       events.ReasonMissingCallID,
+	badUnknownEventType:    events.ReasonUnknownEventType,
+	badUnknownRoutingState: events.ReasonUnknownState,
+	badNegativeProficiency: events.ReasonNegativeProficiency,
+	badProficiencyRange:    events.ReasonProficiencyOutOfRange,
+	badSkillName:           events.ReasonMissingSkillName,
+	badNegativeTTL:         events.ReasonNegativeTTL,
+	badNegativeDuration:    events.ReasonNegativeDuration,
+	badOther:               "other",
 	ignOldSeq:              "old_seq",
 	ignDuplicateSeq:        "duplicate_seq",
 	ignExpiredOnArrival:    "expired_on_arrival",
@@ -48,7 +54,18 @@ var reasonLabel = [numReasons]string{
 	ignCallRepeated:        "repeated_transition",
 }
 
-func (r reason) bad() bool { return r >= badMalformedJSON && r < ignOldSeq }
+// badReason maps an events decode error to its counter.
+func badReason(err error) reason {
+	label := events.Reason(err)
+	for r := badMalformedJSON; r < badOther; r++ {
+		if reasonLabel[r] == label {
+			return r
+		}
+	}
+	return badOther
+}
+
+func (r reason) bad() bool { return r >= badMalformedJSON && r <= badOther }
 
 // routingState is the normalized routing_state of an agent.
 type routingState uint8
@@ -100,50 +117,35 @@ type agentEvent struct {
 	state routingState // stateUnknown: keep the previous one (heartbeat)
 }
 
-// decodeAgentState parses and validates one agent-state value.
-// LOGIN and STATE_CHANGE need a routing_state; LOGOUT means OFFLINE whatever
-// it says; a HEARTBEAT may omit it (liveness only).
+// decodeAgentState parses and validates one agent-state value with the
+// events package's decoder. LOGIN and STATE_CHANGE carry a routing_state;
+// LOGOUT means OFFLINE whatever it says; a HEARTBEAT may omit it (liveness
+// only, the state is kept).
 func decodeAgentState(value []byte) (agentEvent, reason) {
 	var ev agentEvent
-	if err := json.Unmarshal(value, &ev.AgentState); err != nil {
-		return ev, badMalformedJSON
-	}
-	if ev.AgentID == "" {
-		return ev, badMissingAgentID
+	if err := events.DecodeAgentState(value, &ev.AgentState); err != nil {
+		return ev, badReason(err)
 	}
 	switch ev.EventType {
-	case "LOGIN":
+	case events.AgentLogin:
 		ev.kind = evLogin
-	case "LOGOUT":
+	case events.AgentLogout:
 		ev.kind = evLogout
-	case "STATE_CHANGE":
+	case events.AgentStateChange:
 		ev.kind = evStateChange
-	case "HEARTBEAT":
+	case events.AgentHeartbeat:
 		ev.kind = evHeartbeat
 	default:
-		return ev, badUnknownEventType
+		return ev, badUnknownEventType // events.Check rejects these already
 	}
+	st, ok := parseRoutingState(ev.RoutingState)
 	switch {
-	case ev.kind == evHeartbeat && ev.RoutingState == "":
-		ev.state = stateUnknown
-	default:
-		st, ok := parseRoutingState(ev.RoutingState)
-		if !ok && ev.kind != evLogout {
-			return ev, badUnknownRoutingState
-		}
-		ev.state = st
+	case ev.kind == evLogout:
+		st = stateOffline
+	case !ok && !(ev.kind == evHeartbeat && ev.RoutingState == ""):
+		return ev, badUnknownRoutingState
 	}
-	if ev.kind == evLogout {
-		ev.state = stateOffline
-	}
-	for _, s := range ev.Skills {
-		if s.Name == "" {
-			return ev, badSkillName
-		}
-		if !(s.Proficiency >= 0 && s.Proficiency <= 5) || math.IsNaN(s.Proficiency) {
-			return ev, badProficiency
-		}
-	}
+	ev.state = st
 	return ev, okEvent
 }
 
@@ -162,23 +164,21 @@ type callEvent struct {
 	kind callEventType
 }
 
-// decodeCall parses and validates one call value.
+// decodeCall parses and validates one call value with the events
+// package's decoder.
 func decodeCall(value []byte) (callEvent, reason) {
 	var ev callEvent
-	if err := json.Unmarshal(value, &ev.Call); err != nil {
-		return ev, badMalformedJSON
-	}
-	if ev.CallID == "" {
-		return ev, badMissingCallID
+	if err := events.DecodeCall(value, &ev.Call); err != nil {
+		return ev, badReason(err)
 	}
 	switch ev.EventType {
-	case "OFFERED":
+	case events.CallOffered:
 		ev.kind = callOffered
-	case "QUEUED":
+	case events.CallQueued:
 		ev.kind = callQueued
-	case "ANSWERED":
+	case events.CallAnswered:
 		ev.kind = callAnswered
-	case "ENDED":
+	case events.CallEnded:
 		ev.kind = callEnded
 	default:
 		return ev, badUnknownEventType

@@ -209,13 +209,16 @@ func TestBadEventsCountedPerReason(t *testing.T) {
 		`{"agent_id":`: badMalformedJSON,
 		`not json`:     badMalformedJSON,
 		`{"agent_id":"a","seq":"x","event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                          badMalformedJSON,
+		`{"agent_id":"a","seq":-1,"event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                           badNegativeSeq,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","ttl_seconds":-5}`:                           badNegativeTTL,
+		`{"agent_id":"a","seq":2,"event_type":"LOGOUT","routing_state":"GONE"}`:                                                badUnknownRoutingState,
 		`{"seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                                           badMissingAgentID,
 		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"ON_BREAK"}`:                                             badUnknownRoutingState,
 		`{"agent_id":"a","seq":1,"event_type":"STATE_CHANGE"}`:                                                                 badUnknownRoutingState,
 		`{"agent_id":"a","seq":1,"event_type":"CONFIG_CHANGE","routing_state":"AVAILABLE"}`:                                    badUnknownEventType,
 		`{"agent_id":"a","seq":1,"routing_state":"AVAILABLE"}`:                                                                 badUnknownEventType,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":-0.5}]}`: badProficiency,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":5.5}]}`:  badProficiency,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":-0.5}]}`: badNegativeProficiency,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":5.5}]}`:  badProficiencyRange,
 		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"proficiency":3}]}`:               badSkillName,
 	}
 	want := map[reason]uint64{}
