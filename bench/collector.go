@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Point is one second of the run, for the progress line and the charts.
+type Point struct {
+	T         float64 `json:"t"` // seconds since the run started
+	Warmup    bool    `json:"warmup,omitempty"`
+	Phase     string  `json:"phase,omitempty"`
+	Target    float64 `json:"target_rate"`
+	Sent      int64   `json:"sent"`
+	Responses int64   `json:"responses"`
+	Bids      int64   `json:"bids"`
+	NoBids    int64   `json:"no_bids"`
+	Errors    int64   `json:"errors"`
+	Timeouts  int64   `json:"timeouts"`
+	P50       float64 `json:"p50_ms"`
+	P90       float64 `json:"p90_ms"`
+	P99       float64 `json:"p99_ms"`
+	Max       float64 `json:"max_ms"`
+}
+
+type collector struct {
+	e         *engine
+	senders   []*sender
+	ph        phase
+	t0        time.Time
+	measStart time.Time
+	runStart  time.Time
+	series    []Point
+	agg       tally
+}
+
+func newCollector(e *engine, senders []*sender, ph phase, t0, measStart, runStart time.Time) *collector {
+	return &collector{e: e, senders: senders, ph: ph, t0: t0, measStart: measStart, runStart: runStart}
+}
+
+func (c *collector) run(ctx context.Context) {
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	last := c.t0
+	for {
+		select {
+		case <-ctx.Done():
+			if now := time.Now(); now.Sub(last) > 100*time.Millisecond {
+				c.collect(last, now)
+			}
+			return
+		case now := <-tk.C:
+			c.collect(last, now)
+			last = now
+		}
+	}
+}
+
+// collect swaps every sender's window and adds one point.
+func (c *collector) collect(from, now time.Time) {
+	h := newHist(seriesSig)
+	c.agg.reset()
+	for _, s := range c.senders {
+		s.win.mu.Lock()
+		full := s.win.hist
+		s.win.hist = s.spare
+		c.agg.add(&s.win.t)
+		s.win.t.reset()
+		s.win.mu.Unlock()
+		if full.TotalCount() > 0 {
+			h.Merge(full)
+		}
+		full.Reset()
+		s.spare = full
+	}
+	secs := now.Sub(from).Seconds()
+	if secs <= 0 {
+		secs = 1
+	}
+	a := &c.agg
+	p := Point{
+		T:      now.Sub(c.runStart).Seconds(),
+		Warmup: now.Before(c.measStart),
+		Phase:  c.ph.label,
+		Target: c.ph.rate,
+		Sent:   a.sent, Responses: a.responses, Bids: a.bidResponses, NoBids: a.noBids,
+		Errors: a.errors, Timeouts: a.timeouts,
+		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)), Max: ms(h.Max()),
+	}
+	if h.TotalCount() == 0 {
+		p.Max = 0
+	}
+	c.series = append(c.series, p)
+	if c.e.progress != nil && c.e.cfg.Progress {
+		tag := ""
+		if p.Warmup {
+			tag = " warm-up"
+		}
+		if c.ph.label != "" {
+			tag += " " + c.ph.label
+		}
+		fmt.Fprintf(c.e.progress, "[%5.1fs]%s target %.0f/s sent %.0f/s ok %.0f/s bids %d nobid %d err %d timeout %d | p50 %.2fms p99 %.2fms max %.2fms%s\n",
+			p.T, tag, c.ph.rate, float64(a.sent)/secs, float64(a.responses)/secs, a.bidResponses, a.noBids, a.errors, a.timeouts,
+			p.P50, p.P99, p.Max, c.e.loop.progress())
+	}
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }

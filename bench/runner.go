@@ -1,0 +1,395 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// ticket is one scheduled request: when it should go out and its number.
+type ticket struct {
+	at       int64 // unix nanoseconds
+	seq      uint64
+	measured bool
+}
+
+// engine holds what survives between phases (find-max steps): the client
+// with its warm connections and the pre-built bodies.
+type engine struct {
+	cfg      Config
+	hc       *fasthttp.HostClient
+	uri      string
+	bodies   []Body
+	nonce    uint64
+	loop     *closedLoop
+	progress io.Writer
+	seqBase  uint64 // tickets already issued by earlier phases
+}
+
+func newEngine(cfg Config, bodies []Body, loop *closedLoop, progress io.Writer) (*engine, error) {
+	u, err := url.Parse(cfg.Target)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	hc := &fasthttp.HostClient{
+		Addr:                      u.Host,
+		MaxConns:                  cfg.Conns,
+		MaxIdemponentCallAttempts: 1,
+		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		ReadBufferSize:            16 << 10,
+		WriteBufferSize:           16 << 10,
+		MaxConnWaitTimeout:        cfg.Timeout,
+		MaxIdleConnDuration:       time.Minute,
+		NoDefaultUserAgentHeader:  true,
+	}
+	seed := uint64(cfg.Seed)
+	return &engine{
+		cfg:      cfg,
+		hc:       hc,
+		uri:      strings.TrimRight(cfg.Target, "/") + cfg.BidPath,
+		bodies:   bodies,
+		nonce:    rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano()))).Uint64() & 0xffffff,
+		loop:     loop,
+		progress: progress,
+	}, nil
+}
+
+// checkReachable dials the target once so a wrong port fails at once with
+// a one-line message instead of a run full of errors.
+func checkReachable(target string, timeout time.Duration) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	c, err := net.DialTimeout("tcp", u.Host, timeout)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			err = op.Err
+			var se *os.SyscallError
+			if errors.As(err, &se) {
+				err = se.Err
+			}
+		}
+		return fmt.Errorf("target %s is not reachable: %w", u.Host, err)
+	}
+	return c.Close()
+}
+
+// phase is one constant-rate stretch: warm-up, then measurement.
+type phase struct {
+	rate     float64
+	warmup   time.Duration
+	duration time.Duration
+	requests int64
+	label    string
+}
+
+// sender is one connection's worker: one request in flight at a time.
+type sender struct {
+	e        *engine
+	id       int
+	reqPlain *fasthttp.Request
+	reqGzip  *fasthttp.Request
+	resp     *fasthttp.Response
+	buf      []byte
+	parser   fastjson.Parser
+	rng      *rand.Rand
+
+	win       window                  // current second, for the time series
+	spare     *hdrhistogram.Histogram // swapped with win.hist
+	total     tally                   // measured requests only; read after the phase
+	latency   *hdrhistogram.Histogram // from scheduled time
+	service   *hdrhistogram.Histogram // from actual send
+	sendLag   *hdrhistogram.Histogram // actual send - scheduled
+	lastStart time.Time
+}
+
+func (e *engine) newSender(id int) *sender {
+	s := &sender{e: e, id: id,
+		reqPlain: fasthttp.AcquireRequest(), reqGzip: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse(),
+		rng:     rand.New(rand.NewPCG(uint64(e.cfg.Seed), uint64(id)+1)),
+		spare:   newHist(seriesSig),
+		latency: newHist(histSig), service: newHist(histSig), sendLag: newHist(histSig),
+	}
+	s.win.hist = newHist(seriesSig)
+	for _, r := range []*fasthttp.Request{s.reqPlain, s.reqGzip} {
+		r.SetRequestURI(e.uri)
+		r.Header.SetMethod(fasthttp.MethodPost)
+		r.Header.SetContentType("application/json")
+		r.Header.Set("x-openrtb-version", "2.6")
+		if e.cfg.Gzip {
+			r.Header.Set(fasthttp.HeaderAcceptEncoding, "gzip")
+		}
+	}
+	s.reqGzip.Header.Set(fasthttp.HeaderContentEncoding, "gzip")
+	return s
+}
+
+func (s *sender) release() {
+	fasthttp.ReleaseRequest(s.reqPlain)
+	fasthttp.ReleaseRequest(s.reqGzip)
+	fasthttp.ReleaseResponse(s.resp)
+}
+
+func (s *sender) resetPhase() {
+	s.total.reset()
+	s.latency.Reset()
+	s.service.Reset()
+	s.sendLag.Reset()
+}
+
+const hexDigits = "0123456789abcdef"
+
+// serve sends every ticket it receives until the channel closes. After ctx
+// is cancelled the remaining tickets are dropped unsent and uncounted.
+func (s *sender) serve(ctx context.Context, tickets <-chan ticket) {
+	var one tally
+	for t := range tickets {
+		if ctx.Err() != nil {
+			continue
+		}
+		s.handle(t, &one)
+	}
+}
+
+// handle sends one ticket's request and records the outcome; one is scratch.
+func (s *sender) handle(t ticket, one *tally) {
+	timeout := s.e.cfg.Timeout
+	one.resetOne()
+	now := time.Now()
+	lag := time.Duration(now.UnixNano() - t.at)
+	var lat time.Duration
+	ok := false
+	if lag >= timeout {
+		// It waited in the bench's queue (all connections busy) past its
+		// deadline: an exchange would have given up on it too.
+		one.timeouts++
+		one.expired++
+	} else {
+		b := &s.e.bodies[t.seq%uint64(len(s.e.bodies))]
+		req := s.reqPlain
+		if b.Gzip {
+			req = s.reqGzip
+		}
+		if b.IDOff >= 0 {
+			s.buf = append(s.buf[:0], b.Data...)
+			id := s.e.nonce<<40 | t.seq&(1<<40-1)
+			for i := 15; i >= 0; i-- {
+				s.buf[b.IDOff+i] = hexDigits[id&15]
+				id >>= 4
+			}
+			req.SetBodyRaw(s.buf)
+		} else {
+			req.SetBodyRaw(b.Data)
+		}
+		s.resp.Reset()
+		one.sent++
+		err := s.e.hc.DoTimeout(req, s.resp, timeout-lag)
+		end := time.Now()
+		lat = time.Duration(end.UnixNano() - t.at)
+		if t.measured {
+			_ = s.service.RecordValue(int64(end.Sub(now) / time.Microsecond))
+			_ = s.sendLag.RecordValue(int64(lag / time.Microsecond))
+		}
+		switch {
+		case err == nil:
+			ok = true
+			one.responses++
+			s.classify(one)
+		case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
+			one.timeouts++
+		default:
+			one.errors++
+			one.countErr(errKind(err))
+		}
+	}
+	us := max(int64(lat/time.Microsecond), 1)
+	s.win.mu.Lock()
+	if ok {
+		_ = s.win.hist.RecordValue(us)
+	}
+	s.win.t.addOne(one)
+	s.win.mu.Unlock()
+	if t.measured {
+		if ok {
+			_ = s.latency.RecordValue(us)
+		}
+		s.total.addOne(one)
+	}
+}
+
+// classify reads the answer: 204 no-bid, 200 with bids or an nbr, others
+// by status. Bids go to the closed loop when it runs.
+func (s *sender) classify(one *tally) {
+	code := s.resp.StatusCode()
+	one.code = code
+	switch code {
+	case fasthttp.StatusNoContent:
+		one.noBids++
+		one.countNBR(-1)
+		return
+	case fasthttp.StatusOK:
+	default:
+		return
+	}
+	body := s.resp.Body()
+	if len(s.resp.Header.ContentEncoding()) > 0 {
+		b, err := s.resp.BodyUncompressed()
+		if err != nil {
+			one.badBodies++
+			return
+		}
+		body = b
+	}
+	v, err := s.parser.ParseBytes(body)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		one.badBodies++
+		return
+	}
+	n := 0
+	for _, sb := range v.GetArray("seatbid") {
+		for _, bid := range sb.GetArray("bid") {
+			n++
+			price := bid.GetFloat64("price")
+			one.priceSum += price
+			if s.e.loop != nil {
+				s.e.loop.offer(s.rng, v, sb, bid, price)
+			}
+		}
+	}
+	if n > 0 {
+		one.bidResponses++
+		one.bids += int64(n)
+		return
+	}
+	one.noBids++
+	if nbr := v.Get("nbr"); nbr != nil {
+		one.countNBR(nbr.GetInt())
+	} else {
+		one.countNBR(-2)
+	}
+}
+
+// errKind names a transport error without addresses or ports, so equal
+// causes count together.
+func errKind(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+	}
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}
+
+// runPhase runs one constant-rate phase and returns its result.
+func (e *engine) runPhase(ctx context.Context, ph phase, senders []*sender, start time.Time) (*Result, bool) {
+	for _, s := range senders {
+		s.resetPhase()
+	}
+	interval := float64(time.Second) / ph.rate
+	warmN := int64(float64(ph.warmup) / interval)
+	var measN int64 = -1
+	if ph.duration > 0 {
+		measN = int64(float64(ph.duration) / interval)
+	}
+	if ph.requests > 0 && (measN < 0 || ph.requests < measN) {
+		measN = ph.requests
+	}
+	totalN := warmN + measN
+	// The queue holds a timeout's worth of tickets: beyond that they expire
+	// anyway, and the scheduler may block without losing their times.
+	qcap := int(ph.rate*e.cfg.Timeout.Seconds()) + len(senders)
+	qcap = min(max(qcap, 1024), 1<<20)
+	tickets := make(chan ticket, qcap)
+
+	runCtx, stopCollect := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, s := range senders {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.serve(ctx, tickets) }()
+	}
+	t0 := time.Now().Add(5 * time.Millisecond)
+	measStart := t0.Add(time.Duration(float64(warmN) * interval))
+	col := newCollector(e, senders, ph, t0, measStart, start)
+	colDone := make(chan struct{})
+	go func() { col.run(runCtx); close(colDone) }()
+
+	// The scheduler: ticket i is due at t0 + i*interval whatever happened to
+	// earlier ones (open loop). It sleeps until the next due time and then
+	// releases every ticket that is due.
+	base := t0.UnixNano()
+	var i int64
+	interrupted := false
+	unlock := lockScheduler()
+sched:
+	for i < totalN {
+		at := base + int64(float64(i)*interval)
+		for time.Now().UnixNano() < at {
+			if ctx.Err() != nil {
+				interrupted = true
+				break sched
+			}
+			sleepUntil(at)
+		}
+		now := time.Now().UnixNano()
+		for ; i < totalN; i++ {
+			at := base + int64(float64(i)*interval)
+			if at > now {
+				break
+			}
+			select {
+			case tickets <- ticket{at: at, seq: uint64(i) + e.seqBase, measured: i >= warmN}:
+			case <-ctx.Done():
+				interrupted = true
+				break sched
+			}
+		}
+	}
+	unlock()
+	close(tickets)
+	wg.Wait()
+	e.seqBase += uint64(i)
+	stopCollect()
+	<-colDone
+	end := time.Now()
+
+	var tot tally
+	lat, svc, lag := newHist(histSig), newHist(histSig), newHist(histSig)
+	for _, s := range senders {
+		tot.add(&s.total)
+		lat.Merge(s.latency)
+		svc.Merge(s.service)
+		lag.Merge(s.sendLag)
+	}
+	measured := i - warmN
+	if measured < 0 {
+		measured = 0
+	}
+	window := time.Duration(float64(measured) * interval)
+	if interrupted && end.Before(measStart.Add(window)) {
+		window = max(end.Sub(measStart), 0)
+	}
+	res := buildResult(ph, measured, window, &tot, lat, svc, lag, col.series)
+	res.Interrupted = interrupted
+	return res, interrupted
+}

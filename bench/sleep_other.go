@@ -1,0 +1,13 @@
+//go:build !linux
+
+package bench
+
+import "time"
+
+func lockScheduler() func() { return func() {} }
+
+func sleepUntil(at int64) {
+	if d := time.Duration(at - time.Now().UnixNano()); d > 0 {
+		time.Sleep(min(d, 50*time.Millisecond))
+	}
+}
