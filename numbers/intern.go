@@ -56,18 +56,35 @@ func (in *interner) slowID(s string) uint32 {
 	s = strings.Clone(s) // s may point into a request buffer
 	in.names = append(in.names, s)
 	in.pending[s] = id
-	if len(in.pending) >= 16 && len(in.pending)*4 >= len(snap.m) {
-		m := make(map[string]uint32, len(snap.m)+len(in.pending))
-		for k, v := range snap.m {
-			m[k] = v
-		}
-		for k, v := range in.pending {
-			m[k] = v
-		}
-		in.snap.Store(&internSnap{m: m, names: in.names[:len(in.names):len(in.names)]})
-		in.pending = map[string]uint32{}
+	if len(in.pending)*4 >= len(snap.m) {
+		in.foldLocked()
 	}
 	return id
+}
+
+// foldLocked publishes a snapshot holding the pending strings; the caller
+// holds in.mu.
+func (in *interner) foldLocked() {
+	snap := in.snap.Load()
+	m := make(map[string]uint32, len(snap.m)+len(in.pending))
+	for k, v := range snap.m {
+		m[k] = v
+	}
+	for k, v := range in.pending {
+		m[k] = v
+	}
+	in.snap.Store(&internSnap{m: m, names: in.names[:len(in.names):len(in.names)]})
+	in.pending = map[string]uint32{}
+}
+
+// flush folds pending strings into the snapshot so their lookups stop
+// taking the mutex (Run calls it every few seconds).
+func (in *interner) flush() {
+	in.mu.Lock()
+	if len(in.pending) > 0 {
+		in.foldLocked()
+	}
+	in.mu.Unlock()
 }
 
 // name returns the string of id ("" when unknown).

@@ -150,6 +150,7 @@ type numRange struct {
 	exts string // decimal strings of from..to, concatenated
 	key  string // "" for plain numbers; else e164+";ext=" is built on demand
 	from int64  // -1 for a plain number
+	off0 int64  // digitsBefore(from)
 	lo   int32  // first entry index
 	n    int32
 	pool int32
@@ -177,7 +178,26 @@ type shard struct {
 	expiredHolds uint64
 	scratch      []byte // lease record encoding
 	key          []byte // lease record key encoding
-	_            [40]byte
+	// last ids interned by this shard: campaign, exchange and skill repeat
+	// from bid to bid, and a string compare is cheaper than a map hash.
+	lastCamp, lastPub, lastExch, lastSkill lastID
+	_                                      [40]byte
+}
+
+type lastID struct {
+	s  string // interner-owned
+	id uint32
+}
+
+// cachedID interns s through the shard's one-slot cache; the caller holds
+// the shard lock.
+func cachedID(in *interner, c *lastID, s string) uint32 {
+	if c.s == s && (c.id != 0 || s == "") {
+		return c.id
+	}
+	id := in.id(s)
+	c.s, c.id = in.name(id), id
+	return id
 }
 
 type pool struct {
@@ -302,7 +322,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 			}
 			ri := int32(len(p.ranges))
 			n := int32(x.To - x.From + 1)
-			p.ranges = append(p.ranges, numRange{e164: x.Number, exts: tab, from: int64(x.From), lo: next, n: n, pool: int32(pi)})
+			p.ranges = append(p.ranges, numRange{e164: x.Number, exts: tab, from: int64(x.From), off0: digitsBefore(int64(x.From)), lo: next, n: n, pool: int32(pi)})
 			addNum(x.Number, ri)
 			next += n
 		}
@@ -383,7 +403,7 @@ func (p *Pools) numberOf(i int32) (e164, ext string) {
 		return r.e164, ""
 	}
 	n := r.from + int64(i-r.lo)
-	off := digitsBefore(n) - digitsBefore(r.from)
+	off := digitsBefore(n) - r.off0
 	return r.e164, r.exts[off : off+decimalLen(n)]
 }
 
@@ -566,10 +586,10 @@ func (p *Pools) fill(pl *pool, s *shard, i int32, c *Claim, t int64) uint32 {
 	e.reservedAt, e.wonAt, e.leaseEnd = t, 0, 0
 	e.flags = fData
 	e.price, e.ipHash, e.ifaHash = c.PriceMicros, c.IPHash, c.IFAHash
-	e.campaign = p.ids.id(c.CampaignID)
-	e.publisher = p.ids.id(c.PublisherID)
-	e.exchange = uint16(p.small.id(c.Exchange))
-	e.skill = uint16(p.small.id(c.Skill))
+	e.campaign = cachedID(p.ids, &s.lastCamp, c.CampaignID)
+	e.publisher = cachedID(p.ids, &s.lastPub, c.PublisherID)
+	e.exchange = uint16(cachedID(p.small, &s.lastExch, c.Exchange))
+	e.skill = uint16(cachedID(p.small, &s.lastSkill, c.Skill))
 	req, imp, bid, site := clip(c.RequestID), clip(c.ImpID), clip(c.BidID), clip(c.SiteOrApp)
 	need := len(req) + len(imp) + len(bid) + len(site)
 	if cap(e.buf) < need {
@@ -745,6 +765,8 @@ func (p *Pools) Run(ctx context.Context) {
 				p.updateRates(now)
 			}
 			if n%50 == 0 {
+				p.ids.flush()
+				p.small.flush()
 				p.calls.cleanup(now.UnixNano())
 			}
 		}

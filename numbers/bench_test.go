@@ -1,0 +1,109 @@
+package numbers
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// extPool builds one pool of n entries from numbers with 10,000-extension
+// ranges (how a million entries are configured cheaply).
+func extPool(n int) Config {
+	pc := PoolConfig{ID: "p"}
+	for k := 0; n > 0; k++ {
+		m := min(n, 10_000)
+		pc.Extensions = append(pc.Extensions, ExtensionRange{Number: fmt.Sprintf("+1800%07d", k), From: 1, To: m})
+		n -= m
+	}
+	return Config{CallsToken: "tok", Pools: []PoolConfig{pc}}
+}
+
+var benchSink Reservation
+
+// BenchmarkReserveRelease: one bid's Reserve plus its Loss notice, from
+// parallel goroutines, at 1k, 100k and 1M entries.
+func BenchmarkReserveRelease(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			p := mustNew(b, extPool(n), nil)
+			now := t0
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c := testClaim(1)
+				var last Reservation
+				for pb.Next() {
+					r, ok := p.Reserve(0, c, now)
+					if !ok {
+						b.Error("pool exhausted")
+						return
+					}
+					p.Loss(r.Ref, now)
+					last = r
+				}
+				benchSink = last
+			})
+		})
+	}
+}
+
+// BenchmarkReserveWin: Reserve and a win notice (the lease record goes to the
+// publisher), entries cycle through a pool large enough never to run out.
+func BenchmarkReserveWin(b *testing.B) {
+	p := mustNew(b, extPool(1_000_000), &fakeDiscard{})
+	now := t0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%500_000 == 0 && i > 0 {
+			now = now.Add(2 * time.Hour)
+			p.Sweep(now)
+		}
+		r, ok := p.Reserve(0, testClaimStatic, now)
+		if !ok {
+			b.Fatal("exhausted")
+		}
+		p.Win(r.Ref, false, now)
+	}
+}
+
+var testClaimStatic = testClaim(42)
+
+type fakeDiscard struct{ n int }
+
+func (f *fakeDiscard) Publish(topic string, key, value []byte) bool { f.n++; return true }
+
+var benchBody []byte
+
+// BenchmarkAttribute: the /v1/calls lookup for a leased number, a fresh
+// call id each time (first call ends the lease; later ones hit cooldown).
+func BenchmarkAttribute(b *testing.B) {
+	p := mustNew(b, extPool(100_000), nil)
+	var refs []Reservation
+	for k := range 100_000 {
+		r, _ := p.Reserve(0, testClaim(k), t0)
+		p.Win(r.Ref, false, t0)
+		refs = append(refs, r)
+	}
+	ids := make([][]byte, 1<<16)
+	for k := range ids {
+		ids[k] = fmt.Appendf(nil, "call-%d", k)
+	}
+	dnis, ani := []byte(refs[0].E164), []byte("+14155550188")
+	started := t0.Add(time.Minute).UnixNano()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%len(ids) == 0 && i > 0 {
+			b.StopTimer()
+			p.calls.cleanup(started + p.calls.ttl + 1) // keep the call map bounded
+			b.StartTimer()
+		}
+		r := refs[i%len(refs)]
+		benchBody = p.attribute(ids[i%len(ids)], dnis, []byte(r.Ext), ani, started, started)
+		select { // what Run would do
+		case <-p.attrQ:
+		default:
+		}
+	}
+}
