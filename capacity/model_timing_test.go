@@ -15,13 +15,14 @@ var benchSkills = []string{"mortgage", "auto", "home", "life", "health", "travel
 var routingStates = []string{"AVAILABLE", "BUSY", "ACW", "RESERVED", "AVAILABLE", "BUSY", "NOT_ROUTABLE"}
 
 // agentJSON is a realistic cc.agent-state.v1 value for agent i with 1–3
-// skills at proficiencies spread over 1–5.
+// skills at proficiencies spread over 1–5. Without occurred_at the model
+// uses the receive time.
 func agentJSON(dst []byte, i int, seq int64, state string) []byte {
 	dst = append(dst, `{"agent_id":"acme:agent-`...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
 	dst = append(dst, `","seq":`...)
 	dst = strconv.AppendInt(dst, seq, 10)
-	dst = append(dst, `,"event_type":"STATE_CHANGE","occurred_at":"2026-11-23T14:00:00Z","routing_state":"`...)
+	dst = append(dst, `,"event_type":"STATE_CHANGE","routing_state":"`...)
 	dst = append(dst, state...)
 	dst = append(dst, `","skills":[`...)
 	for k := 0; k <= i%3; k++ {
@@ -39,8 +40,7 @@ func agentJSON(dst []byte, i int, seq int64, state string) []byte {
 }
 
 // loadedModel has nAgents agents across the ten bench skills, some calls
-// waiting, and a fresh snapshot. The clock is real: occurred_at is set to now
-// by the caller's timestamps being clamped.
+// waiting, and a fresh snapshot, on the real clock.
 func loadedModel(b testing.TB, nAgents int) *Model {
 	m := New(Config{}, benchSkills, zerolog.Nop())
 	var buf []byte

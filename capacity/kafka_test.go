@@ -1,0 +1,171 @@
+package capacity
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/openrtb"
+	"github.com/rs/zerolog"
+)
+
+// TestKafkaEndToEndLatency runs the real path over TCP: an embedded kfake
+// broker on loopback, events.Producer → cc.agent-state.v1 → events.Consumer →
+// Model.HandleAgentState → Run's rebuild → View. It measures, for 50 state
+// changes, the time from Publish until View answers differently, while 2,000
+// other agents send background changes. p99 must be ≤ 100 ms. Then it stops
+// the feed and checks the deadman goes stale and recovers.
+func TestKafkaEndToEndLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker; skipped with -short")
+	}
+	broker, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 3},
+		[]string{events.TopicAgentState}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	kcfg := events.Config{Brokers: []string{broker.Addr()}}
+	if err := kcfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	m := New(Config{StaleAfter: time.Second}, []string{"mortgage", "probe"}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cons := events.NewConsumer(kcfg, events.TopicAgentState, m.HandleAgentState, zerolog.Nop())
+	runDone := make(chan struct{}, 2)
+	go func() { cons.Run(ctx); runDone <- struct{}{} }()
+	go func() { m.Run(ctx); runDone <- struct{}{} }()
+	prod := events.NewProducer(kcfg, zerolog.Nop())
+	defer func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ccancel()
+		_ = prod.Close(cctx)
+	}()
+
+	seqs := map[int]int64{}
+	var buf []byte
+	publish := func(i int, state string) {
+		seqs[i]++
+		buf = agentJSONFor(buf[:0], i, seqs[i], state, time.Now())
+		if !prod.Publish(events.TopicAgentState, []byte("acme:agent-"+strconv.Itoa(i)), buf) {
+			t.Fatalf("publish of agent %d dropped", i)
+		}
+	}
+	waitView := func(what string, limit time.Duration, ok func(View) bool) time.Duration {
+		start := time.Now()
+		for !ok(m.View("probe", 3, 0)) {
+			if time.Since(start) > limit {
+				t.Fatalf("%s: View still %+v after %v", what, m.View("probe", 3, 0), limit)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		return time.Since(start)
+	}
+
+	// 2,000 background agents on "mortgage"; agent 0 is the probe.
+	for i := 1; i <= 2000; i++ {
+		publish(i, routingStates[i%len(routingStates)])
+	}
+	publish(0, "NOT_ROUTABLE")
+	waitView("start", 10*time.Second, func(v View) bool { return v.NoBid == openrtb.NBRNoHeadroom })
+	if !cons.CaughtUp() {
+		t.Log("consumer not yet CaughtUp after the first records (topic was empty at start)")
+	}
+
+	// Background churn: ~400 changes/s on other agents while measuring.
+	bgStop := make(chan struct{})
+	bgDone := make(chan struct{})
+	bgPub := events.NewProducer(kcfg, zerolog.Nop())
+	go func() {
+		defer close(bgDone)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		var b []byte
+		seq := int64(100)
+		for n := 0; ; n++ {
+			select {
+			case <-bgStop:
+				return
+			case <-tick.C:
+			}
+			seq++
+			for k := range 2 {
+				i := 1 + (2*n+k)%2000
+				b = agentJSONFor(b[:0], i, seq, routingStates[(n+k)%len(routingStates)], time.Now())
+				bgPub.Publish(events.TopicAgentState, []byte("acme:agent-"+strconv.Itoa(i)), b)
+			}
+		}
+	}()
+
+	const changes = 50
+	lat := make([]time.Duration, 0, changes)
+	for c := range changes {
+		free := c%2 == 0
+		state := "NOT_ROUTABLE"
+		if free {
+			state = "AVAILABLE"
+		}
+		start := time.Now()
+		publish(0, state)
+		waitView("change "+strconv.Itoa(c), 5*time.Second, func(v View) bool { return (v.Factor > 0) == free })
+		lat = append(lat, time.Since(start))
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(bgStop)
+	<-bgDone
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = bgPub.Close(cctx)
+	ccancel()
+
+	slices.Sort(lat)
+	p50, p99, maxL := lat[len(lat)/2], lat[(len(lat)*99+99)/100-1], lat[len(lat)-1]
+	t.Logf("agent-state change → View over kfake/TCP, %d changes with ~400 background changes/s: p50 %v, p99 %v, max %v",
+		changes, p50.Round(time.Microsecond), p99.Round(time.Microsecond), maxL.Round(time.Microsecond))
+	if p99 > 100*time.Millisecond {
+		t.Errorf("p99 %v > 100ms (p50 %v)", p99, p50)
+	}
+
+	// Deadman: silence for stale_after (1 s) → 501 and not ready; one
+	// heartbeat → back.
+	silent := time.Now()
+	waitView("stale", 3*time.Second, func(v View) bool { return v.NoBid == openrtb.NBRCapacityStale })
+	t.Logf("feed went stale %v after the last event (stale_after 1s)", time.Since(silent).Round(time.Millisecond))
+	if ok, why := m.Ready(); ok || why == "" {
+		t.Errorf("Ready while stale = %v, %q", ok, why)
+	} else {
+		t.Logf("Ready: %q", why)
+	}
+	start := time.Now()
+	seqs[0]++
+	buf = agentJSONFor(buf[:0], 0, seqs[0], "AVAILABLE", time.Now())
+	prod.Publish(events.TopicAgentState, []byte("acme:agent-0"), buf)
+	d := waitView("recover", 5*time.Second, func(v View) bool { return v.Factor > 0 })
+	t.Logf("recovered %v after the first new event", d.Round(time.Microsecond))
+	if ok, why := m.Ready(); !ok {
+		t.Errorf("not ready after recovery: %q (took %v)", why, time.Since(start))
+	}
+	cancel()
+	<-runDone
+	<-runDone
+}
+
+// agentJSONFor is a cc.agent-state.v1 value; agent 0 has skill "probe" at
+// 4.0, the others the bench mix over "mortgage" and friends.
+func agentJSONFor(dst []byte, i int, seq int64, state string, at time.Time) []byte {
+	if i != 0 {
+		return agentJSON(dst, i, seq, state)
+	}
+	dst = append(dst, `{"agent_id":"acme:agent-0","seq":`...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	dst = append(dst, `,"event_type":"STATE_CHANGE","occurred_at":"`...)
+	dst = at.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","routing_state":"`...)
+	dst = append(dst, state...)
+	dst = append(dst, `","skills":[{"name":"probe","proficiency":4.0}],"ttl_seconds":300}`...)
+	return dst
+}
