@@ -238,6 +238,12 @@ func (d *Decoder) wrongType(path, want string, v *fastjson.Value) {
 	d.fail("%s: want %s, got %s", path, want, v.Type())
 }
 
+// wrongTypeIn is wrongType for prefix.field; the path is only built on
+// failure, so the good path does not allocate.
+func (d *Decoder) wrongTypeIn(prefix, field, want string, v *fastjson.Value) {
+	d.fail("%s.%s: want %s, got %s", prefix, field, want, v.Type())
+}
+
 func (d *Decoder) decodeRequest(o *fastjson.Object) {
 	r := &d.req
 	o.Visit(func(k []byte, v *fastjson.Value) {
@@ -305,6 +311,11 @@ func (d *Decoder) decodeRequest(o *fastjson.Object) {
 // object returns v's object; nil (and no error) for null; nil with an
 // error recorded for any other type.
 func (d *Decoder) object(path string, v *fastjson.Value) *fastjson.Object {
+	return d.objectIn("", path, v)
+}
+
+// objectIn is object for prefix.field (prefix may be empty).
+func (d *Decoder) objectIn(prefix, field string, v *fastjson.Value) *fastjson.Object {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -312,7 +323,11 @@ func (d *Decoder) object(path string, v *fastjson.Value) *fastjson.Object {
 	case fastjson.TypeNull:
 		return nil
 	}
-	d.wrongType(path, "an object", v)
+	if prefix == "" {
+		d.wrongType(field, "an object", v)
+	} else {
+		d.wrongTypeIn(prefix, field, "an object", v)
+	}
 	return nil
 }
 
@@ -332,66 +347,66 @@ func (d *Decoder) decodeInventory(kind Inventory, name string, v *fastjson.Value
 		switch string(k) {
 		case "id":
 			if r.SiteOrAppID, ok = str(v); !ok {
-				d.wrongType(name+".id", "a string", v)
+				d.wrongTypeIn(name, "id", "a string", v)
 			}
 		case "domain":
 			if r.Domain, ok = str(v); !ok {
-				d.wrongType(name+".domain", "a string", v)
+				d.wrongTypeIn(name, "domain", "a string", v)
 			}
 		case "bundle":
 			if kind == InventoryApp {
 				if r.Bundle, ok = str(v); !ok {
-					d.wrongType(name+".bundle", "a string", v)
+					d.wrongTypeIn(name, "bundle", "a string", v)
 				}
 			}
 		case "page":
 			if kind == InventorySite {
 				if r.Page, ok = str(v); !ok {
-					d.wrongType(name+".page", "a string", v)
+					d.wrongTypeIn(name, "page", "a string", v)
 				}
 			}
 		case "cat", "sectioncat", "pagecat":
-			r.Cats = d.appendStrs(r.Cats, name+"."+string(k), v)
+			r.Cats = d.appendStrsIn(r.Cats, name, k, v)
 		case "keywords":
-			d.keywords(0, name+".keywords", v)
+			d.keywords(0, name, "keywords", v)
 		case "kwarray":
-			d.kwarray(1, name+".kwarray", v)
+			d.kwarray(1, name, "kwarray", v)
 		case "publisher":
-			po := d.object(name+".publisher", v)
+			po := d.objectIn(name, "publisher", v)
 			if po == nil {
 				return
 			}
 			if pv := po.Get("id"); pv != nil {
 				if r.PublisherID, ok = str(pv); !ok {
-					d.wrongType(name+".publisher.id", "a string", pv)
+					d.wrongTypeIn(name, "publisher.id", "a string", pv)
 				}
 			}
 		case "content":
-			co := d.object(name+".content", v)
+			co := d.objectIn(name, "content", v)
 			if co == nil {
 				return
 			}
 			if kv := co.Get("keywords"); kv != nil {
-				d.keywords(2, name+".content.keywords", kv)
+				d.keywords(2, name, "content.keywords", kv)
 			}
 			if kv := co.Get("kwarray"); kv != nil {
-				d.kwarray(3, name+".content.kwarray", kv)
+				d.kwarray(3, name, "content.kwarray", kv)
 			}
 		}
 	})
 }
 
-func (d *Decoder) keywords(slot int, path string, v *fastjson.Value) {
+func (d *Decoder) keywords(slot int, prefix, field string, v *fastjson.Value) {
 	if _, ok := str(v); !ok {
-		d.wrongType(path, "a string", v)
+		d.wrongTypeIn(prefix, field, "a string", v)
 		return
 	}
 	d.kwParts[slot] = v
 }
 
-func (d *Decoder) kwarray(slot int, path string, v *fastjson.Value) {
+func (d *Decoder) kwarray(slot int, prefix, field string, v *fastjson.Value) {
 	if !strArray(v) {
-		d.wrongType(path, "an array of strings", v)
+		d.wrongTypeIn(prefix, field, "an array of strings", v)
 		return
 	}
 	d.kwParts[slot] = v
@@ -508,9 +523,9 @@ func (d *Decoder) decodeUser(v *fastjson.Value) {
 			}
 			consent26 = v.Type() != fastjson.TypeNull
 		case "keywords":
-			d.keywords(4, "user.keywords", v)
+			d.keywords(4, "user", "keywords", v)
 		case "kwarray":
-			d.kwarray(5, "user.kwarray", v)
+			d.kwarray(5, "user", "kwarray", v)
 		case "geo":
 			d.decodeGeo("user.geo", v, &d.userGeo)
 		case "ext":
@@ -1003,6 +1018,16 @@ func (d *Decoder) decodePMP(i int, imp *Imp, v *fastjson.Value) {
 // strs replaces dst's content with the strings of the array v.
 func (d *Decoder) strs(dst []string, path string, v *fastjson.Value) []string {
 	return d.appendStrs(dst[:0], path, v)
+}
+
+// appendStrsIn is appendStrs for prefix.field, with field a key slice that
+// is only turned into a string on failure.
+func (d *Decoder) appendStrsIn(dst []string, prefix string, field []byte, v *fastjson.Value) []string {
+	out, ok := appendStrs(dst, v)
+	if !ok {
+		d.wrongTypeIn(prefix, string(field), "an array of strings", v)
+	}
+	return out
 }
 
 func (d *Decoder) appendStrs(dst []string, path string, v *fastjson.Value) []string {

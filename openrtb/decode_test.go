@@ -190,7 +190,9 @@ func TestDecodeVersions(t *testing.T) {
 		{"2.6 schain wins", `{"id":"r","imp":[{"id":"1"}],"site":{},"source":{"schain":{"complete":1,"nodes":[{},{},{}]},"ext":{"schain":{"complete":0,"nodes":[]}}}}`,
 			func(r *Request) bool { return r.Source.SChainComplete == 1 && r.Source.SChainNodes == 3 }},
 		{"dooh", `{"id":"r","imp":[{"id":"1","banner":{"w":1920,"h":1080}}],"dooh":{"id":"venue-9","publisher":{"id":"p"}}}`,
-			func(r *Request) bool { return r.Inventory == InventoryDOOH && r.SiteOrAppID == "venue-9" && r.PublisherID == "p" }},
+			func(r *Request) bool {
+				return r.Inventory == InventoryDOOH && r.SiteOrAppID == "venue-9" && r.PublisherID == "p"
+			}},
 		{"user geo fallback", `{"id":"r","imp":[{"id":"1"}],"site":{},"user":{"geo":{"country":"CAN","region":"ON"}}}`,
 			func(r *Request) bool { return r.Device.Country == "CAN" && r.Device.Region == "ON" }},
 		{"device geo wins", `{"id":"r","imp":[{"id":"1"}],"site":{},"user":{"geo":{"country":"CAN"}},"device":{"geo":{"country":"USA"}}}`,

@@ -1,0 +1,147 @@
+package openrtb
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prebid/openrtb/v20/native1/response"
+)
+
+func TestTemplate(t *testing.T) {
+	tm, err := ParseTemplate(`<a href="{{tel_uri}}">{{ number }}</a> {{number_e164}} x{{ext}} c={{campaign}} u={{click_url}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		v    TemplateVars
+		want string
+	}{
+		{TemplateVars{E164: "+18005550123", CampaignID: "mortgage"},
+			`<a href="tel:+18005550123">(800) 555-0123</a> +18005550123 x c=mortgage u=`},
+		{TemplateVars{E164: "+18005550123", Ext: "42", CampaignID: "a&b", ClickURL: "https://x.example/?a=1&b=<2>"},
+			`<a href="tel:+18005550123;ext=42">(800) 555-0123 ext. 42</a> +18005550123 x42 c=a&amp;b u=https://x.example/?a=1&amp;b=&lt;2&gt;`},
+		{TemplateVars{E164: "+442079460958"},
+			`<a href="tel:+442079460958">+442079460958</a> +442079460958 x c= u=`},
+	}
+	for _, c := range cases {
+		if got := string(tm.Append(nil, &c.v)); got != c.want {
+			t.Errorf("Append(%+v)\n got %s\nwant %s", c.v, got, c.want)
+		}
+	}
+	if tm.Insecure() {
+		t.Error("template without http:// reported insecure")
+	}
+}
+
+func TestParseTemplateErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`call {{phone}}`, "template: unknown placeholder {{phone}} at byte 5"},
+		{`call {{number}} {{`, `template: "{{" at byte 16 is never closed`},
+		{`call us today`, "template: no {{number}}"},
+		{`{{campaign}} {{ext}}`, "template: no {{number}}"},
+	}
+	for _, c := range cases {
+		_, err := ParseTemplate(c.src)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("ParseTemplate(%q) = %v, want %q…", c.src, err, c.want)
+		}
+	}
+}
+
+func TestDefaultBanner(t *testing.T) {
+	tm := DefaultBannerTemplate(300, 250, `Talk to a <licensed> agent {{now}}`)
+	out := string(tm.Append(nil, &TemplateVars{E164: "+18005550123", Ext: "42"}))
+	for _, want := range []string{`width:300px;height:250px`, `href="tel:+18005550123;ext=42"`, `(800) 555-0123 ext. 42`,
+		`Talk to a &lt;licensed&gt; agent &#123;&#123;now&#125;&#125;`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("default banner lacks %q:\n%s", want, out)
+		}
+	}
+	if InsecureURL([]byte(out)) || tm.Insecure() {
+		t.Errorf("default banner holds an http:// URL:\n%s", out)
+	}
+}
+
+func TestInsecureURL(t *testing.T) {
+	for s, want := range map[string]bool{
+		`<img src="http://x">`: true, `<img src="HTTP://x">`: true, `<a href="hTtP://x">`: true,
+		`<img src="https://x">`: false, `<img src="//x">`: false, `http:/`: false, ``: false, `http://`: true,
+	} {
+		if got := InsecureURL([]byte(s)); got != want {
+			t.Errorf("InsecureURL(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestAppendNativeMarkup(t *testing.T) {
+	imp := &Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativePhoneLen: 30,
+		NativeHasTitle: true, NativeTitleAssetID: 1, NativeTitleLen: 10}
+	v := &TemplateVars{E164: "+18005550123", Ext: "42"}
+	out := AppendNativeMarkup(nil, imp, `Rates "now" — é`, v)
+	var r response.Response
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("native1 response cannot decode %s: %v", out, err)
+	}
+	checkEq(t, "ver", r.Ver, "1.2")
+	checkEq(t, "link.url", r.Link.URL, "tel:+18005550123;ext=42")
+	if len(r.Assets) != 2 {
+		t.Fatalf("assets: %s", out)
+	}
+	checkEq(t, "phone asset id", r.Assets[0].ID, ptr(int64(3)))
+	checkEq(t, "phone value", r.Assets[0].Data.Value, "(800) 555-0123 ext. 42")
+	checkEq(t, "title asset id", r.Assets[1].ID, ptr(int64(1)))
+	checkEq(t, "title (10 characters)", r.Assets[1].Title.Text, `Rates "now`)
+
+	// Too long for data.len: falls back to E.164. Wrapped like the request.
+	imp = &Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 0, NativePhoneLen: 14, NativeWrapped: true}
+	out = AppendNativeMarkup(nil, imp, "ignored: no title asset", v)
+	var w struct{ Native response.Response }
+	if err := json.Unmarshal(out, &w); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	checkEq(t, "wrapped phone", w.Native.Assets[0].Data.Value, "+18005550123")
+	checkEq(t, "wrapped asset id", w.Native.Assets[0].ID, ptr(int64(0)))
+	checkEq(t, "asset count", len(w.Native.Assets), 1)
+	if InsecureURL(out) {
+		t.Error("native markup holds http://")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestExpandMacros(t *testing.T) {
+	v := &MacroValues{AuctionID: "req-1", ImpID: "imp-1", BidID: "bid-1", SeatID: "seat", AdID: "ad",
+		Price: "2.75", Currency: "USD", MBR: "0.9", Loss: "102", MinToWin: "3.01"}
+	in := "p=${AUCTION_PRICE}&l=${AUCTION_LOSS}&a=${AUCTION_ID}&i=${AUCTION_IMP_ID}&b=${AUCTION_BID_ID}&s=${AUCTION_SEAT_ID}" +
+		"&ad=${AUCTION_AD_ID}&c=${AUCTION_CURRENCY}&m=${AUCTION_MBR}&w=${AUCTION_MIN_TO_WIN}&x=${AUCTION_PRICE:B64}&y=${OTHER}&z=${AUCTION_ID"
+	want := "p=2.75&l=102&a=req-1&i=imp-1&b=bid-1&s=seat&ad=ad&c=USD&m=0.9&w=3.01&x=${AUCTION_PRICE:B64}&y=${OTHER}&z=${AUCTION_ID"
+	checkEq(t, "expanded", string(ExpandMacros(nil, in, v)), want)
+	checkEq(t, "missing values", string(ExpandMacros(nil, "p=${AUCTION_PRICE}&m=${AUCTION_MIN_TO_WIN}", &MacroValues{})), "p=&m=")
+	checkEq(t, "nil values", string(ExpandMacros([]byte("x"), "${AUCTION_ID}!", nil)), "x!")
+	checkEq(t, "nested in unknown", string(ExpandMacros(nil, "${X${AUCTION_ID}}", v)), "${Xreq-1}")
+}
+
+func TestDeadline(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		tmax                 int64
+		allow, fallback, max time.Duration
+		want                 time.Duration
+	}{
+		{120, 20 * ms, 80 * ms, 0, 100 * ms},
+		{120, 20 * ms, 80 * ms, 50 * ms, 50 * ms},
+		{0, 20 * ms, 80 * ms, 0, 80 * ms},
+		{0, 20 * ms, 80 * ms, 50 * ms, 50 * ms},
+		{-3, 20 * ms, 80 * ms, 0, 80 * ms},
+		{15, 20 * ms, 80 * ms, 50 * ms, 0},
+		{20, 20 * ms, 80 * ms, 50 * ms, 0},
+		{1 << 62, 20 * ms, 80 * ms, 0, time.Duration(1<<62)/ms*ms - 20*ms},
+	}
+	for _, c := range cases {
+		if got := Deadline(c.tmax, c.allow, c.fallback, c.max); got != c.want {
+			t.Errorf("Deadline(%d, %v, %v, %v) = %v, want %v", c.tmax, c.allow, c.fallback, c.max, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package openrtb
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+)
+
+func TestAppendResponseDecodesWithPrebid(t *testing.T) {
+	adm := []byte("<div class=\"ad\">Call <a href='tel:+18005550123;ext=42'>(800) 555-0123 ext. 42</a>\n\t\\ \x01 é \u2028 end</div>")
+	bids := []Bid{{
+		ID: "b-1", ImpID: "imp\"1", Price: 2.5 * 1.1, AdM: adm, ADomain: "acme-mortgage.com",
+		CID: "mortgage", CrID: "mortgage-300x250", DealID: "LEGAL-PI-Q4-001", MType: 1, W: 300, H: 250,
+		NURL: "https://bid.callbid.example/n/win?t=abc&p=${AUCTION_PRICE}",
+		BURL: "https://bid.callbid.example/n/bill?t=abc&p=${AUCTION_PRICE}",
+		LURL: "https://bid.callbid.example/n/loss?t=abc&r=${AUCTION_LOSS}", Exp: 300,
+	}, {
+		ID: "b-2", ImpID: "2", Price: 0.75, AdM: []byte(`{"ver":"1.2","assets":[]}`), ADomain: "autoquote.example",
+		CID: "auto", CrID: "auto-native", MType: 4, Exp: 600,
+	}}
+	out := AppendResponse(nil, "req-1", "resp-1", "USD", "callbid", bids)
+	var resp openrtb2.BidResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("prebid openrtb2.BidResponse cannot decode %s: %v", out, err)
+	}
+	checkEq(t, "id", resp.ID, "req-1")
+	checkEq(t, "bidid", resp.BidID, "resp-1")
+	checkEq(t, "cur", resp.Cur, "USD")
+	if len(resp.SeatBid) != 1 || len(resp.SeatBid[0].Bid) != 2 {
+		t.Fatalf("seatbid shape: %s", out)
+	}
+	checkEq(t, "seat", resp.SeatBid[0].Seat, "callbid")
+	b := resp.SeatBid[0].Bid[0]
+	checkEq(t, "bid.id", b.ID, "b-1")
+	checkEq(t, "bid.impid", b.ImpID, "imp\"1")
+	checkEq(t, "bid.price", b.Price, 2.75)
+	checkEq(t, "bid.adm", b.AdM, strings.Replace(string(adm), "\x01", "\x01", 1))
+	checkEq(t, "bid.adomain", b.ADomain, []string{"acme-mortgage.com"})
+	checkEq(t, "bid.cid", b.CID, "mortgage")
+	checkEq(t, "bid.crid", b.CrID, "mortgage-300x250")
+	checkEq(t, "bid.dealid", b.DealID, "LEGAL-PI-Q4-001")
+	checkEq(t, "bid.mtype", b.MType, openrtb2.MarkupBanner)
+	checkEq(t, "bid.w", b.W, int64(300))
+	checkEq(t, "bid.h", b.H, int64(250))
+	checkEq(t, "bid.nurl", b.NURL, bids[0].NURL)
+	checkEq(t, "bid.burl", b.BURL, bids[0].BURL)
+	checkEq(t, "bid.lurl", b.LURL, bids[0].LURL)
+	checkEq(t, "bid.exp", b.Exp, int64(300))
+
+	b = resp.SeatBid[0].Bid[1]
+	checkEq(t, "bid2.mtype", b.MType, openrtb2.MarkupNative)
+	checkEq(t, "bid2.adm", b.AdM, `{"ver":"1.2","assets":[]}`)
+	checkEq(t, "bid2.price", b.Price, 0.75)
+	checkEq(t, "bid2.w/h/dealid", [3]any{b.W, b.H, b.DealID}, [3]any{0, 0, ""})
+	// Optional fields left out, not written empty.
+	if strings.Contains(string(out[strings.Index(string(out), `"b-2"`):]), "dealid") {
+		t.Errorf("empty dealid written: %s", out)
+	}
+}
+
+func TestAppendResponseEscaping(t *testing.T) {
+	// Invalid UTF-8 becomes U+FFFD; the result is still valid JSON.
+	out := AppendResponse(nil, "r\xff", "", "", "", []Bid{{ID: "1", ImpID: "1", Price: 1, AdM: []byte("a\xc3")}})
+	var resp openrtb2.BidResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	checkEq(t, "id", resp.ID, "r\uFFFD")
+	checkEq(t, "adm", resp.SeatBid[0].Bid[0].AdM, "a\uFFFD")
+	if strings.Contains(string(out), `"bidid"`) || strings.Contains(string(out), `"cur"`) || strings.Contains(string(out), `"seat"`) {
+		t.Errorf("empty bidid/cur/seat written: %s", out)
+	}
+	if !json.Valid(AppendJSONString(nil, "\u2028\u2029\x00\x1f\"\\")) {
+		t.Error("AppendJSONString: invalid JSON")
+	}
+	checkEq(t, "escapes", string(AppendJSONString(nil, "\u2028\x00\n")), `"\u2028\u0000\n"`)
+}
+
+func TestAppendPrice(t *testing.T) {
+	cases := []struct {
+		in   float64
+		want string
+	}{
+		{2.5 * 1.1, "2.75"}, {1, "1"}, {0.0000004, "0"}, {0.0000005, "0.000001"}, {12.3456789, "12.345679"},
+		{-1, "0"}, {math.NaN(), "0"}, {math.Inf(1), "0"}, {1e6, "1000000"},
+	}
+	for _, c := range cases {
+		if got := string(AppendPrice(nil, c.in)); got != c.want {
+			t.Errorf("AppendPrice(%v) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestAppendNoBidResponse(t *testing.T) {
+	out := AppendNoBidResponse(nil, "req-\"9", NBRPoolExhausted)
+	var resp openrtb2.BidResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	checkEq(t, "id", resp.ID, "req-\"9")
+	if resp.NBR == nil || int(*resp.NBR) != 502 {
+		t.Errorf("nbr = %v, want 502 (%s)", resp.NBR, out)
+	}
+}
+
+func TestNoBidReasonString(t *testing.T) {
+	want := map[NoBidReason]string{
+		NBRUnknown: "unknown", NBRTechnicalError: "technical_error", NBRInvalidRequest: "invalid_request",
+		NBRInsufficientTime: "insufficient_time", NBRNoHeadroom: "no_headroom", NBRCapacityStale: "capacity_stale",
+		NBRPoolExhausted: "pool_exhausted", NBRBelowFloor: "below_floor", NBRBlockedTraffic: "blocked_traffic",
+		NBRBlockedPublisher: "blocked_publisher", 499: "other",
+	}
+	for r, w := range want {
+		checkEq(t, "NoBidReason("+w+")", r.String(), w)
+	}
+	seen := map[string]NoBidReason{}
+	for r := NoBidReason(0); r < 600; r++ {
+		s := r.String()
+		if s == "other" {
+			continue
+		}
+		if prev, dup := seen[s]; dup {
+			t.Errorf("%d and %d share the label %q", prev, r, s)
+		}
+		seen[s] = r
+	}
+}
