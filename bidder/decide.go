@@ -36,6 +36,7 @@ const (
 	CausePublisherBlocked       // publisher on a campaign block list (nbr 7)
 	CauseBlocked                // coppa, bcat, badv or bapp excludes the campaigns (504)
 	CauseNoCreative             // no creative fits the imp size/format, or secure imp with http notices (nbr 0)
+	CauseNoDeal                 // private auction without a deal open to our seat and advertiser (nbr 0)
 	CauseBudget                 // daily budget spent (nbr 0)
 	CauseNoHeadroom             // no skilled-agent headroom, or pacing stop (500)
 	CauseCapacityStale          // capacity feed stale (501)
@@ -46,7 +47,7 @@ const (
 )
 
 var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currency", "invalid_traffic",
-	"unsupported", "no_match", "publisher_blocked", "blocked", "no_creative", "budget", "no_headroom",
+	"unsupported", "no_match", "publisher_blocked", "blocked", "no_creative", "no_deal", "budget", "no_headroom",
 	"capacity_stale", "below_floor", "pool_exhausted", "late"}
 
 var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
@@ -248,9 +249,9 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 					worst = max(worst, CauseNoCreative)
 					continue
 				}
-				deal, ok := s.clearsFloor(imp, c, cd.price, impFloor, curRate)
-				if !ok {
-					worst = max(worst, CauseBelowFloor)
+				deal, fc := s.clearsFloor(imp, c, cd.price, impFloor, curRate)
+				if fc != CauseNone {
+					worst = max(worst, fc)
 					continue
 				}
 				if cd.price > bestPrice {
@@ -521,7 +522,8 @@ func (s *snapshot) toMicros(v float64, cur string, respRate float64) (float64, b
 // clearsFloor decides the deal: the first deal open to our seat and the
 // campaign's advertiser whose floor the price meets; otherwise the open
 // auction when it is not private and the imp floor is met.
-func (s *snapshot) clearsFloor(imp *openrtb.Imp, c *campaign, price, impFloor, respRate float64) (string, bool) {
+func (s *snapshot) clearsFloor(imp *openrtb.Imp, c *campaign, price, impFloor, respRate float64) (string, Cause) {
+	open := false
 	for i := range imp.Deals {
 		dl := &imp.Deals[i]
 		if len(dl.WSeat) > 0 && !inList(dl.WSeat, s.cfg.Server.Seat) {
@@ -530,15 +532,19 @@ func (s *snapshot) clearsFloor(imp *openrtb.Imp, c *campaign, price, impFloor, r
 		if len(dl.WADomain) > 0 && !inListFold(dl.WADomain, c.adomain) {
 			continue
 		}
+		open = true
 		f, ok := s.toMicros(dl.BidFloor, dl.BidFloorCur, respRate)
 		if ok && price >= f {
-			return dl.ID, true
+			return dl.ID, CauseNone
 		}
 	}
-	if imp.PrivateAuction {
-		return "", false
+	switch {
+	case imp.PrivateAuction && !open:
+		return "", CauseNoDeal
+	case imp.PrivateAuction, price < impFloor:
+		return "", CauseBelowFloor
 	}
-	return "", price >= impFloor
+	return "", CauseNone
 }
 
 func inList(l []string, v string) bool {

@@ -138,6 +138,10 @@ func TestDecideRules(t *testing.T) {
 		r.Imps[0].PrivateAuction = true
 		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-other", BidFloor: 1, WSeat: []string{"Agency1"}}, {ID: "d-ours", BidFloor: 1, WSeat: []string{"callbid"}}}
 	}, nil, want{camps: []string{"mortgage"}, deal: "d-ours"})
+	f("private auction with no deal for our seat", nil, func(r *openrtb.Request) {
+		r.Imps[0].PrivateAuction = true
+		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-other", BidFloor: 0.01, WSeat: []string{"Agency1"}}}
+	}, nil, want{cause: CauseNoDeal})
 	f("deal for other advertisers is skipped", nil, func(r *openrtb.Request) {
 		r.Imps[0].PrivateAuction = true
 		r.Imps[0].Deals = []openrtb.Deal{{ID: "d-auto", BidFloor: 1, WADomain: []string{"auto-insure.com"}}}
