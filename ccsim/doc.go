@@ -1,0 +1,21 @@
+// Package ccsim is a SIMULATED contact center: it generates the agent-state
+// (cc.agent-state.v1) and call (cc.call.v1) events a real contact center
+// would stream, for the out-of-the-box demo, for cmd/agentsim and for load
+// tests. Nothing it emits describes real agents or calls, and it says so in
+// its logs.
+//
+// Agents of each configured skill log in over the first minute
+// (shift.login_spread), take calls (Poisson arrivals, modulated by a wave),
+// go to after-call work, take breaks (NOT_ROUTABLE) and log out and back in,
+// sending HEARTBEAT when nothing else happened for heartbeat_interval. Queued
+// callers abandon after an exponential patience. Every event carries an
+// increasing seq per agent (based on the start time, so a restarted
+// simulator's events are not ignored as old) and ttl_seconds.
+//
+// The simulation is deterministic given the seed and the start time: Step
+// advances simulated time by one tick, so tests drive it fast; Run calls
+// Step on a real-time ticker scaled by speed.
+//
+// Goroutines: a Sim is driven by one goroutine (Run or the caller of Step);
+// Stats is safe from any goroutine.
+package ccsim
