@@ -1,0 +1,324 @@
+package numbers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+type answer struct {
+	Accept      bool               `json:"accept"`
+	Reason      string             `json:"reason"`
+	Match       string             `json:"match"`
+	Attribution *events.Attribution `json:"attribution"`
+	Error       string             `json:"error"`
+}
+
+func doCall(t *testing.T, p *Pools, token, body string) (int, answer, string) {
+	t.Helper()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+	ctx.Request.SetRequestURI("/v1/calls")
+	if token != "" {
+		ctx.Request.Header.Set("Authorization", "Bearer "+token)
+	}
+	ctx.Request.SetBodyString(body)
+	p.HandleCalls(&ctx)
+	raw := string(ctx.Response.Body())
+	var a answer
+	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
+		t.Fatalf("answer is not JSON: %v: %s", err, raw)
+	}
+	return ctx.Response.StatusCode(), a, raw
+}
+
+func callBody(id, dnis, ext, ani string, at time.Time) string {
+	return fmt.Sprintf(`{"call_id":%q,"dnis":%q,"ext":%q,"ani":%q,"started_at":%q}`, id, dnis, ext, ani, at.Format(time.RFC3339Nano))
+}
+
+// leaseOne reserves and wins one number of pool 0 at t0.
+func leaseOne(t *testing.T, p *Pools, k int, at time.Time) Reservation {
+	t.Helper()
+	r, ok := p.Reserve(0, testClaim(k), at)
+	if !ok {
+		t.Fatal("pool exhausted")
+	}
+	if w := p.Win(r.Ref, false, at.Add(time.Second)); w != WinLeased {
+		t.Fatalf("Win = %s", w)
+	}
+	return r
+}
+
+func TestCallsExactCooldownSticky(t *testing.T) {
+	p := mustNew(t, onePool(1), nil)
+	clock := t0
+	p.clockNow = func() time.Time { return clock }
+	r := leaseOne(t, p, 1, t0)
+	i := refIndex(r.Ref)
+
+	clock = t0.Add(5 * time.Minute)
+	code, a, _ := doCall(t, p, "tok", callBody("c1", r.E164, "", "+14155550188", clock))
+	if code != 200 || !a.Accept || a.Match != MatchExact || a.Attribution == nil {
+		t.Fatalf("first call: %d %+v", code, a)
+	}
+	want := testClaim(1)
+	got := a.Attribution
+	if got.CampaignID != want.CampaignID || got.PublisherID != want.PublisherID || got.SiteOrApp != want.SiteOrApp ||
+		got.RequestID != want.RequestID || got.ImpID != want.ImpID || got.BidID != want.BidID || got.Skill != want.Skill ||
+		got.PriceCPM != 2.5 || !got.WonAt.Equal(t0.Add(time.Second)) || got.LeaseID == "" {
+		t.Fatalf("attribution %+v, want claim %+v", got, want)
+	}
+	if st := p.stateOf(i); st != stCooldown {
+		t.Fatalf("the first call left the number %s, want cooldown", stateNames[st])
+	}
+	// a different caller during the cooldown
+	clock = t0.Add(10 * time.Minute)
+	_, a2, _ := doCall(t, p, "tok", callBody("c2", r.E164, "", "+14155550199", clock))
+	if a2.Match != MatchCooldown || a2.Attribution.BidID != want.BidID {
+		t.Fatalf("cooldown call: %+v", a2)
+	}
+	// cooldown (30m from the first call) ends; the number goes to a new bid
+	clock = t0.Add(36 * time.Minute)
+	p.Sweep(clock)
+	r2 := leaseOne(t, p, 2, clock)
+	if r2.E164 != r.E164 {
+		t.Fatal("one-number pool gave another number")
+	}
+	// the first caller calls again: still the first lease (sticky)
+	clock = clock.Add(2 * time.Minute)
+	_, a3, _ := doCall(t, p, "tok", callBody("c3", r.E164, "", "+14155550188", clock))
+	if a3.Match != MatchSticky || a3.Attribution.BidID != want.BidID {
+		t.Fatalf("repeat caller after reuse: %+v", a3.Attribution)
+	}
+	// a new caller gets the new lease
+	_, a4, _ := doCall(t, p, "tok", callBody("c4", r.E164, "", "+14155550111", clock))
+	if a4.Match != MatchExact || a4.Attribution.BidID != testClaim(2).BidID {
+		t.Fatalf("new caller on reused number: %+v", a4)
+	}
+	// after the second lease's cooldown, and past the sticky window: none
+	clock = clock.Add(3 * time.Hour)
+	p.Sweep(clock)
+	_, a5, _ := doCall(t, p, "tok", callBody("c5", r.E164, "", "+14155550111", clock))
+	if a5.Match != MatchNone || a5.Attribution != nil || !a5.Accept {
+		t.Fatalf("call after cooldown: %+v", a5)
+	}
+	st := p.Stats()
+	if st.Pools[0].Unattributed != 1 || st.Calls[MatchExact] != 2 || st.Calls[MatchSticky] != 1 || st.Calls[MatchCooldown] != 1 {
+		t.Fatalf("stats %+v %+v", st.Calls, st.Pools[0])
+	}
+}
+
+func TestCallsSameIDOnce(t *testing.T) {
+	p := mustNew(t, onePool(2), nil)
+	r := leaseOne(t, p, 1, t0)
+	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
+	body := callBody("dup", r.E164, "", "+14155550188", t0.Add(time.Minute))
+	_, _, raw1 := doCall(t, p, "tok", body)
+	_, _, raw2 := doCall(t, p, "tok", body)
+	if raw1 != raw2 {
+		t.Fatalf("same call id answered differently:\n%s\n%s", raw1, raw2)
+	}
+	// the event path with the same call id does not count it again
+	ev := fmt.Sprintf(`{"call_id":"dup","event_type":"OFFERED","dnis":%q,"ani":"+14155550188","occurred_at":%q}`,
+		r.E164, t0.Add(time.Minute).Format(time.RFC3339))
+	p.HandleCallEvent(events.Message{Value: []byte(ev)})
+	st := p.Stats()
+	if st.Calls[MatchExact] != 1 || st.DuplicateCalls != 2 {
+		t.Fatalf("calls %v duplicates %d", st.Calls, st.DuplicateCalls)
+	}
+}
+
+func TestCallEvent(t *testing.T) {
+	p := mustNew(t, onePool(2), nil)
+	r := leaseOne(t, p, 1, t0)
+	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
+	mk := func(id, typ string) events.Message {
+		return events.Message{Topic: events.TopicCall, Value: fmt.Appendf(nil,
+			`{"call_id":%q,"event_type":%q,"dnis":%q,"ext":"","ani":"+14155550188","occurred_at":%q}`,
+			id, typ, r.E164, t0.Add(time.Minute).Format(time.RFC3339))}
+	}
+	p.HandleCallEvent(mk("e1", "ANSWERED")) // ignored
+	if st := p.stateOf(refIndex(r.Ref)); st != stLeased {
+		t.Fatalf("ANSWERED changed the number to %s", stateNames[st])
+	}
+	p.HandleCallEvent(mk("e1", "OFFERED"))
+	if st := p.stateOf(refIndex(r.Ref)); st != stCooldown {
+		t.Fatalf("OFFERED left the number %s", stateNames[st])
+	}
+	p.HandleCallEvent(events.Message{Value: []byte(`{"call_id":`)})
+	p.HandleCallEvent(events.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)})
+	// the HTTP answer for the same call id is the event's
+	_, a, _ := doCall(t, p, "tok", callBody("e1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
+	if a.Match != MatchExact {
+		t.Fatalf("answer %+v", a)
+	}
+	st := p.Stats()
+	if st.Calls[MatchExact] != 1 || st.BadCallEvents != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestCallsBadInput(t *testing.T) {
+	p := mustNew(t, onePool(2), nil)
+	for _, c := range []struct {
+		token, body string
+		code        int
+		msg         string
+	}{
+		{"", callBody("a", "+18000000000", "", "", t0), 401, "bearer token"},
+		{"wrong", callBody("a", "+18000000000", "", "", t0), 401, "bearer token"},
+		{"tok", `{"call_id":`, 400, "not valid JSON"},
+		{"tok", `[]`, 400, "JSON object"},
+		{"tok", `{"call_id":"a","dnis":"18005550100"}`, 400, `dnis "18005550100" is not an E.164 number`},
+		{"tok", `{"dnis":"+18005550100"}`, 400, "call_id is required"},
+		{"tok", `{"call_id":"a","dnis":"+18005550100","ext":"12a"}`, 400, "digits only"},
+		{"tok", `{"call_id":"a","dnis":"+18005550100","started_at":"yesterday"}`, 400, "RFC 3339"},
+		{"tok", `{"call_id":7,"dnis":"+18005550100"}`, 400, "call_id must be a string"},
+	} {
+		code, a, raw := doCall(t, p, c.token, c.body)
+		if code != c.code || !strings.Contains(a.Error, c.msg) {
+			t.Errorf("%q: %d %s, want %d with %q", c.body, code, raw, c.code, c.msg)
+		}
+	}
+	// unknown number: 200, match none, counted
+	code, a, _ := doCall(t, p, "tok", callBody("u1", "+19995550100", "", "+14155550188", t0))
+	if code != 200 || a.Match != MatchNone || a.Attribution != nil || !a.Accept || a.Reason != "unattributed" {
+		t.Fatalf("unknown number: %d %+v", code, a)
+	}
+	if st := p.Stats(); st.UnknownNumberCalls != 1 || st.BadCallBodies != 7 || st.Unauthorized != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(fasthttp.MethodGet)
+	p.HandleCalls(&ctx)
+	if ctx.Response.StatusCode() != 405 {
+		t.Fatalf("GET: %d", ctx.Response.StatusCode())
+	}
+}
+
+func TestBlocklist(t *testing.T) {
+	cfg := onePool(4)
+	cfg.Blocklist = BlocklistConfig{Callers: []string{"+15550001111"}, SpamThreshold: 2, SpamExpiry: time.Hour}
+	p := mustNew(t, cfg, nil)
+	clock := t0.Add(time.Minute)
+	p.clockNow = func() time.Time { return clock }
+	r := leaseOne(t, p, 1, t0)
+	_, a, _ := doCall(t, p, "tok", callBody("b1", r.E164, "", "+15550001111", clock))
+	if a.Accept || a.Reason != "blocklisted" || a.Match != MatchExact || a.Attribution == nil {
+		t.Fatalf("configured blocklist: %+v", a)
+	}
+	// SPAM reports: two distinct calls block the caller; a re-sent outcome counts once
+	spam := func(id string) {
+		p.HandleOutcome(events.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
+	}
+	const ani = "+14155550123"
+	for k, id := range []string{"s1", "s2"} {
+		doCall(t, p, "tok", callBody(id, "+19995550100", "", ani, clock))
+		spam(id)
+		spam(id)
+		_, a, _ := doCall(t, p, "tok", callBody(id+"-next", "+19995550100", "", ani, clock))
+		if blocked := !a.Accept; blocked != (k == 1) {
+			t.Fatalf("after %d SPAM calls blocked=%v", k+1, blocked)
+		}
+	}
+	spam("never-seen")
+	p.HandleOutcome(events.Message{Value: []byte(`not json`)})
+	st := p.Stats()
+	if st.SpamReports != 2 || st.OutcomeUnknownCall != 1 || st.BadOutcomes != 1 || st.BlockedCalls != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// the block expires
+	clock = clock.Add(2 * time.Hour)
+	_, a, _ = doCall(t, p, "tok", callBody("s3", "+19995550100", "", ani, clock))
+	if !a.Accept {
+		t.Fatal("SPAM block did not expire")
+	}
+}
+
+func TestCallFallbackBucket(t *testing.T) {
+	cfg := Config{CallsToken: "tok", Pools: []PoolConfig{{
+		ID: "p", Numbers: plainNumbers(1), Exhaustion: PolicyFallback,
+		Fallback: []FallbackConfig{{CampaignID: "camp-mortgage", Numbers: []string{"+18885550001"}}},
+	}}}
+	p := mustNew(t, cfg, nil)
+	p.Reserve(0, testClaim(0), t0)
+	r, ok := p.Reserve(0, testClaim(3), t0)
+	if !ok || !r.Fallback {
+		t.Fatal("no fallback")
+	}
+	_, a, _ := doCall(t, p, "tok", callBody("f1", r.E164, "", "+14155550188", t0))
+	if a.Match != MatchBucket || a.Attribution.CampaignID != "camp-mortgage" || a.Attribution.PublisherID != testClaim(3).PublisherID {
+		t.Fatalf("fallback call: %+v %+v", a, a.Attribution)
+	}
+}
+
+func TestCallOnHeldNumberAndExtension(t *testing.T) {
+	p := mustNew(t, extPool(20), nil)
+	r, _ := p.Reserve(0, testClaim(5), t0) // win notice not here yet
+	p.clockNow = func() time.Time { return t0.Add(3 * time.Second) }
+	_, a, _ := doCall(t, p, "tok", callBody("h1", r.E164, r.Ext, "+14155550188", t0.Add(3*time.Second)))
+	if a.Match != MatchExact || a.Attribution.BidID != testClaim(5).BidID {
+		t.Fatalf("call on held number: %+v", a)
+	}
+	if w := p.Win(r.Ref, false, t0.Add(4*time.Second)); w != WinDuplicate {
+		t.Fatalf("late notice after the call: %s", w)
+	}
+	_, a, _ = doCall(t, p, "tok", callBody("h2", r.E164, "", "+14155550188", t0.Add(3*time.Second)))
+	if a.Match != MatchNone {
+		t.Fatalf("call without the extension: %+v", a)
+	}
+}
+
+// TestAttributionPublished runs Run and checks the attribution event and
+// the inmemory HTTP path end to end.
+func TestAttributionPublished(t *testing.T) {
+	pub := &fakePub{}
+	p := mustNew(t, onePool(2), pub)
+	r := leaseOne(t, p, 1, t0)
+	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+
+	ln := fasthttputil.NewInmemoryListener()
+	srv := &fasthttp.Server{Handler: p.HandleCalls}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown()
+	c := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://callbid/v1/calls")
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.Set("Authorization", "Bearer tok")
+	req.SetBodyString(callBody("pub1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
+	if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+		t.Fatalf("POST: %v %d", err, resp.StatusCode())
+	}
+	var msgs []pubMsg
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if msgs = pub.topic(events.TopicAttribution); len(msgs) > 0 {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if len(msgs) != 1 || string(msgs[0].key) != "pub1" {
+		t.Fatalf("attribution events %v", msgs)
+	}
+	var ev events.Attribution
+	if err := json.Unmarshal(msgs[0].value, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Match != MatchExact || ev.BidID != testClaim(1).BidID || ev.DNIS != r.E164 || !ev.Accepted || ev.Exchange != "xchg" {
+		t.Fatalf("event %+v", ev)
+	}
+}
