@@ -96,8 +96,8 @@ func (n neutralCapacity) View(string, float64, float64) capacity.View {
 // neutralFeedback stands in until feedback is wired.
 type neutralFeedback struct{ f float64 }
 
-func (n neutralFeedback) HitRate(string, string) float64         { return n.f }
-func (neutralFeedback) Pacing(string) (float64, bool)             { return 1, false }
-func (neutralFeedback) Allowed(uint64, uint64) bool               { return true }
-func (neutralFeedback) RecordSeen(string, string, time.Time)      {}
+func (n neutralFeedback) HitRate(string, string) float64                           { return n.f }
+func (neutralFeedback) Pacing(string) (float64, bool)                              { return 1, false }
+func (neutralFeedback) Allowed(uint64, uint64) bool                                { return true }
+func (neutralFeedback) RecordSeen(string, string, time.Time)                       {}
 func (neutralFeedback) RecordBid(string, string, string, string, int64, time.Time) {}

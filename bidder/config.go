@@ -136,10 +136,10 @@ type TargetingConfig struct {
 
 // CreativeConfig is one creative: an HTML banner template or a native title.
 type CreativeConfig struct {
-	ID       string `yaml:"id"`
-	Type     string `yaml:"type"` // banner | native
-	W        int    `yaml:"w"`
-	H        int    `yaml:"h"`
+	ID   string `yaml:"id"`
+	Type string `yaml:"type"` // banner | native
+	W    int    `yaml:"w"`
+	H    int    `yaml:"h"`
 	// Template is the banner HTML with {{number}}, {{number_e164}}, {{tel_uri}},
 	// {{ext}}, {{campaign}}; empty means callbid's default call banner with Title.
 	Template string `yaml:"template"`

@@ -17,7 +17,7 @@ import (
 // lock-free pool (one atomic per Reserve).
 type fakeReserver struct {
 	pools    map[string]int
-	size     int           // numbers per pool; 0 = unlimited
+	size     int            // numbers per pool; 0 = unlimited
 	used     []atomic.Int64 // per pool
 	numbers  []string
 	mu       sync.Mutex
@@ -105,8 +105,8 @@ func (f *fakeFeedback) Pacing(string) (float64, bool) {
 	}
 	return f.pace, f.stop
 }
-func (f *fakeFeedback) Allowed(ip, ifa uint64) bool             { return !f.blocked[ip] && !f.blocked[ifa] }
-func (f *fakeFeedback) RecordSeen(string, string, time.Time)    { f.seen.Add(1) }
+func (f *fakeFeedback) Allowed(ip, ifa uint64) bool          { return !f.blocked[ip] && !f.blocked[ifa] }
+func (f *fakeFeedback) RecordSeen(string, string, time.Time) { f.seen.Add(1) }
 func (f *fakeFeedback) RecordBid(string, string, string, string, int64, time.Time) {
 	f.bids.Add(1)
 }
@@ -154,7 +154,7 @@ func baseConfig() Config {
 			{ID: "legal", AdvertiserDomain: "law-firm.com", AdCategories: []string{"IAB11-2"},
 				Skill:   SkillConfig{Name: "legal"},
 				BaseCPM: 2_000_000, MaxCPM: 6_000_000,
-				Creatives: []CreativeConfig{{ID: "l-300x250", Type: "banner", W: 300, H: 250, Template: banner}},
+				Creatives:  []CreativeConfig{{ID: "l-300x250", Type: "banner", W: 300, H: 250, Template: banner}},
 				NumberPool: "pool-legal"},
 		},
 	}

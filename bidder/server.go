@@ -218,6 +218,17 @@ func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{log},
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			// The request could not be read; answer with an empty body.
+			b.m.requests.Inc()
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				b.m.bad[badTooLarge].Inc()
+				ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+				return
+			}
+			b.m.bad[badMalformed].Inc()
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		},
 	}
 	s.admin = &fasthttp.Server{
 		Handler:         adminHandler(opts),
