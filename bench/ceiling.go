@@ -39,8 +39,8 @@ func CeilingHandler(body []byte) fasthttp.RequestHandler {
 }
 
 // ServeCeiling runs the ceiling server on listen (loopback only) until ctx
-// ends.
-func ServeCeiling(ctx context.Context, listen string) error {
+// ends; ready (may be nil) is called with the address once it listens.
+func ServeCeiling(ctx context.Context, listen string, ready func(addr string)) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("listen: %q is not host:port: %w", listen, err)
@@ -54,6 +54,9 @@ func ServeCeiling(ctx context.Context, listen string) error {
 	}
 	srv := &fasthttp.Server{Handler: CeilingHandler(CeilingBody(ln.Addr().String())), Name: "ceiling",
 		ReadTimeout: time.Minute, IdleTimeout: time.Minute}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

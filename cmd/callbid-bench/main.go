@@ -206,8 +206,10 @@ func runCeiling(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	fmt.Fprintf(stderr, "callbid-bench ceiling: serving %d-byte answers on http://%s (Ctrl-C stops)\n", bench.CeilingBodySize, *listen)
-	if err := bench.ServeCeiling(ctx, *listen); err != nil {
+	ready := func(addr string) {
+		fmt.Fprintf(stderr, "callbid-bench ceiling: serving %d-byte answers on http://%s (Ctrl-C stops)\n", bench.CeilingBodySize, addr)
+	}
+	if err := bench.ServeCeiling(ctx, *listen, ready); err != nil {
 		return fail(stderr, 1, err)
 	}
 	return 0
