@@ -671,11 +671,12 @@ func (d *Decoder) decodeImps(v *fastjson.Value) {
 		return
 	}
 	d.impSeen = true
+	r := &d.req
+	r.Imps = r.Imps[:0] // a repeated "imp" key replaces, as the last key wins elsewhere
 	if len(arr) > MaxImps {
 		d.fail("imp: %d impressions exceed the limit of %d", len(arr), MaxImps)
 		return
 	}
-	r := &d.req
 	for i, iv := range arr {
 		n := len(r.Imps)
 		if n < cap(r.Imps) {
