@@ -90,6 +90,7 @@ type decision struct {
 	gz       []byte // gzip scratch
 	body     []byte // inflated request scratch
 	deadline time.Time
+	claim    numbers.Claim
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -388,10 +389,12 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	d.buf = appendBase32(d.buf, bidSeq.Add(1))
 	bidID := bstr(d.buf[start:])
 
-	claim := numbers.Claim{CampaignID: c.id, PublisherID: req.PublisherID, SiteOrApp: req.SiteOrAppID,
+	// The claim lives in the pooled decision: passed to an interface it would escape.
+	claim := &d.claim
+	*claim = numbers.Claim{CampaignID: c.id, PublisherID: req.PublisherID, SiteOrApp: req.SiteOrAppID,
 		Exchange: ex.name, RequestID: req.ID, ImpID: imp.ID, BidID: bidID, Skill: c.skill,
 		PriceMicros: priceMicros, IPHash: ipHash, IFAHash: ifaHash}
-	res, ok := b.deps.Reserver.Reserve(c.pool, &claim, now)
+	res, ok := b.deps.Reserver.Reserve(c.pool, claim, now)
 	if !ok {
 		d.buf = d.buf[:start]
 		return false

@@ -94,6 +94,9 @@ type fakeFeedback struct {
 }
 
 func (f *fakeFeedback) HitRate(c, p string) float64 {
+	if f.hit == nil {
+		return 1
+	}
 	if v, ok := f.hit[c+"/"+p]; ok {
 		return v
 	}

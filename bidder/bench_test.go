@@ -1,0 +1,111 @@
+package bidder
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/callbid/callbid/numbers"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+)
+
+// benchHandler builds the public handler on the golden config with the
+// given reserver and a ctx carrying body; the ctx is reused per iteration
+// the way fasthttp reuses it per connection.
+func benchSetup(tb testing.TB, res Reserver) (fasthttp.RequestHandler, *testEnv) {
+	tb.Helper()
+	cfg := loadYAMLConfig(tb, "testdata/config.yaml")
+	e := &testEnv{cap: &fakeCapacity{}, fb: &fakeFeedback{}, now: testNow}
+	b, err := New(cfg, Deps{Reserver: res, Capacity: e.cap, Feedback: e.fb, Now: time.Now}, zerolog.Nop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.b = b
+	return b.Handler(nil), e
+}
+
+func readBody(tb testing.TB, path string) []byte {
+	tb.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
+}
+
+func newBidCtx(body []byte, uri string) *fasthttp.RequestCtx {
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI(uri)
+	ctx.Request.SetBody(body)
+	return ctx
+}
+
+// runBid serves one request on ctx, resetting only the response.
+func runBid(h fasthttp.RequestHandler, ctx *fasthttp.RequestCtx) {
+	ctx.Response.Reset()
+	h(ctx)
+}
+
+func benchBid(b *testing.B, res Reserver, file string, want int) {
+	h, _ := benchSetup(b, res)
+	body := readBody(b, file)
+	ctx := newBidCtx(body, "/openrtb2/bid?exchange=default")
+	runBid(h, ctx)
+	if ctx.Response.StatusCode() != want {
+		b.Fatalf("status %d, want %d: %s", ctx.Response.StatusCode(), want, ctx.Response.Body())
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runBid(h, ctx)
+	}
+}
+
+// BenchmarkBid: decode → decide → reserve → render → sign → encode for a
+// 1.75 KB request, through the fasthttp handler (no network).
+func BenchmarkBid(b *testing.B) {
+	b.Run("fake-pools", func(b *testing.B) {
+		benchBid(b, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"), "testdata/requests/own/realistic-2kb.json", 200)
+	})
+	b.Run("real-pools", func(b *testing.B) {
+		benchBid(b, realPools(b), "testdata/requests/own/realistic-2kb.json", 200)
+	})
+}
+
+// BenchmarkNoBid: the same request blocked by bcat for every campaign.
+func BenchmarkNoBid(b *testing.B) {
+	benchBid(b, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"), "testdata/requests/own/bcat-all.json", 204)
+}
+
+// BenchmarkBidParallel shows scaling across GOMAXPROCS.
+func BenchmarkBidParallel(b *testing.B) {
+	h, _ := benchSetup(b, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"))
+	body := readBody(b, "testdata/requests/own/realistic-2kb.json")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := newBidCtx(body, "/openrtb2/bid")
+		for pb.Next() {
+			runBid(h, ctx)
+		}
+	})
+}
+
+// realPools builds numbers.Pools with extension ranges large enough that
+// the benchmark never exhausts them (holds expire after the default 15 s).
+func realPools(tb testing.TB) *numbers.Pools {
+	tb.Helper()
+	var cfg numbers.Config
+	for i, id := range []string{"pool-mortgage", "pool-auto", "pool-legal"} {
+		cfg.Pools = append(cfg.Pools, numbers.PoolConfig{ID: id,
+			Extensions: []numbers.ExtensionRange{{Number: "+1800555" + strconv.Itoa(1000+i), From: 1, To: 2_000_000}}})
+	}
+	p, err := numbers.New(cfg, nil, zerolog.Nop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
