@@ -13,8 +13,13 @@ type Config struct {
 	// MinTalkTime is the talk time a call needs to count as qualified. Default 30s.
 	MinTalkTime time.Duration `yaml:"min_talk_time"`
 	// PriorStrength is the weight of the campaign's prior call rate, in
-	// pseudo-impressions (Beta-Binomial α+β). Default 2000.
+	// pseudo-impressions (Beta-Binomial α+β). Default 1000.
 	PriorStrength float64 `yaml:"prior_strength"`
+	// PacingPriorStrength is the prior weight of the any-call rate that
+	// pacing projects committed calls with. It is weaker than PriorStrength
+	// because shrinking a busy publisher toward the prior underestimates the
+	// calls it brings, and pacing must not underestimate. Default 100.
+	PacingPriorStrength float64 `yaml:"pacing_prior_strength"`
 	// ClosePriorStrength is the weight of the campaign's prior close rate, in
 	// pseudo-calls. Default 20.
 	ClosePriorStrength float64 `yaml:"close_prior_strength"`
@@ -67,6 +72,9 @@ type TimeToCallConfig struct {
 	// DefaultMean is the mean of the exponential distribution used until
 	// enough calls were observed. Default 5m.
 	DefaultMean time.Duration `yaml:"default_mean"`
+	// DefaultResolveMean is the same for the delay from win to the end of
+	// the call (when it can be qualified). Default 10m.
+	DefaultResolveMean time.Duration `yaml:"default_resolve_mean"`
 	// MinSamples is how many observed delays weigh as much as the default
 	// distribution (the two are blended n:MinSamples). Default 200.
 	MinSamples int `yaml:"min_samples"`
@@ -82,7 +90,11 @@ type PacingConfig struct {
 	// Gain is ε per second of the dual update
 	// μ ← max(0, μ + Gain·dt·(committed − Target·headroom)/scale). Default 0.01.
 	Gain float64 `yaml:"gain"`
-	// Target is the share of headroom committed calls aim for. Default 0.95.
+	// Proportional adds Proportional·error to μ (a PI controller); 0 keeps
+	// the pure dual update. Unset means the default 0.25.
+	Proportional *float64 `yaml:"proportional"`
+	// Target is the share of headroom committed calls aim for (a margin for
+	// bursts and estimation error). Default 0.9.
 	Target float64 `yaml:"target"`
 	// MinScale is the smallest scale (calls/min) of the error. Default 0.5.
 	MinScale float64 `yaml:"min_scale"`
@@ -111,8 +123,9 @@ type TrafficConfig struct {
 
 const (
 	defMinTalk        = 30 * time.Second
-	defPriorStrength  = 2000
+	defPriorStrength  = 1000
 	defClosePrior     = 20
+	defPacingPrior    = 100
 	defPriorCallRate  = 0.01
 	defPriorClose     = 0.1
 	defHalfLife       = 72 * time.Hour
@@ -125,7 +138,8 @@ const (
 	defTTCMinSamples  = 200
 	defPaceInterval   = time.Second
 	defPaceGain       = 0.01
-	defPaceTarget     = 0.95
+	defPaceP          = 0.25
+	defPaceTarget     = 0.9
 	defPaceMinScale   = 0.5
 	defPaceMaxMu      = 50
 	defTrafficWindow  = time.Hour
@@ -155,6 +169,7 @@ func (c Config) withDefaults() Config {
 	setD(&c.MinTalkTime, defMinTalk)
 	setF(&c.PriorStrength, defPriorStrength)
 	setF(&c.ClosePriorStrength, defClosePrior)
+	setF(&c.PacingPriorStrength, defPacingPrior)
 	setF(&c.DefaultPriorCallRate, defPriorCallRate)
 	setF(&c.DefaultPriorClose, defPriorClose)
 	setD(&c.HalfLife, defHalfLife)
@@ -164,11 +179,16 @@ func (c Config) withDefaults() Config {
 	setD(&c.RateInterval, defRateInterval)
 	setD(&c.TimeToCall.Max, defTTCMax)
 	setD(&c.TimeToCall.DefaultMean, defTTCMean)
+	setD(&c.TimeToCall.DefaultResolveMean, 2*defTTCMean)
 	if c.TimeToCall.MinSamples == 0 {
 		c.TimeToCall.MinSamples = defTTCMinSamples
 	}
 	setD(&c.Pacing.Interval, defPaceInterval)
 	setF(&c.Pacing.Gain, defPaceGain)
+	if c.Pacing.Proportional == nil {
+		p := float64(defPaceP)
+		c.Pacing.Proportional = &p
+	}
 	setF(&c.Pacing.Target, defPaceTarget)
 	setF(&c.Pacing.MinScale, defPaceMinScale)
 	setF(&c.Pacing.MaxMu, defPaceMaxMu)
@@ -204,6 +224,7 @@ func (c *Config) Validate() error {
 	nonNegD("rate_interval", c.RateInterval)
 	nonNegD("time_to_call.max", c.TimeToCall.Max)
 	nonNegD("time_to_call.default_mean", c.TimeToCall.DefaultMean)
+	nonNegD("time_to_call.default_resolve_mean", c.TimeToCall.DefaultResolveMean)
 	nonNegD("pacing.interval", c.Pacing.Interval)
 	nonNegD("traffic.window", c.Traffic.Window)
 	nonNegD("traffic.invalid_ttl", c.Traffic.InvalidTTL)
@@ -215,6 +236,9 @@ func (c *Config) Validate() error {
 	nonNegD("stale_after", c.StaleAfter)
 	if c.PriorStrength < 0 {
 		bad("prior_strength: %g must not be negative", c.PriorStrength)
+	}
+	if c.PacingPriorStrength < 0 {
+		bad("pacing_prior_strength: %g must not be negative", c.PacingPriorStrength)
 	}
 	if c.ClosePriorStrength < 0 {
 		bad("close_prior_strength: %g must not be negative", c.ClosePriorStrength)
@@ -241,11 +265,17 @@ func (c *Config) Validate() error {
 	if d.TimeToCall.DefaultMean > d.TimeToCall.Max {
 		bad("time_to_call.default_mean: %s is above time_to_call.max %s", d.TimeToCall.DefaultMean, d.TimeToCall.Max)
 	}
+	if d.TimeToCall.DefaultResolveMean > d.TimeToCall.Max {
+		bad("time_to_call.default_resolve_mean: %s is above time_to_call.max %s", d.TimeToCall.DefaultResolveMean, d.TimeToCall.Max)
+	}
 	if c.TimeToCall.MinSamples < 0 {
 		bad("time_to_call.min_samples: %d must not be negative", c.TimeToCall.MinSamples)
 	}
 	if c.Pacing.Gain < 0 {
 		bad("pacing.gain: %g must not be negative", c.Pacing.Gain)
+	}
+	if c.Pacing.Proportional != nil && *c.Pacing.Proportional < 0 {
+		bad("pacing.proportional: %g must not be negative", *c.Pacing.Proportional)
 	}
 	if c.Pacing.Target < 0 || c.Pacing.Target > 1 {
 		bad("pacing.target: %g must be within 0-1", c.Pacing.Target)

@@ -80,9 +80,8 @@ type Feedback struct {
 	skillPend map[string]map[int64]float64 // skill → 10 s bucket → expected calls
 	mu2       map[string]float64           // per-skill dual price μ
 	lastPace  time.Time
-	ttc       ttcHist
-	ttcCDF    []float64 // F at the end of each bin, blended with the default
-	ttcMean   float64   // ∫(1−F) in seconds
+	arrive    delayDist // won_at → call start
+	resolve   delayDist // won_at → call end (when it can be qualified)
 	landmark  float64   // forward-decay landmark, unix seconds
 	landSet   bool
 	seed      maphash.Seed
@@ -127,7 +126,8 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		intern:    make(map[string]string),
 		started:   time.Now(),
 	}
-	f.ttc.init(cfg.TimeToCall.Max)
+	f.arrive.init(cfg.TimeToCall.Max)
+	f.resolve.init(cfg.TimeToCall.Max)
 	f.traffic = newTraffic(cfg.Traffic, log)
 	f.rates.Store(&rateSnap{factor: map[pairKey]float64{}})
 	f.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
@@ -212,10 +212,11 @@ func (f *Feedback) Run(ctx context.Context) {
 // tick is one controller step at now; the simulation test calls it directly.
 func (f *Feedback) tick(now time.Time) {
 	f.mu.Lock()
-	if now.Sub(f.lastRates) >= f.cfg.RateInterval {
+	// A clock that went backwards (tests, a corrected host clock) also rebuilds.
+	if d := now.Sub(f.lastRates); d >= f.cfg.RateInterval || d < 0 {
 		f.rebuildRatesLocked(now)
 	}
-	if now.Sub(f.lastSweep) >= time.Minute {
+	if d := now.Sub(f.lastSweep); d >= time.Minute || d < 0 {
 		f.sweepLocked(now)
 		f.lastSweep = now
 	}
@@ -244,7 +245,7 @@ func (f *Feedback) paceLocked(now time.Time) {
 	f.lastPace = now
 	ps := &paceSnap{skills: make(map[string]pace, len(f.skills)), committed: make(map[string]float64, len(f.skills))}
 	for _, s := range f.skills {
-		committed := f.committedLocked(s, now)
+		committed, buying := f.committedLocked(s, now)
 		ps.committed[s] = committed
 		if f.cfg.Pacing.Disabled || f.headroom == nil {
 			ps.skills[s] = pace{mult: 1}
@@ -256,9 +257,17 @@ func (f *Feedback) paceLocked(now time.Time) {
 		}
 		target := f.cfg.Pacing.Target * math.Max(head, 0)
 		scale := math.Max(target, f.cfg.Pacing.MinScale)
-		mu := f.mu2[s] + f.cfg.Pacing.Gain*dt*(committed-target)/scale
-		mu = math.Min(math.Max(mu, 0), f.cfg.Pacing.MaxMu)
-		f.mu2[s] = mu
+		// Committed calls are a stock that fills over the time-to-call, so a
+		// jump in wins shows in it only slowly; the rate at which calls are
+		// being bought right now shows it at once. Steer by the larger.
+		e := (math.Max(committed, buying) - target) / scale
+		// Integral part: the Balseiro–Gur dual update. Proportional part:
+		// committed calls lag wins by the time-to-call, and a pure integral
+		// controller on a lagged signal overshoots; the P term damps it.
+		muI := f.mu2[s] + f.cfg.Pacing.Gain*dt*e
+		muI = math.Min(math.Max(muI, 0), f.cfg.Pacing.MaxMu)
+		f.mu2[s] = muI
+		mu := math.Min(math.Max(muI+*f.cfg.Pacing.Proportional*e, 0), f.cfg.Pacing.MaxMu)
 		ps.skills[s] = pace{mult: 1 / (1 + mu), stop: waiting}
 		if waiting {
 			f.st.hardStops.Add(1)
@@ -268,25 +277,39 @@ func (f *Feedback) paceLocked(now time.Time) {
 }
 
 // committedLocked sums the expected calls not yet arrived for skill, as a
-// rate, and drops buckets past the horizon.
-func (f *Feedback) committedLocked(skill string, now time.Time) float64 {
+// rate (calls/min), and the rate at which calls were bought over the last
+// minute; it drops buckets past the horizon.
+func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buying float64) {
 	pend := f.skillPend[skill]
-	if len(pend) == 0 || f.ttcMean <= 0 {
-		return 0
+	if len(pend) == 0 || f.arrive.mean <= 0 {
+		return 0, 0
 	}
-	nowS := float64(now.UnixNano()) / 1e9
+	nowS := unixS(now)
 	maxAge := f.cfg.TimeToCall.Max.Seconds()
-	var sum float64
+	var sum, recent float64
+	oldest := nowS
 	for b, v := range pend {
-		age := nowS - float64(b*pendBucket) - pendBucket/2
+		start := float64(b * pendBucket)
+		age := nowS - start - pendBucket/2
 		if age > maxAge {
 			delete(pend, b)
 			continue
 		}
-		sum += v * (1 - f.cdfAt(age))
+		sum += v * (1 - f.arrive.at(age))
+		if start >= nowS-buyWindow && start <= nowS {
+			recent += v
+			oldest = math.Min(oldest, start)
+		}
 	}
-	return sum / f.ttcMean * 60
+	committed = sum / f.arrive.mean * 60
+	if span := nowS - oldest; span >= pendBucket {
+		buying = recent / span * 60
+	}
+	return committed, buying
 }
+
+// buyWindow is the look-back, in seconds, of the buying rate.
+const buyWindow = 60
 
 type seenBid struct {
 	at   int64 // event time, unix ns

@@ -11,12 +11,12 @@ import (
 
 // Malformed-event reasons, counted per topic.
 const (
-	badJSON       = iota // not a JSON object of the schema
-	badID                // bid_id or call_id missing
-	badKind              // unknown kind / event_type / disposition
-	badTime              // missing or zero time
-	badValue             // negative price, talk time or revenue
-	badCampaign          // impression without campaign
+	badJSON     = iota // not a JSON object of the schema
+	badID              // bid_id or call_id missing
+	badKind            // unknown kind / event_type / disposition
+	badTime            // missing or zero time
+	badValue           // negative price, talk time or revenue
+	badCampaign        // impression without campaign
 	numBadReasons
 )
 
@@ -122,9 +122,27 @@ type callRec struct {
 	revCur     string
 	outAt      time.Time
 
-	applied contrib
-	emitted emitKey
-	ttcDone bool
+	applied    contrib
+	emitted    emitKey
+	endedAt    time.Time
+	arriveDone bool
+	endDone    bool
+}
+
+// delaysLocked feeds the delay distributions once per call.
+func (f *Feedback) delaysLocked(r *callRec) {
+	a := &r.attr
+	if !r.hasAttr || !attributed(a.Match) || !a.Accepted || a.WonAt.IsZero() {
+		return
+	}
+	if !r.arriveDone {
+		r.arriveDone = true
+		f.arrive.add(a.StartedAt.Sub(a.WonAt))
+	}
+	if !r.endDone && !r.endedAt.IsZero() {
+		r.endDone = true
+		f.resolve.add(r.endedAt.Sub(a.WonAt))
+	}
 }
 
 // emitKey is the outcome part of an attribution; a change re-emits it.
@@ -212,10 +230,7 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 		r.talkMS = a.TalkMS
 		r.answered = true
 	}
-	if attributed(a.Match) && a.Accepted && !a.WonAt.IsZero() && !r.ttcDone {
-		r.ttcDone = true
-		f.ttc.add(a.StartedAt.Sub(a.WonAt))
-	}
+	f.delaysLocked(r)
 	f.applyLocked(r)
 	f.maybeEmitLocked(r)
 }
@@ -260,6 +275,10 @@ func (f *Feedback) applyCall(c *events.Call) {
 		r.answered, changed = true, true
 	}
 	if c.EventType == "ENDED" {
+		if r.endedAt.IsZero() {
+			r.endedAt = c.OccurredAt
+			f.delaysLocked(r)
+		}
 		if c.TalkMS > 0 && !r.answered {
 			r.answered, changed = true, true
 		}

@@ -115,7 +115,8 @@ func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
 // hit-rate snapshot.
 func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	f.lastRates = now
-	f.buildCDFLocked()
+	f.arrive.build(f.cfg.TimeToCall.DefaultMean, f.cfg.TimeToCall.MinSamples)
+	f.resolve.build(f.cfg.TimeToCall.DefaultResolveMean, f.cfg.TimeToCall.MinSamples)
 	nowS := unixS(now)
 	maxAge := f.cfg.TimeToCall.Max.Seconds()
 	inv := 1 / f.weight(nowS) // may move the landmark, so before any other weight
@@ -123,7 +124,7 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	s := f.cfg.PriorStrength
 	snap := &rateSnap{factor: make(map[pairKey]float64, len(f.cells))}
 	for k, c := range f.cells {
-		var young float64
+		var youngQ, youngA float64
 		var youngH [24]float64
 		for m, n := range c.pending {
 			t := float64(m*60) + 30
@@ -135,15 +136,21 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 				delete(c.pending, m)
 				continue
 			}
-			y := n * f.cdfAt(age) * f.weight(t)
-			young += y
+			w := n * f.weight(t)
+			y := w * f.resolve.at(age)
+			youngQ += y
+			youngA += w * f.arrive.at(age)
 			youngH[time.Unix(m*60, 0).UTC().Hour()] += y
 		}
-		n := (c.imp + young) * inv
+		// Qualification is known when the talk ends, arrival when the call
+		// starts: each rate's denominator waits for its own delay.
+		n := (c.imp + youngQ) * inv
+		na := (c.imp + youngA) * inv
 		prior := f.priorLocked(c.campaign)
 		c.effImp = n
 		c.callRate = (prior*s + c.qual*inv) / (s + n)
-		c.anyRate = (prior*s + c.calls*inv) / (s + n)
+		sa := f.cfg.PacingPriorStrength
+		c.anyRate = (prior*sa + c.calls*inv) / (sa + na)
 		pc := f.priorCloseLocked(c.campaign)
 		cs := f.cfg.ClosePriorStrength
 		c.closeRate = (pc*cs + c.sales*inv) / (cs + c.qual*inv)
@@ -160,74 +167,71 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	f.rates.Store(snap)
 }
 
-// ttcBins is the resolution of the time-to-call histogram.
+// ttcBins is the resolution of the delay histograms.
 const ttcBins = 240
 
-// ttcHist counts observed time-to-call delays in equal bins up to the horizon.
-type ttcHist struct {
+// delayDist is a delay distribution from a won impression to an event (the
+// call's arrival, or the end of its talk, when it can be qualified): observed
+// delays in equal bins up to the horizon, blended with a default
+// exponential (truncated at the horizon) as n : minSamples, so F moves
+// smoothly from the default to the data.
+type delayDist struct {
 	width float64 // seconds
 	bins  [ttcBins]float64
 	n     float64
+	cdf   [ttcBins]float64 // F at the end of each bin
+	mean  float64          // ∫(1−F), seconds
 }
 
-func (h *ttcHist) init(max time.Duration) { h.width = max.Seconds() / ttcBins }
+func (d *delayDist) init(max time.Duration) { d.width = max.Seconds() / ttcBins }
 
-func (h *ttcHist) add(d time.Duration) {
-	i := int(d.Seconds() / h.width)
+func (d *delayDist) add(x time.Duration) {
+	i := int(x.Seconds() / d.width)
 	if i < 0 || i >= ttcBins {
 		return
 	}
-	h.bins[i]++
-	h.n++
+	d.bins[i]++
+	d.n++
 }
 
-// buildCDFLocked blends the observed delays with the default exponential
-// (truncated at the horizon) as n : MinSamples, so F moves smoothly from the
-// default to the data.
-func (f *Feedback) buildCDFLocked() {
-	if f.ttcCDF == nil {
-		f.ttcCDF = make([]float64, ttcBins)
-	}
-	maxS := f.cfg.TimeToCall.Max.Seconds()
-	mean := f.cfg.TimeToCall.DefaultMean.Seconds()
+func (d *delayDist) build(defMean time.Duration, minSamples int) {
+	maxS := d.width * ttcBins
+	mean := defMean.Seconds()
 	norm := 1 - math.Exp(-maxS/mean)
-	m := float64(f.cfg.TimeToCall.MinSamples)
-	n := f.ttc.n
-	var cum, area float64
-	prev := 0.0
+	m := float64(minSamples)
+	var cum, area, prev float64
 	for i := range ttcBins {
-		cum += f.ttc.bins[i]
-		end := float64(i+1) * f.ttc.width
+		cum += d.bins[i]
+		end := float64(i+1) * d.width
 		def := (1 - math.Exp(-end/mean)) / norm
 		emp := 0.0
-		if n > 0 {
-			emp = cum / n
+		if d.n > 0 {
+			emp = cum / d.n
 		}
-		v := (n*emp + m*def) / (n + m)
-		f.ttcCDF[i] = v
-		area += (1 - (prev+v)/2) * f.ttc.width
+		v := (d.n*emp + m*def) / (d.n + m)
+		d.cdf[i] = v
+		area += (1 - (prev+v)/2) * d.width
 		prev = v
 	}
-	f.ttcCDF[ttcBins-1] = 1
-	f.ttcMean = area
+	d.cdf[ttcBins-1] = 1
+	d.mean = area
 }
 
-// cdfAt is F(age): the share of a won impression's calls that have arrived
-// after age seconds, linearly interpolated between bins.
-func (f *Feedback) cdfAt(age float64) float64 {
+// at is F(age seconds), linearly interpolated between bins.
+func (d *delayDist) at(age float64) float64 {
 	if age <= 0 {
 		return 0
 	}
-	x := age / f.ttc.width
+	x := age / d.width
 	i := int(x)
 	if i >= ttcBins {
 		return 1
 	}
 	lo := 0.0
 	if i > 0 {
-		lo = f.ttcCDF[i-1]
+		lo = d.cdf[i-1]
 	}
-	return lo + (f.ttcCDF[i]-lo)*(x-float64(i))
+	return lo + (d.cdf[i]-lo)*(x-float64(i))
 }
 
 // Rates returns the learned qualified-call rate and close rate of a

@@ -21,10 +21,10 @@ type reportKey struct {
 }
 
 type counts struct {
-	bids, wins        int64
-	spendCPM          int64 // Σ clearing price, CPM micro-units (spend = /1000)
-	calls, qualified  int64
-	sales, revenue    int64 // revenue in micro-units
+	bids, wins       int64
+	spendCPM         int64 // Σ clearing price, CPM micro-units (spend = /1000)
+	calls, qualified int64
+	sales, revenue   int64 // revenue in micro-units
 }
 
 func (f *Feedback) rowLocked(k reportKey) *counts {
@@ -235,12 +235,12 @@ func (r *Report) CSV() []byte {
 // Demand is one callbid.demand.v1 event (key: skill): what one interval's
 // bidding bought for a skill, for workforce planning.
 type Demand struct {
-	Skill         string    `json:"skill"`
-	IntervalStart time.Time `json:"interval_start"`
-	IntervalEnd   time.Time `json:"interval_end"`
-	RequestsSeen  int64     `json:"requests_seen"` // bid requests that matched a campaign of the skill
-	Bids          int64     `json:"bids"`
-	Wins          int64     `json:"wins"` // won impressions, by impression time
+	Skill         string       `json:"skill"`
+	IntervalStart time.Time    `json:"interval_start"`
+	IntervalEnd   time.Time    `json:"interval_end"`
+	RequestsSeen  int64        `json:"requests_seen"` // bid requests that matched a campaign of the skill
+	Bids          int64        `json:"bids"`
+	Wins          int64        `json:"wins"` // won impressions, by impression time
 	Spend         events.Money `json:"spend"`
 	// ProjectedCalls are the calls expected from this interval's wins (any
 	// attributed call); ProjectedQualifiedCalls the qualified share.

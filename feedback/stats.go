@@ -132,7 +132,11 @@ type paceCollector struct {
 	mult, comm, stop *prometheus.Desc
 }
 
-func (p *paceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- p.mult; ch <- p.comm; ch <- p.stop }
+func (p *paceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- p.mult
+	ch <- p.comm
+	ch <- p.stop
+}
 
 func (p *paceCollector) Collect(ch chan<- prometheus.Metric) {
 	ps := p.f.pacer.Load()
