@@ -2,6 +2,7 @@ package numbers
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,9 +70,9 @@ func BenchmarkReserveWin(b *testing.B) {
 
 var testClaimStatic = testClaim(42)
 
-type fakeDiscard struct{ n int }
+type fakeDiscard struct{ n atomic.Int64 }
 
-func (f *fakeDiscard) Publish(topic string, key, value []byte) bool { f.n++; return true }
+func (f *fakeDiscard) Publish(topic string, key, value []byte) bool { f.n.Add(1); return true }
 
 var benchBody []byte
 
