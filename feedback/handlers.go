@@ -215,8 +215,10 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 		r.emitted = emitKey{disp: a.Disposition, final: a.IsFinal, revenue: rev, talkMS: a.TalkMS}
 	}
 	if r.hasAttr {
-		f.st.duplicates[tAttr].Add(1)
-		f.maybeEmitLocked(r)
+		// a duplicate, or our own re-emission: it only updated r.emitted
+		if a.Disposition == "" && !a.IsFinal {
+			f.st.duplicates[tAttr].Add(1)
+		}
 		return
 	}
 	r.hasAttr = true

@@ -1,0 +1,458 @@
+package feedback
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+)
+
+type capPub struct {
+	mu   sync.Mutex
+	msgs []events.Message
+}
+
+func (p *capPub) Publish(topic string, key, value []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, events.Message{Topic: topic, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
+	return true
+}
+
+func (p *capPub) topic(t string) []events.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []events.Message
+	for _, m := range p.msgs {
+		if m.Topic == t {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+type fixedHeadroom struct {
+	perMin  float64
+	waiting bool
+}
+
+func (h *fixedHeadroom) Headroom(string) (float64, bool) { return h.perMin, h.waiting }
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func newTest(t *testing.T, cfg Config) (*Feedback, *capPub, *time.Time) {
+	t.Helper()
+	pub := &capPub{}
+	now := t0
+	f := New(cfg, []Campaign{{ID: "c1", Skill: "mortgage", PriorCallRate: 0.01, PriorClose: 0.1}}, &fixedHeadroom{perMin: 10}, pub, zerolog.Nop())
+	f.clock = func() time.Time { return now }
+	t.Cleanup(f.traffic.close)
+	return f, pub, &now
+}
+
+func msg(topic string, v any) events.Message {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return events.Message{Topic: topic, Value: b}
+}
+
+func imp(bid, pub, exch string, price int64, at time.Time) events.Message {
+	return msg(events.TopicImpressions, events.Impression{BidID: bid, Kind: "win", CampaignID: "c1", PublisherID: pub,
+		Exchange: exch, Skill: "mortgage", PriceMicros: price, Currency: "USD", At: at})
+}
+
+func attr(call, bid, pub, exch string, won, started time.Time) events.Message {
+	return msg(events.TopicAttribution, events.Attribution{CallID: call, DNIS: "+18005550100", StartedAt: started,
+		Match: "exact", Accepted: true, CampaignID: "c1", PublisherID: pub, Exchange: exch, BidID: bid, WonAt: won,
+		Skill: "mortgage", IPHash: 77, IFAHash: 88})
+}
+
+func ended(call string, talk time.Duration, at time.Time) events.Message {
+	return msg(events.TopicCall, events.Call{CallID: call, EventType: "ENDED", OccurredAt: at, TalkMS: talk.Milliseconds()})
+}
+
+func outcome(call, disp string, final bool, rev int64, at time.Time) events.Message {
+	return msg(events.TopicOutcome, events.Outcome{CallID: call, Disposition: disp, IsFinal: final,
+		Revenue: events.Money{AmountMicros: rev, Currency: "USD"}, OccurredAt: at})
+}
+
+// scenario is a known set of events: 4 wins on two publishers and two
+// exchanges, 3 calls (one qualified sale, one qualified no-sale, one short
+// call), a provisional outcome replaced by a final one, duplicates of
+// everything and an out-of-order outcome.
+func scenario() []events.Message {
+	h := t0.Add(-3 * time.Hour)
+	return []events.Message{
+		imp("b1", "p1", "x1", 2_000_000, h),
+		imp("b2", "p1", "x1", 3_000_000, h.Add(time.Minute)),
+		imp("b3", "p2", "x2", 4_000_000, h.Add(2*time.Minute)),
+		imp("b4", "p2", "x2", 5_000_000, h.Add(70*time.Minute)), // next hour
+		msg(events.TopicImpressions, events.Impression{BidID: "b1", Kind: "bill", CampaignID: "c1", PublisherID: "p1",
+			Exchange: "x1", PriceMicros: 2_000_000, At: h.Add(time.Second)}), // bill of a won bid: same impression
+		imp("b2", "p1", "x1", 3_000_000, h.Add(time.Minute)),                 // duplicate
+		outcome("k1", "CALLBACK_REQUESTED", false, 0, h.Add(20*time.Minute)), // before its call: kept
+		attr("k1", "b1", "p1", "x1", h, h.Add(5*time.Minute)),
+		ended("k1", 3*time.Minute, h.Add(9*time.Minute)),
+		outcome("k1", "SALE", true, 150_000_000, h.Add(2*time.Hour)),
+		outcome("k1", "NO_SALE", false, 0, h.Add(3*time.Hour)), // later but not final: final stays
+		attr("k2", "b3", "p2", "x2", h.Add(2*time.Minute), h.Add(10*time.Minute)),
+		ended("k2", 2*time.Minute, h.Add(13*time.Minute)),
+		outcome("k2", "NO_SALE", true, 0, h.Add(30*time.Minute)),
+		attr("k3", "b4", "p2", "x2", h.Add(70*time.Minute), h.Add(75*time.Minute)),
+		ended("k3", 10*time.Second, h.Add(76*time.Minute)),                        // below min talk time
+		attr("k2", "b3", "p2", "x2", h.Add(2*time.Minute), h.Add(10*time.Minute)), // duplicate
+		ended("k2", 2*time.Minute, h.Add(13*time.Minute)),                         // duplicate
+	}
+}
+
+func feed(f *Feedback, msgs []events.Message) {
+	for _, m := range msgs {
+		switch m.Topic {
+		case events.TopicImpressions:
+			f.HandleImpression(m)
+		case events.TopicAttribution:
+			f.HandleAttribution(m)
+		case events.TopicCall:
+			f.HandleCall(m)
+		case events.TopicOutcome:
+			f.HandleOutcome(m)
+		}
+	}
+}
+
+func TestReportTotalsAddUp(t *testing.T) {
+	f, _, now := newTest(t, Config{})
+	feed(f, scenario())
+	f.RecordBid("c1", "mortgage", "p1", "x1", 2_500_000, now.Add(-3*time.Hour))
+	f.RecordBid("c1", "mortgage", "p2", "x2", 2_500_000, now.Add(-3*time.Hour))
+	f.drain()
+	for _, g := range []string{"campaign", "publisher", "exchange", "hour"} {
+		rep, err := f.BuildReport(time.Time{}, time.Time{}, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tot := rep.Total
+		if tot.Bids != 2 || tot.Wins != 4 || tot.Calls != 3 || tot.QualifiedCalls != 2 || tot.Sales != 1 {
+			t.Fatalf("group_by=%s total = %+v, want bids 2 wins 4 calls 3 qualified 2 sales 1", g, tot)
+		}
+		if tot.Spend != 0.014 || tot.Revenue != 150 {
+			t.Fatalf("group_by=%s spend %v revenue %v, want 0.014 and 150", g, tot.Spend, tot.Revenue)
+		}
+		var sum counts
+		for _, r := range rep.Rows {
+			sum.bids += r.Bids
+			sum.wins += r.Wins
+			sum.calls += r.Calls
+			sum.qualified += r.QualifiedCalls
+			sum.sales += r.Sales
+		}
+		if sum.bids != tot.Bids || sum.wins != tot.Wins || sum.calls != tot.Calls || sum.qualified != tot.QualifiedCalls || sum.sales != tot.Sales {
+			t.Fatalf("group_by=%s rows add to %+v, total is %+v", g, sum, tot)
+		}
+		if *tot.CallRate != 0.5 || *tot.CloseRate != 0.5 || *tot.CPA != 0.014 || *tot.CostPerCall != 0.007 {
+			t.Fatalf("group_by=%s ratios %v %v %v %v", g, *tot.CallRate, *tot.CloseRate, *tot.CPA, *tot.CostPerCall)
+		}
+	}
+	rep, _ := f.BuildReport(time.Time{}, time.Time{}, "publisher")
+	if len(rep.Rows) != 2 || rep.Rows[0].Key != "p1" || rep.Rows[0].Wins != 2 || rep.Rows[0].Sales != 1 || rep.Rows[1].Calls != 2 || rep.Rows[1].QualifiedCalls != 1 {
+		t.Fatalf("publisher rows = %+v", rep.Rows)
+	}
+	// The hour filter keeps the first hour only.
+	h := t0.Add(-3 * time.Hour)
+	rep, _ = f.BuildReport(h, h.Add(time.Hour), "campaign")
+	if rep.Total.Wins != 3 || rep.Total.Calls != 2 {
+		t.Fatalf("first hour total = %+v, want wins 3 calls 2", rep.Total)
+	}
+	st := f.Stats()
+	if st.Duplicates[events.TopicImpressions] != 2 || st.Duplicates[events.TopicAttribution] != 1 || st.Duplicates[events.TopicOutcome] != 1 {
+		t.Fatalf("duplicates = %v", st.Duplicates)
+	}
+}
+
+func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
+	var evs []events.Message
+	h := t0.Add(-5 * time.Hour)
+	for i := range 3000 {
+		at := h.Add(time.Duration(i) * time.Second)
+		bid := "b" + itoa(i)
+		evs = append(evs, imp(bid, "p1", "x1", 1_000_000, at))
+		if i%25 == 0 { // 4% call rate, all qualified
+			call := "k" + itoa(i)
+			evs = append(evs, attr(call, bid, "p1", "x1", at, at.Add(2*time.Minute)), ended(call, time.Minute, at.Add(4*time.Minute)))
+		}
+	}
+	a, _, _ := newTest(t, Config{})
+	feed(a, evs)
+	a.tick(t0)
+	// A restart replays every topic; duplicated delivery and reordering
+	// (all calls before all impressions) must land on the same numbers.
+	b, _, _ := newTest(t, Config{})
+	var calls, imps []events.Message
+	for _, m := range evs {
+		if m.Topic == events.TopicImpressions {
+			imps = append(imps, m)
+		} else {
+			calls = append(calls, m)
+		}
+	}
+	feed(b, calls)
+	feed(b, imps)
+	feed(b, evs)
+	b.tick(t0)
+	ra, _ := a.Rates("c1", "p1")
+	rb, _ := b.Rates("c1", "p1")
+	if math.Abs(ra-rb) > 1e-12*ra || math.Abs(a.HitRate("c1", "p1")-b.HitRate("c1", "p1")) > 1e-12 {
+		t.Fatalf("replayed rates differ: %v vs %v", ra, rb)
+	}
+	if ra < 0.02 || a.HitRate("c1", "p1") <= 2 {
+		t.Fatalf("rate %.4f / factor %.2f did not move from the 1%% prior toward the observed 4%%", ra, a.HitRate("c1", "p1"))
+	}
+	x, _ := a.BuildReport(time.Time{}, time.Time{}, "campaign")
+	y, _ := b.BuildReport(time.Time{}, time.Time{}, "campaign")
+	jx, _ := json.Marshal(x.Total)
+	jy, _ := json.Marshal(y.Total)
+	if x.Total.Wins != 3000 || x.Total.Calls != 120 || string(jx) != string(jy) {
+		t.Fatalf("report after replay %+v, first run %+v", y.Total, x.Total)
+	}
+	if HitRateUnseen := a.HitRate("c1", "nobody"); HitRateUnseen != 1 {
+		t.Fatalf("unseen publisher factor %v, want 1", HitRateUnseen)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestDelayAwareDenominator(t *testing.T) {
+	// 1000 wins one minute ago: almost none of their calls can have come, so
+	// the rate must stay near the prior instead of collapsing to 0.
+	f, _, now := newTest(t, Config{})
+	for i := range 1000 {
+		f.HandleImpression(imp("b"+itoa(i), "p1", "x1", 1_000_000, now.Add(-time.Minute)))
+	}
+	f.tick(*now)
+	r, _ := f.Rates("c1", "p1")
+	if r < 0.009 {
+		t.Fatalf("fresh impressions counted as failures: rate %.4f, prior 0.01", r)
+	}
+	// Two hours later, with no calls, they are failures.
+	*now = now.Add(3 * time.Hour)
+	f.tick(*now)
+	r2, _ := f.Rates("c1", "p1")
+	if r2 > 0.006 {
+		t.Fatalf("matured impressions without calls: rate %.4f, want well below the prior", r2)
+	}
+}
+
+func TestProvisionalOutcomeAndReemission(t *testing.T) {
+	f, pub, now := newTest(t, Config{})
+	won := now.Add(-10 * time.Minute)
+	feed(f, []events.Message{imp("b1", "p1", "x1", 1_000_000, won), attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)),
+		ended("k1", time.Minute, won.Add(3*time.Minute))})
+	c := f.cells[pairKey{"c1", "p1"}]
+	f.HandleOutcome(outcome("k1", "FOLLOW_UP_EXPECTED", false, 0, won.Add(4*time.Minute)))
+	if c.sales == 0 {
+		t.Fatal("a provisional outcome credited no sale")
+	}
+	prov := c.sales
+	f.HandleOutcome(outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
+	if c.sales <= prov || c.sales > 1.0001*prov/f.cfg.ProvisionalSaleCredit {
+		t.Fatalf("final SALE: sales %v (provisional was %v)", c.sales, prov)
+	}
+	out := pub.topic(events.TopicAttribution)
+	if len(out) != 2 {
+		t.Fatalf("re-emitted %d attributions, want 2 (one per outcome change)", len(out))
+	}
+	var a events.Attribution
+	if err := json.Unmarshal(out[1].Value, &a); err != nil || a.Disposition != "SALE" || !a.IsFinal || a.Revenue.AmountMicros != 99_000_000 || a.BidID != "b1" || a.TalkMS != 60000 {
+		t.Fatalf("re-emitted %+v (%v)", a, err)
+	}
+	// Consuming our own emissions (and the same outcome again) emits nothing.
+	for _, m := range out {
+		f.HandleAttribution(m)
+	}
+	f.HandleOutcome(outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
+	if n := len(pub.topic(events.TopicAttribution)); n != 2 {
+		t.Fatalf("consuming our own re-emission emitted again: %d", n)
+	}
+	// A fresh instance replaying the attribution topic (with our emissions)
+	// and then the outcomes does not re-emit either.
+	g, pub2, _ := newTest(t, Config{})
+	g.HandleAttribution(attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)))
+	g.HandleAttribution(out[1])
+	g.HandleCall(ended("k1", time.Minute, won.Add(3*time.Minute)))
+	g.HandleOutcome(outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
+	if n := len(pub2.topic(events.TopicAttribution)); n != 0 {
+		t.Fatalf("replay re-emitted %d attributions", n)
+	}
+}
+
+func TestOrphansAndMalformed(t *testing.T) {
+	f, _, now := newTest(t, Config{OrphanTTL: time.Minute})
+	f.HandleOutcome(outcome("ghost", "SALE", true, 1, now.Add(-time.Hour)))
+	for _, v := range []string{`{`, `{"call_id":""}`, `{"call_id":"x","disposition":"MAYBE","occurred_at":"2026-01-01T00:00:00Z"}`,
+		`{"call_id":"x","disposition":"SALE"}`, `{"call_id":"x","disposition":"SALE","occurred_at":"2026-01-01T00:00:00Z","revenue":{"amount_micros":-1}}`} {
+		f.HandleOutcome(events.Message{Topic: events.TopicOutcome, Value: []byte(v)})
+	}
+	f.HandleImpression(events.Message{Value: []byte(`{"bid_id":"b","kind":"win","at":"2026-01-01T00:00:00Z"}`)})
+	f.HandleImpression(events.Message{Value: []byte(`[]`)})
+	f.HandleCall(events.Message{Value: []byte(`{"call_id":"c","event_type":"RINGING","occurred_at":"2026-01-01T00:00:00Z"}`)})
+	f.HandleAttribution(events.Message{Value: []byte(`{"call_id":"c"}`)})
+	*now = now.Add(2 * time.Minute)
+	f.tick(*now)
+	st := f.Stats()
+	if st.Orphans != 1 {
+		t.Fatalf("orphans = %d, want 1", st.Orphans)
+	}
+	want := map[string]int64{
+		"cc.outcome.v1/bad_json": 1, "cc.outcome.v1/missing_id": 1, "cc.outcome.v1/unknown_kind": 1,
+		"cc.outcome.v1/missing_time": 1, "cc.outcome.v1/negative_value": 1,
+		"callbid.impressions.v1/missing_campaign": 1, "callbid.impressions.v1/bad_json": 1,
+		"cc.call.v1/unknown_kind": 1, "callbid.attribution.v1/missing_time": 1,
+	}
+	for k, v := range want {
+		if st.Malformed[k] != v {
+			t.Errorf("malformed[%s] = %d, want %d (all: %v)", k, st.Malformed[k], v, st.Malformed)
+		}
+	}
+}
+
+func TestPacingControllerAndCommitted(t *testing.T) {
+	f, _, now := newTest(t, Config{})
+	h := f.headroom.(*fixedHeadroom)
+	h.perMin = 1
+	// 2000 wins in the last minute at a 1% call rate: ~20 calls pending, far
+	// above a headroom of 1 call/min.
+	for i := range 2000 {
+		f.HandleImpression(imp("b"+itoa(i), "p1", "x1", 1_000_000, now.Add(-time.Duration(i%60)*time.Second)))
+	}
+	for range 60 {
+		*now = now.Add(time.Second)
+		f.tick(*now)
+	}
+	c := f.CommittedCalls("mortgage")
+	if c < 2 || c > 6 {
+		t.Fatalf("committed %.2f calls/min; want about 20 pending calls / ~4.2 min mean delay", c)
+	}
+	m, stop := f.Pacing("mortgage")
+	if m >= 0.5 || stop {
+		t.Fatalf("pacing multiplier %.3f stop %v after a minute 4x over headroom", m, stop)
+	}
+	h.waiting = true
+	*now = now.Add(time.Second)
+	f.tick(*now)
+	if _, stop := f.Pacing("mortgage"); !stop {
+		t.Fatal("no hard stop while calls wait too long")
+	}
+	// Plenty of headroom: μ decays and the multiplier returns to 1.
+	h.perMin, h.waiting = 1000, false
+	for range 3600 {
+		*now = now.Add(time.Second)
+		f.tick(*now)
+	}
+	if m, _ := f.Pacing("mortgage"); m != 1 {
+		t.Fatalf("multiplier %.3f with ample headroom, want 1", m)
+	}
+	if m, stop := f.Pacing("unknown-skill"); m != 1 || stop {
+		t.Fatal("unknown skill is not neutral")
+	}
+}
+
+func TestDemandFeed(t *testing.T) {
+	f, pub, now := newTest(t, Config{DemandInterval: time.Minute})
+	*now = t0
+	f.tick(*now) // opens the interval [10:00, 10:01)
+	f.RecordSeen("mortgage", "x1", now.Add(time.Second))
+	f.RecordSeen("mortgage", "x1", now.Add(2*time.Second))
+	f.RecordBid("c1", "mortgage", "p1", "x1", 1_000_000, now.Add(2*time.Second))
+	f.drain()
+	f.HandleImpression(imp("b1", "p1", "x1", 3_000_000, now.Add(3*time.Second)))
+	*now = now.Add(time.Minute)
+	f.tick(*now)
+	out := pub.topic(events.TopicDemand)
+	if len(out) != 1 || string(out[0].Key) != "mortgage" {
+		t.Fatalf("demand events %v", out)
+	}
+	var d Demand
+	if err := json.Unmarshal(out[0].Value, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.RequestsSeen != 2 || d.Bids != 1 || d.Wins != 1 || d.Spend.AmountMicros != 3000 || d.ProjectedCalls != 0.01 || !d.IntervalStart.Equal(t0) {
+		t.Fatalf("demand = %+v", d)
+	}
+}
+
+func TestRecordQueueDropsWhenFull(t *testing.T) {
+	f, _, now := newTest(t, Config{RecordQueue: 2})
+	for range 5 {
+		f.RecordBid("c1", "mortgage", "p1", "x1", 1, *now)
+	}
+	if st := f.Stats(); st.RecordsDropped != 3 {
+		t.Fatalf("dropped %d, want 3", st.RecordsDropped)
+	}
+	f.drain()
+	rep, _ := f.BuildReport(time.Time{}, time.Time{}, "campaign")
+	if rep.Total.Bids != 2 || rep.RecordsDropped != 3 {
+		t.Fatalf("report bids %d dropped %d", rep.Total.Bids, rep.RecordsDropped)
+	}
+}
+
+func TestHandleReportHTTP(t *testing.T) {
+	f, _, _ := newTest(t, Config{})
+	feed(f, scenario())
+	get := func(q string) *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/v1/report?" + q)
+		ctx.Request.Header.SetMethod("GET")
+		f.HandleReport(&ctx)
+		return &ctx
+	}
+	ctx := get("group_by=exchange")
+	var rep Report
+	if ctx.Response.StatusCode() != 200 || json.Unmarshal(ctx.Response.Body(), &rep) != nil || len(rep.Rows) != 2 || rep.Total.Wins != 4 {
+		t.Fatalf("json: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	ctx = get("format=csv&group_by=publisher")
+	lines := strings.Split(strings.TrimSpace(string(ctx.Response.Body())), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "publisher,bids,wins,spend,calls,qualified_calls,sales,revenue,cost_per_call,cpa,call_rate,close_rate") ||
+		!strings.HasPrefix(lines[3], "total,0,4,0.014000,3,2,1,150.000000,") {
+		t.Fatalf("csv:\n%s", ctx.Response.Body())
+	}
+	for _, q := range []string{"group_by=device", "from=yesterday", "format=xml", "to=2026"} {
+		if c := get(q).Response.StatusCode(); c != 400 {
+			t.Errorf("%s: status %d, want 400", q, c)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	var zero Config
+	if err := zero.Validate(); err != nil {
+		t.Fatalf("zero config: %v", err)
+	}
+	neg := -1.0
+	bad := Config{MinTalkTime: -time.Second, MinFactor: 5, MaxFactor: 2, PriorStrength: -1}
+	bad.Pacing.Target = 2
+	bad.Pacing.Proportional = &neg
+	bad.Traffic.BlockedRanges = []string{"10.0.0.0/8", "10.0.0.0/99"}
+	bad.TimeToCall.DefaultMean = 3 * time.Hour
+	err := bad.Validate()
+	for _, want := range []string{"min_talk_time:", "min_factor: 5 is above max_factor 2", "prior_strength:", "pacing.target:",
+		"pacing.proportional:", "traffic.blocked_ranges[1]:", "time_to_call.default_mean:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 7 {
+		t.Errorf("want 7 joined errors, got %v", err)
+	}
+}
