@@ -60,6 +60,10 @@ type Config struct {
 	// FindMax steps the rate up instead of one constant-rate run.
 	FindMax FindMaxConfig `yaml:"find_max" json:"find_max"`
 
+	// TargetPID, when set, is the bidder's process id: its CPU use per phase
+	// is read from /proc and reported beside the bench's own.
+	TargetPID int `yaml:"target_pid" json:"target_pid,omitempty"`
+
 	// Progress prints one line per second to the progress writer.
 	Progress bool `yaml:"progress" json:"-"`
 }
@@ -110,6 +114,9 @@ type FindMaxConfig struct {
 	MaxErrorRate float64 `yaml:"max_error_rate" json:"max_error_rate"`
 	// MinAchieved is the share of the target rate a step must reach.
 	MinAchieved float64 `yaml:"min_achieved" json:"min_achieved"`
+	// Retries re-runs a failing step this many times before giving up: on
+	// a shared machine one noisy neighbour should not end the search.
+	Retries int `yaml:"retries" json:"retries"`
 }
 
 // DefaultConfig returns a runnable configuration against 127.0.0.1:8080.
@@ -152,6 +159,7 @@ func DefaultConfig() Config {
 			P99:          10 * time.Millisecond,
 			MaxErrorRate: 0.001,
 			MinAchieved:  0.97,
+			Retries:      1,
 		},
 		Progress: true,
 	}
@@ -290,6 +298,9 @@ func (c *FindMaxConfig) validate(p string) []error {
 	}
 	if c.MinAchieved <= 0 || c.MinAchieved > 1 {
 		bad("min_achieved: %g must be in (0, 1]", c.MinAchieved)
+	}
+	if c.Retries < 0 || c.Retries > 5 {
+		bad("retries: %d must be between 0 and 5", c.Retries)
 	}
 	if c.Start > 0 && c.Step > 0 && (c.Limit-c.Start)/c.Step > 1000 {
 		bad("step: %g makes more than 1000 steps from %g to %g", c.Step, c.Start, c.Limit)

@@ -65,7 +65,13 @@ type Result struct {
 	SendLag      Latency    `json:"send_lag"`
 	Distribution []Quantile `json:"distribution"`
 	Series       []Point    `json:"series"`
-	Interrupted  bool       `json:"interrupted,omitempty"`
+	// BenchCPU is the CPU the bench used over the phase, in cores (from
+	// getrusage); TargetCPU the target's (-target-pid), -1 when unknown. A
+	// bench near its cores' limit is a bottleneck; the figures are then
+	// the bench's, not the target's.
+	BenchCPU    float64 `json:"bench_cpu_cores"`
+	TargetCPU   float64 `json:"target_cpu_cores"`
+	Interrupted bool    `json:"interrupted,omitempty"`
 }
 
 // ErrorRate is the share of scheduled requests that failed or timed out.
@@ -218,15 +224,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, "INTERRUPTED: figures cover what ran before the stop.")
 	}
 	if len(r.Steps) > 0 {
-		fmt.Fprintln(tw, "\nfind-max\trate/s\tachieved/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\terr+timeout\tverdict")
+		fmt.Fprintln(tw, "\nfind-max\trate/s\tachieved/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\terr+timeout\tbench cpu\ttarget cpu\tverdict")
 		for _, s := range r.Steps {
 			v := "ok"
 			if !s.Passed {
 				v = "FAIL: " + s.Why
 			}
 			x := s.Result
-			fmt.Fprintf(tw, "\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%s\n", s.Rate, x.AchievedRate, x.Latency.P50, x.Latency.P99,
-				x.Latency.P999, x.Latency.Max, x.Errors+x.Timeouts, v)
+			tcpu := "-"
+			if x.TargetCPU >= 0 {
+				tcpu = fmt.Sprintf("%.2f", x.TargetCPU)
+			}
+			fmt.Fprintf(tw, "\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.2f\t%s\t%s\n", s.Rate, x.AchievedRate, x.Latency.P50, x.Latency.P99,
+				x.Latency.P999, x.Latency.Max, x.Errors+x.Timeouts, x.BenchCPU, tcpu, v)
 		}
 		fmt.Fprintf(tw, "max sustained rate: %.0f requests/s (p99 <= %s, errors <= %.2f%%)\n", r.MaxRate, r.Config.FindMax.P99,
 			100*r.Config.FindMax.MaxErrorRate)
@@ -259,6 +269,11 @@ func writeResult(tw io.Writer, x *Result) {
 		x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.P999, x.Latency.Max, x.Latency.Mean)
 	fmt.Fprintf(tw, "  service ms\tp50 %.3f  p99 %.3f  p99.9 %.3f  (from actual send; send lag p50 %.3f p99 %.3f max %.3f)\n",
 		x.Service.P50, x.Service.P99, x.Service.P999, x.SendLag.P50, x.SendLag.P99, x.SendLag.Max)
+	tcpu := "unknown (-target-pid)"
+	if x.TargetCPU >= 0 {
+		tcpu = fmt.Sprintf("%.2f cores", x.TargetCPU)
+	}
+	fmt.Fprintf(tw, "  cpu\tbench %.2f cores, target %s\n", x.BenchCPU, tcpu)
 	fmt.Fprintf(tw, "  status\t%s\n", kv(x.Status))
 	fmt.Fprintf(tw, "  bids\t%d bids in %d responses, bid rate %.1f%%, mean price %.4f CPM, %d unreadable bodies\n",
 		x.Bids, x.BidResponses, 100*x.BidRate, x.MeanPrice, x.BadBodies)

@@ -100,7 +100,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 func (e *engine) findMax(ctx context.Context, rep *Report, senders []*sender, runStart time.Time) bool {
 	fm := e.cfg.FindMax
 	warm := e.cfg.Warmup
-	for rate := fm.Start; rate <= fm.Limit+1e-9; rate += fm.Step {
+	tries := 0
+	for rate := fm.Start; rate <= fm.Limit+1e-9; {
 		res, stopped := e.runPhase(ctx, phase{rate: rate, warmup: warm, duration: fm.StepDuration,
 			label: fmt.Sprintf("step %.0f/s", rate)}, senders, runStart)
 		warm = min(e.cfg.Warmup, time.Second) // connections are warm after the first step
@@ -116,13 +117,19 @@ func (e *engine) findMax(ctx context.Context, rep *Report, senders []*sender, ru
 			st.Passed, st.Why = false, fmt.Sprintf("achieved %.0f/s < %.0f%% of target", res.AchievedRate, 100*fm.MinAchieved)
 		}
 		rep.Steps = append(rep.Steps, st)
+		if stopped {
+			return true
+		}
 		if !st.Passed {
-			if stopped {
-				return true
+			if tries < fm.Retries {
+				tries++
+				continue // same rate once more
 			}
 			break
 		}
+		tries = 0
 		rep.MaxRate = rate
+		rate += fm.Step
 	}
 	if rep.MaxRate > 0 && e.cfg.Duration > 0 {
 		// Latency well below saturation is what production should see.

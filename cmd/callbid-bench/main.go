@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -110,7 +111,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&fm.Limit, "limit", fm.Limit, "find-max: highest rate tried")
 	fs.DurationVar(&fm.StepDuration, "step-duration", fm.StepDuration, "find-max: measured time per step")
 	fs.DurationVar(&fm.P99, "max-p99", fm.P99, "find-max: a step fails when p99 exceeds this")
+	fs.IntVar(&fm.Retries, "retries", fm.Retries, "find-max: re-runs of a failing step before the search stops (noisy machines)")
 	fs.Float64Var(&fm.MaxErrorRate, "max-errors", fm.MaxErrorRate, "find-max: a step fails when errors+timeouts exceed this share")
+	fs.IntVar(&cfg.TargetPID, "target-pid", 0, "the bidder's process id: report its CPU use per phase beside the bench's (Linux /proc)")
+	cpuProfile := fs.String("cpuprofile", "", "write the bench's own CPU profile here (to check it is not the bottleneck)")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	jsonPath := fs.String("json", "", "write the JSON report to this file (- = stdout)")
 	htmlPath := fs.String("html", "", "write the HTML report (inline SVG charts) to this file")
@@ -136,6 +140,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	htmlOut, err := create(*htmlPath, stdout)
 	if err != nil {
 		return fail(stderr, 1, err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(stderr, 1, fmt.Errorf("cannot create %s: %w", *cpuProfile, err))
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(stderr, 1, err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 	rep, err := bench.Run(ctx, cfg, stderr)
 	if err != nil {
