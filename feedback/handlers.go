@@ -20,6 +20,9 @@ const (
 	numBadReasons
 )
 
+// maxMicros bounds money fields ($1e9) so sums cannot overflow.
+const maxMicros = 1e15
+
 var badNames = [numBadReasons]string{"bad_json", "missing_id", "unknown_kind", "missing_time", "negative_value", "missing_campaign"}
 
 // Topic indices for per-topic counters.
@@ -60,7 +63,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	case im.At.IsZero():
 		f.st.bad(tImp, badTime)
 		return
-	case im.PriceMicros < 0:
+	case im.PriceMicros < 0 || im.PriceMicros > maxMicros:
 		f.st.bad(tImp, badValue)
 		return
 	case im.CampaignID == "" && im.Kind != "loss":
@@ -325,7 +328,7 @@ func (f *Feedback) applyOutcome(o *events.Outcome) {
 	case o.OccurredAt.IsZero():
 		f.st.bad(tOutcome, badTime)
 		return
-	case o.Revenue.AmountMicros < 0:
+	case o.Revenue.AmountMicros < 0 || o.Revenue.AmountMicros > maxMicros:
 		f.st.bad(tOutcome, badValue)
 		return
 	}

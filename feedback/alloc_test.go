@@ -1,0 +1,34 @@
+//go:build !race
+
+package feedback
+
+import (
+	"testing"
+	"time"
+)
+
+// The bid-path reads must not allocate.
+func TestBidPathAllocs(t *testing.T) {
+	f := benchFeedback(t)
+	f.records = make(chan record, 1<<16)
+	now := time.Now()
+	pub := string([]byte("pub-1234")) // not a constant: as from a request
+	cases := map[string]func(){
+		"HitRate":     func() { sink += f.HitRate("c17", pub) },
+		"HitRateMiss": func() { sink += f.HitRate("c17", "unknown") },
+		"Pacing":      func() { m, _ := f.Pacing("s7"); sink += m },
+		"RecordSeen":  func() { f.RecordSeen("s7", "exchange-1", now) },
+		"RecordBid":   func() { f.RecordBid("c17", "s7", pub, "exchange-1", 1, now) },
+		"Allowed":     func() { sinkB = f.Allowed(12345, 67890) },
+		"AllowedIP4":  func() { sinkB = f.AllowedIP("203.0.113.45") },
+		"AllowedIP6":  func() { sinkB = f.AllowedIP("2001:db9::45") },
+	}
+	for name, fn := range cases {
+		if n := testing.AllocsPerRun(1000, fn); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", name, n)
+		}
+	}
+	if d := f.Stats().RecordsDropped; d != 0 {
+		t.Fatalf("queue dropped %d during the guard", d)
+	}
+}
