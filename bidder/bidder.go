@@ -83,6 +83,7 @@ func (b *Bidder) Apply(cfg Config) error {
 		b.prevSig.Store(old.signer)
 	}
 	b.m.reloads.Inc()
+	b.log.Info().Int("campaigns", len(s.campaigns)).Msg("bidder config applied")
 	return nil
 }
 

@@ -70,7 +70,7 @@ func TestNoticeLifecycle(t *testing.T) {
 		imps = append(imps, im)
 	}
 	if len(imps) != 2 || imps[0].Kind != "win" || imps[1].Kind != "bill" || imps[1].PriceMicros != 2_500_000 ||
-		imps[1].CampaignID != "mortgage" || imps[1].PublisherID != "pub-1" || imps[1].Exchange != "other" ||
+		imps[1].CampaignID != "mortgage" || imps[1].PublisherID != "pub-1" || imps[1].Exchange != "exA" ||
 		imps[1].Skill != "mortgage" || imps[1].Currency != "USD" || imps[1].IPHash != hashString("203.0.113.9") {
 		t.Fatalf("impressions %+v", imps)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/callbid/callbid/openrtb"
@@ -21,8 +23,13 @@ type snapshot struct {
 	bidCur    map[string]bool
 	exchanges map[string]*exchangeRT
 	defaultEx *exchangeRT
-	otherEx   *exchangeRT // unknown names when exchanges are configured
-	base      string      // notice base URL
+	otherEx   *exchangeRT // names that cannot be kept (too many, bad characters)
+	// seenEx interns exchange names that are not configured, so feedback and
+	// reports see the real name; copy-on-write, at most maxSeenExchanges.
+	seenEx    atomic.Pointer[map[string]*exchangeRT]
+	seenMu    sync.Mutex
+	mkEx      func(name string) *exchangeRT
+	base      string // notice base URL
 	baseHTTPS bool
 	signer    *signer
 }
@@ -123,6 +130,12 @@ func compile(cfg Config, res Reserver, budgets *budgetSet) (*snapshot, error) {
 	for name, e := range cfg.Exchanges {
 		s.exchanges[name] = mk(name, e)
 	}
+	for _, name := range cfg.Server.NBRExchanges {
+		if _, ok := s.exchanges[name]; !ok {
+			s.exchanges[name] = mk(name, ExchangeConfig{})
+		}
+	}
+	s.mkEx = func(name string) *exchangeRT { return mk(name, ExchangeConfig{}) }
 	if d, ok := s.exchanges["default"]; ok {
 		s.defaultEx = d
 	} else {
@@ -303,5 +316,45 @@ func (s *snapshot) exchange(name []byte) *exchangeRT {
 	if string(name) == "default" {
 		return s.defaultEx
 	}
-	return s.otherEx
+	if m := s.seenEx.Load(); m != nil {
+		if x, ok := (*m)[string(name)]; ok {
+			return x
+		}
+	}
+	return s.internExchange(name)
+}
+
+const maxSeenExchanges = 64
+
+// internExchange keeps a new unconfigured exchange name (the first request
+// from an exchange allocates; the following ones do not).
+func (s *snapshot) internExchange(name []byte) *exchangeRT {
+	if len(name) > 32 {
+		return s.otherEx
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return s.otherEx
+		}
+	}
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	old := map[string]*exchangeRT{}
+	if m := s.seenEx.Load(); m != nil {
+		old = *m
+	}
+	if x, ok := old[string(name)]; ok {
+		return x
+	}
+	if len(old) >= maxSeenExchanges {
+		return s.otherEx
+	}
+	m := make(map[string]*exchangeRT, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	x := s.mkEx(string(name))
+	m[x.name] = x
+	s.seenEx.Store(&m)
+	return x
 }
