@@ -91,7 +91,7 @@ func DefaultConfig() Config {
 		WaitingTimeout:       15 * time.Minute,
 		StaleAfter:           30 * time.Second,
 		DefaultAgentTTL:      300 * time.Second,
-		RebuildInterval:      50 * time.Millisecond,
+		RebuildInterval:      20 * time.Millisecond,
 		RefreshInterval:      time.Second,
 		Factor:               FactorConfig{MinHeadroom: 0, FullHeadroom: 1},
 		Premium:              PremiumConfig{Multiplier: 1.2, MinAvailable: 1},

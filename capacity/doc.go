@@ -10,7 +10,7 @@
 //     HandleAgentState and HandleCall. They update the agent and call tables
 //     under a mutex that the bid path never takes.
 //   - Run, one goroutine, rebuilds an immutable snapshot at most every
-//     rebuild_interval (default 50 ms) after a change, and at least every
+//     rebuild_interval (default 20 ms) after a change, and at least every
 //     refresh_interval (1 s) so arrival rates decay, committed calls,
 //     agent TTLs, waiting-call timeouts and the deadman show. The first
 //     change after a quiet period is rebuilt at once.

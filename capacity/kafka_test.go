@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 3},
+	broker, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
 		[]string{events.TopicAgentState}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,13 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	m := New(Config{StaleAfter: time.Second}, []string{"mortgage", "probe"}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cons := events.NewConsumer(kcfg, events.TopicAgentState, m.HandleAgentState, zerolog.Nop())
+	var probeSeen atomic.Int64
+	cons := events.NewConsumer(kcfg, events.TopicAgentState, func(msg events.Message) {
+		if string(msg.Key) == "acme:agent-0" {
+			probeSeen.Store(time.Now().UnixNano())
+		}
+		m.HandleAgentState(msg)
+	}, zerolog.Nop())
 	runDone := make(chan struct{}, 2)
 	go func() { cons.Run(ctx); runDone <- struct{}{} }()
 	go func() { m.Run(ctx); runDone <- struct{}{} }()
@@ -102,9 +109,30 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 		}
 	}()
 
-	const changes = 50
+	// 5 unmeasured changes warm the path (the background producer's first
+	// connection, first fetches); then 100 measured, so p99 is the 99th.
+	const warmup, changes = 5, 100
 	lat := make([]time.Duration, 0, changes)
-	for c := range changes {
+	rb0, measureStart := m.rebuilds.Load(), time.Now()
+	// How late a goroutine sleeping 1 ms wakes: on an overloaded machine
+	// this, not the code, dominates the tail, and the log says so.
+	lateStop, lateDone := make(chan struct{}), make(chan []time.Duration)
+	go func() {
+		var late []time.Duration
+		for {
+			select {
+			case <-lateStop:
+				lateDone <- late
+				return
+			default:
+			}
+			s := time.Now()
+			time.Sleep(time.Millisecond)
+			late = append(late, time.Since(s)-time.Millisecond)
+		}
+	}()
+	toHandler := make([]time.Duration, 0, changes) // Publish → HandleAgentState: the Kafka part
+	for c := range warmup + changes {
 		free := c%2 == 0
 		state := "NOT_ROUTABLE"
 		if free {
@@ -113,19 +141,37 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 		start := time.Now()
 		publish(0, state)
 		waitView("change "+strconv.Itoa(c), 5*time.Second, func(v View) bool { return (v.Factor > 0) == free })
-		lat = append(lat, time.Since(start))
-		time.Sleep(10 * time.Millisecond)
+		d := time.Since(start)
+		if c >= warmup {
+			lat = append(lat, d)
+			toHandler = append(toHandler, time.Duration(probeSeen.Load()-start.UnixNano()))
+		}
+		// Spread the next change over the rebuild cycle: a fixed gap would
+		// phase-lock with rebuild_interval and measure one phase only.
+		time.Sleep(time.Duration(10+(c*7)%23) * time.Millisecond)
 	}
+	rebuildRate := float64(m.rebuilds.Load()-rb0) / time.Since(measureStart).Seconds()
+	close(lateStop)
+	late := <-lateDone
 	close(bgStop)
 	<-bgDone
 	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = bgPub.Close(cctx)
 	ccancel()
 
-	slices.Sort(lat)
-	p50, p99, maxL := lat[len(lat)/2], lat[(len(lat)*99+99)/100-1], lat[len(lat)-1]
-	t.Logf("agent-state change → View over kfake/TCP, %d changes with ~400 background changes/s: p50 %v, p99 %v, max %v",
-		changes, p50.Round(time.Microsecond), p99.Round(time.Microsecond), maxL.Round(time.Microsecond))
+	pct := func(d []time.Duration) (p50, p99, max time.Duration) {
+		slices.Sort(d)
+		return d[len(d)/2].Round(time.Microsecond), d[(len(d)*99+99)/100-1].Round(time.Microsecond), d[len(d)-1].Round(time.Microsecond)
+	}
+	k50, k99, kmax := pct(toHandler)
+	p50, p99, maxL := pct(lat)
+	t.Logf("Publish → View over kfake/TCP (4 partitions), %d changes, ~400 background changes/s: p50 %v, p99 %v, max %v",
+		changes, p50, p99, maxL)
+	t.Logf("  snapshot rebuilds meanwhile: %.0f/s (rebuild_interval %v), last took %v", rebuildRate, m.cfg.RebuildInterval,
+		time.Duration(m.rebuildNanos.Load()))
+	l50, l99, lmax := pct(late)
+	t.Logf("  scheduler lateness of a 1ms sleep meanwhile (machine load): p50 %v, p99 %v, max %v", l50, l99, lmax)
+	t.Logf("  of which Publish → HandleAgentState (producer batch 10ms + broker + fetch): p50 %v, p99 %v, max %v", k50, k99, kmax)
 	if p99 > 100*time.Millisecond {
 		t.Errorf("p99 %v > 100ms (p50 %v)", p99, p50)
 	}

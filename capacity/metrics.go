@@ -70,6 +70,10 @@ func (m *Model) RegisterMetrics(reg prometheus.Registerer) error {
 			}
 			return float64(m.now().UnixNano()-last) / 1e9
 		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "callbid_capacity_rebuilds_total",
+			Help: "Snapshots built.",
+		}, func() float64 { return float64(m.rebuilds.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callbid_capacity_rebuild_seconds",
 			Help: "Duration of the last snapshot rebuild.",

@@ -50,6 +50,7 @@ type Model struct {
 	skillDropped atomic.Uint64                // agent skills beyond max_skills
 	nAgents      atomic.Int64                 // agents in the table (incl. logged-out tombstones)
 	rebuildNanos atomic.Int64                 // duration of the last rebuild
+	rebuilds     atomic.Uint64                // snapshots built
 
 	// mu guards the tables below; taken by the consumer goroutines and the
 	// rebuild, never by View or Headroom.
@@ -462,29 +463,42 @@ func (m *Model) Ready() (ok bool, reason string) {
 
 // Run rebuilds snapshots, expires agents and watches the deadman until ctx
 // is done. Start it once, in its own goroutine.
+//
+// A change wakes it at once; if the last rebuild is younger than
+// rebuild_interval it sleeps out the rest first, so under a steady stream of
+// events it rebuilds exactly every rebuild_interval and a change waits at
+// most that long. A slower check (every 100 ms, or refresh_interval if
+// shorter) notices the deadman and refresh_interval without events.
 func (m *Model) Run(ctx context.Context) {
 	m.rebuild()
-	tick := time.NewTicker(m.cfg.RebuildInterval)
+	check := min(100*time.Millisecond, m.cfg.RefreshInterval)
+	tick := time.NewTicker(check)
 	defer tick.Stop()
+	wait := time.NewTimer(0)
+	<-wait.C
 	interval := m.cfg.RebuildInterval.Nanoseconds()
 	refresh := m.cfg.RefreshInterval.Nanoseconds()
 	for {
-		prompt := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-m.notify:
-			prompt = true
 		case <-tick.C:
 		}
-		now := m.now().UnixNano()
 		m.buildMu.Lock()
-		since, builtStale := now-m.lastBuild, m.builtWith
+		since, builtStale := m.now().UnixNano()-m.lastBuild, m.builtWith
 		m.buildMu.Unlock()
-		if prompt && since < interval {
-			continue // coalesce: the ticker picks the change up within rebuild_interval
+		if m.dirty.Load() && since < interval {
+			wait.Reset(time.Duration(interval - since))
+			select {
+			case <-ctx.Done():
+				wait.Stop()
+				return
+			case <-wait.C:
+			}
+			since = interval
 		}
-		st, _ := m.stale(now)
+		st, _ := m.stale(m.now().UnixNano())
 		if m.dirty.Load() || st != builtStale || since >= refresh {
 			m.rebuild()
 		}

@@ -180,6 +180,7 @@ func (m *Model) rebuild() {
 	m.lastBuild = now
 	m.builtWith = stale
 	m.rebuildNanos.Store(int64(time.Since(start)))
+	m.rebuilds.Add(1)
 }
 
 // View is the bid-path read: ≤ 50 ns, 0 allocations, never waits for Kafka.
