@@ -35,7 +35,8 @@ const (
 	CauseNoMatch                // no campaign targets this request (nbr 0)
 	CausePublisherBlocked       // publisher on a campaign block list (nbr 7)
 	CauseBlocked                // coppa, bcat, badv or bapp excludes the campaigns (504)
-	CauseNoCreative             // no creative fits the imp size/format, or secure imp with http notices (nbr 0)
+	CauseInsecure               // imp.secure=1 but server.notice_base_url is http:// (nbr 0)
+	CauseNoCreative             // no creative fits the imp size or format (nbr 0)
 	CauseNoDeal                 // private auction without a deal open to our seat and advertiser (nbr 0)
 	CauseBudget                 // daily budget spent (nbr 0)
 	CauseNoHeadroom             // no skilled-agent headroom, or pacing stop (500)
@@ -47,7 +48,7 @@ const (
 )
 
 var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currency", "invalid_traffic",
-	"unsupported", "no_match", "publisher_blocked", "blocked", "no_creative", "no_deal", "budget", "no_headroom",
+	"unsupported", "no_match", "publisher_blocked", "blocked", "insecure", "no_creative", "no_deal", "budget", "no_headroom",
 	"capacity_stale", "below_floor", "pool_exhausted", "late"}
 
 var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
@@ -242,7 +243,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 					continue
 				}
 				if imp.Secure && !s.baseHTTPS {
-					worst = max(worst, CauseNoCreative)
+					worst = max(worst, CauseInsecure)
 					continue
 				}
 				cr, native := fitCreative(c, imp)

@@ -244,7 +244,7 @@ func TestDecideRules(t *testing.T) {
 		r.Imps[0] = openrtb.Imp{ID: "1", Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativeHasTitle: true, NativeTitleAssetID: 1, NativeVer: "1.2"}
 	}, nil, want{camps: []string{"mortgage"}})
 	f("secure imp with http notices", func(c *Config) { c.Server.NoticeBaseURL = "http://bid.example.com" },
-		func(r *openrtb.Request) { r.Imps[0].Secure = true }, nil, want{cause: CauseNoCreative})
+		func(r *openrtb.Request) { r.Imps[0].Secure = true }, nil, want{cause: CauseInsecure})
 	f("secure imp with https notices", nil, func(r *openrtb.Request) { r.Imps[0].Secure = true }, nil,
 		want{camps: []string{"mortgage"}})
 	f("no campaigns", func(c *Config) { c.Campaigns = nil }, nil, nil, want{cause: CauseNoMatch})
@@ -302,5 +302,22 @@ func checkResult(t *testing.T, r *Result, w want) {
 	}
 	if w.cur != "" && r.Cur != w.cur {
 		t.Errorf("currency %q, want %q", r.Cur, w.cur)
+	}
+}
+
+func TestCauseTables(t *testing.T) {
+	seen := map[string]bool{}
+	for c := Cause(0); c < numCauses; c++ {
+		if n := c.String(); n == "" || seen[n] {
+			t.Errorf("cause %d has an empty or repeated name %q", c, n)
+		}
+		seen[c.String()] = true
+	}
+	for c, want := range map[Cause]openrtb.NoBidReason{CauseInsufficientTime: 15, CauseInvalidTraffic: 504,
+		CauseBlocked: 504, CausePublisherBlocked: 7, CauseNoHeadroom: 500, CauseCapacityStale: 501,
+		CausePoolExhausted: 502, CauseBelowFloor: 503, CauseNoMatch: 0, CauseLate: 15} {
+		if c.NBR() != want {
+			t.Errorf("%v: nbr %d, want %d", c, c.NBR(), want)
+		}
 	}
 }
