@@ -64,6 +64,13 @@ type Config struct {
 	// is read from /proc and reported beside the bench's own.
 	TargetPID int `yaml:"target_pid" json:"target_pid,omitempty"`
 
+	// Ceiling, with FindMax, is the URL of a ceiling server (callbid-bench
+	// ceiling) searched the same way after the target, so the target's
+	// maximum is stated as a share of the machine's HTTP ceiling in the same
+	// run. CeilingPID is its process id (for its CPU figures).
+	Ceiling    string `yaml:"ceiling" json:"ceiling,omitempty"`
+	CeilingPID int    `yaml:"ceiling_pid" json:"ceiling_pid,omitempty"`
+
 	// Progress prints one line per second to the progress writer.
 	Progress bool `yaml:"progress" json:"-"`
 }
@@ -225,6 +232,13 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminEvery <= 0 {
 		bad("admin_every: %s must be positive", c.AdminEvery)
+	}
+	if c.Ceiling != "" {
+		if err := checkLoopbackURL(c.Ceiling); err != nil {
+			bad("ceiling: %w", err)
+		} else if !c.FindMax.Enabled {
+			bad("ceiling: only used with find_max")
+		}
 	}
 	errs = append(errs, c.ClosedLoop.validate("closed_loop")...)
 	if c.FindMax.Enabled {

@@ -103,12 +103,22 @@ svg{background:#fff;border:1px solid #ddd;margin:8px 0}
 			p50 = append(p50, s.Result.Latency.P50)
 			ach = append(ach, s.Result.AchievedRate)
 		}
+		lat := []chartSeries{{"p50", "#1f77b4", x, p50}, {"p99", "#d62728", x, p99}}
+		thr := []chartSeries{{"target", "#999", x, x}, {"achieved", "#2ca02c", x, ach}}
+		if r.Ceiling != nil {
+			var cx, cp99, cach []float64
+			for _, s := range r.Ceiling.Steps {
+				cx = append(cx, s.Rate)
+				cp99 = append(cp99, s.Result.Latency.P99)
+				cach = append(cach, s.Result.AchievedRate)
+			}
+			lat = append(lat, chartSeries{"ceiling p99", "#ff7f0e", cx, cp99})
+			thr = append(thr, chartSeries{"ceiling achieved", "#ff7f0e", cx, cach})
+		}
 		b.WriteString("<h2>Find-max: latency by target rate</h2>")
-		b.WriteString(lineChart(nil, axis{label: "target req/s"}, axis{label: "ms", log: true}, []chartSeries{
-			{"p50", "#1f77b4", x, p50}, {"p99", "#d62728", x, p99}}))
+		b.WriteString(lineChart(nil, axis{label: "target req/s"}, axis{label: "ms", log: true}, lat))
 		b.WriteString("<h2>Find-max: achieved rate by target rate</h2>")
-		b.WriteString(lineChart(nil, axis{label: "target req/s"}, axis{label: "achieved req/s"}, []chartSeries{
-			{"target", "#999", x, x}, {"achieved", "#2ca02c", x, ach}}))
+		b.WriteString(lineChart(nil, axis{label: "target req/s"}, axis{label: "achieved req/s"}, thr))
 	}
 	if r.Admin != nil && len(r.Admin.Series) > 0 {
 		var x, y []float64
@@ -128,6 +138,11 @@ func (r *Report) allPoints() []Point {
 	var out []Point
 	for _, s := range r.Steps {
 		out = append(out, s.Result.Series...)
+	}
+	if r.Ceiling != nil {
+		for _, s := range r.Ceiling.Steps {
+			out = append(out, s.Result.Series...)
+		}
 	}
 	if r.Result != nil {
 		out = append(out, r.Result.Series...)

@@ -90,20 +90,34 @@ type Step struct {
 	Result *Result `json:"result"`
 }
 
+// CeilingResult is the find-max search against the ceiling server.
+type CeilingResult struct {
+	URL     string  `json:"url"`
+	MaxRate float64 `json:"max_sustained_rate"`
+	Steps   []Step  `json:"steps"`
+	// ShareOfCeiling is the target's max over the ceiling's max.
+	ShareOfCeiling float64 `json:"share_of_ceiling"`
+	// BenchHeadroom is the highest rate the bench generated and got answered
+	// (against the ceiling) over the target's max: at least 2 means the bench
+	// was not what limited the target.
+	BenchHeadroom float64 `json:"bench_headroom"`
+}
+
 // Report is everything one invocation measured.
 type Report struct {
-	Mode        string       `json:"mode"`
-	StartedAt   time.Time    `json:"started_at"`
-	Config      Config       `json:"config"`
-	Machine     Machine      `json:"machine"`
-	Bodies      BodyStats    `json:"bodies"`
-	Result      *Result      `json:"result,omitempty"`
-	Steps       []Step       `json:"steps,omitempty"`
-	MaxRate     float64      `json:"max_sustained_rate,omitempty"`
-	AtHalf      *Result      `json:"at_half_max,omitempty"`
-	ClosedLoop  *LoopReport  `json:"closed_loop,omitempty"`
-	Admin       *AdminReport `json:"admin,omitempty"`
-	Interrupted bool         `json:"interrupted,omitempty"`
+	Mode        string         `json:"mode"`
+	StartedAt   time.Time      `json:"started_at"`
+	Config      Config         `json:"config"`
+	Machine     Machine        `json:"machine"`
+	Bodies      BodyStats      `json:"bodies"`
+	Result      *Result        `json:"result,omitempty"`
+	Steps       []Step         `json:"steps,omitempty"`
+	MaxRate     float64        `json:"max_sustained_rate,omitempty"`
+	AtHalf      *Result        `json:"at_half_max,omitempty"`
+	Ceiling     *CeilingResult `json:"ceiling,omitempty"`
+	ClosedLoop  *LoopReport    `json:"closed_loop,omitempty"`
+	Admin       *AdminReport   `json:"admin,omitempty"`
+	Interrupted bool           `json:"interrupted,omitempty"`
 }
 
 // BodyStats describes the request pool.
@@ -224,22 +238,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, "INTERRUPTED: figures cover what ran before the stop.")
 	}
 	if len(r.Steps) > 0 {
-		fmt.Fprintln(tw, "\nfind-max\trate/s\tachieved/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\terr+timeout\tbench cpu\ttarget cpu\tverdict")
-		for _, s := range r.Steps {
-			v := "ok"
-			if !s.Passed {
-				v = "FAIL: " + s.Why
-			}
-			x := s.Result
-			tcpu := "-"
-			if x.TargetCPU >= 0 {
-				tcpu = fmt.Sprintf("%.2f", x.TargetCPU)
-			}
-			fmt.Fprintf(tw, "\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.2f\t%s\t%s\n", s.Rate, x.AchievedRate, x.Latency.P50, x.Latency.P99,
-				x.Latency.P999, x.Latency.Max, x.Errors+x.Timeouts, x.BenchCPU, tcpu, v)
-		}
+		fmt.Fprintln(tw, "\nfind-max")
+		writeSteps(tw, r.Steps)
 		fmt.Fprintf(tw, "max sustained rate: %.0f requests/s (p99 <= %s, errors <= %.2f%%)\n", r.MaxRate, r.Config.FindMax.P99,
 			100*r.Config.FindMax.MaxErrorRate)
+	}
+	if c := r.Ceiling; c != nil {
+		fmt.Fprintf(tw, "\nceiling %s\n", c.URL)
+		writeSteps(tw, c.Steps)
+		fmt.Fprintf(tw, "ceiling max: %.0f requests/s; target max %.0f/s = %.1f%% of the ceiling; bench headroom %.1fx the target's max\n",
+			c.MaxRate, r.MaxRate, 100*c.ShareOfCeiling, c.BenchHeadroom)
 	}
 	for _, x := range []*Result{r.Result, r.AtHalf} {
 		if x == nil {
@@ -300,4 +308,21 @@ func kv(m map[string]int64) string {
 		fmt.Fprintf(&b, "%s: %d", k, m[k])
 	}
 	return b.String()
+}
+
+func writeSteps(tw io.Writer, steps []Step) {
+	fmt.Fprintln(tw, "\trate/s\tachieved/s\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\terr+timeout\tbench cpu\ttarget cpu\tverdict")
+	for _, s := range steps {
+		v := "ok"
+		if !s.Passed {
+			v = "FAIL: " + s.Why
+		}
+		x := s.Result
+		tcpu := "-"
+		if x.TargetCPU >= 0 {
+			tcpu = fmt.Sprintf("%.2f", x.TargetCPU)
+		}
+		fmt.Fprintf(tw, "\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.2f\t%s\t%s\n", s.Rate, x.AchievedRate, x.Latency.P50, x.Latency.P99,
+			x.Latency.P999, x.Latency.Max, x.Errors+x.Timeouts, x.BenchCPU, tcpu, v)
+	}
 }

@@ -75,6 +75,20 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 
 	if cfg.FindMax.Enabled {
 		rep.Interrupted = e.findMax(ctx, rep, senders, runStart)
+		if cfg.Ceiling != "" && !rep.Interrupted {
+			c, stopped, err := searchCeiling(ctx, cfg, bodies, progress, runStart)
+			if err != nil {
+				fmt.Fprintf(progress, "callbid-bench: ceiling search skipped: %v\n", err)
+			} else {
+				rep.Ceiling, rep.Interrupted = c, stopped
+				if c.MaxRate > 0 {
+					c.ShareOfCeiling = rep.MaxRate / c.MaxRate
+				}
+				if rep.MaxRate > 0 {
+					c.BenchHeadroom = c.MaxRate / rep.MaxRate
+				}
+			}
+		}
 	} else {
 		rep.Result, rep.Interrupted = e.runPhase(ctx, phase{rate: cfg.Rate, warmup: cfg.Warmup, duration: cfg.Duration,
 			requests: cfg.Requests}, senders, runStart)
@@ -92,6 +106,33 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	stopAdmin()
 	return rep, nil
+}
+
+// searchCeiling runs the same find-max against the ceiling server.
+func searchCeiling(ctx context.Context, cfg Config, bodies []Body, progress io.Writer, runStart time.Time) (*CeilingResult, bool, error) {
+	if err := checkReachable(cfg.Ceiling, cfg.ConnectTimeout); err != nil {
+		return nil, false, err
+	}
+	cfg.Target, cfg.TargetPID, cfg.Duration = cfg.Ceiling, cfg.CeilingPID, 0
+	e, err := newEngine(cfg, bodies, nil, progress)
+	if err != nil {
+		return nil, false, err
+	}
+	senders := make([]*sender, cfg.Conns)
+	for i := range senders {
+		senders[i] = e.newSender(i)
+	}
+	defer func() {
+		for _, s := range senders {
+			s.release()
+		}
+	}()
+	sub := &Report{}
+	stopped := e.findMax(ctx, sub, senders, runStart)
+	for i := range sub.Steps {
+		sub.Steps[i].Result.Label = "ceiling " + sub.Steps[i].Result.Label
+	}
+	return &CeilingResult{URL: cfg.Ceiling, MaxRate: sub.MaxRate, Steps: sub.Steps}, stopped, nil
 }
 
 // findMax steps the rate up from Start by Step until a step fails (p99 over

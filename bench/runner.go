@@ -108,13 +108,12 @@ type sender struct {
 	parser   fastjson.Parser
 	rng      *rand.Rand
 
-	win       window                  // current second, for the time series
-	spare     *hdrhistogram.Histogram // swapped with win.hist
-	total     tally                   // measured requests only; read after the phase
-	latency   *hdrhistogram.Histogram // from scheduled time
-	service   *hdrhistogram.Histogram // from actual send
-	sendLag   *hdrhistogram.Histogram // actual send - scheduled
-	lastStart time.Time
+	win     window                  // current second, for the time series
+	spare   *hdrhistogram.Histogram // swapped with win.hist
+	total   tally                   // measured requests only; read after the phase
+	latency *hdrhistogram.Histogram // from scheduled time
+	service *hdrhistogram.Histogram // from actual send
+	sendLag *hdrhistogram.Histogram // actual send - scheduled
 }
 
 func (e *engine) newSender(id int) *sender {

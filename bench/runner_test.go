@@ -197,3 +197,29 @@ func TestFindMaxStopsAtSaturation(t *testing.T) {
 		t.Errorf("last step %+v should fail with a reason", last)
 	}
 }
+
+func TestFindMaxWithCeiling(t *testing.T) {
+	slow := serve(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(10 * time.Millisecond)
+		ctx.SetStatusCode(204)
+	})
+	ceiling := serve(t, CeilingHandler(CeilingBody("127.0.0.1:1")))
+	cfg := testConfig(slow)
+	cfg.Conns = 1
+	cfg.Duration = 0
+	cfg.Warmup = 100 * time.Millisecond
+	cfg.Ceiling = ceiling
+	cfg.FindMax = FindMaxConfig{Enabled: true, Start: 50, Step: 100, Limit: 350, StepDuration: 300 * time.Millisecond,
+		P99: 50 * time.Millisecond, MaxErrorRate: 0.01, MinAchieved: 0.9}
+	rep, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Ceiling
+	if c == nil || c.MaxRate != 350 || rep.MaxRate != 50 {
+		t.Fatalf("ceiling %+v, target max %.0f: want ceiling 350 and target 50", c, rep.MaxRate)
+	}
+	if c.BenchHeadroom != 7 || math.Abs(c.ShareOfCeiling-50.0/350) > 1e-9 {
+		t.Errorf("headroom %.2f share %.3f", c.BenchHeadroom, c.ShareOfCeiling)
+	}
+}

@@ -113,6 +113,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&fm.P99, "max-p99", fm.P99, "find-max: a step fails when p99 exceeds this")
 	fs.IntVar(&fm.Retries, "retries", fm.Retries, "find-max: re-runs of a failing step before the search stops (noisy machines)")
 	fs.Float64Var(&fm.MaxErrorRate, "max-errors", fm.MaxErrorRate, "find-max: a step fails when errors+timeouts exceed this share")
+	fs.StringVar(&cfg.Ceiling, "ceiling", "", "find-max: also search this ceiling server (callbid-bench ceiling) and report the target as a share of it")
+	fs.IntVar(&cfg.CeilingPID, "ceiling-pid", 0, "the ceiling server's process id, for its CPU figures")
 	fs.IntVar(&cfg.TargetPID, "target-pid", 0, "the bidder's process id: report its CPU use per phase beside the bench's (Linux /proc)")
 	cpuProfile := fs.String("cpuprofile", "", "write the bench's own CPU profile here (to check it is not the bottleneck)")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
