@@ -44,7 +44,7 @@ type Config struct {
 	// events carry no ttl_seconds (default 300s).
 	DefaultAgentTTL time.Duration `yaml:"default_agent_ttl"`
 	// RebuildInterval is the least time between snapshot rebuilds after a
-	// change (default 50ms): a change reaches bids within about this.
+	// change (default 20ms): a change reaches bids within about this.
 	RebuildInterval time.Duration `yaml:"rebuild_interval"`
 	// RefreshInterval rebuilds even without events, so decaying arrival
 	// rates, commitments, expiries and the deadman show (default 1s).

@@ -64,3 +64,17 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, labels map[st
 	}
 	return 0, false
 }
+
+func TestStats(t *testing.T) {
+	m, clk := newTestModel(t, Config{}, "mortgage", "auto")
+	staff(t, m, clk, 0, 4, "mortgage", 4, "BUSY")
+	m.rebuild()
+	st, stale := m.Stats()
+	if stale || len(st) != 2 || st[0].Skill != "auto" || st[1].Skill != "mortgage" {
+		t.Fatalf("Stats = %+v, %v", st, stale)
+	}
+	if s := st[1]; s.Staffed != 4 || s.Busy != 4 || s.StaffedByMinProficiency[8] != 4 || s.StaffedByMinProficiency[9] != 0 ||
+		s.HandleTimeSeconds != 300 || s.LambdaMaxPerMinute <= 0 {
+		t.Fatalf("mortgage stats %+v", s)
+	}
+}

@@ -109,7 +109,7 @@ func BenchmarkRebuild(b *testing.B) {
 
 // BenchmarkHandleAgentState is consumer throughput: decode, validate and
 // apply state changes for 10,000 agents round-robin (each a new seq).
-// "with_run" also runs the rebuild loop at its default 50 ms, as in
+// "with_run" also runs the rebuild loop at its default 20 ms, as in
 // production, contending for the table mutex.
 func BenchmarkHandleAgentState(b *testing.B) {
 	for _, withRun := range []bool{false, true} {
