@@ -1,6 +1,7 @@
 package numbers
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -57,25 +58,28 @@ type attribution struct {
 }
 
 // snapshot copies entry i's attribution; the caller holds its shard lock.
+// The variable-length strings share one allocation.
 func (p *Pools) snapshot(i int32) *attribution {
 	e := &p.entries[i]
 	won := e.wonAt
 	if won == 0 {
 		won = e.reservedAt
 	}
+	buf := string(e.buf)
+	r, m, b := int(e.reqLen), int(e.reqLen+e.impLen), int(e.reqLen+e.impLen+e.bidLen)
 	return &attribution{
 		idx:       i,
 		gen:       e.gen,
 		pool:      p.ranges[e.rng].pool,
 		campaign:  p.ids.name(e.campaign),
 		publisher: p.ids.name(e.publisher),
-		siteOrApp: string(e.siteOrApp()),
+		requestID: buf[:r],
+		impID:     buf[r:m],
+		bidID:     buf[m:b],
+		siteOrApp: buf[b:],
 		exchange:  p.small.name(uint32(e.exchange)),
-		requestID: string(e.requestID()),
-		impID:     string(e.impID()),
-		bidID:     string(e.bidID()),
 		skill:     p.small.name(uint32(e.skill)),
-		leaseID:   string(appendLeaseID(nil, i, e.gen)),
+		leaseID:   string(appendLeaseID(make([]byte, 0, 16), i, e.gen)),
 		price:     e.price,
 		wonAt:     won,
 		ipHash:    e.ipHash,
@@ -100,6 +104,11 @@ type callRecord struct {
 	spam    bool // a SPAM outcome of this call was counted
 }
 
+type callExpiry struct {
+	id      string
+	expires int64
+}
+
 type spamRec struct {
 	count int
 	last  int64
@@ -112,12 +121,14 @@ type callState struct {
 	mu         sync.Mutex
 	ttl        int64
 	calls      map[string]*callRecord
+	callOrder  []callExpiry // FIFO of calls in expiry order (ttl is fixed)
 	sticky     map[stickyKey]*stickyRec
 	spam       map[string]*spamRec
 	blocked    map[string]struct{} // configured; immutable
 	threshold  int
 	spamExpiry int64
 	token      []byte
+	scratch    []byte // answer encoding, guarded by mu
 
 	// guarded by mu
 	byMatch       [nMatch]uint64
@@ -168,11 +179,18 @@ func (c *callState) isBlocked(ani string, now int64) bool {
 func (c *callState) cleanup(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, r := range c.calls {
-		if r.expires <= now {
-			delete(c.calls, k)
-		}
+	// calls expire in arrival order: pop the front, O(expired).
+	k := 0
+	for ; k < len(c.callOrder) && c.callOrder[k].expires <= now; k++ {
+		delete(c.calls, c.callOrder[k].id)
 	}
+	clear(c.callOrder[:k]) // drop the strings for the GC
+	c.callOrder = c.callOrder[k:]
+	if cap(c.callOrder) > 1024 && len(c.callOrder) < cap(c.callOrder)/4 {
+		c.callOrder = append([]callExpiry(nil), c.callOrder...) // give back the dead prefix
+	}
+	// sticky callers and SPAM reports are few (first calls within a lease
+	// and cooldown; reported callers): a scan is cheap.
 	for k, r := range c.sticky {
 		if r.expires <= now {
 			delete(c.sticky, k)
@@ -280,8 +298,7 @@ func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
 	if err := parseCallBody(ps, ctx.PostBody(), &req); err != nil {
 		p.calls.badBodies.Add(1)
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		b := append([]byte(`{"error":`), nil...)
-		b = appendJSONString(b, err.Error())
+		b := appendJSONString([]byte(`{"error":`), err.Error())
 		ctx.SetBody(append(b, '}'))
 		return
 	}
@@ -311,8 +328,8 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 		c.duplicates++
 		return rec.body
 	}
-	m, a, pool := p.lookup(dnis, ext, ani, started, now)
 	anis := string(ani)
+	m, a, pool := p.lookup(dnis, ext, anis, started, now)
 	blocked := c.isBlocked(anis, now)
 	reason := "attributed"
 	switch {
@@ -326,30 +343,18 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 	if m == mNone {
 		c.unattributed[pool]++
 	}
-	body := appendAnswer(make([]byte, 0, 512), !blocked, reason, m, a)
+	c.scratch = appendAnswer(c.scratch[:0], !blocked, reason, m, a)
+	body := bytes.Clone(c.scratch)
 	callIDs := string(callID)
 	c.calls[callIDs] = &callRecord{body: body, ani: anis, expires: now + c.ttl}
-	ev := &events.Attribution{
-		CallID:    callIDs,
-		DNIS:      string(dnis),
-		Ext:       string(ext),
-		ANI:       anis,
-		StartedAt: time.Unix(0, started).UTC(),
-		Match:     matchNames[m],
-		Accepted:  !blocked,
-		Reason:    reason,
-	}
-	if a != nil {
-		ev.CampaignID, ev.PublisherID, ev.SiteOrApp = a.campaign, a.publisher, a.siteOrApp
-		ev.Exchange, ev.RequestID, ev.ImpID, ev.BidID = a.exchange, a.requestID, a.impID, a.bidID
-		ev.PriceCPM = float64(a.price) / 1e6
-		if a.wonAt != 0 {
-			ev.WonAt = time.Unix(0, a.wonAt).UTC()
-		}
-		ev.LeaseID, ev.Skill, ev.IPHash, ev.IFAHash = a.leaseID, a.skill, a.ipHash, a.ifaHash
+	c.callOrder = append(c.callOrder, callExpiry{callIDs, now + c.ttl})
+	var exts string
+	if len(ext) > 0 {
+		exts = string(ext)
 	}
 	select {
-	case p.attrQ <- ev:
+	case p.attrQ <- &attrJob{callID: callIDs, dnis: p.canonicalNumber(dnis), ext: exts, ani: anis,
+		started: started, match: m, accepted: !blocked, reason: reason, a: a}:
 	default:
 		p.attrDrops.Add(1)
 	}
@@ -360,7 +365,7 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 // started; the caller holds calls.mu. The first call of a lease ends it and
 // starts the cooldown, and makes its caller sticky. pool is the pool index
 // (-1 for an unknown number).
-func (p *Pools) lookup(dnis, ext, ani []byte, started, now int64) (m int, a *attribution, pool int32) {
+func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int, a *attribution, pool int32) {
 	ni, ok := p.byNumber[string(dnis)]
 	if !ok {
 		return mNone, nil, -1
@@ -382,7 +387,7 @@ func (p *Pools) lookup(dnis, ext, ani []byte, started, now int64) (m int, a *att
 	pool = p.ranges[p.entries[i].rng].pool
 	var st *stickyRec
 	if len(ani) > 0 {
-		st = c.sticky[stickyKey{i, string(ani)}]
+		st = c.sticky[stickyKey{i, ani}]
 		if st != nil && (started < st.from || started >= st.expires) {
 			st = nil
 		}
@@ -418,11 +423,11 @@ func (p *Pools) lookup(dnis, ext, ani []byte, started, now int64) (m int, a *att
 					s.insertSorted(p.entries, stCooldown, i)
 				}
 				a = p.snapshot(i)
-				p.publishLease(s, i, string(ani))
+				p.publishLease(s, i, ani)
 				leaseEnd := e.leaseEnd
 				s.mu.Unlock()
 				if len(ani) > 0 {
-					c.addSticky(i, string(ani), a, leaseEnd+pl.lease+pl.cooldown)
+					c.addSticky(i, ani, a, leaseEnd+pl.lease+pl.cooldown)
 				}
 				return m, a, pool
 			}
@@ -436,6 +441,18 @@ func (p *Pools) lookup(dnis, ext, ani []byte, started, now int64) (m int, a *att
 		return mSticky, st.a, pool
 	}
 	return mNone, nil, pool
+}
+
+// canonicalNumber returns the pool-owned string of a configured number (no
+// allocation), else a copy of dnis.
+func (p *Pools) canonicalNumber(dnis []byte) string {
+	if ni, ok := p.byNumber[string(dnis)]; ok {
+		if ni.fallback >= 0 {
+			return p.fallbacks[ni.fallback].e164
+		}
+		return p.ranges[ni.ranges[0]].e164
+	}
+	return string(dnis)
 }
 
 // appendAnswer encodes a /v1/calls answer.
@@ -549,18 +566,52 @@ func (p *Pools) HandleOutcome(msg events.Message) {
 	r.last = now
 }
 
+// attrJob is one attributed call waiting for Run to publish it.
+type attrJob struct {
+	callID, dnis, ext, ani string
+	started                int64
+	match                  int
+	accepted               bool
+	reason                 string
+	a                      *attribution
+}
+
+// event builds the callbid.attribution.v1 event of a job.
+func (j *attrJob) event() *events.Attribution {
+	ev := &events.Attribution{
+		CallID:    j.callID,
+		DNIS:      j.dnis,
+		Ext:       j.ext,
+		ANI:       j.ani,
+		StartedAt: time.Unix(0, j.started).UTC(),
+		Match:     matchNames[j.match],
+		Accepted:  j.accepted,
+		Reason:    j.reason,
+	}
+	if a := j.a; a != nil {
+		ev.CampaignID, ev.PublisherID, ev.SiteOrApp = a.campaign, a.publisher, a.siteOrApp
+		ev.Exchange, ev.RequestID, ev.ImpID, ev.BidID = a.exchange, a.requestID, a.impID, a.bidID
+		ev.PriceCPM = float64(a.price) / 1e6
+		if a.wonAt != 0 {
+			ev.WonAt = time.Unix(0, a.wonAt).UTC()
+		}
+		ev.LeaseID, ev.Skill, ev.IPHash, ev.IFAHash = a.leaseID, a.skill, a.ipHash, a.ifaHash
+	}
+	return ev
+}
+
 // publishAttribution encodes and publishes one attribution event (Run's
 // goroutine: off the request path).
-func (p *Pools) publishAttribution(a *events.Attribution) {
+func (p *Pools) publishAttribution(j *attrJob) {
 	if p.pub == nil {
 		return
 	}
-	v, err := jsonMarshal(a)
+	v, err := jsonMarshal(j.event())
 	if err != nil {
 		p.attrDrops.Add(1)
 		return
 	}
-	if !p.pub.Publish(events.TopicAttribution, []byte(a.CallID), v) {
+	if !p.pub.Publish(events.TopicAttribution, []byte(j.callID), v) {
 		p.attrDrops.Add(1)
 	}
 }

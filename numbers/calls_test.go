@@ -15,11 +15,11 @@ import (
 )
 
 type answer struct {
-	Accept      bool               `json:"accept"`
-	Reason      string             `json:"reason"`
-	Match       string             `json:"match"`
+	Accept      bool                `json:"accept"`
+	Reason      string              `json:"reason"`
+	Match       string              `json:"match"`
 	Attribution *events.Attribution `json:"attribution"`
-	Error       string             `json:"error"`
+	Error       string              `json:"error"`
 }
 
 func doCall(t *testing.T, p *Pools, token, body string) (int, answer, string) {

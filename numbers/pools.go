@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 )
 
@@ -148,7 +147,6 @@ func (e *entry) siteOrApp() []byte { return e.buf[e.reqLen+e.impLen+e.bidLen:] }
 type numRange struct {
 	e164 string
 	exts string // decimal strings of from..to, concatenated
-	key  string // "" for plain numbers; else e164+";ext=" is built on demand
 	from int64  // -1 for a plain number
 	off0 int64  // digitsBefore(from)
 	lo   int32  // first entry index
@@ -245,7 +243,7 @@ type Pools struct {
 
 	calls callState
 
-	attrQ         chan *events.Attribution
+	attrQ         chan *attrJob
 	attrDrops     atomic.Uint64
 	leaseDrops    atomic.Uint64
 	leaseApplied  atomic.Uint64
@@ -279,7 +277,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		byNumber: map[string]numInfo{},
 		ids:      newInterner(1<<32 - 2),
 		small:    newInterner(1<<16 - 1),
-		attrQ:    make(chan *events.Attribution, 4096),
+		attrQ:    make(chan *attrJob, 4096),
 		clockNow: time.Now,
 	}
 	var total int64
