@@ -59,9 +59,12 @@ type Config struct {
 	OrphanTTL time.Duration `yaml:"orphan_ttl"`
 	// ReportRetention is how long hourly report rows are kept. Default 720h.
 	ReportRetention time.Duration `yaml:"report_retention"`
-	// StaleAfter: bidding or winning with no impression or call feed event
-	// for this long makes Ready false. Default 5m.
+	// StaleAfter and StaleBids: StaleBids bids and StaleAfter with no
+	// impression event make Ready false (the impressions feed stalled).
+	// Defaults 5m and 2000. The call feed counts as stalled when 20 calls
+	// were expected from wins since its last event.
 	StaleAfter time.Duration `yaml:"stale_after"`
+	StaleBids  int           `yaml:"stale_bids"`
 }
 
 // TimeToCallConfig describes the delay between a won impression and its call.
@@ -82,8 +85,8 @@ type TimeToCallConfig struct {
 
 // PacingConfig tunes the per-skill controller.
 type PacingConfig struct {
-	// Enabled turns pacing on; off keeps the multiplier at 1 (hard stop too).
-	// Default true (set disabled: true to turn off).
+	// Disabled turns pacing off: the multiplier stays 1 and there is no
+	// hard stop. Default false (pacing on).
 	Disabled bool `yaml:"disabled"`
 	// Interval is the controller tick. Default 1s.
 	Interval time.Duration `yaml:"interval"`
@@ -206,6 +209,9 @@ func (c Config) withDefaults() Config {
 	setD(&c.OrphanTTL, defOrphanTTL)
 	setD(&c.ReportRetention, defReportRet)
 	setD(&c.StaleAfter, defStaleAfter)
+	if c.StaleBids == 0 {
+		c.StaleBids = 2000
+	}
 	return c
 }
 
@@ -299,6 +305,9 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParsePrefix(r); err != nil {
 			bad("traffic.blocked_ranges[%d]: %q is not a CIDR range: %w", i, r, err)
 		}
+	}
+	if c.StaleBids < 0 {
+		bad("stale_bids: %d must not be negative", c.StaleBids)
 	}
 	if c.RecordQueue < 0 {
 		bad("record_queue: %d must not be negative", c.RecordQueue)

@@ -85,8 +85,9 @@ type Feedback struct {
 	landmark  float64   // forward-decay landmark, unix seconds
 	landSet   bool
 	seed      maphash.Seed
-	seenBids  map[uint64]seenBid // bid id hash → event time, for dedupe
-	impMark   map[int]time.Time  // latest impression event time per partition
+	seenBids  map[uint64]struct{}        // bid id hashes within the dedupe window
+	seenByMin map[int]map[int64][]uint64 // partition → event minute → hashes, for expiry
+	impMark   map[int]time.Time          // latest impression event time per partition
 	calls     map[string]*callRec
 	callMark  time.Time // latest call-side event time
 	rows      map[reportKey]*counts
@@ -101,6 +102,7 @@ type Feedback struct {
 	lastImpEvent  atomic.Int64
 	lastCallEvent atomic.Int64
 	lastBidAt     atomic.Int64
+	bidsSinceImp  atomic.Int64
 	expectedSince atomic.Uint64 // float64 bits: calls expected since the last call-feed event
 }
 
@@ -119,7 +121,8 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		skillPend: make(map[string]map[int64]float64),
 		mu2:       make(map[string]float64),
 		seed:      maphash.MakeSeed(),
-		seenBids:  make(map[uint64]seenBid),
+		seenBids:  make(map[uint64]struct{}),
+		seenByMin: make(map[int]map[int64][]uint64),
 		impMark:   make(map[int]time.Time),
 		calls:     make(map[string]*callRec),
 		rows:      make(map[reportKey]*counts),
@@ -310,11 +313,6 @@ func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buyi
 
 // buyWindow is the look-back, in seconds, of the buying rate.
 const buyWindow = 60
-
-type seenBid struct {
-	at   int64 // event time, unix ns
-	part int
-}
 
 // pendBucket is the resolution, in seconds, of committed-call buckets.
 const pendBucket = 10

@@ -72,6 +72,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	}
 	now := f.clock()
 	f.lastImpEvent.Store(now.UnixNano())
+	f.bidsSinceImp.Store(0)
 	if im.Kind == "loss" {
 		f.st.losses.Add(1)
 		return
@@ -86,7 +87,14 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 		f.st.duplicates[tImp].Add(1)
 		return
 	}
-	f.seenBids[h] = seenBid{at: im.At.UnixNano(), part: part}
+	f.seenBids[h] = struct{}{}
+	byMin := f.seenByMin[part]
+	if byMin == nil {
+		byMin = map[int64][]uint64{}
+		f.seenByMin[part] = byMin
+	}
+	m := im.At.Unix() / 60
+	byMin[m] = append(byMin[m], h)
 	c := f.cellLocked(f.internLocked(im.CampaignID), f.internLocked(im.PublisherID))
 	if c.skill == "" && im.Skill != "" {
 		c.skill = f.internLocked(im.Skill)
@@ -455,9 +463,15 @@ func (f *Feedback) maybeEmitLocked(r *callRec) {
 
 // sweepLocked expires dedupe ids, call records and orphans.
 func (f *Feedback) sweepLocked(now time.Time) {
-	for h, sb := range f.seenBids {
-		if sb.at < f.impMark[sb.part].Add(-f.cfg.DedupeWindow).UnixNano() {
-			delete(f.seenBids, h)
+	for part, byMin := range f.seenByMin {
+		cut := f.impMark[part].Add(-f.cfg.DedupeWindow).Unix() / 60
+		for m, hs := range byMin {
+			if m < cut {
+				for _, h := range hs {
+					delete(f.seenBids, h)
+				}
+				delete(byMin, m)
+			}
 		}
 	}
 	callCut := f.callMark.Add(-f.cfg.CallRetention)

@@ -10,12 +10,17 @@ import (
 )
 
 func TestReadyReportsStalledFeeds(t *testing.T) {
-	f, _, now := newTest(t, Config{StaleAfter: time.Minute})
+	f, _, now := newTest(t, Config{StaleAfter: time.Minute, StaleBids: 2})
 	if ok, why := f.Ready(); !ok {
 		t.Fatalf("fresh instance not ready: %s", why)
 	}
 	f.HandleImpression(imp("b0", "p1", "x1", 1, *now))
 	*now = now.Add(5 * time.Minute)
+	f.RecordBid("c1", "mortgage", "p1", "x1", 1, *now)
+	f.drain()
+	if ok, _ := f.Ready(); !ok {
+		t.Fatal("one bid without a win is not a stall")
+	}
 	f.RecordBid("c1", "mortgage", "p1", "x1", 1, *now)
 	f.drain()
 	ok, why := f.Ready()

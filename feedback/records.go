@@ -98,6 +98,7 @@ func (f *Feedback) foldLocked(r *record) {
 	case recBid:
 		f.st.bids.Add(1)
 		f.lastBidAt.Store(r.at)
+		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])
 		row := f.rowLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch})
 		if row != nil {

@@ -265,9 +265,6 @@ func runSim(t testing.TB, pacing, hardStop bool) *sim {
 		s.now = float64(sec)
 		s.fillAgents() // the shift change frees or removes seats
 		f.tick(s.at(s.now))
-		if simDebug != nil {
-			simDebug(s)
-		}
 		mult, stop := f.Pacing(simSkill)
 		w := s.window(s.now)
 		w.ticks++
@@ -314,10 +311,6 @@ func runSim(t testing.TB, pacing, hardStop bool) *sim {
 	}
 	return s
 }
-
-var simDebug func(*sim)
-
-func ftoa(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 
 func poisson(r *rand.Rand, mean float64) int {
 	// Knuth is fine for a mean of 20.

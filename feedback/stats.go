@@ -163,7 +163,9 @@ const stallCalls = 20
 func (f *Feedback) Ready() (ok bool, reason string) {
 	now := f.clock()
 	lastBid, lastImp := f.lastBidAt.Load(), f.lastImpEvent.Load()
-	if lastBid != 0 && now.UnixNano()-lastBid < int64(f.cfg.StaleAfter) {
+	// Not winning for a while is normal for a low bidder: the feed counts as
+	// stalled only after StaleBids bids and StaleAfter without any event.
+	if lastBid != 0 && now.UnixNano()-lastBid < int64(f.cfg.StaleAfter) && f.bidsSinceImp.Load() >= int64(f.cfg.StaleBids) {
 		ref := lastImp
 		if ref == 0 {
 			ref = f.started.UnixNano()
