@@ -72,10 +72,10 @@ func (r *AdminReport) poll(runStart time.Time) {
 	}
 	sumLeaves(doc, "", sums)
 	r.Totals = sums
-	util := 0.0
+	util, ok := sums["utilization"]
 	for k, v := range sums {
 		r.Peak[k] = max(r.Peak[k], v)
-		if strings.Contains(k, "utili") {
+		if !ok && strings.Contains(k, "utili") && !strings.Contains(k, "target") {
 			util = max(util, v)
 		}
 	}
@@ -96,7 +96,7 @@ func sumLeaves(v any, key string, sums map[string]float64) {
 		if key == "" {
 			return
 		}
-		if strings.Contains(key, "utili") || strings.Contains(key, "ratio") || strings.Contains(key, "percent") {
+		if isLevel(key) {
 			sums[key] = max(sums[key], x)
 		} else {
 			sums[key] += x
@@ -122,4 +122,15 @@ func errSuffix(s string) string {
 		return ""
 	}
 	return " (last: " + s + ")"
+}
+
+// isLevel says a field is a level or setting, not a count: across pools it
+// takes the maximum instead of the sum.
+func isLevel(key string) bool {
+	for _, w := range []string{"utili", "ratio", "percent", "_seconds", "target", "rate"} {
+		if strings.Contains(key, w) {
+			return true
+		}
+	}
+	return false
 }

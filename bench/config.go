@@ -44,6 +44,8 @@ type Config struct {
 	// Gzip sends GzipShare of the bodies gzipped and accepts gzip answers.
 	Gzip      bool    `yaml:"gzip" json:"gzip"`
 	GzipShare float64 `yaml:"gzip_share" json:"gzip_share"`
+	// SecureShare of generated impressions are flagged secure=1.
+	SecureShare float64 `yaml:"secure_share" json:"secure_share"`
 	// UniqueIDs rewrites BidRequest.id on every send so ids never repeat
 	// (gzip bodies keep the pooled id: they are compressed once).
 	UniqueIDs bool `yaml:"unique_ids" json:"unique_ids"`
@@ -224,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GzipShare < 0 || c.GzipShare > 1 {
 		bad("gzip_share: %g must be between 0 and 1", c.GzipShare)
+	}
+	if c.SecureShare < 0 || c.SecureShare > 1 {
+		bad("secure_share: %g must be between 0 and 1", c.SecureShare)
 	}
 	if c.Admin != "" {
 		if err := checkLoopbackURL(c.Admin); err != nil {

@@ -33,6 +33,9 @@ type GeneratorConfig struct {
 	Gzip       bool
 	GzipShare  float64
 	UniqueIDs  bool
+	// SecureShare of impressions carry secure=1 (the rest secure=0). A
+	// bidder whose notice URLs are http cannot bid on secure ones.
+	SecureShare float64
 }
 
 type geo struct {
@@ -160,7 +163,7 @@ func Generate(cfg GeneratorConfig) ([]Body, error) {
 		p := &pubs[zipf.Uint64()]
 		g := &geos[pick(rng, geoCum)]
 		d := &devices[pick(rng, devCum)]
-		req := buildRequest(rng, n, p, g, d, cfg.UniqueIDs)
+		req := buildRequest(rng, n, p, g, d, cfg.UniqueIDs, cfg.SecureShare)
 		data, err := json.Marshal(req)
 		if err != nil {
 			return nil, fmt.Errorf("generator: cannot marshal request %d: %w", n, err)
@@ -189,7 +192,7 @@ func Generate(cfg GeneratorConfig) ([]Body, error) {
 	return out, nil
 }
 
-func buildRequest(rng *rand.Rand, n int, p *publisher, g *geo, d *device, uniqueIDs bool) *openrtb2.BidRequest {
+func buildRequest(rng *rand.Rand, n int, p *publisher, g *geo, d *device, uniqueIDs bool, secureShare float64) *openrtb2.BidRequest {
 	v := verticals[p.vertical]
 	id := fmt.Sprintf("bench-%016x", uint64(n))
 	if uniqueIDs {
@@ -210,7 +213,10 @@ func buildRequest(rng *rand.Rand, n int, p *publisher, g *geo, d *device, unique
 	if rng.Float64() < 0.15 {
 		imps = 2
 	}
-	secure := int8(1)
+	secure := int8(0)
+	if rng.Float64() < secureShare {
+		secure = 1
+	}
 	for i := range imps {
 		imp := openrtb2.Imp{
 			ID:          strconv.Itoa(i + 1),

@@ -188,7 +188,7 @@ func loadBodies(cfg Config) ([]Body, string, error) {
 		return b, cfg.Corpus, err
 	}
 	b, err := Generate(GeneratorConfig{Seed: cfg.Seed, Count: cfg.Pool, Publishers: cfg.Publishers,
-		Gzip: cfg.Gzip, GzipShare: cfg.GzipShare, UniqueIDs: cfg.UniqueIDs})
+		Gzip: cfg.Gzip, GzipShare: cfg.GzipShare, UniqueIDs: cfg.UniqueIDs, SecureShare: cfg.SecureShare})
 	return b, "generator", err
 }
 

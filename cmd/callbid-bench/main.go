@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -86,6 +87,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Publishers, "publishers", cfg.Publishers, "distinct generated publishers (Zipf-skewed)")
 	fs.BoolVar(&cfg.Gzip, "gzip", false, "send some bodies gzipped (-gzip-share) and accept gzip answers")
 	fs.Float64Var(&cfg.GzipShare, "gzip-share", cfg.GzipShare, "share of gzipped bodies with -gzip")
+	fs.Float64Var(&cfg.SecureShare, "secure-share", cfg.SecureShare, "share of generated imps with secure=1 (a bidder with http notice URLs no-bids them)")
+	exchange := fs.String("exchange", "", "exchange name sent as ?exchange= on the bid path (callbid answers nbr bodies to exchanges listed in nbr_exchanges)")
 	fs.BoolVar(&cfg.UniqueIDs, "unique-ids", cfg.UniqueIDs, "rewrite BidRequest.id on each send so ids never repeat")
 	fs.BoolVar(&cl.Enabled, "closed-loop", false, "fire nurl/burl/lurl for bids and place calls through POST /v1/calls")
 	fs.Float64Var(&cl.WinRate, "win-rate", cl.WinRate, "share of bids that win (the rest get lurl with loss 102)")
@@ -128,6 +131,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	cfg.Progress = !*quiet
+	if *exchange != "" {
+		sep := "?"
+		if strings.Contains(cfg.BidPath, "?") {
+			sep = "&"
+		}
+		cfg.BidPath += sep + "exchange=" + url.QueryEscape(*exchange)
+	}
 	if fm.Enabled && !flagSet(fs, "duration") {
 		cfg.Duration = 2 * fm.StepDuration // the run at 50% of max
 	}
