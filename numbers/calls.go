@@ -102,6 +102,10 @@ type callRecord struct {
 	ani     string
 	expires int64
 	spam    bool // a SPAM outcome of this call was counted
+	// the entry and generation whose lease this call ended (idx -1: none);
+	// its ENDED event moves the cooldown start to the end of the call.
+	idx int32
+	gen uint32
 }
 
 type callExpiry struct {
@@ -329,7 +333,7 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 		return rec.body
 	}
 	anis := string(ani)
-	m, a, pool := p.lookup(dnis, ext, anis, started, now)
+	m, a, pool, ended := p.lookup(dnis, ext, anis, started, now)
 	blocked := c.isBlocked(anis, now)
 	reason := "attributed"
 	switch {
@@ -346,7 +350,11 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 	c.scratch = appendAnswer(c.scratch[:0], !blocked, reason, m, a)
 	body := bytes.Clone(c.scratch)
 	callIDs := string(callID)
-	c.calls[callIDs] = &callRecord{body: body, ani: anis, expires: now + c.ttl}
+	rec := &callRecord{body: body, ani: anis, expires: now + c.ttl, idx: -1}
+	if ended {
+		rec.idx, rec.gen = a.idx, a.gen
+	}
+	c.calls[callIDs] = rec
 	c.callOrder = append(c.callOrder, callExpiry{callIDs, now + c.ttl})
 	var exts string
 	if len(ext) > 0 {
@@ -365,10 +373,10 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 // started; the caller holds calls.mu. The first call of a lease ends it and
 // starts the cooldown, and makes its caller sticky. pool is the pool index
 // (-1 for an unknown number).
-func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int, a *attribution, pool int32) {
+func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int, a *attribution, pool int32, ended bool) {
 	ni, ok := p.byNumber[string(dnis)]
 	if !ok {
-		return mNone, nil, -1
+		return mNone, nil, -1, false
 	}
 	if ni.fallback >= 0 {
 		f := &p.fallbacks[ni.fallback]
@@ -376,11 +384,11 @@ func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int,
 			idx: -1, pool: f.pool, campaign: f.campaign, fallbackNum: true,
 			publisher: p.ids.name(f.publisher.Load()),
 			siteOrApp: p.ids.name(f.site.Load()),
-		}, f.pool
+		}, f.pool, false
 	}
 	i, ok := p.entryOf(dnis, ext)
 	if !ok {
-		return mNone, nil, p.ranges[ni.ranges[0]].pool
+		return mNone, nil, p.ranges[ni.ranges[0]].pool, false
 	}
 	c := &p.calls
 	pl := p.poolOf(i)
@@ -397,7 +405,7 @@ func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int,
 	e := &p.entries[i]
 	if st != nil && st.a.gen != e.gen {
 		s.mu.Unlock()
-		return mSticky, st.a, pool // the caller's lease, though the number moved on
+		return mSticky, st.a, pool, false // the caller's lease, though the number moved on
 	}
 	if e.flags&fData != 0 {
 		start, end := e.reservedAt, int64(0)
@@ -421,6 +429,7 @@ func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int,
 					s.remove(p.entries, i)
 					e.leaseEnd = started
 					s.insertSorted(p.entries, stCooldown, i)
+					ended = true
 				}
 				a = p.snapshot(i)
 				p.publishLease(s, i, ani)
@@ -429,18 +438,18 @@ func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int,
 				if len(ani) > 0 {
 					c.addSticky(i, ani, a, leaseEnd+pl.lease+pl.cooldown)
 				}
-				return m, a, pool
+				return m, a, pool, ended
 			}
 			a = p.snapshot(i)
 			s.mu.Unlock()
-			return m, a, pool
+			return m, a, pool, false
 		}
 	}
 	s.mu.Unlock()
 	if st != nil {
-		return mSticky, st.a, pool
+		return mSticky, st.a, pool, false
 	}
-	return mNone, nil, pool
+	return mNone, nil, pool, false
 }
 
 // canonicalNumber returns the pool-owned string of a configured number (no
@@ -499,7 +508,12 @@ func (p *Pools) HandleCallEvent(msg events.Message) {
 		p.calls.badCallEvents.Add(1)
 		return
 	}
-	if string(v.GetStringBytes("event_type")) != "OFFERED" {
+	switch string(v.GetStringBytes("event_type")) {
+	case "OFFERED":
+	case "ENDED":
+		p.callEnded(v)
+		return
+	default:
 		return
 	}
 	callID, dnis := v.GetStringBytes("call_id"), v.GetStringBytes("dnis")
@@ -522,6 +536,38 @@ func (p *Pools) HandleCallEvent(msg events.Message) {
 		ani = ani[:64]
 	}
 	p.attribute(callID, dnis, v.GetStringBytes("ext"), ani, started, now)
+}
+
+// callEnded handles an ENDED cc.call.v1 event: when the call ended its
+// lease, the cooldown runs from the end of the call rather than its start.
+func (p *Pools) callEnded(v *fastjson.Value) {
+	ts := v.GetStringBytes("occurred_at")
+	t, err := time.Parse(time.RFC3339Nano, string(ts))
+	if err != nil {
+		p.calls.badCallEvents.Add(1)
+		return
+	}
+	end := t.UnixNano()
+	c := &p.calls
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := c.calls[string(v.GetStringBytes("call_id"))]
+	if rec == nil || rec.idx < 0 {
+		return
+	}
+	i := rec.idx
+	pl := p.poolOf(i)
+	s := p.shardOf(pl, i)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := &p.entries[i]
+	if e.gen != rec.gen || e.state != stCooldown || end <= e.leaseEnd {
+		return
+	}
+	s.remove(p.entries, i)
+	e.leaseEnd = end
+	s.insertSorted(p.entries, stCooldown, i)
+	p.publishLease(s, i, rec.ani)
 }
 
 // HandleOutcome feeds the caller blocklist from cc.outcome.v1: a SPAM

@@ -322,3 +322,24 @@ func TestAttributionPublished(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 }
+
+// TestCooldownFromCallEnd: the ENDED event of the call that ended a lease
+// moves the start of the cooldown to the end of the call.
+func TestCooldownFromCallEnd(t *testing.T) {
+	p := mustNew(t, onePool(1), nil)
+	r := leaseOne(t, p, 1, t0)
+	start := t0.Add(5 * time.Minute)
+	p.clockNow = func() time.Time { return start }
+	doCall(t, p, "tok", callBody("long", r.E164, "", "+14155550188", start))
+	ended := fmt.Sprintf(`{"call_id":"long","event_type":"ENDED","dnis":%q,"occurred_at":%q,"talk_ms":1200000,"end_reason":"CUSTOMER_HANGUP"}`,
+		r.E164, start.Add(20*time.Minute).Format(time.RFC3339))
+	p.HandleCallEvent(events.Message{Value: []byte(ended)})
+	p.Sweep(start.Add(31 * time.Minute)) // 30 min after the start: still cooling down
+	if st := p.stateOf(refIndex(r.Ref)); st != stCooldown {
+		t.Fatalf("state %s 31 min after the call started (20 min call), want cooldown", stateNames[st])
+	}
+	p.Sweep(start.Add(51 * time.Minute))
+	if st := p.stateOf(refIndex(r.Ref)); st != stFree {
+		t.Fatalf("state %s 31 min after the call ended, want free", stateNames[st])
+	}
+}

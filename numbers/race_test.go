@@ -97,7 +97,7 @@ func TestConcurrentNoDoubleLease(t *testing.T) {
 						e164, ext := p.numberOf(refIndex(r))
 						id := fmt.Appendf(nil, "c-%d-%d-%d", phase, w, k)
 						p.calls.mu.Lock()
-						m, a, _ := p.lookup([]byte(e164), []byte(ext), "+14155550100", now.UnixNano(), now.UnixNano())
+						m, a, _, _ := p.lookup([]byte(e164), []byte(ext), "+14155550100", now.UnixNano(), now.UnixNano())
 						p.calls.mu.Unlock()
 						_ = id
 						if (m != mExact && m != mCooldown && m != mSticky) || a == nil || a.leaseID != string(appendLeaseID(nil, refIndex(r), uint32(r))) {
