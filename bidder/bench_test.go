@@ -15,10 +15,14 @@ import (
 // given reserver and a ctx carrying body; the ctx is reused per iteration
 // the way fasthttp reuses it per connection.
 func benchSetup(tb testing.TB, res Reserver) (fasthttp.RequestHandler, *testEnv) {
+	return benchSetupClock(tb, res, time.Now)
+}
+
+func benchSetupClock(tb testing.TB, res Reserver, now func() time.Time) (fasthttp.RequestHandler, *testEnv) {
 	tb.Helper()
 	cfg := loadYAMLConfig(tb, "testdata/config.yaml")
 	e := &testEnv{cap: &fakeCapacity{}, fb: &fakeFeedback{}, now: testNow}
-	b, err := New(cfg, Deps{Reserver: res, Capacity: e.cap, Feedback: e.fb, Now: time.Now}, zerolog.Nop())
+	b, err := New(cfg, Deps{Reserver: res, Capacity: e.cap, Feedback: e.fb, Now: now}, zerolog.Nop())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,7 +54,10 @@ func runBid(h fasthttp.RequestHandler, ctx *fasthttp.RequestCtx) {
 }
 
 func benchBid(b *testing.B, res Reserver, file string, want int) {
-	h, _ := benchSetup(b, res)
+	// A clock that moves 1 ms per request lets real pools expire holds (15 s)
+	// after 15,000 requests, as they would under a steady load.
+	t := time.Now()
+	h, _ := benchSetupClock(b, res, func() time.Time { t = t.Add(time.Millisecond); return t })
 	body := readBody(b, file)
 	ctx := newBidCtx(body, "/openrtb2/bid?exchange=default")
 	runBid(h, ctx)
@@ -62,6 +69,10 @@ func benchBid(b *testing.B, res Reserver, file string, want int) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		runBid(h, ctx)
+	}
+	b.StopTimer()
+	if ctx.Response.StatusCode() != want { // e.g. a pool ran dry: the benchmark measured another path
+		b.Fatalf("last status %d, want %d", ctx.Response.StatusCode(), want)
 	}
 }
 
@@ -94,14 +105,14 @@ func BenchmarkBidParallel(b *testing.B) {
 	})
 }
 
-// realPools builds numbers.Pools with extension ranges large enough that
-// the benchmark never exhausts them (holds expire after the default 15 s).
+// realPools builds numbers.Pools with 20,000 entries per pool: more than the
+// holds outstanding at 1 ms per request and a 15 s hold.
 func realPools(tb testing.TB) *numbers.Pools {
 	tb.Helper()
 	var cfg numbers.Config
 	for i, id := range []string{"pool-mortgage", "pool-auto", "pool-legal"} {
 		cfg.Pools = append(cfg.Pools, numbers.PoolConfig{ID: id,
-			Extensions: []numbers.ExtensionRange{{Number: "+1800555" + strconv.Itoa(1000+i), From: 1, To: 2_000_000}}})
+			Extensions: []numbers.ExtensionRange{{Number: "+1800555" + strconv.Itoa(1000+i), From: 1, To: 20_000}}})
 	}
 	p, err := numbers.New(cfg, nil, zerolog.Nop())
 	if err != nil {
