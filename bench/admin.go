@@ -113,7 +113,7 @@ func (r *AdminReport) writeText(w io.Writer) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(tw, "  %s\tlast %g\tpeak %g\n", k, r.Totals[k], r.Peak[k])
+		fmt.Fprintf(tw, "  %s\tlast %s\tpeak %s\n", k, fmtNum(r.Totals[k]), fmtNum(r.Peak[k]))
 	}
 }
 

@@ -281,7 +281,9 @@ func fmtNum(v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	case math.Abs(v) >= 1:
 		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
-	default:
+	case math.Abs(v) >= 0.0001:
 		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", v), "0"), ".")
+	default:
+		return fmt.Sprintf("%.2g", v)
 	}
 }

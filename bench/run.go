@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if cfg.FindMax.Enabled {
 		rep.Interrupted = e.findMax(ctx, rep, senders, runStart)
 		if cfg.Ceiling != "" && !rep.Interrupted {
-			c, stopped, err := searchCeiling(ctx, cfg, bodies, progress, runStart)
+			c, stopped, err := searchCeiling(ctx, cfg, rep.MaxRate, bodies, progress, runStart)
 			if err != nil {
 				fmt.Fprintf(progress, "callbid-bench: ceiling search skipped: %v\n", err)
 			} else {
@@ -109,11 +109,17 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 }
 
 // searchCeiling runs the same find-max against the ceiling server.
-func searchCeiling(ctx context.Context, cfg Config, bodies []Body, progress io.Writer, runStart time.Time) (*CeilingResult, bool, error) {
+// It starts at the target's maximum and steps by a quarter of it (at least
+// the configured step), so a few steps show how far above the target the
+// machine's HTTP stack (and the bench) go.
+func searchCeiling(ctx context.Context, cfg Config, targetMax float64, bodies []Body, progress io.Writer, runStart time.Time) (*CeilingResult, bool, error) {
 	if err := checkReachable(cfg.Ceiling, cfg.ConnectTimeout); err != nil {
 		return nil, false, err
 	}
 	cfg.Target, cfg.TargetPID, cfg.Duration = cfg.Ceiling, cfg.CeilingPID, 0
+	cfg.FindMax.Start = max(cfg.FindMax.Start, targetMax)
+	cfg.FindMax.Step = max(cfg.FindMax.Step, targetMax/4)
+	cfg.FindMax.Limit = max(cfg.FindMax.Limit, cfg.FindMax.Start)
 	e, err := newEngine(cfg, bodies, nil, progress)
 	if err != nil {
 		return nil, false, err
