@@ -51,7 +51,7 @@ type Config struct {
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
 	// Factor shapes the capacity factor from headroom.
 	Factor FactorConfig `yaml:"factor"`
-	// Premium raises the factor when a top-proficiency agent is free.
+	// Premium decides when a top-proficiency agent counts as free.
 	Premium PremiumConfig `yaml:"premium"`
 	// MaxSkills bounds the skills tracked, so junk skill names in events
 	// cannot grow memory without limit (default 1000).
@@ -71,10 +71,13 @@ type FactorConfig struct {
 	FullHeadroom float64 `yaml:"full_headroom"` // default 1 call/min; > min_headroom
 }
 
-// PremiumConfig multiplies the factor when at least MinAvailable agents at or
-// above the campaign's premium proficiency are AVAILABLE.
+// PremiumConfig says when View.PremiumFree is set: at least MinAvailable
+// agents at or above the campaign's premium proficiency are AVAILABLE. The
+// bidder then applies the campaign's own premium_multiplier; Multiplier here
+// is an extra, global one folded into View.Factor, so keep it 1 (the
+// default) unless every campaign should get more on top.
 type PremiumConfig struct {
-	Multiplier   float64 `yaml:"multiplier"`    // default 1.2; in [1,10]
+	Multiplier   float64 `yaml:"multiplier"`    // default 1; in [1,10]
 	MinAvailable int     `yaml:"min_available"` // default 1
 }
 
@@ -94,7 +97,7 @@ func DefaultConfig() Config {
 		RebuildInterval:      20 * time.Millisecond,
 		RefreshInterval:      time.Second,
 		Factor:               FactorConfig{MinHeadroom: 0, FullHeadroom: 1},
-		Premium:              PremiumConfig{Multiplier: 1.2, MinAvailable: 1},
+		Premium:              PremiumConfig{Multiplier: 1, MinAvailable: 1},
 		MaxSkills:            1000,
 	}
 }

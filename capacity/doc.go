@@ -72,10 +72,11 @@
 //	factor = (headroom − m)/(f − m)  if m < headroom < f
 //	factor = 1                       if headroom ≥ f
 //
-// then × premium.multiplier (default 1.2) when at least premium.min_available
-// agents at or above the campaign's premium proficiency are AVAILABLE
-// (View.PremiumFree). The bidder multiplies its price by Factor and should
-// not add another premium for PremiumFree. When the oldest waiting call has
+// View.PremiumFree is set when at least premium.min_available (default 1)
+// agents at or above the campaign's premium proficiency are AVAILABLE; the
+// bidder then applies the campaign's premium_multiplier. premium.multiplier
+// (default 1) is an extra global multiplier folded into Factor when
+// PremiumFree; with 1 the Factor stays in [0,1]. When the oldest waiting call has
 // waited longer than service_level.answer_time, the skill's factor is 0
 // (unless bid_while_queue_late) and Headroom reports waitingTooLong.
 //
@@ -88,7 +89,8 @@
 //
 //	N = 20 → λ_max = 2.6582/min (A = 15.95 Erl, SL = 0.800, occupancy 0.80 < 0.85)
 //	headroom = 2.6582 − 1.5 − 0.3 − 0 = 0.8582 calls/min
-//	factor = (0.8582 − 0)/(1 − 0) = 0.8582; premium agent free → 0.8582 × 1.2 = 1.0299
+//	factor = (0.8582 − 0)/(1 − 0) = 0.8582; the 4.5 agent is free → PremiumFree
+//	(a campaign premium_multiplier of 1.2 then bids 0.8582 × 1.2 = 1.0299 × base)
 //
 // With one call waiting (horizon 1 min) the headroom is −0.1418: no bid,
 // nbr 500. A campaign at proficiency 0 sees N = 25, λ_max = 3.4194, headroom

@@ -26,7 +26,7 @@ type Commitments interface {
 
 // View is what the bid path learns about one skill requirement.
 type View struct {
-	Factor      float64             // 0 at no headroom, rising with headroom; × premium multiplier when PremiumFree
+	Factor      float64             // 0 at no headroom, rising to 1 with headroom (× capacity premium.multiplier, default 1, when PremiumFree)
 	PremiumFree bool                // an agent at or above the premium proficiency is available
 	NoBid       openrtb.NoBidReason // NBRNoHeadroom or NBRCapacityStale when Factor is 0
 }
@@ -226,6 +226,12 @@ func (m *Model) applyAgent(ev *agentEvent, now int64) reason {
 	a := m.agents[ev.AgentID]
 	if a != nil {
 		if ev.Seq == a.seq {
+			if ev.kind == evHeartbeat && ev.state == stateUnknown {
+				// A producer that does not bump seq for heartbeats: still
+				// proof of life for the TTL, nothing else.
+				a.heard = max(a.heard, eventTime(ev.OccurredAt, now))
+				return okEvent
+			}
 			return ignDuplicateSeq
 		}
 		if ev.Seq < a.seq {

@@ -130,8 +130,8 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("View(min 3) = %+v, want factor %.4f", got, wantH)
 	}
 	got = m.View("mortgage", 3.0, 4.5)
-	if !near(got.Factor, wantH*1.2, 1e-4) || !got.PremiumFree {
-		t.Errorf("View(min 3, premium 4.5) = %+v, want factor %.4f premium free", got, wantH*1.2)
+	if !near(got.Factor, wantH, 1e-4) || !got.PremiumFree {
+		t.Errorf("View(min 3, premium 4.5) = %+v, want factor %.4f premium free", got, wantH)
 	}
 	// Nobody at 5.0 is free: no premium.
 	if got = m.View("mortgage", 3.0, 5); got.PremiumFree || !near(got.Factor, wantH, 1e-4) {
@@ -162,6 +162,21 @@ func TestWorkedExample(t *testing.T) {
 	}
 	if got := m.View("unknown-skill", 0, 0); got.Factor != 0 || got.NoBid != openrtb.NBRNoHeadroom {
 		t.Errorf("unknown skill: %+v", got)
+	}
+}
+
+func TestGlobalPremiumMultiplier(t *testing.T) {
+	m, clk := newTestModel(t, Config{Premium: PremiumConfig{Multiplier: 1.5, MinAvailable: 2}}, "mortgage")
+	staff(t, m, clk, 0, 30, "mortgage", 3, "BUSY")
+	staff(t, m, clk, 30, 1, "mortgage", 5, "AVAILABLE")
+	m.rebuild()
+	if v := m.View("mortgage", 3, 5); v.PremiumFree || v.Factor != 1 {
+		t.Fatalf("one free at 5 with min_available 2: %+v", v)
+	}
+	staff(t, m, clk, 31, 1, "mortgage", 5, "AVAILABLE")
+	m.rebuild()
+	if v := m.View("mortgage", 3, 5); !v.PremiumFree || v.Factor != 1.5 {
+		t.Fatalf("two free at 5: %+v, want factor 1.5", v)
 	}
 }
 
@@ -283,6 +298,12 @@ func TestSeqOrdering(t *testing.T) {
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 0 {
 		t.Fatalf("NOT_ROUTABLE staffed=%d, want 0", v.staffed)
+	}
+	// A heartbeat that repeats the seq renews the TTL only.
+	clk.add(time.Minute)
+	m.HandleAgentState(agentEv{id: "a1", seq: 15, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	if h := m.agents["a1"].heard; h != clk.t.UnixNano() {
+		t.Fatalf("same-seq heartbeat did not renew: heard %v", time.Unix(0, h))
 	}
 	// A heartbeat without a state keeps the state and skills.
 	m.HandleAgentState(ev(16, "ACW"))
