@@ -215,3 +215,62 @@ func agentJSONFor(dst []byte, i int, seq int64, state string, at time.Time) []by
 	dst = append(dst, `","skills":[{"name":"probe","proficiency":4.0}],"ttl_seconds":300}`...)
 	return dst
 }
+
+// TestKafkaThroughput pushes 10,000 agents' logins and then 20,000 state
+// changes through the embedded broker and the consumer into the model as
+// fast as the producer takes them, and reports events/s end to end. The
+// contract needs 5,000 events/s with 10,000 agents.
+func TestKafkaThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker; skipped with -short")
+	}
+	broker, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
+		[]string{events.TopicAgentState}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	kcfg := events.Config{Brokers: []string{broker.Addr()}}
+	m := New(Config{}, benchSkills, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cons := events.NewConsumer(kcfg, events.TopicAgentState, m.HandleAgentState, zerolog.Nop())
+	done := make(chan struct{}, 2)
+	go func() { cons.Run(ctx); done <- struct{}{} }()
+	go func() { m.Run(ctx); done <- struct{}{} }()
+	prod := events.NewProducer(kcfg, zerolog.Nop())
+
+	const agents, total = 10_000, 30_000
+	start := time.Now()
+	var buf []byte
+	for i := range total {
+		buf = agentJSON(buf[:0], i%agents, int64(i/agents)+1, routingStates[(i/agents+i)%len(routingStates)])
+		for !prod.Publish(events.TopicAgentState, []byte("acme:agent-"+strconv.Itoa(i%agents)), buf) {
+			time.Sleep(time.Millisecond) // queue full: wait, lose nothing
+		}
+	}
+	applied := func() uint64 { return m.counts[topicAgent][okEvent].Load() }
+	deadline := time.Now().Add(30 * time.Second)
+	for applied() < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("applied %d of %d events after 30s", applied(), total)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	el := time.Since(start)
+	rate := float64(total) / el.Seconds()
+	t.Logf("%d agent-state events (%d agents) produced, consumed and applied in %v: %.0f events/s end to end",
+		total, agents, el.Round(time.Millisecond), rate)
+	if n := m.nAgents.Load(); n != agents {
+		t.Errorf("model holds %d agents, want %d", n, agents)
+	}
+	if rate < 5000 {
+		t.Errorf("%.0f events/s < 5,000", rate)
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = prod.Close(cctx)
+	ccancel()
+	cancel()
+	<-done
+	<-done
+}
