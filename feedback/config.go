@@ -103,9 +103,16 @@ type PacingConfig struct {
 	MinScale float64 `yaml:"min_scale"`
 	// MaxMu caps μ (the smallest multiplier is 1/(1+MaxMu)). Default 50.
 	MaxMu float64 `yaml:"max_mu"`
-	// HeadroomNetOfCommitted says the Headroom source already subtracted
-	// CommittedCalls; pacing then adds them back. Default false.
-	HeadroomNetOfCommitted bool `yaml:"headroom_net_of_committed"`
+	// HeadroomGross says Headroom is the whole budget for bought calls
+	// (λ_max − organic calls − backlog). By default (false) Headroom is net,
+	// as capacity.Model computes it: λ_max − λ_now − CommittedCalls −
+	// backlog, where λ_now already contains the bought calls arriving now;
+	// pacing then adds back the bought calls' share (see CommittedCalls).
+	HeadroomGross bool `yaml:"headroom_gross"`
+	// ArrivalWindow is the time constant of the moving average of
+	// attributed call arrivals per skill; match capacity.arrival_window.
+	// Default 2m.
+	ArrivalWindow time.Duration `yaml:"arrival_window"`
 }
 
 // TrafficConfig is invalid-traffic filtering at bid time.
@@ -187,6 +194,7 @@ func (c Config) withDefaults() Config {
 		c.TimeToCall.MinSamples = defTTCMinSamples
 	}
 	setD(&c.Pacing.Interval, defPaceInterval)
+	setD(&c.Pacing.ArrivalWindow, 2*time.Minute)
 	setF(&c.Pacing.Gain, defPaceGain)
 	if c.Pacing.Proportional == nil {
 		p := float64(defPaceP)
@@ -232,6 +240,7 @@ func (c *Config) Validate() error {
 	nonNegD("time_to_call.default_mean", c.TimeToCall.DefaultMean)
 	nonNegD("time_to_call.default_resolve_mean", c.TimeToCall.DefaultResolveMean)
 	nonNegD("pacing.interval", c.Pacing.Interval)
+	nonNegD("pacing.arrival_window", c.Pacing.ArrivalWindow)
 	nonNegD("traffic.window", c.Traffic.Window)
 	nonNegD("traffic.invalid_ttl", c.Traffic.InvalidTTL)
 	nonNegD("demand_interval", c.DemandInterval)

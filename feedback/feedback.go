@@ -51,7 +51,9 @@ type pace struct {
 // paceSnap is the immutable pacing snapshot read by Pacing and CommittedCalls.
 type paceSnap struct {
 	skills    map[string]pace
-	committed map[string]float64
+	committed map[string]float64 // arrival rate still to come from won impressions
+	extra     map[string]float64 // the part of it above the bought calls arriving now
+	arriving  map[string]float64 // bought (attributed) calls arriving now
 }
 
 // Feedback learns hit rates, paces to capacity and serves reports.
@@ -79,6 +81,7 @@ type Feedback struct {
 	cells     map[pairKey]*cell
 	skillPend map[string]map[int64]float64 // skill → 10 s bucket → expected calls
 	mu2       map[string]float64           // per-skill dual price μ
+	arrivals  map[string]*ewmaRate         // per-skill attributed call arrivals
 	lastPace  time.Time
 	arrive    delayDist // won_at → call start
 	resolve   delayDist // won_at → call end (when it can be qualified)
@@ -120,6 +123,7 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		cells:     make(map[pairKey]*cell),
 		skillPend: make(map[string]map[int64]float64),
 		mu2:       make(map[string]float64),
+		arrivals:  make(map[string]*ewmaRate),
 		seed:      maphash.MakeSeed(),
 		seenBids:  make(map[uint64]struct{}),
 		seenByMin: make(map[int]map[int64][]uint64),
@@ -182,12 +186,27 @@ func (f *Feedback) Pacing(skill string) (multiplier float64, stop bool) {
 	return 1, false
 }
 
-// CommittedCalls implements capacity.Commitments: the calls already bought by
-// won impressions of skill that have not arrived yet, as calls per minute
-// (pending calls over the mean time-to-call, which is the arrival rate they
-// will produce; Little's law). Updated every pacing tick.
+// CommittedCalls implements capacity.Commitments, in calls per minute.
+//
+// Let committed be the calls bought by won impressions that have not arrived
+// yet, as a rate (pending expected calls over the mean time-to-call: the
+// arrival rate they will produce, Little's law), and arriving the bought
+// calls arriving now (moving average of attributed calls, time constant
+// pacing.arrival_window). capacity.Model subtracts CommittedCalls from
+// λ_max − λ_now, and λ_now already contains arriving; subtracting all of
+// committed would count the bought calls twice in steady state (where
+// committed = arriving) and pace to half the capacity. So CommittedCalls is
+// max(0, committed − arriving): the bought load still to come on top of
+// what arrives now. Updated every pacing tick.
 func (f *Feedback) CommittedCalls(skill string) float64 {
-	return f.pacer.Load().committed[skill]
+	return f.pacer.Load().extra[skill]
+}
+
+// Committed returns the full committed arrival rate (calls/min) and the
+// bought calls arriving now, per skill, for reports and tests.
+func (f *Feedback) Committed(skill string) (committed, arriving float64) {
+	ps := f.pacer.Load()
+	return ps.committed[skill], ps.arriving[skill]
 }
 
 // Run drives pacing, hit-rate snapshots, the demand feed, expiry and the
@@ -246,17 +265,22 @@ func (f *Feedback) paceLocked(now time.Time) {
 		}
 	}
 	f.lastPace = now
-	ps := &paceSnap{skills: make(map[string]pace, len(f.skills)), committed: make(map[string]float64, len(f.skills))}
+	n := len(f.skills)
+	ps := &paceSnap{skills: make(map[string]pace, n), committed: make(map[string]float64, n),
+		extra: make(map[string]float64, n), arriving: make(map[string]float64, n)}
 	for _, s := range f.skills {
 		committed, buying := f.committedLocked(s, now)
-		ps.committed[s] = committed
+		arriving := f.arrivals[s].perMin(unixS(now), f.cfg.Pacing.ArrivalWindow.Seconds())
+		ps.committed[s], ps.arriving[s] = committed, arriving
+		ps.extra[s] = math.Max(0, committed-arriving)
 		if f.cfg.Pacing.Disabled || f.headroom == nil {
 			ps.skills[s] = pace{mult: 1}
 			continue
 		}
 		head, waiting := f.headroom.Headroom(s)
-		if f.cfg.Pacing.HeadroomNetOfCommitted {
-			head += committed
+		if !f.cfg.Pacing.HeadroomGross {
+			// capacity charged our calls as arriving + CommittedCalls
+			head += arriving + f.pacer.Load().extra[s]
 		}
 		target := f.cfg.Pacing.Target * math.Max(head, 0)
 		scale := math.Max(target, f.cfg.Pacing.MinScale)
@@ -309,6 +333,30 @@ func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buyi
 		buying = recent / span * 60
 	}
 	return committed, buying
+}
+
+// ewmaRate is a continuous-time moving average of event arrivals: each
+// event adds 1/τ and the rate decays by exp(−Δt/τ), so a steady λ reads λ
+// (the same estimator as capacity's λ_now).
+type ewmaRate struct {
+	rate float64 // per second, at last
+	last float64 // unix seconds
+}
+
+func (e *ewmaRate) add(t, tau float64) {
+	if t >= e.last {
+		e.rate = e.rate*math.Exp(-(t-e.last)/tau) + 1/tau
+		e.last = t
+		return
+	}
+	e.rate += math.Exp(-(e.last-t)/tau) / tau // late event
+}
+
+func (e *ewmaRate) perMin(now, tau float64) float64 {
+	if e == nil {
+		return 0
+	}
+	return e.rate * math.Exp(-math.Max(now-e.last, 0)/tau) * 60
 }
 
 // buyWindow is the look-back, in seconds, of the buying rate.

@@ -326,7 +326,9 @@ func TestOrphansAndMalformed(t *testing.T) {
 }
 
 func TestPacingControllerAndCommitted(t *testing.T) {
-	f, _, now := newTest(t, Config{})
+	cfg := Config{}
+	cfg.Pacing.HeadroomGross = true
+	f, _, now := newTest(t, cfg)
 	h := f.headroom.(*fixedHeadroom)
 	h.perMin = 1
 	// 2000 wins in the last minute at a 1% call rate: ~20 calls pending, far

@@ -149,6 +149,18 @@ func (f *Feedback) delaysLocked(r *callRec) {
 	if !r.arriveDone {
 		r.arriveDone = true
 		f.arrive.add(a.StartedAt.Sub(a.WonAt))
+		skill := a.Skill
+		if skill == "" {
+			skill = f.campaigns[a.CampaignID].Skill
+		}
+		if skill != "" {
+			e := f.arrivals[skill]
+			if e == nil {
+				e = &ewmaRate{}
+				f.arrivals[skill] = e
+			}
+			e.add(unixS(a.StartedAt), f.cfg.Pacing.ArrivalWindow.Seconds())
+		}
 	}
 	if !r.endDone && !r.endedAt.IsZero() {
 		r.endDone = true
