@@ -200,3 +200,22 @@ func FuzzNotice(f *testing.F) {
 		}
 	})
 }
+
+func TestNoticeSpendInCampaignCurrency(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Campaigns = cfg.Campaigns[2:] // legal only
+	cfg.Campaigns[0].Currency = "EUR"
+	cfg.Campaigns[0].BaseCPM = 2_000_000 // 2 EUR = 2.50 USD
+	e := newEnv(t, cfg, 0)
+	r := e.b.Decide(banner300(), "", e.now)
+	if len(r.Bids) != 1 || r.Bids[0].Price != 2.5 || r.Cur != "USD" {
+		t.Fatalf("bid %+v cur %s", r.Bids, r.Cur)
+	}
+	// Cleared at 5.00 USD = 4.00 EUR.
+	if o, _ := e.b.applyNotice(noticeBill, []byte(tokenOf(t, r.Bids[0].BURL)), []byte("5.00"), e.now); o != noticeApplied {
+		t.Fatal(noticeOutcomeNames[o])
+	}
+	if got := e.b.budgets.get("legal").spentOn(dayIndex(e.now)); got != 4_000_000 {
+		t.Fatalf("spend %d EUR CPM micros, want 4000000", got)
+	}
+}

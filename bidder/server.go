@@ -2,7 +2,6 @@ package bidder
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/openrtb"
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
@@ -122,12 +122,55 @@ func (b *Bidder) writeJSON(ctx *fasthttp.RequestCtx, d *decision) {
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	if len(d.out) > 256 && ctx.Request.Header.HasAcceptEncoding("gzip") {
-		d.gz = fasthttp.AppendGzipBytesLevel(d.gz[:0], d.out, fasthttp.CompressBestSpeed)
-		ctx.Response.Header.SetContentEncoding("gzip")
-		ctx.SetBody(d.gz)
-		return
+		if gzBody, err := deflate(d.gz[:0], d.out); err == nil {
+			d.gz = gzBody
+			ctx.Response.Header.SetContentEncoding("gzip")
+			ctx.SetBody(d.gz)
+			return
+		}
 	}
 	ctx.SetBody(d.out)
+}
+
+// gzWriter is a pooled gzip writer appending into a byte slice.
+type gzWriter struct {
+	w   *gzip.Writer
+	dst appendWriter
+}
+
+type appendWriter struct{ b []byte }
+
+func (a *appendWriter) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+var gzWriterPool sync.Pool
+
+// deflate gzips src onto dst at the fastest level (responses are ~1 KB:
+// speed matters more than ratio).
+func deflate(dst, src []byte) ([]byte, error) {
+	g, _ := gzWriterPool.Get().(*gzWriter)
+	if g == nil {
+		g = &gzWriter{}
+		w, err := gzip.NewWriterLevel(&g.dst, gzip.BestSpeed)
+		if err != nil {
+			return dst, err
+		}
+		g.w = w
+	}
+	defer gzWriterPool.Put(g)
+	g.dst.b = dst
+	g.w.Reset(&g.dst)
+	if _, err := g.w.Write(src); err != nil {
+		return dst, err
+	}
+	if err := g.w.Close(); err != nil {
+		return dst, err
+	}
+	out := g.dst.b
+	g.dst.b = nil
+	return out, nil
 }
 
 type gzState struct {
