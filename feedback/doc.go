@@ -20,14 +20,26 @@
 // is not undone by a later non-final one). HitRate is posterior/prior for the
 // current hour, clamped to [min_factor, max_factor].
 //
-// Pacing. Committed calls per skill = Σ won impressions × their publisher's
-// call rate (any attributed call, since agents answer every call) × (1−F(age)),
-// divided by the mean time-to-call, which is the arrival rate those pending
-// calls will produce (Little's law). Every pacing.interval the dual price
-// moves, μ ← clamp(μ + gain·dt·(committed − target·headroom)/scale, 0, max_mu)
-// with scale = max(target·headroom, min_scale) (Balseiro & Gur 2019 with
-// calls in place of money), and the bid multiplier is 1/(1+μ). Headroom's
-// waitingTooLong is passed through as a hard stop.
+// Pacing. committed per skill = Σ won impressions × their publisher's call
+// rate (any attributed call, since agents answer every call; a weaker prior,
+// pacing_prior_strength, so busy publishers are not underestimated) ×
+// (1−F(age)), divided by the mean time-to-call: the arrival rate those
+// pending calls will produce (Little's law). arriving is a moving average of
+// attributed call arrivals (pacing.arrival_window). CommittedCalls, which
+// capacity.Model subtracts next to its λ_now, is max(0, committed −
+// arriving), so bought calls are not charged twice. Every pacing.interval
+// the controller takes the budget for bought calls B = Headroom + arriving +
+// CommittedCalls (capacity's headroom with our own calls added back;
+// pacing.headroom_gross uses Headroom as B directly) and updates
+//
+//	e  = (max(committed, buying) − target·B) / max(target·B, min_scale)
+//	μI ← clamp(μI + gain·dt·e, 0, max_mu)       (Balseiro & Gur 2019, calls for money)
+//	μ  = clamp(μI + proportional·e, 0, max_mu)   multiplier = 1/(1+μ)
+//
+// where buying is the rate calls were bought over the last minute: the
+// committed stock fills over the time-to-call, so a jump in wins shows in
+// buying at once and the P term damps the lag. Headroom's waitingTooLong is
+// passed through as the hard stop. TestPacingSimulation shows the result.
 //
 // Replay. State is rebuilt by replaying callbid.impressions.v1,
 // callbid.attribution.v1, cc.call.v1 and cc.outcome.v1 from the beginning:

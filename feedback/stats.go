@@ -115,7 +115,9 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	}))
 	cs = append(cs, &paceCollector{f: f,
 		mult: prometheus.NewDesc("callbid_feedback_pacing_multiplier", "Bid multiplier 1/(1+μ) per skill.", []string{"skill"}, nil),
-		comm: prometheus.NewDesc("callbid_feedback_committed_calls_per_minute", "Calls bought but not yet arrived, as calls/min, per skill.", []string{"skill"}, nil),
+		comm: prometheus.NewDesc("callbid_feedback_committed_calls_per_minute", "Calls bought but not yet arrived, as the arrival rate they will produce, per skill.", []string{"skill"}, nil),
+		arr:  prometheus.NewDesc("callbid_feedback_arriving_calls_per_minute", "Bought (attributed) calls arriving now, moving average, per skill.", []string{"skill"}, nil),
+		ext:  prometheus.NewDesc("callbid_feedback_commitments_per_minute", "CommittedCalls as given to capacity: committed above arriving, per skill.", []string{"skill"}, nil),
 		stop: prometheus.NewDesc("callbid_feedback_pacing_stop", "1 when the skill is in hard stop.", []string{"skill"}, nil),
 	})
 	for _, c := range cs {
@@ -128,8 +130,8 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 
 // paceCollector reads the pacing snapshot at scrape time (skills change on reload).
 type paceCollector struct {
-	f                *Feedback
-	mult, comm, stop *prometheus.Desc
+	f                          *Feedback
+	mult, comm, stop, arr, ext *prometheus.Desc
 }
 
 func (p *paceCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -150,6 +152,8 @@ func (p *paceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for s, v := range ps.committed {
 		ch <- prometheus.MustNewConstMetric(p.comm, prometheus.GaugeValue, v, s)
+		ch <- prometheus.MustNewConstMetric(p.arr, prometheus.GaugeValue, ps.arriving[s], s)
+		ch <- prometheus.MustNewConstMetric(p.ext, prometheus.GaugeValue, ps.extra[s], s)
 	}
 }
 
