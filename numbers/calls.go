@@ -49,7 +49,6 @@ type attribution struct {
 	impID       string
 	bidID       string
 	skill       string
-	leaseID     string
 	price       int64
 	wonAt       int64
 	ipHash      uint64
@@ -60,6 +59,13 @@ type attribution struct {
 // snapshot copies entry i's attribution; the caller holds its shard lock.
 // The variable-length strings share one allocation.
 func (p *Pools) snapshot(i int32) *attribution {
+	a := &attribution{}
+	p.snapshotInto(a, i)
+	return a
+}
+
+// snapshotInto is snapshot into a (part of a call record: one allocation).
+func (p *Pools) snapshotInto(a *attribution, i int32) {
 	e := &p.entries[i]
 	won := e.wonAt
 	if won == 0 {
@@ -67,7 +73,7 @@ func (p *Pools) snapshot(i int32) *attribution {
 	}
 	buf := string(e.buf)
 	r, m, b := int(e.reqLen), int(e.reqLen+e.impLen), int(e.reqLen+e.impLen+e.bidLen)
-	return &attribution{
+	*a = attribution{
 		idx:       i,
 		gen:       e.gen,
 		pool:      p.ranges[e.rng].pool,
@@ -79,7 +85,6 @@ func (p *Pools) snapshot(i int32) *attribution {
 		siteOrApp: buf[b:],
 		exchange:  p.small.name(uint32(e.exchange)),
 		skill:     p.small.name(uint32(e.skill)),
-		leaseID:   string(appendLeaseID(make([]byte, 0, 16), i, e.gen)),
 		price:     e.price,
 		wonAt:     won,
 		ipHash:    e.ipHash,
@@ -98,7 +103,7 @@ type stickyRec struct {
 }
 
 type callRecord struct {
-	body    []byte // the answer, repeated for the same call_id
+	attr    attribution // the matched reservation's data (job.a may point here)
 	ani     string
 	expires int64
 	spam    bool // a SPAM outcome of this call was counted
@@ -106,6 +111,7 @@ type callRecord struct {
 	// its ENDED event moves the cooldown start to the end of the call.
 	idx int32
 	gen uint32
+	job attrJob // immutable once queued; Run reads it
 }
 
 type callExpiry struct {
@@ -132,7 +138,6 @@ type callState struct {
 	threshold  int
 	spamExpiry int64
 	token      []byte
-	scratch    []byte // answer encoding, guarded by mu
 
 	// guarded by mu
 	byMatch       [nMatch]uint64
@@ -214,6 +219,8 @@ type callReq struct {
 }
 
 var parsers fastjson.ParserPool
+
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // parseCallBody parses and checks a /v1/calls body. It never panics; the
 // error says what is wrong in a sentence fit for the caller.
@@ -310,31 +317,36 @@ func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
 	if req.startedAt == 0 {
 		req.startedAt = now
 	}
-	ctx.SetBody(p.attribute(req.callID, req.dnis, req.ext, req.ani, req.startedAt, now))
+	bp := answerBufs.Get().(*[]byte)
+	*bp = p.attribute((*bp)[:0], req.callID, req.dnis, req.ext, req.ani, req.startedAt, now)
+	ctx.SetBody(*bp)
+	answerBufs.Put(bp)
 }
 
 func (p *Pools) authorized(h []byte) bool {
 	const prefix = "Bearer "
 	tok := p.calls.token
-	if len(tok) == 0 || len(h) <= len(prefix) || string(h[:len(prefix)]) != prefix {
+	// the scheme is case-insensitive (RFC 9110 §11.1)
+	if len(tok) == 0 || len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
 		return false
 	}
 	return subtle.ConstantTimeCompare(h[len(prefix):], tok) == 1
 }
 
-// attribute answers one call (at most once per call id: a repeat gets the
-// same answer and is not counted again) and queues its attribution event.
-func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []byte {
+// attribute answers one call, appending the JSON answer to dst. A call id
+// is attributed at most once: a repeat gets the same answer and is not
+// counted again. The attribution event is queued for Run.
+func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64) []byte {
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rec, ok := c.calls[string(callID)]; ok {
 		c.duplicates++
-		return rec.body
+		return rec.appendAnswer(dst)
 	}
-	anis := string(ani)
-	m, a, pool, ended := p.lookup(dnis, ext, anis, started, now)
-	blocked := c.isBlocked(anis, now)
+	rec := &callRecord{ani: string(ani), expires: now + c.ttl, idx: -1}
+	m, a, pool, ended := p.lookup(&rec.attr, dnis, ext, rec.ani, started, now)
+	blocked := c.isBlocked(rec.ani, now)
 	reason := "attributed"
 	switch {
 	case blocked:
@@ -347,44 +359,46 @@ func (p *Pools) attribute(callID, dnis, ext, ani []byte, started, now int64) []b
 	if m == mNone {
 		c.unattributed[pool]++
 	}
-	c.scratch = appendAnswer(c.scratch[:0], !blocked, reason, m, a)
-	body := bytes.Clone(c.scratch)
 	callIDs := string(callID)
-	rec := &callRecord{body: body, ani: anis, expires: now + c.ttl, idx: -1}
+	rec.job = attrJob{callID: callIDs, dnis: p.canonicalNumber(dnis), started: started, match: m,
+		accepted: !blocked, reason: reason, a: a}
+	if len(ext) > 0 {
+		rec.job.ext = string(ext)
+	}
 	if ended {
 		rec.idx, rec.gen = a.idx, a.gen
 	}
 	c.calls[callIDs] = rec
-	c.callOrder = append(c.callOrder, callExpiry{callIDs, now + c.ttl})
-	var exts string
-	if len(ext) > 0 {
-		exts = string(ext)
-	}
+	c.callOrder = append(c.callOrder, callExpiry{callIDs, rec.expires})
 	select {
-	case p.attrQ <- &attrJob{callID: callIDs, dnis: p.canonicalNumber(dnis), ext: exts, ani: anis,
-		started: started, match: m, accepted: !blocked, reason: reason, a: a}:
+	case p.attrQ <- rec: // one allocation serves the memory and the queue
 	default:
 		p.attrDrops.Add(1)
 	}
-	return body
+	return rec.appendAnswer(dst)
+}
+
+func (r *callRecord) appendAnswer(dst []byte) []byte {
+	return appendAnswer(dst, r.job.accepted, r.job.reason, r.job.match, r.job.a)
 }
 
 // lookup finds the attribution of a call to dnis+ext by ani starting at
 // started; the caller holds calls.mu. The first call of a lease ends it and
 // starts the cooldown, and makes its caller sticky. pool is the pool index
 // (-1 for an unknown number).
-func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int, a *attribution, pool int32, ended bool) {
+func (p *Pools) lookup(dst *attribution, dnis, ext []byte, ani string, started, now int64) (m int, a *attribution, pool int32, ended bool) {
 	ni, ok := p.byNumber[string(dnis)]
 	if !ok {
 		return mNone, nil, -1, false
 	}
 	if ni.fallback >= 0 {
 		f := &p.fallbacks[ni.fallback]
-		return mBucket, &attribution{
+		*dst = attribution{
 			idx: -1, pool: f.pool, campaign: f.campaign, fallbackNum: true,
 			publisher: p.ids.name(f.publisher.Load()),
 			siteOrApp: p.ids.name(f.site.Load()),
-		}, f.pool, false
+		}
+		return mBucket, dst, f.pool, false
 	}
 	i, ok := p.entryOf(dnis, ext)
 	if !ok {
@@ -431,7 +445,8 @@ func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int,
 					s.insertSorted(p.entries, stCooldown, i)
 					ended = true
 				}
-				a = p.snapshot(i)
+				a = dst
+				p.snapshotInto(a, i)
 				p.publishLease(s, i, ani)
 				leaseEnd := e.leaseEnd
 				s.mu.Unlock()
@@ -440,7 +455,8 @@ func (p *Pools) lookup(dnis, ext []byte, ani string, started, now int64) (m int,
 				}
 				return m, a, pool, ended
 			}
-			a = p.snapshot(i)
+			a = dst
+			p.snapshotInto(a, i)
 			s.mu.Unlock()
 			return m, a, pool, false
 		}
@@ -492,7 +508,11 @@ func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) [
 		b = time.Unix(0, a.wonAt).UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
 	}
-	b = appendKV(b, "lease_id", a.leaseID)
+	b = append(b, `,"lease_id":"`...)
+	if !a.fallbackNum {
+		b = appendLeaseID(b, a.idx, a.gen)
+	}
+	b = append(b, '"')
 	b = appendKV(b, "skill", a.skill)
 	return append(b, "}}"...)
 }
@@ -535,7 +555,7 @@ func (p *Pools) HandleCallEvent(msg events.Message) {
 	if len(ani) > 64 {
 		ani = ani[:64]
 	}
-	p.attribute(callID, dnis, v.GetStringBytes("ext"), ani, started, now)
+	p.attribute(nil, callID, dnis, v.GetStringBytes("ext"), ani, started, now)
 }
 
 // callEnded handles an ENDED cc.call.v1 event: when the call ended its
@@ -614,7 +634,7 @@ func (p *Pools) HandleOutcome(msg events.Message) {
 
 // attrJob is one attributed call waiting for Run to publish it.
 type attrJob struct {
-	callID, dnis, ext, ani string
+	callID, dnis, ext string
 	started                int64
 	match                  int
 	accepted               bool
@@ -623,12 +643,13 @@ type attrJob struct {
 }
 
 // event builds the callbid.attribution.v1 event of a job.
-func (j *attrJob) event() *events.Attribution {
+func (r *callRecord) event() *events.Attribution {
+	j := &r.job
 	ev := &events.Attribution{
 		CallID:    j.callID,
 		DNIS:      j.dnis,
 		Ext:       j.ext,
-		ANI:       j.ani,
+		ANI:       r.ani,
 		StartedAt: time.Unix(0, j.started).UTC(),
 		Match:     matchNames[j.match],
 		Accepted:  j.accepted,
@@ -641,23 +662,26 @@ func (j *attrJob) event() *events.Attribution {
 		if a.wonAt != 0 {
 			ev.WonAt = time.Unix(0, a.wonAt).UTC()
 		}
-		ev.LeaseID, ev.Skill, ev.IPHash, ev.IFAHash = a.leaseID, a.skill, a.ipHash, a.ifaHash
+		ev.Skill, ev.IPHash, ev.IFAHash = a.skill, a.ipHash, a.ifaHash
+		if !a.fallbackNum {
+			ev.LeaseID = string(appendLeaseID(nil, a.idx, a.gen))
+		}
 	}
 	return ev
 }
 
 // publishAttribution encodes and publishes one attribution event (Run's
 // goroutine: off the request path).
-func (p *Pools) publishAttribution(j *attrJob) {
+func (p *Pools) publishAttribution(r *callRecord) {
 	if p.pub == nil {
 		return
 	}
-	v, err := jsonMarshal(j.event())
+	v, err := jsonMarshal(r.event())
 	if err != nil {
 		p.attrDrops.Add(1)
 		return
 	}
-	if !p.pub.Publish(events.TopicAttribution, []byte(j.callID), v) {
+	if !p.pub.Publish(events.TopicAttribution, []byte(r.job.callID), v) {
 		p.attrDrops.Add(1)
 	}
 }

@@ -41,7 +41,7 @@ func FuzzCallBody(f *testing.F) {
 				t.Fatalf("accepted ext %q", req.ext)
 			}
 		}
-		ans := p.attribute(req.callID, req.dnis, req.ext, req.ani, req.startedAt, t0.UnixNano())
+		ans := p.attribute(nil, req.callID, req.dnis, req.ext, req.ani, req.startedAt, t0.UnixNano())
 		if !json.Valid(ans) {
 			t.Fatalf("answer is not JSON: %s", ans)
 		}

@@ -230,7 +230,7 @@ func runModel(t *testing.T, seed uint64) {
 				started = now
 			}
 			p.calls.mu.Lock()
-			mt, a, _, _ := p.lookup([]byte(p.ranges[i].e164), nil, ani, started, now)
+			mt, a, _, _ := p.lookup(&attribution{}, []byte(p.ranges[i].e164), nil, ani, started, now)
 			p.calls.mu.Unlock()
 			wantMatch, wantClaim := m.call(i, ani, started)
 			gotBid := ""

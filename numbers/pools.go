@@ -243,7 +243,7 @@ type Pools struct {
 
 	calls callState
 
-	attrQ         chan *attrJob
+	attrQ         chan *callRecord
 	attrDrops     atomic.Uint64
 	leaseDrops    atomic.Uint64
 	leaseApplied  atomic.Uint64
@@ -277,7 +277,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		byNumber: map[string]numInfo{},
 		ids:      newInterner(1<<32 - 2),
 		small:    newInterner(1<<16 - 1),
-		attrQ:    make(chan *attrJob, 4096),
+		attrQ:    make(chan *callRecord, 4096),
 		clockNow: time.Now,
 	}
 	var total int64

@@ -97,10 +97,10 @@ func TestConcurrentNoDoubleLease(t *testing.T) {
 						e164, ext := p.numberOf(refIndex(r))
 						id := fmt.Appendf(nil, "c-%d-%d-%d", phase, w, k)
 						p.calls.mu.Lock()
-						m, a, _, _ := p.lookup([]byte(e164), []byte(ext), "+14155550100", now.UnixNano(), now.UnixNano())
+						m, a, _, _ := p.lookup(&attribution{}, []byte(e164), []byte(ext), "+14155550100", now.UnixNano(), now.UnixNano())
 						p.calls.mu.Unlock()
 						_ = id
-						if (m != mExact && m != mCooldown && m != mSticky) || a == nil || a.leaseID != string(appendLeaseID(nil, refIndex(r), uint32(r))) {
+						if (m != mExact && m != mCooldown && m != mSticky) || a == nil || a.idx != refIndex(r) || a.gen != uint32(r) {
 							fail("call on own lease %x: %s %+v", r, matchNames[m], a)
 						}
 					default:
@@ -235,7 +235,7 @@ func TestConcurrentMovingClock(t *testing.T) {
 					if len(refs) > 0 {
 						r := refs[rng.IntN(len(refs))]
 						e164, ext := p.numberOf(refIndex(r))
-						body := p.attribute(fmt.Appendf(nil, "m-%d-%d", w, k), []byte(e164), []byte(ext), []byte("+14155550100"), now().UnixNano(), now().UnixNano())
+						body := p.attribute(nil, fmt.Appendf(nil, "m-%d-%d", w, k), []byte(e164), []byte(ext), []byte("+14155550100"), now().UnixNano(), now().UnixNano())
 						if len(body) == 0 {
 							t.Error("empty answer")
 						}
