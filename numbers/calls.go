@@ -635,11 +635,11 @@ func (p *Pools) HandleOutcome(msg events.Message) {
 // attrJob is one attributed call waiting for Run to publish it.
 type attrJob struct {
 	callID, dnis, ext string
-	started                int64
-	match                  int
-	accepted               bool
-	reason                 string
-	a                      *attribution
+	started           int64
+	match             int
+	accepted          bool
+	reason            string
+	a                 *attribution
 }
 
 // event builds the callbid.attribution.v1 event of a job.
