@@ -119,6 +119,10 @@ type FindMaxConfig struct {
 	Limit        float64       `yaml:"limit" json:"limit"`
 	StepDuration time.Duration `yaml:"step_duration" json:"step_duration"`
 	P99          time.Duration `yaml:"p99" json:"p99"`
+	// P50, when set, also bounds the median: on a shared machine p99 is
+	// often other tenants' noise while a median that climbs means the
+	// target's queue is growing (saturation).
+	P50 time.Duration `yaml:"p50" json:"p50,omitempty"`
 	// MaxErrorRate is the share of errors+timeouts a step may have.
 	MaxErrorRate float64 `yaml:"max_error_rate" json:"max_error_rate"`
 	// MinAchieved is the share of the target rate a step must reach.
@@ -311,6 +315,9 @@ func (c *FindMaxConfig) validate(p string) []error {
 	}
 	if c.P99 <= 0 {
 		bad("p99: %s must be positive", c.P99)
+	}
+	if c.P50 < 0 {
+		bad("p50: %s must not be negative", c.P50)
 	}
 	if c.MaxErrorRate < 0 || c.MaxErrorRate > 1 {
 		bad("max_error_rate: %g must be between 0 and 1", c.MaxErrorRate)

@@ -240,8 +240,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(tw, "\nfind-max")
 		writeSteps(tw, r.Steps)
-		fmt.Fprintf(tw, "max sustained rate: %.0f requests/s (p99 <= %s, errors <= %.2f%%)\n", r.MaxRate, r.Config.FindMax.P99,
-			100*r.Config.FindMax.MaxErrorRate)
+		p50 := ""
+		if r.Config.FindMax.P50 > 0 {
+			p50 = fmt.Sprintf("p50 <= %s, ", r.Config.FindMax.P50)
+		}
+		fmt.Fprintf(tw, "max sustained rate: %.0f requests/s (%sp99 <= %s, errors+timeouts <= %.2f%%, achieved >= %.0f%% of target)\n",
+			r.MaxRate, p50, r.Config.FindMax.P99, 100*r.Config.FindMax.MaxErrorRate, 100*r.Config.FindMax.MinAchieved)
 	}
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(tw, "\nceiling %s\n", c.URL)

@@ -156,6 +156,8 @@ func (e *engine) findMax(ctx context.Context, rep *Report, senders []*sender, ru
 		switch {
 		case stopped:
 			st.Passed, st.Why = false, "interrupted"
+		case fm.P50 > 0 && res.Latency.P50 > float64(fm.P50)/float64(time.Millisecond):
+			st.Passed, st.Why = false, fmt.Sprintf("p50 %.2fms > %s", res.Latency.P50, fm.P50)
 		case res.Latency.P99 > float64(fm.P99)/float64(time.Millisecond):
 			st.Passed, st.Why = false, fmt.Sprintf("p99 %.2fms > %s", res.Latency.P99, fm.P99)
 		case res.ErrorRate() > fm.MaxErrorRate:

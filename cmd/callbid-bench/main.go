@@ -115,6 +115,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&fm.StepDuration, "step-duration", fm.StepDuration, "find-max: measured time per step")
 	fs.DurationVar(&fm.P99, "max-p99", fm.P99, "find-max: a step fails when p99 exceeds this")
 	fs.IntVar(&fm.Retries, "retries", fm.Retries, "find-max: re-runs of a failing step before the search stops (noisy machines)")
+	fs.DurationVar(&fm.P50, "max-p50", 0, "find-max: a step also fails when p50 exceeds this (0 = off; robust to noisy neighbours)")
 	fs.Float64Var(&fm.MaxErrorRate, "max-errors", fm.MaxErrorRate, "find-max: a step fails when errors+timeouts exceed this share")
 	fs.StringVar(&cfg.Ceiling, "ceiling", "", "find-max: also search this ceiling server (callbid-bench ceiling) and report the target as a share of it")
 	fs.IntVar(&cfg.CeilingPID, "ceiling-pid", 0, "the ceiling server's process id, for its CPU figures")
