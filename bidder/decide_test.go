@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/openrtb"
@@ -319,5 +320,31 @@ func TestCauseTables(t *testing.T) {
 		if c.NBR() != want {
 			t.Errorf("%v: nbr %d, want %d", c, c.NBR(), want)
 		}
+	}
+}
+
+func TestDecideLateFreesNumbers(t *testing.T) {
+	e := newEnv(t, baseConfig(), 0)
+	req := banner300()
+	req.Imps = append(req.Imps, openrtb.Imp{ID: "2", Banner: true, Formats: []openrtb.Format{{W: 320, H: 50}}})
+	// The decision started a second before the clock now reads: past any deadline.
+	r := e.b.Decide(req, "", e.now.Add(-time.Second))
+	if len(r.Bids) != 0 || r.Cause != CauseLate || r.NBR() != openrtb.NBRInsufficientTime {
+		t.Fatalf("got %d bids, cause %v", len(r.Bids), r.Cause)
+	}
+	if len(e.res.losses) != 2 {
+		t.Fatalf("reserved numbers not freed: losses %v", e.res.losses)
+	}
+}
+
+func TestDecideRecordsFeedback(t *testing.T) {
+	e := newEnv(t, baseConfig(), 0)
+	req := banner300()
+	req.Imps = append(req.Imps, openrtb.Imp{ID: "2", Banner: true, Formats: []openrtb.Format{{W: 320, H: 50}}})
+	if r := e.b.Decide(req, "", e.now); len(r.Bids) != 2 {
+		t.Fatalf("bids %d", len(r.Bids))
+	}
+	if e.fb.seen.Load() != 3 || e.fb.bids.Load() != 2 {
+		t.Fatalf("RecordSeen %d (want one per matching skill: 3), RecordBid %d (want 2)", e.fb.seen.Load(), e.fb.bids.Load())
 	}
 }

@@ -49,6 +49,7 @@ var errTooLarge = errors.New("decompressed body over the limit")
 
 func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
+	now := b.now() // the deadline counts from here, before decoding
 	b.m.requests.Inc()
 	if !ctx.IsPost() {
 		b.m.bad[badMethod].Inc()
@@ -95,7 +96,7 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
-	b.decide(d, s, req, ex, b.now())
+	b.decide(d, s, req, ex, now)
 
 	if len(d.Bids) == 0 {
 		b.m.noBids[d.Cause].Inc()
