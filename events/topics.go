@@ -44,3 +44,27 @@ func createTopics(ctx context.Context, cl *kafka.Client, cfg Config, topics ...s
 	}
 	return errors.Join(errs...)
 }
+
+// CheckBrokers asks the cluster for its metadata once, so a command can fail
+// fast with a clear message when no broker answers within ctx.
+func CheckBrokers(ctx context.Context, cfg Config) error {
+	cfg.SetDefaults()
+	tr := newTransport(cfg)
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.RequestTimeout}
+	var last error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && !sleepCtx(ctx, backoff(attempt, cfg.RetryBackoffMin, cfg.RetryBackoffMax)) {
+			return fmt.Errorf("no kafka broker of %q answered: %w", cfg.Brokers, last)
+		}
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{})
+		if err == nil && len(md.Brokers) > 0 {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("metadata lists no brokers")
+		}
+		last = err
+		tr.CloseIdleConnections()
+	}
+}
