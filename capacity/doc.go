@@ -108,7 +108,12 @@
 //
 // # Bad input
 //
-// Malformed JSON, a missing agent_id or call_id, an unknown event_type or
-// routing_state, a skill without a name and a proficiency outside 0–5 are
-// counted per reason (callbid_capacity_bad_events_total) and skipped.
+// Values are decoded by events.DecodeAgentState and events.DecodeCall.
+// Malformed JSON, a missing agent_id or call_id, a negative seq, ttl or
+// duration, an unknown event_type or routing_state, a skill without a name
+// and a proficiency outside 0–5 are counted per reason under the events
+// package's labels (callbid_capacity_bad_events_total{topic,reason}) and
+// skipped. Valid events that change nothing (old or duplicate seq, history
+// older than its TTL, repeated call transitions, calls without a skill) are
+// counted in callbid_capacity_ignored_events_total.
 package capacity
