@@ -246,7 +246,8 @@ func (m *Model) applyAgent(ev *agentEvent, now int64) reason {
 	heard := eventTime(ev.OccurredAt, now)
 	ttl := m.cfg.DefaultAgentTTL.Nanoseconds()
 	if ev.TTLSeconds > 0 {
-		ttl = int64(ev.TTLSeconds) * int64(time.Second)
+		// Capped at a day so junk ids with huge TTLs cannot pile up.
+		ttl = int64(min(ev.TTLSeconds, 86400)) * int64(time.Second)
 	}
 	st := ev.state
 	if st == stateUnknown { // heartbeat without a state keeps the last one
