@@ -21,6 +21,10 @@ const (
 	PolicyFallback = "fallback"
 
 	maxExt = 999_999_999 // extensions have at most 9 digits
+
+	// maxEntries bounds the flat entry array (about 112 bytes each plus the
+	// attribution strings): 16M entries is about 3 GB.
+	maxEntries = 1 << 24
 )
 
 // Config is the numbers section of the config file (yaml key "numbers").
@@ -201,8 +205,8 @@ func (c *Config) Validate() error {
 			add("%s.target_utilization: %g is outside (0,1]", pp, p.TargetUtilization)
 		}
 	}
-	if total > 1<<30 {
-		add("pools: %d entries in all; at most %d are supported", total, 1<<30)
+	if total > maxEntries {
+		add("pools: %d entries in all; at most %d are supported", total, maxEntries)
 	}
 	for i, n := range c.Blocklist.Callers {
 		if n == "" {

@@ -1,9 +1,12 @@
 package numbers
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestLifecycle(t *testing.T) {
@@ -221,5 +224,30 @@ func TestDigitsBefore(t *testing.T) {
 		if got := digitsBefore(c.n); got != c.want {
 			t.Errorf("digitsBefore(%d) = %d, want %d", c.n, got, c.want)
 		}
+	}
+}
+
+func TestExampleYAML(t *testing.T) {
+	b, err := os.ReadFile("testdata/numbers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg Config
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Pools[0].Hold != 15*time.Second || cfg.Pools[0].Lease != 30*time.Minute || cfg.Blocklist.SpamExpiry != 168*time.Hour {
+		t.Fatalf("durations %+v", cfg.Pools[0])
+	}
+	p := mustNew(t, cfg, nil)
+	if p.Size() != 3+9999+2 {
+		t.Fatalf("size %d", p.Size())
+	}
+	big := Config{Pools: []PoolConfig{{ID: "x", Extensions: []ExtensionRange{{Number: "+18005550100", From: 0, To: maxExt}}}}}
+	if err := big.Validate(); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("a billion entries accepted: %v", err)
 	}
 }
