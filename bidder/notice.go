@@ -237,7 +237,7 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 	switch kind {
 	case noticeWin:
 		b.deps.Reserver.Win(t.ref, false, now)
-		b.publishImpression(&t, "win", t.price, now)
+		b.publishImpression(&t, "win", parseClearing(price, t.price), now)
 	case noticeBill:
 		b.deps.Reserver.Win(t.ref, true, now)
 		clearing := parseClearing(price, t.price)
@@ -245,6 +245,7 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 		b.publishImpression(&t, "bill", clearing, now)
 	case noticeLoss:
 		b.deps.Reserver.Loss(t.ref, now)
+		b.publishImpression(&t, "loss", parseClearing(price, 0), now) // the winning price, when the exchange tells
 	}
 	return noticeApplied, fasthttp.StatusNoContent
 }

@@ -3,6 +3,7 @@ package bidder
 import (
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,13 +70,16 @@ func TestNoticeLifecycle(t *testing.T) {
 		}
 		imps = append(imps, im)
 	}
-	if len(imps) != 2 || imps[0].Kind != "win" || imps[1].Kind != "bill" || imps[1].PriceMicros != 2_500_000 ||
+	if len(imps) != 2 || imps[0].Kind != "win" || imps[0].PriceMicros != 4_000_000 || imps[1].Kind != "bill" || imps[1].PriceMicros != 2_500_000 ||
 		imps[1].CampaignID != "mortgage" || imps[1].PublisherID != "pub-1" || imps[1].Exchange != "exA" ||
 		imps[1].Skill != "mortgage" || imps[1].Currency != "USD" || imps[1].IPHash != hashString("203.0.113.9") {
 		t.Fatalf("impressions %+v", imps)
 	}
 	if o, _ := e.b.applyNotice(noticeLoss, tok, nil, later); o != noticeApplied || e.res.losses[ref] != 1 {
 		t.Fatalf("loss: %v, losses %v", noticeOutcomeNames[o], e.res.losses)
+	}
+	if n := len(e.pub.msgs); n != 3 || !strings.Contains(e.pub.msgs[2].value, `"kind":"loss"`) {
+		t.Fatalf("loss not published: %d messages", n)
 	}
 }
 
