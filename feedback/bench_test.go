@@ -2,6 +2,8 @@ package feedback
 
 import (
 	"context"
+
+	"github.com/callbid/callbid/events"
 	"strconv"
 	"testing"
 	"time"
@@ -99,4 +101,22 @@ func BenchmarkAllowedIP(b *testing.B) {
 	for b.Loop() {
 		sinkB = f.AllowedIP("203.0.113.45")
 	}
+}
+
+// BenchmarkHandleImpression is the consumer-side cost of one win (JSON
+// decode, dedupe, rates, report row, demand, traffic counts).
+func BenchmarkHandleImpression(b *testing.B) {
+	f := benchFeedback(b)
+	now := time.Now()
+	msgs := make([]events.Message, 1<<17)
+	for i := range msgs {
+		msgs[i] = imp("b"+strconv.Itoa(i), "pub-"+strconv.Itoa(i%500), "x1", 2_000_000, now)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.HandleImpression(msgs[i%len(msgs)]) // past 1<<17 these are duplicates
+		i++
+	}
+	b.ReportMetric(float64(f.Stats().Duplicates[events.TopicImpressions])/float64(b.N), "dups/op")
 }

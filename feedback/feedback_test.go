@@ -458,3 +458,18 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("want 7 joined errors, got %v", err)
 	}
 }
+
+func TestDedupeWindowExpires(t *testing.T) {
+	f, _, now := newTest(t, Config{DedupeWindow: 10 * time.Minute})
+	f.HandleImpression(imp("old", "p1", "x1", 1, now.Add(-time.Hour)))
+	f.HandleImpression(imp("new", "p1", "x1", 1, *now))
+	*now = now.Add(2 * time.Minute)
+	f.tick(*now)
+	if len(f.seenBids) != 1 {
+		t.Fatalf("%d bid ids kept, want 1 (the one inside the window)", len(f.seenBids))
+	}
+	f.HandleImpression(imp("new", "p1", "x1", 1, now.Add(-2*time.Minute)))
+	if f.Stats().Wins != 2 {
+		t.Fatal("a duplicate inside the window counted")
+	}
+}

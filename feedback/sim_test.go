@@ -424,5 +424,9 @@ func TestPacingSimulation(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("pacing simulation (seed 42, %d min simulated, %.1fs wall):%s", simMinutes, time.Since(start).Seconds(), out.String())
+	out.WriteString("\nWith pacing OFF the queue grows without bound: calls are answered hours late, so qualification (talk\n" +
+		"time) and with it the learned hit rates lag, bids on the best publishers fall and rise, and wins swing.\n" +
+		"offered = calls arriving per minute; ratio = offered/λ_max; SL = share of the window's arrivals answered\n" +
+		"within 20 s (unanswered at the end counts as late); mult = mean pacing multiplier; stop% = ticks in hard stop.\n")
+	t.Logf("pacing simulation (seed %d, %d min simulated, %.1fs wall):%s", simSeed, simMinutes, time.Since(start).Seconds(), out.String())
 }
