@@ -1,0 +1,31 @@
+package bidder
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDedupe(t *testing.T) {
+	d := newDedupe(time.Minute, 4)
+	now := testNow
+	if !d.first(1, now) || d.first(1, now) {
+		t.Fatal("a key is new once")
+	}
+	// Still remembered in the older generation after one rotation…
+	if !d.first(17, now.Add(61*time.Second)) || d.first(1, now.Add(61*time.Second)) {
+		t.Fatal("key forgotten after one rotation")
+	}
+	// …and forgotten after two.
+	if !d.first(33, now.Add(123*time.Second)) || !d.first(1, now.Add(123*time.Second)) {
+		t.Fatal("key kept past two generations")
+	}
+	// A full shard rotates early, so memory stays bounded.
+	d = newDedupe(time.Hour, 4)
+	for k := uint64(0); k < 100; k++ {
+		d.first(k*16, now) // all in shard 0
+	}
+	sh := &d.shards[0]
+	if len(sh.cur)+len(sh.old) > 8 {
+		t.Fatalf("shard holds %d keys, bound is 8", len(sh.cur)+len(sh.old))
+	}
+}
