@@ -76,7 +76,7 @@ func (p *Pools) snapshotInto(a *attribution, i int32) {
 	*a = attribution{
 		idx:       i,
 		gen:       e.gen,
-		pool:      p.ranges[e.rng].pool,
+		pool:      p.poolIndex(i),
 		campaign:  p.ids.name(e.campaign),
 		publisher: p.ids.name(e.publisher),
 		requestID: buf[:r],
@@ -406,7 +406,7 @@ func (p *Pools) lookup(dst *attribution, dnis, ext []byte, ani string, started, 
 	}
 	c := &p.calls
 	pl := p.poolOf(i)
-	pool = p.ranges[p.entries[i].rng].pool
+	pool = p.poolIndex(i)
 	var st *stickyRec
 	if len(ani) > 0 {
 		st = c.sticky[stickyKey{i, ani}]

@@ -230,7 +230,8 @@ func runModel(t *testing.T, seed uint64) {
 				started = now
 			}
 			p.calls.mu.Lock()
-			mt, a, _, _ := p.lookup(&attribution{}, []byte(p.ranges[i].e164), nil, ani, started, now)
+			e164, _ := p.numberOf(int32(i))
+			mt, a, _, _ := p.lookup(&attribution{}, []byte(e164), nil, ani, started, now)
 			p.calls.mu.Unlock()
 			wantMatch, wantClaim := m.call(i, ani, started)
 			gotBid := ""

@@ -112,7 +112,7 @@ const (
 // entry is one number (+ext). Fixed-size fields only, so the entries of
 // every pool sit in one flat slice; variable-length attribution strings live
 // in buf, reused across reservations (append(buf[:0], …)).
-// Layout: 112 bytes.
+// Layout: 104 bytes.
 type entry struct {
 	buf        []byte // request id | imp id | bid id | site or app
 	reservedAt int64  // unix nanos
@@ -122,8 +122,7 @@ type entry struct {
 	ipHash     uint64
 	ifaHash    uint64
 	gen        uint32
-	prev, next int32 // intrusive list of the entry's state in its shard
-	rng        uint32
+	prev, next int32  // intrusive list of the entry's state in its shard
 	campaign   uint32 // interned
 	publisher  uint32 // interned
 	exchange   uint16 // interned (small set)
@@ -203,6 +202,7 @@ type pool struct {
 	cfg                   PoolConfig
 	hold, lease, cooldown int64
 	lo, n                 int32
+	rlo, rhi, nplain      int32 // ranges[rlo:rhi]; the first nplain are plain numbers
 	shards                []shard
 	fallback              bool
 	fallbacks             map[string][]int32 // campaign id → indexes into Pools.fallbacks
@@ -304,6 +304,8 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		pl.id, pl.cfg = pc.ID, pc
 		pl.hold, pl.lease, pl.cooldown = int64(pc.Hold), int64(pc.Lease), int64(pc.Cooldown)
 		pl.lo = next
+		pl.rlo = int32(len(p.ranges))
+		pl.nplain = int32(len(pc.Numbers))
 		p.poolIdx[pc.ID] = pi
 		for _, num := range pc.Numbers {
 			ri := int32(len(p.ranges))
@@ -325,6 +327,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 			next += n
 		}
 		pl.n = next - pl.lo
+		pl.rhi = int32(len(p.ranges))
 		// Enough shards that parallel bidders rarely meet on one lock, few
 		// enough that each keeps a meaningful LRU order.
 		ns := int(pl.n / 32)
@@ -355,7 +358,6 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		for k := int32(0); k < r.n; k++ {
 			i := r.lo + k
 			e := &p.entries[i]
-			e.rng = uint32(ri)
 			e.gen = p.genBase
 			s := p.shardOf(pl, i)
 			s.pushTail(p.entries, stFree, i)
@@ -396,7 +398,7 @@ func decimalLen(n int64) int64 {
 
 // numberOf returns the entry's number and extension (pool-owned strings).
 func (p *Pools) numberOf(i int32) (e164, ext string) {
-	r := &p.ranges[p.entries[i].rng]
+	r := p.rangeOf(i)
 	if r.from < 0 {
 		return r.e164, ""
 	}
@@ -405,7 +407,41 @@ func (p *Pools) numberOf(i int32) (e164, ext string) {
 	return r.e164, r.exts[off : off+decimalLen(n)]
 }
 
-func (p *Pools) poolOf(i int32) *pool { return &p.pools[p.ranges[p.entries[i].rng].pool] }
+// rangeOf finds entry i's number or extension range: plain numbers by
+// offset, extension ranges (few per pool) by binary search. The entry does
+// not store it, which keeps entries at 104 bytes.
+func (p *Pools) rangeOf(i int32) *numRange {
+	pl := p.poolOf(i)
+	if k := i - pl.lo; k < pl.nplain {
+		return &p.ranges[pl.rlo+k]
+	}
+	lo, hi := pl.rlo+pl.nplain, pl.rhi // ranges[lo].lo <= i < ranges[hi].lo
+	for hi-lo > 1 {
+		mid := int32(uint32(lo+hi) >> 1)
+		if p.ranges[mid].lo <= i {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return &p.ranges[lo]
+}
+
+// poolIndex finds the pool of entry i (pools hold consecutive entries).
+func (p *Pools) poolIndex(i int32) int32 {
+	lo, hi := 0, len(p.pools)
+	for hi-lo > 1 {
+		mid := int(uint(lo+hi) >> 1)
+		if p.pools[mid].lo <= i {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return int32(lo)
+}
+
+func (p *Pools) poolOf(i int32) *pool { return &p.pools[p.poolIndex(i)] }
 
 func (p *Pools) shardOf(pl *pool, i int32) *shard {
 	return &pl.shards[int(i-pl.lo)%len(pl.shards)]

@@ -251,3 +251,30 @@ func TestExampleYAML(t *testing.T) {
 		t.Fatalf("a billion entries accepted: %v", err)
 	}
 }
+
+// TestNumberOfRoundTrip: every entry of mixed pools (plain numbers and
+// several extension ranges) maps to its number and back, in its pool.
+func TestNumberOfRoundTrip(t *testing.T) {
+	cfg := Config{Pools: []PoolConfig{
+		{ID: "a", Numbers: []string{"+18005550001", "+18005550002"}},
+		{ID: "b", Extensions: []ExtensionRange{{Number: "+18005550003", From: 7, To: 12}, {Number: "+18005550004", From: 0, To: 0},
+			{Number: "+18005550003", From: 95, To: 105}}},
+		{ID: "c", Numbers: []string{"+18005550005"}, Extensions: []ExtensionRange{{Number: "+18005550006", From: 1, To: 3}}},
+	}}
+	p := mustNew(t, cfg, nil)
+	wantPool := []int32{0, 0}
+	for range 6 + 1 + 11 {
+		wantPool = append(wantPool, 1)
+	}
+	wantPool = append(wantPool, 2, 2, 2, 2)
+	if len(p.entries) != len(wantPool) {
+		t.Fatalf("%d entries, want %d", len(p.entries), len(wantPool))
+	}
+	for i := range p.entries {
+		e164, ext := p.numberOf(int32(i))
+		j, ok := p.entryOf([]byte(e164), []byte(ext))
+		if !ok || j != int32(i) || p.poolIndex(int32(i)) != wantPool[i] {
+			t.Fatalf("entry %d → %s;ext=%s → %d %v, pool %d want %d", i, e164, ext, j, ok, p.poolIndex(int32(i)), wantPool[i])
+		}
+	}
+}
