@@ -287,7 +287,9 @@ func (f *Feedback) paceLocked(now time.Time) {
 		// Committed calls are a stock that fills over the time-to-call, so a
 		// jump in wins shows in it only slowly; the rate at which calls are
 		// being bought right now shows it at once. Steer by the larger.
-		e := (math.Max(committed, buying) - target) / scale
+		// Bounded so a deep but brief overload (a shift change with calls
+		// already bought) does not wind μ up for many minutes after it.
+		e := math.Min((math.Max(committed, buying)-target)/scale, maxErr)
 		// Integral part: the Balseiro–Gur dual update. Proportional part:
 		// committed calls lag wins by the time-to-call, and a pure integral
 		// controller on a lagged signal overshoots; the P term damps it.
@@ -358,6 +360,9 @@ func (e *ewmaRate) perMin(now, tau float64) float64 {
 	}
 	return e.rate * math.Exp(-math.Max(now-e.last, 0)/tau) * 60
 }
+
+// maxErr bounds the controller's relative error (anti-windup).
+const maxErr = 2
 
 // buyWindow is the look-back, in seconds, of the buying rate.
 const buyWindow = 60

@@ -388,6 +388,11 @@ func TestPacingSimulation(t *testing.T) {
 	for _, r := range runs {
 		s := runSim(t, r.pacing, r.hardStop)
 		out.WriteString(s.table(r.name))
+		{
+			off, sl, lm, _, _ := s.phase(simShiftAt, simShiftAt+40)
+			fmt.Fprintf(&out, "%-13s shift  %3d-%-3d offered %.2f/min  λ_max %.2f  ratio %.3f  SL %.3f  (transition: calls bought for %d agents arrive; not asserted)\n",
+				"", simShiftAt, simShiftAt+40, off, lm, off/lm, sl, simN1)
+		}
 		for _, ph := range simPhases {
 			off, sl, lm, wins, spend := s.phase(ph[0], ph[1])
 			fmt.Fprintf(&out, "%-13s steady %3d-%-3d offered %.2f/min  λ_max %.2f  ratio %.3f  SL %.3f  wins %d  spend $%.2f\n",
