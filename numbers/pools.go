@@ -364,6 +364,8 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		}
 	}
 	p.calls.init(cfg)
+	p.log.Info().Int("pools", len(p.pools)).Int("entries", len(p.entries)).Int("fallback_numbers", len(p.fallbacks)).
+		Msg("tracking-number pools built")
 	return p, nil
 }
 
