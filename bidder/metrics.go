@@ -3,6 +3,8 @@ package bidder
 import (
 	"errors"
 
+	"github.com/callbid/callbid/numbers"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,6 +20,8 @@ type metrics struct {
 	latency        prometheus.Histogram
 	noticeVec      *prometheus.CounterVec
 	notices        [numNoticeKinds][numNoticeOutcomes]prometheus.Counter
+	winVec         *prometheus.CounterVec
+	winResults     [numWinResults]prometheus.Counter
 	reloads        prometheus.Counter
 	reloadErrors   prometheus.Counter
 	publishDropped prometheus.Counter
@@ -33,6 +37,11 @@ const (
 	badMethod
 	numBadReasons
 )
+
+// numWinResults covers numbers.WinResult values 0 (unexpected) to WinUnknown.
+const numWinResults = int(numbers.WinUnknown) + 1
+
+var winResultNames = [numWinResults]string{"other", "leased", "duplicate", "late", "collision", "unknown"}
 
 var badReasonNames = [numBadReasons]string{"malformed", "too_large", "bad_gzip", "method"}
 
@@ -52,6 +61,9 @@ func newMetrics() *metrics {
 		noticeVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notices_total",
 			Help: "Win/bill/loss notices by outcome (forged: bad signature, expired: token too old)."},
 			[]string{"kind", "outcome"}),
+		winVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notice_numbers_total",
+			Help: "What applied win/bill notices did to the tracking number (late/collision: the hold had expired; raise numbers.pools[].hold)."},
+			[]string{"result"}),
 		reloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_reloads_total",
 			Help: "Config snapshots swapped in by Apply."}),
 		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_reload_errors_total",
@@ -64,6 +76,9 @@ func newMetrics() *metrics {
 	}
 	for r := range m.bad {
 		m.bad[r] = m.badVec.WithLabelValues(badReasonNames[r])
+	}
+	for r := range m.winResults {
+		m.winResults[r] = m.winVec.WithLabelValues(winResultNames[r])
 	}
 	for k := range m.notices {
 		for o := range m.notices[k] {
@@ -78,7 +93,7 @@ func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	m := b.m
 	var errs []error
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
-		m.reloads, m.reloadErrors, m.publishDropped} {
+		m.winVec, m.reloads, m.reloadErrors, m.publishDropped} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

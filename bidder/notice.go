@@ -236,10 +236,10 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 	}
 	switch kind {
 	case noticeWin:
-		b.deps.Reserver.Win(t.ref, false, now)
+		b.countWin(b.deps.Reserver.Win(t.ref, false, now))
 		b.publishImpression(&t, "win", parseClearing(price, t.price), now)
 	case noticeBill:
-		b.deps.Reserver.Win(t.ref, true, now)
+		b.countWin(b.deps.Reserver.Win(t.ref, true, now))
 		clearing := parseClearing(price, t.price)
 		b.addSpend(s, &t, clearing, now)
 		b.publishImpression(&t, "bill", clearing, now)
@@ -248,6 +248,13 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 		b.publishImpression(&t, "loss", parseClearing(price, 0), now) // the winning price, when the exchange tells
 	}
 	return noticeApplied, fasthttp.StatusNoContent
+}
+
+func (b *Bidder) countWin(r numbers.WinResult) {
+	if int(r) >= numWinResults {
+		r = 0
+	}
+	b.m.winResults[r].Inc()
 }
 
 // parseClearing reads ${AUCTION_PRICE} as CPM micros; the bid price when the

@@ -211,7 +211,7 @@ func TestServerEndToEnd(t *testing.T) {
 	for _, want := range []string{`callbid_bidder_requests_total 10`, `callbid_bidder_bids_total 2`,
 		`callbid_bidder_nobids_total{reason="unsupported"} 1`, `callbid_bidder_nobids_total{reason="blocked"} 1`,
 		`callbid_bidder_bad_requests_total{reason="too_large"} 2`, `callbid_bidder_notices_total{kind="bill",outcome="duplicate"} 1`,
-		`callbid_bidder_request_seconds_count 4`} {
+		`callbid_bidder_request_seconds_count 4`, `callbid_bidder_notice_numbers_total{result="leased"} 2`} {
 		if st != 200 || !strings.Contains(string(m), want) {
 			t.Errorf("metrics lack %q", want)
 		}
