@@ -386,6 +386,9 @@ func TestPacingSimulation(t *testing.T) {
 	}
 	var out strings.Builder
 	for _, r := range runs {
+		if raceEnabled && r.pacing && !r.hardStop {
+			continue
+		}
 		s := runSim(t, r.pacing, r.hardStop)
 		out.WriteString(s.table(r.name))
 		{
