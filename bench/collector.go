@@ -22,6 +22,10 @@ type Point struct {
 	P90       float64 `json:"p90_ms"`
 	P99       float64 `json:"p99_ms"`
 	Max       float64 `json:"max_ms"`
+	// CPU use in cores over this second: the bench's, and the target's
+	// when -target-pid is set (else -1).
+	BenchCPU  float64 `json:"bench_cpu"`
+	TargetCPU float64 `json:"target_cpu"`
 }
 
 type collector struct {
@@ -33,6 +37,7 @@ type collector struct {
 	runStart  time.Time
 	series    []Point
 	agg       tally
+	cpu, tcpu float64 // CPU seconds at the last collection
 }
 
 func newCollector(e *engine, senders []*sender, ph phase, t0, measStart, runStart time.Time) *collector {
@@ -40,6 +45,7 @@ func newCollector(e *engine, senders []*sender, ph phase, t0, measStart, runStar
 }
 
 func (c *collector) run(ctx context.Context) {
+	c.cpu, c.tcpu = cpuSeconds(), pidCPUSeconds(c.e.cfg.TargetPID)
 	tk := time.NewTicker(time.Second)
 	defer tk.Stop()
 	last := c.t0
@@ -92,6 +98,12 @@ func (c *collector) collect(from, now time.Time) {
 	if h.TotalCount() == 0 {
 		p.Max = 0
 	}
+	cpu, tcpu := cpuSeconds(), pidCPUSeconds(c.e.cfg.TargetPID)
+	p.BenchCPU, p.TargetCPU = (cpu-c.cpu)/secs, -1
+	if tcpu >= 0 && c.tcpu >= 0 {
+		p.TargetCPU = (tcpu - c.tcpu) / secs
+	}
+	c.cpu, c.tcpu = cpu, tcpu
 	c.series = append(c.series, p)
 	if c.e.progress != nil && c.e.cfg.Progress {
 		tag := ""
@@ -101,9 +113,13 @@ func (c *collector) collect(from, now time.Time) {
 		if c.ph.label != "" {
 			tag += " " + c.ph.label
 		}
-		fmt.Fprintf(c.e.progress, "[%5.1fs]%s target %.0f/s sent %.0f/s ok %.0f/s bids %d nobid %d err %d timeout %d | p50 %.2fms p99 %.2fms max %.2fms%s\n",
+		tc := ""
+		if p.TargetCPU >= 0 {
+			tc = fmt.Sprintf(" target %.2f", p.TargetCPU)
+		}
+		fmt.Fprintf(c.e.progress, "[%5.1fs]%s target %.0f/s sent %.0f/s ok %.0f/s bids %d nobid %d err %d timeout %d | p50 %.2fms p99 %.2fms max %.2fms | cpu bench %.2f%s%s\n",
 			p.T, tag, c.ph.rate, float64(a.sent)/secs, float64(a.responses)/secs, a.bidResponses, a.noBids, a.errors, a.timeouts,
-			p.P50, p.P99, p.Max, c.e.loop.progress())
+			p.P50, p.P99, p.Max, p.BenchCPU, tc, c.e.loop.progress())
 	}
 }
 

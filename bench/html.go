@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -150,6 +151,9 @@ func (r *Report) allPoints() []Point {
 	if r.AtHalf != nil {
 		out = append(out, r.AtHalf.Series...)
 	}
+	// Phases ran in another order than listed (the 50% run before the
+	// ceiling search): draw them in time order.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].T < out[j].T })
 	return out
 }
 
