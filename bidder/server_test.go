@@ -67,20 +67,28 @@ func startServer(t *testing.T, cfg Config, opts ServerOptions) *liveServer {
 
 func (ls *liveServer) do(t *testing.T, method, url string, body []byte, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
+	st, h, b, err := ls.doErr(method, url, body, hdr...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return st, h, b
+}
+
+func (ls *liveServer) doErr(method, url string, body []byte, hdr ...string) (int, http.Header, []byte, error) {
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := ls.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b
+	return resp.StatusCode, resp.Header, b, nil
 }
 
 func gz(b []byte) []byte {
@@ -145,9 +153,15 @@ func TestServerEndToEnd(t *testing.T) {
 		{"too large", "POST", bytes.Repeat([]byte(" "), 70<<10), nil, 413},
 		{"gzip bomb", "POST", gz(bytes.Repeat([]byte(" "), 50<<20)), []string{"Content-Encoding", "gzip"}, 413},
 	} {
-		st, _, resp := ls.do(t, c.method, bidURL, c.body, c.hdr...)
-		if st != c.want || (st == 400 && len(resp) != 0) {
-			t.Errorf("%s: %d %q, want %d", c.name, st, resp, c.want)
+		st, _, resp, err := ls.doErr(c.method, bidURL, c.body, c.hdr...)
+		if err != nil && c.want == 413 && len(c.body) > 64<<10 {
+			// The server answers 413 from the headers and closes while the
+			// client may still be writing the body: the client can then see a
+			// broken pipe instead. The too_large counter below proves the refusal.
+			continue
+		}
+		if err != nil || st != c.want || (st == 400 && len(resp) != 0) {
+			t.Errorf("%s: %d %q %v, want %d", c.name, st, resp, err, c.want)
 		}
 	}
 
