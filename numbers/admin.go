@@ -63,12 +63,17 @@ type Stats struct {
 	LeaseEventsApplied uint64            `json:"lease_events_applied"`
 	LeaseEventsIgnored uint64            `json:"lease_events_ignored"`
 	BadLeaseEvents     uint64            `json:"bad_lease_events"`
+	// Replaying is true while reservations wait for the lease log;
+	// ReplayingNoBids counts the reservations refused meanwhile.
+	Replaying       bool   `json:"replaying"`
+	ReplayingNoBids uint64 `json:"replaying_nobids"`
 }
 
 // Stats returns a consistent-per-shard view of every pool (it takes each
 // shard lock briefly; admin and metrics only).
 func (p *Pools) Stats() Stats {
-	st := Stats{Pools: make([]PoolStats, len(p.pools)), Calls: map[string]uint64{}}
+	st := Stats{Pools: make([]PoolStats, len(p.pools)), Calls: map[string]uint64{},
+		Replaying: p.paused.Load(), ReplayingNoBids: p.pausedNoBids.Load()}
 	p.rateMu.Lock()
 	for pi := range p.pools {
 		pl := &p.pools[pi]
@@ -196,11 +201,13 @@ var (
 	descCalls        = prometheus.NewDesc("callbid_numbers_calls_total", "Attributed calls by match.", []string{"match"}, nil)
 	descDrops        = prometheus.NewDesc("callbid_numbers_event_drops_total", "Events the publisher dropped.", []string{"topic"}, nil)
 	descBad          = prometheus.NewDesc("callbid_numbers_bad_input_total", "Rejected inputs by kind.", []string{"kind"}, nil)
+	descReplaying    = prometheus.NewDesc("callbid_numbers_replaying", "1 while reservations wait for the lease log to be replayed.", nil, nil)
+	descReplayNoBids = prometheus.NewDesc("callbid_numbers_replaying_nobids_total", "Reservations refused while the lease log was not replayed yet.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEntries, descUtil, descNeeded, descNeededObs, descReservations, descLeases,
-		descNoBids, descLate, descCollisions, descUnattributed, descCalls, descDrops, descBad} {
+		descNoBids, descLate, descCollisions, descUnattributed, descCalls, descDrops, descBad, descReplaying, descReplayNoBids} {
 		ch <- d
 	}
 }
@@ -223,6 +230,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descUnattributed, ctr, float64(ps.Unattributed), ps.ID)
 	}
 	ch <- prometheus.MustNewConstMetric(descUnattributed, ctr, float64(st.UnknownNumberCalls), "")
+	replaying := 0.0
+	if st.Replaying {
+		replaying = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descReplaying, g, replaying)
+	ch <- prometheus.MustNewConstMetric(descReplayNoBids, ctr, float64(st.ReplayingNoBids))
 	for m, n := range st.Calls {
 		ch <- prometheus.MustNewConstMetric(descCalls, ctr, float64(n), m)
 	}

@@ -120,3 +120,44 @@ func TestLeaseReplayLatestWinsAndExpired(t *testing.T) {
 		t.Fatalf("bad lease events %d", st.BadLeaseEvents)
 	}
 }
+
+// TestReserveWaitsForReplay: until the lease log is replayed no number is
+// handed out, so a number leased before a restart cannot go to a second
+// impression while Kafka is slow or down at start.
+func TestReserveWaitsForReplay(t *testing.T) {
+	cfg := onePool(4)
+	pub := &fakePub{}
+	p1 := mustNew(t, cfg, pub)
+	r := leaseOne(t, p1, 0, t0)
+
+	p2 := mustNew(t, cfg, &fakePub{})
+	p2.clockNow = func() time.Time { return t0.Add(time.Second) } // replay judges expiry by this clock
+	p2.PauseUntilReplayed()
+	if !p2.Replaying() {
+		t.Fatal("not replaying after PauseUntilReplayed")
+	}
+	if _, ok := p2.Reserve(0, testClaim(1), t0); ok {
+		t.Fatal("reserved a number before the lease log was replayed")
+	}
+	for _, m := range pub.topic(events.TopicLeases) {
+		p2.ApplyLeaseEvent(events.Message{Key: m.key, Value: m.value})
+	}
+	p2.ReplayDone()
+	// Every free number can be reserved again, and none of them is the one
+	// leased before the restart.
+	for k := range 3 {
+		got, ok := p2.Reserve(0, testClaim(10+k), t0.Add(time.Second))
+		if !ok {
+			t.Fatalf("reservation %d refused after replay", k)
+		}
+		if got.E164 == r.E164 && got.Ext == r.Ext {
+			t.Fatalf("handed out %s%s, leased before the restart", got.E164, got.Ext)
+		}
+	}
+	if _, ok := p2.Reserve(0, testClaim(20), t0.Add(time.Second)); ok {
+		t.Fatal("the leased number was handed out: pool should be exhausted")
+	}
+	if st := p2.Stats(); st.Replaying || st.ReplayingNoBids != 1 {
+		t.Fatalf("stats: replaying=%v nobids=%d", st.Replaying, st.ReplayingNoBids)
+	}
+}

@@ -253,7 +253,24 @@ type Pools struct {
 	rateMu   sync.Mutex
 	rateAt   int64
 	clockNow func() time.Time // time source of ApplyLeaseEvent, HandleCalls etc.
+
+	// paused refuses reservations until the lease log has been replayed: a
+	// number leased before a restart must not go to a second impression.
+	paused       atomic.Bool
+	pausedNoBids atomic.Uint64
 }
+
+// PauseUntilReplayed makes Reserve refuse (ok=false, counted) until
+// ReplayDone is called. The wiring calls it before the lease log consumer
+// starts, so a bidder that starts while Kafka is down never hands out a
+// number whose lease it has not read back yet.
+func (p *Pools) PauseUntilReplayed() { p.paused.Store(true) }
+
+// ReplayDone lets Reserve hand out numbers again.
+func (p *Pools) ReplayDone() { p.paused.Store(false) }
+
+// Replaying reports whether reservations wait for the lease log.
+func (p *Pools) Replaying() bool { return p.paused.Load() }
 
 // New builds the pools from validated config. pub receives lease and
 // attribution events; it may be nil in tests.
@@ -550,6 +567,10 @@ func (p *Pools) nextGen(g uint32) uint32 {
 // blocks on I/O and allocates nothing in steady state.
 func (p *Pools) Reserve(idx int, c *Claim, now time.Time) (r Reservation, ok bool) {
 	if uint(idx) >= uint(len(p.pools)) || c == nil {
+		return Reservation{}, false
+	}
+	if p.paused.Load() {
+		p.pausedNoBids.Add(1)
 		return Reservation{}, false
 	}
 	pl := &p.pools[idx]

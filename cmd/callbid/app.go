@@ -77,6 +77,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 		return nil, fmt.Errorf("cannot build the number pools: %w", err)
 	}
 	a.pools = pools
+	a.pools.PauseUntilReplayed()
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
 	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
 	a.model.SetCommitments(a.feedback)
@@ -164,22 +165,35 @@ func (a *app) goRun(f func()) {
 	}()
 }
 
+// waitLeases opens the pools for reservations once the lease log has been
+// replayed. It waits up to leaseReplayWait before the listeners open; after
+// that the wait goes on in the background and bids no-bid (pool) meanwhile.
 func (a *app) waitLeases(ctx context.Context) {
 	c := a.consumers[events.TopicLeases]
-	deadline := time.Now().Add(leaseReplayWait)
-	for !c.CaughtUp() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			a.log.Warn().Dur("waited", leaseReplayWait).Msg("lease log not replayed yet (is Kafka reachable?); serving anyway, /readyz stays false until it is")
-			return
+	wait := func(until time.Time) bool {
+		for !c.CaughtUp() {
+			if (!until.IsZero() && time.Now().After(until)) || ctx.Err() != nil {
+				return false
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
+		a.pools.ReplayDone()
+		a.log.Info().Dur("took", time.Since(a.started)).Msg("lease log replayed; numbers can be reserved")
+		return true
 	}
-	a.log.Info().Dur("took", time.Since(a.started)).Msg("lease log replayed")
+	if wait(time.Now().Add(leaseReplayWait)) {
+		return
+	}
+	a.log.Warn().Dur("waited", leaseReplayWait).Msg("lease log not replayed yet (is Kafka reachable?); serving, but no number is reserved until it is")
+	a.goRun(func() { wait(time.Time{}) })
 }
 
 // ready is /readyz: config loaded, every feed caught up, capacity not stale.
 func (a *app) ready() (bool, []string) {
 	var reasons []string
+	if a.pools.Replaying() {
+		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
+	}
 	for topic, c := range a.consumers {
 		if !c.CaughtUp() {
 			reasons = append(reasons, topic+": not caught up with the topic yet")
