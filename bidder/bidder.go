@@ -100,5 +100,6 @@ type neutralFeedback struct{ f float64 }
 func (n neutralFeedback) HitRate(string, string) float64                           { return n.f }
 func (neutralFeedback) Pacing(string) (float64, bool)                              { return 1, false }
 func (neutralFeedback) Allowed(uint64, uint64) bool                                { return true }
+func (neutralFeedback) AllowedIP(string) bool                                      { return true }
 func (neutralFeedback) RecordSeen(string, string, time.Time)                       {}
 func (neutralFeedback) RecordBid(string, string, string, string, int64, time.Time) {}

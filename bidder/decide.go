@@ -173,7 +173,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 	ipHash, ifaHash := hashString(ip), hashString(req.Device.IFA)
 	fb := b.deps.Feedback
-	if !fb.Allowed(ipHash, ifaHash) {
+	if !fb.Allowed(ipHash, ifaHash) || !fb.AllowedIP(ip) {
 		d.Cause = CauseInvalidTraffic
 		return
 	}

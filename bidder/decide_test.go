@@ -2,6 +2,7 @@ package bidder
 
 import (
 	"math"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,8 @@ func TestDecideRules(t *testing.T) {
 
 	// Traffic quality and time.
 	f("invalid traffic → 504", nil, nil, func(e *testEnv) { e.fb.blocked = map[uint64]bool{hashString("203.0.113.9"): true} },
+		want{cause: CauseInvalidTraffic})
+	f("device ip in a blocked range → 504", nil, nil, func(e *testEnv) { e.fb.ranges = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")} },
 		want{cause: CauseInvalidTraffic})
 	f("tmax under network allowance → 15", nil, func(r *openrtb.Request) { r.TMax = 15 }, nil, want{cause: CauseInsufficientTime})
 	f("tmax with room", nil, func(r *openrtb.Request) { r.TMax = 120 }, nil, want{camps: []string{"mortgage"}})

@@ -26,6 +26,8 @@ type Feedback interface {
 	HitRate(campaignID, publisherID string) float64
 	Pacing(skill string) (multiplier float64, stop bool)
 	Allowed(ipHash, ifaHash uint64) bool
+	// AllowedIP checks the raw device ip against the blocked ranges.
+	AllowedIP(ip string) bool
 	RecordSeen(skill, exchange string, now time.Time)
 	RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time)
 }

@@ -1,6 +1,7 @@
 package bidder
 
 import (
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,7 @@ type fakeFeedback struct {
 	pace    float64
 	stop    bool
 	blocked map[uint64]bool
+	ranges  []netip.Prefix // blocked device ip ranges
 	seen    atomic.Int64
 	bids    atomic.Int64
 }
@@ -108,7 +110,22 @@ func (f *fakeFeedback) Pacing(string) (float64, bool) {
 	}
 	return f.pace, f.stop
 }
-func (f *fakeFeedback) Allowed(ip, ifa uint64) bool          { return !f.blocked[ip] && !f.blocked[ifa] }
+func (f *fakeFeedback) Allowed(ip, ifa uint64) bool { return !f.blocked[ip] && !f.blocked[ifa] }
+func (f *fakeFeedback) AllowedIP(ip string) bool {
+	if len(f.ranges) == 0 { // as the real one: no ranges, no parse
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return true
+	}
+	for _, p := range f.ranges {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
 func (f *fakeFeedback) RecordSeen(string, string, time.Time) { f.seen.Add(1) }
 func (f *fakeFeedback) RecordBid(string, string, string, string, int64, time.Time) {
 	f.bids.Add(1)

@@ -39,9 +39,9 @@ const (
 )
 
 // numWinResults covers numbers.WinResult values 0 (unexpected) to WinUnknown.
-const numWinResults = int(numbers.WinUnknown) + 1
+const numWinResults = int(numbers.WinFallback) + 1
 
-var winResultNames = [numWinResults]string{"other", "leased", "duplicate", "late", "collision", "unknown"}
+var winResultNames = [numWinResults]string{"other", "leased", "duplicate", "late", "collision", "unknown", "fallback"}
 
 var badReasonNames = [numBadReasons]string{"malformed", "too_large", "bad_gzip", "method"}
 
