@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -320,3 +321,56 @@ func TestProducerQueueFull(t *testing.T) {
 }
 
 var testLog = zerolog.Nop()
+
+// A broker that comes back without its log (in-memory kfake) puts the
+// consumer's next offset past the end; it resumes at the first offset.
+func TestBrokerLostItsLog(t *testing.T) {
+	e := startBroker(t, "127.0.0.1:0", "")
+	addr := e.Addr()
+	cfg := testConfig(addr)
+	col := newCollector()
+	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	p := NewProducer(cfg, zerolog.Nop())
+	publishN(t, p, TopicAgentState, 0, 60)
+	waitFor(t, 5*time.Second, "60 records", func() bool { return col.n() == 60 })
+	e.Close()
+	e2 := startBroker(t, addr, "")
+	defer e2.Close()
+	publishN(t, p, TopicAgentState, 1000, 1010)
+	waitFor(t, 10*time.Second, "10 records on the fresh broker", func() bool { return col.n() == 70 })
+	closeProducer(t, p)
+	if !c.CaughtUp() {
+		t.Error("CaughtUp went false")
+	}
+}
+
+func TestRegisterMetrics(t *testing.T) {
+	e := startBroker(t, "127.0.0.1:0", "")
+	defer e.Close()
+	cfg := testConfig(e.Addr())
+	reg := prometheus.NewRegistry()
+	p := NewProducer(cfg, zerolog.Nop())
+	c1 := NewConsumer(cfg, TopicAgentState, func(Message) {}, zerolog.Nop())
+	c2 := NewConsumer(cfg, TopicCall, func(Message) {}, zerolog.Nop())
+	for _, r := range []interface {
+		RegisterMetrics(prometheus.Registerer) error
+	}{p, c1, c2} {
+		if err := r.RegisterMetrics(reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Publish(TopicCall, nil, []byte("x"))
+	closeProducer(t, p)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = len(mf.GetMetric())
+	}
+	if got["callbid_events_consumer_messages_total"] != 2 || got["callbid_events_producer_dropped_total"] != 3 ||
+		got["callbid_events_producer_written_total"] != 1 || got["callbid_events_consumer_lag"] != 2 {
+		t.Errorf("metrics %v", got)
+	}
+}
