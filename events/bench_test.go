@@ -104,6 +104,7 @@ func BenchmarkFollowLatency(b *testing.B) {
 	e := startBroker(b, "127.0.0.1:0", "")
 	defer e.Close()
 	cfg := testConfig(e.Addr())
+	cfg.BatchTimeout = 0 // the default, 10ms: latency as deployed
 	keys, values := agentEvents(10_000, 10_000)
 	sent := make([]int64, len(keys)) // unix nanos by seq
 	var lat []time.Duration

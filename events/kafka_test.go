@@ -374,3 +374,45 @@ func TestRegisterMetrics(t *testing.T) {
 		t.Errorf("metrics %v", got)
 	}
 }
+
+// A broker that accepts connections and never answers must not hold Close
+// beyond its ctx.
+func TestProducerCloseWithBlackholedBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	cfg := testConfig(ln.Addr().String())
+	cfg.RequestTimeout = 30 * time.Second
+	p := NewProducer(cfg, zerolog.Nop())
+	p.Publish(TopicCall, []byte("k"), []byte("v"))
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.Close(ctx); err == nil {
+		t.Error("Close reported success with nothing written")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %s with a 200ms ctx", d)
+	}
+	if st := p.Stats(); st.DroppedClosed != 1 {
+		t.Errorf("stats %+v, want the record dropped as closed", st)
+	}
+}

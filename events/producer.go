@@ -30,9 +30,12 @@ type Producer struct {
 
 	closeOnce sync.Once
 	closing   chan struct{}
-	closeCtx  atomic.Pointer[context.Context]
-	done      chan struct{}
-	closed    atomic.Bool
+	// writeCtx bounds every write; Close cancels it when its own ctx ends,
+	// so a write stuck on a black-holed broker cannot outlive Close.
+	writeCtx context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	closed   atomic.Bool
 
 	published     atomic.Uint64 // accepted by Publish
 	written       atomic.Uint64 // acknowledged by the broker
@@ -84,6 +87,7 @@ func NewProducer(cfg Config, log zerolog.Logger) *Producer {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	p.writeCtx, p.cancel = context.WithCancel(context.Background())
 	go p.loop()
 	return p
 }
@@ -116,15 +120,16 @@ func (p *Producer) Publish(topic string, key, value []byte) bool {
 // ctx ends are dropped and counted. Later Publish calls return false.
 func (p *Producer) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
-		p.closeCtx.Store(&ctx)
 		p.closed.Store(true)
 		close(p.closing)
 	})
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		<-p.done // the loop gives up promptly once ctx is done
+		p.cancel()
+		<-p.done // the loop gives up promptly once writeCtx is done
 	}
+	p.cancel()
 	p.tr.CloseIdleConnections()
 	if err := p.w.Close(); err != nil {
 		return fmt.Errorf("cannot close the kafka writer: %w", err)
@@ -183,20 +188,11 @@ func toMessage(r record) kafka.Message {
 	return kafka.Message{Topic: r.topic, Key: r.key, Value: r.value}
 }
 
-// ctx is the context writes run under: background until Close, then
-// Close's.
-func (p *Producer) ctx() context.Context {
-	if c := p.closeCtx.Load(); c != nil {
-		return *c
-	}
-	return context.Background()
-}
-
 // write sends batch until every record is acknowledged or rejected for
 // good; false when Close's ctx ended first (the rest is dropped).
 func (p *Producer) write(batch []kafka.Message) bool {
+	ctx := p.writeCtx
 	for attempt := 1; ; attempt++ {
-		ctx := p.ctx()
 		if ctx.Err() != nil {
 			p.droppedClosed.Add(uint64(len(batch)))
 			return false
@@ -239,12 +235,7 @@ func (p *Producer) write(batch []kafka.Message) bool {
 			p.log.Warn().Err(err).Int("records", len(batch)).Int("attempt", attempt).Int("queued", len(p.q)).
 				Int("suppressed", n).Msg("kafka write failed; retrying")
 		}
-		if !sleepCtx(p.ctx(), backoff(attempt, p.cfg.RetryBackoffMin, p.cfg.RetryBackoffMax)) {
-			select {
-			case <-p.closing:
-			default:
-				continue
-			}
+		if !sleepCtx(ctx, backoff(attempt, p.cfg.RetryBackoffMin, p.cfg.RetryBackoffMax)) {
 			p.droppedClosed.Add(uint64(len(batch)))
 			return false
 		}
