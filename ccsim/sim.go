@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/callbid/callbid/events"
@@ -435,4 +436,43 @@ func (s *Sim) snapshot() {
 		k.Offered, k.Answered, k.Abandoned, k.Ended = sk.offered, sk.answered, sk.abandoned, sk.ended
 	}
 	s.stats.Store(st)
+}
+
+// Run starts a simulator at the current time and runs it until ctx is done.
+func Run(ctx context.Context, cfg Config, pub Publisher, log zerolog.Logger) {
+	New(cfg, time.Now(), log).Run(ctx, pub)
+}
+
+// RegisterMetrics registers callbid_ccsim_* gauges (SIMULATED agents per
+// skill and state, waiting calls) and counters of published and dropped
+// events.
+func (s *Sim) RegisterMetrics(reg prometheus.Registerer) error {
+	var cs []prometheus.Collector
+	for i, k := range s.cfg.Skills {
+		for _, st := range []string{"staffed", "available", "busy", "acw", "not_ready"} {
+			cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "callbid_ccsim_agents", Help: "SIMULATED contact center: agents per skill and state.",
+				ConstLabels: prometheus.Labels{"skill": k.Name, "state": st},
+			}, func() float64 {
+				sk := s.Stats().Skills[i]
+				return float64(map[string]int{"staffed": sk.Staffed, "available": sk.Available, "busy": sk.Busy, "acw": sk.ACW, "not_ready": sk.NotReady}[st])
+			}))
+		}
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callbid_ccsim_waiting_calls", Help: "SIMULATED contact center: calls waiting in queue per skill.",
+			ConstLabels: prometheus.Labels{"skill": k.Name},
+		}, func() float64 { return float64(s.Stats().Skills[i].Waiting) }))
+	}
+	cs = append(cs,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbid_ccsim_events_published_total", Help: "SIMULATED events accepted by the publisher."},
+			func() float64 { return float64(s.published.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbid_ccsim_events_dropped_total", Help: "SIMULATED events the publisher dropped."},
+			func() float64 { return float64(s.dropped.Load()) }),
+	)
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("cannot register ccsim metrics: %w", err)
+		}
+	}
+	return nil
 }

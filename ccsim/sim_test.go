@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
@@ -265,5 +266,41 @@ simulator:
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in %v", w, err)
 		}
+	}
+}
+
+func TestRegisterMetrics(t *testing.T) {
+	s := New(DemoConfig(), t0, zerolog.Nop())
+	reg := prometheus.NewRegistry()
+	if err := s.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	for range 600 {
+		s.Step(r)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var staffed float64
+	for _, mf := range mfs {
+		if mf.GetName() != "callbid_ccsim_agents" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "state" && l.GetValue() == "staffed" {
+					staffed += m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	want := 0
+	for _, k := range s.Stats().Skills {
+		want += k.Staffed
+	}
+	if staffed != float64(want) || want == 0 {
+		t.Errorf("staffed gauge sum %v, stats %d", staffed, want)
 	}
 }
