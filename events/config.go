@@ -37,7 +37,9 @@ const (
 // values mean the documented default.
 type Config struct {
 	// Brokers are host:port bootstrap addresses. Empty with Embedded.Enabled
-	// means the in-process kfake broker (see UseEmbedded).
+	// means the in-process kfake broker (see UseEmbedded); when both are set
+	// the brokers win and nothing embedded starts (so a config rewritten by
+	// UseEmbedded still validates).
 	Brokers []string `yaml:"brokers"`
 	// ClientID names callbid in broker logs and quotas; default "callbid".
 	ClientID string `yaml:"client_id"`
@@ -147,9 +149,6 @@ func (c *Config) Validate() error {
 
 	if len(c.Brokers) == 0 && !c.Embedded.Enabled {
 		add("brokers: at least one broker is required unless embedded.enabled is true")
-	}
-	if len(c.Brokers) > 0 && c.Embedded.Enabled {
-		add("embedded.enabled: the embedded broker and brokers %q exclude each other; leave brokers empty or disable embedded", c.Brokers)
 	}
 	for i, b := range c.Brokers {
 		if err := checkHostPort(b, false); err != nil {

@@ -71,7 +71,6 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		`brokers[0]: "foo" is not host:port`,
 		`brokers[2]: "host:0" is not host:port`,
 		`brokers[3]: ":9092" is not host:port`,
-		`embedded.enabled: the embedded broker and brokers`,
 		`client_id: "bad id!"`,
 		`dial_timeout: -1s is outside`,
 		`max_bytes: 500 is outside`,
