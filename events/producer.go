@@ -67,10 +67,12 @@ func NewProducer(cfg Config, log zerolog.Logger) *Producer {
 			// Murmur2 on the key is the Java client's default partitioner,
 			// so callbid and a contact center's own producers agree on where
 			// a key lives (compacted topics need that).
-			Balancer:     &kafka.Murmur2Balancer{},
-			BatchSize:    cfg.BatchSize,
-			BatchBytes:   cfg.BatchBytes,
-			BatchTimeout: cfg.BatchTimeout,
+			Balancer:   &kafka.Murmur2Balancer{},
+			BatchSize:  cfg.BatchSize,
+			BatchBytes: cfg.BatchBytes,
+			// The producer lingers for cfg.BatchTimeout itself before each
+			// WriteMessages; the writer only needs to flush what it got.
+			BatchTimeout: time.Millisecond,
 			RequiredAcks: acks,
 			Async:        false,
 			// A few quick attempts inside the writer; the producer's own
@@ -143,11 +145,14 @@ func (p *Producer) Close(ctx context.Context) error {
 func (p *Producer) loop() {
 	defer close(p.done)
 	batch := make([]kafka.Message, 0, p.cfg.BatchSize)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		batch = batch[:0]
 		select {
 		case r := <-p.q:
 			batch = append(batch, toMessage(r))
+			batch = p.linger(batch, linger)
 		case <-p.closing:
 			// Drain what is left, then stop.
 			for {
@@ -170,8 +175,25 @@ func (p *Producer) loop() {
 	}
 }
 
-// fill adds what is queued without waiting (the writer's BatchTimeout is
-// the linger); records arriving during a write form the next batch.
+// linger collects records until the batch is full, BatchTimeout has passed
+// since its first record, or Close was called.
+func (p *Producer) linger(batch []kafka.Message, t *time.Timer) []kafka.Message {
+	t.Reset(p.cfg.BatchTimeout)
+	defer t.Stop()
+	for len(batch) < cap(batch) {
+		select {
+		case r := <-p.q:
+			batch = append(batch, toMessage(r))
+		case <-t.C:
+			return batch
+		case <-p.closing:
+			return batch
+		}
+	}
+	return batch
+}
+
+// fill adds what is queued without waiting.
 func (p *Producer) fill(batch []kafka.Message) []kafka.Message {
 	for len(batch) < cap(batch) {
 		select {
