@@ -418,7 +418,7 @@ func (c *Consumer) LastMessageAt() time.Time {
 	return time.Unix(0, n)
 }
 
-// Stats is a point-in-time view of a consumer's counters.
+// ConsumerStats is a point-in-time view of a consumer's counters.
 type ConsumerStats struct {
 	Messages   uint64 // records handed to the handler
 	Bytes      uint64 // key+value bytes handed over
