@@ -88,6 +88,7 @@ func closedLoopRun(t *testing.T) (*Report, *fakeBidder) {
 
 func TestClosedLoopNoticesAndCalls(t *testing.T) {
 	rep, fb := closedLoopRun(t)
+	t.Run("reports", func(t *testing.T) { checkReports(t, rep) })
 	l := rep.ClosedLoop
 	if l.Bids != 100 || l.Wins+l.Losses != 100 || l.Wins < 30 || l.Wins > 70 {
 		t.Fatalf("bids %d wins %d losses %d, want 100 bids, about half won", l.Bids, l.Wins, l.Losses)
@@ -142,8 +143,8 @@ func TestClosedLoopNoticesAndCalls(t *testing.T) {
 	}
 }
 
-func TestReportsAreWritten(t *testing.T) {
-	rep, _ := closedLoopRun(t)
+// checkReports writes the three reports of a closed-loop run and reads them.
+func checkReports(t *testing.T, rep *Report) {
 	var j bytes.Buffer
 	if err := rep.WriteJSON(&j); err != nil {
 		t.Fatal(err)

@@ -183,7 +183,7 @@ func TestFindMaxStopsAtSaturation(t *testing.T) {
 	cfg.Conns = 1
 	cfg.Duration = 0
 	cfg.Warmup = 100 * time.Millisecond
-	cfg.FindMax = FindMaxConfig{Enabled: true, Start: 40, Step: 40, Limit: 400, StepDuration: 500 * time.Millisecond,
+	cfg.FindMax = FindMaxConfig{Enabled: true, Start: 50, Step: 50, Limit: 400, StepDuration: 300 * time.Millisecond,
 		P99: 50 * time.Millisecond, MaxErrorRate: 0.01, MinAchieved: 0.9, Retries: 2}
 	rep, err := Run(context.Background(), cfg, nil)
 	if err != nil {
@@ -209,17 +209,17 @@ func TestFindMaxWithCeiling(t *testing.T) {
 	cfg.Duration = 0
 	cfg.Warmup = 100 * time.Millisecond
 	cfg.Ceiling = ceiling
-	cfg.FindMax = FindMaxConfig{Enabled: true, Start: 50, Step: 100, Limit: 350, StepDuration: 300 * time.Millisecond,
-		P99: 50 * time.Millisecond, MaxErrorRate: 0.01, MinAchieved: 0.9, Retries: 2}
+	cfg.FindMax = FindMaxConfig{Enabled: true, Start: 50, Step: 100, Limit: 250, StepDuration: 300 * time.Millisecond,
+		P99: 50 * time.Millisecond, MaxErrorRate: 0.01, MinAchieved: 0.9, Retries: 1}
 	rep, err := Run(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := rep.Ceiling
-	if c == nil || c.MaxRate != 350 || rep.MaxRate != 50 {
-		t.Fatalf("ceiling %+v, target max %.0f: want ceiling 350 and target 50", c, rep.MaxRate)
+	if c == nil || c.MaxRate != 250 || rep.MaxRate != 50 {
+		t.Fatalf("ceiling %+v, target max %.0f: want ceiling 250 and target 50", c, rep.MaxRate)
 	}
-	if c.BenchHeadroom != 7 || math.Abs(c.ShareOfCeiling-50.0/350) > 1e-9 {
+	if c.BenchHeadroom != 5 || math.Abs(c.ShareOfCeiling-50.0/250) > 1e-9 {
 		t.Errorf("headroom %.2f share %.3f", c.BenchHeadroom, c.ShareOfCeiling)
 	}
 }

@@ -139,6 +139,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		cfg.BidPath += sep + "exchange=" + url.QueryEscape(*exchange)
 	}
+	if cfg.Requests > 0 && !flagSet(fs, "duration") {
+		cfg.Duration = 0 // -n alone: the count bounds the run
+	}
 	if fm.Enabled && !flagSet(fs, "duration") {
 		cfg.Duration = 2 * fm.StepDuration // the run at 50% of max
 	}
