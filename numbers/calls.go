@@ -336,6 +336,12 @@ func (p *Pools) authorized(h []byte) bool {
 // attribute answers one call, appending the JSON answer to dst. A call id
 // is attributed at most once: a repeat gets the same answer and is not
 // counted again. The attribution event is queued for Run.
+// callClockSkew is how far before a reservation a call's started_at may lie
+// and still belong to it: second-truncated timestamps plus clock skew. LRU
+// hands out numbers free far longer than this, so it cannot take a call
+// from the previous lease of the number.
+const callClockSkew = int64(2 * time.Second)
+
 func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64) []byte {
 	c := &p.calls
 	c.mu.Lock()
@@ -429,7 +435,10 @@ func (p *Pools) lookup(dst *attribution, dnis, ext []byte, ani string, started, 
 		case e.flags&fLeased != 0:
 			end = e.leaseEnd
 		}
-		inLease := started >= start && started < end
+		// Voice platforms send started_at in whole seconds, from their own
+		// clock: a call in the same second as the reservation (or from a
+		// clock a little behind ours) would otherwise fall before it.
+		inLease := started >= start-callClockSkew && started < end
 		inCool := e.flags&fLeased != 0 && started >= end && started < end+pl.cooldown
 		if inLease || inCool {
 			m = mCooldown

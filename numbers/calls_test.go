@@ -343,3 +343,33 @@ func TestCooldownFromCallEnd(t *testing.T) {
 		t.Fatalf("state %s 31 min after the call ended, want free", stateNames[st])
 	}
 }
+
+// TestCallSecondsBeforeReservation: voice platforms send started_at in whole
+// seconds from their own clock, so a call in the same second as the
+// reservation reads as slightly before it — it still belongs to the lease,
+// also after a restart has replayed the lease from its record. A call well
+// before the reservation does not.
+func TestCallSecondsBeforeReservation(t *testing.T) {
+	bid := t0.Add(900 * time.Millisecond) // 12:00:00.9
+	pub := &fakePub{}
+	p1 := mustNew(t, onePool(3), pub)
+	r := leaseOne(t, p1, 1, bid)
+	truncated := bid.Truncate(time.Second) // 12:00:00, as the platform sends it
+
+	p2 := mustNew(t, onePool(3), &fakePub{})
+	p2.clockNow = func() time.Time { return bid.Add(time.Second) }
+	for _, m := range pub.topic(events.TopicLeases) {
+		p2.ApplyLeaseEvent(events.Message{Key: m.key, Value: m.value})
+	}
+	for name, p := range map[string]*Pools{"live": p1, "replayed": p2} {
+		p.clockNow = func() time.Time { return bid.Add(time.Second) }
+		_, early, _ := doCall(t, p, "tok", callBody(name+"-early", r.E164, r.Ext, "+14155550100", bid.Add(-time.Minute)))
+		if early.Match != MatchNone {
+			t.Errorf("%s: a call a minute before the bid matched %q", name, early.Match)
+		}
+		_, a, _ := doCall(t, p, "tok", callBody(name, r.E164, r.Ext, "+14155550188", truncated))
+		if a.Match != MatchExact || a.Attribution == nil || a.Attribution.BidID != testClaim(1).BidID {
+			t.Errorf("%s: call at %s for a bid at %s: %+v", name, truncated.Format(time.RFC3339), bid.Format(time.RFC3339Nano), a)
+		}
+	}
+}

@@ -129,7 +129,7 @@ func (m *model) call(i int, ani string, t int64) (string, int) {
 		case e.leased:
 			end = e.end
 		}
-		inLease := t >= e.reservedAt && t < end
+		inLease := t >= e.reservedAt-callClockSkew && t < end // as lookup: whole-second started_at
 		inCool := e.leased && t >= end && t < end+m.cool
 		if inLease || inCool {
 			match := MatchCooldown
