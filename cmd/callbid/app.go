@@ -22,12 +22,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// leaseReplayWait bounds how long start waits for the lease log before it
-// opens the listeners. Past it callbid serves anyway (a broker that is down
-// must not keep the bidder down) and the pools refuse to reserve until the
-// replay has finished.
-const leaseReplayWait = 20 * time.Second
-
 type app struct {
 	log zerolog.Logger
 
@@ -102,7 +96,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 
 	// Leases must be replayed before a number is handed out again, or a
 	// number leased before the restart could go to a second impression.
-	a.waitLeases(ctx)
+	a.openPoolsAfterReplay(feedCtx)
 
 	b, err := bidder.New(cfg.Config, bidder.Deps{
 		Reserver:  a.pools,
@@ -165,27 +159,25 @@ func (a *app) goRun(f func()) {
 	}()
 }
 
-// waitLeases opens the pools for reservations once the lease log has been
-// replayed. It waits up to leaseReplayWait before the listeners open; after
-// that the wait goes on in the background and bids no-bid (pool) meanwhile.
-func (a *app) waitLeases(ctx context.Context) {
+// openPoolsAfterReplay lets the pools reserve numbers once the lease log has
+// been replayed. Until then bids no-bid (pool) and /readyz says why; the
+// listeners do not wait for it, so a bidder whose Kafka is down at start still
+// serves, and picks the feeds up when the broker appears.
+func (a *app) openPoolsAfterReplay(ctx context.Context) {
 	c := a.consumers[events.TopicLeases]
-	wait := func(until time.Time) bool {
+	a.goRun(func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
 		for !c.CaughtUp() {
-			if (!until.IsZero() && time.Now().After(until)) || ctx.Err() != nil {
-				return false
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
 		a.pools.ReplayDone()
 		a.log.Info().Dur("took", time.Since(a.started)).Msg("lease log replayed; numbers can be reserved")
-		return true
-	}
-	if wait(time.Now().Add(leaseReplayWait)) {
-		return
-	}
-	a.log.Warn().Dur("waited", leaseReplayWait).Msg("lease log not replayed yet (is Kafka reachable?); serving, but no number is reserved until it is")
-	a.goRun(func() { wait(time.Time{}) })
+	})
 }
 
 // ready is /readyz: config loaded, every feed caught up, capacity not stale.

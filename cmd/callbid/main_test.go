@@ -17,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/ccsim"
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
 )
 
 // These tests run the real binary as an operator would: built from this
@@ -309,4 +313,162 @@ func TestShutdownOnSIGTERM(t *testing.T) {
 		t.Errorf("no orderly stop in the log:\n%s", p.out)
 	}
 	t.Logf("stopped in %v", time.Since(start))
+}
+
+// bidStatus posts bidRequest as exchange ex and returns the status and the
+// nbr of an nbr exchange's no-bid; nbr is -1 when the answer holds a bid.
+func bidStatus(t *testing.T, p *proc, ex string) (int, int) {
+	t.Helper()
+	resp, err := http.Post("http://"+p.public+"/openrtb2/bid?exchange="+ex, "application/json", strings.NewReader(bidRequest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var nb struct {
+		NBR     int               `json:"nbr"`
+		SeatBid []json.RawMessage `json:"seatbid"`
+	}
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode == 200 && len(b) > 0 {
+		if err := json.Unmarshal(b, &nb); err != nil {
+			t.Fatalf("bid answer: %v: %s", err, b)
+		}
+		if len(nb.SeatBid) > 0 {
+			return resp.StatusCode, -1
+		}
+	}
+	return resp.StatusCode, nb.NBR
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, p *proc, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v\n%s", what, d, p.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readyz(p *proc) (int, string) {
+	resp, err := http.Get("http://" + p.admin + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// startUnready starts bin without waiting for /readyz, only for the admin
+// listener.
+func startUnready(t *testing.T, bin, config string, extraEnv ...string) *proc {
+	t.Helper()
+	p := &proc{out: &bytes.Buffer{}, public: freeAddr(t), admin: freeAddr(t)}
+	p.cmd = exec.Command(bin, "-config", config)
+	p.cmd.Env = append(append(os.Environ(),
+		"CALLBID_LISTEN="+p.public, "CALLBID_ADMIN_LISTEN="+p.admin,
+		"CALLBID_CALLS_TOKEN="+testToken, "CALLBID_NOTICE_SECRET="+testSecret), extraEnv...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	waitFor(t, "admin listener", 10*time.Second, p, func() bool { c, _ := readyz(p); return c != 0 })
+	return p
+}
+
+// TestBrokerDownAtStart: with its Kafka unreachable callbid still starts and
+// serves — capacity campaigns no-bid with 501 and /readyz says why — and when
+// a broker appears at that address it picks the feeds up by itself.
+func TestBrokerDownAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	brokerAddr := freeAddr(t) // nothing listens here yet
+	p := startUnready(t, bin, demoConfig(t), "CALLBID_KAFKA_BROKERS="+brokerAddr)
+
+	if c, body := readyz(p); c != 503 || !strings.Contains(body, "capacity") {
+		t.Fatalf("readyz with Kafka down: %d %q", c, body)
+	}
+	if c, nbr := bidStatus(t, p, "demo-nbr"); c != 200 || nbr != 501 {
+		t.Fatalf("bid with Kafka down: status %d nbr %d, want 200 with nbr 501 (capacity feed stale)", c, nbr)
+	}
+
+	// The broker appears on the configured address, and a contact center
+	// starts streaming agent states into it.
+	emb, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr}, events.AllTopics, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	kcfg := events.Config{Brokers: []string{emb.Addr()}}
+	kcfg.SetDefaults()
+	prod := events.NewProducer(kcfg, zerolog.Nop())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = prod.Close(ctx)
+	}()
+	simCfg := ccsim.DemoConfig()
+	simCfg.Shift.LoginSpread = time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, prod)
+
+	waitFor(t, "ready after the broker appeared", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
+	waitFor(t, "a bid after the broker appeared", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
+}
+
+// TestReloadOnFileChange: an operator edits the config file; callbid picks the
+// change up without a restart, and a broken edit keeps the running config.
+func TestReloadOnFileChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	config := demoConfig(t)
+	p := startBidder(t, bin, config)
+	waitFor(t, "a first bid", 60*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
+	// A campaign manager caps the mortgage campaign below the request's floor.
+	orig, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped := strings.Replace(string(orig), "max_cpm: 120.00", "max_cpm: 0.10", 1)
+	if capped == string(orig) {
+		t.Fatal("configs/callbid.yaml no longer has the mortgage max_cpm this test edits")
+	}
+	replace := func(content string) {
+		tmp := config + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, config); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(capped)
+	waitFor(t, "the capped campaign to stop bidding (nbr 503)", 10*time.Second, p, func() bool {
+		c, nbr := bidStatus(t, p, "demo-nbr")
+		return c == 200 && nbr == 503
+	})
+	// A broken edit is refused and the running config stays.
+	replace(strings.Replace(capped, "max_cpm: 0.10", "max_cpm: -5", 1))
+	waitFor(t, "the refused reload in the log", 10*time.Second, p, func() bool {
+		return strings.Contains(p.out.String(), "keeping the running config")
+	})
+	if c, nbr := bidStatus(t, p, "demo-nbr"); c != 200 || nbr != 503 {
+		t.Fatalf("after a broken edit: status %d nbr %d, want the running (capped) config", c, nbr)
+	}
+	// SIGHUP after restoring the file brings the bids back.
+	if err := os.WriteFile(config, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "bids after restoring the file", 10*time.Second, p, func() bool {
+		_, nbr := bidStatus(t, p, "demo-nbr")
+		return nbr == -1
+	})
 }
