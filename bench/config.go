@@ -30,6 +30,11 @@ type Config struct {
 	Conns int `yaml:"conns" json:"conns"`
 	// Timeout is the request deadline counted from the scheduled send time.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// Batch is the scheduler's shortest sleep: above 1/Batch requests per
+	// second, requests due within one batch go out together. Larger batches
+	// cost the bench less CPU per request but delay sends by up to Batch;
+	// the delay is measured (send lag), not hidden.
+	Batch time.Duration `yaml:"batch" json:"batch"`
 	// ConnectTimeout bounds the reachability check at start.
 	ConnectTimeout time.Duration `yaml:"connect_timeout" json:"connect_timeout"`
 
@@ -143,6 +148,7 @@ func DefaultConfig() Config {
 		Conns:          64,
 		Timeout:        time.Second,
 		ConnectTimeout: time.Second,
+		Batch:          100 * time.Microsecond,
 		Seed:           1,
 		Pool:           10000,
 		Publishers:     500,
@@ -218,6 +224,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > time.Minute {
 		bad("timeout: %s must be between 0 and 1m", c.Timeout)
+	}
+	if c.Batch < 0 || c.Batch > 10*time.Millisecond {
+		bad("batch: %s must be between 0 and 10ms", c.Batch)
 	}
 	if c.ConnectTimeout <= 0 || c.ConnectTimeout > time.Minute {
 		bad("connect_timeout: %s must be between 0 and 1m", c.ConnectTimeout)

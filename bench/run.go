@@ -31,13 +31,6 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		rep.Mode = "find-max"
 	}
 	runStart := time.Now()
-	// The scheduler holds an OS thread while it waits (see sleep_linux.go):
-	// the senders need another P even when the bench is pinned to one core.
-	if n := runtime.GOMAXPROCS(0); n < 2 {
-		defer runtime.GOMAXPROCS(n)
-		runtime.GOMAXPROCS(2)
-	}
-
 	if cfg.AgentSim != "" {
 		stop, err := startAgentSim(cfg.AgentSim, progress)
 		if err != nil {

@@ -152,9 +152,6 @@ func (s *sender) resetPhase() {
 
 const hexDigits = "0123456789abcdef"
 
-// schedQuantum is the shortest sleep of the scheduler.
-const schedQuantum = 100 * time.Microsecond
-
 // serve sends every ticket it receives until the channel closes. After ctx
 // is cancelled the remaining tickets are dropped unsent and uncounted.
 func (s *sender) serve(ctx context.Context, tickets <-chan ticket) {
@@ -343,22 +340,22 @@ func (e *engine) runPhase(ctx context.Context, ph phase, senders []*sender, star
 	base := t0.UnixNano()
 	var i int64
 	interrupted := false
-	unlock := lockScheduler()
+	timer := newPrecisionTimer()
 	var lastWake int64
 sched:
 	for i < totalN {
 		at := base + int64(float64(i)*interval)
-		// Above 10k/s the scheduler wakes at most every 100 µs and releases
-		// what is due in a batch: a wake-up per request would cost the bench
-		// more CPU than the sending. Each ticket keeps its own scheduled time,
-		// so the (at most 100 µs) delay is measured, not hidden.
-		at = max(at, lastWake+int64(schedQuantum))
+		// The scheduler wakes at most every Batch and releases what is due
+		// together: a wake-up per request would cost the bench more CPU than
+		// the sending. Each ticket keeps its own scheduled time, so the (at
+		// most Batch) delay is measured, not hidden.
+		at = max(at, lastWake+int64(e.cfg.Batch))
 		for time.Now().UnixNano() < at {
 			if ctx.Err() != nil {
 				interrupted = true
 				break sched
 			}
-			sleepUntil(at)
+			timer.sleepUntil(at)
 		}
 		lastWake = time.Now().UnixNano()
 		now := time.Now().UnixNano()
@@ -375,7 +372,7 @@ sched:
 			}
 		}
 	}
-	unlock()
+	timer.close()
 	close(tickets)
 	wg.Wait()
 	e.seqBase += uint64(i)

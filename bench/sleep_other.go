@@ -4,9 +4,13 @@ package bench
 
 import "time"
 
-func lockScheduler() func() { return func() {} }
+type precisionTimer struct{}
 
-func sleepUntil(at int64) {
+func newPrecisionTimer() *precisionTimer { return nil }
+
+func (t *precisionTimer) close() {}
+
+func (t *precisionTimer) sleepUntil(at int64) {
 	if d := time.Duration(at - time.Now().UnixNano()); d > 0 {
 		time.Sleep(min(d, 50*time.Millisecond))
 	}
