@@ -3,8 +3,9 @@
 // billing and loss notices, calls to POST /v1/calls), the reports (terminal,
 // JSON, HTML) and the ceiling server the bidder's throughput is compared with.
 //
-// Goroutines: Run starts one scheduler that issues tickets (the scheduled
-// send time of each request) on a buffered channel, Config.Conns senders (one
+// Goroutines: Run's own goroutine is the scheduler; it issues tickets (the
+// scheduled send time of each request) on a buffered channel, waiting on a
+// timerfd for microsecond wake-ups. Run starts Config.Conns senders (one
 // per keep-alive connection, each with its own pooled Request/Response and
 // histograms), a progress ticker that swaps the senders' per-second
 // histograms, and, in closed-loop mode, one timer goroutine that keeps a heap
