@@ -404,11 +404,15 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
 	mStart := len(d.buf)
 	mtype, w, h := 1, cr.w, cr.h
+	escaped := false
 	if native {
 		d.buf = openrtb.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
 		mtype, w, h = 4, 0, 0
 	} else {
-		d.buf = cr.tmpl.Append(d.buf, &vars)
+		// Rendered pre-escaped: the banner's HTML is escaped once at config
+		// load instead of on every response (it was ~8% of a bid's CPU).
+		d.buf = cr.tmpl.AppendJSON(d.buf, &vars)
+		escaped = true
 	}
 	mEnd := len(d.buf)
 
@@ -439,7 +443,7 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	}
 	buf := d.buf
 	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
-		AdM: buf[mStart:mEnd:mEnd], ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
+		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
 		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
 		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp})
 	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)

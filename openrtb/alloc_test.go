@@ -43,6 +43,7 @@ func TestEncodeAllocs(t *testing.T) {
 		},
 		"AppendNoBidResponse": func() { buf = AppendNoBidResponse(buf[:0], "req-1", NBRNoHeadroom) },
 		"Template.Append":     func() { buf = tm.Append(buf[:0], v) },
+		"Template.AppendJSON": func() { buf = tm.AppendJSON(buf[:0], v) },
 		"AppendNativeMarkup":  func() { buf = AppendNativeMarkup(buf[:0], imp, "Compare quotes now", v) },
 		"ExpandMacros":        func() { buf = ExpandMacros(buf[:0], bids[0].NURL, mv) },
 	} {

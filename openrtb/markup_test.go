@@ -145,3 +145,32 @@ func TestDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateAppendJSON: the pre-escaped rendering is exactly the JSON
+// escaping of the plain one, whatever the template text and values hold.
+func TestTemplateAppendJSON(t *testing.T) {
+	srcs := []string{
+		DefaultBannerSource(300, 250, `Call "now" — save 20%`),
+		`<a href="{{tel_uri}}">{{number}}</a> {{campaign}} {{ext}} {{number_e164}} {{click_url}}`,
+		"line\nbreak\t\"{{number}}\"\\ \u2028 é",
+	}
+	vals := []TemplateVars{
+		{E164: "+18005550123", Ext: "42", CampaignID: "mortgage", ClickURL: "https://x.example/c?a=1&b=2"},
+		{E164: "+18005550123", CampaignID: `quote"back\slash`, ClickURL: "https://x.example/\u00e9\n"},
+		{E164: "+442071838750", Ext: "", CampaignID: "ctl\x01\u2029"},
+	}
+	for i, src := range srcs {
+		tm, err := ParseTemplate(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range vals {
+			plain := tm.Append(nil, &vals[j])
+			want := appendJSONString(nil, string(plain))
+			got := append(append([]byte{'"'}, tm.AppendJSON(nil, &vals[j])...), '"')
+			if string(got) != string(want) {
+				t.Errorf("template %d, values %d:\n got %s\nwant %s", i, j, got, want)
+			}
+		}
+	}
+}

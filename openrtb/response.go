@@ -6,23 +6,24 @@ import (
 	"unicode/utf8"
 )
 
-// Bid is one bid to encode. AdM is the markup, already rendered (not yet
-// JSON-escaped).
+// Bid is one bid to encode. AdM is the markup, already rendered; it is
+// JSON-escaped here unless AdMEscaped says it already is (Template.AppendJSON).
 type Bid struct {
-	ID      string
-	ImpID   string
-	Price   float64 // CPM in the response currency
-	AdM     []byte
-	ADomain string
-	CID     string
-	CrID    string
-	DealID  string
-	MType   int // 1 banner, 4 native
-	W, H    int
-	NURL    string
-	BURL    string
-	LURL    string
-	Exp     int
+	ID         string
+	ImpID      string
+	Price      float64 // CPM in the response currency
+	AdM        []byte
+	AdMEscaped bool
+	ADomain    string
+	CID        string
+	CrID       string
+	DealID     string
+	MType      int // 1 banner, 4 native
+	W, H       int
+	NURL       string
+	BURL       string
+	LURL       string
+	Exp        int
 }
 
 // AppendResponse appends a BidResponse JSON with one seatbid to dst:
@@ -68,7 +69,13 @@ func appendBid(dst []byte, b *Bid) []byte {
 	dst = append(dst, `,"price":`...)
 	dst = AppendPrice(dst, b.Price)
 	dst = append(dst, `,"adm":`...)
-	dst = appendJSONBytes(dst, b.AdM)
+	if b.AdMEscaped {
+		dst = append(dst, '"')
+		dst = append(dst, b.AdM...)
+		dst = append(dst, '"')
+	} else {
+		dst = appendJSONBytes(dst, b.AdM)
+	}
 	if b.ADomain != "" {
 		dst = append(dst, `,"adomain":[`...)
 		dst = appendJSONString(dst, b.ADomain)
@@ -133,6 +140,12 @@ func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst
 
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONStringBody(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONStringBody appends s escaped as the inside of a JSON string.
+func appendJSONStringBody(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -165,8 +178,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // appendJSONBytes is appendJSONString for a []byte without converting it.
