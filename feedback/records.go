@@ -61,22 +61,38 @@ func (f *Feedback) send(r *record) {
 // aggregate is the one goroutine that folds bid-path counts into the report
 // rows and the demand feed.
 func (f *Feedback) aggregate(ctx context.Context) {
+	// Poll rather than block on the channel: a blocking receive makes this
+	// goroutine runnable on every bid, a goroutine switch per request on a
+	// single-P bidder. Every aggregateEvery the queue is folded in batches.
+	t := time.NewTicker(aggregateEvery)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			f.drain()
+			for f.drainSome() {
+			}
 			return
-		case r := <-f.records:
-			f.mu.Lock()
-			f.foldLocked(&r)
-			f.mu.Unlock()
-			f.drain()
+		case <-t.C:
+			for f.drainSome() {
+			}
 		}
 	}
 }
 
+// aggregateEvery is how often queued bid-path records are folded in. The
+// queue (record_queue, default 65536) holds far more than one period's
+// records at bid rates one core can serve.
+const aggregateEvery = 5 * time.Millisecond
+
 // drain folds everything queued now without waiting.
 func (f *Feedback) drain() {
+	for f.drainSome() {
+	}
+}
+
+// drainSome folds up to one batch; it reports whether the batch was full
+// (more may be queued).
+func (f *Feedback) drainSome() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range 4096 {
@@ -84,9 +100,10 @@ func (f *Feedback) drain() {
 		case r := <-f.records:
 			f.foldLocked(&r)
 		default:
-			return
+			return false
 		}
 	}
+	return true
 }
 
 func (f *Feedback) foldLocked(r *record) {
