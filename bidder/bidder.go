@@ -35,8 +35,11 @@ type Bidder struct {
 	dedupe   *dedupe
 	m        *metrics
 	now      func() time.Time
-	applyMu  sync.Mutex
-	pool     sync.Pool // *decision
+	// pinnedClock: Deps.Now was given (tests); otherwise serveBid reuses its
+	// one time.Now reading as the decision's clock.
+	pinnedClock bool
+	applyMu     sync.Mutex
+	pool        sync.Pool // *decision
 }
 
 // New compiles cfg and builds a Bidder. It returns every config problem.
@@ -46,6 +49,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	}
 	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), m: newMetrics(), now: deps.Now}
 	b.debugLog = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
+	b.pinnedClock = b.now != nil
 	if b.now == nil {
 		b.now = time.Now
 	}

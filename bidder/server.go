@@ -49,7 +49,10 @@ var errTooLarge = errors.New("decompressed body over the limit")
 
 func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	now := b.now() // the deadline counts from here, before decoding
+	now := start // the deadline counts from here, before decoding
+	if b.pinnedClock {
+		now = b.now()
+	}
 	b.m.requests.Inc()
 	if !ctx.IsPost() {
 		b.m.bad[badMethod].Inc()
