@@ -72,9 +72,28 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// lockedBuffer is the child's output: exec copies into it from its own
+// goroutine while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 type proc struct {
 	cmd    *exec.Cmd
-	out    *bytes.Buffer
+	out    *lockedBuffer
 	public string
 	admin  string
 }
@@ -88,7 +107,7 @@ const (
 // /readyz (the lease log replayed, feeds caught up, capacity fresh).
 func startBidder(t *testing.T, bin, config string) *proc {
 	t.Helper()
-	p := &proc{out: &bytes.Buffer{}, public: freeAddr(t), admin: freeAddr(t)}
+	p := &proc{out: &lockedBuffer{}, public: freeAddr(t), admin: freeAddr(t)}
 	p.cmd = exec.Command(bin, "-config", config)
 	p.cmd.Env = append(os.Environ(),
 		"CALLBID_LISTEN="+p.public, "CALLBID_ADMIN_LISTEN="+p.admin,
@@ -364,7 +383,7 @@ func readyz(p *proc) (int, string) {
 // listener.
 func startUnready(t *testing.T, bin, config string, extraEnv ...string) *proc {
 	t.Helper()
-	p := &proc{out: &bytes.Buffer{}, public: freeAddr(t), admin: freeAddr(t)}
+	p := &proc{out: &lockedBuffer{}, public: freeAddr(t), admin: freeAddr(t)}
 	p.cmd = exec.Command(bin, "-config", config)
 	p.cmd.Env = append(append(os.Environ(),
 		"CALLBID_LISTEN="+p.public, "CALLBID_ADMIN_LISTEN="+p.admin,
