@@ -36,6 +36,10 @@ const (
 	// TopicImpressions carries won and billed impressions from the notice
 	// handler, keyed by bid id; feedback replays it to rebuild hit rates.
 	TopicImpressions = "callbid.impressions.v1"
+	// TopicBids carries feedback's bid-path counters (bids and matching
+	// requests seen, per report row and demand interval) as periodic deltas,
+	// keyed by the callbid instance, so they survive a restart by replay.
+	TopicBids = "callbid.bids.v1"
 )
 
 // Message is one Kafka record handed to a consumer's handler. Key and Value

@@ -14,7 +14,7 @@ import (
 // seeds them all.
 var AllTopics = []string{
 	TopicAgentState, TopicCall, TopicOutcome,
-	TopicAttribution, TopicDemand, TopicLeases, TopicImpressions,
+	TopicAttribution, TopicDemand, TopicLeases, TopicImpressions, TopicBids,
 }
 
 // compacted are the topics holding the latest record per key; created with

@@ -46,8 +46,10 @@
 // impressions are idempotent by bid_id (within dedupe_window of their
 // partition's event time), calls by call_id (contributions are applied as
 // deltas, so a repeated or reordered event changes nothing). Bid and
-// request-seen counters are not on any topic: they restart from zero with
-// the process (the report says since when in bids_since).
+// request-seen counters are on no inbound topic, so feedback publishes them
+// itself every 5 s as deltas to callbid.bids.v1 and replays them like the
+// rest (HandleBids; a process skips its own records). A crash loses at most
+// the last 5 s of them.
 //
 // Goroutines. The bid path calls HitRate, Pacing, Allowed, AllowedIP,
 // RecordSeen and RecordBid concurrently; they read atomic snapshots, the

@@ -96,6 +96,7 @@ type Feedback struct {
 	rows      map[reportKey]*counts
 	intern    map[string]string
 	demand    demandState
+	tally     tallyState
 	lastRates time.Time
 	lastSweep time.Time
 	currency  string
@@ -131,6 +132,7 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		calls:     make(map[string]*callRec),
 		rows:      make(map[reportKey]*counts),
 		intern:    make(map[string]string),
+		tally:     newTallyState(),
 		started:   time.Now(),
 	}
 	f.arrive.init(cfg.TimeToCall.Max)
@@ -219,14 +221,19 @@ func (f *Feedback) Run(ctx context.Context) {
 	}()
 	t := time.NewTicker(f.cfg.Pacing.Interval)
 	defer t.Stop()
+	flush := time.NewTicker(tallyEvery)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			<-done
+			f.flushTally(f.clock()) // the producer flushes it on shutdown
 			f.traffic.close()
 			return
 		case <-t.C:
 			f.tick(f.clock())
+		case <-flush.C:
+			f.flushTally(f.clock())
 		}
 	}
 }

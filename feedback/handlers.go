@@ -31,10 +31,11 @@ const (
 	tAttr
 	tCall
 	tOutcome
+	tBids
 	numTopics
 )
 
-var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribution, events.TopicCall, events.TopicOutcome}
+var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribution, events.TopicCall, events.TopicOutcome, events.TopicBids}
 
 // HandleImpression applies one callbid.impressions.v1 record. A bid id is
 // counted once (win and bill of the same bid are one won impression);

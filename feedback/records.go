@@ -112,6 +112,7 @@ func (f *Feedback) foldLocked(r *record) {
 	case recSeen:
 		f.st.seen.Add(1)
 		f.demandSeenLocked(r.skill, r.at)
+		f.tallySeenLocked(r.skill, r.at)
 	case recBid:
 		f.st.bids.Add(1)
 		f.lastBidAt.Store(r.at)
@@ -122,6 +123,7 @@ func (f *Feedback) foldLocked(r *record) {
 			row.bids++
 		}
 		f.demandBidLocked(r.skill, r.at)
+		f.tallyBidLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch}, r.skill, r.at)
 	}
 }
 

@@ -66,7 +66,7 @@ type Report struct {
 	Rows           []ReportRow `json:"rows"`
 	Total          ReportRow   `json:"total"`
 	RecordsDropped int64       `json:"records_dropped"` // bid-path counts lost to a full queue
-	BidsSince      time.Time   `json:"bids_since"`      // bids and seen counts restart with the process
+	BidsSince      time.Time   `json:"bids_since"`      // start of this process; earlier bids come from callbid.bids.v1
 }
 
 func ratio(n, d float64) *float64 {
@@ -312,6 +312,7 @@ func (f *Feedback) demandLocked(now time.Time) []outMsg {
 	if d.start.IsZero() {
 		d.start = now.Truncate(f.cfg.DemandInterval)
 		d.droppedMark = f.st.recordsDropped.Load()
+		f.openDemandLocked()
 		return nil
 	}
 	end := d.start.Add(f.cfg.DemandInterval)

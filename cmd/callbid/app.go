@@ -84,6 +84,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 	a.consume(feedCtx, events.TopicOutcome, a.pools.HandleOutcome, a.feedback.HandleOutcome)
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression)
 	a.consume(feedCtx, events.TopicAttribution, a.feedback.HandleAttribution)
+	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
 	a.goRun(func() { a.feedback.Run(feedCtx) })

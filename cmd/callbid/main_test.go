@@ -491,3 +491,50 @@ func TestReloadOnFileChange(t *testing.T) {
 		return nbr == -1
 	})
 }
+
+// reportBids reads the bid total of GET /v1/report.
+func reportBids(t *testing.T, p *proc) int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.admin + "/v1/report?group_by=campaign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Total struct {
+			Bids int64 `json:"bids"`
+		} `json:"total"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Total.Bids
+}
+
+// TestReportSurvivesRestart: an operator's report still counts the bids made
+// before a restart (they are replayed from callbid.bids.v1).
+func TestReportSurvivesRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	config := demoConfig(t)
+	p := startBidder(t, bin, config)
+	bids := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for bids < 20 {
+		if _, nbr := bidStatus(t, p, "demo-nbr"); nbr == -1 {
+			bids++
+		} else if time.Now().After(deadline) {
+			t.Fatalf("only %d bids in 60s\n%s", bids, p.out)
+		}
+	}
+	waitFor(t, "the report to count the bids", 5*time.Second, p, func() bool { return reportBids(t, p) == int64(bids) })
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	p2 := startBidder(t, bin, config)
+	waitFor(t, "the report after the restart", 10*time.Second, p2, func() bool { return reportBids(t, p2) == int64(bids) })
+}
