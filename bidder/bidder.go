@@ -38,6 +38,7 @@ type Bidder struct {
 	// pinnedClock: Deps.Now was given (tests); otherwise serveBid reuses its
 	// one time.Now reading as the decision's clock.
 	pinnedClock bool
+	started     time.Time // bills before it are replayed into budgets (ReplaySpend)
 	applyMu     sync.Mutex
 	pool        sync.Pool // *decision
 }
@@ -50,6 +51,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), m: newMetrics(), now: deps.Now}
 	b.debugLog = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
 	b.pinnedClock = b.now != nil
+	b.started = time.Now()
 	if b.now == nil {
 		b.now = time.Now
 	}

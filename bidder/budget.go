@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/callbid/callbid/events"
 )
 
 // budget is one campaign's spend for the current budget day, in CPM
@@ -60,4 +62,23 @@ func (s *budgetSet) get(id string) *budget {
 func dayIndex(t time.Time) int64 {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// ReplaySpend applies one callbid.impressions.v1 record to today's budgets
+// if it is a billing notice that an earlier callbid process handled (it
+// happened before this one started), so a restart does not hand a campaign
+// its whole daily budget again. Bills of this process were counted when they
+// happened. Wire it to a consumer that replays the topic from the beginning.
+func (b *Bidder) ReplaySpend(msg events.Message) {
+	var im events.Impression
+	if err := events.DecodeImpression(msg.Value, &im); err != nil || im.Kind != "bill" || !im.At.Before(b.started) {
+		return
+	}
+	s := b.snap.Load()
+	day := dayIndex(im.At.In(s.loc))
+	if day != dayIndex(b.now().In(s.loc)) {
+		return // another budget day
+	}
+	b.spend(s, im.CampaignID, im.Currency, im.PriceMicros, day)
+	b.m.replayedSpend.Inc()
 }

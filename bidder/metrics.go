@@ -25,6 +25,7 @@ type metrics struct {
 	reloads        prometheus.Counter
 	reloadErrors   prometheus.Counter
 	publishDropped prometheus.Counter
+	replayedSpend  prometheus.Counter
 }
 
 // badReason labels requests refused before a decision.
@@ -68,6 +69,8 @@ func newMetrics() *metrics {
 			Help: "Config snapshots swapped in by Apply."}),
 		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_reload_errors_total",
 			Help: "Reloads refused because the new config did not compile; the running config stayed."}),
+		replayedSpend: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_replayed_bills_total",
+			Help: "Billing notices of earlier processes replayed into today's budgets at start."}),
 		publishDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_impressions_dropped_total",
 			Help: "Impression events the publisher refused (queue full)."}),
 	}
@@ -93,7 +96,7 @@ func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	m := b.m
 	var errs []error
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
-		m.winVec, m.reloads, m.reloadErrors, m.publishDropped} {
+		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

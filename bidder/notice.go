@@ -273,24 +273,30 @@ func parseClearing(p []byte, bidPrice int64) int64 {
 // addSpend counts a billed impression against its campaign's daily budget,
 // converted from the bid currency into the campaign currency.
 func (b *Bidder) addSpend(s *snapshot, t *noticeToken, cpmMicros int64, now time.Time) {
+	b.spend(s, t.campaign, t.cur, cpmMicros, dayIndex(now.In(s.loc)))
+}
+
+// spend counts cpmMicros (in currency cur) against campaign's budget of day,
+// converted into the campaign currency.
+func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros, day int64) {
 	for _, c := range s.campaigns {
-		if c.id != t.campaign {
+		if c.id != campaign {
 			continue
 		}
 		v := float64(cpmMicros)
-		if t.cur != c.currency {
-			r, ok := s.rates[t.cur]
+		if cur != c.currency {
+			r, ok := s.rates[cur]
 			if !ok {
 				r = 1
 			}
 			v = v * r / c.rate
 		}
 		// spent is kept in CPM micros, i.e. micro-units × 1000 per impression.
-		c.budget.add(dayIndex(now.In(s.loc)), int64(math.Round(v)))
+		c.budget.add(day, int64(math.Round(v)))
 		return
 	}
 	// A campaign removed by a reload: keep counting under its id.
-	b.budgets.get(t.campaign).add(dayIndex(now.In(s.loc)), cpmMicros)
+	b.budgets.get(campaign).add(day, cpmMicros)
 }
 
 func (b *Bidder) publishImpression(t *noticeToken, kind string, price int64, now time.Time) {

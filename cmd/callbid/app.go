@@ -76,13 +76,26 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
 	a.model.SetCommitments(a.feedback)
 
+	b, err := bidder.New(cfg.Config, bidder.Deps{
+		Reserver:  a.pools,
+		Capacity:  a.model,
+		Feedback:  a.feedback,
+		Publisher: a.producer,
+	}, log)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build the bidder: %w", err)
+	}
+	a.bidder = b
+
 	// Each topic has one consumer; a record goes to every part that learns
 	// from it, from that consumer's goroutine.
 	a.consume(feedCtx, events.TopicLeases, a.pools.ApplyLeaseEvent)
 	a.consume(feedCtx, events.TopicAgentState, a.model.HandleAgentState)
 	a.consume(feedCtx, events.TopicCall, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall)
 	a.consume(feedCtx, events.TopicOutcome, a.pools.HandleOutcome, a.feedback.HandleOutcome)
-	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression)
+	// Today's bills of the previous process go back into the budgets.
+	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
 	a.consume(feedCtx, events.TopicAttribution, a.feedback.HandleAttribution)
 	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
@@ -98,18 +111,6 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 	// Leases must be replayed before a number is handed out again, or a
 	// number leased before the restart could go to a second impression.
 	a.openPoolsAfterReplay(feedCtx)
-
-	b, err := bidder.New(cfg.Config, bidder.Deps{
-		Reserver:  a.pools,
-		Capacity:  a.model,
-		Feedback:  a.feedback,
-		Publisher: a.producer,
-	}, log)
-	if err != nil {
-		a.abort()
-		return nil, fmt.Errorf("cannot build the bidder: %w", err)
-	}
-	a.bidder = b
 
 	reg := prometheus.NewRegistry()
 	if err := a.registerMetrics(reg); err != nil {
