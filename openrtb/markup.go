@@ -175,19 +175,20 @@ func jsonSafe(b []byte) bool {
 // "Tap to call". headline is plain text (it is HTML-escaped here). The
 // markup holds no URL besides the tel: link, so it serves secure imps.
 func DefaultBannerSource(w, h int, headline string) string {
+	// Kept lean on purpose: the markup is most of a bid response, exchanges
+	// ask for small responses, and every byte is written per bid.
 	var b strings.Builder
 	b.WriteString(`<div style="width:`)
 	b.WriteString(strconv.Itoa(w))
 	b.WriteString(`px;height:`)
 	b.WriteString(strconv.Itoa(h))
 	b.WriteString(`px;box-sizing:border-box;display:flex;flex-direction:column;align-items:center;justify-content:center;` +
-		`font-family:Arial,Helvetica,sans-serif;background:#fff;border:1px solid #ccc;text-align:center;overflow:hidden">` +
-		`<p style="margin:0 0 6px;font-size:15px;color:#222">`)
+		`font:15px Arial,sans-serif;border:1px solid #ccc;text-align:center;overflow:hidden">`)
 	// Escape braces too, so a headline cannot form a placeholder.
 	h2 := strings.NewReplacer("{", "&#123;", "}", "&#125;").Replace(string(appendHTML(nil, headline)))
 	b.WriteString(h2)
-	b.WriteString(`</p><a href="{{tel_uri}}" target="_top" style="font-size:20px;font-weight:bold;color:#0a58ca;text-decoration:none">` +
-		`&#128222; {{number}}</a><p style="margin:6px 0 0;font-size:12px;color:#555">Tap to call</p></div>`)
+	b.WriteString(`<a href="{{tel_uri}}" target="_top" style="margin:6px;font-size:20px;font-weight:bold;color:#0a58ca;text-decoration:none">` +
+		`&#128222; {{number}}</a><small>Tap to call</small></div>`)
 	return b.String()
 }
 
