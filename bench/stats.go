@@ -30,16 +30,7 @@ type tally struct {
 }
 
 func (t *tally) add(o *tally) {
-	t.sent += o.sent
-	t.responses += o.responses
-	t.errors += o.errors
-	t.timeouts += o.timeouts
-	t.expired += o.expired
-	t.bidResponses += o.bidResponses
-	t.bids += o.bids
-	t.noBids += o.noBids
-	t.badBodies += o.badBodies
-	t.priceSum += o.priceSum
+	t.addCounts(o)
 	for i, n := range o.status {
 		t.status[i] += n
 	}
@@ -57,9 +48,8 @@ func (t *tally) add(o *tally) {
 	}
 }
 
-// addOne adds a single request's outcome (o.code instead of o.status),
-// cheaply: this runs once per request.
-func (t *tally) addOne(o *tally) {
+// addCounts adds o's scalar counters.
+func (t *tally) addCounts(o *tally) {
 	t.sent += o.sent
 	t.responses += o.responses
 	t.errors += o.errors
@@ -70,6 +60,12 @@ func (t *tally) addOne(o *tally) {
 	t.noBids += o.noBids
 	t.badBodies += o.badBodies
 	t.priceSum += o.priceSum
+}
+
+// addOne adds a single request's outcome (o.code instead of o.status),
+// cheaply: this runs once per request.
+func (t *tally) addOne(o *tally) {
+	t.addCounts(o)
 	if o.code > 0 && o.code < len(t.status) {
 		t.status[o.code]++
 	}
