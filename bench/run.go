@@ -56,15 +56,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		stopAdmin()
 		return nil, err
 	}
-	senders := make([]*sender, cfg.Conns)
-	for i := range senders {
-		senders[i] = e.newSender(i)
-	}
-	defer func() {
-		for _, s := range senders {
-			s.release()
-		}
-	}()
+	senders, release := e.newSenders(cfg.Conns)
+	defer release()
 
 	if cfg.FindMax.Enabled {
 		rep.Interrupted = e.findMax(ctx, rep, senders, runStart)
@@ -117,15 +110,8 @@ func searchCeiling(ctx context.Context, cfg Config, targetMax float64, bodies []
 	if err != nil {
 		return nil, false, err
 	}
-	senders := make([]*sender, cfg.Conns)
-	for i := range senders {
-		senders[i] = e.newSender(i)
-	}
-	defer func() {
-		for _, s := range senders {
-			s.release()
-		}
-	}()
+	senders, release := e.newSenders(cfg.Conns)
+	defer release()
 	sub := &Report{}
 	stopped := e.findMax(ctx, sub, senders, runStart)
 	for i := range sub.Steps {
@@ -244,4 +230,18 @@ func startAgentSim(command string, out io.Writer) (func(), error) {
 			<-done
 		}
 	}, nil
+}
+
+// newSenders builds n senders (one per connection) and the func that
+// returns their pooled requests and responses.
+func (e *engine) newSenders(n int) ([]*sender, func()) {
+	senders := make([]*sender, n)
+	for i := range senders {
+		senders[i] = e.newSender(i)
+	}
+	return senders, func() {
+		for _, s := range senders {
+			s.release()
+		}
+	}
 }

@@ -75,15 +75,7 @@ func checkReachable(target string, timeout time.Duration) error {
 	}
 	c, err := net.DialTimeout("tcp", u.Host, timeout)
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Err != nil {
-			err = op.Err
-			var se *os.SyscallError
-			if errors.As(err, &se) {
-				err = se.Err
-			}
-		}
-		return fmt.Errorf("target %s is not reachable: %w", u.Host, err)
+		return fmt.Errorf("target %s is not reachable: %w", u.Host, rootCause(err))
 	}
 	return c.Close()
 }
@@ -282,9 +274,9 @@ func (s *sender) classify(one *tally) {
 	}
 }
 
-// errKind names a transport error without addresses or ports, so equal
-// causes count together.
-func errKind(err error) string {
+// rootCause strips the address and syscall wrappers of a network error
+// ("connection refused" rather than "dial tcp 127.0.0.1:9: connect: …").
+func rootCause(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
 		err = op.Err
@@ -293,7 +285,13 @@ func errKind(err error) string {
 			err = se.Err
 		}
 	}
-	s := err.Error()
+	return err
+}
+
+// errKind names a transport error without addresses or ports, so equal
+// causes count together.
+func errKind(err error) string {
+	s := rootCause(err).Error()
 	if len(s) > 80 {
 		s = s[:80]
 	}
