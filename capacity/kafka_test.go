@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
@@ -29,7 +30,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
+	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
 		[]string{events.TopicAgentState}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +228,7 @@ func TestKafkaThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
+	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
 		[]string{events.TopicAgentState}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

@@ -136,8 +136,9 @@ func setDefault[T comparable](p *T, v T) {
 	}
 }
 
-// UseEmbedded points the client settings at a started embedded broker.
-func (c *Config) UseEmbedded(e *Embedded) { c.Brokers = []string{e.Addr()} }
+// UseEmbedded points the client settings at a started embedded broker
+// (package embedbroker, which only commands and tests import).
+func (c *Config) UseEmbedded(e interface{ Addr() string }) { c.Brokers = []string{e.Addr()} }
 
 var clientIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
 
@@ -183,7 +184,7 @@ func (c *Config) Validate() error {
 	if d.RetryBackoffMin > d.RetryBackoffMax {
 		add("retry_backoff_min: %s is larger than retry_backoff_max %s", d.RetryBackoffMin, d.RetryBackoffMax)
 	}
-	if err := c.Embedded.validate(); err != nil {
+	if err := c.Embedded.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	intIn(&errs, "topics.partitions", int64(c.Topics.Partitions), 1, 100_000)
@@ -193,7 +194,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *EmbeddedConfig) validate() error {
+// Validate reports every problem of the embedded section with its field path
+// relative to "kafka".
+func (c *EmbeddedConfig) Validate() error {
 	var errs []error
 	if c.Listen != "" {
 		if err := checkHostPort(c.Listen, true); err != nil {

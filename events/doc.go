@@ -1,8 +1,9 @@
 // Package events owns callbid's Kafka plumbing: the topic names and JSON
 // schemas of CONTRACTS §3 with validating decoders (DecodeAgentState, …)
 // that name why an event is bad, a Consumer that replays one topic from the
-// first offset and then follows it, a Producer whose Publish never blocks,
-// and an embedded Kafka-protocol broker (kfake) for the demo and tests.
+// first offset and then follows it, and a Producer whose Publish never
+// blocks. The embedded demo broker (kfake) lives in package embedbroker,
+// which only commands and tests import.
 //
 // All Kafka access goes through segmentio/kafka-go (kafka.Client for
 // metadata, list offsets and fetch; kafka.Writer for produce); franz-go is
@@ -17,8 +18,7 @@
 //
 // Goroutines: a Consumer's Run runs the handler on its own goroutine and
 // starts one fetcher goroutine per partition; a Producer runs one writer
-// goroutine between NewProducer and Close; the embedded broker runs kfake's
-// goroutines. Everything else is safe to call from any goroutine.
+// goroutine between NewProducer and Close. Everything else is safe to call from any goroutine.
 package events
 
 import "time"

@@ -27,13 +27,9 @@ func testConfig(addr string) Config {
 	}
 }
 
-func startBroker(t testing.TB, listen, dataDir string) *Embedded {
+func startBroker(t testing.TB, listen, dataDir string) *testBroker {
 	t.Helper()
-	e, err := StartEmbedded(EmbeddedConfig{Enabled: true, Listen: listen, Partitions: 3, DataDir: dataDir}, AllTopics, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return startEmbedded(t, EmbeddedConfig{Enabled: true, Listen: listen, Partitions: 3, DataDir: dataDir}, AllTopics)
 }
 
 func freePort(t *testing.T) string {
@@ -265,10 +261,7 @@ func TestBrokerRestart(t *testing.T) {
 }
 
 func TestTopicAppearsLater(t *testing.T) {
-	e, err := StartEmbedded(EmbeddedConfig{Enabled: true, Partitions: 2}, nil, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := startEmbedded(t, EmbeddedConfig{Enabled: true, Partitions: 2}, nil)
 	defer e.Close()
 	cfg := testConfig(e.Addr())
 	col := newCollector()

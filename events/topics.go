@@ -8,6 +8,22 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// AllTopics lists every topic callbid reads or writes; the embedded broker
+// seeds them all and callbid checks them at start.
+var AllTopics = []string{
+	TopicAgentState, TopicCall, TopicOutcome,
+	TopicAttribution, TopicDemand, TopicLeases, TopicImpressions, TopicBids,
+}
+
+// compacted are the topics holding the latest record per key; created with
+// cleanup.policy=compact.
+var compacted = map[string]bool{TopicAgentState: true, TopicLeases: true, TopicOutcome: true}
+
+// Compacted reports whether topic keeps only the latest record per key
+// (cleanup.policy=compact): agent state per agent, leases per number and
+// outcomes per call.
+func Compacted(topic string) bool { return compacted[topic] }
+
 // EnsureTopics creates the topics that do not exist yet, with
 // cfg.Topics.Partitions partitions and replication factor (the state topics
 // compacted). Existing topics are left alone.

@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/callbid/callbid/ccsim"
+	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 )
 
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 
 	if o.embedded {
-		emb, err := events.StartEmbedded(kafkaCfg.Embedded, events.AllTopics, log)
+		emb, err := embedbroker.Start(kafkaCfg.Embedded, events.AllTopics, log)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/ccsim"
+	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
 	"github.com/callbid/callbid/numbers"
@@ -28,7 +29,7 @@ type app struct {
 	mu  sync.Mutex // serialises reloads
 	cfg *callbid.Config
 
-	embedded  *events.Embedded
+	embedded  *embedbroker.Broker
 	producer  *events.Producer
 	pools     *numbers.Pools
 	model     *capacity.Model
@@ -52,7 +53,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 	log.Info().Str("config", cfg.Source).Int("campaigns", len(cfg.Campaigns)).Int("pools", len(cfg.Numbers.Pools)).Msg("config loaded")
 
 	if cfg.Kafka.Embedded.Enabled && len(cfg.Kafka.Brokers) == 0 {
-		emb, err := events.StartEmbedded(cfg.Kafka.Embedded, events.AllTopics, log)
+		emb, err := embedbroker.Start(cfg.Kafka.Embedded, events.AllTopics, log)
 		if err != nil {
 			return nil, fmt.Errorf("cannot start the embedded Kafka broker: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/ccsim"
+	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 )
@@ -417,7 +418,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 
 	// The broker appears on the configured address, and a contact center
 	// starts streaming agent states into it.
-	emb, err := events.StartEmbedded(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr}, events.AllTopics, zerolog.Nop())
+	emb, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr}, events.AllTopics, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

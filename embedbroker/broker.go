@@ -1,4 +1,10 @@
-package events
+// Package embedbroker owns the in-process Kafka-protocol broker (kfake) of the
+// out-of-the-box demo and of tests. Only commands (cmd/) and tests import it,
+// so the domain packages and events do not link kfake into production builds.
+//
+// Goroutines: kfake runs its own; Start and Close may be called from any
+// goroutine.
+package embedbroker
 
 import (
 	"errors"
@@ -6,35 +12,26 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// AllTopics lists every topic callbid reads or writes; the embedded broker
-// seeds them all.
-var AllTopics = []string{
-	TopicAgentState, TopicCall, TopicOutcome,
-	TopicAttribution, TopicDemand, TopicLeases, TopicImpressions, TopicBids,
-}
-
-// compacted are the topics holding the latest record per key; created with
-// cleanup.policy=compact.
-var compacted = map[string]bool{TopicAgentState: true, TopicLeases: true, TopicOutcome: true}
-
-// Embedded is an in-process Kafka-protocol broker (kfake) on a loopback
+// Broker is an in-process Kafka-protocol broker (kfake) on a loopback
 // port, for the out-of-the-box demo and for tests. It is not a production
 // broker: one node, no replication, in memory unless DataDir is set.
-type Embedded struct {
+type Broker struct {
 	c    *kfake.Cluster
 	addr string
 }
 
-// StartEmbedded starts the broker and creates topics with cfg.Partitions
-// partitions each (state topics compacted); other topics are created on
+// Start starts the broker (the kafka.embedded section; Enabled is not looked
+// at) and creates topics with cfg.Partitions partitions each (the state
+// topics compacted, as events.Compacted says); other topics are created on
 // first use.
-func StartEmbedded(cfg EmbeddedConfig, topics []string, log zerolog.Logger) (*Embedded, error) {
+func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger) (*Broker, error) {
 	cfg.SetDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start the embedded kafka broker: %w", err)
 	}
 	host, ps, _ := net.SplitHostPort(cfg.Listen)
@@ -59,7 +56,7 @@ func StartEmbedded(cfg EmbeddedConfig, topics []string, log zerolog.Logger) (*Em
 	}
 	for _, t := range topics {
 		var conf map[string]string
-		if compacted[t] {
+		if events.Compacted(t) {
 			conf = map[string]string{"cleanup.policy": "compact"}
 		}
 		if err := c.CreateTopic(t, int32(cfg.Partitions), conf); err != nil && c.TopicInfo(t) == nil {
@@ -72,17 +69,17 @@ func StartEmbedded(cfg EmbeddedConfig, topics []string, log zerolog.Logger) (*Em
 		c.Close()
 		return nil, errors.New("cannot start the embedded kafka broker: it reports no listen address")
 	}
-	e := &Embedded{c: c, addr: addrs[0]}
+	e := &Broker{c: c, addr: addrs[0]}
 	log.Info().Str("addr", e.addr).Strs("topics", topics).Int("partitions", cfg.Partitions).
 		Bool("persistent", cfg.DataDir != "").Msg("embedded kafka broker (kfake) started; for demos and tests only")
 	return e, nil
 }
 
 // Addr is the broker's host:port.
-func (e *Embedded) Addr() string { return e.addr }
+func (e *Broker) Addr() string { return e.addr }
 
 // Close stops the broker; clients connected to it see the broker go down.
-func (e *Embedded) Close() { e.c.Close() }
+func (e *Broker) Close() { e.c.Close() }
 
 // kfakeLogger forwards kfake's warnings and errors; its info/debug output is
 // per request and stays off.
