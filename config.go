@@ -70,6 +70,15 @@ const (
 	EnvKafkaBrokers = "CALLBID_KAFKA_BROKERS"
 	EnvCallsToken   = "CALLBID_CALLS_TOKEN"
 	EnvNoticeSecret = "CALLBID_NOTICE_SECRET"
+
+	// Kafka security (applied by events.Config.ApplyEnv, which agentsim
+	// shares): CALLBID_KAFKA_TLS=true, the CA file, the SASL mechanism
+	// (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM), user and password.
+	EnvKafkaTLS           = events.EnvKafkaTLS
+	EnvKafkaTLSCAFile     = events.EnvKafkaTLSCAFile
+	EnvKafkaSASLMechanism = events.EnvKafkaSASLMechanism
+	EnvKafkaSASLUsername  = events.EnvKafkaSASLUsername
+	EnvKafkaSASLPassword  = events.EnvKafkaSASLPassword
 )
 
 // Load reads the config file at path ("" means the embedded default), applies
@@ -143,6 +152,11 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		c.Simulator.Enabled = false
 		c.Notes = append(c.Notes, EnvKafkaBrokers+" set: embedded broker and simulated contact center are off")
 	}
+	notes, err := c.Kafka.ApplyEnv(getenv)
+	if err != nil {
+		return err
+	}
+	c.Notes = append(c.Notes, notes...)
 	if v := getenv(EnvCallsToken); v != "" {
 		c.Numbers.CallsToken = v
 	}

@@ -217,3 +217,25 @@ func TestWatchReloadsOnRenameOver(t *testing.T) {
 		t.Fatalf("reloads = %d, want exactly 1 (coalesced)", n)
 	}
 }
+
+func TestKafkaSecurityFromEnvironment(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "missing-ca.pem")
+	base := []string{EnvKafkaBrokers, "k1:9093", EnvCallsToken, "calls-token", EnvNoticeSecret, "0123456789abcdef-secret"}
+	_, err := Load("", env(append(base, EnvKafkaTLS, "true", EnvKafkaTLSCAFile, ca, EnvKafkaSASLMechanism, "SCRAM-SHA-512")...))
+	for _, want := range []string{"kafka.tls.ca_file: cannot read", "kafka.sasl.username: required with SCRAM-SHA-512", "kafka.sasl.password: required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load = %v\nwant it to contain %q", err, want)
+		}
+	}
+	cfg, err := Load("", env(append(base, EnvKafkaTLS, "true", EnvKafkaSASLMechanism, "PLAIN",
+		EnvKafkaSASLUsername, "callbid", EnvKafkaSASLPassword, "pw-from-env")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Kafka.TLS.Enabled || cfg.Kafka.SASL.Mechanism != "PLAIN" || cfg.Kafka.SASL.Username != "callbid" || cfg.Kafka.SASL.Password != "pw-from-env" {
+		t.Errorf("kafka security from the environment: %+v %+v", cfg.Kafka.TLS, cfg.Kafka.SASL)
+	}
+	if strings.Contains(strings.Join(cfg.Notes, "\n"), "pw-from-env") {
+		t.Error("a start-up note shows the SASL password")
+	}
+}

@@ -28,8 +28,9 @@ type Broker struct {
 // Start starts the broker (the kafka.embedded section; Enabled is not looked
 // at) and creates topics with cfg.Partitions partitions each (the state
 // topics compacted, as events.Compacted says); other topics are created on
-// first use.
-func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger) (*Broker, error) {
+// first use. Extra kfake options (kfake.EnableSASL, kfake.Superuser,
+// kfake.TLS) let tests run it as a secured cluster.
+func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger, extra ...kfake.Opt) (*Broker, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start the embedded kafka broker: %w", err)
@@ -50,6 +51,7 @@ func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger) (*Bro
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
+	opts = append(opts, extra...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the embedded kafka broker on %s: %w", cfg.Listen, err)

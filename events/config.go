@@ -76,6 +76,11 @@ type Config struct {
 	RetryBackoffMin time.Duration `yaml:"retry_backoff_min"`
 	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
 
+	// TLS and SASL secure the connections to managed clusters (MSK,
+	// Confluent Cloud, Aiven); see security.go.
+	TLS  TLSConfig  `yaml:"tls"`
+	SASL SASLConfig `yaml:"sasl"`
+
 	Embedded EmbeddedConfig `yaml:"embedded"`
 	Topics   TopicsConfig   `yaml:"topics"`
 }
@@ -184,6 +189,7 @@ func (c *Config) Validate() error {
 	if d.RetryBackoffMin > d.RetryBackoffMax {
 		add("retry_backoff_min: %s is larger than retry_backoff_max %s", d.RetryBackoffMin, d.RetryBackoffMax)
 	}
+	errs = append(errs, c.validateSecurity()...)
 	if err := c.Embedded.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -87,7 +87,7 @@ func NewConsumer(cfg Config, topic string, handle func(Message), log zerolog.Log
 }
 
 func newTransport(cfg Config) *kafka.Transport {
-	return &kafka.Transport{
+	tr := &kafka.Transport{
 		ClientID:    cfg.ClientID,
 		DialTimeout: cfg.DialTimeout,
 		IdleTimeout: 30 * time.Second,
@@ -95,6 +95,8 @@ func newTransport(cfg Config) *kafka.Transport {
 		// quickly; metadata requests are cheap.
 		MetadataTTL: 5 * time.Second,
 	}
+	applySecurity(tr, &cfg) // TLS and SASL (kafka.tls, kafka.sasl)
+	return tr
 }
 
 // Run consumes until ctx is done. A broker that is down, or a topic that does

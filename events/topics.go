@@ -61,12 +61,20 @@ func createTopics(ctx context.Context, cl *kafka.Client, cfg Config, topics ...s
 	return errors.Join(errs...)
 }
 
-// CheckBrokers asks the cluster for its metadata once, so a command can fail
-// fast with a clear message when no broker answers within ctx.
+// CheckBrokers asks the cluster for its metadata, retrying with backoff
+// until a broker answers or ctx is done, so a command can fail fast with a
+// clear message. A failure retrying cannot fix — the brokers refuse the SASL
+// credentials or the TLS certificate is not trusted — is returned at once as
+// a *SecurityError naming the mechanism.
 func CheckBrokers(ctx context.Context, cfg Config) error {
 	cfg.SetDefaults()
 	tr := newTransport(cfg)
 	defer tr.CloseIdleConnections()
+	var probe *saslProbe
+	if tr.SASL != nil {
+		probe = &saslProbe{Mechanism: tr.SASL}
+		tr.SASL = probe
+	}
 	cl := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.RequestTimeout}
 	var last error
 	for attempt := 0; ; attempt++ {
@@ -76,6 +84,10 @@ func CheckBrokers(ctx context.Context, cfg Config) error {
 		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{})
 		if err == nil && len(md.Brokers) > 0 {
 			return nil
+		}
+		var se *SecurityError
+		if err = classifySecurity(&cfg, probe.refused(err)); errors.As(err, &se) {
+			return err
 		}
 		if err == nil {
 			err = errors.New("metadata lists no brokers")

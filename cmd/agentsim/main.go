@@ -5,6 +5,11 @@
 //	agentsim -brokers kafka-1:9092,kafka-2:9092 -duration 10m
 //	agentsim -embedded -speed 10            # own in-process broker, for a look
 //	agentsim -brokers localhost:9092 -config configs/callbid.yaml -scale 100 -rate 100
+//	CALLBID_KAFKA_SASL_PASSWORD=… agentsim -brokers b-1.msk:9096 -tls -sasl-mechanism SCRAM-SHA-512 -sasl-username sim
+//
+// Kafka security comes from the config file's kafka: section, then the
+// CALLBID_KAFKA_TLS* and CALLBID_KAFKA_SASL_* variables (as for callbid),
+// then the -tls* and -sasl-* flags.
 package main
 
 import (
@@ -50,6 +55,11 @@ type options struct {
 	scale    float64
 	seed     uint64
 	timeout  time.Duration
+
+	tls                                        bool
+	tlsCAFile, tlsCertFile, tlsKeyFile, tlsSNI string
+	saslMechanism, saslUsername, saslPassword  string
+	getenv                                     func(string) string
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -65,6 +75,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.scale, "scale", 1, "multiply every skill's agent count by this (for load tests)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (overrides simulator.seed)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up when no broker answers within this long")
+	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (kafka.tls.enabled, "+events.EnvKafkaTLS+")")
+	fs.StringVar(&o.tlsCAFile, "tls-ca-file", "", "PEM CA bundle of the brokers' certificates; default the system roots ("+events.EnvKafkaTLSCAFile+")")
+	fs.StringVar(&o.tlsCertFile, "tls-cert-file", "", "PEM client certificate (mTLS), with -tls-key-file")
+	fs.StringVar(&o.tlsKeyFile, "tls-key-file", "", "PEM key of -tls-cert-file")
+	fs.StringVar(&o.tlsSNI, "tls-server-name", "", "name checked in the brokers' certificates; default each broker's host")
+	fs.StringVar(&o.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM ("+events.EnvKafkaSASLMechanism+")")
+	fs.StringVar(&o.saslUsername, "sasl-username", "", "SASL user ("+events.EnvKafkaSASLUsername+")")
+	fs.StringVar(&o.saslPassword, "sasl-password", "", "SASL password; prefer "+events.EnvKafkaSASLPassword+" (flags show in ps)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -74,6 +92,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
+	o.getenv = os.Getenv
 	simCfg, kafkaCfg, err := configure(o)
 	if err != nil {
 		return err
@@ -95,6 +114,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cctx, cancel := context.WithTimeout(ctx, o.timeout)
 	err = events.CheckBrokers(cctx, kafkaCfg)
 	cancel()
+	var se *events.SecurityError
+	if errors.As(err, &se) {
+		return fmt.Errorf("cannot connect to Kafka: %w", err)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot reach Kafka within %s: %w", o.timeout, err)
 	}
@@ -153,6 +176,15 @@ func configure(o options) (ccsim.Config, events.Config, error) {
 	case o.brokers == "" && !o.embedded:
 		errs = append(errs, errors.New("-brokers is required (or -embedded for an in-process broker)"))
 	}
+	if o.getenv != nil {
+		if _, err := kc.ApplyEnv(o.getenv); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	applySecurityFlags(&kc, o)
+	if o.embedded && (kc.TLS != (events.TLSConfig{}) || kc.SASL != (events.SASLConfig{})) {
+		errs = append(errs, errors.New("-embedded runs a plaintext broker without SASL: drop -tls*/-sasl-* and the CALLBID_KAFKA_TLS*/CALLBID_KAFKA_SASL_* variables"))
+	}
 	kc.Brokers = nil
 	kc.Embedded.Enabled = o.embedded
 	for _, b := range strings.Split(o.brokers, ",") {
@@ -189,6 +221,26 @@ func configure(o options) (ccsim.Config, events.Config, error) {
 		return sim, kc, usageError{err}
 	}
 	return sim, kc, nil
+}
+
+// applySecurityFlags lets the -tls* and -sasl-* flags that were given win
+// over the file and the environment.
+func applySecurityFlags(kc *events.Config, o options) {
+	if o.tls {
+		kc.TLS.Enabled = true
+	}
+	for _, f := range []struct {
+		v   string
+		dst *string
+	}{
+		{o.tlsCAFile, &kc.TLS.CAFile}, {o.tlsCertFile, &kc.TLS.CertFile}, {o.tlsKeyFile, &kc.TLS.KeyFile},
+		{o.tlsSNI, &kc.TLS.ServerName}, {o.saslMechanism, &kc.SASL.Mechanism},
+		{o.saslUsername, &kc.SASL.Username}, {o.saslPassword, &kc.SASL.Password},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
 }
 
 // prefix puts the section name before each field path of a joined error.

@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/callbid/callbid/embedbroker"
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func TestBadFlags(t *testing.T) {
@@ -29,6 +34,8 @@ func TestBadFlags(t *testing.T) {
 	os.WriteFile(p, []byte("kafka: {}\n"), 0o600)
 	f("has no simulator: section", "-embedded", "-config", p)
 	f("cannot reach Kafka within 300ms", "-brokers", "127.0.0.1:1", "-timeout", "300ms")
+	f("kafka.sasl.username: required with PLAIN", "-brokers", "k:9092", "-sasl-mechanism", "PLAIN", "-sasl-password", "p")
+	f("-embedded runs a plaintext broker", "-embedded", "-tls")
 }
 
 func TestEmbeddedRun(t *testing.T) {
@@ -44,5 +51,41 @@ func TestEmbeddedRun(t *testing.T) {
 	}
 	if strings.Contains(logs, `"written":0,`) {
 		t.Errorf("nothing written:\n%s", logs)
+	}
+}
+
+// TestSecureBroker streams into kfake with TLS and SCRAM on, settings from
+// flags and the environment, as against a managed cluster.
+func TestSecureBroker(t *testing.T) {
+	pki, err := embedbroker.NewTestTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := embedbroker.Start(events.EmbeddedConfig{Partitions: 2}, events.AllTopics, zerolog.Nop(),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "sim", "sim-pass"), kfake.TLS(pki.Server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	t.Setenv(events.EnvKafkaSASLPassword, "sim-pass")
+	t.Setenv(events.EnvKafkaTLSCAFile, pki.CAFile)
+	var out, errb bytes.Buffer
+	args := []string{"-brokers", b.Addr(), "-tls", "-sasl-mechanism", "SCRAM-SHA-256", "-sasl-username", "sim",
+		"-speed", "60", "-duration", "400ms"}
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("run with the right credentials: %v\n%s", err, errb.String())
+	}
+	if logs := out.String(); strings.Contains(logs, `"written":0,`) || !strings.Contains(logs, `"written":`) {
+		t.Errorf("nothing written through TLS+SCRAM:\n%s", logs)
+	}
+
+	out.Reset()
+	err = run(append(args, "-sasl-password", "wrong", "-timeout", "1m"), &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "SASL SCRAM-SHA-256 authentication as \"sim\" failed") {
+		t.Fatalf("wrong password: %v, want one error naming SCRAM-SHA-256", err)
+	}
+	if strings.Contains(err.Error(), "within") {
+		t.Errorf("a refused password was retried until the timeout: %v", err)
 	}
 }
