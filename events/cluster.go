@@ -218,14 +218,19 @@ func (c *ClusterCheck) Run(ctx context.Context) {
 			}
 		default:
 			// No broker answered within ctx, or the listing failed: the
-			// consumers say so too; try again later.
+			// consumers say so too; try again soon (CheckBrokers has already
+			// backed off while waiting for a broker).
 			c.setProblem("kafka: cannot check brokers and topics: " + err.Error())
 			if msg := err.Error(); msg != lastLogged {
 				c.log.Warn().Err(err).Msg("kafka cluster check failed; retrying")
 				lastLogged = msg
 			}
 		}
-		t := time.NewTimer(c.RecheckEvery)
+		pause := c.RecheckEvery
+		if mt == nil {
+			pause = min(pause, max(c.cfg.RetryBackoffMax, DefaultRetryBackoffMax))
+		}
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -30,6 +30,7 @@ type app struct {
 	cfg *callbid.Config
 
 	embedded  *embedbroker.Broker
+	cluster   *events.ClusterCheck // brokers accept us, topics exist
 	producer  *events.Producer
 	pools     *numbers.Pools
 	model     *capacity.Model
@@ -64,6 +65,8 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 
 	feedCtx, feeds := context.WithCancel(ctx)
 	a.feeds = feeds
+	a.cluster = events.NewClusterCheck(cfg.Kafka, events.AllTopics, log)
+	a.goRun(func() { a.cluster.Run(feedCtx) })
 
 	a.producer = events.NewProducer(cfg.Kafka, log)
 	pools, err := numbers.New(cfg.Numbers, a.producer, log)
@@ -186,6 +189,9 @@ func (a *app) openPoolsAfterReplay(ctx context.Context) {
 // ready is /readyz: config loaded, every feed caught up, capacity not stale.
 func (a *app) ready() (bool, []string) {
 	var reasons []string
+	if ok, why := a.cluster.Ready(); !ok { // first: it is often the cause of the rest
+		reasons = append(reasons, why)
+	}
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
 	}
@@ -212,6 +218,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
+		a.cluster.RegisterMetrics(reg),
 	}
 	for _, c := range a.consumers {
 		errs = append(errs, c.RegisterMetrics(reg)) // labelled by topic already

@@ -22,6 +22,7 @@ import (
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // These tests run the real binary as an operator would: built from this
@@ -538,4 +539,66 @@ func TestReportSurvivesRestart(t *testing.T) {
 
 	p2 := startBidder(t, bin, config)
 	waitFor(t, "the report after the restart", 10*time.Second, p2, func() bool { return reportBids(t, p2) == int64(bids) })
+}
+
+// TestSecureKafka runs callbid against a broker with TLS and SASL/SCRAM on,
+// configured from the environment as a container platform would: with the
+// right password it becomes ready and bids; with a wrong one it says so once,
+// by mechanism, in the log and in /readyz.
+func TestSecureKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	pki, err := embedbroker.NewTestTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true}, events.AllTopics, zerolog.Nop(),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "callbid", "right-pass"), kfake.TLS(pki.Server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	env := func(pass string) []string {
+		return []string{"CALLBID_KAFKA_BROKERS=" + emb.Addr(), "CALLBID_KAFKA_TLS=true", "CALLBID_KAFKA_TLS_CA_FILE=" + pki.CAFile,
+			"CALLBID_KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "CALLBID_KAFKA_SASL_USERNAME=callbid", "CALLBID_KAFKA_SASL_PASSWORD=" + pass}
+	}
+
+	t.Run("wrong password", func(t *testing.T) {
+		p := startUnready(t, bin, demoConfig(t), env("wrong-pass")...)
+		want := `SASL SCRAM-SHA-512 authentication as "callbid" failed`
+		waitFor(t, "the SASL failure in /readyz", 30*time.Second, p, func() bool {
+			c, body := readyz(p)
+			return c == 503 && strings.Contains(body, want)
+		})
+		if n := strings.Count(p.out.String(), "kafka refused the connection settings"); n != 1 {
+			t.Errorf("the SASL failure was logged %d times, want once:\n%s", n, p.out)
+		}
+		if strings.Contains(p.out.String(), "wrong-pass") {
+			t.Error("the log shows the password")
+		}
+	})
+
+	t.Run("right password", func(t *testing.T) {
+		p := startUnready(t, bin, demoConfig(t), env("right-pass")...)
+		kcfg := events.Config{Brokers: []string{emb.Addr()},
+			TLS:  events.TLSConfig{Enabled: true, CAFile: pki.CAFile},
+			SASL: events.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
+		kcfg.SetDefaults()
+		prod := events.NewProducer(kcfg, zerolog.Nop())
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = prod.Close(ctx)
+		}()
+		simCfg := ccsim.DemoConfig()
+		simCfg.Shift.LoginSpread = time.Second
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, prod)
+
+		waitFor(t, "ready over TLS+SCRAM", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
+		waitFor(t, "a bid over TLS+SCRAM", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
+	})
 }
