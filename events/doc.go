@@ -1,5 +1,5 @@
 // Package events owns callbid's Kafka plumbing: the topic names and JSON
-// schemas of CONTRACTS §3 with validating decoders (DecodeAgentState, …)
+// schemas of docs/events.md with validating decoders (DecodeAgentState, …)
 // that name why an event is bad, a Consumer that replays one topic from the
 // first offset and then follows it, and a Producer whose Publish never
 // blocks. The embedded demo broker (kfake) lives in package embedbroker,
