@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -151,6 +152,9 @@ func (c *Config) validateSecurity() []error {
 		if !t.Enabled {
 			add("tls.enabled: AWS_MSK_IAM needs TLS (MSK's IAM listener is TLS only)")
 		}
+		if _, err := s.build(); err != nil { // the region, from the file or the AWS configuration
+			errs = append(errs, err)
+		}
 	default:
 		if s.Username == "" {
 			add("sasl.username: required with %s (or %s)", m, EnvKafkaSASLUsername)
@@ -203,26 +207,47 @@ func (s *SASLConfig) build() (sasl.Mechanism, error) {
 	case MechanismSCRAMSHA512:
 		return scram.Mechanism(scram.SHA512, s.Username, s.Password)
 	case MechanismAWSMSKIAM:
-		var opts []func(*awsconfig.LoadOptions) error
-		if s.AWSRegion != "" {
-			opts = append(opts, awsconfig.WithRegion(s.AWSRegion))
-		}
-		// Loads settings only; credentials are fetched (and refreshed) when
-		// a connection authenticates.
-		ac, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
-		if err != nil {
-			return nil, fmt.Errorf("sasl.mechanism: AWS_MSK_IAM: cannot load the AWS configuration: %w", err)
-		}
-		if ac.Region == "" {
-			return nil, errors.New("sasl.aws_region: AWS_MSK_IAM needs a region: set kafka.sasl.aws_region or AWS_REGION")
-		}
-		return aws_msk_iam_v2.NewMechanism(ac), nil
+		return awsMechanism(s.AWSRegion)
 	case "":
 		if s.Mechanism == "" {
 			return nil, nil
 		}
 	}
 	return nil, fmt.Errorf("sasl.mechanism: %q is not PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", s.Mechanism)
+}
+
+// awsMechanisms shares one AWS_MSK_IAM mechanism (and so one credentials
+// cache) per region among the process's transports.
+var awsMechanisms struct {
+	sync.Mutex
+	byRegion map[string]sasl.Mechanism
+}
+
+func awsMechanism(region string) (sasl.Mechanism, error) {
+	awsMechanisms.Lock()
+	defer awsMechanisms.Unlock()
+	if m := awsMechanisms.byRegion[region]; m != nil {
+		return m, nil
+	}
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	// Loads settings only; credentials are fetched (and refreshed) when a
+	// connection authenticates.
+	ac, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sasl.mechanism: AWS_MSK_IAM: cannot load the AWS configuration: %w", err)
+	}
+	if ac.Region == "" {
+		return nil, errors.New("sasl.aws_region: AWS_MSK_IAM needs a region: set kafka.sasl.aws_region or AWS_REGION")
+	}
+	m := aws_msk_iam_v2.NewMechanism(ac)
+	if awsMechanisms.byRegion == nil {
+		awsMechanisms.byRegion = map[string]sasl.Mechanism{}
+	}
+	awsMechanisms.byRegion[region] = m
+	return m, nil
 }
 
 // applySecurity sets the transport's TLS and SASL. When they cannot be built

@@ -264,6 +264,10 @@ func TestAWSMSKIAMMechanism(t *testing.T) {
 	if _, err := s.build(); err == nil || !strings.Contains(err.Error(), "sasl.aws_region") {
 		t.Fatalf("AWS_MSK_IAM without a region: %v, want an error naming sasl.aws_region", err)
 	}
+	cfg := Config{Brokers: []string{"b-1.msk.example:9098"}, TLS: TLSConfig{Enabled: true}, SASL: s}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "sasl.aws_region: AWS_MSK_IAM needs a region") {
+		t.Errorf("Validate of AWS_MSK_IAM without a region: %v", err)
+	}
 	s.AWSRegion = "eu-west-1"
 	m, err := s.build()
 	if err != nil {
