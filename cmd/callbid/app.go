@@ -51,10 +51,12 @@ type app struct {
 	adminAddr  string
 	listening  atomic.Bool // both listeners accept connections
 	reloads    reloadMetrics
-	// leaseWritable reports whether lease records reach callbid.leases.v1
-	// (the producer's writability signal). nil: not checked. A lease that
-	// cannot be written would not survive a restart, so it gates readiness.
-	leaseWritable func() (ok bool, why string)
+	status     *status.Page
+	// leaseWritable holds a func() (ok bool, why string) reporting whether
+	// lease records reach callbid.leases.v1 (the producer's writability
+	// signal); unset: not checked. A lease that cannot be written would not
+	// survive a restart, so it gates readiness.
+	leaseWritable atomic.Pointer[func() (bool, string)]
 }
 
 // start builds every part bottom-up and starts feeds and listeners.
@@ -133,6 +135,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot register metrics: %w", err)
 	}
 	page := a.statusPage()
+	a.status = page
 	a.goRun(func() { page.Run(feedCtx) })
 	admin := map[string]fasthttp.RequestHandler{
 		"/admin/pools": a.pools.HandleAdmin,
@@ -226,8 +229,8 @@ func (a *app) ready() (bool, []string) {
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
 	}
-	if a.leaseWritable != nil {
-		if ok, why := a.leaseWritable(); !ok {
+	if check := a.leaseWritable.Load(); check != nil {
+		if ok, why := (*check)(); !ok {
 			reasons = append(reasons, "numbers: lease records cannot be written to callbid.leases.v1: "+why)
 		}
 	}
