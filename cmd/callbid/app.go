@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,8 +216,10 @@ func (a *app) openPoolsAfterReplay(ctx context.Context) {
 
 // ready is /readyz: can this process serve correct answers? The config is
 // loaded (start got this far), the listeners accept, the lease log has been
-// replayed (so no number leased before a restart is handed out twice) and
-// lease records can be written. A stale capacity or feedback feed is NOT
+// replayed (so no number leased before a restart is handed out twice), lease
+// records can be written, and every topic has been replayed once since start
+// (today's spend for budgets, hit rates for prices; this latches, so a later
+// broker outage does not flap readiness). A stale capacity or feedback feed is NOT
 // unready: callbid still answers correctly (nbr 501 within a millisecond),
 // and pulling every instance out of the load balancer at once would make
 // exchanges throttle the seat. Feed health goes to the status page, metrics
@@ -228,6 +231,11 @@ func (a *app) ready() (bool, []string) {
 	}
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
+	}
+	for _, topic := range slices.Sorted(maps.Keys(a.consumers)) {
+		if topic != events.TopicLeases && !a.consumers[topic].CaughtUp() {
+			reasons = append(reasons, topic+": not replayed since start yet")
+		}
 	}
 	if check := a.leaseWritable.Load(); check != nil {
 		if ok, why := (*check)(); !ok {
