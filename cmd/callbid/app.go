@@ -319,6 +319,14 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.feedback.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
 		reg.Register(buildInfoCollector(a.id)),
+		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbid_ready",
+			Help: "1 when /readyz answers 200 (listeners up, topics replayed, leases writable); a stale feed does not make it 0."},
+			func() float64 {
+				if ok, _ := a.ready(); ok {
+					return 1
+				}
+				return 0
+			})),
 		a.reloads.register(reg, a.started),
 	}
 	for _, c := range a.consumers {
