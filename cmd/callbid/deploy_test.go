@@ -25,7 +25,7 @@ import (
 // test fails, and the entry is removed here (or the rule fixed if the name
 // that landed differs).
 var pendingMetrics = map[string]string{
-	"callbid_events_bad_total":             "one counter for every bad Kafka record, by topic and reason",
+	"callbid_events_bad_total":              "one counter for every bad Kafka record, by topic and reason",
 	"callbid_numbers_lease_records_pending": "lease records not yet durable in callbid.leases.v1",
 }
 
@@ -272,8 +272,12 @@ func TestDeployKitSetsOnlyKnownVariables(t *testing.T) {
 			Template struct {
 				Spec struct {
 					Containers []struct {
-						LivenessProbe  struct{ HTTPGet struct{ Path string } `yaml:"httpGet"` } `yaml:"livenessProbe"`
-						ReadinessProbe struct{ HTTPGet struct{ Path string } `yaml:"httpGet"` } `yaml:"readinessProbe"`
+						LivenessProbe struct {
+							HTTPGet struct{ Path string } `yaml:"httpGet"`
+						} `yaml:"livenessProbe"`
+						ReadinessProbe struct {
+							HTTPGet struct{ Path string } `yaml:"httpGet"`
+						} `yaml:"readinessProbe"`
 					}
 				}
 			}
