@@ -554,6 +554,14 @@ func TestVersionAndArguments(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "callbid ") || !strings.Contains(string(out), "go1.") {
 		t.Fatalf("-version: %v %q", err, out)
 	}
+	// A release build stamps its version and revision.
+	stamped := filepath.Join(t.TempDir(), "callbid")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=9.9.9 -X main.revision=abc123", "-o", stamped, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -ldflags: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(stamped, "-version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "callbid 9.9.9 (revision abc123, go1.") {
+		t.Errorf("stamped -version: %v %q", err, out)
+	}
 	// A positional argument is refused with the usage, before anything starts.
 	cmd := exec.Command(bin, "version")
 	out, err = cmd.CombinedOutput()
