@@ -72,7 +72,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	log := newLogger(cfg.Log)
+	log := newLogger(cfg.Log, os.Stdout)
 	log.Info().Str("version", id.Version).Str("revision", id.Revision).Bool("modified", id.Modified).
 		Str("go", id.GoVersion).Int("pid", os.Getpid()).Msg("callbid starting")
 
@@ -128,7 +128,7 @@ func run(args []string) int {
 // newLogger builds the process logger: JSON lines for collectors by default,
 // zerolog's ConsoleWriter (aligned, coloured when stdout is a terminal) with
 // log.format: console.
-func newLogger(c callbid.LogConfig) zerolog.Logger {
+func newLogger(c callbid.LogConfig, stdout *os.File) zerolog.Logger {
 	lvl, err := zerolog.ParseLevel(c.Level)
 	if err != nil || c.Level == "" {
 		lvl = zerolog.InfoLevel
@@ -136,9 +136,9 @@ func newLogger(c callbid.LogConfig) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	zerolog.DurationFieldUnit = time.Millisecond // "took":53.3 reads as ms
 	zerolog.DurationFieldInteger = false
-	var out io.Writer = os.Stdout
+	var out io.Writer = stdout
 	if c.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: os.Stdout, TimeFormat: "15:04:05.000", NoColor: !isTerminal(os.Stdout)}
+		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: "15:04:05.000", NoColor: !isTerminal(stdout)}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Str("service", "callbid").Logger()
 }
