@@ -51,15 +51,25 @@ type Config struct {
 type LogConfig struct {
 	// Level is a zerolog level: debug, info, warn, error. Default info.
 	Level string `yaml:"level"`
+	// Format is json (default: one JSON object per line, for collectors) or
+	// console (coloured, aligned text for a human at a terminal).
+	Format string `yaml:"format"`
 }
 
 // Validate checks the log section.
 func (c *LogConfig) Validate() error {
+	var errs []error
 	switch c.Level {
 	case "", "debug", "info", "warn", "error", "trace":
-		return nil
+	default:
+		errs = append(errs, fmt.Errorf("level: %q is not one of debug, info, warn, error", c.Level))
 	}
-	return fmt.Errorf("level: %q is not one of debug, info, warn, error", c.Level)
+	switch c.Format {
+	case "", "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("format: %q is not json or console", c.Format))
+	}
+	return errors.Join(errs...)
 }
 
 // Environment variables that override the file (CONTRACTS §4).
@@ -79,6 +89,13 @@ const (
 	EnvKafkaSASLMechanism = events.EnvKafkaSASLMechanism
 	EnvKafkaSASLUsername  = events.EnvKafkaSASLUsername
 	EnvKafkaSASLPassword  = events.EnvKafkaSASLPassword
+	// EnvNoticeBaseURL overrides server.notice_base_url, so one image serves
+	// every environment.
+	EnvNoticeBaseURL = "CALLBID_NOTICE_BASE_URL"
+	// The _FILE variants name a file holding the secret (a mounted Kubernetes
+	// Secret, a systemd credential); one trailing newline is trimmed.
+	EnvCallsTokenFile   = "CALLBID_CALLS_TOKEN_FILE"
+	EnvNoticeSecretFile = "CALLBID_NOTICE_SECRET_FILE"
 )
 
 // Load reads the config file at path ("" means the embedded default), applies
@@ -157,11 +174,29 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		return err
 	}
 	c.Notes = append(c.Notes, notes...)
-	if v := getenv(EnvCallsToken); v != "" {
-		c.Numbers.CallsToken = v
+	if v := getenv(EnvNoticeBaseURL); v != "" {
+		c.Server.NoticeBaseURL = v
+		c.Notes = append(c.Notes, EnvNoticeBaseURL+" overrides server.notice_base_url")
 	}
-	if v := getenv(EnvNoticeSecret); v != "" {
-		c.Server.NoticeSecret = v
+	var errs []error
+	for _, s := range []struct {
+		env, fileEnv string
+		dst          *string
+	}{
+		{EnvCallsToken, EnvCallsTokenFile, &c.Numbers.CallsToken},
+		{EnvNoticeSecret, EnvNoticeSecretFile, &c.Server.NoticeSecret},
+	} {
+		v, err := secretFromEnv(getenv, s.env, s.fileEnv)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if v != "" {
+			*s.dst = v
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	// A secret that is neither in the environment nor in the file is an
 	// error, except in the embedded demo, which makes one up and says so.
@@ -178,6 +213,29 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// secretFromEnv reads a secret from env, or from the file named by fileEnv.
+// Setting both is an error (which one wins would be a guess), and so is a
+// file that cannot be read or is empty; each error names the variable.
+func secretFromEnv(getenv func(string) string, env, fileEnv string) (string, error) {
+	v, path := getenv(env), getenv(fileEnv)
+	if path == "" {
+		return v, nil
+	}
+	if v != "" {
+		return "", fmt.Errorf("%s and %s are both set: set one", env, fileEnv)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot read the secret: %w", fileEnv, err)
+	}
+	// Editors and `echo` end files with a newline; the secret does not.
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if s == "" {
+		return "", fmt.Errorf("%s: %s is empty", fileEnv, path)
+	}
+	return s, nil
 }
 
 func randomSecret() string {
@@ -208,10 +266,10 @@ func (c *Config) Validate() error {
 func (c *Config) crossCheck() []error {
 	var errs []error
 	if c.Numbers.CallsToken == "" {
-		errs = append(errs, fmt.Errorf("numbers.calls_token: missing: set %s or numbers.calls_token", EnvCallsToken))
+		errs = append(errs, fmt.Errorf("numbers.calls_token: missing: set %s, %s or numbers.calls_token", EnvCallsToken, EnvCallsTokenFile))
 	}
 	if c.Server.NoticeSecret == "" {
-		errs = append(errs, fmt.Errorf("server.notice_secret: missing: set %s or server.notice_secret", EnvNoticeSecret))
+		errs = append(errs, fmt.Errorf("server.notice_secret: missing: set %s, %s or server.notice_secret", EnvNoticeSecret, EnvNoticeSecretFile))
 	}
 	pools := make(map[string]bool, len(c.Numbers.Pools))
 	for _, p := range c.Numbers.Pools {

@@ -31,8 +31,8 @@ type Config struct {
 	Speed float64 `yaml:"speed"`
 	// Tick is the simulation step in simulated time; default 100ms.
 	Tick time.Duration `yaml:"tick"`
-	// LogEvery is how often Run logs a per-skill summary (real time);
-	// default 30s; negative turns it off.
+	// LogEvery is how often Run logs a one-line summary of every skill (real
+	// time); default 5m; negative turns it off.
 	LogEvery time.Duration `yaml:"log_every"`
 	Shift    ShiftConfig   `yaml:"shift"`
 }
@@ -112,7 +112,7 @@ func (c *Config) SetDefaults() {
 	def(&c.TTL, 3*c.HeartbeatInterval)
 	def(&c.Speed, 1)
 	def(&c.Tick, 100*time.Millisecond)
-	def(&c.LogEvery, 30*time.Second)
+	def(&c.LogEvery, 5*time.Minute)
 	s := &c.Shift
 	def(&s.LoginSpread, time.Minute)
 	def(&s.BreakEvery, 8*time.Minute)

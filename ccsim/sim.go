@@ -180,11 +180,15 @@ func (s *Sim) Run(ctx context.Context, pub Publisher) {
 
 func (s *Sim) logSummary() {
 	st := s.Stats()
+	// One line for every skill, every log_every (default 5m): the status page
+	// and metrics show the live figures, the log only needs a heartbeat.
+	ev := s.log.Info().Time("sim_time", st.SimTime)
 	for _, k := range st.Skills {
-		s.log.Info().Str("skill", k.Name).Int("staffed", k.Staffed).Int("available", k.Available).Int("busy", k.Busy).
+		ev = ev.Dict(k.Name, zerolog.Dict().Int("staffed", k.Staffed).Int("available", k.Available).Int("busy", k.Busy).
 			Int("acw", k.ACW).Int("not_ready", k.NotReady).Int("waiting", k.Waiting).Int64("offered", k.Offered).
-			Int64("abandoned", k.Abandoned).Time("sim_time", st.SimTime).Msg("SIMULATED contact center")
+			Int64("abandoned", k.Abandoned))
 	}
+	ev.Msg("SIMULATED contact center")
 	if st.Dropped > 0 {
 		s.log.Warn().Uint64("dropped", st.Dropped).Uint64("published", st.Published).Msg("simulated events dropped by the publisher")
 	}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/callbid/callbid"
@@ -17,6 +21,7 @@ import (
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
 	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -43,15 +48,28 @@ type app struct {
 	wg      sync.WaitGroup
 	served  chan error
 	started time.Time
+
+	id         buildIdentity
+	publicAddr string // where the listeners are bound (a :0 port resolved)
+	adminAddr  string
+	listening  atomic.Bool // both listeners accept connections
+	reloads    reloadMetrics
+	status     *status.Page
+	// leaseWritable holds a func() (ok bool, why string) reporting whether
+	// lease records reach callbid.leases.v1 (the producer's writability
+	// signal); unset: not checked. A lease that cannot be written would not
+	// survive a restart, so it gates readiness.
+	leaseWritable atomic.Pointer[func() (bool, string)]
 }
 
 // start builds every part bottom-up and starts feeds and listeners.
-func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, error) {
-	a := &app{log: log, cfg: cfg, consumers: map[string]*events.Consumer{}, started: time.Now()}
+func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buildIdentity) (*app, error) {
+	a := &app{log: log, cfg: cfg, consumers: map[string]*events.Consumer{}, started: time.Now(), id: id}
 	for _, n := range cfg.Notes {
 		log.Info().Msg(n)
 	}
-	log.Info().Str("config", cfg.Source).Int("campaigns", len(cfg.Campaigns)).Int("pools", len(cfg.Numbers.Pools)).Msg("config loaded")
+	log.Info().Str("config", cfg.Source).Int("campaigns", len(cfg.Campaigns)).Int("pools", len(cfg.Numbers.Pools)).
+		Str("version", id.Version).Msg("config loaded")
 
 	if cfg.Kafka.Embedded.Enabled && len(cfg.Kafka.Brokers) == 0 {
 		emb, err := embedbroker.Start(cfg.Kafka.Embedded, events.AllTopics, log)
@@ -121,25 +139,39 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 		a.abort()
 		return nil, fmt.Errorf("cannot register metrics: %w", err)
 	}
+	page := a.statusPage()
+	a.status = page
+	a.goRun(func() { page.Run(feedCtx) })
+	admin := map[string]fasthttp.RequestHandler{
+		"/admin/pools": a.pools.HandleAdmin,
+		"/v1/report":   a.feedback.HandleReport,
+	}
+	maps.Copy(admin, page.Handlers())
 	a.server = bidder.NewServer(b, bidder.ServerOptions{
 		Calls:    a.pools.HandleCalls,
 		Ready:    a.ready,
 		Reload:   func() error { return a.reloadFrom(cfg.Source) },
 		Gatherer: reg,
-		Admin: map[string]fasthttp.RequestHandler{
-			"/admin/pools": a.pools.HandleAdmin,
-			"/v1/report":   a.feedback.HandleReport,
-		},
+		Admin:    admin,
 	}, log)
-	a.served = make(chan error, 1)
-	go func() { a.served <- a.server.ListenAndServe() }()
-	select {
-	case err := <-a.served:
+	// Bind both listeners here, before serving, so a port in use fails the
+	// start at once and readiness knows they are up.
+	pub, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
 		a.abort()
-		return nil, fmt.Errorf("cannot listen: %w", err)
-	case <-time.After(200 * time.Millisecond):
+		return nil, fmt.Errorf("cannot listen on server.listen %s: %w", cfg.Server.Listen, err)
 	}
-	log.Info().Str("listen", cfg.Server.Listen).Str("admin", cfg.Server.AdminListen).Msg("callbid is serving")
+	adm, err := net.Listen("tcp", cfg.Server.AdminListen)
+	if err != nil {
+		pub.Close()
+		a.abort()
+		return nil, fmt.Errorf("cannot listen on server.admin_listen %s: %w", cfg.Server.AdminListen, err)
+	}
+	a.publicAddr, a.adminAddr = pub.Addr().String(), adm.Addr().String()
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.server.Serve(pub, adm) }()
+	a.listening.Store(true)
+	log.Info().Str("listen", a.publicAddr).Str("admin", a.adminAddr).Str("version", id.Version).Msg("callbid is serving")
 	return a, nil
 }
 
@@ -186,27 +218,102 @@ func (a *app) openPoolsAfterReplay(ctx context.Context) {
 	})
 }
 
-// ready is /readyz: config loaded, every feed caught up, capacity not stale.
+// ready is /readyz: can this process serve correct answers? The config is
+// loaded (start got this far), the listeners accept, the lease log has been
+// replayed (so no number leased before a restart is handed out twice), lease
+// records can be written, and every topic has been replayed once since start
+// (today's spend for budgets, hit rates for prices; this latches, so a later
+// broker outage does not flap readiness). A stale capacity or feedback feed is NOT
+// unready: callbid still answers correctly (nbr 501 within a millisecond),
+// and pulling every instance out of the load balancer at once would make
+// exchanges throttle the seat. Feed health goes to the status page, metrics
+// and alerts instead.
 func (a *app) ready() (bool, []string) {
 	var reasons []string
 	if ok, why := a.cluster.Ready(); !ok { // first: it is often the cause of the rest
 		reasons = append(reasons, why)
 	}
+	if !a.listening.Load() {
+		reasons = append(reasons, "listeners: not accepting connections yet")
+	}
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
 	}
-	for topic, c := range a.consumers {
-		if !c.CaughtUp() {
-			reasons = append(reasons, topic+": not caught up with the topic yet")
+	for _, topic := range slices.Sorted(maps.Keys(a.consumers)) {
+		if topic != events.TopicLeases && !a.consumers[topic].CaughtUp() {
+			reasons = append(reasons, topic+": not replayed since start yet")
 		}
 	}
-	if ok, why := a.model.Ready(); !ok {
-		reasons = append(reasons, why)
-	}
-	if ok, why := a.feedback.Ready(); !ok {
-		reasons = append(reasons, why)
+	if check := a.leaseWritable.Load(); check != nil {
+		if ok, why := (*check)(); !ok {
+			reasons = append(reasons, "numbers: lease records cannot be written to callbid.leases.v1: "+why)
+		}
 	}
 	return len(reasons) == 0, reasons
+}
+
+// statusPage is the admin listener's / and /status.json: readiness, feed
+// health, skills, pools, campaigns and feeds, read from the running parts.
+func (a *app) statusPage() *status.Page {
+	var zoneMu sync.Mutex
+	var zoneName string
+	var zone *time.Location
+	return status.New(status.Sources{
+		Version:   a.id.Version,
+		Started:   a.started,
+		Ready:     a.ready,
+		Health:    []func() (bool, string){a.model.Ready, a.feedback.Ready},
+		Skills:    a.model.Stats,
+		Pacing:    a.feedback.Pacing,
+		Committed: a.feedback.Committed,
+		// SkillExtra: participation and calls in flight, once the closed
+		// loop exposes them.
+		Pools:  a.pools.Stats,
+		Report: a.feedback.BuildReport,
+		Campaigns: func() []status.Campaign {
+			cfg := a.config()
+			out := make([]status.Campaign, 0, len(cfg.Campaigns))
+			for _, c := range cfg.Campaigns {
+				cur := c.Currency
+				if cur == "" {
+					cur = "USD"
+				}
+				out = append(out, status.Campaign{ID: c.ID, Skill: c.Skill.Name, DailyBudget: float64(c.DailyBudget) / 1e6, Currency: cur})
+			}
+			return out
+		},
+		Feeds: func() []status.Feed {
+			out := make([]status.Feed, 0, len(a.consumers))
+			for topic, c := range a.consumers {
+				out = append(out, status.Feed{Topic: topic, LastMessage: c.LastMessageAt(), Lag: c.Lag(), CaughtUp: c.CaughtUp()})
+			}
+			return out
+		},
+		Counters: func() (int64, int64) {
+			st := a.feedback.Stats()
+			return st.Bids, st.Wins
+		},
+		Location: func() *time.Location {
+			name := a.config().Server.TimeZone
+			zoneMu.Lock()
+			defer zoneMu.Unlock()
+			if zone == nil || name != zoneName {
+				if loc, err := time.LoadLocation(name); err == nil {
+					zone, zoneName = loc, name
+				} else if zone == nil {
+					zone = time.UTC
+				}
+			}
+			return zone
+		},
+	}, 10*time.Second)
+}
+
+// config is the running config (reloads swap it under a.mu).
+func (a *app) config() *callbid.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
 }
 
 func (a *app) registerMetrics(reg *prometheus.Registry) error {
@@ -219,6 +326,16 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.feedback.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
 		a.cluster.RegisterMetrics(reg),
+		reg.Register(buildInfoCollector(a.id)),
+		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbid_ready",
+			Help: "1 when /readyz answers 200 (listeners up, topics replayed, leases writable); a stale feed does not make it 0."},
+			func() float64 {
+				if ok, _ := a.ready(); ok {
+					return 1
+				}
+				return 0
+			})),
+		a.reloads.register(reg, a.started),
 	}
 	for _, c := range a.consumers {
 		errs = append(errs, c.RegisterMetrics(reg)) // labelled by topic already
@@ -234,7 +351,10 @@ func (a *app) reload(path string) {
 	}
 }
 
-func (a *app) reloadFrom(path string) error {
+// reloadFrom is every reload (file change, SIGHUP, POST /admin/reload); each
+// attempt is counted by result, whatever made it fail.
+func (a *app) reloadFrom(path string) (err error) {
+	defer func() { a.reloads.record(err == nil, time.Now()) }()
 	if path == "" || path == "embedded default" {
 		return errors.New("callbid runs on the embedded default config: there is no file to reload")
 	}
@@ -253,8 +373,11 @@ func (a *app) reloadFrom(path string) error {
 	if !reflect.DeepEqual(cfg.Numbers.Pools, a.cfg.Numbers.Pools) {
 		a.log.Warn().Msg("numbers.pools changed: pool changes take effect on restart; the running pools are kept")
 	}
+	d := diffCampaigns(a.cfg.Campaigns, cfg.Campaigns)
 	a.cfg = cfg
-	a.log.Info().Str("config", path).Int("campaigns", len(cfg.Campaigns)).Msg("config reloaded")
+	a.log.Info().Str("config", path).Int("campaigns", len(cfg.Campaigns)).
+		Strs("added", d.added).Strs("removed", d.removed).Strs("changed", d.changed).
+		Msg("config reloaded: " + d.String())
 	return nil
 }
 

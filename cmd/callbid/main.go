@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,16 +20,39 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:]))
 }
 
-func run() int {
+func run(args []string) int {
+	fs := flag.NewFlagSet("callbid", flag.ContinueOnError)
 	var (
-		configPath  = flag.String("config", "", "config file (default: $CALLBID_CONFIG, else the embedded configs/callbid.yaml demo)")
-		checkConfig = flag.String("check-config", "", "validate this config file, print every problem with its field path, and exit")
-		stopWithin  = flag.Duration("shutdown-timeout", 10*time.Second, "how long shutdown may take before callbid exits anyway")
+		configPath  = fs.String("config", "", "config file (default: $CALLBID_CONFIG, else the embedded configs/callbid.yaml demo)")
+		checkConfig = fs.String("check-config", "", "validate this config file, print every problem with its field path, and exit")
+		stopWithin  = fs.Duration("shutdown-timeout", 10*time.Second, "how long shutdown may take before callbid exits anyway")
+		showVersion = fs.Bool("version", false, "print the version and exit")
 	)
-	flag.Parse()
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: callbid [-config FILE] [-shutdown-timeout D] | -check-config FILE | -version\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2 // flag already printed the error and the usage
+	}
+	// A positional argument is a mistake (`callbid version` used to start a
+	// second server): refuse it rather than guess.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "callbid: unexpected argument %q (flags start with -)\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	id := identity()
+	if *showVersion {
+		fmt.Println(id)
+		return 0
+	}
 
 	if *checkConfig != "" {
 		if _, err := callbid.Load(*checkConfig, os.Getenv); err != nil {
@@ -48,11 +72,25 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	log := newLogger(cfg.Log.Level)
+	log := newLogger(cfg.Log, os.Stdout)
+	log.Info().Str("version", id.Version).Str("revision", id.Revision).Bool("modified", id.Modified).
+		Str("go", id.GoVersion).Int("pid", os.Getpid()).Msg("callbid starting")
+
+	// The embedded broker's log must have one writer: a second process in the
+	// same directory would corrupt it. The lock is released when the process
+	// exits, however it exits.
+	if cfg.Kafka.Embedded.Enabled && len(cfg.Kafka.Brokers) == 0 && cfg.Kafka.Embedded.DataDir != "" {
+		release, err := lockDataDir(cfg.Kafka.Embedded.DataDir)
+		if err != nil {
+			log.Error().Err(err).Msg("callbid did not start")
+			return 1
+		}
+		defer release()
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	app, err := start(ctx, cfg, log)
+	app, err := start(ctx, cfg, log, id)
 	if err != nil {
 		log.Error().Err(err).Msg("callbid did not start")
 		return 1
@@ -87,13 +125,27 @@ func run() int {
 	return 0
 }
 
-func newLogger(level string) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
+// newLogger builds the process logger: JSON lines for collectors by default,
+// zerolog's ConsoleWriter (aligned, coloured when stdout is a terminal) with
+// log.format: console.
+func newLogger(c callbid.LogConfig, stdout *os.File) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(c.Level)
+	if err != nil || c.Level == "" {
 		lvl = zerolog.InfoLevel
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	zerolog.DurationFieldUnit = time.Millisecond // "took":53.3 reads as ms
 	zerolog.DurationFieldInteger = false
-	return zerolog.New(os.Stdout).Level(lvl).With().Timestamp().Str("service", "callbid").Logger()
+	var out io.Writer = stdout
+	if c.Format == "console" {
+		out = zerolog.ConsoleWriter{Out: stdout, TimeFormat: "15:04:05.000", NoColor: !isTerminal(stdout)}
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Str("service", "callbid").Logger()
+}
+
+// isTerminal reports whether f is a character device (a terminal), so
+// colours are not written into files and pipes.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

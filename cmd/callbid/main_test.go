@@ -410,7 +410,9 @@ func TestBrokerDownAtStart(t *testing.T) {
 	brokerAddr := freeAddr(t) // nothing listens here yet
 	p := startUnready(t, bin, demoConfig(t), "CALLBID_KAFKA_BROKERS="+brokerAddr)
 
-	if c, body := readyz(p); c != 503 || !strings.Contains(body, "capacity") {
+	// Not ready: the lease log cannot be replayed, so no number may be
+	// handed out. The stale capacity feed is not a readiness reason.
+	if c, body := readyz(p); c != 503 || !strings.Contains(body, "lease log") || strings.Contains(body, "capacity") {
 		t.Fatalf("readyz with Kafka down: %d %q", c, body)
 	}
 	if c, nbr := bidStatus(t, p, "demo-nbr"); c != 200 || nbr != 501 {
@@ -474,6 +476,10 @@ func TestReloadOnFileChange(t *testing.T) {
 	waitFor(t, "the capped campaign to stop bidding (nbr 503)", 10*time.Second, p, func() bool {
 		c, nbr := bidStatus(t, p, "demo-nbr")
 		return c == 200 && nbr == 503
+	})
+	// The reload log says what changed.
+	waitFor(t, "the reload to name the changed campaign", 5*time.Second, p, func() bool {
+		return strings.Contains(p.out.String(), `"changed":["mortgage-refi"]`)
 	})
 	// A broken edit is refused and the running config stays.
 	replace(strings.Replace(capped, "max_cpm: 0.10", "max_cpm: -5", 1))
@@ -601,4 +607,72 @@ func TestSecureKafka(t *testing.T) {
 		waitFor(t, "ready over TLS+SCRAM", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
 		waitFor(t, "a bid over TLS+SCRAM", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
 	})
+}
+
+func TestVersionAndArguments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "-version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "callbid ") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("-version: %v %q", err, out)
+	}
+	// A release build stamps its version and revision.
+	stamped := filepath.Join(t.TempDir(), "callbid")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=9.9.9 -X main.revision=abc123", "-o", stamped, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -ldflags: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(stamped, "-version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "callbid 9.9.9 (revision abc123, go1.") {
+		t.Errorf("stamped -version: %v %q", err, out)
+	}
+	// A positional argument is refused with the usage, before anything starts.
+	cmd := exec.Command(bin, "version")
+	out, err = cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Fatalf("callbid version: exit %v, want 2\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `unexpected argument "version"`) || !strings.Contains(string(out), "usage: callbid") {
+		t.Errorf("callbid version says:\n%s", out)
+	}
+	if strings.Contains(string(out), "serving") {
+		t.Errorf("callbid version started a server:\n%s", out)
+	}
+}
+
+// TestDataDirLocked: a second callbid in the same data directory says so and
+// exits non-zero instead of writing into the first one's broker log.
+func TestDataDirLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	config := demoConfig(t)
+	first := startUnready(t, bin, config)
+	second := &proc{out: &lockedBuffer{}}
+	second.cmd = exec.Command(bin, "-config", config)
+	second.cmd.Env = append(os.Environ(), "CALLBID_LISTEN="+freeAddr(t), "CALLBID_ADMIN_LISTEN="+freeAddr(t),
+		"CALLBID_CALLS_TOKEN="+testToken, "CALLBID_NOTICE_SECRET="+testSecret)
+	second.cmd.Stdout, second.cmd.Stderr = second.out, second.out
+	done := make(chan error, 1)
+	if err := second.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- second.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if second.cmd.ProcessState.ExitCode() != 1 {
+			t.Fatalf("second process: %v, want exit 1\n%s", err, second.out)
+		}
+	case <-time.After(30 * time.Second):
+		_ = second.cmd.Process.Kill()
+		t.Fatalf("the second process is still running in the same data directory\n%s", second.out)
+	}
+	want := fmt.Sprintf("is in use by another callbid (pid %d)", first.cmd.Process.Pid)
+	if !strings.Contains(second.out.String(), want) {
+		t.Errorf("the second process does not say %q:\n%s", want, second.out)
+	}
+	if c, _ := readyz(first); c == 0 {
+		t.Errorf("the first process stopped answering\n%s", first.out)
+	}
 }
