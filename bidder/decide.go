@@ -419,18 +419,22 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	t := noticeToken{ref: res.Ref, issued: now.Unix(), price: priceMicros, cur: d.Cur, ipHash: ipHash,
 		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: ex.name, skill: c.skill, bidID: bidID}
 	var urls [3][2]int
-	var tok [2]int
+	var payload [2]int
+	var tags kindTags
 	for k, kind := range [3]string{"/notice/win?t=", "/notice/bill?t=", "/notice/loss?t="} {
 		urls[k][0] = len(d.buf)
 		d.buf = append(d.buf, s.base...)
 		d.buf = append(d.buf, kind...)
 		if k == 0 {
-			tok[0] = len(d.buf)
-			d.buf = s.signer.appendToken(d.buf, &t)
-			tok[1] = len(d.buf)
+			// One HMAC per bid: the payload is shared, each URL gets its kind's tag.
+			payload[0] = len(d.buf)
+			d.buf, tags = s.signer.appendSigned(d.buf, &t)
+			payload[1] = len(d.buf)
 		} else {
-			d.buf = append(d.buf, d.buf[tok[0]:tok[1]]...) // same token: the path says which notice
+			d.buf = append(d.buf, d.buf[payload[0]:payload[1]]...)
 		}
+		d.buf = append(d.buf, '.')
+		d.buf = append(d.buf, tags[k][:]...)
 		d.buf = append(d.buf, "&p=${AUCTION_PRICE}"...)
 		if k == 2 {
 			d.buf = append(d.buf, "&l=${AUCTION_LOSS}"...)

@@ -26,6 +26,8 @@ type metrics struct {
 	reloadErrors   prometheus.Counter
 	publishDropped prometheus.Counter
 	replayedSpend  prometheus.Counter
+	clearingVec    *prometheus.CounterVec
+	clearing       [numNoticeKinds][numClearingResults]prometheus.Counter
 }
 
 // badReason labels requests refused before a decision.
@@ -60,7 +62,8 @@ func newMetrics() *metrics {
 			Help:    "Time from reading a bid request to writing the answer, excluding network.",
 			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3}}),
 		noticeVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notices_total",
-			Help: "Win/bill/loss notices by outcome (forged: bad signature, expired: token too old)."},
+			Help: "Win/bill/loss notices by outcome (forged: bad signature, expired: token too old, " +
+				"wrong_kind: another notice's token, conflict: win or bill after the loss or the reverse, probe: HEAD)."},
 			[]string{"kind", "outcome"}),
 		winVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notice_numbers_total",
 			Help: "What applied win/bill notices did to the tracking number (late/collision: the hold had expired; raise numbers.pools[].hold)."},
@@ -76,6 +79,15 @@ func newMetrics() *metrics {
 	}
 	for c := range m.noBids {
 		m.noBids[c] = m.noBidVec.WithLabelValues(causeNames[c])
+	}
+	m.clearingVec = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_clearing_prices_total",
+		Help: "Clearing prices read from notices by kind and result (capped: above the bid price, booked at the bid price; " +
+			"malformed: not a plain decimal, booked at the bid price; missing: macro not substituted)."},
+		[]string{"kind", "result"})
+	for k := range m.clearing {
+		for r := range m.clearing[k] {
+			m.clearing[k][r] = m.clearingVec.WithLabelValues(noticeKindNames[k], clearingResultNames[r])
+		}
 	}
 	for r := range m.bad {
 		m.bad[r] = m.badVec.WithLabelValues(badReasonNames[r])
@@ -96,7 +108,7 @@ func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	m := b.m
 	var errs []error
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
-		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend} {
+		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend, m.clearingVec} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
