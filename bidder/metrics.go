@@ -28,6 +28,9 @@ type metrics struct {
 	replayedSpend  prometheus.Counter
 	clearingVec    *prometheus.CounterVec
 	clearing       [numNoticeKinds][numClearingResults]prometheus.Counter
+	holdsReserved  *prometheus.CounterVec
+	holdsRefused   *prometheus.CounterVec
+	impsCapped     prometheus.Counter
 }
 
 // badReason labels requests refused before a decision.
@@ -84,6 +87,13 @@ func newMetrics() *metrics {
 		Help: "Clearing prices read from notices by kind and result (capped: above the bid price, booked at the bid price; " +
 			"malformed: not a plain decimal, booked at the bid price; missing: macro not substituted)."},
 		[]string{"kind", "result"})
+	m.holdsReserved = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_source_reservations_total",
+		Help: "Tracking numbers reserved (held) for bids, by exchange."}, []string{"exchange"})
+	m.holdsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_source_refusals_total",
+		Help: "Reservations refused because the client address (by=client) or the exchange (by=exchange) " +
+			"holds its share of the pool (server.hold_budget), by exchange."}, []string{"exchange", "by"})
+	m.impsCapped = prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_imps_capped_total",
+		Help: "Imps not bid on because the request had server.max_bids_per_request bids already."})
 	for k := range m.clearing {
 		for r := range m.clearing[k] {
 			m.clearing[k][r] = m.clearingVec.WithLabelValues(noticeKindNames[k], clearingResultNames[r])
@@ -107,8 +117,12 @@ func newMetrics() *metrics {
 func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	m := b.m
 	var errs []error
+	holds := holdsCollector{b: b, desc: prometheus.NewDesc("callbid_bidder_source_holds",
+		"Numbers held per exchange and pool: reservations in the last hold period (an upper bound; wins and losses end holds sooner). "+
+			"Top client addresses: GET /admin/holds.", []string{"exchange", "pool"}, nil)}
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
-		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend, m.clearingVec} {
+		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend, m.clearingVec,
+		m.holdsReserved, m.holdsRefused, m.impsCapped, holds} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
