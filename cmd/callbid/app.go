@@ -124,6 +124,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 		Gatherer: reg,
 		Admin: map[string]fasthttp.RequestHandler{
 			"/admin/pools": a.pools.HandleAdmin,
+			"/admin/holds": b.HandleHolds,
 			"/v1/report":   a.feedback.HandleReport,
 		},
 	}, log)
