@@ -68,7 +68,8 @@ func newHoldParams(share float64, size int, hold time.Duration) holdParams {
 	burst := math.Max(1, math.Floor(c/holdBurstDiv))
 	refill := c - burst // holds refilled over one hold period
 	if refill < 1 {
-		return holdParams{interval: math.MaxInt64 / 4, tolerance: 0, window: int64(hold)} // budget of ≤ 1 hold
+		// A budget under two holds: one reservation per hold period.
+		return holdParams{interval: int64(hold), tolerance: 0, window: int64(hold)}
 	}
 	iv := int64(math.Ceil(float64(hold) / refill))
 	return holdParams{interval: iv, tolerance: int64(burst-1) * iv, window: int64(hold)}
@@ -109,8 +110,17 @@ func (s *holdSlot) take(p *holdParams, now int64) bool {
 // refund returns a token taken for a reservation that did not happen.
 func (s *holdSlot) refund(p *holdParams) {
 	s.tat.Add(-p.interval)
-	s.cur.Add(^uint64(0))
-	s.reserved.Add(^uint64(0))
+	decPositive(&s.cur) // the window may have rotated since the take
+	decPositive(&s.reserved)
+}
+
+func decPositive(v *atomic.Uint64) {
+	for range holdCASTries {
+		n := v.Load()
+		if n == 0 || v.CompareAndSwap(n, n-1) {
+			return
+		}
+	}
 }
 
 func (s *holdSlot) count(p *holdParams, now int64) {
@@ -168,19 +178,16 @@ func (l *holdLimiter) exchange(name string, nPools int) *exchangeHolds {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	x, ok := l.byName[name]
-	if !ok || len(x.slots) < nPools {
-		nx := &exchangeHolds{name: name, slots: make([]holdSlot, nPools),
-			mReserved: l.m.holdsReserved.WithLabelValues(name)}
-		nx.mRefused[0] = l.m.holdsRefused.WithLabelValues(name, "client")
-		nx.mRefused[1] = l.m.holdsRefused.WithLabelValues(name, "exchange")
-		if ok { // more pools after a restart-free config change cannot happen; keep it simple anyway
-			for i := range x.slots {
-				nx.slots[i].tat.Store(x.slots[i].tat.Load())
-			}
-		}
-		x = nx
-		l.byName[name] = x
+	if ok && len(x.slots) >= nPools {
+		return x
 	}
+	// New, or the pools grew (they change only on restart; a test may
+	// build the bidder before its pools report sizes): a fresh budget.
+	x = &exchangeHolds{name: name, slots: make([]holdSlot, nPools),
+		mReserved: l.m.holdsReserved.WithLabelValues(name)}
+	x.mRefused[0] = l.m.holdsRefused.WithLabelValues(name, "client")
+	x.mRefused[1] = l.m.holdsRefused.WithLabelValues(name, "exchange")
+	l.byName[name] = x
 	return x
 }
 
