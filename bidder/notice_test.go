@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -393,4 +395,34 @@ func TestNoticeBillCappedAtBid(t *testing.T) {
 	if c, m := counterValue(e.b.m.clearing[noticeBill][clearingCapped]), counterValue(e.b.m.clearing[noticeBill][clearingMalformed]); c != 1 || m != 2 {
 		t.Fatalf("counted capped %v, malformed %v; want 1 and 2", c, m)
 	}
+}
+
+// FuzzParseClearing: a win or bill price never exceeds the bid price, a
+// parsed price never exceeds the decimal it was written as (truncation only
+// drops money), and only plain decimals parse.
+func FuzzParseClearing(f *testing.F) {
+	for _, s := range []string{"12.5", "0.000001", "0x1p19", "1_000", "1e6", "inf", "-0", "00.10", "1.0000009"} {
+		f.Add(s)
+	}
+	plain := regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+	f.Fuzz(func(t *testing.T, s string) {
+		const bid = 4_000_000
+		v, res := parseClearing([]byte(s), bid, true)
+		if v < 0 || v > bid {
+			t.Fatalf("%q booked %d, bid %d", s, v, bid)
+		}
+		lv, lres := parseClearing([]byte(s), bid, false)
+		isPlain := plain.MatchString(s) && len(s) <= maxPriceLen
+		if isPlain != (lres == clearingOK) {
+			t.Fatalf("%q: plain %v, loss result %s", s, isPlain, clearingResultNames[lres])
+		}
+		if isPlain {
+			if fv, err := strconv.ParseFloat(s, 64); err == nil && fv < 1e12 && float64(lv) > fv*1e6*(1+1e-12)+0.5 {
+				t.Fatalf("%q parsed to %d micros, more than written", s, lv)
+			}
+			if res != clearingOK && res != clearingCapped {
+				t.Fatalf("%q: plain decimal gave %s", s, clearingResultNames[res])
+			}
+		}
+	})
 }
