@@ -86,6 +86,20 @@ func (d *dedupe) mark(key uint64, kind noticeKind, now time.Time) {
 	sh.mu.Unlock()
 }
 
+// unmark forgets kind for key: a notice recorded by apply whose effect then
+// failed (say, its lease record could not be made durable and the exchange
+// is told to retry) must not make the retry a duplicate.
+func (d *dedupe) unmark(key uint64, kind noticeKind, now time.Time) {
+	sh := d.lock(key, now)
+	if m, ok := sh.cur[key]; ok {
+		sh.cur[key] = m &^ kindBit(kind)
+	}
+	if m, ok := sh.old[key]; ok {
+		sh.old[key] = m &^ kindBit(kind)
+	}
+	sh.mu.Unlock()
+}
+
 // first records key as a win and reports whether it was new (tests).
 func (d *dedupe) first(key uint64, now time.Time) bool {
 	return d.apply(key, noticeWin, now) == dedupeFirst
