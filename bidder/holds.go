@@ -35,6 +35,9 @@ import (
 // budget spends none of the exchange's: a flooder that names a real exchange
 // takes at most its client share of that exchange's budget.
 //
+// The client is the TCP peer: forwarding headers are not trusted (anyone can
+// write them). Behind a load balancer every request has the balancer's
+// address, so set client_share to 1 there and rely on the exchange share.
 // IPv6 clients are keyed by their /64 (one host usually has the whole /64).
 // Client buckets live in a fixed open-addressed table; a bucket idle long
 // enough to be full again is reused for a new client, and when none can be
