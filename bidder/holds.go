@@ -33,7 +33,10 @@ import (
 //
 // The client is checked before the exchange, so a client refused by its own
 // budget spends none of the exchange's: a flooder that names a real exchange
-// takes at most its client share of that exchange's budget.
+// takes at most its client share of that exchange's budget. Exchange names
+// that are not configured (exchanges, nbr_exchanges) share one budget,
+// "unconfigured": anyone can invent ?exchange= names, and each new name
+// must not bring a fresh share of the pool.
 //
 // The client is the TCP peer: forwarding headers are not trusted (anyone can
 // write them). Behind a load balancer every request has the balancer's
@@ -154,13 +157,32 @@ func (s *holdSlot) holds(window, now int64) float64 {
 	return float64(s.prev.Load())*float64(window-el)/float64(window) + float64(s.cur.Load())
 }
 
-// exchangeHolds is one exchange's buckets, one per pool. It outlives
+// exchangeHolds is one exchange budget's buckets, one per pool. It outlives
 // snapshots (a reload keeps the budget spent).
 type exchangeHolds struct {
-	name      string
-	slots     []holdSlot
-	mReserved prometheus.Counter
-	mRefused  [2]prometheus.Counter // by client, by exchange
+	name  string
+	slots []holdSlot
+}
+
+// exchangeCounters are one exchange name's hold metrics.
+type exchangeCounters struct {
+	reserved prometheus.Counter
+	refused  [2]prometheus.Counter // by client, by exchange
+}
+
+// unconfiguredBudget is the budget of every exchange name not in the config.
+const unconfiguredBudget = "unconfigured"
+
+func holdBudgetName(cfg *Config, name string) string {
+	if _, ok := cfg.Exchanges[name]; ok || name == "default" {
+		return name
+	}
+	for _, n := range cfg.Server.NBRExchanges {
+		if n == name {
+			return name
+		}
+	}
+	return unconfiguredBudget
 }
 
 // holdLimiter keeps every source's buckets; shared across snapshots.
@@ -169,11 +191,27 @@ type holdLimiter struct {
 	overflow [holdOverflow]holdSlot
 	mu       sync.Mutex // exchanges: written when a snapshot resolves a new name
 	byName   map[string]*exchangeHolds
+	counterM map[string]*exchangeCounters
 	m        *metrics
 }
 
 func newHoldLimiter(m *metrics) *holdLimiter {
-	return &holdLimiter{clients: make([]holdSlot, holdTableSize), byName: map[string]*exchangeHolds{}, m: m}
+	return &holdLimiter{clients: make([]holdSlot, holdTableSize), byName: map[string]*exchangeHolds{},
+		counterM: map[string]*exchangeCounters{}, m: m}
+}
+
+// counters returns the metrics of exchange name.
+func (l *holdLimiter) counters(name string) *exchangeCounters {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.counterM[name]
+	if !ok {
+		c = &exchangeCounters{reserved: l.m.holdsReserved.WithLabelValues(name)}
+		c.refused[0] = l.m.holdsRefused.WithLabelValues(name, "client")
+		c.refused[1] = l.m.holdsRefused.WithLabelValues(name, "exchange")
+		l.counterM[name] = c
+	}
+	return c
 }
 
 // exchange returns the persistent buckets of exchange name for nPools pools.
@@ -186,10 +224,7 @@ func (l *holdLimiter) exchange(name string, nPools int) *exchangeHolds {
 	}
 	// New, or the pools grew (they change only on restart; a test may
 	// build the bidder before its pools report sizes): a fresh budget.
-	x = &exchangeHolds{name: name, slots: make([]holdSlot, nPools),
-		mReserved: l.m.holdsReserved.WithLabelValues(name)}
-	x.mRefused[0] = l.m.holdsRefused.WithLabelValues(name, "client")
-	x.mRefused[1] = l.m.holdsRefused.WithLabelValues(name, "exchange")
+	x = &exchangeHolds{name: name, slots: make([]holdSlot, nPools)}
 	l.byName[name] = x
 	return x
 }
@@ -268,7 +303,7 @@ func (b *Bidder) admitHold(d *decision, s *snapshot, ex *exchangeRT, pool int, n
 	if hp.client.interval > 0 && d.hasClient {
 		cs = b.holds.client(d.client, pool, t)
 		if !cs.take(&hp.client, t) {
-			ex.holds.mRefused[0].Inc()
+			ex.holdsM.refused[0].Inc()
 			return CauseSourceBudget, nil, nil
 		}
 	}
@@ -278,11 +313,11 @@ func (b *Bidder) admitHold(d *decision, s *snapshot, ex *exchangeRT, pool int, n
 			if cs != nil {
 				cs.refund(&hp.client)
 			}
-			ex.holds.mRefused[1].Inc()
+			ex.holdsM.refused[1].Inc()
 			return CauseSourceBudget, nil, nil
 		}
 	}
-	ex.holds.mReserved.Inc()
+	ex.holdsM.reserved.Inc()
 	return CauseNone, cs, xs
 }
 

@@ -91,15 +91,17 @@ func TestMaxBidsPerRequest(t *testing.T) {
 // at most server.hold_budget.client_share of each pool, and a legitimate
 // exchange from another address gets a number for every request.
 func TestHoldBudgetFlood(t *testing.T) {
-	t.Run("own exchange name", func(t *testing.T) { testHoldBudgetFlood(t, "flood") })
+	// An invented name: it shares the budget of all unconfigured names.
+	t.Run("own exchange name", func(t *testing.T) { testHoldBudgetFlood(t, "flood", unconfiguredBudget) })
 	// Naming the victim's exchange spends at most the flood's client share of
 	// that exchange's budget: the rest is left for the exchange's real traffic.
-	t.Run("victim's exchange name", func(t *testing.T) { testHoldBudgetFlood(t, "legit") })
+	t.Run("victim's exchange name", func(t *testing.T) { testHoldBudgetFlood(t, "legit", "legit") })
 }
 
-func testHoldBudgetFlood(t *testing.T, floodEx string) {
+func testHoldBudgetFlood(t *testing.T, floodEx, floodBudget string) {
 	const size = 1000
 	cfg := baseConfig()
+	cfg.Exchanges = map[string]ExchangeConfig{"legit": {}}
 	cfg.Server.MaxBidsPerRequest = 256
 	now := testNow
 	pools := holdPools(t, size)
@@ -144,8 +146,8 @@ func testHoldBudgetFlood(t *testing.T, floodEx string) {
 	// It did take its share (the budget is not simply refusing everything),
 	// and the refusals are counted under its exchange.
 	st := pools.Stats()
-	if st.Pools[1].Held < budget*3/4 || counterValue(b.holds.exchange(floodEx, 3).mRefused[0]) == 0 {
-		t.Fatalf("flood held %d of pool-auto, refused %v", st.Pools[1].Held, counterValue(b.holds.exchange(floodEx, 3).mRefused[0]))
+	if refused := counterValue(b.holds.counters(floodEx).refused[0]); st.Pools[1].Held < budget*3/4 || refused == 0 {
+		t.Fatalf("flood held %d of pool-auto, refused %v", st.Pools[1].Held, refused)
 	}
 	r := b.Holds()
 	if len(r.Clients) == 0 || r.Clients[0].Source != "198.51.100.7" || r.Clients[0].Refused == 0 {
@@ -153,7 +155,7 @@ func testHoldBudgetFlood(t *testing.T, floodEx string) {
 	}
 	var sawFlood, sawLegit bool
 	for _, x := range r.Exchanges {
-		sawFlood = sawFlood || x.Source == floodEx && x.Holds > 0
+		sawFlood = sawFlood || x.Source == floodBudget && x.Holds > 0
 		sawLegit = sawLegit || x.Source == "legit" && x.Holds > 0
 	}
 	if !sawFlood || !sawLegit {
@@ -222,5 +224,31 @@ func TestHoldParamsBound(t *testing.T) {
 		if len(times) < limit {
 			t.Fatalf("share %g of %d: only %d admitted in 60 s", c.share, c.size, len(times))
 		}
+	}
+}
+
+// TestHoldBudgetNameRotation: inventing a new ?exchange= name per request
+// brings no fresh budget: unconfigured names share one, so even a flood from
+// many addresses through invented names leaves the configured exchange its
+// share.
+func TestHoldBudgetNameRotation(t *testing.T) {
+	const size = 1000
+	cfg := baseConfig()
+	cfg.Exchanges = map[string]ExchangeConfig{"legit": {}}
+	cfg.Server.MaxBidsPerRequest = 256
+	now := testNow
+	pools := holdPools(t, size)
+	b := holdEnv(t, cfg, pools, &now)
+	h := b.Handler(nil)
+	for i := range 200 { // 200 addresses, 200 names, at once
+		serveFrom(h, "198.51.100."+strconv.Itoa(i%250), "/openrtb2/bid?exchange=x"+strconv.Itoa(i), bidRequest(256))
+	}
+	for _, p := range pools.Stats().Pools {
+		if p.Held > int(defaultExchangeShare*size) {
+			t.Fatalf("%s: invented names hold %d of %d, more than one exchange share", p.ID, p.Held, size)
+		}
+	}
+	if ctx := serveFrom(h, "192.0.2.10", "/openrtb2/bid?exchange=legit", bidRequest(1)); ctx.Response.StatusCode() != 200 {
+		t.Fatalf("the configured exchange got %d", ctx.Response.StatusCode())
 	}
 }

@@ -41,7 +41,8 @@ type exchangeRT struct {
 	nbr         bool
 	allowance   time.Duration
 	defaultTMax time.Duration
-	holds       *exchangeHolds // this exchange's hold budgets (persist across reloads)
+	holds       *exchangeHolds // hold budgets (persist across reloads; unconfigured names share one)
+	holdsM      *exchangeCounters
 }
 
 type campaign struct {
@@ -122,7 +123,7 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (
 	s.holds = compileHolds(&cfg.Server, res)
 	mk := func(name string, e ExchangeConfig) *exchangeRT {
 		x := &exchangeRT{name: name, nbr: e.NBR || nbr[name], allowance: e.NetworkAllowance, defaultTMax: e.DefaultTMax,
-			holds: holds.exchange(name, len(s.holds))}
+			holds: holds.exchange(holdBudgetName(&cfg, name), len(s.holds)), holdsM: holds.counters(name)}
 		if x.allowance == 0 {
 			x.allowance = cfg.Server.NetworkAllowance
 		}
