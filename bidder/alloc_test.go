@@ -2,7 +2,10 @@
 
 package bidder
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestAllocsHandler guards the allocation count of the whole public handler
 // path (decode → decide → reserve → render → sign → encode) in steady state,
@@ -47,5 +50,37 @@ func TestAllocsGzip(t *testing.T) {
 	t.Logf("gzip in and out: %.1f allocations per request", n)
 	if n > 1 {
 		t.Errorf("gzip path: %.1f allocations per request, want at most 1", n)
+	}
+}
+
+// TestAllocsRealPoolsHoldBudget guards the bid path with real pools, whose
+// sizes turn the per-source hold budgets on: the client and exchange buckets
+// cost no allocation either.
+func TestAllocsRealPoolsHoldBudget(t *testing.T) {
+	now := testNow
+	h, e := benchSetupClock(t, realPools(t), func() time.Time { now = now.Add(2 * time.Millisecond); return now })
+	if len(e.b.snap.Load().holds) != 3 {
+		t.Fatal("hold budgets not compiled for the real pools")
+	}
+	ctx := newBidCtx(readBody(t, "testdata/requests/own/realistic-2kb.json"), "/openrtb2/bid?exchange=default")
+	// Warm up past one hold (7,500 requests): a pool entry's attribution
+	// buffer is allocated on its first use (and when ids get longer), after
+	// which expired holds are reused from the head of the free list. Bid ids
+	// keep their length from 32^5 to 32^6 (base32): move the sequence there,
+	// forward only, so other tests' bids cannot make them grow mid-run.
+	if v := bidSeq.Load(); v < 1<<25 {
+		bidSeq.CompareAndSwap(v, 1<<25)
+	}
+	for range 10_000 {
+		runBid(h, ctx)
+	}
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("status %d", ctx.Response.StatusCode())
+	}
+	if n := testing.AllocsPerRun(500, func() { runBid(h, ctx) }); n > 0 {
+		t.Errorf("%.1f allocations per request, want 0", n)
+	}
+	if ctx.Response.StatusCode() != 200 {
+		t.Fatalf("last status %d: the hold budget refused a steady single client", ctx.Response.StatusCode())
 	}
 }

@@ -33,6 +33,7 @@ type Bidder struct {
 	debugLog zerolog.Logger // sampled, for no-bid reasons
 	budgets  *budgetSet
 	dedupe   *dedupe
+	holds    *holdLimiter // per-source hold budgets, shared across snapshots
 	m        *metrics
 	now      func() time.Time
 	// pinnedClock: Deps.Now was given (tests); otherwise serveBid reuses its
@@ -49,6 +50,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 		return nil, errors.New("bidder: a Reserver (numbers pools) is required")
 	}
 	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), m: newMetrics(), now: deps.Now}
+	b.holds = newHoldLimiter(b.m)
 	b.debugLog = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
 	b.pinnedClock = b.now != nil
 	b.started = time.Now()
@@ -62,7 +64,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	if b.deps.Feedback == nil {
 		b.deps.Feedback = neutralFeedback{f: cfg.Server.NeutralHitRateFactor}
 	}
-	s, err := compile(cfg, deps.Reserver, b.budgets)
+	s, err := compile(cfg, deps.Reserver, b.budgets, b.holds)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func (b *Bidder) Apply(cfg Config) error {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
 	cfg.SetDefaults()
-	s, err := compile(cfg, b.deps.Reserver, b.budgets)
+	s, err := compile(cfg, b.deps.Reserver, b.budgets, b.holds)
 	if err != nil {
 		b.m.reloadErrors.Inc()
 		return fmt.Errorf("keeping the running config: %w", err)

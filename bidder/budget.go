@@ -64,20 +64,50 @@ func dayIndex(t time.Time) int64 {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
-// ReplaySpend applies one callbid.impressions.v1 record to today's budgets
-// if it is a billing notice that an earlier callbid process handled (it
-// happened before this one started), so a restart does not hand a campaign
-// its whole daily budget again. Bills of this process were counted when they
-// happened. Wire it to a consumer that replays the topic from the beginning.
+// ReplaySpend applies one callbid.impressions.v1 record at start. Every
+// win, bill and loss still inside server.notice_ttl goes into the notice
+// dedupe set, so a notice an exchange retries after a restart is a duplicate
+// (a bill is not counted twice, a win after a replayed loss is a conflict).
+// A bill that an earlier callbid process handled today (it happened before
+// this one started) is added to today's budget, once per bid id: the same
+// bill logged twice, or a retry this process already counted, adds nothing.
+// Bills of this process were counted when they happened. Wire it to a
+// consumer that replays the topic from the beginning.
 func (b *Bidder) ReplaySpend(msg events.Message) {
 	var im events.Impression
-	if err := events.DecodeImpression(msg.Value, &im); err != nil || im.Kind != "bill" || !im.At.Before(b.started) {
+	if err := events.DecodeImpression(msg.Value, &im); err != nil {
+		return
+	}
+	var kind noticeKind
+	switch im.Kind {
+	case events.ImpressionWin:
+		kind = noticeWin
+	case events.ImpressionBill:
+		kind = noticeBill
+	case events.ImpressionLoss:
+		kind = noticeLoss
+	default:
 		return
 	}
 	s := b.snap.Load()
+	now := b.now()
+	if now.Sub(im.At) > s.cfg.Server.NoticeTTL+time.Minute {
+		return // its token has expired: a retry would be refused anyway
+	}
+	key := bidKey(im.BidID)
+	if kind != noticeBill || !im.At.Before(b.started) {
+		b.dedupe.mark(key, kind, now)
+		return
+	}
 	day := dayIndex(im.At.In(s.loc))
-	if day != dayIndex(b.now().In(s.loc)) {
-		return // another budget day
+	r := b.dedupe.apply(key, noticeBill, now)
+	if r == dedupeConflict {
+		// A bill logged after the bid's loss: the process that logged it
+		// counted it (refusing it is newer than the record), so count it.
+		b.dedupe.mark(key, noticeBill, now)
+	}
+	if r == dedupeDuplicate || day != dayIndex(now.In(s.loc)) {
+		return // counted already, or another budget day
 	}
 	b.spend(s, im.CampaignID, im.Currency, im.PriceMicros, day)
 	b.m.replayedSpend.Inc()

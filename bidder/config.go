@@ -53,12 +53,60 @@ type ServerConfig struct {
 	Seat string `yaml:"seat"`
 	// NBRExchanges answer a no-bid with 200 + {"id","nbr"} instead of 204.
 	NBRExchanges []string `yaml:"nbr_exchanges"`
+	// MaxBidsPerRequest caps the imps bid on, hence the numbers reserved, per
+	// request; default 4.
+	MaxBidsPerRequest int `yaml:"max_bids_per_request"`
+	// HoldBudget bounds the share of a number pool one source may hold.
+	HoldBudget HoldBudgetConfig `yaml:"hold_budget"`
 	// NeutralCapacityFactor is used when no capacity model is wired; default 1.
 	NeutralCapacityFactor float64 `yaml:"neutral_capacity_factor"`
 	// NeutralHitRateFactor is used when no feedback is wired; default 1.
 	NeutralHitRateFactor float64 `yaml:"neutral_hitrate_factor"`
 	// TimeZone is the IANA zone of hour/day multipliers and budget days; default "UTC".
 	TimeZone string `yaml:"time_zone"`
+}
+
+// HoldBudgetConfig is the per-source budget of held numbers: the most of a
+// pool's entries one client address (IPv6: its /64), or one exchange, may
+// hold at once, as a share of the pool's size. 1 turns a limit off.
+type HoldBudgetConfig struct {
+	ClientShare   float64 `yaml:"client_share"`   // default 0.5
+	ExchangeShare float64 `yaml:"exchange_share"` // default 0.75
+}
+
+// Hold budget defaults. One exchange from one address can legitimately hold
+// most of a pool's holds (holds are at most target_utilization of a sized
+// pool); half a pool per address still leaves half to everyone else.
+const (
+	defaultMaxBidsPerRequest = 4
+	defaultClientShare       = 0.5
+	defaultExchangeShare     = 0.75
+)
+
+func (s *ServerConfig) setHoldDefaults() {
+	if s.MaxBidsPerRequest == 0 {
+		s.MaxBidsPerRequest = defaultMaxBidsPerRequest
+	}
+	if s.HoldBudget.ClientShare == 0 {
+		s.HoldBudget.ClientShare = defaultClientShare
+	}
+	if s.HoldBudget.ExchangeShare == 0 {
+		s.HoldBudget.ExchangeShare = defaultExchangeShare
+	}
+}
+
+func (s *ServerConfig) validateHolds(add func(path, format string, args ...any)) {
+	if s.MaxBidsPerRequest < 0 {
+		add("server.max_bids_per_request", "must be positive")
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"client_share", s.HoldBudget.ClientShare}, {"exchange_share", s.HoldBudget.ExchangeShare}} {
+		if !(f.v > 0 && f.v <= 1) {
+			add("server.hold_budget."+f.name, "must be in (0, 1], not %g", f.v)
+		}
+	}
 }
 
 // CurrencyConfig says which currencies callbid bids in and how to convert.
@@ -249,6 +297,7 @@ func (c *Config) SetDefaults() {
 		s.BidExp = defaultBidExp
 	}
 	setStr(&s.Seat, defaultSeat)
+	s.setHoldDefaults()
 	if s.NeutralCapacityFactor == 0 {
 		s.NeutralCapacityFactor = 1
 	}
@@ -335,6 +384,7 @@ func (c *Config) Validate() error {
 	if s.BidExp < 0 {
 		add("server.bid_exp", "must not be negative")
 	}
+	s.validateHolds(add)
 	if s.NeutralCapacityFactor < 0 {
 		add("server.neutral_capacity_factor", "must not be negative")
 	}

@@ -47,6 +47,8 @@ func TestValidatePaths(t *testing.T) {
 	cfg.Server.NoticeBaseURL = "ftp://x/"
 	cfg.Server.NoticeSecret = "short"
 	cfg.Server.TimeZone = "Mars/Olympus"
+	cfg.Server.MaxBidsPerRequest = -1
+	cfg.Server.HoldBudget = HoldBudgetConfig{ClientShare: 1.5, ExchangeShare: -0.1}
 	cfg.Currency.Bid = []string{"USD", "JPY", "eur"}
 	cfg.Currency.Rates["GBP"] = -1
 	c := &cfg.Campaigns[0]
@@ -76,6 +78,9 @@ func TestValidatePaths(t *testing.T) {
 		"server.notice_base_url: ",
 		"server.notice_secret: must be at least 16 bytes",
 		"server.time_zone: ",
+		"server.max_bids_per_request: must be positive",
+		"server.hold_budget.client_share: must be in (0, 1], not 1.5",
+		"server.hold_budget.exchange_share: must be in (0, 1], not -0.1",
 		"currency.bid[1]: JPY has no rate in currency.rates",
 		"currency.bid[2]: \"eur\" is not an ISO-4217 code",
 		"currency.rates.GBP: must be a positive number",
@@ -143,5 +148,23 @@ func TestBudgetSurvivesReload(t *testing.T) {
 	// The next budget day starts from zero.
 	if r := e.b.Decide(banner300(), "", e.now.Add(24*time.Hour)); len(r.Bids) != 1 || r.Bids[0].CID != "mortgage" {
 		t.Fatalf("budget did not roll over: %+v", r)
+	}
+}
+
+// TestHoldConfigYAML: the new server fields read from YAML with their
+// defaults, and a misspelt key is an error.
+func TestHoldConfigYAML(t *testing.T) {
+	var c Config
+	if err := yaml.Unmarshal([]byte("server:\n  max_bids_per_request: 2\n  hold_budget: {client_share: 0.25}\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	c.SetDefaults()
+	if c.Server.MaxBidsPerRequest != 2 || c.Server.HoldBudget.ClientShare != 0.25 || c.Server.HoldBudget.ExchangeShare != defaultExchangeShare {
+		t.Fatalf("%+v", c.Server)
+	}
+	dec := yaml.NewDecoder(strings.NewReader("server:\n  hold_budget: {client_shares: 0.25}\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err == nil || !strings.Contains(err.Error(), "client_shares") {
+		t.Fatalf("misspelt key: %v", err)
 	}
 }

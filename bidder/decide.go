@@ -22,7 +22,7 @@ import (
 // reported, because it is the most specific: a campaign that matched
 // targeting and lost only on the floor says more than one that did not match.
 // The campaign-level order, least to most specific, is the order of the
-// constants from CauseNoMatch to CausePoolExhausted.
+// constants from CauseNoMatch to CauseSourceBudget.
 type Cause uint8
 
 const (
@@ -43,19 +43,21 @@ const (
 	CauseCapacityStale          // capacity feed stale (501)
 	CauseBelowFloor             // price after scaling under the imp or deal floor (503)
 	CausePoolExhausted          // tracking-number pool exhausted (502)
+	CauseSourceBudget           // this client address or exchange holds its share of the pool (502)
 	CauseLate                   // the decision itself overran the deadline (nbr 15)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currency", "invalid_traffic",
 	"unsupported", "no_match", "publisher_blocked", "blocked", "insecure", "no_creative", "no_deal", "budget", "no_headroom",
-	"capacity_stale", "below_floor", "pool_exhausted", "late"}
+	"capacity_stale", "below_floor", "pool_exhausted", "source_budget", "late"}
 
 var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
 	CauseInvalidTraffic: openrtb.NBRBlockedTraffic, CausePublisherBlocked: openrtb.NBRBlockedPublisher,
 	CauseBlocked: openrtb.NBRBlockedTraffic, CauseNoHeadroom: openrtb.NBRNoHeadroom,
 	CauseCapacityStale: openrtb.NBRCapacityStale, CauseBelowFloor: openrtb.NBRBelowFloor,
-	CausePoolExhausted: openrtb.NBRPoolExhausted, CauseLate: openrtb.NBRInsufficientTime}
+	CausePoolExhausted: openrtb.NBRPoolExhausted, CauseSourceBudget: openrtb.NBRPoolExhausted,
+	CauseLate: openrtb.NBRInsufficientTime}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -92,6 +94,10 @@ type decision struct {
 	body     []byte // inflated request scratch
 	deadline time.Time
 	claim    numbers.Claim
+	// client is the request's client address (see clientAddr); hasClient
+	// is false for Decide, which has none.
+	client    [2]uint64
+	hasClient bool
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -227,6 +233,12 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		if !impSupported(imp) {
 			continue
 		}
+		if len(d.Bids) >= srv.MaxBidsPerRequest {
+			// Each bid holds a number: a request with hundreds of imps must
+			// not take hundreds of them.
+			b.m.impsCapped.Add(float64(countSupported(req.Imps[i:])))
+			break
+		}
 		impFloor, ok := s.toMicros(imp.BidFloor, imp.BidFloorCur, curRate)
 		if !ok {
 			worst = max(worst, CauseNoMatch)
@@ -263,11 +275,12 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 			if best < 0 {
 				break
 			}
-			if b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now) {
+			c := b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now)
+			if c == CauseNone {
 				break
 			}
 			d.cands[best].dead = true
-			worst = max(worst, CausePoolExhausted)
+			worst = max(worst, c)
 		}
 	}
 	if len(d.Bids) == 0 {
@@ -282,6 +295,16 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		d.Bids = d.Bids[:0]
 		d.Cause = CauseLate
 	}
+}
+
+func countSupported(imps []openrtb.Imp) int {
+	n := 0
+	for i := range imps {
+		if impSupported(&imps[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 func impSupported(imp *openrtb.Imp) bool {
@@ -380,10 +403,15 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	return CauseNone
 }
 
-// bid reserves a number for c on imp and appends the bid; false when the
-// pool is exhausted.
+// bid reserves a number for c on imp and appends the bid. It returns
+// CausePoolExhausted when the pool is, CauseSourceBudget when this client or
+// exchange holds its share of the pool already.
 func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
-	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, ipHash, ifaHash uint64, now time.Time) bool {
+	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, ipHash, ifaHash uint64, now time.Time) Cause {
+	cause, cs, xs := b.admitHold(d, s, ex, c.pool, now)
+	if cause != CauseNone {
+		return cause
+	}
 	start := len(d.buf)
 	d.buf = append(d.buf, bidPrefix[:]...)
 	d.buf = append(d.buf, '-')
@@ -397,8 +425,9 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		PriceMicros: priceMicros, IPHash: ipHash, IFAHash: ifaHash}
 	res, ok := b.deps.Reserver.Reserve(c.pool, claim, now)
 	if !ok {
+		b.releaseHold(s, ex, c.pool, cs, xs)
 		d.buf = d.buf[:start]
-		return false
+		return CausePoolExhausted
 	}
 	d.refs = append(d.refs, res.Ref)
 	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
@@ -419,18 +448,22 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	t := noticeToken{ref: res.Ref, issued: now.Unix(), price: priceMicros, cur: d.Cur, ipHash: ipHash,
 		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: ex.name, skill: c.skill, bidID: bidID}
 	var urls [3][2]int
-	var tok [2]int
+	var payload [2]int
+	var tags kindTags
 	for k, kind := range [3]string{"/notice/win?t=", "/notice/bill?t=", "/notice/loss?t="} {
 		urls[k][0] = len(d.buf)
 		d.buf = append(d.buf, s.base...)
 		d.buf = append(d.buf, kind...)
 		if k == 0 {
-			tok[0] = len(d.buf)
-			d.buf = s.signer.appendToken(d.buf, &t)
-			tok[1] = len(d.buf)
+			// One HMAC per bid: the payload is shared, each URL gets its kind's tag.
+			payload[0] = len(d.buf)
+			d.buf, tags = s.signer.appendSigned(d.buf, &t)
+			payload[1] = len(d.buf)
 		} else {
-			d.buf = append(d.buf, d.buf[tok[0]:tok[1]]...) // same token: the path says which notice
+			d.buf = append(d.buf, d.buf[payload[0]:payload[1]]...)
 		}
+		d.buf = append(d.buf, '.')
+		d.buf = append(d.buf, tags[k][:]...)
 		d.buf = append(d.buf, "&p=${AUCTION_PRICE}"...)
 		if k == 2 {
 			d.buf = append(d.buf, "&l=${AUCTION_LOSS}"...)
@@ -447,7 +480,7 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
 		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp})
 	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
-	return true
+	return CauseNone
 }
 
 // bstr views b as a string. The bytes must not change afterwards: d.buf is

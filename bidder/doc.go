@@ -1,14 +1,17 @@
 // Package bidder owns the bid decision and the HTTP surface exchanges talk to:
 // campaign configuration (server, currency, exchanges, campaigns sections of
 // the YAML root), compilation of that config into an immutable snapshot,
-// targeting and pricing per request, daily budgets, signed win/bill/loss
-// notices, and the fasthttp public and admin listeners.
+// targeting and pricing per request, daily budgets, per-source hold budgets
+// of tracking numbers, signed win/bill/loss notices (each URL's token bound
+// to its kind, clearing prices parsed strictly and capped at the bid), and
+// the fasthttp public and admin listeners.
 //
 // Goroutines: the bid and notice handlers run on fasthttp's worker goroutines
 // and read the current snapshot through one atomic.Pointer load per request.
 // Apply (config reload) runs on the caller's goroutine, builds a new snapshot
-// and swaps it in; budgets and the notice dedupe set are shared across
-// snapshots and are safe for concurrent use (atomics, sharded maps). The
+// and swaps it in; budgets, hold budgets and the notice dedupe set are
+// shared across snapshots and are safe for concurrent use (atomics, sharded
+// maps; the bid path takes no lock). The
 // package starts no goroutine of its own except the listeners started by
 // Server.ListenAndServe.
 package bidder

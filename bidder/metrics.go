@@ -26,6 +26,11 @@ type metrics struct {
 	reloadErrors   prometheus.Counter
 	publishDropped prometheus.Counter
 	replayedSpend  prometheus.Counter
+	clearingVec    *prometheus.CounterVec
+	clearing       [numNoticeKinds][numClearingResults]prometheus.Counter
+	holdsReserved  *prometheus.CounterVec
+	holdsRefused   *prometheus.CounterVec
+	impsCapped     prometheus.Counter
 }
 
 // badReason labels requests refused before a decision.
@@ -60,7 +65,8 @@ func newMetrics() *metrics {
 			Help:    "Time from reading a bid request to writing the answer, excluding network.",
 			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3}}),
 		noticeVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notices_total",
-			Help: "Win/bill/loss notices by outcome (forged: bad signature, expired: token too old)."},
+			Help: "Win/bill/loss notices by outcome (forged: bad signature, expired: token too old, " +
+				"wrong_kind: another notice's token, conflict: win or bill after the loss or the reverse, probe: HEAD)."},
 			[]string{"kind", "outcome"}),
 		winVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notice_numbers_total",
 			Help: "What applied win/bill notices did to the tracking number (late/collision: the hold had expired; raise numbers.pools[].hold)."},
@@ -76,6 +82,22 @@ func newMetrics() *metrics {
 	}
 	for c := range m.noBids {
 		m.noBids[c] = m.noBidVec.WithLabelValues(causeNames[c])
+	}
+	m.clearingVec = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_clearing_prices_total",
+		Help: "Clearing prices read from notices by kind and result (capped: above the bid price, booked at the bid price; " +
+			"malformed: not a plain decimal, booked at the bid price; missing: macro not substituted)."},
+		[]string{"kind", "result"})
+	m.holdsReserved = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_source_reservations_total",
+		Help: "Tracking numbers reserved (held) for bids, by exchange."}, []string{"exchange"})
+	m.holdsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_source_refusals_total",
+		Help: "Reservations refused because the client address (by=client) or the exchange (by=exchange) " +
+			"holds its share of the pool (server.hold_budget), by exchange."}, []string{"exchange", "by"})
+	m.impsCapped = prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_imps_capped_total",
+		Help: "Imps not bid on because the request had server.max_bids_per_request bids already."})
+	for k := range m.clearing {
+		for r := range m.clearing[k] {
+			m.clearing[k][r] = m.clearingVec.WithLabelValues(noticeKindNames[k], clearingResultNames[r])
+		}
 	}
 	for r := range m.bad {
 		m.bad[r] = m.badVec.WithLabelValues(badReasonNames[r])
@@ -95,8 +117,12 @@ func newMetrics() *metrics {
 func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	m := b.m
 	var errs []error
+	holds := holdsCollector{b: b, desc: prometheus.NewDesc("callbid_bidder_source_holds",
+		"Numbers held per exchange and pool: reservations in the last hold period (an upper bound; wins and losses end holds sooner). "+
+			"Top client addresses: GET /admin/holds.", []string{"exchange", "pool"}, nil)}
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
-		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend} {
+		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend, m.clearingVec,
+		m.holdsReserved, m.holdsRefused, m.impsCapped, holds} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

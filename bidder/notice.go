@@ -1,6 +1,7 @@
 package bidder
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,7 +10,6 @@ import (
 	"errors"
 	"hash"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,16 +19,31 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Notice tokens: base64url(payload ‖ HMAC-SHA256(secret, payload)[:16]).
+// Notice tokens (version 2): base64url(payload) "." base64url(tag), where
 //
-// payload = version(1) ref(8) issued(8, unix s) price(uvarint, CPM micros)
-// cur(3) ipHash(8) ifaHash(8) then length-prefixed (1 byte) campaign,
-// publisher, exchange, skill, bid id. Strings longer than 255 bytes are cut.
-// The same token goes into nurl, burl and lurl; the path names the notice.
+//	payload = version(2) ref(8) issued(8, unix s) price(uvarint, CPM micros)
+//	          cur(3) ipHash(8) ifaHash(8) then length-prefixed (1 byte)
+//	          campaign, publisher, exchange, skill, bid id
+//	mac     = HMAC-SHA256(secret, payload)       (32 bytes, computed once per bid)
+//	tag     = mac[10·k : 10·k+10]                (k = 0 win, 1 bill, 2 loss)
+//
+// Each notice URL carries only its own kind's tag, so the token of the loss
+// URL cannot be replayed as a win or a bill: the other tags are other bytes
+// of the MAC, which the holder of one tag cannot compute. A bid pays one HMAC
+// and one base64 encoding of the payload, as before the kinds were bound;
+// each tag is 80 bits, far beyond what an online forger can guess (every
+// try costs a request). Strings longer than 255 bytes are cut.
+//
+// Version 1 tokens (base64url(payload ‖ mac[:16]), the same token on all
+// three URLs) are accepted on the win path only, so bids answered just before
+// an upgrade still lease their numbers; on bill and loss they are refused
+// (wrong_kind). notice_ttl ends them.
 const (
-	tokenVersion = 1
-	macLen       = 16
-	maxTokenLen  = 2048 // base64 characters accepted
+	tokenVersion   = 2
+	tokenVersionV1 = 1
+	macLen         = 16 // version 1
+	tagLen         = 10
+	maxTokenLen    = 2048 // base64 characters accepted
 )
 
 type noticeToken struct {
@@ -73,8 +88,8 @@ func appendStr(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-func (t *noticeToken) appendPayload(dst []byte) []byte {
-	dst = append(dst, tokenVersion)
+func (t *noticeToken) appendPayload(dst []byte, version byte) []byte {
+	dst = append(dst, version)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t.ref))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t.issued))
 	dst = binary.AppendUvarint(dst, uint64(t.price))
@@ -90,14 +105,21 @@ func (t *noticeToken) appendPayload(dst []byte) []byte {
 	return appendStr(dst, t.bidID)
 }
 
-// appendToken appends the signed, base64url token of t to dst.
-func (s *signer) appendToken(dst []byte, t *noticeToken) []byte {
+// tagB64Len is the base64url length of a tag.
+const tagB64Len = (tagLen*8 + 5) / 6
+
+// kindTags are the base64url tags of one bid, by notice kind.
+type kindTags [numNoticeKinds][tagB64Len]byte
+
+// appendSigned signs t once: it appends the base64url payload to dst and
+// returns the tag of each kind. A kind's token is payload "." tags[kind].
+func (s *signer) appendSigned(dst []byte, t *noticeToken) ([]byte, kindTags) {
+	var tags kindTags
 	m := s.pool.Get().(*macState)
-	raw := t.appendPayload(m.raw[:0])
+	raw := t.appendPayload(m.raw[:0], tokenVersion)
 	m.h.Reset()
 	m.h.Write(raw)
 	sum := m.h.Sum(m.sum[:0])
-	raw = append(raw, sum[:macLen]...)
 	n := base64.RawURLEncoding.EncodedLen(len(raw))
 	if n <= len(m.b64) {
 		base64.RawURLEncoding.Encode(m.b64[:n], raw)
@@ -105,6 +127,29 @@ func (s *signer) appendToken(dst []byte, t *noticeToken) []byte {
 	} else {
 		dst = base64.RawURLEncoding.AppendEncode(dst, raw)
 	}
+	for k := range tags {
+		base64.RawURLEncoding.Encode(tags[k][:], sum[k*tagLen:(k+1)*tagLen])
+	}
+	s.pool.Put(m)
+	return dst, tags
+}
+
+// appendToken appends the token of kind for t to dst (tests and tools; the
+// bid path signs once for all kinds with appendSigned).
+func (s *signer) appendToken(dst []byte, t *noticeToken, kind noticeKind) []byte {
+	dst, tags := s.appendSigned(dst, t)
+	dst = append(dst, '.')
+	return append(dst, tags[kind][:]...)
+}
+
+// appendTokenV1 appends a version 1 token (tests of the upgrade path).
+func (s *signer) appendTokenV1(dst []byte, t *noticeToken) []byte {
+	m := s.pool.Get().(*macState)
+	raw := t.appendPayload(m.raw[:0], tokenVersionV1)
+	m.h.Reset()
+	m.h.Write(raw)
+	raw = append(raw, m.h.Sum(m.sum[:0])[:macLen]...)
+	dst = base64.RawURLEncoding.AppendEncode(dst, raw)
 	s.pool.Put(m)
 	return dst
 }
@@ -112,14 +157,58 @@ func (s *signer) appendToken(dst []byte, t *noticeToken) []byte {
 var (
 	errTokenMalformed = errors.New("notice token is malformed")
 	errTokenForged    = errors.New("notice token signature does not match")
+	errTokenWrongKind = errors.New("notice token was issued for another notice kind")
 )
 
-// verify decodes and authenticates tok. The returned strings are copies.
-func (s *signer) verify(tok []byte) (noticeToken, error) {
+// verify decodes and authenticates tok for a notice of kind. The returned
+// strings are copies. errTokenWrongKind means the signature is genuine but
+// belongs to another kind's URL (or is a version 1 token off the win path).
+func (s *signer) verify(tok []byte, kind noticeKind) (noticeToken, error) {
 	var t noticeToken
 	if len(tok) == 0 || len(tok) > maxTokenLen {
 		return t, errTokenMalformed
 	}
+	dot := bytes.IndexByte(tok, '.')
+	if dot < 0 {
+		return s.verifyV1(tok, kind)
+	}
+	if len(tok)-dot-1 != tagB64Len {
+		return t, errTokenMalformed
+	}
+	var tag [tagLen]byte
+	if n, err := base64.RawURLEncoding.Decode(tag[:], tok[dot+1:]); err != nil || n != tagLen {
+		return t, errTokenMalformed
+	}
+	payload := make([]byte, base64.RawURLEncoding.DecodedLen(dot))
+	n, err := base64.RawURLEncoding.Decode(payload, tok[:dot])
+	if err != nil || n < 1+8+8+1+3+16+5 {
+		return t, errTokenMalformed
+	}
+	payload = payload[:n]
+	m := s.pool.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(payload)
+	sum := m.h.Sum(m.sum[:0])
+	ok := hmac.Equal(sum[int(kind)*tagLen:int(kind+1)*tagLen], tag[:])
+	other := false
+	if !ok {
+		for k := noticeKind(0); k < numNoticeKinds; k++ {
+			other = other || hmac.Equal(sum[int(k)*tagLen:int(k+1)*tagLen], tag[:])
+		}
+	}
+	s.pool.Put(m)
+	switch {
+	case other:
+		return t, errTokenWrongKind
+	case !ok:
+		return t, errTokenForged
+	}
+	return parsePayload(payload, tokenVersion)
+}
+
+// verifyV1 checks a version 1 token; genuine ones are accepted for wins only.
+func (s *signer) verifyV1(tok []byte, kind noticeKind) (noticeToken, error) {
+	var t noticeToken
 	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(tok)))
 	n, err := base64.RawURLEncoding.Decode(raw, tok)
 	if err != nil || n < 1+8+8+1+3+16+5+macLen {
@@ -132,15 +221,18 @@ func (s *signer) verify(tok []byte) (noticeToken, error) {
 	m.h.Write(payload)
 	ok := hmac.Equal(m.h.Sum(m.sum[:0])[:macLen], mac)
 	s.pool.Put(m)
-	if !ok {
+	switch {
+	case !ok:
 		return t, errTokenForged
+	case kind != noticeWin:
+		return t, errTokenWrongKind
 	}
-	return parsePayload(payload)
+	return parsePayload(payload, tokenVersionV1)
 }
 
-func parsePayload(p []byte) (noticeToken, error) {
+func parsePayload(p []byte, version byte) (noticeToken, error) {
 	var t noticeToken
-	if len(p) < 17 || p[0] != tokenVersion {
+	if len(p) < 17 || p[0] != version {
 		return t, errTokenMalformed
 	}
 	t.ref = numbers.Ref(binary.BigEndian.Uint64(p[1:]))
@@ -188,67 +280,107 @@ var noticeKindNames = [numNoticeKinds]string{"win", "bill", "loss"}
 type noticeOutcome uint8
 
 const (
-	noticeApplied noticeOutcome = iota
-	noticeDuplicate
+	noticeApplied   noticeOutcome = iota
+	noticeDuplicate               // this kind was applied for this bid already
 	noticeMalformed
 	noticeForged
 	noticeExpired
+	noticeWrongKind // a genuine token of another kind's URL (or version 1 off the win path)
+	noticeConflict  // a win or bill after the bid's loss, or a loss after its win or bill
+	noticeProbe     // HEAD: answered, never applied
 	numNoticeOutcomes
 )
 
-var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired"}
+var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired",
+	"wrong_kind", "conflict", "probe"}
 
-// handleNotice serves /notice/{win|bill|loss}?t=…&p=….
+// handleNotice serves /notice/{win|bill|loss}?t=…&p=…. HEAD checks the token
+// and answers as GET would, without changing anything.
 func (b *Bidder) handleNotice(ctx *fasthttp.RequestCtx, kind noticeKind) {
 	if !ctx.IsGet() && !ctx.IsPost() && !ctx.IsHead() {
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 		return
 	}
-	outcome, status := b.applyNotice(kind, ctx.QueryArgs().Peek("t"), ctx.QueryArgs().Peek("p"), b.now())
+	var outcome noticeOutcome
+	var status int
+	if ctx.IsHead() {
+		outcome, status = b.probeNotice(kind, ctx.QueryArgs().Peek("t"), b.now())
+	} else {
+		outcome, status = b.applyNotice(kind, ctx.QueryArgs().Peek("t"), ctx.QueryArgs().Peek("p"), b.now())
+	}
 	b.m.notices[kind][outcome].Inc()
 	ctx.SetStatusCode(status)
 }
 
-// applyNotice verifies and applies one notice; it returns the outcome and
-// the HTTP status. Nothing changes unless the token is authentic, fresh and
-// not seen before.
-func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) (noticeOutcome, int) {
-	s := b.snap.Load()
-	t, err := s.signer.verify(tok)
+// checkNotice authenticates tok for kind and checks its age. On failure it
+// returns the outcome and status to answer.
+func (b *Bidder) checkNotice(s *snapshot, kind noticeKind, tok []byte, now time.Time) (noticeToken, noticeOutcome, int) {
+	t, err := s.signer.verify(tok, kind)
 	if errors.Is(err, errTokenForged) {
 		if prev := b.prevSig.Load(); prev != nil {
-			t, err = prev.verify(tok)
+			t, err = prev.verify(tok, kind)
 		}
 	}
 	switch {
 	case errors.Is(err, errTokenForged):
-		return noticeForged, fasthttp.StatusForbidden
+		return t, noticeForged, fasthttp.StatusForbidden
+	case errors.Is(err, errTokenWrongKind):
+		return t, noticeWrongKind, fasthttp.StatusForbidden
 	case err != nil:
-		return noticeMalformed, fasthttp.StatusBadRequest
+		return t, noticeMalformed, fasthttp.StatusBadRequest
 	}
 	issued := time.Unix(t.issued, 0)
 	if now.Sub(issued) > s.cfg.Server.NoticeTTL || issued.Sub(now) > time.Minute {
-		return noticeExpired, fasthttp.StatusForbidden
+		return t, noticeExpired, fasthttp.StatusForbidden
 	}
-	key := xxhash.Sum64String(t.bidID) ^ uint64(kind+1)*0x9e3779b97f4a7c15
-	if !b.dedupe.first(key, now) {
+	return t, noticeApplied, fasthttp.StatusNoContent
+}
+
+// probeNotice answers a HEAD: the status a GET would get for the token, and
+// no state change (no lease, no spend, no dedupe entry, no event).
+func (b *Bidder) probeNotice(kind noticeKind, tok []byte, now time.Time) (noticeOutcome, int) {
+	if _, o, st := b.checkNotice(b.snap.Load(), kind, tok, now); o != noticeApplied {
+		return o, st
+	}
+	return noticeProbe, fasthttp.StatusNoContent
+}
+
+// applyNotice verifies and applies one notice; it returns the outcome and
+// the HTTP status. Nothing changes unless the token is authentic, of this
+// kind, fresh, not seen before and not contradicted by an earlier notice of
+// the same bid (a loss, then a win: the loss freed the number, which may be
+// another impression's by now).
+func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) (noticeOutcome, int) {
+	s := b.snap.Load()
+	t, o, st := b.checkNotice(s, kind, tok, now)
+	if o != noticeApplied {
+		return o, st
+	}
+	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
+	case dedupeDuplicate:
 		return noticeDuplicate, fasthttp.StatusNoContent
+	case dedupeConflict:
+		// 204: the exchange has nothing to retry; the counter shows it.
+		return noticeConflict, fasthttp.StatusNoContent
 	}
 	switch kind {
 	case noticeWin:
 		b.countWin(b.deps.Reserver.Win(t.ref, false, now))
-		b.publishImpression(&t, "win", parseClearing(price, t.price), now)
+		b.publishImpression(&t, "win", b.clearing(kind, price, t.price), now)
 	case noticeBill:
 		b.countWin(b.deps.Reserver.Win(t.ref, true, now))
-		clearing := parseClearing(price, t.price)
+		clearing := b.clearing(kind, price, t.price)
 		b.addSpend(s, &t, clearing, now)
 		b.publishImpression(&t, "bill", clearing, now)
 	case noticeLoss:
 		b.deps.Reserver.Loss(t.ref, now)
-		b.publishImpression(&t, "loss", parseClearing(price, 0), now) // the winning price, when the exchange tells
+		b.publishImpression(&t, "loss", b.clearing(kind, price, t.price), now) // the winning price, when the exchange tells
 	}
 	return noticeApplied, fasthttp.StatusNoContent
 }
+
+// bidKey is the dedupe key of a bid id.
+func bidKey(bidID string) uint64 { return xxhash.Sum64String(bidID) }
 
 func (b *Bidder) countWin(r numbers.WinResult) {
 	if int(r) >= numWinResults {
@@ -257,17 +389,93 @@ func (b *Bidder) countWin(r numbers.WinResult) {
 	b.m.winResults[r].Inc()
 }
 
-// parseClearing reads ${AUCTION_PRICE} as CPM micros; the bid price when the
-// macro was not substituted, is encrypted, or is out of range.
-func parseClearing(p []byte, bidPrice int64) int64 {
+// clearingResult labels the clearing-price counter.
+type clearingResult uint8
+
+const (
+	clearingOK        clearingResult = iota
+	clearingCapped                   // above the bid price: booked at the bid price
+	clearingMalformed                // not a plain decimal: the bid price (win, bill) or 0 (loss)
+	clearingMissing                  // empty or the macro left unsubstituted
+	numClearingResults
+)
+
+var clearingResultNames = [numClearingResults]string{"ok", "capped", "malformed", "missing"}
+
+// clearing reads the notice's ${AUCTION_PRICE} and counts what it found. For
+// a win or bill the price is capped at the bid price: a second-price or
+// first-price auction never clears above the bid, so anything higher is an
+// exchange bug or a forgery and must not inflate spend. Missing or malformed
+// prices book the bid price. For a loss the price is the winner's and only
+// informational: parsed as strictly, never capped, 0 when unusable.
+func (b *Bidder) clearing(kind noticeKind, p []byte, bidPrice int64) int64 {
+	v, r := parseClearing(p, bidPrice, kind != noticeLoss)
+	b.m.clearing[kind][r].Inc()
+	return v
+}
+
+// maxPriceLen bounds the ${AUCTION_PRICE} text parsed.
+const maxPriceLen = 32
+
+// parseClearing reads a CPM as CPM micros. Only plain decimals are accepted:
+// digits, optionally a point and more digits ("12", "12.5", "0.000001");
+// no sign, exponent, hex float, underscore, space, inf or nan. Digits after
+// the sixth decimal are dropped (rounded toward zero, so parsing never adds
+// money). With capAtBid, a price above bidPrice returns bidPrice (capped),
+// and an unusable price returns bidPrice; otherwise an unusable one returns 0.
+func parseClearing(p []byte, bidPrice int64, capAtBid bool) (int64, clearingResult) {
+	fallback := int64(0)
+	if capAtBid {
+		fallback = bidPrice
+	}
 	if len(p) == 0 || p[0] == '$' {
-		return bidPrice
+		return fallback, clearingMissing
 	}
-	v, err := strconv.ParseFloat(string(p), 64)
-	if err != nil || !(v >= 0) || v > 1e6 {
-		return bidPrice
+	v, ok := parseDecimalMicros(p)
+	if !ok {
+		return fallback, clearingMalformed
 	}
-	return int64(math.Round(v * 1e6))
+	if capAtBid && v > bidPrice {
+		return bidPrice, clearingCapped
+	}
+	return v, clearingOK
+}
+
+// parseDecimalMicros parses a plain non-negative decimal into micro-units,
+// truncating past six decimals; values past 10^12 saturate (they are far
+// above any bid price, and capped).
+func parseDecimalMicros(p []byte) (int64, bool) {
+	if len(p) == 0 || len(p) > maxPriceLen {
+		return 0, false
+	}
+	const limit = 1_000_000_000_000 // CPM; keeps v*10 and v×10^6 inside int64
+	var v int64
+	i := 0
+	for ; i < len(p) && p[i] >= '0' && p[i] <= '9'; i++ {
+		if v < limit {
+			v = v*10 + int64(p[i]-'0')
+		}
+	}
+	if i == 0 {
+		return 0, false // no integer digit: ".5", "-1", "+1", "inf", "nan"
+	}
+	v = min(v, limit) * 1_000_000
+	if i == len(p) {
+		return v, true
+	}
+	if p[i] != '.' || i+1 == len(p) {
+		return 0, false // "1e6", "0x1p19", "1_000", "5."
+	}
+	scale := int64(100_000)
+	for i++; i < len(p); i++ {
+		c := p[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v += int64(c-'0') * scale
+		scale /= 10
+	}
+	return v, true
 }
 
 // addSpend counts a billed impression against its campaign's daily budget,

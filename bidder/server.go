@@ -99,6 +99,7 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
+	d.client, d.hasClient = clientAddr(ctx), true
 	b.decide(d, s, req, ex, now)
 
 	if len(d.Bids) == 0 {

@@ -32,6 +32,7 @@ type snapshot struct {
 	base      string // notice base URL
 	baseHTTPS bool
 	signer    *signer
+	holds     []poolHolds // hold budgets by pool index (nil: unlimited)
 }
 
 // exchangeRT is the per-exchange setting resolved at compile time.
@@ -40,6 +41,8 @@ type exchangeRT struct {
 	nbr         bool
 	allowance   time.Duration
 	defaultTMax time.Duration
+	holds       *exchangeHolds // hold budgets (persist across reloads; unconfigured names share one)
+	holdsM      *exchangeCounters
 }
 
 type campaign struct {
@@ -95,7 +98,7 @@ type creative struct {
 }
 
 // compile builds a snapshot from cfg (defaults already applied).
-func compile(cfg Config, res Reserver, budgets *budgetSet) (*snapshot, error) {
+func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (*snapshot, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -117,8 +120,10 @@ func compile(cfg Config, res Reserver, budgets *budgetSet) (*snapshot, error) {
 	for _, n := range cfg.Server.NBRExchanges {
 		nbr[n] = true
 	}
+	s.holds = compileHolds(&cfg.Server, res)
 	mk := func(name string, e ExchangeConfig) *exchangeRT {
-		x := &exchangeRT{name: name, nbr: e.NBR || nbr[name], allowance: e.NetworkAllowance, defaultTMax: e.DefaultTMax}
+		x := &exchangeRT{name: name, nbr: e.NBR || nbr[name], allowance: e.NetworkAllowance, defaultTMax: e.DefaultTMax,
+			holds: holds.exchange(holdBudgetName(&cfg, name), len(s.holds)), holdsM: holds.counters(name)}
 		if x.allowance == 0 {
 			x.allowance = cfg.Server.NetworkAllowance
 		}

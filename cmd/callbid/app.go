@@ -144,6 +144,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.goRun(func() { page.Run(feedCtx) })
 	admin := map[string]fasthttp.RequestHandler{
 		"/admin/pools": a.pools.HandleAdmin,
+		"/admin/holds": b.HandleHolds,
 		"/v1/report":   a.feedback.HandleReport,
 	}
 	maps.Copy(admin, page.Handlers())
