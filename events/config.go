@@ -76,6 +76,12 @@ type Config struct {
 	RetryBackoffMin time.Duration `yaml:"retry_backoff_min"`
 	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
 
+	// MaxFutureSkew is how far after its record's timestamp (or now, if
+	// earlier) an inbound event's time may lie; later ones are rejected and
+	// counted (callbid_events_bad_total{reason="future_time"}), so no
+	// clock or record far ahead can pin state. Default 5m.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+
 	Embedded EmbeddedConfig `yaml:"embedded"`
 	Topics   TopicsConfig   `yaml:"topics"`
 }
@@ -119,6 +125,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.QueueSize, DefaultQueueSize)
 	setDefault(&c.RetryBackoffMin, DefaultRetryBackoffMin)
 	setDefault(&c.RetryBackoffMax, DefaultRetryBackoffMax)
+	setDefault(&c.MaxFutureSkew, DefaultMaxFutureSkew)
 	c.Embedded.SetDefaults()
 	setDefault(&c.Topics.Partitions, DefaultTopicPartitions)
 }
@@ -183,6 +190,7 @@ func (c *Config) Validate() error {
 	if d.RetryBackoffMin > d.RetryBackoffMax {
 		add("retry_backoff_min: %s is larger than retry_backoff_max %s", d.RetryBackoffMin, d.RetryBackoffMax)
 	}
+	durationIn(&errs, "max_future_skew", c.MaxFutureSkew, time.Second, 24*time.Hour)
 	if err := c.Embedded.validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -26,9 +26,9 @@ func FuzzHandlers(f *testing.F) {
 		case 0:
 			fb.HandleAttribution(m)
 		case 1:
-			fb.HandleOutcome(m)
+			feedOutcome(fb, m)
 		case 2:
-			fb.HandleCall(m)
+			feedCall(fb, m)
 		case 3:
 			fb.HandleImpression(m)
 		}

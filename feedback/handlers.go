@@ -261,35 +261,16 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 	f.maybeEmitLocked(r)
 }
 
-// HandleCall applies one cc.call.v1 record: ANSWERED and ENDED give answer
-// and talk time; other transitions only keep the record alive.
-func (f *Feedback) HandleCall(msg events.Message) {
-	var c events.Call
-	if err := json.Unmarshal(msg.Value, &c); err != nil {
-		f.st.bad(tCall, badJSON)
-		return
-	}
-	f.applyCall(&c)
+// HandleCall applies one checked cc.call.v1 record (the events consumer
+// decodes and checks it once; see events.NewRecordConsumer): ANSWERED and
+// ENDED give answer and talk time; other transitions only keep the record
+// alive.
+func (f *Feedback) HandleCall(c *events.Call) error {
+	f.applyCall(c)
+	return nil
 }
 
 func (f *Feedback) applyCall(c *events.Call) {
-	switch {
-	case c.CallID == "":
-		f.st.bad(tCall, badID)
-		return
-	case c.OccurredAt.IsZero():
-		f.st.bad(tCall, badTime)
-		return
-	case c.TalkMS < 0 || c.QueueWaitMS < 0:
-		f.st.bad(tCall, badValue)
-		return
-	}
-	switch c.EventType {
-	case "OFFERED", "QUEUED", "ANSWERED", "ENDED":
-	default:
-		f.st.bad(tCall, badKind)
-		return
-	}
 	now := f.clock()
 	f.touchCallFeed(now)
 	f.mu.Lock()
@@ -297,10 +278,10 @@ func (f *Feedback) applyCall(c *events.Call) {
 	f.markCallLocked(c.OccurredAt)
 	r := f.recLocked(c.CallID, now)
 	changed := false
-	if c.EventType == "ANSWERED" && !r.answered {
+	if c.EventType == events.CallAnswered && !r.answered {
 		r.answered, changed = true, true
 	}
-	if c.EventType == "ENDED" {
+	if c.EventType == events.CallEnded {
 		if r.endedAt.IsZero() {
 			r.endedAt = c.OccurredAt
 			f.delaysLocked(r)
@@ -319,40 +300,15 @@ func (f *Feedback) applyCall(c *events.Call) {
 	f.maybeEmitLocked(r)
 }
 
-// HandleOutcome applies one cc.outcome.v1 record: the latest occurred_at per
-// call wins; a final outcome is not replaced by a later non-final one.
-func (f *Feedback) HandleOutcome(msg events.Message) {
-	var o events.Outcome
-	if err := json.Unmarshal(msg.Value, &o); err != nil {
-		f.st.bad(tOutcome, badJSON)
-		return
-	}
-	f.applyOutcome(&o)
-}
-
-func validDisposition(d string) bool {
-	switch d {
-	case "SALE", "NO_SALE", "CALLBACK_REQUESTED", "FOLLOW_UP_EXPECTED", "NOT_QUALIFIED", "WRONG_NUMBER", "SPAM":
-		return true
-	}
-	return false
+// HandleOutcome applies one checked cc.outcome.v1 record: the latest
+// occurred_at per call wins; a final outcome is not replaced by a later
+// non-final one.
+func (f *Feedback) HandleOutcome(o *events.Outcome) error {
+	f.applyOutcome(o)
+	return nil
 }
 
 func (f *Feedback) applyOutcome(o *events.Outcome) {
-	switch {
-	case o.CallID == "":
-		f.st.bad(tOutcome, badID)
-		return
-	case !validDisposition(o.Disposition):
-		f.st.bad(tOutcome, badKind)
-		return
-	case o.OccurredAt.IsZero():
-		f.st.bad(tOutcome, badTime)
-		return
-	case o.Revenue.AmountMicros < 0 || o.Revenue.AmountMicros > maxMicros:
-		f.st.bad(tOutcome, badValue)
-		return
-	}
 	now := f.clock()
 	f.touchCallFeed(now)
 	f.mu.Lock()
@@ -385,7 +341,13 @@ func (f *Feedback) recLocked(id string, now time.Time) *callRec {
 	return r
 }
 
+// markCallLocked advances the call feed's event-time mark (retention is
+// measured from it), never past now: an event time ahead of our clock
+// cannot expire every call record at once.
 func (f *Feedback) markCallLocked(t time.Time) {
+	if now := f.clock(); t.After(now) {
+		t = now
+	}
 	if t.After(f.callMark) {
 		f.callMark = t
 	}

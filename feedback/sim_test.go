@@ -188,7 +188,7 @@ func (s *sim) startService(c *simCall) {
 		w.within++
 	}
 	c.talk = s.rng.ExpFloat64() * simAHT
-	s.send(s.f.HandleCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ANSWERED", OccurredAt: s.at(s.now),
+	s.send(s.f.feedCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ANSWERED", OccurredAt: s.at(s.now),
 		Skill: simSkill, QueueWaitMS: int64((c.started - c.arrive) * 1000)})
 	s.push(s.now+c.talk, evEnd, c)
 }
@@ -218,7 +218,7 @@ func (s *sim) handle(e simEvent) {
 		if c.talk >= 30 {
 			s.trueQual[c.pub]++
 		}
-		s.send(s.f.HandleCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ENDED", OccurredAt: s.at(s.now),
+		s.send(s.f.feedCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ENDED", OccurredAt: s.at(s.now),
 			Skill: simSkill, TalkMS: int64(c.talk * 1000), EndReason: "CUSTOMER_HANGUP"})
 		s.push(s.now+30, evOutcome, c)
 		s.fillAgents()
@@ -228,7 +228,7 @@ func (s *sim) handle(e simEvent) {
 		if s.rng.Float64() < 0.15 {
 			d, rev = "SALE", 120_000_000
 		}
-		s.send(s.f.HandleOutcome, events.TopicOutcome, events.Outcome{CallID: c.id, Disposition: d, IsFinal: true,
+		s.send(s.f.feedOutcome, events.TopicOutcome, events.Outcome{CallID: c.id, Disposition: d, IsFinal: true,
 			Revenue: events.Money{AmountMicros: rev, Currency: "USD"}, OccurredAt: s.at(s.now)})
 	}
 }
