@@ -1,8 +1,16 @@
-// Package events owns callbid's Kafka plumbing: the topic names and JSON
-// schemas of CONTRACTS §3 with validating decoders (DecodeAgentState, …)
-// that name why an event is bad, a Consumer that replays one topic from the
-// first offset and then follows it, a Producer whose Publish never blocks,
-// and an embedded Kafka-protocol broker (kfake) for the demo and tests.
+// Package events owns callbid's Kafka plumbing and the schema of every
+// record callbid reads: the topic names, the record types with their enums
+// and Check rules (schema.go, decode.go: no Kafka import), a Consumer that
+// replays one topic from the first offset and then follows it, a Producer
+// whose Publish never blocks, and an embedded Kafka-protocol broker (kfake)
+// for the demo and tests.
+//
+// One decoder per topic: NewRecordConsumer decodes and checks each record
+// once (Schema Registry framing stripped; a missing occurred_at taken from
+// the record's timestamp; times beyond max_future_skew rejected) and hands
+// the typed value to each handler. Bad records are skipped, counted in
+// callbid_events_bad_total{topic,reason} and logged, rate-limited, with
+// their partition, offset and reason.
 //
 // All Kafka access goes through segmentio/kafka-go (kafka.Client for
 // metadata, list offsets and fetch; kafka.Writer for produce); franz-go is

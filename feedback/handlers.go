@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/callbid/callbid/events"
@@ -335,6 +336,9 @@ func (f *Feedback) applyOutcome(o *events.Outcome) {
 func (f *Feedback) recLocked(id string, now time.Time) *callRec {
 	r := f.calls[id]
 	if r == nil {
+		if len(f.calls) >= f.cfg.MaxCalls {
+			f.evictCallsLocked()
+		}
 		r = &callRec{id: id, seen: now}
 		f.calls[id] = r
 	}
@@ -433,6 +437,25 @@ func (f *Feedback) maybeEmitLocked(r *callRec) {
 		f.st.emitted.Add(1)
 	} else {
 		f.st.publishDropped.Add(1)
+	}
+}
+
+// evictCallsLocked drops the eighth of the call records first seen longest
+// ago (so the sort is amortised over many inserts). Their contributions
+// stay in the counters, as when call_retention expires them; a late outcome
+// for one of them then counts as an orphan.
+func (f *Feedback) evictCallsLocked() {
+	seen := make([]int64, 0, len(f.calls))
+	for _, r := range f.calls {
+		seen = append(seen, r.seen.UnixNano())
+	}
+	slices.Sort(seen)
+	cut := seen[len(seen)/8]
+	for id, r := range f.calls {
+		if r.seen.UnixNano() <= cut {
+			delete(f.calls, id)
+			f.st.callsEvicted.Add(1)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package feedback
 
 import (
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -55,4 +57,39 @@ func TestCallDated9999BeforeAndAfterReplay(t *testing.T) {
 	if f.callMark.After(*now) {
 		t.Fatalf("call mark %v after now %v", f.callMark, *now)
 	}
+}
+
+// TestCallRecordsCapped: 50,000 distinct call ids keep at most max_calls
+// records; the counts they added stay. The heap they hold is reported
+// (go test ./feedback -run CallRecordsCapped -v).
+func TestCallRecordsCapped(t *testing.T) {
+	f, _, now := newTest(t, Config{MaxCalls: 5_000})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	at := now.Add(-time.Hour)
+	for i := range 50_000 {
+		*now = now.Add(time.Millisecond)
+		id := "call-" + strconv.Itoa(i)
+		f.applyAttribution(&events.Attribution{CallID: id, DNIS: "+18005550100", StartedAt: at, Match: "exact", Accepted: true,
+			CampaignID: "c1", PublisherID: "p1", Exchange: "x1", BidID: "b-" + id, WonAt: at.Add(-time.Minute), Skill: "mortgage"})
+		f.applyCall(&events.Call{CallID: id, EventType: events.CallEnded, OccurredAt: at.Add(time.Minute), TalkMS: 60_000})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := len(f.calls); n > 5_000 {
+		t.Fatalf("%d call records kept, max_calls 5,000", n)
+	}
+	if ev := f.Stats(); f.st.callsEvicted.Load() < 45_000 || ev.Unattributed != 0 {
+		t.Fatalf("evicted %d", f.st.callsEvicted.Load())
+	}
+	rep, err := f.BuildReport(time.Time{}, time.Time{}, "campaign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Calls != 50_000 || rep.Total.QualifiedCalls != 50_000 {
+		t.Fatalf("totals %+v: evicted records' counts were lost", rep.Total)
+	}
+	t.Logf("50,000 call ids with max_calls 5,000: %d records, heap %+.1f MB", len(f.calls),
+		float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e6)
 }
