@@ -354,6 +354,8 @@ func (a *Attribution) Check(l Limits) error {
 		return bad(ReasonMissingCallID, "call_id is empty")
 	case a.PriceCPM < 0 || a.TalkMS < 0 || math.IsNaN(a.PriceCPM):
 		return bad(ReasonNegativeValue, "price_cpm %g / talk_ms %d is negative", a.PriceCPM, a.TalkMS)
+	case a.StartedAt.IsZero():
+		return bad(ReasonMissingTime, "started_at is missing")
 	}
 	if err := l.checkTime("started_at", a.StartedAt); err != nil {
 		return err

@@ -121,7 +121,7 @@ func feed(f *Feedback, msgs []events.Message) {
 		case events.TopicImpressions:
 			f.HandleImpression(m)
 		case events.TopicAttribution:
-			f.HandleAttribution(m)
+			feedAttr(f, m)
 		case events.TopicCall:
 			feedCall(f, m)
 		case events.TopicOutcome:
@@ -277,7 +277,7 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	}
 	// Consuming our own emissions (and the same outcome again) emits nothing.
 	for _, m := range out {
-		f.HandleAttribution(m)
+		feedAttr(f, m)
 	}
 	feedOutcome(f, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
 	if n := len(pub.topic(events.TopicAttribution)); n != 2 {
@@ -286,8 +286,8 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	// A fresh instance replaying the attribution topic (with our emissions)
 	// and then the outcomes does not re-emit either.
 	g, pub2, _ := newTest(t, Config{})
-	g.HandleAttribution(attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)))
-	g.HandleAttribution(out[1])
+	feedAttr(g, attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)))
+	feedAttr(g, out[1])
 	feedCall(g, ended("k1", time.Minute, won.Add(3*time.Minute)))
 	feedOutcome(g, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
 	if n := len(pub2.topic(events.TopicAttribution)); n != 0 {
@@ -315,7 +315,9 @@ func TestOrphansAndMalformed(t *testing.T) {
 	if got := events.Reason(feedCall(f, events.Message{Value: []byte(`{"call_id":"c","event_type":"RINGING","occurred_at":"2026-01-01T00:00:00Z"}`)})); got != events.ReasonUnknownEventType {
 		t.Errorf("call RINGING: reason %q", got)
 	}
-	f.HandleAttribution(events.Message{Value: []byte(`{"call_id":"c"}`)})
+	if got := events.Reason(feedAttr(f, events.Message{Value: []byte(`{"call_id":"c"}`)})); got != events.ReasonMissingTime {
+		t.Errorf("attribution without started_at: reason %q", got)
+	}
 	*now = now.Add(2 * time.Minute)
 	f.tick(*now)
 	st := f.Stats()
@@ -324,7 +326,6 @@ func TestOrphansAndMalformed(t *testing.T) {
 	}
 	want := map[string]int64{
 		"callbid.impressions.v1/missing_campaign": 1, "callbid.impressions.v1/bad_json": 1,
-		"callbid.attribution.v1/missing_time": 1,
 	}
 	for k, v := range want {
 		if st.Malformed[k] != v {
@@ -487,6 +488,17 @@ func TestDedupeWindowExpires(t *testing.T) {
 // consumer would count.
 func feedCall(f *Feedback, m events.Message) error {
 	return events.NewDispatch[events.Call](events.Config{}, f.HandleCall)(m)
+}
+
+// feedAttr is feedCall for callbid.attribution.v1.
+func feedAttr(f *Feedback, m events.Message) error {
+	return events.NewDispatch[events.Attribution](events.Config{}, f.HandleAttribution)(m)
+}
+
+func (f *Feedback) feedAttr(m events.Message) {
+	if err := feedAttr(f, m); err != nil {
+		panic(err)
+	}
 }
 
 // feedOutcome is feedCall for cc.outcome.v1.

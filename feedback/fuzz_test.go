@@ -24,7 +24,7 @@ func FuzzHandlers(f *testing.F) {
 		m := events.Message{Value: b}
 		switch which % 4 {
 		case 0:
-			fb.HandleAttribution(m)
+			feedAttr(fb, m)
 		case 1:
 			feedOutcome(fb, m)
 		case 2:

@@ -201,30 +201,16 @@ func attributed(match string) bool {
 	return false
 }
 
-// HandleAttribution applies one callbid.attribution.v1 record. Records that
-// feedback re-emitted itself carry outcome fields; those only tell what was
-// already emitted, so consuming them never emits again.
-func (f *Feedback) HandleAttribution(msg events.Message) {
-	var a events.Attribution
-	if err := json.Unmarshal(msg.Value, &a); err != nil {
-		f.st.bad(tAttr, badJSON)
-		return
-	}
-	f.applyAttribution(&a)
+// HandleAttribution applies one checked callbid.attribution.v1 record (the
+// events consumer decodes and checks it; see events.NewRecordConsumer).
+// Records that feedback re-emitted itself carry outcome fields; those only
+// tell what was already emitted, so consuming them never emits again.
+func (f *Feedback) HandleAttribution(a *events.Attribution) error {
+	f.applyAttribution(a)
+	return nil
 }
 
 func (f *Feedback) applyAttribution(a *events.Attribution) {
-	switch {
-	case a.CallID == "":
-		f.st.bad(tAttr, badID)
-		return
-	case a.StartedAt.IsZero():
-		f.st.bad(tAttr, badTime)
-		return
-	case a.PriceCPM < 0 || a.TalkMS < 0:
-		f.st.bad(tAttr, badValue)
-		return
-	}
 	now := f.clock()
 	f.touchCallFeed(now)
 	f.mu.Lock()

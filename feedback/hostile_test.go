@@ -31,7 +31,7 @@ func TestCallDated9999BeforeAndAfterReplay(t *testing.T) {
 			case events.TopicImpressions:
 				f.HandleImpression(m)
 			case events.TopicAttribution:
-				f.HandleAttribution(m)
+				feedAttr(f, m)
 			case events.TopicCall:
 				err = feedCall(f, m)
 			case events.TopicOutcome:

@@ -208,7 +208,7 @@ func (s *sim) handle(e simEvent) {
 		s.window(c.arrive).arrivals++
 		s.lambdaNow.add(s.now, simArrivalTau)
 		s.trueCalls[c.pub]++
-		s.send(s.f.HandleAttribution, events.TopicAttribution, events.Attribution{CallID: c.id, DNIS: "+18005550100",
+		s.send(s.f.feedAttr, events.TopicAttribution, events.Attribution{CallID: c.id, DNIS: "+18005550100",
 			StartedAt: s.at(c.arrive), Match: "exact", Accepted: true, CampaignID: simCampaign, PublisherID: c.pub,
 			Exchange: "x1", BidID: c.bidID, WonAt: s.at(c.won), Skill: simSkill, IPHash: c.ipHash})
 		s.queue = append(s.queue, c)

@@ -75,7 +75,7 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	}
 	for t := range numTopics {
 		for r := range numBadReasons {
-			if t == tCall || t == tOutcome {
+			if t == tCall || t == tOutcome || t == tAttr {
 				break // checked once by the events consumer: callbid_events_bad_total
 			}
 			cf("callbid_feedback_malformed_events_total", "Events skipped because they were malformed, by topic and reason.",

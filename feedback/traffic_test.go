@@ -29,7 +29,7 @@ func TestTrafficCapsAndSpam(t *testing.T) {
 	}
 	// A SPAM outcome puts the call's device ip and id on the invalid list.
 	won := now.Add(-time.Minute)
-	f.HandleAttribution(msg(events.TopicAttribution, events.Attribution{CallID: "k", StartedAt: *now, Match: "exact", Accepted: true,
+	feedAttr(f, msg(events.TopicAttribution, events.Attribution{CallID: "k", StartedAt: *now, Match: "exact", Accepted: true,
 		CampaignID: "c1", PublisherID: "p1", WonAt: won, IPHash: 50, IFAHash: 60}))
 	feedOutcome(f, outcome("k", "SPAM", true, 0, *now))
 	f.traffic.invalid.Wait()

@@ -98,7 +98,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 	a.run(feedCtx, events.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
-	a.consume(feedCtx, events.TopicAttribution, a.feedback.HandleAttribution)
+	a.run(feedCtx, events.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution))
 	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
