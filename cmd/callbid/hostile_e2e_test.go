@@ -54,8 +54,8 @@ func TestHostileRecordsBeforeAndAfterRestart(t *testing.T) {
 	hostile := []rec{
 		{events.TopicAgentState, "e2e:real", agent("e2e:real", 5, at, "BUSY", "3")},
 		{events.TopicAgentState, "e2e:real", agent("e2e:real", 9_000_000_000_000_000_000, at, "AVAILABLE", "3")}, // far-future seq
-		{events.TopicAgentState, "e2e:ghost", agent("e2e:ghost", 1, "9999-12-31T23:59:59Z", "AVAILABLE", "3")},  // occurred_at 9999
-		{events.TopicAgentState, "e2e:huge", agent("e2e:huge", 1, at, "AVAILABLE", "1e9")},                      // proficiency 1e9
+		{events.TopicAgentState, "e2e:ghost", agent("e2e:ghost", 1, "9999-12-31T23:59:59Z", "AVAILABLE", "3")},   // occurred_at 9999
+		{events.TopicAgentState, "e2e:huge", agent("e2e:huge", 1, at, "AVAILABLE", "1e9")},                       // proficiency 1e9
 		{events.TopicAgentState, "e2e:framed", "\x00\x00\x00\x00\x2a" + agent("e2e:framed", 1, at, "AVAILABLE", "3")},
 		{events.TopicCall, "e2e:c9999", `{"call_id":"e2e:c9999","event_type":"ENDED","occurred_at":"9999-01-01T00:00:00Z","talk_ms":60000}`},
 		{events.TopicCall, "e2e:c2100", `{"call_id":"e2e:c2100","event_type":"ENDED","dnis":"+18005550110","occurred_at":"2100-01-01T00:00:00Z"}`},
