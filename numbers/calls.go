@@ -571,6 +571,9 @@ func (p *Pools) HandleCallEvent(ev *events.Call) error {
 	default:
 		return nil
 	}
+	if ev.DNIS == "" {
+		return nil // nothing to attribute (an internal or transferred call)
+	}
 	now := p.clockNow().UnixNano()
 	started := ev.OccurredAt.UnixNano() // Check requires occurred_at
 	// The strings are the record's own (not reused): attribute may keep them.
