@@ -1,6 +1,8 @@
 package capacity
 
 import (
+	"errors"
+
 	"github.com/callbid/callbid/events"
 )
 
@@ -54,8 +56,9 @@ func (m *Model) order(a *agent, ev *agentEvent, at int64) (reason, error) {
 }
 
 // errHeartbeatOnly tells applyAgent that order consumed a same-seq
-// heartbeat (applied, nothing else to do).
-var errHeartbeatOnly = &events.BadEvent{Reason: "heartbeat_only"}
+// heartbeat as proof of life: applied, nothing else to do. It never leaves
+// the package.
+var errHeartbeatOnly = errors.New("heartbeat repeating the last seq: liveness only")
 
 // admitAgent makes room for a new agent in the table. An agent whose event
 // names no tracked skill is not tracked at all (it cannot add capacity; a
