@@ -149,13 +149,13 @@ func (f *fields) str(v *fastjson.Value, name string, dst *string, consts ...stri
 		f.fail(name, "a string")
 		return
 	}
-	f.strBytes(b, dst, consts...)
+	f.strBytes(name, b, dst, consts...)
 }
 
 // strBytes schedules b into *dst (see str).
-func (f *fields) strBytes(b []byte, dst *string, consts ...string) {
+func (f *fields) strBytes(name string, b []byte, dst *string, consts ...string) {
 	if !utf8.Valid(b) {
-		f.fail("a string field", "valid UTF-8")
+		f.fail(name, "valid UTF-8")
 		return
 	}
 	for _, c := range consts {
@@ -318,7 +318,7 @@ func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 				f.fail("channels[]", "a string")
 				continue
 			}
-			f.strBytes(b, &channels[i], "voice", "chat", "email", "sms")
+			f.strBytes("channels[]", b, &channels[i], "voice", "chat", "email", "sms")
 		}
 		ev.Channels = channels
 	}
