@@ -41,10 +41,24 @@ var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribut
 // HandleImpression applies one callbid.impressions.v1 record. A bid id is
 // counted once (win and bill of the same bid are one won impression);
 // duplicates within DedupeWindow are dropped.
+//
+// The topic is also read by the bidder (budgets), so it keeps a raw
+// consumer; both decode with events.DecodeImpression, the same rules.
 func (f *Feedback) HandleImpression(msg events.Message) {
 	var im events.Impression
-	if err := json.Unmarshal(msg.Value, &im); err != nil {
-		f.st.bad(tImp, badJSON)
+	if err := events.DecodeImpression(msg.Value, &im); err != nil {
+		switch events.Reason(err) {
+		case events.ReasonMissingBidID:
+			f.st.bad(tImp, badID)
+		case events.ReasonUnknownKind:
+			f.st.bad(tImp, badKind)
+		case events.ReasonNegativeValue:
+			f.st.bad(tImp, badValue)
+		case events.ReasonTimeOutOfRange:
+			f.st.bad(tImp, badTime)
+		default:
+			f.st.bad(tImp, badJSON)
+		}
 		return
 	}
 	f.applyImpression(&im, msg.Partition)
