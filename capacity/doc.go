@@ -119,7 +119,10 @@
 // Ordering (order.go): with seq on both sides seq decides, and a seq more
 // than max_seq_jump above the last applied one is rejected unless the next
 // event continues from it, so one corrupt seq cannot outrank every later
-// event of the agent (nor on replay). Without seq (Amazon Connect, Genesys,
+// event of the agent (nor on replay); and the first event seen of an agent
+// sets its seq unchecked: until a higher seq confirms the order, a lower
+// seq with a strictly later time replaces it (a far-future seq that a
+// compacted topic kept as an agent's latest record pins nothing). Without seq (Amazon Connect, Genesys,
 // Twilio) occurred_at decides: an older event is ignored, one at the same
 // time or later is applied — never dropped as a duplicate. Event times are
 // clamped to now, so a clock ahead of ours cannot keep an agent alive.

@@ -83,6 +83,28 @@ func TestSeqJump(t *testing.T) {
 	if v := m.view("mortgage"); v.available != 1 {
 		t.Fatalf("after a confirmed jump: %+v", v)
 	}
+	// The poison as the first record of its agent (a compacted topic kept it
+	// as the agent's latest, or the agent's entry had expired): it pins
+	// nothing, the next real event applies by time. An older one does not.
+	m2, clk2 := newTestModel(t, Config{}, "mortgage")
+	first := func(seq int64, typ, state string, at time.Time) events.Message {
+		return agentEv{id: "a2", seq: seq, typ: typ, state: state, at: at, sk: []events.AgentSkill{sk("mortgage", 4)}}.msg(t)
+	}
+	if err := feedAgent(m2, first(9_000_000_000_000_000_000, "STATE_CHANGE", "AVAILABLE", clk2.ago(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	feedAgent(m2, first(6, "STATE_CHANGE", "BUSY", clk2.ago(2*time.Minute))) // older: ignored
+	m2.rebuild()
+	if v := m2.view("mortgage"); v.available != 1 || m2.counts[topicAgent][ignOldSeq].Load() != 1 {
+		t.Fatalf("an older event replaced the first: %+v", v)
+	}
+	feedAgent(m2, first(7, "LOGOUT", "", clk2.t))
+	feedAgent(m2, first(8, "LOGIN", "BUSY", clk2.t))
+	feedAgent(m2, first(7, "STATE_CHANGE", "AVAILABLE", clk2.t.Add(time.Second))) // confirmed order now: old
+	m2.rebuild()
+	if v := m2.view("mortgage"); v.staffed != 1 || v.busy != 1 {
+		t.Fatalf("after the real events: %+v", v)
+	}
 }
 
 // TestAgentTableBounded: 100k distinct agent ids cannot grow the table past

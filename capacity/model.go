@@ -85,6 +85,7 @@ type agent struct {
 	seq        int64 // 0: the last applied event had no seq
 	at         int64 // unix ns event time of the last applied event
 	pendingSeq int64 // a rejected seq jump the next event may confirm (order)
+	seqChecked bool  // a second event has confirmed seq's order (order)
 	state      routingState
 	skills     []agentSkill
 	heard      int64 // unix ns the agent was last heard from (event time, ≤ receive time)

@@ -15,6 +15,12 @@ import (
 //     and on every replay. The rejected seq is remembered; when the next
 //     event continues from it (above it, within max_seq_jump) the producer's
 //     counter really moved and that event is applied.
+//   - The first event seen of an agent (after a start, or once its entry
+//     expired) sets its seq alone, unchecked: until an event with a higher
+//     seq confirms the order, an event with a lower seq but a strictly later
+//     time replaces it. So a record with a far-future seq that happens to be
+//     the first of its agent on a replay (compaction kept it as the latest)
+//     pins nothing: the agent's next real event applies.
 //   - Either without seq (platforms with no per-agent counter: Connect,
 //     Genesys, Twilio): event time decides. An event older than the last
 //     applied one is ignored (old_time); one at the same time or later is
@@ -40,18 +46,22 @@ func (m *Model) order(a *agent, ev *agentEvent, at int64) (reason, error) {
 		}
 		return ignDuplicateSeq, nil
 	case ev.Seq < a.seq:
+		if !a.seqChecked && at > a.at {
+			a.pendingSeq = 0
+			return okEvent, nil // the unconfirmed first seq yields to time
+		}
 		return ignOldSeq, nil
 	case ev.Seq-a.seq > m.cfg.MaxSeqJump:
 		p := a.pendingSeq
 		if p != 0 && ev.Seq > p && ev.Seq-p <= m.cfg.MaxSeqJump {
-			a.pendingSeq = 0
+			a.pendingSeq, a.seqChecked = 0, true
 			return okEvent, nil // the counter really jumped: confirmed
 		}
 		a.pendingSeq = ev.Seq
 		return okEvent, events.Bad(events.ReasonSeqJump, "agent %q: seq %d is more than %d above the last applied %d",
 			ev.AgentID, ev.Seq, m.cfg.MaxSeqJump, a.seq)
 	}
-	a.pendingSeq = 0
+	a.pendingSeq, a.seqChecked = 0, true
 	return okEvent, nil
 }
 
