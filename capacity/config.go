@@ -53,9 +53,21 @@ type Config struct {
 	Factor FactorConfig `yaml:"factor"`
 	// Premium decides when a top-proficiency agent counts as free.
 	Premium PremiumConfig `yaml:"premium"`
-	// MaxSkills bounds the skills tracked, so junk skill names in events
-	// cannot grow memory without limit (default 1000).
+	// MaxSkills bounds the skills tracked (default 1000). Only skills a
+	// campaign uses are tracked; skill names seen only in events are not.
 	MaxSkills int `yaml:"max_skills"`
+	// MaxAgents bounds the agent table (default 100000). When it is full,
+	// expired and unstaffed agents are evicted; if none can be, a new agent
+	// is not tracked (callbid_capacity_ignored_events_total{reason="agent_table_full"}).
+	MaxAgents int `yaml:"max_agents"`
+	// MaxCalls bounds the call ids remembered (waiting calls and recently
+	// finished ones, default 100000); beyond it new call ids are ignored.
+	MaxCalls int `yaml:"max_calls"`
+	// MaxSeqJump is the largest step an agent's seq may take from the last
+	// applied one (default 1000000): a counter moves by one per change, so a
+	// larger jump is a corrupt or hostile record that would outrank every
+	// later event; it is rejected, unless the next event continues from it.
+	MaxSeqJump int64 `yaml:"max_seq_jump"`
 }
 
 // ServiceLevel is "Target of calls answered within AnswerTime".
@@ -99,6 +111,9 @@ func DefaultConfig() Config {
 		Factor:               FactorConfig{MinHeadroom: 0, FullHeadroom: 1},
 		Premium:              PremiumConfig{Multiplier: 1, MinAvailable: 1},
 		MaxSkills:            1000,
+		MaxAgents:            100_000,
+		MaxCalls:             100_000,
+		MaxSeqJump:           1_000_000,
 	}
 }
 
@@ -137,6 +152,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSkills == 0 {
 		c.MaxSkills = d.MaxSkills
+	}
+	if c.MaxAgents == 0 {
+		c.MaxAgents = d.MaxAgents
+	}
+	if c.MaxCalls == 0 {
+		c.MaxCalls = d.MaxCalls
+	}
+	if c.MaxSeqJump == 0 {
+		c.MaxSeqJump = d.MaxSeqJump
 	}
 	return c
 }
@@ -199,6 +223,15 @@ func (c *Config) Validate() error {
 	}
 	if v.MaxSkills < 1 || v.MaxSkills > 1_000_000 {
 		bad("max_skills", "%d must be between 1 and 1000000", v.MaxSkills)
+	}
+	if v.MaxAgents < 1 || v.MaxAgents > 10_000_000 {
+		bad("max_agents", "%d must be between 1 and 10000000", v.MaxAgents)
+	}
+	if v.MaxCalls < 1 || v.MaxCalls > 10_000_000 {
+		bad("max_calls", "%d must be between 1 and 10000000", v.MaxCalls)
+	}
+	if v.MaxSeqJump < 1 {
+		bad("max_seq_jump", "%d must be at least 1", v.MaxSeqJump)
 	}
 	return errors.Join(errs...)
 }

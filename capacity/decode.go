@@ -2,70 +2,37 @@ package capacity
 
 import "github.com/callbid/callbid/events"
 
-// reason is why an event was skipped (bad) or ignored (valid but not applied).
-// Each has a counter; the label is the metric's "reason". Bad-event labels
-// are the events package's (events.Reason*), so every consumer counts alike.
+// reason is why a valid event was not applied (bad records never reach the
+// model: the events consumer rejects and counts them). Each has a counter;
+// the label is the metric's "reason".
 type reason uint8
 
 const (
 	okEvent reason = iota
-	// Bad events: skipped, never applied.
-	badMalformedJSON
-	badMissingAgentID
-	badNegativeSeq
-	badMissingCallID
-	badUnknownEventType
-	badUnknownRoutingState
-	badNegativeProficiency
-	badProficiencyRange
-	badSkillName
-	badNegativeTTL
-	badNegativeDuration
-	badOther
-	// Valid events not applied.
 	ignOldSeq
 	ignDuplicateSeq
+	ignOldTime
 	ignExpiredOnArrival
 	ignNoSkill
-	ignTooManySkills
+	ignUntrackedSkill
+	ignAgentTableFull
+	ignCallTableFull
 	ignCallRepeated
 	numReasons
 )
 
 var reasonLabel = [numReasons]string{
-	okEvent:                "ok",
-	badMalformedJSON:       events.ReasonMalformedJSON,
-	badMissingAgentID:      events.ReasonMissingAgentID,
-	badNegativeSeq:         events.ReasonNegativeSeq,
-	badMissingCallID:       events.ReasonMissingCallID,
-	badUnknownEventType:    events.ReasonUnknownEventType,
-	badUnknownRoutingState: events.ReasonUnknownState,
-	badNegativeProficiency: events.ReasonNegativeProficiency,
-	badProficiencyRange:    events.ReasonProficiencyOutOfRange,
-	badSkillName:           events.ReasonMissingSkillName,
-	badNegativeTTL:         events.ReasonNegativeTTL,
-	badNegativeDuration:    events.ReasonNegativeDuration,
-	badOther:               "other",
-	ignOldSeq:              "old_seq",
-	ignDuplicateSeq:        "duplicate_seq",
-	ignExpiredOnArrival:    "expired_on_arrival",
-	ignNoSkill:             "no_skill",
-	ignTooManySkills:       "too_many_skills",
-	ignCallRepeated:        "repeated_transition",
+	okEvent:             "ok",
+	ignOldSeq:           "old_seq",
+	ignDuplicateSeq:     "duplicate_seq",
+	ignOldTime:          "old_time",
+	ignExpiredOnArrival: "expired_on_arrival",
+	ignNoSkill:          "no_skill",
+	ignUntrackedSkill:   "untracked_skill",
+	ignAgentTableFull:   "agent_table_full",
+	ignCallTableFull:    "call_table_full",
+	ignCallRepeated:     "repeated_transition",
 }
-
-// badReason maps an events decode error to its counter.
-func badReason(err error) reason {
-	label := events.Reason(err)
-	for r := badMalformedJSON; r < badOther; r++ {
-		if reasonLabel[r] == label {
-			return r
-		}
-	}
-	return badOther
-}
-
-func (r reason) bad() bool { return r >= badMalformedJSON && r <= badOther }
 
 // routingState is the normalized routing_state of an agent.
 type routingState uint8
@@ -82,17 +49,17 @@ const (
 
 func parseRoutingState(s string) (routingState, bool) {
 	switch s {
-	case "AVAILABLE":
+	case events.StateAvailable:
 		return stateAvailable, true
-	case "RESERVED":
+	case events.StateReserved:
 		return stateReserved, true
-	case "BUSY":
+	case events.StateBusy:
 		return stateBusy, true
-	case "ACW":
+	case events.StateACW:
 		return stateACW, true
-	case "NOT_ROUTABLE":
+	case events.StateNotRoutable:
 		return stateNotRoutable, true
-	case "OFFLINE":
+	case events.StateOffline:
 		return stateOffline, true
 	}
 	return stateUnknown, false
@@ -110,23 +77,21 @@ const (
 	evHeartbeat
 )
 
-// agentEvent is a validated cc.agent-state.v1 event.
+// agentEvent is a checked cc.agent-state.v1 event with its enums resolved.
 type agentEvent struct {
-	events.AgentState
+	*events.AgentState
 	kind  agentEventType
 	state routingState // stateUnknown: keep the previous one (heartbeat)
+	next  routingState // next_routing_state; stateUnknown when not sent
 }
 
-// decodeAgentState parses and validates one agent-state value with the
-// events package's decoder. LOGIN and STATE_CHANGE carry a routing_state;
-// LOGOUT means OFFLINE whatever it says; a HEARTBEAT may omit it (liveness
-// only, the state is kept).
-func decodeAgentState(value []byte) (agentEvent, reason) {
-	var ev agentEvent
-	if err := events.DecodeAgentState(value, &ev.AgentState); err != nil {
-		return ev, badReason(err)
-	}
-	switch ev.EventType {
+// agentEventOf resolves the enums of an event the events package has
+// checked. LOGIN and STATE_CHANGE carry a routing_state; LOGOUT means
+// OFFLINE whatever it says; a HEARTBEAT may omit it (liveness only, the
+// state is kept).
+func agentEventOf(in *events.AgentState) (agentEvent, error) {
+	ev := agentEvent{AgentState: in}
+	switch in.EventType {
 	case events.AgentLogin:
 		ev.kind = evLogin
 	case events.AgentLogout:
@@ -136,17 +101,22 @@ func decodeAgentState(value []byte) (agentEvent, reason) {
 	case events.AgentHeartbeat:
 		ev.kind = evHeartbeat
 	default:
-		return ev, badUnknownEventType // events.Check rejects these already
+		return ev, events.Bad(events.ReasonUnknownEventType, "event_type %q", in.EventType)
 	}
-	st, ok := parseRoutingState(ev.RoutingState)
+	st, ok := parseRoutingState(in.RoutingState)
 	switch {
 	case ev.kind == evLogout:
 		st = stateOffline
-	case !ok && !(ev.kind == evHeartbeat && ev.RoutingState == ""):
-		return ev, badUnknownRoutingState
+	case !ok && !(ev.kind == evHeartbeat && in.RoutingState == ""):
+		return ev, events.Bad(events.ReasonUnknownState, "routing_state %q on %s", in.RoutingState, in.EventType)
 	}
 	ev.state = st
-	return ev, okEvent
+	if in.NextRoutingState != "" {
+		if ev.next, ok = parseRoutingState(in.NextRoutingState); !ok {
+			return ev, events.Bad(events.ReasonUnknownNextState, "next_routing_state %q", in.NextRoutingState)
+		}
+	}
+	return ev, nil
 }
 
 type callEventType uint8
@@ -158,20 +128,15 @@ const (
 	callEnded
 )
 
-// callEvent is a validated cc.call.v1 event.
+// callEvent is a checked cc.call.v1 event with its type resolved.
 type callEvent struct {
-	events.Call
+	*events.Call
 	kind callEventType
 }
 
-// decodeCall parses and validates one call value with the events
-// package's decoder.
-func decodeCall(value []byte) (callEvent, reason) {
-	var ev callEvent
-	if err := events.DecodeCall(value, &ev.Call); err != nil {
-		return ev, badReason(err)
-	}
-	switch ev.EventType {
+func callEventOf(in *events.Call) (callEvent, error) {
+	ev := callEvent{Call: in}
+	switch in.EventType {
 	case events.CallOffered:
 		ev.kind = callOffered
 	case events.CallQueued:
@@ -181,7 +146,7 @@ func decodeCall(value []byte) (callEvent, reason) {
 	case events.CallEnded:
 		ev.kind = callEnded
 	default:
-		return ev, badUnknownEventType
+		return ev, events.Bad(events.ReasonUnknownEventType, "event_type %q", in.EventType)
 	}
-	return ev, okEvent
+	return ev, nil
 }

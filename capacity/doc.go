@@ -106,14 +106,32 @@
 // reports "capacity feed stale: no agent-state event for 42s" (or "… received
 // yet"). The next event makes it fresh again at the next rebuild.
 //
-// # Bad input
+// # Bad input and bounds
 //
-// Values are decoded by events.DecodeAgentState and events.DecodeCall.
-// Malformed JSON, a missing agent_id or call_id, a negative seq, ttl or
-// duration, an unknown event_type or routing_state, a skill without a name
-// and a proficiency outside 0–5 are counted per reason under the events
-// package's labels (callbid_capacity_bad_events_total{topic,reason}) and
-// skipped. Valid events that change nothing (old or duplicate seq, history
-// older than its TTL, repeated call transitions, calls without a skill) are
-// counted in callbid_capacity_ignored_events_total.
+// Records reach the model decoded and checked by the events consumer
+// (events.NewRecordConsumer): malformed JSON, a missing agent_id or
+// call_id, a negative seq, ttl or duration, an unknown event_type,
+// routing_state or next_routing_state, a proficiency outside 0–5, and times
+// beyond kafka.max_future_skew never get here; they are counted in
+// callbid_events_bad_total{topic,reason}. The model adds one bad reason of
+// its own, returned to the consumer: seq_jump (see ordering).
+//
+// Ordering (order.go): with seq on both sides seq decides, and a seq more
+// than max_seq_jump above the last applied one is rejected unless the next
+// event continues from it, so one corrupt seq cannot outrank every later
+// event of the agent (nor on replay); and the first event seen of an agent
+// sets its seq unchecked: until a higher seq confirms the order, a lower
+// seq with a strictly later time replaces it (a far-future seq that a
+// compacted topic kept as an agent's latest record pins nothing). Without seq (Amazon Connect, Genesys,
+// Twilio) occurred_at decides: an older event is ignored, one at the same
+// time or later is applied — never dropped as a duplicate. Event times are
+// clamped to now, so a clock ahead of ours cannot keep an agent alive.
+//
+// Bounds: only skills a campaign uses are tracked (SetSkills); an agent
+// whose events name none of them is not tracked at all. The agent table is
+// capped at max_agents (expired, then unstaffed agents are evicted; staffed
+// ones never are) and the call table at max_calls. Valid events that change
+// nothing (old seq or time, history older than its TTL, untracked skills, a
+// full table, repeated call transitions, calls without a skill) are counted
+// in callbid_capacity_ignored_events_total{topic,reason}.
 package capacity

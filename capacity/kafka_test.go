@@ -45,12 +45,12 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var probeSeen atomic.Int64
-	cons := events.NewConsumer(kcfg, events.TopicAgentState, func(msg events.Message) {
-		if string(msg.Key) == "acme:agent-0" {
+	cons := events.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), func(ev *events.AgentState) error {
+		if ev.AgentID == "acme:agent-0" {
 			probeSeen.Store(time.Now().UnixNano())
 		}
-		m.HandleAgentState(msg)
-	}, zerolog.Nop())
+		return m.HandleAgentState(ev)
+	})
 	runDone := make(chan struct{}, 2)
 	go func() { cons.Run(ctx); runDone <- struct{}{} }()
 	go func() { m.Run(ctx); runDone <- struct{}{} }()
@@ -238,7 +238,7 @@ func TestKafkaThroughput(t *testing.T) {
 	m := New(Config{}, benchSkills, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cons := events.NewConsumer(kcfg, events.TopicAgentState, m.HandleAgentState, zerolog.Nop())
+	cons := events.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)
 	done := make(chan struct{}, 2)
 	go func() { cons.Run(ctx); done <- struct{}{} }()
 	go func() { m.Run(ctx); done <- struct{}{} }()

@@ -20,10 +20,8 @@ func (m *Model) RegisterMetrics(reg prometheus.Registerer) error {
 			switch {
 			case r == okEvent:
 				name, help = "callbid_capacity_events_applied_total", "Events applied to the capacity model."
-			case r.bad():
-				name, help = "callbid_capacity_bad_events_total", "Bad events skipped, by reason."
 			default:
-				name, help = "callbid_capacity_ignored_events_total", "Valid events not applied (old or duplicate seq, expired, repeated), by reason."
+				name, help = "callbid_capacity_ignored_events_total", "Valid events not applied (old seq or time, expired, untracked skill, full table, repeated), by reason. Bad records are callbid_events_bad_total."
 			}
 			labels := prometheus.Labels{"topic": topic}
 			if r != okEvent {
@@ -45,8 +43,12 @@ func (m *Model) RegisterMetrics(reg prometheus.Registerer) error {
 		}, func() float64 { return float64(m.waitTimeouts.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "callbid_capacity_skills_dropped_total",
-			Help: "Agent skills ignored because max_skills was reached.",
+			Help: "Agent skills ignored because no campaign uses them.",
 		}, func() float64 { return float64(m.skillDropped.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "callbid_capacity_agents_evicted_total",
+			Help: "Agents evicted from a full agent table (max_agents): expired first, then unstaffed.",
+		}, func() float64 { return float64(m.evicted.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callbid_capacity_agents",
 			Help: "Agents in the table, including logged-out ones kept for seq ordering until their TTL.",

@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"testing"
+	"time"
 
 	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,7 +11,7 @@ import (
 func TestRegisterMetrics(t *testing.T) {
 	m, clk := newTestModel(t, Config{}, "mortgage")
 	staff(t, m, clk, 0, 3, "mortgage", 4, "AVAILABLE")
-	m.HandleAgentState(events.Message{Value: []byte(`not json`)})
+	feedAgent(m, agentEv{id: "old", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.ago(time.Hour), sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 	m.rebuild()
 	reg := prometheus.NewPedanticRegistry()
 	if err := m.RegisterMetrics(reg); err != nil {
@@ -23,8 +24,8 @@ func TestRegisterMetrics(t *testing.T) {
 			t.Errorf("%s%v = %v (found %v), want %v", name, labels, got, ok, want)
 		}
 	}
-	f("callbid_capacity_bad_events_total", map[string]string{"topic": "cc.agent-state.v1", "reason": "malformed_json"}, 1)
-	f("callbid_capacity_bad_events_total", map[string]string{"topic": "cc.call.v1", "reason": "missing_call_id"}, 0)
+	f("callbid_capacity_ignored_events_total", map[string]string{"topic": "cc.agent-state.v1", "reason": "expired_on_arrival"}, 1)
+	f("callbid_capacity_ignored_events_total", map[string]string{"topic": "cc.call.v1", "reason": "untracked_skill"}, 0)
 	f("callbid_capacity_events_applied_total", map[string]string{"topic": "cc.agent-state.v1"}, 3)
 	f("callbid_capacity_skill_available_agents", map[string]string{"skill": "mortgage"}, 3)
 	f("callbid_capacity_stale", nil, 0)

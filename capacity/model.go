@@ -47,7 +47,8 @@ type Model struct {
 	counts       [2][numReasons]atomic.Uint64 // [topicAgent|topicCall][reason]
 	expired      atomic.Uint64                // agents dropped for silence past their TTL
 	waitTimeouts atomic.Uint64                // waiting calls forgotten after waiting_timeout
-	skillDropped atomic.Uint64                // agent skills beyond max_skills
+	skillDropped atomic.Uint64                // agent skills no campaign uses (or beyond max_skills)
+	evicted      atomic.Uint64                // agents evicted from a full table
 	nAgents      atomic.Int64                 // agents in the table (incl. logged-out tombstones)
 	rebuildNanos atomic.Int64                 // duration of the last rebuild
 	rebuilds     atomic.Uint64                // snapshots built
@@ -61,6 +62,7 @@ type Model struct {
 	calls     map[string]callRec
 	acwSec    float64 // learned after-call work, seconds
 	lastSweep int64
+	lastEvict int64 // unix ns of the last eviction scan of a full agent table
 
 	// buildMu serialises rebuilds (Run, tests); guards the fields below.
 	buildMu   sync.Mutex
@@ -77,9 +79,13 @@ const (
 
 type commitHolder struct{ c Commitments }
 
-// agent is the latest state of one agent, ordered by seq.
+// agent is the latest state of one agent, ordered by seq (or by event
+// time when there is none: see order).
 type agent struct {
-	seq        int64
+	seq        int64 // 0: the last applied event had no seq
+	at         int64 // unix ns event time of the last applied event
+	pendingSeq int64 // a rejected seq jump the next event may confirm (order)
+	seqChecked bool  // a second event has confirmed seq's order (order)
 	state      routingState
 	skills     []agentSkill
 	heard      int64 // unix ns the agent was last heard from (event time, ≤ receive time)
@@ -156,7 +162,7 @@ func (m *Model) SetSkills(skills []string) {
 	m.mu.Lock()
 	for _, s := range skills {
 		if s != "" {
-			m.skillIndex(s)
+			m.addSkill(s)
 		}
 	}
 	m.mu.Unlock()
@@ -174,9 +180,18 @@ func (m *Model) changed() {
 
 func (m *Model) count(topic int, r reason) { m.counts[topic][r].Add(1) }
 
-// skillIndex returns the index of a skill, adding it below max_skills.
-// Caller holds mu.
+// skillIndex returns the index of a tracked skill: only skills a campaign
+// uses are tracked, so junk skill names in events take no memory and
+// cannot crowd out a campaign's skill. Caller holds mu.
 func (m *Model) skillIndex(name string) (int32, bool) {
+	if i, ok := m.skillIdx[name]; ok {
+		return i, true
+	}
+	return -1, false
+}
+
+// addSkill tracks a campaign's skill, below max_skills. Caller holds mu.
+func (m *Model) addSkill(name string) (int32, bool) {
 	if i, ok := m.skillIdx[name]; ok {
 		return i, true
 	}
@@ -202,48 +217,52 @@ func eventTime(t time.Time, now int64) int64 {
 	return now
 }
 
-// HandleAgentState applies one cc.agent-state.v1 record. Called from the
-// consumer goroutine; bad records are counted per reason and skipped.
-func (m *Model) HandleAgentState(msg events.Message) {
-	ev, r := decodeAgentState(msg.Value)
-	if r != okEvent {
-		m.count(topicAgent, r)
-		return
+// HandleAgentState applies one checked cc.agent-state.v1 record (the events
+// consumer decodes and checks it; see events.NewRecordConsumer). Called from
+// the consumer goroutine. Valid events not applied are counted per reason;
+// an error is a record bad in context (a seq jump), which the consumer
+// counts and logs.
+func (m *Model) HandleAgentState(in *events.AgentState) error {
+	ev, err := agentEventOf(in)
+	if err != nil {
+		return err
 	}
 	now := m.now().UnixNano()
 	// Any well-formed event proves the feed is alive, even an old seq.
 	m.lastAgentEvent.Store(now)
 	m.mu.Lock()
-	r = m.applyAgent(&ev, now)
+	r, err := m.applyAgent(&ev, now)
 	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	m.count(topicAgent, r)
 	if r == okEvent || r == ignExpiredOnArrival {
 		m.changed()
 	}
+	return nil
 }
 
-func (m *Model) applyAgent(ev *agentEvent, now int64) reason {
+func (m *Model) applyAgent(ev *agentEvent, now int64) (reason, error) {
+	heard := eventTime(ev.OccurredAt, now)
 	a := m.agents[ev.AgentID]
 	if a != nil {
-		if ev.Seq == a.seq {
-			if ev.kind == evHeartbeat && ev.state == stateUnknown {
-				// A producer that does not bump seq for heartbeats: still
-				// proof of life for the TTL, nothing else.
-				a.heard = max(a.heard, eventTime(ev.OccurredAt, now))
-				return okEvent
-			}
-			return ignDuplicateSeq
+		r, err := m.order(a, ev, heard)
+		if err == errHeartbeatOnly {
+			return okEvent, nil
 		}
-		if ev.Seq < a.seq {
-			return ignOldSeq
+		if r != okEvent || err != nil {
+			return r, err
 		}
 		m.contribute(a, -1)
 	} else {
+		if r := m.admitAgent(ev, now); r != okEvent {
+			return r, nil
+		}
 		a = &agent{state: stateNotRoutable}
 		m.agents[ev.AgentID] = a
 		m.nAgents.Store(int64(len(m.agents)))
 	}
-	heard := eventTime(ev.OccurredAt, now)
 	ttl := m.cfg.DefaultAgentTTL.Nanoseconds()
 	if ev.TTLSeconds > 0 {
 		// Capped at a day so junk ids with huge TTLs cannot pile up.
@@ -264,14 +283,14 @@ func (m *Model) applyAgent(ev *agentEvent, now int64) reason {
 	if st != a.state || a.stateSince == 0 {
 		a.stateSince = heard
 	}
-	a.seq, a.state, a.heard, a.ttl = ev.Seq, st, heard, ttl
+	a.seq, a.at, a.state, a.heard, a.ttl = ev.Seq, heard, st, heard, ttl
 	if heard+ttl < now {
 		// Replayed history of an agent long gone: keep the seq, not the staffing.
 		a.state = stateOffline
-		return ignExpiredOnArrival
+		return ignExpiredOnArrival, nil
 	}
 	m.contribute(a, +1)
-	return okEvent
+	return okEvent, nil
 }
 
 // internSkills maps event skills to indexes, keeping the highest proficiency
@@ -281,7 +300,7 @@ next:
 	for _, s := range in {
 		idx, ok := m.skillIndex(s.Name)
 		if !ok {
-			m.skillDropped.Add(1)
+			m.skillDropped.Add(1) // no campaign uses it
 			continue
 		}
 		as := agentSkill{idx: idx, hb: int8(math.Floor(s.Proficiency*2 + 1e-9)), milli: int32(math.Round(s.Proficiency * 1000))}
@@ -325,22 +344,22 @@ func (m *Model) contribute(a *agent, sign int32) {
 	}
 }
 
-// HandleCall applies one cc.call.v1 record. Called from the consumer
-// goroutine; bad records are counted per reason and skipped.
-func (m *Model) HandleCall(msg events.Message) {
-	ev, r := decodeCall(msg.Value)
-	if r != okEvent {
-		m.count(topicCall, r)
-		return
+// HandleCall applies one checked cc.call.v1 record. Called from the
+// consumer goroutine; valid events not applied are counted per reason.
+func (m *Model) HandleCall(in *events.Call) error {
+	ev, err := callEventOf(in)
+	if err != nil {
+		return err
 	}
 	now := m.now().UnixNano()
 	m.mu.Lock()
-	r = m.applyCall(&ev, now)
+	r := m.applyCall(&ev, now)
 	m.mu.Unlock()
 	m.count(topicCall, r)
 	if r == okEvent {
 		m.changed()
 	}
+	return nil
 }
 
 func (m *Model) applyCall(ev *callEvent, now int64) reason {
@@ -356,10 +375,13 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 		}
 		idx, ok := m.skillIndex(ev.Skill)
 		if !ok {
-			return ignTooManySkills
+			return ignUntrackedSkill
 		}
 		if now-t > m.cfg.WaitingTimeout.Nanoseconds() {
 			return ignExpiredOnArrival
+		}
+		if !m.roomForCall() {
+			return ignCallTableFull
 		}
 		sk := m.skills[idx]
 		m.calls[ev.CallID] = callRec{skill: idx, since: t, at: now}
@@ -375,6 +397,9 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 			return ignCallRepeated
 		}
 		if !seen {
+			if !m.roomForCall() {
+				return ignCallTableFull
+			}
 			rec.skill = -1
 		}
 		rec.done, rec.at = true, now

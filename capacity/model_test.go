@@ -78,7 +78,7 @@ func itoa(i int) string {
 func staff(t testing.TB, m *Model, clk *fakeClock, first, n int, skill string, prof float64, state string) {
 	t.Helper()
 	for i := first; i < first+n; i++ {
-		m.HandleAgentState(agentEv{id: agentID(i), seq: 1, typ: "LOGIN", state: state, at: clk.t, sk: []events.AgentSkill{sk(skill, prof)}}.msg(t))
+		feedAgent(m, agentEv{id: agentID(i), seq: 1, typ: "LOGIN", state: state, at: clk.t, sk: []events.AgentSkill{sk(skill, prof)}}.msg(t))
 	}
 }
 
@@ -146,7 +146,7 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("View(min 4.5) = %+v, want no headroom", got)
 	}
 	// One call waiting: 1/horizon(1 min) more demand → headroom −0.14 → no bid.
-	m.HandleCall(callMsg(t, events.Call{CallID: "c1", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.ago(5 * time.Second)}))
+	feedCall(m, callMsg(t, events.Call{CallID: "c1", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.ago(5 * time.Second)}))
 	m.mu.Lock()
 	s.rate, s.rateAt = 1.5/60, clk.t.UnixNano() // undo the arrival's effect on the rate
 	m.mu.Unlock()
@@ -217,46 +217,53 @@ func TestBucketAtLeast(t *testing.T) {
 	f(99, 10)
 }
 
-func TestBadEventsCountedPerReason(t *testing.T) {
+func TestBadEventsRejectedBeforeTheModel(t *testing.T) {
 	m, clk := newTestModel(t, Config{}, "mortgage")
 	staff(t, m, clk, 0, 1, "mortgage", 4, "AVAILABLE")
-	bad := map[string]reason{
-		`{"agent_id":`: badMalformedJSON,
-		`not json`:     badMalformedJSON,
-		`{"agent_id":"a","seq":"x","event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                          badMalformedJSON,
-		`{"agent_id":"a","seq":-1,"event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                           badNegativeSeq,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","ttl_seconds":-5}`:                           badNegativeTTL,
-		`{"agent_id":"a","seq":2,"event_type":"LOGOUT","routing_state":"GONE"}`:                                                badUnknownRoutingState,
-		`{"seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                                           badMissingAgentID,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"ON_BREAK"}`:                                             badUnknownRoutingState,
-		`{"agent_id":"a","seq":1,"event_type":"STATE_CHANGE"}`:                                                                 badUnknownRoutingState,
-		`{"agent_id":"a","seq":1,"event_type":"CONFIG_CHANGE","routing_state":"AVAILABLE"}`:                                    badUnknownEventType,
-		`{"agent_id":"a","seq":1,"routing_state":"AVAILABLE"}`:                                                                 badUnknownEventType,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":-0.5}]}`: badNegativeProficiency,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":5.5}]}`:  badProficiencyRange,
-		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"proficiency":3}]}`:               badSkillName,
+	bad := map[string]string{
+		`{"agent_id":`: events.ReasonMalformedJSON,
+		`not json`:     events.ReasonMalformedJSON,
+		`{"agent_id":"a","seq":"x","event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                          events.ReasonMalformedJSON,
+		`{"agent_id":"a","seq":-1,"event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                           events.ReasonNegativeSeq,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","ttl_seconds":-5}`:                           events.ReasonNegativeTTL,
+		`{"agent_id":"a","seq":2,"event_type":"LOGOUT","routing_state":"GONE"}`:                                                events.ReasonUnknownState,
+		`{"seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE"}`:                                                           events.ReasonMissingAgentID,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"ON_BREAK"}`:                                             events.ReasonUnknownState,
+		`{"agent_id":"a","seq":1,"event_type":"STATE_CHANGE"}`:                                                                 events.ReasonUnknownState,
+		`{"agent_id":"a","seq":1,"event_type":"CONFIG_CHANGE","routing_state":"AVAILABLE"}`:                                    events.ReasonUnknownEventType,
+		`{"agent_id":"a","seq":1,"routing_state":"AVAILABLE"}`:                                                                 events.ReasonUnknownEventType,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":-0.5}]}`: events.ReasonNegativeProficiency,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":5.5}]}`:  events.ReasonProficiencyOutOfRange,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"m","proficiency":1e9}]}`:  events.ReasonProficiencyOutOfRange,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"proficiency":3}]}`:               events.ReasonMissingSkillName,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","occurred_at":"9999-12-31T23:59:59Z"}`:       events.ReasonFutureTime,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","next_routing_state":"BUSY"}`:                events.ReasonUnknownNextState,
+		`{"agent_id":"a","event_type":"LOGIN","routing_state":"AVAILABLE","skills":[{"name":"mortgage","proficiency":1}]}`:     events.ReasonMissingTime,
+		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","ttl_seconds":99999999999}`:                  events.ReasonTTLOutOfRange,
 	}
-	want := map[reason]uint64{}
-	for v, r := range bad {
-		m.HandleAgentState(events.Message{Value: []byte(v)})
-		want[r]++
-	}
-	for r, n := range want {
-		if got := m.counts[topicAgent][r].Load(); got != n {
-			t.Errorf("agent-state %s: counted %d, want %d", reasonLabel[r], got, n)
+	for v, want := range bad {
+		if got := events.Reason(feedAgent(m, events.Message{Value: []byte(v)})); got != want {
+			t.Errorf("agent-state %s: reason %q, want %q", v, got, want)
 		}
 	}
-	badCalls := map[string]reason{
-		`{"call_id":`: badMalformedJSON,
-		`{"event_type":"QUEUED","skill":"mortgage"}`:                badMissingCallID,
-		`{"call_id":"c","event_type":"RINGING","skill":"mortgage"}`: badUnknownEventType,
-		`{"call_id":"c","event_type":"QUEUED"}`:                     ignNoSkill,
+	badCalls := map[string]string{
+		`{"call_id":`: events.ReasonMalformedJSON,
+		`{"event_type":"QUEUED","skill":"mortgage","occurred_at":"2026-11-23T14:00:00Z"}`:                             events.ReasonMissingCallID,
+		`{"call_id":"c","event_type":"RINGING","skill":"mortgage","occurred_at":"2026-11-23T14:00:00Z"}`:              events.ReasonUnknownEventType,
+		`{"call_id":"c","event_type":"ENDED","skill":"mortgage","occurred_at":"2100-01-01T00:00:00Z"}`:                events.ReasonFutureTime,
+		`{"call_id":"c","event_type":"ENDED","skill":"mortgage","occurred_at":"2026-11-23T14:00:00Z","talk_ms":-1}`:   events.ReasonNegativeDuration,
+		`{"call_id":"c","event_type":"ENDED","skill":"mortgage","occurred_at":"2026-11-23T14:00:00Z","talk_ms":1e12}`: events.ReasonMalformedJSON,
 	}
-	for v, r := range badCalls {
-		m.HandleCall(events.Message{Value: []byte(v)})
-		if got := m.counts[topicCall][r].Load(); got != 1 {
-			t.Errorf("call %s: counted %d, want 1", reasonLabel[r], got)
+	for v, want := range badCalls {
+		if got := events.Reason(feedCall(m, events.Message{Value: []byte(v)})); got != want {
+			t.Errorf("call %s: reason %q, want %q", v, got, want)
 		}
+	}
+	if err := feedCall(m, events.Message{Value: []byte(`{"call_id":"c","event_type":"QUEUED","occurred_at":"2026-11-23T14:00:00Z"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.counts[topicCall][ignNoSkill].Load(); got != 1 {
+		t.Errorf("call without skill: no_skill counted %d, want 1", got)
 	}
 	// None of it touched the state: one agent, nothing waiting.
 	m.rebuild()
@@ -273,10 +280,10 @@ func TestSeqOrdering(t *testing.T) {
 	ev := func(seq int64, state string) events.Message {
 		return agentEv{id: "a1", seq: seq, typ: "STATE_CHANGE", state: state, at: clk.t, sk: []events.AgentSkill{sk("mortgage", 4)}}.msg(t)
 	}
-	m.HandleAgentState(ev(10, "AVAILABLE"))
-	m.HandleAgentState(ev(12, "BUSY"))
-	m.HandleAgentState(ev(11, "AVAILABLE")) // older: ignored
-	m.HandleAgentState(ev(12, "AVAILABLE")) // duplicate: ignored
+	feedAgent(m, ev(10, "AVAILABLE"))
+	feedAgent(m, ev(12, "BUSY"))
+	feedAgent(m, ev(11, "AVAILABLE")) // older: ignored
+	feedAgent(m, ev(12, "AVAILABLE")) // duplicate: ignored
 	m.rebuild()
 	v := m.view("mortgage")
 	if v.busy != 1 || v.available != 0 || v.staffed != 1 {
@@ -286,28 +293,28 @@ func TestSeqOrdering(t *testing.T) {
 		t.Errorf("old_seq=%d duplicate_seq=%d, want 1 and 1", o, d)
 	}
 	// LOGOUT removes from staffing; an older LOGIN replayed later stays ignored.
-	m.HandleAgentState(agentEv{id: "a1", seq: 13, typ: "LOGOUT", at: clk.t}.msg(t))
-	m.HandleAgentState(ev(9, "AVAILABLE"))
+	feedAgent(m, agentEv{id: "a1", seq: 13, typ: "LOGOUT", at: clk.t}.msg(t))
+	feedAgent(m, ev(9, "AVAILABLE"))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 0 {
 		t.Fatalf("after LOGOUT staffed=%d, want 0", v.staffed)
 	}
 	// OFFLINE likewise; NOT_ROUTABLE is not staffed either.
-	m.HandleAgentState(ev(14, "AVAILABLE"))
-	m.HandleAgentState(ev(15, "NOT_ROUTABLE"))
+	feedAgent(m, ev(14, "AVAILABLE"))
+	feedAgent(m, ev(15, "NOT_ROUTABLE"))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 0 {
 		t.Fatalf("NOT_ROUTABLE staffed=%d, want 0", v.staffed)
 	}
 	// A heartbeat that repeats the seq renews the TTL only.
 	clk.add(time.Minute)
-	m.HandleAgentState(agentEv{id: "a1", seq: 15, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: "a1", seq: 15, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	if h := m.agents["a1"].heard; h != clk.t.UnixNano() {
 		t.Fatalf("same-seq heartbeat did not renew: heard %v", time.Unix(0, h))
 	}
 	// A heartbeat without a state keeps the state and skills.
-	m.HandleAgentState(ev(16, "ACW"))
-	m.HandleAgentState(agentEv{id: "a1", seq: 17, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, ev(16, "ACW"))
+	feedAgent(m, agentEv{id: "a1", seq: 17, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.acw != 1 || v.staffed != 1 {
 		t.Fatalf("after heartbeat acw=%d staffed=%d, want 1/1", v.acw, v.staffed)
@@ -316,13 +323,13 @@ func TestSeqOrdering(t *testing.T) {
 
 func TestSkillChangeAndDuplicateSkill(t *testing.T) {
 	m, clk := newTestModel(t, Config{}, "mortgage", "auto")
-	m.HandleAgentState(agentEv{id: "a1", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t,
+	feedAgent(m, agentEv{id: "a1", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t,
 		sk: []events.AgentSkill{sk("mortgage", 2), sk("mortgage", 4), sk("auto", 1)}}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 1 || v.availAtLeast[8] != 1 || v.staffedWeighted != 4 {
 		t.Fatalf("repeated skill: staffed=%d ≥4=%d weighted=%v, want 1/1/4", v.staffed, v.availAtLeast[8], v.staffedWeighted)
 	}
-	m.HandleAgentState(agentEv{id: "a1", seq: 2, typ: "STATE_CHANGE", state: "AVAILABLE", at: clk.t,
+	feedAgent(m, agentEv{id: "a1", seq: 2, typ: "STATE_CHANGE", state: "AVAILABLE", at: clk.t,
 		sk: []events.AgentSkill{sk("auto", 3)}}.msg(t))
 	m.rebuild()
 	if m.view("mortgage").staffed != 0 || m.view("auto").staffedAtLeast[6] != 1 {
@@ -332,30 +339,30 @@ func TestSkillChangeAndDuplicateSkill(t *testing.T) {
 
 func TestTTLExpiry(t *testing.T) {
 	m, clk := newTestModel(t, Config{DefaultAgentTTL: 60 * time.Second}, "mortgage")
-	m.HandleAgentState(agentEv{id: "short", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t, ttl: 10, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
-	m.HandleAgentState(agentEv{id: "default", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
+	feedAgent(m, agentEv{id: "short", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t, ttl: 10, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
+	feedAgent(m, agentEv{id: "default", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 2 {
 		t.Fatalf("staffed=%d, want 2", v.staffed)
 	}
 	clk.add(11 * time.Second)
 	// Keep the feed fresh with a third agent so only TTLs matter.
-	m.HandleAgentState(agentEv{id: "fresh", seq: 1, typ: "LOGIN", state: "NOT_ROUTABLE", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: "fresh", seq: 1, typ: "LOGIN", state: "NOT_ROUTABLE", at: clk.t}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 1 {
 		t.Fatalf("after 11 s staffed=%d, want 1 (ttl_seconds 10 expired)", v.staffed)
 	}
 	// A heartbeat renews; silence past the default TTL drops the agent.
 	clk.add(40 * time.Second)
-	m.HandleAgentState(agentEv{id: "default", seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: "default", seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	clk.add(50 * time.Second) // 50 s since the heartbeat < 60 s
-	m.HandleAgentState(agentEv{id: "fresh", seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: "fresh", seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 1 {
 		t.Fatalf("heartbeat did not renew: staffed=%d", v.staffed)
 	}
 	clk.add(11 * time.Second)
-	m.HandleAgentState(agentEv{id: "fresh", seq: 3, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: "fresh", seq: 3, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 0 {
 		t.Fatalf("after 61 s silence staffed=%d, want 0", v.staffed)
@@ -364,7 +371,7 @@ func TestTTLExpiry(t *testing.T) {
 		t.Errorf("expired=%d, want 2", n)
 	}
 	// Replayed history (occurred_at older than its TTL) never counts.
-	m.HandleAgentState(agentEv{id: "old", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.ago(time.Hour), sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
+	feedAgent(m, agentEv{id: "old", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.ago(time.Hour), sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.staffed != 0 || m.counts[topicAgent][ignExpiredOnArrival].Load() != 1 {
 		t.Fatalf("replayed old agent counted: staffed=%d", v.staffed)
@@ -401,7 +408,7 @@ func TestDeadmanStaleAndRecover(t *testing.T) {
 		t.Fatalf("Headroom stale = %v, %v", h, late)
 	}
 	// A heartbeat brings it back.
-	m.HandleAgentState(agentEv{id: agentID(0), seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: agentID(0), seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	m.rebuild()
 	if ok, _ := m.Ready(); !ok {
 		t.Fatal("not ready after the feed resumed")
@@ -415,13 +422,13 @@ func TestCallsWaitingHandleTime(t *testing.T) {
 	m, clk := newTestModel(t, Config{}, "mortgage")
 	staff(t, m, clk, 0, 10, "mortgage", 3, "AVAILABLE")
 	call := func(id, typ string, at time.Time, talk int64) {
-		m.HandleCall(callMsg(t, events.Call{CallID: id, EventType: typ, Skill: "mortgage", OccurredAt: at, TalkMS: talk}))
+		feedCall(m, callMsg(t, events.Call{CallID: id, EventType: typ, Skill: "mortgage", OccurredAt: at, TalkMS: talk}))
 	}
 	call("c1", "OFFERED", clk.t, 0)
 	call("c1", "QUEUED", clk.t, 0) // same call: one arrival
 	call("c2", "QUEUED", clk.t, 0)
 	clk.add(25 * time.Second)
-	m.HandleAgentState(agentEv{id: agentID(0), seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: agentID(0), seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	m.rebuild()
 	v := m.view("mortgage")
 	if v.waiting != 2 || v.oldestWait != 25*time.Second || !v.waitingTooLong {
@@ -463,7 +470,7 @@ func TestCallsWaitingHandleTime(t *testing.T) {
 func TestAfterCallWorkLearned(t *testing.T) {
 	m, clk := newTestModel(t, Config{HandleTimeAlpha: 0.5}, "mortgage")
 	a := func(seq int64, state string) {
-		m.HandleAgentState(agentEv{id: "a1", seq: seq, typ: "STATE_CHANGE", state: state, at: clk.t, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
+		feedAgent(m, agentEv{id: "a1", seq: seq, typ: "STATE_CHANGE", state: state, at: clk.t, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 	}
 	a(1, "BUSY")
 	clk.add(100 * time.Second)
@@ -478,15 +485,15 @@ func TestAfterCallWorkLearned(t *testing.T) {
 func TestWaitingTimeout(t *testing.T) {
 	m, clk := newTestModel(t, Config{WaitingTimeout: time.Minute}, "mortgage")
 	staff(t, m, clk, 0, 1, "mortgage", 3, "AVAILABLE")
-	m.HandleCall(callMsg(t, events.Call{CallID: "lost", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.t}))
+	feedCall(m, callMsg(t, events.Call{CallID: "lost", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.t}))
 	clk.add(61 * time.Second)
-	m.HandleAgentState(agentEv{id: agentID(0), seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
+	feedAgent(m, agentEv{id: agentID(0), seq: 2, typ: "HEARTBEAT", at: clk.t}.msg(t))
 	m.rebuild()
 	if v := m.view("mortgage"); v.waiting != 0 || m.waitTimeouts.Load() != 1 {
 		t.Fatalf("waiting=%d timeouts=%d, want 0 and 1", v.waiting, m.waitTimeouts.Load())
 	}
 	// Replayed history older than the timeout is not waiting.
-	m.HandleCall(callMsg(t, events.Call{CallID: "old", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.ago(time.Hour)}))
+	feedCall(m, callMsg(t, events.Call{CallID: "old", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.ago(time.Hour)}))
 	m.rebuild()
 	if v := m.view("mortgage"); v.waiting != 0 {
 		t.Fatalf("replayed call waiting=%d", v.waiting)
@@ -498,8 +505,8 @@ func TestArrivalRate(t *testing.T) {
 	staff(t, m, clk, 0, 1, "mortgage", 3, "AVAILABLE")
 	// 6 calls/min, evenly spaced, for 10 windows.
 	for i := range 600 {
-		m.HandleCall(callMsg(t, events.Call{CallID: "c" + itoa(i), EventType: "OFFERED", Skill: "mortgage", OccurredAt: clk.t}))
-		m.HandleCall(callMsg(t, events.Call{CallID: "c" + itoa(i), EventType: "ENDED", Skill: "mortgage", OccurredAt: clk.t}))
+		feedCall(m, callMsg(t, events.Call{CallID: "c" + itoa(i), EventType: "OFFERED", Skill: "mortgage", OccurredAt: clk.t}))
+		feedCall(m, callMsg(t, events.Call{CallID: "c" + itoa(i), EventType: "ENDED", Skill: "mortgage", OccurredAt: clk.t}))
 		clk.add(10 * time.Second)
 	}
 	m.mu.Lock()
@@ -539,13 +546,33 @@ func TestCommitmentsReduceHeadroom(t *testing.T) {
 	}
 }
 
-func TestMaxSkills(t *testing.T) {
+// TestJunkSkillsNotTracked: 1,000 skill names no campaign uses take no
+// table entries, and a campaign added later still gets its skill.
+func TestJunkSkillsNotTracked(t *testing.T) {
 	m, clk := newTestModel(t, Config{MaxSkills: 2}, "mortgage")
-	m.HandleAgentState(agentEv{id: "a", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t,
-		sk: []events.AgentSkill{sk("x", 1), sk("y", 1), sk("mortgage", 1)}}.msg(t))
+	for i := range 1000 {
+		if err := feedAgent(m, agentEv{id: "junk-" + itoa(i), seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t,
+			sk: []events.AgentSkill{sk("junk-skill-"+itoa(i), 1)}}.msg(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feedAgent(m, agentEv{id: "a", seq: 1, typ: "LOGIN", state: "AVAILABLE", at: clk.t,
+		sk: []events.AgentSkill{sk("x", 1), sk("legal", 1), sk("mortgage", 1)}}.msg(t))
 	m.rebuild()
-	if n := len(m.snap.Load().skills); n != 2 || m.skillDropped.Load() != 1 {
-		t.Fatalf("skills=%d dropped=%d, want 2 and 1", n, m.skillDropped.Load())
+	if n := len(m.snap.Load().skills); n != 1 || m.skillDropped.Load() != 2 {
+		t.Fatalf("skills=%d dropped=%d, want 1 and 2", n, m.skillDropped.Load())
+	}
+	if len(m.agents) != 1 || m.counts[topicAgent][ignUntrackedSkill].Load() != 1000 {
+		t.Fatalf("agents=%d untracked=%d, want 1 and 1000", len(m.agents), m.counts[topicAgent][ignUntrackedSkill].Load())
+	}
+	// A campaign for "legal" is added by a reload: the next event carrying
+	// the skill counts the agent.
+	m.SetSkills([]string{"mortgage", "legal"})
+	feedAgent(m, agentEv{id: "a", seq: 2, typ: "STATE_CHANGE", state: "AVAILABLE", at: clk.t,
+		sk: []events.AgentSkill{sk("x", 1), sk("legal", 1), sk("mortgage", 1)}}.msg(t))
+	m.rebuild()
+	if v := m.view("legal"); v == nil || v.available != 1 {
+		t.Fatalf("legal after reload: %+v, want 1 available", v)
 	}
 }
 
@@ -563,7 +590,7 @@ func TestRunReflectsChangePromptly(t *testing.T) {
 			state = "NOT_ROUTABLE"
 		}
 		start := time.Now()
-		m.HandleAgentState(agentEv{id: "a1", seq: int64(i + 1), typ: "STATE_CHANGE", state: state, at: start, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
+		feedAgent(m, agentEv{id: "a1", seq: int64(i + 1), typ: "STATE_CHANGE", state: state, at: start, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 		for (m.View("mortgage", 0, 0).Factor > 0) != (state == "AVAILABLE") {
 			if time.Since(start) > time.Second {
 				t.Fatalf("change %d not visible after 1 s", i)
@@ -584,4 +611,16 @@ func TestReasonLabels(t *testing.T) {
 			t.Errorf("reason %d label %q", r, reasonLabel[r])
 		}
 	}
+}
+
+// feedAgent hands one Kafka record to the model as the events consumer does:
+// decoded and checked once, then HandleAgentState. It returns the error the
+// consumer would count (nil for an applied or ignored event).
+func feedAgent(m *Model, msg events.Message) error {
+	return events.NewDispatch[events.AgentState](events.Config{}, m.HandleAgentState)(msg)
+}
+
+// feedCall is feedAgent for cc.call.v1.
+func feedCall(m *Model, msg events.Message) error {
+	return events.NewDispatch[events.Call](events.Config{}, m.HandleCall)(msg)
 }

@@ -239,8 +239,9 @@ func TestNumbersOutputMatchesSchemas(t *testing.T) {
 		}
 	}
 	// A call to the plain number: attribution, and the lease ends (cooldown).
-	call, _ := json.Marshal(events.Call{CallID: "c-1", EventType: events.CallOffered, DNIS: dnis, ANI: "+14155550188", OccurredAt: now})
-	p.HandleCallEvent(events.Message{Topic: events.TopicCall, Value: call})
+	if err := p.HandleCallEvent(&events.Call{CallID: "c-1", EventType: events.CallOffered, DNIS: dnis, ANI: "+14155550188", OccurredAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	select { // published from Run's goroutine
 	case <-pub.attributed:
 	case <-time.After(10 * time.Second):

@@ -23,10 +23,10 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-var inbound = []string{TopicAgentState, TopicCall, TopicOutcome}
+var inboundTopics = []string{TopicAgentState, TopicCall, TopicOutcome}
 
 func TestCheckTopicsMissing(t *testing.T) {
-	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inbound) // auto-creation off, as on most clusters
+	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inboundTopics) // auto-creation off, as on most clusters
 	defer b.Close()
 	cfg := testConfig(b.Addr())
 	cfg.Topics.ReplicationFactor = 3
@@ -60,7 +60,7 @@ func TestCheckTopicsMissing(t *testing.T) {
 }
 
 func TestCheckTopicsAutoCreate(t *testing.T) {
-	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inbound)
+	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inboundTopics)
 	defer b.Close()
 	cfg := testConfig(b.Addr())
 	cfg.Topics.AutoCreate = true
@@ -127,7 +127,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func TestClusterCheckMissingThenCreated(t *testing.T) {
-	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inbound)
+	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inboundTopics)
 	defer b.Close()
 	cfg := testConfig(b.Addr())
 	var logs syncBuf

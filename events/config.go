@@ -81,6 +81,12 @@ type Config struct {
 	TLS  TLSConfig  `yaml:"tls"`
 	SASL SASLConfig `yaml:"sasl"`
 
+	// MaxFutureSkew is how far after its record's timestamp (or now, if
+	// earlier) an inbound event's time may lie; later ones are rejected and
+	// counted (callbid_events_bad_total{reason="future_time"}), so no
+	// clock or record far ahead can pin state. Default 5m.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+
 	Embedded EmbeddedConfig `yaml:"embedded"`
 	Topics   TopicsConfig   `yaml:"topics"`
 }
@@ -124,6 +130,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.QueueSize, DefaultQueueSize)
 	setDefault(&c.RetryBackoffMin, DefaultRetryBackoffMin)
 	setDefault(&c.RetryBackoffMax, DefaultRetryBackoffMax)
+	setDefault(&c.MaxFutureSkew, DefaultMaxFutureSkew)
 	c.Embedded.SetDefaults()
 	setDefault(&c.Topics.Partitions, DefaultTopicPartitions)
 }
@@ -190,6 +197,7 @@ func (c *Config) Validate() error {
 		add("retry_backoff_min: %s is larger than retry_backoff_max %s", d.RetryBackoffMin, d.RetryBackoffMax)
 	}
 	errs = append(errs, c.validateSecurity()...)
+	durationIn(&errs, "max_future_skew", c.MaxFutureSkew, time.Second, 24*time.Hour)
 	if err := c.Embedded.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -25,13 +25,14 @@ import (
 // from Run's own goroutine only, in offset order per partition. CaughtUp,
 // LastMessageAt and the stats are safe from any goroutine.
 type Consumer struct {
-	cfg    Config
-	topic  string
-	handle func(Message)
-	log    zerolog.Logger
-	client *kafka.Client
-	tr     *kafka.Transport
-	warn   rateLimited
+	cfg      Config
+	topic    string
+	dispatch func(Message) error
+	log      zerolog.Logger
+	client   *kafka.Client
+	tr       *kafka.Transport
+	warn     rateLimited
+	bad      badRecords
 
 	caughtUp atomic.Bool
 	parts    atomic.Pointer[[]*partState]
@@ -68,21 +69,27 @@ type fetchBatch struct {
 // span locates one record's key (buf[k:v]) and value (buf[v:e]).
 type span struct{ k, v, e int }
 
-// NewConsumer builds a consumer of topic that calls handle for each record,
-// in offset order per partition, from one goroutine. Nothing connects until
-// Run.
+// NewConsumer builds a consumer of topic that calls handle for each raw
+// record, in offset order per partition, from one goroutine. Nothing
+// connects until Run. Topics with a record type use NewRecordConsumer,
+// which decodes once and counts bad records.
 func NewConsumer(cfg Config, topic string, handle func(Message), log zerolog.Logger) *Consumer {
+	return newConsumer(cfg, topic, func(m Message) error { handle(m); return nil }, log)
+}
+
+func newConsumer(cfg Config, topic string, dispatch func(Message) error, log zerolog.Logger) *Consumer {
 	cfg.SetDefaults()
 	tr := newTransport(cfg)
 	c := &Consumer{
-		cfg:    cfg,
-		topic:  topic,
-		handle: handle,
-		log:    log.With().Str("component", "kafka_consumer").Str("topic", topic).Logger(),
-		tr:     tr,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.RequestTimeout},
-		warn:   rateLimited{every: 10 * time.Second},
+		cfg:      cfg,
+		topic:    topic,
+		dispatch: dispatch,
+		log:      log.With().Str("component", "kafka_consumer").Str("topic", topic).Logger(),
+		tr:       tr,
+		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.RequestTimeout},
+		warn:     rateLimited{every: 10 * time.Second},
 	}
+	c.bad.init(topic, &c.log)
 	return c
 }
 
@@ -136,7 +143,9 @@ func (c *Consumer) Run(ctx context.Context) {
 	start := time.Now()
 	for b := range batches {
 		for i := range b.msgs {
-			c.handle(b.msgs[i])
+			if err := c.dispatch(b.msgs[i]); err != nil {
+				c.bad.record(&b.msgs[i], err)
+			}
 		}
 		if n := len(b.msgs); n > 0 {
 			c.messages.Add(uint64(n))
@@ -422,7 +431,8 @@ func (c *Consumer) LastMessageAt() time.Time {
 
 // ConsumerStats is a point-in-time view of a consumer's counters.
 type ConsumerStats struct {
-	Messages   uint64 // records handed to the handler
+	Messages   uint64 // records handed to the handler (bad ones included)
+	Bad        uint64 // records skipped as bad (callbid_events_bad_total)
 	Bytes      uint64 // key+value bytes handed over
 	Errors     uint64 // failed requests (each retried)
 	Reconnects uint64 // recoveries after failures
@@ -433,7 +443,7 @@ type ConsumerStats struct {
 // Stats returns the consumer's counters.
 func (c *Consumer) Stats() ConsumerStats {
 	return ConsumerStats{
-		Messages: c.messages.Load(), Bytes: c.bytes.Load(), Errors: c.errs.Load(),
+		Messages: c.messages.Load(), Bad: c.bad.total.Load(), Bytes: c.bytes.Load(), Errors: c.errs.Load(),
 		Reconnects: c.reconnects.Load(), Lag: c.Lag(), CaughtUp: c.CaughtUp(),
 	}
 }
@@ -476,6 +486,7 @@ func (c *Consumer) RegisterMetrics(reg prometheus.Registerer) error {
 			return float64(c.lastMsg.Load()) / 1e9
 		}),
 	}
+	cs = append(cs, c.bad.vec)
 	for _, col := range cs {
 		if err := reg.Register(col); err != nil {
 			return fmt.Errorf("cannot register consumer metrics for %q: %w", c.topic, err)

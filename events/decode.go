@@ -4,25 +4,44 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
-// Reasons a BadEvent carries; consumers count per reason.
+// Reasons a BadEvent carries: the "reason" label of
+// callbid_events_bad_total.
 const (
 	ReasonMalformedJSON         = "malformed_json"
+	ReasonTooLarge              = "too_large"
+	ReasonTooLong               = "too_long"
 	ReasonMissingAgentID        = "missing_agent_id"
 	ReasonNegativeSeq           = "negative_seq"
+	ReasonSeqJump               = "seq_jump"
 	ReasonUnknownEventType      = "unknown_event_type"
 	ReasonUnknownState          = "unknown_state"
+	ReasonUnknownNextState      = "unknown_next_state"
 	ReasonMissingSkillName      = "missing_skill_name"
 	ReasonNegativeProficiency   = "negative_proficiency"
 	ReasonProficiencyOutOfRange = "proficiency_out_of_range"
 	ReasonNegativeTTL           = "negative_ttl"
+	ReasonTTLOutOfRange         = "ttl_out_of_range"
 	ReasonMissingCallID         = "missing_call_id"
 	ReasonNegativeDuration      = "negative_duration"
+	ReasonDurationOutOfRange    = "duration_out_of_range"
 	ReasonUnknownDisposition    = "unknown_disposition"
 	ReasonNegativeRevenue       = "negative_revenue"
+	ReasonRevenueOutOfRange     = "revenue_out_of_range"
+	ReasonNegativeValue         = "negative_value"
 	ReasonMissingBidID          = "missing_bid_id"
 	ReasonUnknownKind           = "unknown_kind"
+	ReasonMissingTime           = "missing_occurred_at"
+	ReasonTimeOutOfRange        = "time_out_of_range"
+	ReasonFutureTime            = "future_time"
+	// ReasonOther labels a handler error that is not a *BadEvent.
+	ReasonOther = "other"
 )
 
 // BadEvent is a record that cannot be used, with a short reason label for
@@ -51,179 +70,383 @@ func Reason(err error) string {
 	return ""
 }
 
-func bad(reason, format string, args ...any) error {
+// Bad makes a *BadEvent with reason and a sentence saying why; handlers use
+// it for records they find bad in context (a seq jump).
+func Bad(reason, format string, args ...any) error {
 	return &BadEvent{Reason: reason, Err: fmt.Errorf(format, args...)}
 }
 
-// Agent event types and routing states (CONTRACTS §3).
-const (
-	AgentLogin       = "LOGIN"
-	AgentLogout      = "LOGOUT"
-	AgentStateChange = "STATE_CHANGE"
-	AgentHeartbeat   = "HEARTBEAT"
+func bad(reason, format string, args ...any) error { return Bad(reason, format, args...) }
 
-	StateAvailable   = "AVAILABLE"
-	StateReserved    = "RESERVED"
-	StateBusy        = "BUSY"
-	StateACW         = "ACW"
-	StateNotRoutable = "NOT_ROUTABLE"
-	StateOffline     = "OFFLINE"
-)
+// StripFraming removes Confluent Schema Registry framing (magic byte 0x00
+// and a 4-byte schema id) from a value. JSON never starts with 0x00, so an
+// unframed value is returned as it is.
+func StripFraming(b []byte) []byte {
+	if len(b) >= 5 && b[0] == 0 {
+		return b[5:]
+	}
+	return b
+}
 
-// Call event types and end reasons (CONTRACTS §3).
-const (
-	CallOffered  = "OFFERED"
-	CallQueued   = "QUEUED"
-	CallAnswered = "ANSWERED"
-	CallEnded    = "ENDED"
+// The decoders parse with valyala/fastjson: exact key match (encoding/json
+// also matches "AGENT_ID"), strict types, and every string of a record
+// copied in one allocation. Unknown fields are ignored.
 
-	EndCustomerHangup   = "CUSTOMER_HANGUP"
-	EndAgentHangup      = "AGENT_HANGUP"
-	EndAbandonedInQueue = "ABANDONED_IN_QUEUE"
-	EndTransferred      = "TRANSFERRED"
-	EndFailed           = "FAILED"
-)
+var parserPool fastjson.ParserPool
 
-// Dispositions (CONTRACTS §3).
-const (
-	DispositionSale                               = "SALE"
-	DispositionNoSale                             = "NO_SALE"
-	DispositionCallback                           = "CALLBACK_REQUESTED"
-	DispositionFollowUp                           = "FOLLOW_UP_EXPECTED"
-	DispositionNotQualified                       = "NOT_QUALIFIED"
-	DispositionWrongNumber                        = "WRONG_NUMBER"
-	DispositionSpam                               = "SPAM"
-	ImpressionWin, ImpressionBill, ImpressionLoss = "win", "bill", "loss"
-)
+// parseObject strips framing and parses b as a JSON object.
+func parseObject(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
+	if len(b) > MaxRecordBytes {
+		return nil, bad(ReasonTooLarge, "value of %d bytes is larger than %d", len(b), MaxRecordBytes)
+	}
+	v, err := p.ParseBytes(StripFraming(b))
+	if err != nil {
+		return nil, &BadEvent{Reason: ReasonMalformedJSON, Err: err}
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, bad(ReasonMalformedJSON, "value is a JSON %s, not an object", v.Type())
+	}
+	return v, nil
+}
 
-// DecodeAgentState parses and checks one cc.agent-state.v1 value. Unknown
-// fields are ignored. routing_state may be empty only on HEARTBEAT (the agent
-// is alive, state unchanged) and LOGOUT (OFFLINE is implied).
-func DecodeAgentState(b []byte, ev *AgentState) error {
+// fields reads typed fields of one object, remembering the first type error.
+// Strings are collected and copied into one string at the end (strs).
+type fields struct {
+	err  error
+	buf  []byte
+	refs []strRef
+}
+
+type strRef struct {
+	dst        *string
+	start, end int
+}
+
+func (f *fields) fail(name, want string) {
+	if f.err == nil {
+		f.err = bad(ReasonMalformedJSON, "%s must be %s", name, want)
+	}
+}
+
+// get returns the field, or nil when absent or null.
+func get(v *fastjson.Value, name string) *fastjson.Value {
+	x := v.Get(name)
+	if x == nil || x.Type() == fastjson.TypeNull {
+		return nil
+	}
+	return x
+}
+
+// str schedules field name of v into *dst. Known enum values (consts) are
+// set without copying.
+func (f *fields) str(v *fastjson.Value, name string, dst *string, consts ...string) {
+	x := get(v, name)
+	if x == nil {
+		return
+	}
+	b, err := x.StringBytes()
+	if err != nil {
+		f.fail(name, "a string")
+		return
+	}
+	f.strBytes(name, b, dst, consts...)
+}
+
+// strBytes schedules b into *dst (see str).
+func (f *fields) strBytes(name string, b []byte, dst *string, consts ...string) {
+	if !utf8.Valid(b) {
+		f.fail(name, "valid UTF-8")
+		return
+	}
+	for _, c := range consts {
+		if string(b) == c {
+			*dst = c
+			return
+		}
+	}
+	if len(b) > MaxIDBytes*4 {
+		b = b[:MaxIDBytes*4] // long enough to fail Check's bound; no more copied
+	}
+	f.refs = append(f.refs, strRef{dst, len(f.buf), len(f.buf) + len(b)})
+	f.buf = append(f.buf, b...)
+}
+
+func (f *fields) int64(v *fastjson.Value, name string, dst *int64) {
+	if x := get(v, name); x != nil {
+		n, err := x.Int64()
+		if err != nil {
+			f.fail(name, "an integer")
+			return
+		}
+		*dst = n
+	}
+}
+
+func (f *fields) float(v *fastjson.Value, name string, dst *float64) {
+	if x := get(v, name); x != nil {
+		n, err := x.Float64()
+		if err != nil {
+			f.fail(name, "a number")
+			return
+		}
+		*dst = n
+	}
+}
+
+func (f *fields) bool(v *fastjson.Value, name string, dst *bool) {
+	if x := get(v, name); x != nil {
+		b, err := x.Bool()
+		if err != nil {
+			f.fail(name, "true or false")
+			return
+		}
+		*dst = b
+	}
+}
+
+// time reads an RFC 3339 time; an empty string is no time.
+func (f *fields) time(v *fastjson.Value, name string, dst *time.Time) {
+	x := get(v, name)
+	if x == nil {
+		return
+	}
+	b, err := x.StringBytes()
+	if err != nil {
+		f.fail(name, "an RFC 3339 time string")
+		return
+	}
+	if len(b) == 0 {
+		return
+	}
+	if len(b) > 64 {
+		f.fail(name, "an RFC 3339 time")
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		f.fail(name, "an RFC 3339 time")
+		return
+	}
+	*dst = t
+}
+
+// strs copies the scheduled strings in one allocation.
+func (f *fields) strs() {
+	if len(f.refs) == 0 {
+		return
+	}
+	all := string(f.buf)
+	for _, r := range f.refs {
+		*r.dst = all[r.start:r.end]
+	}
+}
+
+func (f *fields) reset() {
+	f.err, f.buf, f.refs = nil, f.buf[:0], f.refs[:0]
+}
+
+var routingStates = []string{StateAvailable, StateReserved, StateBusy, StateACW, StateNotRoutable, StateOffline}
+
+// decoder is the reusable state of one decoding goroutine.
+type decoder struct {
+	p *fastjson.Parser
+	f fields
+}
+
+func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
+	skills, channels := ev.Skills[:0], ev.Channels[:0]
 	*ev = AgentState{}
-	if err := json.Unmarshal(b, ev); err != nil {
-		return &BadEvent{Reason: ReasonMalformedJSON, Err: err}
+	v, err := parseObject(d.p, b)
+	if err != nil {
+		return err
 	}
-	return ev.Check()
+	f := &d.f
+	f.reset()
+	f.str(v, "agent_id", &ev.AgentID)
+	f.int64(v, "seq", &ev.Seq)
+	f.str(v, "event_type", &ev.EventType, AgentLogin, AgentLogout, AgentStateChange, AgentHeartbeat)
+	f.time(v, "occurred_at", &ev.OccurredAt)
+	f.str(v, "routing_state", &ev.RoutingState, routingStates...)
+	f.str(v, "next_routing_state", &ev.NextRoutingState, routingStates...)
+	x := v.Get("ttl_seconds")
+	if x != nil && x.Type() != fastjson.TypeNull {
+		n, err := x.Int64()
+		switch {
+		case err != nil:
+			f.fail("ttl_seconds", "an integer")
+		case n > MaxTTLSeconds:
+			ev.TTLSeconds = MaxTTLSeconds + 1 // Check names it
+		case n < 0:
+			ev.TTLSeconds = -1
+		default:
+			ev.TTLSeconds = int(n)
+		}
+	}
+	if x := get(v, "skills"); x != nil {
+		arr, err := x.Array()
+		if err != nil {
+			f.fail("skills", "an array")
+		}
+		if len(arr) > MaxSkillsPerEv {
+			return bad(ReasonTooLong, "%d skills is more than %d", len(arr), MaxSkillsPerEv)
+		}
+		skills = slices.Grow(skills, len(arr))[:len(arr)]
+		for i, s := range arr {
+			skills[i] = AgentSkill{}
+			if s.Type() != fastjson.TypeObject {
+				f.fail("skills[]", "an object")
+				continue
+			}
+			f.str(s, "name", &skills[i].Name)
+			f.float(s, "proficiency", &skills[i].Proficiency)
+		}
+		ev.Skills = skills
+	}
+	if x := get(v, "channels"); x != nil {
+		arr, err := x.Array()
+		if err != nil {
+			f.fail("channels", "an array")
+		}
+		if len(arr) > MaxChannelsPerEv {
+			return bad(ReasonTooLong, "%d channels is more than %d", len(arr), MaxChannelsPerEv)
+		}
+		channels = slices.Grow(channels, len(arr))[:len(arr)]
+		for i, c := range arr {
+			channels[i] = ""
+			b, err := c.StringBytes()
+			if err != nil {
+				f.fail("channels[]", "a string")
+				continue
+			}
+			f.strBytes("channels[]", b, &channels[i], "voice", "chat", "email", "sms")
+		}
+		ev.Channels = channels
+	}
+	if f.err != nil {
+		return f.err
+	}
+	f.strs()
+	l.fillTime(&ev.OccurredAt)
+	return ev.Check(l)
 }
 
-// Check reports why ev is not a usable agent state, as a *BadEvent.
-func (ev *AgentState) Check() error {
-	if ev.AgentID == "" {
-		return bad(ReasonMissingAgentID, "agent_id is empty")
-	}
-	if ev.Seq < 0 {
-		return bad(ReasonNegativeSeq, "seq %d is negative", ev.Seq)
-	}
-	switch ev.EventType {
-	case AgentLogin, AgentLogout, AgentStateChange, AgentHeartbeat:
-	default:
-		return bad(ReasonUnknownEventType, "event_type %q is not LOGIN, LOGOUT, STATE_CHANGE or HEARTBEAT", ev.EventType)
-	}
-	switch ev.RoutingState {
-	case StateAvailable, StateReserved, StateBusy, StateACW, StateNotRoutable, StateOffline:
-	case "":
-		if ev.EventType != AgentHeartbeat && ev.EventType != AgentLogout {
-			return bad(ReasonUnknownState, "routing_state is empty on %s", ev.EventType)
-		}
-	default:
-		return bad(ReasonUnknownState, "routing_state %q is not AVAILABLE, RESERVED, BUSY, ACW, NOT_ROUTABLE or OFFLINE", ev.RoutingState)
-	}
-	for i, s := range ev.Skills {
-		if s.Name == "" {
-			return bad(ReasonMissingSkillName, "skills[%d].name is empty", i)
-		}
-		if s.Proficiency < 0 {
-			return bad(ReasonNegativeProficiency, "skills[%d].proficiency %g is negative", i, s.Proficiency)
-		}
-		if !(s.Proficiency <= 5) { // also NaN
-			return bad(ReasonProficiencyOutOfRange, "skills[%d].proficiency %g is above 5", i, s.Proficiency)
-		}
-	}
-	if ev.TTLSeconds < 0 {
-		return bad(ReasonNegativeTTL, "ttl_seconds %d is negative", ev.TTLSeconds)
-	}
-	return nil
-}
-
-// DecodeCall parses and checks one cc.call.v1 value. Unknown fields are
-// ignored; end_reason is free text beyond the documented values (new reasons
-// must not make calls disappear).
-func DecodeCall(b []byte, ev *Call) error {
+func (d *decoder) call(b []byte, ev *Call, l Limits) error {
 	*ev = Call{}
-	if err := json.Unmarshal(b, ev); err != nil {
-		return &BadEvent{Reason: ReasonMalformedJSON, Err: err}
+	v, err := parseObject(d.p, b)
+	if err != nil {
+		return err
 	}
-	return ev.Check()
+	f := &d.f
+	f.reset()
+	f.str(v, "call_id", &ev.CallID)
+	f.str(v, "event_type", &ev.EventType, CallOffered, CallQueued, CallAnswered, CallEnded)
+	f.str(v, "dnis", &ev.DNIS)
+	f.str(v, "ext", &ev.Ext)
+	f.str(v, "ani", &ev.ANI)
+	f.time(v, "occurred_at", &ev.OccurredAt)
+	f.str(v, "queue", &ev.Queue)
+	f.str(v, "skill", &ev.Skill)
+	f.str(v, "agent_id", &ev.AgentID)
+	f.int64(v, "queue_wait_ms", &ev.QueueWaitMS)
+	f.int64(v, "talk_ms", &ev.TalkMS)
+	f.str(v, "end_reason", &ev.EndReason, EndCustomerHangup, EndAgentHangup, EndAbandonedInQueue, EndTransferred, EndFailed)
+	if f.err != nil {
+		return f.err
+	}
+	f.strs()
+	l.fillTime(&ev.OccurredAt)
+	return ev.Check(l)
 }
 
-// Check reports why ev is not a usable call event, as a *BadEvent.
-func (ev *Call) Check() error {
-	if ev.CallID == "" {
-		return bad(ReasonMissingCallID, "call_id is empty")
+func (d *decoder) outcome(b []byte, ev *Outcome, l Limits) error {
+	*ev = Outcome{}
+	v, err := parseObject(d.p, b)
+	if err != nil {
+		return err
 	}
-	switch ev.EventType {
-	case CallOffered, CallQueued, CallAnswered, CallEnded:
-	default:
-		return bad(ReasonUnknownEventType, "event_type %q is not OFFERED, QUEUED, ANSWERED or ENDED", ev.EventType)
+	f := &d.f
+	f.reset()
+	f.str(v, "call_id", &ev.CallID)
+	f.str(v, "disposition", &ev.Disposition, DispositionSale, DispositionNoSale, DispositionCallback,
+		DispositionFollowUp, DispositionNotQualified, DispositionWrongNumber, DispositionSpam)
+	f.bool(v, "is_final", &ev.IsFinal)
+	if r := get(v, "revenue"); r != nil {
+		if r.Type() != fastjson.TypeObject {
+			f.fail("revenue", "an object")
+		} else {
+			f.int64(r, "amount_micros", &ev.Revenue.AmountMicros)
+			f.str(r, "currency", &ev.Revenue.Currency, "USD", "EUR", "GBP", "CAD")
+		}
 	}
-	if ev.QueueWaitMS < 0 || ev.TalkMS < 0 {
-		return bad(ReasonNegativeDuration, "queue_wait_ms %d / talk_ms %d is negative", ev.QueueWaitMS, ev.TalkMS)
+	f.time(v, "occurred_at", &ev.OccurredAt)
+	if f.err != nil {
+		return f.err
 	}
-	return nil
+	f.strs()
+	l.fillTime(&ev.OccurredAt)
+	return ev.Check(l)
+}
+
+// jsonRecord decodes callbid's own records (written by callbid, read back
+// on replay) with encoding/json, then checks them.
+func jsonRecord[T interface{ Check(Limits) error }](b []byte, ev T, l Limits) error {
+	if len(b) > MaxRecordBytes {
+		return bad(ReasonTooLarge, "value of %d bytes is larger than %d", len(b), MaxRecordBytes)
+	}
+	if err := json.Unmarshal(StripFraming(b), ev); err != nil {
+		return &BadEvent{Reason: ReasonMalformedJSON, Err: err}
+	}
+	return ev.Check(l)
+}
+
+// The decode methods are what a record consumer calls (one decoder per
+// consumer goroutine); topic names the topic a record type is read from.
+
+func (ev *AgentState) decode(d *decoder, b []byte, l Limits) error { return d.agentState(b, ev, l) }
+func (ev *Call) decode(d *decoder, b []byte, l Limits) error       { return d.call(b, ev, l) }
+func (ev *Outcome) decode(d *decoder, b []byte, l Limits) error    { return d.outcome(b, ev, l) }
+func (ev *Impression) decode(_ *decoder, b []byte, l Limits) error {
+	*ev = Impression{}
+	return jsonRecord(b, ev, l)
+}
+func (ev *Attribution) decode(_ *decoder, b []byte, l Limits) error {
+	*ev = Attribution{}
+	return jsonRecord(b, ev, l)
+}
+
+func (*AgentState) topic() string  { return TopicAgentState }
+func (*Call) topic() string        { return TopicCall }
+func (*Outcome) topic() string     { return TopicOutcome }
+func (*Impression) topic() string  { return TopicImpressions }
+func (*Attribution) topic() string { return TopicAttribution }
+
+// decodeWith runs one decode with a pooled parser (the static decoders).
+func decodeWith(b []byte, fn func(d *decoder) error) error {
+	d := &decoder{p: parserPool.Get()}
+	err := fn(d)
+	parserPool.Put(d.p)
+	return err
+}
+
+// DecodeAgentState parses and checks one cc.agent-state.v1 value (Schema
+// Registry framing stripped, no clock: Limits{}). The consumer decodes with
+// the same rules plus the record's time limits.
+func DecodeAgentState(b []byte, ev *AgentState) error {
+	return decodeWith(b, func(d *decoder) error { return d.agentState(b, ev, Limits{}) })
+}
+
+// DecodeCall parses and checks one cc.call.v1 value (see DecodeAgentState).
+func DecodeCall(b []byte, ev *Call) error {
+	return decodeWith(b, func(d *decoder) error { return d.call(b, ev, Limits{}) })
 }
 
 // DecodeOutcome parses and checks one cc.outcome.v1 value.
 func DecodeOutcome(b []byte, ev *Outcome) error {
-	*ev = Outcome{}
-	if err := json.Unmarshal(b, ev); err != nil {
-		return &BadEvent{Reason: ReasonMalformedJSON, Err: err}
-	}
-	return ev.Check()
-}
-
-// Check reports why ev is not a usable outcome, as a *BadEvent.
-func (ev *Outcome) Check() error {
-	if ev.CallID == "" {
-		return bad(ReasonMissingCallID, "call_id is empty")
-	}
-	switch ev.Disposition {
-	case DispositionSale, DispositionNoSale, DispositionCallback, DispositionFollowUp,
-		DispositionNotQualified, DispositionWrongNumber, DispositionSpam:
-	default:
-		return bad(ReasonUnknownDisposition, "disposition %q is not one of CONTRACTS §3", ev.Disposition)
-	}
-	if ev.Revenue.AmountMicros < 0 {
-		return bad(ReasonNegativeRevenue, "revenue.amount_micros %d is negative", ev.Revenue.AmountMicros)
-	}
-	return nil
+	return decodeWith(b, func(d *decoder) error { return d.outcome(b, ev, Limits{}) })
 }
 
 // DecodeImpression parses and checks one callbid.impressions.v1 value.
-func DecodeImpression(b []byte, ev *Impression) error {
-	*ev = Impression{}
-	if err := json.Unmarshal(b, ev); err != nil {
-		return &BadEvent{Reason: ReasonMalformedJSON, Err: err}
-	}
-	if ev.BidID == "" {
-		return bad(ReasonMissingBidID, "bid_id is empty")
-	}
-	switch ev.Kind {
-	case ImpressionWin, ImpressionBill, ImpressionLoss:
-	default:
-		return bad(ReasonUnknownKind, "kind %q is not win, bill or loss", ev.Kind)
-	}
-	return nil
-}
+func DecodeImpression(b []byte, ev *Impression) error { return ev.decode(nil, b, Limits{}) }
 
 // DecodeAttribution parses and checks one callbid.attribution.v1 value.
-func DecodeAttribution(b []byte, ev *Attribution) error {
-	*ev = Attribution{}
-	if err := json.Unmarshal(b, ev); err != nil {
-		return &BadEvent{Reason: ReasonMalformedJSON, Err: err}
-	}
-	if ev.CallID == "" {
-		return bad(ReasonMissingCallID, "call_id is empty")
-	}
-	return nil
-}
+func DecodeAttribution(b []byte, ev *Attribution) error { return ev.decode(nil, b, Limits{}) }

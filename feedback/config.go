@@ -54,6 +54,10 @@ type Config struct {
 	// CallRetention is how long call records (attribution, call, outcome) are
 	// kept for late outcomes, in event time. Default 168h.
 	CallRetention time.Duration `yaml:"call_retention"`
+	// MaxCalls caps the call records kept (default 100000): beyond it the
+	// records first seen longest ago are dropped early (their counts stay),
+	// so memory is bounded by configuration whatever the call volume.
+	MaxCalls int `yaml:"max_calls"`
 	// OrphanTTL is how long an outcome or call event without its attribution
 	// waits before it is counted as an orphan and dropped. Default 10m.
 	OrphanTTL time.Duration `yaml:"orphan_ttl"`
@@ -159,6 +163,7 @@ const (
 	defRecordQueue    = 65536
 	defDedupe         = time.Hour
 	defCallRetention  = 168 * time.Hour
+	defMaxCalls       = 100_000
 	defOrphanTTL      = 10 * time.Minute
 	defReportRet      = 720 * time.Hour
 	defStaleAfter     = 5 * time.Minute
@@ -214,6 +219,9 @@ func (c Config) withDefaults() Config {
 	}
 	setD(&c.DedupeWindow, defDedupe)
 	setD(&c.CallRetention, defCallRetention)
+	if c.MaxCalls == 0 {
+		c.MaxCalls = defMaxCalls
+	}
 	setD(&c.OrphanTTL, defOrphanTTL)
 	setD(&c.ReportRetention, defReportRet)
 	setD(&c.StaleAfter, defStaleAfter)
@@ -246,6 +254,9 @@ func (c *Config) Validate() error {
 	nonNegD("demand_interval", c.DemandInterval)
 	nonNegD("dedupe_window", c.DedupeWindow)
 	nonNegD("call_retention", c.CallRetention)
+	if c.MaxCalls < 0 || c.MaxCalls > 100_000_000 {
+		bad("max_calls: %d must be 0 (default %d) to 100000000", c.MaxCalls, defMaxCalls)
+	}
 	nonNegD("orphan_ttl", c.OrphanTTL)
 	nonNegD("report_retention", c.ReportRetention)
 	nonNegD("stale_after", c.StaleAfter)

@@ -121,11 +121,11 @@ func feed(f *Feedback, msgs []events.Message) {
 		case events.TopicImpressions:
 			f.HandleImpression(m)
 		case events.TopicAttribution:
-			f.HandleAttribution(m)
+			feedAttr(f, m)
 		case events.TopicCall:
-			f.HandleCall(m)
+			feedCall(f, m)
 		case events.TopicOutcome:
-			f.HandleOutcome(m)
+			feedOutcome(f, m)
 		}
 	}
 }
@@ -258,12 +258,12 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	feed(f, []events.Message{imp("b1", "p1", "x1", 1_000_000, won), attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)),
 		ended("k1", time.Minute, won.Add(3*time.Minute))})
 	c := f.cells[pairKey{"c1", "p1"}]
-	f.HandleOutcome(outcome("k1", "FOLLOW_UP_EXPECTED", false, 0, won.Add(4*time.Minute)))
+	feedOutcome(f, outcome("k1", "FOLLOW_UP_EXPECTED", false, 0, won.Add(4*time.Minute)))
 	if c.sales == 0 {
 		t.Fatal("a provisional outcome credited no sale")
 	}
 	prov := c.sales
-	f.HandleOutcome(outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
+	feedOutcome(f, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
 	if c.sales <= prov || c.sales > 1.0001*prov/f.cfg.ProvisionalSaleCredit {
 		t.Fatalf("final SALE: sales %v (provisional was %v)", c.sales, prov)
 	}
@@ -277,19 +277,19 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	}
 	// Consuming our own emissions (and the same outcome again) emits nothing.
 	for _, m := range out {
-		f.HandleAttribution(m)
+		feedAttr(f, m)
 	}
-	f.HandleOutcome(outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
+	feedOutcome(f, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
 	if n := len(pub.topic(events.TopicAttribution)); n != 2 {
 		t.Fatalf("consuming our own re-emission emitted again: %d", n)
 	}
 	// A fresh instance replaying the attribution topic (with our emissions)
 	// and then the outcomes does not re-emit either.
 	g, pub2, _ := newTest(t, Config{})
-	g.HandleAttribution(attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)))
-	g.HandleAttribution(out[1])
-	g.HandleCall(ended("k1", time.Minute, won.Add(3*time.Minute)))
-	g.HandleOutcome(outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
+	feedAttr(g, attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)))
+	feedAttr(g, out[1])
+	feedCall(g, ended("k1", time.Minute, won.Add(3*time.Minute)))
+	feedOutcome(g, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
 	if n := len(pub2.topic(events.TopicAttribution)); n != 0 {
 		t.Fatalf("replay re-emitted %d attributions", n)
 	}
@@ -297,15 +297,27 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 
 func TestOrphansAndMalformed(t *testing.T) {
 	f, _, now := newTest(t, Config{OrphanTTL: time.Minute})
-	f.HandleOutcome(outcome("ghost", "SALE", true, 1, now.Add(-time.Hour)))
-	for _, v := range []string{`{`, `{"call_id":""}`, `{"call_id":"x","disposition":"MAYBE","occurred_at":"2026-01-01T00:00:00Z"}`,
-		`{"call_id":"x","disposition":"SALE"}`, `{"call_id":"x","disposition":"SALE","occurred_at":"2026-01-01T00:00:00Z","revenue":{"amount_micros":-1}}`} {
-		f.HandleOutcome(events.Message{Topic: events.TopicOutcome, Value: []byte(v)})
+	feedOutcome(f, outcome("ghost", "SALE", true, 1, now.Add(-time.Hour)))
+	// Bad contact-center records never reach feedback: the consumer's one
+	// decoder rejects them (counted in callbid_events_bad_total).
+	for v, want := range map[string]string{`{`: events.ReasonMalformedJSON, `{"call_id":""}`: events.ReasonMissingCallID,
+		`{"call_id":"x","disposition":"MAYBE","occurred_at":"2026-01-01T00:00:00Z"}`:                               events.ReasonUnknownDisposition,
+		`{"call_id":"x","disposition":"SALE"}`:                                                                     events.ReasonMissingTime,
+		`{"call_id":"x","disposition":"SALE","occurred_at":"2026-01-01T00:00:00Z","revenue":{"amount_micros":-1}}`: events.ReasonNegativeRevenue,
+		`{"call_id":"x","disposition":"SALE","occurred_at":"9999-01-01T00:00:00Z"}`:                                events.ReasonFutureTime,
+	} {
+		if got := events.Reason(feedOutcome(f, events.Message{Topic: events.TopicOutcome, Value: []byte(v)})); got != want {
+			t.Errorf("outcome %s: reason %q, want %q", v, got, want)
+		}
 	}
 	f.HandleImpression(events.Message{Value: []byte(`{"bid_id":"b","kind":"win","at":"2026-01-01T00:00:00Z"}`)})
 	f.HandleImpression(events.Message{Value: []byte(`[]`)})
-	f.HandleCall(events.Message{Value: []byte(`{"call_id":"c","event_type":"RINGING","occurred_at":"2026-01-01T00:00:00Z"}`)})
-	f.HandleAttribution(events.Message{Value: []byte(`{"call_id":"c"}`)})
+	if got := events.Reason(feedCall(f, events.Message{Value: []byte(`{"call_id":"c","event_type":"RINGING","occurred_at":"2026-01-01T00:00:00Z"}`)})); got != events.ReasonUnknownEventType {
+		t.Errorf("call RINGING: reason %q", got)
+	}
+	if got := events.Reason(feedAttr(f, events.Message{Value: []byte(`{"call_id":"c"}`)})); got != events.ReasonMissingTime {
+		t.Errorf("attribution without started_at: reason %q", got)
+	}
 	*now = now.Add(2 * time.Minute)
 	f.tick(*now)
 	st := f.Stats()
@@ -313,10 +325,7 @@ func TestOrphansAndMalformed(t *testing.T) {
 		t.Fatalf("orphans = %d, want 1", st.Orphans)
 	}
 	want := map[string]int64{
-		"cc.outcome.v1/bad_json": 1, "cc.outcome.v1/missing_id": 1, "cc.outcome.v1/unknown_kind": 1,
-		"cc.outcome.v1/missing_time": 1, "cc.outcome.v1/negative_value": 1,
 		"callbid.impressions.v1/missing_campaign": 1, "callbid.impressions.v1/bad_json": 1,
-		"cc.call.v1/unknown_kind": 1, "callbid.attribution.v1/missing_time": 1,
 	}
 	for k, v := range want {
 		if st.Malformed[k] != v {
@@ -471,5 +480,41 @@ func TestDedupeWindowExpires(t *testing.T) {
 	f.HandleImpression(imp("new", "p1", "x1", 1, now.Add(-2*time.Minute)))
 	if f.Stats().Wins != 2 {
 		t.Fatal("a duplicate inside the window counted")
+	}
+}
+
+// feedCall hands one cc.call.v1 record to feedback as the events consumer
+// does: decoded and checked once, then HandleCall. It returns the error the
+// consumer would count.
+func feedCall(f *Feedback, m events.Message) error {
+	return events.NewDispatch[events.Call](events.Config{}, f.HandleCall)(m)
+}
+
+// feedAttr is feedCall for callbid.attribution.v1.
+func feedAttr(f *Feedback, m events.Message) error {
+	return events.NewDispatch[events.Attribution](events.Config{}, f.HandleAttribution)(m)
+}
+
+func (f *Feedback) feedAttr(m events.Message) {
+	if err := feedAttr(f, m); err != nil {
+		panic(err)
+	}
+}
+
+// feedOutcome is feedCall for cc.outcome.v1.
+func feedOutcome(f *Feedback, m events.Message) error {
+	return events.NewDispatch[events.Outcome](events.Config{}, f.HandleOutcome)(m)
+}
+
+// The sim sends through these (its send takes a func(events.Message)).
+func (f *Feedback) feedCall(m events.Message) {
+	if err := feedCall(f, m); err != nil {
+		panic(err)
+	}
+}
+
+func (f *Feedback) feedOutcome(m events.Message) {
+	if err := feedOutcome(f, m); err != nil {
+		panic(err)
 	}
 }

@@ -24,11 +24,11 @@ func FuzzHandlers(f *testing.F) {
 		m := events.Message{Value: b}
 		switch which % 4 {
 		case 0:
-			fb.HandleAttribution(m)
+			feedAttr(fb, m)
 		case 1:
-			fb.HandleOutcome(m)
+			feedOutcome(fb, m)
 		case 2:
-			fb.HandleCall(m)
+			feedCall(fb, m)
 		case 3:
 			fb.HandleImpression(m)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/callbid/callbid/events"
@@ -40,10 +41,24 @@ var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribut
 // HandleImpression applies one callbid.impressions.v1 record. A bid id is
 // counted once (win and bill of the same bid are one won impression);
 // duplicates within DedupeWindow are dropped.
+//
+// The topic is also read by the bidder (budgets), so it keeps a raw
+// consumer; both decode with events.DecodeImpression, the same rules.
 func (f *Feedback) HandleImpression(msg events.Message) {
 	var im events.Impression
-	if err := json.Unmarshal(msg.Value, &im); err != nil {
-		f.st.bad(tImp, badJSON)
+	if err := events.DecodeImpression(msg.Value, &im); err != nil {
+		switch events.Reason(err) {
+		case events.ReasonMissingBidID:
+			f.st.bad(tImp, badID)
+		case events.ReasonUnknownKind:
+			f.st.bad(tImp, badKind)
+		case events.ReasonNegativeValue:
+			f.st.bad(tImp, badValue)
+		case events.ReasonTimeOutOfRange:
+			f.st.bad(tImp, badTime)
+		default:
+			f.st.bad(tImp, badJSON)
+		}
 		return
 	}
 	f.applyImpression(&im, msg.Partition)
@@ -200,30 +215,16 @@ func attributed(match string) bool {
 	return false
 }
 
-// HandleAttribution applies one callbid.attribution.v1 record. Records that
-// feedback re-emitted itself carry outcome fields; those only tell what was
-// already emitted, so consuming them never emits again.
-func (f *Feedback) HandleAttribution(msg events.Message) {
-	var a events.Attribution
-	if err := json.Unmarshal(msg.Value, &a); err != nil {
-		f.st.bad(tAttr, badJSON)
-		return
-	}
-	f.applyAttribution(&a)
+// HandleAttribution applies one checked callbid.attribution.v1 record (the
+// events consumer decodes and checks it; see events.NewRecordConsumer).
+// Records that feedback re-emitted itself carry outcome fields; those only
+// tell what was already emitted, so consuming them never emits again.
+func (f *Feedback) HandleAttribution(a *events.Attribution) error {
+	f.applyAttribution(a)
+	return nil
 }
 
 func (f *Feedback) applyAttribution(a *events.Attribution) {
-	switch {
-	case a.CallID == "":
-		f.st.bad(tAttr, badID)
-		return
-	case a.StartedAt.IsZero():
-		f.st.bad(tAttr, badTime)
-		return
-	case a.PriceCPM < 0 || a.TalkMS < 0:
-		f.st.bad(tAttr, badValue)
-		return
-	}
 	now := f.clock()
 	f.touchCallFeed(now)
 	f.mu.Lock()
@@ -261,35 +262,16 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 	f.maybeEmitLocked(r)
 }
 
-// HandleCall applies one cc.call.v1 record: ANSWERED and ENDED give answer
-// and talk time; other transitions only keep the record alive.
-func (f *Feedback) HandleCall(msg events.Message) {
-	var c events.Call
-	if err := json.Unmarshal(msg.Value, &c); err != nil {
-		f.st.bad(tCall, badJSON)
-		return
-	}
-	f.applyCall(&c)
+// HandleCall applies one checked cc.call.v1 record (the events consumer
+// decodes and checks it once; see events.NewRecordConsumer): ANSWERED and
+// ENDED give answer and talk time; other transitions only keep the record
+// alive.
+func (f *Feedback) HandleCall(c *events.Call) error {
+	f.applyCall(c)
+	return nil
 }
 
 func (f *Feedback) applyCall(c *events.Call) {
-	switch {
-	case c.CallID == "":
-		f.st.bad(tCall, badID)
-		return
-	case c.OccurredAt.IsZero():
-		f.st.bad(tCall, badTime)
-		return
-	case c.TalkMS < 0 || c.QueueWaitMS < 0:
-		f.st.bad(tCall, badValue)
-		return
-	}
-	switch c.EventType {
-	case "OFFERED", "QUEUED", "ANSWERED", "ENDED":
-	default:
-		f.st.bad(tCall, badKind)
-		return
-	}
 	now := f.clock()
 	f.touchCallFeed(now)
 	f.mu.Lock()
@@ -297,10 +279,10 @@ func (f *Feedback) applyCall(c *events.Call) {
 	f.markCallLocked(c.OccurredAt)
 	r := f.recLocked(c.CallID, now)
 	changed := false
-	if c.EventType == "ANSWERED" && !r.answered {
+	if c.EventType == events.CallAnswered && !r.answered {
 		r.answered, changed = true, true
 	}
-	if c.EventType == "ENDED" {
+	if c.EventType == events.CallEnded {
 		if r.endedAt.IsZero() {
 			r.endedAt = c.OccurredAt
 			f.delaysLocked(r)
@@ -319,40 +301,15 @@ func (f *Feedback) applyCall(c *events.Call) {
 	f.maybeEmitLocked(r)
 }
 
-// HandleOutcome applies one cc.outcome.v1 record: the latest occurred_at per
-// call wins; a final outcome is not replaced by a later non-final one.
-func (f *Feedback) HandleOutcome(msg events.Message) {
-	var o events.Outcome
-	if err := json.Unmarshal(msg.Value, &o); err != nil {
-		f.st.bad(tOutcome, badJSON)
-		return
-	}
-	f.applyOutcome(&o)
-}
-
-func validDisposition(d string) bool {
-	switch d {
-	case "SALE", "NO_SALE", "CALLBACK_REQUESTED", "FOLLOW_UP_EXPECTED", "NOT_QUALIFIED", "WRONG_NUMBER", "SPAM":
-		return true
-	}
-	return false
+// HandleOutcome applies one checked cc.outcome.v1 record: the latest
+// occurred_at per call wins; a final outcome is not replaced by a later
+// non-final one.
+func (f *Feedback) HandleOutcome(o *events.Outcome) error {
+	f.applyOutcome(o)
+	return nil
 }
 
 func (f *Feedback) applyOutcome(o *events.Outcome) {
-	switch {
-	case o.CallID == "":
-		f.st.bad(tOutcome, badID)
-		return
-	case !validDisposition(o.Disposition):
-		f.st.bad(tOutcome, badKind)
-		return
-	case o.OccurredAt.IsZero():
-		f.st.bad(tOutcome, badTime)
-		return
-	case o.Revenue.AmountMicros < 0 || o.Revenue.AmountMicros > maxMicros:
-		f.st.bad(tOutcome, badValue)
-		return
-	}
 	now := f.clock()
 	f.touchCallFeed(now)
 	f.mu.Lock()
@@ -379,13 +336,22 @@ func (f *Feedback) applyOutcome(o *events.Outcome) {
 func (f *Feedback) recLocked(id string, now time.Time) *callRec {
 	r := f.calls[id]
 	if r == nil {
+		if len(f.calls) >= f.cfg.MaxCalls {
+			f.evictCallsLocked()
+		}
 		r = &callRec{id: id, seen: now}
 		f.calls[id] = r
 	}
 	return r
 }
 
+// markCallLocked advances the call feed's event-time mark (retention is
+// measured from it), never past now: an event time ahead of our clock
+// cannot expire every call record at once.
 func (f *Feedback) markCallLocked(t time.Time) {
+	if now := f.clock(); t.After(now) {
+		t = now
+	}
 	if t.After(f.callMark) {
 		f.callMark = t
 	}
@@ -471,6 +437,25 @@ func (f *Feedback) maybeEmitLocked(r *callRec) {
 		f.st.emitted.Add(1)
 	} else {
 		f.st.publishDropped.Add(1)
+	}
+}
+
+// evictCallsLocked drops the eighth of the call records first seen longest
+// ago (so the sort is amortised over many inserts). Their contributions
+// stay in the counters, as when call_retention expires them; a late outcome
+// for one of them then counts as an orphan.
+func (f *Feedback) evictCallsLocked() {
+	seen := make([]int64, 0, len(f.calls))
+	for _, r := range f.calls {
+		seen = append(seen, r.seen.UnixNano())
+	}
+	slices.Sort(seen)
+	cut := seen[len(seen)/8]
+	for id, r := range f.calls {
+		if r.seen.UnixNano() <= cut {
+			delete(f.calls, id)
+			f.st.callsEvicted.Add(1)
+		}
 	}
 }
 

@@ -40,7 +40,7 @@ func TestReadyReportsStalledFeeds(t *testing.T) {
 		t.Fatalf("no calls for 30 expected: ready %v %q", ok, why)
 	}
 	before := f.HitRate("c1", "p1")
-	f.HandleCall(ended("kx", time.Minute, *now))
+	feedCall(f, ended("kx", time.Minute, *now))
 	if ok, _ := f.Ready(); !ok {
 		t.Fatal("call feed resumed, still not ready")
 	}

@@ -24,8 +24,8 @@ func TestOutputMatchesSchemas(t *testing.T) {
 	f.drain()
 	f.flushTally(at)
 	f.HandleImpression(imp("b1", "pub-1", "ex-a", 2_000_000, at))
-	f.HandleAttribution(attr("call-1", "b1", "pub-1", "ex-a", at, at.Add(time.Minute)))
-	f.HandleOutcome(outcome("call-1", events.DispositionSale, true, 90_000_000, at.Add(5*time.Minute)))
+	f.feedAttr(attr("call-1", "b1", "pub-1", "ex-a", at, at.Add(time.Minute)))
+	f.feedOutcome(outcome("call-1", events.DispositionSale, true, 90_000_000, at.Add(5*time.Minute)))
 
 	f.mu.Lock()
 	demand := f.demandLocked(now.Add(cfg.DemandInterval))

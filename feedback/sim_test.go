@@ -188,7 +188,7 @@ func (s *sim) startService(c *simCall) {
 		w.within++
 	}
 	c.talk = s.rng.ExpFloat64() * simAHT
-	s.send(s.f.HandleCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ANSWERED", OccurredAt: s.at(s.now),
+	s.send(s.f.feedCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ANSWERED", OccurredAt: s.at(s.now),
 		Skill: simSkill, QueueWaitMS: int64((c.started - c.arrive) * 1000)})
 	s.push(s.now+c.talk, evEnd, c)
 }
@@ -208,7 +208,7 @@ func (s *sim) handle(e simEvent) {
 		s.window(c.arrive).arrivals++
 		s.lambdaNow.add(s.now, simArrivalTau)
 		s.trueCalls[c.pub]++
-		s.send(s.f.HandleAttribution, events.TopicAttribution, events.Attribution{CallID: c.id, DNIS: "+18005550100",
+		s.send(s.f.feedAttr, events.TopicAttribution, events.Attribution{CallID: c.id, DNIS: "+18005550100",
 			StartedAt: s.at(c.arrive), Match: "exact", Accepted: true, CampaignID: simCampaign, PublisherID: c.pub,
 			Exchange: "x1", BidID: c.bidID, WonAt: s.at(c.won), Skill: simSkill, IPHash: c.ipHash})
 		s.queue = append(s.queue, c)
@@ -218,7 +218,7 @@ func (s *sim) handle(e simEvent) {
 		if c.talk >= 30 {
 			s.trueQual[c.pub]++
 		}
-		s.send(s.f.HandleCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ENDED", OccurredAt: s.at(s.now),
+		s.send(s.f.feedCall, events.TopicCall, events.Call{CallID: c.id, EventType: "ENDED", OccurredAt: s.at(s.now),
 			Skill: simSkill, TalkMS: int64(c.talk * 1000), EndReason: "CUSTOMER_HANGUP"})
 		s.push(s.now+30, evOutcome, c)
 		s.fillAgents()
@@ -228,7 +228,7 @@ func (s *sim) handle(e simEvent) {
 		if s.rng.Float64() < 0.15 {
 			d, rev = "SALE", 120_000_000
 		}
-		s.send(s.f.HandleOutcome, events.TopicOutcome, events.Outcome{CallID: c.id, Disposition: d, IsFinal: true,
+		s.send(s.f.feedOutcome, events.TopicOutcome, events.Outcome{CallID: c.id, Disposition: d, IsFinal: true,
 			Revenue: events.Money{AmountMicros: rev, Currency: "USD"}, OccurredAt: s.at(s.now)})
 	}
 }

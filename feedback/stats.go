@@ -15,6 +15,7 @@ type stats struct {
 	duplicates     [numTopics]atomic.Int64
 	orphans        atomic.Int64
 	unattributed   atomic.Int64
+	callsEvicted   atomic.Int64
 	losses         atomic.Int64
 	wins           atomic.Int64
 	seen           atomic.Int64
@@ -74,6 +75,9 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	}
 	for t := range numTopics {
 		for r := range numBadReasons {
+			if t == tCall || t == tOutcome || t == tAttr {
+				break // checked once by the events consumer: callbid_events_bad_total
+			}
 			cf("callbid_feedback_malformed_events_total", "Events skipped because they were malformed, by topic and reason.",
 				prometheus.Labels{"topic": topicNames[t], "reason": badNames[r]}, &f.st.malformed[t][r])
 		}
@@ -85,6 +89,7 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 			prometheus.Labels{"reason": blockNames[b]}, &f.traffic.blocked[b])
 	}
 	cf("callbid_feedback_orphan_outcomes_total", "Outcomes whose call was never attributed within orphan_ttl.", nil, &f.st.orphans)
+	cf("callbid_feedback_calls_evicted_total", "Call records dropped before call_retention because max_calls was reached (their counts stay).", nil, &f.st.callsEvicted)
 	cf("callbid_feedback_unattributed_calls_total", "Call events never joined with an attribution within orphan_ttl.", nil, &f.st.unattributed)
 	cf("callbid_feedback_wins_total", "Won impressions counted (unique bid ids).", nil, &f.st.wins)
 	cf("callbid_feedback_losses_total", "Loss notices seen.", nil, &f.st.losses)

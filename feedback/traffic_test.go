@@ -29,9 +29,9 @@ func TestTrafficCapsAndSpam(t *testing.T) {
 	}
 	// A SPAM outcome puts the call's device ip and id on the invalid list.
 	won := now.Add(-time.Minute)
-	f.HandleAttribution(msg(events.TopicAttribution, events.Attribution{CallID: "k", StartedAt: *now, Match: "exact", Accepted: true,
+	feedAttr(f, msg(events.TopicAttribution, events.Attribution{CallID: "k", StartedAt: *now, Match: "exact", Accepted: true,
 		CampaignID: "c1", PublisherID: "p1", WonAt: won, IPHash: 50, IFAHash: 60}))
-	f.HandleOutcome(outcome("k", "SPAM", true, 0, *now))
+	feedOutcome(f, outcome("k", "SPAM", true, 0, *now))
 	f.traffic.invalid.Wait()
 	if f.Allowed(50, 0) || f.Allowed(0, 60) || !f.Allowed(51, 61) {
 		t.Fatal("SPAM device not blocked, or an innocent one blocked")

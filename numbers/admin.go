@@ -55,14 +55,19 @@ type Stats struct {
 	SpamReports        uint64            `json:"spam_reports"`
 	BadCallBodies      uint64            `json:"bad_call_bodies"`
 	Unauthorized       uint64            `json:"unauthorized_calls"`
-	BadCallEvents      uint64            `json:"bad_call_events"`
-	BadOutcomes        uint64            `json:"bad_outcome_events"`
-	OutcomeUnknownCall uint64            `json:"outcome_unknown_call"`
-	AttributionDrops   uint64            `json:"attribution_drops"`
-	LeaseEventDrops    uint64            `json:"lease_event_drops"`
-	LeaseEventsApplied uint64            `json:"lease_events_applied"`
-	LeaseEventsIgnored uint64            `json:"lease_events_ignored"`
-	BadLeaseEvents     uint64            `json:"bad_lease_events"`
+	// ReusedCallIDs are calls whose call_id an earlier call to another
+	// number had: each was attributed as a new call.
+	ReusedCallIDs uint64 `json:"reused_call_ids"`
+	// CallsEvicted are call ids forgotten before call_ttl because the table
+	// was at max_calls.
+	CallsEvicted       uint64 `json:"calls_evicted"`
+	CallsTracked       int    `json:"calls_tracked"`
+	OutcomeUnknownCall uint64 `json:"outcome_unknown_call"`
+	AttributionDrops   uint64 `json:"attribution_drops"`
+	LeaseEventDrops    uint64 `json:"lease_event_drops"`
+	LeaseEventsApplied uint64 `json:"lease_events_applied"`
+	LeaseEventsIgnored uint64 `json:"lease_events_ignored"`
+	BadLeaseEvents     uint64 `json:"bad_lease_events"`
 	// Replaying is true while reservations wait for the lease log;
 	// ReplayingNoBids counts the reservations refused meanwhile.
 	Replaying       bool   `json:"replaying"`
@@ -110,9 +115,9 @@ func (p *Pools) Stats() Stats {
 	}
 	st.BlockedCalls, st.DuplicateCalls, st.SpamReports = c.blockedCalls, c.duplicates, c.spamReports
 	st.OutcomeUnknownCall = c.outcomeNoCall
+	st.ReusedCallIDs, st.CallsEvicted, st.CallsTracked = c.reused, c.evicted, len(c.calls)
 	c.mu.Unlock()
 	st.BadCallBodies, st.Unauthorized = c.badBodies.Load(), c.unauthorized.Load()
-	st.BadCallEvents, st.BadOutcomes = c.badCallEvents.Load(), c.badOutcomes.Load()
 	st.AttributionDrops, st.LeaseEventDrops = p.attrDrops.Load(), p.leaseDrops.Load()
 	st.LeaseEventsApplied, st.LeaseEventsIgnored = p.leaseApplied.Load(), p.leaseIgnored.Load()
 	st.BadLeaseEvents = p.badLeaseEvent.Load()
@@ -242,8 +247,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDrops, ctr, float64(st.AttributionDrops), "callbid.attribution.v1")
 	ch <- prometheus.MustNewConstMetric(descDrops, ctr, float64(st.LeaseEventDrops), "callbid.leases.v1")
 	for kind, n := range map[string]uint64{
-		"call_body": st.BadCallBodies, "unauthorized": st.Unauthorized, "call_event": st.BadCallEvents,
-		"outcome_event": st.BadOutcomes, "lease_event": st.BadLeaseEvents,
+		"call_body": st.BadCallBodies, "unauthorized": st.Unauthorized, "lease_event": st.BadLeaseEvents,
 	} {
 		ch <- prometheus.MustNewConstMetric(descBad, ctr, float64(n), kind)
 	}

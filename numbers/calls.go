@@ -114,11 +114,6 @@ type callRecord struct {
 	job attrJob // immutable once queued; Run reads it
 }
 
-type callExpiry struct {
-	id      string
-	expires int64
-}
-
 type spamRec struct {
 	count int
 	last  int64
@@ -130,8 +125,9 @@ type spamRec struct {
 type callState struct {
 	mu         sync.Mutex
 	ttl        int64
+	maxCalls   int
 	calls      map[string]*callRecord
-	callOrder  []callExpiry // FIFO of calls in expiry order (ttl is fixed)
+	callOrder  []*callRecord // FIFO of calls in expiry order (ttl is fixed)
 	sticky     map[stickyKey]*stickyRec
 	spam       map[string]*spamRec
 	blocked    map[string]struct{} // configured; immutable
@@ -146,15 +142,16 @@ type callState struct {
 	duplicates    uint64
 	spamReports   uint64
 	outcomeNoCall uint64
+	reused        uint64 // call ids reused for another number
+	evicted       uint64 // calls forgotten early at max_calls
 
-	badBodies     atomic.Uint64
-	unauthorized  atomic.Uint64
-	badCallEvents atomic.Uint64
-	badOutcomes   atomic.Uint64
+	badBodies    atomic.Uint64
+	unauthorized atomic.Uint64
 }
 
 func (c *callState) init(cfg Config) {
 	c.ttl = int64(cfg.CallTTL)
+	c.maxCalls = cfg.MaxCalls
 	c.calls = map[string]*callRecord{}
 	c.sticky = map[stickyKey]*stickyRec{}
 	c.spam = map[string]*spamRec{}
@@ -188,16 +185,7 @@ func (c *callState) isBlocked(ani string, now int64) bool {
 func (c *callState) cleanup(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// calls expire in arrival order: pop the front, O(expired).
-	k := 0
-	for ; k < len(c.callOrder) && c.callOrder[k].expires <= now; k++ {
-		delete(c.calls, c.callOrder[k].id)
-	}
-	clear(c.callOrder[:k]) // drop the strings for the GC
-	c.callOrder = c.callOrder[k:]
-	if cap(c.callOrder) > 1024 && len(c.callOrder) < cap(c.callOrder)/4 {
-		c.callOrder = append([]callExpiry(nil), c.callOrder...) // give back the dead prefix
-	}
+	c.expireCalls(func(r *callRecord) bool { return r.expires <= now })
 	// sticky callers and SPAM reports are few (first calls within a lease
 	// and cooldown; reported callers): a scan is cheap.
 	for k, r := range c.sticky {
@@ -210,6 +198,42 @@ func (c *callState) cleanup(now int64) {
 			delete(c.spam, k)
 		}
 	}
+}
+
+// expireCalls forgets calls from the front of the FIFO while drop says so,
+// O(dropped). A record replaced by a newer call with the same id stays in
+// the map. The caller holds c.mu.
+func (c *callState) expireCalls(drop func(*callRecord) bool) {
+	k := 0
+	for ; k < len(c.callOrder) && drop(c.callOrder[k]); k++ {
+		r := c.callOrder[k]
+		if c.calls[r.job.callID] == r {
+			delete(c.calls, r.job.callID)
+		}
+	}
+	clear(c.callOrder[:k]) // drop the records for the GC
+	c.callOrder = c.callOrder[k:]
+	if cap(c.callOrder) > 1024 && len(c.callOrder) < cap(c.callOrder)/4 {
+		c.callOrder = append([]*callRecord(nil), c.callOrder...) // give back the dead prefix
+	}
+}
+
+// makeRoom forgets the oldest calls beyond max_calls − 1, so one more fits:
+// memory stays bounded by configuration whatever the call volume. The
+// caller holds c.mu.
+func (c *callState) makeRoom() {
+	if len(c.callOrder) < c.maxCalls {
+		return
+	}
+	n := len(c.callOrder) - c.maxCalls + 1
+	c.expireCalls(func(*callRecord) bool {
+		if n == 0 {
+			return false
+		}
+		n--
+		c.evicted++
+		return true
+	})
 }
 
 // callReq is a parsed /v1/calls body; the byte slices point into the parser.
@@ -335,7 +359,10 @@ func (p *Pools) authorized(h []byte) bool {
 
 // attribute answers one call, appending the JSON answer to dst. A call id
 // is attributed at most once: a repeat gets the same answer and is not
-// counted again. The attribution event is queued for Run.
+// counted again. A call id already used for another number (dnis or ext)
+// is a new call: it is attributed afresh and replaces the earlier record,
+// never answered with the other call's attribution. The attribution event
+// is queued for Run.
 // callClockSkew is how far before a reservation a call's started_at may lie
 // and still belong to it: second-truncated timestamps plus clock skew. LRU
 // hands out numbers free far longer than this, so it cannot take a call
@@ -347,9 +374,13 @@ func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rec, ok := c.calls[string(callID)]; ok {
-		c.duplicates++
-		return rec.appendAnswer(dst)
+		if rec.job.dnis == string(dnis) && rec.job.ext == string(ext) {
+			c.duplicates++
+			return rec.appendAnswer(dst)
+		}
+		c.reused++
 	}
+	c.makeRoom()
 	rec := &callRecord{ani: string(ani), expires: now + c.ttl, idx: -1}
 	m, a, pool, ended := p.lookup(&rec.attr, dnis, ext, rec.ani, started, now)
 	blocked := c.isBlocked(rec.ani, now)
@@ -375,7 +406,7 @@ func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64
 		rec.idx, rec.gen = a.idx, a.gen
 	}
 	c.calls[callIDs] = rec
-	c.callOrder = append(c.callOrder, callExpiry{callIDs, rec.expires})
+	c.callOrder = append(c.callOrder, rec)
 	select {
 	case p.attrQ <- rec: // one allocation serves the memory and the queue
 	default:
@@ -526,61 +557,40 @@ func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) [
 	return append(b, "}}"...)
 }
 
-// HandleCallEvent attributes a call from an OFFERED cc.call.v1 event exactly
-// as POST /v1/calls does (at most once per call_id); other event types are
-// ignored here. Bad events are counted and skipped.
-func (p *Pools) HandleCallEvent(msg events.Message) {
-	ps := parsers.Get()
-	defer parsers.Put(ps)
-	v, err := ps.ParseBytes(msg.Value)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		p.calls.badCallEvents.Add(1)
-		return
-	}
-	switch string(v.GetStringBytes("event_type")) {
-	case "OFFERED":
-	case "ENDED":
-		p.callEnded(v)
-		return
+// HandleCallEvent attributes a call from a checked OFFERED cc.call.v1 event
+// exactly as POST /v1/calls does (at most once per call_id), dated by its
+// occurred_at; an ENDED event moves the cooldown of the lease it ended.
+// Other event types are ignored here. The events consumer has decoded and
+// checked the record (see events.NewRecordConsumer).
+func (p *Pools) HandleCallEvent(ev *events.Call) error {
+	switch ev.EventType {
+	case events.CallOffered:
+	case events.CallEnded:
+		p.callEnded(ev)
+		return nil
 	default:
-		return
+		return nil
 	}
-	callID, dnis := v.GetStringBytes("call_id"), v.GetStringBytes("dnis")
-	if len(callID) == 0 || len(callID) > 256 || !ValidE164(string(dnis)) {
-		p.calls.badCallEvents.Add(1)
-		return
+	if ev.DNIS == "" {
+		return nil // nothing to attribute (an internal or transferred call)
 	}
 	now := p.clockNow().UnixNano()
-	started := now
-	if ts := v.GetStringBytes("occurred_at"); len(ts) > 0 {
-		t, err := time.Parse(time.RFC3339Nano, string(ts))
-		if err != nil {
-			p.calls.badCallEvents.Add(1)
-			return
-		}
-		started = t.UnixNano()
-	}
-	ani := v.GetStringBytes("ani")
-	if len(ani) > 64 {
-		ani = ani[:64]
-	}
-	p.attribute(nil, callID, dnis, v.GetStringBytes("ext"), ani, started, now)
+	started := ev.OccurredAt.UnixNano() // Check requires occurred_at
+	// The strings are the record's own (not reused): attribute may keep them.
+	p.attribute(nil, []byte(ev.CallID), []byte(ev.DNIS), []byte(ev.Ext), []byte(ev.ANI), started, now)
+	return nil
 }
 
 // callEnded handles an ENDED cc.call.v1 event: when the call ended its
 // lease, the cooldown runs from the end of the call rather than its start.
-func (p *Pools) callEnded(v *fastjson.Value) {
-	ts := v.GetStringBytes("occurred_at")
-	t, err := time.Parse(time.RFC3339Nano, string(ts))
-	if err != nil {
-		p.calls.badCallEvents.Add(1)
-		return
-	}
-	end := t.UnixNano()
+// The end is never taken later than now: a clock ahead of ours cannot hold
+// a number in cooldown (the consumer has rejected times far in the future).
+func (p *Pools) callEnded(ev *events.Call) {
+	end := min(ev.OccurredAt.UnixNano(), p.clockNow().UnixNano())
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := c.calls[string(v.GetStringBytes("call_id"))]
+	rec := c.calls[ev.CallID]
 	if rec == nil || rec.idx < 0 {
 		return
 	}
@@ -599,36 +609,25 @@ func (p *Pools) callEnded(v *fastjson.Value) {
 	p.publishLease(s, i, rec.ani)
 }
 
-// HandleOutcome feeds the caller blocklist from cc.outcome.v1: a SPAM
-// disposition of a call this process attributed counts one report against
-// its caller (once per call, however often the outcome is re-sent).
-func (p *Pools) HandleOutcome(msg events.Message) {
-	ps := parsers.Get()
-	defer parsers.Put(ps)
-	v, err := ps.ParseBytes(msg.Value)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		p.calls.badOutcomes.Add(1)
-		return
-	}
-	if string(v.GetStringBytes("disposition")) != "SPAM" {
-		return
-	}
-	callID := v.GetStringBytes("call_id")
-	if len(callID) == 0 {
-		p.calls.badOutcomes.Add(1)
-		return
+// HandleOutcome feeds the caller blocklist from a checked cc.outcome.v1
+// record: a SPAM disposition of a call this process attributed counts one
+// report against its caller (once per call, however often the outcome is
+// re-sent).
+func (p *Pools) HandleOutcome(ev *events.Outcome) error {
+	if ev.Disposition != events.DispositionSpam {
+		return nil
 	}
 	now := p.clockNow().UnixNano()
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := c.calls[string(callID)]
+	rec := c.calls[ev.CallID]
 	if rec == nil {
 		c.outcomeNoCall++
-		return
+		return nil
 	}
 	if rec.spam || rec.ani == "" {
-		return
+		return nil
 	}
 	rec.spam = true
 	c.spamReports++
@@ -639,6 +638,7 @@ func (p *Pools) HandleOutcome(msg events.Message) {
 	}
 	r.count++
 	r.last = now
+	return nil
 }
 
 // attrJob is one attributed call waiting for Run to publish it.

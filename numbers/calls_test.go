@@ -129,7 +129,7 @@ func TestCallsSameIDOnce(t *testing.T) {
 	// the event path with the same call id does not count it again
 	ev := fmt.Sprintf(`{"call_id":"dup","event_type":"OFFERED","dnis":%q,"ani":"+14155550188","occurred_at":%q}`,
 		r.E164, t0.Add(time.Minute).Format(time.RFC3339))
-	p.HandleCallEvent(events.Message{Value: []byte(ev)})
+	feedCall(p, events.Message{Value: []byte(ev)})
 	st := p.Stats()
 	if st.Calls[MatchExact] != 1 || st.DuplicateCalls != 2 {
 		t.Fatalf("calls %v duplicates %d", st.Calls, st.DuplicateCalls)
@@ -145,23 +145,28 @@ func TestCallEvent(t *testing.T) {
 			`{"call_id":%q,"event_type":%q,"dnis":%q,"ext":"","ani":"+14155550188","occurred_at":%q}`,
 			id, typ, r.E164, t0.Add(time.Minute).Format(time.RFC3339))}
 	}
-	p.HandleCallEvent(mk("e1", "ANSWERED")) // ignored
+	feedCall(p, mk("e1", "ANSWERED")) // ignored
 	if st := p.stateOf(refIndex(r.Ref)); st != stLeased {
 		t.Fatalf("ANSWERED changed the number to %s", stateNames[st])
 	}
-	p.HandleCallEvent(mk("e1", "OFFERED"))
+	feedCall(p, mk("e1", "OFFERED"))
 	if st := p.stateOf(refIndex(r.Ref)); st != stCooldown {
 		t.Fatalf("OFFERED left the number %s", stateNames[st])
 	}
-	p.HandleCallEvent(events.Message{Value: []byte(`{"call_id":`)})
-	p.HandleCallEvent(events.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)})
+	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":`)}); events.Reason(err) != events.ReasonMalformedJSON {
+		t.Fatalf("malformed call event: %v", err)
+	}
+	// not a tracking number: attributed to nothing, like /v1/calls would
+	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)}); err != nil {
+		t.Fatal(err)
+	}
 	// the HTTP answer for the same call id is the event's
 	_, a, _ := doCall(t, p, "tok", callBody("e1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
 	if a.Match != MatchExact {
 		t.Fatalf("answer %+v", a)
 	}
 	st := p.Stats()
-	if st.Calls[MatchExact] != 1 || st.BadCallEvents != 2 {
+	if st.Calls[MatchExact] != 1 || st.Calls[MatchNone] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -217,7 +222,7 @@ func TestBlocklist(t *testing.T) {
 	}
 	// SPAM reports: two distinct calls block the caller; a re-sent outcome counts once
 	spam := func(id string) {
-		p.HandleOutcome(events.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
+		feedOutcome(p, events.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
 	}
 	const ani = "+14155550123"
 	for k, id := range []string{"s1", "s2"} {
@@ -230,9 +235,11 @@ func TestBlocklist(t *testing.T) {
 		}
 	}
 	spam("never-seen")
-	p.HandleOutcome(events.Message{Value: []byte(`not json`)})
+	if err := feedOutcome(p, events.Message{Value: []byte(`not json`)}); events.Reason(err) != events.ReasonMalformedJSON {
+		t.Fatalf("malformed outcome: %v", err)
+	}
 	st := p.Stats()
-	if st.SpamReports != 2 || st.OutcomeUnknownCall != 1 || st.BadOutcomes != 1 || st.BlockedCalls != 2 {
+	if st.SpamReports != 2 || st.OutcomeUnknownCall != 1 || st.BlockedCalls != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 	// the block expires
@@ -333,7 +340,10 @@ func TestCooldownFromCallEnd(t *testing.T) {
 	doCall(t, p, "tok", callBody("long", r.E164, "", "+14155550188", start))
 	ended := fmt.Sprintf(`{"call_id":"long","event_type":"ENDED","dnis":%q,"occurred_at":%q,"talk_ms":1200000,"end_reason":"CUSTOMER_HANGUP"}`,
 		r.E164, start.Add(20*time.Minute).Format(time.RFC3339))
-	p.HandleCallEvent(events.Message{Value: []byte(ended)})
+	p.clockNow = func() time.Time { return start.Add(20 * time.Minute) } // the ENDED event arrives when the call ends
+	if err := feedCall(p, events.Message{Value: []byte(ended)}); err != nil {
+		t.Fatal(err)
+	}
 	p.Sweep(start.Add(31 * time.Minute)) // 30 min after the start: still cooling down
 	if st := p.stateOf(refIndex(r.Ref)); st != stCooldown {
 		t.Fatalf("state %s 31 min after the call started (20 min call), want cooldown", stateNames[st])
@@ -372,4 +382,21 @@ func TestCallSecondsBeforeReservation(t *testing.T) {
 			t.Errorf("%s: call at %s for a bid at %s: %+v", name, truncated.Format(time.RFC3339), bid.Format(time.RFC3339Nano), a)
 		}
 	}
+}
+
+// feedCall hands one cc.call.v1 record to the pools as the events consumer
+// does (decoded and checked once; the record's Kafka time is the pools' clock unless set).
+func feedCall(p *Pools, m events.Message) error {
+	if m.Time.IsZero() {
+		m.Time = p.clockNow()
+	}
+	return events.NewDispatch[events.Call](events.Config{}, p.HandleCallEvent)(m)
+}
+
+// feedOutcome is feedCall for cc.outcome.v1.
+func feedOutcome(p *Pools, m events.Message) error {
+	if m.Time.IsZero() {
+		m.Time = p.clockNow()
+	}
+	return events.NewDispatch[events.Outcome](events.Config{}, p.HandleOutcome)(m)
 }

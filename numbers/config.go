@@ -13,6 +13,7 @@ const (
 	DefaultCooldown          = 30 * time.Minute
 	DefaultTargetUtilization = 0.75
 	DefaultCallTTL           = 24 * time.Hour
+	DefaultMaxCalls          = 100_000
 	DefaultSpamThreshold     = 2
 	DefaultSpamExpiry        = 7 * 24 * time.Hour
 
@@ -38,6 +39,10 @@ type Config struct {
 	// CallTTL is how long a call id is remembered (same answer for a repeated
 	// call_id, ANI for SPAM outcomes). Zero selects DefaultCallTTL.
 	CallTTL time.Duration `yaml:"call_ttl"`
+	// MaxCalls caps the call ids remembered (default 100000): beyond it the
+	// oldest are forgotten before their call_ttl, so memory is bounded by
+	// configuration whatever the call volume.
+	MaxCalls int `yaml:"max_calls"`
 }
 
 // BlocklistConfig is the caller blocklist: configured callers plus callers
@@ -222,6 +227,9 @@ func (c *Config) Validate() error {
 	if c.CallTTL < 0 {
 		add("call_ttl: %s is negative", c.CallTTL)
 	}
+	if c.MaxCalls < 0 || c.MaxCalls > 100_000_000 {
+		add("max_calls: %d must be 0 (default %d) to 100000000", c.MaxCalls, DefaultMaxCalls)
+	}
 	return errors.Join(errs...)
 }
 
@@ -250,6 +258,9 @@ func (c Config) withDefaults() Config {
 	c.Pools = pools
 	if c.CallTTL == 0 {
 		c.CallTTL = DefaultCallTTL
+	}
+	if c.MaxCalls == 0 {
+		c.MaxCalls = DefaultMaxCalls
 	}
 	if c.Blocklist.SpamThreshold == 0 {
 		c.Blocklist.SpamThreshold = DefaultSpamThreshold

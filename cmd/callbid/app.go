@@ -113,12 +113,14 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	// Each topic has one consumer; a record goes to every part that learns
 	// from it, from that consumer's goroutine.
 	a.consume(feedCtx, events.TopicLeases, a.pools.ApplyLeaseEvent)
-	a.consume(feedCtx, events.TopicAgentState, a.model.HandleAgentState)
-	a.consume(feedCtx, events.TopicCall, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall)
-	a.consume(feedCtx, events.TopicOutcome, a.pools.HandleOutcome, a.feedback.HandleOutcome)
+	// The contact center's topics are decoded and checked once per record;
+	// each part gets the typed value.
+	a.run(feedCtx, events.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState))
+	a.run(feedCtx, events.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall))
+	a.run(feedCtx, events.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
-	a.consume(feedCtx, events.TopicAttribution, a.feedback.HandleAttribution)
+	a.run(feedCtx, events.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution))
 	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
@@ -185,8 +187,11 @@ func (a *app) consume(ctx context.Context, topic string, handlers ...func(events
 			}
 		}
 	}
-	c := events.NewConsumer(a.cfg.Kafka, topic, handle, a.log)
-	a.consumers[topic] = c
+	a.run(ctx, events.NewConsumer(a.cfg.Kafka, topic, handle, a.log))
+}
+
+func (a *app) run(ctx context.Context, c *events.Consumer) {
+	a.consumers[c.Topic()] = c
 	a.goRun(func() { c.Run(ctx) })
 }
 

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"github.com/callbid/callbid/capacity"
+	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/numbers"
+)
+
+// dispatcher is the per-record step of topic's consumer as start wires it:
+// one decode and check, then every part's handler.
+func dispatcher(topic string, m *capacity.Model, p *numbers.Pools, f *feedback.Feedback) func(events.Message) {
+	var d func(events.Message) error
+	var cfg events.Config
+	switch topic {
+	case events.TopicAgentState:
+		d = events.NewDispatch[events.AgentState](cfg, m.HandleAgentState)
+	case events.TopicCall:
+		d = events.NewDispatch[events.Call](cfg, m.HandleCall, p.HandleCallEvent, f.HandleCall)
+	case events.TopicOutcome:
+		d = events.NewDispatch[events.Outcome](cfg, p.HandleOutcome, f.HandleOutcome)
+	}
+	return func(msg events.Message) {
+		if err := d(msg); err != nil {
+			panic(err) // the benchmark's records are all valid
+		}
+	}
+}
