@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -155,23 +153,5 @@ func TestParentAdapterInCheckout(t *testing.T) {
 				t.Errorf("parent %s has no %s %s: the alias would be refused", bi.AliasOf, name, mt)
 			}
 		}
-	}
-}
-
-// TestRealPrebidServer builds Prebid Server from the checkout in
-// PREBID_SERVER_SRC and runs the auction through it (minutes on a small
-// machine).
-func TestRealPrebidServer(t *testing.T) {
-	src := os.Getenv("PREBID_SERVER_SRC")
-	if src == "" {
-		t.Skip("PREBID_SERVER_SRC is not set: the real Prebid Server run needs a source checkout (integrations/prebid-server/run-real-prebid-server.sh PATH)")
-	}
-	if testing.Short() {
-		t.Skip("-short: the real Prebid Server run builds Prebid Server")
-	}
-	out, err := exec.Command("bash", "run-real-prebid-server.sh", src).CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil || !strings.Contains(string(out), "PASS:") {
-		t.Fatalf("run-real-prebid-server.sh: %v", err)
 	}
 }

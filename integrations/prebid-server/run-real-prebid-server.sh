@@ -60,9 +60,10 @@ cb_port=$(freeport); cb_admin=$(freeport); pbs_port=$(freeport); pbs_admin=$(fre
 # with an https notice base: Prebid Server marks every imp secure, and
 # callbid does not bid on a secure imp with http notice URLs.
 sed 's#^\(  notice_base_url:\).*#\1 "https://callbid.test"#' "$repo/configs/callbid.yaml" >"$work/callbid.yaml"
-CALLBID_LISTEN="127.0.0.1:$cb_port" CALLBID_ADMIN_LISTEN="127.0.0.1:$cb_admin" \
+# Run from $work: the demo keeps its broker's data in ./.callbid-data.
+(cd "$work" && CALLBID_LISTEN="127.0.0.1:$cb_port" CALLBID_ADMIN_LISTEN="127.0.0.1:$cb_admin" \
 	CALLBID_NOTICE_SECRET="prebid-e2e-notice-secret-0123" CALLBID_CALLS_TOKEN="prebid-e2e" \
-	"$work/callbid" -config "$work/callbid.yaml" >"$work/callbid.log" 2>&1 &
+	exec "$work/callbid" -config "$work/callbid.yaml" >"$work/callbid.log" 2>&1) &
 pids+=($!)
 
 # Prebid Server reads ./static and ./pbs.yaml from its working directory: a
