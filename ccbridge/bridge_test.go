@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
@@ -589,5 +590,71 @@ genesys:
 		return ""
 	}); err != nil {
 		t.Errorf("configs/ccbridge.yaml: %v", err)
+	}
+}
+
+type countingLookup struct {
+	n    int
+	fail bool
+}
+
+func (c *countingLookup) Skills(string) ([]events.AgentSkill, error) {
+	c.n++
+	if c.fail {
+		return nil, ErrNoSkills
+	}
+	return []events.AgentSkill{{Name: "mortgage", Proficiency: float64(c.n)}}, nil
+}
+
+func TestCachedSkills(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
+	inner := &countingLookup{}
+	c := NewCachedSkills(inner, 10*time.Minute, clk.now)
+	for range 3 {
+		if s, err := c.Skills("u1"); err != nil || s[0].Proficiency != 1 {
+			t.Fatalf("%v %v", s, err)
+		}
+	}
+	if inner.n != 1 {
+		t.Errorf("%d lookups within the TTL, want 1", inner.n)
+	}
+	clk.add(11 * time.Minute)
+	inner.fail = true
+	if s, err := c.Skills("u1"); err == nil || len(s) != 1 || s[0].Proficiency != 1 {
+		t.Errorf("failed refresh: %v %v, want the last known skills and the error", s, err)
+	}
+	if _, err := c.Skills("u1"); err == nil || inner.n != 2 {
+		t.Errorf("failure not cached: %d lookups", inner.n)
+	}
+	clk.add(11 * time.Minute)
+	inner.fail = false
+	if s, _ := c.Skills("u1"); s[0].Proficiency != 3 {
+		t.Errorf("after the TTL: %v, want a fresh lookup", s)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	b, _, _ := newTestBridge(t, genesysYAML)
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := b.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/metrics")
+	AdminHandler(reg)(&ctx)
+	body := string(ctx.Response.Body())
+	for _, want := range []string{
+		`ccbridge_records_total{topic="cc.agent-state.v1"} 5`,
+		`ccbridge_records_total{topic="cc.call.v1"} 4`,
+		`ccbridge_records_total{topic="cc.outcome.v1"} 1`,
+		`ccbridge_stale_events_total 1`,
+		`ccbridge_agents 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

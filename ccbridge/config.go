@@ -17,7 +17,7 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultListen            = "127.0.0.1:8090"
+	DefaultAdminListen       = "127.0.0.1:8091"
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultHeartbeatInterval = 60 * time.Second
 	DefaultForgetAfter       = 24 * time.Hour
@@ -56,6 +56,10 @@ type Config struct {
 	// or name, a Twilio task outcome) to a cc.outcome.v1 disposition (SALE,
 	// NO_SALE, …). Unmapped codes produce no outcome and are counted.
 	Dispositions map[string]string `yaml:"dispositions"`
+
+	// AdminListen serves /healthz and /metrics (Prometheus); default
+	// 127.0.0.1:8091, "off" disables it.
+	AdminListen string `yaml:"admin_listen"`
 
 	Webhook WebhookConfig `yaml:"webhook"`
 	Connect ConnectConfig `yaml:"connect"`
@@ -179,6 +183,7 @@ func (c *Config) SetDefaults() {
 	if len(c.Channels) == 0 {
 		c.Channels = []string{"voice"}
 	}
+	def(&c.AdminListen, DefaultAdminListen)
 	def(&c.Webhook.MaxBodyBytes, DefaultMaxBodyBytes)
 	def(&c.Webhook.APIKeyHeader, "X-Api-Key")
 	def(&c.Connect.TTL, DefaultConnectTTL)
@@ -260,6 +265,11 @@ func (c *Config) Validate() error {
 	for k, v := range c.Dispositions {
 		if !dispositions[v] {
 			add("dispositions[%q]: %q is not a cc.outcome.v1 disposition (SALE, NO_SALE, CALLBACK_REQUESTED, FOLLOW_UP_EXPECTED, NOT_QUALIFIED, WRONG_NUMBER, SPAM)", k, v)
+		}
+	}
+	if c.AdminListen != "" && c.AdminListen != "off" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			add("admin_listen: %q is not host:port (or off)", c.AdminListen)
 		}
 	}
 	if c.Webhook.Listen != "" {

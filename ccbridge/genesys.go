@@ -51,6 +51,7 @@ type CachedSkills struct {
 
 type cachedSkills struct {
 	skills []events.AgentSkill
+	err    error // a failed lookup is remembered too, so a missing user is not asked for on every event
 	at     time.Time
 }
 
@@ -66,17 +67,23 @@ func (c *CachedSkills) Skills(userID string) ([]events.AgentSkill, error) {
 	now := c.now()
 	e, ok := c.m[userID]
 	if ok && now.Sub(e.at) < c.ttl {
-		return e.skills, nil
+		return e.skills, e.err
 	}
 	s, err := c.inner.Skills(userID)
 	if err != nil {
-		if ok {
-			return e.skills, err
-		}
-		return nil, err
+		// Keep the last known skills (if any) and remember the failure.
+		c.m[userID] = cachedSkills{skills: e.skills, err: err, at: now}
+		return e.skills, err
 	}
 	c.m[userID] = cachedSkills{skills: s, at: now}
 	return s, nil
+}
+
+// Forget drops a user from the cache (the bridge forgets silent agents).
+func (c *CachedSkills) Forget(userID string) {
+	c.mu.Lock()
+	delete(c.m, userID)
+	c.mu.Unlock()
 }
 
 // genesysNotification is a Genesys Cloud notification (WebSocket channel
@@ -165,15 +172,17 @@ func (b *Bridge) genesysAgent(userID, facet, value string, at time.Time) error {
 	} else {
 		a.presence = value
 	}
-	if a.skills == nil || len(a.skills) == 0 {
-		if s, err := b.skills.Skills(userID); err == nil {
-			a.skills = sortSkills(append([]events.AgentSkill(nil), s...))
-		} else {
-			b.stats.skillLookupErr.Add(1)
-			if n, ok := b.warn.allow(b.now()); ok {
-				b.log.Warn().Err(err).Str("user", userID).Int("suppressed", n).Msg("no skills for a Genesys user; it counts for no skill")
-			}
+	// Asked on every event: the lookup caches, so a skill change made in
+	// Genesys reaches callbid within the cache TTL.
+	s, err := b.skills.Skills(userID)
+	if err != nil {
+		b.stats.skillLookupErr.Add(1)
+		if n, ok := b.warn.allow(b.now()); ok {
+			b.log.Warn().Err(err).Str("user", userID).Int("suppressed", n).Msg("no skills for a Genesys user; it counts for no skill")
 		}
+	}
+	if s != nil || err == nil {
+		a.skills = sortSkills(append(a.skills[:0], s...))
 	}
 	ps := events.StateAvailable // presence unknown yet: routing status decides
 	if a.presence != "" {

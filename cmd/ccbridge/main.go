@@ -23,7 +23,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 
 	"github.com/callbid/callbid/ccbridge"
 	"github.com/callbid/callbid/events"
@@ -83,6 +85,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}()
 	br := ccbridge.New(*cfg, prod, log)
+	reg := prometheus.NewRegistry()
+	if err := errors.Join(br.RegisterMetrics(reg), prod.RegisterMetrics(reg)); err != nil {
+		return err
+	}
 
 	errc := make(chan error, 2)
 	var srvClose func() error
@@ -95,6 +101,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		srvClose = srv.Shutdown
 		go func() { errc <- srv.Serve(ln) }()
 		log.Info().Str("addr", ln.Addr().String()).Msg("webhook listener up")
+	}
+	if cfg.AdminListen != "" && cfg.AdminListen != "off" {
+		ln, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			return fmt.Errorf("cannot listen on admin_listen %s: %w", cfg.AdminListen, err)
+		}
+		admin := &fasthttp.Server{Handler: ccbridge.AdminHandler(reg), Name: "ccbridge-admin", ReadTimeout: 10 * time.Second}
+		defer func() { _ = admin.Shutdown() }()
+		go func() { errc <- admin.Serve(ln) }()
+		log.Info().Str("addr", ln.Addr().String()).Msg("admin listener up: /healthz /metrics")
 	}
 	inputDone := make(chan error, 1)
 	if *input != "" {

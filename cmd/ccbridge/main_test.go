@@ -30,6 +30,7 @@ func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "ccbridge.yaml")
 	cfg := `
+admin_listen: "127.0.0.1:0"
 kafka:
   brokers: ["` + brokers[0] + `"]
   topics: {auto_create: true}
