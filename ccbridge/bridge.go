@@ -226,27 +226,47 @@ func (b *Bridge) eventBridge(doc []byte) error {
 }
 
 // ReadNDJSON maps newline-delimited JSON from r (Kinesis records dumped one
-// per line, a file, stdin) until EOF or ctx ends. A bad line is counted,
-// logged with its line number and skipped; only a read error is returned.
+// per line, a file, stdin) until EOF or ctx ends. A bad line — malformed,
+// unrecognised, or longer than webhook.max_body_bytes — is counted, logged
+// with its line number and skipped; only a read error is returned.
 func (b *Bridge) ReadNDJSON(ctx context.Context, r io.Reader, name string) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), max(b.cfg.Webhook.MaxBodyBytes, DefaultMaxBodyBytes))
-	for line := 1; sc.Scan(); line++ {
+	limit := max(b.cfg.Webhook.MaxBodyBytes, DefaultMaxBodyBytes)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	for n := 1; ; n++ {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		l := bytes.TrimSpace(sc.Bytes())
-		if len(l) == 0 || l[0] == '#' {
-			continue
+		line = line[:0]
+		tooLong := false
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			if !tooLong {
+				line = append(line, chunk...)
+				if len(line) > limit {
+					tooLong, line = true, line[:0]
+				}
+			}
+			if err != bufio.ErrBufferFull {
+				break
+			}
 		}
-		if err := b.HandleJSON(l); err != nil {
-			b.log.Debug().Err(err).Str("input", name).Int("line", line).Msg("skipped line")
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("cannot read %s: %w", name, err)
+		}
+		if tooLong {
+			_ = b.badInput(name, fmt.Errorf("line %d is longer than %d bytes", n, limit))
+		} else if l := bytes.TrimSpace(line); len(l) > 0 && l[0] != '#' {
+			if herr := b.HandleJSON(l); herr != nil {
+				b.log.Debug().Err(herr).Str("input", name).Int("line", n).Msg("skipped line")
+			}
+		}
+		if err == io.EOF {
+			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("cannot read %s: %w", name, err)
-	}
-	return nil
 }
 
 // rateLimited lets one log line through per interval and counts the rest.

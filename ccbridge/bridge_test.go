@@ -545,6 +545,16 @@ func TestBadInput(t *testing.T) {
 	if len(agentStates(t, sink)) != 1 || b.Stats().Bad != 5 {
 		t.Errorf("NDJSON with one bad line: %+v", b.Stats())
 	}
+	// A line past max_body_bytes is skipped, not the end of the input; the
+	// last line has no newline.
+	long := "{\"topicName\":\"" + strings.Repeat("x", 2<<20) + "\"}\n"
+	in = long + "{\"topicName\":\"v2.users.u3.routingStatus\",\"eventBody\":{\"routingStatus\":{\"status\":\"IDLE\"}}}"
+	if err := b.ReadNDJSON(context.Background(), strings.NewReader(in), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if len(agentStates(t, sink)) != 2 || b.Stats().Bad != 6 {
+		t.Errorf("NDJSON with an overlong line: %+v", b.Stats())
+	}
 }
 
 func TestConfig(t *testing.T) {
