@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -666,5 +668,47 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestWebhookListener posts through a real socket to the fasthttp server:
+// a signed Event Streams batch is mapped, an oversized body refused.
+func TestWebhookListener(t *testing.T) {
+	b, sink, _ := newTestBridge(t, twilioYAML+"webhook: {max_body_bytes: 65536}\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Server()
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown() }()
+	body := readFile(t, "twilio-eventstreams-1.json")
+	sum := sha256.Sum256(body)
+	uri := PathTwilioEvents + "?bodySHA256=" + hex.EncodeToString(sum[:])
+	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+uri, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Twilio-Signature", TwilioSignature("0123456789abcdef0123456789abcdef", "https://bridge.example.com"+uri, nil))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || len(agentStates(t, sink)) != 1 {
+		t.Fatalf("status %d, %d records", resp.StatusCode, len(agentStates(t, sink)))
+	}
+	resp, err = http.Post("http://"+ln.Addr().String()+PathGenesys, "application/json", bytes.NewReader(make([]byte, 70000)))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("oversized body: %d, want 413", resp.StatusCode)
+		}
+	} // fasthttp may also close the connection on an oversized body: refused either way
+	resp, err = http.Get("http://" + ln.Addr().String() + PathGenesys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("GET %s: %d, want 405", PathGenesys, resp.StatusCode)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -40,6 +41,15 @@ func (b *Bridge) Server() *fasthttp.Server {
 		ReadTimeout:        10 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        120 * time.Second,
+		// fasthttp answers a body past MaxRequestBodySize with 400; say 413.
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				b.stats.bad.Add(1)
+				ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
+				return
+			}
+			ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		},
 	}
 }
 
