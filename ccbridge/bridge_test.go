@@ -1,0 +1,714 @@
+package ccbridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/callbid/callbid/events"
+)
+
+// fakeSink records what the bridge publishes.
+type fakeSink struct {
+	mu   sync.Mutex
+	recs []rec
+}
+
+type rec struct {
+	topic, key string
+	value      []byte
+}
+
+func (s *fakeSink) Publish(topic string, key, value []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs = append(s.recs, rec{topic, string(key), append([]byte(nil), value...)})
+	return true
+}
+
+func (s *fakeSink) topic(t string) []rec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []rec
+	for _, r := range s.recs {
+		if r.topic == t {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// agentStates decodes every agent record, checking each passes callbid's
+// own decoder, and returns them with next_routing_state and raw seq.
+func agentStates(t *testing.T, s *fakeSink) []AgentState {
+	t.Helper()
+	var out []AgentState
+	for _, r := range s.topic(events.TopicAgentState) {
+		var ev events.AgentState
+		if err := events.DecodeAgentState(r.value, &ev); err != nil {
+			t.Fatalf("record %s does not decode as cc.agent-state.v1: %v", r.value, err)
+		}
+		var a AgentState
+		if err := json.Unmarshal(r.value, &a); err != nil {
+			t.Fatal(err)
+		}
+		if r.key != a.AgentID {
+			t.Errorf("key %q, agent_id %q", r.key, a.AgentID)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func calls(t *testing.T, s *fakeSink) []events.Call {
+	t.Helper()
+	var out []events.Call
+	for _, r := range s.topic(events.TopicCall) {
+		var ev events.Call
+		if err := events.DecodeCall(r.value, &ev); err != nil {
+			t.Fatalf("record %s does not decode as cc.call.v1: %v", r.value, err)
+		}
+		if r.key != ev.CallID {
+			t.Errorf("key %q, call_id %q", r.key, ev.CallID)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func outcomes(t *testing.T, s *fakeSink) []events.Outcome {
+	t.Helper()
+	var out []events.Outcome
+	for _, r := range s.topic(events.TopicOutcome) {
+		var ev events.Outcome
+		if err := events.DecodeOutcome(r.value, &ev); err != nil {
+			t.Fatalf("record %s does not decode as cc.outcome.v1: %v", r.value, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+type step struct{ kind, state, next string }
+
+func checkSteps(t *testing.T, got []AgentState, want []step) {
+	t.Helper()
+	if len(got) != len(want) {
+		for _, g := range got {
+			t.Logf("got %s %s next=%q at %s", g.EventType, g.RoutingState, g.NextRoutingState, g.OccurredAt.Format(time.RFC3339Nano))
+		}
+		t.Fatalf("%d agent records, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.EventType != w.kind || g.RoutingState != w.state || g.NextRoutingState != w.next {
+			t.Errorf("record %d: %s %s next=%q, want %s %s next=%q", i, g.EventType, g.RoutingState, g.NextRoutingState, w.kind, w.state, w.next)
+		}
+		if i > 0 && !g.OccurredAt.After(got[i-1].OccurredAt) {
+			t.Errorf("record %d: occurred_at %s not after the previous %s", i, g.OccurredAt, got[i-1].OccurredAt)
+		}
+	}
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestBridge(t *testing.T, yaml string) (*Bridge, *fakeSink, *fakeClock) {
+	t.Helper()
+	cfg, err := Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kafka.Embedded.Enabled = true // no brokers needed: the sink is fake
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
+	sink := &fakeSink{}
+	return New(*cfg, sink, zerolog.Nop(), WithClock(clk.now)), sink, clk
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ms(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+const connectYAML = `
+agent_id_prefix: "acme:"
+connect:
+  queues:
+    - arn: arn:aws:connect:us-west-2:123456789012:instance/aaaaaaaa-bbbb-cccc-dddd-111111111111/queue/9c8b7a65-4321-4fed-cba9-876543210fed
+      name: Mortgage
+      skill: mortgage
+      proficiency: 4
+  proficiencies:
+    - {attribute: Language, value: Spanish, skill: spanish}
+`
+
+func TestConnectAgentAndContactEvents(t *testing.T) {
+	b, sink, _ := newTestBridge(t, connectYAML)
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "connect-agent-events.ndjson")), "connect"); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range []string{"1-initiated", "2-queued", "3-connected_to_agent", "4-disconnected"} {
+		if err := b.HandleJSON(readFile(t, "connect-contact-event-"+f+".json")); err != nil {
+			t.Fatalf("contact event %d: %v", i+1, err)
+		}
+	}
+	got := agentStates(t, sink)
+	checkSteps(t, got, []step{
+		{"LOGIN", "AVAILABLE", ""},
+		{"STATE_CHANGE", "RESERVED", ""},    // INCOMING
+		{"STATE_CHANGE", "BUSY", ""},        // CONNECTED
+		{"STATE_CHANGE", "BUSY", "OFFLINE"}, // NextAgentStatus Offline during the call
+		{"HEARTBEAT", "BUSY", "OFFLINE"},    // HEART_BEAT (from a Lambda Kinesis record)
+		{"STATE_CHANGE", "ACW", "OFFLINE"},  // contact ENDED: After Contact Work
+		{"LOGOUT", "OFFLINE", ""},           // status Offline once the contact is cleared
+		{"LOGOUT", "OFFLINE", ""},           // LOGOUT
+	})
+	a := got[0]
+	if a.AgentID != "acme:4f3c2b1a-0d9e-4c8b-a7f6-5e4d3c2b1a09" {
+		t.Errorf("agent_id %q", a.AgentID)
+	}
+	wantSkills := []events.AgentSkill{{Name: "mortgage", Proficiency: 4}, {Name: "spanish", Proficiency: 4}}
+	if !equalSkills(a.Skills, wantSkills) {
+		t.Errorf("skills %+v, want %+v (BasicQueue and the agent queue are not mapped)", a.Skills, wantSkills)
+	}
+	if len(a.Channels) != 1 || a.Channels[0] != "voice" || a.TTLSeconds != 300 || a.Seq != 0 {
+		t.Errorf("channels %v ttl %d seq %d, want [voice] 300 0 (chat has 0 slots)", a.Channels, a.TTLSeconds, a.Seq)
+	}
+	if !got[0].OccurredAt.Equal(ms("2026-11-23T13:58:00Z")) || !got[5].OccurredAt.Equal(ms("2026-11-23T14:04:41.877Z")) {
+		t.Errorf("occurred_at not the platform's EventTimestamp: %s, %s", got[0].OccurredAt, got[5].OccurredAt)
+	}
+	if st := b.Stats(); st.Stale != 1 || st.Bad != 0 {
+		t.Errorf("stale %d bad %d, want the repeated record stale and nothing bad", st.Stale, st.Bad)
+	}
+	for _, r := range sink.topic(events.TopicAgentState) {
+		if bytes.Contains(r.value, []byte(`"seq"`)) {
+			t.Fatalf("seq written without synthesize_seq: %s", r.value)
+		}
+	}
+
+	cs := calls(t, sink)
+	if len(cs) != 4 {
+		t.Fatalf("%d call records, want 4: %+v", len(cs), cs)
+	}
+	const id = "5ba0c9e2-7d1f-4e5a-9b3c-2f8e6d4a1c07"
+	for i, kind := range []string{"OFFERED", "QUEUED", "ANSWERED", "ENDED"} {
+		c := cs[i]
+		if c.EventType != kind || c.CallID != id || c.DNIS != "+18005550110" || c.ANI != "+14155550188" {
+			t.Errorf("call %d: %+v, want %s with dnis/ani from the endpoints", i, c, kind)
+		}
+	}
+	if cs[1].Skill != "mortgage" || cs[1].Queue != "Mortgage" {
+		t.Errorf("QUEUED skill %q queue %q", cs[1].Skill, cs[1].Queue)
+	}
+	if cs[2].AgentID != a.AgentID || cs[2].QueueWaitMS != 6394 {
+		t.Errorf("ANSWERED agent %q wait %d, want %s 6394", cs[2].AgentID, cs[2].QueueWaitMS, a.AgentID)
+	}
+	if cs[3].TalkMS != 274363 || cs[3].EndReason != "CUSTOMER_HANGUP" || cs[3].QueueWaitMS != 6394 {
+		t.Errorf("ENDED talk %d reason %q wait %d", cs[3].TalkMS, cs[3].EndReason, cs[3].QueueWaitMS)
+	}
+}
+
+func equalSkills(a, b []events.AgentSkill) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+const twilioYAML = `
+twilio:
+  auth_token: 0123456789abcdef0123456789abcdef
+  public_url: https://bridge.example.com
+  task_queues: {Mortgage: mortgage}
+dispositions: {Sale: SALE}
+`
+
+// postTwilioEvents posts body as the Event Streams webhook sink does:
+// bodySHA256 in the URL, the URL signed.
+func postTwilioEvents(b *Bridge, body []byte, token string) int {
+	sum := sha256.Sum256(body)
+	uri := PathTwilioEvents + "?bodySHA256=" + hex.EncodeToString(sum[:])
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI(uri)
+	ctx.Request.Header.SetContentType("application/json")
+	ctx.Request.Header.Set("X-Twilio-Signature", TwilioSignature(token, "https://bridge.example.com"+uri, nil))
+	ctx.Request.SetBody(body)
+	b.ServeHTTP(&ctx)
+	return ctx.Response.StatusCode()
+}
+
+func TestTwilioEventStreams(t *testing.T) {
+	b, sink, _ := newTestBridge(t, twilioYAML)
+	for i := 1; i <= 7; i++ {
+		body := readFile(t, "twilio-eventstreams-"+string(rune('0'+i))+".json")
+		if code := postTwilioEvents(b, body, "0123456789abcdef0123456789abcdef"); code != 204 {
+			t.Fatalf("batch %d: status %d", i, code)
+		}
+	}
+	got := agentStates(t, sink)
+	checkSteps(t, got, []step{
+		{"LOGIN", "AVAILABLE", ""},
+		{"STATE_CHANGE", "RESERVED", ""},    // reservation.created
+		{"STATE_CHANGE", "BUSY", ""},        // reservation.accepted
+		{"STATE_CHANGE", "BUSY", "OFFLINE"}, // activity Offline while the call goes on
+		{"STATE_CHANGE", "ACW", "OFFLINE"},  // reservation.wrapup
+		{"LOGOUT", "OFFLINE", ""},           // reservation.completed: nothing in hand, activity Offline
+	})
+	want := []events.AgentSkill{{Name: "mortgage", Proficiency: 4}, {Name: "spanish", Proficiency: 5}}
+	if !equalSkills(got[0].Skills, want) || got[0].AgentID != "WKa1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6" || got[0].TTLSeconds != 180 {
+		t.Errorf("first record %+v, want skills %+v from the worker attributes string, ttl 180", got[0], want)
+	}
+	cs := calls(t, sink)
+	kinds := []string{"OFFERED", "QUEUED", "ANSWERED", "ENDED"}
+	if len(cs) != len(kinds) {
+		t.Fatalf("%d call records, want %d (task.completed after task.wrapup is not a second ENDED): %+v", len(cs), len(kinds), cs)
+	}
+	for i, c := range cs {
+		if c.EventType != kinds[i] || c.CallID != "CA5f4e3d2c1b0a99887766554433221100" || c.ANI != "+14155550188" || c.DNIS != "+18005550110" {
+			t.Errorf("call %d: %+v", i, c)
+		}
+	}
+	if cs[1].Skill != "mortgage" || cs[2].AgentID != got[0].AgentID || cs[2].QueueWaitMS != 12000 {
+		t.Errorf("QUEUED skill %q, ANSWERED agent %q wait %d", cs[1].Skill, cs[2].AgentID, cs[2].QueueWaitMS)
+	}
+	if cs[3].TalkMS != 230486 || cs[3].EndReason != "CUSTOMER_HANGUP" {
+		t.Errorf("ENDED talk %d reason %q", cs[3].TalkMS, cs[3].EndReason)
+	}
+	os := outcomes(t, sink)
+	if len(os) != 1 || os[0].CallID != cs[0].CallID || os[0].Disposition != "SALE" || !os[0].IsFinal {
+		t.Errorf("outcomes %+v, want one final SALE from conversations.outcome", os)
+	}
+
+	// A wrong signature is refused and counted; nothing is mapped.
+	before := len(sink.recs)
+	if code := postTwilioEvents(b, readFile(t, "twilio-eventstreams-1.json"), "not-the-token"); code != 401 {
+		t.Errorf("bad signature: status %d, want 401", code)
+	}
+	if len(sink.recs) != before || b.Stats().Bad != 1 {
+		t.Errorf("bad signature mapped something or was not counted: %+v", b.Stats())
+	}
+}
+
+func TestTwilioTaskRouterCallback(t *testing.T) {
+	b, sink, _ := newTestBridge(t, twilioYAML)
+	var params map[string]string
+	if err := json.Unmarshal(readFile(t, "twilio-taskrouter-callback-worker-activity-update.json"), &params); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{}
+	for k, v := range params {
+		form.Set(k, v)
+	}
+	post := func(sig string) int {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.SetMethod("POST")
+		ctx.Request.SetRequestURI(PathTwilioTaskRouter)
+		ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
+		ctx.Request.Header.Set("X-Twilio-Signature", sig)
+		ctx.Request.SetBodyString(form.Encode())
+		b.ServeHTTP(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	if code := post(TwilioSignature("0123456789abcdef0123456789abcdef", "https://bridge.example.com"+PathTwilioTaskRouter, params)); code != 204 {
+		t.Fatalf("status %d", code)
+	}
+	got := agentStates(t, sink)
+	checkSteps(t, got, []step{{"LOGIN", "AVAILABLE", ""}})
+	if !got[0].OccurredAt.Equal(time.UnixMilli(1795443000000)) || len(got[0].Skills) != 2 {
+		t.Errorf("record %+v: want TimestampMs and two skills", got[0])
+	}
+	params["WorkerActivityName"] = "Offline" // tampered after signing
+	if code := post(TwilioSignature("0123456789abcdef0123456789abcdef", "https://bridge.example.com"+PathTwilioTaskRouter, map[string]string{"x": "y"})); code != 401 {
+		t.Errorf("signature over other params: status %d, want 401", code)
+	}
+}
+
+const genesysYAML = `
+genesys:
+  skills:
+    8f2d4c6e-1a3b-4d5f-9e7c-2b4d6f8a0c1e: [{name: mortgage, proficiency: 4.5}]
+  queues: {3b5d7f9a-2c4e-4a6b-8d0f-1e3a5c7e9b2d: mortgage}
+dispositions: {7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a: SALE}
+`
+
+func TestGenesysNotifications(t *testing.T) {
+	b, sink, _ := newTestBridge(t, genesysYAML)
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
+		t.Fatal(err)
+	}
+	got := agentStates(t, sink)
+	checkSteps(t, got, []step{
+		{"LOGIN", "AVAILABLE", ""},          // presence On Queue
+		{"STATE_CHANGE", "AVAILABLE", ""},   // routing IDLE
+		{"STATE_CHANGE", "BUSY", ""},        // routing INTERACTING
+		{"STATE_CHANGE", "BUSY", "OFFLINE"}, // presence Offline during the interaction
+		{"LOGOUT", "OFFLINE", ""},           // routing OFF_QUEUE after the call
+	})
+	if !equalSkills(got[0].Skills, []events.AgentSkill{{Name: "mortgage", Proficiency: 4.5}}) || got[0].TTLSeconds != 180 {
+		t.Errorf("first record %+v: want skills from the lookup table, ttl 180", got[0])
+	}
+	if b.Stats().Stale != 1 {
+		t.Errorf("stale %d, want the late presence dropped", b.Stats().Stale)
+	}
+	cs := calls(t, sink)
+	kinds := []string{"OFFERED", "QUEUED", "ANSWERED", "ENDED"}
+	if len(cs) != len(kinds) {
+		t.Fatalf("%d call records: %+v", len(cs), cs)
+	}
+	for i, c := range cs {
+		if c.EventType != kinds[i] || c.CallID != "c0e1d2f3-a4b5-4c6d-8e7f-90a1b2c3d4e5" || c.ANI != "+14155550188" || c.DNIS != "+18005550110" {
+			t.Errorf("call %d: %+v", i, c)
+		}
+	}
+	if cs[1].Skill != "mortgage" || cs[2].AgentID != got[0].AgentID || cs[2].QueueWaitMS != 7500 {
+		t.Errorf("QUEUED skill %q, ANSWERED agent %q wait %d", cs[1].Skill, cs[2].AgentID, cs[2].QueueWaitMS)
+	}
+	if cs[3].TalkMS != 240100 || cs[3].EndReason != "CUSTOMER_HANGUP" {
+		t.Errorf("ENDED talk %d reason %q", cs[3].TalkMS, cs[3].EndReason)
+	}
+	if os := outcomes(t, sink); len(os) != 1 || os[0].Disposition != "SALE" {
+		t.Errorf("outcomes %+v, want the wrap-up code mapped to SALE", os)
+	}
+}
+
+func TestGenesysViaEventBridge(t *testing.T) {
+	b, sink, _ := newTestBridge(t, genesysYAML+"webhook: {api_key: s3cret}\n")
+	post := func(key string) int {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.SetMethod("POST")
+		ctx.Request.SetRequestURI(PathEventBridge)
+		ctx.Request.Header.Set("X-Api-Key", key)
+		ctx.Request.SetBody(readFile(t, "genesys-eventbridge-routing-status.json"))
+		b.ServeHTTP(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	if code := post("wrong"); code != 401 {
+		t.Errorf("wrong API key: %d, want 401", code)
+	}
+	if code := post("s3cret"); code != 204 {
+		t.Fatalf("status %d", code)
+	}
+	checkSteps(t, agentStates(t, sink), []step{{"LOGIN", "AVAILABLE", ""}})
+}
+
+func TestSynthesizedHeartbeatsAndOrdering(t *testing.T) {
+	b, sink, clk := newTestBridge(t, genesysYAML+"synthesize_seq: true\n")
+	note := func(topic, status, at string) {
+		t.Helper()
+		var body string
+		if topic == "presence" {
+			body = `{"presenceDefinition":{"systemPresence":"` + status + `"},"modifiedDate":"` + at + `"}`
+		} else {
+			body = `{"routingStatus":{"status":"` + status + `","startTime":"` + at + `"}}`
+		}
+		if err := b.HandleJSON([]byte(`{"topicName":"v2.users.u1.` + topic + `","eventBody":` + body + `}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	note("presence", "On Queue", "2026-11-23T16:00:00Z")
+	note("routingStatus", "IDLE", "2026-11-23T16:00:00.100Z")
+	clk.add(59 * time.Second)
+	b.Heartbeat()
+	if n := len(agentStates(t, sink)); n != 2 {
+		t.Fatalf("%d records before heartbeat_interval, want 2", n)
+	}
+	clk.add(2 * time.Second)
+	b.Heartbeat()
+	got := agentStates(t, sink)
+	if len(got) != 3 || got[2].EventType != "HEARTBEAT" || got[2].RoutingState != "AVAILABLE" || !got[2].OccurredAt.Equal(clk.now()) {
+		t.Fatalf("after heartbeat_interval: %+v, want a HEARTBEAT AVAILABLE stamped now", got)
+	}
+	// A routing change the platform timed before that heartbeat (delivered
+	// late) is still news for its facet: applied, stamped just after the
+	// heartbeat so it is not ordered behind it.
+	note("routingStatus", "INTERACTING", "2026-11-23T16:00:30Z")
+	got = agentStates(t, sink)
+	last := got[len(got)-1]
+	if last.RoutingState != "BUSY" || !last.OccurredAt.Equal(got[2].OccurredAt.Add(time.Millisecond)) {
+		t.Errorf("late routing change: %+v, want BUSY at heartbeat+1ms", last)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq <= got[i-1].Seq || got[i].Seq != got[i].OccurredAt.UnixMicro() {
+			t.Errorf("record %d: seq %d after %d, want occurred_at in µs, increasing", i, got[i].Seq, got[i-1].Seq)
+		}
+	}
+	if b.Stats().Restamped != 1 || b.Stats().Heartbeats != 1 {
+		t.Errorf("stats %+v", b.Stats())
+	}
+	// Logged out: no more heartbeats; forgotten after forget_after.
+	note("presence", "Offline", "2026-11-23T16:02:00Z")
+	note("routingStatus", "OFF_QUEUE", "2026-11-23T16:02:00Z")
+	n := len(agentStates(t, sink))
+	clk.add(10 * time.Minute)
+	b.Heartbeat()
+	if len(agentStates(t, sink)) != n {
+		t.Error("a logged-out agent got a heartbeat")
+	}
+	clk.add(25 * time.Hour)
+	b.Heartbeat()
+	if len(b.agents) != 0 || len(b.calls) != 0 {
+		t.Errorf("%d agents %d calls left after forget_after", len(b.agents), len(b.calls))
+	}
+}
+
+func TestConnectAgentsGetNoSynthesizedHeartbeat(t *testing.T) {
+	b, sink, clk := newTestBridge(t, connectYAML)
+	lines := bytes.Split(readFile(t, "connect-agent-events.ndjson"), []byte("\n"))
+	if err := b.HandleJSON(lines[3]); err != nil { // the LOGIN
+		t.Fatal(err)
+	}
+	clk.add(time.Hour)
+	b.Heartbeat()
+	if n := len(agentStates(t, sink)); n != 1 {
+		t.Errorf("%d records, want only the LOGIN: Connect sends its own HEART_BEAT", n)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	b, sink, _ := newTestBridge(t, "webhook: {allow_unauthenticated: true}\n")
+	post := func(path, body string) int {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.SetMethod("POST")
+		ctx.Request.SetRequestURI(path)
+		ctx.Request.SetBodyString(body)
+		b.ServeHTTP(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	for _, tc := range []struct {
+		path, body string
+		code       int
+	}{
+		{PathEventBridge, `{"detail-type":`, 400},
+		{PathGenesys, `{"hello":"world"}`, 400},
+		{PathGenesys, `{"topicName":"v2.users.u1.presence","eventBody":{"presenceDefinition":{}}}`, 400},
+		{PathTwilioEvents, `[{"specversion":"1.0","type":"com.twilio.taskrouter.worker.activity.update","data":{}}]`, 400},
+		{PathTwilioEvents, `[{"specversion":"1.0","type":"com.twilio.voice.status-callback.call.ringing","data":{}}]`, 204},
+		{PathEventBridge, `{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}`, 204},
+		{"/nope", `{}`, 404},
+	} {
+		if code := post(tc.path, tc.body); code != tc.code {
+			t.Errorf("POST %s %s: %d, want %d", tc.path, tc.body, code, tc.code)
+		}
+	}
+	if st := b.Stats(); st.Bad != 4 || st.Ignored != 2 || len(sink.recs) != 0 {
+		t.Errorf("stats %+v, %d records", st, len(sink.recs))
+	}
+	// NDJSON: a bad line is skipped, the rest mapped.
+	in := "not json\n{\"topicName\":\"v2.users.u2.routingStatus\",\"eventBody\":{\"routingStatus\":{\"status\":\"IDLE\"}}}\n"
+	if err := b.ReadNDJSON(context.Background(), strings.NewReader(in), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if len(agentStates(t, sink)) != 1 || b.Stats().Bad != 5 {
+		t.Errorf("NDJSON with one bad line: %+v", b.Stats())
+	}
+	// A line past max_body_bytes is skipped, not the end of the input; the
+	// last line has no newline.
+	long := "{\"topicName\":\"" + strings.Repeat("x", 2<<20) + "\"}\n"
+	in = long + "{\"topicName\":\"v2.users.u3.routingStatus\",\"eventBody\":{\"routingStatus\":{\"status\":\"IDLE\"}}}"
+	if err := b.ReadNDJSON(context.Background(), strings.NewReader(in), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if len(agentStates(t, sink)) != 2 || b.Stats().Bad != 6 {
+		t.Errorf("NDJSON with an overlong line: %+v", b.Stats())
+	}
+}
+
+func TestConfig(t *testing.T) {
+	if _, err := Parse([]byte("conect:\n  ttl: 1m\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("misspelt key: %v, want an error naming line 1", err)
+	}
+	cfg, err := Parse([]byte(`
+heartbeat_interval: 2m
+dispositions: {won: WON}
+webhook: {listen: "nohost"}
+connect:
+  queues: [{name: Mortgage}]
+  statuses: {Lunch: LUNCH}
+twilio: {auth_token: x, level_scale: 9}
+genesys:
+  skills: {u1: [{name: "", proficiency: 7}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid config passed")
+	}
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		lines = append(lines, strings.SplitN(l, ":", 2)[0])
+	}
+	sort.Strings(lines)
+	want := []string{
+		`connect.queues[0].skill`, `connect.statuses["Lunch"]`, `dispositions["won"]`, `genesys.skills["u1"][0].name`,
+		`genesys.skills["u1"][0].proficiency`, `genesys.ttl`, `kafka.brokers`, `twilio.level_scale`, `twilio.public_url`,
+		`twilio.ttl`, `webhook.listen`,
+	}
+	if strings.Join(lines, ",") != strings.Join(want, ",") {
+		t.Errorf("field paths\n got %v\nwant %v\n(%v)", lines, want, err)
+	}
+	// The example config is valid.
+	if _, err := Load(filepath.Join("..", "configs", "ccbridge.yaml"), func(k string) string {
+		if k == EnvKafkaBrokers {
+			return "127.0.0.1:9092"
+		}
+		return ""
+	}); err != nil {
+		t.Errorf("configs/ccbridge.yaml: %v", err)
+	}
+}
+
+type countingLookup struct {
+	n    int
+	fail bool
+}
+
+func (c *countingLookup) Skills(string) ([]events.AgentSkill, error) {
+	c.n++
+	if c.fail {
+		return nil, ErrNoSkills
+	}
+	return []events.AgentSkill{{Name: "mortgage", Proficiency: float64(c.n)}}, nil
+}
+
+func TestCachedSkills(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
+	inner := &countingLookup{}
+	c := NewCachedSkills(inner, 10*time.Minute, clk.now)
+	for range 3 {
+		if s, err := c.Skills("u1"); err != nil || s[0].Proficiency != 1 {
+			t.Fatalf("%v %v", s, err)
+		}
+	}
+	if inner.n != 1 {
+		t.Errorf("%d lookups within the TTL, want 1", inner.n)
+	}
+	clk.add(11 * time.Minute)
+	inner.fail = true
+	if s, err := c.Skills("u1"); err == nil || len(s) != 1 || s[0].Proficiency != 1 {
+		t.Errorf("failed refresh: %v %v, want the last known skills and the error", s, err)
+	}
+	if _, err := c.Skills("u1"); err == nil || inner.n != 2 {
+		t.Errorf("failure not cached: %d lookups", inner.n)
+	}
+	clk.add(11 * time.Minute)
+	inner.fail = false
+	if s, _ := c.Skills("u1"); s[0].Proficiency != 3 {
+		t.Errorf("after the TTL: %v, want a fresh lookup", s)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	b, _, _ := newTestBridge(t, genesysYAML)
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := b.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/metrics")
+	AdminHandler(reg)(&ctx)
+	body := string(ctx.Response.Body())
+	for _, want := range []string{
+		`ccbridge_records_total{topic="cc.agent-state.v1"} 5`,
+		`ccbridge_records_total{topic="cc.call.v1"} 4`,
+		`ccbridge_records_total{topic="cc.outcome.v1"} 1`,
+		`ccbridge_stale_events_total 1`,
+		`ccbridge_agents 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// TestWebhookListener posts through a real socket to the fasthttp server:
+// a signed Event Streams batch is mapped, an oversized body refused.
+func TestWebhookListener(t *testing.T) {
+	b, sink, _ := newTestBridge(t, twilioYAML+"webhook: {max_body_bytes: 65536}\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Server()
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown() }()
+	body := readFile(t, "twilio-eventstreams-1.json")
+	sum := sha256.Sum256(body)
+	uri := PathTwilioEvents + "?bodySHA256=" + hex.EncodeToString(sum[:])
+	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+uri, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Twilio-Signature", TwilioSignature("0123456789abcdef0123456789abcdef", "https://bridge.example.com"+uri, nil))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || len(agentStates(t, sink)) != 1 {
+		t.Fatalf("status %d, %d records", resp.StatusCode, len(agentStates(t, sink)))
+	}
+	resp, err = http.Post("http://"+ln.Addr().String()+PathGenesys, "application/json", bytes.NewReader(make([]byte, 70000)))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("oversized body: %d, want 413", resp.StatusCode)
+		}
+	} // fasthttp may also close the connection on an oversized body: refused either way
+	resp, err = http.Get("http://" + ln.Addr().String() + PathGenesys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("GET %s: %d, want 405", PathGenesys, resp.StatusCode)
+	}
+}
