@@ -26,6 +26,7 @@ type metrics struct {
 	reloadErrors   prometheus.Counter
 	publishDropped prometheus.Counter
 	replayedSpend  prometheus.Counter
+	srv            *serverMetrics // listeners and admission control
 }
 
 // badReason labels requests refused before a decision.
@@ -48,6 +49,7 @@ var badReasonNames = [numBadReasons]string{"malformed", "too_large", "bad_gzip",
 
 func newMetrics() *metrics {
 	m := &metrics{
+		srv: newServerMetrics(),
 		requests: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_requests_total",
 			Help: "Bid requests received on /openrtb2/bid."}),
 		bids: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_bids_total",
@@ -97,6 +99,11 @@ func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	var errs []error
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
 		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range m.srv.collectors() {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -246,6 +246,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	cfgB := loadYAMLConfig(t, "testdata/config.yaml")
 	cfgB.Campaigns[0].ValuePerCall = 50_000_000 // 5.00 CPM
 	cfgB.Campaigns = append(cfgB.Campaigns[:1], cfgB.Campaigns[2:]...)
+	// Every request must get a bid: no shedding on a busy test machine.
+	cfgA.Server.MaxQueueDelay, cfgB.Server.MaxQueueDelay = -1, -1
 	ls := startServer(t, cfgA, ServerOptions{})
 	body, _ := os.ReadFile("testdata/requests/2.6/simple-banner.json")
 	client := &fasthttp.Client{MaxConnsPerHost: 16}

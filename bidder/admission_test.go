@@ -1,0 +1,140 @@
+package bidder
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestRawRequestID(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`{"id":"req-1","imp":[]}`, `"req-1"`, true},
+		{` { "tmax" : 120, "imp":[{"id":"1","x":{"id":"no"}}], "site":{"id":"s","k":"a\"}"}, "id" : "r\"2" }`, `"r\"2"`, true},
+		{`{"imp":[{"id":"1"}],"arr":[1,2,[3]],"b":true,"n":null,"id":"x"}`, `"x"`, true},
+		{`{"imp":[{"id":"1"}]}`, ``, false},
+		{`{"id":12}`, ``, false},
+		{`{"id":"unterminated`, ``, false},
+		{`[{"id":"x"}]`, ``, false},
+		{``, ``, false},
+		{`{"a":"b"`, ``, false},
+	} {
+		got, ok := rawRequestID([]byte(c.in))
+		if ok != c.ok || string(got) != c.want {
+			t.Errorf("rawRequestID(%s) = %s, %v; want %s, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestScanTMax(t *testing.T) {
+	for in, want := range map[string]int64{
+		`{"id":"x","tmax":120}`:   120,
+		`{"id":"x","tmax" : 80,}`: 80,
+		`{"id":"x"}`:              -1,
+		`{"tmax":1.5}`:            -1,
+		`{"tmax":"100"}`:          -1,
+		`{"tmax":99999999999}`:    -1,
+		`{"tmax":0}`:              0,
+	} {
+		if got := scanTMax([]byte(in)); got != want {
+			t.Errorf("scanTMax(%s) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestAdmit(t *testing.T) {
+	srv := ServerConfig{MaxDeadline: 50 * time.Millisecond, MaxQueueDelay: 2 * time.Millisecond, MaxInFlight: 4}
+	ex := &exchangeRT{allowance: 20 * time.Millisecond, defaultTMax: 100 * time.Millisecond}
+	body := []byte(`{"id":"a","tmax":30}`) // 30 - 20 = 10ms to answer
+	for _, c := range []struct {
+		name    string
+		n       int64
+		waited  time.Duration
+		body    []byte
+		gzipped bool
+		srv     ServerConfig
+		want    shedReason
+		ok      bool
+	}{
+		{"fresh", 1, 0, body, false, srv, 0, true},
+		{"short wait", 4, time.Millisecond, body, false, srv, 0, true},
+		{"queued past max_queue_delay", 1, 3 * time.Millisecond, body, false, srv, shedQueue, false},
+		{"queued past its tmax", 1, 10 * time.Millisecond, body, false, srv, shedExpired, false},
+		{"no tmax: default tmax", 1, 79 * time.Millisecond, []byte(`{"id":"a"}`), false, withQueue(srv, -1), shedExpired, false},
+		{"gzipped: max_deadline bounds", 1, 49 * time.Millisecond, body, true, withQueue(srv, -1), 0, true},
+		{"gzipped past max_deadline", 1, 50 * time.Millisecond, body, true, withQueue(srv, -1), shedExpired, false},
+		{"queue shedding off", 1, 9 * time.Millisecond, body, false, withQueue(srv, -1), 0, true},
+		{"over max_in_flight", 5, 0, body, false, srv, shedInFlight, false},
+	} {
+		r, ok := admit(c.n, c.waited, c.body, c.gzipped, &c.srv, ex)
+		if ok != c.ok || (!ok && r != c.want) {
+			t.Errorf("%s: admit = %s, %v; want %s, %v", c.name, shedReasonNames[r], ok, shedReasonNames[c.want], c.ok)
+		}
+	}
+}
+
+func withQueue(s ServerConfig, d time.Duration) ServerConfig {
+	s.MaxQueueDelay = d
+	return s
+}
+
+// TestShedAnswers: the overflow gets the cheapest correct no-bid at once,
+// before decoding: 204, or {"id","nbr"} for nbr exchanges; the connection
+// stays open and the shed is counted by reason.
+func TestShedAnswers(t *testing.T) {
+	e := newEnv(t, loadYAMLConfig(t, "testdata/config.yaml"), 0)
+	body, err := os.ReadFile("testdata/requests/2.6/simple-banner.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := e.b.snap.Load().cfg.Server.MaxInFlight
+	adm := &admission{}
+	serve := func(uri string, body []byte, hdr ...string) *fasthttp.RequestCtx {
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.SetRequestURI(uri)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		req.SetBody(body)
+		ctx := &fasthttp.RequestCtx{}
+		ctx.Init(&req, nil, nil)
+		e.b.serveBid(ctx, adm)
+		return ctx
+	}
+	// Under the limit: a bid.
+	if ctx := serve("/openrtb2/bid", body); ctx.Response.StatusCode() != 200 {
+		t.Fatalf("admitted: %d", ctx.Response.StatusCode())
+	}
+	adm.inFlight.Store(int64(limit)) // as if max_in_flight requests were being handled
+	ctx := serve("/openrtb2/bid", body)
+	if ctx.Response.StatusCode() != 204 || len(ctx.Response.Body()) != 0 || ctx.Response.ConnectionClose() {
+		t.Fatalf("shed, plain exchange: %d %q close=%v", ctx.Response.StatusCode(), ctx.Response.Body(), ctx.Response.ConnectionClose())
+	}
+	ctx = serve("/openrtb2/bid?exchange=nbrx", []byte(`{"id":"r\"1","imp":[{"id":"1"}]}`))
+	if ctx.Response.StatusCode() != 200 || string(ctx.Response.Body()) != `{"id":"r\"1","nbr":1}` ||
+		string(ctx.Response.Header.ContentType()) != "application/json" {
+		t.Fatalf("shed, nbr exchange: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	// Not decoded: a malformed body is shed, not refused with 400.
+	if ctx = serve("/openrtb2/bid", []byte(`{"id":`)); ctx.Response.StatusCode() != 204 {
+		t.Fatalf("shed before decoding: %d", ctx.Response.StatusCode())
+	}
+	// A gzipped body for an nbr exchange gets 204 (its id is not read).
+	if ctx = serve("/openrtb2/bid?exchange=nbrx", gz(body), "Content-Encoding", "gzip"); ctx.Response.StatusCode() != 204 {
+		t.Fatalf("shed gzip nbr: %d", ctx.Response.StatusCode())
+	}
+	if got := counterValue(e.b.m.srv.shed[shedInFlight]); got != 4 {
+		t.Errorf("shed in_flight counted %v, want 4", got)
+	}
+	if adm.inFlight.Load() != int64(limit) {
+		t.Errorf("in-flight count leaked: %d", adm.inFlight.Load())
+	}
+	if got := counterValue(e.b.m.noBids[CauseNone]) + counterValue(e.b.m.bad[badMalformed]); got != 0 {
+		t.Errorf("shed requests counted as decided or bad: %v", got)
+	}
+}
