@@ -150,6 +150,9 @@ const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = time.Second
 	logEvery         = 10 * time.Second
+	// maxFreedInARow bounds the idle connections closed for descriptors
+	// before the accept loop backs off (another thread may take them).
+	maxFreedInARow = 8
 )
 
 // Accept returns the next connection, retrying temporary errors with a
@@ -157,6 +160,7 @@ const (
 // a later accept can recover from.
 func (l *guardedListener) Accept() (net.Conn, error) {
 	backoff := acceptBackoffMin
+	freed := 0 // descriptors freed in a row without a successful accept
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -169,19 +173,21 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				return nil, err
 			}
 			l.m.acceptErrors.Inc()
-			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-				// A descriptor freed is a connection accepted: close an idle
-				// one rather than leave every new client waiting.
-				l.evictForFiles()
-			}
 			l.warn(func(e *zerolog.Event) {
 				e.Err(err).Dur("retry_in", backoff).Msg("accept failed; retrying (connections still open are served)")
 			})
+			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && freed < maxFreedInARow && l.evictForFiles() {
+				// A descriptor freed is a connection accepted: retry at
+				// once, the client is waiting.
+				freed++
+				continue
+			}
 			l.sleep(backoff, l.done)
 			backoff = min(2*backoff, acceptBackoffMax)
+			freed = 0
 			continue
 		}
-		backoff = acceptBackoffMin
+		backoff, freed = acceptBackoffMin, 0
 		if gc := l.admit(c); gc != nil {
 			return gc, nil
 		}
@@ -308,14 +314,18 @@ func (l *guardedListener) claimIdleAnywhere() *guardedConn {
 	return nil
 }
 
-func (l *guardedListener) evictForFiles() {
+// evictForFiles closes the longest-idle connection of the biggest holder to
+// free a descriptor; false when none is idle.
+func (l *guardedListener) evictForFiles() bool {
 	l.mu.Lock()
 	v := l.claimIdleAnywhere()
 	l.mu.Unlock()
-	if v != nil {
-		l.m.evicted[limitFiles].Inc()
-		_ = v.Conn.Close()
+	if v == nil {
+		return false
 	}
+	l.m.evicted[limitFiles].Inc()
+	_ = v.Conn.Close()
+	return true
 }
 
 func (l *guardedListener) removeLocked(c *guardedConn) {

@@ -1,12 +1,17 @@
 package bidder
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -275,4 +280,126 @@ func gaugeValue(g prometheus.Gauge) float64 {
 	var m dto.Metric
 	_ = g.Write(&m)
 	return m.GetGauge().GetValue()
+}
+
+// TestSurvivesFileLimit runs a server in a child process whose file limit is
+// nearly used up (as 265 idle connections under ulimit -n 300 would), so
+// accept really fails with EMFILE: the listener keeps going, closes idle
+// connections to free descriptors, and a new client is served.
+func TestSurvivesFileLimit(t *testing.T) {
+	if os.Getenv("CALLBID_TEST_EMFILE_CHILD") == "1" {
+		emfileChild(t)
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux file limits")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSurvivesFileLimit$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CALLBID_TEST_EMFILE_CHILD=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	out := bufio.NewScanner(stdout)
+	var addr string
+	for out.Scan() {
+		if a, ok := strings.CutPrefix(out.Text(), "LISTEN "); ok {
+			addr = a
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("child did not start: %s", stderr.String())
+	}
+	// Idle connections beyond the descriptors the child has left.
+	conns := make([]net.Conn, 12)
+	for i := range conns {
+		conns[i] = dialFrom(t, "127.0.0.2", addr)
+	}
+	waitClosedByServer(t, conns[0]) // closed to free a descriptor for a newer one
+	// Another client is served on a new connection.
+	body, _ := os.ReadFile("testdata/requests/2.6/simple-banner.json")
+	c := dialFrom(t, "127.0.0.1", addr)
+	req := fmt.Sprintf("POST /openrtb2/bid?exchange=nbrx HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("bid from another client: %v\nchild: %s", err, stderr.String())
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Contains(got, []byte(`"seatbid"`)) {
+		t.Fatalf("bid from another client: %d %s", resp.StatusCode, got)
+	}
+	stdin.Close() // the child reports its counters and exits
+	var report string
+	for out.Scan() {
+		if r, ok := strings.CutPrefix(out.Text(), "REPORT "); ok {
+			report = r
+		}
+	}
+	_ = cmd.Wait()
+	var acceptErrs, evicted float64
+	if _, err := fmt.Sscanf(report, "accept_errors=%g evicted_files=%g", &acceptErrs, &evicted); err != nil {
+		t.Fatalf("child report %q: %v\n%s", report, err, stderr.String())
+	}
+	if acceptErrs < 1 || evicted < 1 {
+		t.Errorf("accept errors %v, connections closed for descriptors %v: want both ≥ 1", acceptErrs, evicted)
+	}
+}
+
+func emfileChild(t *testing.T) {
+	cfg := loadYAMLConfig(t, "testdata/config.yaml")
+	// The request waits in the kernel while accept backs off; decide it
+	// fully anyway so the parent sees a bid, not a shed no-bid.
+	cfg.Server.MaxQueueDelay = -1
+	e := newEnv(t, cfg, 0)
+	e.b.now = time.Now
+	srv := NewServer(e.b, ServerOptions{}, zerolog.Nop())
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lim.Cur = 300
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(pub, adm) }()
+	// Use up the descriptors but three, as idle clients would have.
+	var filler []*os.File
+	for i := 0; i < 1000; i++ {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			break
+		}
+		filler = append(filler, f)
+	}
+	for _, f := range filler[len(filler)-3:] {
+		f.Close()
+	}
+	fmt.Printf("LISTEN %s\n", pub.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent is done
+	select {
+	case err := <-done:
+		fmt.Fprintf(os.Stderr, "server stopped: %v\n", err)
+	default:
+	}
+	m := &e.b.m.srv.public
+	fmt.Printf("REPORT accept_errors=%g evicted_files=%g\n", counterValue(m.acceptErrors), counterValue(m.evicted[limitFiles]))
+	os.Exit(0)
 }
