@@ -38,7 +38,7 @@ func TestAdminRemoteNeedsToken(t *testing.T) {
 			m := newServerMetrics()
 			reloads := 0
 			cfg := c.cfg
-			h := adminHandler(ServerOptions{Reload: func() error { reloads++; return nil }}, &cfg, m, zerolog.Nop())
+			h := adminHandler(ServerOptions{Reload: func() error { reloads++; return nil }}, func() *ServerConfig { return &cfg }, m, zerolog.Nop())
 			var req fasthttp.Request
 			req.Header.SetMethod("POST")
 			req.SetRequestURI(path)
@@ -59,7 +59,7 @@ func TestAdminRemoteNeedsToken(t *testing.T) {
 
 	// Metrics and readiness stay open to every client of the admin listener.
 	cfg := ServerConfig{}
-	h := adminHandler(ServerOptions{}, &cfg, newServerMetrics(), zerolog.Nop())
+	h := adminHandler(ServerOptions{}, func() *ServerConfig { return &cfg }, newServerMetrics(), zerolog.Nop())
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		var req fasthttp.Request
 		req.SetRequestURI(path)
@@ -158,4 +158,32 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// TestAdminTokenReloads: the admin token and switch follow config reloads.
+func TestAdminTokenReloads(t *testing.T) {
+	cfg := loadYAMLConfig(t, "testdata/config.yaml")
+	e := newEnv(t, cfg, 0)
+	srv := NewServer(e.b, ServerOptions{Reload: func() error { return nil }}, zerolog.Nop())
+	call := func(auth string) int {
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("/admin/reload")
+		req.Header.Set("Authorization", auth)
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, &net.TCPAddr{IP: net.ParseIP("198.51.100.4"), Port: 1}, nil)
+		srv.admin.Handler(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	const token = "fedcba9876543210-admin"
+	if st := call("Bearer " + token); st != 403 {
+		t.Fatalf("before the token is configured: %d", st)
+	}
+	cfg.Server.AdminToken = token
+	if err := e.b.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if st := call("Bearer " + token); st != 200 {
+		t.Errorf("after reloading a token: %d", st)
+	}
 }

@@ -307,7 +307,7 @@ func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 		},
 	}
 	s.admin = &fasthttp.Server{
-		Handler:         adminHandler(opts, &cfg, s.m, log),
+		Handler:         adminHandler(opts, func() *ServerConfig { return &b.snap.Load().cfg.Server }, s.m, log),
 		Name:            "callbid-admin",
 		ReadTimeout:     cfg.ReadTimeout,
 		WriteTimeout:    60 * time.Second, // pprof profiles take a while
@@ -348,7 +348,9 @@ func adminAllowed(ctx *fasthttp.RequestCtx, cfg *ServerConfig, m *serverMetrics)
 	return true
 }
 
-func adminHandler(opts ServerOptions, cfg *ServerConfig, m *serverMetrics, log zerolog.Logger) fasthttp.RequestHandler {
+// adminHandler serves the admin routes; cfg returns the running server
+// config, so a reload changes the admin token and switch at once.
+func adminHandler(opts ServerOptions, cfg func() *ServerConfig, m *serverMetrics, log zerolog.Logger) fasthttp.RequestHandler {
 	g := opts.Gatherer
 	if g == nil {
 		g = prometheus.DefaultGatherer
@@ -374,7 +376,7 @@ func adminHandler(opts ServerOptions, cfg *ServerConfig, m *serverMetrics, log z
 		case path == "/metrics":
 			metricsH(ctx)
 		case strings.HasPrefix(path, "/debug/pprof"):
-			if !adminAllowed(ctx, cfg, m) {
+			if !adminAllowed(ctx, cfg(), m) {
 				return
 			}
 			pprofhandler.PprofHandler(ctx)
@@ -383,7 +385,7 @@ func adminHandler(opts ServerOptions, cfg *ServerConfig, m *serverMetrics, log z
 				ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 				return
 			}
-			if !adminAllowed(ctx, cfg, m) {
+			if !adminAllowed(ctx, cfg(), m) {
 				return
 			}
 			if opts.Reload == nil {
