@@ -27,9 +27,9 @@ const (
 	// the run queue) for at least its whole deadline: tmax minus the network
 	// allowance, capped at server.max_deadline. nbr 15.
 	shedExpired shedReason = iota
-	// shedQueue: it waited longer than server.max_queue_delay; the core is
-	// saturated and answering it fully would make everything behind it
-	// late. nbr 1.
+	// shedQueue: the core is saturated (a standing queue, see admission)
+	// and it waited longer than server.max_queue_delay: answering it fully
+	// would make everything behind it later still. nbr 1.
 	shedQueue
 	// shedInFlight: more than server.max_in_flight bid requests were being
 	// handled at once. nbr 1.
@@ -41,14 +41,46 @@ var shedReasonNames = [numShedReasons]string{"expired", "queue", "in_flight"}
 
 var shedNBR = [numShedReasons]openrtb.NoBidReason{openrtb.NBRInsufficientTime, openrtb.NBRTechnicalError, openrtb.NBRTechnicalError}
 
-// admission is the public listener's in-flight count.
+// admission is the public listener's in-flight count and its detector of a
+// standing queue. A burst or a pause (GC, a noisy neighbour) delays some
+// requests by a few milliseconds and then clears: those should still be
+// decided. A saturated core keeps a queue: most requests wait. So queue
+// shedding engages only after an interval (gateInterval) in which more than
+// half of the requests waited over server.max_queue_delay, and disengages
+// after one in which fewer than 1 in 20 did.
 type admission struct {
 	inFlight atomic.Int64
+
+	winStart  atomic.Int64 // unix ns the current interval began
+	winN      atomic.Int64 // requests seen in it
+	winOver   atomic.Int64 // of which waited over max_queue_delay
+	saturated atomic.Bool
 }
 
-// admit decides whether the request of ctx may be decoded. waited is how
-// long the request has been at callbid (0 when unknown).
-func admit(n int64, waited time.Duration, body []byte, gzipped bool, srv *ServerConfig, ex *exchangeRT) (shedReason, bool) {
+const gateInterval = 100 * time.Millisecond
+
+// observe records one request's wait at now (unix ns) and reports whether
+// the core counts as saturated.
+func (a *admission) observe(now int64, waited, limit time.Duration) bool {
+	if ws := a.winStart.Load(); now-ws >= int64(gateInterval) && a.winStart.CompareAndSwap(ws, now) {
+		n, over := a.winN.Swap(0), a.winOver.Swap(0)
+		switch {
+		case n > 0 && over*2 > n:
+			a.saturated.Store(true)
+		case over*20 < n || n == 0:
+			a.saturated.Store(false)
+		}
+	}
+	a.winN.Add(1)
+	if waited > limit {
+		a.winOver.Add(1)
+	}
+	return a.saturated.Load()
+}
+
+// admit decides whether the request may be decoded. waited is how long it
+// has been at callbid (0 when unknown), saturated what observe said.
+func admit(n int64, waited time.Duration, saturated bool, body []byte, gzipped bool, srv *ServerConfig, ex *exchangeRT) (shedReason, bool) {
 	if waited > 0 {
 		tmax := int64(-1) // unknown: bound by server.max_deadline only
 		if !gzipped {
@@ -63,7 +95,7 @@ func admit(n int64, waited time.Duration, body []byte, gzipped bool, srv *Server
 		if avail > 0 && waited >= avail {
 			return shedExpired, false
 		}
-		if srv.MaxQueueDelay > 0 && waited > srv.MaxQueueDelay {
+		if saturated && srv.MaxQueueDelay > 0 && waited > srv.MaxQueueDelay {
 			return shedQueue, false
 		}
 	}

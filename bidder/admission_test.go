@@ -54,25 +54,65 @@ func TestAdmit(t *testing.T) {
 		name    string
 		n       int64
 		waited  time.Duration
+		sat     bool
 		body    []byte
 		gzipped bool
 		srv     ServerConfig
 		want    shedReason
 		ok      bool
 	}{
-		{"fresh", 1, 0, body, false, srv, 0, true},
-		{"short wait", 4, time.Millisecond, body, false, srv, 0, true},
-		{"queued past max_queue_delay", 1, 3 * time.Millisecond, body, false, srv, shedQueue, false},
-		{"queued past its tmax", 1, 10 * time.Millisecond, body, false, srv, shedExpired, false},
-		{"no tmax: default tmax", 1, 79 * time.Millisecond, []byte(`{"id":"a"}`), false, withQueue(srv, -1), shedExpired, false},
-		{"gzipped: max_deadline bounds", 1, 49 * time.Millisecond, body, true, withQueue(srv, -1), 0, true},
-		{"gzipped past max_deadline", 1, 50 * time.Millisecond, body, true, withQueue(srv, -1), shedExpired, false},
-		{"queue shedding off", 1, 9 * time.Millisecond, body, false, withQueue(srv, -1), 0, true},
-		{"over max_in_flight", 5, 0, body, false, srv, shedInFlight, false},
+		{"fresh", 1, 0, true, body, false, srv, 0, true},
+		{"short wait", 4, time.Millisecond, true, body, false, srv, 0, true},
+		{"queued past max_queue_delay, saturated", 1, 3 * time.Millisecond, true, body, false, srv, shedQueue, false},
+		{"queued past max_queue_delay, a burst", 1, 3 * time.Millisecond, false, body, false, srv, 0, true},
+		{"queued past its tmax", 1, 10 * time.Millisecond, false, body, false, srv, shedExpired, false},
+		{"no tmax: bounded by max_deadline", 1, 50 * time.Millisecond, false, []byte(`{"id":"a"}`), false, srv, shedExpired, false},
+		{"gzipped: max_deadline bounds", 1, 49 * time.Millisecond, true, body, true, withQueue(srv, -1), 0, true},
+		{"gzipped past max_deadline", 1, 50 * time.Millisecond, false, body, true, srv, shedExpired, false},
+		{"queue shedding off", 1, 9 * time.Millisecond, true, body, false, withQueue(srv, -1), 0, true},
+		{"over max_in_flight", 5, 0, false, body, false, srv, shedInFlight, false},
 	} {
-		r, ok := admit(c.n, c.waited, c.body, c.gzipped, &c.srv, ex)
+		r, ok := admit(c.n, c.waited, c.sat, c.body, c.gzipped, &c.srv, ex)
 		if ok != c.ok || (!ok && r != c.want) {
 			t.Errorf("%s: admit = %s, %v; want %s, %v", c.name, shedReasonNames[r], ok, shedReasonNames[c.want], c.ok)
+		}
+	}
+}
+
+// TestQueueGate: queue shedding engages after an interval in which most
+// requests waited over the limit (a standing queue), not for a burst, and
+// disengages once almost none do. The clock is injected.
+func TestQueueGate(t *testing.T) {
+	const limit = time.Millisecond
+	var a admission
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	// interval feeds n requests, over of them past the limit, during one
+	// interval, and returns what the first request of the next one sees.
+	interval := func(n, over int) bool {
+		for i := 0; i < n; i++ {
+			w := 100 * time.Microsecond
+			if i < over {
+				w = 3 * time.Millisecond
+			}
+			a.observe(now+int64(i), w, limit)
+		}
+		now += int64(gateInterval)
+		return a.observe(now, 0, limit)
+	}
+	a.observe(now, 0, limit) // opens the first interval
+	for i, c := range []struct {
+		n, over int
+		want    bool
+	}{
+		{1000, 30, false},  // a pause delayed 3%: not saturated
+		{1000, 400, false}, // a long burst: still not
+		{1000, 600, true},  // most waited: a standing queue
+		{1000, 100, true},  // shedding keeps the queue short: stays on
+		{1000, 40, false},  // almost none wait: off
+		{0, 0, false},      // an idle interval
+	} {
+		if got := interval(c.n, c.over); got != c.want {
+			t.Errorf("interval %d (%d of %d over): saturated %v, want %v", i, c.over, c.n, got, c.want)
 		}
 	}
 }

@@ -70,10 +70,12 @@ type ServerConfig struct {
 	// MaxInFlight bounds bid requests handled at once; the overflow gets a
 	// no-bid at once. Default 64 (one core; scale with GOMAXPROCS).
 	MaxInFlight int `yaml:"max_in_flight"`
-	// MaxQueueDelay: a bid request that waited longer than this at callbid
-	// (kernel socket and run queue, measured from its receive timestamp) is
-	// answered with a no-bid before decoding. Default 2ms; negative turns it
-	// off. A request that waited its whole deadline is always shed.
+	// MaxQueueDelay: while the core is saturated (most requests of the last
+	// 100ms waited longer than this at callbid, in the kernel socket and the
+	// run queue, measured from the receive timestamp), a request that waited
+	// longer is answered with a no-bid before decoding. Default 1ms;
+	// negative turns it off. A request that waited its whole deadline is
+	// always shed.
 	MaxQueueDelay time.Duration `yaml:"max_queue_delay"`
 	// AdminToken lets non-loopback clients use POST /admin/reload and
 	// /debug/pprof/ with "Authorization: Bearer <token>" (≥ 16 bytes;
@@ -251,7 +253,7 @@ const (
 	defaultMaxConns             = 10000
 	defaultMaxConnsPerIP        = 1000
 	defaultMaxInFlight          = 64
-	defaultMaxQueueDelay        = 2 * time.Millisecond
+	defaultMaxQueueDelay        = time.Millisecond
 )
 
 // SetDefaults fills zero fields with their defaults.

@@ -82,7 +82,11 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx, adm *admission) {
 	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
 	ce := ctx.Request.Header.ContentEncoding()
 	encoded := len(ce) > 0 && !bytes.EqualFold(ce, []byte("identity"))
-	if r, ok := admit(n, waited, body, encoded, srv, ex); !ok {
+	saturated := false
+	if waited > 0 && srv.MaxQueueDelay > 0 {
+		saturated = adm.observe(start.UnixNano(), waited, srv.MaxQueueDelay)
+	}
+	if r, ok := admit(n, waited, saturated, body, encoded, srv, ex); !ok {
 		b.shed(ctx, ex, body, encoded, r)
 		return
 	}
