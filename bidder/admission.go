@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/openrtb"
+	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 )
 
@@ -55,6 +56,9 @@ type admission struct {
 	winN      atomic.Int64 // requests seen in it
 	winOver   atomic.Int64 // of which waited over max_queue_delay
 	saturated atomic.Bool
+
+	log     zerolog.Logger
+	lastLog atomic.Int64 // unix ns of the last "saturated" line
 }
 
 const gateInterval = 100 * time.Millisecond
@@ -66,7 +70,9 @@ func (a *admission) observe(now int64, waited, limit time.Duration) bool {
 		n, over := a.winN.Swap(0), a.winOver.Swap(0)
 		switch {
 		case n > 0 && over*2 > n:
-			a.saturated.Store(true)
+			if !a.saturated.Swap(true) {
+				a.logSaturated(now, n, over, limit)
+			}
 		case over*20 < n || n == 0:
 			a.saturated.Store(false)
 		}
@@ -76,6 +82,17 @@ func (a *admission) observe(now int64, waited, limit time.Duration) bool {
 		a.winOver.Add(1)
 	}
 	return a.saturated.Load()
+}
+
+// logSaturated says, at most once a minute, that shedding engaged: at most
+// once per interval, never per request.
+func (a *admission) logSaturated(now, n, over int64, limit time.Duration) {
+	if last := a.lastLog.Load(); now-last < int64(time.Minute) || !a.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	a.log.Warn().Int64("requests", n).Int64("waited_over_limit", over).Dur("max_queue_delay", limit).
+		Msg("bid requests are queueing for the CPU: answering those that waited over server.max_queue_delay " +
+			"with a no-bid until the queue clears (callbid_bidder_shed_total)")
 }
 
 // admit decides whether the request may be decoded. waited is how long it

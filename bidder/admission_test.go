@@ -1,10 +1,13 @@
 package bidder
 
 import (
+	"bytes"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 )
 
@@ -84,7 +87,8 @@ func TestAdmit(t *testing.T) {
 // disengages once almost none do. The clock is injected.
 func TestQueueGate(t *testing.T) {
 	const limit = time.Millisecond
-	var a admission
+	var logs bytes.Buffer
+	a := admission{log: zerolog.New(&logs)}
 	now := time.Unix(1_800_000_000, 0).UnixNano()
 	// interval feeds n requests, over of them past the limit, during one
 	// interval, and returns what the first request of the next one sees.
@@ -114,6 +118,9 @@ func TestQueueGate(t *testing.T) {
 		if got := interval(c.n, c.over); got != c.want {
 			t.Errorf("interval %d (%d of %d over): saturated %v, want %v", i, c.over, c.n, got, c.want)
 		}
+	}
+	if n := strings.Count(logs.String(), "bid requests are queueing"); n != 1 {
+		t.Errorf("%d saturation warnings, want 1:\n%s", n, logs.String())
 	}
 }
 
@@ -176,5 +183,26 @@ func TestShedAnswers(t *testing.T) {
 	}
 	if got := counterValue(e.b.m.noBids[CauseNone]) + counterValue(e.b.m.bad[badMalformed]); got != 0 {
 		t.Errorf("shed requests counted as decided or bad: %v", got)
+	}
+}
+
+// BenchmarkShed: the overload answer for the same 1.75 KB request as
+// BenchmarkBid, plain and with the nbr body (no network).
+func BenchmarkShed(b *testing.B) {
+	for _, uri := range []string{"/openrtb2/bid?exchange=default", "/openrtb2/bid?exchange=nbrx"} {
+		b.Run(uri[len("/openrtb2/bid?exchange="):], func(b *testing.B) {
+			_, e := benchSetup(b, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"))
+			adm := &admission{}
+			adm.inFlight.Store(int64(e.b.snap.Load().cfg.Server.MaxInFlight))
+			ctx := newBidCtx(readBody(b, "testdata/requests/own/realistic-2kb.json"), uri)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				e.b.serveBid(ctx, adm)
+			}
+			if st := ctx.Response.StatusCode(); st != 204 && st != 200 {
+				b.Fatalf("status %d", st)
+			}
+		})
 	}
 }

@@ -24,7 +24,7 @@ import (
 // Handler is the public listener's handler: POST /openrtb2/bid, the notice
 // endpoints, and /v1/calls when calls is not nil.
 func (b *Bidder) Handler(calls fasthttp.RequestHandler) fasthttp.RequestHandler {
-	adm := &admission{}
+	adm := &admission{log: b.log}
 	return func(ctx *fasthttp.RequestCtx) {
 		switch path := ctx.Path(); string(path) {
 		case "/openrtb2/bid":
