@@ -2,13 +2,16 @@
 // campaign configuration (server, currency, exchanges, campaigns sections of
 // the YAML root), compilation of that config into an immutable snapshot,
 // targeting and pricing per request, daily budgets, signed win/bill/loss
-// notices, and the fasthttp public and admin listeners.
+// notices, and the fasthttp public and admin listeners (accept retries,
+// connection limits, admission control, admin access).
 //
 // Goroutines: the bid and notice handlers run on fasthttp's worker goroutines
 // and read the current snapshot through one atomic.Pointer load per request.
 // Apply (config reload) runs on the caller's goroutine, builds a new snapshot
 // and swaps it in; budgets and the notice dedupe set are shared across
-// snapshots and are safe for concurrent use (atomics, sharded maps). The
+// snapshots and are safe for concurrent use (atomics, sharded maps).
+// Admission control and connection states are atomics; the registry of
+// open connections has a mutex taken on accept and close only. The
 // package starts no goroutine of its own except the listeners started by
 // Server.ListenAndServe.
 package bidder
