@@ -163,7 +163,9 @@ func outcomeSeries(points []Point) []chartSeries {
 		for j, p := range points {
 			y[j] = float64(p.NoBidReasons[k])
 		}
-		out = append(out, chartSeries{"no-bid " + k, colors[i%len(colors)], t, y})
+		// The legend has room for the code only ("nbr=500", "204").
+		name, _, _ := strings.Cut(k, " ")
+		out = append(out, chartSeries{"no-bid " + name, colors[i%len(colors)], t, y})
 	}
 	return append(out, chartSeries{"errors", "#d62728", t, errs}, chartSeries{"timeouts", "#ff7f0e", t, tmo})
 }
