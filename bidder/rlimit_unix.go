@@ -10,5 +10,6 @@ func fileLimit() (uint64, bool) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
 		return 0, false
 	}
-	return r.Cur, r.Cur != ^uint64(0)
+	cur := uint64(r.Cur) // int64 on some BSDs; RLIM_INFINITY is then negative
+	return cur, r.Cur > 0 && cur != ^uint64(0) && cur < 1<<62
 }
