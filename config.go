@@ -198,6 +198,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if v := getenv("CALLBID_ADMIN_TOKEN"); v != "" { // server.admin_token: reload and pprof beyond loopback
+		c.Server.AdminToken = v
+	}
 	// A secret that is neither in the environment nor in the file is an
 	// error, except in the embedded demo, which makes one up and says so.
 	if c.embeddedDemo() {

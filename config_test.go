@@ -166,6 +166,20 @@ func TestEnvironmentOverrides(t *testing.T) {
 	}
 }
 
+func TestAdminTokenFromEnvironment(t *testing.T) {
+	cfg, err := Load("", env("CALLBID_ADMIN_TOKEN", "0123456789abcdef-admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.AdminToken != "0123456789abcdef-admin" {
+		t.Errorf("admin token = %q", cfg.Server.AdminToken)
+	}
+	_, err = Load("", env("CALLBID_ADMIN_TOKEN", "short"))
+	if err == nil || !strings.Contains(err.Error(), "server.admin_token: must be at least 16 bytes") {
+		t.Errorf("short admin token: %v", err)
+	}
+}
+
 func TestReloadKeepsGeneratedSecrets(t *testing.T) {
 	running, err := Load("", nil)
 	if err != nil {

@@ -18,10 +18,12 @@ type Point struct {
 	NoBids    int64   `json:"no_bids"`
 	Errors    int64   `json:"errors"`
 	Timeouts  int64   `json:"timeouts"`
-	P50       float64 `json:"p50_ms"`
-	P90       float64 `json:"p90_ms"`
-	P99       float64 `json:"p99_ms"`
-	Max       float64 `json:"max_ms"`
+	// NoBidReasons splits NoBids as Result.NoBidReasons does.
+	NoBidReasons map[string]int64 `json:"no_bid_reasons,omitempty"`
+	P50          float64          `json:"p50_ms"`
+	P90          float64          `json:"p90_ms"`
+	P99          float64          `json:"p99_ms"`
+	Max          float64          `json:"max_ms"`
 	// CPU use in cores over this second: the bench's, and the target's
 	// when -target-pid is set (else -1).
 	BenchCPU  float64 `json:"bench_cpu"`
@@ -97,6 +99,14 @@ func (c *collector) collect(from, now time.Time) {
 	}
 	if h.TotalCount() == 0 {
 		p.Max = 0
+	}
+	for code, n := range a.nbr {
+		if n > 0 {
+			if p.NoBidReasons == nil {
+				p.NoBidReasons = map[string]int64{}
+			}
+			p.NoBidReasons[nbrKey(code)] = n
+		}
 	}
 	cpu, tcpu := cpuSeconds(), pidCPUSeconds(c.e.cfg.TargetPID)
 	p.BenchCPU, p.TargetCPU = (cpu-c.cpu)/secs, -1

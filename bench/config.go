@@ -5,14 +5,20 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
 // Config is one bench run. The zero value is not runnable: start from
 // DefaultConfig and override.
 type Config struct {
-	// Target is the bidder's base URL (loopback only), e.g. http://127.0.0.1:8080.
+	// Target is the bidder's base URL, e.g. http://127.0.0.1:8080: loopback
+	// only unless AllowRemote.
 	Target string `yaml:"target" json:"target"`
+	// AllowRemote lets the bench load https targets and hosts beyond
+	// loopback (a staging bidder, a load balancer). Off, a typo in -target
+	// cannot send a load test to somebody else's machine.
+	AllowRemote bool `yaml:"allow_remote" json:"allow_remote,omitempty"`
 	// BidPath is the bid endpoint path (default /openrtb2/bid).
 	BidPath string `yaml:"bid_path" json:"bid_path"`
 	// Rate is the constant target rate in requests per second.
@@ -66,6 +72,9 @@ type Config struct {
 
 	// FindMax steps the rate up instead of one constant-rate run.
 	FindMax FindMaxConfig `yaml:"find_max" json:"find_max"`
+	// Limits make a constant-rate run fail (exit non-zero) when it misses
+	// them: the bench as a CI gate.
+	Limits LimitsConfig `yaml:"limits" json:"limits"`
 
 	// TargetPID, when set, is the bidder's process id: its CPU use per phase
 	// is read from /proc and reported beside the bench's own.
@@ -114,6 +123,16 @@ type ClosedLoopConfig struct {
 	// Workers fire notices and calls; MaxPending bounds the queue of them.
 	Workers    int `yaml:"workers" json:"workers"`
 	MaxPending int `yaml:"max_pending" json:"max_pending"`
+}
+
+// LimitsConfig are the pass/fail thresholds of a constant-rate run; zero
+// values are not checked.
+type LimitsConfig struct {
+	// P99 of the latency from the scheduled send time.
+	P99 time.Duration `yaml:"p99" json:"p99,omitempty"`
+	// MaxErrorRate is the share of scheduled requests that may end in an
+	// error or a timeout; negative = not checked (0 means none may).
+	MaxErrorRate float64 `yaml:"max_error_rate" json:"max_error_rate"`
 }
 
 // FindMaxConfig steps the rate up until p99 passes P99 or errors appear.
@@ -180,6 +199,7 @@ func DefaultConfig() Config {
 			MinAchieved:  0.97,
 			Retries:      1,
 		},
+		Limits:   LimitsConfig{MaxErrorRate: -1},
 		Progress: true,
 	}
 }
@@ -196,7 +216,7 @@ const (
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if err := checkLoopbackURL(c.Target); err != nil {
+	if err := checkURL(c.Target, c.AllowRemote); err != nil {
 		bad("target: %w", err)
 	}
 	if c.BidPath == "" || c.BidPath[0] != '/' {
@@ -244,7 +264,7 @@ func (c *Config) Validate() error {
 		bad("secure_share: %g must be between 0 and 1", c.SecureShare)
 	}
 	if c.Admin != "" {
-		if err := checkLoopbackURL(c.Admin); err != nil {
+		if err := checkURL(c.Admin, c.AllowRemote); err != nil {
 			bad("admin: %w", err)
 		}
 	}
@@ -252,20 +272,26 @@ func (c *Config) Validate() error {
 		bad("admin_every: %s must be positive", c.AdminEvery)
 	}
 	if c.Ceiling != "" {
-		if err := checkLoopbackURL(c.Ceiling); err != nil {
+		if err := checkURL(c.Ceiling, c.AllowRemote); err != nil {
 			bad("ceiling: %w", err)
 		} else if !c.FindMax.Enabled {
 			bad("ceiling: only used with find_max")
 		}
 	}
-	errs = append(errs, c.ClosedLoop.validate("closed_loop")...)
+	if c.Limits.P99 < 0 {
+		bad("limits.p99: %s must not be negative", c.Limits.P99)
+	}
+	if c.Limits.MaxErrorRate > 1 {
+		bad("limits.max_error_rate: %g must be at most 1", c.Limits.MaxErrorRate)
+	}
+	errs = append(errs, c.ClosedLoop.validate("closed_loop", c.AllowRemote)...)
 	if c.FindMax.Enabled {
 		errs = append(errs, c.FindMax.validate("find_max")...)
 	}
 	return errors.Join(errs...)
 }
 
-func (c *ClosedLoopConfig) validate(p string) []error {
+func (c *ClosedLoopConfig) validate(p string, allowRemote bool) []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(p+"."+format, a...)) }
 	share := func(name string, v float64) {
@@ -294,7 +320,7 @@ func (c *ClosedLoopConfig) validate(p string) []error {
 		bad("call_sigma: %g must be between 0 and 3", c.CallSigma)
 	}
 	if c.CallsURL != "" {
-		if err := checkLoopbackURL(c.CallsURL); err != nil {
+		if err := checkURL(c.CallsURL, allowRemote); err != nil {
 			bad("calls_url: %w", err)
 		}
 	}
@@ -343,8 +369,39 @@ func (c *FindMaxConfig) validate(p string) []error {
 	return errs
 }
 
+// checkURL accepts http URLs on loopback and, with allowRemote, http or
+// https URLs on any host.
+func checkURL(s string, allowRemote bool) error {
+	if !allowRemote {
+		if u, err := url.Parse(s); err == nil && u.Scheme == "https" {
+			return fmt.Errorf("%q: https targets are remote targets; add -allow-remote (allow_remote) to load them", s)
+		}
+		err := checkLoopbackURL(s)
+		if err != nil && strings.Contains(err.Error(), "not a loopback address") {
+			err = fmt.Errorf("%w; add -allow-remote (allow_remote) to load it", err)
+		}
+		return err
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("%q is not an http(s)://host[:port] URL", s)
+	}
+	return nil
+}
+
+// hostPort is u's host with the scheme's default port when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
 // checkLoopbackURL accepts http URLs whose host is a loopback address: the
-// bench must never load anything but this machine.
+// bench must never load anything but this machine unless told to.
 func checkLoopbackURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "http" || u.Host == "" {

@@ -20,6 +20,7 @@ type Latency struct {
 	Mean  float64 `json:"mean_ms"`
 	P50   float64 `json:"p50_ms"`
 	P90   float64 `json:"p90_ms"`
+	P95   float64 `json:"p95_ms"`
 	P99   float64 `json:"p99_ms"`
 	P999  float64 `json:"p99_9_ms"`
 	Max   float64 `json:"max_ms"`
@@ -72,6 +73,8 @@ type Result struct {
 	BenchCPU    float64 `json:"bench_cpu_cores"`
 	TargetCPU   float64 `json:"target_cpu_cores"`
 	Interrupted bool    `json:"interrupted,omitempty"`
+
+	hist *hdrhistogram.Histogram // Latency's histogram, for the .hgrm export
 }
 
 // ErrorRate is the share of scheduled requests that failed or timed out.
@@ -118,6 +121,11 @@ type Report struct {
 	ClosedLoop  *LoopReport    `json:"closed_loop,omitempty"`
 	Admin       *AdminReport   `json:"admin,omitempty"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	// Failures are the limits (Config.Limits) a constant-rate run missed;
+	// the command exits non-zero when there are any.
+	Failures []string `json:"failures,omitempty"`
+	// Hints point at a likely mistake in the set-up (only 204s came back…).
+	Hints []string `json:"hints,omitempty"`
 }
 
 // BodyStats describes the request pool.
@@ -142,7 +150,7 @@ func summarize(h *hdrhistogram.Histogram) Latency {
 	}
 	return Latency{
 		Count: h.TotalCount(), Mean: h.Mean() / 1000,
-		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P99: ms(h.ValueAtQuantile(99)),
+		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P95: ms(h.ValueAtQuantile(95)), P99: ms(h.ValueAtQuantile(99)),
 		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()),
 	}
 }
@@ -169,7 +177,7 @@ func buildResult(ph phase, measured int64, window time.Duration, t *tally, lat, 
 		Status: t.statusMap(), BidResponses: t.bidResponses, Bids: t.bids, NoBids: t.noBids, BadBodies: t.badBodies,
 		NoBidReasons: map[string]int64{}, ErrorKinds: t.errKinds,
 		Latency: summarize(lat), Service: summarize(svc), SendLag: summarize(lag),
-		Distribution: distribution(lat), Series: series,
+		Distribution: distribution(lat), Series: series, hist: lat,
 	}
 	if s := window.Seconds(); s > 0 {
 		r.AchievedRate = float64(t.sent) / s
@@ -182,16 +190,21 @@ func buildResult(ph phase, measured int64, window time.Duration, t *tally, lat, 
 		r.MeanPrice = t.priceSum / float64(t.bids)
 	}
 	for code, n := range t.nbr {
-		switch code {
-		case -1:
-			r.NoBidReasons["204"] = n
-		case -2:
-			r.NoBidReasons["no-nbr"] = n
-		default:
-			r.NoBidReasons["nbr="+strconv.Itoa(code)+nbrName(code)] = n
-		}
+		r.NoBidReasons[nbrKey(code)] = n
 	}
 	return r
+}
+
+// nbrKey names a no-bid outcome: "204" bare, "no-nbr" a 200 without bids or
+// nbr, else "nbr=500 no agent headroom".
+func nbrKey(code int) string {
+	switch code {
+	case -1:
+		return "204"
+	case -2:
+		return "no-nbr"
+	}
+	return "nbr=" + strconv.Itoa(code) + nbrName(code)
 }
 
 func nbrName(code int) string {
@@ -265,7 +278,71 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Admin != nil {
 		r.Admin.writeText(tw)
 	}
+	for _, h := range r.Hints {
+		fmt.Fprintf(tw, "\nhint: %s\n", h)
+	}
+	if len(r.Failures) > 0 {
+		fmt.Fprintln(tw, "\nFAILED limits:")
+		for _, f := range r.Failures {
+			fmt.Fprintf(tw, "  %s\n", f)
+		}
+	}
 	return tw.Flush()
+}
+
+// CheckLimits returns the limits a constant-rate result missed, each as a
+// sentence.
+func CheckLimits(l LimitsConfig, x *Result) []string {
+	if x == nil {
+		return nil
+	}
+	var out []string
+	if l.P99 > 0 && x.Latency.P99 > float64(l.P99)/float64(time.Millisecond) {
+		out = append(out, fmt.Sprintf("p99 %.3fms is over -max-p99 %s", x.Latency.P99, l.P99))
+	}
+	if l.MaxErrorRate >= 0 && x.ErrorRate() > l.MaxErrorRate {
+		out = append(out, fmt.Sprintf("errors+timeouts %.3f%% (%d of %d) are over -max-error-rate %.3f%%",
+			100*x.ErrorRate(), x.Errors+x.Timeouts, x.Scheduled, 100*l.MaxErrorRate))
+	}
+	return out
+}
+
+// hints looks at a result for set-ups that measure the wrong thing.
+func hints(cfg Config, x *Result) []string {
+	if x == nil || x.Responses == 0 {
+		return nil
+	}
+	var out []string
+	if x.NoBidReasons["204"] == x.Responses {
+		h := "every answer was a bare 204 (no bid, no reason given). callbid gives the reason (nbr) only to exchanges " +
+			"listed in server.nbr_exchanges: "
+		if strings.Contains(cfg.BidPath, "exchange=") {
+			h += "the -exchange given is not one of them on this bidder"
+		} else {
+			h += "pass -exchange with one of them (configs/bench.yaml lists bench-nbr)"
+		}
+		out = append(out, h+". Then check that the campaigns can match the traffic (targeting, -secure-share with http notice URLs, capacity).")
+	}
+	return out
+}
+
+// WriteHgrm writes the latency histogram of the run (of the run at 50% of
+// the maximum after find-max) in HdrHistogram's percentile distribution
+// format (.hgrm, values in milliseconds), which HdrHistogram's plotter and
+// other tools read.
+func (r *Report) WriteHgrm(w io.Writer) error {
+	x := r.Result
+	if x == nil {
+		x = r.AtHalf
+	}
+	if x == nil && len(r.Steps) > 0 {
+		x = r.Steps[len(r.Steps)-1].Result
+	}
+	if x == nil || x.hist == nil {
+		return fmt.Errorf("no latency histogram to export")
+	}
+	_, err := x.hist.PercentilesPrint(w, 5, 1000)
+	return err
 }
 
 func writeResult(tw io.Writer, x *Result) {
@@ -277,8 +354,8 @@ func writeResult(tw io.Writer, x *Result) {
 	fmt.Fprintf(tw, "  rate\ttarget %.0f/s, achieved %.0f/s, answered %.0f/s over %.1fs\n", x.TargetRate, x.AchievedRate, x.Throughput, x.Seconds)
 	fmt.Fprintf(tw, "  requests\tscheduled %d, sent %d, answered %d, errors %d, timeouts %d (%d expired in queue)\n",
 		x.Scheduled, x.Sent, x.Responses, x.Errors, x.Timeouts, x.Expired)
-	fmt.Fprintf(tw, "  latency ms\tp50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f  (from scheduled send time)\n",
-		x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.P999, x.Latency.Max, x.Latency.Mean)
+	fmt.Fprintf(tw, "  latency ms\tp50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f  (from scheduled send time)\n",
+		x.Latency.P50, x.Latency.P90, x.Latency.P95, x.Latency.P99, x.Latency.P999, x.Latency.Max, x.Latency.Mean)
 	fmt.Fprintf(tw, "  service ms\tp50 %.3f  p99 %.3f  p99.9 %.3f  (from actual send; send lag p50 %.3f p99 %.3f max %.3f)\n",
 		x.Service.P50, x.Service.P99, x.Service.P999, x.SendLag.P50, x.SendLag.P99, x.SendLag.Max)
 	tcpu := "unknown (-target-pid)"

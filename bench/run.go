@@ -61,6 +61,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 
 	if cfg.FindMax.Enabled {
 		rep.Interrupted = e.findMax(ctx, rep, senders, runStart)
+		if n := len(rep.Steps); n > 0 {
+			rep.Hints = hints(cfg, rep.Steps[n-1].Result)
+		}
 		if cfg.Ceiling != "" && !rep.Interrupted {
 			c, stopped, err := searchCeiling(ctx, cfg, rep.MaxRate, bodies, progress, runStart)
 			if err != nil {
@@ -78,6 +81,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	} else {
 		rep.Result, rep.Interrupted = e.runPhase(ctx, phase{rate: cfg.Rate, warmup: cfg.Warmup, duration: cfg.Duration,
 			requests: cfg.Requests}, senders, runStart)
+		rep.Failures = CheckLimits(cfg.Limits, rep.Result)
+		rep.Hints = hints(cfg, rep.Result)
 	}
 	if loop != nil {
 		drain := cfg.ClosedLoop.Drain

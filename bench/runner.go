@@ -44,7 +44,8 @@ func newEngine(cfg Config, bodies []Body, loop *closedLoop, progress io.Writer) 
 		return nil, fmt.Errorf("target: %w", err)
 	}
 	hc := &fasthttp.HostClient{
-		Addr:                      u.Host,
+		Addr:                      hostPort(u),
+		IsTLS:                     u.Scheme == "https",
 		MaxConns:                  cfg.Conns,
 		MaxIdemponentCallAttempts: 1,
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
@@ -73,9 +74,9 @@ func checkReachable(target string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	c, err := net.DialTimeout("tcp", u.Host, timeout)
+	c, err := net.DialTimeout("tcp", hostPort(u), timeout)
 	if err != nil {
-		return fmt.Errorf("target %s is not reachable: %w", u.Host, rootCause(err))
+		return fmt.Errorf("target %s is not reachable: %w", hostPort(u), rootCause(err))
 	}
 	return c.Close()
 }

@@ -64,6 +64,31 @@ type ServerConfig struct {
 	NeutralHitRateFactor float64 `yaml:"neutral_hitrate_factor"`
 	// TimeZone is the IANA zone of hour/day multipliers and budget days; default "UTC".
 	TimeZone string `yaml:"time_zone"`
+
+	// MaxConns caps the public listener's open connections; at the cap the
+	// longest-idle keep-alive connection is closed for a new one. Default
+	// 10000, lowered at start to fit the process's file limit.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConnsPerIP caps one client address's connections the same way;
+	// default 1000.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// MaxInFlight bounds bid requests handled at once; the overflow gets a
+	// no-bid at once. Default 64 (one core; scale with GOMAXPROCS).
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxQueueDelay: while the core is saturated (most requests of the last
+	// 100ms waited longer than this at callbid, in the kernel socket and the
+	// run queue, measured from the receive timestamp), a request that waited
+	// longer is answered with a no-bid before decoding. Default 1ms;
+	// negative turns it off. A request that waited its whole deadline is
+	// always shed.
+	MaxQueueDelay time.Duration `yaml:"max_queue_delay"`
+	// AdminToken lets non-loopback clients use POST /admin/reload and
+	// /debug/pprof/ with "Authorization: Bearer <token>" (≥ 16 bytes;
+	// CALLBID_ADMIN_TOKEN overrides it at the root).
+	AdminToken string `yaml:"admin_token"`
+	// AdminAllowRemote opens reload and pprof to every client of the admin
+	// listener without a token (a trusted network only).
+	AdminAllowRemote bool `yaml:"admin_allow_remote"`
 }
 
 // HoldBudgetConfig is the per-source budget of held numbers: the most of a
@@ -273,6 +298,10 @@ const (
 	defaultNoticeTTL            = 24 * time.Hour
 	defaultBidExp               = 300
 	defaultSeat                 = "callbid"
+	defaultMaxConns             = 10000
+	defaultMaxConnsPerIP        = 1000
+	defaultMaxInFlight          = 64
+	defaultMaxQueueDelay        = time.Millisecond
 )
 
 // SetDefaults fills zero fields with their defaults.
@@ -305,6 +334,16 @@ func (c *Config) SetDefaults() {
 		s.NeutralHitRateFactor = 1
 	}
 	setStr(&s.TimeZone, "UTC")
+	if s.MaxConns == 0 {
+		s.MaxConns = defaultMaxConns
+	}
+	if s.MaxConnsPerIP == 0 {
+		s.MaxConnsPerIP = defaultMaxConnsPerIP
+	}
+	if s.MaxInFlight == 0 {
+		s.MaxInFlight = defaultMaxInFlight
+	}
+	setDur(&s.MaxQueueDelay, defaultMaxQueueDelay)
 	if len(c.Currency.Bid) == 0 {
 		c.Currency.Bid = []string{"USD"}
 	}
@@ -385,6 +424,14 @@ func (c *Config) Validate() error {
 		add("server.bid_exp", "must not be negative")
 	}
 	s.validateHolds(add)
+	for name, v := range map[string]int{"max_conns": s.MaxConns, "max_conns_per_ip": s.MaxConnsPerIP, "max_in_flight": s.MaxInFlight} {
+		if v < 0 {
+			add("server."+name, "must not be negative")
+		}
+	}
+	if s.AdminToken != "" && len(s.AdminToken) < 16 {
+		add("server.admin_token", "must be at least 16 bytes")
+	}
 	if s.NeutralCapacityFactor < 0 {
 		add("server.neutral_capacity_factor", "must not be negative")
 	}

@@ -4,14 +4,17 @@
 // targeting and pricing per request, daily budgets, per-source hold budgets
 // of tracking numbers, signed win/bill/loss notices (each URL's token bound
 // to its kind, clearing prices parsed strictly and capped at the bid), and
-// the fasthttp public and admin listeners.
+// the fasthttp public and admin listeners (accept retries, connection
+// limits, admission control, admin access).
 //
 // Goroutines: the bid and notice handlers run on fasthttp's worker goroutines
 // and read the current snapshot through one atomic.Pointer load per request.
 // Apply (config reload) runs on the caller's goroutine, builds a new snapshot
 // and swaps it in; budgets, hold budgets and the notice dedupe set are
 // shared across snapshots and are safe for concurrent use (atomics, sharded
-// maps; the bid path takes no lock). The
+// maps; the bid path takes no lock). Admission control and connection
+// states are atomics; the registry of open connections has a mutex taken
+// on accept and close only. The
 // package starts no goroutine of its own except the listeners started by
 // Server.ListenAndServe.
 package bidder

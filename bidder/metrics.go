@@ -31,6 +31,7 @@ type metrics struct {
 	holdsReserved  *prometheus.CounterVec
 	holdsRefused   *prometheus.CounterVec
 	impsCapped     prometheus.Counter
+	srv            *serverMetrics // listeners and admission control
 }
 
 // badReason labels requests refused before a decision.
@@ -53,6 +54,7 @@ var badReasonNames = [numBadReasons]string{"malformed", "too_large", "bad_gzip",
 
 func newMetrics() *metrics {
 	m := &metrics{
+		srv: newServerMetrics(),
 		requests: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_requests_total",
 			Help: "Bid requests received on /openrtb2/bid."}),
 		bids: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_bids_total",
@@ -123,6 +125,11 @@ func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
 		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend, m.clearingVec,
 		m.holdsReserved, m.holdsRefused, m.impsCapped, holds} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range m.srv.collectors() {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

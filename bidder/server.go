@@ -3,6 +3,7 @@ package bidder
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
@@ -23,10 +24,11 @@ import (
 // Handler is the public listener's handler: POST /openrtb2/bid, the notice
 // endpoints, and /v1/calls when calls is not nil.
 func (b *Bidder) Handler(calls fasthttp.RequestHandler) fasthttp.RequestHandler {
+	adm := &admission{log: b.log}
 	return func(ctx *fasthttp.RequestCtx) {
 		switch path := ctx.Path(); string(path) {
 		case "/openrtb2/bid":
-			b.serveBid(ctx)
+			b.serveBid(ctx, adm)
 		case "/notice/win":
 			b.handleNotice(ctx, noticeWin)
 		case "/notice/bill":
@@ -47,9 +49,16 @@ func (b *Bidder) Handler(calls fasthttp.RequestHandler) fasthttp.RequestHandler 
 
 var errTooLarge = errors.New("decompressed body over the limit")
 
-func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
+func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx, adm *admission) {
 	start := time.Now()
 	now := start // the deadline counts from here, before decoding
+	// …or from when the request reached the machine, when the kernel says:
+	// time spent queued for a CPU is time the exchange is already waiting.
+	var waited time.Duration
+	if at := arrivedAt(ctx); at > 0 && at < start.UnixNano() {
+		waited = time.Duration(start.UnixNano() - at)
+		now = time.Unix(0, at)
+	}
 	if b.pinnedClock {
 		now = b.now()
 	}
@@ -68,9 +77,22 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
 		return
 	}
+	n := adm.inFlight.Add(1)
+	defer adm.inFlight.Add(-1)
+	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
+	ce := ctx.Request.Header.ContentEncoding()
+	encoded := len(ce) > 0 && !bytes.EqualFold(ce, []byte("identity"))
+	saturated := false
+	if waited > 0 && srv.MaxQueueDelay > 0 {
+		saturated = adm.observe(start.UnixNano(), waited, srv.MaxQueueDelay)
+	}
+	if r, ok := admit(n, waited, saturated, body, encoded, srv, ex); !ok {
+		b.shed(ctx, ex, body, encoded, r)
+		return
+	}
 	d := b.getDecision()
 	defer b.putDecision(d)
-	if ce := ctx.Request.Header.ContentEncoding(); len(ce) > 0 && !bytes.EqualFold(ce, []byte("identity")) {
+	if encoded {
 		if !bytes.EqualFold(ce, []byte("gzip")) {
 			b.m.bad[badGzip].Inc()
 			ctx.SetStatusCode(fasthttp.StatusBadRequest)
@@ -98,7 +120,6 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
-	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
 	d.client, d.hasClient = clientAddr(ctx), true
 	b.decide(d, s, req, ex, now)
 
@@ -248,13 +269,24 @@ type Server struct {
 	cfg    ServerConfig
 	public *fasthttp.Server
 	admin  *fasthttp.Server
+	m      *serverMetrics
 	log    zerolog.Logger
 }
+
+// Connection limits of the admin listener: operators and a scraper, not
+// exchanges.
+const (
+	adminMaxConns      = 64
+	adminMaxConnsPerIP = 16
+	// fdReserve is kept out of server.max_conns for Kafka, log and config
+	// files and the admin listener.
+	fdReserve = 128
+)
 
 // NewServer builds both listeners from the bidder's current server config.
 func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 	cfg := b.snap.Load().cfg.Server
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, m: b.m.srv}
 	s.public = &fasthttp.Server{
 		Handler:               b.Handler(opts.Calls),
 		Name:                  "callbid",
@@ -265,6 +297,7 @@ func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
+		ConnState:             connState,
 		Logger:                fasthttpLogger{log},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			// The request could not be read; answer with an empty body.
@@ -279,18 +312,50 @@ func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 		},
 	}
 	s.admin = &fasthttp.Server{
-		Handler:         adminHandler(opts),
+		Handler:         adminHandler(opts, func() *ServerConfig { return &b.snap.Load().cfg.Server }, s.m, log),
 		Name:            "callbid-admin",
 		ReadTimeout:     cfg.ReadTimeout,
 		WriteTimeout:    60 * time.Second, // pprof profiles take a while
 		IdleTimeout:     cfg.IdleTimeout,
 		CloseOnShutdown: true,
+		ConnState:       connState,
 		Logger:          fasthttpLogger{log},
 	}
 	return s
 }
 
-func adminHandler(opts ServerOptions) fasthttp.RequestHandler {
+// adminAllowed says whether ctx may use the admin endpoints that change or
+// expose the process (reload, pprof): loopback clients always; others with
+// the admin token, or all when server.admin_allow_remote is set.
+func adminAllowed(ctx *fasthttp.RequestCtx, cfg *ServerConfig, m *serverMetrics) bool {
+	if cfg.AdminAllowRemote {
+		return true
+	}
+	if ip := ctx.RemoteIP(); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	if cfg.AdminToken == "" {
+		m.adminVec.WithLabelValues("not_loopback").Inc()
+		ctx.SetStatusCode(fasthttp.StatusForbidden)
+		ctx.SetBodyString("reload and pprof answer loopback clients only: set server.admin_token (CALLBID_ADMIN_TOKEN) " +
+			"and send it as a bearer token, or set server.admin_allow_remote\n")
+		return false
+	}
+	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	tok, ok := bytes.CutPrefix(auth, []byte("Bearer "))
+	if !ok || subtle.ConstantTimeCompare(bytes.TrimSpace(tok), []byte(cfg.AdminToken)) != 1 {
+		m.adminVec.WithLabelValues("bad_token").Inc()
+		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="callbid-admin"`)
+		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		ctx.SetBodyString("reload and pprof need the admin token as \"Authorization: Bearer <token>\" from beyond loopback\n")
+		return false
+	}
+	return true
+}
+
+// adminHandler serves the admin routes; cfg returns the running server
+// config, so a reload changes the admin token and switch at once.
+func adminHandler(opts ServerOptions, cfg func() *ServerConfig, m *serverMetrics, log zerolog.Logger) fasthttp.RequestHandler {
 	g := opts.Gatherer
 	if g == nil {
 		g = prometheus.DefaultGatherer
@@ -316,16 +381,23 @@ func adminHandler(opts ServerOptions) fasthttp.RequestHandler {
 		case path == "/metrics":
 			metricsH(ctx)
 		case strings.HasPrefix(path, "/debug/pprof"):
+			if !adminAllowed(ctx, cfg(), m) {
+				return
+			}
 			pprofhandler.PprofHandler(ctx)
 		case path == "/admin/reload":
 			if !ctx.IsPost() {
 				ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 				return
 			}
+			if !adminAllowed(ctx, cfg(), m) {
+				return
+			}
 			if opts.Reload == nil {
 				ctx.SetStatusCode(fasthttp.StatusNotImplemented)
 				return
 			}
+			log.Info().Str("client", ctx.RemoteIP().String()).Msg("reload requested on the admin listener")
 			if err := opts.Reload(); err != nil {
 				ctx.SetStatusCode(fasthttp.StatusUnprocessableEntity)
 				ctx.SetBodyString(err.Error() + "\n")
@@ -357,20 +429,51 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(pub, adm)
 }
 
-// Serve serves on the given listeners (tests pass 127.0.0.1:0 listeners).
+// Serve serves on the given listeners (tests pass 127.0.0.1:0 listeners),
+// wrapped so that accept errors are retried and connections limited.
 func (s *Server) Serve(public, admin net.Listener) error {
-	s.log.Info().Str("listen", public.Addr().String()).Str("admin_listen", admin.Addr().String()).Msg("serving")
+	maxConns := s.cfg.MaxConns
+	if limit, ok := fileLimit(); ok && maxConns > 0 && uint64(maxConns+adminMaxConns+fdReserve) > limit {
+		fit := int(limit) - adminMaxConns - fdReserve
+		fit = max(fit, min(int(limit)/2, maxConns))
+		s.log.Warn().Int("max_conns", maxConns).Uint64("file_limit", limit).Int("using", fit).
+			Msg("server.max_conns does not fit the process's file limit (ulimit -n); lowered")
+		maxConns = fit
+	}
+	pub := newGuardedListener(public, connLimits{name: "public", maxConns: maxConns, maxPerIP: s.cfg.MaxConnsPerIP},
+		&s.m.public, s.log)
+	adm := newGuardedListener(admin, connLimits{name: "admin", maxConns: adminMaxConns, maxPerIP: adminMaxConnsPerIP},
+		&s.m.admin, s.log)
+	if !isLoopbackAddr(admin.Addr()) {
+		e := s.log.Warn().Str("admin_listen", admin.Addr().String())
+		switch {
+		case s.cfg.AdminAllowRemote:
+			e.Msg("the admin listener is reachable beyond loopback and server.admin_allow_remote opens reload and pprof to every client that reaches it")
+		case s.cfg.AdminToken != "":
+			e.Msg("the admin listener is reachable beyond loopback: /metrics, /readyz and reports are open to it; reload and pprof need the admin token")
+		default:
+			e.Msg("the admin listener is reachable beyond loopback: /metrics, /readyz and reports are open to it; reload and pprof answer loopback clients only (set server.admin_token to allow others)")
+		}
+	}
+	s.log.Info().Str("listen", public.Addr().String()).Str("admin_listen", admin.Addr().String()).
+		Int("max_conns", maxConns).Int("max_conns_per_ip", s.cfg.MaxConnsPerIP).Msg("serving")
 	errc := make(chan error, 2)
-	go func() { errc <- s.public.Serve(public) }()
-	go func() { errc <- s.admin.Serve(admin) }()
+	go func() { errc <- s.public.Serve(pub) }()
+	go func() { errc <- s.admin.Serve(adm) }()
 	err := <-errc
 	if err != nil { // one listener failed: stop the other too
+		s.log.Error().Err(err).Msg("a listener failed; stopping both")
 		_ = s.Shutdown(context.Background())
 	}
 	if err2 := <-errc; err == nil {
 		err = err2
 	}
 	return err
+}
+
+func isLoopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return !ok || ta.IP.IsLoopback()
 }
 
 // Shutdown stops accepting, lets requests in flight finish, and returns when

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -33,6 +34,12 @@ type liveServer struct {
 
 func startServer(t *testing.T, cfg Config, opts ServerOptions) *liveServer {
 	t.Helper()
+	if cfg.Server.MaxQueueDelay == 0 {
+		// These tests want decisions, not overload answers: a loaded test
+		// machine (race detector, neighbours) queues requests for
+		// milliseconds. Admission has its own tests.
+		cfg.Server.MaxQueueDelay = -1
+	}
 	e := newEnv(t, cfg, 0)
 	e.b.now = time.Now // real clock: notices are checked against it
 	reg := prometheus.NewRegistry()
@@ -246,6 +253,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	cfgB := loadYAMLConfig(t, "testdata/config.yaml")
 	cfgB.Campaigns[0].ValuePerCall = 50_000_000 // 5.00 CPM
 	cfgB.Campaigns = append(cfgB.Campaigns[:1], cfgB.Campaigns[2:]...)
+	// Every request must get a bid: no queue shedding on a busy test machine
+	// (the configs applied below replace the one startServer adjusts).
+	// Nor deadline no-bids: under the race detector and neighbours'
+	// builds a request can wait 50ms for a CPU.
+	for _, c := range []*Config{&cfgA, &cfgB} {
+		c.Server.MaxQueueDelay = -1
+		c.Server.DefaultTMax, c.Server.MaxDeadline = 10*time.Second, 10*time.Second
+	}
 	ls := startServer(t, cfgA, ServerOptions{})
 	body, _ := os.ReadFile("testdata/requests/2.6/simple-banner.json")
 	client := &fasthttp.Client{MaxConnsPerHost: 16}
@@ -311,7 +326,16 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("only %d reloads happened during the load", reloads.Load())
 	}
 	if f := failed.Load(); f != 0 || ok.Load() != workers*perWorker {
-		t.Fatalf("%d failed, %d ok of %d; first error: %v", f, ok.Load(), workers*perWorker, firstErr.Load())
+		var why []string
+		for r, c := range ls.e.b.m.srv.shed {
+			why = append(why, fmt.Sprintf("shed %s: %v", shedReasonNames[r], counterValue(c)))
+		}
+		for c, m := range ls.e.b.m.noBids {
+			if v := counterValue(m); v > 0 {
+				why = append(why, fmt.Sprintf("no bid %s: %v", causeNames[c], v))
+			}
+		}
+		t.Fatalf("%d failed, %d ok of %d (%s); first error: %v", f, ok.Load(), workers*perWorker, strings.Join(why, ", "), firstErr.Load())
 	}
 	t.Logf("%d requests answered with a bid across %d reloads", ok.Load(), reloads.Load())
 }

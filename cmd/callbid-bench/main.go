@@ -72,7 +72,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg := bench.DefaultConfig()
 	cl, fm := &cfg.ClosedLoop, &cfg.FindMax
 	fs := flag.NewFlagSet("callbid-bench run", flag.ContinueOnError)
-	fs.StringVar(&cfg.Target, "target", cfg.Target, "bidder base URL (loopback only)")
+	fs.StringVar(&cfg.Target, "target", cfg.Target, "bidder base URL (loopback only unless -allow-remote)")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow https targets and hosts beyond loopback (staging bidders, load balancers)")
 	fs.StringVar(&cfg.BidPath, "path", cfg.BidPath, "bid endpoint path")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "constant target rate, requests/s (open loop)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured duration after warm-up (0 = use -n)")
@@ -114,10 +115,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&fm.Step, "step", fm.Step, "find-max: rate increment")
 	fs.Float64Var(&fm.Limit, "limit", fm.Limit, "find-max: highest rate tried")
 	fs.DurationVar(&fm.StepDuration, "step-duration", fm.StepDuration, "find-max: measured time per step")
-	fs.DurationVar(&fm.P99, "max-p99", fm.P99, "find-max: a step fails when p99 exceeds this")
+	fs.DurationVar(&fm.P99, "max-p99", fm.P99, "find-max: a step fails when p99 exceeds this; a constant-rate run given it fails (exit 3) when its p99 does")
 	fs.IntVar(&fm.Retries, "retries", fm.Retries, "find-max: re-runs of a failing step before the search stops (noisy machines)")
 	fs.DurationVar(&fm.P50, "max-p50", 0, "find-max: a step also fails when p50 exceeds this (0 = off; robust to noisy neighbours)")
-	fs.Float64Var(&fm.MaxErrorRate, "max-errors", fm.MaxErrorRate, "find-max: a step fails when errors+timeouts exceed this share")
+	fs.Float64Var(&fm.MaxErrorRate, "max-errors", fm.MaxErrorRate, "find-max: a step fails when errors+timeouts exceed this share; a constant-rate run given it fails (exit 3) when they do")
+	fs.Float64Var(&fm.MaxErrorRate, "max-error-rate", fm.MaxErrorRate, "same as -max-errors")
 	fs.StringVar(&cfg.Ceiling, "ceiling", "", "find-max: also search this ceiling server (callbid-bench ceiling) and report the target as a share of it")
 	fs.IntVar(&cfg.CeilingPID, "ceiling-pid", 0, "the ceiling server's process id, for its CPU figures")
 	fs.IntVar(&cfg.TargetPID, "target-pid", 0, "the bidder's process id: report its CPU use per phase beside the bench's (Linux /proc)")
@@ -125,6 +127,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	jsonPath := fs.String("json", "", "write the JSON report to this file (- = stdout)")
 	htmlPath := fs.String("html", "", "write the HTML report (inline SVG charts) to this file")
+	hgrmPath := fs.String("hgrm", "", "write the latency histogram as an HdrHistogram percentile distribution (.hgrm, ms) to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: callbid-bench [run] [flags]   |   callbid-bench ceiling -listen 127.0.0.1:9090")
 		fs.PrintDefaults()
@@ -146,6 +149,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if fm.Enabled && !flagSet(fs, "duration") {
 		cfg.Duration = 2 * fm.StepDuration // the run at 50% of max
 	}
+	// A constant-rate run is checked against the limits given explicitly
+	// (the CI gate); find-max uses them, with defaults, to judge steps.
+	if !fm.Enabled {
+		if flagSet(fs, "max-p99") {
+			cfg.Limits.P99 = fm.P99
+		}
+		if flagSet(fs, "max-errors") || flagSet(fs, "max-error-rate") {
+			cfg.Limits.MaxErrorRate = fm.MaxErrorRate
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return fail(stderr, 2, err)
 	}
@@ -155,6 +168,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, 1, err)
 	}
 	htmlOut, err := create(*htmlPath, stdout)
+	if err != nil {
+		return fail(stderr, 1, err)
+	}
+	hgrmOut, err := create(*hgrmPath, stdout)
 	if err != nil {
 		return fail(stderr, 1, err)
 	}
@@ -179,7 +196,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		f     io.WriteCloser
 		write func(io.Writer) error
 		path  string
-	}{{jsonOut, rep.WriteJSON, *jsonPath}, {htmlOut, rep.WriteHTML, *htmlPath}} {
+	}{{jsonOut, rep.WriteJSON, *jsonPath}, {htmlOut, rep.WriteHTML, *htmlPath}, {hgrmOut, rep.WriteHgrm, *hgrmPath}} {
 		if o.f == nil {
 			continue
 		}
@@ -193,6 +210,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if rep.Interrupted {
 		return 130
+	}
+	if len(rep.Failures) > 0 {
+		fmt.Fprintf(stderr, "callbid-bench: FAILED: %s\n", strings.Join(rep.Failures, "; "))
+		return 3
 	}
 	return 0
 }

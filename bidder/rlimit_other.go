@@ -1,0 +1,5 @@
+//go:build !unix
+
+package bidder
+
+func fileLimit() (uint64, bool) { return 0, false }
