@@ -4,14 +4,18 @@ import "time"
 
 // AgentState is one cc.agent-state.v1 event (CONTRACTS §3).
 type AgentState struct {
-	AgentID      string       `json:"agent_id"`
-	Seq          int64        `json:"seq"`
-	EventType    string       `json:"event_type"` // LOGIN|LOGOUT|STATE_CHANGE|HEARTBEAT
-	OccurredAt   time.Time    `json:"occurred_at"`
-	RoutingState string       `json:"routing_state"` // AVAILABLE|RESERVED|BUSY|ACW|NOT_ROUTABLE|OFFLINE
-	Skills       []AgentSkill `json:"skills"`
-	Channels     []string     `json:"channels"`
-	TTLSeconds   int          `json:"ttl_seconds"`
+	AgentID      string    `json:"agent_id"`
+	Seq          int64     `json:"seq"`
+	EventType    string    `json:"event_type"` // LOGIN|LOGOUT|STATE_CHANGE|HEARTBEAT
+	OccurredAt   time.Time `json:"occurred_at"`
+	RoutingState string    `json:"routing_state"` // AVAILABLE|RESERVED|BUSY|ACW|NOT_ROUTABLE|OFFLINE
+	// NextRoutingState is the state the agent takes when the current contact
+	// ends (OFFLINE|NOT_ROUTABLE|AVAILABLE; optional): an agent on a call who
+	// logs out after it is no capacity.
+	NextRoutingState string       `json:"next_routing_state"`
+	Skills           []AgentSkill `json:"skills"`
+	Channels         []string     `json:"channels"`
+	TTLSeconds       int          `json:"ttl_seconds"`
 }
 
 // AgentSkill is one skill of an agent; proficiency is 0–5.

@@ -70,6 +70,7 @@ type Feedback struct {
 
 	rates atomic.Pointer[rateSnap]
 	pacer atomic.Pointer[paceSnap]
+	part  atomic.Pointer[partSnap]
 
 	records chan record
 	traffic *traffic
@@ -82,6 +83,8 @@ type Feedback struct {
 	skillPend map[string]map[int64]float64 // skill → 10 s bucket → expected calls
 	mu2       map[string]float64           // per-skill dual price μ
 	arrivals  map[string]*ewmaRate         // per-skill attributed call arrivals
+	gateMap   map[string]*gate             // per-skill participation buckets
+	exch      map[string]*exStat           // per-exchange win evidence
 	lastPace  time.Time
 	arrive    delayDist // won_at → call start
 	resolve   delayDist // won_at → call end (when it can be qualified)
@@ -125,6 +128,7 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		skillPend: make(map[string]map[int64]float64),
 		mu2:       make(map[string]float64),
 		arrivals:  make(map[string]*ewmaRate),
+		exch:      make(map[string]*exStat),
 		seed:      maphash.MakeSeed(),
 		seenBids:  make(map[uint64]struct{}),
 		seenByMin: make(map[int]map[int64][]uint64),
@@ -163,6 +167,7 @@ func (f *Feedback) SetCampaigns(c []Campaign) {
 		}
 	}
 	sort.Strings(f.skills)
+	f.setGatesLocked()
 	for k, cl := range f.cells {
 		if x, ok := f.campaigns[k.campaign]; ok {
 			cl.skill = x.Skill
@@ -275,11 +280,15 @@ func (f *Feedback) paceLocked(now time.Time) {
 	n := len(f.skills)
 	ps := &paceSnap{skills: make(map[string]pace, n), committed: make(map[string]float64, n),
 		extra: make(map[string]float64, n), arriving: make(map[string]float64, n)}
+	budget := make(map[string]float64, n)
 	for _, s := range f.skills {
 		committed, buying := f.committedLocked(s, now)
 		arriving := f.arrivals[s].perMin(unixS(now), f.cfg.Pacing.ArrivalWindow.Seconds())
 		ps.committed[s], ps.arriving[s] = committed, arriving
 		ps.extra[s] = math.Max(0, committed-arriving)
+		if f.headroom == nil {
+			budget[s] = math.NaN()
+		}
 		if f.cfg.Pacing.Disabled || f.headroom == nil {
 			ps.skills[s] = pace{mult: 1}
 			continue
@@ -289,6 +298,7 @@ func (f *Feedback) paceLocked(now time.Time) {
 			// capacity charged our calls as arriving + CommittedCalls
 			head += arriving + f.pacer.Load().extra[s]
 		}
+		budget[s] = head
 		target := f.cfg.Pacing.Target * math.Max(head, 0)
 		scale := math.Max(target, f.cfg.Pacing.MinScale)
 		// Committed calls are a stock that fills over the time-to-call, so a
@@ -310,6 +320,7 @@ func (f *Feedback) paceLocked(now time.Time) {
 		}
 	}
 	f.pacer.Store(ps)
+	f.participateLocked(now, dt, budget)
 }
 
 // committedLocked sums the expected calls not yet arrived for skill, as a
@@ -375,4 +386,4 @@ const maxErr = 2
 const buyWindow = 60
 
 // pendBucket is the resolution, in seconds, of committed-call buckets.
-const pendBucket = 10
+const pendBucket = 2

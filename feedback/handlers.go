@@ -110,6 +110,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 		f.currency = im.Currency
 	}
 	f.demandWinLocked(c, im)
+	f.winFoldLocked(f.internLocked(im.Exchange), im.At)
 	f.st.wins.Add(1)
 	if now.Sub(im.At) < f.cfg.Traffic.Window {
 		f.traffic.won(im.IPHash, im.IFAHash, im.At)
@@ -161,6 +162,7 @@ func (f *Feedback) delaysLocked(r *callRec) {
 				f.arrivals[skill] = e
 			}
 			e.add(unixS(a.StartedAt), f.cfg.Pacing.ArrivalWindow.Seconds())
+			f.observeArrivalLocked(skill, a.StartedAt)
 		}
 	}
 	if !r.endDone && !r.endedAt.IsZero() {

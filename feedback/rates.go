@@ -67,7 +67,7 @@ func (f *Feedback) cellLocked(campaign, publisher string) *cell {
 		c = &cell{campaign: campaign, publisher: publisher, pending: map[int64]float64{}}
 		c.skill = f.campaigns[campaign].Skill
 		p := f.priorLocked(campaign)
-		c.callRate, c.anyRate, c.closeRate = p, p, f.priorCloseLocked(campaign)
+		c.callRate, c.anyRate, c.closeRate = p, f.cautiousRateLocked(campaign), f.priorCloseLocked(campaign)
 		f.cells[k] = c
 	}
 	return c
@@ -150,13 +150,18 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		c.effImp = n
 		c.callRate = (prior*s + c.qual*inv) / (s + n)
 		sa := f.cfg.PacingPriorStrength
-		c.anyRate = (prior*sa + c.calls*inv) / (sa + na)
+		// Pacing must not underestimate: a publisher with little evidence
+		// is assumed to call at the cautious rate.
+		c.anyRate = (f.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
 		pc := f.priorCloseLocked(c.campaign)
 		cs := f.cfg.ClosePriorStrength
 		c.closeRate = (pc*cs + c.sales*inv) / (cs + c.qual*inv)
-		// The hour bucket shrinks toward the publisher's all-hours rate.
+		// The hour bucket shrinks toward the publisher's rate in the other
+		// hours, so the current hour's evidence is counted once.
 		nh := (c.hImp[hour] + youngH[hour]) * inv
-		rh := (c.callRate*s + c.hQual[hour]*inv) / (s + nh)
+		qh := c.hQual[hour] * inv
+		rest := (prior*s + c.qual*inv - qh) / (s + math.Max(n-nh, 0))
+		rh := (rest*s + qh) / (s + nh)
 		if c.qual == 0 && n == 0 {
 			continue // no evidence: the bid path's default 1 applies
 		}
@@ -167,71 +172,106 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	f.rates.Store(snap)
 }
 
-// ttcBins is the resolution of the delay histograms.
-const ttcBins = 240
+// ttcBins is the number of bins of the delay histograms.
+const ttcBins = 256
+
+// ttcFirst is the end of the first bin, seconds: delays are resolved from
+// about a second up to the horizon.
+const ttcFirst = 1.0
 
 // delayDist is a delay distribution from a won impression to an event (the
-// call's arrival, or the end of its talk, when it can be qualified): observed
-// delays in equal bins up to the horizon, blended with a default
-// exponential (truncated at the horizon) as n : minSamples, so F moves
-// smoothly from the default to the data.
+// call's arrival, or the end of its talk, when it can be qualified):
+// observed delays in log-spaced bins from a second up to the horizon (each
+// bin ~4% wider than the last over a 2 h horizon, so 5 s and 50 min are
+// resolved alike), blended with a default exponential (truncated at the
+// horizon) as n : minSamples, so F moves smoothly from the default to the data.
 type delayDist struct {
-	width float64 // seconds
-	bins  [ttcBins]float64
-	n     float64
-	cdf   [ttcBins]float64 // F at the end of each bin
-	mean  float64          // ∫(1−F), seconds
+	max    float64 // horizon, seconds
+	logR   float64 // log of the ratio between consecutive bin ends
+	bins   [ttcBins]float64
+	n      float64
+	cdf    [ttcBins]float64 // F at the end of each bin
+	mean   float64          // ∫(1−F), seconds
+	median float64          // seconds
+	ends   [ttcBins]float64 // upper edge of each bin, seconds
 }
 
-func (d *delayDist) init(max time.Duration) { d.width = max.Seconds() / ttcBins }
+func (d *delayDist) init(max time.Duration) {
+	d.max = math.Max(max.Seconds(), 2*ttcFirst)
+	d.logR = math.Log(d.max/ttcFirst) / (ttcBins - 1)
+	for i := range ttcBins - 1 {
+		d.ends[i] = ttcFirst * math.Exp(float64(i)*d.logR)
+	}
+	d.ends[ttcBins-1] = d.max
+}
+
+// end is the upper edge of bin i, seconds.
+func (d *delayDist) end(i int) float64 { return d.ends[min(i, ttcBins-1)] }
+
+// bin is the index of the bin holding x seconds (x ≥ 0, ≤ max).
+func (d *delayDist) bin(x float64) int {
+	if x <= ttcFirst {
+		return 0
+	}
+	i := int(math.Ceil(math.Log(x/ttcFirst)/d.logR - 1e-9))
+	return min(max(i, 0), ttcBins-1)
+}
 
 func (d *delayDist) add(x time.Duration) {
-	i := int(x.Seconds() / d.width)
-	if i < 0 || i >= ttcBins {
+	s := x.Seconds()
+	if s < 0 || s > d.max {
 		return
 	}
-	d.bins[i]++
+	d.bins[d.bin(s)]++
 	d.n++
 }
 
 func (d *delayDist) build(defMean time.Duration, minSamples int) {
-	maxS := d.width * ttcBins
 	mean := defMean.Seconds()
-	norm := 1 - math.Exp(-maxS/mean)
+	norm := 1 - math.Exp(-d.max/mean)
 	m := float64(minSamples)
-	var cum, area, prev float64
+	var cum, area, prev, start float64
+	d.median = d.max
 	for i := range ttcBins {
 		cum += d.bins[i]
-		end := float64(i+1) * d.width
+		end := d.end(i)
 		def := (1 - math.Exp(-end/mean)) / norm
 		emp := 0.0
 		if d.n > 0 {
 			emp = cum / d.n
 		}
 		v := (d.n*emp + m*def) / (d.n + m)
+		if i == ttcBins-1 {
+			v = 1
+		}
 		d.cdf[i] = v
-		area += (1 - (prev+v)/2) * d.width
-		prev = v
+		if prev < 0.5 && v >= 0.5 && v > prev {
+			d.median = start + (end-start)*(0.5-prev)/(v-prev)
+		}
+		area += (1 - (prev+v)/2) * (end - start)
+		prev, start = v, end
 	}
-	d.cdf[ttcBins-1] = 1
 	d.mean = area
 }
 
-// at is F(age seconds), linearly interpolated between bins.
+// at is F(age seconds), linearly interpolated within a bin.
 func (d *delayDist) at(age float64) float64 {
 	if age <= 0 {
 		return 0
 	}
-	x := age / d.width
-	i := int(x)
-	if i >= ttcBins {
+	if age >= d.max {
 		return 1
 	}
-	lo := 0.0
+	i := d.bin(age)
+	lo, start := 0.0, 0.0
 	if i > 0 {
-		lo = d.cdf[i-1]
+		lo, start = d.cdf[i-1], d.end(i-1)
 	}
-	return lo + (d.cdf[i]-lo)*(x-float64(i))
+	end := d.end(i)
+	if end <= start {
+		return d.cdf[i]
+	}
+	return lo + (d.cdf[i]-lo)*min(max((age-start)/(end-start), 0), 1)
 }
 
 // Rates returns the learned qualified-call rate and close rate of a
