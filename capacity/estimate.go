@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"math"
+	"time"
 
 	"github.com/callbid/callbid/events"
 )
@@ -110,4 +111,26 @@ func decayedPerMin(rate float64, at, now int64, tau float64) float64 {
 		return rate * 60
 	}
 	return rate * math.Exp(-float64(now-at)/1e9/tau) * 60
+}
+
+// SetClock replaces the model's clock (time.Now), for simulations that run
+// the model on simulated time; call it before feeding events.
+func (m *Model) SetClock(now func() time.Time) { m.now = now }
+
+// Rebuild computes and publishes a fresh snapshot now, for simulations that
+// drive the model without Run.
+func (m *Model) Rebuild() { m.rebuild() }
+
+// LambdaMax is the skill's capacity fact: the calls per minute its capacity
+// agents (any proficiency) can take at the service-level target, before any
+// demand is subtracted; 0 for a stale feed or an unknown skill.
+func (m *Model) LambdaMax(skill string) float64 {
+	s := m.snap.Load()
+	if s.stale {
+		return 0
+	}
+	if sv := s.skills[skill]; sv != nil {
+		return sv.lambdaMax[0]
+	}
+	return 0
 }

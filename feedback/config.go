@@ -18,7 +18,7 @@ type Config struct {
 	// PacingPriorStrength is the prior weight of the any-call rate that
 	// pacing projects committed calls with. It is weaker than PriorStrength
 	// because shrinking a busy publisher toward the prior underestimates the
-	// calls it brings, and pacing must not underestimate. Default 100.
+	// calls it brings, and pacing must not underestimate. Default 20.
 	PacingPriorStrength float64 `yaml:"pacing_prior_strength"`
 	// ClosePriorStrength is the weight of the campaign's prior close rate, in
 	// pseudo-calls. Default 20.
@@ -82,7 +82,7 @@ type TimeToCallConfig struct {
 	// the call (when it can be qualified). Default 10m.
 	DefaultResolveMean time.Duration `yaml:"default_resolve_mean"`
 	// MinSamples is how many observed delays weigh as much as the default
-	// distribution (the two are blended n:MinSamples). Default 30.
+	// distribution (the two are blended n:MinSamples). Default 10.
 	MinSamples int `yaml:"min_samples"`
 }
 
@@ -168,7 +168,7 @@ const (
 	defMinTalk        = 30 * time.Second
 	defPriorStrength  = 1000
 	defClosePrior     = 20
-	defPacingPrior    = 100
+	defPacingPrior    = 20
 	defPriorCallRate  = 0.01
 	defPriorClose     = 0.1
 	defHalfLife       = 72 * time.Hour
@@ -178,7 +178,7 @@ const (
 	defRateInterval   = 2 * time.Second
 	defTTCMax         = 2 * time.Hour
 	defTTCMean        = 5 * time.Minute
-	defTTCMinSamples  = 30
+	defTTCMinSamples  = 10
 	defPaceInterval   = time.Second
 	defPaceGain       = 0.01
 	defPaceP          = 0.25

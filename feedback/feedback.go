@@ -295,8 +295,10 @@ func (f *Feedback) paceLocked(now time.Time) {
 		}
 		head, waiting := f.headroom.Headroom(s)
 		if !f.cfg.Pacing.HeadroomGross {
-			// capacity charged our calls as arriving + CommittedCalls
-			head += arriving + f.pacer.Load().extra[s]
+			// capacity's λ_now contains our calls arriving now. Calls bought
+			// and not yet arrived are pacing's alone (capacity is not given
+			// CommittedCalls): the participation bucket charges them.
+			head += arriving
 		}
 		budget[s] = head
 		target := f.cfg.Pacing.Target * math.Max(head, 0)

@@ -39,6 +39,12 @@ import (
 // call, within 5–60 s) while the calls seen since then do not exceed those
 // predicted by more than a quarter (plus three calls for Poisson noise).
 
+// lambdaMaxer is the optional capacity fact slow start watches for drops
+// (*capacity.Model).
+type lambdaMaxer interface {
+	LambdaMax(skill string) float64
+}
+
 // gate is one skill's bucket. tokens, admitted and skipped are touched by
 // the bid path with atomics; the rest belongs to the controller (under mu).
 type gate struct {
@@ -49,7 +55,7 @@ type gate struct {
 	level      float64 // slow-start participation L in (0,1]
 	refill     float64 // calls/min at the last tick
 	budget     float64 // B at the last tick, calls/min
-	budgetAvg  float64 // slow moving average of B, for drop detection
+	budgetAvg  float64 // reference capacity (λ_max, else B) for drop detection
 	excess     float64 // calls/min in flight beyond the budget within the horizon
 	inflight   float64 // expected calls bought and not yet arrived (held + won)
 	held       float64 // the held-bid part of it
@@ -228,36 +234,43 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 		}
 		B = math.Max(B, 0)
 		target := f.cfg.Pacing.Target * B
+		// Capacity (λ_max) drops are staffing facts; the budget also moves
+		// with organic calls, which is noise here. Without the fact, the
+		// budget stands in for it.
+		capNow := B
+		if lm, ok := f.headroom.(lambdaMaxer); ok {
+			capNow = lm.LambdaMax(skill)
+		}
 		// Restart slow start on the first tick, on a return from no
-		// capacity, and on a drop of the budget.
+		// capacity, and on a drop of capacity.
 		switch {
 		case !g.calledOnce:
 			f.resetGateLocked(g, now)
-			g.budgetAvg = B
-		case B <= 0:
+			g.budgetAvg = capNow
+		case capNow <= 0:
 			g.hadBudget = false
 		case !g.hadBudget:
 			f.resetGateLocked(g, now)
-			g.budgetAvg = B
-		case B < (1-p.Drop)*g.budgetAvg:
+			g.budgetAvg = capNow
+		case capNow < (1-p.Drop)*g.budgetAvg:
 			// A drop scales participation down with it (at least to the
 			// slow-start level) and restarts the check against arrivals.
-			l := g.level * B / g.budgetAvg
+			l := g.level * capNow / g.budgetAvg
 			f.resetGateLocked(g, now)
 			g.level = math.Max(l, p.SlowStart)
-			g.budgetAvg = B
+			g.budgetAvg = capNow
 		}
 		g.calledOnce = true
-		if B > 0 {
+		if capNow > 0 {
 			g.hadBudget = true
 		}
-		// The average follows rises quickly and falls slowly, so a drop
+		// The reference follows rises quickly and falls slowly, so a drop
 		// is measured against the level before it.
 		k := math.Min(1, dt/60)
-		if B > g.budgetAvg {
+		if capNow > g.budgetAvg {
 			k = math.Min(1, dt/10)
 		}
-		g.budgetAvg += k * (B - g.budgetAvg)
+		g.budgetAvg += k * (capNow - g.budgetAvg)
 		if g.observed <= 1.25*g.predicted+3 {
 			g.level = math.Min(1, g.level*math.Exp2(dt/ramp))
 		}

@@ -67,7 +67,8 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger) (*app, 
 	a.producer = events.NewProducer(cfg.Kafka, log)
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
 	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
-	a.model.SetCommitments(a.feedback)
+	// Calls bought but not yet arrived have one owner, pacing (its
+	// participation bucket): capacity publishes facts and does not subtract them.
 	// Wins and attributed calls reach feedback in-process as they are
 	// published; Kafka brings them back only on replay (as duplicates).
 	own := a.feedback.Tee(a.producer)
