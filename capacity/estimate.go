@@ -47,11 +47,61 @@ func (w *handleWindow) mean(seed float64) float64 {
 	return (seed*seedWeight + w.sum) / (seedWeight + float64(w.n))
 }
 
+// cautious is the mean plus half its standard error. Handle times are
+// skewed (talk is often near-exponential), so the mean of 20 calls is off by
+// ±20%; erring high by half a standard error makes a short window's noise
+// understate capacity more often than overstate it.
+func (w *handleWindow) cautious(seed float64, size int) float64 {
+	mu := w.mean(seed)
+	if w.n < 2 {
+		return mu
+	}
+	size = min(max(size, 1), maxHandleWindow)
+	var ss float64
+	for _, v := range w.buf[:min(w.n, size)] {
+		ss += (v - mu) * (v - mu)
+	}
+	sd := math.Sqrt(ss / float64(w.n-1))
+	return mu + 0.5*sd/math.Sqrt(seedWeight+float64(w.n))
+}
+
+// minOwnSamples is how many ring or ACW periods of a skill's own agents
+// its estimate needs before it replaces the all-skills one.
+const minOwnSamples = 3
+
 // handleSample is one call's handle time in seconds: its talk time plus the
 // learned ring (RESERVED) and after-call-work (ACW) times, which the agent
-// spends on the call too. Caller holds mu.
-func (m *Model) handleSample(talkSec float64) float64 {
-	return talkSec + m.ringWin.mean(0) + m.acwWin.mean(m.cfg.DefaultAfterCallWork.Seconds())
+// spends on the call too: the skill's own when its single-skill agents have
+// shown enough, else all agents'. Caller holds mu.
+func (m *Model) handleSample(sk *skillState, talkSec float64) float64 {
+	ring, acw := m.ringWin.mean(0), m.acwWin.mean(m.cfg.DefaultAfterCallWork.Seconds())
+	if sk.ringWin.n >= minOwnSamples {
+		ring = sk.ringWin.mean(0)
+	}
+	if sk.acwWin.n >= minOwnSamples {
+		acw = sk.acwWin.mean(m.cfg.DefaultAfterCallWork.Seconds())
+	}
+	return talkSec + ring + acw
+}
+
+// addPeriod records an agent's ring or ACW period of d seconds: for all
+// agents, and for the skill of a single-skill agent. Caller holds mu.
+func (m *Model) addPeriod(a *agent, acw bool, d float64) {
+	size := m.cfg.HandleTimeWindow
+	if acw {
+		m.acwWin.add(d, size)
+	} else {
+		m.ringWin.add(d, size)
+	}
+	if len(a.skills) != 1 {
+		return
+	}
+	sk := m.skills[a.skills[0].idx]
+	if acw {
+		sk.acwWin.add(d, size)
+	} else {
+		sk.ringWin.add(d, size)
+	}
 }
 
 // seedHandleTime is a skill's starting handle time: its

@@ -106,6 +106,7 @@ type skillState struct {
 	staffedMilli, availMilli       int64
 	ahtSeed                        float64      // starting handle time, seconds
 	ht                             handleWindow // handle-time samples, seconds
+	ringWin, acwWin                handleWindow // single-skill agents' ring and ACW periods
 	rate                           float64      // arrivals per second, exponentially weighted
 	rateAt                         int64        // unix ns of rate
 	abandon                        float64      // callers abandoning in queue, per second, same weighting
@@ -263,11 +264,7 @@ func (m *Model) applyAgent(ev *agentEvent, now int64) reason {
 	}
 	if (a.state == stateACW || a.state == stateReserved) && st != a.state && a.stateSince > 0 {
 		if d := float64(heard-a.stateSince) / 1e9; d > 0 && d < 3600 {
-			if a.state == stateACW {
-				m.acwWin.add(d, m.cfg.HandleTimeWindow)
-			} else {
-				m.ringWin.add(d, m.cfg.HandleTimeWindow)
-			}
+			m.addPeriod(a, a.state == stateACW, d)
 		}
 	}
 	if ev.state != stateUnknown || ev.NextRoutingState != "" {
@@ -401,7 +398,8 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 				idx, _ = m.skillIndex(ev.Skill)
 			}
 			if idx >= 0 {
-				m.skills[idx].ht.add(m.handleSample(float64(ev.TalkMS)/1000), m.cfg.HandleTimeWindow)
+				sk := m.skills[idx]
+				sk.ht.add(m.handleSample(sk, float64(ev.TalkMS)/1000), m.cfg.HandleTimeWindow)
 			}
 		}
 		if ev.kind == callEnded && ev.EndReason == events.EndAbandonedInQueue {

@@ -58,7 +58,7 @@ type clStep struct {
 type clScenario struct {
 	name     string
 	seconds  float64
-	seed     uint64
+	seeds    []uint64 // runs pooled
 	skills   []clSkill
 	minCalls int  // answered calls each skill must reach (0: not judged)
 	short    bool // judged on service level, bursts and lags only (too short to learn rates)
@@ -73,6 +73,8 @@ var clPubs = []struct {
 const clWinProb = 0.3
 
 var clDebug = os.Getenv("CL_DEBUG") != ""
+
+var clPPS, _ = strconv.ParseFloat(os.Getenv("CL_PPS"), 64)
 
 type clCall struct {
 	id       string
@@ -104,8 +106,11 @@ type clWindow struct {
 type clResult struct {
 	name                     string
 	skill                    string
+	arr, within, arrAll      int
+	withinAll, off           int
+	capc                     float64
 	sl, slAll, ratio         float64
-	worst30                  float64
+	worst30, worst30All      float64
 	burst                    []string
 	burstMax                 float64
 	stopLag, resumeLag       float64
@@ -156,9 +161,57 @@ func (r *clReserver) Reserve(int, *numbers.Claim, time.Time) (numbers.Reservatio
 func (r *clReserver) Win(numbers.Ref, bool, time.Time) numbers.WinResult { return 0 }
 func (r *clReserver) Loss(numbers.Ref, time.Time)                        {}
 
-func runClosedLoop(t *testing.T, sc clScenario) []clResult {
+// clPool runs sc with each of its seeds and pools the results per skill:
+// windows are summed, the worst stretch, burst and lags are the worst run's,
+// answered calls and bids are averaged.
+func clPool(t *testing.T, sc clScenario) []clResult {
+	var out []clResult
+	var highs, lows [][]float64
+	for i, seed := range sc.seeds {
+		rs := runClosedLoop(t, sc, seed)
+		if i == 0 {
+			out = rs
+			highs, lows = make([][]float64, len(rs)), make([][]float64, len(rs))
+		} else {
+			for k, r := range rs {
+				o := &out[k]
+				o.arr += r.arr
+				o.within += r.within
+				o.arrAll += r.arrAll
+				o.withinAll += r.withinAll
+				o.off += r.off
+				o.capc += r.capc
+				o.answered += r.answered
+				o.bids += r.bids
+				o.wins += r.wins
+				o.worst30 = math.Max(o.worst30, r.worst30)
+				o.worst30All = math.Max(o.worst30All, r.worst30All)
+				o.burstMax = math.Max(o.burstMax, r.burstMax)
+				o.burst = append(o.burst, r.burst...)
+				o.stopLag = math.Max(o.stopLag, r.stopLag)
+				o.resumeLag = math.Max(o.resumeLag, r.resumeLag)
+			}
+		}
+		for k, r := range rs {
+			highs[k] = append(highs[k], r.highBid)
+			lows[k] = append(lows[k], r.lowBid)
+		}
+	}
+	n := len(sc.seeds)
+	for k := range out {
+		o := &out[k]
+		o.sl = float64(o.within) / math.Max(float64(o.arr), 1)
+		o.slAll = float64(o.withinAll) / math.Max(float64(o.arrAll), 1)
+		o.ratio = float64(o.off) / math.Max(o.capc, 1e-9)
+		o.answered /= n
+		o.highBid, o.lowBid = mean(highs[k]), mean(lows[k])
+	}
+	return out
+}
+
+func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(sc.seed, 7))
+	rng := rand.New(rand.NewPCG(seed, 7))
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	now := 0.0
 	clock := func() time.Time { return t0.Add(time.Duration(now * float64(time.Second))) }
@@ -185,7 +238,7 @@ func runClosedLoop(t *testing.T, sc clScenario) []clResult {
 	}
 	model := capacity.New(capCfg, skillNames, zerolog.Nop())
 	model.SetClock(clock)
-	fcfg := Config{MinTalkTime: time.Second, PriorStrength: 50}
+	fcfg := Config{MinTalkTime: time.Second, PriorStrength: 50, PacingPriorStrength: clPPS}
 	fcfg.TimeToCall.DefaultMean = time.Minute
 	fcfg.TimeToCall.DefaultResolveMean = 2 * time.Minute
 	f := New(fcfg, fcamps, model, nil, zerolog.Nop())
@@ -476,7 +529,7 @@ func runClosedLoop(t *testing.T, sc clScenario) []clResult {
 				v := f.Visible()
 				for _, sp := range v.Skills {
 					h, _ := model.Headroom(sp.Skill)
-					t.Logf("t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
+					t.Logf("lm=%.2f t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", model.LambdaMax(sp.Skill), now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
 				}
 				for _, p := range v.Publishers {
 					t.Logf("   %s %s rate=%.4f ev=%.1f calls=%.1f factor=%.2f", p.Campaign, p.Publisher, p.CallRate, p.Evidence, p.Calls, p.Factor)
@@ -515,6 +568,11 @@ func runClosedLoop(t *testing.T, sc clScenario) []clResult {
 			}
 			rt.win[w].steady = steady && capSum > 0
 		}
+		if clDebug {
+			for w, x := range rt.win {
+				t.Logf("%s w%d %.0fs offered %d cap %.1f ratio %.2f boughtExp %.2f steady %v", s.name, w, float64(w)*winLen, x.offered, x.capCalls, float64(x.offered)/math.Max(x.capCalls, 1e-9), x.boughtExp, x.steady)
+			}
+		}
 		r := clResult{name: sc.name, skill: s.name, answered: rt.answered, bids: rt.bids, wins: rt.wins}
 		var arr, within, off, arrAll, withinAll int
 		var capc float64
@@ -528,16 +586,30 @@ func runClosedLoop(t *testing.T, sc clScenario) []clResult {
 				capc += w.capCalls
 			}
 		}
+		r.arr, r.within, r.arrAll, r.withinAll, r.off, r.capc = arr, within, arrAll, withinAll, off, capc
 		r.sl = float64(within) / math.Max(float64(arr), 1)
 		r.slAll = float64(withinAll) / math.Max(float64(arrAll), 1)
 		r.ratio = float64(off) / math.Max(capc, 1e-9)
 		for w := 2; w < len(rt.win); w++ {
-			o := rt.win[w].offered + rt.win[w-1].offered + rt.win[w-2].offered
+			// Judged: what the bidder decided, the expected calls of the
+			// impressions won in the stretch (true rates) plus the organic
+			// rate, so Poisson noise of a few calls does not decide. The
+			// realised arrivals are reported beside it (worst30All).
+			o := rt.win[w].boughtExp + rt.win[w-1].boughtExp + rt.win[w-2].boughtExp + s.organic/2
+			realised := rt.win[w].offered + rt.win[w-1].offered + rt.win[w-2].offered
 			c := rt.win[w].capCalls + rt.win[w-1].capCalls + rt.win[w-2].capCalls
 			// Stretches with agents throughout: callers of a center with no
-			// one on shift are no stretch of buying.
+			// one on shift are no stretch of buying. Steady stretches are
+			// judged; those within 30 s of a change are reported apart (after
+			// a drop the calls bought for the old staffing are still due).
 			if rt.win[w].capCalls > 0 && rt.win[w-1].capCalls > 0 && rt.win[w-2].capCalls > 0 {
-				r.worst30 = math.Max(r.worst30, float64(o)/c)
+				if rt.win[w].steady && rt.win[w-1].steady && rt.win[w-2].steady {
+					if clDebug && o/c > 1.5 {
+						t.Logf("%s seed %d: %.1f calls bought in the 30 s to %.0f s, capacity %.1f", s.name, seed, o, float64(w+1)*winLen, c)
+					}
+					r.worst30 = math.Max(r.worst30, o/c)
+					r.worst30All = math.Max(r.worst30All, float64(realised)/c)
+				}
 			}
 		}
 		for i, c := range rt.changes {
@@ -619,19 +691,21 @@ func expFor(id string) float64 {
 // with the center (talk 20 s, ring 1 s, wrap-up 3 s, calls 2–30 s
 // after the win), and a second, slower skill (talk 4 min, calls 20 s to
 // 20 min after the win) beside it.
+var clSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8}
+
 func clScenarios() []clScenario {
 	fast := func(sched ...clStep) clSkill {
 		return clSkill{name: "sales", talk: 20, ring: 1, wrap: 3, patience: 60, organic: 2,
 			delayMin: 2, delayMax: 30, reqPerSec: 150, schedule: sched}
 	}
 	return []clScenario{
-		{name: "30→12→0→30 agents, 4.5 min", seconds: 270, seed: 1, learning: true,
+		{name: "30→12→0→30 agents, 4.5 min", seconds: 270, seeds: clSeeds, learning: true,
 			skills: []clSkill{fast(clStep{0, 30}, clStep{90, 12}, clStep{180, 0}, clStep{210, 30})}},
-		{name: "10→4→0→10 agents, 6.5 min", seconds: 390, seed: 2, learning: true,
+		{name: "10→4→0→10 agents, 6.5 min", seconds: 390, seeds: clSeeds, learning: true,
 			skills: []clSkill{fast(clStep{0, 10}, clStep{150, 4}, clStep{270, 0}, clStep{300, 10})}},
-		{name: "10→4→0→10 agents, 3 min", seconds: 180, seed: 3, short: true,
+		{name: "10→4→0→10 agents, 3 min", seconds: 180, seeds: clSeeds, short: true,
 			skills: []clSkill{fast(clStep{0, 10}, clStep{75, 4}, clStep{120, 0}, clStep{135, 10})}},
-		{name: "two skills, 40 min", seconds: 2400, seed: 4, minCalls: 300,
+		{name: "two skills, 40 min", seconds: 2400, seeds: clSeeds[:2], minCalls: 300,
 			skills: []clSkill{
 				fast(clStep{0, 25}, clStep{1200, 8}, clStep{1800, 25}),
 				{name: "care", talk: 240, ring: 3, wrap: 30, patience: 120, organic: 3,
@@ -647,7 +721,7 @@ func TestClosedLoop(t *testing.T) {
 	}
 	var rows []string
 	for _, sc := range clScenarios() {
-		for _, r := range runClosedLoop(t, sc) {
+		for _, r := range clPool(t, sc) {
 			ratio := "–"
 			if r.lowBid > 0 {
 				ratio = fmt.Sprintf("%.1f×", r.highBid/r.lowBid)
@@ -656,8 +730,8 @@ func TestClosedLoop(t *testing.T) {
 			if r.resumeLag > 0 || r.stopLag > 0 {
 				lag = fmt.Sprintf("%.1f s / %.1f s", r.stopLag, r.resumeLag)
 			}
-			rows = append(rows, fmt.Sprintf("| %s | %s | %d | %.3f / %.3f | %.2f | %.2f | %s | %s | %s |",
-				r.name, r.skill, r.answered, r.sl, r.slAll, r.ratio, r.worst30, strings.Join(r.burst, ", "), lag, ratio))
+			rows = append(rows, fmt.Sprintf("| %s | %s | %d | %.3f / %.3f | %.2f | %.2f / %.2f | %.2f | %s | %s |",
+				r.name, r.skill, r.answered, r.sl, r.slAll, r.ratio, r.worst30, r.worst30All, r.burstMax, lag, ratio))
 			t.Run(strings.ReplaceAll(sc.name+"/"+r.skill, " ", "_"), func(t *testing.T) {
 				if r.answered < sc.minCalls {
 					t.Errorf("%d calls answered, want ≥ %d", r.answered, sc.minCalls)
@@ -671,11 +745,11 @@ func TestClosedLoop(t *testing.T) {
 				if r.ratio > 1.0 || (!sc.short && !sc.learning && r.ratio < 0.5) {
 					t.Errorf("offered/capacity over steady periods %.2f, want 0.5–1.0", r.ratio)
 				}
-				if s := sc.skills[0]; r.skill == s.name && s.delayMax <= 30 && r.worst30 > 1.5 {
-					t.Errorf("worst 30-s stretch %.2f× capacity, want ≤ 1.5", r.worst30)
+				if r.worst30 > 1.5 {
+					t.Errorf("worst steady 30-s stretch bought %.2f× capacity, want ≤ 1.5", r.worst30)
 				}
 				if r.burstMax > 1.2 {
-					t.Errorf("calls bought in the 30 s after a change %v, want ≤ 1.2× capacity", r.burst)
+					t.Errorf("calls bought in the 30 s after a change up to %.2f× capacity (%v), want ≤ 1.2×", r.burstMax, r.burst)
 				}
 				if r.stopLag > 5 || r.resumeLag > 5 {
 					t.Errorf("stop lag %.1f s, resume lag %.1f s, want ≤ 5 s", r.stopLag, r.resumeLag)
@@ -686,6 +760,6 @@ func TestClosedLoop(t *testing.T) {
 			})
 		}
 	}
-	t.Logf("\n| run | skill | answered | SL steady / all | offered/capacity (steady) | worst 30 s | bought/capacity, 30 s after | stop / resume lag | high/low bid |\n|---|---|---|---|---|---|---|---|---|\n%s",
+	t.Logf("\n| run (pooled seeds) | skill | answered per run | SL steady / all | offered/capacity (steady) | worst steady 30 s: bought / realised | bought/capacity, 30 s after start/resume/drop (worst) | stop / resume lag (worst) | high/low bid |\n|---|---|---|---|---|---|---|---|---|\n%s",
 		strings.Join(rows, "\n"))
 }

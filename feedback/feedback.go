@@ -85,6 +85,7 @@ type Feedback struct {
 	arrivals  map[string]*ewmaRate         // per-skill attributed call arrivals
 	gateMap   map[string]*gate             // per-skill participation buckets
 	exch      map[string]*exStat           // per-exchange win evidence
+	pooled    map[string]float64           // per-campaign any-call rate over all publishers
 	lastPace  time.Time
 	arrive    delayDist // won_at → call start
 	resolve   delayDist // won_at → call end (when it can be qualified)

@@ -126,11 +126,24 @@ func (f *Feedback) spend(campaignID, skill, publisherID, exchange string) float6
 }
 
 // cautiousRateLocked is the any-call rate assumed for a publisher with no
-// evidence: the campaign's prior or participation.cautious_call_rate,
-// whichever is higher.
+// evidence: the campaign's calls per win pooled over its publishers, with a
+// 50% margin, shrunk toward participation.cautious_call_rate while the
+// campaign itself has little evidence (weight pacing_prior_strength), and
+// never below the campaign's prior. A new publisher is priced high, and the
+// campaign's other publishers teach it faster than its own few wins could.
 func (f *Feedback) cautiousRateLocked(campaign string) float64 {
-	return math.Max(f.priorLocked(campaign), f.cfg.Participation.CautiousCallRate)
+	c := f.cfg.Participation.CautiousCallRate
+	if p, ok := f.pooled[campaign]; ok {
+		c = math.Min(c, cautiousMargin*p)
+	}
+	return math.Max(f.priorLocked(campaign), c)
 }
+
+// cautiousMargin is the margin over the campaign's pooled rate.
+const cautiousMargin = 1.5
+
+// poolAdd accumulates a cell's any-call evidence into its campaign's pool.
+type poolSum struct{ calls, wins float64 }
 
 // pwinLocked is the exchange's win probability from the cautious prior.
 func (f *Feedback) pwinLocked(e *exStat) float64 {

@@ -123,6 +123,7 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	hour := now.UTC().Hour()
 	s := f.cfg.PriorStrength
 	snap := &rateSnap{factor: make(map[pairKey]float64, len(f.cells))}
+	pool := make(map[string]poolSum, len(f.campaigns))
 	for k, c := range f.cells {
 		var youngQ, youngA float64
 		var youngH [24]float64
@@ -153,6 +154,10 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		// Pacing must not underestimate: a publisher with little evidence
 		// is assumed to call at the cautious rate.
 		c.anyRate = (f.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
+		ps := pool[c.campaign]
+		ps.calls += c.calls * inv
+		ps.wins += na
+		pool[c.campaign] = ps
 		pc := f.priorCloseLocked(c.campaign)
 		cs := f.cfg.ClosePriorStrength
 		c.closeRate = (pc*cs + c.sales*inv) / (cs + c.qual*inv)
@@ -170,6 +175,12 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		snap.factor[k] = fac
 	}
 	f.rates.Store(snap)
+	// The pools price new publishers from the next rebuild on.
+	sa := f.cfg.PacingPriorStrength
+	f.pooled = make(map[string]float64, len(pool))
+	for id, ps := range pool {
+		f.pooled[id] = (f.cfg.Participation.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
+	}
 }
 
 // ttcBins is the number of bins of the delay histograms.
