@@ -60,10 +60,14 @@
 // talk_ms is one handle-time sample, ring + talk + ACW, where ring and ACW
 // are the mean time agents spent in RESERVED and in ACW over their last
 // handle_time_window (20) periods (seeded with 0 and default_after_call_work).
+// Ring and ACW are the skill's own once three periods of its single-skill
+// agents were seen (a fast skill's wrap-up says nothing of a slow one's).
 // The skill's handle time is the mean of its last handle_time_window samples
 // with its seed (skill_handle_times, else default_handle_time) weighing as
 // two: it follows the feed within about 20 calls and forgets an old regime
-// completely after them. An ENDED with end_reason ABANDONED_IN_QUEUE adds
+// completely after them. Capacity uses that mean plus half its standard
+// error: 20 near-exponential talk times leave ±20% noise, and erring high on
+// handle time errs low on capacity. LambdaMax exposes the capacity fact. An ENDED with end_reason ABANDONED_IN_QUEUE adds
 // to the skill's abandonment rate (same decay as arrivals). Calls waiting
 // longer than waiting_timeout are forgotten (counted).
 //
@@ -81,8 +85,8 @@
 //	headroom = λ_max − λ_now − committed − waiting/waiting_horizon − abandoning   (calls/min)
 //
 // (abandoning: callers giving up in queue per minute, service already lost).
-// where committed comes from Commitments (feedback's won impressions not yet
-// called; nil = 0). All of the skill's arrivals are charged to every
+// where committed comes from Commitments (nil = 0, and callbid leaves it
+// nil: calls bought but not yet arrived are pacing's alone, see feedback). All of the skill's arrivals are charged to every
 // proficiency subset, which is conservative. λ_max is memoised by (N, AHT
 // rounded to 1 s).
 //

@@ -1,10 +1,14 @@
 package feedback
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/valyala/fasthttp"
 )
 
 // bought reads a skill's cumulative expected calls bought.
@@ -21,6 +25,9 @@ func bought(f *Feedback, skill string) float64 {
 func TestParticipationPacesExpectedCalls(t *testing.T) {
 	cfg := Config{}
 	cfg.Pacing.HeadroomGross = true
+	// No call ever arrives here: a prior this strong keeps the price of a
+	// bid at the cautious rate, so the bucket alone is measured.
+	cfg.PacingPriorStrength = 1e9
 	f, _, now := newTest(t, cfg)
 	h := f.headroom.(*fixedHeadroom)
 	h.perMin = 10 // B = 10 calls/min → 9 at target 0.9
@@ -69,4 +76,56 @@ func TestParticipationPacesExpectedCalls(t *testing.T) {
 		t.Error("no request was skipped")
 	}
 	t.Logf("bids %d skipped %d; bought %.2f (0–10 s) %.2f (120–180 s) %.2f (after drop)", n, skipped, at10, at180-at120, at240-at180)
+}
+
+// TestTeeFeedsInProcess: a win and an attribution published through Tee
+// reach feedback at once; their Kafka copies are duplicates, not new evidence.
+func TestTeeFeedsInProcess(t *testing.T) {
+	f, pub, now := newTest(t, Config{})
+	own := f.Tee(pub)
+	w := imp("b1", "p1", "x1", 1_000_000, *now)
+	own.Publish(events.TopicImpressions, w.Key, w.Value)
+	a := attr("call-1", "b1", "p1", "x1", *now, now.Add(5*time.Second))
+	own.Publish(events.TopicAttribution, a.Key, a.Value)
+	if st := f.Stats(); st.Wins != 1 {
+		t.Fatalf("wins %d after the in-process win, want 1", st.Wins)
+	}
+	if len(pub.topic(events.TopicImpressions)) != 1 || len(pub.topic(events.TopicAttribution)) != 1 {
+		t.Fatal("the tee did not forward to Kafka")
+	}
+	f.HandleImpression(w) // the Kafka copy
+	f.HandleAttribution(a)
+	st := f.Stats()
+	if st.Wins != 1 || st.Duplicates[events.TopicImpressions] != 1 || st.Duplicates[events.TopicAttribution] != 1 {
+		t.Fatalf("after the Kafka copies: wins %d duplicates %v", st.Wins, st.Duplicates)
+	}
+	v := f.Visible()
+	if len(v.Exchanges) != 1 || v.Exchanges[0].Wins != 1 || len(v.Publishers) != 1 || math.Abs(v.Publishers[0].Calls-1) > 1e-3 {
+		t.Fatalf("visible %+v", v)
+	}
+}
+
+// TestAdminRates: GET /admin/rates answers JSON with skills, publishers and
+// exchanges; other methods are refused.
+func TestAdminRates(t *testing.T) {
+	f, _, now := newTest(t, Config{})
+	f.HandleImpression(imp("b1", "p1", "x1", 1_000_000, *now))
+	f.tick(now.Add(time.Second))
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("GET")
+	ctx.Request.SetRequestURI("/admin/rates?campaign=c1")
+	f.HandleRates(&ctx)
+	var v Visible
+	if err := json.Unmarshal(ctx.Response.Body(), &v); err != nil || ctx.Response.StatusCode() != 200 {
+		t.Fatalf("status %d body %s: %v", ctx.Response.StatusCode(), ctx.Response.Body(), err)
+	}
+	if len(v.Skills) != 1 || v.Skills[0].Skill != "mortgage" || len(v.Publishers) != 1 || v.Publishers[0].Publisher != "p1" {
+		t.Fatalf("rates %+v", v)
+	}
+	var post fasthttp.RequestCtx
+	post.Request.Header.SetMethod("POST")
+	f.HandleRates(&post)
+	if post.Response.StatusCode() != fasthttp.StatusMethodNotAllowed {
+		t.Fatalf("POST answered %d", post.Response.StatusCode())
+	}
 }
