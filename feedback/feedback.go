@@ -87,9 +87,10 @@ type Feedback struct {
 	exch      map[string]*exStat           // per-exchange win evidence
 	pooled    map[string]float64           // per-campaign any-call rate over all publishers
 	lastPace  time.Time
-	arrive    delayDist // won_at → call start
-	resolve   delayDist // won_at → call end (when it can be qualified)
-	landmark  float64   // forward-decay landmark, unix seconds
+	arrive    delayDist             // won_at → call start, all skills
+	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior
+	resolve   delayDist             // won_at → call end (when it can be qualified)
+	landmark  float64               // forward-decay landmark, unix seconds
 	landSet   bool
 	seed      maphash.Seed
 	seenBids  map[uint64]struct{}        // bid id hashes within the dedupe window
@@ -130,6 +131,7 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		mu2:       make(map[string]float64),
 		arrivals:  make(map[string]*ewmaRate),
 		exch:      make(map[string]*exStat),
+		arriveBy:  make(map[string]*delayDist),
 		seed:      maphash.MakeSeed(),
 		seenBids:  make(map[uint64]struct{}),
 		seenByMin: make(map[int]map[int64][]uint64),
@@ -331,7 +333,8 @@ func (f *Feedback) paceLocked(now time.Time) {
 // minute; it drops buckets past the horizon.
 func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buying float64) {
 	pend := f.skillPend[skill]
-	if len(pend) == 0 || f.arrive.mean <= 0 {
+	arrive := f.arriveFor(skill)
+	if len(pend) == 0 || arrive.mean <= 0 {
 		return 0, 0
 	}
 	nowS := unixS(now)
@@ -345,13 +348,13 @@ func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buyi
 			delete(pend, b)
 			continue
 		}
-		sum += v * (1 - f.arrive.at(age))
+		sum += v * (1 - arrive.at(age))
 		if start >= nowS-buyWindow && start <= nowS {
 			recent += v
 			oldest = math.Min(oldest, start)
 		}
 	}
-	committed = sum / f.arrive.mean * 60
+	committed = sum / arrive.mean * 60
 	if span := nowS - oldest; span >= pendBucket {
 		buying = recent / span * 60
 	}

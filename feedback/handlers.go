@@ -150,11 +150,11 @@ func (f *Feedback) delaysLocked(r *callRec) {
 	}
 	if !r.arriveDone {
 		r.arriveDone = true
-		f.arrive.add(a.StartedAt.Sub(a.WonAt))
 		skill := a.Skill
 		if skill == "" {
 			skill = f.campaigns[a.CampaignID].Skill
 		}
+		f.addArrivalDelayLocked(skill, a.StartedAt.Sub(a.WonAt))
 		if skill != "" {
 			e := f.arrivals[skill]
 			if e == nil {

@@ -66,6 +66,7 @@ type gate struct {
 	lastReset  time.Time
 	resets     uint64
 	heldByS    map[int64]float64 // unix second → expected calls of held bids
+	wonByS     map[int64]float64 // unix second → expected calls of wins in the notice window
 	hadBudget  bool
 	calledOnce bool
 }
@@ -83,9 +84,11 @@ type partSnap struct {
 // (by then a win would be known) and wins, both decaying with half-life
 // participation.win_half_life so the estimate follows the market.
 type exStat struct {
-	bids, wins float64
-	at         float64           // unix seconds the sums were decayed to
-	recent     map[int64]float64 // unix second → bids not yet matured
+	bids, wins  float64
+	at          float64           // unix seconds the sums were decayed to
+	recent      map[int64]float64 // unix second → bids not yet matured
+	recentWins  map[int64]float64 // unix second → wins within the notice window
+	recentWinsN float64           // their sum at the last tick
 }
 
 // Admit reports whether a bid of skill may be made now: false when buying
@@ -151,7 +154,10 @@ func (f *Feedback) pwinLocked(e *exStat) float64 {
 	if e == nil {
 		return p.WinPrior
 	}
-	return math.Min(1, (e.wins+p.WinPrior*p.WinPriorStrength)/(e.bids+p.WinPriorStrength))
+	// A win settles its bid before the notice window has passed: the bids
+	// of recent wins count as resolved too, or a growing bid rate would
+	// read as a high win rate.
+	return math.Min(1, (e.wins+p.WinPrior*p.WinPriorStrength)/(e.bids+e.recentWinsN+p.WinPriorStrength))
 }
 
 // exchangeLocked returns the exchange's evidence, decayed to t.
@@ -161,7 +167,7 @@ func (f *Feedback) exchangeLocked(name string, t float64) *exStat {
 		if len(f.exch) >= maxExchanges {
 			return nil
 		}
-		e = &exStat{at: t, recent: map[int64]float64{}}
+		e = &exStat{at: t, recent: map[int64]float64{}, recentWins: map[int64]float64{}}
 		f.exch[name] = e
 	}
 	if t > e.at {
@@ -194,6 +200,7 @@ func (f *Feedback) bidFoldLocked(exchange, skill string, at int64, cost float64)
 func (f *Feedback) winFoldLocked(exchange string, at time.Time) {
 	if e := f.exchangeLocked(exchange, unixS(at)); e != nil {
 		e.wins++
+		e.recentWins[at.Unix()]++
 	}
 }
 
@@ -215,6 +222,14 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 				delete(e.recent, s)
 			}
 		}
+		e.recentWinsN = 0
+		for s, n := range e.recentWins {
+			if float64(s)+1 <= nowS-win {
+				delete(e.recentWins, s)
+				continue
+			}
+			e.recentWinsN += n
+		}
 		ps.pwin[name] = f.pwinLocked(e)
 	}
 	for k, c := range f.cells {
@@ -224,9 +239,13 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 		ps.campRate[id] = f.cautiousRateLocked(id)
 	}
 	horizon := p.Horizon.Seconds()
-	ramp := math.Min(math.Max(f.arrive.median, 5), 60)
 	for skill, g := range f.gateMap {
-		// Held bids: a win or a loss is known within the notice window.
+		arrive := f.arriveFor(skill)
+		ramp := math.Min(math.Max(arrive.median, 5), 60)
+		// Held bids: a win or a loss is known within the notice window. The
+		// wins among them are already counted as won impressions, so their
+		// expected calls come off the held total (in expectation the held
+		// bids of settled auctions then add nothing).
 		g.held = 0
 		for s, v := range g.heldByS {
 			if float64(s)+1 <= nowS-win {
@@ -235,9 +254,17 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 			}
 			g.held += v
 		}
+		for s, v := range g.wonByS {
+			if float64(s)+1 <= nowS-win {
+				delete(g.wonByS, s)
+				continue
+			}
+			g.held -= v
+		}
+		g.held = math.Max(g.held, 0)
 		won, due, pred := f.inflightLocked(skill, now, horizon, dt)
 		g.inflight = g.held + won
-		g.dueH = g.held*f.arrive.at(horizon) + due
+		g.dueH = g.held*arrive.at(horizon) + due
 		g.predicted += pred
 		B, ok := budget[skill]
 		if !ok || math.IsNaN(B) || p.Disabled {
@@ -318,15 +345,16 @@ func (f *Feedback) resetGateLocked(g *gate, now time.Time) {
 // predicted to have arrived during the last dt seconds.
 func (f *Feedback) inflightLocked(skill string, now time.Time, horizon, dt float64) (won, due, pred float64) {
 	nowS := unixS(now)
+	arrive := f.arriveFor(skill)
 	for b, v := range f.skillPend[skill] {
 		age := nowS - (float64(b)+0.5)*pendBucket
 		if age < 0 {
 			age = 0
 		}
-		fa := f.arrive.at(age)
+		fa := arrive.at(age)
 		won += v * (1 - fa)
-		due += v * (f.arrive.at(age+horizon) - fa)
-		pred += v * (fa - f.arrive.at(age-dt))
+		due += v * (arrive.at(age+horizon) - fa)
+		pred += v * (fa - arrive.at(age-dt))
 	}
 	return won, due, pred
 }
@@ -337,7 +365,7 @@ func (f *Feedback) setGatesLocked() {
 	for _, s := range f.skills {
 		g := f.gateMap[s]
 		if g == nil {
-			g = &gate{level: f.cfg.Participation.SlowStart, heldByS: map[int64]float64{}}
+			g = &gate{level: f.cfg.Participation.SlowStart, heldByS: map[int64]float64{}, wonByS: map[int64]float64{}}
 		}
 		m[s] = g
 	}

@@ -108,6 +108,9 @@ func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
 	}
 	p[at.Unix()/pendBucket] += c.anyRate
 	f.addExpected(c.anyRate)
+	if g := f.gateMap[c.skill]; g != nil && age < f.cfg.Participation.NoticeWindow {
+		g.wonByS[at.Unix()] += c.anyRate
+	}
 }
 
 // rebuildRatesLocked refreshes the time-to-call distribution, matures old
@@ -116,6 +119,9 @@ func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
 func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	f.lastRates = now
 	f.arrive.build(f.cfg.TimeToCall.DefaultMean, f.cfg.TimeToCall.MinSamples)
+	for _, d := range f.arriveBy {
+		d.buildFrom(&f.arrive, f.cfg.TimeToCall.MinSamples)
+	}
 	f.resolve.build(f.cfg.TimeToCall.DefaultResolveMean, f.cfg.TimeToCall.MinSamples)
 	nowS := unixS(now)
 	maxAge := f.cfg.TimeToCall.Max.Seconds()
@@ -125,6 +131,7 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	snap := &rateSnap{factor: make(map[pairKey]float64, len(f.cells))}
 	pool := make(map[string]poolSum, len(f.campaigns))
 	for k, c := range f.cells {
+		arrive := f.arriveFor(c.skill)
 		var youngQ, youngA float64
 		var youngH [24]float64
 		for m, n := range c.pending {
@@ -140,7 +147,7 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 			w := n * f.weight(t)
 			y := w * f.resolve.at(age)
 			youngQ += y
-			youngA += w * f.arrive.at(age)
+			youngA += w * arrive.at(age)
 			youngH[time.Unix(m*60, 0).UTC().Hour()] += y
 		}
 		// Qualification is known when the talk ends, arrival when the call
@@ -264,6 +271,63 @@ func (d *delayDist) build(defMean time.Duration, minSamples int) {
 	}
 	d.mean = area
 }
+
+// buildFrom is build with another distribution as the prior instead of the
+// exponential: a skill's own delays, blended n : minSamples with all skills'.
+func (d *delayDist) buildFrom(prior *delayDist, minSamples int) {
+	m := float64(minSamples)
+	var cum, area, prev, start float64
+	d.median = d.max
+	for i := range ttcBins {
+		cum += d.bins[i]
+		end := d.end(i)
+		emp := 0.0
+		if d.n > 0 {
+			emp = cum / d.n
+		}
+		v := (d.n*emp + m*prior.cdf[i]) / (d.n + m)
+		if i == ttcBins-1 {
+			v = 1
+		}
+		d.cdf[i] = v
+		if prev < 0.5 && v >= 0.5 && v > prev {
+			d.median = start + (end-start)*(0.5-prev)/(v-prev)
+		}
+		area += (1 - (prev+v)/2) * (end - start)
+		prev, start = v, end
+	}
+	d.mean = area
+}
+
+// arriveFor is the time-to-call distribution of a skill: its own once it
+// has calls (skills' delays differ by orders of magnitude), else all skills'.
+func (f *Feedback) arriveFor(skill string) *delayDist {
+	if d := f.arriveBy[skill]; d != nil {
+		return d
+	}
+	return &f.arrive
+}
+
+// addArrivalDelayLocked records a won→call delay for all skills and the skill's own.
+func (f *Feedback) addArrivalDelayLocked(skill string, x time.Duration) {
+	f.arrive.add(x)
+	if skill == "" {
+		return
+	}
+	d := f.arriveBy[skill]
+	if d == nil {
+		if len(f.arriveBy) >= maxDelaySkills {
+			return
+		}
+		d = &delayDist{}
+		d.init(f.cfg.TimeToCall.Max)
+		f.arriveBy[skill] = d
+	}
+	d.add(x)
+}
+
+// maxDelaySkills bounds the per-skill delay models.
+const maxDelaySkills = 1000
 
 // at is F(age seconds), linearly interpolated within a bin.
 func (d *delayDist) at(age float64) float64 {

@@ -74,7 +74,7 @@ func (f *Feedback) Visible() Visible {
 			RefillPerMin: finite(g.refill), ExcessPerMin: g.excess, InFlight: g.inflight, Held: g.held,
 			DueInHorizon: g.dueH, Tokens: float64(g.tokens.Load()) / 1e6, Bought: g.bought,
 			Predicted: g.predicted, Observed: g.observed, Admitted: g.admitted.Load(), Skipped: g.skipped.Load(),
-			SlowStarts: g.resets, LastSlowStart: g.lastReset, MedianCallWait: f.arrive.median})
+			SlowStarts: g.resets, LastSlowStart: g.lastReset, MedianCallWait: f.arriveFor(s).median})
 	}
 	fac := f.rates.Load().factor
 	inv := 1 / f.weight(unixS(f.clock()))
