@@ -36,7 +36,9 @@ func benchFeedback(tb testing.TB) *Feedback {
 			f.cellLocked(c.ID, "pub-"+strconv.Itoa(p)).anyRate = 0.02
 		}
 	}
+	f.rebuildRatesLocked(time.Now()) // publishes the rates bids are priced with
 	f.mu.Unlock()
+	f.rates.Store(snap)
 	f.tick(time.Now())
 	tb.Cleanup(f.traffic.close)
 	return f

@@ -86,6 +86,7 @@ type Feedback struct {
 	gateMap   map[string]*gate             // per-skill participation buckets
 	exch      map[string]*exStat           // per-exchange win evidence
 	pooled    map[string]float64           // per-campaign any-call rate over all publishers
+	partRate  map[pairKey]float64          // any-call rates as bids are priced (immutable once built)
 	lastPace  time.Time
 	arrive    delayDist             // won_at → call start, all skills
 	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior

@@ -212,8 +212,10 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 	nowS := unixS(now)
 	win := p.NoticeWindow.Seconds()
 	ps := &partSnap{gates: f.gateMap, pwin: make(map[string]float64, len(f.exch)),
-		pwinDef: p.WinPrior, rate: make(map[pairKey]float64, len(f.cells)),
-		campRate: make(map[string]float64, len(f.campaigns))}
+		pwinDef: p.WinPrior, rate: f.partRate, campRate: make(map[string]float64, len(f.campaigns))}
+	if ps.rate == nil {
+		ps.rate = map[pairKey]float64{}
+	}
 	for name, e := range f.exch {
 		e = f.exchangeLocked(name, nowS)
 		for s, n := range e.recent {
@@ -231,9 +233,6 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 			e.recentWinsN += n
 		}
 		ps.pwin[name] = f.pwinLocked(e)
-	}
-	for k, c := range f.cells {
-		ps.rate[k] = c.anyRate
 	}
 	for id := range f.campaigns {
 		ps.campRate[id] = f.cautiousRateLocked(id)

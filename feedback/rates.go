@@ -182,6 +182,13 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		snap.factor[k] = fac
 	}
 	f.rates.Store(snap)
+	// Bids are priced with the new rates from the next pacing tick on (the
+	// map is rebuilt here, where the rates change, not on every tick).
+	pr := make(map[pairKey]float64, len(f.cells))
+	for k, c := range f.cells {
+		pr[k] = c.anyRate
+	}
+	f.partRate = pr
 	// The pools price new publishers from the next rebuild on.
 	sa := f.cfg.PacingPriorStrength
 	f.pooled = make(map[string]float64, len(pool))
