@@ -14,12 +14,14 @@ import (
 // Deps are the parts the bid path reads, built by the root wiring. Reserver
 // is required; a nil Capacity or Feedback means neutral factors from
 // server.neutral_capacity_factor / neutral_hitrate_factor; a nil Publisher
-// drops impression events.
+// drops impression events; a nil Participation bids whenever capacity and
+// pacing allow.
 type Deps struct {
-	Reserver  Reserver
-	Capacity  Capacity
-	Feedback  Feedback
-	Publisher Publisher
+	Reserver      Reserver
+	Capacity      Capacity
+	Feedback      Feedback
+	Participation Participation
+	Publisher     Publisher
 	// Now is the clock (time.Now when nil); tests pin it.
 	Now func() time.Time
 }

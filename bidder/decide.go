@@ -375,6 +375,10 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if stop {
 		return CauseNoHeadroom
 	}
+	// Volume control: skip when the skill's expected calls are spent.
+	if pt := b.deps.Participation; pt != nil && !pt.Admit(c.skill) {
+		return CauseNoHeadroom
+	}
 	p := c.baseCPM * factor * pace * fb.HitRate(c.id, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
 	if len(c.pubMult) > 0 {

@@ -32,6 +32,14 @@ type Feedback interface {
 	RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time)
 }
 
+// Participation is the per-skill volume control (*feedback.Feedback):
+// Admit is false when another bid would buy more calls than the skill's
+// agents can take, whatever the price. The bid's expected calls are charged
+// when it is recorded (Feedback.RecordBid).
+type Participation interface {
+	Admit(skill string) bool
+}
+
 // Publisher sends events to Kafka without blocking (*events.Producer).
 type Publisher interface {
 	Publish(topic string, key, value []byte) bool

@@ -20,9 +20,18 @@ type Config struct {
 	// DefaultAfterCallWork is the starting after-call-work estimate added to
 	// talk time (default 30s); learned from agents' ACW periods.
 	DefaultAfterCallWork time.Duration `yaml:"default_after_call_work"`
-	// HandleTimeAlpha is the weight of each new sample in the handle-time and
-	// after-call-work moving averages (default 0.05); in (0,1].
+	// HandleTimeAlpha is no longer used (handle_time_window replaced the
+	// moving average); still accepted so existing files load. In (0,1].
 	HandleTimeAlpha float64 `yaml:"handle_time_alpha"`
+	// HandleTimeWindow is how many recent calls the handle-time, ring and
+	// after-call-work estimates average (default 20, at most 256); the
+	// starting value weighs as two calls, so the estimate follows the feed
+	// within about this many calls.
+	HandleTimeWindow int `yaml:"handle_time_window"`
+	// SkillHandleTimes seeds the handle time (ring + talk + after-call work)
+	// of named skills, e.g. from workforce data; others start at
+	// default_handle_time.
+	SkillHandleTimes map[string]time.Duration `yaml:"skill_handle_times"`
 	// ArrivalWindow is the time constant of the arrival-rate moving average
 	// (default 2m).
 	ArrivalWindow time.Duration `yaml:"arrival_window"`
@@ -101,6 +110,7 @@ func DefaultConfig() Config {
 		DefaultHandleTime:    300 * time.Second,
 		DefaultAfterCallWork: 30 * time.Second,
 		HandleTimeAlpha:      0.05,
+		HandleTimeWindow:     20,
 		ArrivalWindow:        2 * time.Minute,
 		WaitingHorizon:       time.Minute,
 		WaitingTimeout:       15 * time.Minute,
@@ -136,6 +146,9 @@ func (c Config) withDefaults() Config {
 	setD(&c.DefaultHandleTime, d.DefaultHandleTime)
 	setD(&c.DefaultAfterCallWork, d.DefaultAfterCallWork)
 	setF(&c.HandleTimeAlpha, d.HandleTimeAlpha)
+	if c.HandleTimeWindow == 0 {
+		c.HandleTimeWindow = d.HandleTimeWindow
+	}
 	setD(&c.ArrivalWindow, d.ArrivalWindow)
 	setD(&c.WaitingHorizon, d.WaitingHorizon)
 	setD(&c.WaitingTimeout, d.WaitingTimeout)
@@ -194,6 +207,12 @@ func (c *Config) Validate() error {
 	}
 	if !(v.HandleTimeAlpha > 0 && v.HandleTimeAlpha <= 1) {
 		bad("handle_time_alpha", "%v must be in (0,1]", v.HandleTimeAlpha)
+	}
+	if v.HandleTimeWindow < 1 || v.HandleTimeWindow > maxHandleWindow {
+		bad("handle_time_window", "%d must be between 1 and %d calls", v.HandleTimeWindow, maxHandleWindow)
+	}
+	for name, d := range v.SkillHandleTimes {
+		positive("skill_handle_times."+name, d, 24*time.Hour)
 	}
 	positive("arrival_window", v.ArrivalWindow, 24*time.Hour)
 	positive("waiting_horizon", v.WaitingHorizon, 24*time.Hour)

@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestConfigDefaultsValid(t *testing.T) {
 			t.Errorf("%s config: %v", name, err)
 		}
 	}
-	if got := (Config{}).withDefaults(); got != DefaultConfig() {
+	if got := (Config{}).withDefaults(); !reflect.DeepEqual(got, DefaultConfig()) {
 		t.Errorf("zero config with defaults = %+v, want %+v", got, DefaultConfig())
 	}
 }

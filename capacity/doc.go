@@ -34,20 +34,46 @@
 // to the next threshold (3.2 counts agents ≥ 3.5), never counting an agent
 // below the requirement.
 //
+// Capacity is counted apart from staffing. An agent whose event carries
+// next_routing_state OFFLINE or NOT_ROUTABLE takes no further call: it stays
+// staffed (for metrics) but adds no capacity; a later event without it
+// (or with AVAILABLE) restores it.
+//
+// # Agents with several skills
+//
+// An agent with k skills adds 1/k of an agent to each skill's capacity (at
+// its proficiency in that skill), so across skills it is one agent, never k.
+// The honest figure is the share of its time each skill's calls take; that
+// share is not in the feed before the agent has taken calls and shifts with
+// the routing policy, and counting the agent in full for every skill buys
+// the same agent's time several times over — the failure this rule exists
+// to prevent. The equal split is conservative for a skill whose sister
+// skills are quiet (it undercounts), never optimistic by more than the
+// pooling gain of a shared queue. λ_max for a fractional number of agents is
+// interpolated between the whole numbers around it.
+//
 // # Calls
 //
 // The first OFFERED or QUEUED of a call id is one arrival: it adds 1/τ to an
 // exponentially decaying rate (τ = arrival_window; a steady λ reads λ) and
 // starts a waiting call. ANSWERED or ENDED stops the wait. ENDED with
-// talk_ms updates the skill's average handle time:
-// AHT ← AHT + α·(talk + ACW − AHT), α = handle_time_alpha, starting at
-// default_handle_time, where ACW is itself a moving average of agents' time
-// in the ACW state (starting at default_after_call_work). Calls waiting
+// talk_ms is one handle-time sample, ring + talk + ACW, where ring and ACW
+// are the mean time agents spent in RESERVED and in ACW over their last
+// handle_time_window (20) periods (seeded with 0 and default_after_call_work).
+// Ring and ACW are the skill's own once three periods of its single-skill
+// agents were seen (a fast skill's wrap-up says nothing of a slow one's).
+// The skill's handle time is the mean of its last handle_time_window samples
+// with its seed (skill_handle_times, else default_handle_time) weighing as
+// two: it follows the feed within about 20 calls and forgets an old regime
+// completely after them. Capacity uses that mean plus half its standard
+// error: 20 near-exponential talk times leave ±20% noise, and erring high on
+// handle time errs low on capacity. LambdaMax exposes the capacity fact. An ENDED with end_reason ABANDONED_IN_QUEUE adds
+// to the skill's abandonment rate (same decay as arrivals). Calls waiting
 // longer than waiting_timeout are forgotten (counted).
 //
 // # Headroom
 //
-// With N staffed agents at or above the requirement, A = λ·AHT Erlangs, the
+// With N capacity agents at or above the requirement (above), A = λ·AHT Erlangs, the
 // Erlang-B recursion B(0)=1, B(k)=A·B(k−1)/(k+A·B(k−1)), and Erlang C
 // C = N·B/(N − A·(1 − B)), the service level is
 //
@@ -56,10 +82,11 @@
 // λ_max is the largest λ with SL(answer_time) ≥ target and A/N ≤
 // max_occupancy, by bisection on A (SL falls with A). Then
 //
-//	headroom = λ_max − λ_now − committed − waiting/waiting_horizon   (calls/min)
+//	headroom = λ_max − λ_now − committed − waiting/waiting_horizon − abandoning   (calls/min)
 //
-// where committed comes from Commitments (feedback's won impressions not yet
-// called; nil = 0). All of the skill's arrivals are charged to every
+// (abandoning: callers giving up in queue per minute, service already lost).
+// where committed comes from Commitments (nil = 0, and callbid leaves it
+// nil: calls bought but not yet arrived are pacing's alone, see feedback). All of the skill's arrivals are charged to every
 // proficiency subset, which is conservative. λ_max is memoised by (N, AHT
 // rounded to 1 s).
 //

@@ -60,7 +60,8 @@ type Model struct {
 	skills    []*skillState
 	skillIdx  map[string]int32
 	calls     map[string]callRec
-	acwSec    float64 // learned after-call work, seconds
+	acwWin    handleWindow // agents' after-call work periods, seconds
+	ringWin   handleWindow // agents' ring (RESERVED) periods, seconds
 	lastSweep int64
 	lastEvict int64 // unix ns of the last eviction scan of a full agent table
 
@@ -91,6 +92,7 @@ type agent struct {
 	heard      int64 // unix ns the agent was last heard from (event time, ≤ receive time)
 	ttl        int64 // ns
 	stateSince int64 // unix ns the current routing state began
+	leaving    bool  // next_routing_state OFFLINE/NOT_ROUTABLE: no capacity
 }
 
 type agentSkill struct {
@@ -106,10 +108,15 @@ type skillState struct {
 	name                           string
 	staffed, avail, reserved, busy [numBuckets]int32
 	acw                            [numBuckets]int32
+	capAgents                      [numBuckets]float64 // agents that count as capacity, shared over skills
 	staffedMilli, availMilli       int64
-	ahtSec                         float64 // handle-time moving average
-	rate                           float64 // arrivals per second, exponentially weighted
-	rateAt                         int64   // unix ns of rate
+	ahtSeed                        float64      // starting handle time, seconds
+	ht                             handleWindow // handle-time samples, seconds
+	ringWin, acwWin                handleWindow // single-skill agents' ring and ACW periods
+	rate                           float64      // arrivals per second, exponentially weighted
+	rateAt                         int64        // unix ns of rate
+	abandon                        float64      // callers abandoning in queue, per second, same weighting
+	abandonAt                      int64
 	waiting                        int32
 }
 
@@ -140,7 +147,6 @@ func New(cfg Config, skills []string, log zerolog.Logger) *Model {
 		agents:   make(map[string]*agent),
 		skillIdx: make(map[string]int32),
 		calls:    make(map[string]callRec),
-		acwSec:   cfg.DefaultAfterCallWork.Seconds(),
 		lmCache:  make(map[lmKey]float64),
 	}
 	m.commit.Store(&commitHolder{})
@@ -199,7 +205,7 @@ func (m *Model) addSkill(name string) (int32, bool) {
 		return -1, false
 	}
 	i := int32(len(m.skills))
-	m.skills = append(m.skills, &skillState{name: name, ahtSec: m.cfg.DefaultHandleTime.Seconds()})
+	m.skills = append(m.skills, &skillState{name: name, ahtSeed: m.seedHandleTime(name)})
 	m.skillIdx[name] = i
 	return i, true
 }
@@ -275,10 +281,13 @@ func (m *Model) applyAgent(ev *agentEvent, now int64) (reason, error) {
 	if len(ev.Skills) > 0 || ev.kind == evLogin {
 		a.skills = m.internSkills(ev.Skills, a.skills[:0])
 	}
-	if a.state == stateACW && st != stateACW && a.stateSince > 0 {
+	if (a.state == stateACW || a.state == stateReserved) && st != a.state && a.stateSince > 0 {
 		if d := float64(heard-a.stateSince) / 1e9; d > 0 && d < 3600 {
-			m.acwSec += m.cfg.HandleTimeAlpha * (d - m.acwSec)
+			m.addPeriod(a, a.state == stateACW, d)
 		}
+	}
+	if ev.state != stateUnknown || ev.NextRoutingState != "" {
+		a.leaving = leavingAfterContact(ev.AgentState)
 	}
 	if st != a.state || a.stateSince == 0 {
 		a.stateSince = heard
@@ -326,8 +335,10 @@ func (m *Model) contribute(a *agent, sign int32) {
 	if !a.state.staffed() {
 		return
 	}
+	share := float64(sign) * capacityShare(a)
 	for _, s := range a.skills {
 		sk := m.skills[s.idx]
+		sk.capAgents[s.hb] += share
 		sk.staffed[s.hb] += sign
 		sk.staffedMilli += int64(sign) * int64(s.milli)
 		switch a.state {
@@ -413,8 +424,17 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 			}
 			if idx >= 0 {
 				sk := m.skills[idx]
-				sample := float64(ev.TalkMS)/1000 + m.acwSec
-				sk.ahtSec += m.cfg.HandleTimeAlpha * (sample - sk.ahtSec)
+				sk.ht.add(m.handleSample(sk, float64(ev.TalkMS)/1000), m.cfg.HandleTimeWindow)
+			}
+		}
+		if ev.kind == callEnded && ev.EndReason == events.EndAbandonedInQueue {
+			idx := rec.skill
+			if ev.Skill != "" {
+				idx, _ = m.skillIndex(ev.Skill)
+			}
+			if idx >= 0 {
+				sk := m.skills[idx]
+				sk.abandon, sk.abandonAt = decayedAdd(sk.abandon, sk.abandonAt, t, m.cfg.ArrivalWindow.Seconds())
 			}
 		}
 		return okEvent

@@ -450,13 +450,14 @@ func TestCallsWaitingHandleTime(t *testing.T) {
 	if n := m.counts[topicCall][ignCallRepeated].Load(); n != 2 {
 		t.Errorf("repeated transitions = %d, want 2", n)
 	}
-	// AHT: 300 + 0.05·((400 + 30) − 300) = 306.5 s; a repeated ENDED is not sampled twice.
+	// AHT: the seed 300 s weighs as two calls: (2·300 + (400 + 30))/3 s; a
+	// repeated ENDED is not sampled twice.
 	call("c1", "ENDED", clk.t, 400_000)
 	call("c1", "ENDED", clk.t, 400_000)
 	call("c2", "ENDED", clk.t, 0) // abandoned after answer with no talk: not a sample
 	m.rebuild()
-	if v := m.view("mortgage"); !near(v.ahtSec, 306.5, 1e-9) {
-		t.Errorf("AHT = %v, want 306.5", v.ahtSec)
+	if v := m.view("mortgage"); !near(v.ahtSec, 1030.0/3, 1e-9) {
+		t.Errorf("AHT = %v, want 343.33", v.ahtSec)
 	}
 	// An answer before its offer: the late offer is not a waiting call.
 	call("c3", "ANSWERED", clk.t, 0)
@@ -468,7 +469,7 @@ func TestCallsWaitingHandleTime(t *testing.T) {
 }
 
 func TestAfterCallWorkLearned(t *testing.T) {
-	m, clk := newTestModel(t, Config{HandleTimeAlpha: 0.5}, "mortgage")
+	m, clk := newTestModel(t, Config{}, "mortgage")
 	a := func(seq int64, state string) {
 		feedAgent(m, agentEv{id: "a1", seq: seq, typ: "STATE_CHANGE", state: state, at: clk.t, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 	}
@@ -477,8 +478,9 @@ func TestAfterCallWorkLearned(t *testing.T) {
 	a(2, "ACW")
 	clk.add(50 * time.Second)
 	a(3, "AVAILABLE")
-	if want := 30 + 0.5*(50-30.0); !near(m.acwSec, want, 1e-9) {
-		t.Fatalf("ACW estimate %v, want %v", m.acwSec, want)
+	// The 30 s seed weighs as two periods.
+	if got, want := m.acwWin.mean(30), (2*30+50.0)/3; !near(got, want, 1e-9) {
+		t.Fatalf("ACW estimate %v, want %v", got, want)
 	}
 }
 

@@ -32,6 +32,7 @@ type skillView struct {
 	waiting                                 int32
 	oldestWait                              time.Duration
 	ahtSec, arrivalPerMin, committedPerMin  float64
+	capacityAgents, abandonPerMin           float64
 }
 
 // skillCopy is what the rebuild copies out of the tables under mu, so the
@@ -39,8 +40,10 @@ type skillView struct {
 type skillCopy struct {
 	name                                string
 	staffed, avail, reserved, busy, acw [numBuckets]int32
+	capAgents                           [numBuckets]float64
 	staffedMilli, availMilli            int64
 	ahtSec, arrivalPerMin               float64
+	abandonPerMin                       float64
 	waiting                             int32
 	oldestSince                         int64 // unix ns; 0 when none waits
 }
@@ -109,8 +112,9 @@ func (m *Model) rebuild() {
 	for _, sk := range m.skills {
 		sc = append(sc, skillCopy{
 			name: sk.name, staffed: sk.staffed, avail: sk.avail, reserved: sk.reserved, busy: sk.busy, acw: sk.acw,
-			staffedMilli: sk.staffedMilli, availMilli: sk.availMilli,
-			ahtSec: sk.ahtSec, arrivalPerMin: sk.ratePerMin(now, tau), waiting: sk.waiting,
+			capAgents: sk.capAgents, staffedMilli: sk.staffedMilli, availMilli: sk.availMilli,
+			ahtSec: sk.ht.cautious(sk.ahtSeed, m.cfg.HandleTimeWindow), arrivalPerMin: sk.ratePerMin(now, tau), waiting: sk.waiting,
+			abandonPerMin: decayedPerMin(sk.abandon, sk.abandonAt, now, tau),
 		})
 	}
 	for _, c := range m.calls {
@@ -152,22 +156,31 @@ func (m *Model) rebuild() {
 		}
 		v.waitingTooLong = c.waiting > 0 && v.oldestWait.Nanoseconds() > answerNs
 		var staffed, avail int32
+		var capAt [numBuckets]float64
+		capSum := 0.0
 		for b := numBuckets - 1; b >= 0; b-- { // suffix sums: agents ≥ b/2
 			staffed += c.staffed[b]
 			avail += c.avail[b]
+			capSum += c.capAgents[b]
+			capAt[b] = math.Max(capSum, 0) // float drift must not read as negative agents
 			v.staffedAtLeast[b], v.availAtLeast[b] = staffed, avail
 			v.reserved += c.reserved[b]
 			v.busy += c.busy[b]
 			v.acw += c.acw[b]
 		}
 		v.staffed, v.available = staffed, avail
-		demand := c.arrivalPerMin + v.committedPerMin + float64(max(c.waiting, 0))/horizonMin
+		v.capacityAgents, v.abandonPerMin = capAt[0], c.abandonPerMin
+		// Callers who abandon are service already lost: they lower the
+		// headroom on top of having been counted as arrivals.
+		demand := c.arrivalPerMin + v.committedPerMin + float64(max(c.waiting, 0))/horizonMin + c.abandonPerMin
 		for b := range numBuckets {
-			if b > 0 && v.staffedAtLeast[b] == v.staffedAtLeast[b-1] {
+			if b > 0 && capAt[b] == capAt[b-1] {
 				v.lambdaMax[b], v.headroom[b], v.factor[b] = v.lambdaMax[b-1], v.headroom[b-1], v.factor[b-1]
 				continue
 			}
-			v.lambdaMax[b] = m.lambdaMaxCached(v.staffedAtLeast[b], c.ahtSec)
+			// Capacity counts agents not leaving after their contact, an
+			// agent with k skills as 1/k to each (package doc).
+			v.lambdaMax[b] = m.lambdaMaxFrac(capAt[b], c.ahtSec)
 			v.headroom[b] = v.lambdaMax[b] - demand
 			if v.waitingTooLong && !m.cfg.BidWhileQueueLate {
 				continue // factor stays 0: the queue is already late

@@ -88,9 +88,12 @@ type ShiftConfig struct {
 // tight skill, so capacity differs between them and moves within a minute.
 func DemoSkills() []SkillConfig {
 	return []SkillConfig{
-		{Name: "mortgage", Agents: 30, ProficiencyMin: 2, ProficiencyMax: 5, HandleTime: 3 * time.Minute, ACWTime: 30 * time.Second, ArrivalPerMin: 6},
-		{Name: "auto_insurance", Agents: 50, ProficiencyMin: 1, ProficiencyMax: 4, HandleTime: 2 * time.Minute, ACWTime: 15 * time.Second, ArrivalPerMin: 18},
-		{Name: "legal", Agents: 12, Proficiencies: []float64{3, 4, 4, 5}, HandleTime: 5 * time.Minute, ACWTime: 45 * time.Second, ArrivalPerMin: 1.8},
+		// Sized so organic load stays under the 0.85 occupancy cap of the
+		// agents left after breaks and logouts (~80% staffed), except at
+		// wave peaks: mortgage 3/min × 210 s = 10.5 Erlangs on ~32 agents.
+		{Name: "mortgage", Agents: 40, ProficiencyMin: 2, ProficiencyMax: 5, HandleTime: 3 * time.Minute, ACWTime: 30 * time.Second, ArrivalPerMin: 3},
+		{Name: "auto_insurance", Agents: 60, ProficiencyMin: 1, ProficiencyMax: 4, HandleTime: 2 * time.Minute, ACWTime: 15 * time.Second, ArrivalPerMin: 12},
+		{Name: "legal", Agents: 16, Proficiencies: []float64{3, 4, 4, 5}, HandleTime: 5 * time.Minute, ACWTime: 45 * time.Second, ArrivalPerMin: 1},
 	}
 }
 
@@ -120,7 +123,7 @@ func (c *Config) SetDefaults() {
 	def(&s.LogoutEvery, 20*time.Minute)
 	def(&s.OfflineFor, 2*time.Minute)
 	def(&s.WavePeriod, 5*time.Minute)
-	def(&s.WaveAmplitude, 0.5)
+	def(&s.WaveAmplitude, 0.3)
 	for i := range c.Skills {
 		k := &c.Skills[i]
 		if len(k.Proficiencies) == 0 {

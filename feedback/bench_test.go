@@ -29,9 +29,33 @@ func benchFeedback(tb testing.TB) *Feedback {
 		}
 	}
 	f.rates.Store(snap)
+	// Learned any-call rates for the participation snapshot, as after traffic.
+	f.mu.Lock()
+	for _, c := range cs {
+		for p := range 2000 {
+			f.cellLocked(c.ID, "pub-"+strconv.Itoa(p)).anyRate = 0.02
+		}
+	}
+	f.rebuildRatesLocked(time.Now()) // publishes the rates bids are priced with
+	f.mu.Unlock()
+	f.rates.Store(snap)
 	f.tick(time.Now())
 	tb.Cleanup(f.traffic.close)
 	return f
+}
+
+// BenchmarkParticipation is the volume actuator's share of one decision:
+// Admit (before the bid) and the charge RecordBid makes (after it).
+func BenchmarkParticipation(b *testing.B) {
+	f := benchFeedback(b)
+	pub := string([]byte("pub-1234"))
+	b.ReportAllocs()
+	for b.Loop() {
+		// Both halves every time (the bucket runs dry here, and a skipped
+		// spend would flatter the number).
+		sinkB = f.Admit("s7")
+		sink += f.spend("c17", "s7", pub, "exchange-1")
+	}
 }
 
 var sink float64

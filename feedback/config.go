@@ -18,7 +18,7 @@ type Config struct {
 	// PacingPriorStrength is the prior weight of the any-call rate that
 	// pacing projects committed calls with. It is weaker than PriorStrength
 	// because shrinking a busy publisher toward the prior underestimates the
-	// calls it brings, and pacing must not underestimate. Default 100.
+	// calls it brings, and pacing must not underestimate. Default 20.
 	PacingPriorStrength float64 `yaml:"pacing_prior_strength"`
 	// ClosePriorStrength is the weight of the campaign's prior close rate, in
 	// pseudo-calls. Default 20.
@@ -36,12 +36,15 @@ type Config struct {
 	// outcome is CALLBACK_REQUESTED or FOLLOW_UP_EXPECTED and not final. Default 0.25.
 	ProvisionalSaleCredit float64 `yaml:"provisional_sale_credit"`
 	// RateInterval is how often hit rates and the time-to-call distribution
-	// are recomputed and republished. Default 10s.
+	// are recomputed and republished. Default 2s.
 	RateInterval time.Duration `yaml:"rate_interval"`
 
 	TimeToCall TimeToCallConfig `yaml:"time_to_call"`
 	Pacing     PacingConfig     `yaml:"pacing"`
-	Traffic    TrafficConfig    `yaml:"traffic"`
+	// Participation is the volume actuator: a per-skill bucket of expected
+	// calls that bids spend (see participation.go).
+	Participation ParticipationConfig `yaml:"participation"`
+	Traffic       TrafficConfig       `yaml:"traffic"`
 
 	// DemandInterval is the period of the callbid.demand.v1 feed. Default 15m.
 	DemandInterval time.Duration `yaml:"demand_interval"`
@@ -83,7 +86,7 @@ type TimeToCallConfig struct {
 	// the call (when it can be qualified). Default 10m.
 	DefaultResolveMean time.Duration `yaml:"default_resolve_mean"`
 	// MinSamples is how many observed delays weigh as much as the default
-	// distribution (the two are blended n:MinSamples). Default 200.
+	// distribution (the two are blended n:MinSamples). Default 10.
 	MinSamples int `yaml:"min_samples"`
 }
 
@@ -119,6 +122,36 @@ type PacingConfig struct {
 	ArrivalWindow time.Duration `yaml:"arrival_window"`
 }
 
+// ParticipationConfig tunes the per-skill bucket of expected calls.
+type ParticipationConfig struct {
+	// Disabled leaves volume to capacity's on/off and pacing's price. Default false.
+	Disabled bool `yaml:"disabled"`
+	// WinPrior is the win probability assumed for an exchange with no
+	// evidence, and WinPriorStrength its weight in bids. Cautious (high):
+	// defaults 1 and 20.
+	WinPrior         float64 `yaml:"win_prior"`
+	WinPriorStrength float64 `yaml:"win_prior_strength"`
+	// WinHalfLife is how fast old win evidence fades. Default 30m.
+	WinHalfLife time.Duration `yaml:"win_half_life"`
+	// CautiousCallRate is the attributed calls per won impression assumed
+	// for a publisher with no evidence when it is above the campaign's
+	// expected_call_rate; its weight is pacing_prior_strength. Default 0.05.
+	CautiousCallRate float64 `yaml:"cautious_call_rate"`
+	// NoticeWindow is how long a bid counts as held (its win or loss not yet
+	// known) and after which a bid without a win counts as lost. Default 10s.
+	NoticeWindow time.Duration `yaml:"notice_window"`
+	// Horizon is the look-ahead for calls in flight: those due within it
+	// beyond target × budget slow buying down. Default 60s.
+	Horizon time.Duration `yaml:"horizon"`
+	// Burst caps the bucket at this many seconds of refill. Default 2s.
+	Burst time.Duration `yaml:"burst"`
+	// SlowStart is the participation level after start-up, a return from
+	// no capacity or a drop (0–1]. Default 0.25.
+	SlowStart float64 `yaml:"slow_start"`
+	// Drop is the relative fall of the budget that restarts slow start. Default 0.25.
+	Drop float64 `yaml:"drop"`
+}
+
 // TrafficConfig is invalid-traffic filtering at bid time.
 type TrafficConfig struct {
 	// Window is the period of the per-device caps. Default 1h.
@@ -139,17 +172,17 @@ const (
 	defMinTalk        = 30 * time.Second
 	defPriorStrength  = 1000
 	defClosePrior     = 20
-	defPacingPrior    = 100
+	defPacingPrior    = 20
 	defPriorCallRate  = 0.01
 	defPriorClose     = 0.1
 	defHalfLife       = 72 * time.Hour
 	defMinFactor      = 0.25
 	defMaxFactor      = 4
 	defProvisional    = 0.25
-	defRateInterval   = 10 * time.Second
+	defRateInterval   = 2 * time.Second
 	defTTCMax         = 2 * time.Hour
 	defTTCMean        = 5 * time.Minute
-	defTTCMinSamples  = 200
+	defTTCMinSamples  = 10
 	defPaceInterval   = time.Second
 	defPaceGain       = 0.01
 	defPaceP          = 0.25
@@ -208,6 +241,16 @@ func (c Config) withDefaults() Config {
 	setF(&c.Pacing.Target, defPaceTarget)
 	setF(&c.Pacing.MinScale, defPaceMinScale)
 	setF(&c.Pacing.MaxMu, defPaceMaxMu)
+	pp := &c.Participation
+	setF(&pp.WinPrior, 1)
+	setF(&pp.WinPriorStrength, 20)
+	setD(&pp.WinHalfLife, 30*time.Minute)
+	setF(&pp.CautiousCallRate, 0.05)
+	setD(&pp.NoticeWindow, 10*time.Second)
+	setD(&pp.Horizon, time.Minute)
+	setD(&pp.Burst, 2*time.Second)
+	setF(&pp.SlowStart, 0.25)
+	setF(&pp.Drop, 0.25)
 	setD(&c.Traffic.Window, defTrafficWindow)
 	setD(&c.Traffic.InvalidTTL, defInvalidTTL)
 	if c.Traffic.MaxEntries == 0 {
@@ -311,6 +354,22 @@ func (c *Config) Validate() error {
 	}
 	if c.Pacing.MaxMu < 0 {
 		bad("pacing.max_mu: %g must not be negative", c.Pacing.MaxMu)
+	}
+	pp := c.Participation
+	nonNegD("participation.win_half_life", pp.WinHalfLife)
+	nonNegD("participation.notice_window", pp.NoticeWindow)
+	nonNegD("participation.horizon", pp.Horizon)
+	nonNegD("participation.burst", pp.Burst)
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"win_prior", pp.WinPrior}, {"cautious_call_rate", pp.CautiousCallRate}, {"slow_start", pp.SlowStart}, {"drop", pp.Drop}} {
+		if !(x.v >= 0 && x.v <= 1) {
+			bad("participation.%s: %g must be within 0-1", x.name, x.v)
+		}
+	}
+	if !(pp.WinPriorStrength >= 0) {
+		bad("participation.win_prior_strength: %g must not be negative", pp.WinPriorStrength)
 	}
 	if c.Traffic.IPCap < 0 {
 		bad("traffic.ip_cap: %d must not be negative", c.Traffic.IPCap)

@@ -70,6 +70,7 @@ type Feedback struct {
 
 	rates atomic.Pointer[rateSnap]
 	pacer atomic.Pointer[paceSnap]
+	part  atomic.Pointer[partSnap]
 
 	records chan record
 	traffic *traffic
@@ -82,10 +83,15 @@ type Feedback struct {
 	skillPend map[string]map[int64]float64 // skill → 10 s bucket → expected calls
 	mu2       map[string]float64           // per-skill dual price μ
 	arrivals  map[string]*ewmaRate         // per-skill attributed call arrivals
+	gateMap   map[string]*gate             // per-skill participation buckets
+	exch      map[string]*exStat           // per-exchange win evidence
+	pooled    map[string]float64           // per-campaign any-call rate over all publishers
+	partRate  map[pairKey]float64          // any-call rates as bids are priced (immutable once built)
 	lastPace  time.Time
-	arrive    delayDist // won_at → call start
-	resolve   delayDist // won_at → call end (when it can be qualified)
-	landmark  float64   // forward-decay landmark, unix seconds
+	arrive    delayDist             // won_at → call start, all skills
+	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior
+	resolve   delayDist             // won_at → call end (when it can be qualified)
+	landmark  float64               // forward-decay landmark, unix seconds
 	landSet   bool
 	seed      maphash.Seed
 	seenBids  map[uint64]struct{}        // bid id hashes within the dedupe window
@@ -125,6 +131,8 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		skillPend: make(map[string]map[int64]float64),
 		mu2:       make(map[string]float64),
 		arrivals:  make(map[string]*ewmaRate),
+		exch:      make(map[string]*exStat),
+		arriveBy:  make(map[string]*delayDist),
 		seed:      maphash.MakeSeed(),
 		seenBids:  make(map[uint64]struct{}),
 		seenByMin: make(map[int]map[int64][]uint64),
@@ -163,6 +171,7 @@ func (f *Feedback) SetCampaigns(c []Campaign) {
 		}
 	}
 	sort.Strings(f.skills)
+	f.setGatesLocked()
 	for k, cl := range f.cells {
 		if x, ok := f.campaigns[k.campaign]; ok {
 			cl.skill = x.Skill
@@ -275,20 +284,27 @@ func (f *Feedback) paceLocked(now time.Time) {
 	n := len(f.skills)
 	ps := &paceSnap{skills: make(map[string]pace, n), committed: make(map[string]float64, n),
 		extra: make(map[string]float64, n), arriving: make(map[string]float64, n)}
+	budget := make(map[string]float64, n)
 	for _, s := range f.skills {
 		committed, buying := f.committedLocked(s, now)
 		arriving := f.arrivals[s].perMin(unixS(now), f.cfg.Pacing.ArrivalWindow.Seconds())
 		ps.committed[s], ps.arriving[s] = committed, arriving
 		ps.extra[s] = math.Max(0, committed-arriving)
+		if f.headroom == nil {
+			budget[s] = math.NaN()
+		}
 		if f.cfg.Pacing.Disabled || f.headroom == nil {
 			ps.skills[s] = pace{mult: 1}
 			continue
 		}
 		head, waiting := f.headroom.Headroom(s)
 		if !f.cfg.Pacing.HeadroomGross {
-			// capacity charged our calls as arriving + CommittedCalls
-			head += arriving + f.pacer.Load().extra[s]
+			// capacity's λ_now contains our calls arriving now. Calls bought
+			// and not yet arrived are pacing's alone (capacity is not given
+			// CommittedCalls): the participation bucket charges them.
+			head += arriving
 		}
+		budget[s] = head
 		target := f.cfg.Pacing.Target * math.Max(head, 0)
 		scale := math.Max(target, f.cfg.Pacing.MinScale)
 		// Committed calls are a stock that fills over the time-to-call, so a
@@ -310,6 +326,7 @@ func (f *Feedback) paceLocked(now time.Time) {
 		}
 	}
 	f.pacer.Store(ps)
+	f.participateLocked(now, dt, budget)
 }
 
 // committedLocked sums the expected calls not yet arrived for skill, as a
@@ -317,7 +334,8 @@ func (f *Feedback) paceLocked(now time.Time) {
 // minute; it drops buckets past the horizon.
 func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buying float64) {
 	pend := f.skillPend[skill]
-	if len(pend) == 0 || f.arrive.mean <= 0 {
+	arrive := f.arriveFor(skill)
+	if len(pend) == 0 || arrive.mean <= 0 {
 		return 0, 0
 	}
 	nowS := unixS(now)
@@ -331,13 +349,13 @@ func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buyi
 			delete(pend, b)
 			continue
 		}
-		sum += v * (1 - f.arrive.at(age))
+		sum += v * (1 - arrive.at(age))
 		if start >= nowS-buyWindow && start <= nowS {
 			recent += v
 			oldest = math.Min(oldest, start)
 		}
 	}
-	committed = sum / f.arrive.mean * 60
+	committed = sum / arrive.mean * 60
 	if span := nowS - oldest; span >= pendBucket {
 		buying = recent / span * 60
 	}
@@ -375,4 +393,4 @@ const maxErr = 2
 const buyWindow = 60
 
 // pendBucket is the resolution, in seconds, of committed-call buckets.
-const pendBucket = 10
+const pendBucket = 2

@@ -337,6 +337,7 @@ func TestOrphansAndMalformed(t *testing.T) {
 func TestPacingControllerAndCommitted(t *testing.T) {
 	cfg := Config{}
 	cfg.Pacing.HeadroomGross = true
+	cfg.Participation.CautiousCallRate = 0.01 // the campaign's prior: no cautious uplift here
 	f, _, now := newTest(t, cfg)
 	h := f.headroom.(*fixedHeadroom)
 	h.perMin = 1
@@ -378,7 +379,7 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 }
 
 func TestDemandFeed(t *testing.T) {
-	f, pub, now := newTest(t, Config{DemandInterval: time.Minute})
+	f, pub, now := newTest(t, Config{DemandInterval: time.Minute, Participation: ParticipationConfig{CautiousCallRate: 0.01}})
 	*now = t0
 	f.tick(*now) // opens the interval [10:00, 10:01)
 	f.RecordSeen("mortgage", "x1", now.Add(time.Second))

@@ -125,6 +125,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 		f.currency = im.Currency
 	}
 	f.demandWinLocked(c, im)
+	f.winFoldLocked(f.internLocked(im.Exchange), im.At)
 	f.st.wins.Add(1)
 	if now.Sub(im.At) < f.cfg.Traffic.Window {
 		f.traffic.won(im.IPHash, im.IFAHash, im.At)
@@ -164,11 +165,11 @@ func (f *Feedback) delaysLocked(r *callRec) {
 	}
 	if !r.arriveDone {
 		r.arriveDone = true
-		f.arrive.add(a.StartedAt.Sub(a.WonAt))
 		skill := a.Skill
 		if skill == "" {
 			skill = f.campaigns[a.CampaignID].Skill
 		}
+		f.addArrivalDelayLocked(skill, a.StartedAt.Sub(a.WonAt))
 		if skill != "" {
 			e := f.arrivals[skill]
 			if e == nil {
@@ -176,6 +177,7 @@ func (f *Feedback) delaysLocked(r *callRec) {
 				f.arrivals[skill] = e
 			}
 			e.add(unixS(a.StartedAt), f.cfg.Pacing.ArrivalWindow.Seconds())
+			f.observeArrivalLocked(skill, a.StartedAt)
 		}
 	}
 	if !r.endDone && !r.endedAt.IsZero() {

@@ -67,7 +67,7 @@ func (f *Feedback) cellLocked(campaign, publisher string) *cell {
 		c = &cell{campaign: campaign, publisher: publisher, pending: map[int64]float64{}}
 		c.skill = f.campaigns[campaign].Skill
 		p := f.priorLocked(campaign)
-		c.callRate, c.anyRate, c.closeRate = p, p, f.priorCloseLocked(campaign)
+		c.callRate, c.anyRate, c.closeRate = p, f.cautiousRateLocked(campaign), f.priorCloseLocked(campaign)
 		f.cells[k] = c
 	}
 	return c
@@ -108,6 +108,9 @@ func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
 	}
 	p[at.Unix()/pendBucket] += c.anyRate
 	f.addExpected(c.anyRate)
+	if g := f.gateMap[c.skill]; g != nil && age < f.cfg.Participation.NoticeWindow {
+		g.wonByS[at.Unix()] += c.anyRate
+	}
 }
 
 // rebuildRatesLocked refreshes the time-to-call distribution, matures old
@@ -116,6 +119,9 @@ func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
 func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	f.lastRates = now
 	f.arrive.build(f.cfg.TimeToCall.DefaultMean, f.cfg.TimeToCall.MinSamples)
+	for _, d := range f.arriveBy {
+		d.buildFrom(&f.arrive, f.cfg.TimeToCall.MinSamples)
+	}
 	f.resolve.build(f.cfg.TimeToCall.DefaultResolveMean, f.cfg.TimeToCall.MinSamples)
 	nowS := unixS(now)
 	maxAge := f.cfg.TimeToCall.Max.Seconds()
@@ -123,7 +129,9 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 	hour := now.UTC().Hour()
 	s := f.cfg.PriorStrength
 	snap := &rateSnap{factor: make(map[pairKey]float64, len(f.cells))}
+	pool := make(map[string]poolSum, len(f.campaigns))
 	for k, c := range f.cells {
+		arrive := f.arriveFor(c.skill)
 		var youngQ, youngA float64
 		var youngH [24]float64
 		for m, n := range c.pending {
@@ -139,7 +147,7 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 			w := n * f.weight(t)
 			y := w * f.resolve.at(age)
 			youngQ += y
-			youngA += w * f.arrive.at(age)
+			youngA += w * arrive.at(age)
 			youngH[time.Unix(m*60, 0).UTC().Hour()] += y
 		}
 		// Qualification is known when the talk ends, arrival when the call
@@ -150,13 +158,22 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		c.effImp = n
 		c.callRate = (prior*s + c.qual*inv) / (s + n)
 		sa := f.cfg.PacingPriorStrength
-		c.anyRate = (prior*sa + c.calls*inv) / (sa + na)
+		// Pacing must not underestimate: a publisher with little evidence
+		// is assumed to call at the cautious rate.
+		c.anyRate = (f.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
+		ps := pool[c.campaign]
+		ps.calls += c.calls * inv
+		ps.wins += na
+		pool[c.campaign] = ps
 		pc := f.priorCloseLocked(c.campaign)
 		cs := f.cfg.ClosePriorStrength
 		c.closeRate = (pc*cs + c.sales*inv) / (cs + c.qual*inv)
-		// The hour bucket shrinks toward the publisher's all-hours rate.
+		// The hour bucket shrinks toward the publisher's rate in the other
+		// hours, so the current hour's evidence is counted once.
 		nh := (c.hImp[hour] + youngH[hour]) * inv
-		rh := (c.callRate*s + c.hQual[hour]*inv) / (s + nh)
+		qh := c.hQual[hour] * inv
+		rest := (prior*s + c.qual*inv - qh) / (s + math.Max(n-nh, 0))
+		rh := (rest*s + qh) / (s + nh)
 		if c.qual == 0 && n == 0 {
 			continue // no evidence: the bid path's default 1 applies
 		}
@@ -165,73 +182,178 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		snap.factor[k] = fac
 	}
 	f.rates.Store(snap)
+	// Bids are priced with the new rates from the next pacing tick on (the
+	// map is rebuilt here, where the rates change, not on every tick).
+	pr := make(map[pairKey]float64, len(f.cells))
+	for k, c := range f.cells {
+		pr[k] = c.anyRate
+	}
+	f.partRate = pr
+	// The pools price new publishers from the next rebuild on.
+	sa := f.cfg.PacingPriorStrength
+	f.pooled = make(map[string]float64, len(pool))
+	for id, ps := range pool {
+		f.pooled[id] = (f.cfg.Participation.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
+	}
 }
 
-// ttcBins is the resolution of the delay histograms.
-const ttcBins = 240
+// ttcBins is the number of bins of the delay histograms.
+const ttcBins = 256
+
+// ttcFirst is the end of the first bin, seconds: delays are resolved from
+// about a second up to the horizon.
+const ttcFirst = 1.0
 
 // delayDist is a delay distribution from a won impression to an event (the
-// call's arrival, or the end of its talk, when it can be qualified): observed
-// delays in equal bins up to the horizon, blended with a default
-// exponential (truncated at the horizon) as n : minSamples, so F moves
-// smoothly from the default to the data.
+// call's arrival, or the end of its talk, when it can be qualified):
+// observed delays in log-spaced bins from a second up to the horizon (each
+// bin ~4% wider than the last over a 2 h horizon, so 5 s and 50 min are
+// resolved alike), blended with a default exponential (truncated at the
+// horizon) as n : minSamples, so F moves smoothly from the default to the data.
 type delayDist struct {
-	width float64 // seconds
-	bins  [ttcBins]float64
-	n     float64
-	cdf   [ttcBins]float64 // F at the end of each bin
-	mean  float64          // ∫(1−F), seconds
+	max    float64 // horizon, seconds
+	logR   float64 // log of the ratio between consecutive bin ends
+	bins   [ttcBins]float64
+	n      float64
+	cdf    [ttcBins]float64 // F at the end of each bin
+	mean   float64          // ∫(1−F), seconds
+	median float64          // seconds
+	ends   [ttcBins]float64 // upper edge of each bin, seconds
 }
 
-func (d *delayDist) init(max time.Duration) { d.width = max.Seconds() / ttcBins }
+func (d *delayDist) init(max time.Duration) {
+	d.max = math.Max(max.Seconds(), 2*ttcFirst)
+	d.logR = math.Log(d.max/ttcFirst) / (ttcBins - 1)
+	for i := range ttcBins - 1 {
+		d.ends[i] = ttcFirst * math.Exp(float64(i)*d.logR)
+	}
+	d.ends[ttcBins-1] = d.max
+}
+
+// end is the upper edge of bin i, seconds.
+func (d *delayDist) end(i int) float64 { return d.ends[min(i, ttcBins-1)] }
+
+// bin is the index of the bin holding x seconds (x ≥ 0, ≤ max).
+func (d *delayDist) bin(x float64) int {
+	if x <= ttcFirst {
+		return 0
+	}
+	i := int(math.Ceil(math.Log(x/ttcFirst)/d.logR - 1e-9))
+	return min(max(i, 0), ttcBins-1)
+}
 
 func (d *delayDist) add(x time.Duration) {
-	i := int(x.Seconds() / d.width)
-	if i < 0 || i >= ttcBins {
+	s := x.Seconds()
+	if s < 0 || s > d.max {
 		return
 	}
-	d.bins[i]++
+	d.bins[d.bin(s)]++
 	d.n++
 }
 
 func (d *delayDist) build(defMean time.Duration, minSamples int) {
-	maxS := d.width * ttcBins
 	mean := defMean.Seconds()
-	norm := 1 - math.Exp(-maxS/mean)
+	norm := 1 - math.Exp(-d.max/mean)
 	m := float64(minSamples)
-	var cum, area, prev float64
+	var cum, area, prev, start float64
+	d.median = d.max
 	for i := range ttcBins {
 		cum += d.bins[i]
-		end := float64(i+1) * d.width
+		end := d.end(i)
 		def := (1 - math.Exp(-end/mean)) / norm
 		emp := 0.0
 		if d.n > 0 {
 			emp = cum / d.n
 		}
 		v := (d.n*emp + m*def) / (d.n + m)
+		if i == ttcBins-1 {
+			v = 1
+		}
 		d.cdf[i] = v
-		area += (1 - (prev+v)/2) * d.width
-		prev = v
+		if prev < 0.5 && v >= 0.5 && v > prev {
+			d.median = start + (end-start)*(0.5-prev)/(v-prev)
+		}
+		area += (1 - (prev+v)/2) * (end - start)
+		prev, start = v, end
 	}
-	d.cdf[ttcBins-1] = 1
 	d.mean = area
 }
 
-// at is F(age seconds), linearly interpolated between bins.
+// buildFrom is build with another distribution as the prior instead of the
+// exponential: a skill's own delays, blended n : minSamples with all skills'.
+func (d *delayDist) buildFrom(prior *delayDist, minSamples int) {
+	m := float64(minSamples)
+	var cum, area, prev, start float64
+	d.median = d.max
+	for i := range ttcBins {
+		cum += d.bins[i]
+		end := d.end(i)
+		emp := 0.0
+		if d.n > 0 {
+			emp = cum / d.n
+		}
+		v := (d.n*emp + m*prior.cdf[i]) / (d.n + m)
+		if i == ttcBins-1 {
+			v = 1
+		}
+		d.cdf[i] = v
+		if prev < 0.5 && v >= 0.5 && v > prev {
+			d.median = start + (end-start)*(0.5-prev)/(v-prev)
+		}
+		area += (1 - (prev+v)/2) * (end - start)
+		prev, start = v, end
+	}
+	d.mean = area
+}
+
+// arriveFor is the time-to-call distribution of a skill: its own once it
+// has calls (skills' delays differ by orders of magnitude), else all skills'.
+func (f *Feedback) arriveFor(skill string) *delayDist {
+	if d := f.arriveBy[skill]; d != nil {
+		return d
+	}
+	return &f.arrive
+}
+
+// addArrivalDelayLocked records a won→call delay for all skills and the skill's own.
+func (f *Feedback) addArrivalDelayLocked(skill string, x time.Duration) {
+	f.arrive.add(x)
+	if skill == "" {
+		return
+	}
+	d := f.arriveBy[skill]
+	if d == nil {
+		if len(f.arriveBy) >= maxDelaySkills {
+			return
+		}
+		d = &delayDist{}
+		d.init(f.cfg.TimeToCall.Max)
+		f.arriveBy[skill] = d
+	}
+	d.add(x)
+}
+
+// maxDelaySkills bounds the per-skill delay models.
+const maxDelaySkills = 1000
+
+// at is F(age seconds), linearly interpolated within a bin.
 func (d *delayDist) at(age float64) float64 {
 	if age <= 0 {
 		return 0
 	}
-	x := age / d.width
-	i := int(x)
-	if i >= ttcBins {
+	if age >= d.max {
 		return 1
 	}
-	lo := 0.0
+	i := d.bin(age)
+	lo, start := 0.0, 0.0
 	if i > 0 {
-		lo = d.cdf[i-1]
+		lo, start = d.cdf[i-1], d.end(i-1)
 	}
-	return lo + (d.cdf[i]-lo)*(x-float64(i))
+	end := d.end(i)
+	if end <= start {
+		return d.cdf[i]
+	}
+	return lo + (d.cdf[i]-lo)*min(max((age-start)/(end-start), 0), 1)
 }
 
 // Rates returns the learned qualified-call rate and close rate of a

@@ -28,6 +28,7 @@ type record struct {
 	campaign string
 	price    int64
 	at       int64
+	cost     float64 // expected calls charged to the skill's bucket
 	pub      [maxPub]byte
 	exch     [maxExch]byte
 }
@@ -41,10 +42,12 @@ func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
 	f.send(&r)
 }
 
-// RecordBid counts a bid. It copies publisherID and exchange (truncated to
+// RecordBid counts a bid and charges its expected calls to the skill's
+// participation bucket (see Admit). It copies publisherID and exchange (truncated to
 // 64 and 32 bytes); campaignID and skill must be long-lived strings. Never blocks.
 func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time) {
-	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, at: now.UnixNano()}
+	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, at: now.UnixNano(),
+		cost: f.spend(campaignID, skill, publisherID, exchange)}
 	r.pubLen = uint8(copy(r.pub[:], publisherID))
 	r.exchLen = uint8(copy(r.exch[:], exchange))
 	f.send(&r)
@@ -123,6 +126,7 @@ func (f *Feedback) foldLocked(r *record) {
 			row.bids++
 		}
 		f.demandBidLocked(r.skill, r.at)
+		f.bidFoldLocked(exch, r.skill, r.at, r.cost)
 		f.tallyBidLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch}, r.skill, r.at)
 	}
 }

@@ -125,6 +125,7 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 		ext:  prometheus.NewDesc("callbid_feedback_commitments_per_minute", "CommittedCalls as given to capacity: committed above arriving, per skill.", []string{"skill"}, nil),
 		stop: prometheus.NewDesc("callbid_feedback_pacing_stop", "1 when the skill is in hard stop.", []string{"skill"}, nil),
 	})
+	cs = append(cs, newPartCollector(f))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("cannot register feedback metrics: %w", err)

@@ -87,22 +87,27 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.goRun(func() { a.cluster.Run(feedCtx) })
 
 	a.producer = events.NewProducer(cfg.Kafka, log)
-	pools, err := numbers.New(cfg.Numbers, a.producer, log)
+	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
+	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
+	// Calls bought but not yet arrived have one owner, pacing (its
+	// participation bucket): capacity publishes facts and does not subtract them.
+	// Wins and attributed calls reach feedback in-process as they are
+	// published; Kafka brings them back only on replay (as duplicates).
+	own := a.feedback.Tee(a.producer)
+	pools, err := numbers.New(cfg.Numbers, own, log)
 	if err != nil {
 		a.abort()
 		return nil, fmt.Errorf("cannot build the number pools: %w", err)
 	}
 	a.pools = pools
 	a.pools.PauseUntilReplayed()
-	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
-	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
-	a.model.SetCommitments(a.feedback)
 
 	b, err := bidder.New(cfg.Config, bidder.Deps{
-		Reserver:  a.pools,
-		Capacity:  a.model,
-		Feedback:  a.feedback,
-		Publisher: a.producer,
+		Reserver:      a.pools,
+		Capacity:      a.model,
+		Feedback:      a.feedback,
+		Participation: a.feedback,
+		Publisher:     own,
 	}, log)
 	if err != nil {
 		a.abort()
@@ -148,6 +153,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		"/admin/pools": a.pools.HandleAdmin,
 		"/admin/holds": b.HandleHolds,
 		"/v1/report":   a.feedback.HandleReport,
+		"/admin/rates": a.feedback.HandleRates,
 	}
 	maps.Copy(admin, page.Handlers())
 	a.server = bidder.NewServer(b, bidder.ServerOptions{

@@ -173,9 +173,13 @@ func TestStaleCapacityStaysReady(t *testing.T) {
 	if _, m := p.get(t, "/metrics"); !strings.Contains(m, "\ncallbid_capacity_stale 1\n") {
 		t.Errorf("metrics do not say callbid_capacity_stale 1")
 	}
-	// The feed comes back: bids resume without a restart.
-	p.agents(t, "mortgage", 0, 6)
-	waitFor(t, "bids after the feed came back", 20*time.Second, &proc{out: p.out}, func() bool { _, nbr := p.bid(t); return nbr == -1 })
+	// The feed comes back and stays alive (a live center keeps sending):
+	// bids resume without a restart, once participation has ramped up again.
+	waitFor(t, "bids after the feed came back", 20*time.Second, &proc{out: p.out}, func() bool {
+		p.agents(t, "mortgage", 0, 6)
+		_, nbr := p.bid(t)
+		return nbr == -1
+	})
 }
 
 // TestReadinessWaitsForTheLeaseWriter: the lease-topic writability hook
