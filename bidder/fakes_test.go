@@ -68,6 +68,19 @@ func (f *fakeReserver) Win(ref numbers.Ref, billed bool, now time.Time) numbers.
 	return numbers.WinLeased
 }
 
+func (f *fakeReserver) Bill(ref numbers.Ref, now time.Time) (numbers.WinResult, bool) {
+	f.mu.Lock()
+	first := f.bills[ref] == 0
+	f.mu.Unlock()
+	return f.Win(ref, true, now), first
+}
+
+func (f *fakeReserver) Restore(ref numbers.Ref, c *numbers.Claim, reservedAt time.Time, billed bool, now time.Time) (numbers.WinResult, bool) {
+	return numbers.WinCollision, false
+}
+
+func (f *fakeReserver) AwaitLease(ref numbers.Ref) error { return nil }
+
 func (f *fakeReserver) Loss(ref numbers.Ref, now time.Time) {
 	f.mu.Lock()
 	f.losses[ref]++

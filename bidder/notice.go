@@ -193,10 +193,11 @@ const (
 	noticeMalformed
 	noticeForged
 	noticeExpired
+	noticeNotDurable // the lease record is not in Kafka yet: 503, the exchange retries
 	numNoticeOutcomes
 )
 
-var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired"}
+var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired", "not_durable"}
 
 // handleNotice serves /notice/{win|bill|loss}?t=…&p=….
 func (b *Bidder) handleNotice(ctx *fasthttp.RequestCtx, kind noticeKind) {
@@ -232,17 +233,27 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 	}
 	key := xxhash.Sum64String(t.bidID) ^ uint64(kind+1)*0x9e3779b97f4a7c15
 	if !b.dedupe.first(key, now) {
+		if kind != noticeLoss && !b.leaseDurable(&t) {
+			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		}
 		return noticeDuplicate, fasthttp.StatusNoContent
 	}
 	switch kind {
 	case noticeWin:
-		b.countWin(b.deps.Reserver.Win(t.ref, false, now))
+		b.settle(&t, false, now)
 		b.publishImpression(&t, "win", parseClearing(price, t.price), now)
+		if !b.leaseDurable(&t) {
+			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		}
 	case noticeBill:
-		b.countWin(b.deps.Reserver.Win(t.ref, true, now))
-		clearing := parseClearing(price, t.price)
-		b.addSpend(s, &t, clearing, now)
-		b.publishImpression(&t, "bill", clearing, now)
+		if b.settle(&t, true, now) != billedBefore {
+			clearing := parseClearing(price, t.price)
+			b.addSpend(s, &t, clearing, now)
+			b.publishImpression(&t, "bill", clearing, now)
+		}
+		if !b.leaseDurable(&t) {
+			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		}
 	case noticeLoss:
 		b.deps.Reserver.Loss(t.ref, now)
 		b.publishImpression(&t, "loss", parseClearing(price, 0), now) // the winning price, when the exchange tells

@@ -188,6 +188,9 @@ func (a *app) ready() (bool, []string) {
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
 	}
+	if ok, why := a.pools.LeaseLogReady(); !ok {
+		reasons = append(reasons, why)
+	}
 	for topic, c := range a.consumers {
 		if !c.CaughtUp() {
 			reasons = append(reasons, topic+": not caught up with the topic yet")
@@ -208,6 +211,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 		a.bidder.RegisterMetrics(reg),
 		a.pools.RegisterMetrics(reg),
+		a.pools.RegisterLeaseLogMetrics(reg),
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
@@ -251,7 +255,11 @@ func (a *app) reloadFrom(path string) error {
 }
 
 // stop shuts down in reverse order: listeners first (requests in flight
-// finish), then feeds and loops, then the producer flushes, then the broker.
+// finish, notices waiting for their lease record included), then feeds and
+// loops (the pools write their last holds), then the producer flushes —
+// each topic on its own connections, so the lease log never waits behind
+// droppable records — then the broker. Lease records still unwritten when
+// ctx ends are logged with their count.
 func (a *app) stop(ctx context.Context, cancel context.CancelFunc) error {
 	var errs []error
 	if a.server != nil {
@@ -265,7 +273,15 @@ func (a *app) stop(ctx context.Context, cancel context.CancelFunc) error {
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
 	}
-	errs = append(errs, a.producer.Close(ctx))
+	if l := a.producer.Durable(events.TopicLeases); l != nil {
+		if h := l.Health(time.Now()); h.Pending > 0 {
+			a.log.Info().Int("pending", h.Pending).Msg("writing the lease records left before stopping")
+		}
+	}
+	if err := a.producer.Close(ctx); err != nil {
+		a.log.Error().Err(err).Msg("kafka producer closed with records unwritten")
+		errs = append(errs, err)
+	}
 	if a.embedded != nil {
 		a.embedded.Close()
 	}
