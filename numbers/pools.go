@@ -428,7 +428,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		for k := int32(0); k < r.n; k++ {
 			i := r.lo + k
 			e := &p.entries[i]
-			e.gen = p.genBase.Load()
+			e.gen = p.genBase.Load() - 1 // behind every generation handed out
 			s := p.shardOf(pl, i)
 			s.pushTail(p.entries, stFree, i)
 		}
