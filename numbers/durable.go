@@ -76,6 +76,54 @@ func (p *Pools) noteReplayedGen(i int32, gen uint32, res, now int64) {
 	d.mu.Unlock()
 }
 
+// quarantineFresh is how many never-used entries at the head of each
+// shard's free list ReplayDone keeps out of reservation for a hold time
+// (at most an eighth of the shard's free entries): the ones an earlier
+// process would have reserved next, and may have reserved in its last few
+// ms without the hold reaching the lease log.
+const quarantineFresh = 8
+
+// quarantine runs once the lease log is replayed (t: unix nanos). The holds
+// an earlier process may have made in its last few ms, before LogHolds wrote
+// them, are on numbers the log shows as free: the never-used entries at the
+// head of each free list (reservations take the head) and holds that had
+// expired (a freed hold goes back to the head). Those entries are held, with
+// no reservation, for one hold time, so a late win for such a hold can still
+// be restored (Restore) instead of colliding with a new bid.
+func (p *Pools) quarantine(t int64) {
+	for pi := range p.pools {
+		pl := &p.pools[pi]
+		for k := range pl.shards {
+			s := &pl.shards[k]
+			s.mu.Lock()
+			fresh := 0
+			maxFresh := min(quarantineFresh, int(s.count[stFree])/8)
+			for i := s.lists[stFree].head; i >= 0; {
+				e := &p.entries[i]
+				next := e.next
+				expiredHold := e.flags&fData != 0 && e.flags&fLeased == 0
+				neverUsed := p.replayed[i/64]&(1<<(i%64)) == 0
+				if expiredHold || (neverUsed && fresh < maxFresh) {
+					if neverUsed {
+						fresh++
+						e.flags = fHoldLogged
+					}
+					s.remove(p.entries, i)
+					e.reservedAt = t
+					s.insertSorted(p.entries, stHeld, i)
+					s.quarantined++
+					// Logged, so the next process knows this process never
+					// handed the number out and quarantines the entries
+					// after it instead.
+					p.publishLease(s, i, "")
+				}
+				i = next
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
 // LogHolds writes every hold not yet in the lease log, oldest first, so a
 // win after a restart finds its reservation. Run calls it every few ms, off
 // the bid path: Reserve only links the entry at the tail of its shard's
@@ -229,8 +277,8 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 		s.collisions++
 		return WinCollision, false
 	}
-	if e.state == stHeld {
-		s.invalidated++
+	if e.state == stHeld && e.flags&fData != 0 && !p.previousProcess(e.gen) {
+		s.invalidated++ // a bid of this process loses its number
 	}
 	s.remove(p.entries, i)
 	s.pushTail(p.entries, stFree, i) // lease takes it from a list

@@ -155,8 +155,10 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	var ani string
 	s.mu.Lock()
 	e := &p.entries[i]
-	if e.state == stHeld && !p.previousProcess(e.gen) {
+	if e.state == stHeld && !p.Replaying() && !p.previousProcess(e.gen) {
 		// a live hold of this process; it settles by notice or expiry.
+		// (While replaying, every hold comes from the log: a later record
+		// replaces it.)
 		s.mu.Unlock()
 		p.leaseIgnored.Add(1)
 		return nil
@@ -164,6 +166,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	s.remove(p.entries, i)
 	e.gen = gen
 	p.noteReplayedGen(i, gen, res, t)
+	p.replayed[i/64] |= 1 << (i % 64)
 	end := v.GetInt64("end")
 	switch {
 	case st == "held":
@@ -171,7 +174,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		// leases it; if the hold has ended, the number is free but keeps
 		// the generation and attribution, as an expired hold does.
 		e.reservedAt, e.wonAt, e.leaseEnd = res, 0, 0
-		e.flags = fData | fHoldLogged
+		e.flags = fl&fData | fHoldLogged // no data: a quarantine hold
 		p.replayClaim(e, v)
 		if t < res+pl.hold {
 			s.insertSorted(p.entries, stHeld, i)

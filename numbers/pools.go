@@ -186,6 +186,7 @@ type shard struct {
 	expiredHolds uint64
 	restored     uint64 // reservations re-created from notice tokens
 	invalidated  uint64 // holds given up to a restored lease
+	quarantined  uint64 // entries held at start (see quarantine)
 	scratch      []byte // lease record encoding
 	key          []byte // lease record key encoding
 	// last ids interned by this shard: campaign, exchange and skill repeat
@@ -254,6 +255,7 @@ type Pools struct {
 	// compare). Both sit beside the entries to keep entries at 104 bytes.
 	leaseSeq []uint64
 	floor    []uint32
+	replayed []uint64 // bit i: the lease log had a record of entry i at start
 	durable  durableState
 
 	entries   []entry
@@ -311,6 +313,7 @@ func (p *Pools) ReplayDone() {
 		}
 	}
 	p.durable.mu.Unlock()
+	p.quarantine(p.clockNow().UnixNano())
 	p.refuse.And(^refuseReplay)
 }
 
@@ -358,6 +361,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 	p.entries = make([]entry, total)
 	p.leaseSeq = make([]uint64, total)
 	p.floor = make([]uint32, total)
+	p.replayed = make([]uint64, (total+63)/64)
 	p.pools = make([]pool, len(cfg.Pools))
 	extTables := map[[2]int64]string{}
 	addNum := func(num string, ri int32) {
@@ -626,8 +630,10 @@ func clockGen(t int64) uint32 { return uint32(t >> 16) }
 
 // genGap is how far ReplayDone puts this process's generations ahead of the
 // newest replayed one: more reservations of one number than an earlier
-// process could make between its last hold record and its end.
-const genGap = 1 << 16
+// process could make between its last hold record and its end (holds are
+// logged every few ms). Small, so generations stay close to the clock
+// (1024 units ≈ 67ms) even across quick restarts.
+const genGap = 1 << 10
 
 // previousProcess reports whether generation g was handed out before this
 // process's base (by an earlier process).
