@@ -34,15 +34,17 @@ type exchange struct {
 	next chan struct{} // closed when another process takes over
 
 	ledger  sync.Mutex
-	bids    map[string]ledgerBid // bid id → bid
+	bids    map[string]ledgerBid   // bid id → bid
 	acked   map[string][]ledgerBid // number → bids whose win was acknowledged
-	pending []ledgerBid          // wins not acknowledged yet
+	pending []ledgerBid            // wins not acknowledged yet
 
 	nBids, nWins, n503, nErr atomic.Int64
 	nbrs                     sync.Map // no-bid reason → *atomic.Int64 (shown when a phase stalls)
 }
 
-func (b ledgerBid) String() string { return fmt.Sprintf("%s (bid in life %d, win answers %v)", b.id, b.life, b.tries) }
+func (b ledgerBid) String() string {
+	return fmt.Sprintf("%s (bid in life %d, win answers %v)", b.id, b.life, b.tries)
+}
 
 type ledgerBid struct {
 	id, number, nurl, lurl string
