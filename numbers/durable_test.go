@@ -365,3 +365,40 @@ func TestBillOnceAcrossRestart(t *testing.T) {
 		t.Fatalf("bill after restart: %v first=%v, want a repeat", res, first)
 	}
 }
+
+// discardLog acknowledges every record at once (benchmarks).
+type discardLog struct{ n uint64 }
+
+func (d *discardLog) Append(key, value []byte) uint64       { d.n++; return d.n }
+func (d *discardLog) Acked(seq uint64) bool                 { return true }
+func (d *discardLog) Wait(context.Context, uint64) error    { return nil }
+func (d *discardLog) Health(time.Time) events.DurableHealth { return events.DurableHealth{} }
+
+// BenchmarkLogHolds is the off-bid-path cost of writing one hold record
+// (Run's goroutine): walking the held list and encoding, per hold. The
+// writer's own copy into its queue is not included.
+func BenchmarkLogHolds(b *testing.B) {
+	p := mustNew(b, onePool(100_000), nil)
+	p.leases = &discardLog{}
+	b.ReportAllocs()
+	const batch = 64
+	b.ResetTimer()
+	for n := 0; n < b.N; n += batch {
+		b.StopTimer()
+		refs := make([]Ref, 0, batch)
+		for k := range batch {
+			r, ok := p.Reserve(0, testClaim(k), t0)
+			if !ok {
+				b.Fatal("pool exhausted")
+			}
+			refs = append(refs, r.Ref)
+		}
+		b.StartTimer()
+		p.LogHolds()
+		b.StopTimer()
+		for _, r := range refs {
+			p.Loss(r, t0)
+		}
+		b.StartTimer()
+	}
+}
