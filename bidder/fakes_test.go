@@ -27,6 +27,12 @@ type fakeReserver struct {
 	losses   map[numbers.Ref]int
 	lastClm  numbers.Claim
 	keepLast bool
+	// lease-log behaviour: awaitErr is what AwaitLease answers; stale makes
+	// Win answer WinStale (a reservation of an earlier process) and records
+	// the claims Restore gets.
+	awaitErr error
+	stale    bool
+	restored []numbers.Claim
 }
 
 func newFakeReserver(size int, pools ...string) *fakeReserver {
@@ -60,6 +66,9 @@ func (f *fakeReserver) Reserve(idx int, c *numbers.Claim, now time.Time) (number
 func (f *fakeReserver) Win(ref numbers.Ref, billed bool, now time.Time) numbers.WinResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.stale {
+		return numbers.WinStale
+	}
 	if billed {
 		f.bills[ref]++
 	} else {
@@ -76,10 +85,17 @@ func (f *fakeReserver) Bill(ref numbers.Ref, now time.Time) (numbers.WinResult, 
 }
 
 func (f *fakeReserver) Restore(ref numbers.Ref, c *numbers.Claim, reservedAt time.Time, billed bool, now time.Time) (numbers.WinResult, bool) {
-	return numbers.WinCollision, false
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restored = append(f.restored, *c)
+	return numbers.WinRestored, billed
 }
 
-func (f *fakeReserver) AwaitLease(ref numbers.Ref) error { return nil }
+func (f *fakeReserver) AwaitLease(ref numbers.Ref) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.awaitErr
+}
 
 func (f *fakeReserver) Loss(ref numbers.Ref, now time.Time) {
 	f.mu.Lock()
