@@ -131,6 +131,12 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
 		num, ext = key[:k], key[k+5:]
 	}
+	if bytes.HasPrefix(val, p.ownPrefix) {
+		// This process's own record (every hold is one): skipped before
+		// parsing, since the topic is followed at the bid rate.
+		p.leaseIgnored.Add(1)
+		return nil
+	}
 	i, ok := p.entryOf(num, ext)
 	if !ok {
 		return errLeaseRecord // number no longer configured

@@ -244,6 +244,8 @@ type Pools struct {
 	pub      Publisher
 	cfg      Config
 	instance string // tags this process's lease records
+	// ownPrefix is how this process's lease records start ({"o":"<instance>").
+	ownPrefix []byte
 	// genBase is the first generation this process hands out; every
 	// generation of an earlier process is behind it (see ReplayDone).
 	genBase atomic.Uint32
@@ -351,6 +353,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 	// Generations follow the clock (≈65µs units) so a notice for a hold of
 	// an earlier process cannot match a reservation of this one.
 	p.genBase.Store(clockGen(time.Now().UnixNano()))
+	p.ownPrefix = appendJSONString([]byte(`{"o":`), p.instance)
 	if d, ok := pub.(interface {
 		Durable(topic string) *events.Durable
 	}); ok {

@@ -325,6 +325,21 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	p = start()
 	x.use(p)
 
+	// A broker outage callbid lives through: the wins answered 503 meanwhile
+	// are retried and acknowledged once the broker is back.
+	x.waitCount("wins before the second outage", &x.nWins, x.nWins.Load()+40, 90*time.Second, p)
+	phase("broker down")
+	before503 := x.n503.Load()
+	broker.Close()
+	waitFor(t, "readiness to report the lease log", 30*time.Second, p, func() bool {
+		_, body := readyz(p)
+		return strings.Contains(body, "lease log")
+	})
+	x.waitCount("wins answered 503 during the second outage", &x.n503, before503+2, 60*time.Second, p)
+	broker = startBroker()
+	phase("broker back")
+	waitFor(t, "ready after the broker came back", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
+
 	// SIGTERM under load.
 	x.waitCount("wins before SIGTERM", &x.nWins, x.nWins.Load()+40, 90*time.Second, p)
 	phase("SIGTERM")
