@@ -54,6 +54,7 @@ type durableState struct {
 	holdMu      sync.Mutex // one LogHolds at a time
 	holdScratch []int32    // under holdMu
 
+	lastWarn      atomic.Int64 // unix nanos of the last restore-collision warning
 	down          atomic.Bool
 	refusedNoBids atomic.Uint64 // Reserve refused: the lease log cannot be written
 	notDurable    atomic.Uint64 // AwaitLease timed out
@@ -269,12 +270,24 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 	}
 	defer s.mu.Unlock()
 	f := p.floor[i]
+	var why string
 	switch {
-	case !p.previousProcess(gen), // a stale notice of this process
-		f != 0 && int32(gen-f) <= 0, // the lease log knows a newer state
-		t >= res+pl.lease,           // the lease would be over
-		e.state == stLeased || e.state == stCooldown:
+	case !p.previousProcess(gen):
+		why = "a stale notice of this process"
+	case f != 0 && int32(gen-f) <= 0:
+		why = "the lease log knows a newer reservation of the number"
+	case t >= res+pl.lease:
+		why = "its lease would be over"
+	case e.state == stLeased || e.state == stCooldown:
+		why = "the number was leased to another impression since"
+	}
+	if why != "" {
 		s.collisions++
+		// Not silent: the ad may show a number that now belongs to another.
+		if last := p.durable.lastWarn.Load(); t-last > int64(10*time.Second) && p.durable.lastWarn.CompareAndSwap(last, t) {
+			p.log.Warn().Str("number", p.keyString(i)).Str("bid_id", c.BidID).Str("reason", why).
+				Msg("a win for a reservation made before a restart cannot be restored (collision; logged at most every 10s)")
+		}
 		return WinCollision, false
 	}
 	if e.state == stHeld && e.flags&fData != 0 && !p.previousProcess(e.gen) {

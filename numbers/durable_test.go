@@ -402,3 +402,58 @@ func BenchmarkLogHolds(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// Bids, notices, the hold writer and the lease-log check at once (run with
+// -race): every hold and lease gets its record, in per-number order.
+func TestDurableConcurrent(t *testing.T) {
+	clock := t0
+	p, l := newDurable(t, onePool(512), &clock)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // Run's part
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				p.LogHolds()
+				return
+			default:
+				p.LogHolds()
+				p.CheckLeaseLog(t0)
+				l.ackAll()
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 500 {
+				r, ok := p.Reserve(0, testClaim(w*1000+k), t0)
+				if !ok {
+					continue
+				}
+				if k%3 == 0 {
+					p.Win(r.Ref, false, t0)
+					if err := p.AwaitLease(r.Ref); err != nil {
+						t.Error(err)
+						return
+					}
+				} else {
+					p.Loss(r.Ref, t0)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	l.ackAll()
+	// Replaying what was written gives the same leases.
+	clock = t0.Add(time.Second)
+	p2, _ := replay(t, onePool(512), l.written(), &clock)
+	if a, b := p.Stats().Pools[0].Leased, p2.Stats().Pools[0].Leased; a != b || a == 0 {
+		t.Fatalf("leased before %d, after replay %d", a, b)
+	}
+}
