@@ -251,12 +251,12 @@ func (p *Pools) AwaitLease(ref Ref) error {
 //   - it is leased or cooling down: a lease acknowledged since, kept
 //     (WinCollision).
 //
-// For a billing notice (billed), first is false when the reservation was
-// billed before.
+// For a billing notice (billed), first is false only when the reservation
+// is known to be billed before.
 func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, now time.Time) (r WinResult, first bool) {
 	idx, gen := uint32(ref>>32), uint32(ref)
 	if idx == fallbackIdx || int64(idx) >= int64(len(p.entries)) || c == nil {
-		return WinUnknown, false
+		return WinUnknown, true
 	}
 	i := int32(idx)
 	t, res := now.UnixNano(), reservedAt.UnixNano()
@@ -288,7 +288,7 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 			p.log.Warn().Str("number", p.keyString(i)).Str("bid_id", c.BidID).Str("reason", why).
 				Msg("a win for a reservation made before a restart cannot be restored (collision; logged at most every 10s)")
 		}
-		return WinCollision, false
+		return WinCollision, true
 	}
 	if e.state == stHeld && e.flags&fData != 0 && !p.previousProcess(e.gen) {
 		s.invalidated++ // a bid of this process loses its number
@@ -304,7 +304,7 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 	p.setClaim(s, e, c)
 	p.lease(pl, s, i, t)
 	s.restored++
-	return WinRestored, billed
+	return WinRestored, true
 }
 
 // LeaseLogStats is the lease log's side of the pools.

@@ -364,6 +364,15 @@ func TestBillOnceAcrossRestart(t *testing.T) {
 	if res, first := p2.Bill(r.Ref, clock); first || res != WinDuplicate {
 		t.Fatalf("bill after restart: %v first=%v, want a repeat", res, first)
 	}
+	// A bill whose reservation the number no longer carries cannot be known
+	// as a repeat: it counts (the exchange billed it).
+	other := Ref(uint64(refIndex(r.Ref))<<32 | uint64(uint32(r.Ref)+7))
+	if res, first := p2.Bill(other, clock); !first || res != WinStale {
+		t.Fatalf("bill of a reservation the number moved on from: %v first=%v", res, first)
+	}
+	if _, first := p2.Bill(Ref(uint64(1)<<40), clock); !first {
+		t.Fatal("bill of an unknown entry reported as a repeat")
+	}
 }
 
 // discardLog acknowledges every record at once (benchmarks).

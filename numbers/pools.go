@@ -782,9 +782,11 @@ func (p *Pools) Win(ref Ref, billed bool, now time.Time) WinResult {
 	return r
 }
 
-// Bill is Win for a billing notice; first is false when this reservation
-// was billed before. The billed flag is part of the lease record, so a bill
-// retried across a restart is recognised (once its record was durable).
+// Bill is Win for a billing notice; first is false only when this
+// reservation is known to be billed before (a number that moved on, a
+// fallback or an unknown entry cannot tell: first). The billed flag is part
+// of the lease record, so a bill retried across a restart is recognised
+// (once its record was durable).
 func (p *Pools) Bill(ref Ref, now time.Time) (r WinResult, first bool) {
 	return p.win(ref, true, now)
 }
@@ -793,12 +795,12 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	idx, gen := uint32(ref>>32), uint32(ref)
 	if idx == fallbackIdx {
 		if int(gen) < len(p.fallbacks) {
-			return WinFallback, false
+			return WinFallback, true
 		}
-		return WinUnknown, false
+		return WinUnknown, true
 	}
 	if int64(idx) >= int64(len(p.entries)) {
-		return WinUnknown, false
+		return WinUnknown, true
 	}
 	i := int32(idx)
 	t := now.UnixNano()
@@ -807,13 +809,13 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := &p.entries[i]
-	first := false
+	first := true // unless this reservation is known to be billed already
 	if e.gen != gen {
 		if p.previousProcess(gen) {
-			return WinStale, false
+			return WinStale, true
 		}
 		s.collisions++
-		return WinCollision, false
+		return WinCollision, true
 	}
 	if billed {
 		first = e.flags&fBilled == 0
@@ -833,7 +835,7 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 		return WinLate, first
 	case stFree:
 		if e.flags&fLeased != 0 {
-			if first {
+			if billed && first {
 				p.publishLease(s, i, "") // the bill flag survives a restart
 			}
 			return WinDuplicate, first // leased, cooled down and freed already
@@ -843,7 +845,7 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 		s.late++
 		return WinLate, first
 	default:
-		if first {
+		if billed && first {
 			p.publishLease(s, i, "") // the bill flag survives a restart
 		}
 		return WinDuplicate, first
