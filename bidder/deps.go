@@ -22,6 +22,9 @@ type Reserver interface {
 	// AwaitLease returns once the reservation's lease record is durable in
 	// Kafka, or an error after numbers.durable_timeout.
 	AwaitLease(ref numbers.Ref) error
+	// Replaying is true until the lease log is read back after a start; win
+	// and billing notices are answered 503 meanwhile.
+	Replaying() bool
 	Loss(ref numbers.Ref, now time.Time)
 }
 

@@ -30,9 +30,10 @@ type fakeReserver struct {
 	// lease-log behaviour: awaitErr is what AwaitLease answers; stale makes
 	// Win answer WinStale (a reservation of an earlier process) and records
 	// the claims Restore gets.
-	awaitErr error
-	stale    bool
-	restored []numbers.Claim
+	awaitErr  error
+	stale     bool
+	replaying bool
+	restored  []numbers.Claim
 }
 
 func newFakeReserver(size int, pools ...string) *fakeReserver {
@@ -89,6 +90,12 @@ func (f *fakeReserver) Restore(ref numbers.Ref, c *numbers.Claim, reservedAt tim
 	defer f.mu.Unlock()
 	f.restored = append(f.restored, *c)
 	return numbers.WinRestored, billed
+}
+
+func (f *fakeReserver) Replaying() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replaying
 }
 
 func (f *fakeReserver) AwaitLease(ref numbers.Ref) error {

@@ -22,6 +22,13 @@ func TestNoticeWaitsForDurableLease(t *testing.T) {
 	tok := []byte(tokenOf(t, r.Bids[0].NURL))
 	later := e.now.Add(10 * time.Second)
 
+	// While the pools replay the lease log nothing is applied.
+	e.res.replaying = true
+	if o, st := e.b.applyNotice(noticeWin, tok, nil, later); o != noticeNotDurable || st != 503 || len(e.res.wins) != 0 {
+		t.Fatalf("win while replaying: %s %d, wins %v", noticeOutcomeNames[o], st, e.res.wins)
+	}
+	e.res.replaying = false
+
 	e.res.awaitErr = numbers.ErrLeaseNotDurable
 	for _, k := range []noticeKind{noticeWin, noticeWin, noticeBill, noticeBill} {
 		if o, st := e.b.applyNotice(k, tok, []byte("2.5"), later); o != noticeNotDurable || st != 503 {

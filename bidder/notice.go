@@ -231,6 +231,10 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 	if now.Sub(issued) > s.cfg.Server.NoticeTTL || issued.Sub(now) > time.Minute {
 		return noticeExpired, fasthttp.StatusForbidden
 	}
+	if kind != noticeLoss && b.deps.Reserver.Replaying() {
+		// Leases read back from the log could overwrite this one: retry later.
+		return noticeNotDurable, fasthttp.StatusServiceUnavailable
+	}
 	key := xxhash.Sum64String(t.bidID) ^ uint64(kind+1)*0x9e3779b97f4a7c15
 	if !b.dedupe.first(key, now) {
 		if kind != noticeLoss && !b.leaseDurable(&t) {
