@@ -47,6 +47,10 @@ func StartEmbedded(cfg EmbeddedConfig, topics []string, log zerolog.Logger) (*Em
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
 		kfake.AllowAutoTopicCreation(),
+		// Compact every 30 s instead of kfake's hourly default: every bid
+		// writes a hold record to the compacted lease log, which should stay
+		// near one record per number.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "30000"}),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.WithLogger(kfakeLogger{log}),
 	}
