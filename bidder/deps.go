@@ -11,7 +11,20 @@ import (
 type Reserver interface {
 	PoolIndex(id string) (int, bool)
 	Reserve(idx int, c *numbers.Claim, now time.Time) (numbers.Reservation, bool)
+	// Win leases on a win notice; WinStale asks for Restore.
 	Win(ref numbers.Ref, billed bool, now time.Time) numbers.WinResult
+	// Bill is Win for a billing notice; first is false when the reservation
+	// was billed before (also across a restart).
+	Bill(ref numbers.Ref, now time.Time) (r numbers.WinResult, first bool)
+	// Restore re-creates a reservation of an earlier process that the pool
+	// lost, from what the notice token says, and leases it when that is safe.
+	Restore(ref numbers.Ref, c *numbers.Claim, reservedAt time.Time, billed bool, now time.Time) (r numbers.WinResult, first bool)
+	// AwaitLease returns once the reservation's lease record is durable in
+	// Kafka, or an error after numbers.durable_timeout.
+	AwaitLease(ref numbers.Ref) error
+	// Replaying is true until the lease log is read back after a start; win
+	// and billing notices are answered 503 meanwhile.
+	Replaying() bool
 	Loss(ref numbers.Ref, now time.Time)
 }
 

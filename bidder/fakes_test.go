@@ -27,6 +27,13 @@ type fakeReserver struct {
 	losses   map[numbers.Ref]int
 	lastClm  numbers.Claim
 	keepLast bool
+	// lease-log behaviour: awaitErr is what AwaitLease answers; stale makes
+	// Win answer WinStale (a reservation of an earlier process) and records
+	// the claims Restore gets.
+	awaitErr  error
+	stale     bool
+	replaying bool
+	restored  []numbers.Claim
 }
 
 func newFakeReserver(size int, pools ...string) *fakeReserver {
@@ -60,12 +67,41 @@ func (f *fakeReserver) Reserve(idx int, c *numbers.Claim, now time.Time) (number
 func (f *fakeReserver) Win(ref numbers.Ref, billed bool, now time.Time) numbers.WinResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.stale {
+		return numbers.WinStale
+	}
 	if billed {
 		f.bills[ref]++
 	} else {
 		f.wins[ref]++
 	}
 	return numbers.WinLeased
+}
+
+func (f *fakeReserver) Bill(ref numbers.Ref, now time.Time) (numbers.WinResult, bool) {
+	f.mu.Lock()
+	first := f.bills[ref] == 0
+	f.mu.Unlock()
+	return f.Win(ref, true, now), first
+}
+
+func (f *fakeReserver) Restore(ref numbers.Ref, c *numbers.Claim, reservedAt time.Time, billed bool, now time.Time) (numbers.WinResult, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restored = append(f.restored, *c)
+	return numbers.WinRestored, billed
+}
+
+func (f *fakeReserver) Replaying() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replaying
+}
+
+func (f *fakeReserver) AwaitLease(ref numbers.Ref) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.awaitErr
 }
 
 func (f *fakeReserver) Loss(ref numbers.Ref, now time.Time) {

@@ -285,14 +285,15 @@ const (
 	noticeMalformed
 	noticeForged
 	noticeExpired
-	noticeWrongKind // a genuine token of another kind's URL (or version 1 off the win path)
-	noticeConflict  // a win or bill after the bid's loss, or a loss after its win or bill
-	noticeProbe     // HEAD: answered, never applied
+	noticeWrongKind  // a genuine token of another kind's URL (or version 1 off the win path)
+	noticeConflict   // a win or bill after the bid's loss, or a loss after its win or bill
+	noticeProbe      // HEAD: answered, never applied
+	noticeNotDurable // the lease record is not in Kafka yet: 503, the exchange retries
 	numNoticeOutcomes
 )
 
 var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired",
-	"wrong_kind", "conflict", "probe"}
+	"wrong_kind", "conflict", "probe", "not_durable"}
 
 // handleNotice serves /notice/{win|bill|loss}?t=…&p=…. HEAD checks the token
 // and answers as GET would, without changing anything.
@@ -356,8 +357,15 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 	if o != noticeApplied {
 		return o, st
 	}
+	if kind != noticeLoss && b.deps.Reserver.Replaying() {
+		// Leases read back from the log could overwrite this one: retry later.
+		return noticeNotDurable, fasthttp.StatusServiceUnavailable
+	}
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
+		if kind != noticeLoss && !b.leaseDurable(&t) {
+			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		}
 		return noticeDuplicate, fasthttp.StatusNoContent
 	case dedupeConflict:
 		// 204: the exchange has nothing to retry; the counter shows it.
@@ -365,13 +373,20 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 	}
 	switch kind {
 	case noticeWin:
-		b.countWin(b.deps.Reserver.Win(t.ref, false, now))
+		b.settle(&t, false, now)
 		b.publishImpression(&t, "win", b.clearing(kind, price, t.price), now)
+		if !b.leaseDurable(&t) {
+			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		}
 	case noticeBill:
-		b.countWin(b.deps.Reserver.Win(t.ref, true, now))
-		clearing := b.clearing(kind, price, t.price)
-		b.addSpend(s, &t, clearing, now)
-		b.publishImpression(&t, "bill", clearing, now)
+		if b.settle(&t, true, now) != billedBefore {
+			clearing := b.clearing(kind, price, t.price)
+			b.addSpend(s, &t, clearing, now)
+			b.publishImpression(&t, "bill", clearing, now)
+		}
+		if !b.leaseDurable(&t) {
+			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		}
 	case noticeLoss:
 		b.deps.Reserver.Loss(t.ref, now)
 		b.publishImpression(&t, "loss", b.clearing(kind, price, t.price), now) // the winning price, when the exchange tells

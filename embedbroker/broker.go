@@ -45,6 +45,10 @@ func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger, extra
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
 		kfake.AllowAutoTopicCreation(),
+		// Compact every 30 s instead of kfake's hourly default: every bid
+		// writes a hold record to the compacted lease log, which should stay
+		// near one record per number.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "30000"}),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.WithLogger(kfakeLogger{log}),
 	}

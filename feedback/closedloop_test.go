@@ -157,8 +157,14 @@ func (r *clReserver) Reserve(int, *numbers.Claim, time.Time) (numbers.Reservatio
 	r.n++
 	return numbers.Reservation{E164: "+18005550100", Ext: strconv.Itoa(r.n % 1000)}, true
 }
-func (r *clReserver) Win(numbers.Ref, bool, time.Time) numbers.WinResult { return 0 }
-func (r *clReserver) Loss(numbers.Ref, time.Time)                        {}
+func (r *clReserver) Win(numbers.Ref, bool, time.Time) numbers.WinResult    { return 0 }
+func (r *clReserver) Loss(numbers.Ref, time.Time)                           {}
+func (r *clReserver) Bill(numbers.Ref, time.Time) (numbers.WinResult, bool) { return 0, true }
+func (r *clReserver) Restore(numbers.Ref, *numbers.Claim, time.Time, bool, time.Time) (numbers.WinResult, bool) {
+	return 0, true
+}
+func (r *clReserver) Replaying() bool              { return false }
+func (r *clReserver) AwaitLease(numbers.Ref) error { return nil }
 
 // clPool runs sc with each of its seeds and pools the results per skill:
 // windows are summed, the worst stretch, burst and lags are the worst run's,

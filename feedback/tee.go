@@ -35,3 +35,13 @@ func (t *tee) Publish(topic string, key, value []byte) bool {
 	}
 	return t.next.Publish(topic, key, value)
 }
+
+// Durable passes the producer's durable lane through, so the number pools
+// behind a Tee still write their lease records on the never-dropping,
+// acknowledged path (nil when next has none).
+func (t *tee) Durable(topic string) *events.Durable {
+	if d, ok := t.next.(interface{ Durable(string) *events.Durable }); ok {
+		return d.Durable(topic)
+	}
+	return nil
+}

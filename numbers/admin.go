@@ -78,7 +78,7 @@ type Stats struct {
 // shard lock briefly; admin and metrics only).
 func (p *Pools) Stats() Stats {
 	st := Stats{Pools: make([]PoolStats, len(p.pools)), Calls: map[string]uint64{},
-		Replaying: p.paused.Load(), ReplayingNoBids: p.pausedNoBids.Load()}
+		Replaying: p.Replaying(), ReplayingNoBids: p.pausedNoBids.Load()}
 	p.rateMu.Lock()
 	for pi := range p.pools {
 		pl := &p.pools[pi]

@@ -16,6 +16,8 @@ const (
 	DefaultMaxCalls          = 100_000
 	DefaultSpamThreshold     = 2
 	DefaultSpamExpiry        = 7 * 24 * time.Hour
+	DefaultDurableTimeout    = 2 * time.Second
+	DefaultLeaseLogStall     = time.Second
 
 	// Exhaustion policies.
 	PolicyNoBid    = "nobid"
@@ -43,6 +45,16 @@ type Config struct {
 	// oldest are forgotten before their call_ttl, so memory is bounded by
 	// configuration whatever the call volume.
 	MaxCalls int `yaml:"max_calls"`
+	// DurableTimeout bounds how long a win or billing notice waits for its
+	// lease record to be acknowledged by Kafka before answering 503 (the
+	// exchange retries; the number stays leased and the record is retried).
+	// Zero selects DefaultDurableTimeout (2s).
+	DurableTimeout time.Duration `yaml:"durable_timeout"`
+	// LeaseLogStall: when the oldest lease record not yet acknowledged is
+	// older than this, or the last write of the lease log failed, no number
+	// is reserved (the lease log cannot be written) and /readyz says so.
+	// Zero selects DefaultLeaseLogStall (1s).
+	LeaseLogStall time.Duration `yaml:"lease_log_stall"`
 }
 
 // BlocklistConfig is the caller blocklist: configured callers plus callers
@@ -230,6 +242,12 @@ func (c *Config) Validate() error {
 	if c.MaxCalls < 0 || c.MaxCalls > 100_000_000 {
 		add("max_calls: %d must be 0 (default %d) to 100000000", c.MaxCalls, DefaultMaxCalls)
 	}
+	if c.DurableTimeout < 0 || c.DurableTimeout > time.Minute {
+		add("durable_timeout: %s is outside 0-1m", c.DurableTimeout)
+	}
+	if c.LeaseLogStall < 0 || c.LeaseLogStall > time.Minute {
+		add("lease_log_stall: %s is outside 0-1m", c.LeaseLogStall)
+	}
 	return errors.Join(errs...)
 }
 
@@ -267,6 +285,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Blocklist.SpamExpiry == 0 {
 		c.Blocklist.SpamExpiry = DefaultSpamExpiry
+	}
+	if c.DurableTimeout == 0 {
+		c.DurableTimeout = DefaultDurableTimeout
+	}
+	if c.LeaseLogStall == 0 {
+		c.LeaseLogStall = DefaultLeaseLogStall
 	}
 	return c
 }

@@ -20,15 +20,44 @@
 // hold as expired, so nothing waits for the tick to be correct. There is no
 // timer or goroutine per number.
 //
-// Persistence: lease, cooldown and free transitions are published to
-// callbid.leases.v1 keyed by number(;ext=N); ApplyLeaseEvent replays them.
-// Holds are not persisted. One callbid instance owns a set of pools: two
-// instances sharing numbers would overwrite each other's leases.
+// Persistence ("a number belongs to one impression; an acknowledged lease
+// is never lost"): every transition goes to callbid.leases.v1 (compacted,
+// keyed by number(;ext=N)) through the producer's durable lane (LeaseLog),
+// which never drops and tells when a record is acknowledged; ApplyLeaseEvent
+// replays the log at start. Win and Bill queue the lease record; AwaitLease
+// waits for it (numbers.durable_timeout), so the notice is answered 204
+// only once the lease would survive a crash, else 503 and the exchange
+// retries (the number stays leased, the record is retried until written).
+// Holds are written off the bid path: Run walks each shard's held list back
+// from its tail every 5 ms (LogHolds) and logs the holds not yet logged, so
+// Reserve stays free of I/O and allocation. Replayed holds come back HELD
+// with their generation, so a win after a restart leases them.
+//
+// Generations follow the clock (≈65 µs units) and ReplayDone moves them
+// past the newest replayed one, so a notice of an earlier process never
+// matches a reservation of this one. A win for an earlier process's hold
+// that never reached the log (the last few ms before a crash) is WinStale;
+// Restore re-creates it from the notice token when the log knows nothing
+// newer for that number: a free number is leased, a newer unwon hold gives
+// way (the shown ad keeps the number), a lease acknowledged since is kept
+// (collision). To keep such numbers from going to a new bid first,
+// ReplayDone holds, for one hold time, the never-used entries at the head of
+// each free list (the ones the earlier process would have taken next) and
+// the replayed expired holds, and logs that. The billed flag is part of the
+// record, so Bill recognises a bill retried across a restart.
+//
+// While the lease log cannot be written (its last write failed, or its
+// oldest pending record is older than numbers.lease_log_stall) Reserve
+// refuses, counted, and LeaseLogReady says why for /readyz; CheckLeaseLog
+// (Run, every 5 ms) turns that on and off. One callbid instance owns a set
+// of pools: two instances sharing numbers would overwrite each other's
+// leases.
 //
 // Goroutines: Reserve runs on bid goroutines, Win/Loss on notice goroutines,
 // HandleCalls on HTTP goroutines, HandleCallEvent/HandleOutcome/
 // ApplyLeaseEvent on Kafka consumer goroutines; all of them are safe to call
-// concurrently. Run (one goroutine, started by the root) sweeps expired holds,
-// leases and cooldowns on a tick, keeps observed rates, forgets old calls and
-// publishes attribution events.
+// concurrently; AwaitLease blocks its notice goroutine (bounded). Run (one
+// goroutine, started by the root) sweeps expired holds, leases and
+// cooldowns on a tick, logs new holds and checks the lease log every 5 ms,
+// keeps observed rates, forgets old calls and publishes attribution events.
 package numbers

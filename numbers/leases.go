@@ -13,18 +13,19 @@ import (
 // number;ext=N) carry the entry's whole state, so the latest record per key
 // is enough to rebuild it:
 //
-//	{"o":"<process>","pool":"p1","gen":7,"st":"leased|cooldown|free",
-//	 "res":<unix ns>,"won":<unix ns>,"end":<unix ns lease end>,"fl":<flags>,
+//	{"o":"<process>","pool":"p1","gen":7,"st":"held|leased|cooldown|free",
+//	 "res":<unix ns>,"fl":<flags>,"won":<unix ns>,"end":<unix ns lease end>,
 //	 "c":campaign,"p":publisher,"x":exchange,"k":skill,"r":request id,
 //	 "i":imp id,"b":bid id,"sa":site or app,"pr":price micros,"ip":…,"ifa":…,
 //	 "ani":first caller}
 //
-// A "free" record carries only o, pool, gen and st. Holds are not recorded.
+// A "free" record carries only o, pool, gen, st, res and fl. Holds are
+// recorded off the bid path by LogHolds, a few ms after the bid.
 
 // publishLease publishes entry i's current state; the caller holds the
 // entry's shard lock (the shard's scratch buffers are reused).
 func (p *Pools) publishLease(s *shard, i int32, ani string) {
-	if p.pub == nil {
+	if p.pub == nil && p.leases == nil {
 		return
 	}
 	e := &p.entries[i]
@@ -35,11 +36,11 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	b = appendKV(b, "pool", p.poolOf(i).id)
 	b = appendKUint(b, "gen", uint64(e.gen))
 	b = appendKV(b, "st", stateNames[e.state])
-	if e.state == stLeased || e.state == stCooldown {
-		b = appendKInt(b, "res", e.reservedAt)
+	b = appendKInt(b, "res", e.reservedAt)
+	b = appendKUint(b, "fl", uint64(e.flags))
+	if e.state != stFree {
 		b = appendKInt(b, "won", e.wonAt)
 		b = appendKInt(b, "end", e.leaseEnd)
-		b = appendKUint(b, "fl", uint64(e.flags))
 		b = appendKV(b, "c", p.ids.name(e.campaign))
 		b = appendKV(b, "p", p.ids.name(e.publisher))
 		b = appendKV(b, "x", p.small.name(uint32(e.exchange)))
@@ -57,6 +58,15 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	}
 	b = append(b, '}')
 	s.scratch = b
+	if p.leases != nil {
+		seq := p.leases.Append(s.key, b)
+		if seq == 0 {
+			seq = unwritten
+			p.leaseDrops.Add(1)
+		}
+		p.leaseSeq[i] = seq
+		return
+	}
 	if !p.pub.Publish(events.TopicLeases, s.key, b) {
 		p.leaseDrops.Add(1)
 	}
@@ -121,6 +131,12 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
 		num, ext = key[:k], key[k+5:]
 	}
+	if bytes.HasPrefix(val, p.ownPrefix) {
+		// This process's own record (every hold is one): skipped before
+		// parsing, since the topic is followed at the bid rate.
+		p.leaseIgnored.Add(1)
+		return nil
+	}
 	i, ok := p.entryOf(num, ext)
 	if !ok {
 		return errLeaseRecord // number no longer configured
@@ -139,37 +155,42 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	t := now.UnixNano()
 	pl := p.poolOf(i)
 	s := p.shardOf(pl, i)
+	res := v.GetInt64("res")
+	fl := uint8(v.GetUint("fl"))
 	var sticky *attribution
 	var ani string
 	s.mu.Lock()
 	e := &p.entries[i]
-	if e.state == stHeld {
+	if e.state == stHeld && !p.Replaying() && !p.previousProcess(e.gen) {
 		// a live hold of this process; it settles by notice or expiry.
+		// (While replaying, every hold comes from the log: a later record
+		// replaces it.)
 		s.mu.Unlock()
 		p.leaseIgnored.Add(1)
 		return nil
 	}
 	s.remove(p.entries, i)
 	e.gen = gen
+	p.noteReplayedGen(i, gen, res, t)
+	p.replayed[i/64] |= 1 << (i % 64)
 	end := v.GetInt64("end")
 	switch {
+	case st == "held":
+		// A hold of an earlier process: a win for it after the restart
+		// leases it; if the hold has ended, the number is free but keeps
+		// the generation and attribution, as an expired hold does.
+		e.reservedAt, e.wonAt, e.leaseEnd = res, 0, 0
+		e.flags = fl&fData | fHoldLogged // no data: a quarantine hold
+		p.replayClaim(e, v)
+		if t < res+pl.hold {
+			s.insertSorted(p.entries, stHeld, i)
+		} else {
+			s.pushTail(p.entries, stFree, i)
+		}
 	case (st == "leased" || st == "cooldown") && t < end+pl.cooldown:
-		e.reservedAt, e.wonAt, e.leaseEnd = v.GetInt64("res"), v.GetInt64("won"), end
-		e.flags = uint8(v.GetUint("fl")) | fData | fLeased
-		e.campaign = p.ids.id(string(v.GetStringBytes("c")))
-		e.publisher = p.ids.id(string(v.GetStringBytes("p")))
-		e.exchange = uint16(p.small.id(string(v.GetStringBytes("x"))))
-		e.skill = uint16(p.small.id(string(v.GetStringBytes("k"))))
-		req, imp, bid, site := v.GetStringBytes("r"), v.GetStringBytes("i"), v.GetStringBytes("b"), v.GetStringBytes("sa")
-		req, imp, bid = req[:min(len(req), 1024)], imp[:min(len(imp), 1024)], bid[:min(len(bid), 1024)]
-		site = site[:min(len(site), 1024)]
-		b := append(e.buf[:0], req...)
-		b = append(b, imp...)
-		b = append(b, bid...)
-		e.buf = append(b, site...)
-		e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
-		e.price = v.GetInt64("pr")
-		e.ipHash, e.ifaHash = v.GetUint64("ip"), v.GetUint64("ifa")
+		e.reservedAt, e.wonAt, e.leaseEnd = res, v.GetInt64("won"), end
+		e.flags = fl | fData | fLeased | fHoldLogged
+		p.replayClaim(e, v)
 		if t < end {
 			s.insertSorted(p.entries, stLeased, i)
 		} else {
@@ -181,7 +202,9 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		}
 	default:
 		// free, or a lease that has ended its cooldown: the number is free.
-		e.flags = 0
+		// It remembers whether this generation was leased, so a repeated
+		// win for it is a duplicate, not a late lease.
+		e.flags = fl & (fLeased | fBilled)
 		s.pushTail(p.entries, stFree, i)
 	}
 	s.mu.Unlock()
@@ -192,6 +215,25 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		p.calls.mu.Unlock()
 	}
 	return nil
+}
+
+// replayClaim copies a lease record's attribution into e; the caller holds
+// the entry's shard lock.
+func (p *Pools) replayClaim(e *entry, v *fastjson.Value) {
+	e.campaign = p.ids.id(string(v.GetStringBytes("c")))
+	e.publisher = p.ids.id(string(v.GetStringBytes("p")))
+	e.exchange = uint16(p.small.id(string(v.GetStringBytes("x"))))
+	e.skill = uint16(p.small.id(string(v.GetStringBytes("k"))))
+	req, imp, bid, site := v.GetStringBytes("r"), v.GetStringBytes("i"), v.GetStringBytes("b"), v.GetStringBytes("sa")
+	req, imp, bid = req[:min(len(req), 1024)], imp[:min(len(imp), 1024)], bid[:min(len(bid), 1024)]
+	site = site[:min(len(site), 1024)]
+	b := append(e.buf[:0], req...)
+	b = append(b, imp...)
+	b = append(b, bid...)
+	e.buf = append(b, site...)
+	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+	e.price = v.GetInt64("pr")
+	e.ipHash, e.ifaHash = v.GetUint64("ip"), v.GetUint64("ifa")
 }
 
 // keyString renders an entry's lease key (tests and admin).

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 )
 
@@ -66,6 +67,11 @@ const (
 	WinCollision                      // hold had expired and the number was taken meanwhile
 	WinUnknown                        // no such entry
 	WinFallback                       // a fallback number: nothing to lease
+	// WinStale: the reservation is from a previous process and the number
+	// does not carry it (its hold record never reached the lease log); the
+	// caller may Restore it from what the notice token says.
+	WinStale
+	WinRestored // re-created from the notice token after a restart and leased
 )
 
 // String names the result for logs and metrics.
@@ -83,6 +89,10 @@ func (w WinResult) String() string {
 		return "unknown"
 	case WinFallback:
 		return "fallback"
+	case WinStale:
+		return "stale"
+	case WinRestored:
+		return "restored"
 	}
 	return "invalid"
 }
@@ -102,11 +112,12 @@ var stateNames = [nStates]string{"free", "held", "leased", "cooldown"}
 
 // entry flags.
 const (
-	fData   uint8 = 1 << iota // holds a reservation's attribution data
-	fLeased                   // this generation was leased
-	fBilled                   // a billing notice came
-	fCalled                   // the first call came (it ended the lease)
-	fLate                     // leased by a late win
+	fData       uint8 = 1 << iota // holds a reservation's attribution data
+	fLeased                       // this generation was leased
+	fBilled                       // a billing notice came
+	fCalled                       // the first call came (it ended the lease)
+	fLate                         // leased by a late win
+	fHoldLogged                   // the hold record went to the lease log
 )
 
 // entry is one number (+ext). Fixed-size fields only, so the entries of
@@ -173,6 +184,9 @@ type shard struct {
 	collisions   uint64
 	losses       uint64
 	expiredHolds uint64
+	restored     uint64 // reservations re-created from notice tokens
+	invalidated  uint64 // holds given up to a restored lease
+	quarantined  uint64 // entries held at start (see quarantine)
 	scratch      []byte // lease record encoding
 	key          []byte // lease record key encoding
 	// last ids interned by this shard: campaign, exchange and skill repeat
@@ -230,7 +244,21 @@ type Pools struct {
 	pub      Publisher
 	cfg      Config
 	instance string // tags this process's lease records
-	genBase  uint32
+	// ownPrefix is how this process's lease records start ({"o":"<instance>").
+	ownPrefix []byte
+	// genBase is the first generation this process hands out; every
+	// generation of an earlier process is behind it (see ReplayDone).
+	genBase atomic.Uint32
+
+	leases LeaseLog // durable writer of the lease log; nil: pub (tests)
+	// leaseSeq[i] is the lease-log sequence of entry i's latest record
+	// (guarded by the entry's shard lock); floor[i] the generation of the
+	// latest record replayed for it at start (0: none, or too old to
+	// compare). Both sit beside the entries to keep entries at 104 bytes.
+	leaseSeq []uint64
+	floor    []uint32
+	replayed []uint64 // bit i: the lease log had a record of entry i at start
+	durable  durableState
 
 	entries   []entry
 	ranges    []numRange
@@ -254,23 +282,45 @@ type Pools struct {
 	rateAt   int64
 	clockNow func() time.Time // time source of ApplyLeaseEvent, HandleCalls etc.
 
-	// paused refuses reservations until the lease log has been replayed: a
-	// number leased before a restart must not go to a second impression.
-	paused       atomic.Bool
+	// refuse holds the reasons Reserve refuses (refuseReplay,
+	// refuseLeaseLog); one atomic load on the bid path.
+	refuse       atomic.Uint32
 	pausedNoBids atomic.Uint64
 }
+
+// Reasons Reserve refuses.
+const (
+	// refuseReplay: the lease log is not replayed yet; a number leased before
+	// a restart must not go to a second impression.
+	refuseReplay uint32 = 1 << iota
+	// refuseLeaseLog: the lease log cannot be written, so a win could not be
+	// made durable.
+	refuseLeaseLog
+)
 
 // PauseUntilReplayed makes Reserve refuse (ok=false, counted) until
 // ReplayDone is called. The wiring calls it before the lease log consumer
 // starts, so a bidder that starts while Kafka is down never hands out a
 // number whose lease it has not read back yet.
-func (p *Pools) PauseUntilReplayed() { p.paused.Store(true) }
+func (p *Pools) PauseUntilReplayed() { p.refuse.Or(refuseReplay) }
 
-// ReplayDone lets Reserve hand out numbers again.
-func (p *Pools) ReplayDone() { p.paused.Store(false) }
+// ReplayDone lets Reserve hand out numbers again. Generations from here on
+// are ahead of every generation the replay saw, so a notice of an earlier
+// process can never match a reservation of this one.
+func (p *Pools) ReplayDone() {
+	p.durable.mu.Lock()
+	if p.durable.seenGen {
+		if b := p.durable.maxGen + genGap; int32(b-p.genBase.Load()) > 0 {
+			p.genBase.Store(b)
+		}
+	}
+	p.durable.mu.Unlock()
+	p.quarantine(p.clockNow().UnixNano())
+	p.refuse.And(^refuseReplay)
+}
 
 // Replaying reports whether reservations wait for the lease log.
-func (p *Pools) Replaying() bool { return p.paused.Load() }
+func (p *Pools) Replaying() bool { return p.refuse.Load()&refuseReplay != 0 }
 
 // New builds the pools from validated config. pub receives lease and
 // attribution events; it may be nil in tests.
@@ -286,10 +336,6 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		pub:      pub,
 		cfg:      cfg,
 		instance: hex.EncodeToString(inst[:]),
-		// Generations start from a clock-derived base (≈65µs units) so a
-		// notice for a hold of an earlier process cannot match a reservation
-		// of this one.
-		genBase:  uint32(time.Now().UnixNano() >> 16),
 		poolIdx:  map[string]int{},
 		byNumber: map[string]numInfo{},
 		ids:      newInterner(1<<32 - 2),
@@ -304,7 +350,26 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 			total += int64(x.To-x.From) + 1
 		}
 	}
+	// Generations follow the clock (≈65µs units) so a notice for a hold of
+	// an earlier process cannot match a reservation of this one.
+	p.genBase.Store(clockGen(time.Now().UnixNano()))
+	p.ownPrefix = appendJSONString([]byte(`{"o":`), p.instance)
+	if d, ok := pub.(interface {
+		Durable(topic string) *events.Durable
+	}); ok {
+		if l := d.Durable(events.TopicLeases); l != nil {
+			p.leases = l
+		}
+	}
+	if pub != nil && p.leases == nil {
+		// Only tests wire a plain publisher; in production this would break
+		// the promise that an acknowledged lease is durable, so say so.
+		log.Warn().Msg("numbers: the publisher offers no durable lease lane; wins are acknowledged before their lease records are written")
+	}
 	p.entries = make([]entry, total)
+	p.leaseSeq = make([]uint64, total)
+	p.floor = make([]uint32, total)
+	p.replayed = make([]uint64, (total+63)/64)
 	p.pools = make([]pool, len(cfg.Pools))
 	extTables := map[[2]int64]string{}
 	addNum := func(num string, ri int32) {
@@ -375,7 +440,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 		for k := int32(0); k < r.n; k++ {
 			i := r.lo + k
 			e := &p.entries[i]
-			e.gen = p.genBase
+			e.gen = p.genBase.Load() - 1 // behind every generation handed out
 			s := p.shardOf(pl, i)
 			s.pushTail(p.entries, stFree, i)
 		}
@@ -553,14 +618,34 @@ func (s *shard) insertSorted(es []entry, st state, i int32) {
 	s.count[st]++
 }
 
-// nextGen advances a generation, never landing behind this process's base.
-func (p *Pools) nextGen(g uint32) uint32 {
+// nextGen advances a generation for a reservation at t (unix nanos): never
+// behind this process's base nor behind the clock, so generations stay
+// comparable across processes (within half the 32-bit cycle, ≈39 hours).
+func (p *Pools) nextGen(g uint32, t int64) uint32 {
 	g++
-	if int32(p.genBase-g) > 0 {
-		g = p.genBase
+	base := p.genBase.Load()
+	if c := clockGen(t); int32(c-base) > 0 {
+		base = c
+	}
+	if int32(base-g) > 0 {
+		g = base
 	}
 	return g
 }
+
+// clockGen is the generation clock: unix nanos in ≈65.5µs units.
+func clockGen(t int64) uint32 { return uint32(t >> 16) }
+
+// genGap is how far ReplayDone puts this process's generations ahead of the
+// newest replayed one: more reservations of one number than an earlier
+// process could make between its last hold record and its end (holds are
+// logged every few ms). Small, so generations stay close to the clock
+// (1024 units ≈ 67ms) even across quick restarts.
+const genGap = 1 << 10
+
+// previousProcess reports whether generation g was handed out before this
+// process's base (by an earlier process).
+func (p *Pools) previousProcess(g uint32) bool { return int32(p.genBase.Load()-g) > 0 }
 
 // Reserve holds the least recently freed number of pool idx for claim c.
 // ok is false when the pool is exhausted and its policy is nobid. It never
@@ -569,8 +654,12 @@ func (p *Pools) Reserve(idx int, c *Claim, now time.Time) (r Reservation, ok boo
 	if uint(idx) >= uint(len(p.pools)) || c == nil {
 		return Reservation{}, false
 	}
-	if p.paused.Load() {
-		p.pausedNoBids.Add(1)
+	if r := p.refuse.Load(); r != 0 {
+		if r&refuseReplay != 0 {
+			p.pausedNoBids.Add(1)
+		} else {
+			p.durable.refusedNoBids.Add(1)
+		}
 		return Reservation{}, false
 	}
 	pl := &p.pools[idx]
@@ -639,9 +728,17 @@ func bucketHash(campaign, publisher string) uint64 {
 func (p *Pools) fill(pl *pool, s *shard, i int32, c *Claim, t int64) uint32 {
 	s.remove(p.entries, i)
 	e := &p.entries[i]
-	e.gen = p.nextGen(e.gen)
+	e.gen = p.nextGen(e.gen, t)
 	e.reservedAt, e.wonAt, e.leaseEnd = t, 0, 0
 	e.flags = fData
+	p.setClaim(s, e, c)
+	s.pushTail(p.entries, stHeld, i) // reservedAt is the newest: stays sorted
+	s.reservations++
+	return e.gen
+}
+
+// setClaim copies claim c's attribution into e; the caller holds s.mu.
+func (p *Pools) setClaim(s *shard, e *entry, c *Claim) {
 	e.price, e.ipHash, e.ifaHash = c.PriceMicros, c.IPHash, c.IFAHash
 	e.campaign = cachedID(p.ids, &s.lastCamp, c.CampaignID)
 	e.publisher = cachedID(p.ids, &s.lastPub, c.PublisherID)
@@ -657,9 +754,6 @@ func (p *Pools) fill(pl *pool, s *shard, i int32, c *Claim, t int64) uint32 {
 	b = append(b, bid...)
 	e.buf = append(b, site...)
 	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
-	s.pushTail(p.entries, stHeld, i) // reservedAt is the newest: stays sorted
-	s.reservations++
-	return e.gen
 }
 
 // clip bounds an attribution string to what the entry's uint16 lengths hold.
@@ -685,17 +779,33 @@ func (p *Pools) expireHolds(pl *pool, s *shard, t int64) {
 }
 
 // Win moves a held number to LEASED on a win (billed=false) or billing
-// (billed=true) notice. Idempotent.
+// (billed=true) notice. Idempotent. The lease record is queued for the lease
+// log; AwaitLease tells when it is durable. WinStale asks the caller to
+// Restore a reservation an earlier process made.
 func (p *Pools) Win(ref Ref, billed bool, now time.Time) WinResult {
+	r, _ := p.win(ref, billed, now)
+	return r
+}
+
+// Bill is Win for a billing notice; first is false only when this
+// reservation is known to be billed before (a number that moved on, a
+// fallback or an unknown entry cannot tell: first). The billed flag is part
+// of the lease record, so a bill retried across a restart is recognised
+// (once its record was durable).
+func (p *Pools) Bill(ref Ref, now time.Time) (r WinResult, first bool) {
+	return p.win(ref, true, now)
+}
+
+func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	idx, gen := uint32(ref>>32), uint32(ref)
 	if idx == fallbackIdx {
 		if int(gen) < len(p.fallbacks) {
-			return WinFallback
+			return WinFallback, true
 		}
-		return WinUnknown
+		return WinUnknown, true
 	}
 	if int64(idx) >= int64(len(p.entries)) {
-		return WinUnknown
+		return WinUnknown, true
 	}
 	i := int32(idx)
 	t := now.UnixNano()
@@ -704,35 +814,46 @@ func (p *Pools) Win(ref Ref, billed bool, now time.Time) WinResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := &p.entries[i]
+	first := true // unless this reservation is known to be billed already
 	if e.gen != gen {
+		if p.previousProcess(gen) {
+			return WinStale, true
+		}
 		s.collisions++
-		return WinCollision
+		return WinCollision, true
 	}
 	if billed {
+		first = e.flags&fBilled == 0
 		e.flags |= fBilled
 	}
 	switch e.state {
 	case stHeld:
 		if e.reservedAt+pl.hold > t {
 			p.lease(pl, s, i, t)
-			return WinLeased
+			return WinLeased, first
 		}
 		// the hold expired but the sweep has not freed it yet: the number
 		// is still ours, lease it late.
 		e.flags |= fLate
 		p.lease(pl, s, i, t)
 		s.late++
-		return WinLate
+		return WinLate, first
 	case stFree:
 		if e.flags&fLeased != 0 {
-			return WinDuplicate // leased, cooled down and freed already
+			if billed && first {
+				p.publishLease(s, i, "") // the bill flag survives a restart
+			}
+			return WinDuplicate, first // leased, cooled down and freed already
 		}
 		e.flags |= fLate
 		p.lease(pl, s, i, t)
 		s.late++
-		return WinLate
+		return WinLate, first
 	default:
-		return WinDuplicate
+		if billed && first {
+			p.publishLease(s, i, "") // the bill flag survives a restart
+		}
+		return WinDuplicate, first
 	}
 }
 
@@ -807,12 +928,21 @@ func (p *Pools) sweepShard(pl *pool, s *shard, t int64) {
 func (p *Pools) Run(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	// Hold records and the lease log's health: often enough that a win
+	// right after a bid finds its hold logged and that reservations stop
+	// within a few ms of the lease log turning unwritable.
+	fast := time.NewTicker(holdLogInterval)
+	defer fast.Stop()
 	var n int
 	for {
 		select {
 		case <-ctx.Done():
+			p.LogHolds()
 			p.drainAttributions()
 			return
+		case now := <-fast.C:
+			p.LogHolds()
+			p.CheckLeaseLog(now)
 		case a := <-p.attrQ:
 			p.publishAttribution(a)
 		case now := <-tick.C:

@@ -55,11 +55,6 @@ type app struct {
 	listening  atomic.Bool // both listeners accept connections
 	reloads    reloadMetrics
 	status     *status.Page
-	// leaseWritable holds a func() (ok bool, why string) reporting whether
-	// lease records reach callbid.leases.v1 (the producer's writability
-	// signal); unset: not checked. A lease that cannot be written would not
-	// survive a restart, so it gates readiness.
-	leaseWritable atomic.Pointer[func() (bool, string)]
 }
 
 // start builds every part bottom-up and starts feeds and listeners.
@@ -251,14 +246,12 @@ func (a *app) ready() (bool, []string) {
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
 	}
+	if ok, why := a.pools.LeaseLogReady(); !ok {
+		reasons = append(reasons, why)
+	}
 	for _, topic := range slices.Sorted(maps.Keys(a.consumers)) {
 		if topic != events.TopicLeases && !a.consumers[topic].CaughtUp() {
 			reasons = append(reasons, topic+": not replayed since start yet")
-		}
-	}
-	if check := a.leaseWritable.Load(); check != nil {
-		if ok, why := (*check)(); !ok {
-			reasons = append(reasons, "numbers: lease records cannot be written to callbid.leases.v1: "+why)
 		}
 	}
 	return len(reasons) == 0, reasons
@@ -334,6 +327,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 		a.bidder.RegisterMetrics(reg),
 		a.pools.RegisterMetrics(reg),
+		a.pools.RegisterLeaseLogMetrics(reg),
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
@@ -394,7 +388,11 @@ func (a *app) reloadFrom(path string) (err error) {
 }
 
 // stop shuts down in reverse order: listeners first (requests in flight
-// finish), then feeds and loops, then the producer flushes, then the broker.
+// finish, notices waiting for their lease record included), then feeds and
+// loops (the pools write their last holds), then the producer flushes —
+// each topic on its own connections, so the lease log never waits behind
+// droppable records — then the broker. Lease records still unwritten when
+// ctx ends are logged with their count.
 func (a *app) stop(ctx context.Context, cancel context.CancelFunc) error {
 	var errs []error
 	if a.server != nil {
@@ -408,7 +406,15 @@ func (a *app) stop(ctx context.Context, cancel context.CancelFunc) error {
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
 	}
-	errs = append(errs, a.producer.Close(ctx))
+	if l := a.producer.Durable(events.TopicLeases); l != nil {
+		if h := l.Health(time.Now()); h.Pending > 0 {
+			a.log.Info().Int("pending", h.Pending).Msg("writing the lease records left before stopping")
+		}
+	}
+	if err := a.producer.Close(ctx); err != nil {
+		a.log.Error().Err(err).Msg("kafka producer closed with records unwritten")
+		errs = append(errs, err)
+	}
 	if a.embedded != nil {
 		a.embedded.Close()
 	}

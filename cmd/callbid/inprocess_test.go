@@ -182,21 +182,6 @@ func TestStaleCapacityStaysReady(t *testing.T) {
 	})
 }
 
-// TestReadinessWaitsForTheLeaseWriter: the lease-topic writability hook
-// (wired by the producer) gates readiness with its reason.
-func TestReadinessWaitsForTheLeaseWriter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the app with an in-process broker")
-	}
-	p := startInProcess(t, nil)
-	waitFor(t, "ready", 20*time.Second, &proc{out: p.out}, func() bool { c, _ := p.get(t, "/readyz"); return c == 200 })
-	check := func() (bool, string) { return false, "broker refuses writes" }
-	p.a.leaseWritable.Store(&check)
-	if c, body := p.get(t, "/readyz"); c != 503 || !strings.Contains(body, "callbid.leases.v1: broker refuses writes") {
-		t.Errorf("readyz with unwritable leases: %d %q", c, body)
-	}
-}
-
 // TestReloadIsAccounted: every reload attempt is counted by result, and the
 // last-success gauge moves only on success.
 func TestReloadIsAccounted(t *testing.T) {

@@ -262,8 +262,8 @@ func TestLeaseSurvivesKill(t *testing.T) {
 			t.Fatalf("notice %s: %d", u, resp.StatusCode)
 		}
 	}
-	// Give the lease event time to reach the broker (it is batched, async).
-	time.Sleep(500 * time.Millisecond)
+	// No waiting: a win notice is answered only once its lease record is in
+	// Kafka.
 
 	// SIGKILL: no shutdown, no flush beyond what already happened.
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
