@@ -537,7 +537,14 @@ func TestReportSurvivesRestart(t *testing.T) {
 			t.Fatalf("only %d bids in 60s\n%s", bids, p.out)
 		}
 	}
-	waitFor(t, "the report to count the bids", 5*time.Second, p, func() bool { return reportBids(t, p) == int64(bids) })
+	var counted int64
+	waitFor(t, "the report to count the bids", 30*time.Second, p, func() bool {
+		if c := reportBids(t, p); c != counted {
+			counted = c
+			t.Logf("report counts %d bids, the client saw %d", c, bids)
+		}
+		return counted == int64(bids)
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
