@@ -72,6 +72,8 @@ var clPubs = []struct {
 
 const clWinProb = 0.3
 
+var clCauses = map[string]int{}
+
 var clDebug = os.Getenv("CL_DEBUG") != ""
 
 var clPPS, _ = strconv.ParseFloat(os.Getenv("CL_PPS"), 64)
@@ -505,6 +507,13 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 				req.Keywords = "k" + strconv.Itoa(si)
 				res := b.Decide(req, "sim", clock())
 				if len(res.Bids) == 0 {
+					if clDebug {
+						k := res.Cause.String()
+						if model.View(s.name, 0, 0).NoBid != 0 {
+							k += "/capacity"
+						}
+						clCauses[k]++
+					}
 					continue
 				}
 				rt.bids++
@@ -791,6 +800,7 @@ func TestClosedLoop(t *testing.T) {
 			})
 		}
 	}
+	t.Logf("no-bid causes %v", clCauses)
 	t.Logf("\n| run (pooled seeds) | skill | answered per run | SL steady / all | offered/capacity (steady) | worst steady 30 s: bought / realised | bought/capacity, 30 s after start/resume/drop (worst) | stop / resume lag (worst) | high/low bid |\n|---|---|---|---|---|---|---|---|---|\n%s",
 		strings.Join(rows, "\n"))
 }
