@@ -60,8 +60,9 @@ type clScenario struct {
 	seconds  float64
 	seeds    []uint64 // runs pooled
 	skills   []clSkill
-	minCalls int  // answered calls each skill must reach (0: not judged)
-	short    bool // judged on service level, bursts and lags only (too short to learn rates)
+	minCalls int     // answered calls each skill must reach (0: not judged)
+	short    bool    // judged on service level, bursts and lags only (too short to learn rates)
+	htFactor float64 // the config's handle time ÷ the center's true one
 }
 
 var clPubs = []struct {
@@ -70,6 +71,8 @@ var clPubs = []struct {
 }{{"pub-high", 0.05}, {"pub-mid", 0.01}, {"pub-low", 0.002}}
 
 const clWinProb = 0.3
+
+var clCauses = map[string]int{}
 
 var clDebug = os.Getenv("CL_DEBUG") != ""
 
@@ -235,16 +238,25 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 			NumberPool: "pool"})
 		fcamps = append(fcamps, Campaign{ID: "camp-" + s.name, Skill: s.name, PriorCallRate: 0.01, PriorClose: 0.1})
 	}
-	// The operator's config: handle times near the center's (not equal),
-	// and a time-to-call guess of a minute.
+	// The operator's config: the center's handle time (the issue's runs)
+	// or 25% above it (the long run), and a time-to-call guess of a minute.
 	capCfg := capacity.Config{StaleAfter: 30 * time.Second, SkillHandleTimes: map[string]time.Duration{}}
 	for _, s := range sc.skills {
-		capCfg.SkillHandleTimes[s.name] = time.Duration(1.25 * (s.ring + s.talk + s.wrap) * float64(time.Second))
+		capCfg.SkillHandleTimes[s.name] = time.Duration(sc.htFactor * (s.ring + s.talk + s.wrap) * float64(time.Second))
+	}
+	// CL_ACW=3 also gives the center's wrap-up (the default is 30 s, which
+	// the first calls' handle times carry): capacity is then accurate and
+	// the controller has no hidden margin (README, Known gaps).
+	if v, err := strconv.ParseFloat(os.Getenv("CL_ACW"), 64); err == nil {
+		capCfg.DefaultAfterCallWork = time.Duration(v * float64(time.Second))
 	}
 	model := capacity.New(capCfg, skillNames, zerolog.Nop())
 	model.SetClock(clock)
 	fcfg := Config{MinTalkTime: time.Second, PriorStrength: 50, PacingPriorStrength: clPPS}
 	fcfg.TimeToCall.DefaultMean = time.Minute
+	// The simulated exchange sends its win notice in the instant it
+	// decides, so a bid still without a notice 2 s later has lost.
+	fcfg.Participation.NoticeWindow = 2 * time.Second
 	fcfg.TimeToCall.DefaultResolveMean = 2 * time.Minute
 	f := New(fcfg, fcamps, model, nil, zerolog.Nop())
 	f.clock = clock
@@ -501,6 +513,13 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 				req.Keywords = "k" + strconv.Itoa(si)
 				res := b.Decide(req, "sim", clock())
 				if len(res.Bids) == 0 {
+					if clDebug {
+						k := res.Cause.String()
+						if model.View(s.name, 0, 0).NoBid != 0 {
+							k += "/capacity"
+						}
+						clCauses[k]++
+					}
 					continue
 				}
 				rt.bids++
@@ -700,8 +719,9 @@ func expFor(id string) float64 {
 // clScenarios are the runs of issue 10 and longer ones: one skill each
 // with the issue's center (talk 20 s, ring 1 s, wrap-up 3 s, calls 2–30 s
 // after the win), and a second, slower skill (talk 4 min, calls 20 s to
-// 20 min after the win) beside it.
-var clSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8}
+// 20 min after the win) beside it. Sixteen seeds: with eight, the mean
+// calls answered per run still moved by ±2 between seed sets.
+var clSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 
 func clScenarios() []clScenario {
 	fast := func(sched ...clStep) clSkill {
@@ -709,13 +729,15 @@ func clScenarios() []clScenario {
 			delayMin: 2, delayMax: 30, reqPerSec: 150, schedule: sched}
 	}
 	return []clScenario{
-		{name: "30→12→0→30 agents, 4.5 min", seconds: 270, seeds: clSeeds,
+		{name: "30→12→0→30 agents, 4.5 min", seconds: 270, htFactor: 1, seeds: clSeeds, minCalls: 100,
 			skills: []clSkill{fast(clStep{0, 30}, clStep{90, 12}, clStep{180, 0}, clStep{210, 30})}},
-		{name: "10→4→0→10 agents, 6.5 min", seconds: 390, seeds: clSeeds,
+		// The issue asks ≥ 60 answered here; pooled over 16 seeds it is 58
+		// (README, Known gaps), so the volume is reported, not asserted.
+		{name: "10→4→0→10 agents, 6.5 min", seconds: 390, htFactor: 1, seeds: clSeeds,
 			skills: []clSkill{fast(clStep{0, 10}, clStep{150, 4}, clStep{270, 0}, clStep{300, 10})}},
-		{name: "10→4→0→10 agents, 3 min", seconds: 180, seeds: clSeeds, short: true,
+		{name: "10→4→0→10 agents, 3 min", seconds: 180, htFactor: 1, seeds: clSeeds, short: true,
 			skills: []clSkill{fast(clStep{0, 10}, clStep{75, 4}, clStep{120, 0}, clStep{135, 10})}},
-		{name: "two skills, 40 min", seconds: 2400, seeds: clSeeds[:2], minCalls: 300,
+		{name: "two skills, 40 min", seconds: 2400, htFactor: 1.25, seeds: clSeeds[:2], minCalls: 300,
 			skills: []clSkill{
 				fast(clStep{0, 25}, clStep{1200, 8}, clStep{1800, 25}),
 				{name: "care", talk: 240, ring: 3, wrap: 30, patience: 120, organic: 3,
@@ -731,6 +753,9 @@ func TestClosedLoop(t *testing.T) {
 	}
 	var rows []string
 	for _, sc := range clScenarios() {
+		if only := os.Getenv("CL_RUN"); only != "" && !strings.Contains(sc.name, only) {
+			continue
+		}
 		if raceEnabled {
 			// Single-goroutine and slow under -race: one seed shows the
 			// same code paths; the judged figures come from the normal run.
@@ -781,6 +806,7 @@ func TestClosedLoop(t *testing.T) {
 			})
 		}
 	}
+	t.Logf("no-bid causes %v", clCauses)
 	t.Logf("\n| run (pooled seeds) | skill | answered per run | SL steady / all | offered/capacity (steady) | worst steady 30 s: bought / realised | bought/capacity, 30 s after start/resume/drop (worst) | stop / resume lag (worst) | high/low bid |\n|---|---|---|---|---|---|---|---|---|\n%s",
 		strings.Join(rows, "\n"))
 }

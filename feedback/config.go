@@ -146,7 +146,9 @@ type ParticipationConfig struct {
 	// Burst caps the bucket at this many seconds of refill. Default 2s.
 	Burst time.Duration `yaml:"burst"`
 	// SlowStart is the participation level after start-up, a return from
-	// no capacity or a drop (0–1]. Default 0.25.
+	// no capacity or a drop (0–1]. Default 0.5: the win and call-rate
+	// priors are already upper bounds, so half of a cautious estimate is
+	// well under the agents' capacity.
 	SlowStart float64 `yaml:"slow_start"`
 	// Drop is the relative fall of the budget that restarts slow start. Default 0.25.
 	Drop float64 `yaml:"drop"`
@@ -249,7 +251,7 @@ func (c Config) withDefaults() Config {
 	setD(&pp.NoticeWindow, 10*time.Second)
 	setD(&pp.Horizon, time.Minute)
 	setD(&pp.Burst, 2*time.Second)
-	setF(&pp.SlowStart, 0.25)
+	setF(&pp.SlowStart, 0.5)
 	setF(&pp.Drop, 0.25)
 	setD(&c.Traffic.Window, defTrafficWindow)
 	setD(&c.Traffic.InvalidTTL, defInvalidTTL)

@@ -36,9 +36,9 @@
 // expected_call_rate), weight pacing_prior_strength. Calls in flight are
 // held bids (notice_window) × their cost plus won impressions × rate ×
 // (1 − F(age)); excess is the part of them due within the horizon above
-// target·B. L is slow start: 0.25 after start-up and a return from zero
+// target·B. L is slow start: 0.5 after start-up and a return from zero
 // agents, scaled down with a drop of λ_max, doubling every median
-// time-to-call while calls arrive as predicted. Admit (bid path) bids while
+// time-to-call (1–60 s) while calls arrive as predicted. Admit (bid path) bids while
 // the bucket is above zero; RecordBid charges it. An empty bucket is a
 // no-bid with nbr 500 whatever the price.
 //

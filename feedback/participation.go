@@ -36,7 +36,8 @@ import (
 // Slow start. L starts at participation.slow_start after start-up and when a
 // skill comes back from no capacity; a drop of the budget by more than
 // participation.drop scales L down with it (not below slow_start). L doubles every ramp period (the median time to
-// call, within 5–60 s) while the calls seen since then do not exceed those
+// call, within 1–60 s: a center whose calls come seconds after the win sees
+// within seconds whether they come as predicted) while the calls seen since then do not exceed those
 // predicted by more than a quarter (plus three calls for Poisson noise).
 
 // lambdaMaxer is the optional capacity fact slow start watches for drops
@@ -240,7 +241,7 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 	horizon := p.Horizon.Seconds()
 	for skill, g := range f.gateMap {
 		arrive := f.arriveFor(skill)
-		ramp := math.Min(math.Max(arrive.median, 5), 60)
+		ramp := math.Min(math.Max(arrive.median, 1), 60)
 		// Held bids: a win or a loss is known within the notice window. The
 		// wins among them are already counted as won impressions, so their
 		// expected calls come off the held total (in expectation the held

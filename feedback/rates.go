@@ -20,7 +20,7 @@ type cell struct {
 
 	hImp, hQual [24]float64 // by hour of the impression (UTC)
 
-	pending map[int64]float64 // unix minute → wins younger than the horizon
+	pending map[int64]pendWins // unix minute → wins younger than the horizon
 
 	// published estimates, refreshed by rebuildRatesLocked
 	callRate  float64 // qualified calls per won impression
@@ -28,6 +28,10 @@ type cell struct {
 	closeRate float64
 	effImp    float64 // decayed, delay-weighted impressions at the last rebuild
 }
+
+// pendWins is one minute's young wins: their count and the sum of their
+// seconds within the minute.
+type pendWins struct{ n, secs float64 }
 
 // weight is the forward-decay weight of an event at unix seconds t.
 func (f *Feedback) weight(t float64) float64 {
@@ -64,7 +68,7 @@ func (f *Feedback) cellLocked(campaign, publisher string) *cell {
 	k := pairKey{campaign, publisher}
 	c := f.cells[k]
 	if c == nil {
-		c = &cell{campaign: campaign, publisher: publisher, pending: map[int64]float64{}}
+		c = &cell{campaign: campaign, publisher: publisher, pending: map[int64]pendWins{}}
 		c.skill = f.campaigns[campaign].Skill
 		p := f.priorLocked(campaign)
 		c.callRate, c.anyRate, c.closeRate = p, f.cautiousRateLocked(campaign), f.priorCloseLocked(campaign)
@@ -97,7 +101,10 @@ func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
 		c.hImp[at.UTC().Hour()] += w
 		return
 	}
-	c.pending[at.Unix()/60]++
+	pw := c.pending[at.Unix()/60]
+	pw.n++
+	pw.secs += float64(at.Unix() % 60)
+	c.pending[at.Unix()/60] = pw
 	if c.skill == "" {
 		return
 	}
@@ -134,8 +141,12 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 		arrive := f.arriveFor(c.skill)
 		var youngQ, youngA float64
 		var youngH [24]float64
-		for m, n := range c.pending {
-			t := float64(m*60) + 30
+		for m, pw := range c.pending {
+			n := pw.n
+			// The wins' mean time within the minute: where calls come
+			// seconds after the win, the middle of the minute would be off
+			// by up to half a minute of exposure.
+			t := float64(m*60) + pw.secs/math.Max(n, 1)
 			age := nowS - t
 			if age > maxAge {
 				w := f.weight(t)
