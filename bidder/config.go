@@ -173,6 +173,19 @@ type CampaignConfig struct {
 	NumberPool  string            `yaml:"number_pool"`
 	// NeedsCapacity: bid only with skilled-agent headroom; default true.
 	NeedsCapacity *bool `yaml:"needs_capacity"`
+
+	// Status is "active" (default) or "paused": a paused campaign never bids.
+	Status string `yaml:"status"`
+	// Start and End bound the flight (RFC 3339, or a date meaning its
+	// midnight in the campaign's time zone); zero means open.
+	Start FlightTime `yaml:"start"`
+	End   FlightTime `yaml:"end"`
+	// TotalBudget caps the campaign's spend over its whole flight
+	// (campaign currency); 0 = unlimited.
+	TotalBudget Money `yaml:"total_budget"`
+	// TimeZone is the IANA zone of this campaign's hour, day and schedule
+	// multipliers, flight dates and budget day; default server.time_zone.
+	TimeZone string `yaml:"time_zone"`
 }
 
 // SkillConfig names the contact-center skill a campaign's calls need.
@@ -191,6 +204,13 @@ type MultipliersConfig struct {
 	DeviceType map[string]float64 `yaml:"device_type"` // names or AdCOM codes, see deviceTypes
 	Country    map[string]float64 `yaml:"country"`     // ISO-3166-1 alpha-3
 	Region     map[string]float64 `yaml:"region"`      // geo.region code, e.g. "CA"
+	// Schedule is a day × hour grid: "mon-fri 8-11": 1.2 (hours inclusive,
+	// in the campaign's time zone). Cells may not overlap; unlisted cells are 1.
+	Schedule  map[string]float64 `yaml:"schedule"`
+	Exchange  map[string]float64 `yaml:"exchange"`   // by ?exchange= name
+	Domain    map[string]float64 `yaml:"domain"`     // by site.domain / app.domain (case-insensitive)
+	AppBundle map[string]float64 `yaml:"app_bundle"` // by app.bundle (case-insensitive)
+	Size      map[string]float64 `yaml:"size"`       // by creative size "300x250"
 }
 
 // TargetingConfig restricts where a campaign bids. Empty lists mean any.
@@ -539,6 +559,7 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 	if cc.NumberPool == "" {
 		add(p+".number_pool", "is required")
 	}
+	validateControls(p, cc, add)
 	m := &cc.Multipliers
 	checkMult := func(path string, v float64) {
 		if !(v >= 0) || v > 100 {

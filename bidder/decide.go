@@ -31,14 +31,18 @@ const (
 	CauseSeat                   // our seat not in wseat, or in bseat (nbr 0)
 	CauseCurrency               // no usable currency in request.cur (nbr 0)
 	CauseInvalidTraffic         // device ip/ifa on the invalid-traffic list (504)
+	CausePrivacy                // privacy policy: GDPR without consent, US privacy opt-out (nbr 0)
+	CauseTest                   // test=1 request and no server.test.number to bid with (nbr 0)
 	CauseUnsupported            // only video/audio, or native without a phone asset (nbr 0)
+	CauseInactive               // campaign paused, or outside its start/end flight (nbr 0)
 	CauseNoMatch                // no campaign targets this request (nbr 0)
 	CausePublisherBlocked       // publisher on a campaign block list (nbr 7)
 	CauseBlocked                // coppa, bcat, badv or bapp excludes the campaigns (504)
 	CauseInsecure               // imp.secure=1 but server.notice_base_url is http:// (nbr 0)
 	CauseNoCreative             // no creative fits the imp size or format (nbr 0)
 	CauseNoDeal                 // private auction without a deal open to our seat and advertiser (nbr 0)
-	CauseBudget                 // daily budget spent (nbr 0)
+	CauseBudget                 // daily or total budget spent, bids in flight included (nbr 0)
+	CauseCallCap                // calls per hour/day or concurrent calls at the campaign's cap (nbr 0)
 	CauseNoHeadroom             // no skilled-agent headroom, or pacing stop (500)
 	CauseCapacityStale          // capacity feed stale (501)
 	CauseBelowFloor             // price after scaling under the imp or deal floor (503)
@@ -49,7 +53,8 @@ const (
 )
 
 var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currency", "invalid_traffic",
-	"unsupported", "no_match", "publisher_blocked", "blocked", "insecure", "no_creative", "no_deal", "budget", "no_headroom",
+	"privacy", "test", "unsupported", "inactive", "no_match", "publisher_blocked", "blocked", "insecure", "no_creative",
+	"no_deal", "budget", "call_cap", "no_headroom",
 	"capacity_stale", "below_floor", "pool_exhausted", "source_budget", "late"}
 
 var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
@@ -79,6 +84,7 @@ func (r *Result) NBR() openrtb.NoBidReason { return r.Cause.NBR() }
 type cand struct {
 	cause Cause
 	price float64 // micro-units of the response currency, capped by max_cpm
+	cap   float64 // max_cpm in micro-units of the response currency
 	dead  bool    // pool exhausted during this request
 }
 
@@ -202,7 +208,10 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		devType = 0
 	}
 
-	worst := CauseNoMatch
+	worst := CauseInactive // every campaign paused or out of flight; any that got further says more
+	if len(s.campaigns) == 0 {
+		worst = CauseNoMatch
+	}
 	if cap(d.cands) < len(s.campaigns) {
 		d.cands = make([]cand, len(s.campaigns))
 	}
@@ -263,13 +272,23 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 					worst = max(worst, CauseNoCreative)
 					continue
 				}
-				deal, fc := s.clearsFloor(imp, c, cd.price, impFloor, curRate)
+				price := cd.price
+				if c.sizeMult != nil && !native {
+					if m, ok := c.sizeMult[sizeKey(cr.w, cr.h)]; ok {
+						price = min(price*m, cd.cap)
+					}
+					if !(price >= 1) { // a zero size multiplier: "not this size"
+						worst = max(worst, CauseNoCreative)
+						continue
+					}
+				}
+				deal, fc := s.clearsFloor(imp, c, price, impFloor, curRate)
 				if fc != CauseNone {
 					worst = max(worst, fc)
 					continue
 				}
-				if cd.price > bestPrice {
-					best, bestPrice, bestCr, bestNative, bestDeal = ci, cd.price, cr, native, deal
+				if price > bestPrice {
+					best, bestPrice, bestCr, bestNative, bestDeal = ci, price, cr, native, deal
 				}
 			}
 			if best < 0 {
@@ -314,6 +333,16 @@ func impSupported(imp *openrtb.Imp) bool {
 // evalCampaign applies the request-level targeting of c and prices it.
 func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *exchangeRT, seen []bool,
 	now time.Time, hour int, dow time.Weekday, day int64, devType int, curRate float64) Cause {
+	if c.paused {
+		return CauseInactive
+	}
+	if ns := now.UnixNano(); (c.start != 0 && ns < c.start) || (c.end != 0 && ns >= c.end) {
+		return CauseInactive
+	}
+	if c.loc != nil { // the campaign's own time zone
+		l := now.In(c.loc)
+		hour, dow, day = l.Hour(), l.Weekday(), dayIndex(l)
+	}
 	if !c.anyInv && !c.inventory[req.Inventory] {
 		return CauseNoMatch
 	}
@@ -357,6 +386,9 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if c.daily > 0 && c.budget.spentOn(day) >= c.daily {
 		return CauseBudget
 	}
+	if c.total > 0 && c.budget.total.Load() >= c.total {
+		return CauseBudget
+	}
 	factor := 1.0
 	if c.needsCap {
 		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
@@ -396,10 +428,29 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 			p *= m
 		}
 	}
+	if c.grid != nil {
+		p *= c.grid[dow][hour]
+	}
+	if c.exMult != nil {
+		if m, ok := lookupLower(c.exMult, ex.name); ok {
+			p *= m
+		}
+	}
+	if c.domainMult != nil {
+		if m, ok := lookupLower(c.domainMult, req.Domain); ok {
+			p *= m
+		}
+	}
+	if c.bundleMult != nil {
+		if m, ok := lookupLower(c.bundleMult, req.Bundle); ok {
+			p *= m
+		}
+	}
 	if p > c.maxCPM {
 		p = c.maxCPM
 	}
 	p = p * c.rate / curRate
+	cd.cap = c.maxCPM * c.rate / curRate
 	if !(p >= 1) { // under one micro-unit (or NaN): a zero multiplier means "not here"
 		return CauseNoMatch
 	}

@@ -478,15 +478,17 @@ func parseDecimalMicros(p []byte) (int64, bool) {
 	return v, true
 }
 
-// addSpend counts a billed impression against its campaign's daily budget,
+// addSpend counts a billed impression against its campaign's budgets,
 // converted from the bid currency into the campaign currency.
 func (b *Bidder) addSpend(s *snapshot, t *noticeToken, cpmMicros int64, now time.Time) {
-	b.spend(s, t.campaign, t.cur, cpmMicros, dayIndex(now.In(s.loc)))
+	b.spend(s, t.campaign, t.cur, cpmMicros, now, now, false)
 }
 
-// spend counts cpmMicros (in currency cur) against campaign's budget of day,
-// converted into the campaign currency.
-func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros, day int64) {
+// spend counts cpmMicros (in currency cur) billed at `at` against campaign's
+// budgets, converted into the campaign currency. The budget day is the
+// campaign's (its time_zone, else server.time_zone). A replayed bill of
+// another day than today counts in the total budget only.
+func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros int64, at, now time.Time, replay bool) {
 	for _, c := range s.campaigns {
 		if c.id != campaign {
 			continue
@@ -499,11 +501,25 @@ func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros, day int64) 
 			}
 			v = v * r / c.rate
 		}
+		loc := s.loc
+		if c.loc != nil {
+			loc = c.loc
+		}
+		day := dayIndex(at.In(loc))
 		// spent is kept in CPM micros, i.e. micro-units × 1000 per impression.
+		if replay && day != dayIndex(now.In(loc)) {
+			c.budget.total.Add(int64(math.Round(v)))
+			return
+		}
 		c.budget.add(day, int64(math.Round(v)))
 		return
 	}
 	// A campaign removed by a reload: keep counting under its id.
+	day := dayIndex(at.In(s.loc))
+	if replay && day != dayIndex(now.In(s.loc)) {
+		b.budgets.get(campaign).total.Add(cpmMicros)
+		return
+	}
 	b.budgets.get(campaign).add(day, cpmMicros)
 }
 

@@ -88,6 +88,17 @@ type campaign struct {
 	pool    int
 	budget  *budget
 	daily   int64 // daily budget in micro-units ×1000 (CPM micro-units), 0 = unlimited
+	total   int64 // total budget, same units; 0 = unlimited
+
+	paused     bool
+	start, end int64          // flight bounds, unix ns; 0 = open
+	loc        *time.Location // nil: server.time_zone
+	grid       *scheduleGrid  // nil: no schedule
+	exMult     map[string]float64
+	domainMult map[string]float64 // lowercase keys
+	bundleMult map[string]float64 // lowercase keys
+	sizeMult   map[uint32]float64 // by sizeKey
+	cats       []string           // bid.cat (ad_categories as configured)
 }
 
 type creative struct {
@@ -192,6 +203,9 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 	if cc.DailyBudget > 0 {
 		c.daily = int64(cc.DailyBudget) * 1000
 	}
+	if err := compileControls(p, c, cc, s); err != nil {
+		return nil, err
+	}
 	m := &cc.Multipliers
 	c.pubMult = lowerMap(m.Publisher)
 	for h := range c.hour {
@@ -262,6 +276,60 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 	}
 	c.pool = idx
 	return c, nil
+}
+
+// compileControls resolves status, flight, total budget, time zone and the
+// schedule, exchange, domain, bundle and size multipliers.
+func compileControls(p string, c *campaign, cc *CampaignConfig, s *snapshot) error {
+	c.paused = cc.Status == "paused"
+	if cc.TotalBudget > 0 {
+		c.total = int64(cc.TotalBudget) * 1000
+	}
+	loc := s.loc
+	if cc.TimeZone != "" && cc.TimeZone != s.cfg.Server.TimeZone {
+		l, err := time.LoadLocation(cc.TimeZone)
+		if err != nil {
+			return fmt.Errorf("%s.time_zone: %w", p, err)
+		}
+		c.loc, loc = l, l
+	}
+	for _, f := range []struct {
+		t   FlightTime
+		dst *int64
+		n   string
+	}{{cc.Start, &c.start, "start"}, {cc.End, &c.end, "end"}} {
+		v, err := f.t.parse(loc)
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", p, f.n, err)
+		}
+		if !v.IsZero() {
+			*f.dst = v.UnixNano()
+		}
+	}
+	m := &cc.Multipliers
+	g, err := compileSchedule(m.Schedule)
+	if err != nil {
+		return fmt.Errorf("%s.multipliers.schedule: %w", p, err)
+	}
+	c.grid = g
+	if len(m.Exchange) > 0 {
+		c.exMult = lowerMap(m.Exchange)
+	}
+	if len(m.Domain) > 0 {
+		c.domainMult = lowerMap(m.Domain)
+	}
+	if len(m.AppBundle) > 0 {
+		c.bundleMult = lowerMap(m.AppBundle)
+	}
+	if len(m.Size) > 0 {
+		c.sizeMult = make(map[uint32]float64, len(m.Size))
+		for k, v := range m.Size {
+			w, h, _ := parseSize(k)
+			c.sizeMult[sizeKey(w, h)] = v
+		}
+	}
+	c.cats = append([]string(nil), cc.AdCategories...)
+	return nil
 }
 
 func lowerMap(m map[string]float64) map[string]float64 {
