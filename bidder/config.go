@@ -21,6 +21,9 @@ type Config struct {
 	Currency  CurrencyConfig            `yaml:"currency"`
 	Exchanges map[string]ExchangeConfig `yaml:"exchanges"`
 	Campaigns []CampaignConfig          `yaml:"campaigns"`
+	// Privacy and TestRequests are exchange-facing policies (policy.go).
+	Privacy      PrivacyConfig      `yaml:"privacy"`
+	TestRequests TestRequestsConfig `yaml:"test_requests"`
 }
 
 // ServerConfig is the HTTP and bid-path section.
@@ -484,6 +487,7 @@ func (c *Config) Validate() error {
 			add("exchanges."+name+".default_tmax", "must not be negative")
 		}
 	}
+	cfg.validatePolicies(add)
 	if len(cfg.Campaigns) > 65535 {
 		add("campaigns", "at most 65535 campaigns")
 	}

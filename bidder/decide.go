@@ -86,6 +86,8 @@ type cand struct {
 	price float64 // micro-units of the response currency, capped by max_cpm
 	cap   float64 // max_cpm in micro-units of the response currency
 	dead  bool    // pool exhausted during this request
+	bid   bool    // bid on some imp (debug answer)
+	imp   Cause   // furthest imp-level reason it did not bid (debug answer)
 }
 
 // decision is pooled per-request scratch.
@@ -104,6 +106,9 @@ type decision struct {
 	// is false for Decide, which has none.
 	client    [2]uint64
 	hasClient bool
+	// evaluated: cands hold this request's campaigns (a request-level
+	// no-bid returns before them); read by the debug answer.
+	evaluated bool
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -157,7 +162,7 @@ func (b *Bidder) Decide(req *openrtb.Request, exchange string, now time.Time) Re
 }
 
 func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exchangeRT, now time.Time) {
-	d.Bids, d.Cause, d.Cur = d.Bids[:0], CauseNone, ""
+	d.Bids, d.Cause, d.Cur, d.evaluated = d.Bids[:0], CauseNone, "", false
 	d.buf, d.refs = d.buf[:0], d.refs[:0]
 	srv := &s.cfg.Server
 
@@ -187,6 +192,14 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	fb := b.deps.Feedback
 	if !fb.Allowed(ipHash, ifaHash) || !fb.AllowedIP(ip) {
 		d.Cause = CauseInvalidTraffic
+		return
+	}
+	if s.policy.privacyBlocks(req) {
+		d.Cause = CausePrivacy
+		return
+	}
+	if req.Test && !s.policy.testBid {
+		d.Cause = CauseTest
 		return
 	}
 	supported := false
@@ -222,6 +235,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	d.seen = d.seen[:s.nSkills]
 	clear(d.seen)
 	anyCand := false
+	d.evaluated = true
 	for i, c := range s.campaigns {
 		cd := &d.cands[i]
 		*cd = cand{}
@@ -264,12 +278,12 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 					continue
 				}
 				if imp.Secure && !s.baseHTTPS {
-					worst = max(worst, CauseInsecure)
+					worst, cd.imp = max(worst, CauseInsecure), max(cd.imp, CauseInsecure)
 					continue
 				}
 				cr, native := fitCreative(c, imp)
 				if cr == nil {
-					worst = max(worst, CauseNoCreative)
+					worst, cd.imp = max(worst, CauseNoCreative), max(cd.imp, CauseNoCreative)
 					continue
 				}
 				price := cd.price
@@ -278,13 +292,13 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 						price = min(price*m, cd.cap)
 					}
 					if !(price >= 1) { // a zero size multiplier: "not this size"
-						worst = max(worst, CauseNoCreative)
+						worst, cd.imp = max(worst, CauseNoCreative), max(cd.imp, CauseNoCreative)
 						continue
 					}
 				}
 				deal, fc := s.clearsFloor(imp, c, price, impFloor, curRate)
 				if fc != CauseNone {
-					worst = max(worst, fc)
+					worst, cd.imp = max(worst, fc), max(cd.imp, fc)
 					continue
 				}
 				if price > bestPrice {
@@ -296,9 +310,11 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 			}
 			c := b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now)
 			if c == CauseNone {
+				d.cands[best].bid = true
 				break
 			}
 			d.cands[best].dead = true
+			d.cands[best].imp = max(d.cands[best].imp, c)
 			worst = max(worst, c)
 		}
 	}
@@ -379,7 +395,7 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 		return CauseNoMatch
 	}
 	fb := b.deps.Feedback
-	if !seen[c.skillIdx] {
+	if !seen[c.skillIdx] && !req.Test { // test requests count in no report
 		seen[c.skillIdx] = true
 		fb.RecordSeen(c.skill, ex.name, now)
 	}
@@ -408,7 +424,7 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 		return CauseNoHeadroom
 	}
 	// Volume control: skip when the skill's expected calls are spent.
-	if pt := b.deps.Participation; pt != nil && !pt.Admit(c.skill) {
+	if pt := b.deps.Participation; pt != nil && !req.Test && !pt.Admit(c.skill) {
 		return CauseNoHeadroom
 	}
 	p := c.baseCPM * factor * pace * fb.HitRate(c.id, req.PublisherID) *
@@ -463,6 +479,9 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 // exchange holds its share of the pool already.
 func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
 	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, ipHash, ifaHash uint64, now time.Time) Cause {
+	if req.Test {
+		return b.testBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, now)
+	}
 	cause, cs, xs := b.admitHold(d, s, ex, c.pool, now)
 	if cause != CauseNone {
 		return cause
@@ -485,6 +504,33 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		return CausePoolExhausted
 	}
 	d.refs = append(d.refs, res.Ref)
+	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID, res, ipHash, ifaHash, now)
+	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
+	return CauseNone
+}
+
+// testBid answers a test=1 request: the same price and markup, but the
+// number is test_requests.number (no pool entry is reserved), no hold,
+// budget or feedback counter is touched, and the bid id starts with
+// testBidPrefix so its notices change nothing.
+func (b *Bidder) testBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
+	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, now time.Time) Cause {
+	start := len(d.buf)
+	d.buf = append(d.buf, testBidPrefix...)
+	d.buf = append(d.buf, bidPrefix[:]...)
+	d.buf = append(d.buf, '-')
+	d.buf = appendBase32(d.buf, bidSeq.Add(1))
+	bidID := bstr(d.buf[start:])
+	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID,
+		numbers.Reservation{E164: s.policy.testNumber}, 0, 0, now)
+	return CauseNone
+}
+
+// appendBid renders the markup and signed notice URLs of one bid and
+// appends it to d.Bids.
+func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
+	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, bidID string,
+	res numbers.Reservation, ipHash, ifaHash uint64, now time.Time) {
 	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
 	mStart := len(d.buf)
 	mtype, w, h := 1, cr.w, cr.h
@@ -519,7 +565,7 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		}
 		d.buf = append(d.buf, '.')
 		d.buf = append(d.buf, tags[k][:]...)
-		d.buf = append(d.buf, "&p=${AUCTION_PRICE}"...)
+		d.buf = append(d.buf, "&p=${AUCTION_PRICE}&c=${AUCTION_CURRENCY}"...)
 		if k == 2 {
 			d.buf = append(d.buf, "&l=${AUCTION_LOSS}"...)
 		}
@@ -533,9 +579,16 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
 		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
 		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
-		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp})
-	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
-	return CauseNone
+		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
+}
+
+// catTax is the taxonomy of bid.cat: callbid's categories are IAB Content
+// Category Taxonomy 1.0 codes (IAB13-7), cattax 1.
+func catTax(cats []string) int {
+	if len(cats) == 0 {
+		return 0
+	}
+	return 1
 }
 
 // bstr views b as a string. The bytes must not change afterwards: d.buf is

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"hash"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -288,11 +289,12 @@ const (
 	noticeWrongKind // a genuine token of another kind's URL (or version 1 off the win path)
 	noticeConflict  // a win or bill after the bid's loss, or a loss after its win or bill
 	noticeProbe     // HEAD: answered, never applied
+	noticeTest      // a test=1 bid's notice: authentic, changes nothing
 	numNoticeOutcomes
 )
 
 var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired",
-	"wrong_kind", "conflict", "probe"}
+	"wrong_kind", "conflict", "probe", "test"}
 
 // handleNotice serves /notice/{win|bill|loss}?t=…&p=…. HEAD checks the token
 // and answers as GET would, without changing anything.
@@ -306,7 +308,8 @@ func (b *Bidder) handleNotice(ctx *fasthttp.RequestCtx, kind noticeKind) {
 	if ctx.IsHead() {
 		outcome, status = b.probeNotice(kind, ctx.QueryArgs().Peek("t"), b.now())
 	} else {
-		outcome, status = b.applyNotice(kind, ctx.QueryArgs().Peek("t"), ctx.QueryArgs().Peek("p"), b.now())
+		q := ctx.QueryArgs()
+		outcome, status = b.applyNoticeCur(kind, q.Peek("t"), q.Peek("p"), q.Peek("c"), b.now())
 	}
 	b.m.notices[kind][outcome].Inc()
 	ctx.SetStatusCode(status)
@@ -351,11 +354,22 @@ func (b *Bidder) probeNotice(kind noticeKind, tok []byte, now time.Time) (notice
 // the same bid (a loss, then a win: the loss freed the number, which may be
 // another impression's by now).
 func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) (noticeOutcome, int) {
+	return b.applyNoticeCur(kind, tok, price, nil, now)
+}
+
+// applyNoticeCur is applyNotice with the notice's ${AUCTION_CURRENCY}
+// (cur): a clearing price in another currency than the bid's is converted
+// into the bid's before it is capped and booked.
+func (b *Bidder) applyNoticeCur(kind noticeKind, tok, price, cur []byte, now time.Time) (noticeOutcome, int) {
 	s := b.snap.Load()
 	t, o, st := b.checkNotice(s, kind, tok, now)
 	if o != noticeApplied {
 		return o, st
 	}
+	if len(t.bidID) >= len(testBidPrefix) && t.bidID[:len(testBidPrefix)] == testBidPrefix {
+		return noticeTest, fasthttp.StatusNoContent // test=1: no lease, spend, dedupe entry or event
+	}
+	price = b.convertClearing(s, kind, price, cur, t.cur)
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
 		return noticeDuplicate, fasthttp.StatusNoContent
@@ -536,4 +550,22 @@ func (b *Bidder) publishImpression(t *noticeToken, kind string, price int64, now
 	if !b.deps.Publisher.Publish(events.TopicImpressions, []byte(t.bidID), v) {
 		b.m.publishDropped.Inc()
 	}
+}
+
+// convertClearing rewrites a clearing price given in currency cur (the
+// notice's ${AUCTION_CURRENCY}) into bidCur. An absent, unsubstituted or
+// equal currency leaves the price as it is; an unknown one makes the price
+// unusable (booked as malformed: the bid price for a win or bill).
+func (b *Bidder) convertClearing(s *snapshot, kind noticeKind, price, cur []byte, bidCur string) []byte {
+	if len(cur) == 0 || cur[0] == '$' || string(cur) == bidCur || len(price) == 0 || price[0] == '$' {
+		return price
+	}
+	from, ok1 := s.rates[string(cur)]
+	to, ok2 := s.rates[bidCur]
+	v, ok3 := parseDecimalMicros(price)
+	if !ok1 || !ok2 || !ok3 || !(to > 0) {
+		return []byte("?") // malformed
+	}
+	conv := int64(float64(v) * from / to)
+	return strconv.AppendFloat(nil, float64(conv)/1e6, 'f', 6, 64)
 }

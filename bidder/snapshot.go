@@ -33,6 +33,7 @@ type snapshot struct {
 	baseHTTPS bool
 	signer    *signer
 	holds     []poolHolds // hold budgets by pool index (nil: unlimited)
+	policy    policy
 }
 
 // exchangeRT is the per-exchange setting resolved at compile time.
@@ -99,6 +100,7 @@ type campaign struct {
 	bundleMult map[string]float64 // lowercase keys
 	sizeMult   map[uint32]float64 // by sizeKey
 	cats       []string           // bid.cat (ad_categories as configured)
+	bundle     string             // bid.bundle (app_bundle as configured)
 }
 
 type creative struct {
@@ -124,6 +126,7 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (
 	for k, v := range cfg.Currency.Rates {
 		s.rates[k] = v
 	}
+	s.policy = compilePolicy(&cfg)
 	for _, c := range cfg.Currency.Bid {
 		s.bidCur[c] = true
 	}
@@ -329,6 +332,7 @@ func compileControls(p string, c *campaign, cc *CampaignConfig, s *snapshot) err
 		}
 	}
 	c.cats = append([]string(nil), cc.AdCategories...)
+	c.bundle = cc.AppBundle
 	return nil
 }
 
