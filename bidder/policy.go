@@ -152,4 +152,3 @@ func appendDebugExt(dst []byte, d *decision, s *snapshot) []byte {
 	}
 	return append(dst, "]}}}"...)
 }
-
