@@ -189,6 +189,8 @@ type CampaignConfig struct {
 	// TimeZone is the IANA zone of this campaign's hour, day and schedule
 	// multipliers, flight dates and budget day; default server.time_zone.
 	TimeZone string `yaml:"time_zone"`
+	// CallCaps stop bids at calls per hour, per day or in progress.
+	CallCaps CallCapsConfig `yaml:"call_caps"`
 }
 
 // SkillConfig names the contact-center skill a campaign's calls need.
@@ -564,6 +566,7 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 		add(p+".number_pool", "is required")
 	}
 	validateControls(p, cc, add)
+	cc.CallCaps.validate(p, add)
 	m := &cc.Multipliers
 	checkMult := func(path string, v float64) {
 		if !(v >= 0) || v > 100 {

@@ -405,6 +405,9 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if c.total > 0 && c.budget.total.Load() >= c.total {
 		return CauseBudget
 	}
+	if (c.capHour|c.capDay|c.capConcurrent) != 0 && c.calls.capReached(c, day*24+int64(hour), day) {
+		return CauseCallCap
+	}
 	factor := 1.0
 	if c.needsCap {
 		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)

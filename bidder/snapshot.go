@@ -101,6 +101,11 @@ type campaign struct {
 	sizeMult   map[uint32]float64 // by sizeKey
 	cats       []string           // bid.cat (ad_categories as configured)
 	bundle     string             // bid.bundle (app_bundle as configured)
+
+	calls         *callCounter // shared with the call consumers, kept across reloads
+	capHour       int64
+	capDay        int64
+	capConcurrent int64
 }
 
 type creative struct {
@@ -111,7 +116,7 @@ type creative struct {
 }
 
 // compile builds a snapshot from cfg (defaults already applied).
-func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (*snapshot, error) {
+func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, calls *callTable) (*snapshot, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -182,6 +187,13 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (
 		}
 		c.skillIdx = si
 		c.budget = budgets.get(c.id)
+		c.calls = calls.counter(c.id)
+		loc := s.loc
+		if c.loc != nil {
+			loc = c.loc
+		}
+		c.calls.loc.Store(loc)
+		c.calls.window.Store(int64(cc.CallCaps.RepeatWindow))
 		s.campaigns = append(s.campaigns, c)
 	}
 	s.nSkills = len(skills)
@@ -333,6 +345,7 @@ func compileControls(p string, c *campaign, cc *CampaignConfig, s *snapshot) err
 	}
 	c.cats = append([]string(nil), cc.AdCategories...)
 	c.bundle = cc.AppBundle
+	c.capHour, c.capDay, c.capConcurrent = int64(cc.CallCaps.PerHour), int64(cc.CallCaps.PerDay), int64(cc.CallCaps.Concurrent)
 	return nil
 }
 
