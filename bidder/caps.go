@@ -263,4 +263,3 @@ func (b *Bidder) CallCounts(id string, now time.Time) CallCounts {
 	}
 	return out
 }
-
