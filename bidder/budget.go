@@ -19,6 +19,37 @@ type budget struct {
 	// total is the spend over the campaign's life (total_budget): this
 	// process's bills plus those replayed from callbid.impressions.v1.
 	total atomic.Int64
+	// Expected spend of bids in flight (price × P(win)), by the second the
+	// bid was made; a slot older than the reserve window counts nothing.
+	resTag [reserveSlots]atomic.Int64 // unix second + 1 of the slot's bids (0 = never used)
+	resVal [reserveSlots]atomic.Int64
+}
+
+// reserveSlots bounds the reserve window (seconds).
+const reserveSlots = 64
+
+// reserve adds v (CPM micros, campaign currency) for a bid made in sec.
+// Two bids racing over a slot's rollover can lose one reservation; that
+// is one bid of slack, inside the bound the README states.
+func (b *budget) reserve(sec, v int64) {
+	i := sec % reserveSlots
+	if b.resTag[i].Load() != sec+1 {
+		b.resTag[i].Store(sec + 1)
+		b.resVal[i].Store(0)
+	}
+	b.resVal[i].Add(v)
+}
+
+// reserved is the expected spend of bids made in the last window seconds
+// up to sec (0 < window <= reserveSlots).
+func (b *budget) reserved(sec, window int64) int64 {
+	var sum int64
+	for i := range b.resTag {
+		if t := b.resTag[i].Load() - 1; t <= sec && t > sec-window {
+			sum += b.resVal[i].Load()
+		}
+	}
+	return sum
 }
 
 // spentOn returns the spend of day (0 when the counter is of another day).

@@ -191,6 +191,11 @@ type CampaignConfig struct {
 	TimeZone string `yaml:"time_zone"`
 	// CallCaps stop bids at calls per hour, per day or in progress.
 	CallCaps CallCapsConfig `yaml:"call_caps"`
+	// BudgetReserveWindow: each bid's expected spend (price × P(win)) counts
+	// against the daily and total budgets for this long after the bid, so
+	// bids in flight cannot overspend; default 15s, at most 60s; negative
+	// turns it off.
+	BudgetReserveWindow time.Duration `yaml:"budget_reserve_window"`
 }
 
 // SkillConfig names the contact-center skill a campaign's calls need.

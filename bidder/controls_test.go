@@ -27,6 +27,7 @@ campaigns:
     start: "2026-11-01"
     end: "2026-12-01 00:00"
     total_budget: 0.02
+    budget_reserve_window: -1s   # this test counts bills only; TestBudgetReservesBidsInFlight covers it
     multipliers:
       schedule: { "mon-fri 8-11": 1.5, "sat,sun": 0.5, "wed 12-13": 0 }
       exchange: { ExA: 2 }
@@ -200,5 +201,57 @@ func TestCampaignControlsValidate(t *testing.T) {
 	}
 	if g[time.Sunday][1] != 3 || g[time.Monday][22] != 3 || g[time.Tuesday][23] != 1 || g[time.Friday][3] != 1 {
 		t.Fatalf("wrapping grid wrong: %v", g)
+	}
+}
+
+// TestBudgetReservesBidsInFlight: with a daily budget of 0.01 (ten
+// impressions at 1.00 CPM, 2.5 at the 4.00 bid), bids stop once billed
+// spend plus the expected spend of bids still in flight reaches it, not
+// only once bills arrive; reservations lapse after the window, and bills
+// take their place.
+func TestBudgetReservesBidsInFlight(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Campaigns = cfg.Campaigns[:1] // mortgage, 4.00 CPM
+	cfg.Campaigns[0].DailyBudget = 10_000
+	cfg.Campaigns[0].BudgetReserveWindow = 10 * time.Second
+	e := newEnv(t, cfg, 0)
+	var burls []string
+	for i := 0; i < 3; i++ {
+		r := e.b.Decide(banner300(), "default", e.now)
+		if len(r.Bids) != 1 {
+			t.Fatalf("bid %d: %s", i, r.Cause)
+		}
+		burls = append(burls, r.Bids[0].BURL)
+	}
+	// 3 × 4.00 CPM = 12,000,000 CPM micros reserved ≥ 10,000,000: stop.
+	if r := e.b.Decide(banner300(), "default", e.now); r.Cause != CauseBudget {
+		t.Fatalf("bids in flight cover the budget: cause %s, want budget", r.Cause)
+	}
+	// The exchange bills one at 4.00; the rest lapse after the window.
+	if o, _ := e.b.applyNotice(noticeBill, []byte(tokenOf(t, burls[0])), []byte("4"), e.now); o != noticeApplied {
+		t.Fatal(noticeOutcomeNames[o])
+	}
+	e.now = e.now.Add(11 * time.Second)
+	if r := e.b.Decide(banner300(), "default", e.now); len(r.Bids) != 1 {
+		t.Fatalf("after the window: %s", r.Cause)
+	}
+	// 4,000,000 billed + 4,000,000 in flight: one more fits, then stop.
+	if r := e.b.Decide(banner300(), "default", e.now); len(r.Bids) != 1 {
+		t.Fatalf("second after the window: %s", r.Cause)
+	}
+	if r := e.b.Decide(banner300(), "default", e.now); r.Cause != CauseBudget {
+		t.Fatalf("billed + in flight: cause %s, want budget", r.Cause)
+	}
+	// Without the reservation (window negative) only bills count.
+	cfg.Campaigns[0].BudgetReserveWindow = -1
+	if err := e.b.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.b.Decide(banner300(), "default", e.now); len(r.Bids) != 1 {
+		t.Fatalf("reservation off: %s", r.Cause)
+	}
+	cfg.Campaigns[0].BudgetReserveWindow = 2 * time.Minute
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "campaigns[0].budget_reserve_window: must be at most 1m") {
+		t.Fatalf("window bound: %v", err)
 	}
 }

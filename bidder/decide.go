@@ -109,6 +109,8 @@ type decision struct {
 	// evaluated: cands hold this request's campaigns (a request-level
 	// no-bid returns before them); read by the debug answer.
 	evaluated bool
+	curRate   float64 // USD per unit of the response currency
+	pwin      float64 // P(win) of the bid being made (budget reservation)
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -182,7 +184,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		d.Cause = CauseCurrency
 		return
 	}
-	d.Cur = cur
+	d.Cur, d.curRate, d.pwin = cur, curRate, 1
 
 	ip := req.Device.IP
 	if ip == "" {
@@ -399,11 +401,14 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 		seen[c.skillIdx] = true
 		fb.RecordSeen(c.skill, ex.name, now)
 	}
-	if c.daily > 0 && c.budget.spentOn(day) >= c.daily {
-		return CauseBudget
-	}
-	if c.total > 0 && c.budget.total.Load() >= c.total {
-		return CauseBudget
+	if c.daily > 0 || c.total > 0 {
+		var held int64
+		if c.reserveWin > 0 {
+			held = c.budget.reserved(now.Unix(), c.reserveWin)
+		}
+		if (c.daily > 0 && c.budget.spentOn(day)+held >= c.daily) || (c.total > 0 && c.budget.total.Load()+held >= c.total) {
+			return CauseBudget
+		}
 	}
 	if (c.capHour|c.capDay|c.capConcurrent) != 0 && c.calls.capReached(c, day*24+int64(hour), day) {
 		return CauseCallCap
@@ -507,6 +512,11 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		return CausePoolExhausted
 	}
 	d.refs = append(d.refs, res.Ref)
+	if (c.daily > 0 || c.total > 0) && c.reserveWin > 0 {
+		// Expected spend in the campaign currency: price × P(win) (1 when
+		// unknown: the conservative bound).
+		c.budget.reserve(now.Unix(), int64(float64(priceMicros)*d.pwin*d.curRate/c.rate))
+	}
 	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID, res, ipHash, ifaHash, now)
 	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
 	return CauseNone

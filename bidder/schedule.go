@@ -77,6 +77,9 @@ func validateControls(p string, cc *CampaignConfig, add func(path, format string
 	if cc.TotalBudget < 0 {
 		add(p+".total_budget", "must not be negative")
 	}
+	if cc.BudgetReserveWindow > time.Minute {
+		add(p+".budget_reserve_window", "must be at most 1m")
+	}
 	if cc.TotalBudget > 0 && cc.DailyBudget > cc.TotalBudget {
 		add(p+".daily_budget", "is above total_budget (%s)", cc.TotalBudget)
 	}

@@ -106,6 +106,7 @@ type campaign struct {
 	capHour       int64
 	capDay        int64
 	capConcurrent int64
+	reserveWin    int64 // seconds of the bids-in-flight reservation; 0 = off
 }
 
 type creative struct {
@@ -345,9 +346,18 @@ func compileControls(p string, c *campaign, cc *CampaignConfig, s *snapshot) err
 	}
 	c.cats = append([]string(nil), cc.AdCategories...)
 	c.bundle = cc.AppBundle
+	switch w := cc.BudgetReserveWindow; {
+	case w == 0:
+		c.reserveWin = defaultReserveWindow
+	case w > 0:
+		c.reserveWin = max(int64((w+time.Second-1)/time.Second), 1)
+	}
 	c.capHour, c.capDay, c.capConcurrent = int64(cc.CallCaps.PerHour), int64(cc.CallCaps.PerDay), int64(cc.CallCaps.Concurrent)
 	return nil
 }
+
+// defaultReserveWindow (seconds) covers the usual win/bill notice delay.
+const defaultReserveWindow = 15
 
 func lowerMap(m map[string]float64) map[string]float64 {
 	out := make(map[string]float64, len(m))
