@@ -24,6 +24,8 @@ type Config struct {
 	// Privacy and TestRequests are exchange-facing policies (policy.go).
 	Privacy      PrivacyConfig      `yaml:"privacy"`
 	TestRequests TestRequestsConfig `yaml:"test_requests"`
+	// Shading is first-price bid shading (shading.go).
+	Shading ShadingConfig `yaml:"shading"`
 }
 
 // ServerConfig is the HTTP and bid-path section.
@@ -377,6 +379,7 @@ func (c *Config) SetDefaults() {
 	if len(c.Currency.Bid) == 0 {
 		c.Currency.Bid = []string{"USD"}
 	}
+	c.Shading.setDefaults()
 	for i := range c.Campaigns {
 		cc := &c.Campaigns[i]
 		setStr(&cc.Currency, "USD")
@@ -495,6 +498,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	cfg.validatePolicies(add)
+	cfg.Shading.validate(add)
 	if len(cfg.Campaigns) > 65535 {
 		add("campaigns", "at most 65535 campaigns")
 	}

@@ -310,6 +310,9 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 			if best < 0 {
 				break
 			}
+			if !s.cfg.Shading.Disabled && firstPrice(req, imp, bestDeal) {
+				bestPrice = b.shadePrice(s, req, imp, ex, bestDeal, bestPrice, impFloor, curRate)
+			}
 			c := b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now)
 			if c == CauseNone {
 				d.cands[best].bid = true
@@ -512,6 +515,9 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		return CausePoolExhausted
 	}
 	d.refs = append(d.refs, res.Ref)
+	if !s.cfg.Shading.Disabled {
+		b.shade.recordBid(ex.name, req.PublisherID, float64(priceMicros)/1e6*d.curRate)
+	}
 	if (c.daily > 0 || c.total > 0) && c.reserveWin > 0 {
 		// Expected spend in the campaign currency: price × P(win) (1 when
 		// unknown: the conservative bound).
@@ -579,6 +585,9 @@ func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *
 		d.buf = append(d.buf, '.')
 		d.buf = append(d.buf, tags[k][:]...)
 		d.buf = append(d.buf, "&p=${AUCTION_PRICE}&c=${AUCTION_CURRENCY}"...)
+		if k != 1 { // win and loss: what bid shading learns the competition from
+			d.buf = append(d.buf, "&m=${AUCTION_MIN_TO_WIN}"...)
+		}
 		if k == 2 {
 			d.buf = append(d.buf, "&l=${AUCTION_LOSS}"...)
 		}

@@ -309,7 +309,7 @@ func (b *Bidder) handleNotice(ctx *fasthttp.RequestCtx, kind noticeKind) {
 		outcome, status = b.probeNotice(kind, ctx.QueryArgs().Peek("t"), b.now())
 	} else {
 		q := ctx.QueryArgs()
-		outcome, status = b.applyNoticeCur(kind, q.Peek("t"), q.Peek("p"), q.Peek("c"), b.now())
+		outcome, status = b.applyNoticeFull(kind, q.Peek("t"), q.Peek("p"), q.Peek("c"), q.Peek("m"), b.now())
 	}
 	b.m.notices[kind][outcome].Inc()
 	ctx.SetStatusCode(status)
@@ -361,6 +361,12 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 // (cur): a clearing price in another currency than the bid's is converted
 // into the bid's before it is capped and booked.
 func (b *Bidder) applyNoticeCur(kind noticeKind, tok, price, cur []byte, now time.Time) (noticeOutcome, int) {
+	return b.applyNoticeFull(kind, tok, price, cur, nil, now)
+}
+
+// applyNoticeFull is applyNoticeCur with the notice's
+// ${AUCTION_MIN_TO_WIN} (mtw), which bid shading learns from.
+func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, now time.Time) (noticeOutcome, int) {
 	s := b.snap.Load()
 	t, o, st := b.checkNotice(s, kind, tok, now)
 	if o != noticeApplied {
@@ -370,6 +376,9 @@ func (b *Bidder) applyNoticeCur(kind noticeKind, tok, price, cur []byte, now tim
 		return noticeTest, fasthttp.StatusNoContent // test=1: no lease, spend, dedupe entry or event
 	}
 	price = b.convertClearing(s, kind, price, cur, t.cur)
+	if len(mtw) > 0 && mtw[0] != '$' {
+		mtw = b.convertClearing(s, kind, mtw, cur, t.cur)
+	}
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
 		return noticeDuplicate, fasthttp.StatusNoContent
@@ -377,6 +386,7 @@ func (b *Bidder) applyNoticeCur(kind noticeKind, tok, price, cur []byte, now tim
 		// 204: the exchange has nothing to retry; the counter shows it.
 		return noticeConflict, fasthttp.StatusNoContent
 	}
+	b.observeNotice(s, &t, kind, price, mtw)
 	switch kind {
 	case noticeWin:
 		b.countWin(b.deps.Reserver.Win(t.ref, false, now))
