@@ -110,7 +110,6 @@ type decision struct {
 	// no-bid returns before them); read by the debug answer.
 	evaluated bool
 	curRate   float64 // USD per unit of the response currency
-	pwin      float64 // P(win) of the bid being made (budget reservation)
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -184,7 +183,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		d.Cause = CauseCurrency
 		return
 	}
-	d.Cur, d.curRate, d.pwin = cur, curRate, 1
+	d.Cur, d.curRate = cur, curRate
 
 	ip := req.Device.IP
 	if ip == "" {
@@ -515,13 +514,18 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		return CausePoolExhausted
 	}
 	d.refs = append(d.refs, res.Ref)
+	usd := float64(priceMicros) / 1e6 * d.curRate
 	if !s.cfg.Shading.Disabled {
-		b.shade.recordBid(ex.name, req.PublisherID, float64(priceMicros)/1e6*d.curRate)
+		b.shade.recordBid(ex.name, req.PublisherID, usd)
 	}
 	if (c.daily > 0 || c.total > 0) && c.reserveWin > 0 {
-		// Expected spend in the campaign currency: price × P(win) (1 when
-		// unknown: the conservative bound).
-		c.budget.reserve(now.Unix(), int64(float64(priceMicros)*d.pwin*d.curRate/c.rate))
+		// Expected spend in the campaign currency: price × P(win), the
+		// learned win curve's (1 while it has too little evidence).
+		pwin := 1.0
+		if !s.cfg.Shading.Disabled {
+			pwin = b.shade.winProb(&s.cfg.Shading, ex.name, req.PublisherID, usd)
+		}
+		c.budget.reserve(now.Unix(), int64(float64(priceMicros)*pwin*d.curRate/c.rate))
 	}
 	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID, res, ipHash, ifaHash, now)
 	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)

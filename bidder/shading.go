@@ -432,3 +432,22 @@ func (b *Bidder) observeNotice(s *snapshot, t *noticeToken, kind noticeKind, pri
 	}
 	b.shade.observe(&s.cfg.Shading, t.exchange, t.publisher, kind == noticeWin, float64(t.price)*toUSD, exact)
 }
+
+// winProb is the learned P(win) of a bid at p (USD CPM) on exchange ×
+// publisher; 1 (the conservative value for budget reservations) while the
+// curve has too little evidence.
+func (s *shader) winProb(cfg *ShadingConfig, exchange, publisher string, p float64) float64 {
+	pub, ex := s.lookup(exchange, publisher)
+	c := pub
+	if c == nil || c.n.Load() < int64(cfg.MinObservations) {
+		c = ex
+	}
+	if c == nil || c.n.Load() < int64(cfg.MinObservations) {
+		return 1
+	}
+	cdf := c.cdf.Load()
+	if cdf == nil {
+		return 1
+	}
+	return cdf[shadeBin(p)]
+}
