@@ -36,6 +36,7 @@ type Bidder struct {
 	budgets  *budgetSet
 	calls    *callTable // call caps' counters, fed by the call consumers
 	shade    *shader    // first-price win curves, fed by notices
+	value    *valueTable // value-based bidding's close rates and revenue, fed by attributions
 	dedupe   *dedupe
 	holds    *holdLimiter // per-source hold budgets, shared across snapshots
 	m        *metrics
@@ -53,7 +54,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	if deps.Reserver == nil {
 		return nil, errors.New("bidder: a Reserver (numbers pools) is required")
 	}
-	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), calls: newCallTable(), shade: newShader(), m: newMetrics(), now: deps.Now}
+	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), calls: newCallTable(), shade: newShader(), value: newValueTable(), m: newMetrics(), now: deps.Now}
 	b.holds = newHoldLimiter(b.m)
 	b.debugLog = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
 	b.pinnedClock = b.now != nil

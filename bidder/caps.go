@@ -116,9 +116,11 @@ func (t *callTable) counterLocked(id string) *callCounter {
 
 // HandleAttribution counts an accepted, attributed call against its
 // campaign's hour and day (once per caller within the repeat window) and
-// starts following it for the concurrent cap. Wire it to the
+// starts following it for the concurrent cap; value-based bidding learns
+// calls, sales and revenue from it (value.go). Wire it to the
 // callbid.attribution.v1 consumer; it never fails a record.
 func (b *Bidder) HandleAttribution(a *events.Attribution) error {
+	b.learnValue(a)
 	if !a.Accepted || a.CampaignID == "" || a.CallID == "" || a.Disposition != "" || a.IsFinal {
 		return nil // refused, unattributed, or feedback's re-emission with the outcome
 	}

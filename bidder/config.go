@@ -198,6 +198,9 @@ type CampaignConfig struct {
 	// bids in flight cannot overspend; default 15s, at most 60s; negative
 	// turns it off.
 	BudgetReserveWindow time.Duration `yaml:"budget_reserve_window"`
+	// ValueBidding prices impressions at their learned expected value
+	// instead of value_per_call or base_cpm (value.go).
+	ValueBidding ValueBiddingConfig `yaml:"value_bidding"`
 }
 
 // SkillConfig names the contact-center skill a campaign's calls need.
@@ -541,6 +544,11 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 		add(p+".skill.premium_multiplier", "must be in (0, 100]")
 	}
 	switch {
+	case cc.ValueBidding.Enabled:
+		if cc.ValuePerCall != 0 || cc.BaseCPM != 0 {
+			add(p+".value_bidding", "replaces value_per_call and base_cpm: give only one way to price")
+		}
+		cc.ValueBidding.validate(p, cc, add)
 	case cc.ValuePerCall != 0 && cc.BaseCPM != 0:
 		add(p+".base_cpm", "give either value_per_call with expected_call_rate, or base_cpm, not both")
 	case cc.ValuePerCall != 0:

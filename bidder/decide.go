@@ -437,7 +437,11 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if pt := b.deps.Participation; pt != nil && !req.Test && !pt.Admit(c.skill) {
 		return CauseNoHeadroom
 	}
-	p := c.baseCPM * factor * pace * fb.HitRate(c.id, req.PublisherID) *
+	base := c.baseCPM
+	if c.valueBidding {
+		base = c.valueCallRate * b.value.perCall(c, req.PublisherID)
+	}
+	p := base * factor * pace * fb.HitRate(c.id, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
 	if len(c.pubMult) > 0 {
 		if m, ok := lookupLower(c.pubMult, req.PublisherID); ok {

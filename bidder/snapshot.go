@@ -107,6 +107,13 @@ type campaign struct {
 	capDay        int64
 	capConcurrent int64
 	reserveWin    int64 // seconds of the bids-in-flight reservation; 0 = off
+
+	valueBidding    bool
+	valueCallRate   float64 // expected_call_rate × 1000 (per mille)
+	valueClose      float64 // prior close rate
+	valueRevenue    float64 // prior revenue per sale, micro-units
+	valuePriorCalls float64
+	valuePriorSales float64
 }
 
 type creative struct {
@@ -346,6 +353,18 @@ func compileControls(p string, c *campaign, cc *CampaignConfig, s *snapshot) err
 	}
 	c.cats = append([]string(nil), cc.AdCategories...)
 	c.bundle = cc.AppBundle
+	if v := &cc.ValueBidding; v.Enabled {
+		c.valueBidding, c.valueCallRate = true, cc.ExpectedCallRate*1000
+		c.valueClose, c.valueRevenue = v.CloseRate, float64(v.RevenuePerSale)
+		c.valuePriorCalls, c.valuePriorSales = v.PriorCalls, v.PriorSales
+		if c.valuePriorCalls == 0 {
+			c.valuePriorCalls = 20
+		}
+		if c.valuePriorSales == 0 {
+			c.valuePriorSales = 5
+		}
+		c.baseCPM = c.valueCallRate * c.valueClose * c.valueRevenue
+	}
 	switch w := cc.BudgetReserveWindow; {
 	case w == 0:
 		c.reserveWin = defaultReserveWindow
