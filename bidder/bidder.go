@@ -34,8 +34,8 @@ type Bidder struct {
 	log      zerolog.Logger
 	debugLog zerolog.Logger // sampled, for no-bid reasons
 	budgets  *budgetSet
-	calls    *callTable // call caps' counters, fed by the call consumers
-	shade    *shader    // first-price win curves, fed by notices
+	calls    *callTable  // call caps' counters, fed by the call consumers
+	shade    *shader     // first-price win curves, fed by notices
 	value    *valueTable // value-based bidding's close rates and revenue, fed by attributions
 	dedupe   *dedupe
 	holds    *holdLimiter // per-source hold budgets, shared across snapshots
