@@ -352,6 +352,9 @@ func (s *shader) explore(cfg *ShadingConfig, exchange, publisher string, r uint6
 	if c == nil || c.n.Load() < int64(cfg.MinObservations) {
 		c = ex
 	}
+	if ex == nil || ex.cdf.Load() == nil {
+		return false, 0 // no notice from this exchange yet: nothing to learn from a probe
+	}
 	mask := uint64(15)
 	switch {
 	case c != nil && c.exactN.Load() >= int64(cfg.MinObservations):
