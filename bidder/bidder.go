@@ -34,6 +34,9 @@ type Bidder struct {
 	log      zerolog.Logger
 	debugLog zerolog.Logger // sampled, for no-bid reasons
 	budgets  *budgetSet
+	calls    *callTable  // call caps' counters, fed by the call consumers
+	shade    *shader     // first-price win curves, fed by notices
+	value    *valueTable // value-based bidding's close rates and revenue, fed by attributions
 	dedupe   *dedupe
 	holds    *holdLimiter // per-source hold budgets, shared across snapshots
 	m        *metrics
@@ -51,7 +54,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	if deps.Reserver == nil {
 		return nil, errors.New("bidder: a Reserver (numbers pools) is required")
 	}
-	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), m: newMetrics(), now: deps.Now}
+	b := &Bidder{deps: deps, log: log, budgets: newBudgetSet(), calls: newCallTable(), shade: newShader(), value: newValueTable(), m: newMetrics(), now: deps.Now}
 	b.holds = newHoldLimiter(b.m)
 	b.debugLog = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
 	b.pinnedClock = b.now != nil
@@ -66,7 +69,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	if b.deps.Feedback == nil {
 		b.deps.Feedback = neutralFeedback{f: cfg.Server.NeutralHitRateFactor}
 	}
-	s, err := compile(cfg, deps.Reserver, b.budgets, b.holds)
+	s, err := compile(cfg, deps.Reserver, b.budgets, b.holds, b.calls)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +86,7 @@ func (b *Bidder) Apply(cfg Config) error {
 	b.applyMu.Lock()
 	defer b.applyMu.Unlock()
 	cfg.SetDefaults()
-	s, err := compile(cfg, b.deps.Reserver, b.budgets, b.holds)
+	s, err := compile(cfg, b.deps.Reserver, b.budgets, b.holds, b.calls)
 	if err != nil {
 		b.m.reloadErrors.Inc()
 		return fmt.Errorf("keeping the running config: %w", err)

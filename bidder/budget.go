@@ -14,8 +14,42 @@ import (
 // per campaign does not contend; the bid path only does atomic loads.
 type budget struct {
 	mu    sync.Mutex   // serialises add (notices) so a rollover loses nothing
-	day   atomic.Int64 // days since the Unix epoch in server.time_zone
+	day   atomic.Int64 // days since the Unix epoch in the campaign's time zone
 	spent atomic.Int64
+	// total is the spend over the campaign's life (total_budget): this
+	// process's bills plus those replayed from callbid.impressions.v1.
+	total atomic.Int64
+	// Expected spend of bids in flight (price × P(win)), by the second the
+	// bid was made; a slot older than the reserve window counts nothing.
+	resTag [reserveSlots]atomic.Int64 // unix second + 1 of the slot's bids (0 = never used)
+	resVal [reserveSlots]atomic.Int64
+}
+
+// reserveSlots bounds the reserve window (seconds).
+const reserveSlots = 64
+
+// reserve adds v (CPM micros, campaign currency) for a bid made in sec.
+// Two bids racing over a slot's rollover can lose one reservation; that
+// is one bid of slack, inside the bound the README states.
+func (b *budget) reserve(sec, v int64) {
+	i := sec % reserveSlots
+	if b.resTag[i].Load() != sec+1 {
+		b.resTag[i].Store(sec + 1)
+		b.resVal[i].Store(0)
+	}
+	b.resVal[i].Add(v)
+}
+
+// reserved is the expected spend of bids made in the last window seconds
+// up to sec (0 < window <= reserveSlots).
+func (b *budget) reserved(sec, window int64) int64 {
+	var sum int64
+	for i := range b.resTag {
+		if t := b.resTag[i].Load() - 1; t <= sec && t > sec-window {
+			sum += b.resVal[i].Load()
+		}
+	}
+	return sum
 }
 
 // spentOn returns the spend of day (0 when the counter is of another day).
@@ -37,6 +71,7 @@ func (b *budget) add(day, cpmMicros int64) {
 		b.day.Store(day)
 	}
 	b.spent.Add(cpmMicros)
+	b.total.Add(cpmMicros)
 }
 
 // budgetSet keeps budgets by campaign id so they survive config reloads.
@@ -71,6 +106,9 @@ func dayIndex(t time.Time) int64 {
 // A bill that an earlier callbid process handled today (it happened before
 // this one started) is added to today's budget, once per bid id: the same
 // bill logged twice, or a retry this process already counted, adds nothing.
+// Bills of earlier days count in total_budget only; bills older than
+// notice_ttl are not deduplicated (each is logged once; a duplicate record
+// would count twice, which stops the campaign early, never late).
 // Bills of this process were counted when they happened. Wire it to a
 // consumer that replays the topic from the beginning.
 func (b *Bidder) ReplaySpend(msg events.Message) {
@@ -92,23 +130,28 @@ func (b *Bidder) ReplaySpend(msg events.Message) {
 	s := b.snap.Load()
 	now := b.now()
 	if now.Sub(im.At) > s.cfg.Server.NoticeTTL+time.Minute {
-		return // its token has expired: a retry would be refused anyway
+		// Its token has expired, so a retry would be refused: no dedupe
+		// entry is needed, but an old bill still counts in total_budget.
+		if kind == noticeBill && im.At.Before(b.started) {
+			b.spend(s, im.CampaignID, im.Currency, im.PriceMicros, im.At, now, true)
+			b.m.replayedSpend.Inc()
+		}
+		return
 	}
 	key := bidKey(im.BidID)
 	if kind != noticeBill || !im.At.Before(b.started) {
 		b.dedupe.mark(key, kind, now)
 		return
 	}
-	day := dayIndex(im.At.In(s.loc))
 	r := b.dedupe.apply(key, noticeBill, now)
 	if r == dedupeConflict {
 		// A bill logged after the bid's loss: the process that logged it
 		// counted it (refusing it is newer than the record), so count it.
 		b.dedupe.mark(key, noticeBill, now)
 	}
-	if r == dedupeDuplicate || day != dayIndex(now.In(s.loc)) {
-		return // counted already, or another budget day
+	if r == dedupeDuplicate {
+		return // counted already
 	}
-	b.spend(s, im.CampaignID, im.Currency, im.PriceMicros, day)
+	b.spend(s, im.CampaignID, im.Currency, im.PriceMicros, im.At, now, true)
 	b.m.replayedSpend.Inc()
 }

@@ -21,6 +21,11 @@ type Config struct {
 	Currency  CurrencyConfig            `yaml:"currency"`
 	Exchanges map[string]ExchangeConfig `yaml:"exchanges"`
 	Campaigns []CampaignConfig          `yaml:"campaigns"`
+	// Privacy and TestRequests are exchange-facing policies (policy.go).
+	Privacy      PrivacyConfig      `yaml:"privacy"`
+	TestRequests TestRequestsConfig `yaml:"test_requests"`
+	// Shading is first-price bid shading (shading.go).
+	Shading ShadingConfig `yaml:"shading"`
 }
 
 // ServerConfig is the HTTP and bid-path section.
@@ -173,6 +178,29 @@ type CampaignConfig struct {
 	NumberPool  string            `yaml:"number_pool"`
 	// NeedsCapacity: bid only with skilled-agent headroom; default true.
 	NeedsCapacity *bool `yaml:"needs_capacity"`
+
+	// Status is "active" (default) or "paused": a paused campaign never bids.
+	Status string `yaml:"status"`
+	// Start and End bound the flight (RFC 3339, or a date meaning its
+	// midnight in the campaign's time zone); zero means open.
+	Start FlightTime `yaml:"start"`
+	End   FlightTime `yaml:"end"`
+	// TotalBudget caps the campaign's spend over its whole flight
+	// (campaign currency); 0 = unlimited.
+	TotalBudget Money `yaml:"total_budget"`
+	// TimeZone is the IANA zone of this campaign's hour, day and schedule
+	// multipliers, flight dates and budget day; default server.time_zone.
+	TimeZone string `yaml:"time_zone"`
+	// CallCaps stop bids at calls per hour, per day or in progress.
+	CallCaps CallCapsConfig `yaml:"call_caps"`
+	// BudgetReserveWindow: each bid's expected spend (price × P(win)) counts
+	// against the daily and total budgets for this long after the bid, so
+	// bids in flight cannot overspend; default 15s, at most 60s; negative
+	// turns it off.
+	BudgetReserveWindow time.Duration `yaml:"budget_reserve_window"`
+	// ValueBidding prices impressions at their learned expected value
+	// instead of value_per_call or base_cpm (value.go).
+	ValueBidding ValueBiddingConfig `yaml:"value_bidding"`
 }
 
 // SkillConfig names the contact-center skill a campaign's calls need.
@@ -191,6 +219,13 @@ type MultipliersConfig struct {
 	DeviceType map[string]float64 `yaml:"device_type"` // names or AdCOM codes, see deviceTypes
 	Country    map[string]float64 `yaml:"country"`     // ISO-3166-1 alpha-3
 	Region     map[string]float64 `yaml:"region"`      // geo.region code, e.g. "CA"
+	// Schedule is a day × hour grid: "mon-fri 8-11": 1.2 (hours inclusive,
+	// in the campaign's time zone). Cells may not overlap; unlisted cells are 1.
+	Schedule  map[string]float64 `yaml:"schedule"`
+	Exchange  map[string]float64 `yaml:"exchange"`   // by ?exchange= name
+	Domain    map[string]float64 `yaml:"domain"`     // by site.domain / app.domain (case-insensitive)
+	AppBundle map[string]float64 `yaml:"app_bundle"` // by app.bundle (case-insensitive)
+	Size      map[string]float64 `yaml:"size"`       // by creative size "300x250"
 }
 
 // TargetingConfig restricts where a campaign bids. Empty lists mean any.
@@ -347,6 +382,7 @@ func (c *Config) SetDefaults() {
 	if len(c.Currency.Bid) == 0 {
 		c.Currency.Bid = []string{"USD"}
 	}
+	c.Shading.setDefaults()
 	for i := range c.Campaigns {
 		cc := &c.Campaigns[i]
 		setStr(&cc.Currency, "USD")
@@ -464,6 +500,8 @@ func (c *Config) Validate() error {
 			add("exchanges."+name+".default_tmax", "must not be negative")
 		}
 	}
+	cfg.validatePolicies(add)
+	cfg.Shading.validate(add)
 	if len(cfg.Campaigns) > 65535 {
 		add("campaigns", "at most 65535 campaigns")
 	}
@@ -506,6 +544,11 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 		add(p+".skill.premium_multiplier", "must be in (0, 100]")
 	}
 	switch {
+	case cc.ValueBidding.Enabled:
+		if cc.ValuePerCall != 0 || cc.BaseCPM != 0 {
+			add(p+".value_bidding", "replaces value_per_call and base_cpm: give only one way to price")
+		}
+		cc.ValueBidding.validate(p, cc, add)
 	case cc.ValuePerCall != 0 && cc.BaseCPM != 0:
 		add(p+".base_cpm", "give either value_per_call with expected_call_rate, or base_cpm, not both")
 	case cc.ValuePerCall != 0:
@@ -539,6 +582,8 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 	if cc.NumberPool == "" {
 		add(p+".number_pool", "is required")
 	}
+	validateControls(p, cc, add)
+	cc.CallCaps.validate(p, add)
 	m := &cc.Multipliers
 	checkMult := func(path string, v float64) {
 		if !(v >= 0) || v > 100 {

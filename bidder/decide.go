@@ -31,14 +31,18 @@ const (
 	CauseSeat                   // our seat not in wseat, or in bseat (nbr 0)
 	CauseCurrency               // no usable currency in request.cur (nbr 0)
 	CauseInvalidTraffic         // device ip/ifa on the invalid-traffic list (504)
+	CausePrivacy                // privacy policy: GDPR without consent, US privacy opt-out (nbr 0)
+	CauseTest                   // test=1 request and no server.test.number to bid with (nbr 0)
 	CauseUnsupported            // only video/audio, or native without a phone asset (nbr 0)
+	CauseInactive               // campaign paused, or outside its start/end flight (nbr 0)
 	CauseNoMatch                // no campaign targets this request (nbr 0)
 	CausePublisherBlocked       // publisher on a campaign block list (nbr 7)
 	CauseBlocked                // coppa, bcat, badv or bapp excludes the campaigns (504)
 	CauseInsecure               // imp.secure=1 but server.notice_base_url is http:// (nbr 0)
 	CauseNoCreative             // no creative fits the imp size or format (nbr 0)
 	CauseNoDeal                 // private auction without a deal open to our seat and advertiser (nbr 0)
-	CauseBudget                 // daily budget spent (nbr 0)
+	CauseBudget                 // daily or total budget spent, bids in flight included (nbr 0)
+	CauseCallCap                // calls per hour/day or concurrent calls at the campaign's cap (nbr 0)
 	CauseNoHeadroom             // no skilled-agent headroom, or pacing stop (500)
 	CauseCapacityStale          // capacity feed stale (501)
 	CauseBelowFloor             // price after scaling under the imp or deal floor (503)
@@ -49,7 +53,8 @@ const (
 )
 
 var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currency", "invalid_traffic",
-	"unsupported", "no_match", "publisher_blocked", "blocked", "insecure", "no_creative", "no_deal", "budget", "no_headroom",
+	"privacy", "test", "unsupported", "inactive", "no_match", "publisher_blocked", "blocked", "insecure", "no_creative",
+	"no_deal", "budget", "call_cap", "no_headroom",
 	"capacity_stale", "below_floor", "pool_exhausted", "source_budget", "late"}
 
 var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
@@ -79,7 +84,10 @@ func (r *Result) NBR() openrtb.NoBidReason { return r.Cause.NBR() }
 type cand struct {
 	cause Cause
 	price float64 // micro-units of the response currency, capped by max_cpm
+	cap   float64 // max_cpm in micro-units of the response currency
 	dead  bool    // pool exhausted during this request
+	bid   bool    // bid on some imp (debug answer)
+	imp   Cause   // furthest imp-level reason it did not bid (debug answer)
 }
 
 // decision is pooled per-request scratch.
@@ -98,6 +106,10 @@ type decision struct {
 	// is false for Decide, which has none.
 	client    [2]uint64
 	hasClient bool
+	// evaluated: cands hold this request's campaigns (a request-level
+	// no-bid returns before them); read by the debug answer.
+	evaluated bool
+	curRate   float64 // USD per unit of the response currency
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -151,7 +163,7 @@ func (b *Bidder) Decide(req *openrtb.Request, exchange string, now time.Time) Re
 }
 
 func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exchangeRT, now time.Time) {
-	d.Bids, d.Cause, d.Cur = d.Bids[:0], CauseNone, ""
+	d.Bids, d.Cause, d.Cur, d.evaluated = d.Bids[:0], CauseNone, "", false
 	d.buf, d.refs = d.buf[:0], d.refs[:0]
 	srv := &s.cfg.Server
 
@@ -171,7 +183,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		d.Cause = CauseCurrency
 		return
 	}
-	d.Cur = cur
+	d.Cur, d.curRate = cur, curRate
 
 	ip := req.Device.IP
 	if ip == "" {
@@ -181,6 +193,14 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	fb := b.deps.Feedback
 	if !fb.Allowed(ipHash, ifaHash) || !fb.AllowedIP(ip) {
 		d.Cause = CauseInvalidTraffic
+		return
+	}
+	if s.policy.privacyBlocks(req) {
+		d.Cause = CausePrivacy
+		return
+	}
+	if req.Test && !s.policy.testBid {
+		d.Cause = CauseTest
 		return
 	}
 	supported := false
@@ -202,7 +222,10 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		devType = 0
 	}
 
-	worst := CauseNoMatch
+	worst := CauseInactive // every campaign paused or out of flight; any that got further says more
+	if len(s.campaigns) == 0 {
+		worst = CauseNoMatch
+	}
 	if cap(d.cands) < len(s.campaigns) {
 		d.cands = make([]cand, len(s.campaigns))
 	}
@@ -213,6 +236,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	d.seen = d.seen[:s.nSkills]
 	clear(d.seen)
 	anyCand := false
+	d.evaluated = true
 	for i, c := range s.campaigns {
 		cd := &d.cands[i]
 		*cd = cand{}
@@ -255,31 +279,46 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 					continue
 				}
 				if imp.Secure && !s.baseHTTPS {
-					worst = max(worst, CauseInsecure)
+					worst, cd.imp = max(worst, CauseInsecure), max(cd.imp, CauseInsecure)
 					continue
 				}
 				cr, native := fitCreative(c, imp)
 				if cr == nil {
-					worst = max(worst, CauseNoCreative)
+					worst, cd.imp = max(worst, CauseNoCreative), max(cd.imp, CauseNoCreative)
 					continue
 				}
-				deal, fc := s.clearsFloor(imp, c, cd.price, impFloor, curRate)
+				price := cd.price
+				if c.sizeMult != nil && !native {
+					if m, ok := c.sizeMult[sizeKey(cr.w, cr.h)]; ok {
+						price = min(price*m, cd.cap)
+					}
+					if !(price >= 1) { // a zero size multiplier: "not this size"
+						worst, cd.imp = max(worst, CauseNoCreative), max(cd.imp, CauseNoCreative)
+						continue
+					}
+				}
+				deal, fc := s.clearsFloor(imp, c, price, impFloor, curRate)
 				if fc != CauseNone {
-					worst = max(worst, fc)
+					worst, cd.imp = max(worst, fc), max(cd.imp, fc)
 					continue
 				}
-				if cd.price > bestPrice {
-					best, bestPrice, bestCr, bestNative, bestDeal = ci, cd.price, cr, native, deal
+				if price > bestPrice {
+					best, bestPrice, bestCr, bestNative, bestDeal = ci, price, cr, native, deal
 				}
 			}
 			if best < 0 {
 				break
 			}
+			if !s.cfg.Shading.Disabled && firstPrice(req, imp, bestDeal) {
+				bestPrice = b.shadePrice(s, req, imp, ex, bestDeal, bestPrice, impFloor, curRate)
+			}
 			c := b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now)
 			if c == CauseNone {
+				d.cands[best].bid = true
 				break
 			}
 			d.cands[best].dead = true
+			d.cands[best].imp = max(d.cands[best].imp, c)
 			worst = max(worst, c)
 		}
 	}
@@ -314,6 +353,16 @@ func impSupported(imp *openrtb.Imp) bool {
 // evalCampaign applies the request-level targeting of c and prices it.
 func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *exchangeRT, seen []bool,
 	now time.Time, hour int, dow time.Weekday, day int64, devType int, curRate float64) Cause {
+	if c.paused {
+		return CauseInactive
+	}
+	if ns := now.UnixNano(); (c.start != 0 && ns < c.start) || (c.end != 0 && ns >= c.end) {
+		return CauseInactive
+	}
+	if c.loc != nil { // the campaign's own time zone
+		l := now.In(c.loc)
+		hour, dow, day = l.Hour(), l.Weekday(), dayIndex(l)
+	}
 	if !c.anyInv && !c.inventory[req.Inventory] {
 		return CauseNoMatch
 	}
@@ -350,12 +399,21 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 		return CauseNoMatch
 	}
 	fb := b.deps.Feedback
-	if !seen[c.skillIdx] {
+	if !seen[c.skillIdx] && !req.Test { // test requests count in no report
 		seen[c.skillIdx] = true
 		fb.RecordSeen(c.skill, ex.name, now)
 	}
-	if c.daily > 0 && c.budget.spentOn(day) >= c.daily {
-		return CauseBudget
+	if c.daily > 0 || c.total > 0 {
+		var held int64
+		if c.reserveWin > 0 {
+			held = c.budget.reserved(now.Unix(), c.reserveWin)
+		}
+		if (c.daily > 0 && c.budget.spentOn(day)+held >= c.daily) || (c.total > 0 && c.budget.total.Load()+held >= c.total) {
+			return CauseBudget
+		}
+	}
+	if (c.capHour|c.capDay|c.capConcurrent) != 0 && c.calls.capReached(c, day*24+int64(hour), day) {
+		return CauseCallCap
 	}
 	factor := 1.0
 	if c.needsCap {
@@ -376,10 +434,14 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 		return CauseNoHeadroom
 	}
 	// Volume control: skip when the skill's expected calls are spent.
-	if pt := b.deps.Participation; pt != nil && !pt.Admit(c.skill) {
+	if pt := b.deps.Participation; pt != nil && !req.Test && !pt.Admit(c.skill) {
 		return CauseNoHeadroom
 	}
-	p := c.baseCPM * factor * pace * fb.HitRate(c.id, req.PublisherID) *
+	base := c.baseCPM
+	if c.valueBidding {
+		base = c.valueCallRate * b.value.perCall(c, req.PublisherID)
+	}
+	p := base * factor * pace * fb.HitRate(c.id, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
 	if len(c.pubMult) > 0 {
 		if m, ok := lookupLower(c.pubMult, req.PublisherID); ok {
@@ -396,10 +458,29 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 			p *= m
 		}
 	}
+	if c.grid != nil {
+		p *= c.grid[dow][hour]
+	}
+	if c.exMult != nil {
+		if m, ok := lookupLower(c.exMult, ex.name); ok {
+			p *= m
+		}
+	}
+	if c.domainMult != nil {
+		if m, ok := lookupLower(c.domainMult, req.Domain); ok {
+			p *= m
+		}
+	}
+	if c.bundleMult != nil {
+		if m, ok := lookupLower(c.bundleMult, req.Bundle); ok {
+			p *= m
+		}
+	}
 	if p > c.maxCPM {
 		p = c.maxCPM
 	}
 	p = p * c.rate / curRate
+	cd.cap = c.maxCPM * c.rate / curRate
 	if !(p >= 1) { // under one micro-unit (or NaN): a zero multiplier means "not here"
 		return CauseNoMatch
 	}
@@ -412,6 +493,9 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 // exchange holds its share of the pool already.
 func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
 	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, ipHash, ifaHash uint64, now time.Time) Cause {
+	if req.Test {
+		return b.testBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, now)
+	}
 	cause, cs, xs := b.admitHold(d, s, ex, c.pool, now)
 	if cause != CauseNone {
 		return cause
@@ -434,6 +518,46 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		return CausePoolExhausted
 	}
 	d.refs = append(d.refs, res.Ref)
+	usd := float64(priceMicros) / 1e6 * d.curRate
+	if !s.cfg.Shading.Disabled {
+		b.shade.recordBid(ex.name, req.PublisherID, usd)
+	}
+	if (c.daily > 0 || c.total > 0) && c.reserveWin > 0 {
+		// Expected spend in the campaign currency: price × P(win), the
+		// learned win curve's (1 while it has too little evidence).
+		pwin := 1.0
+		if !s.cfg.Shading.Disabled {
+			pwin = b.shade.winProb(&s.cfg.Shading, ex.name, req.PublisherID, usd)
+		}
+		c.budget.reserve(now.Unix(), int64(float64(priceMicros)*pwin*d.curRate/c.rate))
+	}
+	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID, res, ipHash, ifaHash, now)
+	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
+	return CauseNone
+}
+
+// testBid answers a test=1 request: the same price and markup, but the
+// number is test_requests.number (no pool entry is reserved), no hold,
+// budget or feedback counter is touched, and the bid id starts with
+// testBidPrefix so its notices change nothing.
+func (b *Bidder) testBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
+	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, now time.Time) Cause {
+	start := len(d.buf)
+	d.buf = append(d.buf, testBidPrefix...)
+	d.buf = append(d.buf, bidPrefix[:]...)
+	d.buf = append(d.buf, '-')
+	d.buf = appendBase32(d.buf, bidSeq.Add(1))
+	bidID := bstr(d.buf[start:])
+	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID,
+		numbers.Reservation{E164: s.policy.testNumber}, 0, 0, now)
+	return CauseNone
+}
+
+// appendBid renders the markup and signed notice URLs of one bid and
+// appends it to d.Bids.
+func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
+	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, bidID string,
+	res numbers.Reservation, ipHash, ifaHash uint64, now time.Time) {
 	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
 	mStart := len(d.buf)
 	mtype, w, h := 1, cr.w, cr.h
@@ -468,7 +592,10 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		}
 		d.buf = append(d.buf, '.')
 		d.buf = append(d.buf, tags[k][:]...)
-		d.buf = append(d.buf, "&p=${AUCTION_PRICE}"...)
+		d.buf = append(d.buf, "&p=${AUCTION_PRICE}&c=${AUCTION_CURRENCY}"...)
+		if k != 1 { // win and loss: what bid shading learns the competition from
+			d.buf = append(d.buf, "&m=${AUCTION_MIN_TO_WIN}"...)
+		}
 		if k == 2 {
 			d.buf = append(d.buf, "&l=${AUCTION_LOSS}"...)
 		}
@@ -482,9 +609,16 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
 		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
 		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
-		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp})
-	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
-	return CauseNone
+		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
+}
+
+// catTax is the taxonomy of bid.cat: callbid's categories are IAB Content
+// Category Taxonomy 1.0 codes (IAB13-7), cattax 1.
+func catTax(cats []string) int {
+	if len(cats) == 0 {
+		return 0
+	}
+	return 1
 }
 
 // bstr views b as a string. The bytes must not change afterwards: d.buf is

@@ -1,7 +1,10 @@
 // Package bidder owns the bid decision and the HTTP surface exchanges talk to:
-// campaign configuration (server, currency, exchanges, campaigns sections of
-// the YAML root), compilation of that config into an immutable snapshot,
-// targeting and pricing per request, daily budgets, per-source hold budgets
+// campaign configuration (server, currency, exchanges, campaigns, privacy,
+// test_requests and shading sections of the YAML root), compilation of that
+// config into an immutable snapshot, campaign controls (status, flight,
+// schedule grid, call caps), targeting and pricing per request (first-price
+// bid shading, value-based bidding), daily and total budgets with bids in
+// flight reserved, privacy and test=1 policies, per-source hold budgets
 // of tracking numbers, signed win/bill/loss notices (each URL's token bound
 // to its kind, clearing prices parsed strictly and capped at the bid), and
 // the fasthttp public and admin listeners (accept retries, connection
@@ -14,7 +17,11 @@
 // shared across snapshots and are safe for concurrent use (atomics, sharded
 // maps; the bid path takes no lock). Admission control and connection
 // states are atomics; the registry of open connections has a mutex taken
-// on accept and close only. The
+// on accept and close only. HandleAttribution and HandleCall run on the
+// attribution and cc.call.v1 consumers' goroutines and update the call-cap
+// and value-bidding tables under their own mutexes; notice handlers rebuild
+// shading curves under a per-curve mutex; the bid path reads all three
+// through atomics and copy-on-write maps. The
 // package starts no goroutine of its own except the listeners started by
 // Server.ListenAndServe.
 package bidder

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"hash"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -289,11 +290,12 @@ const (
 	noticeConflict   // a win or bill after the bid's loss, or a loss after its win or bill
 	noticeProbe      // HEAD: answered, never applied
 	noticeNotDurable // the lease record is not in Kafka yet: 503, the exchange retries
+	noticeTest       // a test=1 bid's notice: authentic, changes nothing
 	numNoticeOutcomes
 )
 
 var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired",
-	"wrong_kind", "conflict", "probe", "not_durable"}
+	"wrong_kind", "conflict", "probe", "not_durable", "test"}
 
 // handleNotice serves /notice/{win|bill|loss}?t=…&p=…. HEAD checks the token
 // and answers as GET would, without changing anything.
@@ -307,7 +309,8 @@ func (b *Bidder) handleNotice(ctx *fasthttp.RequestCtx, kind noticeKind) {
 	if ctx.IsHead() {
 		outcome, status = b.probeNotice(kind, ctx.QueryArgs().Peek("t"), b.now())
 	} else {
-		outcome, status = b.applyNotice(kind, ctx.QueryArgs().Peek("t"), ctx.QueryArgs().Peek("p"), b.now())
+		q := ctx.QueryArgs()
+		outcome, status = b.applyNoticeFull(kind, q.Peek("t"), q.Peek("p"), q.Peek("c"), q.Peek("m"), b.now())
 	}
 	b.m.notices[kind][outcome].Inc()
 	ctx.SetStatusCode(status)
@@ -352,14 +355,34 @@ func (b *Bidder) probeNotice(kind noticeKind, tok []byte, now time.Time) (notice
 // the same bid (a loss, then a win: the loss freed the number, which may be
 // another impression's by now).
 func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) (noticeOutcome, int) {
+	return b.applyNoticeCur(kind, tok, price, nil, now)
+}
+
+// applyNoticeCur is applyNotice with the notice's ${AUCTION_CURRENCY}
+// (cur): a clearing price in another currency than the bid's is converted
+// into the bid's before it is capped and booked.
+func (b *Bidder) applyNoticeCur(kind noticeKind, tok, price, cur []byte, now time.Time) (noticeOutcome, int) {
+	return b.applyNoticeFull(kind, tok, price, cur, nil, now)
+}
+
+// applyNoticeFull is applyNoticeCur with the notice's
+// ${AUCTION_MIN_TO_WIN} (mtw), which bid shading learns from.
+func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, now time.Time) (noticeOutcome, int) {
 	s := b.snap.Load()
 	t, o, st := b.checkNotice(s, kind, tok, now)
 	if o != noticeApplied {
 		return o, st
 	}
+	if len(t.bidID) >= len(testBidPrefix) && t.bidID[:len(testBidPrefix)] == testBidPrefix {
+		return noticeTest, fasthttp.StatusNoContent // test=1: no lease, spend, dedupe entry or event
+	}
 	if kind != noticeLoss && b.deps.Reserver.Replaying() {
 		// Leases read back from the log could overwrite this one: retry later.
 		return noticeNotDurable, fasthttp.StatusServiceUnavailable
+	}
+	price = b.convertClearing(s, kind, price, cur, t.cur)
+	if len(mtw) > 0 && mtw[0] != '$' {
+		mtw = b.convertClearing(s, kind, mtw, cur, t.cur)
 	}
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
@@ -371,6 +394,7 @@ func (b *Bidder) applyNotice(kind noticeKind, tok, price []byte, now time.Time) 
 		// 204: the exchange has nothing to retry; the counter shows it.
 		return noticeConflict, fasthttp.StatusNoContent
 	}
+	b.observeNotice(s, &t, kind, price, mtw)
 	switch kind {
 	case noticeWin:
 		b.settle(&t, false, now)
@@ -493,15 +517,17 @@ func parseDecimalMicros(p []byte) (int64, bool) {
 	return v, true
 }
 
-// addSpend counts a billed impression against its campaign's daily budget,
+// addSpend counts a billed impression against its campaign's budgets,
 // converted from the bid currency into the campaign currency.
 func (b *Bidder) addSpend(s *snapshot, t *noticeToken, cpmMicros int64, now time.Time) {
-	b.spend(s, t.campaign, t.cur, cpmMicros, dayIndex(now.In(s.loc)))
+	b.spend(s, t.campaign, t.cur, cpmMicros, now, now, false)
 }
 
-// spend counts cpmMicros (in currency cur) against campaign's budget of day,
-// converted into the campaign currency.
-func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros, day int64) {
+// spend counts cpmMicros (in currency cur) billed at `at` against campaign's
+// budgets, converted into the campaign currency. The budget day is the
+// campaign's (its time_zone, else server.time_zone). A replayed bill of
+// another day than today counts in the total budget only.
+func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros int64, at, now time.Time, replay bool) {
 	for _, c := range s.campaigns {
 		if c.id != campaign {
 			continue
@@ -514,11 +540,25 @@ func (b *Bidder) spend(s *snapshot, campaign, cur string, cpmMicros, day int64) 
 			}
 			v = v * r / c.rate
 		}
+		loc := s.loc
+		if c.loc != nil {
+			loc = c.loc
+		}
+		day := dayIndex(at.In(loc))
 		// spent is kept in CPM micros, i.e. micro-units × 1000 per impression.
+		if replay && day != dayIndex(now.In(loc)) {
+			c.budget.total.Add(int64(math.Round(v)))
+			return
+		}
 		c.budget.add(day, int64(math.Round(v)))
 		return
 	}
 	// A campaign removed by a reload: keep counting under its id.
+	day := dayIndex(at.In(s.loc))
+	if replay && day != dayIndex(now.In(s.loc)) {
+		b.budgets.get(campaign).total.Add(cpmMicros)
+		return
+	}
 	b.budgets.get(campaign).add(day, cpmMicros)
 }
 
@@ -535,4 +575,22 @@ func (b *Bidder) publishImpression(t *noticeToken, kind string, price int64, now
 	if !b.deps.Publisher.Publish(events.TopicImpressions, []byte(t.bidID), v) {
 		b.m.publishDropped.Inc()
 	}
+}
+
+// convertClearing rewrites a clearing price given in currency cur (the
+// notice's ${AUCTION_CURRENCY}) into bidCur. An absent, unsubstituted or
+// equal currency leaves the price as it is; an unknown one makes the price
+// unusable (booked as malformed: the bid price for a win or bill).
+func (b *Bidder) convertClearing(s *snapshot, kind noticeKind, price, cur []byte, bidCur string) []byte {
+	if len(cur) == 0 || cur[0] == '$' || string(cur) == bidCur || len(price) == 0 || price[0] == '$' {
+		return price
+	}
+	from, ok1 := s.rates[string(cur)]
+	to, ok2 := s.rates[bidCur]
+	v, ok3 := parseDecimalMicros(price)
+	if !ok1 || !ok2 || !ok3 || !(to > 0) {
+		return []byte("?") // malformed
+	}
+	conv := int64(float64(v) * from / to)
+	return strconv.AppendFloat(nil, float64(conv)/1e6, 'f', 6, 64)
 }

@@ -122,6 +122,9 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx, adm *admission) {
 	}
 	d.client, d.hasClient = clientAddr(ctx), true
 	b.decide(d, s, req, ex, now)
+	// An operator's debug request (the admin token in DebugHeader) gets
+	// each campaign's reason in the response ext; others pay one header peek.
+	dbg := debugAllowed(ctx, srv)
 
 	if len(d.Bids) == 0 {
 		b.m.noBids[d.Cause].Inc()
@@ -129,8 +132,11 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx, adm *admission) {
 			e.Str("request_id", req.ID).Str("exchange", ex.name).Str("reason", d.Cause.String()).
 				Uint16("nbr", uint16(d.Cause.NBR())).Msg("no bid")
 		}
-		if ex.nbr {
+		if ex.nbr || dbg {
 			d.out = openrtb.AppendNoBidResponse(d.out[:0], req.ID, d.Cause.NBR())
+			if dbg {
+				d.out = appendDebugExt(d.out, d, s)
+			}
 			b.writeJSON(ctx, d)
 		} else {
 			ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -140,6 +146,9 @@ func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx, adm *admission) {
 	}
 	b.m.bids.Add(float64(len(d.Bids)))
 	d.out = openrtb.AppendResponse(d.out[:0], req.ID, d.Bids[0].ID, d.Cur, srv.Seat, d.Bids)
+	if dbg {
+		d.out = appendDebugExt(d.out, d, s)
+	}
 	b.writeJSON(ctx, d)
 	b.m.latency.Observe(time.Since(start).Seconds())
 }

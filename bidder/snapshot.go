@@ -33,6 +33,7 @@ type snapshot struct {
 	baseHTTPS bool
 	signer    *signer
 	holds     []poolHolds // hold budgets by pool index (nil: unlimited)
+	policy    policy
 }
 
 // exchangeRT is the per-exchange setting resolved at compile time.
@@ -88,6 +89,31 @@ type campaign struct {
 	pool    int
 	budget  *budget
 	daily   int64 // daily budget in micro-units ×1000 (CPM micro-units), 0 = unlimited
+	total   int64 // total budget, same units; 0 = unlimited
+
+	paused     bool
+	start, end int64          // flight bounds, unix ns; 0 = open
+	loc        *time.Location // nil: server.time_zone
+	grid       *scheduleGrid  // nil: no schedule
+	exMult     map[string]float64
+	domainMult map[string]float64 // lowercase keys
+	bundleMult map[string]float64 // lowercase keys
+	sizeMult   map[uint32]float64 // by sizeKey
+	cats       []string           // bid.cat (ad_categories as configured)
+	bundle     string             // bid.bundle (app_bundle as configured)
+
+	calls         *callCounter // shared with the call consumers, kept across reloads
+	capHour       int64
+	capDay        int64
+	capConcurrent int64
+	reserveWin    int64 // seconds of the bids-in-flight reservation; 0 = off
+
+	valueBidding    bool
+	valueCallRate   float64 // expected_call_rate × 1000 (per mille)
+	valueClose      float64 // prior close rate
+	valueRevenue    float64 // prior revenue per sale, micro-units
+	valuePriorCalls float64
+	valuePriorSales float64
 }
 
 type creative struct {
@@ -98,7 +124,7 @@ type creative struct {
 }
 
 // compile builds a snapshot from cfg (defaults already applied).
-func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (*snapshot, error) {
+func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, calls *callTable) (*snapshot, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -113,6 +139,7 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (
 	for k, v := range cfg.Currency.Rates {
 		s.rates[k] = v
 	}
+	s.policy = compilePolicy(&cfg)
 	for _, c := range cfg.Currency.Bid {
 		s.bidCur[c] = true
 	}
@@ -168,6 +195,13 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter) (
 		}
 		c.skillIdx = si
 		c.budget = budgets.get(c.id)
+		c.calls = calls.counter(c.id)
+		loc := s.loc
+		if c.loc != nil {
+			loc = c.loc
+		}
+		c.calls.loc.Store(loc)
+		c.calls.window.Store(int64(cc.CallCaps.RepeatWindow))
 		s.campaigns = append(s.campaigns, c)
 	}
 	s.nSkills = len(skills)
@@ -191,6 +225,9 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 	}
 	if cc.DailyBudget > 0 {
 		c.daily = int64(cc.DailyBudget) * 1000
+	}
+	if err := compileControls(p, c, cc, s); err != nil {
+		return nil, err
 	}
 	m := &cc.Multipliers
 	c.pubMult = lowerMap(m.Publisher)
@@ -263,6 +300,83 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 	c.pool = idx
 	return c, nil
 }
+
+// compileControls resolves status, flight, total budget, time zone and the
+// schedule, exchange, domain, bundle and size multipliers.
+func compileControls(p string, c *campaign, cc *CampaignConfig, s *snapshot) error {
+	c.paused = cc.Status == "paused"
+	if cc.TotalBudget > 0 {
+		c.total = int64(cc.TotalBudget) * 1000
+	}
+	loc := s.loc
+	if cc.TimeZone != "" && cc.TimeZone != s.cfg.Server.TimeZone {
+		l, err := time.LoadLocation(cc.TimeZone)
+		if err != nil {
+			return fmt.Errorf("%s.time_zone: %w", p, err)
+		}
+		c.loc, loc = l, l
+	}
+	for _, f := range []struct {
+		t   FlightTime
+		dst *int64
+		n   string
+	}{{cc.Start, &c.start, "start"}, {cc.End, &c.end, "end"}} {
+		v, err := f.t.parse(loc)
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", p, f.n, err)
+		}
+		if !v.IsZero() {
+			*f.dst = v.UnixNano()
+		}
+	}
+	m := &cc.Multipliers
+	g, err := compileSchedule(m.Schedule)
+	if err != nil {
+		return fmt.Errorf("%s.multipliers.schedule: %w", p, err)
+	}
+	c.grid = g
+	if len(m.Exchange) > 0 {
+		c.exMult = lowerMap(m.Exchange)
+	}
+	if len(m.Domain) > 0 {
+		c.domainMult = lowerMap(m.Domain)
+	}
+	if len(m.AppBundle) > 0 {
+		c.bundleMult = lowerMap(m.AppBundle)
+	}
+	if len(m.Size) > 0 {
+		c.sizeMult = make(map[uint32]float64, len(m.Size))
+		for k, v := range m.Size {
+			w, h, _ := parseSize(k)
+			c.sizeMult[sizeKey(w, h)] = v
+		}
+	}
+	c.cats = append([]string(nil), cc.AdCategories...)
+	c.bundle = cc.AppBundle
+	if v := &cc.ValueBidding; v.Enabled {
+		c.valueBidding, c.valueCallRate = true, cc.ExpectedCallRate*1000
+		c.valueClose, c.valueRevenue = v.CloseRate, float64(v.RevenuePerSale)
+		c.valuePriorCalls, c.valuePriorSales = v.PriorCalls, v.PriorSales
+		if c.valuePriorCalls == 0 {
+			c.valuePriorCalls = 20
+		}
+		if c.valuePriorSales == 0 {
+			c.valuePriorSales = 5
+		}
+		c.baseCPM = c.valueCallRate * c.valueClose * c.valueRevenue
+	}
+	switch w := cc.BudgetReserveWindow; {
+	case w == 0:
+		c.reserveWin = defaultReserveWindow
+	case w > 0:
+		c.reserveWin = max(int64((w+time.Second-1)/time.Second), 1)
+	}
+	c.capHour, c.capDay, c.capConcurrent = int64(cc.CallCaps.PerHour), int64(cc.CallCaps.PerDay), int64(cc.CallCaps.Concurrent)
+	return nil
+}
+
+// defaultReserveWindow (seconds) covers the usual win/bill notice delay.
+const defaultReserveWindow = 15
 
 func lowerMap(m map[string]float64) map[string]float64 {
 	out := make(map[string]float64, len(m))

@@ -24,12 +24,20 @@ type Bid struct {
 	BURL       string
 	LURL       string
 	Exp        int
+	// Cat are the ad's categories in taxonomy CatTax (1: IAB Content
+	// Category Taxonomy 1.0); Bundle is the advertised app; AdID the
+	// creative's id. Empty ones are left out.
+	Cat    []string
+	CatTax int
+	Bundle string
+	AdID   string
 }
 
 // AppendResponse appends a BidResponse JSON with one seatbid to dst:
 // {"id","bidid","cur","seatbid":[{"seat","bid":[…]}]}. Empty bidid, cur and
 // seat are left out (cur then means USD), as are a bid's empty optional
-// fields (adomain, dealid, nurl, burl, lurl) and zero mtype, w, h and exp.
+// fields (adomain, bundle, adid, cat, dealid, nurl, burl, lurl) and zero
+// mtype, w, h, exp and cattax.
 // Strings are JSON-escaped; adm is written as a JSON string. Prices are
 // rounded to 6 decimals (micro-units of the currency per mille), and a price
 // that is negative or not finite is written as 0: that is a bug upstream,
@@ -80,6 +88,19 @@ func appendBid(dst []byte, b *Bid) []byte {
 		dst = append(dst, `,"adomain":[`...)
 		dst = appendJSONString(dst, b.ADomain)
 		dst = append(dst, ']')
+	}
+	dst = appendStringField(dst, `,"bundle":`, b.Bundle)
+	dst = appendStringField(dst, `,"adid":`, b.AdID)
+	if len(b.Cat) > 0 {
+		dst = append(dst, `,"cat":[`...)
+		for i, c := range b.Cat {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, c)
+		}
+		dst = append(dst, ']')
+		dst = appendIntField(dst, `,"cattax":`, b.CatTax)
 	}
 	dst = append(dst, `,"cid":`...)
 	dst = appendJSONString(dst, b.CID)

@@ -116,11 +116,11 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	// The contact center's topics are decoded and checked once per record;
 	// each part gets the typed value.
 	a.run(feedCtx, events.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState))
-	a.run(feedCtx, events.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall))
+	a.run(feedCtx, events.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall, a.bidder.HandleCall))
 	a.run(feedCtx, events.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
-	a.run(feedCtx, events.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution))
+	a.run(feedCtx, events.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution, a.bidder.HandleAttribution))
 	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
