@@ -219,6 +219,12 @@ func checkOracle(t *testing.T, body []byte) bool {
 		t.Logf("ours: %v; encoding/json: %v", err, oerr)
 		return false
 	}
+	if keyWithUpper(body) {
+		// encoding/json matches keys case-insensitively ("privaTe_auction"
+		// fills PrivateAuction); OpenRTB keys are case-sensitive and all
+		// lower case, so such a body has no oracle.
+		return true
+	}
 	want, got := viewOracle(&o), viewOurs(r, &o)
 	// Cats keeps key order (cat, sectioncat, pagecat as they come); the
 	// bidder uses it as a set.
@@ -235,6 +241,32 @@ func checkOracle(t *testing.T, body []byte) bool {
 		t.Fatalf("decoders disagree on %q\nours:   %s\noracle: %s", body, g, w)
 	}
 	return true
+}
+
+func keyWithUpper(body []byte) bool {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if strings.ToLower(k) != k || walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
 }
 
 func hasNaNInf(b []byte) bool {
