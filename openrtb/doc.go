@@ -5,7 +5,9 @@
 //     that reads only the fields in Request, from both the 2.6 top-level
 //     and the 2.5 ext locations, validates them, and skips everything else
 //     without building values (skipped parts are still validated as JSON,
-//     fully: structure, escapes, numbers, literals). Every error wraps
+//     fully: structure, escapes, numbers, literals; NaN/Inf tokens lex as
+//     numbers as they did under fastjson, and UTF-8 is not checked). Every
+//     error wraps
 //     ErrMalformed (the exchange gets 400). Strings in a Request point into
 //     the Decoder's copy of the body and are valid until ReleaseDecoder.
 //     BenchmarkDecode compares it with encoding/json into prebid's
