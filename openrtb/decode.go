@@ -3,10 +3,9 @@ package openrtb
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"unsafe"
-
-	"github.com/valyala/fastjson"
 )
 
 // Sanity limits. A request beyond them is answered 400: no exchange sends
@@ -17,22 +16,24 @@ const (
 	MaxRequestSize = 1 << 20
 	// MaxImps is the most impressions one request may carry.
 	MaxImps = 256
-	// pooledMax: a Decoder that parsed a larger body is not pooled, so one
-	// outsized request does not pin its buffers in every pooled Decoder.
+	// pooledMax: a Decoder that decoded a larger body is not pooled, so one
+	// outsized request does not pin its buffer in every pooled Decoder.
 	pooledMax = 64 << 10
 )
 
-// Decoder parses bid requests without allocating in steady state. It reads
-// only the fields callbid decides on (see Request) with a fastjson parser and
-// validates them. Get one with AcquireDecoder and give it back with
-// ReleaseDecoder; a Decoder belongs to one goroutine at a time.
+// Decoder decodes bid requests without allocating in steady state. It
+// scans the body once, reads only the fields callbid decides on (see
+// Request) and validates them, and skips everything else without building
+// values (see scanner for how strictly skipped parts are checked). Get one
+// with AcquireDecoder and give it back with ReleaseDecoder; a Decoder
+// belongs to one goroutine at a time.
 type Decoder struct {
-	p   fastjson.Parser // owns the copy of the body the Request's strings point into
-	np  fastjson.Parser // parses imp.native.request strings
+	s   scanner
+	buf []byte // the copy of the body the Request's strings point into
 	req Request
 	err error
 
-	arena []byte // strings that outlive np's buffer and the joined keywords
+	arena []byte // the joined keywords
 	big   bool   // last body was over pooledMax
 
 	// per-Decode scratch
@@ -41,7 +42,8 @@ type Decoder struct {
 	impSeen    bool
 	devGeoSeen bool
 	userGeo    geo
-	kwParts    [6]*fastjson.Value // keywords/kwarray values in join order
+	kw         [6][]string // keywords/kwarray strings in join order
+	formats    []Format    // banner.format[] until banner.w/h are known
 }
 
 type geo struct{ country, region, metro, city, zip string }
@@ -74,7 +76,8 @@ func ReleaseDecoder(d *Decoder) {
 // valid until ReleaseDecoder(d) or the next Decode on d, and anything kept
 // longer must be copied. body itself is not retained.
 //
-// A valid request has a non-empty id, at least one imp, every imp with a
+// A valid request is valid JSON (the parts callbid does not read included)
+// with a non-empty id, at least one imp, every imp with a
 // non-empty id unique within the request, and exactly one of site, app or
 // dooh: a request with none of them is as invalid as one with two. Fields
 // callbid reads must have their OpenRTB JSON types (a string id, an array
@@ -84,9 +87,13 @@ func ReleaseDecoder(d *Decoder) {
 // user.ext.consent, source.ext.schain, imp.ext.prebid.is_rewarded_inventory)
 // are read leniently, because ext content is exchange-defined: a value of
 // the wrong type counts as absent. When both the 2.6 field and its 2.5 ext
-// twin are present, the 2.6 field wins. An imp.native.request that cannot
-// be parsed leaves the imp's native asset fields empty instead of failing
-// the request (the bidder then has nothing to bid on there).
+// twin are present, the 2.6 field wins. A repeated key: the last one wins.
+// An imp.native.request string that cannot be parsed leaves the imp's
+// native asset fields empty instead of failing the request (the bidder then
+// has nothing to bid on there).
+//
+// When a body has both a wrong-typed field and a syntax error later on, the
+// error names the field: the scan stops at the first problem.
 func (d *Decoder) Decode(body []byte) (*Request, error) {
 	d.reset()
 	d.big = len(body) > pooledMax
@@ -96,15 +103,33 @@ func (d *Decoder) Decode(body []byte) (*Request, error) {
 	if len(body) > MaxRequestSize {
 		return nil, fmt.Errorf("%w: request: %d bytes exceed the limit of %d", ErrMalformed, len(body), MaxRequestSize)
 	}
-	v, err := d.p.ParseBytes(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: request: not valid JSON (%v)", ErrMalformed, err)
+	d.buf = append(d.buf[:0], body...)
+	s := &d.s
+	s.reset(d.buf)
+	if c := s.peek(); c != '{' {
+		// Validate first, so "[[[…" reads as bad JSON, not as a wrong type.
+		s.skip()
+		if s.ok() {
+			s.ws()
+			if s.i < len(s.b) {
+				s.syntax("unexpected data after the top-level value")
+			}
+		}
+		if s.ok() {
+			return nil, fmt.Errorf("%w: request: want a JSON object, got %s", ErrMalformed, typeName(c))
+		}
+		return nil, d.syntaxErr()
 	}
-	o, err := v.Object()
-	if err != nil {
-		return nil, fmt.Errorf("%w: request: want a JSON object, got %s", ErrMalformed, v.Type())
+	d.decodeRequest()
+	if d.err == nil && s.ok() {
+		s.ws()
+		if s.i < len(s.b) {
+			s.syntax("unexpected data after the top-level value")
+		}
 	}
-	d.decodeRequest(o)
+	if !s.ok() {
+		return nil, d.syntaxErr()
+	}
 	if d.err == nil {
 		d.finish()
 	}
@@ -112,6 +137,10 @@ func (d *Decoder) Decode(body []byte) (*Request, error) {
 		return nil, d.err
 	}
 	return &d.req, nil
+}
+
+func (d *Decoder) syntaxErr() error {
+	return fmt.Errorf("%w: request: not valid JSON (%s at offset %d)", ErrMalformed, d.s.msg, d.s.off)
 }
 
 func (d *Decoder) reset() {
@@ -133,8 +162,14 @@ func (d *Decoder) reset() {
 	d.invMask = 0
 	d.idSeen, d.impSeen, d.devGeoSeen = false, false, false
 	d.userGeo = geo{}
-	d.kwParts = [6]*fastjson.Value{}
+	for i := range d.kw {
+		d.kw[i] = d.kw[i][:0]
+	}
 }
+
+// ok reports whether decoding should go on: no semantic and no syntax
+// error so far.
+func (d *Decoder) ok() bool { return d.err == nil && !d.s.bad }
 
 // finish applies the checks that need the whole request.
 func (d *Decoder) finish() {
@@ -192,286 +227,352 @@ func inventoryList(mask uint8) string {
 
 func (d *Decoder) joinKeywords() {
 	start := len(d.arena)
-	for _, v := range d.kwParts {
-		if v == nil {
-			continue
-		}
-		if v.Type() == fastjson.TypeArray {
-			a, _ := v.Array()
-			for _, e := range a {
-				s, _ := str(e)
-				d.appendKeyword(start, s)
+	for _, part := range d.kw {
+		for _, s := range part {
+			if s == "" {
+				continue
 			}
-			continue
+			if len(d.arena) > start {
+				d.arena = append(d.arena, ',')
+			}
+			d.arena = append(d.arena, s...)
 		}
-		s, _ := str(v)
-		d.appendKeyword(start, s)
 	}
 	d.req.Keywords = b2s(d.arena[start:])
 }
 
-func (d *Decoder) appendKeyword(start int, s string) {
-	if s == "" {
-		return
-	}
-	if len(d.arena) > start {
-		d.arena = append(d.arena, ',')
-	}
-	d.arena = append(d.arena, s...)
-}
-
-// keep copies s into d's arena so it outlives the native parser's buffer.
-func (d *Decoder) keep(s string) string {
-	start := len(d.arena)
-	d.arena = append(d.arena, s...)
-	return b2s(d.arena[start:])
-}
-
-// fail records the first error; every later step checks d.err and stops.
+// fail records the first error; every later step checks d.ok() and stops.
 func (d *Decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 	}
 }
 
-func (d *Decoder) wrongType(path, want string, v *fastjson.Value) {
-	d.fail("%s: want %s, got %s", path, want, v.Type())
+// typeErr records that the value at the scanner has the wrong type. path
+// is a format with args; the message is only built on failure, so the
+// good path does not allocate. A byte that starts no JSON value is a
+// syntax error instead.
+func (d *Decoder) typeErr(want string, p path) {
+	got := typeName(d.s.peek())
+	if got == "" {
+		d.s.syntax("unexpected character")
+		return
+	}
+	d.fail("%s: want %s, got %s", p, want, got)
 }
 
-// wrongTypeIn is wrongType for prefix.field; the path is only built on
-// failure, so the good path does not allocate.
-func (d *Decoder) wrongTypeIn(prefix, field, want string, v *fastjson.Value) {
-	d.fail("%s.%s: want %s, got %s", prefix, field, want, v.Type())
+// path names a field for error messages: a format with up to two %d and
+// two %s verbs, filled from i, j and s, t in order. It is passed by value
+// and only rendered on failure, so naming fields costs nothing on the good
+// path (a variadic ...any would allocate at every call).
+type path struct {
+	f    string
+	i, j int
+	s, t string
 }
 
-func (d *Decoder) decodeRequest(o *fastjson.Object) {
+func (p path) String() string {
+	var b []byte
+	ints, strs := [2]int{p.i, p.j}, [2]string{p.s, p.t}
+	ni, ns := 0, 0
+	for k := 0; k < len(p.f); k++ {
+		if p.f[k] == '%' && k+1 < len(p.f) {
+			switch p.f[k+1] {
+			case 'd':
+				b = strconv.AppendInt(b, int64(ints[ni%2]), 10)
+				ni++
+				k++
+				continue
+			case 's':
+				b = append(b, strs[ns%2]...)
+				ns++
+				k++
+				continue
+			}
+		}
+		b = append(b, p.f[k])
+	}
+	return string(b)
+}
+
+func p0(f string) path               { return path{f: f} }
+func pi(f string, i int) path        { return path{f: f, i: i} }
+func pij(f string, i, j int) path    { return path{f: f, i: i, j: j} }
+func ps(f string, s string) path     { return path{f: f, s: s} }
+func pss(f string, s, t string) path { return path{f: f, s: s, t: t} }
+
+// object opens an object value: true for an object (its '{' consumed),
+// false for null (consumed) and for any other type (error recorded).
+func (d *Decoder) object(p path) bool {
+	s := &d.s
+	switch s.peek() {
+	case '{':
+		s.enter()
+		return true
+	case 'n':
+		s.lit("null")
+		return false
+	}
+	d.typeErr("an object", p)
+	return false
+}
+
+// str reads a string field (null is "").
+func (d *Decoder) str(dst *string, p path) {
+	v, ok := d.s.readStr()
+	if !ok {
+		d.typeErr("a string", p)
+		return
+	}
+	*dst = v
+}
+
+// strs appends the strings of an array field to dst; null appends
+// nothing, and so do null elements ("" elements are kept).
+func (d *Decoder) strs(dst []string, p path) []string {
+	s := &d.s
+	switch s.peek() {
+	case 'n':
+		s.lit("null")
+		return dst
+	case '[':
+	default:
+		d.typeErr("an array of strings", p)
+		return dst
+	}
+	at := s.i
+	s.enter()
+	for n := 0; s.next(&n, ']'); {
+		v, ok := s.readStr()
+		if !ok {
+			if typeName(s.peek()) == "" {
+				s.syntax("unexpected character")
+				return dst
+			}
+			s.i = at
+			d.typeErr("an array of strings", p)
+			return dst
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+func (d *Decoder) integer(p path) int64 {
+	n, ok := d.s.readInt()
+	if !ok {
+		d.typeErr("an integer", p)
+	}
+	return n
+}
+
+func (d *Decoder) flag(p path) bool {
+	v, ok := d.s.readFlag()
+	if !ok {
+		d.typeErr("0 or 1", p)
+	}
+	return v
+}
+
+// floor reads a non-negative finite number.
+func (d *Decoder) floor(p path) float64 {
+	f, ok := d.s.readFloat()
+	switch {
+	case !ok:
+		d.typeErr("a finite number", p)
+	case f < 0:
+		d.fail("%s: %v is negative", p, f)
+	}
+	return f
+}
+
+func (d *Decoder) decodeRequest() {
 	r := &d.req
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	s := &d.s
+	s.enter()
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "id":
-			if r.ID, ok = str(v); !ok {
-				d.wrongType("id", "a string", v)
-			}
-			d.idSeen = v.Type() != fastjson.TypeNull
+			d.idSeen = s.peek() != 'n'
+			d.str(&r.ID, p0("id"))
 		case "imp":
-			d.decodeImps(v)
+			d.decodeImps()
 		case "tmax":
-			n, ok := integer(v)
-			switch {
-			case !ok:
-				d.wrongType("tmax", "an integer", v)
-			case n < 0:
-				d.fail("tmax: %d is negative", n)
+			r.TMax = d.integer(p0("tmax"))
+			if d.ok() && r.TMax < 0 {
+				d.fail("tmax: %d is negative", r.TMax)
 			}
-			r.TMax = n
 		case "at":
-			n, ok := integer(v)
-			if !ok {
-				d.wrongType("at", "an integer", v)
-			}
-			r.AT = int(n)
+			r.AT = int(d.integer(p0("at")))
 		case "test":
-			if r.Test, ok = flag01(v); !ok {
-				d.wrongType("test", "0 or 1", v)
-			}
+			r.Test = d.flag(p0("test"))
 		case "cur":
-			r.Cur = d.strs(r.Cur, "cur", v)
+			r.Cur = d.strs(r.Cur[:0], p0("cur"))
 		case "bcat":
-			r.BCat = d.strs(r.BCat, "bcat", v)
+			r.BCat = d.strs(r.BCat[:0], p0("bcat"))
 		case "badv":
-			r.BAdv = d.strs(r.BAdv, "badv", v)
+			r.BAdv = d.strs(r.BAdv[:0], p0("badv"))
 		case "bapp":
-			r.BApp = d.strs(r.BApp, "bapp", v)
+			r.BApp = d.strs(r.BApp[:0], p0("bapp"))
 		case "wseat":
-			r.WSeat = d.strs(r.WSeat, "wseat", v)
+			r.WSeat = d.strs(r.WSeat[:0], p0("wseat"))
 		case "bseat":
-			r.BSeat = d.strs(r.BSeat, "bseat", v)
+			r.BSeat = d.strs(r.BSeat[:0], p0("bseat"))
 		case "site":
-			d.decodeInventory(InventorySite, "site", v)
+			d.decodeInventory(InventorySite, "site")
 		case "app":
-			d.decodeInventory(InventoryApp, "app", v)
+			d.decodeInventory(InventoryApp, "app")
 		case "dooh":
-			d.decodeInventory(InventoryDOOH, "dooh", v)
+			d.decodeInventory(InventoryDOOH, "dooh")
 		case "device":
-			d.decodeDevice(v)
+			d.decodeDevice()
 		case "user":
-			d.decodeUser(v)
+			d.decodeUser()
 		case "regs":
-			d.decodeRegs(v)
+			d.decodeRegs()
 		case "source":
-			d.decodeSource(v)
+			d.decodeSource()
+		default:
+			s.skip()
 		}
-	})
-}
-
-// object returns v's object; nil (and no error) for null; nil with an
-// error recorded for any other type.
-func (d *Decoder) object(path string, v *fastjson.Value) *fastjson.Object {
-	return d.objectIn("", path, v)
-}
-
-// objectIn is object for prefix.field (prefix may be empty).
-func (d *Decoder) objectIn(prefix, field string, v *fastjson.Value) *fastjson.Object {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		return o
-	case fastjson.TypeNull:
-		return nil
 	}
-	if prefix == "" {
-		d.wrongType(field, "an object", v)
-	} else {
-		d.wrongTypeIn(prefix, field, "an object", v)
-	}
-	return nil
 }
 
-func (d *Decoder) decodeInventory(kind Inventory, name string, v *fastjson.Value) {
-	o := d.object(name, v)
-	if o == nil {
+func (d *Decoder) decodeInventory(kind Inventory, name string) {
+	if !d.object(p0(name)) {
 		return
 	}
 	d.invMask |= 1 << kind
 	r := &d.req
 	r.Inventory = kind
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "id":
-			if r.SiteOrAppID, ok = str(v); !ok {
-				d.wrongTypeIn(name, "id", "a string", v)
-			}
+			d.str(&r.SiteOrAppID, ps("%s.id", name))
 		case "domain":
-			if r.Domain, ok = str(v); !ok {
-				d.wrongTypeIn(name, "domain", "a string", v)
-			}
+			d.str(&r.Domain, ps("%s.domain", name))
 		case "bundle":
 			if kind == InventoryApp {
-				if r.Bundle, ok = str(v); !ok {
-					d.wrongTypeIn(name, "bundle", "a string", v)
-				}
+				d.str(&r.Bundle, ps("%s.bundle", name))
+			} else {
+				s.skip()
 			}
 		case "page":
 			if kind == InventorySite {
-				if r.Page, ok = str(v); !ok {
-					d.wrongTypeIn(name, "page", "a string", v)
-				}
+				d.str(&r.Page, ps("%s.page", name))
+			} else {
+				s.skip()
 			}
 		case "cat", "sectioncat", "pagecat":
-			r.Cats = d.appendStrsIn(r.Cats, name, k, v)
+			r.Cats = d.strs(r.Cats, pss("%s.%s", name, b2s(k)))
 		case "keywords":
-			d.keywords(0, name, "keywords", v)
+			d.keywords(0, ps("%s.keywords", name))
 		case "kwarray":
-			d.kwarray(1, name, "kwarray", v)
+			d.kw[1] = d.strs(d.kw[1][:0], ps("%s.kwarray", name))
 		case "publisher":
-			po := d.objectIn(name, "publisher", v)
-			if po == nil {
-				return
+			if !d.object(ps("%s.publisher", name)) {
+				break
 			}
-			if pv := po.Get("id"); pv != nil {
-				if r.PublisherID, ok = str(pv); !ok {
-					d.wrongTypeIn(name, "publisher.id", "a string", pv)
+			for n := 0; d.ok() && s.next(&n, '}'); {
+				k := s.key()
+				if !s.ok() {
+					return
+				}
+				if b2s(k) == "id" {
+					d.str(&r.PublisherID, ps("%s.publisher.id", name))
+				} else {
+					s.skip()
 				}
 			}
 		case "content":
-			co := d.objectIn(name, "content", v)
-			if co == nil {
-				return
+			if !d.object(ps("%s.content", name)) {
+				break
 			}
-			if kv := co.Get("keywords"); kv != nil {
-				d.keywords(2, name, "content.keywords", kv)
+			for n := 0; d.ok() && s.next(&n, '}'); {
+				k := s.key()
+				if !s.ok() {
+					return
+				}
+				switch b2s(k) {
+				case "keywords":
+					d.keywords(2, ps("%s.content.keywords", name))
+				case "kwarray":
+					d.kw[3] = d.strs(d.kw[3][:0], ps("%s.content.kwarray", name))
+				default:
+					s.skip()
+				}
 			}
-			if kv := co.Get("kwarray"); kv != nil {
-				d.kwarray(3, name, "content.kwarray", kv)
-			}
+		default:
+			s.skip()
 		}
-	})
-}
-
-func (d *Decoder) keywords(slot int, prefix, field string, v *fastjson.Value) {
-	if _, ok := str(v); !ok {
-		d.wrongTypeIn(prefix, field, "a string", v)
-		return
 	}
-	d.kwParts[slot] = v
 }
 
-func (d *Decoder) kwarray(slot int, prefix, field string, v *fastjson.Value) {
-	if !strArray(v) {
-		d.wrongTypeIn(prefix, field, "an array of strings", v)
-		return
-	}
-	d.kwParts[slot] = v
+// keywords reads a keywords string into slot.
+func (d *Decoder) keywords(slot int, p path) {
+	var v string
+	d.str(&v, p)
+	d.kw[slot] = append(d.kw[slot][:0], v)
 }
 
-func (d *Decoder) decodeDevice(v *fastjson.Value) {
-	o := d.object("device", v)
-	if o == nil {
+func (d *Decoder) decodeDevice() {
+	if !d.object(p0("device")) {
 		return
 	}
 	dv := &d.req.Device
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "devicetype":
-			n, ok := integer(v)
-			if !ok {
-				d.wrongType("device.devicetype", "an integer", v)
-			}
-			dv.Type = int(n)
+			dv.Type = int(d.integer(p0("device.devicetype")))
 		case "ip":
-			if dv.IP, ok = str(v); !ok {
-				d.wrongType("device.ip", "a string", v)
-			}
+			d.str(&dv.IP, p0("device.ip"))
 		case "ipv6":
-			if dv.IPv6, ok = str(v); !ok {
-				d.wrongType("device.ipv6", "a string", v)
-			}
+			d.str(&dv.IPv6, p0("device.ipv6"))
 		case "ifa":
-			if dv.IFA, ok = str(v); !ok {
-				d.wrongType("device.ifa", "a string", v)
-			}
+			d.str(&dv.IFA, p0("device.ifa"))
 		case "ua":
-			if dv.UA, ok = str(v); !ok {
-				d.wrongType("device.ua", "a string", v)
-			}
+			d.str(&dv.UA, p0("device.ua"))
 		case "lmt":
-			if dv.LMT, ok = flag01(v); !ok {
-				d.wrongType("device.lmt", "0 or 1", v)
-			}
+			dv.LMT = d.flag(p0("device.lmt"))
 		case "geo":
 			var g geo
-			if d.decodeGeo("device.geo", v, &g) {
+			if d.decodeGeo("device.geo", &g) {
 				d.devGeoSeen = true
 				dv.Country, dv.Region, dv.Metro, dv.City, dv.Zip = g.country, g.region, g.metro, g.city, g.zip
 			}
+		default:
+			s.skip()
 		}
-	})
+	}
 }
 
-// decodeGeo reports whether v was a geo object.
-func (d *Decoder) decodeGeo(path string, v *fastjson.Value, g *geo) bool {
-	o := d.object(path, v)
-	if o == nil {
+// decodeGeo reports whether the value was a geo object.
+func (d *Decoder) decodeGeo(name string, g *geo) bool {
+	if !d.object(p0(name)) {
 		return false
 	}
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
-			return
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
+			break
 		}
 		var dst *string
-		switch string(k) {
+		switch b2s(k) {
 		case "country":
 			dst = &g.country
 		case "region":
@@ -483,110 +584,118 @@ func (d *Decoder) decodeGeo(path string, v *fastjson.Value, g *geo) bool {
 		case "zip":
 			dst = &g.zip
 		default:
-			return
+			s.skip()
+			continue
 		}
-		s, ok := str(v)
-		if !ok {
-			d.fail("%s.%s: want a string, got %s", path, k, v.Type())
-			return
-		}
-		*dst = s
-	})
-	return true
+		d.str(dst, pss("%s.%s", name, b2s(k)))
+	}
+	return d.ok()
 }
 
-func (d *Decoder) decodeUser(v *fastjson.Value) {
-	o := d.object("user", v)
-	if o == nil {
+func (d *Decoder) decodeUser() {
+	if !d.object(p0("user")) {
 		return
 	}
 	u := &d.req.User
 	consent26 := false
 	var extConsent string
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "id":
-			if u.ID, ok = str(v); !ok {
-				d.wrongType("user.id", "a string", v)
-			}
+			d.str(&u.ID, p0("user.id"))
 		case "buyeruid":
-			if u.BuyerUID, ok = str(v); !ok {
-				d.wrongType("user.buyeruid", "a string", v)
-			}
+			d.str(&u.BuyerUID, p0("user.buyeruid"))
 		case "consent":
-			if u.Consent, ok = str(v); !ok {
-				d.wrongType("user.consent", "a string", v)
-			}
-			consent26 = v.Type() != fastjson.TypeNull
+			consent26 = s.peek() != 'n'
+			d.str(&u.Consent, p0("user.consent"))
 		case "keywords":
-			d.keywords(4, "user", "keywords", v)
+			d.keywords(4, p0("user.keywords"))
 		case "kwarray":
-			d.kwarray(5, "user", "kwarray", v)
+			d.kw[5] = d.strs(d.kw[5][:0], p0("user.kwarray"))
 		case "geo":
-			d.decodeGeo("user.geo", v, &d.userGeo)
+			d.userGeo = geo{}
+			d.decodeGeo("user.geo", &d.userGeo)
 		case "ext":
-			if v.Type() == fastjson.TypeObject {
-				extConsent, _ = str(v.Get("consent"))
+			if !s.openObject() {
+				s.skip()
+				break
 			}
+			for n := 0; s.next(&n, '}'); {
+				if k := s.key(); b2s(k) == "consent" {
+					extConsent = s.lenientStr()
+				} else {
+					s.skip()
+				}
+			}
+		default:
+			s.skip()
 		}
-	})
+	}
 	if !consent26 {
 		u.Consent = extConsent
 	}
 }
 
-func (d *Decoder) decodeRegs(v *fastjson.Value) {
-	o := d.object("regs", v)
-	if o == nil {
+func (d *Decoder) decodeRegs() {
+	if !d.object(p0("regs")) {
 		return
 	}
 	rg := &d.req.Regs
 	gdpr26, usp26 := false, false
 	extGDPR := int8(-1)
 	var extUSP string
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "coppa":
-			if rg.COPPA, ok = flag01(v); !ok {
-				d.wrongType("regs.coppa", "0 or 1", v)
-			}
+			rg.COPPA = d.flag(p0("regs.coppa"))
 		case "gdpr":
-			if v.Type() == fastjson.TypeNull {
-				return
+			if s.peek() == 'n' {
+				s.lit("null")
+				break
 			}
-			n, ok := integer(v)
+			n, ok := s.readInt()
 			if !ok {
-				d.wrongType("regs.gdpr", "0 or 1", v)
-				return
+				d.typeErr("0 or 1", p0("regs.gdpr"))
 			}
 			rg.GDPR, gdpr26 = gdprValue(n), true
 		case "us_privacy":
-			if rg.USPrivacy, ok = str(v); !ok {
-				d.wrongType("regs.us_privacy", "a string", v)
-			}
-			usp26 = v.Type() != fastjson.TypeNull
+			usp26 = s.peek() != 'n'
+			d.str(&rg.USPrivacy, p0("regs.us_privacy"))
 		case "gpp":
-			if rg.GPP, ok = str(v); !ok {
-				d.wrongType("regs.gpp", "a string", v)
-			}
+			d.str(&rg.GPP, p0("regs.gpp"))
 		case "ext":
-			if v.Type() != fastjson.TypeObject {
-				return
+			if !s.openObject() {
+				s.skip()
+				break
 			}
-			if n, ok := lenientInt(v.Get("gdpr")); ok {
-				extGDPR = gdprValue(n)
+			for n := 0; s.next(&n, '}'); {
+				switch k := s.key(); b2s(k) {
+				case "gdpr":
+					if n, ok := s.lenientInt(); ok {
+						extGDPR = gdprValue(n)
+					} else {
+						extGDPR = -1
+					}
+				case "us_privacy":
+					extUSP = s.lenientStr()
+				default:
+					s.skip()
+				}
 			}
-			extUSP, _ = str(v.Get("us_privacy"))
+		default:
+			s.skip()
 		}
-	})
+	}
 	if !gdpr26 {
 		rg.GDPR = extGDPR
 	}
@@ -604,80 +713,114 @@ func gdprValue(n int64) int8 {
 	return -1
 }
 
-func (d *Decoder) decodeSource(v *fastjson.Value) {
-	o := d.object("source", v)
-	if o == nil {
+func (d *Decoder) decodeSource() {
+	if !d.object(p0("source")) {
 		return
 	}
-	s := &d.req.Source
+	src := &d.req.Source
 	schain26 := false
-	var extSChain *fastjson.Value
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	extSChain := false
+	extComplete, extNodes := int8(0), 0
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "tid":
-			if s.TID, ok = str(v); !ok {
-				d.wrongType("source.tid", "a string", v)
-			}
+			d.str(&src.TID, p0("source.tid"))
 		case "schain":
-			so := d.object("source.schain", v)
-			if so == nil {
-				return
+			if !d.object(p0("source.schain")) {
+				break
 			}
 			schain26 = true
-			s.SChainComplete, s.SChainNodes = -1, 0
-			if cv := so.Get("complete"); cv != nil {
-				n, ok := integer(cv)
-				if !ok {
-					d.wrongType("source.schain.complete", "0 or 1", cv)
+			src.SChainComplete, src.SChainNodes = 0, 0
+			for n := 0; d.ok() && s.next(&n, '}'); {
+				k := s.key()
+				if !s.ok() {
 					return
 				}
-				s.SChainComplete = int8(min(max(n, 0), 1))
-			} else {
-				s.SChainComplete = 0
-			}
-			if nv := so.Get("nodes"); nv != nil {
-				if nv.Type() != fastjson.TypeArray && nv.Type() != fastjson.TypeNull {
-					d.wrongType("source.schain.nodes", "an array", nv)
-					return
+				switch b2s(k) {
+				case "complete":
+					c := d.integer(p0("source.schain.complete"))
+					src.SChainComplete = int8(min(max(c, 0), 1))
+				case "nodes":
+					switch s.peek() {
+					case '[':
+						src.SChainNodes = s.arrayLen()
+					case 'n':
+						s.lit("null")
+						src.SChainNodes = 0
+					default:
+						d.typeErr("an array", p0("source.schain.nodes"))
+					}
+				default:
+					s.skip()
 				}
-				s.SChainNodes = len(nv.GetArray())
 			}
 		case "ext":
-			if v.Type() == fastjson.TypeObject {
-				extSChain = v.Get("schain")
+			if !s.openObject() {
+				s.skip()
+				break
 			}
+			for n := 0; s.next(&n, '}'); {
+				if k := s.key(); b2s(k) != "schain" || !s.openObject() {
+					s.skip()
+					continue
+				}
+				extSChain, extComplete, extNodes = true, 0, 0
+				for n := 0; s.next(&n, '}'); {
+					switch k := s.key(); b2s(k) {
+					case "complete":
+						if c, ok := s.lenientInt(); ok && c == 1 {
+							extComplete = 1
+						} else {
+							extComplete = 0
+						}
+					case "nodes":
+						extNodes = s.arrayLen()
+					default:
+						s.skip()
+					}
+				}
+			}
+		default:
+			s.skip()
 		}
-	})
-	if !schain26 && extSChain != nil && extSChain.Type() == fastjson.TypeObject {
-		s.SChainComplete = 0
-		if n, ok := lenientInt(extSChain.Get("complete")); ok && n == 1 {
-			s.SChainComplete = 1
-		}
-		s.SChainNodes = len(extSChain.GetArray("nodes"))
+	}
+	if !schain26 && extSChain {
+		src.SChainComplete, src.SChainNodes = extComplete, extNodes
 	}
 }
 
-func (d *Decoder) decodeImps(v *fastjson.Value) {
-	if v.Type() == fastjson.TypeNull {
+func (d *Decoder) decodeImps() {
+	s := &d.s
+	switch s.peek() {
+	case 'n':
+		s.lit("null")
+		return
+	case '[':
+	default:
+		d.typeErr("an array", p0("imp"))
 		return
 	}
-	arr, err := v.Array()
-	if err != nil {
-		d.wrongType("imp", "an array", v)
-		return
-	}
+	s.enter()
 	d.impSeen = true
 	r := &d.req
 	r.Imps = r.Imps[:0] // a repeated "imp" key replaces, as the last key wins elsewhere
-	if len(arr) > MaxImps {
-		d.fail("imp: %d impressions exceed the limit of %d", len(arr), MaxImps)
-		return
-	}
-	for i, iv := range arr {
+	for i := 0; d.ok() && s.next(&i, ']'); {
+		if i > MaxImps {
+			// Count the rest for the message, validating as we go.
+			s.skip()
+			for s.next(&i, ']') {
+				s.skip()
+			}
+			if s.ok() {
+				d.fail("imp: %d impressions exceed the limit of %d", i, MaxImps)
+			}
+			return
+		}
 		n := len(r.Imps)
 		if n < cap(r.Imps) {
 			r.Imps = r.Imps[:n+1]
@@ -686,87 +829,81 @@ func (d *Decoder) decodeImps(v *fastjson.Value) {
 		}
 		imp := &r.Imps[n]
 		*imp = Imp{Formats: imp.Formats[:0], Deals: imp.Deals[:0]}
-		if iv.Type() != fastjson.TypeObject {
-			d.fail("imp[%d]: want an object, got %s", i, iv.Type())
+		if s.peek() != '{' {
+			d.typeErr("an object", pi("imp[%d]", n))
 			return
 		}
-		o, _ := iv.Object()
-		d.decodeImp(i, imp, o)
-		if d.err != nil {
-			return
-		}
+		s.enter()
+		d.decodeImp(n, imp)
 	}
 }
 
-func (d *Decoder) decodeImp(i int, imp *Imp, o *fastjson.Object) {
+func (d *Decoder) decodeImp(i int, imp *Imp) {
 	idSeen, rwddSeen := false, false
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	extRwdd, extRwddOK := false, false
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "id":
-			if imp.ID, ok = str(v); !ok {
-				d.fail("imp[%d].id: want a string, got %s", i, v.Type())
-			}
-			idSeen = v.Type() != fastjson.TypeNull
+			idSeen = s.peek() != 'n'
+			d.str(&imp.ID, pi("imp[%d].id", i))
 		case "tagid":
-			if imp.TagID, ok = str(v); !ok {
-				d.fail("imp[%d].tagid: want a string, got %s", i, v.Type())
-			}
+			d.str(&imp.TagID, pi("imp[%d].tagid", i))
 		case "bidfloor":
-			f, ok := number(v)
-			switch {
-			case !ok:
-				d.fail("imp[%d].bidfloor: want a finite number, got %s", i, v.Type())
-			case f < 0:
-				d.fail("imp[%d].bidfloor: %v is negative", i, f)
-			}
-			imp.BidFloor = f
+			imp.BidFloor = d.floor(pi("imp[%d].bidfloor", i))
 		case "bidfloorcur":
-			if imp.BidFloorCur, ok = str(v); !ok {
-				d.fail("imp[%d].bidfloorcur: want a string, got %s", i, v.Type())
-			}
+			d.str(&imp.BidFloorCur, pi("imp[%d].bidfloorcur", i))
 		case "secure":
-			if imp.Secure, ok = flag01(v); !ok {
-				d.fail("imp[%d].secure: want 0 or 1, got %s", i, v.Type())
-			}
+			imp.Secure = d.flag(pi("imp[%d].secure", i))
 		case "instl":
-			if imp.Instl, ok = flag01(v); !ok {
-				d.fail("imp[%d].instl: want 0 or 1, got %s", i, v.Type())
-			}
+			imp.Instl = d.flag(pi("imp[%d].instl", i))
 		case "rwdd":
-			if imp.Rewarded, ok = flag01(v); !ok {
-				d.fail("imp[%d].rwdd: want 0 or 1, got %s", i, v.Type())
-			}
-			rwddSeen = v.Type() != fastjson.TypeNull
+			rwddSeen = s.peek() != 'n'
+			imp.Rewarded = d.flag(pi("imp[%d].rwdd", i))
 		case "exp":
-			n, ok := integer(v)
-			if !ok {
-				d.fail("imp[%d].exp: want an integer, got %s", i, v.Type())
-			}
-			imp.Exp = int(n)
+			imp.Exp = int(d.integer(pi("imp[%d].exp", i)))
 		case "banner":
-			d.decodeBanner(i, imp, v)
+			d.decodeBanner(i, imp)
 		case "native":
-			d.decodeNative(i, imp, v)
+			d.decodeNative(i, imp)
 		case "video":
-			imp.Video = d.media(i, "video", v)
+			imp.Video = d.media(i, "video")
 		case "audio":
-			imp.Audio = d.media(i, "audio", v)
+			imp.Audio = d.media(i, "audio")
 		case "pmp":
-			d.decodePMP(i, imp, v)
+			d.decodePMP(i, imp)
 		case "ext":
-			if !rwddSeen && v.Type() == fastjson.TypeObject {
-				if n, ok := lenientInt(v.Get("prebid", "is_rewarded_inventory")); ok {
-					imp.Rewarded = n == 1
+			if !s.openObject() {
+				s.skip()
+				break
+			}
+			for n := 0; s.next(&n, '}'); {
+				if k := s.key(); b2s(k) != "prebid" || !s.openObject() {
+					s.skip()
+					continue
+				}
+				for n := 0; s.next(&n, '}'); {
+					if k := s.key(); b2s(k) != "is_rewarded_inventory" {
+						s.skip()
+						continue
+					}
+					v, ok := s.lenientInt()
+					extRwdd, extRwddOK = v == 1, ok
 				}
 			}
+		default:
+			s.skip()
 		}
-	})
-	if d.err != nil {
+	}
+	if !d.ok() {
 		return
+	}
+	if !rwddSeen && extRwddOK {
+		imp.Rewarded = extRwdd
 	}
 	switch {
 	case !idSeen:
@@ -776,71 +913,99 @@ func (d *Decoder) decodeImp(i int, imp *Imp, o *fastjson.Object) {
 	}
 }
 
-// media reports whether imp.<name> is an object; null is absence.
-func (d *Decoder) media(i int, name string, v *fastjson.Value) bool {
-	switch v.Type() {
-	case fastjson.TypeObject:
+// media reports whether imp.<name> is an object (skipping it); null is
+// absence.
+func (d *Decoder) media(i int, name string) bool {
+	s := &d.s
+	switch s.peek() {
+	case '{':
+		s.skip()
 		return true
-	case fastjson.TypeNull:
+	case 'n':
+		s.lit("null")
 		return false
 	}
-	d.fail("imp[%d].%s: want an object, got %s", i, name, v.Type())
+	d.typeErr("an object", path{f: "imp[%d].%s", i: i, s: name})
 	return false
 }
 
-func (d *Decoder) decodeBanner(i int, imp *Imp, v *fastjson.Value) {
-	if !d.media(i, "banner", v) {
+func (d *Decoder) decodeBanner(i int, imp *Imp) {
+	if !d.object(pi("imp[%d].banner", i)) {
 		return
 	}
-	o, _ := v.Object()
 	imp.Banner = true
 	var w, h int64
-	var formats []*fastjson.Value
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if d.err != nil {
+	d.formats = d.formats[:0]
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		var ok bool
-		switch string(k) {
+		switch b2s(k) {
 		case "w":
-			if w, ok = integer(v); !ok {
-				d.fail("imp[%d].banner.w: want an integer, got %s", i, v.Type())
-			}
+			w = d.integer(pi("imp[%d].banner.w", i))
 		case "h":
-			if h, ok = integer(v); !ok {
-				d.fail("imp[%d].banner.h: want an integer, got %s", i, v.Type())
-			}
+			h = d.integer(pi("imp[%d].banner.h", i))
 		case "format":
-			switch v.Type() {
-			case fastjson.TypeArray:
-				formats, _ = v.Array()
-			case fastjson.TypeNull:
+			d.formats = d.formats[:0]
+			switch s.peek() {
+			case 'n':
+				s.lit("null")
+				continue
+			case '[':
 			default:
-				d.fail("imp[%d].banner.format: want an array, got %s", i, v.Type())
+				d.typeErr("an array", pi("imp[%d].banner.format", i))
+				return
 			}
+			s.enter()
+			for j := 0; d.ok() && s.next(&j, ']'); {
+				if !d.object(pij("imp[%d].banner.format[%d]", i, j-1)) {
+					if d.ok() {
+						d.fail("imp[%d].banner.format[%d]: want an object, got null", i, j-1)
+					}
+					return
+				}
+				var fw, fh int64
+				for m := 0; d.ok() && s.next(&m, '}'); {
+					k := s.key()
+					if !s.ok() {
+						return
+					}
+					switch b2s(k) {
+					case "w":
+						fw = d.integer(pij("imp[%d].banner.format[%d].w", i, j-1))
+					case "h":
+						fh = d.integer(pij("imp[%d].banner.format[%d].h", i, j-1))
+					default:
+						s.skip()
+					}
+				}
+				d.formats = append(d.formats, Format{W: int(clampSide(fw)), H: int(clampSide(fh))})
+			}
+		default:
+			s.skip()
 		}
-	})
-	if d.err != nil {
+	}
+	if !d.ok() {
 		return
 	}
 	imp.addFormat(w, h)
-	for j, fv := range formats {
-		if fv.Type() != fastjson.TypeObject {
-			d.fail("imp[%d].banner.format[%d]: want an object, got %s", i, j, fv.Type())
-			return
-		}
-		fw, ok := integer(fv.Get("w"))
-		if !ok {
-			d.fail("imp[%d].banner.format[%d].w: want an integer, got %s", i, j, fv.Get("w").Type())
-			return
-		}
-		fh, ok := integer(fv.Get("h"))
-		if !ok {
-			d.fail("imp[%d].banner.format[%d].h: want an integer, got %s", i, j, fv.Get("h").Type())
-			return
-		}
-		imp.addFormat(fw, fh)
+	for _, f := range d.formats {
+		imp.addFormat(int64(f.W), int64(f.H))
 	}
+}
+
+// clampSide keeps a format side's sign and whether it fits an int32, so
+// addFormat decides on it as on the original value.
+func clampSide(v int64) int64 {
+	if v > math.MaxInt32 {
+		return math.MaxInt32 + 1
+	}
+	if v < 0 {
+		return -1
+	}
+	return v
 }
 
 // addFormat keeps sizes with both sides positive and skips repeats, so the
@@ -858,67 +1023,120 @@ func (imp *Imp) addFormat(w, h int64) {
 	imp.Formats = append(imp.Formats, f)
 }
 
-func (d *Decoder) decodeNative(i int, imp *Imp, v *fastjson.Value) {
-	if !d.media(i, "native", v) {
+// nativeInfo is what callbid reads from a Native request document.
+type nativeInfo struct {
+	ver                string
+	hasTitle, hasPhone bool
+	titleID, titleLen  int
+	phoneID, phoneLen  int
+}
+
+func (d *Decoder) decodeNative(i int, imp *Imp) {
+	if !d.object(pi("imp[%d].native", i)) {
 		return
 	}
 	imp.Native = true
-	var nreq *fastjson.Value
-	if vv := v.Get("ver"); vv != nil {
-		var ok bool
-		if imp.NativeVer, ok = str(vv); !ok {
-			d.fail("imp[%d].native.ver: want a string, got %s", i, vv.Type())
+	var outerVer string
+	var info nativeInfo
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-	}
-	rv := v.Get("request")
-	if rv == nil {
-		return
-	}
-	switch rv.Type() {
-	case fastjson.TypeString:
-		s, _ := str(rv)
-		var err error
-		if nreq, err = d.np.Parse(s); err != nil {
-			return // tolerated: see Decode
+		switch b2s(k) {
+		case "ver":
+			d.str(&outerVer, pi("imp[%d].native.ver", i))
+		case "request":
+			info = nativeInfo{}
+			imp.NativeWrapped = false
+			switch s.peek() {
+			case '"':
+				// A document of its own: parsed with a scanner of its own
+				// over the unescaped string (in d.buf), and tolerated when
+				// it does not parse.
+				doc := s.str()
+				var ns scanner
+				ns.reset(doc)
+				var wrapped bool
+				if ns.peek() == '{' {
+					ns.enter()
+					info, wrapped = readNative(&ns)
+					if ns.ok() {
+						ns.ws()
+						if ns.i < len(ns.b) {
+							ns.syntax("trailing data")
+						}
+					}
+				} else {
+					ns.skip()
+				}
+				if !ns.ok() {
+					info, wrapped = nativeInfo{}, false
+				}
+				imp.NativeWrapped = wrapped
+			case '{':
+				s.enter()
+				info, imp.NativeWrapped = readNative(s)
+			case 'n':
+				s.lit("null")
+			default:
+				d.typeErr("a string or an object", pi("imp[%d].native.request", i))
+			}
+		default:
+			s.skip()
 		}
-	case fastjson.TypeObject:
-		nreq = rv
-	case fastjson.TypeNull:
-		return
-	default:
-		d.fail("imp[%d].native.request: want a string or an object, got %s", i, rv.Type())
+	}
+	if !d.ok() {
 		return
 	}
-	if nv := nreq.Get("native"); nv != nil && nv.Type() == fastjson.TypeObject {
-		nreq, imp.NativeWrapped = nv, true
-	}
+	imp.NativeVer = outerVer
 	if imp.NativeVer == "" {
-		if s, _ := str(nreq.Get("ver")); s != "" {
-			imp.NativeVer = d.keep(s)
-		}
+		imp.NativeVer = info.ver
 	}
-	// Assets are read leniently: the native request is a document of its
-	// own, and a bad asset only means callbid cannot fill that asset.
-	for _, a := range nreq.GetArray("assets") {
-		id, ok := lenientInt(a.Get("id"))
-		if !ok || id < 0 || id > math.MaxInt32 {
+	imp.NativeHasTitle, imp.NativeTitleAssetID, imp.NativeTitleLen = info.hasTitle, info.titleID, info.titleLen
+	imp.NativeHasPhone, imp.NativePhoneAssetID, imp.NativePhoneLen = info.hasPhone, info.phoneID, info.phoneLen
+}
+
+// readNative reads a native request object whose '{' s has consumed. When
+// it holds a "native" object (the Native 1.0 wrapper), that object is the
+// request and wrapped is true. Assets are read leniently: the native
+// request is a document of its own, and a bad asset only means callbid
+// cannot fill that asset.
+func readNative(s *scanner) (info nativeInfo, wrapped bool) {
+	var inner nativeInfo
+	for n := 0; s.next(&n, '}'); {
+		k := s.key()
+		if b2s(k) == "native" && s.openObject() {
+			inner, wrapped = nativeInfo{}, true
+			for m := 0; s.next(&m, '}'); {
+				readNativeField(s, s.key(), &inner)
+			}
 			continue
 		}
-		if t := a.Get("title"); t != nil && t.Type() == fastjson.TypeObject && !imp.NativeHasTitle {
-			imp.NativeHasTitle, imp.NativeTitleAssetID = true, int(id)
-			if n, ok := lenientInt(t.Get("len")); ok && n > 0 && n <= math.MaxInt32 {
-				imp.NativeTitleLen = int(n)
-			}
+		readNativeField(s, k, &info)
+	}
+	if wrapped {
+		return inner, true
+	}
+	return info, false
+}
+
+func readNativeField(s *scanner, k []byte, info *nativeInfo) {
+	switch b2s(k) {
+	case "ver":
+		info.ver = s.lenientStr()
+	case "assets":
+		if s.peek() != '[' {
+			s.skip()
+			return
 		}
-		if dt := a.Get("data"); dt != nil && dt.Type() == fastjson.TypeObject && !imp.NativeHasPhone {
-			if n, ok := lenientInt(dt.Get("type")); ok && n == nativeDataPhone {
-				imp.NativeHasPhone, imp.NativePhoneAssetID = true, int(id)
-				if n, ok := lenientInt(dt.Get("len")); ok && n > 0 && n <= math.MaxInt32 {
-					imp.NativePhoneLen = int(n)
-				}
-			}
+		s.enter()
+		for n := 0; s.next(&n, ']'); {
+			readAsset(s, info)
 		}
+	default:
+		s.skip()
 	}
 }
 
@@ -926,255 +1144,141 @@ func (d *Decoder) decodeNative(i int, imp *Imp, v *fastjson.Value) {
 // Types, 7.4): "Phone number".
 const nativeDataPhone = 8
 
-func (d *Decoder) decodePMP(i int, imp *Imp, v *fastjson.Value) {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return
-	case fastjson.TypeObject:
-	default:
-		d.fail("imp[%d].pmp: want an object, got %s", i, v.Type())
+func readAsset(s *scanner, info *nativeInfo) {
+	if !s.openObject() {
+		s.skip()
 		return
 	}
-	if pv := v.Get("private_auction"); pv != nil {
-		var ok bool
-		if imp.PrivateAuction, ok = flag01(pv); !ok {
-			d.fail("imp[%d].pmp.private_auction: want 0 or 1, got %s", i, pv.Type())
+	var id, titleLen, dataType, dataLen int64
+	var idOK, title, data, titleLenOK, dataTypeOK, dataLenOK bool
+	for n := 0; s.next(&n, '}'); {
+		switch k := s.key(); b2s(k) {
+		case "id":
+			id, idOK = s.lenientInt()
+		case "title":
+			if title = s.openObject(); !title {
+				s.skip()
+				break
+			}
+			titleLenOK = false
+			for m := 0; s.next(&m, '}'); {
+				if k := s.key(); b2s(k) == "len" {
+					titleLen, titleLenOK = s.lenientInt()
+				} else {
+					s.skip()
+				}
+			}
+		case "data":
+			if data = s.openObject(); !data {
+				s.skip()
+				break
+			}
+			dataTypeOK, dataLenOK = false, false
+			for m := 0; s.next(&m, '}'); {
+				switch k := s.key(); b2s(k) {
+				case "type":
+					dataType, dataTypeOK = s.lenientInt()
+				case "len":
+					dataLen, dataLenOK = s.lenientInt()
+				default:
+					s.skip()
+				}
+			}
+		default:
+			s.skip()
+		}
+	}
+	if !idOK || id < 0 || id > math.MaxInt32 {
+		return
+	}
+	if title && !info.hasTitle {
+		info.hasTitle, info.titleID = true, int(id)
+		if titleLenOK && titleLen > 0 && titleLen <= math.MaxInt32 {
+			info.titleLen = int(titleLen)
+		}
+	}
+	if data && !info.hasPhone && dataTypeOK && dataType == nativeDataPhone {
+		info.hasPhone, info.phoneID = true, int(id)
+		if dataLenOK && dataLen > 0 && dataLen <= math.MaxInt32 {
+			info.phoneLen = int(dataLen)
+		}
+	}
+}
+
+func (d *Decoder) decodePMP(i int, imp *Imp) {
+	if !d.object(pi("imp[%d].pmp", i)) {
+		return
+	}
+	s := &d.s
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-	}
-	dv := v.Get("deals")
-	if dv == nil || dv.Type() == fastjson.TypeNull {
-		return
-	}
-	deals, err := dv.Array()
-	if err != nil {
-		d.fail("imp[%d].pmp.deals: want an array, got %s", i, dv.Type())
-		return
-	}
-	for j, e := range deals {
-		n := len(imp.Deals)
-		if n < cap(imp.Deals) {
-			imp.Deals = imp.Deals[:n+1]
-		} else {
-			imp.Deals = append(imp.Deals, Deal{})
-		}
-		deal := &imp.Deals[n]
-		*deal = Deal{WSeat: deal.WSeat[:0], WADomain: deal.WADomain[:0]}
-		if e.Type() != fastjson.TypeObject {
-			d.fail("imp[%d].pmp.deals[%d]: want an object, got %s", i, j, e.Type())
-			return
-		}
-		o, _ := e.Object()
-		idSeen := false
-		o.Visit(func(k []byte, v *fastjson.Value) {
-			if d.err != nil {
+		switch b2s(k) {
+		case "private_auction":
+			imp.PrivateAuction = d.flag(pi("imp[%d].pmp.private_auction", i))
+		case "deals":
+			imp.Deals = imp.Deals[:0]
+			switch s.peek() {
+			case 'n':
+				s.lit("null")
+				continue
+			case '[':
+			default:
+				d.typeErr("an array", pi("imp[%d].pmp.deals", i))
 				return
 			}
-			var ok bool
-			switch string(k) {
-			case "id":
-				if deal.ID, ok = str(v); !ok {
-					d.fail("imp[%d].pmp.deals[%d].id: want a string, got %s", i, j, v.Type())
-				}
-				idSeen = deal.ID != ""
-			case "bidfloor":
-				f, ok := number(v)
-				switch {
-				case !ok:
-					d.fail("imp[%d].pmp.deals[%d].bidfloor: want a finite number, got %s", i, j, v.Type())
-				case f < 0:
-					d.fail("imp[%d].pmp.deals[%d].bidfloor: %v is negative", i, j, f)
-				}
-				deal.BidFloor = f
-			case "bidfloorcur":
-				if deal.BidFloorCur, ok = str(v); !ok {
-					d.fail("imp[%d].pmp.deals[%d].bidfloorcur: want a string, got %s", i, j, v.Type())
-				}
-			case "at":
-				n, ok := integer(v)
-				if !ok {
-					d.fail("imp[%d].pmp.deals[%d].at: want an integer, got %s", i, j, v.Type())
-				}
-				deal.AT = int(n)
-			case "wseat":
-				if deal.WSeat, ok = appendStrs(deal.WSeat, v); !ok {
-					d.fail("imp[%d].pmp.deals[%d].wseat: want an array of strings, got %s", i, j, v.Type())
-				}
-			case "wadomain":
-				if deal.WADomain, ok = appendStrs(deal.WADomain, v); !ok {
-					d.fail("imp[%d].pmp.deals[%d].wadomain: want an array of strings, got %s", i, j, v.Type())
-				}
+			s.enter()
+			for j := 0; d.ok() && s.next(&j, ']'); {
+				d.decodeDeal(i, j-1, imp)
 			}
-		})
-		if d.err != nil {
+		default:
+			s.skip()
+		}
+	}
+}
+
+func (d *Decoder) decodeDeal(i, j int, imp *Imp) {
+	n := len(imp.Deals)
+	if n < cap(imp.Deals) {
+		imp.Deals = imp.Deals[:n+1]
+	} else {
+		imp.Deals = append(imp.Deals, Deal{})
+	}
+	deal := &imp.Deals[n]
+	*deal = Deal{WSeat: deal.WSeat[:0], WADomain: deal.WADomain[:0]}
+	s := &d.s
+	if s.peek() != '{' {
+		d.typeErr("an object", pij("imp[%d].pmp.deals[%d]", i, j))
+		return
+	}
+	s.enter()
+	for n := 0; d.ok() && s.next(&n, '}'); {
+		k := s.key()
+		if !s.ok() {
 			return
 		}
-		if !idSeen {
-			d.fail("imp[%d].pmp.deals[%d].id: missing", i, j)
-			return
+		switch b2s(k) {
+		case "id":
+			d.str(&deal.ID, pij("imp[%d].pmp.deals[%d].id", i, j))
+		case "bidfloor":
+			deal.BidFloor = d.floor(pij("imp[%d].pmp.deals[%d].bidfloor", i, j))
+		case "bidfloorcur":
+			d.str(&deal.BidFloorCur, pij("imp[%d].pmp.deals[%d].bidfloorcur", i, j))
+		case "at":
+			deal.AT = int(d.integer(pij("imp[%d].pmp.deals[%d].at", i, j)))
+		case "wseat":
+			deal.WSeat = d.strs(deal.WSeat, pij("imp[%d].pmp.deals[%d].wseat", i, j))
+		case "wadomain":
+			deal.WADomain = d.strs(deal.WADomain, pij("imp[%d].pmp.deals[%d].wadomain", i, j))
+		default:
+			s.skip()
 		}
 	}
-}
-
-// strs replaces dst's content with the strings of the array v.
-func (d *Decoder) strs(dst []string, path string, v *fastjson.Value) []string {
-	return d.appendStrs(dst[:0], path, v)
-}
-
-// appendStrsIn is appendStrs for prefix.field, with field a key slice that
-// is only turned into a string on failure.
-func (d *Decoder) appendStrsIn(dst []string, prefix string, field []byte, v *fastjson.Value) []string {
-	out, ok := appendStrs(dst, v)
-	if !ok {
-		d.wrongTypeIn(prefix, string(field), "an array of strings", v)
+	if d.ok() && deal.ID == "" {
+		d.fail("imp[%d].pmp.deals[%d].id: missing", i, j)
 	}
-	return out
-}
-
-func (d *Decoder) appendStrs(dst []string, path string, v *fastjson.Value) []string {
-	out, ok := appendStrs(dst, v)
-	if !ok {
-		d.wrongType(path, "an array of strings", v)
-	}
-	return out
-}
-
-// appendStrs appends the strings of the array v to dst; null appends
-// nothing. ok is false when v is not an array of strings.
-func appendStrs(dst []string, v *fastjson.Value) ([]string, bool) {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return dst, true
-	case fastjson.TypeArray:
-	default:
-		return dst, false
-	}
-	a, _ := v.Array()
-	for _, e := range a {
-		s, ok := str(e)
-		if !ok {
-			return dst, false
-		}
-		dst = append(dst, s)
-	}
-	return dst, true
-}
-
-func strArray(v *fastjson.Value) bool {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return true
-	case fastjson.TypeArray:
-	default:
-		return false
-	}
-	a, _ := v.Array()
-	for _, e := range a {
-		if t := e.Type(); t != fastjson.TypeString && t != fastjson.TypeNull {
-			return false
-		}
-	}
-	return true
-}
-
-// str returns a string value ("" for null or nil); ok is false for any
-// other type. The string points into the parser's buffer.
-func str(v *fastjson.Value) (string, bool) {
-	if v == nil {
-		return "", true
-	}
-	switch v.Type() {
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		return b2s(b), true
-	case fastjson.TypeNull:
-		return "", true
-	}
-	return "", false
-}
-
-// integer accepts JSON numbers with an integral value (300 and 300.0);
-// null is 0.
-func integer(v *fastjson.Value) (int64, bool) {
-	if v == nil {
-		return 0, true
-	}
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		if n, err := v.Int64(); err == nil {
-			return n, true
-		}
-		f, err := v.Float64()
-		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-			return 0, false
-		}
-		return int64(f), true
-	case fastjson.TypeNull:
-		return 0, true
-	}
-	return 0, false
-}
-
-// number accepts finite JSON numbers; null is 0.
-func number(v *fastjson.Value) (float64, bool) {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		f, err := v.Float64()
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, false
-		}
-		return f, true
-	case fastjson.TypeNull:
-		return 0, true
-	}
-	return 0, false
-}
-
-// flag reads an OpenRTB 0/1 flag; JSON booleans are tolerated, and so is
-// any non-zero number as "1".
-func flag01(v *fastjson.Value) (bool, bool) {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		f, err := v.Float64()
-		return err == nil && f != 0, err == nil
-	case fastjson.TypeTrue:
-		return true, true
-	case fastjson.TypeFalse, fastjson.TypeNull:
-		return false, true
-	}
-	return false, false
-}
-
-// lenientInt reads an ext integer that exchanges send as a number, a
-// numeric string or a boolean; ok is false when v is absent or unusable.
-func lenientInt(v *fastjson.Value) (int64, bool) {
-	if v == nil {
-		return 0, false
-	}
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		n, ok := integer(v)
-		return n, ok
-	case fastjson.TypeString:
-		s, _ := str(v)
-		if len(s) == 0 || len(s) > 18 {
-			return 0, false
-		}
-		var n int64
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int64(c-'0')
-		}
-		return n, true
-	case fastjson.TypeTrue:
-		return 1, true
-	case fastjson.TypeFalse:
-		return 0, true
-	}
-	return 0, false
 }
 
 // b2s views b as a string without copying; b must not change while the

@@ -1,0 +1,740 @@
+package openrtb
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"strconv"
+	"unicode/utf8"
+)
+
+// scanner is a single-pass JSON reader over a byte slice it may modify:
+// strings the decoder reads are unescaped in place (an unescaped string is
+// never longer than its escaped form), so they can be handed out as views
+// without copying. It builds no values. Parts the decoder does not read are
+// skipped with full RFC 8259 validation (structure, string escapes, control
+// characters, number grammar, literals), so a body callbid accepts is valid
+// JSON throughout. One compatibility extension is kept from the fastjson
+// parser this replaced: NaN and Inf (any case, optionally signed) lex as
+// numbers; every number field callbid reads rejects them as not finite.
+// UTF-8 is not validated (encoding/json does not reject it either).
+//
+// On a syntax error the scanner records it (bad) and every later call is a
+// no-op; callers check ok() in their loops.
+type scanner struct {
+	b     []byte
+	i     int
+	depth int
+	bad   bool
+	msg   string
+	off   int
+}
+
+// maxDepth bounds nesting, as fastjson's MaxDepth did: skipping is
+// recursive, and no bid request nests more than a few levels.
+const maxDepth = 300
+
+func (s *scanner) reset(b []byte) { *s = scanner{b: b} }
+
+func (s *scanner) ok() bool { return !s.bad }
+
+func (s *scanner) syntax(msg string) {
+	if !s.bad {
+		s.bad, s.msg, s.off = true, msg, s.i
+	}
+	s.i = len(s.b)
+}
+
+func (s *scanner) ws() {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] > ' ' {
+		return
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+			continue
+		}
+		break
+	}
+	s.i = i
+}
+
+// peek skips whitespace and returns the next byte, 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+// typeName names the JSON type a value starting with c has, as fastjson
+// did in its error messages; "" when c cannot start a value.
+func typeName(c byte) string {
+	switch c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't':
+		return "true"
+	case 'f':
+		return "false"
+	case 'n':
+		return "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'N', 'I', 'i':
+		return "number"
+	}
+	return ""
+}
+
+// enter consumes c ('{' or '[') at the current position.
+func (s *scanner) enter() {
+	s.i++
+	s.depth++
+	if s.depth > maxDepth {
+		s.syntax("nesting too deep")
+	}
+}
+
+// next advances to the next member of an object or element of an array
+// closed by end; n counts members seen so far. It returns false at the
+// closing bracket (consumed) or on a syntax error.
+func (s *scanner) next(n *int, end byte) bool {
+	if s.bad {
+		return false
+	}
+	c := s.peek()
+	if c == end {
+		s.i++
+		s.depth--
+		return false
+	}
+	if *n > 0 {
+		if c != ',' {
+			s.syntax("want ',' or a closing bracket")
+			return false
+		}
+		s.i++
+		if end == ']' {
+			// "[1,]": the element reader sees ']' and fails; check here so
+			// skipped and read arrays fail alike.
+			if c := s.peek(); c == ']' {
+				s.syntax("trailing comma")
+				return false
+			}
+		}
+	}
+	*n++
+	return true
+}
+
+// key reads an object key and its colon; the key is unescaped.
+func (s *scanner) key() []byte {
+	if s.peek() != '"' {
+		s.syntax("want an object key")
+		return nil
+	}
+	k := s.str()
+	if s.peek() != ':' {
+		s.syntax("want ':' after an object key")
+		return nil
+	}
+	s.i++
+	return k
+}
+
+// specialMask flags (bit 7 of the byte) every byte of w that is '"', '\\'
+// or below 0x20. Flags above the lowest may be false positives (borrows),
+// the lowest flag is exact: bits.TrailingZeros64(m)/8 is the first special
+// byte.
+func specialMask(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lo * '"')
+	bs := w ^ (lo * '\\')
+	return ((q-lo)&^q | (bs-lo)&^bs | (w-lo*0x20)&^w) & hi
+}
+
+// scanPlain returns the index of the first '"', '\\' or control byte at
+// or after i, len(b) when there is none.
+func scanPlain(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
+}
+
+// str reads the string at s.i (which is '"') and returns it unescaped, in
+// place.
+func (s *scanner) str() []byte {
+	b := s.b
+	i := s.i + 1
+	start := i
+	i = scanPlain(b, i)
+	if i >= len(b) {
+		s.syntax("unterminated string")
+		return nil
+	}
+	switch b[i] {
+	case '"':
+		s.i = i + 1
+		return b[start:i]
+	case '\\':
+		return s.unescape(start, i)
+	}
+	s.i = i
+	s.syntax("control character in a string")
+	return nil
+}
+
+// unescape continues str from the first backslash at r, writing the
+// unescaped bytes over the string's own.
+func (s *scanner) unescape(start, r int) []byte {
+	b := s.b
+	w := r
+	for r < len(b) {
+		c := b[r]
+		switch {
+		case c == '"':
+			s.i = r + 1
+			return b[start:w]
+		case c < 0x20:
+			s.i = r
+			s.syntax("control character in a string")
+			return nil
+		case c != '\\':
+			b[w] = c
+			w++
+			r++
+			continue
+		}
+		if r+1 >= len(b) {
+			break
+		}
+		e := b[r+1]
+		r += 2
+		switch e {
+		case '"', '\\', '/':
+			b[w] = e
+		case 'b':
+			b[w] = '\b'
+		case 'f':
+			b[w] = '\f'
+		case 'n':
+			b[w] = '\n'
+		case 'r':
+			b[w] = '\r'
+		case 't':
+			b[w] = '\t'
+		case 'u':
+			cp, ok := hex4(b, r)
+			if !ok {
+				s.i = r
+				s.syntax("bad \\u escape in a string")
+				return nil
+			}
+			r += 4
+			if utf16IsHigh(cp) {
+				// A pair makes one code point; a lone half is U+FFFD, as
+				// encoding/json decodes it.
+				if r+6 <= len(b) && b[r] == '\\' && b[r+1] == 'u' {
+					if lo, ok := hex4(b, r+2); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+						cp = 0x10000 + (cp-0xD800)<<10 + (lo - 0xDC00)
+						r += 6
+					} else {
+						cp = utf8.RuneError
+					}
+				} else {
+					cp = utf8.RuneError
+				}
+			} else if cp >= 0xDC00 && cp <= 0xDFFF {
+				cp = utf8.RuneError
+			}
+			w += utf8.EncodeRune(b[w:], cp)
+			continue
+		default:
+			s.i = r - 1
+			s.syntax("bad escape in a string")
+			return nil
+		}
+		w++
+	}
+	s.i = len(b)
+	s.syntax("unterminated string")
+	return nil
+}
+
+func utf16IsHigh(r rune) bool { return r >= 0xD800 && r <= 0xDBFF }
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// skipStr validates the string at s.i without unescaping it.
+func (s *scanner) skipStr() {
+	b := s.b
+	i := s.i + 1
+	for {
+		i = scanPlain(b, i)
+		if i >= len(b) {
+			s.syntax("unterminated string")
+			return
+		}
+		c := b[i]
+		switch {
+		case c == '"':
+			s.i = i + 1
+			return
+		case c < 0x20:
+			s.i = i
+			s.syntax("control character in a string")
+			return
+		case c == '\\':
+			if i+1 >= len(b) {
+				s.syntax("unterminated string")
+				return
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if _, ok := hex4(b, i+2); !ok {
+					s.i = i
+					s.syntax("bad \\u escape in a string")
+					return
+				}
+				i += 6
+			default:
+				s.i = i
+				s.syntax("bad escape in a string")
+				return
+			}
+			continue
+		}
+		i++
+	}
+}
+
+// skip validates and passes over one value of any type.
+func (s *scanner) skip() {
+	switch c := s.peek(); c {
+	case '"':
+		s.skipStr()
+	case '{', '[':
+		s.skipContainer()
+	case 't':
+		s.lit("true")
+	case 'f':
+		s.lit("false")
+	case 'n':
+		s.lit("null")
+	case 0:
+		s.syntax("unexpected end of input")
+	default:
+		s.number()
+	}
+}
+
+// States of skipContainer: what may come next.
+const (
+	wantValue        = iota // after ':' or an array's ','
+	wantValueOrClose        // after '['
+	wantKeyOrClose          // after '{'
+	wantKey                 // after an object's ','
+	wantColon               // after a key
+	wantCommaOrClose        // after a value
+)
+
+// skipContainer validates and passes over the object or array at s.i in
+// one loop with an explicit stack: skipped parts are most of a request's
+// tokens, and a call per token was most of the cost.
+func (s *scanner) skipContainer() {
+	b := s.b
+	i := s.i
+	var stack [maxDepth/64 + 1]uint64 // bit set: that level is an object
+	depth := s.depth
+	base := depth
+	state := wantValue
+	for {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+			i++
+		}
+		if i >= len(b) {
+			s.i = i
+			s.syntax("unexpected end of input")
+			return
+		}
+		c := b[i]
+		switch state {
+		case wantKeyOrClose, wantKey:
+			if c == '}' && state == wantKeyOrClose {
+				goto close
+			}
+			if c != '"' {
+				s.i = i
+				s.syntax("want an object key")
+				return
+			}
+			s.i = i
+			s.skipStr()
+			if s.bad {
+				return
+			}
+			i = s.i
+			state = wantColon
+			continue
+		case wantColon:
+			if c != ':' {
+				s.i = i
+				s.syntax("want ':' after an object key")
+				return
+			}
+			i++
+			state = wantValue
+			continue
+		case wantCommaOrClose:
+			obj := stack[(depth-base-1)>>6]>>((depth-base-1)&63)&1 == 1
+			switch {
+			case c == ',':
+				i++
+				if obj {
+					state = wantKey
+				} else {
+					state = wantValue
+				}
+				continue
+			case c == '}' && obj, c == ']' && !obj:
+				goto close
+			}
+			s.i = i
+			s.syntax("want ',' or a closing bracket")
+			return
+		case wantValueOrClose:
+			if c == ']' {
+				goto close
+			}
+		}
+		// A value.
+		switch c {
+		case '{', '[':
+			if depth-base >= maxDepth || depth >= maxDepth {
+				s.i = i
+				s.syntax("nesting too deep")
+				return
+			}
+			k := depth - base
+			if c == '{' {
+				stack[k>>6] |= 1 << (k & 63)
+				state = wantKeyOrClose
+			} else {
+				stack[k>>6] &^= 1 << (k & 63)
+				state = wantValueOrClose
+			}
+			depth++
+			i++
+			continue
+		case '"':
+			s.i = i
+			s.skipStr()
+		case 't':
+			s.i = i
+			s.lit("true")
+		case 'f':
+			s.i = i
+			s.lit("false")
+		case 'n':
+			s.i = i
+			s.lit("null")
+		default:
+			s.i = i
+			s.number()
+		}
+		if s.bad {
+			return
+		}
+		i = s.i
+		state = wantCommaOrClose
+		continue
+	close:
+		i++
+		depth--
+		if depth == base {
+			s.i = i
+			return
+		}
+		state = wantCommaOrClose
+	}
+}
+
+func (s *scanner) lit(w string) {
+	if len(s.b)-s.i >= len(w) && string(s.b[s.i:s.i+len(w)]) == w {
+		s.i += len(w)
+		return
+	}
+	s.syntax("unexpected value")
+}
+
+// number validates the number at s.i and returns its text.
+func (s *scanner) number() []byte {
+	b := s.b
+	start, i := s.i, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i+3 <= len(b) && (eqFold3(b[i:i+3], "nan") || eqFold3(b[i:i+3], "inf")) {
+		s.i = i + 3
+		return b[start:s.i]
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+	default:
+		s.i = i
+		s.syntax("unexpected character")
+		return nil
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+		if i == d {
+			s.i = i
+			s.syntax("want a digit after '.'")
+			return nil
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+		if i == d {
+			s.i = i
+			s.syntax("want a digit in the exponent")
+			return nil
+		}
+	}
+	s.i = i
+	return b[start:i]
+}
+
+func eqFold3(b []byte, w string) bool {
+	return b[0]|0x20 == w[0] && b[1]|0x20 == w[1] && b[2]|0x20 == w[2]
+}
+
+// parseInt reads an integral number token (300, -2, 300.0, 2.5e2); ok is
+// false for fractions and for magnitudes beyond 2^53 given as floats.
+func parseInt(t []byte) (int64, bool) {
+	neg := len(t) > 0 && t[0] == '-'
+	digits := t
+	if neg {
+		digits = t[1:]
+	}
+	if len(digits) > 0 && len(digits) <= 18 {
+		var n int64
+		plain := true
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if plain {
+			if neg {
+				n = -n
+			}
+			return n, true
+		}
+	}
+	f := parseFloat(t)
+	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// parseFloat reads a validated number token; out-of-range values come back
+// as ±Inf or ±0 (strconv's result on ErrRange), NaN/Inf as themselves.
+func parseFloat(t []byte) float64 {
+	if len(t) == 1 && t[0] >= '0' && t[0] <= '9' {
+		return float64(t[0] - '0')
+	}
+	f, _ := strconv.ParseFloat(b2s(t), 64)
+	return f
+}
+
+// Readers of typed values. On a type mismatch they consume nothing and
+// report false, so the caller can name the type it found (typeName of
+// peek()). null reads as the zero value.
+
+// readStr reads a string or null.
+func (s *scanner) readStr() (string, bool) {
+	switch s.peek() {
+	case '"':
+		return b2s(s.str()), true
+	case 'n':
+		s.lit("null")
+		return "", true
+	}
+	return "", false
+}
+
+// readInt reads an integral number or null.
+func (s *scanner) readInt() (int64, bool) {
+	switch c := s.peek(); typeName(c) {
+	case "number":
+		at := s.i
+		n, ok := parseInt(s.number())
+		if !ok && !s.bad {
+			s.i = at
+		}
+		return n, ok || s.bad
+	case "null":
+		s.lit("null")
+		return 0, true
+	}
+	return 0, false
+}
+
+// readFloat reads a finite number or null.
+func (s *scanner) readFloat() (float64, bool) {
+	switch c := s.peek(); typeName(c) {
+	case "number":
+		at := s.i
+		f := parseFloat(s.number())
+		if (math.IsNaN(f) || math.IsInf(f, 0)) && !s.bad {
+			s.i = at
+			return 0, false
+		}
+		return f, true
+	case "null":
+		s.lit("null")
+		return 0, true
+	}
+	return 0, false
+}
+
+// readFlag reads an OpenRTB 0/1 flag: any non-zero number is 1, JSON
+// booleans are tolerated, null is 0.
+func (s *scanner) readFlag() (bool, bool) {
+	switch c := s.peek(); c {
+	case 't':
+		s.lit("true")
+		return true, true
+	case 'f':
+		s.lit("false")
+		return false, true
+	case 'n':
+		s.lit("null")
+		return false, true
+	default:
+		if typeName(c) == "number" {
+			return parseFloat(s.number()) != 0, true
+		}
+	}
+	return false, false
+}
+
+// lenientInt reads an ext integer that exchanges send as a number, a
+// numeric string or a boolean; ok is false when the value is unusable
+// (it is consumed either way).
+func (s *scanner) lenientInt() (int64, bool) {
+	switch c := s.peek(); c {
+	case '"':
+		t := s.str()
+		if len(t) == 0 || len(t) > 18 {
+			return 0, false
+		}
+		var n int64
+		for _, c := range t {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+		return n, true
+	case 't':
+		s.lit("true")
+		return 1, true
+	case 'f':
+		s.lit("false")
+		return 0, true
+	default:
+		if typeName(c) == "number" {
+			return parseInt(s.number())
+		}
+	}
+	s.skip()
+	return 0, false
+}
+
+// lenientStr reads an ext string; any other type reads as "" (consumed).
+func (s *scanner) lenientStr() string {
+	if s.peek() == '"' {
+		return b2s(s.str())
+	}
+	s.skip()
+	return ""
+}
+
+// arrayLen counts an array's elements (validating them); 0 for anything
+// else.
+func (s *scanner) arrayLen() int {
+	if s.peek() != '[' {
+		s.skip()
+		return 0
+	}
+	s.enter()
+	n := 0
+	for s.next(&n, ']') {
+		s.skip()
+	}
+	return n
+}
+
+// openObject consumes '{' and reports true when the value is an object;
+// otherwise it consumes nothing.
+func (s *scanner) openObject() bool {
+	if s.peek() == '{' {
+		s.enter()
+		return true
+	}
+	return false
+}
