@@ -61,7 +61,9 @@ func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger, extra
 		return nil, fmt.Errorf("cannot start the embedded kafka broker on %s: %w", cfg.Listen, err)
 	}
 	for _, t := range topics {
-		var conf map[string]string
+		// History topics are capped by size (the broker holds them in this
+		// process's memory); state topics are compacted and never cut.
+		conf := map[string]string{"retention.bytes": strconv.FormatInt(cfg.RetentionBytes, 10)}
 		if events.Compacted(t) {
 			conf = map[string]string{"cleanup.policy": "compact"}
 		}

@@ -103,7 +103,18 @@ type EmbeddedConfig struct {
 	// DataDir, when set, persists the broker's log there so a restart keeps
 	// the topics (leases, impressions); empty keeps everything in memory.
 	DataDir string `yaml:"data_dir"`
+	// RetentionBytes bounds each partition of the topics that are not
+	// compacted (impressions, attribution, bids, demand, calls): the demo
+	// broker lives in callbid's own memory, so its history is capped and the
+	// oldest records are dropped on the broker's 30 s cleaner tick. The
+	// compacted state topics (leases, agent state, outcomes) are never cut by
+	// size. Default 8 MiB.
+	RetentionBytes int64 `yaml:"retention_bytes"`
 }
+
+// DefaultEmbeddedRetentionBytes bounds each non-compacted partition of the
+// embedded broker.
+const DefaultEmbeddedRetentionBytes = 8 << 20
 
 // TopicsConfig says whether callbid creates the topics it uses when they
 // are missing (with CreateTopics; the state topics are created compacted).
@@ -139,6 +150,7 @@ func (c *Config) SetDefaults() {
 func (c *EmbeddedConfig) SetDefaults() {
 	setDefault(&c.Listen, DefaultEmbeddedListen)
 	setDefault(&c.Partitions, DefaultEmbeddedPartition)
+	setDefault(&c.RetentionBytes, DefaultEmbeddedRetentionBytes)
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -220,6 +232,9 @@ func (c *EmbeddedConfig) Validate() error {
 		}
 	}
 	intIn(&errs, "embedded.partitions", int64(c.Partitions), 1, 1000)
+	if c.RetentionBytes != 0 {
+		intIn(&errs, "embedded.retention_bytes", c.RetentionBytes, 64<<10, 1<<40)
+	}
 	return errors.Join(errs...)
 }
 
