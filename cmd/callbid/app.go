@@ -271,8 +271,15 @@ func (a *app) statusPage() *status.Page {
 		Skills:    a.model.Stats,
 		Pacing:    a.feedback.Pacing,
 		Committed: a.feedback.Committed,
-		// SkillExtra: participation and calls in flight, once the closed
-		// loop exposes them.
+		SkillExtra: func(skill string) []status.Figure {
+			for _, sp := range a.feedback.Visible().Skills {
+				if sp.Skill == skill {
+					return []status.Figure{{Name: "participation", Value: sp.Level},
+						{Name: "calls in flight", Value: sp.InFlight}, {Name: "due within horizon", Value: sp.DueInHorizon}}
+				}
+			}
+			return nil
+		},
 		Pools:  a.pools.Stats,
 		Report: a.feedback.BuildReport,
 		Campaigns: func() []status.Campaign {

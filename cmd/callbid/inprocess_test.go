@@ -154,6 +154,19 @@ func TestStaleCapacityStaysReady(t *testing.T) {
 	p.agents(t, "mortgage", 0, 6)
 	p.waitAvailable(t, "mortgage", 6)
 	waitFor(t, "a bid with fresh capacity", 20*time.Second, &proc{out: p.out}, func() bool { _, nbr := p.bid(t); return nbr == -1 })
+	// The skill's row carries the closed loop's participation and calls in
+	// flight.
+	k, _ := skillRow(p.snapshot(t), "mortgage")
+	extra := map[string]float64{}
+	for _, f := range k.Extra {
+		extra[f.Name] = f.Value
+	}
+	if lv, ok := extra["participation"]; !ok || lv <= 0 || lv > 1 {
+		t.Errorf("status skill row extras %v: want participation in (0,1]", k.Extra)
+	}
+	if f, ok := extra["calls in flight"]; !ok || f < 0 {
+		t.Errorf("status skill row extras %v: want calls in flight", k.Extra)
+	}
 
 	// The contact center stops streaming.
 	waitFor(t, "the capacity feed to go stale", 20*time.Second, &proc{out: p.out}, func() bool { return p.snapshot(t).CapacityStale })
