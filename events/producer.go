@@ -108,7 +108,29 @@ func NewProducer(cfg Config, log zerolog.Logger) *Producer {
 		m[t] = p.newLane(t, true)
 	}
 	p.lanes.Store(&m)
+	go p.warnDrops(10 * time.Second)
 	return p
+}
+
+// warnDrops logs, every period until Close, how many records Publish dropped
+// because a topic's queue was full: Publish itself must not log (it runs on
+// the bid and notice paths), so the count is looked at here.
+func (p *Producer) warnDrops(period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var last uint64
+	for {
+		select {
+		case <-p.closing:
+			return
+		case <-t.C:
+			if n := p.droppedFull.Load(); n != last {
+				p.log.Warn().Uint64("dropped", n-last).Uint64("total", n).
+					Msg("kafka producer queue full: records dropped (kafka.queue_size; is the broker slow or down?)")
+				last = n
+			}
+		}
+	}
 }
 
 func (p *Producer) newLane(topic string, durable bool) *lane {

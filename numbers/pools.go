@@ -240,10 +240,13 @@ type fallbackNum struct {
 
 // Pools owns every tracking-number pool.
 type Pools struct {
-	log      zerolog.Logger
-	pub      Publisher
-	cfg      Config
-	instance string // tags this process's lease records
+	log zerolog.Logger
+	// lastNobids is each pool's exhaustion count at the last warning check
+	// (Run's goroutine only).
+	lastNobids []uint64
+	pub        Publisher
+	cfg        Config
+	instance   string // tags this process's lease records
 	// ownPrefix is how this process's lease records start ({"o":"<instance>").
 	ownPrefix []byte
 	// genBase is the first generation this process hands out; every
@@ -955,6 +958,7 @@ func (p *Pools) Run(ctx context.Context) {
 				p.ids.flush()
 				p.small.flush()
 				p.calls.cleanup(now.UnixNano())
+				p.warnExhaustion()
 			}
 		}
 	}
@@ -968,4 +972,22 @@ func appendLeaseID(b []byte, i int32, gen uint32) []byte {
 	b = append(b, 'L')
 	b = strconv.AppendUint(b, uint64(makeRef(i, gen)), 36)
 	return b
+}
+
+// warnExhaustion logs, from Run's goroutine every 10 s, each pool that
+// refused numbers since the last look: operators see exhaustion at warn level
+// without a log line on the bid path.
+func (p *Pools) warnExhaustion() {
+	if len(p.lastNobids) != len(p.pools) {
+		p.lastNobids = make([]uint64, len(p.pools))
+	}
+	for i := range p.pools {
+		pl := &p.pools[i]
+		n := pl.nobids.Load()
+		if d := n - p.lastNobids[i]; d > 0 {
+			p.log.Warn().Str("pool", pl.id).Uint64("nobids", d).Uint64("total", n).
+				Msg("tracking-number pool exhausted: bids refused for want of a free number (see needed_size in /admin/pools)")
+		}
+		p.lastNobids[i] = n
+	}
 }
