@@ -363,6 +363,13 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 		return strings.Contains(body, "lease log")
 	})
 	x.waitCount("wins answered 503 during the second outage", &x.n503, before503+2, 60*time.Second, p)
+	// CALLBID_FAULT_OUTAGE (e.g. 10s, 60s) makes this outage last at least that
+	// long, bids and notices flowing all along: the outage's length is the
+	// scenario, not a wait for a signal.
+	if d, err := time.ParseDuration(os.Getenv("CALLBID_FAULT_OUTAGE")); err == nil && d > 0 {
+		phase("broker kept down for " + d.String())
+		time.Sleep(d)
+	}
 	broker = startBroker()
 	phase("broker back")
 	waitFor(t, "ready after the broker came back", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
