@@ -145,8 +145,11 @@ type callState struct {
 	reused        uint64 // call ids reused for another number
 	evicted       uint64 // calls forgotten early at max_calls
 
-	badBodies    atomic.Uint64
-	unauthorized atomic.Uint64
+	twilio TwilioConfig // immutable
+
+	badBodies     atomic.Uint64
+	unauthorized  atomic.Uint64
+	badSignatures atomic.Uint64 // Twilio form posts refused (403)
 }
 
 func (c *callState) init(cfg Config) {
@@ -162,6 +165,7 @@ func (c *callState) init(cfg Config) {
 	c.threshold = cfg.Blocklist.SpamThreshold
 	c.spamExpiry = int64(cfg.Blocklist.SpamExpiry)
 	c.token = []byte(cfg.CallsToken)
+	c.twilio = cfg.Twilio
 	c.unattributed = map[int32]uint64{}
 }
 
@@ -319,6 +323,10 @@ func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Allow", "POST")
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 		ctx.SetBodyString(`{"error":"use POST"}`)
+		return
+	}
+	if isForm(ctx) {
+		p.handleTwilio(ctx)
 		return
 	}
 	if !p.authorized(ctx.Request.Header.Peek("Authorization")) {

@@ -36,6 +36,8 @@ type Config struct {
 	// CallsToken is the bearer token POST /v1/calls requires. The root config
 	// fills it from CALLBID_CALLS_TOKEN; empty rejects every call with 401.
 	CallsToken string `yaml:"calls_token"`
+	// Twilio lets /v1/calls take Twilio's signed voice webhook.
+	Twilio TwilioConfig `yaml:"twilio"`
 	// Blocklist holds callers whose calls are answered accept:false.
 	Blocklist BlocklistConfig `yaml:"blocklist"`
 	// CallTTL is how long a call id is remembered (same answer for a repeated
@@ -236,6 +238,7 @@ func (c *Config) Validate() error {
 	if c.Blocklist.SpamExpiry < 0 {
 		add("blocklist.spam_expiry: %s is negative", c.Blocklist.SpamExpiry)
 	}
+	errs = append(errs, c.Twilio.validate()...)
 	if c.CallTTL < 0 {
 		add("call_ttl: %s is negative", c.CallTTL)
 	}
