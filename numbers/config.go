@@ -25,7 +25,7 @@ const (
 
 	maxExt = 999_999_999 // extensions have at most 9 digits
 
-	// maxEntries bounds the flat entry array (about 112 bytes each plus the
+	// maxEntries bounds the flat entry array (about 140 bytes each plus the
 	// attribution strings): 16M entries is about 3 GB.
 	maxEntries = 1 << 24
 )
