@@ -136,8 +136,9 @@ func (p *Pools) handleTwilio(ctx *fasthttp.RequestCtx) {
 	if len(req.ext) == 0 && p.hasExtensions(req.dnis) && !wantJSON {
 		// The number's pool uses extensions: collect them first. A <Gather>
 		// without action posts the digits back to this same URL.
+		// A caller who enters nothing goes on to next_url unattributed.
 		ctx.SetContentType("text/xml")
-		ctx.SetBodyString(`<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" finishOnKey="#" timeout="5"/></Response>`)
+		ctx.SetBody(c.twimlAnswer(`<Gather input="dtmf" finishOnKey="#" timeout="5"/>`, true, MatchNone, "", ""))
 		return
 	}
 	now := p.clockNow().UnixNano()
@@ -158,8 +159,8 @@ func (p *Pools) handleTwilio(ctx *fasthttp.RequestCtx) {
 func (c *callState) twiml(callID, dnis, ext []byte) []byte {
 	c.mu.Lock()
 	rec := c.calls[string(callID)]
-	var accepted bool
-	var campaign, publisher, match string
+	accepted, match := true, MatchNone
+	var campaign, publisher string
 	if rec != nil {
 		accepted, match = rec.job.accepted, matchNames[rec.job.match]
 		if a := rec.job.a; a != nil {
@@ -167,10 +168,17 @@ func (c *callState) twiml(callID, dnis, ext []byte) []byte {
 		}
 	}
 	c.mu.Unlock()
+	return c.twimlAnswer("", accepted, match, campaign, publisher)
+}
+
+// twimlAnswer is a TwiML document: first, then <Reject/> when not accepted
+// or the <Redirect> to next_url.
+func (c *callState) twimlAnswer(first string, accepted bool, match, campaign, publisher string) []byte {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><Response>`)
+	b.WriteString(first)
 	switch {
-	case rec != nil && !accepted:
+	case !accepted:
 		b.WriteString(`<Reject reason="rejected"/>`)
 	case c.twilio.NextURL != "":
 		q := url.Values{}

@@ -174,6 +174,9 @@ func TestTwilioWebhookOwnURLAndExtensions(t *testing.T) {
 	if len(p.calls.calls) != 0 {
 		t.Fatal("the call was attributed before its extension was known")
 	}
+	if strings.Contains(body, "<Redirect") {
+		t.Fatalf("no next_url, yet a Redirect after the Gather: %s", body)
+	}
 	form.Set("Digits", r.Ext)
 	ctx = twilioPost(p, "/v1/calls?src=twilio", own, twilioTok, "application/json", form)
 	var a answer
@@ -196,5 +199,18 @@ func TestTwilioConfigValidate(t *testing.T) {
 	err := cfg.Validate()
 	if err == nil || !strings.Contains(err.Error(), "twilio.public_url") || !strings.Contains(err.Error(), "twilio.next_url") {
 		t.Fatalf("Validate = %v", err)
+	}
+}
+
+// A caller who enters no extension goes on to next_url, unattributed.
+func TestTwilioGatherThenNextURL(t *testing.T) {
+	cfg := Config{CallsToken: "tok", Twilio: TwilioConfig{AuthToken: twilioTok, NextURL: "https://cc.example.com/flow"},
+		Pools: []PoolConfig{{ID: "p", Extensions: []ExtensionRange{{Number: "+18005550110", From: 100, To: 101}}}}}
+	p := mustNew(t, cfg, nil)
+	form := twilioForm("CA0004", "+18005550110", "+14155550188")
+	ctx := twilioPost(p, "/v1/calls", "http://callbid.internal:8080/v1/calls", twilioTok, "", form)
+	want := `<Response><Gather input="dtmf" finishOnKey="#" timeout="5"/><Redirect method="POST">https://cc.example.com/flow?callbid_accept=true&amp;callbid_campaign=&amp;callbid_match=none&amp;callbid_publisher=</Redirect></Response>`
+	if b := string(ctx.Response.Body()); !strings.HasSuffix(b, want) {
+		t.Fatalf("TwiML %s, want …%s", b, want)
 	}
 }
