@@ -96,6 +96,10 @@ const (
 	// Secret, a systemd credential); one trailing newline is trimmed.
 	EnvCallsTokenFile   = "CALLBID_CALLS_TOKEN_FILE"
 	EnvNoticeSecretFile = "CALLBID_NOTICE_SECRET_FILE"
+	// EnvTwilioAuthToken fills numbers.twilio.auth_token (the key of
+	// X-Twilio-Signature on /v1/calls form posts).
+	EnvTwilioAuthToken     = "CALLBID_TWILIO_AUTH_TOKEN"
+	EnvTwilioAuthTokenFile = "CALLBID_TWILIO_AUTH_TOKEN_FILE"
 )
 
 // Load reads the config file at path ("" means the embedded default), applies
@@ -185,6 +189,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}{
 		{EnvCallsToken, EnvCallsTokenFile, &c.Numbers.CallsToken},
 		{EnvNoticeSecret, EnvNoticeSecretFile, &c.Server.NoticeSecret},
+		{EnvTwilioAuthToken, EnvTwilioAuthTokenFile, &c.Numbers.Twilio.AuthToken},
 	} {
 		v, err := secretFromEnv(getenv, s.env, s.fileEnv)
 		if err != nil {

@@ -510,7 +510,8 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	claim := &d.claim
 	*claim = numbers.Claim{CampaignID: c.id, PublisherID: req.PublisherID, SiteOrApp: req.SiteOrAppID,
 		Exchange: ex.name, RequestID: req.ID, ImpID: imp.ID, BidID: bidID, Skill: c.skill,
-		PriceMicros: priceMicros, IPHash: ipHash, IFAHash: ifaHash}
+		PriceMicros: priceMicros, IPHash: ipHash, IFAHash: ifaHash, CreativeID: cr.id, Currency: d.Cur,
+		Country: req.Device.Country, Region: req.Device.Region, DeviceType: uint8(min(max(req.Device.Type, 0), 255))}
 	res, ok := b.deps.Reserver.Reserve(c.pool, claim, now)
 	if !ok {
 		b.releaseHold(s, ex, c.pool, cs, xs)

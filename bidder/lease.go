@@ -10,11 +10,26 @@ import (
 // billed before (the spend is not counted again).
 const billedBefore = numbers.WinResult(255)
 
+// ClearingRecorder is the optional part of a Reserver that keeps the
+// clearing price a notice reported for the call attribution
+// (*numbers.Pools); a Reserver without it is not told. Optional so the
+// Reserver interface, and every fake of it, stays as it was.
+type ClearingRecorder interface {
+	// SetClearing records micros for ref (a billing notice's price wins
+	// over a win notice's) and reports whether ref is the number's current
+	// reservation; called before Win or Bill so their lease record has it.
+	SetClearing(ref numbers.Ref, micros int64, billed bool) bool
+}
+
 // settle applies a win (billed=false) or billing notice to the number pool:
 // a reservation the pool lost in a restart is re-created from the token.
-// The result is counted; billedBefore replaces it for a repeated bill.
-func (b *Bidder) settle(t *noticeToken, billed bool, now time.Time) numbers.WinResult {
+// clearing is the notice's clearing price (CPM micros), kept with the
+// reservation for the call attribution. The result is counted;
+// billedBefore replaces it for a repeated bill.
+func (b *Bidder) settle(t *noticeToken, billed bool, clearing int64, now time.Time) numbers.WinResult {
 	r := b.deps.Reserver
+	cr, _ := r.(ClearingRecorder)
+	recorded := cr != nil && cr.SetClearing(t.ref, clearing, billed)
 	var res numbers.WinResult
 	first := true
 	if billed {
@@ -24,8 +39,11 @@ func (b *Bidder) settle(t *noticeToken, billed bool, now time.Time) numbers.WinR
 	}
 	if res == numbers.WinStale {
 		c := numbers.Claim{CampaignID: t.campaign, PublisherID: t.publisher, Exchange: t.exchange, Skill: t.skill,
-			BidID: t.bidID, PriceMicros: t.price, IPHash: t.ipHash, IFAHash: t.ifaHash}
+			BidID: t.bidID, PriceMicros: t.price, IPHash: t.ipHash, IFAHash: t.ifaHash, Currency: t.cur}
 		res, first = r.Restore(t.ref, &c, time.Unix(t.issued, 0), billed, now)
+	}
+	if cr != nil && !recorded {
+		cr.SetClearing(t.ref, clearing, billed) // restored: the lease record went out without it
 	}
 	b.countWin(res)
 	if billed && !first {

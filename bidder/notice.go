@@ -397,13 +397,15 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 	b.observeNotice(s, &t, kind, price, mtw)
 	switch kind {
 	case noticeWin:
-		b.settle(&t, false, now)
-		b.publishImpression(&t, "win", b.clearing(kind, price, t.price), now)
+		clearing := b.clearing(kind, price, t.price)
+		b.settle(&t, false, clearing, now)
+		b.publishImpression(&t, "win", clearing, now)
 		if !b.leaseDurable(&t) {
 			return noticeNotDurable, fasthttp.StatusServiceUnavailable
 		}
 	case noticeBill:
-		if b.settle(&t, true, now) != billedBefore {
+		cp, _ := parseClearing(price, t.price, true) // counted below, once per bill
+		if b.settle(&t, true, cp, now) != billedBefore {
 			clearing := b.clearing(kind, price, t.price)
 			b.addSpend(s, &t, clearing, now)
 			b.publishImpression(&t, "bill", clearing, now)

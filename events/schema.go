@@ -340,6 +340,14 @@ type Attribution struct {
 	Skill       string    `json:"skill,omitempty"`
 	IPHash      uint64    `json:"ip_hash,omitempty"`
 	IFAHash     uint64    `json:"ifa_hash,omitempty"`
+	// ClearingPriceCPM is the price the win or billing notice reported (a
+	// billing notice's wins), CPM in Currency; absent before any notice.
+	ClearingPriceCPM float64 `json:"clearing_price_cpm,omitempty"`
+	Currency         string  `json:"currency,omitempty"` // the bid currency, ISO 4217
+	CreativeID       string  `json:"creative_id,omitempty"`
+	Country          string  `json:"country,omitempty"`     // device.geo.country, ISO-3166-1 alpha-3
+	Region           string  `json:"region,omitempty"`      // device.geo.region
+	DeviceType       int     `json:"device_type,omitempty"` // device.devicetype (AdCOM)
 	// Outcome fields, filled by feedback when an outcome arrives.
 	Disposition string `json:"disposition,omitempty"`
 	IsFinal     bool   `json:"is_final,omitempty"`
@@ -352,8 +360,8 @@ func (a *Attribution) Check(l Limits) error {
 	switch {
 	case a.CallID == "":
 		return bad(ReasonMissingCallID, "call_id is empty")
-	case a.PriceCPM < 0 || a.TalkMS < 0 || math.IsNaN(a.PriceCPM):
-		return bad(ReasonNegativeValue, "price_cpm %g / talk_ms %d is negative", a.PriceCPM, a.TalkMS)
+	case a.PriceCPM < 0 || a.TalkMS < 0 || math.IsNaN(a.PriceCPM) || a.ClearingPriceCPM < 0 || math.IsNaN(a.ClearingPriceCPM):
+		return bad(ReasonNegativeValue, "price_cpm %g / clearing_price_cpm %g / talk_ms %d is negative", a.PriceCPM, a.ClearingPriceCPM, a.TalkMS)
 	case a.StartedAt.IsZero():
 		return bad(ReasonMissingTime, "started_at is missing")
 	}

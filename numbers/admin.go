@@ -55,6 +55,8 @@ type Stats struct {
 	SpamReports        uint64            `json:"spam_reports"`
 	BadCallBodies      uint64            `json:"bad_call_bodies"`
 	Unauthorized       uint64            `json:"unauthorized_calls"`
+	// BadTwilioSignatures are Twilio form posts refused with 403.
+	BadTwilioSignatures uint64 `json:"bad_twilio_signatures"`
 	// ReusedCallIDs are calls whose call_id an earlier call to another
 	// number had: each was attributed as a new call.
 	ReusedCallIDs uint64 `json:"reused_call_ids"`
@@ -118,6 +120,7 @@ func (p *Pools) Stats() Stats {
 	st.ReusedCallIDs, st.CallsEvicted, st.CallsTracked = c.reused, c.evicted, len(c.calls)
 	c.mu.Unlock()
 	st.BadCallBodies, st.Unauthorized = c.badBodies.Load(), c.unauthorized.Load()
+	st.BadTwilioSignatures = c.badSignatures.Load()
 	st.AttributionDrops, st.LeaseEventDrops = p.attrDrops.Load(), p.leaseDrops.Load()
 	st.LeaseEventsApplied, st.LeaseEventsIgnored = p.leaseApplied.Load(), p.leaseIgnored.Load()
 	st.BadLeaseEvents = p.badLeaseEvent.Load()
@@ -248,6 +251,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDrops, ctr, float64(st.LeaseEventDrops), "callbid.leases.v1")
 	for kind, n := range map[string]uint64{
 		"call_body": st.BadCallBodies, "unauthorized": st.Unauthorized, "lease_event": st.BadLeaseEvents,
+		"twilio_signature": st.BadTwilioSignatures,
 	} {
 		ch <- prometheus.MustNewConstMetric(descBad, ctr, float64(n), kind)
 	}

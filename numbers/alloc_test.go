@@ -56,7 +56,8 @@ func TestWinAllocs(t *testing.T) {
 
 // TestMemoryPerEntry builds a 1M-entry pool (100 numbers × 10,000
 // extensions), uses every entry once with realistic attribution strings and
-// measures the heap it holds: at most 200 bytes per entry.
+// measures the heap it holds: at most 224 bytes per entry (200 before the
+// entry carried clearing price, creative, currency, geo and device type).
 func TestMemoryPerEntry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 1M-entry pool")
@@ -83,8 +84,8 @@ func TestMemoryPerEntry(t *testing.T) {
 	per := float64(after.HeapAlloc-before.HeapAlloc) / n
 	t.Logf("entry struct %d bytes; heap %.1f bytes/entry after every entry was leased once (attribution bytes per entry: %d)",
 		unsafe.Sizeof(entry{}), per, len(c.RequestID)+len(c.ImpID)+len(c.BidID)+len(c.SiteOrApp))
-	if per > 200 {
-		t.Fatalf("%.1f bytes per entry, want ≤ 200", per)
+	if per > 224 {
+		t.Fatalf("%.1f bytes per entry, want ≤ 224", per)
 	}
 	runtime.KeepAlive(p)
 }

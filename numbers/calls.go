@@ -54,6 +54,10 @@ type attribution struct {
 	ipHash      uint64
 	ifaHash     uint64
 	fallbackNum bool
+	// claimx.go
+	creative, currency, country, region string
+	devType                             uint8
+	clearing                            int64 // micros; 0 unknown
 }
 
 // snapshot copies entry i's attribution; the caller holds its shard lock.
@@ -89,6 +93,13 @@ func (p *Pools) snapshotInto(a *attribution, i int32) {
 		wonAt:     won,
 		ipHash:    e.ipHash,
 		ifaHash:   e.ifaHash,
+		creative:  p.ids.name(e.creative),
+		currency:  p.small.name(uint32(e.cur)),
+		devType:   e.devType,
+		clearing:  e.clearing,
+	}
+	if g := e.geo; g != (geoBytes{}) {
+		a.country, a.region = string(g.country()), string(g.region())
 	}
 }
 
@@ -145,8 +156,11 @@ type callState struct {
 	reused        uint64 // call ids reused for another number
 	evicted       uint64 // calls forgotten early at max_calls
 
-	badBodies    atomic.Uint64
-	unauthorized atomic.Uint64
+	twilio TwilioConfig // immutable
+
+	badBodies     atomic.Uint64
+	unauthorized  atomic.Uint64
+	badSignatures atomic.Uint64 // Twilio form posts refused (403)
 }
 
 func (c *callState) init(cfg Config) {
@@ -162,6 +176,7 @@ func (c *callState) init(cfg Config) {
 	c.threshold = cfg.Blocklist.SpamThreshold
 	c.spamExpiry = int64(cfg.Blocklist.SpamExpiry)
 	c.token = []byte(cfg.CallsToken)
+	c.twilio = cfg.Twilio
 	c.unattributed = map[int32]uint64{}
 }
 
@@ -319,6 +334,10 @@ func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Allow", "POST")
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 		ctx.SetBodyString(`{"error":"use POST"}`)
+		return
+	}
+	if isForm(ctx) {
+		p.handleTwilio(ctx)
 		return
 	}
 	if !p.authorized(ctx.Request.Header.Peek("Authorization")) {
@@ -554,6 +573,22 @@ func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) [
 	}
 	b = append(b, '"')
 	b = appendKV(b, "skill", a.skill)
+	b = appendKV(b, "creative_id", a.creative)
+	b = appendKV(b, "currency", a.currency)
+	b = append(b, `,"clearing_price_cpm":`...)
+	if a.clearing > 0 {
+		b = strconv.AppendFloat(b, float64(a.clearing)/1e6, 'f', -1, 64)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendKV(b, "country", a.country)
+	b = appendKV(b, "region", a.region)
+	b = append(b, `,"device_type":`...)
+	if a.devType > 0 {
+		b = strconv.AppendUint(b, uint64(a.devType), 10)
+	} else {
+		b = append(b, "null"...)
+	}
 	return append(b, "}}"...)
 }
 
@@ -672,6 +707,9 @@ func (r *callRecord) event() *events.Attribution {
 			ev.WonAt = time.Unix(0, a.wonAt).UTC()
 		}
 		ev.Skill, ev.IPHash, ev.IFAHash = a.skill, a.ipHash, a.ifaHash
+		ev.CreativeID, ev.Currency, ev.Country, ev.Region = a.creative, a.currency, a.country, a.region
+		ev.DeviceType = int(a.devType)
+		ev.ClearingPriceCPM = float64(a.clearing) / 1e6
 		if !a.fallbackNum {
 			ev.LeaseID = string(appendLeaseID(nil, a.idx, a.gen))
 		}

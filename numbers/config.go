@@ -25,7 +25,7 @@ const (
 
 	maxExt = 999_999_999 // extensions have at most 9 digits
 
-	// maxEntries bounds the flat entry array (about 112 bytes each plus the
+	// maxEntries bounds the flat entry array (about 140 bytes each plus the
 	// attribution strings): 16M entries is about 3 GB.
 	maxEntries = 1 << 24
 )
@@ -36,6 +36,8 @@ type Config struct {
 	// CallsToken is the bearer token POST /v1/calls requires. The root config
 	// fills it from CALLBID_CALLS_TOKEN; empty rejects every call with 401.
 	CallsToken string `yaml:"calls_token"`
+	// Twilio lets /v1/calls take Twilio's signed voice webhook.
+	Twilio TwilioConfig `yaml:"twilio"`
 	// Blocklist holds callers whose calls are answered accept:false.
 	Blocklist BlocklistConfig `yaml:"blocklist"`
 	// CallTTL is how long a call id is remembered (same answer for a repeated
@@ -236,6 +238,7 @@ func (c *Config) Validate() error {
 	if c.Blocklist.SpamExpiry < 0 {
 		add("blocklist.spam_expiry: %s is negative", c.Blocklist.SpamExpiry)
 	}
+	errs = append(errs, c.Twilio.validate()...)
 	if c.CallTTL < 0 {
 		add("call_ttl: %s is negative", c.CallTTL)
 	}

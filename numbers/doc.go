@@ -4,10 +4,12 @@
 // recently freed first. POST /v1/calls (and OFFERED cc.call.v1 events) find
 // the lease that was live when a call started; SPAM outcomes feed a caller
 // blocklist; lease transitions go to callbid.leases.v1 so leases survive a
-// restart.
+// restart. /v1/calls also takes Twilio's signed voice webhook (twilio.go,
+// answered in TwiML); the attribution carries the bid's creative, currency,
+// geo and device type and the notices' clearing price (claimx.go).
 //
 // Layout: all entries of all pools sit in one flat slice of fixed-size
-// structs (104 bytes plus one reused buffer for the attribution strings);
+// structs (128 bytes plus one reused buffer for the attribution strings);
 // each pool is split into up to 64 shards, each with its own small mutex and
 // intrusive per-state lists (the free list is the LRU order). Reserve starts
 // at a random shard and moves on when it is busy or empty, so LRU order is

@@ -17,7 +17,8 @@ import (
 //	 "res":<unix ns>,"fl":<flags>,"won":<unix ns>,"end":<unix ns lease end>,
 //	 "c":campaign,"p":publisher,"x":exchange,"k":skill,"r":request id,
 //	 "i":imp id,"b":bid id,"sa":site or app,"pr":price micros,"ip":…,"ifa":…,
-//	 "ani":first caller}
+//	 "crid":creative,"cur":currency,"cc":country,"rg":region,"dt":device type,
+//	 "cp":clearing price micros, "ani":first caller}
 //
 // A "free" record carries only o, pool, gen, st, res and fl. Holds are
 // recorded off the bid path by LogHolds, a few ms after the bid.
@@ -52,6 +53,7 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 		b = appendKInt(b, "pr", e.price)
 		b = appendKUint(b, "ip", e.ipHash)
 		b = appendKUint(b, "ifa", e.ifaHash)
+		b = p.appendLeaseExtra(b, e)
 		if ani != "" {
 			b = appendKV(b, "ani", ani)
 		}
@@ -234,6 +236,7 @@ func (p *Pools) replayClaim(e *entry, v *fastjson.Value) {
 	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
 	e.price = v.GetInt64("pr")
 	e.ipHash, e.ifaHash = v.GetUint64("ip"), v.GetUint64("ifa")
+	p.replayClaimExtra(e, v)
 }
 
 // keyString renders an entry's lease key (tests and admin).

@@ -46,6 +46,11 @@ type Claim struct {
 	PriceMicros int64  // bid price, CPM micro-units in the bid currency
 	IPHash      uint64 // xxhash of device.ip (0 when none)
 	IFAHash     uint64 // xxhash of device.ifa (0 when none)
+	CreativeID  string // the bid's crid
+	Currency    string // the bid currency (ISO 4217); "" means USD
+	Country     string // device.geo.country, ISO-3166-1 alpha-3
+	Region      string // device.geo.region (ISO-3166-2 subdivision)
+	DeviceType  uint8  // device.devicetype (AdCOM); 0 when absent
 }
 
 // Reservation is a reserved number. E164 and Ext point at pool-owned strings
@@ -118,6 +123,7 @@ const (
 	fCalled                       // the first call came (it ended the lease)
 	fLate                         // leased by a late win
 	fHoldLogged                   // the hold record went to the lease log
+	fBillCP                       // the clearing price is a billing notice's
 )
 
 // entry is one number (+ext). Fixed-size fields only, so the entries of
@@ -143,6 +149,12 @@ type entry struct {
 	bidLen     uint16
 	state      state
 	flags      uint8
+	// claimx.go: the attribution details beyond the ids
+	clearing int64 // micros; 0 until a notice tells
+	creative uint32
+	cur      uint16
+	devType  uint8
+	geo      geoBytes
 }
 
 func (e *entry) requestID() []byte { return e.buf[:e.reqLen] }
@@ -757,6 +769,7 @@ func (p *Pools) setClaim(s *shard, e *entry, c *Claim) {
 	b = append(b, bid...)
 	e.buf = append(b, site...)
 	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+	p.setClaimExtra(e, c)
 }
 
 // clip bounds an attribution string to what the entry's uint16 lengths hold.
