@@ -161,13 +161,20 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	var ani string
 	s.mu.Lock()
 	e := &p.entries[i]
-	if e.state == stHeld && !p.Replaying() && !p.previousProcess(e.gen) {
-		// a live hold of this process; it settles by notice or expiry.
-		// (While replaying, every hold comes from the log: a later record
+	if owned := p.owns(i); owned && !p.Replaying() && !p.previousProcess(e.gen) {
+		// A number this process reserves: its live hold settles by notice
+		// or expiry, except that another instance that took a notice for
+		// this very reservation (same generation) logs the outcome here.
+		// A record of an older generation is a late notice another
+		// instance took; generations of an owned number only move forward.
+		// (While replaying, every record comes from the log: a later one
 		// replaces it.)
-		s.mu.Unlock()
-		p.leaseIgnored.Add(1)
-		return nil
+		sameLater := gen == e.gen && st != "held"
+		if (e.state == stHeld && !sameLater) || int32(gen-e.gen) < 0 {
+			s.mu.Unlock()
+			p.leaseIgnored.Add(1)
+			return nil
+		}
 	}
 	s.remove(p.entries, i)
 	e.gen = gen

@@ -105,10 +105,12 @@ const (
 	stHeld
 	stLeased
 	stCooldown
+	// stParked: free, but another instance owns it (see ownership.go).
+	stParked
 	nStates
 )
 
-var stateNames = [nStates]string{"free", "held", "leased", "cooldown"}
+var stateNames = [nStates]string{"free", "held", "leased", "cooldown", "parked"}
 
 // entry flags.
 const (
@@ -286,6 +288,10 @@ type Pools struct {
 	// refuseLeaseLog); one atomic load on the bid path.
 	refuse       atomic.Uint32
 	pausedNoBids atomic.Uint64
+
+	// own is the lease partitions this instance owns; nil: all (one
+	// instance). See ownership.go.
+	own atomic.Pointer[ownership]
 }
 
 // Reasons Reserve refuses.
@@ -686,6 +692,17 @@ func (p *Pools) Reserve(idx int, c *Claim, now time.Time) (r Reservation, ok boo
 			}
 			p.expireHolds(pl, s, t)
 			i := s.lists[stFree].head
+			if o := p.own.Load(); o != nil {
+				// Park the numbers another instance owns (bounded per visit).
+				for n := 0; i >= 0 && !o.has(i) && n < 64; n++ {
+					s.remove(p.entries, i)
+					s.pushTail(p.entries, stParked, i)
+					i = s.lists[stFree].head
+				}
+				if i >= 0 && !o.has(i) {
+					i = -1
+				}
+			}
 			if i < 0 {
 				s.mu.Unlock()
 				continue
@@ -815,6 +832,12 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	defer s.mu.Unlock()
 	e := &p.entries[i]
 	first := true // unless this reservation is known to be billed already
+	owned := p.owns(i)
+	if !owned && p.newerThanReplica(i, gen) {
+		// Shared pools: the owner's hold record has not reached this
+		// replica yet; the caller restores it from the notice token.
+		return WinStale, true
+	}
 	if e.gen != gen {
 		if p.previousProcess(gen) {
 			return WinStale, true
@@ -825,6 +848,12 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	if billed {
 		first = e.flags&fBilled == 0
 		e.flags |= fBilled
+	}
+	if !owned && e.flags&fLeased == 0 && t >= e.reservedAt+pl.hold-ownerMargin {
+		// Another instance owns the number: once its hold may have
+		// ended there, the owner may have handed it to a new bid.
+		s.collisions++
+		return WinCollision, first
 	}
 	switch e.state {
 	case stHeld:
@@ -838,7 +867,7 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 		p.lease(pl, s, i, t)
 		s.late++
 		return WinLate, first
-	case stFree:
+	case stFree, stParked:
 		if e.flags&fLeased != 0 {
 			if billed && first {
 				p.publishLease(s, i, "") // the bill flag survives a restart
@@ -882,6 +911,10 @@ func (p *Pools) Loss(ref Ref, now time.Time) {
 		s.remove(p.entries, i)
 		s.pushHead(p.entries, stFree, i)
 		s.losses++
+		if !p.owns(i) {
+			// The owner frees its hold when it reads this record.
+			p.publishLease(s, i, "")
+		}
 	}
 	s.mu.Unlock()
 }
@@ -910,7 +943,9 @@ func (p *Pools) sweepShard(pl *pool, s *shard, t int64) {
 		}
 		s.remove(p.entries, i)
 		s.insertSorted(p.entries, stCooldown, i)
-		p.publishLease(s, i, "")
+		if p.owns(i) { // the owner logs time-driven transitions
+			p.publishLease(s, i, "")
+		}
 	}
 	for i := s.lists[stCooldown].head; i >= 0; i = s.lists[stCooldown].head {
 		if p.entries[i].leaseEnd+pl.cooldown > t {
@@ -918,7 +953,9 @@ func (p *Pools) sweepShard(pl *pool, s *shard, t int64) {
 		}
 		s.remove(p.entries, i)
 		s.pushTail(p.entries, stFree, i)
-		p.publishLease(s, i, "")
+		if p.owns(i) {
+			p.publishLease(s, i, "")
+		}
 	}
 }
 
