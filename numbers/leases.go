@@ -161,16 +161,23 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	var ani string
 	s.mu.Lock()
 	e := &p.entries[i]
-	if owned := p.owns(i); owned && !p.Replaying() && !p.previousProcess(e.gen) {
-		// A number this process reserves: its live hold settles by notice
-		// or expiry, except that another instance that took a notice for
-		// this very reservation (same generation) logs the outcome here.
-		// A record of an older generation is a late notice another
-		// instance took; generations of an owned number only move forward.
-		// (While replaying, every record comes from the log: a later one
-		// replaces it.)
-		sameLater := gen == e.gen && st != "held"
-		if (e.state == stHeld && !sameLater) || int32(gen-e.gen) < 0 {
+	if !p.Replaying() && !p.previousProcess(e.gen) {
+		// A number this process reserves. (While replaying, every record
+		// comes from the log: a later one replaces it.)
+		ignore := false
+		if o := p.own.Load(); o == nil {
+			// One instance: its live hold settles by notice or expiry.
+			ignore = e.state == stHeld
+		} else if o.has(i) {
+			// Shared pools: another instance that took a notice for this
+			// very reservation (same generation) logs the outcome here: a
+			// lease (or its cooldown), or the loss of a hold; never back
+			// from a lease. A record of an older generation is a late
+			// notice; generations of an owned number only move forward.
+			sameLater := gen == e.gen && (st == "leased" || st == "cooldown" || (st == "free" && e.state == stHeld))
+			ignore = int32(gen-e.gen) < 0 || (gen == e.gen && !sameLater) || (e.state == stHeld && gen != e.gen)
+		}
+		if ignore {
 			s.mu.Unlock()
 			p.leaseIgnored.Add(1)
 			return nil

@@ -321,7 +321,12 @@ func (p *Pools) ReplayDone() {
 		}
 	}
 	p.durable.mu.Unlock()
-	p.quarantine(p.clockNow().UnixNano())
+	if p.own.Load() == nil {
+		// Shared pools skip this: the entries are another instance's, and
+		// a hold record of this replica's view could not be told from a
+		// stale one (see the README's known gaps).
+		p.quarantine(p.clockNow().UnixNano())
+	}
 	p.refuse.And(^refuseReplay)
 }
 
