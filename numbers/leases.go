@@ -161,6 +161,11 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	var ani string
 	s.mu.Lock()
 	e := &p.entries[i]
+	if p.own.Load() != nil && p.staleShared(i, gen, st) {
+		s.mu.Unlock()
+		p.leaseIgnored.Add(1)
+		return nil
+	}
 	if !p.Replaying() && !p.previousProcess(e.gen) {
 		// A number this process reserves. (While replaying, every record
 		// comes from the log: a later one replaces it.)

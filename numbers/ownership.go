@@ -96,6 +96,25 @@ func (p *Pools) newerThanReplica(i int32, gen uint32) bool {
 	return p.replayed[i/64]&(1<<(i%64)) == 0 || int32(gen-p.entries[i].gen) > 0
 }
 
+// staleShared reports whether a lease record (generation gen, state st)
+// would move this replica's entry i backwards (shared pools; the caller
+// holds the shard lock). Several instances write records of one number — the
+// owner its holds, any instance the lease it took a notice for — so the
+// owner's hold record can land after another instance's lease record of the
+// same reservation: a lease never goes back to its own hold, and an older
+// generation never replaces a newer one this replica knows.
+func (p *Pools) staleShared(i int32, gen uint32, st string) bool {
+	e := &p.entries[i]
+	known := p.replayed[i/64]&(1<<(i%64)) != 0 || e.flags&(fData|fLeased) != 0 || !p.previousProcess(e.gen)
+	if !known {
+		return false
+	}
+	if int32(gen-e.gen) < 0 {
+		return true
+	}
+	return gen == e.gen && st == "held" && e.flags&fLeased != 0
+}
+
 // unpark puts parked entries this instance now owns back on the free list.
 func (p *Pools) unpark() {
 	o := p.own.Load()

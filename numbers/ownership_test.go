@@ -208,3 +208,31 @@ func TestSingleInstanceOwnsAll(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseBeforeItsHoldRecord: the owner's hold record can reach the log
+// after the lease record another instance wrote for the same reservation;
+// no replica goes back from the lease to the hold.
+func TestLeaseBeforeItsHoldRecord(t *testing.T) {
+	now := time.Now()
+	c := newCluster(t, 3, onePool(64), now)
+	for k, p := range c.pools {
+		p.SetOwnership(3, []int{k})
+	}
+	cl := testClaim(1)
+	r, _ := c.pools[0].Reserve(0, cl, now)
+	// The win reaches instance 1 before any hold record is written.
+	if w := c.pools[1].Win(r.Ref, false, now.Add(time.Millisecond)); w != WinStale {
+		t.Fatalf("win: %v", w)
+	}
+	if w, _ := c.pools[1].Restore(r.Ref, cl, now, false, now.Add(time.Millisecond)); w != WinRestored {
+		t.Fatalf("restore: %v", w)
+	}
+	c.deliver() // the lease record, then the owner's hold record (deliver logs holds first)
+	c.pools[0].LogHolds()
+	c.deliver()
+	for k, p := range c.pools {
+		if st := p.stateOf(refIndex(r.Ref)); st != stLeased {
+			t.Fatalf("instance %d sees %s, want leased", k, stateNames[st])
+		}
+	}
+}
