@@ -188,6 +188,13 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 			return nil
 		}
 	}
+	// Shared pools: another instance leased this instance's live hold. Its
+	// lease record may sit before this instance's hold record in the
+	// partition, and compaction keeps only the last record of a key, so the
+	// owner writes the lease again, after its hold record (one producer
+	// writes in order).
+	relog := p.own.Load() != nil && e.state == stHeld && gen == e.gen && (st == "leased" || st == "cooldown") &&
+		p.owns(i) && !p.Replaying()
 	s.remove(p.entries, i)
 	e.gen = gen
 	p.noteReplayedGen(i, gen, res, t)
@@ -225,6 +232,9 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		// win for it is a duplicate, not a late lease.
 		e.flags = fl & (fLeased | fBilled)
 		s.pushTail(p.entries, stFree, i)
+	}
+	if relog {
+		p.publishLease(s, i, ani)
 	}
 	s.mu.Unlock()
 	p.leaseApplied.Add(1)

@@ -1,6 +1,7 @@
 package numbers
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -234,5 +235,20 @@ func TestLeaseBeforeItsHoldRecord(t *testing.T) {
 		if st := p.stateOf(refIndex(r.Ref)); st != stLeased {
 			t.Fatalf("instance %d sees %s, want leased", k, stateNames[st])
 		}
+	}
+	// Compaction keeps the last record of the key: it must be the lease,
+	// so an instance that starts later replays the lease.
+	msgs := c.log.topic(events.TopicLeases)
+	last := msgs[len(msgs)-1]
+	if !bytes.Contains(last.value, []byte(`"st":"leased"`)) {
+		t.Fatalf("last lease record of the number: %s", last.value)
+	}
+	late := mustNew(t, onePool(64), nil)
+	late.SetOwnership(3, nil)
+	for _, m := range msgs {
+		late.ApplyLeaseEvent(events.Message{Topic: m.topic, Key: m.key, Value: m.value})
+	}
+	if st := late.stateOf(refIndex(r.Ref)); st != stLeased {
+		t.Fatalf("an instance replaying the log sees %s", stateNames[st])
 	}
 }

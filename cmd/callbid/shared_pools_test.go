@@ -252,9 +252,16 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 	}
 
 	twice, lost, k := 0, 0, 0
+	var bad []string
+	defer func() {
+		if len(bad) > 0 {
+			dumpLeaseLog(t, kcfg, bad)
+		}
+	}()
 	for number, bs := range acked {
 		if len(bs) > 1 {
 			twice++
+			bad = append(bad, number)
 			t.Errorf("number %s acknowledged for %d impressions: %v", number, len(bs), bs)
 			continue
 		}
@@ -264,6 +271,7 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 		a := call(t, p, fmt.Sprintf("shared-ledger-%d", k), dnis, ext, fmt.Sprintf("+1415556%04d", k%10000))
 		if a.Attribution == nil || a.Attribution["bid_id"] != bs[0].id {
 			lost++
+			bad = append(bad, number)
 			t.Errorf("number %s: acknowledged for bid %s, /v1/calls at instance %d answers %s %v", number, bs[0].id, k%3, a.Match, a.Attribution)
 		}
 	}
