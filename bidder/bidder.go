@@ -45,6 +45,9 @@ type Bidder struct {
 	// one time.Now reading as the decision's clock.
 	pinnedClock bool
 	started     time.Time // bills before it are replayed into budgets (ReplaySpend)
+	// sharedSpend: other instances bill the same budgets (kafka.shared_pools);
+	// ReplaySpend counts their bills as they come (see SharedSpend).
+	sharedSpend atomic.Bool
 	applyMu     sync.Mutex
 	pool        sync.Pool // *decision
 }

@@ -93,6 +93,15 @@ func (s *budgetSet) get(id string) *budget {
 	return b
 }
 
+// SharedSpend makes ReplaySpend count every instance's bills into the
+// budgets as they arrive on callbid.impressions.v1, not only those before
+// this process started (kafka.shared_pools). Each instance still decides
+// alone: a bill another instance takes is seen here after the impression
+// record's delay (producer batch plus fetch wait, under a second), so a
+// budget may be overspent by at most what the other instances bill in that
+// delay, plus what every instance's wins in flight cost (see the README).
+func (b *Bidder) SharedSpend(on bool) { b.sharedSpend.Store(on) }
+
 // dayIndex is the budget day of t in loc.
 func dayIndex(t time.Time) int64 {
 	y, m, d := t.Date()
@@ -111,6 +120,10 @@ func dayIndex(t time.Time) int64 {
 // would count twice, which stops the campaign early, never late).
 // Bills of this process were counted when they happened. Wire it to a
 // consumer that replays the topic from the beginning.
+//
+// With SharedSpend (several instances), every bill on the topic counts, at
+// any time, once per bid id: this instance's own bills come back as
+// duplicates of the live notice, a bill another instance handled is new.
 func (b *Bidder) ReplaySpend(msg events.Message) {
 	var im events.Impression
 	if err := events.DecodeImpression(msg.Value, &im); err != nil {
@@ -139,7 +152,7 @@ func (b *Bidder) ReplaySpend(msg events.Message) {
 		return
 	}
 	key := bidKey(im.BidID)
-	if kind != noticeBill || !im.At.Before(b.started) {
+	if kind != noticeBill || (!im.At.Before(b.started) && !b.sharedSpend.Load()) {
 		b.dedupe.mark(key, kind, now)
 		return
 	}

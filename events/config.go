@@ -89,6 +89,19 @@ type Config struct {
 
 	Embedded EmbeddedConfig `yaml:"embedded"`
 	Topics   TopicsConfig   `yaml:"topics"`
+
+	// SharedPools: several instances share the number pools. Each joins the
+	// consumer group GroupID on the lease topic and reserves only numbers
+	// whose lease key maps to the partitions the group assigns it (see
+	// PoolGroup). Off (default): one instance owns every number.
+	SharedPools bool `yaml:"shared_pools"`
+	// GroupID is the consumer group of instances sharing pools; default
+	// "callbid".
+	GroupID string `yaml:"group_id"`
+	// GroupSessionTimeout is how long the group waits for a silent member
+	// before its partitions move to the others; default 10s (brokers
+	// accept 6s–5m by default).
+	GroupSessionTimeout time.Duration `yaml:"group_session_timeout"`
 }
 
 // EmbeddedConfig controls the in-process Kafka-protocol broker (kfake) used
@@ -144,6 +157,8 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.MaxFutureSkew, DefaultMaxFutureSkew)
 	c.Embedded.SetDefaults()
 	setDefault(&c.Topics.Partitions, DefaultTopicPartitions)
+	setDefault(&c.GroupID, "callbid")
+	setDefault(&c.GroupSessionTimeout, 10*time.Second)
 }
 
 // SetDefaults fills every zero value with its default.
@@ -210,6 +225,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateSecurity()...)
 	durationIn(&errs, "max_future_skew", c.MaxFutureSkew, time.Second, 24*time.Hour)
+	durationIn(&errs, "group_session_timeout", d.GroupSessionTimeout, time.Second, 30*time.Minute)
 	if err := c.Embedded.Validate(); err != nil {
 		errs = append(errs, err)
 	}

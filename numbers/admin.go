@@ -74,13 +74,16 @@ type Stats struct {
 	// ReplayingNoBids counts the reservations refused meanwhile.
 	Replaying       bool   `json:"replaying"`
 	ReplayingNoBids uint64 `json:"replaying_nobids"`
+	// Ownership: the lease partitions and numbers this instance reserves
+	// from (kafka.shared_pools; otherwise all).
+	Ownership Ownership `json:"ownership"`
 }
 
 // Stats returns a consistent-per-shard view of every pool (it takes each
 // shard lock briefly; admin and metrics only).
 func (p *Pools) Stats() Stats {
 	st := Stats{Pools: make([]PoolStats, len(p.pools)), Calls: map[string]uint64{},
-		Replaying: p.Replaying(), ReplayingNoBids: p.pausedNoBids.Load()}
+		Replaying: p.Replaying(), ReplayingNoBids: p.pausedNoBids.Load(), Ownership: p.Ownership()}
 	p.rateMu.Lock()
 	for pi := range p.pools {
 		pl := &p.pools[pi]
@@ -133,7 +136,7 @@ func (p *Pools) poolTotals(pl *pool, ps *PoolStats) (res, leases uint64) {
 	for k := range pl.shards {
 		s := &pl.shards[k]
 		s.mu.Lock()
-		ps.Free += int(s.count[stFree])
+		ps.Free += int(s.count[stFree]) + int(s.count[stParked]) // parked: free, another instance's
 		ps.Held += int(s.count[stHeld])
 		ps.Leased += int(s.count[stLeased])
 		ps.Cooldown += int(s.count[stCooldown])
@@ -211,11 +214,13 @@ var (
 	descBad          = prometheus.NewDesc("callbid_numbers_bad_input_total", "Rejected inputs by kind.", []string{"kind"}, nil)
 	descReplaying    = prometheus.NewDesc("callbid_numbers_replaying", "1 while reservations wait for the lease log to be replayed.", nil, nil)
 	descReplayNoBids = prometheus.NewDesc("callbid_numbers_replaying_nobids_total", "Reservations refused while the lease log was not replayed yet.", nil, nil)
+	descOwned        = prometheus.NewDesc("callbid_numbers_owned", "Numbers this instance reserves from (its lease partitions; all unless kafka.shared_pools).", nil, nil)
+	descOwnedParts   = prometheus.NewDesc("callbid_numbers_owned_partitions", "Lease partitions the consumer group assigned this instance (0 unless kafka.shared_pools).", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEntries, descUtil, descNeeded, descNeededObs, descReservations, descLeases,
-		descNoBids, descLate, descCollisions, descUnattributed, descCalls, descDrops, descBad, descReplaying, descReplayNoBids} {
+		descNoBids, descLate, descCollisions, descUnattributed, descCalls, descDrops, descBad, descReplaying, descReplayNoBids, descOwned, descOwnedParts} {
 		ch <- d
 	}
 }
@@ -223,6 +228,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.p.Stats()
 	g, ctr := prometheus.GaugeValue, prometheus.CounterValue
+	ch <- prometheus.MustNewConstMetric(descOwned, g, float64(st.Ownership.NumbersOwned))
+	ch <- prometheus.MustNewConstMetric(descOwnedParts, g, float64(len(st.Ownership.Owned)))
 	for _, ps := range st.Pools {
 		for i, n := range []int{ps.Free, ps.Held, ps.Leased, ps.Cooldown} {
 			ch <- prometheus.MustNewConstMetric(descEntries, g, float64(n), ps.ID, stateNames[i])

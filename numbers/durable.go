@@ -264,7 +264,7 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 	s := p.shardOf(pl, i)
 	s.mu.Lock()
 	e := &p.entries[i]
-	if e.gen == gen {
+	if e.gen == gen && (p.owns(i) || !p.newerThanReplica(i, gen)) {
 		s.mu.Unlock()
 		return p.win(ref, billed, now)
 	}
@@ -272,8 +272,10 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 	f := p.floor[i]
 	var why string
 	switch {
-	case !p.previousProcess(gen):
+	case !p.previousProcess(gen) && (p.owns(i) || !p.newerThanReplica(i, gen)):
 		why = "a stale notice of this process"
+	case !p.owns(i) && t >= res+pl.hold-ownerMargin:
+		why = "another instance owns the number and its hold may have ended there"
 	case f != 0 && int32(gen-f) <= 0:
 		why = "the lease log knows a newer reservation of the number"
 	case t >= res+pl.lease:

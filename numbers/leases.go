@@ -163,14 +163,40 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	var ani string
 	s.mu.Lock()
 	e := &p.entries[i]
-	if e.state == stHeld && !p.Replaying() && !p.previousProcess(e.gen) {
-		// a live hold of this process; it settles by notice or expiry.
-		// (While replaying, every hold comes from the log: a later record
-		// replaces it.)
+	if p.own.Load() != nil && p.staleShared(i, gen, st) {
 		s.mu.Unlock()
 		p.leaseIgnored.Add(1)
 		return nil
 	}
+	if !p.Replaying() && !p.previousProcess(e.gen) {
+		// A number this process reserves. (While replaying, every record
+		// comes from the log: a later one replaces it.)
+		ignore := false
+		if o := p.own.Load(); o == nil {
+			// One instance: its live hold settles by notice or expiry.
+			ignore = e.state == stHeld
+		} else if o.has(i) {
+			// Shared pools: another instance that took a notice for this
+			// very reservation (same generation) logs the outcome here: a
+			// lease (or its cooldown), or the loss of a hold; never back
+			// from a lease. A record of an older generation is a late
+			// notice; generations of an owned number only move forward.
+			sameLater := gen == e.gen && (st == "leased" || st == "cooldown" || (st == "free" && e.state == stHeld))
+			ignore = int32(gen-e.gen) < 0 || (gen == e.gen && !sameLater) || (e.state == stHeld && gen != e.gen)
+		}
+		if ignore {
+			s.mu.Unlock()
+			p.leaseIgnored.Add(1)
+			return nil
+		}
+	}
+	// Shared pools: another instance leased this instance's live hold. Its
+	// lease record may sit before this instance's hold record in the
+	// partition, and compaction keeps only the last record of a key, so the
+	// owner writes the lease again, after its hold record (one producer
+	// writes in order).
+	relog := p.own.Load() != nil && e.state == stHeld && gen == e.gen && (st == "leased" || st == "cooldown") &&
+		p.owns(i) && !p.Replaying()
 	s.remove(p.entries, i)
 	e.gen = gen
 	p.noteReplayedGen(i, gen, res, t)
@@ -208,6 +234,9 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		// win for it is a duplicate, not a late lease.
 		e.flags = fl & (fLeased | fBilled)
 		s.pushTail(p.entries, stFree, i)
+	}
+	if relog {
+		p.publishLease(s, i, ani)
 	}
 	s.mu.Unlock()
 	p.leaseApplied.Add(1)

@@ -110,10 +110,12 @@ const (
 	stHeld
 	stLeased
 	stCooldown
+	// stParked: free, but another instance owns it (see ownership.go).
+	stParked
 	nStates
 )
 
-var stateNames = [nStates]string{"free", "held", "leased", "cooldown"}
+var stateNames = [nStates]string{"free", "held", "leased", "cooldown", "parked"}
 
 // entry flags.
 const (
@@ -301,6 +303,10 @@ type Pools struct {
 	// refuseLeaseLog); one atomic load on the bid path.
 	refuse       atomic.Uint32
 	pausedNoBids atomic.Uint64
+
+	// own is the lease partitions this instance owns; nil: all (one
+	// instance). See ownership.go.
+	own atomic.Pointer[ownership]
 }
 
 // Reasons Reserve refuses.
@@ -330,7 +336,12 @@ func (p *Pools) ReplayDone() {
 		}
 	}
 	p.durable.mu.Unlock()
-	p.quarantine(p.clockNow().UnixNano())
+	if p.own.Load() == nil {
+		// Shared pools skip this: the entries are another instance's, and
+		// a hold record of this replica's view could not be told from a
+		// stale one (see the README's known gaps).
+		p.quarantine(p.clockNow().UnixNano())
+	}
 	p.refuse.And(^refuseReplay)
 }
 
@@ -701,6 +712,17 @@ func (p *Pools) Reserve(idx int, c *Claim, now time.Time) (r Reservation, ok boo
 			}
 			p.expireHolds(pl, s, t)
 			i := s.lists[stFree].head
+			if o := p.own.Load(); o != nil {
+				// Park the numbers another instance owns (bounded per visit).
+				for n := 0; i >= 0 && !o.has(i) && n < 64; n++ {
+					s.remove(p.entries, i)
+					s.pushTail(p.entries, stParked, i)
+					i = s.lists[stFree].head
+				}
+				if i >= 0 && !o.has(i) {
+					i = -1
+				}
+			}
 			if i < 0 {
 				s.mu.Unlock()
 				continue
@@ -831,6 +853,12 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	defer s.mu.Unlock()
 	e := &p.entries[i]
 	first := true // unless this reservation is known to be billed already
+	owned := p.owns(i)
+	if !owned && p.newerThanReplica(i, gen) {
+		// Shared pools: the owner's hold record has not reached this
+		// replica yet; the caller restores it from the notice token.
+		return WinStale, true
+	}
 	if e.gen != gen {
 		if p.previousProcess(gen) {
 			return WinStale, true
@@ -841,6 +869,12 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 	if billed {
 		first = e.flags&fBilled == 0
 		e.flags |= fBilled
+	}
+	if !owned && e.flags&fLeased == 0 && t >= e.reservedAt+pl.hold-ownerMargin {
+		// Another instance owns the number: once its hold may have
+		// ended there, the owner may have handed it to a new bid.
+		s.collisions++
+		return WinCollision, first
 	}
 	switch e.state {
 	case stHeld:
@@ -854,7 +888,7 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 		p.lease(pl, s, i, t)
 		s.late++
 		return WinLate, first
-	case stFree:
+	case stFree, stParked:
 		if e.flags&fLeased != 0 {
 			if billed && first {
 				p.publishLease(s, i, "") // the bill flag survives a restart
@@ -898,6 +932,10 @@ func (p *Pools) Loss(ref Ref, now time.Time) {
 		s.remove(p.entries, i)
 		s.pushHead(p.entries, stFree, i)
 		s.losses++
+		if !p.owns(i) {
+			// The owner frees its hold when it reads this record.
+			p.publishLease(s, i, "")
+		}
 	}
 	s.mu.Unlock()
 }
@@ -926,7 +964,9 @@ func (p *Pools) sweepShard(pl *pool, s *shard, t int64) {
 		}
 		s.remove(p.entries, i)
 		s.insertSorted(p.entries, stCooldown, i)
-		p.publishLease(s, i, "")
+		if p.owns(i) { // the owner logs time-driven transitions
+			p.publishLease(s, i, "")
+		}
 	}
 	for i := s.lists[stCooldown].head; i >= 0; i = s.lists[stCooldown].head {
 		if p.entries[i].leaseEnd+pl.cooldown > t {
@@ -934,7 +974,9 @@ func (p *Pools) sweepShard(pl *pool, s *shard, t int64) {
 		}
 		s.remove(p.entries, i)
 		s.pushTail(p.entries, stFree, i)
-		p.publishLease(s, i, "")
+		if p.owns(i) {
+			p.publishLease(s, i, "")
+		}
 	}
 }
 

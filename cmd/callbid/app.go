@@ -36,6 +36,7 @@ type app struct {
 
 	embedded  *embedbroker.Broker
 	cluster   *events.ClusterCheck // brokers accept us, topics exist
+	poolGroup *events.PoolGroup    // kafka.shared_pools: lease partition ownership
 	producer  *events.Producer
 	pools     *numbers.Pools
 	model     *capacity.Model
@@ -113,6 +114,15 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	// Each topic has one consumer; a record goes to every part that learns
 	// from it, from that consumer's goroutine.
 	a.consume(feedCtx, events.TopicLeases, a.pools.ApplyLeaseEvent)
+	if cfg.Kafka.SharedPools {
+		// Several instances share the pools: the consumer group on the
+		// lease topic decides which numbers this one reserves. Nothing is
+		// reserved until the first assignment.
+		a.pools.SetOwnership(1, nil)
+		a.bidder.SharedSpend(true)
+		a.poolGroup = events.NewPoolGroup(cfg.Kafka, log, a.pools.SetOwnership)
+		a.goRun(func() { a.poolGroup.Run(feedCtx) })
+	}
 	// The contact center's topics are decoded and checked once per record;
 	// each part gets the typed value.
 	a.run(feedCtx, events.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState))
@@ -245,6 +255,9 @@ func (a *app) ready() (bool, []string) {
 	}
 	if a.pools.Replaying() {
 		reasons = append(reasons, "numbers: waiting for the lease log (callbid.leases.v1) before reserving numbers")
+	}
+	if a.poolGroup != nil && !a.poolGroup.Joined() {
+		reasons = append(reasons, "numbers: waiting for the consumer group ("+a.poolGroup.GroupID()+") to assign lease partitions")
 	}
 	if ok, why := a.pools.LeaseLogReady(); !ok {
 		reasons = append(reasons, why)

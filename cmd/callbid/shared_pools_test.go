@@ -1,0 +1,293 @@
+//go:build !race
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/callbid/callbid/ccsim"
+	"github.com/callbid/callbid/embedbroker"
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
+)
+
+// TestSharedPoolsThreeInstances is issue 13's acceptance run: three callbid
+// processes share the pools through one broker (lease topic with 6
+// partitions, kafka.shared_pools). Bids go round robin to all three; each
+// win notice goes to the next instance and each loss to the one after (so
+// most notices reach an instance that does not own the number). One instance
+// is killed with SIGKILL mid-run and restarted. At the end: no number carries
+// two acknowledged wins, every acknowledged win is attributed to its bid by
+// /v1/calls at whichever instance the call reaches, and the live instances
+// own disjoint partitions covering all six.
+func TestSharedPoolsThreeInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	brokerAddr := freeAddr(t)
+	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 6},
+		events.AllTopics, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	kcfg := events.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
+	kcfg.SetDefaults()
+	cc := events.NewProducer(kcfg, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	simCfg := ccsim.DemoConfig()
+	simCfg.Shift.LoginSpread = time.Second
+	go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, cc)
+	defer func() {
+		c, done := context.WithTimeout(context.Background(), 2*time.Second)
+		defer done()
+		_ = cc.Close(c)
+	}()
+
+	configs := make([]string, 3)
+	for k := range configs {
+		p := demoConfig(t) // its own data dir each
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.Replace(string(b), `{ number: "+18005550110", from: 100, to: 999 }`, `{ number: "+18005550110", from: 100, to: 9999 }`, 1)
+		s = strings.Replace(s, "\nkafka:\n", "\nkafka:\n  shared_pools: true\n  group_session_timeout: 6s\n", 1)
+		if !strings.Contains(s, "shared_pools") || !strings.Contains(s, "to: 9999") {
+			t.Fatal("configs/callbid.yaml no longer has the kafka section or the mortgage range this test edits")
+		}
+		configs[k] = filepath.Join(filepath.Dir(p), fmt.Sprintf("callbid-%d.yaml", k))
+		if err := os.WriteFile(configs[k], []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := "CALLBID_KAFKA_BROKERS=" + brokerAddr
+	var procs [3]atomic.Pointer[proc]
+	start := func(k int) *proc {
+		p := startUnready(t, bin, configs[k], env)
+		waitFor(t, fmt.Sprintf("instance %d ready", k), 90*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
+		procs[k].Store(p)
+		return p
+	}
+	for k := range 3 {
+		start(k)
+	}
+	ownership := func(p *proc) []int {
+		resp, err := http.Get("http://" + p.admin + "/admin/pools")
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var st struct {
+			Ownership struct {
+				Owned []int `json:"owned_partitions"`
+			} `json:"ownership"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		return st.Ownership.Owned
+	}
+	balanced := func() bool {
+		seen := map[int]bool{}
+		for k := range procs {
+			p := procs[k].Load()
+			if p == nil {
+				continue
+			}
+			for _, o := range ownership(p) {
+				if seen[o] {
+					return false
+				}
+				seen[o] = true
+			}
+		}
+		return len(seen) == 6
+	}
+	waitFor(t, "the group to assign all 6 partitions", 60*time.Second, procs[0].Load(), balanced)
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	fire := func(p *proc, u string) int {
+		u = strings.Replace(u, "http://127.0.0.1:8080", "http://"+p.public, 1)
+		resp, err := client.Get(strings.ReplaceAll(u, "${AUCTION_PRICE}", "1.25"))
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	type bid struct{ id, number, nurl string }
+	var mu sync.Mutex
+	acked := map[string][]bid{}
+	var pending []bid
+	var nBids, nWins, nNonOwner, nNoBid, nNotAcked atomic.Int64
+	live := func(k int) *proc {
+		for j := range 3 {
+			if p := procs[(k+j)%3].Load(); p != nil {
+				return p
+			}
+		}
+		return nil
+	}
+	win := func(p *proc, b bid) {
+		if st := fire(p, b.nurl); st == 204 {
+			mu.Lock()
+			acked[b.number] = append(acked[b.number], b)
+			mu.Unlock()
+			nWins.Add(1)
+			return
+		} else if nNotAcked.Add(1); st != 503 && st != 0 {
+			t.Errorf("win notice answered %d", st)
+		}
+		mu.Lock()
+		pending = append(pending, b)
+		mu.Unlock()
+	}
+	load, stopLoad := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	for w := range 3 {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for n := 0; load.Err() == nil; n++ {
+				k := (n + w) % 3
+				p := live(k)
+				mu.Lock()
+				retry := pending
+				pending = nil
+				mu.Unlock()
+				for _, b := range retry {
+					win(live(k+1), b)
+				}
+				req := strings.Replace(bidRequest, `"e2e-req-1"`, fmt.Sprintf(`"shared-%d-%d"`, w, n), 1)
+				req = strings.Replace(req, `"73.12.44.9"`, fmt.Sprintf(`"74.%d.%d.%d"`, 10+w, n/250%250, n%250), 1)
+				resp, err := client.Post("http://"+p.public+"/openrtb2/bid?exchange=demo-nbr", "application/json", strings.NewReader(req))
+				if err != nil {
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var br struct {
+					SeatBid []struct {
+						Bid []struct {
+							ID, AdM, NURL, LURL string
+						} `json:"bid"`
+					} `json:"seatbid"`
+				}
+				if resp.StatusCode != 200 || json.Unmarshal(body, &br) != nil || len(br.SeatBid) == 0 {
+					if nNoBid.Add(1)%200000 == 1 {
+						t.Logf("no bid: %d %s", resp.StatusCode, body)
+					}
+					continue
+				}
+				x := br.SeatBid[0].Bid[0]
+				m := telRE.FindStringSubmatch(x.AdM)
+				if m == nil {
+					t.Errorf("bid markup without a number: %s", x.AdM)
+					return
+				}
+				nBids.Add(1)
+				b := bid{id: x.ID, number: m[1] + ";ext=" + m[2], nurl: x.NURL}
+				if n%3 == 0 {
+					nNonOwner.Add(1)
+					win(live(k+1), b) // another instance than the one that bid
+				} else {
+					fire(live(k+2), x.LURL)
+				}
+			}
+		}()
+	}
+	waitWins := func(what string, n int64) {
+		last := time.Now()
+		waitFor(t, what, 240*time.Second, procs[0].Load(), func() bool {
+			if time.Since(last) > 10*time.Second {
+				last = time.Now()
+				t.Logf("%s: bids %d, acknowledged wins %d, no-bids %d, notices not acknowledged %d", what, nBids.Load(), nWins.Load(), nNoBid.Load(), nNotAcked.Load())
+			}
+			return nWins.Load() >= n
+		})
+		t.Logf("%s: bids %d, acknowledged wins %d", what, nBids.Load(), nWins.Load())
+	}
+	waitWins("wins before the kill", 15)
+	victim := procs[1].Load()
+	procs[1].Store(nil)
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = victim.cmd.Wait()
+	waitWins("wins while one instance is dead", nWins.Load()+15)
+	waitFor(t, "the two survivors to own all 6 partitions", 60*time.Second, procs[0].Load(), balanced)
+	start(1)
+	waitFor(t, "the group to rebalance over three again", 60*time.Second, procs[0].Load(), balanced)
+	waitWins("wins after the restart", nWins.Load()+15)
+	stopLoad()
+	workers.Wait()
+	for try := 0; ; try++ {
+		mu.Lock()
+		retry := pending
+		pending = nil
+		mu.Unlock()
+		if len(retry) == 0 {
+			break
+		}
+		if try == 100 {
+			t.Fatalf("%d win notices still not acknowledged", len(retry))
+		}
+		for i, b := range retry {
+			win(live(i), b)
+		}
+	}
+
+	twice, lost, k := 0, 0, 0
+	var bad []string
+	defer func() {
+		if len(bad) > 0 {
+			dumpLeaseLog(t, kcfg, bad)
+		}
+	}()
+	for number, bs := range acked {
+		if len(bs) > 1 {
+			twice++
+			bad = append(bad, number)
+			t.Errorf("number %s acknowledged for %d impressions: %v", number, len(bs), bs)
+			continue
+		}
+		dnis, ext, _ := strings.Cut(number, ";ext=")
+		k++
+		p := procs[k%3].Load()
+		a := call(t, p, fmt.Sprintf("shared-ledger-%d", k), dnis, ext, fmt.Sprintf("+1415556%04d", k%10000))
+		if a.Attribution == nil || a.Attribution["bid_id"] != bs[0].id {
+			lost++
+			bad = append(bad, number)
+			t.Errorf("number %s: acknowledged for bid %s, /v1/calls at instance %d answers %s %v", number, bs[0].id, k%3, a.Match, a.Attribution)
+		}
+	}
+	for k := range procs {
+		t.Logf("instance %d owns partitions %v", k, ownership(procs[k].Load()))
+		if resp, err := http.Get("http://" + procs[k].Load().admin + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(l, "callbid_bidder_notice_numbers_total") || strings.HasPrefix(l, "callbid_numbers_collisions") ||
+					strings.HasPrefix(l, "callbid_numbers_restored") || strings.HasPrefix(l, "callbid_numbers_lease_events") {
+					t.Logf("instance %d: %s", k, l)
+				}
+			}
+		}
+	}
+	t.Logf("bids %d, acknowledged wins %d on %d numbers (%d sent to another instance than the bid's); lost %d, numbers on two impressions %d",
+		nBids.Load(), nWins.Load(), len(acked), nNonOwner.Load(), lost, twice)
+}
