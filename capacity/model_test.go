@@ -578,14 +578,24 @@ func TestJunkSkillsNotTracked(t *testing.T) {
 	}
 }
 
-// TestRunReflectsChangePromptly runs the real loop on the real clock: a
-// state change must reach View within rebuild_interval plus rebuild time.
-func TestRunReflectsChangePromptly(t *testing.T) {
+// TestRunReflectsChange runs the real loop on the real clock: every state
+// change reaches View. How fast is a timing question, asserted in
+// TestRunReflectsChangePromptly (build tag timing).
+func TestRunReflectsChange(t *testing.T) {
+	reflectChanges(t)
+}
+
+// reflectChanges feeds 20 alternating state changes to a running model and
+// returns how long each took to show in View. The 10 s bound is a wait, not
+// an assertion on speed.
+func reflectChanges(t *testing.T) []time.Duration {
+	t.Helper()
 	m := New(Config{RebuildInterval: 20 * time.Millisecond}, []string{"mortgage"}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
+	var took []time.Duration
 	for i := range 20 {
 		state := "AVAILABLE"
 		if i%2 == 1 {
@@ -594,17 +604,16 @@ func TestRunReflectsChangePromptly(t *testing.T) {
 		start := time.Now()
 		feedAgent(m, agentEv{id: "a1", seq: int64(i + 1), typ: "STATE_CHANGE", state: state, at: start, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 		for (m.View("mortgage", 0, 0).Factor > 0) != (state == "AVAILABLE") {
-			if time.Since(start) > time.Second {
-				t.Fatalf("change %d not visible after 1 s", i)
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("change %d not visible after 10 s", i)
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // polling View: the rebuild has no completion signal
 		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("change %d took %v", i, d)
-		}
+		took = append(took, time.Since(start))
 	}
 	cancel()
 	<-done
+	return took
 }
 
 func TestReasonLabels(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -262,8 +263,14 @@ func TestLeaseSurvivesKill(t *testing.T) {
 			t.Fatalf("notice %s: %d", u, resp.StatusCode)
 		}
 	}
-	// Give the lease event time to reach the broker (it is batched, async).
-	time.Sleep(500 * time.Millisecond)
+	// Wait until the lease event has reached the broker (it is batched,
+	// async): the producer's queue is FIFO, so once everything published
+	// up to now is acknowledged or dropped, the lease is in Kafka.
+	published := metricSum(t, p, "callbid_events_producer_published_total")
+	waitFor(t, "the lease event acknowledged by Kafka", 30*time.Second, p, func() bool {
+		return metricSum(t, p, "callbid_events_producer_written_total")+
+			metricSum(t, p, "callbid_events_producer_dropped_total") >= published
+	})
 
 	// SIGKILL: no shutdown, no flush beyond what already happened.
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -369,6 +376,34 @@ func waitFor(t *testing.T, what string, d time.Duration, p *proc, ok func() bool
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// metricSum scrapes /metrics and sums the series named name over their
+// label sets.
+func metricSum(t *testing.T, p *proc, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 func readyz(p *proc) (int, string) {
