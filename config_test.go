@@ -157,7 +157,7 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if strings.Join(cfg.Kafka.Brokers, ",") != "k1:9092,k2:9092" {
 		t.Errorf("brokers = %q", cfg.Kafka.Brokers)
 	}
-	// Real brokers turn off the demo parts (CONTRACTS §4).
+	// Real brokers turn off the demo parts (README, "Configuration reference").
 	if cfg.Kafka.Embedded.Enabled || cfg.Simulator.Enabled {
 		t.Error("CALLBID_KAFKA_BROKERS must turn off the embedded broker and the simulator")
 	}

@@ -103,19 +103,19 @@ type clWindow struct {
 }
 
 type clResult struct {
-	name                     string
-	skill                    string
-	arr, within, arrAll      int
-	withinAll, off           int
-	capc                     float64
-	sl, slAll, ratio         float64
-	worst30, worst30All      float64
-	burst                    []string
-	burstMax                 float64
-	stopLag, resumeLag       float64
-	answered                 int
-	highBid, lowBid, bidRate float64
-	bids, wins               int
+	name                string
+	skill               string
+	arr, within, arrAll int
+	withinAll, off      int
+	capc                float64
+	sl, slAll, ratio    float64
+	worst30, worst30All float64
+	burst               []string
+	burstMax            float64
+	stopLag, resumeLag  float64
+	answered            int
+	highBid, lowBid     float64
+	bids, wins          int
 }
 
 // clErlangLambdaMax is the center's own capacity: the largest calls/min n
