@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/cespare/xxhash/v2"
@@ -361,7 +362,7 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if c.needsCap {
 		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
 		if !(v.Factor > 0) {
-			if v.NoBid == openrtb.NBRCapacityStale {
+			if v.State == capacity.Stale {
 				return CauseCapacityStale
 			}
 			return CauseNoHeadroom

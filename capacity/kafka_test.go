@@ -20,7 +20,6 @@ import (
 
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
-	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
 )
 
@@ -90,7 +89,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 		publish(i, routingStates[i%len(routingStates)])
 	}
 	publish(0, "NOT_ROUTABLE")
-	waitView("start", 10*time.Second, func(v View) bool { return v.NoBid == openrtb.NBRNoHeadroom })
+	waitView("start", 10*time.Second, func(v View) bool { return v.State == NoHeadroom })
 
 	// Background churn: ~400 changes/s on other agents while measuring.
 	bgStop := make(chan struct{})
@@ -187,7 +186,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	// Deadman: silence for stale_after (1 s) → 501 and not ready; one
 	// heartbeat → back.
 	silent := time.Now()
-	waitView("stale", 3*time.Second, func(v View) bool { return v.NoBid == openrtb.NBRCapacityStale })
+	waitView("stale", 3*time.Second, func(v View) bool { return v.State == Stale })
 	t.Logf("feed went stale %v after the last event (stale_after 1s)", time.Since(silent).Round(time.Millisecond))
 	if ok, why := m.Ready(); ok || why == "" {
 		t.Errorf("Ready while stale = %v, %q", ok, why)
