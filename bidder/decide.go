@@ -6,9 +6,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/callbid/callbid/capacity"
+	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/cespare/xxhash/v2"
@@ -421,7 +421,7 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	d.buf = append(d.buf, bidPrefix[:]...)
 	d.buf = append(d.buf, '-')
 	d.buf = appendBase32(d.buf, bidSeq.Add(1))
-	bidID := bstr(d.buf[start:])
+	bidID := jsonw.UnsafeString(d.buf[start:]) // d.buf is only appended to during a request
 
 	// The claim lives in the pooled decision: passed to an interface it would escape.
 	claim := &d.claim
@@ -482,19 +482,10 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	buf := d.buf
 	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
 		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
-		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
-		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp})
+		W: w, H: h, NURL: jsonw.UnsafeString(buf[urls[0][0]:urls[0][1]]), BURL: jsonw.UnsafeString(buf[urls[1][0]:urls[1][1]]),
+		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), Exp: exp})
 	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
 	return CauseNone
-}
-
-// bstr views b as a string. The bytes must not change afterwards: d.buf is
-// only appended to during a request, and growing it leaves old arrays as they were.
-func bstr(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 func appendBase32(dst []byte, v uint64) []byte {

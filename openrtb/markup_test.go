@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/jsonw"
 	"github.com/prebid/openrtb/v20/native1/response"
 )
 
@@ -166,7 +167,7 @@ func TestTemplateAppendJSON(t *testing.T) {
 		}
 		for j := range vals {
 			plain := tm.Append(nil, &vals[j])
-			want := appendJSONString(nil, string(plain))
+			want := jsonw.AppendString(nil, string(plain))
 			got := append(append([]byte{'"'}, tm.AppendJSON(nil, &vals[j])...), '"')
 			if string(got) != string(want) {
 				t.Errorf("template %d, values %d:\n got %s\nwant %s", i, j, got, want)
