@@ -16,5 +16,5 @@
 // states are atomics; the registry of open connections has a mutex taken
 // on accept and close only. The
 // package starts no goroutine of its own except the listeners started by
-// Server.ListenAndServe.
+// Server.Serve.
 package bidder

@@ -10,7 +10,6 @@
 //     about 5–6 times faster than encoding/json into prebid's
 //     openrtb2.BidRequest, with no allocations against 70–140 per request.
 //   - Deadline: the time to answer, from tmax.
-//   - ExpandMacros: the ${AUCTION_…} substitution macros.
 //   - Markup: creative Templates ({{number}}, {{tel_uri}}, …), the default
 //     HTML banner, Native 1.2 phone-asset markup, and InsecureURL for
 //     secure=1 imps.
