@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,11 +103,20 @@ func TestUniqueIDsPerSend(t *testing.T) {
 }
 
 func TestInterruptKeepsReport(t *testing.T) {
-	target := serve(t, CeilingHandler(CeilingBody("127.0.0.1:1")))
+	// Cancel once the server has answered 20 requests: a signal, not a
+	// time, so that a starved machine still gets some through first.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var served atomic.Int32
+	ceiling := CeilingHandler(CeilingBody("127.0.0.1:1"))
+	target := serve(t, func(c *fasthttp.RequestCtx) {
+		ceiling(c)
+		if served.Add(1) == 20 {
+			cancel()
+		}
+	})
 	cfg := testConfig(target)
 	cfg.Duration = time.Minute
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
 	start := time.Now()
 	rep, err := Run(ctx, cfg, nil)
 	if err != nil {
