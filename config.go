@@ -72,7 +72,7 @@ func (c *LogConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Environment variables that override the file (CONTRACTS §4).
+// Environment variables that override the file (README, "Configuration reference").
 const (
 	EnvConfig       = "CALLBID_CONFIG"
 	EnvListen       = "CALLBID_LISTEN"
@@ -168,7 +168,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.Kafka.Brokers = brokers
 		// Real brokers mean production: no in-process broker, no simulated
-		// contact center (CONTRACTS §4).
+		// contact center.
 		c.Kafka.Embedded.Enabled = false
 		c.Simulator.Enabled = false
 		c.Notes = append(c.Notes, EnvKafkaBrokers+" set: embedded broker and simulated contact center are off")

@@ -12,8 +12,8 @@ import (
 )
 
 // Deps are the parts the bid path reads, built by the root wiring. Reserver
-// is required; a nil Capacity or Feedback means neutral factors from
-// server.neutral_capacity_factor / neutral_hitrate_factor; a nil Publisher
+// is required; a nil Capacity or Feedback means neutral factors of 1 (the
+// binary always wires both: this is for tests and tools); a nil Publisher
 // drops impression events; a nil Participation bids whenever capacity and
 // pacing allow.
 type Deps struct {
@@ -67,10 +67,10 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	}
 	cfg.SetDefaults()
 	if b.deps.Capacity == nil {
-		b.deps.Capacity = neutralCapacity{f: cfg.Server.NeutralCapacityFactor}
+		b.deps.Capacity = neutralCapacity{}
 	}
 	if b.deps.Feedback == nil {
-		b.deps.Feedback = neutralFeedback{f: cfg.Server.NeutralHitRateFactor}
+		b.deps.Feedback = neutralFeedback{}
 	}
 	s, err := compile(cfg, deps.Reserver, b.budgets, b.holds, b.calls)
 	if err != nil {
@@ -104,16 +104,16 @@ func (b *Bidder) Apply(cfg Config) error {
 }
 
 // neutralCapacity stands in until a capacity model is wired.
-type neutralCapacity struct{ f float64 }
+type neutralCapacity struct{}
 
-func (n neutralCapacity) View(string, float64, float64) capacity.View {
-	return capacity.View{Factor: n.f}
+func (neutralCapacity) View(string, float64, float64) capacity.View {
+	return capacity.View{Factor: 1}
 }
 
 // neutralFeedback stands in until feedback is wired.
-type neutralFeedback struct{ f float64 }
+type neutralFeedback struct{}
 
-func (n neutralFeedback) HitRate(string, string) float64                           { return n.f }
+func (neutralFeedback) HitRate(string, string) float64                             { return 1 }
 func (neutralFeedback) Pacing(string) (float64, bool)                              { return 1, false }
 func (neutralFeedback) Allowed(uint64, uint64) bool                                { return true }
 func (neutralFeedback) AllowedIP(string) bool                                      { return true }

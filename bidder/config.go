@@ -63,10 +63,6 @@ type ServerConfig struct {
 	MaxBidsPerRequest int `yaml:"max_bids_per_request"`
 	// HoldBudget bounds the share of a number pool one source may hold.
 	HoldBudget HoldBudgetConfig `yaml:"hold_budget"`
-	// NeutralCapacityFactor is used when no capacity model is wired; default 1.
-	NeutralCapacityFactor float64 `yaml:"neutral_capacity_factor"`
-	// NeutralHitRateFactor is used when no feedback is wired; default 1.
-	NeutralHitRateFactor float64 `yaml:"neutral_hitrate_factor"`
 	// TimeZone is the IANA zone of hour/day multipliers and budget days; default "UTC".
 	TimeZone string `yaml:"time_zone"`
 
@@ -362,12 +358,6 @@ func (c *Config) SetDefaults() {
 	}
 	setStr(&s.Seat, defaultSeat)
 	s.setHoldDefaults()
-	if s.NeutralCapacityFactor == 0 {
-		s.NeutralCapacityFactor = 1
-	}
-	if s.NeutralHitRateFactor == 0 {
-		s.NeutralHitRateFactor = 1
-	}
 	setStr(&s.TimeZone, "UTC")
 	if s.MaxConns == 0 {
 		s.MaxConns = defaultMaxConns
@@ -467,12 +457,6 @@ func (c *Config) Validate() error {
 	}
 	if s.AdminToken != "" && len(s.AdminToken) < 16 {
 		add("server.admin_token", "must be at least 16 bytes")
-	}
-	if s.NeutralCapacityFactor < 0 {
-		add("server.neutral_capacity_factor", "must not be negative")
-	}
-	if s.NeutralHitRateFactor < 0 {
-		add("server.neutral_hitrate_factor", "must not be negative")
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil {
 		add("server.time_zone", "%q is not a known time zone", s.TimeZone)

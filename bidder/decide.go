@@ -6,8 +6,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
+	"github.com/callbid/callbid/capacity"
+	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/cespare/xxhash/v2"
@@ -419,7 +420,7 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if c.needsCap {
 		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
 		if !(v.Factor > 0) {
-			if v.NoBid == openrtb.NBRCapacityStale {
+			if v.State == capacity.Stale {
 				return CauseCapacityStale
 			}
 			return CauseNoHeadroom
@@ -504,7 +505,7 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	d.buf = append(d.buf, bidPrefix[:]...)
 	d.buf = append(d.buf, '-')
 	d.buf = appendBase32(d.buf, bidSeq.Add(1))
-	bidID := bstr(d.buf[start:])
+	bidID := jsonw.UnsafeString(d.buf[start:]) // d.buf is only appended to during a request
 
 	// The claim lives in the pooled decision: passed to an interface it would escape.
 	claim := &d.claim
@@ -548,7 +549,7 @@ func (b *Bidder) testBid(d *decision, s *snapshot, req *openrtb.Request, imp *op
 	d.buf = append(d.buf, bidPrefix[:]...)
 	d.buf = append(d.buf, '-')
 	d.buf = appendBase32(d.buf, bidSeq.Add(1))
-	bidID := bstr(d.buf[start:])
+	bidID := jsonw.UnsafeString(d.buf[start:])
 	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID,
 		numbers.Reservation{E164: s.policy.testNumber}, 0, 0, now)
 	return CauseNone
@@ -609,8 +610,8 @@ func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *
 	buf := d.buf
 	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
 		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
-		W: w, H: h, NURL: bstr(buf[urls[0][0]:urls[0][1]]), BURL: bstr(buf[urls[1][0]:urls[1][1]]),
-		LURL: bstr(buf[urls[2][0]:urls[2][1]]), Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
+		W: w, H: h, NURL: jsonw.UnsafeString(buf[urls[0][0]:urls[0][1]]), BURL: jsonw.UnsafeString(buf[urls[1][0]:urls[1][1]]),
+		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
 }
 
 // catTax is the taxonomy of bid.cat: callbid's categories are IAB Content
@@ -620,15 +621,6 @@ func catTax(cats []string) int {
 		return 0
 	}
 	return 1
-}
-
-// bstr views b as a string. The bytes must not change afterwards: d.buf is
-// only appended to during a request, and growing it leaves old arrays as they were.
-func bstr(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 func appendBase32(dst []byte, v uint64) []byte {

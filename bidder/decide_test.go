@@ -185,8 +185,8 @@ func TestDecideRules(t *testing.T) {
 		want{camps: []string{"mortgage"}, prices: []float64{10}})
 
 	// Capacity, hit rate, pacing.
-	noHead := capacity.View{NoBid: openrtb.NBRNoHeadroom}
-	stale := capacity.View{NoBid: openrtb.NBRCapacityStale}
+	noHead := capacity.View{State: capacity.NoHeadroom}
+	stale := capacity.View{State: capacity.Stale}
 	f("no headroom for all → 500", nil, nil, func(e *testEnv) {
 		e.cap.views = map[string]capacity.View{"mortgage": noHead, "auto": noHead, "legal": noHead}
 	}, want{cause: CauseNoHeadroom})

@@ -99,8 +99,3 @@ func (d *dedupe) unmark(key uint64, kind noticeKind, now time.Time) {
 	}
 	sh.mu.Unlock()
 }
-
-// first records key as a win and reports whether it was new (tests).
-func (d *dedupe) first(key uint64, now time.Time) bool {
-	return d.apply(key, noticeWin, now) == dedupeFirst
-}

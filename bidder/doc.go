@@ -23,5 +23,5 @@
 // shading curves under a per-curve mutex; the bid path reads all three
 // through atomics and copy-on-write maps. The
 // package starts no goroutine of its own except the listeners started by
-// Server.ListenAndServe.
+// Server.Serve.
 package bidder

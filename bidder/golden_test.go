@@ -173,7 +173,7 @@ func lastCause(e *testEnv) string {
 	return ""
 }
 
-// checkContractBid asserts CONTRACTS §1: the fields every bid carries.
+// checkContractBid asserts the fields every bid carries (docs/openapi.yaml, BidResponse).
 func checkContractBid(t *testing.T, req *openrtb2.BidRequest, br *openrtb2.BidResponse, b *openrtb2.Bid) {
 	t.Helper()
 	if b.ID == "" || b.ImpID == "" || b.Price <= 0 || b.AdM == "" || len(b.ADomain) != 1 || b.CID == "" ||

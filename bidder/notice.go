@@ -135,26 +135,6 @@ func (s *signer) appendSigned(dst []byte, t *noticeToken) ([]byte, kindTags) {
 	return dst, tags
 }
 
-// appendToken appends the token of kind for t to dst (tests and tools; the
-// bid path signs once for all kinds with appendSigned).
-func (s *signer) appendToken(dst []byte, t *noticeToken, kind noticeKind) []byte {
-	dst, tags := s.appendSigned(dst, t)
-	dst = append(dst, '.')
-	return append(dst, tags[kind][:]...)
-}
-
-// appendTokenV1 appends a version 1 token (tests of the upgrade path).
-func (s *signer) appendTokenV1(dst []byte, t *noticeToken) []byte {
-	m := s.pool.Get().(*macState)
-	raw := t.appendPayload(m.raw[:0], tokenVersionV1)
-	m.h.Reset()
-	m.h.Write(raw)
-	raw = append(raw, m.h.Sum(m.sum[:0])[:macLen]...)
-	dst = base64.RawURLEncoding.AppendEncode(dst, raw)
-	s.pool.Put(m)
-	return dst
-}
-
 var (
 	errTokenMalformed = errors.New("notice token is malformed")
 	errTokenForged    = errors.New("notice token signature does not match")

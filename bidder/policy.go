@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"strconv"
 
+	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/valyala/fasthttp"
 )
@@ -118,9 +119,9 @@ func appendDebugExt(dst []byte, d *decision, s *snapshot) []byte {
 	}
 	dst = append(dst, `,"ext":{"callbid_debug":{"result":`...)
 	if len(d.Bids) > 0 {
-		dst = openrtb.AppendJSONString(dst, "bid")
+		dst = jsonw.AppendString(dst, "bid")
 	} else {
-		dst = openrtb.AppendJSONString(dst, d.Cause.String())
+		dst = jsonw.AppendString(dst, d.Cause.String())
 	}
 	dst = append(dst, `,"campaigns":[`...)
 	for i, c := range s.campaigns {
@@ -128,7 +129,7 @@ func appendDebugExt(dst []byte, d *decision, s *snapshot) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = openrtb.AppendJSONString(dst, c.id)
+		dst = jsonw.AppendString(dst, c.id)
 		dst = append(dst, `,"result":`...)
 		var why string
 		switch {
@@ -143,7 +144,7 @@ func appendDebugExt(dst []byte, d *decision, s *snapshot) []byte {
 		default:
 			why = "outbid" // eligible, another campaign's price was higher
 		}
-		dst = openrtb.AppendJSONString(dst, why)
+		dst = jsonw.AppendString(dst, why)
 		if d.evaluated && i < len(d.cands) && d.cands[i].price > 0 {
 			dst = append(dst, `,"price":`...)
 			dst = openrtb.AppendPrice(dst, d.cands[i].price/1e6)

@@ -171,8 +171,8 @@ func TestBidCarriesCategoriesAndCurrencyMacro(t *testing.T) {
 		t.Fatalf("burl has no currency macro: %s", b.BURL)
 	}
 	// The exchange cleared at 1.25 EUR (rate 1.25 USD per EUR): 1.5625 USD.
-	burl := openrtb.ExpandMacros(nil, b.BURL, &openrtb.MacroValues{Price: "1.25", Currency: "EUR"})
-	pu, _ := url.Parse(string(burl))
+	burl := strings.NewReplacer("${AUCTION_PRICE}", "1.25", "${AUCTION_CURRENCY}", "EUR").Replace(b.BURL)
+	pu, _ := url.Parse(burl)
 	if ctx := serve(h, "GET", pu.RequestURI(), nil); ctx.Response.StatusCode() != 204 {
 		t.Fatalf("bill: %d", ctx.Response.StatusCode())
 	}
@@ -182,8 +182,8 @@ func TestBidCarriesCategoriesAndCurrencyMacro(t *testing.T) {
 	// An unknown currency books the bid price (4.00), as a malformed price does.
 	ctx = serve(h, "POST", "/openrtb2/bid", bidRequest(1))
 	b = decodeResp(t, ctx.Response.Body()).SeatBid[0].Bid[0]
-	burl = openrtb.ExpandMacros(nil, b.BURL, &openrtb.MacroValues{Price: "1", Currency: "XXX"})
-	pu, _ = url.Parse(string(burl))
+	burl = strings.NewReplacer("${AUCTION_PRICE}", "1", "${AUCTION_CURRENCY}", "XXX").Replace(b.BURL)
+	pu, _ = url.Parse(burl)
 	serve(h, "GET", pu.RequestURI(), nil)
 	if got := e.b.budgets.get("mortgage").spentOn(dayIndex(e.now)); got != 1_562_500+4_000_000 {
 		t.Fatalf("spend %d, want the bid price added for an unknown currency", got)

@@ -37,15 +37,6 @@ func (t FlightTime) parse(loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, \"2006-01-02 15:04\" or \"2006-01-02\")", s)
 }
 
-// campaignLoc is the campaign's time zone, or the server's.
-func campaignLoc(cc *CampaignConfig, server string) (*time.Location, error) {
-	tz := cc.TimeZone
-	if tz == "" {
-		tz = server
-	}
-	return time.LoadLocation(tz)
-}
-
 // validateControls checks status, flight, total budget, time zone and the
 // new multiplier maps of one campaign.
 func validateControls(p string, cc *CampaignConfig, add func(path, format string, args ...any)) {

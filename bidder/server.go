@@ -423,21 +423,6 @@ func adminHandler(opts ServerOptions, cfg func() *ServerConfig, m *serverMetrics
 	}
 }
 
-// ListenAndServe listens on server.listen and server.admin_listen and serves
-// until Shutdown; it returns the first listener error.
-func (s *Server) ListenAndServe() error {
-	pub, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return err
-	}
-	adm, err := net.Listen("tcp", s.cfg.AdminListen)
-	if err != nil {
-		pub.Close()
-		return err
-	}
-	return s.Serve(pub, adm)
-}
-
 // Serve serves on the given listeners (tests pass 127.0.0.1:0 listeners),
 // wrapped so that accept errors are retried and connections limited.
 func (s *Server) Serve(public, admin net.Listener) error {

@@ -47,7 +47,7 @@ type Config struct {
 	// gets Factor 0 (no headroom) until the queue catches up.
 	BidWhileQueueLate bool `yaml:"bid_while_queue_late"`
 	// StaleAfter is the deadman: no agent-state event for this long and every
-	// skill gets Factor 0, nbr 501 (default 30s).
+	// skill reads State Stale, Factor 0 (default 30s).
 	StaleAfter time.Duration `yaml:"stale_after"`
 	// DefaultAgentTTL drops an agent not heard from for this long when its
 	// events carry no ttl_seconds (default 300s).
@@ -94,11 +94,14 @@ type FactorConfig struct {
 
 // PremiumConfig says when View.PremiumFree is set: at least MinAvailable
 // agents at or above the campaign's premium proficiency are AVAILABLE. The
-// bidder then applies the campaign's own premium_multiplier; Multiplier here
-// is an extra, global one folded into View.Factor, so keep it 1 (the
-// default) unless every campaign should get more on top.
+// bidder then applies the campaign's own premium_multiplier, once.
+//
+// Multiplier is deprecated: it was a global multiplier stacked on the
+// campaign's. It is still accepted as 1 (the old default, which
+// configs/production.yaml sets) so existing configs load; any other value is
+// a config error, since capacity no longer prices anything.
 type PremiumConfig struct {
-	Multiplier   float64 `yaml:"multiplier"`    // default 1; in [1,10]
+	Multiplier   float64 `yaml:"multiplier"`    // deprecated: 0 (unset) or 1 only
 	MinAvailable int     `yaml:"min_available"` // default 1
 }
 
@@ -119,7 +122,7 @@ func DefaultConfig() Config {
 		RebuildInterval:      20 * time.Millisecond,
 		RefreshInterval:      time.Second,
 		Factor:               FactorConfig{MinHeadroom: 0, FullHeadroom: 1},
-		Premium:              PremiumConfig{Multiplier: 1, MinAvailable: 1},
+		Premium:              PremiumConfig{MinAvailable: 1},
 		MaxSkills:            1000,
 		MaxAgents:            100_000,
 		MaxCalls:             100_000,
@@ -159,7 +162,6 @@ func (c Config) withDefaults() Config {
 	if c.Factor.FullHeadroom == 0 && c.Factor.MinHeadroom == 0 {
 		c.Factor.FullHeadroom = d.Factor.FullHeadroom
 	}
-	setF(&c.Premium.Multiplier, d.Premium.Multiplier)
 	if c.Premium.MinAvailable == 0 {
 		c.Premium.MinAvailable = d.Premium.MinAvailable
 	}
@@ -234,8 +236,8 @@ func (c *Config) Validate() error {
 		bad("factor.full_headroom", "%v must be above factor.min_headroom %v (calls per minute)",
 			v.Factor.FullHeadroom, v.Factor.MinHeadroom)
 	}
-	if !(v.Premium.Multiplier >= 1 && v.Premium.Multiplier <= 10) {
-		bad("premium.multiplier", "%v must be between 1 and 10", v.Premium.Multiplier)
+	if v.Premium.Multiplier != 0 && v.Premium.Multiplier != 1 {
+		bad("premium.multiplier", "%v: the global premium multiplier is gone; set the campaigns' skill.premium_multiplier instead (only 1 is still accepted)", v.Premium.Multiplier)
 	}
 	if v.Premium.MinAvailable < 1 {
 		bad("premium.min_available", "%d must be at least 1 agent", v.Premium.MinAvailable)

@@ -28,7 +28,7 @@ max_occupancy: 0.8
 default_handle_time: 6m
 stale_after: 15s
 factor: {min_headroom: 0.2, full_headroom: 3}
-premium: {multiplier: 1.5, min_available: 2}
+premium: {multiplier: 1, min_available: 2}
 `
 	if err := yaml.Unmarshal([]byte(src), &c); err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func parseRoutingState(s string) (routingState, bool) {
 	return stateUnknown, false
 }
 
-// staffed is AVAILABLE + RESERVED + BUSY + ACW (CONTRACTS §3).
+// staffed is AVAILABLE + RESERVED + BUSY + ACW (docs/events.md).
 func (s routingState) staffed() bool { return s >= stateAvailable && s <= stateACW }
 
 type agentEventType uint8

@@ -95,15 +95,15 @@
 // The factor is a linear ramp with two knobs (factor.min_headroom m,
 // default 0, and factor.full_headroom f, default 1 call/min):
 //
-//	factor = 0                       if headroom ≤ m   (View.NoBid = nbr 500)
+//	factor = 0                       if headroom ≤ m   (View.State = NoHeadroom)
 //	factor = (headroom − m)/(f − m)  if m < headroom < f
 //	factor = 1                       if headroom ≥ f
 //
 // View.PremiumFree is set when at least premium.min_available (default 1)
 // agents at or above the campaign's premium proficiency are AVAILABLE; the
-// bidder then applies the campaign's premium_multiplier. premium.multiplier
-// (default 1) is an extra global multiplier folded into Factor when
-// PremiumFree; with 1 the Factor stays in [0,1]. When the oldest waiting call has
+// bidder then applies the campaign's premium_multiplier (capacity applies
+// none: Factor stays in [0,1]). The bidder alone turns NoHeadroom and Stale
+// into its no-bid reasons and nbr codes. When the oldest waiting call has
 // waited longer than service_level.answer_time, the skill's factor is 0
 // (unless bid_while_queue_late) and Headroom reports waitingTooLong.
 //
@@ -120,7 +120,7 @@
 //	(a campaign premium_multiplier of 1.2 then bids 0.8582 × 1.2 = 1.0299 × base)
 //
 // With one call waiting (horizon 1 min) the headroom is −0.1418: no bid,
-// nbr 500. A campaign at proficiency 0 sees N = 25, λ_max = 3.4194, headroom
+// NoHeadroom (the bidder answers nbr 500). A campaign at proficiency 0 sees N = 25, λ_max = 3.4194, headroom
 // 1.62 ≥ 1 → factor 1. TestWorkedExample checks these numbers, and
 // TestLambdaMax the research table (N = 5, 10, 20, 50: 0.49, 1.18, 2.66,
 // 7.08 calls/min).
@@ -129,7 +129,7 @@
 //
 // No well-formed agent-state event (heartbeats count) for stale_after
 // (default 30 s), or none yet: the snapshot is stale, View returns Factor 0
-// with nbr 501 for every skill, Headroom returns (0, false), and Ready
+// and State Stale for every skill (the bidder: nbr 501), Headroom returns (0, false), and Ready
 // reports "capacity feed stale: no agent-state event for 42s" (or "… received
 // yet"). The next event makes it fresh again at the next rebuild.
 //

@@ -1,8 +1,12 @@
-// Timing assertions (p99 latency, events/s): the race detector slows this
-// path 5-20x, so these run in the plain `go test` pass of the test command,
-// not under -race. The deadman is also covered, race-checked, by model_test.go.
+// Timing assertions (p99 latency, events/s) on wall-clock time: they are not
+// part of the default test run (a shared machine makes them flaky) and run with
+//
+//	go test -tags timing -count=1 ./capacity ./bench ./events ./
+//
+// The race detector slows this path 5-20x, so they are also off under -race.
+// The deadman's behaviour is covered, race-checked, by model_test.go.
 
-//go:build !race
+//go:build timing && !race
 
 package capacity
 
@@ -16,7 +20,6 @@ import (
 
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
-	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
 )
 
@@ -86,7 +89,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 		publish(i, routingStates[i%len(routingStates)])
 	}
 	publish(0, "NOT_ROUTABLE")
-	waitView("start", 10*time.Second, func(v View) bool { return v.NoBid == openrtb.NBRNoHeadroom })
+	waitView("start", 10*time.Second, func(v View) bool { return v.State == NoHeadroom })
 
 	// Background churn: ~400 changes/s on other agents while measuring.
 	bgStop := make(chan struct{})
@@ -183,7 +186,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	// Deadman: silence for stale_after (1 s) → 501 and not ready; one
 	// heartbeat → back.
 	silent := time.Now()
-	waitView("stale", 3*time.Second, func(v View) bool { return v.NoBid == openrtb.NBRCapacityStale })
+	waitView("stale", 3*time.Second, func(v View) bool { return v.State == Stale })
 	t.Logf("feed went stale %v after the last event (stale_after 1s)", time.Since(silent).Round(time.Millisecond))
 	if ok, why := m.Ready(); ok || why == "" {
 		t.Errorf("Ready while stale = %v, %q", ok, why)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
 )
 
@@ -24,12 +23,27 @@ type Commitments interface {
 	CommittedCalls(skill string) float64
 }
 
-// View is what the bid path learns about one skill requirement.
+// View is what the bid path learns about one skill requirement. It carries
+// no price and no OpenRTB code: the bidder maps State to its no-bid reasons
+// and applies the campaign's premium_multiplier when PremiumFree.
 type View struct {
-	Factor      float64             // 0 at no headroom, rising to 1 with headroom (× capacity premium.multiplier, default 1, when PremiumFree)
-	PremiumFree bool                // an agent at or above the premium proficiency is available
-	NoBid       openrtb.NoBidReason // NBRNoHeadroom or NBRCapacityStale when Factor is 0
+	Factor      float64 // 0 unless State is Fresh; rising to 1 with headroom
+	PremiumFree bool    // an agent at or above the premium proficiency is available
+	State       State
 }
+
+// State is what the model knows about a skill requirement right now.
+type State uint8
+
+const (
+	// Fresh: the agent feed is live and the skill has headroom (Factor > 0).
+	Fresh State = iota
+	// NoHeadroom: the feed is live but the skill, at that proficiency, has
+	// no headroom, or no agent has ever had the skill.
+	NoHeadroom
+	// Stale: no agent-state event within stale_after; nothing is known.
+	Stale
+)
 
 // Model turns agent state and call events into per-skill headroom.
 type Model struct {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
 )
 
@@ -126,7 +125,7 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("headroom(≥3.0) = %.5f, want %.4f", v.headroom[6], wantH)
 	}
 	got := m.View("mortgage", 3.0, 0)
-	if !near(got.Factor, wantH, 1e-4) || got.PremiumFree || got.NoBid != 0 {
+	if !near(got.Factor, wantH, 1e-4) || got.PremiumFree || got.State != Fresh {
 		t.Errorf("View(min 3) = %+v, want factor %.4f", got, wantH)
 	}
 	got = m.View("mortgage", 3.0, 4.5)
@@ -142,7 +141,7 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("View(min 0) = %+v, want factor 1", got)
 	}
 	// Only the one 4.5 agent: λ_max(1) = 0.0348 < demand → no bid.
-	if got = m.View("mortgage", 4.5, 0); got.Factor != 0 || got.NoBid != openrtb.NBRNoHeadroom {
+	if got = m.View("mortgage", 4.5, 0); got.Factor != 0 || got.State != NoHeadroom {
 		t.Errorf("View(min 4.5) = %+v, want no headroom", got)
 	}
 	// One call waiting: 1/horizon(1 min) more demand → headroom −0.14 → no bid.
@@ -154,19 +153,21 @@ func TestWorkedExample(t *testing.T) {
 	if h := m.view("mortgage").headroom[6]; !near(h, wantH-1, 1e-4) {
 		t.Errorf("headroom with one waiting = %.5f, want %.4f", h, wantH-1)
 	}
-	if got = m.View("mortgage", 3, 0); got.Factor != 0 || got.NoBid != openrtb.NBRNoHeadroom {
+	if got = m.View("mortgage", 3, 0); got.Factor != 0 || got.State != NoHeadroom {
 		t.Errorf("View with one waiting = %+v, want no headroom", got)
 	}
 	if h, late := m.Headroom("mortgage"); late || !near(h, 3.4194-1.5-0.3-1, 1e-3) {
 		t.Errorf("Headroom = %.4f, %v; want %.4f, false", h, late, 3.4194-1.5-0.3-1)
 	}
-	if got := m.View("unknown-skill", 0, 0); got.Factor != 0 || got.NoBid != openrtb.NBRNoHeadroom {
+	if got := m.View("unknown-skill", 0, 0); got.Factor != 0 || got.State != NoHeadroom {
 		t.Errorf("unknown skill: %+v", got)
 	}
 }
 
-func TestGlobalPremiumMultiplier(t *testing.T) {
-	m, clk := newTestModel(t, Config{Premium: PremiumConfig{Multiplier: 1.5, MinAvailable: 2}}, "mortgage")
+// TestPremiumFree: PremiumFree needs min_available premium agents free, and
+// the factor stays the headroom ramp: the price multiplier is the bidder's.
+func TestPremiumFree(t *testing.T) {
+	m, clk := newTestModel(t, Config{Premium: PremiumConfig{MinAvailable: 2}}, "mortgage")
 	staff(t, m, clk, 0, 30, "mortgage", 3, "BUSY")
 	staff(t, m, clk, 30, 1, "mortgage", 5, "AVAILABLE")
 	m.rebuild()
@@ -175,8 +176,8 @@ func TestGlobalPremiumMultiplier(t *testing.T) {
 	}
 	staff(t, m, clk, 31, 1, "mortgage", 5, "AVAILABLE")
 	m.rebuild()
-	if v := m.View("mortgage", 3, 5); !v.PremiumFree || v.Factor != 1.5 {
-		t.Fatalf("two free at 5: %+v, want factor 1.5", v)
+	if v := m.View("mortgage", 3, 5); !v.PremiumFree || v.Factor != 1 || v.State != Fresh {
+		t.Fatalf("two free at 5: %+v, want premium free at factor 1", v)
 	}
 }
 
@@ -383,7 +384,7 @@ func TestDeadmanStaleAndRecover(t *testing.T) {
 	if ok, why := m.Ready(); ok || why != "capacity feed stale: no agent-state event received yet" {
 		t.Fatalf("Ready before any event = %v, %q", ok, why)
 	}
-	if v := m.View("mortgage", 0, 0); v.Factor != 0 || v.NoBid != openrtb.NBRCapacityStale {
+	if v := m.View("mortgage", 0, 0); v.Factor != 0 || v.State != Stale {
 		t.Fatalf("View before any event = %+v, want stale", v)
 	}
 	staff(t, m, clk, 0, 10, "mortgage", 3, "AVAILABLE")
@@ -400,7 +401,7 @@ func TestDeadmanStaleAndRecover(t *testing.T) {
 	}
 	m.rebuild()
 	for _, s := range []string{"mortgage", "unknown"} {
-		if v := m.View(s, 0, 0); v.Factor != 0 || v.NoBid != openrtb.NBRCapacityStale {
+		if v := m.View(s, 0, 0); v.Factor != 0 || v.State != Stale {
 			t.Fatalf("View(%s) stale = %+v", s, v)
 		}
 	}
@@ -434,7 +435,7 @@ func TestCallsWaitingHandleTime(t *testing.T) {
 	if v.waiting != 2 || v.oldestWait != 25*time.Second || !v.waitingTooLong {
 		t.Fatalf("waiting=%d oldest=%v tooLong=%v, want 2, 25s, true", v.waiting, v.oldestWait, v.waitingTooLong)
 	}
-	if got := m.View("mortgage", 0, 0); got.Factor != 0 || got.NoBid != openrtb.NBRNoHeadroom {
+	if got := m.View("mortgage", 0, 0); got.Factor != 0 || got.State != NoHeadroom {
 		t.Fatalf("queue late but View = %+v", got)
 	}
 	if _, late := m.Headroom("mortgage"); !late {
@@ -578,14 +579,24 @@ func TestJunkSkillsNotTracked(t *testing.T) {
 	}
 }
 
-// TestRunReflectsChangePromptly runs the real loop on the real clock: a
-// state change must reach View within rebuild_interval plus rebuild time.
-func TestRunReflectsChangePromptly(t *testing.T) {
+// TestRunReflectsChange runs the real loop on the real clock: every state
+// change reaches View. How fast is a timing question, asserted in
+// TestRunReflectsChangePromptly (build tag timing).
+func TestRunReflectsChange(t *testing.T) {
+	reflectChanges(t)
+}
+
+// reflectChanges feeds 20 alternating state changes to a running model and
+// returns how long each took to show in View. The 10 s bound is a wait, not
+// an assertion on speed.
+func reflectChanges(t *testing.T) []time.Duration {
+	t.Helper()
 	m := New(Config{RebuildInterval: 20 * time.Millisecond}, []string{"mortgage"}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
+	var took []time.Duration
 	for i := range 20 {
 		state := "AVAILABLE"
 		if i%2 == 1 {
@@ -594,17 +605,16 @@ func TestRunReflectsChangePromptly(t *testing.T) {
 		start := time.Now()
 		feedAgent(m, agentEv{id: "a1", seq: int64(i + 1), typ: "STATE_CHANGE", state: state, at: start, sk: []events.AgentSkill{sk("mortgage", 3)}}.msg(t))
 		for (m.View("mortgage", 0, 0).Factor > 0) != (state == "AVAILABLE") {
-			if time.Since(start) > time.Second {
-				t.Fatalf("change %d not visible after 1 s", i)
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("change %d not visible after 10 s", i)
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // polling View: the rebuild has no completion signal
 		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("change %d took %v", i, d)
-		}
+		took = append(took, time.Since(start))
 	}
 	cancel()
 	<-done
+	return took
 }
 
 func TestReasonLabels(t *testing.T) {

@@ -3,17 +3,14 @@ package capacity
 import (
 	"math"
 	"time"
-
-	"github.com/callbid/callbid/openrtb"
 )
 
 // snapshot is the immutable state the bid path reads. A rebuild makes a new
 // one and swaps the pointer; nothing in it changes after Store.
 type snapshot struct {
-	stale       bool
-	premiumMult float64
-	premiumMin  int32
-	skills      map[string]*skillView
+	stale      bool
+	premiumMin int32
+	skills     map[string]*skillView
 }
 
 // skillView is one skill's precomputed answers, per proficiency threshold
@@ -130,10 +127,9 @@ func (m *Model) rebuild() {
 	stale, _ := m.stale(now)
 	commit := m.commit.Load().c
 	snap := &snapshot{
-		stale:       stale,
-		premiumMult: m.cfg.Premium.Multiplier,
-		premiumMin:  int32(m.cfg.Premium.MinAvailable),
-		skills:      make(map[string]*skillView, len(sc)),
+		stale:      stale,
+		premiumMin: int32(m.cfg.Premium.MinAvailable),
+		skills:     make(map[string]*skillView, len(sc)),
 	}
 	horizonMin := m.cfg.WaitingHorizon.Minutes()
 	answerNs := m.cfg.ServiceLevel.AnswerTime.Nanoseconds()
@@ -202,22 +198,21 @@ func (m *Model) rebuild() {
 func (m *Model) View(skill string, minProficiency, premiumProficiency float64) View {
 	s := m.snap.Load()
 	if s.stale {
-		return View{NoBid: openrtb.NBRCapacityStale}
+		return View{State: Stale}
 	}
 	sv := s.skills[skill]
 	if sv == nil {
-		return View{NoBid: openrtb.NBRNoHeadroom}
+		return View{State: NoHeadroom}
 	}
 	b := bucketAtLeast(minProficiency)
 	f := sv.factor[b]
 	if f <= 0 {
-		return View{NoBid: openrtb.NBRNoHeadroom}
+		return View{State: NoHeadroom}
 	}
 	v := View{Factor: f}
 	if premiumProficiency > 0 {
 		if pb := max(bucketAtLeast(premiumProficiency), b); sv.availAtLeast[pb] >= s.premiumMin {
 			v.PremiumFree = true
-			v.Factor = f * s.premiumMult
 		}
 	}
 	return v

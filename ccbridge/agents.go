@@ -86,10 +86,6 @@ const (
 	platGenesys
 )
 
-func (p platform) String() string {
-	return [...]string{"connect", "twilio", "genesys"}[p]
-}
-
 // agent is what the bridge knows of one agent. Guarded by Bridge.mu.
 type agent struct {
 	id       string

@@ -181,7 +181,7 @@ func (b *Bridge) handleJSON(doc []byte, depth int) error {
 	case len(probe.Data) > 0:
 		var s string
 		if err := json.Unmarshal(probe.Data, &s); err != nil {
-			return b.badInput("kinesis", errors.New("Data is not a base64 string"))
+			return b.badInput("kinesis", errors.New("the Data field is not a base64 string"))
 		}
 		return b.kinesisData(s, depth)
 	case probe.Records != nil:

@@ -100,7 +100,7 @@ func (b *Bridge) connectAgentEvent(doc []byte) error {
 	}
 	id := lastSegment(ev.AgentARN)
 	if id == "" {
-		return b.badInput("connect", errors.New("Connect agent event without AgentARN"))
+		return b.badInput("connect", errors.New("an Amazon Connect agent event without AgentARN"))
 	}
 	kind := ""
 	switch ev.EventType {
@@ -113,7 +113,7 @@ func (b *Bridge) connectAgentEvent(doc []byte) error {
 		return b.badInput("connect", fmt.Errorf("unknown Connect EventType %q", ev.EventType))
 	}
 	if ev.CurrentAgentSnapshot == nil && ev.EventType != "LOGOUT" {
-		return b.badInput("connect", fmt.Errorf("Connect %s event without CurrentAgentSnapshot", ev.EventType))
+		return b.badInput("connect", fmt.Errorf("an Amazon Connect %s event without CurrentAgentSnapshot", ev.EventType))
 	}
 	b.stats.in.Add(1)
 	b.mu.Lock()
@@ -221,7 +221,7 @@ func (b *Bridge) connectContactEvent(detail []byte, envTime time.Time) error {
 		return b.badInput("connect", fmt.Errorf("malformed Connect contact event: %w", err))
 	}
 	if ev.ContactID == "" {
-		return b.badInput("connect", errors.New("Connect contact event without contactId"))
+		return b.badInput("connect", errors.New("an Amazon Connect contact event without contactId"))
 	}
 	if !strings.EqualFold(ev.Channel, "VOICE") || (ev.InitiationMethod != "" && ev.InitiationMethod != "INBOUND" && ev.InitiationMethod != "TRANSFER" && ev.InitiationMethod != "QUEUE_TRANSFER" && ev.InitiationMethod != "CALLBACK") {
 		b.stats.ignored.Add(1)

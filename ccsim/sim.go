@@ -442,11 +442,6 @@ func (s *Sim) snapshot() {
 	s.stats.Store(st)
 }
 
-// Run starts a simulator at the current time and runs it until ctx is done.
-func Run(ctx context.Context, cfg Config, pub Publisher, log zerolog.Logger) {
-	New(cfg, time.Now(), log).Run(ctx, pub)
-}
-
 // RegisterMetrics registers callbid_ccsim_* gauges (SIMULATED agents per
 // skill and state, waiting calls) and counters of published and dropped
 // events.

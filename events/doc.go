@@ -31,7 +31,7 @@ package events
 
 import "time"
 
-// Topic names (CONTRACTS §3, plus callbid's own internal topics).
+// Topic names (docs/events.md, plus callbid's own internal topics).
 const (
 	TopicAgentState  = "cc.agent-state.v1"
 	TopicCall        = "cc.call.v1"

@@ -170,16 +170,16 @@ func TestReplayCaughtUp(t *testing.T) {
 	col := newCollector()
 	var cp atomic.Pointer[Consumer]
 	var early atomic.Bool
+	started := make(chan struct{})
 	c := runConsumer(t, cfg, TopicCall, func(m Message) {
-		for cp.Load() == nil {
-			time.Sleep(time.Millisecond)
-		}
+		<-started
 		if cp.Load().CaughtUp() {
 			early.Store(true)
 		}
 		col.handle(m)
 	})
 	cp.Store(c)
+	close(started)
 	waitFor(t, 5*time.Second, "caught up", c.CaughtUp)
 	if n := col.n(); n != 3000 {
 		t.Fatalf("caught up after %d records, want 3000", n)
@@ -200,12 +200,9 @@ func TestBrokerDownAtStart(t *testing.T) {
 	p := NewProducer(cfg, zerolog.Nop())
 	publishN(t, p, TopicAgentState, 0, 50) // held in the queue while the broker is down
 
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, "an error counted while the broker is down", func() bool { return c.Stats().Errors > 0 })
 	if c.CaughtUp() {
 		t.Fatal("CaughtUp with no broker")
-	}
-	if c.Stats().Errors == 0 {
-		t.Error("no errors counted while the broker is down")
 	}
 	e := startBroker(t, addr, "")
 	defer e.Close()
@@ -230,7 +227,7 @@ func TestBrokerRestart(t *testing.T) {
 
 	e.Close()
 	publishN(t, p, TopicAgentState, 100, 200)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 10*time.Second, "a write error while the broker is down", func() bool { return p.Stats().WriteErrors > 0 })
 	e2 := startBroker(t, addr, dir)
 	defer e2.Close()
 
@@ -266,7 +263,7 @@ func TestTopicAppearsLater(t *testing.T) {
 	cfg := testConfig(e.Addr())
 	col := newCollector()
 	c := runConsumer(t, cfg, "late.topic", col.handle)
-	time.Sleep(150 * time.Millisecond)
+	waitFor(t, 10*time.Second, "a failed discovery while the topic is missing", func() bool { return c.Stats().Errors > 0 })
 	if c.CaughtUp() {
 		t.Fatal("CaughtUp before the topic exists")
 	}
@@ -376,6 +373,7 @@ func TestProducerCloseWithBlackholedBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	accepted := make(chan struct{}, 1)
 	go func() {
 		var conns []net.Conn
 		defer func() {
@@ -389,20 +387,26 @@ func TestProducerCloseWithBlackholedBroker(t *testing.T) {
 				return
 			}
 			conns = append(conns, c)
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	cfg := testConfig(ln.Addr().String())
 	cfg.RequestTimeout = 30 * time.Second
 	p := NewProducer(cfg, zerolog.Nop())
 	p.Publish(TopicCall, []byte("k"), []byte("v"))
-	time.Sleep(50 * time.Millisecond)
+	<-accepted // the producer is talking to the broker that never answers
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	if err := p.Close(ctx); err == nil {
 		t.Error("Close reported success with nothing written")
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// Close must return on its ctx, not on the 30 s request timeout; the
+	// margin is wide so that a loaded machine does not fail it.
+	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("Close took %s with a 200ms ctx", d)
 	}
 	if st := p.Stats(); st.DroppedClosed != 1 {

@@ -7,11 +7,11 @@ import (
 )
 
 // The record types below are the schema of every topic callbid reads: the
-// contact center's three (CONTRACTS §3) and callbid's own. This file and
+// contact center's three (docs/events.md) and callbid's own. This file and
 // decode.go import nothing from Kafka: they are plain values, their enums
 // and their Check rules, shared by the consumer, the simulator and tests.
 
-// Agent event types, routing states and next routing states (CONTRACTS §3).
+// Agent event types, routing states and next routing states (docs/events.md).
 const (
 	AgentLogin       = "LOGIN"
 	AgentLogout      = "LOGOUT"
@@ -26,7 +26,7 @@ const (
 	StateOffline     = "OFFLINE"
 )
 
-// Call event types and end reasons (CONTRACTS §3).
+// Call event types and end reasons (docs/events.md).
 const (
 	CallOffered  = "OFFERED"
 	CallQueued   = "QUEUED"
@@ -40,7 +40,7 @@ const (
 	EndFailed           = "FAILED"
 )
 
-// Dispositions (CONTRACTS §3) and impression kinds.
+// Dispositions (docs/events.md) and impression kinds.
 const (
 	DispositionSale                               = "SALE"
 	DispositionNoSale                             = "NO_SALE"
@@ -131,7 +131,7 @@ func (l Limits) fillTime(t *time.Time) {
 	}
 }
 
-// AgentState is one cc.agent-state.v1 event (CONTRACTS §3).
+// AgentState is one cc.agent-state.v1 event (docs/events.md).
 type AgentState struct {
 	AgentID string `json:"agent_id"`
 	// Seq orders the events of one agent. 0 (or absent) means the platform
@@ -301,7 +301,7 @@ func (ev *Outcome) Check(l Limits) error {
 	case DispositionSale, DispositionNoSale, DispositionCallback, DispositionFollowUp,
 		DispositionNotQualified, DispositionWrongNumber, DispositionSpam:
 	default:
-		return bad(ReasonUnknownDisposition, "disposition %q is not one of CONTRACTS §3", clip(ev.Disposition))
+		return bad(ReasonUnknownDisposition, "disposition %q is not a known disposition", clip(ev.Disposition))
 	}
 	switch {
 	case ev.Revenue.AmountMicros < 0:

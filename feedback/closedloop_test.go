@@ -106,19 +106,19 @@ type clWindow struct {
 }
 
 type clResult struct {
-	name                     string
-	skill                    string
-	arr, within, arrAll      int
-	withinAll, off           int
-	capc                     float64
-	sl, slAll, ratio         float64
-	worst30, worst30All      float64
-	burst                    []string
-	burstMax                 float64
-	stopLag, resumeLag       float64
-	answered                 int
-	highBid, lowBid, bidRate float64
-	bids, wins               int
+	name                string
+	skill               string
+	arr, within, arrAll int
+	withinAll, off      int
+	capc                float64
+	sl, slAll, ratio    float64
+	worst30, worst30All float64
+	burst               []string
+	burstMax            float64
+	stopLag, resumeLag  float64
+	answered            int
+	highBid, lowBid     float64
+	bids, wins          int
 }
 
 // clErlangLambdaMax is the center's own capacity: the largest calls/min n
@@ -515,7 +515,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 				if len(res.Bids) == 0 {
 					if clDebug {
 						k := res.Cause.String()
-						if model.View(s.name, 0, 0).NoBid != 0 {
+						if model.View(s.name, 0, 0).State != capacity.Fresh {
 							k += "/capacity"
 						}
 						clCauses[k]++

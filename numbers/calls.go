@@ -15,7 +15,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// Match kinds of an attributed call (CONTRACTS §2).
+// Match kinds of an attributed call (docs/openapi.yaml, /v1/calls).
 const (
 	MatchExact    = "exact"    // the lease live at the call's start
 	MatchCooldown = "cooldown" // the lease ended less than a cooldown before
@@ -327,7 +327,7 @@ func parseCallBody(ps *fastjson.Parser, body []byte, r *callReq) error {
 	return errors.Join(errs...)
 }
 
-// HandleCalls serves POST /v1/calls (CONTRACTS §2).
+// HandleCalls serves POST /v1/calls (docs/openapi.yaml).
 func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	if !ctx.IsPost() {

@@ -2,47 +2,19 @@ package numbers
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/callbid/callbid/jsonw"
 )
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string literal (quotes included),
-// escaping control characters, quotes, backslashes and invalid UTF-8.
+// appendJSONString appends s as a JSON string literal (quotes included)
+// with the escaping every callbid writer shares (jsonw: U+2028/U+2029
+// escaped, invalid UTF-8 replaced). It takes the entries' []byte fields
+// without copying them.
 func appendJSONString[T string | []byte](b []byte, s T) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
+	if v, ok := any(s).(string); ok {
+		return jsonw.AppendString(b, v)
 	}
-	return append(b, '"')
+	return jsonw.AppendBytes(b, any(s).([]byte))
 }
 
 func appendKV[T string | []byte](b []byte, k string, v T) []byte {

@@ -36,7 +36,6 @@ func TestEncodeAllocs(t *testing.T) {
 	tm := DefaultBannerTemplate(300, 250, "Talk to an agent")
 	v := &TemplateVars{E164: "+18005550123", Ext: "42", CampaignID: "mortgage"}
 	imp := &Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativeHasTitle: true, NativeTitleAssetID: 1, NativeTitleLen: 20}
-	mv := &MacroValues{AuctionID: "a", Price: "1.5"}
 	for name, f := range map[string]func(){
 		"AppendResponse": func() {
 			buf = AppendResponse(buf[:0], "req-1", "bid-1", "USD", "callbid", bids)
@@ -45,7 +44,6 @@ func TestEncodeAllocs(t *testing.T) {
 		"Template.Append":     func() { buf = tm.Append(buf[:0], v) },
 		"Template.AppendJSON": func() { buf = tm.AppendJSON(buf[:0], v) },
 		"AppendNativeMarkup":  func() { buf = AppendNativeMarkup(buf[:0], imp, "Compare quotes now", v) },
-		"ExpandMacros":        func() { buf = ExpandMacros(buf[:0], bids[0].NURL, mv) },
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocs per run, want 0", name, n)

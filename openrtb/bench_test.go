@@ -150,14 +150,3 @@ func BenchmarkNativeMarkup(b *testing.B) {
 	}
 	sinkBuf = buf
 }
-
-func BenchmarkExpandMacros(b *testing.B) {
-	nurl := benchBids()[0].NURL
-	v := &MacroValues{AuctionID: "5f1d3c2a", Price: "3.95", Currency: "USD"}
-	buf := make([]byte, 0, 512)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = ExpandMacros(buf[:0], nurl, v)
-	}
-	sinkBuf = buf
-}

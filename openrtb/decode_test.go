@@ -13,8 +13,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the decoder's output")
 
-// fixtures returns every request fixture: the public examples copied from
-// ../shared/testdata/openrtb into testdata/shared, and callbid's own
+// fixtures returns every request fixture: the public OpenRTB examples in
+// testdata/shared, and callbid's own
 // realistic requests in testdata/requests. Keys name the golden file.
 func fixtures(t testing.TB) map[string][]byte {
 	t.Helper()
@@ -38,28 +38,6 @@ func fixtures(t testing.TB) map[string][]byte {
 		t.Fatalf("found %d request fixtures, want at least 14 (11 shared + 3 own)", len(out))
 	}
 	return out
-}
-
-// TestSharedFixturesCopied checks the copy in testdata/shared still matches
-// ../shared when that directory is present (it is optional).
-func TestSharedFixturesCopied(t *testing.T) {
-	src := "../../shared/testdata/openrtb/bid-request"
-	if _, err := os.Stat(src); err != nil {
-		t.Logf("skipping the comparison with %s: %v", src, err)
-		return
-	}
-	files, _ := filepath.Glob(src + "/*/*.json")
-	if len(files) == 0 {
-		t.Fatalf("no requests under %s", src)
-	}
-	for _, f := range files {
-		want, _ := os.ReadFile(f)
-		rel, _ := filepath.Rel(src, f)
-		got, err := os.ReadFile(filepath.Join("testdata/shared/bid-request", rel))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("testdata/shared/bid-request/%s differs from %s; copy it again", rel, f)
-		}
-	}
 }
 
 func TestDecodeGolden(t *testing.T) {

@@ -13,7 +13,6 @@
 //     BenchmarkDecode compares it with encoding/json into prebid's
 //     openrtb2.BidRequest, which FuzzDecodeOracle uses as the oracle.
 //   - Deadline: the time to answer, from tmax.
-//   - ExpandMacros: the ${AUCTION_…} substitution macros.
 //   - Markup: creative Templates ({{number}}, {{tel_uri}}, …), the default
 //     HTML banner, Native 1.2 phone-asset markup, and InsecureURL for
 //     secure=1 imps.

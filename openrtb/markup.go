@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/callbid/callbid/jsonw"
 )
 
 // Template is a creative template compiled once at config load. Placeholders:
@@ -129,7 +131,7 @@ func (t *Template) AppendJSON(dst []byte, v *TemplateVars) []byte {
 		dst = appendValue(dst, sg.ph, v)
 		if !jsonSafe(dst[start:]) {
 			val := string(dst[start:]) // rare: a value with a quote, backslash, control or non-ASCII byte
-			dst = appendJSONStringBody(dst[:start], val)
+			dst = jsonw.AppendStringBody(dst[:start], val)
 		}
 	}
 	return dst
@@ -155,7 +157,7 @@ func appendValue(dst []byte, ph placeholder, v *TemplateVars) []byte {
 
 // jsonBody is s escaped as the inside of a JSON string.
 func jsonBody(s string) string {
-	b := appendJSONString(nil, s)
+	b := jsonw.AppendString(nil, s)
 	return string(b[1 : len(b)-1])
 }
 
@@ -356,7 +358,7 @@ func AppendNativeMarkup(dst []byte, imp *Imp, title string, v *TemplateVars) []b
 		dst = append(dst, `{"id":`...)
 		dst = strconv.AppendInt(dst, int64(imp.NativeTitleAssetID), 10)
 		dst = append(dst, `,"title":{"text":`...)
-		dst = appendJSONString(dst, truncateRunes(title, imp.NativeTitleLen))
+		dst = jsonw.AppendString(dst, truncateRunes(title, imp.NativeTitleLen))
 		dst = append(dst, `}}`...)
 	}
 	dst = append(dst, `],"link":{"url":"`...)
@@ -383,7 +385,7 @@ func appendPhoneValue(dst []byte, maxLen int, v *TemplateVars) []byte {
 	// if config ever lets something else through.
 	if needsJSONEscape(dst[start:]) {
 		s := string(dst[start:])
-		dst = appendJSONString(dst[:start-1], s)
+		dst = jsonw.AppendString(dst[:start-1], s)
 		return dst
 	}
 	return append(dst, '"')
@@ -395,8 +397,8 @@ func appendJSONRaw(dst []byte, e164, ext string) []byte {
 	dst = AppendTelURI(dst, e164, ext)
 	if needsJSONEscape(dst[start:]) {
 		s := string(dst[start:])
-		q := appendJSONString(dst[:start], s)
-		// drop the quotes appendJSONString added; the caller writes its own
+		q := jsonw.AppendString(dst[:start], s)
+		// drop the quotes jsonw.AppendString added; the caller writes its own
 		copy(q[start:], q[start+1:len(q)-1])
 		return q[:len(q)-2]
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/jsonw"
 	"github.com/prebid/openrtb/v20/native1/response"
 )
 
@@ -111,18 +112,6 @@ func TestAppendNativeMarkup(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func TestExpandMacros(t *testing.T) {
-	v := &MacroValues{AuctionID: "req-1", ImpID: "imp-1", BidID: "bid-1", SeatID: "seat", AdID: "ad",
-		Price: "2.75", Currency: "USD", MBR: "0.9", Loss: "102", MinToWin: "3.01"}
-	in := "p=${AUCTION_PRICE}&l=${AUCTION_LOSS}&a=${AUCTION_ID}&i=${AUCTION_IMP_ID}&b=${AUCTION_BID_ID}&s=${AUCTION_SEAT_ID}" +
-		"&ad=${AUCTION_AD_ID}&c=${AUCTION_CURRENCY}&m=${AUCTION_MBR}&w=${AUCTION_MIN_TO_WIN}&x=${AUCTION_PRICE:B64}&y=${OTHER}&z=${AUCTION_ID"
-	want := "p=2.75&l=102&a=req-1&i=imp-1&b=bid-1&s=seat&ad=ad&c=USD&m=0.9&w=3.01&x=${AUCTION_PRICE:B64}&y=${OTHER}&z=${AUCTION_ID"
-	checkEq(t, "expanded", string(ExpandMacros(nil, in, v)), want)
-	checkEq(t, "missing values", string(ExpandMacros(nil, "p=${AUCTION_PRICE}&m=${AUCTION_MIN_TO_WIN}", &MacroValues{})), "p=&m=")
-	checkEq(t, "nil values", string(ExpandMacros([]byte("x"), "${AUCTION_ID}!", nil)), "x!")
-	checkEq(t, "nested in unknown", string(ExpandMacros(nil, "${X${AUCTION_ID}}", v)), "${Xreq-1}")
-}
-
 func TestDeadline(t *testing.T) {
 	ms := time.Millisecond
 	cases := []struct {
@@ -166,7 +155,7 @@ func TestTemplateAppendJSON(t *testing.T) {
 		}
 		for j := range vals {
 			plain := tm.Append(nil, &vals[j])
-			want := appendJSONString(nil, string(plain))
+			want := jsonw.AppendString(nil, string(plain))
 			got := append(append([]byte{'"'}, tm.AppendJSON(nil, &vals[j])...), '"')
 			if string(got) != string(want) {
 				t.Errorf("template %d, values %d:\n got %s\nwant %s", i, j, got, want)

@@ -2,7 +2,7 @@ package openrtb
 
 // NoBidReason is why callbid did not bid. Values below 500 are OpenRTB's own
 // codes (OpenRTB 3.0 "No-Bid Reason Codes", referenced by 2.6); 500–504 are
-// callbid's, agreed with exchanges that take nbr responses (CONTRACTS §1).
+// callbid's, agreed with exchanges that take nbr responses (README, "No-bid reasons").
 // A no-bid is a result, never an error.
 type NoBidReason uint16
 

@@ -3,7 +3,8 @@ package openrtb
 import (
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/callbid/callbid/jsonw"
 )
 
 // Bid is one bid to encode. AdM is the markup, already rendered; it is
@@ -44,19 +45,19 @@ type Bid struct {
 // and 0 is a bid no exchange lets win.
 func AppendResponse(dst []byte, requestID, bidID, cur, seat string, bids []Bid) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, requestID)
+	dst = jsonw.AppendString(dst, requestID)
 	if bidID != "" {
 		dst = append(dst, `,"bidid":`...)
-		dst = appendJSONString(dst, bidID)
+		dst = jsonw.AppendString(dst, bidID)
 	}
 	if cur != "" {
 		dst = append(dst, `,"cur":`...)
-		dst = appendJSONString(dst, cur)
+		dst = jsonw.AppendString(dst, cur)
 	}
 	dst = append(dst, `,"seatbid":[{`...)
 	if seat != "" {
 		dst = append(dst, `"seat":`...)
-		dst = appendJSONString(dst, seat)
+		dst = jsonw.AppendString(dst, seat)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"bid":[`...)
@@ -71,9 +72,9 @@ func AppendResponse(dst []byte, requestID, bidID, cur, seat string, bids []Bid) 
 
 func appendBid(dst []byte, b *Bid) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, b.ID)
+	dst = jsonw.AppendString(dst, b.ID)
 	dst = append(dst, `,"impid":`...)
-	dst = appendJSONString(dst, b.ImpID)
+	dst = jsonw.AppendString(dst, b.ImpID)
 	dst = append(dst, `,"price":`...)
 	dst = AppendPrice(dst, b.Price)
 	dst = append(dst, `,"adm":`...)
@@ -82,11 +83,11 @@ func appendBid(dst []byte, b *Bid) []byte {
 		dst = append(dst, b.AdM...)
 		dst = append(dst, '"')
 	} else {
-		dst = appendJSONBytes(dst, b.AdM)
+		dst = jsonw.AppendBytes(dst, b.AdM)
 	}
 	if b.ADomain != "" {
 		dst = append(dst, `,"adomain":[`...)
-		dst = appendJSONString(dst, b.ADomain)
+		dst = jsonw.AppendString(dst, b.ADomain)
 		dst = append(dst, ']')
 	}
 	dst = appendStringField(dst, `,"bundle":`, b.Bundle)
@@ -97,18 +98,18 @@ func appendBid(dst []byte, b *Bid) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, c)
+			dst = jsonw.AppendString(dst, c)
 		}
 		dst = append(dst, ']')
 		dst = appendIntField(dst, `,"cattax":`, b.CatTax)
 	}
 	dst = append(dst, `,"cid":`...)
-	dst = appendJSONString(dst, b.CID)
+	dst = jsonw.AppendString(dst, b.CID)
 	dst = append(dst, `,"crid":`...)
-	dst = appendJSONString(dst, b.CrID)
+	dst = jsonw.AppendString(dst, b.CrID)
 	if b.DealID != "" {
 		dst = append(dst, `,"dealid":`...)
-		dst = appendJSONString(dst, b.DealID)
+		dst = jsonw.AppendString(dst, b.DealID)
 	}
 	dst = appendIntField(dst, `,"mtype":`, b.MType)
 	dst = appendIntField(dst, `,"w":`, b.W)
@@ -133,7 +134,7 @@ func appendStringField(dst []byte, key, s string) []byte {
 		return dst
 	}
 	dst = append(dst, key...)
-	return appendJSONString(dst, s)
+	return jsonw.AppendString(dst, s)
 }
 
 // AppendPrice appends a CPM rounded to 6 decimals in its shortest form
@@ -148,108 +149,8 @@ func AppendPrice(dst []byte, p float64) []byte {
 // AppendNoBidResponse appends {"id":…,"nbr":…} to dst.
 func AppendNoBidResponse(dst []byte, requestID string, nbr NoBidReason) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, requestID)
+	dst = jsonw.AppendString(dst, requestID)
 	dst = append(dst, `,"nbr":`...)
 	dst = strconv.AppendUint(dst, uint64(nbr), 10)
 	return append(dst, '}')
-}
-
-// AppendJSONString appends s as a JSON string literal: quotes, backslashes
-// and control characters escaped, U+2028/U+2029 escaped (so the JSON is also
-// safe inside a script), invalid UTF-8 replaced by U+FFFD.
-func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
-
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendJSONStringBody(dst, s)
-	return append(dst, '"')
-}
-
-// appendJSONStringBody appends s escaped as the inside of a JSON string.
-func appendJSONStringBody(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		// Most of what callbid writes (ids, notice URLs) needs no escaping:
-		// skip it eight bytes at a time.
-		if i+8 <= len(s) && plain8(load8(s, i)) {
-			i += 8
-			continue
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = appendEscapedASCII(dst, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\u202`...)
-			dst = append(dst, hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
-}
-
-// appendJSONBytes is appendJSONString for a []byte without converting it.
-func appendJSONBytes(dst []byte, b []byte) []byte {
-	return appendJSONString(dst, b2s(b))
-}
-
-const hexDigits = "0123456789abcdef"
-
-const (
-	lo8 = 0x0101010101010101
-	hi8 = 0x8080808080808080
-)
-
-// load8 reads s[i:i+8] little-endian (the compiler merges it into one load).
-func load8(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-}
-
-// plain8 reports whether none of the eight bytes in x needs escaping in a
-// JSON string: no control byte, quote, backslash or non-ASCII byte. The
-// "has a byte less than n" and "has a zero byte" tests never miss a byte;
-// they may flag a harmless one after a real hit, which the byte loop sorts out.
-func plain8(x uint64) bool {
-	ctl := (x - 0x20*lo8) &^ x
-	q := x ^ ('"' * lo8)
-	bs := x ^ ('\\' * lo8)
-	return (ctl|((q-lo8)&^q)|((bs-lo8)&^bs)|x)&hi8 == 0
-}
-
-func appendEscapedASCII(dst []byte, c byte) []byte {
-	switch c {
-	case '"':
-		return append(dst, '\\', '"')
-	case '\\':
-		return append(dst, '\\', '\\')
-	case '\n':
-		return append(dst, '\\', 'n')
-	case '\r':
-		return append(dst, '\\', 'r')
-	case '\t':
-		return append(dst, '\\', 't')
-	}
-	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 }

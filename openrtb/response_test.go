@@ -3,10 +3,8 @@ package openrtb
 import (
 	"encoding/json"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
@@ -75,10 +73,10 @@ func TestAppendResponseEscaping(t *testing.T) {
 	if strings.Contains(string(out), `"bidid"`) || strings.Contains(string(out), `"cur"`) || strings.Contains(string(out), `"seat"`) {
 		t.Errorf("empty bidid/cur/seat written: %s", out)
 	}
-	if !json.Valid(AppendJSONString(nil, "\u2028\u2029\x00\x1f\"\\")) {
-		t.Error("AppendJSONString: invalid JSON")
-	}
-	checkEq(t, "escapes", string(AppendJSONString(nil, "\u2028\x00\n")), `"\u2028\u0000\n"`)
+	// The escaping itself is jsonw's, tested there; here, that the
+	// response uses it (U+2028 escaped in the id).
+	out = AppendNoBidResponse(nil, "a\u2028b", NBRNoHeadroom)
+	checkEq(t, "escapes", string(out), `{"id":"a\u2028b","nbr":500}`)
 }
 
 func TestAppendPrice(t *testing.T) {
@@ -129,63 +127,4 @@ func TestNoBidReasonString(t *testing.T) {
 		}
 		seen[s] = r
 	}
-}
-
-// refEscape is the byte-at-a-time escaping appendJSONStringBody must match.
-func refEscape(s string) string {
-	var b []byte
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				b = append(b, c)
-			} else {
-				b = appendEscapedASCII(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xF])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return string(b)
-}
-
-// TestEscapeFastPath: skipping eight plain bytes at a time never skips a
-// byte that needs escaping, wherever it sits.
-func TestEscapeFastPath(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	special := []byte{0, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xe2, 0x80, 0xa8, 0xff, 'a', '/', '<'}
-	for n := 0; n < 20000; n++ {
-		b := make([]byte, rng.IntN(40))
-		for i := range b {
-			if rng.IntN(4) == 0 {
-				b[i] = special[rng.IntN(len(special))]
-			} else {
-				b[i] = byte(0x20 + rng.IntN(0x5f))
-			}
-		}
-		if got, want := string(appendJSONStringBody(nil, string(b))), refEscape(string(b)); got != want {
-			t.Fatalf("escape(%q) = %q, want %q", b, got, want)
-		}
-	}
-}
-
-func FuzzEscape(f *testing.F) {
-	f.Add("https://bid.example.com/notice/win?t=AQAAAA&p=${AUCTION_PRICE}")
-	f.Add("a\"b\\c\x01\u2028é\xff")
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(appendJSONStringBody(nil, s)), refEscape(s); got != want {
-			t.Fatalf("escape(%q) = %q, want %q", s, got, want)
-		}
-	})
 }
