@@ -400,3 +400,24 @@ func feedOutcome(p *Pools, m events.Message) error {
 	}
 	return events.NewDispatch[events.Outcome](events.Config{}, p.HandleOutcome)(m)
 }
+
+// curl -d labels a JSON body form-encoded: it is still the JSON form with its
+// bearer token (the README's own example), not a Twilio webhook.
+func TestJSONCallLabelledFormEncoded(t *testing.T) {
+	p := mustNew(t, onePool(1), nil)
+	clock := t0
+	p.clockNow = func() time.Time { return clock }
+	r := leaseOne(t, p, 1, t0)
+	clock = t0.Add(time.Minute)
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+	ctx.Request.SetRequestURI("/v1/calls")
+	ctx.Request.Header.Set("Authorization", "Bearer tok")
+	ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
+	ctx.Request.SetBodyString(callBody("c1", r.E164, "", "+14155550188", clock))
+	p.HandleCalls(&ctx)
+	var a answer
+	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil || ctx.Response.StatusCode() != 200 || a.Match != MatchExact {
+		t.Fatalf("status %d, answer %s (%v): want 200 and an exact match", ctx.Response.StatusCode(), ctx.Response.Body(), err)
+	}
+}

@@ -51,8 +51,14 @@ func (c *TwilioConfig) validate() []error {
 
 const formContentType = "application/x-www-form-urlencoded"
 
-// isForm reports whether a request body is form-encoded (Twilio's webhook).
+// isForm reports whether a request is Twilio's form-encoded webhook. A JSON
+// body is never one, whatever its Content-Type says: curl -d and many HTTP
+// libraries label any body form-encoded, and the JSON form with its bearer
+// token is the contract voice platforms already use.
 func isForm(ctx *fasthttp.RequestCtx) bool {
+	if b := bytes.TrimLeft(ctx.Request.Body(), " \t\r\n"); len(b) > 0 && b[0] == '{' {
+		return false
+	}
 	ct := ctx.Request.Header.ContentType()
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
