@@ -330,13 +330,16 @@ func (p *Pools) PauseUntilReplayed() { p.refuse.Or(refuseReplay) }
 // process can never match a reservation of this one.
 func (p *Pools) ReplayDone() {
 	p.durable.mu.Lock()
-	if p.durable.seenGen {
+	earlier := p.durable.seenGen // an earlier process wrote lease records
+	if earlier {
 		if b := p.durable.maxGen + genGap; int32(b-p.genBase.Load()) > 0 {
 			p.genBase.Store(b)
 		}
 	}
 	p.durable.mu.Unlock()
-	if p.own.Load() == nil {
+	// An empty lease log means no earlier process handed numbers out (it
+	// logs its first holds within milliseconds): nothing to quarantine.
+	if p.own.Load() == nil && earlier {
 		// Shared pools skip this: the entries are another instance's, and
 		// a hold record of this replica's view could not be told from a
 		// stale one (see the README's known gaps).
