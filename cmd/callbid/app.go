@@ -38,6 +38,7 @@ type app struct {
 	cluster   *events.ClusterCheck // brokers accept us, topics exist
 	poolGroup *events.PoolGroup    // kafka.shared_pools: lease partition ownership
 	producer  *events.Producer
+	sim       *ccsim.Sim // the demo's simulated center; nil otherwise
 	pools     *numbers.Pools
 	model     *capacity.Model
 	feedback  *feedback.Feedback
@@ -138,6 +139,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 
 	if cfg.Simulator.Enabled {
 		sim := ccsim.New(cfg.Simulator, time.Now(), log)
+		a.sim = sim
 		log.Warn().Msg("DEMO: a SIMULATED contact center streams agent states and calls into Kafka (simulator.enabled)")
 		a.goRun(func() { sim.Run(feedCtx, a.producer) })
 	}
@@ -351,6 +353,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
+		a.registerSimMetrics(reg),
 		a.cluster.RegisterMetrics(reg),
 		reg.Register(buildInfoCollector(a.id)),
 		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbid_ready",
@@ -457,4 +460,13 @@ func (a *app) abort() {
 	if a.embedded != nil {
 		a.embedded.Close()
 	}
+}
+
+// registerSimMetrics exposes the demo's SIMULATED agent gauges (labelled as
+// such) next to what callbid's own model sees, so the two can be compared.
+func (a *app) registerSimMetrics(reg prometheus.Registerer) error {
+	if a.sim == nil {
+		return nil
+	}
+	return a.sim.RegisterMetrics(reg)
 }
