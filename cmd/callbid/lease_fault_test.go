@@ -266,6 +266,13 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	if bigger == string(b) {
 		t.Fatal("configs/callbid.yaml no longer has the mortgage extension range this test widens")
 	}
+	// This test is about leases, not the closed loop: with participation on,
+	// the simulated center's slow start decides how fast wins come.
+	paced := strings.Replace(bigger, "\n  pacing: {", "\n  participation: { disabled: true }\n  pacing: {", 1)
+	if paced == bigger {
+		t.Fatal("configs/callbid.yaml no longer has the feedback.pacing line this test adds participation beside")
+	}
+	bigger = paced
 	if err := os.WriteFile(config, []byte(bigger), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -109,16 +109,7 @@ const (
 // /readyz (the lease log replayed, feeds caught up, capacity fresh).
 func startBidder(t *testing.T, bin, config string) *proc {
 	t.Helper()
-	p := &proc{out: &lockedBuffer{}, public: freeAddr(t), admin: freeAddr(t)}
-	p.cmd = exec.Command(bin, "-config", config)
-	p.cmd.Env = append(os.Environ(),
-		"CALLBID_LISTEN="+p.public, "CALLBID_ADMIN_LISTEN="+p.admin,
-		"CALLBID_CALLS_TOKEN="+testToken, "CALLBID_NOTICE_SECRET="+testSecret)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	p := launch(t, bin, config)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + p.admin + "/readyz")
@@ -135,6 +126,38 @@ func startBidder(t *testing.T, bin, config string) *proc {
 			t.Fatalf("no admin listener after 60s: %v\n%s", err, p.out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// servingRE finds the addresses callbid bound, from its start log line.
+var servingRE = regexp.MustCompile(`"listen":"([^"]+)","admin":"([^"]+)"[^\n]*"message":"callbid is serving"`)
+
+// launch starts bin on config with both listeners on port 0 and reads the
+// ports it bound from its "callbid is serving" line: a port picked by the
+// test and released before the child binds it could be taken meanwhile by
+// another package's test running beside this one.
+func launch(t *testing.T, bin, config string, extraEnv ...string) *proc {
+	t.Helper()
+	p := &proc{out: &lockedBuffer{}}
+	p.cmd = exec.Command(bin, "-config", config)
+	p.cmd.Env = append(append(os.Environ(),
+		"CALLBID_LISTEN=127.0.0.1:0", "CALLBID_ADMIN_LISTEN=127.0.0.1:0",
+		"CALLBID_CALLS_TOKEN="+testToken, "CALLBID_NOTICE_SECRET="+testSecret), extraEnv...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := servingRE.FindStringSubmatch(p.out.String()); m != nil {
+			p.public, p.admin = m[1], m[2]
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callbid not serving after 60s:\n%s", p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -385,16 +408,7 @@ func readyz(p *proc) (int, string) {
 // listener.
 func startUnready(t *testing.T, bin, config string, extraEnv ...string) *proc {
 	t.Helper()
-	p := &proc{out: &lockedBuffer{}, public: freeAddr(t), admin: freeAddr(t)}
-	p.cmd = exec.Command(bin, "-config", config)
-	p.cmd.Env = append(append(os.Environ(),
-		"CALLBID_LISTEN="+p.public, "CALLBID_ADMIN_LISTEN="+p.admin,
-		"CALLBID_CALLS_TOKEN="+testToken, "CALLBID_NOTICE_SECRET="+testSecret), extraEnv...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	p := launch(t, bin, config, extraEnv...)
 	waitFor(t, "admin listener", 10*time.Second, p, func() bool { c, _ := readyz(p); return c != 0 })
 	return p
 }
