@@ -172,35 +172,27 @@ func (f *fields) strBytes(name string, b []byte, dst *string, consts ...string) 
 }
 
 func (f *fields) int64(v *fastjson.Value, name string, dst *int64) {
-	if x := get(v, name); x != nil {
-		n, err := x.Int64()
-		if err != nil {
-			f.fail(name, "an integer")
-			return
-		}
-		*dst = n
-	}
+	scalar(f, v, name, "an integer", dst, (*fastjson.Value).Int64)
 }
 
 func (f *fields) float(v *fastjson.Value, name string, dst *float64) {
-	if x := get(v, name); x != nil {
-		n, err := x.Float64()
-		if err != nil {
-			f.fail(name, "a number")
-			return
-		}
-		*dst = n
-	}
+	scalar(f, v, name, "a number", dst, (*fastjson.Value).Float64)
 }
 
 func (f *fields) bool(v *fastjson.Value, name string, dst *bool) {
+	scalar(f, v, name, "true or false", dst, (*fastjson.Value).Bool)
+}
+
+// scalar reads field name of v into dst with conv; a value of the wrong type
+// fails the record as "want"; an absent field leaves dst as it is.
+func scalar[T any](f *fields, v *fastjson.Value, name, want string, dst *T, conv func(*fastjson.Value) (T, error)) {
 	if x := get(v, name); x != nil {
-		b, err := x.Bool()
+		n, err := conv(x)
 		if err != nil {
-			f.fail(name, "true or false")
+			f.fail(name, want)
 			return
 		}
-		*dst = b
+		*dst = n
 	}
 }
 
