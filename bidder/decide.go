@@ -98,12 +98,9 @@ type decision struct {
 	seen     []bool
 	refs     []numbers.Ref
 	buf      []byte // strings of the bids (ids, urls, markup)
-	out      []byte // encoded response
-	gz       []byte // gzip scratch
-	body     []byte // inflated request scratch
 	deadline time.Time
 	claim    numbers.Claim
-	// client is the request's client address (see clientAddr); hasClient
+	// client is the request's client address (see clientKey); hasClient
 	// is false for Decide, which has none.
 	client    [2]uint64
 	hasClient bool
@@ -117,11 +114,11 @@ func (b *Bidder) getDecision() *decision {
 	if d, ok := b.pool.Get().(*decision); ok {
 		return d
 	}
-	return &decision{buf: make([]byte, 0, 8<<10), out: make([]byte, 0, 8<<10)}
+	return &decision{buf: make([]byte, 0, 8<<10)}
 }
 
 func (b *Bidder) putDecision(d *decision) {
-	if cap(d.buf) > 1<<20 || cap(d.body) > 4<<20 {
+	if cap(d.buf) > 1<<20 {
 		return // do not keep outsized buffers
 	}
 	b.pool.Put(d)

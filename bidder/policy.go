@@ -6,7 +6,6 @@ import (
 
 	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/openrtb"
-	"github.com/valyala/fasthttp"
 )
 
 // Exchange-facing policies: privacy signals, test=1 requests, and the
@@ -99,10 +98,9 @@ func (p *policy) privacyBlocks(req *openrtb.Request) bool {
 	return p.usOptOut && len(us) == 4 && (us[2] == 'Y' || us[2] == 'y')
 }
 
-// debugAllowed reports whether the request carries the admin token in
-// DebugHeader. Constant-time, so the token cannot be guessed byte by byte.
-func debugAllowed(ctx *fasthttp.RequestCtx, srv *ServerConfig) bool {
-	v := ctx.Request.Header.Peek(DebugHeader)
+// debugAllowed reports whether v, the request's DebugHeader, is the admin
+// token. Constant-time, so the token cannot be guessed byte by byte.
+func debugAllowed(v []byte, srv *ServerConfig) bool {
 	if len(v) == 0 || len(srv.AdminToken) < 16 {
 		return false
 	}

@@ -1,8 +1,9 @@
-package bidder
+package httpapi
 
 import (
 	"bytes"
 	"context"
+	"github.com/callbid/callbid/bidder"
 	"net"
 	"strings"
 	"sync"
@@ -21,24 +22,24 @@ func TestAdminRemoteNeedsToken(t *testing.T) {
 	local := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 40000}
 	for _, c := range []struct {
 		name   string
-		cfg    ServerConfig
+		cfg    bidder.ServerConfig
 		from   net.Addr
 		auth   string
 		status int
 	}{
-		{"loopback, no token configured", ServerConfig{}, local, "", 200},
-		{"loopback, token configured", ServerConfig{AdminToken: token}, local, "", 200},
-		{"remote, no token configured", ServerConfig{}, remote, "Bearer " + token, 403},
-		{"remote, no token sent", ServerConfig{AdminToken: token}, remote, "", 401},
-		{"remote, wrong token", ServerConfig{AdminToken: token}, remote, "Bearer " + token + "x", 401},
-		{"remote, token", ServerConfig{AdminToken: token}, remote, "Bearer " + token, 200},
-		{"remote, admin_allow_remote", ServerConfig{AdminAllowRemote: true}, remote, "", 200},
+		{"loopback, no token configured", bidder.ServerConfig{}, local, "", 200},
+		{"loopback, token configured", bidder.ServerConfig{AdminToken: token}, local, "", 200},
+		{"remote, no token configured", bidder.ServerConfig{}, remote, "Bearer " + token, 403},
+		{"remote, no token sent", bidder.ServerConfig{AdminToken: token}, remote, "", 401},
+		{"remote, wrong token", bidder.ServerConfig{AdminToken: token}, remote, "Bearer " + token + "x", 401},
+		{"remote, token", bidder.ServerConfig{AdminToken: token}, remote, "Bearer " + token, 200},
+		{"remote, admin_allow_remote", bidder.ServerConfig{AdminAllowRemote: true}, remote, "", 200},
 	} {
 		for _, path := range []string{"/admin/reload", "/debug/pprof/cmdline"} {
 			m := newServerMetrics()
 			reloads := 0
 			cfg := c.cfg
-			h := adminHandler(ServerOptions{Reload: func() error { reloads++; return nil }}, func() *ServerConfig { return &cfg }, m, zerolog.Nop())
+			h := adminHandler(nil, Options{Reload: func() error { reloads++; return nil }}, func() *bidder.ServerConfig { return &cfg }, m, zerolog.Nop())
 			var req fasthttp.Request
 			req.Header.SetMethod("POST")
 			req.SetRequestURI(path)
@@ -58,8 +59,8 @@ func TestAdminRemoteNeedsToken(t *testing.T) {
 	}
 
 	// Metrics and readiness stay open to every client of the admin listener.
-	cfg := ServerConfig{}
-	h := adminHandler(ServerOptions{}, func() *ServerConfig { return &cfg }, newServerMetrics(), zerolog.Nop())
+	cfg := bidder.ServerConfig{}
+	h := adminHandler(nil, Options{}, func() *bidder.ServerConfig { return &cfg }, newServerMetrics(), zerolog.Nop())
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		var req fasthttp.Request
 		req.SetRequestURI(path)
@@ -83,18 +84,18 @@ func (a addrListener) Addr() net.Addr { return a.addr }
 
 func TestWarnWhenAdminBeyondLoopback(t *testing.T) {
 	for _, c := range []struct {
-		cfg  ServerConfig
+		cfg  bidder.ServerConfig
 		want string
 	}{
-		{ServerConfig{}, "reload and pprof answer loopback clients only"},
-		{ServerConfig{AdminToken: "0123456789abcdef"}, "reload and pprof need the admin token"},
-		{ServerConfig{AdminAllowRemote: true}, "opens reload and pprof to every client"},
+		{bidder.ServerConfig{}, "reload and pprof answer loopback clients only"},
+		{bidder.ServerConfig{AdminToken: "0123456789abcdef"}, "reload and pprof need the admin token"},
+		{bidder.ServerConfig{AdminAllowRemote: true}, "opens reload and pprof to every client"},
 	} {
-		cfg := loadYAMLConfig(t, "testdata/config.yaml")
+		cfg := loadYAMLConfig(t, testdata+"config.yaml")
 		cfg.Server.AdminToken, cfg.Server.AdminAllowRemote = c.cfg.AdminToken, c.cfg.AdminAllowRemote
 		e := newEnv(t, cfg, 0)
 		var logs syncBuffer
-		srv := NewServer(e.b, ServerOptions{}, zerolog.New(&logs))
+		srv := NewServer(e.b, Options{}, zerolog.New(&logs))
 		pub, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -124,9 +125,9 @@ func TestWarnWhenAdminBeyondLoopback(t *testing.T) {
 		}
 	}
 	// Loopback: no warning.
-	e := newEnv(t, loadYAMLConfig(t, "testdata/config.yaml"), 0)
+	e := newEnv(t, loadYAMLConfig(t, testdata+"config.yaml"), 0)
 	var logs syncBuffer
-	srv := NewServer(e.b, ServerOptions{}, zerolog.New(&logs))
+	srv := NewServer(e.b, Options{}, zerolog.New(&logs))
 	pub, _ := net.Listen("tcp", "127.0.0.1:0")
 	adm, _ := net.Listen("tcp", "127.0.0.1:0")
 	done := make(chan error, 1)
@@ -162,9 +163,9 @@ func (s *syncBuffer) String() string {
 
 // TestAdminTokenReloads: the admin token and switch follow config reloads.
 func TestAdminTokenReloads(t *testing.T) {
-	cfg := loadYAMLConfig(t, "testdata/config.yaml")
+	cfg := loadYAMLConfig(t, testdata+"config.yaml")
 	e := newEnv(t, cfg, 0)
-	srv := NewServer(e.b, ServerOptions{Reload: func() error { return nil }}, zerolog.Nop())
+	srv := NewServer(e.b, Options{Reload: func() error { return nil }}, zerolog.Nop())
 	call := func(auth string) int {
 		var req fasthttp.Request
 		req.Header.SetMethod("POST")

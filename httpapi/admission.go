@@ -1,4 +1,4 @@
-package bidder
+package httpapi
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
@@ -97,17 +98,15 @@ func (a *admission) logSaturated(now, n, over int64, limit time.Duration) {
 
 // admit decides whether the request may be decoded. waited is how long it
 // has been at callbid (0 when unknown), saturated what observe said.
-func admit(n int64, waited time.Duration, saturated bool, body []byte, gzipped bool, srv *ServerConfig, ex *exchangeRT) (shedReason, bool) {
+func admit(n int64, waited time.Duration, saturated bool, body []byte, gzipped bool, srv *bidder.ServerConfig, ex bidder.ExchangeTerms) (shedReason, bool) {
 	if waited > 0 {
 		tmax := int64(-1) // unknown: bound by server.max_deadline only
 		if !gzipped {
 			tmax = scanTMax(body)
 		}
-		var avail time.Duration
-		if tmax < 0 {
-			avail = srv.MaxDeadline
-		} else {
-			avail = openrtb.Deadline(tmax, ex.allowance, ex.defaultTMax, srv.MaxDeadline)
+		avail := srv.MaxDeadline
+		if tmax >= 0 {
+			avail = openrtb.Deadline(tmax, ex.Allowance, ex.DefaultTMax, srv.MaxDeadline)
 		}
 		if avail > 0 && waited >= avail {
 			return shedExpired, false
@@ -122,16 +121,16 @@ func admit(n int64, waited time.Duration, saturated bool, body []byte, gzipped b
 	return 0, true
 }
 
-// shed answers ctx with the cheapest correct no-bid for reason r.
-func (b *Bidder) shed(ctx *fasthttp.RequestCtx, ex *exchangeRT, body []byte, gzipped bool, r shedReason) {
-	b.m.srv.shed[r].Inc()
-	if ex.nbr && !gzipped {
+// shed answers ctx with the cheapest correct no-bid for reason why.
+func (r *bidRoute) shed(ctx *fasthttp.RequestCtx, ex bidder.ExchangeTerms, body []byte, gzipped bool, why shedReason) {
+	r.srv.shed[why].Inc()
+	if ex.NBR && !gzipped {
 		if id, ok := rawRequestID(body); ok {
 			var buf [160]byte
 			out := append(buf[:0], `{"id":`...)
 			out = append(out, id...)
 			out = append(out, `,"nbr":`...)
-			out = strconv.AppendUint(out, uint64(shedNBR[r]), 10)
+			out = strconv.AppendUint(out, uint64(shedNBR[why]), 10)
 			out = append(out, '}')
 			ctx.SetContentType("application/json")
 			ctx.SetStatusCode(fasthttp.StatusOK)

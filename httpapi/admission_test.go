@@ -1,7 +1,8 @@
-package bidder
+package httpapi
 
 import (
 	"bytes"
+	"github.com/callbid/callbid/bidder"
 	"os"
 	"strings"
 	"testing"
@@ -50,8 +51,8 @@ func TestScanTMax(t *testing.T) {
 }
 
 func TestAdmit(t *testing.T) {
-	srv := ServerConfig{MaxDeadline: 50 * time.Millisecond, MaxQueueDelay: 2 * time.Millisecond, MaxInFlight: 4}
-	ex := &exchangeRT{allowance: 20 * time.Millisecond, defaultTMax: 100 * time.Millisecond}
+	srv := bidder.ServerConfig{MaxDeadline: 50 * time.Millisecond, MaxQueueDelay: 2 * time.Millisecond, MaxInFlight: 4}
+	ex := bidder.ExchangeTerms{Allowance: 20 * time.Millisecond, DefaultTMax: 100 * time.Millisecond}
 	body := []byte(`{"id":"a","tmax":30}`) // 30 - 20 = 10ms to answer
 	for _, c := range []struct {
 		name    string
@@ -60,7 +61,7 @@ func TestAdmit(t *testing.T) {
 		sat     bool
 		body    []byte
 		gzipped bool
-		srv     ServerConfig
+		srv     bidder.ServerConfig
 		want    shedReason
 		ok      bool
 	}{
@@ -124,7 +125,7 @@ func TestQueueGate(t *testing.T) {
 	}
 }
 
-func withQueue(s ServerConfig, d time.Duration) ServerConfig {
+func withQueue(s bidder.ServerConfig, d time.Duration) bidder.ServerConfig {
 	s.MaxQueueDelay = d
 	return s
 }
@@ -133,13 +134,13 @@ func withQueue(s ServerConfig, d time.Duration) ServerConfig {
 // before decoding: 204, or {"id","nbr"} for nbr exchanges; the connection
 // stays open and the shed is counted by reason.
 func TestShedAnswers(t *testing.T) {
-	e := newEnv(t, loadYAMLConfig(t, "testdata/config.yaml"), 0)
-	body, err := os.ReadFile("testdata/requests/2.6/simple-banner.json")
+	r, b := bidSetup(t, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"))
+	body, err := os.ReadFile(testdata + "requests/2.6/simple-banner.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	limit := e.b.snap.Load().cfg.Server.MaxInFlight
-	adm := &admission{}
+	limit := b.Begin(nil).Server().MaxInFlight
+	adm := r.adm
 	serve := func(uri string, body []byte, hdr ...string) *fasthttp.RequestCtx {
 		var req fasthttp.Request
 		req.Header.SetMethod("POST")
@@ -150,7 +151,7 @@ func TestShedAnswers(t *testing.T) {
 		req.SetBody(body)
 		ctx := &fasthttp.RequestCtx{}
 		ctx.Init(&req, nil, nil)
-		e.b.serveBid(ctx, adm)
+		r.serve(ctx)
 		return ctx
 	}
 	// Under the limit: a bid.
@@ -175,14 +176,15 @@ func TestShedAnswers(t *testing.T) {
 	if ctx = serve("/openrtb2/bid?exchange=nbrx", gz(body), "Content-Encoding", "gzip"); ctx.Response.StatusCode() != 204 {
 		t.Fatalf("shed gzip nbr: %d", ctx.Response.StatusCode())
 	}
-	if got := counterValue(e.b.m.srv.shed[shedInFlight]); got != 4 {
+	if got := counterValue(r.srv.shed[shedInFlight]); got != 4 {
 		t.Errorf("shed in_flight counted %v, want 4", got)
 	}
 	if adm.inFlight.Load() != int64(limit) {
 		t.Errorf("in-flight count leaked: %d", adm.inFlight.Load())
 	}
-	if got := counterValue(e.b.m.noBids[CauseNone]) + counterValue(e.b.m.bad[badMalformed]); got != 0 {
-		t.Errorf("shed requests counted as decided or bad: %v", got)
+	// Only the first request was decided (the latency histogram counts those).
+	if got, bad := histogramCount(r.m.latency), counterValue(r.m.bad[badMalformed]); got != 1 || bad != 0 {
+		t.Errorf("shed requests counted as decided or bad: %d decided, %v bad", got, bad)
 	}
 }
 
@@ -191,14 +193,12 @@ func TestShedAnswers(t *testing.T) {
 func BenchmarkShed(b *testing.B) {
 	for _, uri := range []string{"/openrtb2/bid?exchange=default", "/openrtb2/bid?exchange=nbrx"} {
 		b.Run(uri[len("/openrtb2/bid?exchange="):], func(b *testing.B) {
-			_, e := benchSetup(b, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"))
-			adm := &admission{}
-			adm.inFlight.Store(int64(e.b.snap.Load().cfg.Server.MaxInFlight))
-			ctx := newBidCtx(readBody(b, "testdata/requests/own/realistic-2kb.json"), uri)
+			r, bd := bidSetup(b, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"))
+			r.adm.inFlight.Store(int64(bd.Begin(nil).Server().MaxInFlight))
+			ctx := newBidCtx(readBody(b, testdata+"requests/own/realistic-2kb.json"), uri)
 			b.ReportAllocs()
 			for b.Loop() {
-				ctx.Response.Reset()
-				e.b.serveBid(ctx, adm)
+				runBid(r, ctx)
 			}
 			if st := ctx.Response.StatusCode(); st != 204 && st != 200 {
 				b.Fatalf("status %d", st)

@@ -1,4 +1,4 @@
-package bidder
+package httpapi
 
 import (
 	"errors"
@@ -55,8 +55,10 @@ type listenerMetrics struct {
 	evicted      [numConnLimits]prometheus.Counter
 }
 
-// serverMetrics are the listeners' and admission control's collectors.
+// serverMetrics are the listeners', admission control's and the bid
+// route's collectors.
 type serverMetrics struct {
+	bid          bidMetrics
 	acceptErrVec *prometheus.CounterVec
 	openVec      *prometheus.GaugeVec
 	refusedVec   *prometheus.CounterVec
@@ -70,6 +72,7 @@ type serverMetrics struct {
 
 func newServerMetrics() *serverMetrics {
 	m := &serverMetrics{
+		bid: newBidMetrics(),
 		acceptErrVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_server_accept_errors_total",
 			Help: "Temporary accept errors (out of file descriptors, aborted handshakes); the listener retried with a backoff."},
 			[]string{"listener"}),
@@ -103,7 +106,7 @@ func newServerMetrics() *serverMetrics {
 }
 
 func (m *serverMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.acceptErrVec, m.openVec, m.refusedVec, m.evictedVec, m.shedVec, m.adminVec}
+	return []prometheus.Collector{m.bid.requests, m.bid.badVec, m.bid.latency, m.acceptErrVec, m.openVec, m.refusedVec, m.evictedVec, m.shedVec, m.adminVec}
 }
 
 // connLimits configure one guardedListener; 0 means no limit.

@@ -1,4 +1,4 @@
-package bidder
+package httpapi
 
 import (
 	"bufio"
@@ -124,13 +124,13 @@ func waitClosedByServer(t *testing.T, c net.Conn) {
 }
 
 func TestIdleConnectionsCannotStarveOtherClients(t *testing.T) {
-	cfg := loadYAMLConfig(t, "testdata/config.yaml")
+	cfg := loadYAMLConfig(t, testdata+"config.yaml")
 	cfg.Server.MaxConns = 12
 	cfg.Server.MaxConnsPerIP = 8
-	ls := startServer(t, cfg, ServerOptions{})
+	ls := startServer(t, cfg, Options{})
 	addr := ls.base[len("http://"):]
-	m := ls.e.b.m.srv
-	body, _ := os.ReadFile("testdata/requests/2.6/simple-banner.json")
+	m := ls.e.m
+	body, _ := os.ReadFile(testdata + "requests/2.6/simple-banner.json")
 
 	// One client opens idle connections beyond its per-IP limit: its own
 	// longest-idle connections are closed to make room, oldest first.
@@ -322,7 +322,7 @@ func TestSurvivesFileLimit(t *testing.T) {
 	}
 	waitClosedByServer(t, conns[0]) // closed to free a descriptor for a newer one
 	// Another client is served on a new connection.
-	body, _ := os.ReadFile("testdata/requests/2.6/simple-banner.json")
+	body, _ := os.ReadFile(testdata + "requests/2.6/simple-banner.json")
 	c := dialFrom(t, "127.0.0.1", addr)
 	req := fmt.Sprintf("POST /openrtb2/bid?exchange=nbrx HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	if _, err := c.Write([]byte(req)); err != nil {
@@ -355,13 +355,12 @@ func TestSurvivesFileLimit(t *testing.T) {
 }
 
 func emfileChild(t *testing.T) {
-	cfg := loadYAMLConfig(t, "testdata/config.yaml")
+	cfg := loadYAMLConfig(t, testdata+"config.yaml")
 	// The request waits in the kernel while accept backs off; decide it
 	// fully anyway so the parent sees a bid, not a shed no-bid.
 	cfg.Server.MaxQueueDelay = -1
 	e := newEnv(t, cfg, 0)
-	e.b.now = time.Now
-	srv := NewServer(e.b, ServerOptions{}, zerolog.Nop())
+	srv := NewServer(e.b, Options{}, zerolog.Nop())
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +398,7 @@ func emfileChild(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "server stopped: %v\n", err)
 	default:
 	}
-	m := &e.b.m.srv.public
+	m := &srv.m.public
 	fmt.Printf("REPORT accept_errors=%g evicted_files=%g\n", counterValue(m.acceptErrors), counterValue(m.evicted[limitFiles]))
 	os.Exit(0)
 }

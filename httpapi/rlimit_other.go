@@ -1,5 +1,5 @@
 //go:build !unix
 
-package bidder
+package httpapi
 
 func fileLimit() (uint64, bool) { return 0, false }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package bidder
+package httpapi
 
 import "syscall"
 

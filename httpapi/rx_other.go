@@ -1,6 +1,6 @@
 //go:build !linux
 
-package bidder
+package httpapi
 
 import "net"
 

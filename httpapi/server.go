@@ -1,18 +1,18 @@
-package bidder
+package httpapi
 
 import (
 	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
-	"io"
 	"net"
+	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/callbid/callbid/openrtb"
-	"github.com/klauspost/compress/gzip"
+	"github.com/callbid/callbid/bidder"
+	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
@@ -21,261 +21,32 @@ import (
 	"github.com/valyala/fasthttp/pprofhandler"
 )
 
-// Handler is the public listener's handler: POST /openrtb2/bid, the notice
-// endpoints, and /v1/calls when calls is not nil.
-func (b *Bidder) Handler(calls fasthttp.RequestHandler) fasthttp.RequestHandler {
-	adm := &admission{log: b.log}
-	return func(ctx *fasthttp.RequestCtx) {
-		switch path := ctx.Path(); string(path) {
-		case "/openrtb2/bid":
-			b.serveBid(ctx, adm)
-		case "/notice/win":
-			b.handleNotice(ctx, noticeWin)
-		case "/notice/bill":
-			b.handleNotice(ctx, noticeBill)
-		case "/notice/loss":
-			b.handleNotice(ctx, noticeLoss)
-		case "/v1/calls":
-			if calls == nil {
-				ctx.SetStatusCode(fasthttp.StatusNotFound)
-				return
-			}
-			calls(ctx)
-		default:
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-		}
-	}
-}
+// Report answers GET and HEAD on one admin route from the query parameters,
+// without HTTP: the body and its content type, or an error, answered as 400
+// with the error's text. feedback's /v1/report and /admin/rates are Reports.
+type Report func(query url.Values) (contentType string, body []byte, err error)
 
-var errTooLarge = errors.New("decompressed body over the limit")
-
-func (b *Bidder) serveBid(ctx *fasthttp.RequestCtx, adm *admission) {
-	start := time.Now()
-	now := start // the deadline counts from here, before decoding
-	// …or from when the request reached the machine, when the kernel says:
-	// time spent queued for a CPU is time the exchange is already waiting.
-	var waited time.Duration
-	if at := arrivedAt(ctx); at > 0 && at < start.UnixNano() {
-		waited = time.Duration(start.UnixNano() - at)
-		now = time.Unix(0, at)
-	}
-	if b.pinnedClock {
-		now = b.now()
-	}
-	b.m.requests.Inc()
-	if !ctx.IsPost() {
-		b.m.bad[badMethod].Inc()
-		ctx.Response.Header.Set("Allow", "POST")
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		return
-	}
-	s := b.snap.Load()
-	srv := &s.cfg.Server
-	body := ctx.Request.Body()
-	if len(body) > srv.MaxBodyBytes {
-		b.m.bad[badTooLarge].Inc()
-		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
-		return
-	}
-	n := adm.inFlight.Add(1)
-	defer adm.inFlight.Add(-1)
-	ex := s.exchange(ctx.QueryArgs().Peek("exchange"))
-	ce := ctx.Request.Header.ContentEncoding()
-	encoded := len(ce) > 0 && !bytes.EqualFold(ce, []byte("identity"))
-	saturated := false
-	if waited > 0 && srv.MaxQueueDelay > 0 {
-		saturated = adm.observe(start.UnixNano(), waited, srv.MaxQueueDelay)
-	}
-	if r, ok := admit(n, waited, saturated, body, encoded, srv, ex); !ok {
-		b.shed(ctx, ex, body, encoded, r)
-		return
-	}
-	d := b.getDecision()
-	defer b.putDecision(d)
-	if encoded {
-		if !bytes.EqualFold(ce, []byte("gzip")) {
-			b.m.bad[badGzip].Inc()
-			ctx.SetStatusCode(fasthttp.StatusBadRequest)
-			return
-		}
-		var err error
-		d.body, err = inflate(d.body[:0], body, srv.MaxDecompressedBytes)
-		switch {
-		case errors.Is(err, errTooLarge):
-			b.m.bad[badTooLarge].Inc()
-			ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
-			return
-		case err != nil:
-			b.m.bad[badGzip].Inc()
-			ctx.SetStatusCode(fasthttp.StatusBadRequest)
-			return
-		}
-		body = d.body
-	}
-	dec := openrtb.AcquireDecoder()
-	defer openrtb.ReleaseDecoder(dec)
-	req, err := dec.Decode(body)
-	if err != nil {
-		b.m.bad[badMalformed].Inc()
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		return
-	}
-	d.client, d.hasClient = clientAddr(ctx), true
-	b.decide(d, s, req, ex, now)
-	// An operator's debug request (the admin token in DebugHeader) gets
-	// each campaign's reason in the response ext; others pay one header peek.
-	dbg := debugAllowed(ctx, srv)
-
-	if len(d.Bids) == 0 {
-		b.m.noBids[d.Cause].Inc()
-		if e := b.debugLog.Debug(); e != nil {
-			e.Str("request_id", req.ID).Str("exchange", ex.name).Str("reason", d.Cause.String()).
-				Uint16("nbr", uint16(d.Cause.NBR())).Msg("no bid")
-		}
-		if ex.nbr || dbg {
-			d.out = openrtb.AppendNoBidResponse(d.out[:0], req.ID, d.Cause.NBR())
-			if dbg {
-				d.out = appendDebugExt(d.out, d, s)
-			}
-			b.writeJSON(ctx, d)
-		} else {
-			ctx.SetStatusCode(fasthttp.StatusNoContent)
-		}
-		b.m.latency.Observe(time.Since(start).Seconds())
-		return
-	}
-	b.m.bids.Add(float64(len(d.Bids)))
-	d.out = openrtb.AppendResponse(d.out[:0], req.ID, d.Bids[0].ID, d.Cur, srv.Seat, d.Bids)
-	if dbg {
-		d.out = appendDebugExt(d.out, d, s)
-	}
-	b.writeJSON(ctx, d)
-	b.m.latency.Observe(time.Since(start).Seconds())
-}
-
-func (b *Bidder) writeJSON(ctx *fasthttp.RequestCtx, d *decision) {
-	ctx.SetContentType("application/json")
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	if len(d.out) > 256 && ctx.Request.Header.HasAcceptEncoding("gzip") {
-		if gzBody, err := deflate(d.gz[:0], d.out); err == nil {
-			d.gz = gzBody
-			ctx.Response.Header.SetContentEncoding("gzip")
-			ctx.SetBody(d.gz)
-			return
-		}
-	}
-	ctx.SetBody(d.out)
-}
-
-// gzWriter is a pooled gzip writer appending into a byte slice.
-type gzWriter struct {
-	w   *gzip.Writer
-	dst appendWriter
-}
-
-type appendWriter struct{ b []byte }
-
-func (a *appendWriter) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
-}
-
-var gzWriterPool sync.Pool
-
-// deflate gzips src onto dst at the fastest level (responses are ~1 KB:
-// speed matters more than ratio).
-func deflate(dst, src []byte) ([]byte, error) {
-	g, _ := gzWriterPool.Get().(*gzWriter)
-	if g == nil {
-		g = &gzWriter{}
-		w, err := gzip.NewWriterLevel(&g.dst, gzip.BestSpeed)
-		if err != nil {
-			return dst, err
-		}
-		g.w = w
-	}
-	defer gzWriterPool.Put(g)
-	g.dst.b = dst
-	g.w.Reset(&g.dst)
-	if _, err := g.w.Write(src); err != nil {
-		return dst, err
-	}
-	if err := g.w.Close(); err != nil {
-		return dst, err
-	}
-	out := g.dst.b
-	g.dst.b = nil
-	return out, nil
-}
-
-type gzState struct {
-	r   *gzip.Reader
-	src bytes.Reader
-}
-
-var gzPool sync.Pool
-
-// inflate gunzips src into dst, reading at most limit+1 bytes of output so a
-// gzip bomb is refused after inflating only the limit.
-func inflate(dst, src []byte, limit int) ([]byte, error) {
-	g, _ := gzPool.Get().(*gzState)
-	if g == nil {
-		g = &gzState{}
-	}
-	defer gzPool.Put(g)
-	g.src.Reset(src)
-	if g.r == nil {
-		r, err := gzip.NewReader(&g.src)
-		if err != nil {
-			return dst, err
-		}
-		g.r = r
-	} else if err := g.r.Reset(&g.src); err != nil {
-		return dst, err
-	}
-	g.r.Multistream(false)
-	for {
-		if len(dst) == cap(dst) {
-			n := max(2*cap(dst), 4096)
-			if n > limit+1 {
-				n = limit + 1
-			}
-			if n <= len(dst) {
-				return dst, errTooLarge
-			}
-			dst = append(dst[:cap(dst)], make([]byte, n-cap(dst))...)[:len(dst)]
-		}
-		n, err := g.r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if len(dst) > limit {
-			return dst, errTooLarge
-		}
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
-}
-
-// ServerOptions are the handlers and hooks the root wiring passes in.
-type ServerOptions struct {
-	// Calls serves POST /v1/calls on the public listener (numbers).
-	Calls fasthttp.RequestHandler
+// Options are the domain objects and hooks the root wiring passes in. Only
+// Bidder is required; a nil one turns its routes into 404s.
+type Options struct {
+	// Pools answers POST /v1/calls on the public listener (JSON and Twilio's
+	// form webhook) and GET /admin/pools on the admin listener.
+	Pools *numbers.Pools
+	// Status serves the admin listener's / and /status.json.
+	Status *status.Page
+	// Reports are further GET routes of the admin listener, by exact path.
+	Reports map[string]Report
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() (ok bool, reasons []string)
 	// Reload re-reads and applies the config for POST /admin/reload.
 	Reload func() error
 	// Gatherer serves /metrics (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
-	// Admin adds exact-path routes to the admin listener (/admin/pools, /v1/report, …).
-	Admin map[string]fasthttp.RequestHandler
 }
 
 // Server runs the public and admin listeners.
 type Server struct {
-	cfg    ServerConfig
+	cfg    bidder.ServerConfig
 	public *fasthttp.Server
 	admin  *fasthttp.Server
 	m      *serverMetrics
@@ -293,11 +64,12 @@ const (
 )
 
 // NewServer builds both listeners from the bidder's current server config.
-func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
-	cfg := b.snap.Load().cfg.Server
-	s := &Server{cfg: cfg, log: log, m: b.m.srv}
+func NewServer(b *bidder.Bidder, opts Options, log zerolog.Logger) *Server {
+	cfg := *b.Begin(nil).Server()
+	s := &Server{cfg: cfg, log: log, m: newServerMetrics()}
+	bid := &bidRoute{b: b, adm: &admission{log: log}, m: &s.m.bid, srv: s.m}
 	s.public = &fasthttp.Server{
-		Handler:               b.Handler(opts.Calls),
+		Handler:               publicHandler(b, bid, opts.Pools),
 		Name:                  "callbid",
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
@@ -310,18 +82,18 @@ func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 		Logger:                fasthttpLogger{log},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			// The request could not be read; answer with an empty body.
-			b.m.requests.Inc()
+			s.m.bid.requests.Inc()
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				b.m.bad[badTooLarge].Inc()
+				s.m.bid.bad[badTooLarge].Inc()
 				ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
 				return
 			}
-			b.m.bad[badMalformed].Inc()
+			s.m.bid.bad[badMalformed].Inc()
 			ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		},
 	}
 	s.admin = &fasthttp.Server{
-		Handler:         adminHandler(opts, func() *ServerConfig { return &b.snap.Load().cfg.Server }, s.m, log),
+		Handler:         adminHandler(b, opts, func() *bidder.ServerConfig { return b.Begin(nil).Server() }, s.m, log),
 		Name:            "callbid-admin",
 		ReadTimeout:     cfg.ReadTimeout,
 		WriteTimeout:    60 * time.Second, // pprof profiles take a while
@@ -333,10 +105,68 @@ func NewServer(b *Bidder, opts ServerOptions, log zerolog.Logger) *Server {
 	return s
 }
 
+// RegisterMetrics registers the listeners', admission control's and the bid
+// route's collectors with reg.
+func (s *Server) RegisterMetrics(reg prometheus.Registerer) error {
+	var errs []error
+	for _, c := range s.m.collectors() {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Paths of the public listener.
+const (
+	PathBid        = "/openrtb2/bid"
+	PathNoticeWin  = "/notice/win"
+	PathNoticeBill = "/notice/bill"
+	PathNoticeLoss = "/notice/loss"
+	PathCalls      = "/v1/calls"
+)
+
+// publicHandler is the public listener's route table: POST /openrtb2/bid,
+// the notice endpoints, and /v1/calls when pools is not nil.
+func publicHandler(b *bidder.Bidder, bid *bidRoute, pools *numbers.Pools) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		switch path := ctx.Path(); string(path) {
+		case PathBid:
+			bid.serve(ctx)
+		case PathNoticeWin:
+			serveNotice(ctx, b, bidder.NoticeWin)
+		case PathNoticeBill:
+			serveNotice(ctx, b, bidder.NoticeBill)
+		case PathNoticeLoss:
+			serveNotice(ctx, b, bidder.NoticeLoss)
+		case PathCalls:
+			if pools == nil {
+				ctx.SetStatusCode(fasthttp.StatusNotFound)
+				return
+			}
+			serveCalls(ctx, pools)
+		default:
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+		}
+	}
+}
+
+// serveNotice serves /notice/{win|bill|loss}?t=…&p=…&c=…&m=…. HEAD checks
+// the token and answers as GET would, without changing anything.
+func serveNotice(ctx *fasthttp.RequestCtx, b *bidder.Bidder, kind bidder.NoticeKind) {
+	if !ctx.IsGet() && !ctx.IsPost() && !ctx.IsHead() {
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	q := ctx.QueryArgs()
+	ctx.SetStatusCode(b.Notice(kind, ctx.IsHead(), &bidder.NoticeQuery{Token: q.Peek("t"), Price: q.Peek("p"),
+		Currency: q.Peek("c"), MinToWin: q.Peek("m")}))
+}
+
 // adminAllowed says whether ctx may use the admin endpoints that change or
 // expose the process (reload, pprof): loopback clients always; others with
 // the admin token, or all when server.admin_allow_remote is set.
-func adminAllowed(ctx *fasthttp.RequestCtx, cfg *ServerConfig, m *serverMetrics) bool {
+func adminAllowed(ctx *fasthttp.RequestCtx, cfg *bidder.ServerConfig, m *serverMetrics) bool {
 	if cfg.AdminAllowRemote {
 		return true
 	}
@@ -362,9 +192,17 @@ func adminAllowed(ctx *fasthttp.RequestCtx, cfg *ServerConfig, m *serverMetrics)
 	return true
 }
 
+// Paths of the admin listener (besides /metrics, /healthz, /readyz and
+// /debug/pprof/).
+const (
+	PathAdminReload = "/admin/reload"
+	PathAdminPools  = "/admin/pools"
+	PathAdminHolds  = "/admin/holds"
+)
+
 // adminHandler serves the admin routes; cfg returns the running server
 // config, so a reload changes the admin token and switch at once.
-func adminHandler(opts ServerOptions, cfg func() *ServerConfig, m *serverMetrics, log zerolog.Logger) fasthttp.RequestHandler {
+func adminHandler(b *bidder.Bidder, opts Options, cfg func() *bidder.ServerConfig, m *serverMetrics, log zerolog.Logger) fasthttp.RequestHandler {
 	g := opts.Gatherer
 	if g == nil {
 		g = prometheus.DefaultGatherer
@@ -394,7 +232,7 @@ func adminHandler(opts ServerOptions, cfg func() *ServerConfig, m *serverMetrics
 				return
 			}
 			pprofhandler.PprofHandler(ctx)
-		case path == "/admin/reload":
+		case path == PathAdminReload:
 			if !ctx.IsPost() {
 				ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 				return
@@ -413,9 +251,15 @@ func adminHandler(opts ServerOptions, cfg func() *ServerConfig, m *serverMetrics
 				return
 			}
 			ctx.SetBodyString("reloaded\n")
+		case path == PathAdminHolds && b != nil:
+			serveHolds(ctx, b)
+		case path == PathAdminPools && opts.Pools != nil:
+			servePoolStats(ctx, opts.Pools)
+		case (path == status.PathPage || path == status.PathJSON) && opts.Status != nil:
+			serveStatus(ctx, opts.Status, path)
 		default:
-			if h, ok := opts.Admin[path]; ok {
-				h(ctx)
+			if r, ok := opts.Reports[path]; ok {
+				serveReport(ctx, r)
 				return
 			}
 			ctx.SetStatusCode(fasthttp.StatusNotFound)

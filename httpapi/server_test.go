@@ -1,4 +1,4 @@
-package bidder
+package httpapi
 
 import (
 	"bytes"
@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callbid/callbid/bidder"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -32,7 +34,7 @@ type liveServer struct {
 	client *http.Client
 }
 
-func startServer(t *testing.T, cfg Config, opts ServerOptions) *liveServer {
+func startServer(t *testing.T, cfg bidder.Config, opts Options) *liveServer {
 	t.Helper()
 	if cfg.Server.MaxQueueDelay == 0 {
 		// These tests want decisions, not overload answers: a loaded test
@@ -41,12 +43,13 @@ func startServer(t *testing.T, cfg Config, opts ServerOptions) *liveServer {
 		cfg.Server.MaxQueueDelay = -1
 	}
 	e := newEnv(t, cfg, 0)
-	e.b.now = time.Now // real clock: notices are checked against it
 	reg := prometheus.NewRegistry()
-	if err := e.b.RegisterMetrics(reg); err != nil {
+	opts.Gatherer = reg
+	srv := NewServer(e.b, opts, zerolog.Nop())
+	e.m = srv.m
+	if err := errors.Join(e.b.RegisterMetrics(reg), srv.RegisterMetrics(reg)); err != nil {
 		t.Fatal(err)
 	}
-	opts.Gatherer = reg
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +58,7 @@ func startServer(t *testing.T, cfg Config, opts ServerOptions) *liveServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := &liveServer{e: e, srv: NewServer(e.b, opts, zerolog.Nop()), base: "http://" + pub.Addr().String(),
+	ls := &liveServer{e: e, srv: srv, base: "http://" + pub.Addr().String(),
 		admin: "http://" + adm.Addr().String(), done: make(chan error, 1),
 		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}}
 	go func() { ls.done <- ls.srv.Serve(pub, adm) }()
@@ -108,13 +111,17 @@ func gz(b []byte) []byte {
 
 func TestServerEndToEnd(t *testing.T) {
 	reloads := 0
-	ls := startServer(t, loadYAMLConfig(t, "testdata/config.yaml"), ServerOptions{
+	ls := startServer(t, loadYAMLConfig(t, testdata+"config.yaml"), Options{
 		Ready:  func() (bool, []string) { return false, []string{"capacity feed stale"} },
 		Reload: func() error { reloads++; return nil },
-		Admin:  map[string]fasthttp.RequestHandler{"/admin/pools": func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("pools") }},
-		Calls:  func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"accept":true}`) },
+		Reports: map[string]Report{"/admin/extra": func(q url.Values) (string, []byte, error) {
+			if q.Get("fail") != "" {
+				return "", nil, errors.New("fail is set")
+			}
+			return "text/plain", []byte("extra " + q.Get("x")), nil
+		}},
 	})
-	body, err := os.ReadFile("testdata/requests/2.5/simple-banner.json")
+	body, err := os.ReadFile(testdata + "requests/2.5/simple-banner.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +180,11 @@ func TestServerEndToEnd(t *testing.T) {
 	}
 
 	// No bid: 204 by default, 200 + nbr for nbr exchanges.
-	video, _ := os.ReadFile("testdata/requests/2.5/video.json")
+	video, _ := os.ReadFile(testdata + "requests/2.5/video.json")
 	if st, _, resp := ls.do(t, "POST", bidURL, video); st != 204 || len(resp) != 0 {
 		t.Errorf("no bid: %d %q", st, resp)
 	}
-	coppa, _ := os.ReadFile("testdata/requests/own/coppa-app.json")
+	coppa, _ := os.ReadFile(testdata + "requests/own/coppa-app.json")
 	if st, _, resp := ls.do(t, "POST", bidURL+"?exchange=nbrx", coppa); st != 200 || string(resp) != `{"id":"own-coppa-app","nbr":504}` {
 		t.Errorf("nbr no bid: %d %s", st, resp)
 	}
@@ -194,9 +201,6 @@ func TestServerEndToEnd(t *testing.T) {
 			t.Errorf("bill %d: %d", i, st)
 		}
 	}
-	if got := ls.e.b.budgets.get("mortgage").spentOn(dayIndex(time.Now().UTC())); got != 3_100_000 {
-		t.Errorf("spend after a repeated bill: %d CPM micros, want 3100000 once", got)
-	}
 	lurl = strings.ReplaceAll(strings.ReplaceAll(lurl, "${AUCTION_PRICE}", ""), "${AUCTION_LOSS}", "102")
 	if st, _, _ := ls.do(t, "GET", lurl, nil); st != 204 {
 		t.Errorf("loss: %d", st)
@@ -208,8 +212,8 @@ func TestServerEndToEnd(t *testing.T) {
 	if n := len(ls.e.res.bills); n != 1 {
 		t.Errorf("billed refs %d, want 1", n)
 	}
-	if st, _, resp := ls.do(t, "POST", ls.base+"/v1/calls", []byte(`{}`)); st != 200 || string(resp) != `{"accept":true}` {
-		t.Errorf("/v1/calls: %d %s", st, resp)
+	if st, _, _ := ls.do(t, "POST", ls.base+"/v1/calls", []byte(`{}`)); st != 404 {
+		t.Errorf("/v1/calls without pools: %d", st)
 	}
 
 	// Admin listener.
@@ -222,8 +226,17 @@ func TestServerEndToEnd(t *testing.T) {
 	if st, _, _ := ls.do(t, "POST", ls.admin+"/admin/reload", nil); st != 200 || reloads != 1 {
 		t.Errorf("reload %d (%d calls)", st, reloads)
 	}
-	if st, _, b := ls.do(t, "GET", ls.admin+"/admin/pools", nil); st != 200 || string(b) != "pools" {
-		t.Errorf("extra admin route %d %s", st, b)
+	if st, h, b := ls.do(t, "GET", ls.admin+"/admin/extra?x=1", nil); st != 200 || string(b) != "extra 1" || h.Get("Content-Type") != "text/plain" {
+		t.Errorf("report route %d %q %s", st, h.Get("Content-Type"), b)
+	}
+	if st, _, b := ls.do(t, "GET", ls.admin+"/admin/extra?fail=1", nil); st != 400 || string(b) != "fail is set\n" {
+		t.Errorf("report route, bad query: %d %s", st, b)
+	}
+	if st, _, _ := ls.do(t, "POST", ls.admin+"/admin/extra", nil); st != 405 {
+		t.Errorf("report route, POST: %d", st)
+	}
+	if st, _, _ := ls.do(t, "GET", ls.admin+"/admin/pools", nil); st != 404 {
+		t.Errorf("/admin/pools without pools: %d", st)
 	}
 	if st, _, _ := ls.do(t, "GET", ls.admin+"/debug/pprof/", nil); st != 200 {
 		t.Errorf("pprof %d", st)
@@ -249,20 +262,20 @@ func TestServerEndToEnd(t *testing.T) {
 // TestReloadUnderLoad swaps configs while clients bid over HTTP: no request
 // may fail or be dropped.
 func TestReloadUnderLoad(t *testing.T) {
-	cfgA := loadYAMLConfig(t, "testdata/config.yaml")
-	cfgB := loadYAMLConfig(t, "testdata/config.yaml")
+	cfgA := loadYAMLConfig(t, testdata+"config.yaml")
+	cfgB := loadYAMLConfig(t, testdata+"config.yaml")
 	cfgB.Campaigns[0].ValuePerCall = 50_000_000 // 5.00 CPM
 	cfgB.Campaigns = append(cfgB.Campaigns[:1], cfgB.Campaigns[2:]...)
 	// Every request must get a bid: no queue shedding on a busy test machine
 	// (the configs applied below replace the one startServer adjusts).
 	// Nor deadline no-bids: under the race detector and neighbours'
 	// builds a request can wait 50ms for a CPU.
-	for _, c := range []*Config{&cfgA, &cfgB} {
+	for _, c := range []*bidder.Config{&cfgA, &cfgB} {
 		c.Server.MaxQueueDelay = -1
 		c.Server.DefaultTMax, c.Server.MaxDeadline = 10*time.Second, 10*time.Second
 	}
-	ls := startServer(t, cfgA, ServerOptions{})
-	body, _ := os.ReadFile("testdata/requests/2.6/simple-banner.json")
+	ls := startServer(t, cfgA, Options{})
+	body, _ := os.ReadFile(testdata + "requests/2.6/simple-banner.json")
 	client := &fasthttp.Client{MaxConnsPerHost: 16}
 	addr := ls.base + "/openrtb2/bid"
 
@@ -327,13 +340,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if f := failed.Load(); f != 0 || ok.Load() != workers*perWorker {
 		var why []string
-		for r, c := range ls.e.b.m.srv.shed {
+		for r, c := range ls.e.m.shed {
 			why = append(why, fmt.Sprintf("shed %s: %v", shedReasonNames[r], counterValue(c)))
-		}
-		for c, m := range ls.e.b.m.noBids {
-			if v := counterValue(m); v > 0 {
-				why = append(why, fmt.Sprintf("no bid %s: %v", causeNames[c], v))
-			}
 		}
 		t.Fatalf("%d failed, %d ok of %d (%s); first error: %v", f, ok.Load(), workers*perWorker, strings.Join(why, ", "), firstErr.Load())
 	}

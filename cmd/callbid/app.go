@@ -20,12 +20,12 @@ import (
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/httpapi"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 )
 
 type app struct {
@@ -43,7 +43,7 @@ type app struct {
 	model     *capacity.Model
 	feedback  *feedback.Feedback
 	bidder    *bidder.Bidder
-	server    *bidder.Server
+	server    *httpapi.Server
 	consumers map[string]*events.Consumer
 
 	feeds   context.CancelFunc // stops consumers, simulator and model/feedback loops
@@ -156,20 +156,21 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	page := a.statusPage()
 	a.status = page
 	a.goRun(func() { page.Run(feedCtx) })
-	admin := map[string]fasthttp.RequestHandler{
-		"/admin/pools": a.pools.HandleAdmin,
-		"/admin/holds": b.HandleHolds,
-		"/v1/report":   a.feedback.HandleReport,
-		"/admin/rates": a.feedback.HandleRates,
-	}
-	maps.Copy(admin, page.Handlers())
-	a.server = bidder.NewServer(b, bidder.ServerOptions{
-		Calls:    a.pools.HandleCalls,
+	a.server = httpapi.NewServer(b, httpapi.Options{
+		Pools:  a.pools,
+		Status: page,
+		Reports: map[string]httpapi.Report{
+			"/v1/report":   fasthttpReport(a.feedback.HandleReport),
+			"/admin/rates": fasthttpReport(a.feedback.HandleRates),
+		},
 		Ready:    a.ready,
 		Reload:   func() error { return a.reloadFrom(cfg.Source) },
 		Gatherer: reg,
-		Admin:    admin,
 	}, log)
+	if err := a.server.RegisterMetrics(reg); err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot register metrics: %w", err)
+	}
 	// Bind both listeners here, before serving, so a port in use fails the
 	// start at once and readiness knows they are up.
 	pub, err := net.Listen("tcp", cfg.Server.Listen)

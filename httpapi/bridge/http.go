@@ -1,4 +1,4 @@
-package ccbridge
+package bridge
 
 import (
 	"crypto/hmac"
