@@ -22,6 +22,7 @@ import (
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/httpapi"
 	"github.com/callbid/callbid/numbers"
 )
 
@@ -170,7 +171,7 @@ func TestHandlersMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	public := b.Handler(pools.HandleCalls)
+	public, _ := httpapi.NewServer(b, httpapi.Options{Pools: pools}, log).Handlers()
 
 	// A bid, as in the README.
 	bidReq := `{"id":"req-1","tmax":120,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"banner":{"w":300,"h":250}}],

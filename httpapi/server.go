@@ -105,6 +105,12 @@ func NewServer(b *bidder.Bidder, opts Options, log zerolog.Logger) *Server {
 	return s
 }
 
+// Handlers returns the public and admin listeners' handlers, for tests and
+// tools that drive the routes without sockets.
+func (s *Server) Handlers() (public, admin fasthttp.RequestHandler) {
+	return s.public.Handler, s.admin.Handler
+}
+
 // RegisterMetrics registers the listeners', admission control's and the bid
 // route's collectors with reg.
 func (s *Server) RegisterMetrics(reg prometheus.Registerer) error {

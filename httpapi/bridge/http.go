@@ -8,11 +8,16 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/callbid/callbid/ccbridge"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // Webhook routes (POST):
@@ -32,29 +37,64 @@ const (
 	PathGenesys          = "/v1/genesys"
 )
 
-// Server builds the fasthttp server of the webhook listener.
-func (b *Bridge) Server() *fasthttp.Server {
-	return &fasthttp.Server{
-		Handler:            b.ServeHTTP,
+// Server is one of ccbridge's listeners.
+type Server struct{ srv *fasthttp.Server }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting and waits for requests in flight.
+func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+
+// Webhook builds the webhook listener of br.
+func Webhook(br *ccbridge.Bridge) *Server {
+	h := &webhook{br: br, auth: br.WebhookAuth()}
+	return &Server{&fasthttp.Server{
+		Handler:            h.serve,
 		Name:               "ccbridge",
-		MaxRequestBodySize: b.cfg.Webhook.MaxBodyBytes,
+		MaxRequestBodySize: h.auth.Webhook.MaxBodyBytes,
 		ReadTimeout:        10 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		IdleTimeout:        120 * time.Second,
 		// fasthttp answers a body past MaxRequestBodySize with 400; say 413.
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				b.stats.bad.Add(1)
+				br.Oversized()
 				ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
 				return
 			}
 			ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		},
+	}}
+}
+
+// Admin builds the admin listener: /healthz and /metrics (from g).
+func Admin(g prometheus.Gatherer) *Server {
+	return &Server{&fasthttp.Server{Handler: adminHandler(g), Name: "ccbridge-admin", ReadTimeout: 10 * time.Second}}
+}
+
+// adminHandler serves /healthz and /metrics (from g) for the admin listener.
+func adminHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
+	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return func(ctx *fasthttp.RequestCtx) {
+		switch string(ctx.Path()) {
+		case "/healthz":
+			ctx.SetStatusCode(fasthttp.StatusOK)
+		case "/metrics":
+			metrics(ctx)
+		default:
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+		}
 	}
 }
 
-// ServeHTTP is the webhook handler.
-func (b *Bridge) ServeHTTP(ctx *fasthttp.RequestCtx) {
+type webhook struct {
+	br   *ccbridge.Bridge
+	auth ccbridge.WebhookAuth
+}
+
+// serve is the webhook handler.
+func (b *webhook) serve(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	if path == "/healthz" {
 		ctx.SetStatusCode(fasthttp.StatusOK)
@@ -70,7 +110,7 @@ func (b *Bridge) ServeHTTP(ctx *fasthttp.RequestCtx) {
 		}
 		return
 	}
-	if len(ctx.PostBody()) > b.cfg.Webhook.MaxBodyBytes {
+	if len(ctx.PostBody()) > b.auth.Webhook.MaxBodyBytes {
 		ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
 		return
 	}
@@ -81,20 +121,20 @@ func (b *Bridge) ServeHTTP(ctx *fasthttp.RequestCtx) {
 			b.refuse(ctx, path)
 			return
 		}
-		err = b.HandleJSON(ctx.PostBody())
+		err = b.br.HandleJSON(ctx.PostBody())
 	case PathTwilioTaskRouter:
 		if !b.twilioSigned(ctx, true) {
 			b.refuse(ctx, path)
 			return
 		}
 		args := ctx.PostArgs()
-		err = b.TwilioForm(func(k string) string { return string(args.Peek(k)) })
+		err = b.br.TwilioForm(func(k string) string { return string(args.Peek(k)) })
 	case PathEventBridge, PathGenesys:
 		if !b.apiKeyOK(ctx) {
 			b.refuse(ctx, path)
 			return
 		}
-		err = b.HandleJSON(ctx.PostBody())
+		err = b.br.HandleJSON(ctx.PostBody())
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
@@ -108,37 +148,34 @@ func (b *Bridge) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-func (b *Bridge) refuse(ctx *fasthttp.RequestCtx, path string) {
-	b.stats.bad.Add(1)
-	if n, ok := b.warn.allow(b.now()); ok {
-		b.log.Warn().Str("path", path).Str("remote", ctx.RemoteIP().String()).Int("suppressed", n).
-			Msg("refused a webhook without valid credentials")
-	}
+func (b *webhook) refuse(ctx *fasthttp.RequestCtx, path string) {
+	b.br.Refused(path, ctx.RemoteIP().String())
 	ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 }
 
-func (b *Bridge) apiKeyOK(ctx *fasthttp.RequestCtx) bool {
-	if b.cfg.Webhook.APIKey == "" {
-		return b.cfg.Webhook.AllowUnauthenticated
+func (b *webhook) apiKeyOK(ctx *fasthttp.RequestCtx) bool {
+	w := &b.auth.Webhook
+	if w.APIKey == "" {
+		return w.AllowUnauthenticated
 	}
-	got := ctx.Request.Header.Peek(b.cfg.Webhook.APIKeyHeader)
-	return subtle.ConstantTimeCompare(got, []byte(b.cfg.Webhook.APIKey)) == 1
+	got := ctx.Request.Header.Peek(w.APIKeyHeader)
+	return subtle.ConstantTimeCompare(got, []byte(w.APIKey)) == 1
 }
 
 // twilioSigned checks X-Twilio-Signature: base64(HMAC-SHA1(auth token,
 // URL + the form parameters sorted by name, each name then value)). A JSON
 // body is not in the signed string; Twilio puts its SHA-256 in the
 // bodySHA256 query parameter, which the URL (and so the signature) covers.
-func (b *Bridge) twilioSigned(ctx *fasthttp.RequestCtx, form bool) bool {
-	token := b.cfg.Twilio.AuthToken
+func (b *webhook) twilioSigned(ctx *fasthttp.RequestCtx, form bool) bool {
+	token := b.auth.TwilioAuthToken
 	if token == "" {
-		return b.cfg.Webhook.AllowUnauthenticated
+		return b.auth.Webhook.AllowUnauthenticated
 	}
 	sig, err := base64.StdEncoding.DecodeString(string(ctx.Request.Header.Peek("X-Twilio-Signature")))
 	if err != nil || len(sig) == 0 {
 		return false
 	}
-	url := strings.TrimSuffix(b.cfg.Twilio.PublicURL, "/") + string(ctx.RequestURI())
+	url := strings.TrimSuffix(b.auth.TwilioPublicURL, "/") + string(ctx.RequestURI())
 	var sb strings.Builder
 	sb.WriteString(url)
 	if form {
