@@ -23,7 +23,21 @@ func serveHolds(ctx *fasthttp.RequestCtx, b *bidder.Bidder) {
 }
 
 // servePoolStats serves GET /admin/pools: numbers.Stats as JSON.
-func servePoolStats(ctx *fasthttp.RequestCtx, p *numbers.Pools) { p.HandleAdmin(ctx) }
+func servePoolStats(ctx *fasthttp.RequestCtx, p *numbers.Pools) {
+	ctx.SetContentType("application/json")
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		ctx.SetBodyString(`{"error":"use GET"}`)
+		return
+	}
+	b, err := json.MarshalIndent(p.Stats(), "", "  ")
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		ctx.SetBodyString(`{"error":"cannot encode stats"}`)
+		return
+	}
+	ctx.SetBody(b)
+}
 
 // serveReport answers GET and HEAD on a Report's route.
 func serveReport(ctx *fasthttp.RequestCtx, r Report) {

@@ -3,12 +3,13 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"github.com/callbid/callbid/bidder"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/bidder"
 
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"

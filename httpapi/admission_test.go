@@ -2,11 +2,12 @@ package httpapi
 
 import (
 	"bytes"
-	"github.com/callbid/callbid/bidder"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/bidder"
 
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"

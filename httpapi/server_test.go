@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/callbid/callbid/bidder"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/bidder"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/prometheus/client_golang/prometheus"

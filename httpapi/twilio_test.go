@@ -1,4 +1,4 @@
-package numbers
+package httpapi
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/numbers"
 
 	"github.com/valyala/fasthttp"
 )
@@ -35,7 +37,7 @@ const twilioTok = "twilio-auth-token-1"
 
 // twilioPost posts a form to /v1/calls as Twilio would, signed over
 // signURL with token (no signature when token is empty).
-func twilioPost(p *Pools, requestURI, signURL, token, accept string, form url.Values) *fasthttp.RequestCtx {
+func twilioPost(p *numbers.Pools, requestURI, signURL, token, accept string, form url.Values) *fasthttp.RequestCtx {
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
 	ctx.Request.SetRequestURI(requestURI)
@@ -48,7 +50,7 @@ func twilioPost(p *Pools, requestURI, signURL, token, accept string, form url.Va
 		ctx.Request.Header.Set("Accept", accept)
 	}
 	ctx.Request.SetBodyString(form.Encode())
-	p.HandleCalls(&ctx)
+	serveCalls(&ctx, p)
 	return &ctx
 }
 
@@ -64,12 +66,10 @@ func twilioForm(callSid, to, from string) url.Values {
 
 func TestTwilioWebhookAttributed(t *testing.T) {
 	cfg := onePool(4)
-	cfg.Twilio = TwilioConfig{AuthToken: twilioTok, PublicURL: "https://bid.example.com/v1/calls",
+	cfg.Twilio = numbers.TwilioConfig{AuthToken: twilioTok, PublicURL: "https://bid.example.com/v1/calls",
 		NextURL: "https://cc.example.com/flow?x=1"}
-	p := mustNew(t, cfg, nil)
-	t0 := time.Unix(1_800_000_000, 0)
-	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
-	r := leaseOne(t, p, 1, t0)
+	p := newPools(t, cfg)
+	r := leaseOne(t, p, 1, time.Now().Add(-time.Minute))
 
 	form := twilioForm("CA0001", r.E164, "+14155550188")
 	ctx := twilioPost(p, "/v1/calls", "https://bid.example.com/v1/calls", twilioTok, "", form)
@@ -92,27 +92,26 @@ func TestTwilioWebhookAttributed(t *testing.T) {
 	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
 		t.Fatalf("%v: %s", err, ctx.Response.Body())
 	}
-	if a.Match != MatchExact || a.Attribution == nil || a.Attribution.CampaignID != "camp-mortgage" || a.Attribution.BidID != "bid-1" {
+	if a.Match != numbers.MatchExact || a.Attribution == nil || a.Attribution.CampaignID != "camp-mortgage" || a.Attribution.BidID != "bid-1" {
 		t.Fatalf("answer %+v", a)
 	}
 	st := p.Stats()
-	if st.Calls[MatchExact] != 1 || st.DuplicateCalls != 1 || st.BadTwilioSignatures != 0 {
+	if st.Calls[numbers.MatchExact] != 1 || st.DuplicateCalls != 1 || st.BadTwilioSignatures != 0 {
 		t.Fatalf("stats: calls %v duplicates %d bad signatures %d", st.Calls, st.DuplicateCalls, st.BadTwilioSignatures)
 	}
-	// attributed as the JSON form would: call_id = CallSid, ani = From
-	rec := p.calls.calls["CA0001"]
-	if rec == nil || rec.ani != "+14155550188" || rec.job.dnis != r.E164 {
-		t.Fatalf("call record %+v", rec)
+	// attributed as the JSON form would: call_id = CallSid, dnis = To (the
+	// JSON form's same call is a duplicate)
+	if code, _, raw := doCall(t, p, "tok", `{"call_id":"CA0001","dnis":"`+r.E164+`","ani":"+14155550188"}`); code != 200 ||
+		p.Stats().DuplicateCalls != 2 {
+		t.Fatalf("the same call by the JSON form: %d %s, %d duplicates", code, raw, p.Stats().DuplicateCalls)
 	}
 }
 
 func TestTwilioWebhookBadSignature(t *testing.T) {
 	cfg := onePool(2)
-	cfg.Twilio = TwilioConfig{AuthToken: twilioTok, PublicURL: "https://bid.example.com/v1/calls"}
-	p := mustNew(t, cfg, nil)
-	t0 := time.Unix(1_800_000_000, 0)
-	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
-	r := leaseOne(t, p, 1, t0)
+	cfg.Twilio = numbers.TwilioConfig{AuthToken: twilioTok, PublicURL: "https://bid.example.com/v1/calls"}
+	p := newPools(t, cfg)
+	r := leaseOne(t, p, 1, time.Now().Add(-time.Minute))
 	form := twilioForm("CA0002", r.E164, "+14155550188")
 	for name, c := range map[string]struct{ signURL, token string }{
 		"wrong token":      {"https://bid.example.com/v1/calls", "another-token"},
@@ -133,20 +132,20 @@ func TestTwilioWebhookBadSignature(t *testing.T) {
 	ctx.Request.Header.Set("X-Twilio-Signature", twilioSignature(twilioTok, "https://bid.example.com/v1/calls", form))
 	forged := twilioForm("CA0002", r.E164, "+19995550000")
 	ctx.Request.SetBodyString(forged.Encode())
-	p.HandleCalls(&ctx)
+	serveCalls(&ctx, p)
 	if ctx.Response.StatusCode() != fasthttp.StatusForbidden {
 		t.Fatalf("tampered: status %d", ctx.Response.StatusCode())
 	}
 	st := p.Stats()
-	if st.BadTwilioSignatures != 5 || st.Calls[MatchExact] != 0 {
+	if st.BadTwilioSignatures != 5 || st.Calls[numbers.MatchExact] != 0 {
 		t.Fatalf("bad signatures %d (want 5), calls %v (want none)", st.BadTwilioSignatures, st.Calls)
 	}
-	if _, ok := p.calls.calls["CA0002"]; ok {
-		t.Fatal("a refused call was attributed")
+	if n := callsCounted(p); n != 0 {
+		t.Fatalf("%d refused calls were attributed", n)
 	}
 
 	// no auth token configured: every form post is refused
-	p2 := mustNew(t, onePool(1), nil)
+	p2 := newPools(t, onePool(1))
 	ctx2 := twilioPost(p2, "/v1/calls", "http://callbid.internal:8080/v1/calls", "", "", form)
 	if ctx2.Response.StatusCode() != fasthttp.StatusForbidden || p2.Stats().BadTwilioSignatures != 1 {
 		t.Fatalf("unconfigured: status %d", ctx2.Response.StatusCode())
@@ -156,14 +155,12 @@ func TestTwilioWebhookBadSignature(t *testing.T) {
 // Without public_url the signed URL is the request's own; a query string
 // is part of it.
 func TestTwilioWebhookOwnURLAndExtensions(t *testing.T) {
-	cfg := Config{CallsToken: "tok", Twilio: TwilioConfig{AuthToken: twilioTok}, Pools: []PoolConfig{{
-		ID: "p", Extensions: []ExtensionRange{{Number: "+18005550110", From: 100, To: 103}},
+	cfg := numbers.Config{CallsToken: "tok", Twilio: numbers.TwilioConfig{AuthToken: twilioTok}, Pools: []numbers.PoolConfig{{
+		ID: "p", Extensions: []numbers.ExtensionRange{{Number: "+18005550110", From: 100, To: 103}},
 		Hold: 15 * time.Second, Lease: 30 * time.Minute, Cooldown: 30 * time.Minute,
 	}}}
-	p := mustNew(t, cfg, nil)
-	t0 := time.Unix(1_800_000_000, 0)
-	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
-	r := leaseOne(t, p, 3, t0)
+	p := newPools(t, cfg)
+	r := leaseOne(t, p, 3, time.Now().Add(-time.Minute))
 	own := "http://callbid.internal:8080/v1/calls?src=twilio"
 	form := twilioForm("CA0003", r.E164, "+14155550188")
 	ctx := twilioPost(p, "/v1/calls?src=twilio", own, twilioTok, "", form)
@@ -171,7 +168,7 @@ func TestTwilioWebhookOwnURLAndExtensions(t *testing.T) {
 	if ctx.Response.StatusCode() != 200 || !strings.Contains(body, "<Gather") {
 		t.Fatalf("without Digits on an extension number: %d %s, want a <Gather>", ctx.Response.StatusCode(), body)
 	}
-	if len(p.calls.calls) != 0 {
+	if n := callsCounted(p); n != 0 {
 		t.Fatal("the call was attributed before its extension was known")
 	}
 	if strings.Contains(body, "<Redirect") {
@@ -183,7 +180,7 @@ func TestTwilioWebhookOwnURLAndExtensions(t *testing.T) {
 	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
 		t.Fatalf("%v: %s", err, ctx.Response.Body())
 	}
-	if a.Match != MatchExact || a.Attribution == nil || a.Attribution.BidID != "bid-3" {
+	if a.Match != numbers.MatchExact || a.Attribution == nil || a.Attribution.BidID != "bid-3" {
 		t.Fatalf("with Digits %s: %+v", r.Ext, a)
 	}
 	// no next_url: an empty <Response/>
@@ -193,24 +190,24 @@ func TestTwilioWebhookOwnURLAndExtensions(t *testing.T) {
 	}
 }
 
-func TestTwilioConfigValidate(t *testing.T) {
-	cfg := onePool(1)
-	cfg.Twilio = TwilioConfig{PublicURL: "bid.example.com/v1/calls", NextURL: "ftp://x"}
-	err := cfg.Validate()
-	if err == nil || !strings.Contains(err.Error(), "twilio.public_url") || !strings.Contains(err.Error(), "twilio.next_url") {
-		t.Fatalf("Validate = %v", err)
-	}
-}
-
 // A caller who enters no extension goes on to next_url, unattributed.
 func TestTwilioGatherThenNextURL(t *testing.T) {
-	cfg := Config{CallsToken: "tok", Twilio: TwilioConfig{AuthToken: twilioTok, NextURL: "https://cc.example.com/flow"},
-		Pools: []PoolConfig{{ID: "p", Extensions: []ExtensionRange{{Number: "+18005550110", From: 100, To: 101}}}}}
-	p := mustNew(t, cfg, nil)
+	cfg := numbers.Config{CallsToken: "tok", Twilio: numbers.TwilioConfig{AuthToken: twilioTok, NextURL: "https://cc.example.com/flow"},
+		Pools: []numbers.PoolConfig{{ID: "p", Extensions: []numbers.ExtensionRange{{Number: "+18005550110", From: 100, To: 101}}}}}
+	p := newPools(t, cfg)
 	form := twilioForm("CA0004", "+18005550110", "+14155550188")
 	ctx := twilioPost(p, "/v1/calls", "http://callbid.internal:8080/v1/calls", twilioTok, "", form)
 	want := `<Response><Gather input="dtmf" finishOnKey="#" timeout="5"/><Redirect method="POST">https://cc.example.com/flow?callbid_accept=true&amp;callbid_campaign=&amp;callbid_match=none&amp;callbid_publisher=</Redirect></Response>`
 	if b := string(ctx.Response.Body()); !strings.HasSuffix(b, want) {
 		t.Fatalf("TwiML %s, want …%s", b, want)
 	}
+}
+
+// callsCounted is the number of calls attributed (any match).
+func callsCounted(p *numbers.Pools) uint64 {
+	var n uint64
+	for _, c := range p.Stats().Calls {
+		n += c
+	}
+	return n
 }

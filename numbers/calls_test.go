@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
 )
 
 type answer struct {
@@ -22,22 +18,38 @@ type answer struct {
 	Error       string              `json:"error"`
 }
 
+// doCall attributes one call given as a /v1/calls JSON body (httpapi
+// parses and checks real ones; its tests cover the HTTP answers) and
+// returns the status and answer the route would send.
 func doCall(t *testing.T, p *Pools, token, body string) (int, answer, string) {
 	t.Helper()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
-	ctx.Request.SetRequestURI("/v1/calls")
-	if token != "" {
-		ctx.Request.Header.Set("Authorization", "Bearer "+token)
+	if token != string(p.CallsToken()) {
+		t.Fatalf("token %q is not the pools' calls token", token)
 	}
-	ctx.Request.SetBodyString(body)
-	p.HandleCalls(&ctx)
-	raw := string(ctx.Response.Body())
+	var in struct {
+		CallID    string `json:"call_id"`
+		DNIS      string `json:"dnis"`
+		Ext       string `json:"ext"`
+		ANI       string `json:"ani"`
+		StartedAt string `json:"started_at"`
+	}
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	req := CallRequest{CallID: []byte(in.CallID), DNIS: []byte(in.DNIS), Ext: []byte(in.Ext), ANI: []byte(in.ANI)}
+	if in.StartedAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, in.StartedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.StartedAt = at.UnixNano()
+	}
+	raw := p.Attribute(&req, nil).JSON
 	var a answer
-	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
+	if err := json.Unmarshal(raw, &a); err != nil {
 		t.Fatalf("answer is not JSON: %v: %s", err, raw)
 	}
-	return ctx.Response.StatusCode(), a, raw
+	return 200, a, string(raw)
 }
 
 func callBody(id, dnis, ext, ani string, at time.Time) string {
@@ -171,44 +183,6 @@ func TestCallEvent(t *testing.T) {
 	}
 }
 
-func TestCallsBadInput(t *testing.T) {
-	p := mustNew(t, onePool(2), nil)
-	for _, c := range []struct {
-		token, body string
-		code        int
-		msg         string
-	}{
-		{"", callBody("a", "+18000000000", "", "", t0), 401, "bearer token"},
-		{"wrong", callBody("a", "+18000000000", "", "", t0), 401, "bearer token"},
-		{"tok", `{"call_id":`, 400, "not valid JSON"},
-		{"tok", `[]`, 400, "JSON object"},
-		{"tok", `{"call_id":"a","dnis":"18005550100"}`, 400, `dnis "18005550100" is not an E.164 number`},
-		{"tok", `{"dnis":"+18005550100"}`, 400, "call_id is required"},
-		{"tok", `{"call_id":"a","dnis":"+18005550100","ext":"12a"}`, 400, "digits only"},
-		{"tok", `{"call_id":"a","dnis":"+18005550100","started_at":"yesterday"}`, 400, "RFC 3339"},
-		{"tok", `{"call_id":7,"dnis":"+18005550100"}`, 400, "call_id must be a string"},
-	} {
-		code, a, raw := doCall(t, p, c.token, c.body)
-		if code != c.code || !strings.Contains(a.Error, c.msg) {
-			t.Errorf("%q: %d %s, want %d with %q", c.body, code, raw, c.code, c.msg)
-		}
-	}
-	// unknown number: 200, match none, counted
-	code, a, _ := doCall(t, p, "tok", callBody("u1", "+19995550100", "", "+14155550188", t0))
-	if code != 200 || a.Match != MatchNone || a.Attribution != nil || !a.Accept || a.Reason != "unattributed" {
-		t.Fatalf("unknown number: %d %+v", code, a)
-	}
-	if st := p.Stats(); st.UnknownNumberCalls != 1 || st.BadCallBodies != 7 || st.Unauthorized != 2 {
-		t.Fatalf("stats %+v", st)
-	}
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodGet)
-	p.HandleCalls(&ctx)
-	if ctx.Response.StatusCode() != 405 {
-		t.Fatalf("GET: %d", ctx.Response.StatusCode())
-	}
-}
-
 func TestBlocklist(t *testing.T) {
 	cfg := onePool(4)
 	cfg.Blocklist = BlocklistConfig{Callers: []string{"+15550001111"}, SpamThreshold: 2, SpamExpiry: time.Hour}
@@ -284,8 +258,8 @@ func TestCallOnHeldNumberAndExtension(t *testing.T) {
 	}
 }
 
-// TestAttributionPublished runs Run and checks the attribution event and
-// the inmemory HTTP path end to end.
+// TestAttributionPublished runs Run and checks the attribution event of a
+// call attributed on another goroutine.
 func TestAttributionPublished(t *testing.T) {
 	pub := &fakePub{}
 	p := mustNew(t, onePool(2), pub)
@@ -295,21 +269,7 @@ func TestAttributionPublished(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 
-	ln := fasthttputil.NewInmemoryListener()
-	srv := &fasthttp.Server{Handler: p.HandleCalls}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown()
-	c := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://callbid/v1/calls")
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.Set("Authorization", "Bearer tok")
-	req.SetBodyString(callBody("pub1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
-	if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-		t.Fatalf("POST: %v %d", err, resp.StatusCode())
-	}
+	doCall(t, p, "tok", callBody("pub1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
 	var msgs []pubMsg
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if msgs = pub.topic(events.TopicAttribution); len(msgs) > 0 {
@@ -399,25 +359,4 @@ func feedOutcome(p *Pools, m events.Message) error {
 		m.Time = p.clockNow()
 	}
 	return events.NewDispatch[events.Outcome](events.Config{}, p.HandleOutcome)(m)
-}
-
-// curl -d labels a JSON body form-encoded: it is still the JSON form with its
-// bearer token (the README's own example), not a Twilio webhook.
-func TestJSONCallLabelledFormEncoded(t *testing.T) {
-	p := mustNew(t, onePool(1), nil)
-	clock := t0
-	p.clockNow = func() time.Time { return clock }
-	r := leaseOne(t, p, 1, t0)
-	clock = t0.Add(time.Minute)
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
-	ctx.Request.SetRequestURI("/v1/calls")
-	ctx.Request.Header.Set("Authorization", "Bearer tok")
-	ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
-	ctx.Request.SetBodyString(callBody("c1", r.E164, "", "+14155550188", clock))
-	p.HandleCalls(&ctx)
-	var a answer
-	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil || ctx.Response.StatusCode() != 200 || a.Match != MatchExact {
-		t.Fatalf("status %d, answer %s (%v): want 200 and an exact match", ctx.Response.StatusCode(), ctx.Response.Body(), err)
-	}
 }
