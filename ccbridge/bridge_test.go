@@ -253,14 +253,6 @@ func equalSkills(a, b []events.AgentSkill) bool {
 	return true
 }
 
-const twilioYAML = `
-twilio:
-  auth_token: 0123456789abcdef0123456789abcdef
-  public_url: https://bridge.example.com
-  task_queues: {Mortgage: mortgage}
-dispositions: {Sale: SALE}
-`
-
 const genesysYAML = `
 genesys:
   skills:

@@ -16,6 +16,9 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// Twilio's voice webhook on POST /v1/calls: a form post signed with
+// X-Twilio-Signature (numbers.twilio), answered in TwiML.
+
 const formContentType = "application/x-www-form-urlencoded"
 
 // isForm reports whether a request is Twilio's form-encoded webhook. A JSON

@@ -297,7 +297,7 @@ type Pools struct {
 
 	rateMu   sync.Mutex
 	rateAt   int64
-	clockNow func() time.Time // time source of ApplyLeaseEvent, HandleCalls etc.
+	clockNow func() time.Time // time source of ApplyLeaseEvent, Attribute etc.
 
 	// refuse holds the reasons Reserve refuses (refuseReplay,
 	// refuseLeaseLog); one atomic load on the bid path.

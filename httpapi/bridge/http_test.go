@@ -134,11 +134,6 @@ type fakeClock struct {
 }
 
 func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newTestBridge(t *testing.T, yaml string) (*ccbridge.Bridge, *fakeSink, *fakeClock) {
 	t.Helper()
