@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"unsafe"
+
+	"github.com/prebid/openrtb/v20/adcom1"
 )
 
 // Sanity limits. A request beyond them is answered 400: no exchange sends
@@ -537,7 +539,9 @@ func (d *Decoder) decodeDevice() {
 		}
 		switch b2s(k) {
 		case "devicetype":
-			dv.Type = int(d.integer(p0("device.devicetype")))
+			if t := d.integer(p0("device.devicetype")); t >= math.MinInt8 && t <= math.MaxInt8 {
+				dv.Type = adcom1.DeviceType(t)
+			}
 		case "ip":
 			d.str(&dv.IP, p0("device.ip"))
 		case "ipv6":
@@ -1140,10 +1144,6 @@ func readNativeField(s *scanner, k []byte, info *nativeInfo) {
 	}
 }
 
-// nativeDataPhone is the Native 1.2 data asset type "phone" (Data Asset
-// Types, 7.4): "Phone number".
-const nativeDataPhone = 8
-
 func readAsset(s *scanner, info *nativeInfo) {
 	if !s.openObject() {
 		s.skip()
@@ -1197,7 +1197,7 @@ func readAsset(s *scanner, info *nativeInfo) {
 			info.titleLen = int(titleLen)
 		}
 	}
-	if data && !info.hasPhone && dataTypeOK && dataType == nativeDataPhone {
+	if data && !info.hasPhone && dataTypeOK && dataType == int64(adcom1.DataAssetPhone) {
 		info.hasPhone, info.phoneID = true, int(id)
 		if dataLenOK && dataLen > 0 && dataLen <= math.MaxInt32 {
 			info.phoneLen = int(dataLen)

@@ -159,7 +159,7 @@ func viewOurs(r *Request, o *openrtb2.BidRequest) oracleView {
 	v := oracleView{ID: r.ID, TMax: r.TMax, AT: int64(r.AT), Test: r.Test,
 		Cur: nz(r.Cur), BCat: nz(r.BCat), BAdv: nz(r.BAdv), BApp: nz(r.BApp), WSeat: nz(r.WSeat), BSeat: nz(r.BSeat),
 		Inventory: r.Inventory, InvID: r.SiteOrAppID, Domain: r.Domain, Bundle: r.Bundle, Page: r.Page,
-		PublisherID: r.PublisherID, Cats: nz(r.Cats), DevType: r.Device.Type, LMT: r.Device.LMT,
+		PublisherID: r.PublisherID, Cats: nz(r.Cats), DevType: int(r.Device.Type), LMT: r.Device.LMT,
 		UserID: r.User.ID, BuyerUID: r.User.BuyerUID, COPPA: r.Regs.COPPA, GPP: r.Regs.GPP, TID: r.Source.TID}
 	d := r.Device
 	v.Device = [10]string{d.IP, d.IPv6, d.IFA, d.UA, d.Country, d.Region, d.Metro, d.City, d.Zip}
