@@ -91,7 +91,12 @@ type cand struct {
 	cap   float64 // max_cpm in micro-units of the response currency
 	dead  bool    // pool exhausted during this request
 	bid   bool    // bid on some imp (debug answer)
-	imp   Cause   // furthest imp-level reason it did not bid (debug answer)
+	// exFactor is the learned exchange factor applied when exLearned
+	// (Deps.ExchangeFactors set and the campaign got to pricing); shown in
+	// the debug answer.
+	exFactor  float64
+	exLearned bool
+	imp       Cause // furthest imp-level reason it did not bid (debug answer)
 }
 
 // decision is pooled per-request scratch.
@@ -506,6 +511,10 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		if m, ok := lookupLower(c.exMult, ex.name); ok {
 			p *= m
 		}
+	}
+	if b.deps.ExchangeFactors != nil { // learned, beside the configured multiplier
+		cd.exFactor, cd.exLearned = b.exchangeFactor(d, c), true
+		p *= cd.exFactor
 	}
 	if c.domainMult != nil {
 		if m, ok := lookupLower(c.domainMult, req.Domain); ok {

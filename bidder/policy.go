@@ -149,6 +149,10 @@ func appendDebugExt(dst []byte, d *decision, s *snapshot) []byte {
 			dst = append(dst, `,"price":`...)
 			dst = openrtb.AppendPrice(dst, d.cands[i].price/1e6)
 		}
+		if d.evaluated && i < len(d.cands) && d.cands[i].exLearned {
+			dst = append(dst, `,"exchange_factor":`...)
+			dst = strconv.AppendFloat(dst, d.cands[i].exFactor, 'g', 6, 64)
+		}
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}}}"...)
