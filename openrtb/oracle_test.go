@@ -38,6 +38,7 @@ type oracleView struct {
 	GDPR                        *int8 // only when the 2.6 field is present
 	USPrivacy                   *string
 	GPP, TID                    string
+	GPPSID                      []int8
 	SChain                      *[2]int
 	Imps                        []oracleImp
 }
@@ -108,6 +109,9 @@ func viewOracle(o *openrtb2.BidRequest) oracleView {
 	}
 	if r := o.Regs; r != nil {
 		v.COPPA, v.GPP = r.COPPA != 0, r.GPP
+		if len(r.GPPSID) > 0 {
+			v.GPPSID = r.GPPSID
+		}
 		if r.GDPR != nil {
 			x := gdprValue(int64(*r.GDPR))
 			v.GDPR = &x
@@ -175,6 +179,9 @@ func viewOurs(r *Request, o *openrtb2.BidRequest) oracleView {
 	if o.Regs != nil && o.Regs.GDPR != nil {
 		x := r.Regs.GDPR
 		v.GDPR = &x
+	}
+	if len(r.Regs.GPPSID) > 0 {
+		v.GPPSID = append([]int8(nil), r.Regs.GPPSID...)
 	}
 	if o.Regs != nil && o.Regs.USPrivacy != "" {
 		u := r.Regs.USPrivacy

@@ -82,6 +82,7 @@ type Regs struct {
 	GDPR      int8 // -1 unknown, 0, 1
 	USPrivacy string
 	GPP       string
+	GPPSID    []int8 // regs.gpp_sid: the sections of GPP that apply
 }
 
 // Source holds supply-chain signals.
