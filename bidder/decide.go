@@ -35,7 +35,7 @@ const (
 	CauseSeat                   // our seat not in wseat, or in bseat (nbr 0)
 	CauseCurrency               // no usable currency in request.cur (nbr 0)
 	CauseInvalidTraffic         // device ip/ifa on the invalid-traffic list (504)
-	CausePrivacy                // privacy policy: GDPR without consent, US privacy opt-out (nbr 0)
+	CausePrivacy                // privacy policy: GDPR/TCF or GPP without consent, US privacy opt-out (nbr 0)
 	CauseTest                   // test=1 request and no server.test.number to bid with (nbr 0)
 	CauseUnsupported            // only video/audio, or native without a phone asset (nbr 0)
 	CauseInactive               // campaign paused, or outside its start/end flight (nbr 0)
@@ -123,17 +123,19 @@ type decision struct {
 	// Per-request values: set by decide, read by the functions it calls,
 	// valid during that one call (clear drops them before the struct goes
 	// back to the pool, so a pooled decision pins no request).
-	s        *snapshot
-	req      *openrtb.Request
-	ex       *exchangeRT
-	now      time.Time
-	hour     int // hour, weekday and day in the server's time zone
-	dow      time.Weekday
-	day      int64
-	devType  int // device.devicetype, 0 outside the AdCOM list
-	ipHash   uint64
-	ifaHash  uint64
-	impFloor float64 // the current imp's floor, micro-units of the response currency
+	s       *snapshot
+	req     *openrtb.Request
+	ex      *exchangeRT
+	now     time.Time
+	hour    int // hour, weekday and day in the server's time zone
+	dow     time.Weekday
+	day     int64
+	devType int // device.devicetype, 0 outside the AdCOM list
+	ipHash  uint64
+	ifaHash uint64
+	// anonymous: the privacy policy bids without personal data.
+	anonymous bool
+	impFloor  float64 // the current imp's floor, micro-units of the response currency
 }
 
 // pick is the campaign chosen for one imp, its creative and price, and,
@@ -208,7 +210,7 @@ func (b *Bidder) Decide(req *openrtb.Request, exchange string, now time.Time) Re
 func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exchangeRT, now time.Time) {
 	d.Bids, d.Cause, d.Cur, d.evaluated = d.Bids[:0], CauseNone, "", false
 	d.buf, d.refs = d.buf[:0], d.refs[:0]
-	d.s, d.req, d.ex, d.now = s, req, ex, now
+	d.s, d.req, d.ex, d.now, d.anonymous = s, req, ex, now, false
 	srv := &s.cfg.Server
 
 	avail := openrtb.Deadline(req.TMax, ex.allowance, ex.defaultTMax, srv.MaxDeadline)
@@ -239,9 +241,14 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		d.Cause = CauseInvalidTraffic
 		return
 	}
-	if s.policy.privacyBlocks(req) {
+	switch s.policy.check(req) {
+	case verdictBlock:
 		d.Cause = CausePrivacy
 		return
+	case verdictAnonymous:
+		// No consent for personal data: the reservation and the notice
+		// token carry no device hashes.
+		d.ipHash, d.ifaHash, d.anonymous = 0, 0, true
 	}
 	if req.Test && !s.policy.testBid {
 		d.Cause = CauseTest

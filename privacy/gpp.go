@@ -155,10 +155,11 @@ func USOptOut(id int, section string) (bool, error) {
 	return false, nil
 }
 
-// USPrivacyOptOut reads a US Privacy string: version 1, notice, opt-out
-// of sale, LSPA ("1YYN" opted out; "1---" does not apply).
+// USPrivacyOptOut reads a US Privacy string: version, notice, opt-out of
+// sale, LSPA ("1YYN" opted out; "1---" does not apply). Any four
+// characters are read, whatever the version character.
 func USPrivacyOptOut(s string) (bool, error) {
-	if len(s) != 4 || s[0] != '1' {
+	if len(s) != 4 {
 		return false, ErrMalformed
 	}
 	return s[2] == 'Y' || s[2] == 'y', nil
