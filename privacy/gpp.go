@@ -26,8 +26,16 @@ type GPP struct {
 }
 
 // Parse reads s (header~section~…); it keeps up to 32 sections, more is
-// ErrMalformed, as is a section count that does not match the header.
+// ErrMalformed. After an error g has no sections.
 func (g *GPP) Parse(s string) error {
+	err := g.parse(s)
+	if err != nil {
+		g.n = 0
+	}
+	return err
+}
+
+func (g *GPP) parse(s string) error {
 	g.n = 0
 	head, rest, _ := strings.Cut(s, "~")
 	b, err := newBits(head)
@@ -65,7 +73,6 @@ func (g *GPP) Parse(s string) error {
 		}
 		for id := start; id <= end; id++ {
 			if g.n == maxGPPSections || id >= maxGPPSectionIDVal {
-				g.n = 0
 				return ErrMalformed
 			}
 			g.ids[g.n] = uint16(id)
