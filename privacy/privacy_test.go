@@ -37,6 +37,16 @@ func TestTCFConsent(t *testing.T) {
 		f(enc+": with optional segments", tc+".IFoEUQQgAIQwgIwQABAEAAAAOIAACAIAAAAQAIAgEAACEAAAAAgAQBAAAAAAAGBAAgAAAAAAAFAAECAAAgAAQARAEQAAAAAJAAIAAgAAAYQEAAAQmAgBC3ZAYzUw", 9, purposeMask(1), true, nil)
 		f(enc+": padded", tc+"==", 9, 0, true, nil)
 	}
+	// The consent string of openrtb/testdata/requests/app-native.json: CMP
+	// 7, vendor list 159, purposes 1-10 consented, vendor consents as a
+	// bitfield up to vendor 959.
+	const appNative = "CPxyzAAPxyzAAAHABBENCfCsAP_AAH_AAAAAHftf_X_fb3_j-_59_9t0eY1f9_7_v-0zjhfds-8Nyf_X_L8X_2M7vF36pq4KuR4Eu3LBAQdlHOHcTQmQ6IkVqTPsbk2Mr7NKJ7PEinMbe2dYGH9_n9XTuZKY79_s___z__-__v__7_f_r-3_3_vp9V---3YHIgEmGpfARZiWOBJNGlUKIEIVxIdACACihGFomsICVwU7K4CPUEDABAagIwIgQYgoxZBAAAAAElEQAkAwIBEARAIAAQArQEIACJAEFgBIGAQACgGhYARRBKBIQZHBUcogQFSLRQTzRgSQAA"
+	f("app-native: vendor 755, purposes 1-10", appNative, 755, purposeMask(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), true, nil)
+	f("app-native: purpose 11", appNative, 755, purposeMask(1, 11), false, nil)
+	f("app-native: vendor 3 without consent", appNative, 3, purposeMask(1), false, nil)
+	f("app-native: vendor past 959", appNative, 1000, 0, false, nil)
+	// bidder/testdata/requests/own/realistic-2kb.json: no purposes, no vendors.
+	f("realistic-2kb: nothing consented", "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", 1, 0, false, nil)
 	f("empty", "", 1, 0, false, ErrMalformed)
 	f("not base64", "CP*x", 1, 0, false, ErrMalformed)
 	f("version 1", (&bitWriter{}).uint(1, 6).uint(0, 300).String(), 1, 0, false, ErrUnsupported)
