@@ -346,7 +346,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 						continue
 					}
 				}
-				deal, fc := s.clearsFloor(imp, c, price, d.impFloor, curRate)
+				deal, fc := d.clearsFloor(imp, c, price)
 				if fc != CauseNone {
 					worst, cd.imp = max(worst, fc), max(cd.imp, fc)
 					continue
@@ -752,8 +752,9 @@ func (s *snapshot) toMicros(v float64, cur string, respRate float64) (float64, b
 
 // clearsFloor decides the deal: the first deal open to our seat and the
 // campaign's advertiser whose floor the price meets; otherwise the open
-// auction when it is not private and the imp floor is met.
-func (s *snapshot) clearsFloor(imp *openrtb.Imp, c *campaign, price, impFloor, respRate float64) (string, Cause) {
+// auction when it is not private and the imp floor (d.impFloor) is met.
+func (d *decision) clearsFloor(imp *openrtb.Imp, c *campaign, price float64) (string, Cause) {
+	s, impFloor, respRate := d.s, d.impFloor, d.curRate
 	open := false
 	for i := range imp.Deals {
 		dl := &imp.Deals[i]
