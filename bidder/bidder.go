@@ -21,7 +21,9 @@ type Deps struct {
 	Capacity      Capacity
 	Feedback      Feedback
 	Participation Participation
-	Publisher     Publisher
+	// ExchangeFactors is optional: nil bids as if every factor were 1.
+	ExchangeFactors ExchangeFactors
+	Publisher       Publisher
 	// Now is the clock (time.Now when nil); tests pin it.
 	Now func() time.Time
 }

@@ -19,6 +19,9 @@
 // on the attribution and cc.call.v1 consumers' goroutines and update the call-cap
 // and value-bidding tables under their own mutexes; notice handlers rebuild
 // shading curves under a per-curve mutex; the bid path reads all three
-// through atomics and copy-on-write maps. The
+// through atomics and copy-on-write maps. Deps' interfaces (Capacity,
+// Feedback, Participation, ExchangeFactors) are called on the bid
+// goroutines and must not block. Consent strings are decoded by the
+// privacy package, on the bid goroutine, only when a signal applies. The
 // package starts no goroutine of its own.
 package bidder

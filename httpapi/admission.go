@@ -8,6 +8,7 @@ import (
 
 	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/openrtb"
+	"github.com/prebid/openrtb/v20/openrtb3"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 )
@@ -41,7 +42,7 @@ const (
 
 var shedReasonNames = [numShedReasons]string{"expired", "queue", "in_flight"}
 
-var shedNBR = [numShedReasons]openrtb.NoBidReason{openrtb.NBRInsufficientTime, openrtb.NBRTechnicalError, openrtb.NBRTechnicalError}
+var shedNBR = [numShedReasons]openrtb.NoBidReason{openrtb3.NoBidInsufficientTime, openrtb3.NoBidTechnicalError, openrtb3.NoBidTechnicalError}
 
 // admission is the public listener's in-flight count and its detector of a
 // standing queue. A burst or a pause (GC, a noisy neighbour) delays some
