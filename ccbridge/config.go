@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // Defaults for the zero values of Config.
@@ -34,7 +35,7 @@ const (
 type Config struct {
 	// Kafka is the same section callbid reads (brokers, client, TLS/SASL as
 	// the events package supports them).
-	Kafka events.Config `yaml:"kafka"`
+	Kafka kafkaio.Config `yaml:"kafka"`
 	// AgentIDPrefix is put in front of every platform agent id, e.g.
 	// "acme:" → "acme:4f1c…", so two centers cannot collide.
 	AgentIDPrefix string `yaml:"agent_id_prefix"`

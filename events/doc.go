@@ -28,36 +28,3 @@
 // starts one fetcher goroutine per partition; a Producer runs one writer
 // goroutine between NewProducer and Close. Everything else is safe to call from any goroutine.
 package events
-
-import "time"
-
-// Topic names (docs/events.md, plus callbid's own internal topics).
-const (
-	TopicAgentState  = "cc.agent-state.v1"
-	TopicCall        = "cc.call.v1"
-	TopicOutcome     = "cc.outcome.v1"
-	TopicAttribution = "callbid.attribution.v1"
-	TopicDemand      = "callbid.demand.v1"
-	// TopicLeases is compacted, keyed by number(+ext): lease and release
-	// events replayed at start so leases survive a restart.
-	TopicLeases = "callbid.leases.v1"
-	// TopicImpressions carries won and billed impressions from the notice
-	// handler, keyed by bid id; feedback replays it to rebuild hit rates.
-	TopicImpressions = "callbid.impressions.v1"
-	// TopicBids carries feedback's bid-path counters (bids and matching
-	// requests seen, per report row and demand interval) as periodic deltas,
-	// keyed by the callbid instance, so they survive a restart by replay.
-	TopicBids = "callbid.bids.v1"
-)
-
-// Message is one Kafka record handed to a consumer's handler. Key and Value
-// are valid only during the handler call (their buffers are reused); copy
-// what must outlive it.
-type Message struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Time      time.Time
-}

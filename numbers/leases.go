@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/valyala/fastjson"
 )
 
@@ -122,7 +123,7 @@ var errLeaseRecord = errors.New("lease record is malformed")
 // it before /readyz turns ready. Records this process published itself are
 // skipped, so following the topic after replay changes nothing. Bad records
 // are counted and skipped.
-func (p *Pools) ApplyLeaseEvent(msg events.Message) {
+func (p *Pools) ApplyLeaseEvent(msg kafkaio.Message) {
 	if err := p.applyLease(msg.Key, msg.Value, p.clockNow()); err != nil {
 		p.badLeaseEvent.Add(1)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Several callbid instances share the pools by Kafka partition ownership:
-// the consumer group on the lease log (the wiring's events.PoolGroup) assigns
+// the consumer group on the lease log (the wiring's kafkaio.PoolGroup) assigns
 // each instance a set of the lease topic's partitions, and an instance
 // reserves only numbers whose lease key the producer's balancer (murmur2, as
 // the Java client) puts on a partition it owns. Every instance still reads

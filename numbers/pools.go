@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
 // Publisher sends an event to a Kafka topic without blocking; it reports false
 // when the event was dropped (and counted) because the queue was full.
-// *events.Producer implements it.
+// *kafkaio.Producer implements it.
 type Publisher interface {
 	Publish(topic string, key, value []byte) bool
 }
@@ -384,7 +385,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 	p.genBase.Store(clockGen(time.Now().UnixNano()))
 	p.ownPrefix = appendJSONString([]byte(`{"o":`), p.instance)
 	if d, ok := pub.(interface {
-		Durable(topic string) *events.Durable
+		Durable(topic string) *kafkaio.Durable
 	}); ok {
 		if l := d.Durable(events.TopicLeases); l != nil {
 			p.leases = l

@@ -10,6 +10,7 @@ import (
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"github.com/rs/zerolog"
 )
@@ -41,11 +42,11 @@ func dispatchParts(b *testing.B) (*capacity.Model, *numbers.Pools, *feedback.Fee
 // inboundRecords makes n records of topic as a contact center sends them:
 // agent-state changes of 10,000 agents, call transitions (OFFERED, ANSWERED,
 // ENDED) of distinct calls, final outcomes.
-func inboundRecords(topic string, n int) []events.Message {
+func inboundRecords(topic string, n int) []kafkaio.Message {
 	t0 := time.Now().Add(-time.Minute).UTC()
 	states := []string{events.StateAvailable, events.StateBusy, events.StateACW, events.StateNotRoutable}
 	calls := []string{events.CallOffered, events.CallAnswered, events.CallEnded}
-	out := make([]events.Message, n)
+	out := make([]kafkaio.Message, n)
 	for i := range out {
 		var v any
 		switch topic {
@@ -63,7 +64,7 @@ func inboundRecords(topic string, n int) []events.Message {
 				Revenue: events.Money{AmountMicros: 250_000_000, Currency: "USD"}, OccurredAt: t0.Add(time.Duration(i) * time.Microsecond)}
 		}
 		b, _ := json.Marshal(v)
-		out[i] = events.Message{Topic: topic, Partition: i % 4, Offset: int64(i), Value: b, Time: t0}
+		out[i] = kafkaio.Message{Topic: topic, Partition: i % 4, Offset: int64(i), Value: b, Time: t0}
 	}
 	return out
 }

@@ -1,10 +1,11 @@
-package events
+package kafkaio
 
 import (
 	"net"
 	"strconv"
 	"testing"
 
+	"github.com/callbid/callbid/events"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -40,7 +41,7 @@ func startKfake(t testing.TB, cfg EmbeddedConfig, topics []string, opts ...kfake
 	}
 	for _, tp := range topics {
 		var conf map[string]string
-		if Compacted(tp) {
+		if events.Compacted(tp) {
 			conf = map[string]string{"cleanup.policy": "compact"}
 		}
 		if err := c.CreateTopic(tp, int32(cfg.Partitions), conf); err != nil && c.TopicInfo(tp) == nil {

@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -19,7 +20,7 @@ import (
 // lane of their own that queues without bound, retries every record until
 // the broker acknowledges it with the configured acks, and tells each
 // publisher when its record is durable (see Durable).
-var DurableTopics = []string{TopicLeases}
+var DurableTopics = []string{events.TopicLeases}
 
 // Producer publishes asynchronously in sized batches; Publish never blocks.
 //
