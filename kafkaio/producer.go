@@ -732,3 +732,16 @@ func (p *Producer) RegisterMetrics(reg prometheus.Registerer) error {
 	}
 	return nil
 }
+
+// Partitioner returns the partition function of the producer's balancer
+// for a topic of n partitions: murmur2 of the key, as the Java client, so
+// another process can tell where a keyed record goes. The function is for
+// one goroutine.
+func Partitioner(n int) func(key []byte) int {
+	parts := make([]int, n)
+	for k := range parts {
+		parts[k] = k
+	}
+	bal := &kafka.Murmur2Balancer{}
+	return func(key []byte) int { return bal.Balance(kafka.Message{Key: key}, parts...) }
+}
