@@ -241,8 +241,9 @@ var routingStates = []string{StateAvailable, StateReserved, StateBusy, StateACW,
 
 // decoder is the reusable state of one decoding goroutine.
 type decoder struct {
-	p *fastjson.Parser
-	f fields
+	p   *fastjson.Parser
+	f   fields
+	raw []byte // a Lease's []byte fields
 }
 
 func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {

@@ -10,7 +10,7 @@ import (
 )
 
 // testBroker is a kfake broker for this package's tests. The embedbroker
-// package imports events, so these internal tests start kfake themselves.
+// package imports kafkaio, so these internal tests start kfake themselves.
 type testBroker struct{ c *kfake.Cluster }
 
 func (b *testBroker) Addr() string { return b.c.ListenAddrs()[0] }
