@@ -398,10 +398,7 @@ func jsonRecord[T interface{ Check(Limits) error }](b []byte, ev T, l Limits) er
 func (ev *AgentState) decode(d *decoder, b []byte, l Limits) error { return d.agentState(b, ev, l) }
 func (ev *Call) decode(d *decoder, b []byte, l Limits) error       { return d.call(b, ev, l) }
 func (ev *Outcome) decode(d *decoder, b []byte, l Limits) error    { return d.outcome(b, ev, l) }
-func (ev *Impression) decode(_ *decoder, b []byte, l Limits) error {
-	*ev = Impression{}
-	return jsonRecord(b, ev, l)
-}
+func (ev *Impression) decode(d *decoder, b []byte, l Limits) error { return d.impression(b, ev, l) }
 func (ev *Attribution) decode(_ *decoder, b []byte, l Limits) error {
 	*ev = Attribution{}
 	return jsonRecord(b, ev, l)
@@ -439,7 +436,9 @@ func DecodeOutcome(b []byte, ev *Outcome) error {
 }
 
 // DecodeImpression parses and checks one callbid.impressions.v1 value.
-func DecodeImpression(b []byte, ev *Impression) error { return ev.decode(nil, b, Limits{}) }
+func DecodeImpression(b []byte, ev *Impression) error {
+	return decodeWith(b, func(d *decoder) error { return d.impression(b, ev, Limits{}) })
+}
 
 // DecodeAttribution parses and checks one callbid.attribution.v1 value.
 func DecodeAttribution(b []byte, ev *Attribution) error { return ev.decode(nil, b, Limits{}) }

@@ -69,6 +69,34 @@ func (d *decoder) lease(b []byte, ev *Lease, l Limits) error {
 	return ev.Check(l)
 }
 
+// impression decodes a callbid.impressions.v1 value with fastjson: the
+// topic is replayed at start by two readers (hit rates and budgets).
+func (d *decoder) impression(b []byte, ev *Impression, l Limits) error {
+	*ev = Impression{}
+	v, err := parseObject(d.p, b)
+	if err != nil {
+		return err
+	}
+	f := &d.f
+	f.reset()
+	f.str(v, "bid_id", &ev.BidID)
+	f.str(v, "kind", &ev.Kind, ImpressionWin, ImpressionBill, ImpressionLoss)
+	f.str(v, "campaign_id", &ev.CampaignID)
+	f.str(v, "publisher_id", &ev.PublisherID)
+	f.str(v, "exchange", &ev.Exchange)
+	f.str(v, "skill", &ev.Skill)
+	f.int64(v, "price_micros", &ev.PriceMicros)
+	f.str(v, "currency", &ev.Currency)
+	f.time(v, "at", &ev.At)
+	unsigned(f, v, "ip_hash", math.MaxUint64, &ev.IPHash)
+	unsigned(f, v, "ifa_hash", math.MaxUint64, &ev.IFAHash)
+	if f.err != nil {
+		return f.err
+	}
+	f.strs()
+	return ev.Check(l)
+}
+
 // unsigned reads a non-negative integer no larger than hi.
 func unsigned(f *fields, v *fastjson.Value, name string, hi uint64, dst *uint64) {
 	x := get(v, name)

@@ -177,3 +177,9 @@ func FuzzDecodeLease(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeImpression(f *testing.F) {
+	fuzzDecoder(f, DecodeImpression,
+		`{"bid_id":"b-1","kind":"bill","campaign_id":"c","price_micros":1,"currency":"USD","at":"2026-11-23T12:00:00Z","ip_hash":18446744073709551615}`,
+		`{"bid_id":"b-1","kind":"win"}`, `{"bid_id":1}`)
+}

@@ -20,6 +20,12 @@ func dispatcher(topic string, m *capacity.Model, p *numbers.Pools, f *feedback.F
 		d = kafkaio.NewDispatch[events.Call](cfg, m.HandleCall, p.HandleCallEvent, f.HandleCall)
 	case events.TopicOutcome:
 		d = kafkaio.NewDispatch[events.Outcome](cfg, p.HandleOutcome, f.HandleOutcome)
+	case events.TopicLeases:
+		return p.ApplyLeaseEvent
+	case events.TopicImpressions:
+		return f.HandleImpression
+	case events.TopicBids:
+		return f.HandleBids
 	}
 	return func(msg kafkaio.Message) {
 		if err := d(msg); err != nil {
