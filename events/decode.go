@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -93,6 +94,10 @@ func StripFraming(b []byte) []byte {
 // copied in one allocation. Unknown fields are ignored.
 
 var parserPool fastjson.ParserPool
+
+// decoderPool holds the decoders of the Decode functions (a parser and its
+// scratch buffers).
+var decoderPool sync.Pool
 
 // parseObject strips framing and parses b as a JSON object.
 func parseObject(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
@@ -412,9 +417,20 @@ func (*Attribution) topic() string { return TopicAttribution }
 
 // decodeWith runs one decode with a pooled parser (the static decoders).
 func decodeWith(b []byte, fn func(d *decoder) error) error {
-	d := &decoder{p: parserPool.Get()}
+	d, _ := decoderPool.Get().(*decoder)
+	if d == nil {
+		d = &decoder{p: parserPool.Get()}
+	}
 	err := fn(d)
-	parserPool.Put(d.p)
+	// The strings a decode made belong to its value now; its byte buffers
+	// are reused unless they grew large.
+	clear(d.f.refs[:cap(d.f.refs)]) // no pointer into the caller's value stays pooled
+	d.f.reset()
+	if cap(d.f.buf) > MaxRecordBytes {
+		d.f.buf = nil
+	}
+	d.raw = nil // a Lease's []byte fields (DecodeLease) point into it
+	decoderPool.Put(d)
 	return err
 }
 
