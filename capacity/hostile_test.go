@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
@@ -165,8 +164,7 @@ func TestHostileAgentRecordsBeforeAndAfterReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 1},
-		[]string{events.TopicAgentState}, zerolog.Nop())
+	broker, err := startBroker(1, events.TopicAgentState)
 	if err != nil {
 		t.Fatal(err)
 	}

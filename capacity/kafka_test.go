@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
@@ -34,8 +33,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
-		[]string{events.TopicAgentState}, zerolog.Nop())
+	broker, err := startBroker(4, events.TopicAgentState)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +230,7 @@ func TestKafkaThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
-		[]string{events.TopicAgentState}, zerolog.Nop())
+	broker, err := startBroker(4, events.TopicAgentState)
 	if err != nil {
 		t.Fatal(err)
 	}
