@@ -6,7 +6,7 @@
 //
 // # Goroutines
 //
-//   - Consumer goroutines (one per topic, from the events package) call
+//   - Consumer goroutines (one per topic, from package kafkaio) call
 //     HandleAgentState and HandleCall. They update the agent and call tables
 //     under a mutex that the bid path never takes.
 //   - Run, one goroutine, rebuilds an immutable snapshot at most every

@@ -34,7 +34,7 @@ const (
 // field path from the file's root.
 type Config struct {
 	// Kafka is the same section callbid reads (brokers, client, TLS/SASL as
-	// the events package supports them).
+	// package kafkaio supports them).
 	Kafka kafkaio.Config `yaml:"kafka"`
 	// AgentIDPrefix is put in front of every platform agent id, e.g.
 	// "acme:" → "acme:4f1c…", so two centers cannot collide.
