@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"hash"
 	"math"
@@ -566,12 +565,12 @@ func (b *Bidder) publishImpression(t *noticeToken, kind string, price int64, now
 	if b.deps.Publisher == nil {
 		return
 	}
-	v, err := json.Marshal(events.Impression{BidID: t.bidID, Kind: kind, CampaignID: t.campaign,
+	im := events.Impression{BidID: t.bidID, Kind: kind, CampaignID: t.campaign,
 		PublisherID: t.publisher, Exchange: t.exchange, Skill: t.skill, PriceMicros: price,
-		Currency: t.cur, At: now.UTC(), IPHash: t.ipHash, IFAHash: t.ifaHash})
-	if err != nil {
-		return
-	}
+		Currency: t.cur, At: now.UTC(), IPHash: t.ipHash, IFAHash: t.ifaHash}
+	// The producer copies the record, so a stack buffer does.
+	var buf [512]byte
+	v := events.AppendImpression(buf[:0], &im)
 	if !b.deps.Publisher.Publish(events.TopicImpressions, []byte(t.bidID), v) {
 		b.m.publishDropped.Inc()
 	}

@@ -44,6 +44,6 @@
 // Goroutines: the webhook listener's handlers, the NDJSON reader and the
 // heartbeat ticker all call the Bridge; one mutex serialises them (the
 // bridge is off callbid's bid path, and per-agent order matters more than
-// parallelism). Output goes to a Sink (events.Producer), whose Publish
+// parallelism). Output goes to a Sink (kafkaio.Producer), whose Publish
 // never blocks.
 package ccbridge

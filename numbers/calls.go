@@ -544,7 +544,7 @@ func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) [
 // exactly as POST /v1/calls does (at most once per call_id), dated by its
 // occurred_at; an ENDED event moves the cooldown of the lease it ended.
 // Other event types are ignored here. The events consumer has decoded and
-// checked the record (see events.NewRecordConsumer).
+// checked the record (see kafkaio.NewRecordConsumer).
 func (p *Pools) HandleCallEvent(ev *events.Call) error {
 	switch ev.EventType {
 	case events.CallOffered:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 type answer struct {
@@ -141,7 +142,7 @@ func TestCallsSameIDOnce(t *testing.T) {
 	// the event path with the same call id does not count it again
 	ev := fmt.Sprintf(`{"call_id":"dup","event_type":"OFFERED","dnis":%q,"ani":"+14155550188","occurred_at":%q}`,
 		r.E164, t0.Add(time.Minute).Format(time.RFC3339))
-	feedCall(p, events.Message{Value: []byte(ev)})
+	feedCall(p, kafkaio.Message{Value: []byte(ev)})
 	st := p.Stats()
 	if st.Calls[MatchExact] != 1 || st.DuplicateCalls != 2 {
 		t.Fatalf("calls %v duplicates %d", st.Calls, st.DuplicateCalls)
@@ -152,8 +153,8 @@ func TestCallEvent(t *testing.T) {
 	p := mustNew(t, onePool(2), nil)
 	r := leaseOne(t, p, 1, t0)
 	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
-	mk := func(id, typ string) events.Message {
-		return events.Message{Topic: events.TopicCall, Value: fmt.Appendf(nil,
+	mk := func(id, typ string) kafkaio.Message {
+		return kafkaio.Message{Topic: events.TopicCall, Value: fmt.Appendf(nil,
 			`{"call_id":%q,"event_type":%q,"dnis":%q,"ext":"","ani":"+14155550188","occurred_at":%q}`,
 			id, typ, r.E164, t0.Add(time.Minute).Format(time.RFC3339))}
 	}
@@ -165,11 +166,11 @@ func TestCallEvent(t *testing.T) {
 	if st := p.stateOf(refIndex(r.Ref)); st != stCooldown {
 		t.Fatalf("OFFERED left the number %s", stateNames[st])
 	}
-	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":`)}); events.Reason(err) != events.ReasonMalformedJSON {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(`{"call_id":`)}); events.Reason(err) != events.ReasonMalformedJSON {
 		t.Fatalf("malformed call event: %v", err)
 	}
 	// not a tracking number: attributed to nothing, like /v1/calls would
-	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)}); err != nil {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	// the HTTP answer for the same call id is the event's
@@ -196,7 +197,7 @@ func TestBlocklist(t *testing.T) {
 	}
 	// SPAM reports: two distinct calls block the caller; a re-sent outcome counts once
 	spam := func(id string) {
-		feedOutcome(p, events.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
+		feedOutcome(p, kafkaio.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
 	}
 	const ani = "+14155550123"
 	for k, id := range []string{"s1", "s2"} {
@@ -209,7 +210,7 @@ func TestBlocklist(t *testing.T) {
 		}
 	}
 	spam("never-seen")
-	if err := feedOutcome(p, events.Message{Value: []byte(`not json`)}); events.Reason(err) != events.ReasonMalformedJSON {
+	if err := feedOutcome(p, kafkaio.Message{Value: []byte(`not json`)}); events.Reason(err) != events.ReasonMalformedJSON {
 		t.Fatalf("malformed outcome: %v", err)
 	}
 	st := p.Stats()
@@ -301,7 +302,7 @@ func TestCooldownFromCallEnd(t *testing.T) {
 	ended := fmt.Sprintf(`{"call_id":"long","event_type":"ENDED","dnis":%q,"occurred_at":%q,"talk_ms":1200000,"end_reason":"CUSTOMER_HANGUP"}`,
 		r.E164, start.Add(20*time.Minute).Format(time.RFC3339))
 	p.clockNow = func() time.Time { return start.Add(20 * time.Minute) } // the ENDED event arrives when the call ends
-	if err := feedCall(p, events.Message{Value: []byte(ended)}); err != nil {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(ended)}); err != nil {
 		t.Fatal(err)
 	}
 	p.Sweep(start.Add(31 * time.Minute)) // 30 min after the start: still cooling down
@@ -329,7 +330,7 @@ func TestCallSecondsBeforeReservation(t *testing.T) {
 	p2 := mustNew(t, onePool(3), &fakePub{})
 	p2.clockNow = func() time.Time { return bid.Add(time.Second) }
 	for _, m := range pub.topic(events.TopicLeases) {
-		p2.ApplyLeaseEvent(events.Message{Key: m.key, Value: m.value})
+		p2.ApplyLeaseEvent(kafkaio.Message{Key: m.key, Value: m.value})
 	}
 	for name, p := range map[string]*Pools{"live": p1, "replayed": p2} {
 		p.clockNow = func() time.Time { return bid.Add(time.Second) }
@@ -346,17 +347,17 @@ func TestCallSecondsBeforeReservation(t *testing.T) {
 
 // feedCall hands one cc.call.v1 record to the pools as the events consumer
 // does (decoded and checked once; the record's Kafka time is the pools' clock unless set).
-func feedCall(p *Pools, m events.Message) error {
+func feedCall(p *Pools, m kafkaio.Message) error {
 	if m.Time.IsZero() {
 		m.Time = p.clockNow()
 	}
-	return events.NewDispatch[events.Call](events.Config{}, p.HandleCallEvent)(m)
+	return kafkaio.NewDispatch[events.Call](kafkaio.Config{}, p.HandleCallEvent)(m)
 }
 
 // feedOutcome is feedCall for cc.outcome.v1.
-func feedOutcome(p *Pools, m events.Message) error {
+func feedOutcome(p *Pools, m kafkaio.Message) error {
 	if m.Time.IsZero() {
 		m.Time = p.clockNow()
 	}
-	return events.NewDispatch[events.Outcome](events.Config{}, p.HandleOutcome)(m)
+	return kafkaio.NewDispatch[events.Outcome](kafkaio.Config{}, p.HandleOutcome)(m)
 }

@@ -9,12 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // LeaseLog is the never-dropping writer of events.TopicLeases
-// (*events.Durable, which New picks up from a publisher that offers it).
+// (*kafkaio.Durable, which New picks up from a publisher that offers it).
 // Records are written in Append order.
 type LeaseLog interface {
 	// Append queues a record and returns its sequence number; 0 when the
@@ -26,7 +26,7 @@ type LeaseLog interface {
 	// ends or the writer stopped first.
 	Wait(ctx context.Context, seq uint64) error
 	// Health is the writer's state at now.
-	Health(now time.Time) events.DurableHealth
+	Health(now time.Time) kafkaio.DurableHealth
 }
 
 // ErrLeaseNotDurable means a win or billing notice's lease record was not

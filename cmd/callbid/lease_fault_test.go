@@ -25,6 +25,7 @@ import (
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -279,7 +280,7 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	brokerAddr := freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "broker")
 	startBroker := func() *embedbroker.Broker {
-		e, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 4, DataDir: dataDir},
+		e, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 4, DataDir: dataDir},
 			events.AllTopics, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
@@ -290,9 +291,9 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	defer func() { broker.Close() }()
 
 	// The contact center streams agent states into the external broker.
-	kcfg := events.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
+	kcfg := kafkaio.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
 	kcfg.SetDefaults()
-	cc := events.NewProducer(kcfg, zerolog.Nop())
+	cc := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	simCfg := ccsim.DemoConfig()
@@ -451,14 +452,14 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 }
 
 // dumpLeaseLog logs every lease record of the given numbers (on failure).
-func dumpLeaseLog(t *testing.T, cfg events.Config, numbers []string) {
+func dumpLeaseLog(t *testing.T, cfg kafkaio.Config, numbers []string) {
 	want := map[string]bool{}
 	for _, n := range numbers {
 		want[n] = true
 	}
 	var mu sync.Mutex
 	var lines []string
-	c := events.NewConsumer(cfg, events.TopicLeases, func(m events.Message) {
+	c := kafkaio.NewConsumer(cfg, events.TopicLeases, func(m kafkaio.Message) {
 		if want[string(m.Key)] {
 			mu.Lock()
 			lines = append(lines, fmt.Sprintf("p%d@%d %s %s", m.Partition, m.Offset, m.Key, m.Value))

@@ -21,6 +21,7 @@ import (
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -435,14 +436,14 @@ func TestBrokerDownAtStart(t *testing.T) {
 
 	// The broker appears on the configured address, and a contact center
 	// starts streaming agent states into it.
-	emb, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr}, events.AllTopics, zerolog.Nop())
+	emb, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: brokerAddr}, events.AllTopics, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer emb.Close()
-	kcfg := events.Config{Brokers: []string{emb.Addr()}}
+	kcfg := kafkaio.Config{Brokers: []string{emb.Addr()}}
 	kcfg.SetDefaults()
-	prod := events.NewProducer(kcfg, zerolog.Nop())
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -581,7 +582,7 @@ func TestSecureKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true}, events.AllTopics, zerolog.Nop(),
+	emb, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true}, events.AllTopics, zerolog.Nop(),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "callbid", "right-pass"), kfake.TLS(pki.Server))
 	if err != nil {
 		t.Fatal(err)
@@ -609,11 +610,11 @@ func TestSecureKafka(t *testing.T) {
 
 	t.Run("right password", func(t *testing.T) {
 		p := startUnready(t, bin, demoConfig(t), env("right-pass")...)
-		kcfg := events.Config{Brokers: []string{emb.Addr()},
-			TLS:  events.TLSConfig{Enabled: true, CAFile: pki.CAFile},
-			SASL: events.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
+		kcfg := kafkaio.Config{Brokers: []string{emb.Addr()},
+			TLS:  kafkaio.TLSConfig{Enabled: true, CAFile: pki.CAFile},
+			SASL: kafkaio.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
 		kcfg.SetDefaults()
-		prod := events.NewProducer(kcfg, zerolog.Nop())
+		prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()

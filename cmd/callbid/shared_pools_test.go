@@ -20,6 +20,7 @@ import (
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -38,15 +39,15 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	brokerAddr := freeAddr(t)
-	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 6},
+	broker, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 6},
 		events.AllTopics, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	kcfg := events.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
+	kcfg := kafkaio.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
 	kcfg.SetDefaults()
-	cc := events.NewProducer(kcfg, zerolog.Nop())
+	cc := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	simCfg := ccsim.DemoConfig()

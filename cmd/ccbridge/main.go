@@ -30,6 +30,7 @@ import (
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/httpapi/bridge"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 func main() {
@@ -77,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defer emb.Close()
 		kcfg.UseEmbedded(emb)
 	}
-	prod := events.NewProducer(kcfg, log)
+	prod := kafkaio.NewProducer(kcfg, log)
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 		defer cancel()

@@ -1,15 +1,16 @@
-package events
+package kafkaio
 
 import (
 	"net"
 	"strconv"
 	"testing"
 
+	"github.com/callbid/callbid/events"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // testBroker is a kfake broker for this package's tests. The embedbroker
-// package imports events, so these internal tests start kfake themselves.
+// package imports kafkaio, so these internal tests start kfake themselves.
 type testBroker struct{ c *kfake.Cluster }
 
 func (b *testBroker) Addr() string { return b.c.ListenAddrs()[0] }
@@ -40,7 +41,7 @@ func startKfake(t testing.TB, cfg EmbeddedConfig, topics []string, opts ...kfake
 	}
 	for _, tp := range topics {
 		var conf map[string]string
-		if Compacted(tp) {
+		if events.Compacted(tp) {
 			conf = map[string]string{"cleanup.policy": "compact"}
 		}
 		if err := c.CreateTopic(tp, int32(cfg.Partitions), conf); err != nil && c.TopicInfo(tp) == nil {

@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -48,7 +49,7 @@ func CreateTopicCommand(cfg Config, topic string) string {
 		b.WriteString(" --replication-factor ")
 		b.WriteString(strconv.Itoa(cfg.Topics.ReplicationFactor))
 	}
-	if Compacted(topic) {
+	if events.Compacted(topic) {
 		b.WriteString(" --config cleanup.policy=compact")
 	}
 	return b.String()
@@ -114,7 +115,7 @@ func missingTopics(ctx context.Context, cl *kafka.Client, want []string) ([]stri
 func warnNotCompacted(ctx context.Context, cl *kafka.Client, topics []string, log zerolog.Logger) {
 	req := &kafka.DescribeConfigsRequest{}
 	for _, t := range topics {
-		if Compacted(t) {
+		if events.Compacted(t) {
 			req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
 				ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"cleanup.policy"}})
 		}

@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -154,7 +155,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.QueueSize, DefaultQueueSize)
 	setDefault(&c.RetryBackoffMin, DefaultRetryBackoffMin)
 	setDefault(&c.RetryBackoffMax, DefaultRetryBackoffMax)
-	setDefault(&c.MaxFutureSkew, DefaultMaxFutureSkew)
+	setDefault(&c.MaxFutureSkew, events.DefaultMaxFutureSkew)
 	c.Embedded.SetDefaults()
 	setDefault(&c.Topics.Partitions, DefaultTopicPartitions)
 	setDefault(&c.GroupID, "callbid")

@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -9,19 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 )
 
 // agentEvents makes n agent-state values for agents distinct agents, as the
 // contact center would send them (about 230 bytes each).
 func agentEvents(n, agents int) (keys, values [][]byte) {
-	states := []string{StateAvailable, StateBusy, StateACW, StateNotRoutable}
+	states := []string{events.StateAvailable, events.StateBusy, events.StateACW, events.StateNotRoutable}
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	for i := range n {
 		id := fmt.Sprintf("acme:agent-%05d", i%agents)
-		ev := AgentState{
-			AgentID: id, Seq: int64(i), EventType: AgentStateChange, OccurredAt: t0.Add(time.Duration(i) * time.Millisecond),
-			RoutingState: states[i%len(states)], Skills: []AgentSkill{{Name: "mortgage", Proficiency: 4}, {Name: "legal", Proficiency: 2.5}},
+		ev := events.AgentState{
+			AgentID: id, Seq: int64(i), EventType: events.AgentStateChange, OccurredAt: t0.Add(time.Duration(i) * time.Millisecond),
+			RoutingState: states[i%len(states)], Skills: []events.AgentSkill{{Name: "mortgage", Proficiency: 4}, {Name: "legal", Proficiency: 2.5}},
 			Channels: []string{"voice"}, TTLSeconds: 300,
 		}
 		b, _ := json.Marshal(&ev)
@@ -60,7 +61,7 @@ func BenchmarkConsumerReplay(b *testing.B) {
 	defer e.Close()
 	cfg := testConfig(e.Addr())
 	keys, values := agentEvents(n, agents)
-	took := produceAll(b, cfg, TopicAgentState, keys, values)
+	took := produceAll(b, cfg, events.TopicAgentState, keys, values)
 	b.Logf("produced %d events in %s (%.0f events/s)", n, took, float64(n)/took.Seconds())
 	for _, decode := range []bool{false, true} {
 		b.Run(fmt.Sprintf("decode=%v", decode), func(b *testing.B) {
@@ -68,10 +69,10 @@ func BenchmarkConsumerReplay(b *testing.B) {
 			var total time.Duration
 			for b.Loop() {
 				var got atomic.Int64
-				var ev AgentState
-				c := NewConsumer(cfg, TopicAgentState, func(m Message) {
+				var ev events.AgentState
+				c := NewConsumer(cfg, events.TopicAgentState, func(m Message) {
 					if decode {
-						if err := DecodeAgentState(m.Value, &ev); err != nil {
+						if err := events.DecodeAgentState(m.Value, &ev); err != nil {
 							panic(err)
 						}
 					}
@@ -109,9 +110,9 @@ func BenchmarkFollowLatency(b *testing.B) {
 	sent := make([]int64, len(keys)) // unix nanos by seq
 	var lat []time.Duration
 	latCh := make(chan time.Duration, 1<<16)
-	c := NewConsumer(cfg, TopicAgentState, func(m Message) {
-		var ev AgentState
-		if err := DecodeAgentState(m.Value, &ev); err != nil {
+	c := NewConsumer(cfg, events.TopicAgentState, func(m Message) {
+		var ev events.AgentState
+		if err := events.DecodeAgentState(m.Value, &ev); err != nil {
 			panic(err)
 		}
 		latCh <- time.Duration(time.Now().UnixNano() - atomic.LoadInt64(&sent[ev.Seq]))
@@ -133,7 +134,7 @@ func BenchmarkFollowLatency(b *testing.B) {
 		}
 		k := i % len(keys)
 		atomic.StoreInt64(&sent[k], time.Now().UnixNano())
-		p.Publish(TopicAgentState, keys[k], values[k])
+		p.Publish(events.TopicAgentState, keys[k], values[k])
 		i++
 		if k == len(keys)-1 {
 			// Wait for this lap before reusing seq slots.

@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -23,7 +24,7 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-var inboundTopics = []string{TopicAgentState, TopicCall, TopicOutcome}
+var inboundTopics = []string{events.TopicAgentState, events.TopicCall, events.TopicOutcome}
 
 func TestCheckTopicsMissing(t *testing.T) {
 	b := startKfake(t, EmbeddedConfig{Partitions: 2}, inboundTopics) // auto-creation off, as on most clusters
@@ -32,12 +33,12 @@ func TestCheckTopicsMissing(t *testing.T) {
 	cfg.Topics.ReplicationFactor = 3
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := CheckTopics(ctx, cfg, AllTopics, zerolog.Nop())
+	err := CheckTopics(ctx, cfg, events.AllTopics, zerolog.Nop())
 	var mt *MissingTopicsError
 	if !errors.As(err, &mt) {
 		t.Fatalf("CheckTopics = %v, want *MissingTopicsError", err)
 	}
-	want := []string{TopicAttribution, TopicBids, TopicDemand, TopicImpressions, TopicLeases}
+	want := []string{events.TopicAttribution, events.TopicBids, events.TopicDemand, events.TopicImpressions, events.TopicLeases}
 	if !slices.Equal(mt.Topics, want) {
 		t.Errorf("missing %q, want %q", mt.Topics, want)
 	}
@@ -46,7 +47,7 @@ func TestCheckTopicsMissing(t *testing.T) {
 		t.Errorf("commands %q lack %q", mt.Commands, leases)
 	}
 	for _, c := range mt.Commands {
-		if strings.Contains(c, TopicImpressions) && strings.Contains(c, "compact") {
+		if strings.Contains(c, events.TopicImpressions) && strings.Contains(c, "compact") {
 			t.Errorf("impressions must not be compacted (every win and bill is replayed): %s", c)
 		}
 	}
@@ -54,7 +55,7 @@ func TestCheckTopicsMissing(t *testing.T) {
 		t.Errorf("error does not name the topics and the setting: %s", msg)
 	}
 	// Nothing was created behind the operator's back.
-	if b.c.TopicInfo(TopicLeases) != nil {
+	if b.c.TopicInfo(events.TopicLeases) != nil {
 		t.Error("CheckTopics created a topic without kafka.topics.auto_create")
 	}
 }
@@ -68,10 +69,10 @@ func TestCheckTopicsAutoCreate(t *testing.T) {
 	var logs syncBuf
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := CheckTopics(ctx, cfg, AllTopics, zerolog.New(&logs)); err != nil {
+	if err := CheckTopics(ctx, cfg, events.AllTopics, zerolog.New(&logs)); err != nil {
 		t.Fatalf("CheckTopics with auto_create: %v", err)
 	}
-	for _, topic := range AllTopics {
+	for _, topic := range events.AllTopics {
 		info := b.c.TopicInfo(topic)
 		if info == nil {
 			t.Errorf("%s not created", topic)
@@ -81,15 +82,15 @@ func TestCheckTopicsAutoCreate(t *testing.T) {
 		if p := info.Configs["cleanup.policy"]; p != nil {
 			policy = *p
 		}
-		if Compacted(topic) != (policy == "compact") {
-			t.Errorf("%s has cleanup.policy %q; compacted should be %v", topic, policy, Compacted(topic))
+		if events.Compacted(topic) != (policy == "compact") {
+			t.Errorf("%s has cleanup.policy %q; compacted should be %v", topic, policy, events.Compacted(topic))
 		}
 	}
 	if !strings.Contains(logs.String(), "created the missing kafka topics") {
 		t.Errorf("no log of the creation: %s", logs.String())
 	}
 	// A second check finds everything and creates nothing.
-	if err := CheckTopics(ctx, cfg, AllTopics, zerolog.Nop()); err != nil {
+	if err := CheckTopics(ctx, cfg, events.AllTopics, zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -97,13 +98,13 @@ func TestCheckTopicsAutoCreate(t *testing.T) {
 func TestCheckTopicsWarnsWhenNotCompacted(t *testing.T) {
 	b := startKfake(t, EmbeddedConfig{Partitions: 2}, nil)
 	defer b.Close()
-	if err := b.c.CreateTopic(TopicLeases, 2, map[string]string{"cleanup.policy": "delete"}); err != nil {
+	if err := b.c.CreateTopic(events.TopicLeases, 2, map[string]string{"cleanup.policy": "delete"}); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuf
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := CheckTopics(ctx, testConfig(b.Addr()), []string{TopicLeases}, zerolog.New(&logs)); err != nil {
+	if err := CheckTopics(ctx, testConfig(b.Addr()), []string{events.TopicLeases}, zerolog.New(&logs)); err != nil {
 		t.Fatal(err)
 	}
 	if l := logs.String(); !strings.Contains(l, `"topic":"callbid.leases.v1"`) || !strings.Contains(l, "should be compacted") {
@@ -131,7 +132,7 @@ func TestClusterCheckMissingThenCreated(t *testing.T) {
 	defer b.Close()
 	cfg := testConfig(b.Addr())
 	var logs syncBuf
-	cc := NewClusterCheck(cfg, AllTopics, zerolog.New(&logs))
+	cc := NewClusterCheck(cfg, events.AllTopics, zerolog.New(&logs))
 	cc.RecheckEvery = 20 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	if err := cc.RegisterMetrics(reg); err != nil {
@@ -157,7 +158,7 @@ func TestClusterCheckMissingThenCreated(t *testing.T) {
 		t.Errorf("callbid_kafka_topics_missing = %v, want 5", n)
 	}
 	// The operator creates them; the re-check clears readiness.
-	if err := EnsureTopics(ctx, cfg, AllTopics...); err != nil {
+	if err := EnsureTopics(ctx, cfg, events.AllTopics...); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "ready once the topics exist", func() bool { ok, _ := cc.Ready(); return ok })
@@ -178,7 +179,7 @@ func TestClusterCheckWrongPassword(t *testing.T) {
 	cfg.TLS = TLSConfig{Enabled: true, CAFile: pki.caFile}
 	cfg.SASL = SASLConfig{Mechanism: MechanismSCRAMSHA256, Username: "scram256-user", Password: "wrong"}
 	var logs syncBuf
-	cc := NewClusterCheck(cfg, AllTopics, zerolog.New(&logs))
+	cc := NewClusterCheck(cfg, events.AllTopics, zerolog.New(&logs))
 	reg := prometheus.NewRegistry()
 	if err := cc.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)

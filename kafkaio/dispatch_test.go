@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -48,7 +49,7 @@ func TestRecordConsumerCountsAndLogsBadRecords(t *testing.T) {
 		`not json`,
 		"\x00\x00\x00\x00\x01" + strings.Replace(good, "ok-1", "ok-2", 1),
 	} {
-		if !p.Publish(TopicOutcome, []byte("k"), []byte(v)) { // one key: one partition, in order
+		if !p.Publish(events.TopicOutcome, []byte("k"), []byte(v)) { // one key: one partition, in order
 			t.Fatal("dropped")
 		}
 	}
@@ -57,9 +58,9 @@ func TestRecordConsumerCountsAndLogsBadRecords(t *testing.T) {
 	var logs syncBuffer
 	var mu sync.Mutex
 	var a, b []string
-	c := NewRecordConsumer[Outcome](cfg, zerolog.New(&logs),
-		func(o *Outcome) error { mu.Lock(); a = append(a, o.CallID); mu.Unlock(); return nil },
-		func(o *Outcome) error { mu.Lock(); b = append(b, o.CallID); mu.Unlock(); return nil })
+	c := NewRecordConsumer[events.Outcome](cfg, zerolog.New(&logs),
+		func(o *events.Outcome) error { mu.Lock(); a = append(a, o.CallID); mu.Unlock(); return nil },
+		func(o *events.Outcome) error { mu.Lock(); b = append(b, o.CallID); mu.Unlock(); return nil })
 	reg := prometheus.NewRegistry()
 	if err := c.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
@@ -76,10 +77,10 @@ func TestRecordConsumerCountsAndLogsBadRecords(t *testing.T) {
 		t.Errorf("handlers saw %v and %v, want ok-1,ok-2 each", a, b)
 	}
 	mu.Unlock()
-	if c.Topic() != TopicOutcome {
+	if c.Topic() != events.TopicOutcome {
 		t.Errorf("topic %q", c.Topic())
 	}
-	want := map[string]float64{ReasonUnknownDisposition: 1, ReasonFutureTime: 1, ReasonMalformedJSON: 1}
+	want := map[string]float64{events.ReasonUnknownDisposition: 1, events.ReasonFutureTime: 1, events.ReasonMalformedJSON: 1}
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestRecordConsumerCountsAndLogsBadRecords(t *testing.T) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["topic"] != TopicOutcome {
+			if labels["topic"] != events.TopicOutcome {
 				t.Errorf("labels %v", labels)
 			}
 			got[labels["reason"]] = m.GetCounter().GetValue()
@@ -102,10 +103,10 @@ func TestRecordConsumerCountsAndLogsBadRecords(t *testing.T) {
 	}
 	for r, n := range want {
 		if got[r] != n {
-			t.Errorf("callbid_events_bad_total{topic=%q,reason=%q} = %v, want %v (all %v)", TopicOutcome, r, got[r], n, got)
+			t.Errorf("callbid_events_bad_total{topic=%q,reason=%q} = %v, want %v (all %v)", events.TopicOutcome, r, got[r], n, got)
 		}
 	}
-	if br := c.BadRecords(); len(br) != 3 || br[ReasonFutureTime] != 1 {
+	if br := c.BadRecords(); len(br) != 3 || br[events.ReasonFutureTime] != 1 {
 		t.Errorf("BadRecords %v", br)
 	}
 	if st := c.Stats(); st.Bad != 3 || st.Messages != 5 {
@@ -123,8 +124,39 @@ func TestRecordConsumerCountsAndLogsBadRecords(t *testing.T) {
 			}
 		}
 	}
-	if n != 1 || line["topic"] != TopicOutcome || line["reason"] != ReasonUnknownDisposition ||
+	if n != 1 || line["topic"] != events.TopicOutcome || line["reason"] != events.ReasonUnknownDisposition ||
 		line["partition"] == nil || line["offset"] != float64(1) || line["level"] != "warn" {
 		t.Errorf("%d warn lines, last %v\n%s", n, line, logs.String())
+	}
+}
+
+// A missing occurred_at is the record's Kafka timestamp, for every handler.
+func TestDispatchMissingTimeFromRecord(t *testing.T) {
+	written := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	var got time.Time
+	d := NewDispatch[events.Call](Config{}, func(c *events.Call) error { got = c.OccurredAt; return nil })
+	if err := d(Message{Value: []byte(`{"call_id":"c","event_type":"OFFERED"}`), Time: written}); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(written) {
+		t.Fatalf("occurred_at %v, want the record time %v", got, written)
+	}
+	// kafka-go reports a record without a timestamp as 1969: no time.
+	err := d(Message{Value: []byte(`{"call_id":"c","event_type":"OFFERED"}`), Time: time.UnixMilli(-1)})
+	if events.Reason(err) != events.ReasonMissingTime {
+		t.Fatalf("no timestamp anywhere: %v", err)
+	}
+}
+
+// One decode, every handler in order; a handler's bad record stops the rest.
+func TestDispatchHandsOneValueToEveryHandler(t *testing.T) {
+	var seen []string
+	h := func(name string, err error) func(*events.Outcome) error {
+		return func(o *events.Outcome) error { seen = append(seen, name+":"+o.CallID); return err }
+	}
+	d := NewDispatch[events.Outcome](Config{}, h("a", nil), h("b", events.Bad(events.ReasonOther, "no")), h("c", nil))
+	err := d(Message{Value: []byte(`{"call_id":"k","disposition":"SALE","occurred_at":"2026-11-23T12:00:00Z"}`)})
+	if events.Reason(err) != events.ReasonOther || strings.Join(seen, ",") != "a:k,b:k" {
+		t.Fatalf("err %v seen %v", err, seen)
 	}
 }

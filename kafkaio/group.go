@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 )
@@ -68,7 +69,7 @@ func (g *PoolGroup) Run(ctx context.Context) {
 	d := g.dialer()
 	sess := g.cfg.GroupSessionTimeout
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: g.cfg.GroupID, Brokers: g.cfg.Brokers, Dialer: d, Topics: []string{TopicLeases},
+		ID: g.cfg.GroupID, Brokers: g.cfg.Brokers, Dialer: d, Topics: []string{events.TopicLeases},
 		SessionTimeout: sess, HeartbeatInterval: sess / 5, RebalanceTimeout: sess,
 		JoinGroupBackoff: g.cfg.RetryBackoffMin, WatchPartitionChanges: true,
 		PartitionWatchInterval: 5 * time.Second, Timeout: g.cfg.RequestTimeout,
@@ -102,7 +103,7 @@ func (g *PoolGroup) Run(ctx context.Context) {
 			continue
 		}
 		var owned []int
-		for _, pa := range gen.Assignments[TopicLeases] {
+		for _, pa := range gen.Assignments[events.TopicLeases] {
 			owned = append(owned, pa.ID)
 		}
 		slices.Sort(owned)
@@ -134,7 +135,7 @@ func (g *PoolGroup) Owned() []int {
 func (g *PoolGroup) partitions(ctx context.Context, d *kafka.Dialer) (int, error) {
 	var last error
 	for _, b := range g.cfg.Brokers {
-		ps, err := d.LookupPartitions(ctx, "tcp", b, TopicLeases)
+		ps, err := d.LookupPartitions(ctx, "tcp", b, events.TopicLeases)
 		if err == nil && len(ps) > 0 {
 			return len(ps), nil
 		}

@@ -1,21 +1,14 @@
-package events
+package kafkaio
 
 import (
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
-
-// inbound is a record type a consumer can decode: *AgentState, *Call,
-// *Outcome, *Impression, *Attribution.
-type inbound[T any] interface {
-	*T
-	decode(d *decoder, b []byte, l Limits) error
-	topic() string
-}
 
 // NewRecordConsumer builds the consumer of record type T's topic. Each
 // record is decoded and checked once (Schema Registry framing stripped, the
@@ -29,21 +22,20 @@ type inbound[T any] interface {
 // counted in callbid_events_bad_total{topic,reason} and logged (rate-limited)
 // with its partition, offset and reason. It is skipped the same way when the
 // topic is replayed after a restart.
-func NewRecordConsumer[T any, P inbound[T]](cfg Config, log zerolog.Logger, handlers ...func(*T) error) *Consumer {
-	return newConsumer(cfg, P(nil).topic(), NewDispatch[T, P](cfg, handlers...), log)
+func NewRecordConsumer[T any, P events.Inbound[T]](cfg Config, log zerolog.Logger, handlers ...func(*T) error) *Consumer {
+	return newConsumer(cfg, events.TopicOf[T, P](), NewDispatch[T, P](cfg, handlers...), log)
 }
 
 // NewDispatch is the per-record step of NewRecordConsumer: it decodes one
 // record as T and hands it to the handlers, returning the error that makes
 // it bad. It is for one goroutine (it reuses its parser and value).
-func NewDispatch[T any, P inbound[T]](cfg Config, handlers ...func(*T) error) func(Message) error {
+func NewDispatch[T any, P events.Inbound[T]](cfg Config, handlers ...func(*T) error) func(Message) error {
 	cfg.SetDefaults()
-	d := &decoder{p: parserPool.Get()}
-	ev := P(new(T))
+	d := events.NewDecoder[T, P]()
 	skew := cfg.MaxFutureSkew
 	return func(m Message) error {
-		l := Limits{Now: time.Now(), Written: m.Time, MaxFutureSkew: skew}
-		if err := ev.decode(d, m.Value, l); err != nil {
+		ev, err := d.Decode(m.Value, events.Limits{Now: time.Now(), Written: m.Time, MaxFutureSkew: skew})
+		if err != nil {
 			return err
 		}
 		for _, h := range handlers {
@@ -80,9 +72,9 @@ func (b *badRecords) init(topic string, log *zerolog.Logger) {
 
 // record counts one bad record; called from the dispatching goroutine.
 func (b *badRecords) record(m *Message, err error) {
-	reason := Reason(err)
+	reason := events.Reason(err)
 	if reason == "" {
-		reason = ReasonOther
+		reason = events.ReasonOther
 	}
 	b.total.Add(1)
 	b.vec.WithLabelValues(reason).Inc()

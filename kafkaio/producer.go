@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -19,7 +20,7 @@ import (
 // lane of their own that queues without bound, retries every record until
 // the broker acknowledges it with the configured acks, and tells each
 // publisher when its record is durable (see Durable).
-var DurableTopics = []string{TopicLeases}
+var DurableTopics = []string{events.TopicLeases}
 
 // Producer publishes asynchronously in sized batches; Publish never blocks.
 //
@@ -730,4 +731,17 @@ func (p *Producer) RegisterMetrics(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// Partitioner returns the partition function of the producer's balancer
+// for a topic of n partitions: murmur2 of the key, as the Java client, so
+// another process can tell where a keyed record goes. The function is for
+// one goroutine.
+func Partitioner(n int) func(key []byte) int {
+	parts := make([]int, n)
+	for k := range parts {
+		parts[k] = k
+	}
+	bal := &kafka.Murmur2Balancer{}
+	return func(key []byte) int { return bal.Balance(kafka.Message{Key: key}, parts...) }
 }

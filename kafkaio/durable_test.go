@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -19,22 +20,22 @@ func TestLeasesFlowWithATopicMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.CreateTopic(TopicLeases, 3, map[string]string{"cleanup.policy": "compact"}); err != nil {
+	if err := c.CreateTopic(events.TopicLeases, 3, map[string]string{"cleanup.policy": "compact"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(c.ListenAddrs()[0])
 	p := NewProducer(cfg, zerolog.Nop())
 	col := newCollector()
-	cons := runConsumer(t, cfg, TopicLeases, col.handle)
+	cons := runConsumer(t, cfg, events.TopicLeases, col.handle)
 	waitFor(t, 5*time.Second, "caught up on the lease log", cons.CaughtUp)
 
 	// The missing topic first, so a shared queue would put it ahead.
 	for i := range 50 {
-		if !p.Publish(TopicBids, []byte("k"), []byte(strconv.Itoa(i))) {
+		if !p.Publish(events.TopicBids, []byte("k"), []byte(strconv.Itoa(i))) {
 			t.Fatal("bids record dropped")
 		}
 	}
-	d := p.Durable(TopicLeases)
+	d := p.Durable(events.TopicLeases)
 	if d == nil {
 		t.Fatal("no durable lane for the lease log")
 	}
@@ -45,7 +46,7 @@ func TestLeasesFlowWithATopicMissing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.Wait(ctx, last); err != nil {
-		t.Fatalf("lease records not acknowledged while %s is missing: %v", TopicBids, err)
+		t.Fatalf("lease records not acknowledged while %s is missing: %v", events.TopicBids, err)
 	}
 	if !d.Acked(1) || !d.Acked(last) || d.Acked(last+1) {
 		t.Errorf("Acked: 1=%v last=%v last+1=%v", d.Acked(1), d.Acked(last), d.Acked(last+1))
@@ -55,22 +56,22 @@ func TestLeasesFlowWithATopicMissing(t *testing.T) {
 		t.Errorf("%d lease records out of order", col.disorder)
 	}
 	waitFor(t, 10*time.Second, "the missing topic reported as failing", func() bool {
-		_, failing := p.Stats().Failing[TopicBids]
+		_, failing := p.Stats().Failing[events.TopicBids]
 		return failing
 	})
 	if h := d.Health(time.Now()); h.Pending != 0 || h.Failing || h.Oldest != 0 {
 		t.Errorf("lease lane health %+v, want nothing pending", h)
 	}
 	if got := p.FailingTopics(); len(got) != 1 {
-		t.Errorf("FailingTopics = %q, want only %s", got, TopicBids)
+		t.Errorf("FailingTopics = %q, want only %s", got, events.TopicBids)
 	}
 
 	// The operator creates the topic: its records follow.
-	if err := c.CreateTopic(TopicBids, 1, nil); err != nil {
+	if err := c.CreateTopic(events.TopicBids, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	bids := newCollector()
-	runConsumer(t, cfg, TopicBids, bids.handle)
+	runConsumer(t, cfg, events.TopicBids, bids.handle)
 	waitFor(t, 20*time.Second, "the 50 held bids records", func() bool { return bids.n() == 50 })
 	closeProducer(t, p)
 }
@@ -83,7 +84,7 @@ func TestDurableNeverDropsAndWaitsOutAnOutage(t *testing.T) {
 	cfg := testConfig(addr)
 	cfg.QueueSize = 10
 	p := NewProducer(cfg, zerolog.Nop())
-	d := p.Durable(TopicLeases)
+	d := p.Durable(events.TopicLeases)
 	var last uint64
 	for i := range 100 { // ten times the droppable queue bound
 		last = d.Append([]byte("k"+strconv.Itoa(i%7)), []byte(strconv.Itoa(i)))
@@ -102,7 +103,7 @@ func TestDurableNeverDropsAndWaitsOutAnOutage(t *testing.T) {
 	e := startBroker(t, addr, "")
 	defer e.Close()
 	col := newCollector()
-	runConsumer(t, cfg, TopicLeases, col.handle)
+	runConsumer(t, cfg, events.TopicLeases, col.handle)
 	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel2()
 	if err := d.Wait(ctx, last); err != nil {

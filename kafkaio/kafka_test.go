@@ -1,8 +1,9 @@
-package events
+package kafkaio
 
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -29,18 +31,26 @@ func testConfig(addr string) Config {
 
 func startBroker(t testing.TB, listen, dataDir string) *testBroker {
 	t.Helper()
-	return startEmbedded(t, EmbeddedConfig{Enabled: true, Listen: listen, Partitions: 3, DataDir: dataDir}, AllTopics)
+	return startEmbedded(t, EmbeddedConfig{Enabled: true, Listen: listen, Partitions: 3, DataDir: dataDir}, events.AllTopics)
 }
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Tests stop a broker and start it again on the same address, so the
+	// port is picked below the kernel's ephemeral range (32768+ on Linux):
+	// there no outgoing connection of a parallel test can take it while the
+	// broker is down.
+	for range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // collector records what a consumer's handler saw.
@@ -125,10 +135,10 @@ func TestRoundTrip(t *testing.T) {
 	cfg := testConfig(e.Addr())
 	p := NewProducer(cfg, zerolog.Nop())
 	col := newCollector()
-	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	c := runConsumer(t, cfg, events.TopicAgentState, col.handle)
 	waitFor(t, 5*time.Second, "caught up on an empty topic", c.CaughtUp)
 
-	publishN(t, p, TopicAgentState, 0, 200)
+	publishN(t, p, events.TopicAgentState, 0, 200)
 	waitFor(t, 5*time.Second, "200 records consumed", func() bool { return col.n() == 200 })
 	closeProducer(t, p)
 
@@ -162,7 +172,7 @@ func TestReplayCaughtUp(t *testing.T) {
 	defer e.Close()
 	cfg := testConfig(e.Addr())
 	p := NewProducer(cfg, zerolog.Nop())
-	publishN(t, p, TopicCall, 0, 3000)
+	publishN(t, p, events.TopicCall, 0, 3000)
 	closeProducer(t, p)
 
 	// CaughtUp must not turn true before every record present at start has
@@ -171,7 +181,7 @@ func TestReplayCaughtUp(t *testing.T) {
 	var cp atomic.Pointer[Consumer]
 	var early atomic.Bool
 	started := make(chan struct{})
-	c := runConsumer(t, cfg, TopicCall, func(m Message) {
+	c := runConsumer(t, cfg, events.TopicCall, func(m Message) {
 		<-started
 		if cp.Load().CaughtUp() {
 			early.Store(true)
@@ -196,9 +206,9 @@ func TestBrokerDownAtStart(t *testing.T) {
 	addr := freePort(t)
 	cfg := testConfig(addr)
 	col := newCollector()
-	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	c := runConsumer(t, cfg, events.TopicAgentState, col.handle)
 	p := NewProducer(cfg, zerolog.Nop())
-	publishN(t, p, TopicAgentState, 0, 50) // held in the queue while the broker is down
+	publishN(t, p, events.TopicAgentState, 0, 50) // held in the queue while the broker is down
 
 	waitFor(t, 10*time.Second, "an error counted while the broker is down", func() bool { return c.Stats().Errors > 0 })
 	if c.CaughtUp() {
@@ -220,13 +230,13 @@ func TestBrokerRestart(t *testing.T) {
 	addr := e.Addr()
 	cfg := testConfig(addr)
 	col := newCollector()
-	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	c := runConsumer(t, cfg, events.TopicAgentState, col.handle)
 	p := NewProducer(cfg, zerolog.Nop())
-	publishN(t, p, TopicAgentState, 0, 100)
+	publishN(t, p, events.TopicAgentState, 0, 100)
 	waitFor(t, 5*time.Second, "first 100 records", func() bool { return col.n() == 100 })
 
 	e.Close()
-	publishN(t, p, TopicAgentState, 100, 200)
+	publishN(t, p, events.TopicAgentState, 100, 200)
 	waitFor(t, 10*time.Second, "a write error while the broker is down", func() bool { return p.Stats().WriteErrors > 0 })
 	e2 := startBroker(t, addr, dir)
 	defer e2.Close()
@@ -284,7 +294,7 @@ func TestProducerQueueFull(t *testing.T) {
 	p := NewProducer(cfg, zerolog.Nop())
 	accepted := 0
 	for i := range 100 {
-		if p.Publish(TopicCall, []byte("k"), []byte(fmt.Sprint(i))) {
+		if p.Publish(events.TopicCall, []byte("k"), []byte(fmt.Sprint(i))) {
 			accepted++
 		}
 	}
@@ -301,7 +311,7 @@ func TestProducerQueueFull(t *testing.T) {
 	if err := p.Close(ctx); err == nil {
 		t.Error("Close with the broker down returned no error")
 	}
-	if p.Publish(TopicCall, nil, []byte("x")) {
+	if p.Publish(events.TopicCall, nil, []byte("x")) {
 		t.Error("Publish after Close accepted")
 	}
 	st = p.Stats()
@@ -319,14 +329,14 @@ func TestBrokerLostItsLog(t *testing.T) {
 	addr := e.Addr()
 	cfg := testConfig(addr)
 	col := newCollector()
-	c := runConsumer(t, cfg, TopicAgentState, col.handle)
+	c := runConsumer(t, cfg, events.TopicAgentState, col.handle)
 	p := NewProducer(cfg, zerolog.Nop())
-	publishN(t, p, TopicAgentState, 0, 60)
+	publishN(t, p, events.TopicAgentState, 0, 60)
 	waitFor(t, 5*time.Second, "60 records", func() bool { return col.n() == 60 })
 	e.Close()
 	e2 := startBroker(t, addr, "")
 	defer e2.Close()
-	publishN(t, p, TopicAgentState, 1000, 1010)
+	publishN(t, p, events.TopicAgentState, 1000, 1010)
 	waitFor(t, 10*time.Second, "10 records on the fresh broker", func() bool { return col.n() == 70 })
 	closeProducer(t, p)
 	if !c.CaughtUp() {
@@ -340,8 +350,8 @@ func TestRegisterMetrics(t *testing.T) {
 	cfg := testConfig(e.Addr())
 	reg := prometheus.NewRegistry()
 	p := NewProducer(cfg, zerolog.Nop())
-	c1 := NewConsumer(cfg, TopicAgentState, func(Message) {}, zerolog.Nop())
-	c2 := NewConsumer(cfg, TopicCall, func(Message) {}, zerolog.Nop())
+	c1 := NewConsumer(cfg, events.TopicAgentState, func(Message) {}, zerolog.Nop())
+	c2 := NewConsumer(cfg, events.TopicCall, func(Message) {}, zerolog.Nop())
 	for _, r := range []interface {
 		RegisterMetrics(prometheus.Registerer) error
 	}{p, c1, c2} {
@@ -349,7 +359,7 @@ func TestRegisterMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p.Publish(TopicCall, nil, []byte("x"))
+	p.Publish(events.TopicCall, nil, []byte("x"))
 	closeProducer(t, p)
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -396,7 +406,7 @@ func TestProducerCloseWithBlackholedBroker(t *testing.T) {
 	cfg := testConfig(ln.Addr().String())
 	cfg.RequestTimeout = 30 * time.Second
 	p := NewProducer(cfg, zerolog.Nop())
-	p.Publish(TopicCall, []byte("k"), []byte("v"))
+	p.Publish(events.TopicCall, []byte("k"), []byte("v"))
 	<-accepted // the producer is talking to the broker that never answers
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -1,4 +1,4 @@
-package events
+package kafkaio
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -75,7 +76,7 @@ func newTestPKI(t *testing.T) testPKI {
 // startSecureBroker is kfake with TLS and SASL on, one user per mechanism.
 func startSecureBroker(t *testing.T, pki testPKI) *testBroker {
 	t.Helper()
-	return startEmbedded(t, EmbeddedConfig{Partitions: 2}, AllTopics,
+	return startEmbedded(t, EmbeddedConfig{Partitions: 2}, events.AllTopics,
 		kfake.EnableSASL(),
 		kfake.Superuser(MechanismPlain, "plain-user", "plain-pass"),
 		kfake.Superuser(MechanismSCRAMSHA256, "scram256-user", "scram256-pass"),
