@@ -383,7 +383,7 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 	}
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
-		if kind != noticeLoss && !b.leaseDurable(&t) {
+		if kind != noticeLoss && !b.leaseHeld(&t, kind, b.clearing(kind, price, t.price), now) {
 			return noticeNotDurable, http.StatusServiceUnavailable
 		}
 		return noticeDuplicate, http.StatusNoContent

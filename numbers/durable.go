@@ -33,6 +33,12 @@ type LeaseLog interface {
 // acknowledged by Kafka within numbers.durable_timeout.
 var ErrLeaseNotDurable = errors.New("the lease record is not durable yet")
 
+// ErrNotHeld means the number has no reservation of this generation in
+// this process: it moved on to another impression, or the reservation is
+// an earlier process's that never reached the lease log. There is no lease
+// of this ref to wait for.
+var ErrNotHeld = errors.New("the reservation is not held by this process")
+
 const (
 	// unwritten is the leaseSeq of a record the closed writer refused.
 	unwritten = math.MaxUint64
@@ -227,7 +233,10 @@ func (p *Pools) AwaitLease(ref Ref) error {
 	s.mu.Lock()
 	seq, match := p.leaseSeq[i], p.entries[i].gen == gen
 	s.mu.Unlock()
-	if !match || seq == 0 || p.leases.Acked(seq) {
+	if !match {
+		return fmt.Errorf("%w: %s", ErrNotHeld, p.keyString(i))
+	}
+	if seq == 0 || p.leases.Acked(seq) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DurableTimeout)
