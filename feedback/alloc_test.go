@@ -22,9 +22,6 @@ func TestBidPathAllocs(t *testing.T) {
 		"Admit":       func() { sinkB = f.Admit("s7") },
 		"Spend":       func() { sink += f.spend("c17", "s7", pub, "exchange-1") },
 		"SpendMiss":   func() { sink += f.spend("c17", "s7", "unknown", "unknown-exchange") },
-		"Allowed":     func() { sinkB = f.Allowed(12345, 67890) },
-		"AllowedIP4":  func() { sinkB = f.AllowedIP("203.0.113.45") },
-		"AllowedIP6":  func() { sinkB = f.AllowedIP("2001:db9::45") },
 	}
 	for name, fn := range cases {
 		if n := testing.AllocsPerRun(1000, fn); n != 0 {

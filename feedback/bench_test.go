@@ -19,8 +19,6 @@ func benchFeedback(tb testing.TB) *Feedback {
 		cs = append(cs, Campaign{ID: "c" + strconv.Itoa(i), Skill: "s" + strconv.Itoa(i%20), PriorCallRate: 0.01})
 	}
 	cfg := Config{}
-	cfg.Traffic.IPCap, cfg.Traffic.IFACap = 10, 10
-	cfg.Traffic.BlockedRanges = []string{"10.0.0.0/8", "192.168.0.0/16", "100.64.0.0/10", "2001:db8::/32"}
 	f := New(cfg, cs, &fixedHeadroom{perMin: 5}, nil, zerolog.Nop())
 	snap := &rateSnap{factor: map[pairKey]float64{}}
 	for _, c := range cs {
@@ -40,7 +38,6 @@ func benchFeedback(tb testing.TB) *Feedback {
 	f.mu.Unlock()
 	f.rates.Store(snap)
 	f.tick(time.Now())
-	tb.Cleanup(f.traffic.close)
 	return f
 }
 
@@ -107,24 +104,6 @@ func BenchmarkRecordBid(b *testing.B) {
 	cancel()
 	<-done
 	b.ReportMetric(float64(f.st.recordsDropped.Load())/float64(b.N), "drops/op")
-}
-
-func BenchmarkAllowed(b *testing.B) {
-	f := benchFeedback(b)
-	b.ReportAllocs()
-	var i uint64
-	for b.Loop() {
-		i++
-		sinkB = f.Allowed(i&1023+1, i&4095+1)
-	}
-}
-
-func BenchmarkAllowedIP(b *testing.B) {
-	f := benchFeedback(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		sinkB = f.AllowedIP("203.0.113.45")
-	}
 }
 
 // BenchmarkHandleImpression is the consumer-side cost of one win (JSON

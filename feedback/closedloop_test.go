@@ -16,6 +16,7 @@ import (
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
+	"github.com/callbid/callbid/traffic"
 	"github.com/rs/zerolog"
 )
 
@@ -260,13 +261,18 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	fcfg.TimeToCall.DefaultResolveMean = 2 * time.Minute
 	f := New(fcfg, fcamps, model, nil, zerolog.Nop())
 	f.clock = clock
-	t.Cleanup(f.traffic.close)
+	tf, err := traffic.New(traffic.Config{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tf.Close)
+	f.CountDevicesIn(tf)
 	own := f.Tee(nil)
 	bcfg := bidder.Config{
 		Server:    bidder.ServerConfig{NoticeBaseURL: "https://bid.example.com", NoticeSecret: "closed-loop-secret-0123456789"},
 		Campaigns: camps,
 	}
-	b, err := bidder.New(bcfg, bidder.Deps{Reserver: &clReserver{}, Capacity: model, Feedback: f, Participation: f,
+	b, err := bidder.New(bcfg, bidder.Deps{Reserver: &clReserver{}, Capacity: model, Feedback: bidder.FeedbackParts{HitRates: f, Pacer: f, TrafficFilter: tf, BidRecorder: f}, Participation: f,
 		Publisher: own, Now: clock}, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("bidder: %v", err)

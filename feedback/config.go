@@ -3,8 +3,9 @@ package feedback
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
+
+	"github.com/callbid/callbid/traffic"
 )
 
 // Config is the feedback section of the config file (yaml key "feedback").
@@ -44,7 +45,7 @@ type Config struct {
 	// Participation is the volume actuator: a per-skill bucket of expected
 	// calls that bids spend (see participation.go).
 	Participation ParticipationConfig `yaml:"participation"`
-	Traffic       TrafficConfig       `yaml:"traffic"`
+	Traffic       traffic.Config      `yaml:"traffic"`
 
 	// DemandInterval is the period of the callbid.demand.v1 feed. Default 15m.
 	DemandInterval time.Duration `yaml:"demand_interval"`
@@ -154,22 +155,6 @@ type ParticipationConfig struct {
 	Drop float64 `yaml:"drop"`
 }
 
-// TrafficConfig is invalid-traffic filtering at bid time.
-type TrafficConfig struct {
-	// Window is the period of the per-device caps. Default 1h.
-	Window time.Duration `yaml:"window"`
-	// IPCap and IFACap are the won impressions per window above which a
-	// device ip or id gets no bid. 0 disables the cap. Defaults 0 (off).
-	IPCap  int `yaml:"ip_cap"`
-	IFACap int `yaml:"ifa_cap"`
-	// InvalidTTL is how long a device reported SPAM stays blocked. Default 24h.
-	InvalidTTL time.Duration `yaml:"invalid_ttl"`
-	// MaxEntries bounds each cache (device counts, invalid list). Default 1e6.
-	MaxEntries int64 `yaml:"max_entries"`
-	// BlockedRanges are CIDR ranges of raw device IPs that get no bid.
-	BlockedRanges []string `yaml:"blocked_ranges"`
-}
-
 const (
 	defMinTalk        = 30 * time.Second
 	defPriorStrength  = 1000
@@ -191,9 +176,6 @@ const (
 	defPaceTarget     = 0.9
 	defPaceMinScale   = 0.5
 	defPaceMaxMu      = 50
-	defTrafficWindow  = time.Hour
-	defInvalidTTL     = 24 * time.Hour
-	defMaxEntries     = 1_000_000
 	defDemandInterval = 15 * time.Minute
 	defRecordQueue    = 65536
 	defDedupe         = time.Hour
@@ -253,11 +235,7 @@ func (c Config) withDefaults() Config {
 	setD(&pp.Burst, 2*time.Second)
 	setF(&pp.SlowStart, 0.5)
 	setF(&pp.Drop, 0.25)
-	setD(&c.Traffic.Window, defTrafficWindow)
-	setD(&c.Traffic.InvalidTTL, defInvalidTTL)
-	if c.Traffic.MaxEntries == 0 {
-		c.Traffic.MaxEntries = defMaxEntries
-	}
+	c.Traffic.SetDefaults()
 	setD(&c.DemandInterval, defDemandInterval)
 	if c.RecordQueue == 0 {
 		c.RecordQueue = defRecordQueue
@@ -294,8 +272,6 @@ func (c *Config) Validate() error {
 	nonNegD("time_to_call.default_resolve_mean", c.TimeToCall.DefaultResolveMean)
 	nonNegD("pacing.interval", c.Pacing.Interval)
 	nonNegD("pacing.arrival_window", c.Pacing.ArrivalWindow)
-	nonNegD("traffic.window", c.Traffic.Window)
-	nonNegD("traffic.invalid_ttl", c.Traffic.InvalidTTL)
 	nonNegD("demand_interval", c.DemandInterval)
 	nonNegD("dedupe_window", c.DedupeWindow)
 	nonNegD("call_retention", c.CallRetention)
@@ -373,19 +349,8 @@ func (c *Config) Validate() error {
 	if !(pp.WinPriorStrength >= 0) {
 		bad("participation.win_prior_strength: %g must not be negative", pp.WinPriorStrength)
 	}
-	if c.Traffic.IPCap < 0 {
-		bad("traffic.ip_cap: %d must not be negative", c.Traffic.IPCap)
-	}
-	if c.Traffic.IFACap < 0 {
-		bad("traffic.ifa_cap: %d must not be negative", c.Traffic.IFACap)
-	}
-	if c.Traffic.MaxEntries < 0 {
-		bad("traffic.max_entries: %d must not be negative", c.Traffic.MaxEntries)
-	}
-	for i, r := range c.Traffic.BlockedRanges {
-		if _, err := netip.ParsePrefix(r); err != nil {
-			bad("traffic.blocked_ranges[%d]: %q is not a CIDR range: %w", i, r, err)
-		}
+	if err := c.Traffic.Validate(); err != nil {
+		errs = append(errs, prefixErrs("traffic.", err)...)
 	}
 	if c.StaleBids < 0 {
 		bad("stale_bids: %d must not be negative", c.StaleBids)
@@ -394,4 +359,16 @@ func (c *Config) Validate() error {
 		bad("record_queue: %d must not be negative", c.RecordQueue)
 	}
 	return errors.Join(errs...)
+}
+
+// prefixErrs splits a joined error and puts prefix in front of each part.
+func prefixErrs(prefix string, err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, prefixErrs(prefix, e)...)
+		}
+		return out
+	}
+	return []error{fmt.Errorf("%s%w", prefix, err)}
 }

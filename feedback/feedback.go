@@ -23,6 +23,17 @@ type Headroom interface {
 	Headroom(skill string) (callsPerMin float64, waitingTooLong bool)
 }
 
+// Devices is the invalid-traffic state feedback reports won impressions
+// and SPAM outcomes to (*traffic.Filter).
+type Devices interface {
+	Won(ipHash, ifaHash uint64, at time.Time)
+	Spam(ipHash, ifaHash uint64)
+}
+
+// CountDevicesIn makes feedback report won impressions and SPAM outcomes to
+// d (the bid path's traffic filter). Call it before the feeds start.
+func (f *Feedback) CountDevicesIn(d Devices) { f.devices = d }
+
 // Campaign is what feedback needs to know of a campaign (built from the
 // campaign config by the root wiring).
 type Campaign struct {
@@ -73,7 +84,7 @@ type Feedback struct {
 	part  atomic.Pointer[partSnap]
 
 	records chan record
-	traffic *traffic
+	devices Devices
 	st      stats
 
 	mu        sync.Mutex
@@ -145,7 +156,6 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 	}
 	f.arrive.init(cfg.TimeToCall.Max)
 	f.resolve.init(cfg.TimeToCall.Max)
-	f.traffic = newTraffic(cfg.Traffic, log)
 	f.rates.Store(&rateSnap{factor: map[pairKey]float64{}})
 	f.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
 	f.SetCampaigns(campaigns)
@@ -237,7 +247,6 @@ func (f *Feedback) Run(ctx context.Context) {
 		case <-ctx.Done():
 			<-done
 			f.flushTally(f.clock()) // the producer flushes it on shutdown
-			f.traffic.close()
 			return
 		case <-t.C:
 			f.tick(f.clock())

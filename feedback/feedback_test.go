@@ -54,7 +54,6 @@ func newTest(t *testing.T, cfg Config) (*Feedback, *capPub, *time.Time) {
 	now := t0
 	f := New(cfg, []Campaign{{ID: "c1", Skill: "mortgage", PriorCallRate: 0.01, PriorClose: 0.1}}, &fixedHeadroom{perMin: 10}, pub, zerolog.Nop())
 	f.clock = func() time.Time { return now }
-	t.Cleanup(f.traffic.close)
 	return f, pub, &now
 }
 

@@ -19,7 +19,6 @@ func FuzzHandlers(f *testing.F) {
 	f.Add(uint8(3), []byte(`{"bid_id":"b","kind":"win","campaign_id":"c1","at":"0001-01-01T00:00:00Z","price_micros":9223372036854775807}`))
 	f.Add(uint8(0), []byte(`null`))
 	fb := New(Config{}, []Campaign{{ID: "c1", Skill: "s"}}, &fixedHeadroom{perMin: 1}, &capPub{}, zerolog.Nop())
-	defer fb.traffic.close()
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		m := events.Message{Value: b}
 		switch which % 4 {

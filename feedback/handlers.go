@@ -127,8 +127,8 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	f.demandWinLocked(c, im)
 	f.winFoldLocked(f.internLocked(im.Exchange), im.At)
 	f.st.wins.Add(1)
-	if now.Sub(im.At) < f.cfg.Traffic.Window {
-		f.traffic.won(im.IPHash, im.IFAHash, im.At)
+	if f.devices != nil && now.Sub(im.At) < f.cfg.Traffic.Window {
+		f.devices.Won(im.IPHash, im.IFAHash, im.At)
 	}
 }
 
@@ -328,8 +328,8 @@ func (f *Feedback) applyOutcome(o *events.Outcome) {
 	}
 	r.hasOutcome = true
 	r.disp, r.final, r.revenue, r.revCur, r.outAt = o.Disposition, o.IsFinal, o.Revenue.AmountMicros, o.Revenue.Currency, o.OccurredAt
-	if o.Disposition == "SPAM" && r.hasAttr {
-		f.traffic.spam(r.attr.IPHash, r.attr.IFAHash)
+	if o.Disposition == "SPAM" && r.hasAttr && f.devices != nil {
+		f.devices.Spam(r.attr.IPHash, r.attr.IFAHash)
 	}
 	f.applyLocked(r)
 	f.maybeEmitLocked(r)

@@ -39,12 +39,11 @@ type Stats struct {
 	RecordsDropped int64
 	Emitted        int64
 	PublishDropped int64
-	Blocked        map[string]int64 // reason
 }
 
 // Stats returns the current counters.
 func (f *Feedback) Stats() Stats {
-	s := Stats{Malformed: map[string]int64{}, Duplicates: map[string]int64{}, Blocked: map[string]int64{}}
+	s := Stats{Malformed: map[string]int64{}, Duplicates: map[string]int64{}}
 	for t := range numTopics {
 		for r := range numBadReasons {
 			if v := f.st.malformed[t][r].Load(); v != 0 {
@@ -53,11 +52,6 @@ func (f *Feedback) Stats() Stats {
 		}
 		if v := f.st.duplicates[t].Load(); v != 0 {
 			s.Duplicates[topicNames[t]] = v
-		}
-	}
-	for b := range numBlocks {
-		if v := f.traffic.blocked[b].Load(); v != 0 {
-			s.Blocked[blockNames[b]] = v
 		}
 	}
 	s.Orphans, s.Unattributed = f.st.orphans.Load(), f.st.unattributed.Load()
@@ -83,10 +77,6 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 		}
 		cf("callbid_feedback_duplicate_events_total", "Events dropped as duplicates (idempotent by bid_id/call_id).",
 			prometheus.Labels{"topic": topicNames[t]}, &f.st.duplicates[t])
-	}
-	for b := range numBlocks {
-		cf("callbid_feedback_traffic_blocked_total", "Bid-time traffic-quality rejections, by reason.",
-			prometheus.Labels{"reason": blockNames[b]}, &f.traffic.blocked[b])
 	}
 	cf("callbid_feedback_orphan_outcomes_total", "Outcomes whose call was never attributed within orphan_ttl.", nil, &f.st.orphans)
 	cf("callbid_feedback_calls_evicted_total", "Call records dropped before call_retention because max_calls was reached (their counts stay).", nil, &f.st.callsEvicted)

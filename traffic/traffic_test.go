@@ -1,25 +1,35 @@
-package feedback
+package traffic
 
 import (
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
 )
 
+var zeroLog = zerolog.Nop()
+
+func newFilter(t *testing.T, cfg Config) *Filter {
+	t.Helper()
+	f, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
 func TestTrafficCapsAndSpam(t *testing.T) {
-	cfg := Config{}
-	cfg.Traffic.IPCap, cfg.Traffic.IFACap = 3, 5
-	cfg.Traffic.BlockedRanges = []string{"192.0.2.0/24", "198.51.100.0/25", "198.51.100.128/25", "2001:db8::/32"}
-	f, _, now := newTest(t, cfg)
-	*now = time.Now() // ristretto TTLs run on the wall clock
+	f := newFilter(t, Config{IPCap: 3, IFACap: 5,
+		BlockedRanges: []string{"192.0.2.0/24", "198.51.100.0/25", "198.51.100.128/25", "2001:db8::/32"}})
+	now := time.Now() // ristretto TTLs run on the wall clock
 	if !f.Allowed(1, 2) {
 		t.Fatal("a new device is blocked")
 	}
-	for i := range 3 {
-		f.HandleImpression(msg(events.TopicImpressions, events.Impression{BidID: "b" + itoa(i), Kind: "win", CampaignID: "c1",
-			PublisherID: "p1", At: *now, IPHash: 1, IFAHash: 2}))
-		f.traffic.counts.Wait()
+	for range 3 {
+		f.Won(1, 2, now)
+		f.counts.Wait()
 	}
 	if f.Allowed(1, 0) {
 		t.Fatal("an ip over its cap is allowed")
@@ -28,11 +38,8 @@ func TestTrafficCapsAndSpam(t *testing.T) {
 		t.Fatal("a device id under its cap (3 of 5) is blocked")
 	}
 	// A SPAM outcome puts the call's device ip and id on the invalid list.
-	won := now.Add(-time.Minute)
-	feedAttr(f, msg(events.TopicAttribution, events.Attribution{CallID: "k", StartedAt: *now, Match: "exact", Accepted: true,
-		CampaignID: "c1", PublisherID: "p1", WonAt: won, IPHash: 50, IFAHash: 60}))
-	feedOutcome(f, outcome("k", "SPAM", true, 0, *now))
-	f.traffic.invalid.Wait()
+	f.Spam(50, 60)
+	f.invalid.Wait()
 	if f.Allowed(50, 0) || f.Allowed(0, 60) || !f.Allowed(51, 61) {
 		t.Fatal("SPAM device not blocked, or an innocent one blocked")
 	}
@@ -42,11 +49,33 @@ func TestTrafficCapsAndSpam(t *testing.T) {
 			t.Errorf("AllowedIP(%q) = %v, want %v", ip, got, want)
 		}
 	}
-	st := f.Stats().Blocked
+	st := f.Blocked()
 	if st["ip_cap"] != 1 || st["ip_invalid"] != 1 || st["ifa_invalid"] != 1 || st["ip_range"] != 4 {
 		t.Fatalf("blocked counts %v", st)
 	}
-	if len(f.traffic.v4) != 2 {
-		t.Fatalf("adjacent ranges not merged: %v", f.traffic.v4)
+	if len(f.v4) != 2 {
+		t.Fatalf("adjacent ranges not merged: %v", f.v4)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	_, err := New(Config{IPCap: -1, BlockedRanges: []string{"10.0.0.0/8", "10.0.0.0/99"}}, zerolog.Nop())
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{"ip_cap:", "blocked_ranges[1]:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestAllowedAllocatesNothing(t *testing.T) {
+	f := newFilter(t, Config{IPCap: 3, BlockedRanges: []string{"10.0.0.0/8", "2001:db8::/32"}})
+	if n := testing.AllocsPerRun(100, func() {
+		_ = f.Allowed(7, 8)
+		_ = f.AllowedIP("192.0.2.1")
+	}); n != 0 {
+		t.Fatalf("%.0f allocations per check, want 0", n)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/callbid/callbid/feedback"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/status"
+	"github.com/callbid/callbid/traffic"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -42,6 +43,7 @@ type app struct {
 	pools     *numbers.Pools
 	model     *capacity.Model
 	feedback  *feedback.Feedback
+	traffic   *traffic.Filter
 	bidder    *bidder.Bidder
 	server    *bidder.Server
 	consumers map[string]*events.Consumer
@@ -86,6 +88,13 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.producer = events.NewProducer(cfg.Kafka, log)
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
 	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
+	tf, err := traffic.New(cfg.Feedback.Traffic, log)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build the traffic filter: %w", err)
+	}
+	a.traffic = tf
+	a.feedback.CountDevicesIn(tf)
 	// Calls bought but not yet arrived have one owner, pacing (its
 	// participation bucket): capacity publishes facts and does not subtract them.
 	// Wins and attributed calls reach feedback in-process as they are
@@ -102,7 +111,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	b, err := bidder.New(cfg.Config, bidder.Deps{
 		Reserver:      a.pools,
 		Capacity:      a.model,
-		Feedback:      a.feedback,
+		Feedback:      bidder.FeedbackParts{HitRates: a.feedback, Pacer: a.feedback, TrafficFilter: a.traffic, BidRecorder: a.feedback},
 		Participation: a.feedback,
 		Publisher:     own,
 	}, log)
@@ -136,6 +145,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
 	a.goRun(func() { a.feedback.Run(feedCtx) })
+	a.goRun(func() { <-feedCtx.Done(); a.traffic.Close() })
 
 	if cfg.Simulator.Enabled {
 		sim := ccsim.New(cfg.Simulator, time.Now(), log)
@@ -352,6 +362,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.pools.RegisterLeaseLogMetrics(reg),
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
+		a.traffic.RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
 		a.registerSimMetrics(reg),
 		a.cluster.RegisterMetrics(reg),
