@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/callbid/callbid/reports"
 	"github.com/callbid/callbid/traffic"
 )
 
@@ -47,8 +48,8 @@ type Config struct {
 	Participation ParticipationConfig `yaml:"participation"`
 	Traffic       traffic.Config      `yaml:"traffic"`
 
-	// DemandInterval is the period of the callbid.demand.v1 feed. Default 15m.
-	DemandInterval time.Duration `yaml:"demand_interval"`
+	// Reports holds report_retention and demand_interval (package reports).
+	Reports reports.Config `yaml:",inline"`
 	// RecordQueue is the size of the RecordSeen/RecordBid queue; a full queue
 	// drops (counted). Default 65536.
 	RecordQueue int `yaml:"record_queue"`
@@ -65,8 +66,6 @@ type Config struct {
 	// OrphanTTL is how long an outcome or call event without its attribution
 	// waits before it is counted as an orphan and dropped. Default 10m.
 	OrphanTTL time.Duration `yaml:"orphan_ttl"`
-	// ReportRetention is how long hourly report rows are kept. Default 720h.
-	ReportRetention time.Duration `yaml:"report_retention"`
 	// StaleAfter and StaleBids: StaleBids bids and StaleAfter with no
 	// impression event make Ready false (the impressions feed stalled).
 	// Defaults 5m and 2000. The call feed counts as stalled when 20 calls
@@ -156,34 +155,32 @@ type ParticipationConfig struct {
 }
 
 const (
-	defMinTalk        = 30 * time.Second
-	defPriorStrength  = 1000
-	defClosePrior     = 20
-	defPacingPrior    = 20
-	defPriorCallRate  = 0.01
-	defPriorClose     = 0.1
-	defHalfLife       = 72 * time.Hour
-	defMinFactor      = 0.25
-	defMaxFactor      = 4
-	defProvisional    = 0.25
-	defRateInterval   = 2 * time.Second
-	defTTCMax         = 2 * time.Hour
-	defTTCMean        = 5 * time.Minute
-	defTTCMinSamples  = 10
-	defPaceInterval   = time.Second
-	defPaceGain       = 0.01
-	defPaceP          = 0.25
-	defPaceTarget     = 0.9
-	defPaceMinScale   = 0.5
-	defPaceMaxMu      = 50
-	defDemandInterval = 15 * time.Minute
-	defRecordQueue    = 65536
-	defDedupe         = time.Hour
-	defCallRetention  = 168 * time.Hour
-	defMaxCalls       = 100_000
-	defOrphanTTL      = 10 * time.Minute
-	defReportRet      = 720 * time.Hour
-	defStaleAfter     = 5 * time.Minute
+	defMinTalk       = 30 * time.Second
+	defPriorStrength = 1000
+	defClosePrior    = 20
+	defPacingPrior   = 20
+	defPriorCallRate = 0.01
+	defPriorClose    = 0.1
+	defHalfLife      = 72 * time.Hour
+	defMinFactor     = 0.25
+	defMaxFactor     = 4
+	defProvisional   = 0.25
+	defRateInterval  = 2 * time.Second
+	defTTCMax        = 2 * time.Hour
+	defTTCMean       = 5 * time.Minute
+	defTTCMinSamples = 10
+	defPaceInterval  = time.Second
+	defPaceGain      = 0.01
+	defPaceP         = 0.25
+	defPaceTarget    = 0.9
+	defPaceMinScale  = 0.5
+	defPaceMaxMu     = 50
+	defRecordQueue   = 65536
+	defDedupe        = time.Hour
+	defCallRetention = 168 * time.Hour
+	defMaxCalls      = 100_000
+	defOrphanTTL     = 10 * time.Minute
+	defStaleAfter    = 5 * time.Minute
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -236,7 +233,6 @@ func (c Config) withDefaults() Config {
 	setF(&pp.SlowStart, 0.5)
 	setF(&pp.Drop, 0.25)
 	c.Traffic.SetDefaults()
-	setD(&c.DemandInterval, defDemandInterval)
 	if c.RecordQueue == 0 {
 		c.RecordQueue = defRecordQueue
 	}
@@ -246,7 +242,7 @@ func (c Config) withDefaults() Config {
 		c.MaxCalls = defMaxCalls
 	}
 	setD(&c.OrphanTTL, defOrphanTTL)
-	setD(&c.ReportRetention, defReportRet)
+	c.Reports.SetDefaults()
 	setD(&c.StaleAfter, defStaleAfter)
 	if c.StaleBids == 0 {
 		c.StaleBids = 2000
@@ -272,14 +268,15 @@ func (c *Config) Validate() error {
 	nonNegD("time_to_call.default_resolve_mean", c.TimeToCall.DefaultResolveMean)
 	nonNegD("pacing.interval", c.Pacing.Interval)
 	nonNegD("pacing.arrival_window", c.Pacing.ArrivalWindow)
-	nonNegD("demand_interval", c.DemandInterval)
 	nonNegD("dedupe_window", c.DedupeWindow)
 	nonNegD("call_retention", c.CallRetention)
 	if c.MaxCalls < 0 || c.MaxCalls > 100_000_000 {
 		bad("max_calls: %d must be 0 (default %d) to 100000000", c.MaxCalls, defMaxCalls)
 	}
 	nonNegD("orphan_ttl", c.OrphanTTL)
-	nonNegD("report_retention", c.ReportRetention)
+	if err := c.Reports.Validate(); err != nil {
+		errs = append(errs, prefixErrs("", err)...)
+	}
 	nonNegD("stale_after", c.StaleAfter)
 	if c.PriorStrength < 0 {
 		bad("prior_strength: %g must not be negative", c.PriorStrength)

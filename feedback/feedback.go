@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/reports"
 	"github.com/rs/zerolog"
 )
 
@@ -84,6 +84,7 @@ type Feedback struct {
 	part  atomic.Pointer[partSnap]
 
 	records chan record
+	reports *reports.Reports
 	devices Devices
 	st      stats
 
@@ -110,13 +111,9 @@ type Feedback struct {
 	impMark   map[int]time.Time          // latest impression event time per partition
 	calls     map[string]*callRec
 	callMark  time.Time // latest call-side event time
-	rows      map[reportKey]*counts
 	intern    map[string]string
-	demand    demandState
-	tally     tallyState
 	lastRates time.Time
 	lastSweep time.Time
-	currency  string
 	started   time.Time
 
 	// feed freshness, unix nanoseconds (processing time)
@@ -149,13 +146,15 @@ func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log
 		seenByMin: make(map[int]map[int64][]uint64),
 		impMark:   make(map[int]time.Time),
 		calls:     make(map[string]*callRec),
-		rows:      make(map[reportKey]*counts),
 		intern:    make(map[string]string),
-		tally:     newTallyState(),
 		started:   time.Now(),
 	}
 	f.arrive.init(cfg.TimeToCall.Max)
 	f.resolve.init(cfg.TimeToCall.Max)
+	// cfg passed Validate (the reports part with it), so New cannot fail.
+	f.reports, _ = reports.New(cfg.Reports, pub, f, log)
+	f.reports.SetClock(func() time.Time { return f.clock() })
+	f.reports.CountDropped(f.st.recordsDropped.Load)
 	f.rates.Store(&rateSnap{factor: map[pairKey]float64{}})
 	f.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
 	f.SetCampaigns(campaigns)
@@ -182,6 +181,9 @@ func (f *Feedback) SetCampaigns(c []Campaign) {
 	}
 	sort.Strings(f.skills)
 	f.setGatesLocked()
+	if f.reports != nil {
+		f.reports.SetSkills(f.skills)
+	}
 	for k, cl := range f.cells {
 		if x, ok := f.campaigns[k.campaign]; ok {
 			cl.skill = x.Skill
@@ -241,17 +243,18 @@ func (f *Feedback) Run(ctx context.Context) {
 	t := time.NewTicker(f.cfg.Pacing.Interval)
 	defer t.Stop()
 	flush := time.NewTicker(tallyEvery)
+	rep := f.reports
 	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			<-done
-			f.flushTally(f.clock()) // the producer flushes it on shutdown
+			rep.Flush(f.clock()) // the producer flushes it on shutdown
 			return
 		case <-t.C:
 			f.tick(f.clock())
 		case <-flush.C:
-			f.flushTally(f.clock())
+			rep.Flush(f.clock())
 		}
 	}
 }
@@ -268,14 +271,16 @@ func (f *Feedback) tick(now time.Time) {
 		f.lastSweep = now
 	}
 	f.paceLocked(now)
-	msgs := f.demandLocked(now)
 	f.mu.Unlock()
-	for _, m := range msgs {
-		if f.pub != nil && !f.pub.Publish(events.TopicDemand, m.key, m.value) {
-			f.st.publishDropped.Add(1)
-		}
-	}
+	f.reports.Tick(now)
 }
+
+// Reports is the report rows, bid tally and demand feed feedback feeds.
+func (f *Feedback) Reports() *reports.Reports { return f.reports }
+
+// tallyEvery bounds what a crash loses of the bid counters published to
+// callbid.bids.v1 (see reports.Reports.Flush).
+const tallyEvery = 5 * time.Second
 
 // paceLocked runs the dual update for every skill and publishes a snapshot.
 func (f *Feedback) paceLocked(now time.Time) {

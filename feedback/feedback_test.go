@@ -1,6 +1,7 @@
 package feedback
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -11,8 +12,8 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/reports"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 )
 
 type capPub struct {
@@ -136,7 +137,7 @@ func TestReportTotalsAddUp(t *testing.T) {
 	f.RecordBid("c1", "mortgage", "p2", "x2", 2_500_000, now.Add(-3*time.Hour))
 	f.drain()
 	for _, g := range []string{"campaign", "publisher", "exchange", "hour"} {
-		rep, err := f.BuildReport(time.Time{}, time.Time{}, g)
+		rep, err := buildReport(f, time.Time{}, time.Time{}, g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,28 +148,28 @@ func TestReportTotalsAddUp(t *testing.T) {
 		if tot.Spend != 0.014 || tot.Revenue != 150 {
 			t.Fatalf("group_by=%s spend %v revenue %v, want 0.014 and 150", g, tot.Spend, tot.Revenue)
 		}
-		var sum counts
+		var sum reports.Row
 		for _, r := range rep.Rows {
-			sum.bids += r.Bids
-			sum.wins += r.Wins
-			sum.calls += r.Calls
-			sum.qualified += r.QualifiedCalls
-			sum.sales += r.Sales
+			sum.Bids += r.Bids
+			sum.Wins += r.Wins
+			sum.Calls += r.Calls
+			sum.QualifiedCalls += r.QualifiedCalls
+			sum.Sales += r.Sales
 		}
-		if sum.bids != tot.Bids || sum.wins != tot.Wins || sum.calls != tot.Calls || sum.qualified != tot.QualifiedCalls || sum.sales != tot.Sales {
+		if sum.Bids != tot.Bids || sum.Wins != tot.Wins || sum.Calls != tot.Calls || sum.QualifiedCalls != tot.QualifiedCalls || sum.Sales != tot.Sales {
 			t.Fatalf("group_by=%s rows add to %+v, total is %+v", g, sum, tot)
 		}
 		if *tot.CallRate != 0.5 || *tot.CloseRate != 0.5 || *tot.CPA != 0.014 || *tot.CostPerCall != 0.007 {
 			t.Fatalf("group_by=%s ratios %v %v %v %v", g, *tot.CallRate, *tot.CloseRate, *tot.CPA, *tot.CostPerCall)
 		}
 	}
-	rep, _ := f.BuildReport(time.Time{}, time.Time{}, "publisher")
+	rep, _ := buildReport(f, time.Time{}, time.Time{}, "publisher")
 	if len(rep.Rows) != 2 || rep.Rows[0].Key != "p1" || rep.Rows[0].Wins != 2 || rep.Rows[0].Sales != 1 || rep.Rows[1].Calls != 2 || rep.Rows[1].QualifiedCalls != 1 {
 		t.Fatalf("publisher rows = %+v", rep.Rows)
 	}
 	// The hour filter keeps the first hour only.
 	h := t0.Add(-3 * time.Hour)
-	rep, _ = f.BuildReport(h, h.Add(time.Hour), "campaign")
+	rep, _ = buildReport(f, h, h.Add(time.Hour), "campaign")
 	if rep.Total.Wins != 3 || rep.Total.Calls != 2 {
 		t.Fatalf("first hour total = %+v, want wins 3 calls 2", rep.Total)
 	}
@@ -216,8 +217,8 @@ func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
 	if ra < 0.02 || a.HitRate("c1", "p1") <= 2 {
 		t.Fatalf("rate %.4f / factor %.2f did not move from the 1%% prior toward the observed 4%%", ra, a.HitRate("c1", "p1"))
 	}
-	x, _ := a.BuildReport(time.Time{}, time.Time{}, "campaign")
-	y, _ := b.BuildReport(time.Time{}, time.Time{}, "campaign")
+	x, _ := buildReport(a, time.Time{}, time.Time{}, "campaign")
+	y, _ := buildReport(b, time.Time{}, time.Time{}, "campaign")
 	jx, _ := json.Marshal(x.Total)
 	jy, _ := json.Marshal(y.Total)
 	if x.Total.Wins != 3000 || x.Total.Calls != 120 || string(jx) != string(jy) {
@@ -378,7 +379,7 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 }
 
 func TestDemandFeed(t *testing.T) {
-	f, pub, now := newTest(t, Config{DemandInterval: time.Minute, Participation: ParticipationConfig{CautiousCallRate: 0.01}})
+	f, pub, now := newTest(t, Config{Participation: ParticipationConfig{CautiousCallRate: 0.01}, Reports: reports.Config{DemandInterval: time.Minute}})
 	*now = t0
 	f.tick(*now) // opens the interval [10:00, 10:01)
 	f.RecordSeen("mortgage", "x1", now.Add(time.Second))
@@ -392,7 +393,7 @@ func TestDemandFeed(t *testing.T) {
 	if len(out) != 1 || string(out[0].Key) != "mortgage" {
 		t.Fatalf("demand events %v", out)
 	}
-	var d Demand
+	var d reports.Demand
 	if err := json.Unmarshal(out[0].Value, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -410,38 +411,51 @@ func TestRecordQueueDropsWhenFull(t *testing.T) {
 		t.Fatalf("dropped %d, want 3", st.RecordsDropped)
 	}
 	f.drain()
-	rep, _ := f.BuildReport(time.Time{}, time.Time{}, "campaign")
+	rep, _ := buildReport(f, time.Time{}, time.Time{}, "campaign")
 	if rep.Total.Bids != 2 || rep.RecordsDropped != 3 {
 		t.Fatalf("report bids %d dropped %d", rep.Total.Bids, rep.RecordsDropped)
 	}
 }
 
-func TestHandleReportHTTP(t *testing.T) {
+func TestReportWriters(t *testing.T) {
 	f, _, _ := newTest(t, Config{})
 	feed(f, scenario())
-	get := func(q string) *fasthttp.RequestCtx {
-		var ctx fasthttp.RequestCtx
-		ctx.Request.SetRequestURI("/v1/report?" + q)
-		ctx.Request.Header.SetMethod("GET")
-		f.HandleReport(&ctx)
-		return &ctx
+	get := func(from, to, groupBy, format string) (*bytes.Buffer, error) {
+		q, csv, err := reports.ParseQuery(from, to, groupBy, format)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f.Reports().Report(q)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if csv {
+			return &b, v.WriteCSV(&b)
+		}
+		return &b, v.WriteJSON(&b)
 	}
-	ctx := get("group_by=exchange")
-	var rep Report
-	if ctx.Response.StatusCode() != 200 || json.Unmarshal(ctx.Response.Body(), &rep) != nil || len(rep.Rows) != 2 || rep.Total.Wins != 4 {
-		t.Fatalf("json: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	body, err := get("", "", "exchange", "")
+	var rep reports.View
+	if err != nil || json.Unmarshal(body.Bytes(), &rep) != nil || len(rep.Rows) != 2 || rep.Total.Wins != 4 {
+		t.Fatalf("json: %v %s", err, body)
 	}
-	ctx = get("format=csv&group_by=publisher")
-	lines := strings.Split(strings.TrimSpace(string(ctx.Response.Body())), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "publisher,bids,wins,spend,calls,qualified_calls,sales,revenue,cost_per_call,cpa,call_rate,close_rate") ||
+	body, err = get("", "", "publisher", "csv")
+	lines := strings.Split(strings.TrimSpace(body.String()), "\n")
+	if err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], "publisher,bids,wins,spend,calls,qualified_calls,sales,revenue,cost_per_call,cpa,call_rate,close_rate") ||
 		!strings.HasPrefix(lines[3], "total,0,4,0.014000,3,2,1,150.000000,") {
-		t.Fatalf("csv:\n%s", ctx.Response.Body())
+		t.Fatalf("csv: %v\n%s", err, body)
 	}
-	for _, q := range []string{"group_by=device", "from=yesterday", "format=xml", "to=2026"} {
-		if c := get(q).Response.StatusCode(); c != 400 {
-			t.Errorf("%s: status %d, want 400", q, c)
+	for _, q := range [][4]string{{"", "", "device", ""}, {"yesterday", "", "", ""}, {"", "", "", "xml"}, {"", "2026", "", ""}} {
+		if _, err := get(q[0], q[1], q[2], q[3]); err == nil {
+			t.Errorf("%q: no error", q)
 		}
 	}
+}
+
+// buildReport is the report of f's rows as GET /v1/report builds it.
+func buildReport(f *Feedback, from, to time.Time, groupBy string) (reports.View, error) {
+	return f.Reports().Report(reports.Query{From: from, To: to, GroupBy: groupBy})
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -32,7 +32,7 @@ func FuzzHandlers(f *testing.F) {
 			fb.HandleImpression(m)
 		}
 		fb.tick(time.Now())
-		rep, err := fb.BuildReport(time.Time{}, time.Time{}, "publisher")
+		rep, err := buildReport(fb, time.Time{}, time.Time{}, "publisher")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/reports"
 )
 
 // Malformed-event reasons, counted per topic.
@@ -116,15 +117,8 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 		c.skill = f.internLocked(im.Skill)
 	}
 	f.addWinLocked(c, im.At, now)
-	r := f.rowLocked(reportKey{hour: im.At.Unix() / 3600, campaign: c.campaign, publisher: c.publisher, exchange: f.internLocked(im.Exchange)})
-	if r != nil {
-		r.wins++
-		r.spendCPM += im.PriceMicros
-	}
-	if f.currency == "" && im.Currency != "" {
-		f.currency = im.Currency
-	}
-	f.demandWinLocked(c, im)
+	f.reports.Win(reports.Key{Hour: im.At.Unix() / 3600, Campaign: c.campaign, Publisher: c.publisher, Exchange: f.internLocked(im.Exchange)},
+		c.skill, im.PriceMicros, im.Currency, im.At, c.anyRate, c.callRate)
 	f.winFoldLocked(f.internLocked(im.Exchange), im.At)
 	f.st.wins.Add(1)
 	if f.devices != nil && now.Sub(im.At) < f.cfg.Traffic.Window {
@@ -199,7 +193,7 @@ type emitKey struct {
 type contrib struct {
 	ok      bool
 	cell    *cell
-	row     reportKey
+	row     reports.Key
 	at      float64 // call start, unix seconds (decay weight)
 	hour    int     // hour of the won impression
 	call    float64
@@ -367,7 +361,7 @@ func (f *Feedback) contribLocked(r *callRec) contrib {
 	}
 	c := contrib{ok: true, call: 1, at: unixS(a.StartedAt)}
 	c.cell = f.cellLocked(a.CampaignID, a.PublisherID)
-	c.row = reportKey{hour: a.StartedAt.Unix() / 3600, campaign: a.CampaignID, publisher: a.PublisherID, exchange: a.Exchange}
+	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange}
 	won := a.WonAt
 	if won.IsZero() {
 		won = a.StartedAt
@@ -408,13 +402,7 @@ func (f *Feedback) addContribLocked(c contrib, sign float64) {
 	c.cell.qual += w * c.qual
 	c.cell.sales += w * c.sale
 	c.cell.hQual[c.hour] += w * c.qual
-	if r := f.rowLocked(c.row); r != nil {
-		s := int64(sign)
-		r.calls += s * int64(c.call)
-		r.qualified += s * int64(c.qual)
-		r.sales += s * c.saleN
-		r.revenue += s * c.revenue
-	}
+	f.reports.AddCall(c.row, reports.Call{Calls: int64(c.call), Qualified: int64(c.qual), Sales: c.saleN, Revenue: c.revenue}, int64(sign))
 }
 
 // maybeEmitLocked re-emits the joined attribution when its outcome part
@@ -488,12 +476,6 @@ func (f *Feedback) sweepLocked(now time.Time) {
 			delete(f.calls, id) // unattributed (match none / rejected): nothing to join
 		case r.hasAttr && r.attr.StartedAt.Before(callCut):
 			delete(f.calls, id) // counters keep its contribution
-		}
-	}
-	rowCut := now.Add(-f.cfg.ReportRetention).Unix() / 3600
-	for k := range f.rows {
-		if k.hour < rowCut {
-			delete(f.rows, k)
 		}
 	}
 	if len(f.intern) > 200_000 {

@@ -56,6 +56,9 @@ func TestMetricsAndRun(t *testing.T) {
 	if err := f.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.Reports().RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()

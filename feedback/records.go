@@ -3,6 +3,8 @@ package feedback
 import (
 	"context"
 	"time"
+
+	"github.com/callbid/callbid/reports"
 )
 
 const (
@@ -113,21 +115,13 @@ func (f *Feedback) foldLocked(r *record) {
 	exch := f.internBytesLocked(r.exch[:r.exchLen])
 	switch r.kind {
 	case recSeen:
-		f.st.seen.Add(1)
-		f.demandSeenLocked(r.skill, r.at)
-		f.tallySeenLocked(r.skill, r.at)
+		f.reports.Seen(r.skill, r.at)
 	case recBid:
-		f.st.bids.Add(1)
 		f.lastBidAt.Store(r.at)
 		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])
-		row := f.rowLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch})
-		if row != nil {
-			row.bids++
-		}
-		f.demandBidLocked(r.skill, r.at)
+		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch}, r.skill, r.at)
 		f.bidFoldLocked(exch, r.skill, r.at, r.cost)
-		f.tallyBidLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch}, r.skill, r.at)
 	}
 }
 

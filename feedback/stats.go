@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,8 +19,6 @@ type stats struct {
 	callsEvicted   atomic.Int64
 	losses         atomic.Int64
 	wins           atomic.Int64
-	seen           atomic.Int64
-	bids           atomic.Int64
 	recordsDropped atomic.Int64
 	emitted        atomic.Int64
 	publishDropped atomic.Int64
@@ -55,7 +54,11 @@ func (f *Feedback) Stats() Stats {
 		}
 	}
 	s.Orphans, s.Unattributed = f.st.orphans.Load(), f.st.unattributed.Load()
-	s.Wins, s.Seen, s.Bids = f.st.wins.Load(), f.st.seen.Load(), f.st.bids.Load()
+	s.Wins = f.st.wins.Load()
+	s.Seen, s.Bids = f.reports.Totals()
+	for r, v := range f.reports.Malformed() {
+		s.Malformed[events.TopicBids+"/"+r] = v
+	}
 	s.RecordsDropped, s.Emitted, s.PublishDropped = f.st.recordsDropped.Load(), f.st.emitted.Load(), f.st.publishDropped.Load()
 	return s
 }
@@ -69,7 +72,7 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	}
 	for t := range numTopics {
 		for r := range numBadReasons {
-			if t == tCall || t == tOutcome || t == tAttr {
+			if t == tCall || t == tOutcome || t == tAttr || t == tBids {
 				break // checked once by the events consumer: callbid_events_bad_total
 			}
 			cf("callbid_feedback_malformed_events_total", "Events skipped because they were malformed, by topic and reason.",
@@ -83,8 +86,6 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	cf("callbid_feedback_unattributed_calls_total", "Call events never joined with an attribution within orphan_ttl.", nil, &f.st.unattributed)
 	cf("callbid_feedback_wins_total", "Won impressions counted (unique bid ids).", nil, &f.st.wins)
 	cf("callbid_feedback_losses_total", "Loss notices seen.", nil, &f.st.losses)
-	cf("callbid_feedback_requests_seen_total", "Bid requests that matched a campaign (RecordSeen).", nil, &f.st.seen)
-	cf("callbid_feedback_bids_total", "Bids counted (RecordBid).", nil, &f.st.bids)
 	cf("callbid_feedback_records_dropped_total", "Bid-path counts dropped because the queue was full.", nil, &f.st.recordsDropped)
 	cf("callbid_feedback_attribution_emitted_total", "Attributions re-emitted with a changed outcome.", nil, &f.st.emitted)
 	cf("callbid_feedback_publish_dropped_total", "Outbound events the producer refused.", nil, &f.st.publishDropped)

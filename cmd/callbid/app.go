@@ -141,7 +141,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
 	a.run(feedCtx, events.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution, a.bidder.HandleAttribution))
-	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
+	a.consume(feedCtx, events.TopicBids, a.feedback.Reports().HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
 	a.goRun(func() { a.feedback.Run(feedCtx) })
@@ -169,7 +169,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	admin := map[string]fasthttp.RequestHandler{
 		"/admin/pools": a.pools.HandleAdmin,
 		"/admin/holds": b.HandleHolds,
-		"/v1/report":   a.feedback.HandleReport,
+		"/v1/report":   reportHandler(a.feedback.Reports()),
 		"/admin/rates": a.feedback.HandleRates,
 	}
 	maps.Copy(admin, page.Handlers())
@@ -306,7 +306,7 @@ func (a *app) statusPage() *status.Page {
 			return nil
 		},
 		Pools:  a.pools.Stats,
-		Report: a.feedback.BuildReport,
+		Report: a.feedback.Reports().Report,
 		Campaigns: func() []status.Campaign {
 			cfg := a.config()
 			out := make([]status.Campaign, 0, len(cfg.Campaigns))
@@ -363,6 +363,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
 		a.traffic.RegisterMetrics(reg),
+		a.feedback.Reports().RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
 		a.registerSimMetrics(reg),
 		a.cluster.RegisterMetrics(reg),
