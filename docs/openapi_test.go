@@ -166,7 +166,10 @@ func TestHandlersMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), capacity.New(cfg.Capacity, cfg.Skills(), log), p, log)
+	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), capacity.New(cfg.Capacity, cfg.Skills(), log), p, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bidder.New(cfg.Config, bidder.Deps{Reserver: pools, Publisher: p}, log)
 	if err != nil {
 		t.Fatal(err)

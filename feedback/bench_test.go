@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // benchFeedback has 50 campaigns × 2000 publishers of learned factors and
@@ -19,25 +17,16 @@ func benchFeedback(tb testing.TB) *Feedback {
 		cs = append(cs, Campaign{ID: "c" + strconv.Itoa(i), Skill: "s" + strconv.Itoa(i%20), PriorCallRate: 0.01})
 	}
 	cfg := Config{}
-	f := New(cfg, cs, &fixedHeadroom{perMin: 5}, nil, zerolog.Nop())
-	snap := &rateSnap{factor: map[pairKey]float64{}}
+	f := mustNew(tb, cfg, cs, &fixedHeadroom{perMin: 5}, nil)
+	// A won impression a minute ago per campaign × publisher: every pair
+	// has rates in the snapshots, as after traffic.
+	now := time.Now()
 	for _, c := range cs {
 		for p := range 2000 {
-			snap.factor[pairKey{c.ID, "pub-" + strconv.Itoa(p)}] = 1.5
+			f.HitRates().Win(c.ID, "pub-"+strconv.Itoa(p), "", now.Add(-time.Minute), now)
 		}
 	}
-	f.rates.Store(snap)
-	// Learned any-call rates for the participation snapshot, as after traffic.
-	f.mu.Lock()
-	for _, c := range cs {
-		for p := range 2000 {
-			f.cellLocked(c.ID, "pub-"+strconv.Itoa(p)).anyRate = 0.02
-		}
-	}
-	f.rebuildRatesLocked(time.Now()) // publishes the rates bids are priced with
-	f.mu.Unlock()
-	f.rates.Store(snap)
-	f.tick(time.Now())
+	f.tick(now)
 	return f
 }
 
@@ -50,8 +39,8 @@ func BenchmarkParticipation(b *testing.B) {
 	for b.Loop() {
 		// Both halves every time (the bucket runs dry here, and a skipped
 		// spend would flatter the number).
-		sinkB = f.Admit("s7")
-		sink += f.spend("c17", "s7", pub, "exchange-1")
+		sinkB = f.Pacer().Admit("s7")
+		sink += f.Pacer().Charge("c17", "s7", pub, "exchange-1")
 	}
 }
 
@@ -62,7 +51,7 @@ func BenchmarkHitRate(b *testing.B) {
 	f := benchFeedback(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		sink += f.HitRate("c17", "pub-1234")
+		sink += f.HitRates().HitRate("c17", "pub-1234")
 	}
 }
 
@@ -72,7 +61,7 @@ func BenchmarkHitRateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		var s float64
 		for pb.Next() {
-			s += f.HitRate("c17", "pub-1234")
+			s += f.HitRates().HitRate("c17", "pub-1234")
 		}
 		sink += s
 	})
@@ -82,7 +71,7 @@ func BenchmarkPacing(b *testing.B) {
 	f := benchFeedback(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		m, stop := f.Pacing("s7")
+		m, stop := f.Pacer().Pacing("s7")
 		sink += m
 		sinkB = sinkB != stop
 	}

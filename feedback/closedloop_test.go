@@ -14,6 +14,7 @@ import (
 	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/callbid/callbid/traffic"
@@ -253,13 +254,13 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	}
 	model := capacity.New(capCfg, skillNames, zerolog.Nop())
 	model.SetClock(clock)
-	fcfg := Config{MinTalkTime: time.Second, PriorStrength: 50, PacingPriorStrength: clPPS}
-	fcfg.TimeToCall.DefaultMean = time.Minute
+	fcfg := Config{MinTalkTime: time.Second, HitRate: hitrate.Config{PriorStrength: 50, PacingPriorStrength: clPPS}}
+	fcfg.HitRate.TimeToCall.DefaultMean = time.Minute
 	// The simulated exchange sends its win notice in the instant it
 	// decides, so a bid still without a notice 2 s later has lost.
-	fcfg.Participation.NoticeWindow = 2 * time.Second
-	fcfg.TimeToCall.DefaultResolveMean = 2 * time.Minute
-	f := New(fcfg, fcamps, model, nil, zerolog.Nop())
+	fcfg.Pacing.Participation.NoticeWindow = 2 * time.Second
+	fcfg.HitRate.TimeToCall.DefaultResolveMean = 2 * time.Minute
+	f := mustNew(t, fcfg, fcamps, model, nil)
 	f.clock = clock
 	tf, err := traffic.New(traffic.Config{}, zerolog.Nop())
 	if err != nil {
@@ -272,7 +273,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 		Server:    bidder.ServerConfig{NoticeBaseURL: "https://bid.example.com", NoticeSecret: "closed-loop-secret-0123456789"},
 		Campaigns: camps,
 	}
-	b, err := bidder.New(bcfg, bidder.Deps{Reserver: &clReserver{}, Capacity: model, Feedback: bidder.FeedbackParts{HitRates: f, Pacer: f, TrafficFilter: tf, BidRecorder: f}, Participation: f,
+	b, err := bidder.New(bcfg, bidder.Deps{Reserver: &clReserver{}, Capacity: model, Feedback: bidder.FeedbackParts{HitRates: f.HitRates(), Pacer: f.Pacer(), TrafficFilter: tf, BidRecorder: f}, Participation: f.Pacer(),
 		Publisher: own, Now: clock}, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("bidder: %v", err)
@@ -561,12 +562,12 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 			f.tick(clock())
 			nextTick += 1
 			if clDebug && int(now)%20 == 0 {
-				v := f.Visible()
+				v := f.Pacer().View()
 				for _, sp := range v.Skills {
 					h, _ := model.Headroom(sp.Skill)
 					t.Logf("lm=%.2f t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", model.LambdaMax(sp.Skill), now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
 				}
-				for _, p := range v.Publishers {
+				for _, p := range f.HitRates().Rates(hitrate.RatesQuery{Now: clock()}).Publishers {
 					t.Logf("   %s %s rate=%.4f ev=%.1f calls=%.1f factor=%.2f", p.Campaign, p.Publisher, p.CallRate, p.Evidence, p.Calls, p.Factor)
 				}
 			}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/hitrate"
+	"github.com/callbid/callbid/pacing"
 	"github.com/callbid/callbid/reports"
 	"github.com/rs/zerolog"
 )
@@ -53,7 +55,9 @@ func newTest(t *testing.T, cfg Config) (*Feedback, *capPub, *time.Time) {
 	t.Helper()
 	pub := &capPub{}
 	now := t0
-	f := New(cfg, []Campaign{{ID: "c1", Skill: "mortgage", PriorCallRate: 0.01, PriorClose: 0.1}}, &fixedHeadroom{perMin: 10}, pub, zerolog.Nop())
+	h := &fixedHeadroom{perMin: 10}
+	f := mustNew(t, cfg, []Campaign{{ID: "c1", Skill: "mortgage", PriorCallRate: 0.01, PriorClose: 0.1}}, h, pub)
+	testHeadroom[f] = h
 	f.clock = func() time.Time { return now }
 	return f, pub, &now
 }
@@ -209,13 +213,13 @@ func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
 	feed(b, imps)
 	feed(b, evs)
 	b.tick(t0)
-	ra, _ := a.Rates("c1", "p1")
-	rb, _ := b.Rates("c1", "p1")
-	if math.Abs(ra-rb) > 1e-12*ra || math.Abs(a.HitRate("c1", "p1")-b.HitRate("c1", "p1")) > 1e-12 {
+	ra, _ := a.HitRates().CallRates("c1", "p1")
+	rb, _ := b.HitRates().CallRates("c1", "p1")
+	if math.Abs(ra-rb) > 1e-12*ra || math.Abs(a.HitRates().HitRate("c1", "p1")-b.HitRates().HitRate("c1", "p1")) > 1e-12 {
 		t.Fatalf("replayed rates differ: %v vs %v", ra, rb)
 	}
-	if ra < 0.02 || a.HitRate("c1", "p1") <= 2 {
-		t.Fatalf("rate %.4f / factor %.2f did not move from the 1%% prior toward the observed 4%%", ra, a.HitRate("c1", "p1"))
+	if ra < 0.02 || a.HitRates().HitRate("c1", "p1") <= 2 {
+		t.Fatalf("rate %.4f / factor %.2f did not move from the 1%% prior toward the observed 4%%", ra, a.HitRates().HitRate("c1", "p1"))
 	}
 	x, _ := buildReport(a, time.Time{}, time.Time{}, "campaign")
 	y, _ := buildReport(b, time.Time{}, time.Time{}, "campaign")
@@ -224,7 +228,7 @@ func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
 	if x.Total.Wins != 3000 || x.Total.Calls != 120 || string(jx) != string(jy) {
 		t.Fatalf("report after replay %+v, first run %+v", y.Total, x.Total)
 	}
-	if HitRateUnseen := a.HitRate("c1", "nobody"); HitRateUnseen != 1 {
+	if HitRateUnseen := a.HitRates().HitRate("c1", "nobody"); HitRateUnseen != 1 {
 		t.Fatalf("unseen publisher factor %v, want 1", HitRateUnseen)
 	}
 }
@@ -239,14 +243,14 @@ func TestDelayAwareDenominator(t *testing.T) {
 		f.HandleImpression(imp("b"+itoa(i), "p1", "x1", 1_000_000, now.Add(-time.Minute)))
 	}
 	f.tick(*now)
-	r, _ := f.Rates("c1", "p1")
+	r, _ := f.HitRates().CallRates("c1", "p1")
 	if r < 0.009 {
 		t.Fatalf("fresh impressions counted as failures: rate %.4f, prior 0.01", r)
 	}
 	// Two hours later, with no calls, they are failures.
 	*now = now.Add(3 * time.Hour)
 	f.tick(*now)
-	r2, _ := f.Rates("c1", "p1")
+	r2, _ := f.HitRates().CallRates("c1", "p1")
 	if r2 > 0.006 {
 		t.Fatalf("matured impressions without calls: rate %.4f, want well below the prior", r2)
 	}
@@ -257,15 +261,24 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	won := now.Add(-10 * time.Minute)
 	feed(f, []events.Message{imp("b1", "p1", "x1", 1_000_000, won), attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)),
 		ended("k1", time.Minute, won.Add(3*time.Minute))})
-	c := f.cells[pairKey{"c1", "p1"}]
+	// sales evidence from the published close rate: (prior·s + sales)/(s + qualified)
+	sales := func(at time.Time) float64 {
+		f.tick(at)
+		for _, p := range f.HitRates().Rates(hitrate.RatesQuery{Campaign: "c1", Now: at}).Publishers {
+			if p.Publisher == "p1" {
+				return p.CloseRate*(20+p.Qualified) - 0.1*20
+			}
+		}
+		return 0
+	}
 	feedOutcome(f, outcome("k1", "FOLLOW_UP_EXPECTED", false, 0, won.Add(4*time.Minute)))
-	if c.sales == 0 {
+	prov := sales(now.Add(3 * time.Second))
+	if prov < 1e-6 {
 		t.Fatal("a provisional outcome credited no sale")
 	}
-	prov := c.sales
 	feedOutcome(f, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
-	if c.sales <= prov || c.sales > 1.0001*prov/f.cfg.ProvisionalSaleCredit {
-		t.Fatalf("final SALE: sales %v (provisional was %v)", c.sales, prov)
+	if s := sales(now.Add(6 * time.Second)); s <= prov || s > 1.001*prov/f.cfg.ProvisionalSaleCredit {
+		t.Fatalf("final SALE: sales %v (provisional was %v)", s, prov)
 	}
 	out := pub.topic(events.TopicAttribution)
 	if len(out) != 2 {
@@ -336,10 +349,10 @@ func TestOrphansAndMalformed(t *testing.T) {
 
 func TestPacingControllerAndCommitted(t *testing.T) {
 	cfg := Config{}
-	cfg.Pacing.HeadroomGross = true
-	cfg.Participation.CautiousCallRate = 0.01 // the campaign's prior: no cautious uplift here
+	cfg.Pacing.Pacing.HeadroomGross = true
+	cfg.Pacing.Participation.CautiousCallRate = 0.01 // the campaign's prior: no cautious uplift here
 	f, _, now := newTest(t, cfg)
-	h := f.headroom.(*fixedHeadroom)
+	h := testHeadroom[f]
 	h.perMin = 1
 	// 2000 wins in the last minute at a 1% call rate: ~20 calls pending, far
 	// above a headroom of 1 call/min.
@@ -350,18 +363,18 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 		*now = now.Add(time.Second)
 		f.tick(*now)
 	}
-	c := f.CommittedCalls("mortgage")
+	c := f.Pacer().CommittedCalls("mortgage")
 	if c < 2 || c > 6 {
 		t.Fatalf("committed %.2f calls/min; want about 20 pending calls / ~4.2 min mean delay", c)
 	}
-	m, stop := f.Pacing("mortgage")
+	m, stop := f.Pacer().Pacing("mortgage")
 	if m >= 0.5 || stop {
 		t.Fatalf("pacing multiplier %.3f stop %v after a minute 4x over headroom", m, stop)
 	}
 	h.waiting = true
 	*now = now.Add(time.Second)
 	f.tick(*now)
-	if _, stop := f.Pacing("mortgage"); !stop {
+	if _, stop := f.Pacer().Pacing("mortgage"); !stop {
 		t.Fatal("no hard stop while calls wait too long")
 	}
 	// Plenty of headroom: μ decays and the multiplier returns to 1.
@@ -370,16 +383,16 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 		*now = now.Add(time.Second)
 		f.tick(*now)
 	}
-	if m, _ := f.Pacing("mortgage"); m != 1 {
+	if m, _ := f.Pacer().Pacing("mortgage"); m != 1 {
 		t.Fatalf("multiplier %.3f with ample headroom, want 1", m)
 	}
-	if m, stop := f.Pacing("unknown-skill"); m != 1 || stop {
+	if m, stop := f.Pacer().Pacing("unknown-skill"); m != 1 || stop {
 		t.Fatal("unknown skill is not neutral")
 	}
 }
 
 func TestDemandFeed(t *testing.T) {
-	f, pub, now := newTest(t, Config{Participation: ParticipationConfig{CautiousCallRate: 0.01}, Reports: reports.Config{DemandInterval: time.Minute}})
+	f, pub, now := newTest(t, Config{Pacing: pacing.Config{Participation: pacing.ParticipationConfig{CautiousCallRate: 0.01}}, Reports: reports.Config{DemandInterval: time.Minute}})
 	*now = t0
 	f.tick(*now) // opens the interval [10:00, 10:01)
 	f.RecordSeen("mortgage", "x1", now.Add(time.Second))
@@ -464,11 +477,11 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("zero config: %v", err)
 	}
 	neg := -1.0
-	bad := Config{MinTalkTime: -time.Second, MinFactor: 5, MaxFactor: 2, PriorStrength: -1}
-	bad.Pacing.Target = 2
-	bad.Pacing.Proportional = &neg
+	bad := Config{MinTalkTime: -time.Second, HitRate: hitrate.Config{MinFactor: 5, MaxFactor: 2, PriorStrength: -1}}
+	bad.Pacing.Pacing.Target = 2
+	bad.Pacing.Pacing.Proportional = &neg
 	bad.Traffic.BlockedRanges = []string{"10.0.0.0/8", "10.0.0.0/99"}
-	bad.TimeToCall.DefaultMean = 3 * time.Hour
+	bad.HitRate.TimeToCall.DefaultMean = 3 * time.Hour
 	err := bad.Validate()
 	for _, want := range []string{"min_talk_time:", "min_factor: 5 is above max_factor 2", "prior_strength:", "pacing.target:",
 		"pacing.proportional:", "traffic.blocked_ranges[1]:", "time_to_call.default_mean:"} {
@@ -532,3 +545,16 @@ func (f *Feedback) feedOutcome(m events.Message) {
 		panic(err)
 	}
 }
+
+// mustNew is New for tests: a config error fails the test.
+func mustNew(tb testing.TB, cfg Config, camps []Campaign, headroom pacing.Headroom, pub Publisher) *Feedback {
+	tb.Helper()
+	f, err := New(cfg, camps, headroom, pub, zerolog.Nop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// testHeadroom is the capacity view newTest gave each feed.
+var testHeadroom = map[*Feedback]*fixedHeadroom{}

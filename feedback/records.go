@@ -49,7 +49,7 @@ func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
 // 64 and 32 bytes); campaignID and skill must be long-lived strings. Never blocks.
 func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time) {
 	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, at: now.UnixNano(),
-		cost: f.spend(campaignID, skill, publisherID, exchange)}
+		cost: f.pace.Charge(campaignID, skill, publisherID, exchange)}
 	r.pubLen = uint8(copy(r.pub[:], publisherID))
 	r.exchLen = uint8(copy(r.exch[:], exchange))
 	f.send(&r)
@@ -121,7 +121,7 @@ func (f *Feedback) foldLocked(r *record) {
 		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])
 		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch}, r.skill, r.at)
-		f.bidFoldLocked(exch, r.skill, r.at, r.cost)
+		f.pace.Bid(exch, r.skill, r.at, r.cost)
 	}
 }
 

@@ -22,7 +22,6 @@ type stats struct {
 	recordsDropped atomic.Int64
 	emitted        atomic.Int64
 	publishDropped atomic.Int64
-	hardStops      atomic.Int64
 }
 
 func (s *stats) bad(topic, reason int) { s.malformed[topic][reason].Add(1) }
@@ -89,7 +88,6 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	cf("callbid_feedback_records_dropped_total", "Bid-path counts dropped because the queue was full.", nil, &f.st.recordsDropped)
 	cf("callbid_feedback_attribution_emitted_total", "Attributions re-emitted with a changed outcome.", nil, &f.st.emitted)
 	cf("callbid_feedback_publish_dropped_total", "Outbound events the producer refused.", nil, &f.st.publishDropped)
-	cf("callbid_feedback_pacing_hard_stops_total", "Pacing ticks with a skill in hard stop.", nil, &f.st.hardStops)
 	age := func(topic string, v *atomic.Int64) {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbid_feedback_feed_age_seconds",
 			Help: "Seconds since the last event of a feedback feed (-1 before the first).", ConstLabels: prometheus.Labels{"feed": topic}},
@@ -109,49 +107,12 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 		defer f.mu.Unlock()
 		return float64(len(f.calls))
 	}))
-	cs = append(cs, &paceCollector{f: f,
-		mult: prometheus.NewDesc("callbid_feedback_pacing_multiplier", "Bid multiplier 1/(1+μ) per skill.", []string{"skill"}, nil),
-		comm: prometheus.NewDesc("callbid_feedback_committed_calls_per_minute", "Calls bought but not yet arrived, as the arrival rate they will produce, per skill.", []string{"skill"}, nil),
-		arr:  prometheus.NewDesc("callbid_feedback_arriving_calls_per_minute", "Bought (attributed) calls arriving now, moving average, per skill.", []string{"skill"}, nil),
-		ext:  prometheus.NewDesc("callbid_feedback_commitments_per_minute", "CommittedCalls as given to capacity: committed above arriving, per skill.", []string{"skill"}, nil),
-		stop: prometheus.NewDesc("callbid_feedback_pacing_stop", "1 when the skill is in hard stop.", []string{"skill"}, nil),
-	})
-	cs = append(cs, newPartCollector(f))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("cannot register feedback metrics: %w", err)
 		}
 	}
 	return nil
-}
-
-// paceCollector reads the pacing snapshot at scrape time (skills change on reload).
-type paceCollector struct {
-	f                          *Feedback
-	mult, comm, stop, arr, ext *prometheus.Desc
-}
-
-func (p *paceCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- p.mult
-	ch <- p.comm
-	ch <- p.stop
-}
-
-func (p *paceCollector) Collect(ch chan<- prometheus.Metric) {
-	ps := p.f.pacer.Load()
-	for s, v := range ps.skills {
-		ch <- prometheus.MustNewConstMetric(p.mult, prometheus.GaugeValue, v.mult, s)
-		st := 0.0
-		if v.stop {
-			st = 1
-		}
-		ch <- prometheus.MustNewConstMetric(p.stop, prometheus.GaugeValue, st, s)
-	}
-	for s, v := range ps.committed {
-		ch <- prometheus.MustNewConstMetric(p.comm, prometheus.GaugeValue, v, s)
-		ch <- prometheus.MustNewConstMetric(p.arr, prometheus.GaugeValue, ps.arriving[s], s)
-		ch <- prometheus.MustNewConstMetric(p.ext, prometheus.GaugeValue, ps.extra[s], s)
-	}
 }
 
 // stallCalls is how many calls must be expected since the last call-feed

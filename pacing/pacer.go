@@ -1,56 +1,34 @@
-package feedback
+package pacing
 
 import (
-	"context"
-	"hash/maphash"
 	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/reports"
-	"github.com/rs/zerolog"
+	"github.com/callbid/callbid/hitrate"
 )
-
-// Publisher sends an event to a Kafka topic without blocking (*events.Producer).
-type Publisher interface {
-	Publish(topic string, key, value []byte) bool
-}
 
 // Headroom is the capacity model's view that pacing steers by (*capacity.Model).
 type Headroom interface {
 	Headroom(skill string) (callsPerMin float64, waitingTooLong bool)
 }
 
-// Devices is the invalid-traffic state feedback reports won impressions
-// and SPAM outcomes to (*traffic.Filter).
-type Devices interface {
-	Won(ipHash, ifaHash uint64, at time.Time)
-	Spam(ipHash, ifaHash uint64)
+// Rates is what pacing needs of the hit-rate model (*hitrate.HitRates):
+// the calls a won impression brings, read on the bid path, and the time
+// from a win to its call.
+type Rates interface {
+	CallsPerWin(campaignID, publisherID string) float64
+	Arrival(skill string) *hitrate.Delay
 }
 
-// CountDevicesIn makes feedback report won impressions and SPAM outcomes to
-// d (the bid path's traffic filter). Call it before the feeds start.
-func (f *Feedback) CountDevicesIn(d Devices) { f.devices = d }
-
-// Campaign is what feedback needs to know of a campaign (built from the
-// campaign config by the root wiring).
-type Campaign struct {
-	ID            string
-	Skill         string
-	PriorCallRate float64 // expected qualified calls per won impression
-	PriorClose    float64 // expected sales per qualified call
-	ValuePerCall  int64   // micro-units; 0 for base-CPM campaigns
-}
-
-// pairKey keys the hit-rate snapshot; a struct of two strings hashes without
-// allocating, so the bid path needs no key building.
-type pairKey struct{ campaign, publisher string }
-
-// rateSnap is the immutable hit-rate snapshot read by HitRate.
-type rateSnap struct {
-	factor map[pairKey]float64
+// Share is this instance's share of the work when several instances share
+// the number pools (*numbers.Pools): 1 alone. Each instance buys only its
+// share of the agents' capacity, so N instances together buy what one
+// would (issue 13).
+type Share interface {
+	Share() float64
 }
 
 // pace is one skill's pacing state as the bid path sees it.
@@ -67,144 +45,69 @@ type paceSnap struct {
 	arriving  map[string]float64 // bought (attributed) calls arriving now
 }
 
-// Feedback learns hit rates, paces to capacity and serves reports.
-//
-// Bid-path reads (HitRate, Pacing, Allowed, AllowedIP, RecordSeen,
-// RecordBid) touch only atomics, immutable snapshots, a ristretto cache and
-// a bounded channel. Everything else is guarded by mu.
-type Feedback struct {
+// Pacer owns the calls bought and not yet arrived, per skill, and steers
+// buying by them: the participation bucket (volume) and the price
+// multiplier (see doc.go).
+type Pacer struct {
 	cfg      Config
 	headroom Headroom
-	pub      Publisher
-	log      zerolog.Logger
-	clock    func() time.Time
+	rates    Rates
+	share    Share
 
-	rates atomic.Pointer[rateSnap]
-	pacer atomic.Pointer[paceSnap]
-	part  atomic.Pointer[partSnap]
-
-	records chan record
-	reports *reports.Reports
-	devices Devices
-	st      stats
+	pacer     atomic.Pointer[paceSnap]
+	part      atomic.Pointer[partSnap]
+	hardStops atomic.Int64
 
 	mu        sync.Mutex
-	campaigns map[string]Campaign
 	skills    []string
-	cells     map[pairKey]*cell
-	skillPend map[string]map[int64]float64 // skill → 10 s bucket → expected calls
+	skillPend map[string]map[int64]float64 // skill → 2 s bucket → expected calls
 	mu2       map[string]float64           // per-skill dual price μ
 	arrivals  map[string]*ewmaRate         // per-skill attributed call arrivals
 	gateMap   map[string]*gate             // per-skill participation buckets
 	exch      map[string]*exStat           // per-exchange win evidence
-	pooled    map[string]float64           // per-campaign any-call rate over all publishers
-	partRate  map[pairKey]float64          // any-call rates as bids are priced (immutable once built)
 	lastPace  time.Time
-	arrive    delayDist             // won_at → call start, all skills
-	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior
-	resolve   delayDist             // won_at → call end (when it can be qualified)
-	landmark  float64               // forward-decay landmark, unix seconds
-	landSet   bool
-	seed      maphash.Seed
-	seenBids  map[uint64]struct{}        // bid id hashes within the dedupe window
-	seenByMin map[int]map[int64][]uint64 // partition → event minute → hashes, for expiry
-	impMark   map[int]time.Time          // latest impression event time per partition
-	calls     map[string]*callRec
-	callMark  time.Time // latest call-side event time
-	intern    map[string]string
-	lastRates time.Time
-	lastSweep time.Time
-	started   time.Time
-
-	// feed freshness, unix nanoseconds (processing time)
-	lastImpEvent  atomic.Int64
-	lastCallEvent atomic.Int64
-	lastBidAt     atomic.Int64
-	bidsSinceImp  atomic.Int64
-	expectedSince atomic.Uint64 // float64 bits: calls expected since the last call-feed event
 }
 
-// New builds feedback state. cfg should have passed Validate; bad blocked
-// ranges are skipped (and logged).
-func New(cfg Config, campaigns []Campaign, headroom Headroom, pub Publisher, log zerolog.Logger) *Feedback {
-	cfg = cfg.withDefaults()
-	f := &Feedback{
-		cfg:       cfg,
-		headroom:  headroom,
-		pub:       pub,
-		log:       log,
-		clock:     time.Now,
-		records:   make(chan record, cfg.RecordQueue),
-		cells:     make(map[pairKey]*cell),
-		skillPend: make(map[string]map[int64]float64),
-		mu2:       make(map[string]float64),
-		arrivals:  make(map[string]*ewmaRate),
-		exch:      make(map[string]*exStat),
-		arriveBy:  make(map[string]*delayDist),
-		seed:      maphash.MakeSeed(),
-		seenBids:  make(map[uint64]struct{}),
-		seenByMin: make(map[int]map[int64][]uint64),
-		impMark:   make(map[int]time.Time),
-		calls:     make(map[string]*callRec),
-		intern:    make(map[string]string),
-		started:   time.Now(),
+// New builds the pacer; cfg gets its defaults and must pass Validate.
+// headroom may be nil (no capacity view: no pacing, no volume control).
+func New(cfg Config, skills []string, headroom Headroom, rates Rates) (*Pacer, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	f.arrive.init(cfg.TimeToCall.Max)
-	f.resolve.init(cfg.TimeToCall.Max)
-	// cfg passed Validate (the reports part with it), so New cannot fail.
-	f.reports, _ = reports.New(cfg.Reports, pub, f, log)
-	f.reports.SetClock(func() time.Time { return f.clock() })
-	f.reports.CountDropped(f.st.recordsDropped.Load)
-	f.rates.Store(&rateSnap{factor: map[pairKey]float64{}})
-	f.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
-	f.SetCampaigns(campaigns)
-	f.mu.Lock()
-	f.rebuildRatesLocked(f.clock())
-	f.mu.Unlock()
-	return f
+	p := &Pacer{cfg: cfg, headroom: headroom, rates: rates,
+		skillPend: map[string]map[int64]float64{}, mu2: map[string]float64{},
+		arrivals: map[string]*ewmaRate{}, exch: map[string]*exStat{}}
+	p.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
+	p.SetSkills(skills)
+	return p, nil
 }
 
-// SetCampaigns replaces the campaign set on config reload. Learned evidence
-// of removed campaigns is kept (they may come back).
-func (f *Feedback) SetCampaigns(c []Campaign) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.campaigns = make(map[string]Campaign, len(c))
+// ShareWith makes the pacer buy only s.Share() of the agents' capacity
+// (kafka.shared_pools). Call it before Run starts ticking.
+func (p *Pacer) ShareWith(s Share) { p.share = s }
+
+// SetSkills replaces the paced skills (on config reload).
+func (p *Pacer) SetSkills(skills []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	set := map[string]bool{}
-	f.skills = f.skills[:0]
-	for _, x := range c {
-		f.campaigns[x.ID] = x
-		if x.Skill != "" && !set[x.Skill] {
-			set[x.Skill] = true
-			f.skills = append(f.skills, x.Skill)
+	p.skills = p.skills[:0]
+	for _, s := range skills {
+		if s != "" && !set[s] {
+			set[s] = true
+			p.skills = append(p.skills, s)
 		}
 	}
-	sort.Strings(f.skills)
-	f.setGatesLocked()
-	if f.reports != nil {
-		f.reports.SetSkills(f.skills)
-	}
-	for k, cl := range f.cells {
-		if x, ok := f.campaigns[k.campaign]; ok {
-			cl.skill = x.Skill
-		}
-	}
-}
-
-// HitRate is the bid-path factor for a publisher: its smoothed call rate over
-// the campaign's prior (1 for a new publisher). ≤ 50 ns, 0 allocations.
-func (f *Feedback) HitRate(campaignID, publisherID string) float64 {
-	if v, ok := f.rates.Load().factor[pairKey{campaignID, publisherID}]; ok {
-		return v
-	}
-	return 1
+	sort.Strings(p.skills)
+	p.setGatesLocked()
 }
 
 // Pacing is the bid-path pacing multiplier for a skill (1/(1+μ)); stop is the
 // hard stop when calls wait longer than the service-level target.
-func (f *Feedback) Pacing(skill string) (multiplier float64, stop bool) {
-	if p, ok := f.pacer.Load().skills[skill]; ok {
-		return p.mult, p.stop
+func (p *Pacer) Pacing(skill string) (multiplier float64, stop bool) {
+	if x, ok := p.pacer.Load().skills[skill]; ok {
+		return x.mult, x.stop
 	}
 	return 1, false
 }
@@ -221,106 +124,65 @@ func (f *Feedback) Pacing(skill string) (multiplier float64, stop bool) {
 // committed = arriving) and pace to half the capacity. So CommittedCalls is
 // max(0, committed − arriving): the bought load still to come on top of
 // what arrives now. Updated every pacing tick.
-func (f *Feedback) CommittedCalls(skill string) float64 {
-	return f.pacer.Load().extra[skill]
+func (p *Pacer) CommittedCalls(skill string) float64 {
+	return p.pacer.Load().extra[skill]
 }
 
 // Committed returns the full committed arrival rate (calls/min) and the
 // bought calls arriving now, per skill, for reports and tests.
-func (f *Feedback) Committed(skill string) (committed, arriving float64) {
-	ps := f.pacer.Load()
+func (p *Pacer) Committed(skill string) (committed, arriving float64) {
+	ps := p.pacer.Load()
 	return ps.committed[skill], ps.arriving[skill]
 }
 
-// Run drives pacing, hit-rate snapshots, the demand feed, expiry and the
-// bid-counter aggregator until ctx is done.
-func (f *Feedback) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.aggregate(ctx)
-	}()
-	t := time.NewTicker(f.cfg.Pacing.Interval)
-	defer t.Stop()
-	flush := time.NewTicker(tallyEvery)
-	rep := f.reports
-	defer flush.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			<-done
-			rep.Flush(f.clock()) // the producer flushes it on shutdown
-			return
-		case <-t.C:
-			f.tick(f.clock())
-		case <-flush.C:
-			rep.Flush(f.clock())
-		}
-	}
+// Tick is one controller step at now: the price multiplier and the
+// participation buckets of every skill. The feed's Run loop calls it every
+// pacing.interval (tests with a simulated clock).
+func (p *Pacer) Tick(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paceLocked(now)
 }
-
-// tick is one controller step at now; the simulation test calls it directly.
-func (f *Feedback) tick(now time.Time) {
-	f.mu.Lock()
-	// A clock that went backwards (tests, a corrected host clock) also rebuilds.
-	if d := now.Sub(f.lastRates); d >= f.cfg.RateInterval || d < 0 {
-		f.rebuildRatesLocked(now)
-	}
-	if d := now.Sub(f.lastSweep); d >= time.Minute || d < 0 {
-		f.sweepLocked(now)
-		f.lastSweep = now
-	}
-	f.paceLocked(now)
-	f.mu.Unlock()
-	f.reports.Tick(now)
-}
-
-// Reports is the report rows, bid tally and demand feed feedback feeds.
-func (f *Feedback) Reports() *reports.Reports { return f.reports }
-
-// tallyEvery bounds what a crash loses of the bid counters published to
-// callbid.bids.v1 (see reports.Reports.Flush).
-const tallyEvery = 5 * time.Second
 
 // paceLocked runs the dual update for every skill and publishes a snapshot.
-func (f *Feedback) paceLocked(now time.Time) {
-	dt := f.cfg.Pacing.Interval.Seconds()
-	if !f.lastPace.IsZero() {
-		dt = now.Sub(f.lastPace).Seconds()
+func (p *Pacer) paceLocked(now time.Time) {
+	dt := p.cfg.Pacing.Interval.Seconds()
+	if !p.lastPace.IsZero() {
+		dt = now.Sub(p.lastPace).Seconds()
 		if dt <= 0 {
 			return
 		}
-		if dt > 10*f.cfg.Pacing.Interval.Seconds() {
-			dt = 10 * f.cfg.Pacing.Interval.Seconds() // a long pause is not a long error
+		if dt > 10*p.cfg.Pacing.Interval.Seconds() {
+			dt = 10 * p.cfg.Pacing.Interval.Seconds() // a long pause is not a long error
 		}
 	}
-	f.lastPace = now
-	n := len(f.skills)
+	p.lastPace = now
+	n := len(p.skills)
 	ps := &paceSnap{skills: make(map[string]pace, n), committed: make(map[string]float64, n),
 		extra: make(map[string]float64, n), arriving: make(map[string]float64, n)}
 	budget := make(map[string]float64, n)
-	for _, s := range f.skills {
-		committed, buying := f.committedLocked(s, now)
-		arriving := f.arrivals[s].perMin(unixS(now), f.cfg.Pacing.ArrivalWindow.Seconds())
+	for _, s := range p.skills {
+		committed, buying := p.committedLocked(s, now)
+		arriving := p.arrivals[s].perMin(unixS(now), p.cfg.Pacing.ArrivalWindow.Seconds())
 		ps.committed[s], ps.arriving[s] = committed, arriving
 		ps.extra[s] = math.Max(0, committed-arriving)
-		if f.headroom == nil {
+		if p.headroom == nil {
 			budget[s] = math.NaN()
 		}
-		if f.cfg.Pacing.Disabled || f.headroom == nil {
+		if p.cfg.Pacing.Disabled || p.headroom == nil {
 			ps.skills[s] = pace{mult: 1}
 			continue
 		}
-		head, waiting := f.headroom.Headroom(s)
-		if !f.cfg.Pacing.HeadroomGross {
+		head, waiting := p.headroom.Headroom(s)
+		if !p.cfg.Pacing.HeadroomGross {
 			// capacity's λ_now contains our calls arriving now. Calls bought
 			// and not yet arrived are pacing's alone (capacity is not given
 			// CommittedCalls): the participation bucket charges them.
 			head += arriving
 		}
 		budget[s] = head
-		target := f.cfg.Pacing.Target * math.Max(head, 0)
-		scale := math.Max(target, f.cfg.Pacing.MinScale)
+		target := p.cfg.Pacing.Target * math.Max(head, 0)
+		scale := math.Max(target, p.cfg.Pacing.MinScale)
 		// Committed calls are a stock that fills over the time-to-call, so a
 		// jump in wins shows in it only slowly; the rate at which calls are
 		// being bought right now shows it at once. Steer by the larger.
@@ -330,30 +192,30 @@ func (f *Feedback) paceLocked(now time.Time) {
 		// Integral part: the Balseiro–Gur dual update. Proportional part:
 		// committed calls lag wins by the time-to-call, and a pure integral
 		// controller on a lagged signal overshoots; the P term damps it.
-		muI := f.mu2[s] + f.cfg.Pacing.Gain*dt*e
-		muI = math.Min(math.Max(muI, 0), f.cfg.Pacing.MaxMu)
-		f.mu2[s] = muI
-		mu := math.Min(math.Max(muI+*f.cfg.Pacing.Proportional*e, 0), f.cfg.Pacing.MaxMu)
+		muI := p.mu2[s] + p.cfg.Pacing.Gain*dt*e
+		muI = math.Min(math.Max(muI, 0), p.cfg.Pacing.MaxMu)
+		p.mu2[s] = muI
+		mu := math.Min(math.Max(muI+*p.cfg.Pacing.Proportional*e, 0), p.cfg.Pacing.MaxMu)
 		ps.skills[s] = pace{mult: 1 / (1 + mu), stop: waiting}
 		if waiting {
-			f.st.hardStops.Add(1)
+			p.hardStops.Add(1)
 		}
 	}
-	f.pacer.Store(ps)
-	f.participateLocked(now, dt, budget)
+	p.pacer.Store(ps)
+	p.participateLocked(now, dt, budget)
 }
 
 // committedLocked sums the expected calls not yet arrived for skill, as a
 // rate (calls/min), and the rate at which calls were bought over the last
 // minute; it drops buckets past the horizon.
-func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buying float64) {
-	pend := f.skillPend[skill]
-	arrive := f.arriveFor(skill)
-	if len(pend) == 0 || arrive.mean <= 0 {
+func (p *Pacer) committedLocked(skill string, now time.Time) (committed, buying float64) {
+	pend := p.skillPend[skill]
+	arrive := p.rates.Arrival(skill)
+	if len(pend) == 0 || arrive.Mean() <= 0 {
 		return 0, 0
 	}
 	nowS := unixS(now)
-	maxAge := f.cfg.TimeToCall.Max.Seconds()
+	maxAge := p.cfg.TimeToCallMax.Seconds()
 	var sum, recent float64
 	oldest := nowS
 	for b, v := range pend {
@@ -363,13 +225,13 @@ func (f *Feedback) committedLocked(skill string, now time.Time) (committed, buyi
 			delete(pend, b)
 			continue
 		}
-		sum += v * (1 - arrive.at(age))
+		sum += v * (1 - arrive.At(age))
 		if start >= nowS-buyWindow && start <= nowS {
 			recent += v
 			oldest = math.Min(oldest, start)
 		}
 	}
-	committed = sum / arrive.mean * 60
+	committed = sum / arrive.Mean() * 60
 	if span := nowS - oldest; span >= pendBucket {
 		buying = recent / span * 60
 	}

@@ -11,14 +11,11 @@ import (
 
 // The bid-path counters (bids per report row, requests seen and bids per
 // skill and demand interval) are not on any inbound topic, so feedback
-// publishes them itself: every tallyEvery the deltas since the last flush go
+// publishes them itself: every 5 s (Flush) the deltas since the last flush go
 // to events.TopicBids, keyed by this process's instance id. A restarted
 // process replays the topic like the others and gets its counters back;
 // while following it live, a process skips its own records, which it
 // counted when they happened.
-
-// tallyEvery bounds what a crash loses of the bid counters.
-const tallyEvery = 5 * time.Second
 
 type tallyRow struct {
 	Hour      int64  `json:"h"` // unix hours

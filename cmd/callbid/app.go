@@ -87,7 +87,12 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 
 	a.producer = events.NewProducer(cfg.Kafka, log)
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
-	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
+	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build feedback: %w", err)
+	}
+	a.feedback = fb
 	tf, err := traffic.New(cfg.Feedback.Traffic, log)
 	if err != nil {
 		a.abort()
@@ -106,13 +111,16 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot build the number pools: %w", err)
 	}
 	a.pools = pools
+	// With kafka.shared_pools each instance buys only its share of the
+	// agents' capacity (alone, Share is 1).
+	a.feedback.Pacer().ShareWith(pools)
 	a.pools.PauseUntilReplayed()
 
 	b, err := bidder.New(cfg.Config, bidder.Deps{
 		Reserver:      a.pools,
 		Capacity:      a.model,
-		Feedback:      bidder.FeedbackParts{HitRates: a.feedback, Pacer: a.feedback, TrafficFilter: a.traffic, BidRecorder: a.feedback},
-		Participation: a.feedback,
+		Feedback:      bidder.FeedbackParts{HitRates: a.feedback.HitRates(), Pacer: a.feedback.Pacer(), TrafficFilter: a.traffic, BidRecorder: a.feedback},
+		Participation: a.feedback.Pacer(),
 		Publisher:     own,
 	}, log)
 	if err != nil {
@@ -170,7 +178,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		"/admin/pools": a.pools.HandleAdmin,
 		"/admin/holds": b.HandleHolds,
 		"/v1/report":   reportHandler(a.feedback.Reports()),
-		"/admin/rates": a.feedback.HandleRates,
+		"/admin/rates": ratesHandler(a.feedback.HitRates(), a.feedback.Pacer()),
 	}
 	maps.Copy(admin, page.Handlers())
 	a.server = bidder.NewServer(b, bidder.ServerOptions{
@@ -294,10 +302,10 @@ func (a *app) statusPage() *status.Page {
 		Ready:     a.ready,
 		Health:    []func() (bool, string){a.model.Ready, a.feedback.Ready},
 		Skills:    a.model.Stats,
-		Pacing:    a.feedback.Pacing,
-		Committed: a.feedback.Committed,
+		Pacing:    a.feedback.Pacer().Pacing,
+		Committed: a.feedback.Pacer().Committed,
 		SkillExtra: func(skill string) []status.Figure {
-			for _, sp := range a.feedback.Visible().Skills {
+			for _, sp := range a.feedback.Pacer().View().Skills {
 				if sp.Skill == skill {
 					return []status.Figure{{Name: "participation", Value: sp.Level},
 						{Name: "calls in flight", Value: sp.InFlight}, {Name: "due within horizon", Value: sp.DueInHorizon}}
@@ -364,6 +372,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.feedback.RegisterMetrics(reg),
 		a.traffic.RegisterMetrics(reg),
 		a.feedback.Reports().RegisterMetrics(reg),
+		a.feedback.Pacer().RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
 		a.registerSimMetrics(reg),
 		a.cluster.RegisterMetrics(reg),
