@@ -763,6 +763,9 @@ func TestClosedLoop(t *testing.T) {
 		if only := os.Getenv("CL_RUN"); only != "" && !strings.Contains(sc.name, only) {
 			continue
 		}
+		if one, err := strconv.ParseUint(os.Getenv("CL_SEED"), 10, 64); err == nil {
+			sc.seeds = []uint64{one} // one seed, for CL_DEBUG
+		}
 		if raceEnabled {
 			// Single-goroutine and slow under -race: one seed shows the
 			// same code paths; the judged figures come from the normal run.
