@@ -23,7 +23,7 @@ type Sources struct {
 	Health []func() (ok bool, why string)
 	// Skills is capacity.Model.Stats.
 	Skills func() (skills []capacity.SkillStats, stale bool)
-	// Pacing and Committed are feedback's per-skill pacing view.
+	// Pacing and Committed are pacing.Pacer's per-skill view.
 	Pacing    func(skill string) (multiplier float64, stop bool)
 	Committed func(skill string) (committed, arriving float64)
 	// SkillExtra adds figures to a skill's row: participation and calls in
