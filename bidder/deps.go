@@ -34,12 +34,12 @@ type Capacity interface {
 }
 
 // HitRates is the learned per campaign × publisher call-rate factor
-// (*feedback.Feedback; the hitrate package once split out).
+// (*hitrate.HitRates).
 type HitRates interface {
 	HitRate(campaignID, publisherID string) float64
 }
 
-// Pacer is the per-skill price multiplier and hard stop (*feedback.Feedback).
+// Pacer is the per-skill price multiplier and hard stop (*pacing.Pacer).
 type Pacer interface {
 	Pacing(skill string) (multiplier float64, stop bool)
 }
@@ -75,10 +75,10 @@ type FeedbackParts struct {
 	BidRecorder
 }
 
-// Participation is the per-skill volume control (*feedback.Feedback):
+// Participation is the per-skill volume control (*pacing.Pacer):
 // Admit is false when another bid would buy more calls than the skill's
 // agents can take, whatever the price. The bid's expected calls are charged
-// when it is recorded (Feedback.RecordBid).
+// when it is recorded (BidRecorder.RecordBid, which charges pacing.Pacer.Charge).
 type Participation interface {
 	Admit(skill string) bool
 }
