@@ -33,7 +33,7 @@ type PriceConfig struct {
 	// the pure dual update. Unset means the default 0.25.
 	Proportional *float64 `yaml:"proportional"`
 	// Target is the share of headroom committed calls aim for (a margin for
-	// bursts and estimation error). Default 0.9.
+	// bursts and estimation error). Default 0.8.
 	Target float64 `yaml:"target"`
 	// MinScale is the smallest scale (calls/min) of the error. Default 0.5.
 	MinScale float64 `yaml:"min_scale"`
@@ -104,7 +104,7 @@ func (c *Config) SetDefaults() {
 		p := 0.25
 		pc.Proportional = &p
 	}
-	setF(&pc.Target, 0.9)
+	setF(&pc.Target, 0.8)
 	setF(&pc.MinScale, 0.5)
 	setF(&pc.MaxMu, 50)
 	pp := &c.Participation
