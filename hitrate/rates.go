@@ -35,7 +35,7 @@ type cell struct {
 // age overstates the share of its calls due (Jensen): wins spread over a
 // minute would count as more exposure than they are, and call rates read
 // low. Ten-second parts keep that error small.
-type pendWins struct{ n, secs [pendParts]float64 }
+type pendWins struct{ n, secs [pendParts]float32 } // float32: exact counts to 16M, 48 B a minute
 
 // pendParts is the number of parts of a minute of young wins.
 const pendParts = 6
@@ -111,7 +111,7 @@ func (h *HitRates) addWinLocked(c *cell, at, now time.Time) {
 	sec := at.Unix() % 60
 	part := sec * pendParts / 60
 	pw.n[part]++
-	pw.secs[part] += float64(sec)
+	pw.secs[part] += float32(sec)
 	c.pending[at.Unix()/60] = pw
 }
 
@@ -141,9 +141,9 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 			if nowS-float64(m*60+60) > maxAge {
 				for i, n := range pw.n {
 					if n > 0 {
-						w := h.weight(float64(m*60) + pw.secs[i]/n)
-						c.imp += n * w
-						c.hImp[hour] += n * w
+						w := h.weight(float64(m*60) + float64(pw.secs[i]/n))
+						c.imp += float64(n) * w
+						c.hImp[hour] += float64(n) * w
 					}
 				}
 				delete(c.pending, m)
@@ -156,9 +156,9 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 				// The wins' mean time within their part of the minute:
 				// where calls come seconds after the win, the middle of
 				// the minute would be off by up to half a minute of exposure.
-				t := float64(m*60) + pw.secs[i]/n
+				t := float64(m*60) + float64(pw.secs[i]/n)
 				age := nowS - t
-				w := n * h.weight(t)
+				w := float64(n) * h.weight(t)
 				y := w * h.resolve.at(age)
 				youngQ += y
 				youngA += w * arrive.at(age)
