@@ -33,22 +33,52 @@ type Capacity interface {
 	View(skill string, minProficiency, premiumProficiency float64) capacity.View
 }
 
-// Feedback is the learned hit rate, pacing and traffic-quality view plus the
-// non-blocking bid counters (*feedback.Feedback).
-type Feedback interface {
+// HitRates is the learned per campaign × publisher call-rate factor
+// (*hitrate.HitRates).
+type HitRates interface {
 	HitRate(campaignID, publisherID string) float64
+}
+
+// Pacer is the per-skill price multiplier and hard stop (*pacing.Pacer).
+type Pacer interface {
 	Pacing(skill string) (multiplier float64, stop bool)
+}
+
+// TrafficFilter is the invalid-traffic check (*traffic.Filter).
+type TrafficFilter interface {
 	Allowed(ipHash, ifaHash uint64) bool
 	// AllowedIP checks the raw device ip against the blocked ranges.
 	AllowedIP(ip string) bool
+}
+
+// BidRecorder takes the bid path's non-blocking counts (*feedback.Feedback).
+type BidRecorder interface {
 	RecordSeen(skill, exchange string, now time.Time)
 	RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time)
 }
 
-// Participation is the per-skill volume control (*feedback.Feedback):
+// Feedback is what the bid path reads of what happened after earlier bids:
+// the small interfaces above, each implemented by the package that owns it
+// and put together by the wiring (see FeedbackParts).
+type Feedback interface {
+	HitRates
+	Pacer
+	TrafficFilter
+	BidRecorder
+}
+
+// FeedbackParts puts the owners of the Feedback interfaces together.
+type FeedbackParts struct {
+	HitRates
+	Pacer
+	TrafficFilter
+	BidRecorder
+}
+
+// Participation is the per-skill volume control (*pacing.Pacer):
 // Admit is false when another bid would buy more calls than the skill's
 // agents can take, whatever the price. The bid's expected calls are charged
-// when it is recorded (Feedback.RecordBid).
+// when it is recorded (BidRecorder.RecordBid, which charges pacing.Pacer.Charge).
 type Participation interface {
 	Admit(skill string) bool
 }

@@ -69,19 +69,44 @@ func (w *handleWindow) cautious(seed float64, size int) float64 {
 // its estimate needs before it replaces the all-skills one.
 const minOwnSamples = 3
 
-// handleSample is one call's handle time in seconds: its talk time plus the
-// learned ring (RESERVED) and after-call-work (ACW) times, which the agent
-// spends on the call too: the skill's own when its single-skill agents have
-// shown enough, else all agents'. Caller holds mu.
+// handleSample is the part of one call's handle time known when it ends:
+// its talk time plus the learned ring (RESERVED) time that preceded it, the
+// skill's own when its single-skill agents have shown enough, else all
+// agents'. The after-call work (ACW) that follows is not known yet; it is
+// added when the handle time is read (handleTime), so the first calls'
+// samples do not keep the ACW default for the whole window. Caller holds mu.
 func (m *Model) handleSample(sk *skillState, talkSec float64) float64 {
-	ring, acw := m.ringWin.mean(0), m.acwWin.mean(m.cfg.DefaultAfterCallWork.Seconds())
+	ring := m.ringWin.mean(0)
 	if sk.ringWin.n >= minOwnSamples {
 		ring = sk.ringWin.mean(0)
 	}
+	return talkSec + ring
+}
+
+// handleTime is a skill's handle time in seconds as capacity uses it: the
+// cautious mean of the talk + ring samples plus the ACW estimate of now,
+// each a windowed Bayesian mean seeded by its share of the skill's
+// configured handle time. Caller holds mu.
+func (m *Model) handleTime(sk *skillState) float64 {
+	acwSeed := sk.ahtSeed * m.acwShare()
+	acw := m.acwWin.mean(acwSeed)
 	if sk.acwWin.n >= minOwnSamples {
-		acw = sk.acwWin.mean(m.cfg.DefaultAfterCallWork.Seconds())
+		acw = sk.acwWin.mean(acwSeed)
 	}
-	return talkSec + ring + acw
+	return sk.ht.cautious(sk.ahtSeed-acwSeed, m.cfg.HandleTimeWindow) + acw
+}
+
+// acwShare is the share of a handle time that is after-call work before
+// any is observed: default_after_call_work over default_handle_time (the
+// config validates it below 1). A skill configured with a 24 s handle time
+// then starts with 2.4 s of ACW rather than the 30 s default, which would
+// be more than its whole handle time.
+func (m *Model) acwShare() float64 {
+	ht := m.cfg.DefaultHandleTime.Seconds()
+	if ht <= 0 {
+		return 0
+	}
+	return min(max(m.cfg.DefaultAfterCallWork.Seconds()/ht, 0), 0.9)
 }
 
 // addPeriod records an agent's ring or ACW period of d seconds: for all

@@ -125,7 +125,7 @@ type skillState struct {
 	capAgents                      [numBuckets]float64 // agents that count as capacity, shared over skills
 	staffedMilli, availMilli       int64
 	ahtSeed                        float64      // starting handle time, seconds
-	ht                             handleWindow // handle-time samples, seconds
+	ht                             handleWindow // talk + ring samples, seconds (ACW is added on read)
 	ringWin, acwWin                handleWindow // single-skill agents' ring and ACW periods
 	rate                           float64      // arrivals per second, exponentially weighted
 	rateAt                         int64        // unix ns of rate

@@ -25,6 +25,7 @@ import (
 	"github.com/callbid/callbid/httpapi"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/reports"
 )
 
 // The document is parsed and checked with pb33f/libopenapi and
@@ -167,7 +168,10 @@ func TestHandlersMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), capacity.New(cfg.Capacity, cfg.Skills(), log), p, log)
+	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), capacity.New(cfg.Capacity, cfg.Skills(), log), p, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bidder.New(cfg.Config, bidder.Deps{Reserver: pools, Publisher: p}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -266,10 +270,32 @@ func TestHandlersMatchSpec(t *testing.T) {
 			fb.HandleImpression(msg)
 		}
 	}
-	admin := fb.HandleReport
+	// The route's fasthttp glue (cmd/callbid/feedbackroutes.go) around
+	// reports.ParseQuery, Reports.Report and View.WriteJSON/WriteCSV.
+	admin := func(ctx *fasthttp.RequestCtx) {
+		args := ctx.QueryArgs()
+		q, csv, err := reports.ParseQuery(string(args.Peek("from")), string(args.Peek("to")), string(args.Peek("group_by")), string(args.Peek("format")))
+		var v reports.View
+		if err == nil {
+			v, err = fb.Reports().Report(q)
+		}
+		if err != nil {
+			ctx.Error(err.Error()+"\n", fasthttp.StatusBadRequest)
+			return
+		}
+		var b bytes.Buffer
+		if csv {
+			ctx.SetContentType("text/csv; charset=utf-8")
+			_ = v.WriteCSV(&b)
+		} else {
+			ctx.SetContentType("application/json")
+			_ = v.WriteJSON(&b)
+		}
+		ctx.SetBody(b.Bytes())
+	}
 	req, r = serve(t, admin, "GET", "/v1/report?group_by=campaign", nil, nil)
 	body = check(t, v, "GET /v1/report", req, r, 200)
-	var rep feedback.Report
+	var rep reports.View
 	if err := json.Unmarshal(body, &rep); err != nil || rep.Total.Wins != 1 {
 		t.Errorf("report %s: want the one win", body)
 	}

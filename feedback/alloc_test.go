@@ -14,17 +14,14 @@ func TestBidPathAllocs(t *testing.T) {
 	now := time.Now()
 	pub := string([]byte("pub-1234")) // not a constant: as from a request
 	cases := map[string]func(){
-		"HitRate":     func() { sink += f.HitRate("c17", pub) },
-		"HitRateMiss": func() { sink += f.HitRate("c17", "unknown") },
-		"Pacing":      func() { m, _ := f.Pacing("s7"); sink += m },
+		"HitRate":     func() { sink += f.HitRates().HitRate("c17", pub) },
+		"HitRateMiss": func() { sink += f.HitRates().HitRate("c17", "unknown") },
+		"Pacing":      func() { m, _ := f.Pacer().Pacing("s7"); sink += m },
 		"RecordSeen":  func() { f.RecordSeen("s7", "exchange-1", now) },
 		"RecordBid":   func() { f.RecordBid("c17", "s7", pub, "exchange-1", 1, now) },
-		"Admit":       func() { sinkB = f.Admit("s7") },
-		"Spend":       func() { sink += f.spend("c17", "s7", pub, "exchange-1") },
-		"SpendMiss":   func() { sink += f.spend("c17", "s7", "unknown", "unknown-exchange") },
-		"Allowed":     func() { sinkB = f.Allowed(12345, 67890) },
-		"AllowedIP4":  func() { sinkB = f.AllowedIP("203.0.113.45") },
-		"AllowedIP6":  func() { sinkB = f.AllowedIP("2001:db9::45") },
+		"Admit":       func() { sinkB = f.Pacer().Admit("s7") },
+		"Spend":       func() { sink += f.Pacer().Charge("c17", "s7", pub, "exchange-1") },
+		"SpendMiss":   func() { sink += f.Pacer().Charge("c17", "s7", "unknown", "unknown-exchange") },
 	}
 	for name, fn := range cases {
 		if n := testing.AllocsPerRun(1000, fn); n != 0 {

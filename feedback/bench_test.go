@@ -9,8 +9,6 @@ import (
 
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
-
-	"github.com/rs/zerolog"
 )
 
 // benchFeedback has 50 campaigns × 2000 publishers of learned factors and
@@ -21,28 +19,16 @@ func benchFeedback(tb testing.TB) *Feedback {
 		cs = append(cs, Campaign{ID: "c" + strconv.Itoa(i), Skill: "s" + strconv.Itoa(i%20), PriorCallRate: 0.01})
 	}
 	cfg := Config{}
-	cfg.Traffic.IPCap, cfg.Traffic.IFACap = 10, 10
-	cfg.Traffic.BlockedRanges = []string{"10.0.0.0/8", "192.168.0.0/16", "100.64.0.0/10", "2001:db8::/32"}
-	f := New(cfg, cs, &fixedHeadroom{perMin: 5}, nil, zerolog.Nop())
-	snap := &rateSnap{factor: map[pairKey]float64{}}
+	f := mustNew(tb, cfg, cs, &fixedHeadroom{perMin: 5}, nil)
+	// A won impression a minute ago per campaign × publisher: every pair
+	// has rates in the snapshots, as after traffic.
+	now := time.Now()
 	for _, c := range cs {
 		for p := range 2000 {
-			snap.factor[pairKey{c.ID, "pub-" + strconv.Itoa(p)}] = 1.5
+			f.HitRates().Win(c.ID, "pub-"+strconv.Itoa(p), "", now.Add(-time.Minute), now)
 		}
 	}
-	f.rates.Store(snap)
-	// Learned any-call rates for the participation snapshot, as after traffic.
-	f.mu.Lock()
-	for _, c := range cs {
-		for p := range 2000 {
-			f.cellLocked(c.ID, "pub-"+strconv.Itoa(p)).anyRate = 0.02
-		}
-	}
-	f.rebuildRatesLocked(time.Now()) // publishes the rates bids are priced with
-	f.mu.Unlock()
-	f.rates.Store(snap)
-	f.tick(time.Now())
-	tb.Cleanup(f.traffic.close)
+	f.tick(now)
 	return f
 }
 
@@ -55,8 +41,8 @@ func BenchmarkParticipation(b *testing.B) {
 	for b.Loop() {
 		// Both halves every time (the bucket runs dry here, and a skipped
 		// spend would flatter the number).
-		sinkB = f.Admit("s7")
-		sink += f.spend("c17", "s7", pub, "exchange-1")
+		sinkB = f.Pacer().Admit("s7")
+		sink += f.Pacer().Charge("c17", "s7", pub, "exchange-1")
 	}
 }
 
@@ -67,7 +53,7 @@ func BenchmarkHitRate(b *testing.B) {
 	f := benchFeedback(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		sink += f.HitRate("c17", "pub-1234")
+		sink += f.HitRates().HitRate("c17", "pub-1234")
 	}
 }
 
@@ -77,7 +63,7 @@ func BenchmarkHitRateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		var s float64
 		for pb.Next() {
-			s += f.HitRate("c17", "pub-1234")
+			s += f.HitRates().HitRate("c17", "pub-1234")
 		}
 		sink += s
 	})
@@ -87,7 +73,7 @@ func BenchmarkPacing(b *testing.B) {
 	f := benchFeedback(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		m, stop := f.Pacing("s7")
+		m, stop := f.Pacer().Pacing("s7")
 		sink += m
 		sinkB = sinkB != stop
 	}
@@ -109,24 +95,6 @@ func BenchmarkRecordBid(b *testing.B) {
 	cancel()
 	<-done
 	b.ReportMetric(float64(f.st.recordsDropped.Load())/float64(b.N), "drops/op")
-}
-
-func BenchmarkAllowed(b *testing.B) {
-	f := benchFeedback(b)
-	b.ReportAllocs()
-	var i uint64
-	for b.Loop() {
-		i++
-		sinkB = f.Allowed(i&1023+1, i&4095+1)
-	}
-}
-
-func BenchmarkAllowedIP(b *testing.B) {
-	f := benchFeedback(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		sinkB = f.AllowedIP("203.0.113.45")
-	}
 }
 
 // BenchmarkHandleImpression is the consumer-side cost of one win (JSON

@@ -14,9 +14,11 @@ import (
 	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
+	"github.com/callbid/callbid/traffic"
 	"github.com/rs/zerolog"
 )
 
@@ -253,21 +255,29 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	}
 	model := capacity.New(capCfg, skillNames, zerolog.Nop())
 	model.SetClock(clock)
-	fcfg := Config{MinTalkTime: time.Second, PriorStrength: 50, PacingPriorStrength: clPPS}
-	fcfg.TimeToCall.DefaultMean = time.Minute
+	fcfg := Config{MinTalkTime: time.Second, HitRate: hitrate.Config{PriorStrength: 50, PacingPriorStrength: clPPS}}
+	fcfg.HitRate.TimeToCall.DefaultMean = time.Minute
 	// The simulated exchange sends its win notice in the instant it
 	// decides, so a bid still without a notice 2 s later has lost.
-	fcfg.Participation.NoticeWindow = 2 * time.Second
-	fcfg.TimeToCall.DefaultResolveMean = 2 * time.Minute
-	f := New(fcfg, fcamps, model, nil, zerolog.Nop())
+	fcfg.Pacing.Participation.NoticeWindow = 2 * time.Second
+	if v, err := strconv.ParseFloat(os.Getenv("CL_TARGET"), 64); err == nil {
+		fcfg.Pacing.Pacing.Target = v
+	}
+	fcfg.HitRate.TimeToCall.DefaultResolveMean = 2 * time.Minute
+	f := mustNew(t, fcfg, fcamps, model, nil)
 	f.clock = clock
-	t.Cleanup(f.traffic.close)
+	tf, err := traffic.New(traffic.Config{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tf.Close)
+	f.CountDevicesIn(tf)
 	own := f.Tee(nil)
 	bcfg := bidder.Config{
 		Server:    bidder.ServerConfig{NoticeBaseURL: "https://bid.example.com", NoticeSecret: "closed-loop-secret-0123456789"},
 		Campaigns: camps,
 	}
-	b, err := bidder.New(bcfg, bidder.Deps{Reserver: &clReserver{}, Capacity: model, Feedback: f, Participation: f,
+	b, err := bidder.New(bcfg, bidder.Deps{Reserver: &clReserver{}, Capacity: model, Feedback: bidder.FeedbackParts{HitRates: f.HitRates(), Pacer: f.Pacer(), TrafficFilter: tf, BidRecorder: f}, Participation: f.Pacer(),
 		Publisher: own, Now: clock}, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("bidder: %v", err)
@@ -556,12 +566,12 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 			f.tick(clock())
 			nextTick += 1
 			if clDebug && int(now)%20 == 0 {
-				v := f.Visible()
+				v := f.Pacer().View()
 				for _, sp := range v.Skills {
 					h, _ := model.Headroom(sp.Skill)
 					t.Logf("lm=%.2f t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", model.LambdaMax(sp.Skill), now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
 				}
-				for _, p := range v.Publishers {
+				for _, p := range f.HitRates().Rates(hitrate.RatesQuery{Now: clock()}).Publishers {
 					t.Logf("   %s %s rate=%.4f ev=%.1f calls=%.1f factor=%.2f", p.Campaign, p.Publisher, p.CallRate, p.Evidence, p.Calls, p.Factor)
 				}
 			}
@@ -732,9 +742,7 @@ func clScenarios() []clScenario {
 	return []clScenario{
 		{name: "30→12→0→30 agents, 4.5 min", seconds: 270, htFactor: 1, seeds: clSeeds, minCalls: 100,
 			skills: []clSkill{fast(clStep{0, 30}, clStep{90, 12}, clStep{180, 0}, clStep{210, 30})}},
-		// The issue asks ≥ 60 answered here; pooled over 16 seeds it is 58
-		// (README, Known gaps), so the volume is reported, not asserted.
-		{name: "10→4→0→10 agents, 6.5 min", seconds: 390, htFactor: 1, seeds: clSeeds,
+		{name: "10→4→0→10 agents, 6.5 min", seconds: 390, htFactor: 1, seeds: clSeeds, minCalls: 60,
 			skills: []clSkill{fast(clStep{0, 10}, clStep{150, 4}, clStep{270, 0}, clStep{300, 10})}},
 		{name: "10→4→0→10 agents, 3 min", seconds: 180, htFactor: 1, seeds: clSeeds, short: true,
 			skills: []clSkill{fast(clStep{0, 10}, clStep{75, 4}, clStep{120, 0}, clStep{135, 10})}},
@@ -756,6 +764,9 @@ func TestClosedLoop(t *testing.T) {
 	for _, sc := range clScenarios() {
 		if only := os.Getenv("CL_RUN"); only != "" && !strings.Contains(sc.name, only) {
 			continue
+		}
+		if one, err := strconv.ParseUint(os.Getenv("CL_SEED"), 10, 64); err == nil {
+			sc.seeds = []uint64{one} // one seed, for CL_DEBUG
 		}
 		if raceEnabled {
 			// Single-goroutine and slow under -race: one seed shows the

@@ -1,6 +1,7 @@
 package feedback
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -11,9 +12,11 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
+	"github.com/callbid/callbid/pacing"
+	"github.com/callbid/callbid/reports"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 )
 
 type capPub struct {
@@ -53,9 +56,10 @@ func newTest(t *testing.T, cfg Config) (*Feedback, *capPub, *time.Time) {
 	t.Helper()
 	pub := &capPub{}
 	now := t0
-	f := New(cfg, []Campaign{{ID: "c1", Skill: "mortgage", PriorCallRate: 0.01, PriorClose: 0.1}}, &fixedHeadroom{perMin: 10}, pub, zerolog.Nop())
+	h := &fixedHeadroom{perMin: 10}
+	f := mustNew(t, cfg, []Campaign{{ID: "c1", Skill: "mortgage", PriorCallRate: 0.01, PriorClose: 0.1}}, h, pub)
+	testHeadroom[f] = h
 	f.clock = func() time.Time { return now }
-	t.Cleanup(f.traffic.close)
 	return f, pub, &now
 }
 
@@ -138,7 +142,7 @@ func TestReportTotalsAddUp(t *testing.T) {
 	f.RecordBid("c1", "mortgage", "p2", "x2", 2_500_000, now.Add(-3*time.Hour))
 	f.drain()
 	for _, g := range []string{"campaign", "publisher", "exchange", "hour"} {
-		rep, err := f.BuildReport(time.Time{}, time.Time{}, g)
+		rep, err := buildReport(f, time.Time{}, time.Time{}, g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,28 +153,28 @@ func TestReportTotalsAddUp(t *testing.T) {
 		if tot.Spend != 0.014 || tot.Revenue != 150 {
 			t.Fatalf("group_by=%s spend %v revenue %v, want 0.014 and 150", g, tot.Spend, tot.Revenue)
 		}
-		var sum counts
+		var sum reports.Row
 		for _, r := range rep.Rows {
-			sum.bids += r.Bids
-			sum.wins += r.Wins
-			sum.calls += r.Calls
-			sum.qualified += r.QualifiedCalls
-			sum.sales += r.Sales
+			sum.Bids += r.Bids
+			sum.Wins += r.Wins
+			sum.Calls += r.Calls
+			sum.QualifiedCalls += r.QualifiedCalls
+			sum.Sales += r.Sales
 		}
-		if sum.bids != tot.Bids || sum.wins != tot.Wins || sum.calls != tot.Calls || sum.qualified != tot.QualifiedCalls || sum.sales != tot.Sales {
+		if sum.Bids != tot.Bids || sum.Wins != tot.Wins || sum.Calls != tot.Calls || sum.QualifiedCalls != tot.QualifiedCalls || sum.Sales != tot.Sales {
 			t.Fatalf("group_by=%s rows add to %+v, total is %+v", g, sum, tot)
 		}
 		if *tot.CallRate != 0.5 || *tot.CloseRate != 0.5 || *tot.CPA != 0.014 || *tot.CostPerCall != 0.007 {
 			t.Fatalf("group_by=%s ratios %v %v %v %v", g, *tot.CallRate, *tot.CloseRate, *tot.CPA, *tot.CostPerCall)
 		}
 	}
-	rep, _ := f.BuildReport(time.Time{}, time.Time{}, "publisher")
+	rep, _ := buildReport(f, time.Time{}, time.Time{}, "publisher")
 	if len(rep.Rows) != 2 || rep.Rows[0].Key != "p1" || rep.Rows[0].Wins != 2 || rep.Rows[0].Sales != 1 || rep.Rows[1].Calls != 2 || rep.Rows[1].QualifiedCalls != 1 {
 		t.Fatalf("publisher rows = %+v", rep.Rows)
 	}
 	// The hour filter keeps the first hour only.
 	h := t0.Add(-3 * time.Hour)
-	rep, _ = f.BuildReport(h, h.Add(time.Hour), "campaign")
+	rep, _ = buildReport(f, h, h.Add(time.Hour), "campaign")
 	if rep.Total.Wins != 3 || rep.Total.Calls != 2 {
 		t.Fatalf("first hour total = %+v, want wins 3 calls 2", rep.Total)
 	}
@@ -210,22 +214,22 @@ func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
 	feed(b, imps)
 	feed(b, evs)
 	b.tick(t0)
-	ra, _ := a.Rates("c1", "p1")
-	rb, _ := b.Rates("c1", "p1")
-	if math.Abs(ra-rb) > 1e-12*ra || math.Abs(a.HitRate("c1", "p1")-b.HitRate("c1", "p1")) > 1e-12 {
+	ra, _ := a.HitRates().CallRates("c1", "p1")
+	rb, _ := b.HitRates().CallRates("c1", "p1")
+	if math.Abs(ra-rb) > 1e-12*ra || math.Abs(a.HitRates().HitRate("c1", "p1")-b.HitRates().HitRate("c1", "p1")) > 1e-12 {
 		t.Fatalf("replayed rates differ: %v vs %v", ra, rb)
 	}
-	if ra < 0.02 || a.HitRate("c1", "p1") <= 2 {
-		t.Fatalf("rate %.4f / factor %.2f did not move from the 1%% prior toward the observed 4%%", ra, a.HitRate("c1", "p1"))
+	if ra < 0.02 || a.HitRates().HitRate("c1", "p1") <= 2 {
+		t.Fatalf("rate %.4f / factor %.2f did not move from the 1%% prior toward the observed 4%%", ra, a.HitRates().HitRate("c1", "p1"))
 	}
-	x, _ := a.BuildReport(time.Time{}, time.Time{}, "campaign")
-	y, _ := b.BuildReport(time.Time{}, time.Time{}, "campaign")
+	x, _ := buildReport(a, time.Time{}, time.Time{}, "campaign")
+	y, _ := buildReport(b, time.Time{}, time.Time{}, "campaign")
 	jx, _ := json.Marshal(x.Total)
 	jy, _ := json.Marshal(y.Total)
 	if x.Total.Wins != 3000 || x.Total.Calls != 120 || string(jx) != string(jy) {
 		t.Fatalf("report after replay %+v, first run %+v", y.Total, x.Total)
 	}
-	if HitRateUnseen := a.HitRate("c1", "nobody"); HitRateUnseen != 1 {
+	if HitRateUnseen := a.HitRates().HitRate("c1", "nobody"); HitRateUnseen != 1 {
 		t.Fatalf("unseen publisher factor %v, want 1", HitRateUnseen)
 	}
 }
@@ -240,14 +244,14 @@ func TestDelayAwareDenominator(t *testing.T) {
 		f.HandleImpression(imp("b"+itoa(i), "p1", "x1", 1_000_000, now.Add(-time.Minute)))
 	}
 	f.tick(*now)
-	r, _ := f.Rates("c1", "p1")
+	r, _ := f.HitRates().CallRates("c1", "p1")
 	if r < 0.009 {
 		t.Fatalf("fresh impressions counted as failures: rate %.4f, prior 0.01", r)
 	}
 	// Two hours later, with no calls, they are failures.
 	*now = now.Add(3 * time.Hour)
 	f.tick(*now)
-	r2, _ := f.Rates("c1", "p1")
+	r2, _ := f.HitRates().CallRates("c1", "p1")
 	if r2 > 0.006 {
 		t.Fatalf("matured impressions without calls: rate %.4f, want well below the prior", r2)
 	}
@@ -258,15 +262,24 @@ func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	won := now.Add(-10 * time.Minute)
 	feed(f, []kafkaio.Message{imp("b1", "p1", "x1", 1_000_000, won), attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)),
 		ended("k1", time.Minute, won.Add(3*time.Minute))})
-	c := f.cells[pairKey{"c1", "p1"}]
+	// sales evidence from the published close rate: (prior·s + sales)/(s + qualified)
+	sales := func(at time.Time) float64 {
+		f.tick(at)
+		for _, p := range f.HitRates().Rates(hitrate.RatesQuery{Campaign: "c1", Now: at}).Publishers {
+			if p.Publisher == "p1" {
+				return p.CloseRate*(20+p.Qualified) - 0.1*20
+			}
+		}
+		return 0
+	}
 	feedOutcome(f, outcome("k1", "FOLLOW_UP_EXPECTED", false, 0, won.Add(4*time.Minute)))
-	if c.sales == 0 {
+	prov := sales(now.Add(3 * time.Second))
+	if prov < 1e-6 {
 		t.Fatal("a provisional outcome credited no sale")
 	}
-	prov := c.sales
 	feedOutcome(f, outcome("k1", "SALE", true, 99_000_000, won.Add(5*time.Minute)))
-	if c.sales <= prov || c.sales > 1.0001*prov/f.cfg.ProvisionalSaleCredit {
-		t.Fatalf("final SALE: sales %v (provisional was %v)", c.sales, prov)
+	if s := sales(now.Add(6 * time.Second)); s <= prov || s > 1.001*prov/f.cfg.ProvisionalSaleCredit {
+		t.Fatalf("final SALE: sales %v (provisional was %v)", s, prov)
 	}
 	out := pub.topic(events.TopicAttribution)
 	if len(out) != 2 {
@@ -337,10 +350,10 @@ func TestOrphansAndMalformed(t *testing.T) {
 
 func TestPacingControllerAndCommitted(t *testing.T) {
 	cfg := Config{}
-	cfg.Pacing.HeadroomGross = true
-	cfg.Participation.CautiousCallRate = 0.01 // the campaign's prior: no cautious uplift here
+	cfg.Pacing.Pacing.HeadroomGross = true
+	cfg.Pacing.Participation.CautiousCallRate = 0.01 // the campaign's prior: no cautious uplift here
 	f, _, now := newTest(t, cfg)
-	h := f.headroom.(*fixedHeadroom)
+	h := testHeadroom[f]
 	h.perMin = 1
 	// 2000 wins in the last minute at a 1% call rate: ~20 calls pending, far
 	// above a headroom of 1 call/min.
@@ -351,18 +364,18 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 		*now = now.Add(time.Second)
 		f.tick(*now)
 	}
-	c := f.CommittedCalls("mortgage")
+	c := f.Pacer().CommittedCalls("mortgage")
 	if c < 2 || c > 6 {
 		t.Fatalf("committed %.2f calls/min; want about 20 pending calls / ~4.2 min mean delay", c)
 	}
-	m, stop := f.Pacing("mortgage")
+	m, stop := f.Pacer().Pacing("mortgage")
 	if m >= 0.5 || stop {
 		t.Fatalf("pacing multiplier %.3f stop %v after a minute 4x over headroom", m, stop)
 	}
 	h.waiting = true
 	*now = now.Add(time.Second)
 	f.tick(*now)
-	if _, stop := f.Pacing("mortgage"); !stop {
+	if _, stop := f.Pacer().Pacing("mortgage"); !stop {
 		t.Fatal("no hard stop while calls wait too long")
 	}
 	// Plenty of headroom: μ decays and the multiplier returns to 1.
@@ -371,16 +384,16 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 		*now = now.Add(time.Second)
 		f.tick(*now)
 	}
-	if m, _ := f.Pacing("mortgage"); m != 1 {
+	if m, _ := f.Pacer().Pacing("mortgage"); m != 1 {
 		t.Fatalf("multiplier %.3f with ample headroom, want 1", m)
 	}
-	if m, stop := f.Pacing("unknown-skill"); m != 1 || stop {
+	if m, stop := f.Pacer().Pacing("unknown-skill"); m != 1 || stop {
 		t.Fatal("unknown skill is not neutral")
 	}
 }
 
 func TestDemandFeed(t *testing.T) {
-	f, pub, now := newTest(t, Config{DemandInterval: time.Minute, Participation: ParticipationConfig{CautiousCallRate: 0.01}})
+	f, pub, now := newTest(t, Config{Pacing: pacing.Config{Participation: pacing.ParticipationConfig{CautiousCallRate: 0.01}}, Reports: reports.Config{DemandInterval: time.Minute}})
 	*now = t0
 	f.tick(*now) // opens the interval [10:00, 10:01)
 	f.RecordSeen("mortgage", "x1", now.Add(time.Second))
@@ -394,7 +407,7 @@ func TestDemandFeed(t *testing.T) {
 	if len(out) != 1 || string(out[0].Key) != "mortgage" {
 		t.Fatalf("demand events %v", out)
 	}
-	var d Demand
+	var d reports.Demand
 	if err := json.Unmarshal(out[0].Value, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -412,38 +425,51 @@ func TestRecordQueueDropsWhenFull(t *testing.T) {
 		t.Fatalf("dropped %d, want 3", st.RecordsDropped)
 	}
 	f.drain()
-	rep, _ := f.BuildReport(time.Time{}, time.Time{}, "campaign")
+	rep, _ := buildReport(f, time.Time{}, time.Time{}, "campaign")
 	if rep.Total.Bids != 2 || rep.RecordsDropped != 3 {
 		t.Fatalf("report bids %d dropped %d", rep.Total.Bids, rep.RecordsDropped)
 	}
 }
 
-func TestHandleReportHTTP(t *testing.T) {
+func TestReportWriters(t *testing.T) {
 	f, _, _ := newTest(t, Config{})
 	feed(f, scenario())
-	get := func(q string) *fasthttp.RequestCtx {
-		var ctx fasthttp.RequestCtx
-		ctx.Request.SetRequestURI("/v1/report?" + q)
-		ctx.Request.Header.SetMethod("GET")
-		f.HandleReport(&ctx)
-		return &ctx
+	get := func(from, to, groupBy, format string) (*bytes.Buffer, error) {
+		q, csv, err := reports.ParseQuery(from, to, groupBy, format)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f.Reports().Report(q)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if csv {
+			return &b, v.WriteCSV(&b)
+		}
+		return &b, v.WriteJSON(&b)
 	}
-	ctx := get("group_by=exchange")
-	var rep Report
-	if ctx.Response.StatusCode() != 200 || json.Unmarshal(ctx.Response.Body(), &rep) != nil || len(rep.Rows) != 2 || rep.Total.Wins != 4 {
-		t.Fatalf("json: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	body, err := get("", "", "exchange", "")
+	var rep reports.View
+	if err != nil || json.Unmarshal(body.Bytes(), &rep) != nil || len(rep.Rows) != 2 || rep.Total.Wins != 4 {
+		t.Fatalf("json: %v %s", err, body)
 	}
-	ctx = get("format=csv&group_by=publisher")
-	lines := strings.Split(strings.TrimSpace(string(ctx.Response.Body())), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "publisher,bids,wins,spend,calls,qualified_calls,sales,revenue,cost_per_call,cpa,call_rate,close_rate") ||
+	body, err = get("", "", "publisher", "csv")
+	lines := strings.Split(strings.TrimSpace(body.String()), "\n")
+	if err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], "publisher,bids,wins,spend,calls,qualified_calls,sales,revenue,cost_per_call,cpa,call_rate,close_rate") ||
 		!strings.HasPrefix(lines[3], "total,0,4,0.014000,3,2,1,150.000000,") {
-		t.Fatalf("csv:\n%s", ctx.Response.Body())
+		t.Fatalf("csv: %v\n%s", err, body)
 	}
-	for _, q := range []string{"group_by=device", "from=yesterday", "format=xml", "to=2026"} {
-		if c := get(q).Response.StatusCode(); c != 400 {
-			t.Errorf("%s: status %d, want 400", q, c)
+	for _, q := range [][4]string{{"", "", "device", ""}, {"yesterday", "", "", ""}, {"", "", "", "xml"}, {"", "2026", "", ""}} {
+		if _, err := get(q[0], q[1], q[2], q[3]); err == nil {
+			t.Errorf("%q: no error", q)
 		}
 	}
+}
+
+// buildReport is the report of f's rows as GET /v1/report builds it.
+func buildReport(f *Feedback, from, to time.Time, groupBy string) (reports.View, error) {
+	return f.Reports().Report(reports.Query{From: from, To: to, GroupBy: groupBy})
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -452,11 +478,11 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("zero config: %v", err)
 	}
 	neg := -1.0
-	bad := Config{MinTalkTime: -time.Second, MinFactor: 5, MaxFactor: 2, PriorStrength: -1}
-	bad.Pacing.Target = 2
-	bad.Pacing.Proportional = &neg
+	bad := Config{MinTalkTime: -time.Second, HitRate: hitrate.Config{MinFactor: 5, MaxFactor: 2, PriorStrength: -1}}
+	bad.Pacing.Pacing.Target = 2
+	bad.Pacing.Pacing.Proportional = &neg
 	bad.Traffic.BlockedRanges = []string{"10.0.0.0/8", "10.0.0.0/99"}
-	bad.TimeToCall.DefaultMean = 3 * time.Hour
+	bad.HitRate.TimeToCall.DefaultMean = 3 * time.Hour
 	err := bad.Validate()
 	for _, want := range []string{"min_talk_time:", "min_factor: 5 is above max_factor 2", "prior_strength:", "pacing.target:",
 		"pacing.proportional:", "traffic.blocked_ranges[1]:", "time_to_call.default_mean:"} {
@@ -520,3 +546,16 @@ func (f *Feedback) feedOutcome(m kafkaio.Message) {
 		panic(err)
 	}
 }
+
+// mustNew is New for tests: a config error fails the test.
+func mustNew(tb testing.TB, cfg Config, camps []Campaign, headroom pacing.Headroom, pub Publisher) *Feedback {
+	tb.Helper()
+	f, err := New(cfg, camps, headroom, pub, zerolog.Nop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// testHeadroom is the capacity view newTest gave each feed.
+var testHeadroom = map[*Feedback]*fixedHeadroom{}

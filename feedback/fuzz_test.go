@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/kafkaio"
-	"github.com/rs/zerolog"
 )
 
 // FuzzHandlers feeds arbitrary bytes to every handler: nothing panics, and
@@ -18,8 +17,7 @@ func FuzzHandlers(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"call_id":"k","event_type":"ENDED","talk_ms":-5,"occurred_at":"2026-01-01T00:00:00Z"}`))
 	f.Add(uint8(3), []byte(`{"bid_id":"b","kind":"win","campaign_id":"c1","at":"0001-01-01T00:00:00Z","price_micros":9223372036854775807}`))
 	f.Add(uint8(0), []byte(`null`))
-	fb := New(Config{}, []Campaign{{ID: "c1", Skill: "s"}}, &fixedHeadroom{perMin: 1}, &capPub{}, zerolog.Nop())
-	defer fb.traffic.close()
+	fb := mustNew(f, Config{}, []Campaign{{ID: "c1", Skill: "s"}}, &fixedHeadroom{perMin: 1}, &capPub{})
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		m := kafkaio.Message{Value: b}
 		switch which % 4 {
@@ -33,7 +31,7 @@ func FuzzHandlers(f *testing.F) {
 			fb.HandleImpression(m)
 		}
 		fb.tick(time.Now())
-		rep, err := fb.BuildReport(time.Time{}, time.Time{}, "publisher")
+		rep, err := buildReport(fb, time.Time{}, time.Time{}, "publisher")
 		if err != nil {
 			t.Fatal(err)
 		}

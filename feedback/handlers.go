@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
+	"github.com/callbid/callbid/reports"
 )
 
 // Malformed-event reasons, counted per topic.
@@ -112,24 +114,17 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	}
 	m := im.At.Unix() / 60
 	byMin[m] = append(byMin[m], h)
-	c := f.cellLocked(f.internLocked(im.CampaignID), f.internLocked(im.PublisherID))
-	if c.skill == "" && im.Skill != "" {
-		c.skill = f.internLocked(im.Skill)
+	campaign, publisher, exchange := f.internLocked(im.CampaignID), f.internLocked(im.PublisherID), f.internLocked(im.Exchange)
+	skill, calls, qualified := f.hit.Win(campaign, publisher, f.internLocked(im.Skill), im.At, now)
+	if skill != "" && now.Sub(im.At) <= f.cfg.HitRate.TimeToCall.Max {
+		f.addExpected(calls)
 	}
-	f.addWinLocked(c, im.At, now)
-	r := f.rowLocked(reportKey{hour: im.At.Unix() / 3600, campaign: c.campaign, publisher: c.publisher, exchange: f.internLocked(im.Exchange)})
-	if r != nil {
-		r.wins++
-		r.spendCPM += im.PriceMicros
-	}
-	if f.currency == "" && im.Currency != "" {
-		f.currency = im.Currency
-	}
-	f.demandWinLocked(c, im)
-	f.winFoldLocked(f.internLocked(im.Exchange), im.At)
+	f.pace.Win(skill, exchange, im.At, now, calls, part == InProcess)
+	f.reports.Win(reports.Key{Hour: im.At.Unix() / 3600, Campaign: campaign, Publisher: publisher, Exchange: exchange},
+		skill, im.PriceMicros, im.Currency, im.At, calls, qualified)
 	f.st.wins.Add(1)
-	if now.Sub(im.At) < f.cfg.Traffic.Window {
-		f.traffic.won(im.IPHash, im.IFAHash, im.At)
+	if f.devices != nil && now.Sub(im.At) < f.cfg.Traffic.Window {
+		f.devices.Won(im.IPHash, im.IFAHash, im.At)
 	}
 }
 
@@ -170,20 +165,12 @@ func (f *Feedback) delaysLocked(r *callRec) {
 		if skill == "" {
 			skill = f.campaigns[a.CampaignID].Skill
 		}
-		f.addArrivalDelayLocked(skill, a.StartedAt.Sub(a.WonAt))
-		if skill != "" {
-			e := f.arrivals[skill]
-			if e == nil {
-				e = &ewmaRate{}
-				f.arrivals[skill] = e
-			}
-			e.add(unixS(a.StartedAt), f.cfg.Pacing.ArrivalWindow.Seconds())
-			f.observeArrivalLocked(skill, a.StartedAt)
-		}
+		f.hit.AddArrival(skill, a.StartedAt.Sub(a.WonAt))
+		f.pace.Arrived(skill, a.StartedAt)
 	}
 	if !r.endDone && !r.endedAt.IsZero() {
 		r.endDone = true
-		f.resolve.add(r.endedAt.Sub(a.WonAt))
+		f.hit.AddResolve(r.endedAt.Sub(a.WonAt))
 	}
 }
 
@@ -199,14 +186,9 @@ type emitKey struct {
 // applied as a delta (upsert semantics, no double counting).
 type contrib struct {
 	ok      bool
-	cell    *cell
-	row     reportKey
-	at      float64 // call start, unix seconds (decay weight)
-	hour    int     // hour of the won impression
-	call    float64
-	qual    float64
-	sale    float64 // for rates: provisional outcomes at ProvisionalSaleCredit
-	saleN   int64   // for reports: final or latest SALE
+	hit     hitrate.Contribution // for rates: provisional outcomes at ProvisionalSaleCredit
+	row     reports.Key
+	saleN   int64 // for reports: final or latest SALE
 	revenue int64
 }
 
@@ -329,8 +311,8 @@ func (f *Feedback) applyOutcome(o *events.Outcome) {
 	}
 	r.hasOutcome = true
 	r.disp, r.final, r.revenue, r.revCur, r.outAt = o.Disposition, o.IsFinal, o.Revenue.AmountMicros, o.Revenue.Currency, o.OccurredAt
-	if o.Disposition == "SPAM" && r.hasAttr {
-		f.traffic.spam(r.attr.IPHash, r.attr.IFAHash)
+	if o.Disposition == "SPAM" && r.hasAttr && f.devices != nil {
+		f.devices.Spam(r.attr.IPHash, r.attr.IFAHash)
 	}
 	f.applyLocked(r)
 	f.maybeEmitLocked(r)
@@ -366,22 +348,21 @@ func (f *Feedback) contribLocked(r *callRec) contrib {
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
-	c := contrib{ok: true, call: 1, at: unixS(a.StartedAt)}
-	c.cell = f.cellLocked(a.CampaignID, a.PublisherID)
-	c.row = reportKey{hour: a.StartedAt.Unix() / 3600, campaign: a.CampaignID, publisher: a.PublisherID, exchange: a.Exchange}
+	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, At: a.StartedAt, Calls: 1}}
+	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange}
 	won := a.WonAt
 	if won.IsZero() {
 		won = a.StartedAt
 	}
-	c.hour = won.UTC().Hour()
+	c.hit.WonHour = won.UTC().Hour()
 	bad := r.disp == "SPAM" || r.disp == "WRONG_NUMBER"
 	if r.answered && !bad && time.Duration(r.talkMS)*time.Millisecond >= f.cfg.MinTalkTime {
-		c.qual = 1
+		c.hit.Qualified = 1
 		switch {
 		case r.disp == "SALE":
-			c.sale, c.saleN, c.revenue = 1, 1, r.revenue
+			c.hit.Sales, c.saleN, c.revenue = 1, 1, r.revenue
 		case !r.final && (r.disp == "CALLBACK_REQUESTED" || r.disp == "FOLLOW_UP_EXPECTED"):
-			c.sale = f.cfg.ProvisionalSaleCredit
+			c.hit.Sales = f.cfg.ProvisionalSaleCredit
 		}
 	}
 	return c
@@ -404,18 +385,8 @@ func (f *Feedback) applyLocked(r *callRec) {
 }
 
 func (f *Feedback) addContribLocked(c contrib, sign float64) {
-	w := sign * f.weight(c.at)
-	c.cell.calls += w * c.call
-	c.cell.qual += w * c.qual
-	c.cell.sales += w * c.sale
-	c.cell.hQual[c.hour] += w * c.qual
-	if r := f.rowLocked(c.row); r != nil {
-		s := int64(sign)
-		r.calls += s * int64(c.call)
-		r.qualified += s * int64(c.qual)
-		r.sales += s * c.saleN
-		r.revenue += s * c.revenue
-	}
+	f.hit.AddCall(c.hit, sign)
+	f.reports.AddCall(c.row, reports.Call{Calls: int64(c.hit.Calls), Qualified: int64(c.hit.Qualified), Sales: c.saleN, Revenue: c.revenue}, int64(sign))
 }
 
 // maybeEmitLocked re-emits the joined attribution when its outcome part
@@ -489,12 +460,6 @@ func (f *Feedback) sweepLocked(now time.Time) {
 			delete(f.calls, id) // unattributed (match none / rejected): nothing to join
 		case r.hasAttr && r.attr.StartedAt.Before(callCut):
 			delete(f.calls, id) // counters keep its contribution
-		}
-	}
-	rowCut := now.Add(-f.cfg.ReportRetention).Unix() / 3600
-	for k := range f.rows {
-		if k.hour < rowCut {
-			delete(f.rows, k)
 		}
 	}
 	if len(f.intern) > 200_000 {

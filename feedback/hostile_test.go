@@ -43,7 +43,7 @@ func TestCallDated9999BeforeAndAfterReplay(t *testing.T) {
 			}
 		}
 		f.tick(*now)
-		rep, err := f.BuildReport(time.Time{}, time.Time{}, "campaign")
+		rep, err := buildReport(f, time.Time{}, time.Time{}, "campaign")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestCallRecordsCapped(t *testing.T) {
 	if ev := f.Stats(); f.st.callsEvicted.Load() < 45_000 || ev.Unattributed != 0 {
 		t.Fatalf("evicted %d", f.st.callsEvicted.Load())
 	}
-	rep, err := f.BuildReport(time.Time{}, time.Time{}, "campaign")
+	rep, err := buildReport(f, time.Time{}, time.Time{}, "campaign")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,17 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/valyala/fasthttp"
+	"github.com/callbid/callbid/hitrate"
 )
 
 // bought reads a skill's cumulative expected calls bought.
 func bought(f *Feedback, skill string) float64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.gateMap[skill].bought
+	for _, s := range f.Pacer().View().Skills {
+		if s.Skill == skill {
+			return s.Bought
+		}
+	}
+	return 0
 }
 
 // TestParticipationPacesExpectedCalls drives the bucket as the bid path
@@ -24,12 +27,12 @@ func bought(f *Feedback, skill string) float64 {
 // stop after a drop while calls bought earlier are still due.
 func TestParticipationPacesExpectedCalls(t *testing.T) {
 	cfg := Config{}
-	cfg.Pacing.HeadroomGross = true
+	cfg.Pacing.Pacing.HeadroomGross = true
 	// No call ever arrives here: a prior this strong keeps the price of a
 	// bid at the cautious rate, so the bucket alone is measured.
-	cfg.PacingPriorStrength = 1e9
+	cfg.HitRate.PacingPriorStrength = 1e9
 	f, _, now := newTest(t, cfg)
-	h := f.headroom.(*fixedHeadroom)
+	h := testHeadroom[f]
 	h.perMin = 10 // B = 10 calls/min → 9 at target 0.9
 	start := *now
 	n, skipped := 0, 0
@@ -37,7 +40,7 @@ func TestParticipationPacesExpectedCalls(t *testing.T) {
 	step := 50 * time.Millisecond
 	for i := 1; i <= 240*20; i++ {
 		*now = now.Add(step)
-		if f.Admit("mortgage") {
+		if f.Pacer().Admit("mortgage") {
 			n++
 			f.RecordBid("c1", "mortgage", "p1", "x1", 1_000_000, *now)
 			f.HandleImpression(imp("b"+strconv.Itoa(n), "p1", "x1", 1_000_000, *now))
@@ -99,33 +102,27 @@ func TestTeeFeedsInProcess(t *testing.T) {
 	if st.Wins != 1 || st.Duplicates[events.TopicImpressions] != 1 || st.Duplicates[events.TopicAttribution] != 1 {
 		t.Fatalf("after the Kafka copies: wins %d duplicates %v", st.Wins, st.Duplicates)
 	}
-	v := f.Visible()
-	if len(v.Exchanges) != 1 || v.Exchanges[0].Wins != 1 || len(v.Publishers) != 1 || math.Abs(v.Publishers[0].Calls-1) > 1e-3 {
-		t.Fatalf("visible %+v", v)
+	v, r := f.Pacer().View(), f.HitRates().Rates(hitrate.RatesQuery{Now: f.clock()})
+	if len(v.Exchanges) != 1 || v.Exchanges[0].Wins != 1 || len(r.Publishers) != 1 || math.Abs(r.Publishers[0].Calls-1) > 1e-3 {
+		t.Fatalf("visible %+v %+v", v, r)
 	}
 }
 
-// TestAdminRates: GET /admin/rates answers JSON with skills, publishers and
-// exchanges; other methods are refused.
+// TestAdminRates: what GET /admin/rates shows: skills and exchanges from
+// pacing, publishers from hit rates, filtered by campaign.
 func TestAdminRates(t *testing.T) {
 	f, _, now := newTest(t, Config{})
 	f.HandleImpression(imp("b1", "p1", "x1", 1_000_000, *now))
 	f.tick(now.Add(time.Second))
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("GET")
-	ctx.Request.SetRequestURI("/admin/rates?campaign=c1")
-	f.HandleRates(&ctx)
-	var v Visible
-	if err := json.Unmarshal(ctx.Response.Body(), &v); err != nil || ctx.Response.StatusCode() != 200 {
-		t.Fatalf("status %d body %s: %v", ctx.Response.StatusCode(), ctx.Response.Body(), err)
+	v := f.Pacer().View()
+	r := f.HitRates().Rates(hitrate.RatesQuery{Campaign: "c1", Now: now.Add(time.Second)})
+	if len(v.Skills) != 1 || v.Skills[0].Skill != "mortgage" || v.Skills[0].Share != 1 || len(r.Publishers) != 1 || r.Publishers[0].Publisher != "p1" {
+		t.Fatalf("rates %+v %+v", v, r)
 	}
-	if len(v.Skills) != 1 || v.Skills[0].Skill != "mortgage" || len(v.Publishers) != 1 || v.Publishers[0].Publisher != "p1" {
-		t.Fatalf("rates %+v", v)
+	if n := len(f.HitRates().Rates(hitrate.RatesQuery{Campaign: "c2"}).Publishers); n != 0 {
+		t.Fatalf("campaign filter kept %d publishers of another campaign", n)
 	}
-	var post fasthttp.RequestCtx
-	post.Request.Header.SetMethod("POST")
-	f.HandleRates(&post)
-	if post.Response.StatusCode() != fasthttp.StatusMethodNotAllowed {
-		t.Fatalf("POST answered %d", post.Response.StatusCode())
+	if _, err := json.Marshal(&r); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -39,12 +39,12 @@ func TestReadyReportsStalledFeeds(t *testing.T) {
 	if ok || !strings.Contains(why, "call feed stalled") {
 		t.Fatalf("no calls for 30 expected: ready %v %q", ok, why)
 	}
-	before := f.HitRate("c1", "p1")
+	before := f.HitRates().HitRate("c1", "p1")
 	feedCall(f, ended("kx", time.Minute, *now))
 	if ok, _ := f.Ready(); !ok {
 		t.Fatal("call feed resumed, still not ready")
 	}
-	if f.HitRate("c1", "p1") != before {
+	if f.HitRates().HitRate("c1", "p1") != before {
 		t.Fatal("a stall changed the rates")
 	}
 }
@@ -54,6 +54,9 @@ func TestMetricsAndRun(t *testing.T) {
 	f.clock = time.Now
 	reg := prometheus.NewPedanticRegistry()
 	if err := f.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reports().RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,8 @@ package feedback
 import (
 	"context"
 	"time"
+
+	"github.com/callbid/callbid/reports"
 )
 
 const (
@@ -47,7 +49,7 @@ func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
 // 64 and 32 bytes); campaignID and skill must be long-lived strings. Never blocks.
 func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time) {
 	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, at: now.UnixNano(),
-		cost: f.spend(campaignID, skill, publisherID, exchange)}
+		cost: f.pace.Charge(campaignID, skill, publisherID, exchange)}
 	r.pubLen = uint8(copy(r.pub[:], publisherID))
 	r.exchLen = uint8(copy(r.exch[:], exchange))
 	f.send(&r)
@@ -113,21 +115,13 @@ func (f *Feedback) foldLocked(r *record) {
 	exch := f.internBytesLocked(r.exch[:r.exchLen])
 	switch r.kind {
 	case recSeen:
-		f.st.seen.Add(1)
-		f.demandSeenLocked(r.skill, r.at)
-		f.tallySeenLocked(r.skill, r.at)
+		f.reports.Seen(r.skill, r.at)
 	case recBid:
-		f.st.bids.Add(1)
 		f.lastBidAt.Store(r.at)
 		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])
-		row := f.rowLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch})
-		if row != nil {
-			row.bids++
-		}
-		f.demandBidLocked(r.skill, r.at)
-		f.bidFoldLocked(exch, r.skill, r.at, r.cost)
-		f.tallyBidLocked(reportKey{hour: r.at / 1e9 / 3600, campaign: f.internLocked(r.campaign), publisher: pub, exchange: exch}, r.skill, r.at)
+		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch}, r.skill, r.at)
+		f.pace.Bid(exch, r.skill, r.at, r.cost)
 	}
 }
 

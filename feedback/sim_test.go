@@ -13,7 +13,6 @@ import (
 
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
-	"github.com/rs/zerolog"
 )
 
 // The pacing simulation: a simulated exchange offers bid opportunities, the
@@ -148,7 +147,7 @@ const (
 func (s *sim) Headroom(string) (float64, bool) {
 	lambdaNow := s.lambdaNow.perMin(s.now, simArrivalTau)
 	waiting := len(s.queue) > 0 && s.now-s.queue[0].arrive > simAnswerT
-	h := s.lambdaMax() - lambdaNow - s.f.CommittedCalls(simSkill) - float64(len(s.queue))/simHorizon
+	h := s.lambdaMax() - lambdaNow - s.f.Pacer().CommittedCalls(simSkill) - float64(len(s.queue))/simHorizon
 	return h, s.hardStop && waiting
 }
 
@@ -250,12 +249,12 @@ func runSim(t testing.TB, pacing, hardStop bool) *sim {
 		win:      make([]simWin, simMinutes/simWindow),
 		trueWins: map[string]int{}, trueCalls: map[string]int{}, trueQual: map[string]int{}}
 	cfg := Config{}
-	cfg.Pacing.Disabled = !pacing
+	cfg.Pacing.Pacing.Disabled = !pacing
 	cfg.RecordQueue = 1 << 16
 	if simTune != nil {
 		simTune(&cfg)
 	}
-	f := New(cfg, []Campaign{{ID: simCampaign, Skill: simSkill, PriorCallRate: 0.018, PriorClose: 0.1}}, s, s, zerolog.Nop())
+	f := mustNew(t, cfg, []Campaign{{ID: simCampaign, Skill: simSkill, PriorCallRate: 0.018, PriorClose: 0.1}}, s, s)
 	f.clock = func() time.Time { return s.at(s.now) }
 	s.f = f
 	cum := make([]float64, len(simPubs))
@@ -273,7 +272,7 @@ func runSim(t testing.TB, pacing, hardStop bool) *sim {
 		s.now = float64(sec)
 		s.fillAgents() // the shift change frees or removes seats
 		f.tick(s.at(s.now))
-		mult, stop := f.Pacing(simSkill)
+		mult, stop := f.Pacer().Pacing(simSkill)
 		w := s.window(s.now)
 		w.ticks++
 		w.multSum += mult
@@ -292,7 +291,7 @@ func runSim(t testing.TB, pacing, hardStop bool) *sim {
 			if pacing && stop {
 				continue
 			}
-			bid := math.Min(simBaseCPM*f.HitRate(simCampaign, p.id)*mult, simMaxCPM)
+			bid := math.Min(simBaseCPM*f.HitRates().HitRate(simCampaign, p.id)*mult, simMaxCPM)
 			price := simPriceMed * math.Exp(0.5*s.rng.NormFloat64())
 			f.RecordBid(simCampaign, simSkill, p.id, "x1", int64(bid*1e6), s.at(s.now))
 			if bid <= price {
@@ -423,10 +422,10 @@ func TestPacingSimulation(t *testing.T) {
 		if r.pacing && r.hardStop {
 			// The learned hit rates track the truth (qualified calls per won impression).
 			for _, p := range simPubs {
-				got, _ := s.f.Rates(simCampaign, p.id)
+				got, _ := s.f.HitRates().CallRates(simCampaign, p.id)
 				wins := s.trueWins[p.id]
 				truth := float64(s.trueQual[p.id]) / float64(max(wins, 1))
-				fmt.Fprintf(&out, "%-13s %s: wins %6d  true qualified rate %.4f  learned %.4f  HitRate %.2f\n", "", p.id, wins, truth, got, s.f.HitRate(simCampaign, p.id))
+				fmt.Fprintf(&out, "%-13s %s: wins %6d  true qualified rate %.4f  learned %.4f  HitRate %.2f\n", "", p.id, wins, truth, got, s.f.HitRates().HitRate(simCampaign, p.id))
 				if wins >= 5000 && math.Abs(got-truth) > 0.2*truth {
 					t.Errorf("%s: learned call rate %.4f is not within 20%% of the true %.4f", p.id, got, truth)
 				}
@@ -438,4 +437,24 @@ func TestPacingSimulation(t *testing.T) {
 		"offered = calls arriving per minute; ratio = offered/λ_max; SL = share of the window's arrivals answered\n" +
 		"within 20 s (unanswered at the end counts as late); mult = mean pacing multiplier; stop% = ticks in hard stop.\n")
 	t.Logf("pacing simulation (seed %d, %d min simulated, %.1fs wall):%s", simSeed, simMinutes, time.Since(start).Seconds(), out.String())
+}
+
+// ewmaRate is a continuous-time moving average of event arrivals (the
+// same estimator as capacity's λ_now and pacing's arrivals).
+type ewmaRate struct {
+	rate float64 // per second, at last
+	last float64 // unix seconds
+}
+
+func (e *ewmaRate) add(t, tau float64) {
+	if t >= e.last {
+		e.rate = e.rate*math.Exp(-(t-e.last)/tau) + 1/tau
+		e.last = t
+		return
+	}
+	e.rate += math.Exp(-(e.last-t)/tau) / tau
+}
+
+func (e *ewmaRate) perMin(now, tau float64) float64 {
+	return e.rate * math.Exp(-math.Max(now-e.last, 0)/tau) * 60
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,12 +19,9 @@ type stats struct {
 	callsEvicted   atomic.Int64
 	losses         atomic.Int64
 	wins           atomic.Int64
-	seen           atomic.Int64
-	bids           atomic.Int64
 	recordsDropped atomic.Int64
 	emitted        atomic.Int64
 	publishDropped atomic.Int64
-	hardStops      atomic.Int64
 }
 
 func (s *stats) bad(topic, reason int) { s.malformed[topic][reason].Add(1) }
@@ -39,12 +37,11 @@ type Stats struct {
 	RecordsDropped int64
 	Emitted        int64
 	PublishDropped int64
-	Blocked        map[string]int64 // reason
 }
 
 // Stats returns the current counters.
 func (f *Feedback) Stats() Stats {
-	s := Stats{Malformed: map[string]int64{}, Duplicates: map[string]int64{}, Blocked: map[string]int64{}}
+	s := Stats{Malformed: map[string]int64{}, Duplicates: map[string]int64{}}
 	for t := range numTopics {
 		for r := range numBadReasons {
 			if v := f.st.malformed[t][r].Load(); v != 0 {
@@ -55,13 +52,12 @@ func (f *Feedback) Stats() Stats {
 			s.Duplicates[topicNames[t]] = v
 		}
 	}
-	for b := range numBlocks {
-		if v := f.traffic.blocked[b].Load(); v != 0 {
-			s.Blocked[blockNames[b]] = v
-		}
-	}
 	s.Orphans, s.Unattributed = f.st.orphans.Load(), f.st.unattributed.Load()
-	s.Wins, s.Seen, s.Bids = f.st.wins.Load(), f.st.seen.Load(), f.st.bids.Load()
+	s.Wins = f.st.wins.Load()
+	s.Seen, s.Bids = f.reports.Totals()
+	for r, v := range f.reports.Malformed() {
+		s.Malformed[events.TopicBids+"/"+r] = v
+	}
 	s.RecordsDropped, s.Emitted, s.PublishDropped = f.st.recordsDropped.Load(), f.st.emitted.Load(), f.st.publishDropped.Load()
 	return s
 }
@@ -75,7 +71,7 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 	}
 	for t := range numTopics {
 		for r := range numBadReasons {
-			if t == tCall || t == tOutcome || t == tAttr {
+			if t == tCall || t == tOutcome || t == tAttr || t == tBids {
 				break // checked once by the events consumer: callbid_events_bad_total
 			}
 			cf("callbid_feedback_malformed_events_total", "Events skipped because they were malformed, by topic and reason.",
@@ -84,21 +80,14 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 		cf("callbid_feedback_duplicate_events_total", "Events dropped as duplicates (idempotent by bid_id/call_id).",
 			prometheus.Labels{"topic": topicNames[t]}, &f.st.duplicates[t])
 	}
-	for b := range numBlocks {
-		cf("callbid_feedback_traffic_blocked_total", "Bid-time traffic-quality rejections, by reason.",
-			prometheus.Labels{"reason": blockNames[b]}, &f.traffic.blocked[b])
-	}
 	cf("callbid_feedback_orphan_outcomes_total", "Outcomes whose call was never attributed within orphan_ttl.", nil, &f.st.orphans)
 	cf("callbid_feedback_calls_evicted_total", "Call records dropped before call_retention because max_calls was reached (their counts stay).", nil, &f.st.callsEvicted)
 	cf("callbid_feedback_unattributed_calls_total", "Call events never joined with an attribution within orphan_ttl.", nil, &f.st.unattributed)
 	cf("callbid_feedback_wins_total", "Won impressions counted (unique bid ids).", nil, &f.st.wins)
 	cf("callbid_feedback_losses_total", "Loss notices seen.", nil, &f.st.losses)
-	cf("callbid_feedback_requests_seen_total", "Bid requests that matched a campaign (RecordSeen).", nil, &f.st.seen)
-	cf("callbid_feedback_bids_total", "Bids counted (RecordBid).", nil, &f.st.bids)
 	cf("callbid_feedback_records_dropped_total", "Bid-path counts dropped because the queue was full.", nil, &f.st.recordsDropped)
 	cf("callbid_feedback_attribution_emitted_total", "Attributions re-emitted with a changed outcome.", nil, &f.st.emitted)
 	cf("callbid_feedback_publish_dropped_total", "Outbound events the producer refused.", nil, &f.st.publishDropped)
-	cf("callbid_feedback_pacing_hard_stops_total", "Pacing ticks with a skill in hard stop.", nil, &f.st.hardStops)
 	age := func(topic string, v *atomic.Int64) {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbid_feedback_feed_age_seconds",
 			Help: "Seconds since the last event of a feedback feed (-1 before the first).", ConstLabels: prometheus.Labels{"feed": topic}},
@@ -118,49 +107,12 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 		defer f.mu.Unlock()
 		return float64(len(f.calls))
 	}))
-	cs = append(cs, &paceCollector{f: f,
-		mult: prometheus.NewDesc("callbid_feedback_pacing_multiplier", "Bid multiplier 1/(1+μ) per skill.", []string{"skill"}, nil),
-		comm: prometheus.NewDesc("callbid_feedback_committed_calls_per_minute", "Calls bought but not yet arrived, as the arrival rate they will produce, per skill.", []string{"skill"}, nil),
-		arr:  prometheus.NewDesc("callbid_feedback_arriving_calls_per_minute", "Bought (attributed) calls arriving now, moving average, per skill.", []string{"skill"}, nil),
-		ext:  prometheus.NewDesc("callbid_feedback_commitments_per_minute", "CommittedCalls as given to capacity: committed above arriving, per skill.", []string{"skill"}, nil),
-		stop: prometheus.NewDesc("callbid_feedback_pacing_stop", "1 when the skill is in hard stop.", []string{"skill"}, nil),
-	})
-	cs = append(cs, newPartCollector(f))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("cannot register feedback metrics: %w", err)
 		}
 	}
 	return nil
-}
-
-// paceCollector reads the pacing snapshot at scrape time (skills change on reload).
-type paceCollector struct {
-	f                          *Feedback
-	mult, comm, stop, arr, ext *prometheus.Desc
-}
-
-func (p *paceCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- p.mult
-	ch <- p.comm
-	ch <- p.stop
-}
-
-func (p *paceCollector) Collect(ch chan<- prometheus.Metric) {
-	ps := p.f.pacer.Load()
-	for s, v := range ps.skills {
-		ch <- prometheus.MustNewConstMetric(p.mult, prometheus.GaugeValue, v.mult, s)
-		st := 0.0
-		if v.stop {
-			st = 1
-		}
-		ch <- prometheus.MustNewConstMetric(p.stop, prometheus.GaugeValue, st, s)
-	}
-	for s, v := range ps.committed {
-		ch <- prometheus.MustNewConstMetric(p.comm, prometheus.GaugeValue, v, s)
-		ch <- prometheus.MustNewConstMetric(p.arr, prometheus.GaugeValue, ps.arriving[s], s)
-		ch <- prometheus.MustNewConstMetric(p.ext, prometheus.GaugeValue, ps.extra[s], s)
-	}
 }
 
 // stallCalls is how many calls must be expected since the last call-feed

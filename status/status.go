@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/capacity"
-	"github.com/callbid/callbid/feedback"
 	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/reports"
 )
 
 // Sources are where the page reads its figures; the root wiring fills them
@@ -23,7 +23,7 @@ type Sources struct {
 	Health []func() (ok bool, why string)
 	// Skills is capacity.Model.Stats.
 	Skills func() (skills []capacity.SkillStats, stale bool)
-	// Pacing and Committed are feedback's per-skill pacing view.
+	// Pacing and Committed are pacing.Pacer's per-skill view.
 	Pacing    func(skill string) (multiplier float64, stop bool)
 	Committed func(skill string) (committed, arriving float64)
 	// SkillExtra adds figures to a skill's row: participation and calls in
@@ -31,8 +31,8 @@ type Sources struct {
 	SkillExtra func(skill string) []Figure
 	// Pools is numbers.Pools.Stats.
 	Pools func() numbers.Stats
-	// Report is feedback.Feedback.BuildReport.
-	Report func(from, to time.Time, groupBy string) (*feedback.Report, error)
+	// Report is reports.Reports.Report.
+	Report func(q reports.Query) (reports.View, error)
 	// Campaigns are the configured campaigns (budgets), re-read per render
 	// so a reload shows.
 	Campaigns func() []Campaign
@@ -241,11 +241,11 @@ func (p *Page) campaigns(now time.Time) []CampaignRow {
 	if s.Campaigns == nil {
 		return out
 	}
-	rows := map[string]feedback.ReportRow{}
+	rows := map[string]reports.Row{}
 	if s.Report != nil {
 		y, m, d := now.In(s.Location()).Date()
 		today := time.Date(y, m, d, 0, 0, 0, 0, s.Location())
-		if rep, err := s.Report(today, time.Time{}, "campaign"); err == nil {
+		if rep, err := s.Report(reports.Query{From: today, GroupBy: "campaign"}); err == nil {
 			for _, r := range rep.Rows {
 				rows[r.Key] = r
 			}

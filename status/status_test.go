@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/capacity"
-	"github.com/callbid/callbid/feedback"
 	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/reports"
 )
 
 // fakeWorld is a hand-written stand-in for the running parts.
@@ -23,7 +23,7 @@ type fakeWorld struct {
 	pools      []numbers.PoolStats
 	bids, wins int64
 	reportFrom time.Time
-	rows       []feedback.ReportRow
+	rows       []reports.Row
 }
 
 func (w *fakeWorld) sources(loc *time.Location) Sources {
@@ -46,18 +46,18 @@ func (w *fakeWorld) sources(loc *time.Location) Sources {
 		Committed:  func(string) (float64, float64) { return 2, 1.5 },
 		SkillExtra: func(string) []Figure { return []Figure{{Name: "participation", Value: 0.4}} },
 		Pools:      func() numbers.Stats { return numbers.Stats{Pools: w.pools} },
-		Report: func(from, to time.Time, groupBy string) (*feedback.Report, error) {
-			w.reportFrom = from
-			if groupBy != "campaign" {
-				return nil, errors.New("want group_by campaign")
+		Report: func(q reports.Query) (reports.View, error) {
+			w.reportFrom = q.From
+			if q.GroupBy != "campaign" {
+				return reports.View{}, errors.New("want group_by campaign")
 			}
-			rows := append([]feedback.ReportRow(nil), w.rows...)
+			rows := append([]reports.Row(nil), w.rows...)
 			for i := range rows {
 				if rows[i].Key == "c1" {
 					rows[i].CPA = &cpa
 				}
 			}
-			return &feedback.Report{Rows: rows}, nil
+			return reports.View{Rows: rows}, nil
 		},
 		Campaigns: func() []Campaign {
 			return []Campaign{{ID: "c1", Skill: "mortgage", DailyBudget: 200, Currency: "USD"}, {ID: "c2", Skill: "legal", Currency: "USD"}}
@@ -84,7 +84,7 @@ func newWorld() *fakeWorld {
 			{ID: "p-ok", Size: 100, Utilization: 0.5, TargetUtilization: 0.75, NeededSize: 80},
 			{ID: "p-hot", Size: 100, Utilization: 0.9, TargetUtilization: 0.75, ExhaustionNoBids: 42, NeededSize: 300},
 		},
-		rows: []feedback.ReportRow{{Key: "c1", Bids: 1000, Wins: 40, Spend: 50, Calls: 5, QualifiedCalls: 4, Sales: 4}},
+		rows: []reports.Row{{Key: "c1", Bids: 1000, Wins: 40, Spend: 50, Calls: 5, QualifiedCalls: 4, Sales: 4}},
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/status"
+	"github.com/callbid/callbid/traffic"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -43,6 +44,7 @@ type app struct {
 	pools     *numbers.Pools
 	model     *capacity.Model
 	feedback  *feedback.Feedback
+	traffic   *traffic.Filter
 	bidder    *bidder.Bidder
 	server    *httpapi.Server
 	consumers map[string]*kafkaio.Consumer
@@ -86,7 +88,19 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 
 	a.producer = kafkaio.NewProducer(cfg.Kafka, log)
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
-	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
+	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build feedback: %w", err)
+	}
+	a.feedback = fb
+	tf, err := traffic.New(cfg.Feedback.Traffic, log)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build the traffic filter: %w", err)
+	}
+	a.traffic = tf
+	a.feedback.CountDevicesIn(tf)
 	// Calls bought but not yet arrived have one owner, pacing (its
 	// participation bucket): capacity publishes facts and does not subtract them.
 	// Wins and attributed calls reach feedback in-process as they are
@@ -98,13 +112,16 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot build the number pools: %w", err)
 	}
 	a.pools = pools
+	// With kafka.shared_pools each instance buys only its share of the
+	// agents' capacity (alone, Share is 1).
+	a.feedback.Pacer().ShareWith(pools)
 	a.pools.PauseUntilReplayed()
 
 	b, err := bidder.New(cfg.Config, bidder.Deps{
 		Reserver:      a.pools,
 		Capacity:      a.model,
-		Feedback:      a.feedback,
-		Participation: a.feedback,
+		Feedback:      bidder.FeedbackParts{HitRates: a.feedback.HitRates(), Pacer: a.feedback.Pacer(), TrafficFilter: a.traffic, BidRecorder: a.feedback},
+		Participation: a.feedback.Pacer(),
 		Publisher:     own,
 	}, log)
 	if err != nil {
@@ -133,10 +150,11 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
 	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution, a.bidder.HandleAttribution))
-	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
+	a.consume(feedCtx, events.TopicBids, a.feedback.Reports().HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
 	a.goRun(func() { a.feedback.Run(feedCtx) })
+	a.goRun(func() { <-feedCtx.Done(); a.traffic.Close() })
 
 	if cfg.Simulator.Enabled {
 		sim := ccsim.New(cfg.Simulator, time.Now(), log)
@@ -161,8 +179,8 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		Pools:  a.pools,
 		Status: page,
 		Reports: map[string]httpapi.Report{
-			"/v1/report":   fasthttpReport(a.feedback.HandleReport),
-			"/admin/rates": fasthttpReport(a.feedback.HandleRates),
+			"/v1/report":   httpapi.ReportRoute(a.feedback.Reports()),
+			"/admin/rates": httpapi.RatesRoute(a.feedback.HitRates(), a.feedback.Pacer()),
 		},
 		Ready:    a.ready,
 		Reload:   func() error { return a.reloadFrom(cfg.Source) },
@@ -286,10 +304,10 @@ func (a *app) statusPage() *status.Page {
 		Ready:     a.ready,
 		Health:    []func() (bool, string){a.model.Ready, a.feedback.Ready},
 		Skills:    a.model.Stats,
-		Pacing:    a.feedback.Pacing,
-		Committed: a.feedback.Committed,
+		Pacing:    a.feedback.Pacer().Pacing,
+		Committed: a.feedback.Pacer().Committed,
 		SkillExtra: func(skill string) []status.Figure {
-			for _, sp := range a.feedback.Visible().Skills {
+			for _, sp := range a.feedback.Pacer().View().Skills {
 				if sp.Skill == skill {
 					return []status.Figure{{Name: "participation", Value: sp.Level},
 						{Name: "calls in flight", Value: sp.InFlight}, {Name: "due within horizon", Value: sp.DueInHorizon}}
@@ -298,7 +316,7 @@ func (a *app) statusPage() *status.Page {
 			return nil
 		},
 		Pools:  a.pools.Stats,
-		Report: a.feedback.BuildReport,
+		Report: a.feedback.Reports().Report,
 		Campaigns: func() []status.Campaign {
 			cfg := a.config()
 			out := make([]status.Campaign, 0, len(cfg.Campaigns))
@@ -354,6 +372,9 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.pools.RegisterLeaseLogMetrics(reg),
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
+		a.traffic.RegisterMetrics(reg),
+		a.feedback.Reports().RegisterMetrics(reg),
+		a.feedback.Pacer().RegisterMetrics(reg),
 		a.producer.RegisterMetrics(reg),
 		a.registerSimMetrics(reg),
 		a.cluster.RegisterMetrics(reg),

@@ -36,7 +36,10 @@ func dispatchParts(b *testing.B) (*capacity.Model, *numbers.Pools, *feedback.Fee
 	if err != nil {
 		b.Fatal(err)
 	}
-	fb := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), model, nopPub{}, zerolog.Nop())
+	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), model, nopPub{}, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
 	return model, pools, fb
 }
 

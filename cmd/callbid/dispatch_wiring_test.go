@@ -25,7 +25,7 @@ func dispatcher(topic string, m *capacity.Model, p *numbers.Pools, f *feedback.F
 	case events.TopicImpressions:
 		return f.HandleImpression
 	case events.TopicBids:
-		return f.HandleBids
+		return f.Reports().HandleBids
 	}
 	return func(msg kafkaio.Message) {
 		if err := d(msg); err != nil {

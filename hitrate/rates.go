@@ -1,4 +1,4 @@
-package feedback
+package hitrate
 
 import (
 	"math"
@@ -29,28 +29,35 @@ type cell struct {
 	effImp    float64 // decayed, delay-weighted impressions at the last rebuild
 }
 
-// pendWins is one minute's young wins: their count and the sum of their
-// seconds within the minute.
-type pendWins struct{ n, secs float64 }
+// pendWins is one minute's young wins in pendParts parts of the minute:
+// their count and the sum of their seconds within the minute. F is concave
+// where calls come seconds after the win, so F of a whole minute's mean
+// age overstates the share of its calls due (Jensen): wins spread over a
+// minute would count as more exposure than they are, and call rates read
+// low. Ten-second parts keep that error small.
+type pendWins struct{ n, secs [pendParts]float32 } // float32: exact counts to 16M, 48 B a minute
+
+// pendParts is the number of parts of a minute of young wins.
+const pendParts = 6
 
 // weight is the forward-decay weight of an event at unix seconds t.
-func (f *Feedback) weight(t float64) float64 {
-	if !f.landSet {
-		f.landmark, f.landSet = t, true
+func (h *HitRates) weight(t float64) float64 {
+	if !h.landSet {
+		h.landmark, h.landSet = t, true
 	}
-	x := (t - f.landmark) / f.cfg.HalfLife.Seconds()
+	x := (t - h.landmark) / h.cfg.HalfLife.Seconds()
 	if x > 400 {
 		// Move the landmark forward before the weights overflow.
-		f.renormLocked(t)
+		h.renormLocked(t)
 		x = 0
 	}
 	return math.Exp2(x)
 }
 
-func (f *Feedback) renormLocked(t float64) {
-	s := math.Exp2(-(t - f.landmark) / f.cfg.HalfLife.Seconds())
-	f.landmark = t
-	for _, c := range f.cells {
+func (h *HitRates) renormLocked(t float64) {
+	s := math.Exp2(-(t - h.landmark) / h.cfg.HalfLife.Seconds())
+	h.landmark = t
+	for _, c := range h.cells {
 		c.imp *= s
 		c.calls *= s
 		c.qual *= s
@@ -64,120 +71,117 @@ func (f *Feedback) renormLocked(t float64) {
 
 func unixS(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-func (f *Feedback) cellLocked(campaign, publisher string) *cell {
+func (h *HitRates) cellLocked(campaign, publisher string) *cell {
 	k := pairKey{campaign, publisher}
-	c := f.cells[k]
+	c := h.cells[k]
 	if c == nil {
 		c = &cell{campaign: campaign, publisher: publisher, pending: map[int64]pendWins{}}
-		c.skill = f.campaigns[campaign].Skill
-		p := f.priorLocked(campaign)
-		c.callRate, c.anyRate, c.closeRate = p, f.cautiousRateLocked(campaign), f.priorCloseLocked(campaign)
-		f.cells[k] = c
+		c.skill = h.campaigns[campaign].Skill
+		p := h.priorLocked(campaign)
+		c.callRate, c.anyRate, c.closeRate = p, h.cautiousRateLocked(campaign), h.priorCloseLocked(campaign)
+		h.cells[k] = c
 	}
 	return c
 }
 
-func (f *Feedback) priorLocked(campaign string) float64 {
-	if c, ok := f.campaigns[campaign]; ok && c.PriorCallRate > 0 {
+func (h *HitRates) priorLocked(campaign string) float64 {
+	if c, ok := h.campaigns[campaign]; ok && c.PriorCallRate > 0 {
 		return c.PriorCallRate
 	}
-	return f.cfg.DefaultPriorCallRate
+	return h.cfg.DefaultPriorCallRate
 }
 
-func (f *Feedback) priorCloseLocked(campaign string) float64 {
-	if c, ok := f.campaigns[campaign]; ok && c.PriorClose > 0 {
+func (h *HitRates) priorCloseLocked(campaign string) float64 {
+	if c, ok := h.campaigns[campaign]; ok && c.PriorClose > 0 {
 		return c.PriorClose
 	}
-	return f.cfg.DefaultPriorClose
+	return h.cfg.DefaultPriorClose
 }
 
-// addWinLocked adds one won impression at time at to the cell and to the
-// skill's committed calls.
-func (f *Feedback) addWinLocked(c *cell, at, now time.Time) {
+// addWinLocked adds one won impression at time at to the cell.
+func (h *HitRates) addWinLocked(c *cell, at, now time.Time) {
 	age := now.Sub(at)
-	if age > f.cfg.TimeToCall.Max {
-		w := f.weight(unixS(at))
+	if age > h.cfg.TimeToCall.Max {
+		w := h.weight(unixS(at))
 		c.imp += w
 		c.hImp[at.UTC().Hour()] += w
 		return
 	}
 	pw := c.pending[at.Unix()/60]
-	pw.n++
-	pw.secs += float64(at.Unix() % 60)
+	sec := at.Unix() % 60
+	part := sec * pendParts / 60
+	pw.n[part]++
+	pw.secs[part] += float32(sec)
 	c.pending[at.Unix()/60] = pw
-	if c.skill == "" {
-		return
-	}
-	p := f.skillPend[c.skill]
-	if p == nil {
-		p = map[int64]float64{}
-		f.skillPend[c.skill] = p
-	}
-	p[at.Unix()/pendBucket] += c.anyRate
-	f.addExpected(c.anyRate)
-	if g := f.gateMap[c.skill]; g != nil && age < f.cfg.Participation.NoticeWindow {
-		g.wonByS[at.Unix()] += c.anyRate
-	}
 }
 
 // rebuildRatesLocked refreshes the time-to-call distribution, matures old
 // pending wins, recomputes every cell's posterior and publishes the
 // hit-rate snapshot.
-func (f *Feedback) rebuildRatesLocked(now time.Time) {
-	f.lastRates = now
-	f.arrive.build(f.cfg.TimeToCall.DefaultMean, f.cfg.TimeToCall.MinSamples)
-	for _, d := range f.arriveBy {
-		d.buildFrom(&f.arrive, f.cfg.TimeToCall.MinSamples)
+func (h *HitRates) rebuildRatesLocked(now time.Time) {
+	h.lastRates = now
+	h.arrive.build(h.cfg.TimeToCall.DefaultMean, h.cfg.TimeToCall.MinSamples)
+	for _, d := range h.arriveBy {
+		d.buildFrom(&h.arrive, h.cfg.TimeToCall.MinSamples)
 	}
-	f.resolve.build(f.cfg.TimeToCall.DefaultResolveMean, f.cfg.TimeToCall.MinSamples)
+	h.resolve.build(h.cfg.TimeToCall.DefaultResolveMean, h.cfg.TimeToCall.MinSamples)
 	nowS := unixS(now)
-	maxAge := f.cfg.TimeToCall.Max.Seconds()
-	inv := 1 / f.weight(nowS) // may move the landmark, so before any other weight
+	maxAge := h.cfg.TimeToCall.Max.Seconds()
+	inv := 1 / h.weight(nowS) // may move the landmark, so before any other weight
 	hour := now.UTC().Hour()
-	s := f.cfg.PriorStrength
-	snap := &rateSnap{factor: make(map[pairKey]float64, len(f.cells))}
-	pool := make(map[string]poolSum, len(f.campaigns))
-	for k, c := range f.cells {
-		arrive := f.arriveFor(c.skill)
+	s := h.cfg.PriorStrength
+	snap := &rateSnap{factor: make(map[pairKey]float64, len(h.cells)), any: make(map[pairKey]float64, len(h.cells))}
+	pool := make(map[string]poolSum, len(h.campaigns))
+	for k, c := range h.cells {
+		arrive := h.arriveFor(c.skill)
 		var youngQ, youngA float64
 		var youngH [24]float64
 		for m, pw := range c.pending {
-			n := pw.n
-			// The wins' mean time within the minute: where calls come
-			// seconds after the win, the middle of the minute would be off
-			// by up to half a minute of exposure.
-			t := float64(m*60) + pw.secs/math.Max(n, 1)
-			age := nowS - t
-			if age > maxAge {
-				w := f.weight(t)
-				c.imp += n * w
-				c.hImp[time.Unix(m*60, 0).UTC().Hour()] += n * w
+			hour := time.Unix(m*60, 0).UTC().Hour()
+			if nowS-float64(m*60+60) > maxAge {
+				for i, n := range pw.n {
+					if n > 0 {
+						w := h.weight(float64(m*60) + float64(pw.secs[i]/n))
+						c.imp += float64(n) * w
+						c.hImp[hour] += float64(n) * w
+					}
+				}
 				delete(c.pending, m)
 				continue
 			}
-			w := n * f.weight(t)
-			y := w * f.resolve.at(age)
-			youngQ += y
-			youngA += w * arrive.at(age)
-			youngH[time.Unix(m*60, 0).UTC().Hour()] += y
+			for i, n := range pw.n {
+				if n == 0 {
+					continue
+				}
+				// The wins' mean time within their part of the minute:
+				// where calls come seconds after the win, the middle of
+				// the minute would be off by up to half a minute of exposure.
+				t := float64(m*60) + float64(pw.secs[i]/n)
+				age := nowS - t
+				w := float64(n) * h.weight(t)
+				y := w * h.resolve.at(age)
+				youngQ += y
+				youngA += w * arrive.at(age)
+				youngH[hour] += y
+			}
 		}
 		// Qualification is known when the talk ends, arrival when the call
 		// starts: each rate's denominator waits for its own delay.
 		n := (c.imp + youngQ) * inv
 		na := (c.imp + youngA) * inv
-		prior := f.priorLocked(c.campaign)
+		prior := h.priorLocked(c.campaign)
 		c.effImp = n
 		c.callRate = (prior*s + c.qual*inv) / (s + n)
-		sa := f.cfg.PacingPriorStrength
+		sa := h.cfg.PacingPriorStrength
 		// Pacing must not underestimate: a publisher with little evidence
 		// is assumed to call at the cautious rate.
-		c.anyRate = (f.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
+		c.anyRate = (h.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
 		ps := pool[c.campaign]
 		ps.calls += c.calls * inv
 		ps.wins += na
 		pool[c.campaign] = ps
-		pc := f.priorCloseLocked(c.campaign)
-		cs := f.cfg.ClosePriorStrength
+		pc := h.priorCloseLocked(c.campaign)
+		cs := h.cfg.ClosePriorStrength
 		c.closeRate = (pc*cs + c.sales*inv) / (cs + c.qual*inv)
 		// The hour bucket shrinks toward the publisher's rate in the other
 		// hours, so the current hour's evidence is counted once.
@@ -189,23 +193,21 @@ func (f *Feedback) rebuildRatesLocked(now time.Time) {
 			continue // no evidence: the bid path's default 1 applies
 		}
 		fac := rh / prior
-		fac = math.Min(math.Max(fac, f.cfg.MinFactor), f.cfg.MaxFactor)
+		fac = math.Min(math.Max(fac, h.cfg.MinFactor), h.cfg.MaxFactor)
 		snap.factor[k] = fac
 	}
-	f.rates.Store(snap)
-	// Bids are priced with the new rates from the next pacing tick on (the
-	// map is rebuilt here, where the rates change, not on every tick).
-	pr := make(map[pairKey]float64, len(f.cells))
-	for k, c := range f.cells {
-		pr[k] = c.anyRate
+	// Bids are priced with the new any-call rates from now on (the map is
+	// rebuilt here, where the rates change). The pools price new
+	// publishers from this rebuild on.
+	for k, c := range h.cells {
+		snap.any[k] = c.anyRate
 	}
-	f.partRate = pr
-	// The pools price new publishers from the next rebuild on.
-	sa := f.cfg.PacingPriorStrength
-	f.pooled = make(map[string]float64, len(pool))
+	sa := h.cfg.PacingPriorStrength
+	h.pooled = make(map[string]float64, len(pool))
 	for id, ps := range pool {
-		f.pooled[id] = (f.cfg.Participation.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
+		h.pooled[id] = (h.cfg.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
 	}
+	h.publishLocked(snap)
 }
 
 // ttcBins is the number of bins of the delay histograms.
@@ -319,27 +321,40 @@ func (d *delayDist) buildFrom(prior *delayDist, minSamples int) {
 
 // arriveFor is the time-to-call distribution of a skill: its own once it
 // has calls (skills' delays differ by orders of magnitude), else all skills'.
-func (f *Feedback) arriveFor(skill string) *delayDist {
-	if d := f.arriveBy[skill]; d != nil {
+func (h *HitRates) arriveFor(skill string) *delayDist {
+	if d := h.arriveBy[skill]; d != nil {
 		return d
 	}
-	return &f.arrive
+	return &h.arrive
 }
 
 // addArrivalDelayLocked records a won→call delay for all skills and the skill's own.
-func (f *Feedback) addArrivalDelayLocked(skill string, x time.Duration) {
-	f.arrive.add(x)
+func (h *HitRates) addArrivalDelayLocked(skill string, x time.Duration) {
+	h.arrive.add(x)
 	if skill == "" {
 		return
 	}
-	d := f.arriveBy[skill]
+	d := h.arriveBy[skill]
 	if d == nil {
-		if len(f.arriveBy) >= maxDelaySkills {
+		if len(h.arriveBy) >= maxDelaySkills {
 			return
 		}
 		d = &delayDist{}
-		d.init(f.cfg.TimeToCall.Max)
-		f.arriveBy[skill] = d
+		d.init(h.cfg.TimeToCall.Max)
+		h.arriveBy[skill] = d
+		// Pacing sees the skill's own distribution from its first call on,
+		// still unbuilt (F = 0, mean 0) until the next rebuild, as before
+		// hit rates and pacing were split; the closed-loop figures in the
+		// README were measured so.
+		if old := h.rates.Load(); old != nil {
+			n := *old
+			n.arrive = map[string]*Delay{}
+			for k, v := range old.arrive {
+				n.arrive[k] = v
+			}
+			n.arrive[skill] = &Delay{d: *d}
+			h.rates.Store(&n)
+		}
 	}
 	d.add(x)
 }
@@ -367,13 +382,13 @@ func (d *delayDist) at(age float64) float64 {
 	return lo + (d.cdf[i]-lo)*min(max((age-start)/(end-start), 0), 1)
 }
 
-// Rates returns the learned qualified-call rate and close rate of a
+// CallRates returns the learned qualified-call rate and close rate of a
 // campaign × publisher (the campaign priors when nothing was seen).
-func (f *Feedback) Rates(campaignID, publisherID string) (callRate, closeRate float64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c := f.cells[pairKey{campaignID, publisherID}]; c != nil {
+func (h *HitRates) CallRates(campaignID, publisherID string) (callRate, closeRate float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.cells[pairKey{campaignID, publisherID}]; c != nil {
 		return c.callRate, c.closeRate
 	}
-	return f.priorLocked(campaignID), f.priorCloseLocked(campaignID)
+	return h.priorLocked(campaignID), h.priorCloseLocked(campaignID)
 }

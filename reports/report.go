@@ -1,23 +1,23 @@
-package feedback
+package reports
 
 import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/valyala/fasthttp"
 )
 
-// reportKey is one hourly report row. Wins and spend land in the hour of the
+// Key is one hourly report row. Wins and spend land in the hour of the
 // impression, calls and outcomes in the hour the call started.
-type reportKey struct {
-	hour                          int64 // unix hours
-	campaign, publisher, exchange string
+type Key struct {
+	Hour                          int64 // unix hours
+	Campaign, Publisher, Exchange string
 }
 
 type counts struct {
@@ -27,8 +27,8 @@ type counts struct {
 	sales, revenue   int64 // revenue in micro-units
 }
 
-func (f *Feedback) rowLocked(k reportKey) *counts {
-	if k.hour < f.clock().Add(-f.cfg.ReportRetention).Unix()/3600 {
+func (f *Reports) rowLocked(k Key) *counts {
+	if k.Hour < f.clock().Add(-f.cfg.ReportRetention).Unix()/3600 {
 		return nil
 	}
 	r := f.rows[k]
@@ -39,10 +39,74 @@ func (f *Feedback) rowLocked(k reportKey) *counts {
 	return r
 }
 
-// ReportRow is one line of GET /v1/report. Money is in currency units;
+// Bid counts a bid in its row, the demand interval and the tally (the
+// feed's aggregator calls it with the bid path's records).
+func (f *Reports) Bid(k Key, skill string, atNano int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bids.Add(1)
+	if row := f.rowLocked(k); row != nil {
+		row.bids++
+	}
+	f.demandBidLocked(skill, atNano)
+	f.tallyBidLocked(k, skill, atNano)
+}
+
+// Seen counts a bid request that matched a campaign of skill.
+func (f *Reports) Seen(skill string, atNano int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen.Add(1)
+	f.demandSeenLocked(skill, atNano)
+	f.tallySeenLocked(skill, atNano)
+}
+
+// Win counts a won impression (first notice of its bid id) at its price,
+// and in skill's demand interval with the calls and qualified calls it is
+// expected to bring.
+func (f *Reports) Win(k Key, skill string, priceMicros int64, currency string, at time.Time, calls, qualified float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.rowLocked(k); r != nil {
+		r.wins++
+		r.spendCPM += priceMicros
+	}
+	if f.currency == "" && currency != "" {
+		f.currency = currency
+	}
+	if skill == "" || !f.inDemandLocked(at.UnixNano()) {
+		return
+	}
+	a := f.demandAccLocked(skill)
+	a.wins++
+	a.spendCPM += priceMicros
+	a.calls += calls
+	a.qual += qualified
+}
+
+// Call is what one call adds to its row; calls are upserts, so the feed
+// adds a call's old contribution with sign −1 and its new one with +1.
+type Call struct {
+	Calls, Qualified, Sales int64
+	Revenue                 int64 // micro-units
+}
+
+// AddCall adds sign × c to the row k.
+func (f *Reports) AddCall(k Key, c Call, sign int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.rowLocked(k); r != nil {
+		r.calls += sign * c.Calls
+		r.qualified += sign * c.Qualified
+		r.sales += sign * c.Sales
+		r.revenue += sign * c.Revenue
+	}
+}
+
+// Row is one line of GET /v1/report. Money is in currency units;
 // ratios are null when their denominator is 0. cost_per_call is spend per
 // qualified call; cpa is spend per sale.
-type ReportRow struct {
+type Row struct {
 	Key            string   `json:"key"`
 	Bids           int64    `json:"bids"`
 	Wins           int64    `json:"wins"`
@@ -57,16 +121,16 @@ type ReportRow struct {
 	CloseRate      *float64 `json:"close_rate"`
 }
 
-// Report is the body of GET /v1/report.
-type Report struct {
-	From           *time.Time  `json:"from,omitempty"`
-	To             *time.Time  `json:"to,omitempty"`
-	GroupBy        string      `json:"group_by"`
-	Currency       string      `json:"currency,omitempty"`
-	Rows           []ReportRow `json:"rows"`
-	Total          ReportRow   `json:"total"`
-	RecordsDropped int64       `json:"records_dropped"` // bid-path counts lost to a full queue
-	BidsSince      time.Time   `json:"bids_since"`      // start of this process; earlier bids come from callbid.bids.v1
+// View is the body of GET /v1/report.
+type View struct {
+	From           *time.Time `json:"from,omitempty"`
+	To             *time.Time `json:"to,omitempty"`
+	GroupBy        string     `json:"group_by"`
+	Currency       string     `json:"currency,omitempty"`
+	Rows           []Row      `json:"rows"`
+	Total          Row        `json:"total"`
+	RecordsDropped int64      `json:"records_dropped"` // bid-path counts lost to a full queue
+	BidsSince      time.Time  `json:"bids_since"`      // start of this process; earlier bids come from callbid.bids.v1
 }
 
 func ratio(n, d float64) *float64 {
@@ -77,9 +141,9 @@ func ratio(n, d float64) *float64 {
 	return &v
 }
 
-func (c *counts) row(key string) ReportRow {
+func (c *counts) row(key string) Row {
 	spend := float64(c.spendCPM) / 1000 / 1e6
-	return ReportRow{
+	return Row{
 		Key: key, Bids: c.bids, Wins: c.wins, Spend: spend,
 		Calls: c.calls, QualifiedCalls: c.qualified, Sales: c.sales, Revenue: float64(c.revenue) / 1e6,
 		CostPerCall: ratio(spend, float64(c.qualified)),
@@ -99,16 +163,53 @@ func (c *counts) add(o *counts) {
 	c.revenue += o.revenue
 }
 
-// BuildReport aggregates the hourly rows whose hour starts within
-// [from, to) (zero times mean unbounded) by groupBy: campaign, publisher,
-// exchange or hour.
-func (f *Feedback) BuildReport(from, to time.Time, groupBy string) (*Report, error) {
+// Query selects and groups report rows: the hourly rows whose hour starts
+// within [From, To) (zero times mean unbounded), grouped by GroupBy
+// (campaign, publisher, exchange or hour).
+type Query struct {
+	From, To time.Time
+	GroupBy  string
+}
+
+// ParseQuery reads the query parameters of GET /v1/report as strings:
+// from and to RFC3339 (hour resolution: an hour is in when it starts
+// within [from, to)), group_by campaign|publisher|exchange|hour (default
+// campaign), format json|csv (default json). Errors read as sentences for
+// a 400 answer.
+func ParseQuery(from, to, groupBy, format string) (q Query, csv bool, err error) {
+	if from != "" {
+		if q.From, err = time.Parse(time.RFC3339, from); err != nil {
+			return q, false, fmt.Errorf("from %q is not an RFC3339 time", from)
+		}
+	}
+	if to != "" {
+		if q.To, err = time.Parse(time.RFC3339, to); err != nil {
+			return q, false, fmt.Errorf("to %q is not an RFC3339 time", to)
+		}
+	}
+	q.GroupBy = groupBy
+	if q.GroupBy == "" {
+		q.GroupBy = "campaign"
+	}
+	switch format {
+	case "", "json":
+	case "csv":
+		csv = true
+	default:
+		return q, false, fmt.Errorf("format %q is not json or csv", format)
+	}
+	return q, csv, nil
+}
+
+// Report aggregates the rows q selects. An unknown group_by is an error.
+func (f *Reports) Report(q Query) (View, error) {
+	from, to, groupBy := q.From, q.To, q.GroupBy
 	switch groupBy {
 	case "campaign", "publisher", "exchange", "hour":
 	default:
-		return nil, fmt.Errorf("group_by %q is not one of campaign, publisher, exchange, hour", groupBy)
+		return View{}, fmt.Errorf("group_by %q is not one of campaign, publisher, exchange, hour", groupBy)
 	}
-	rep := &Report{GroupBy: groupBy, BidsSince: f.started}
+	rep := View{GroupBy: groupBy, BidsSince: f.started}
 	if !from.IsZero() {
 		rep.From = &from
 	}
@@ -120,18 +221,18 @@ func (f *Feedback) BuildReport(from, to time.Time, groupBy string) (*Report, err
 	f.mu.Lock()
 	rep.Currency = f.currency
 	for k, c := range f.rows {
-		start := time.Unix(k.hour*3600, 0)
+		start := time.Unix(k.Hour*3600, 0)
 		if (!from.IsZero() && start.Before(from)) || (!to.IsZero() && !start.Before(to)) {
 			continue
 		}
 		var key string
 		switch groupBy {
 		case "campaign":
-			key = k.campaign
+			key = k.Campaign
 		case "publisher":
-			key = k.publisher
+			key = k.Publisher
 		case "exchange":
-			key = k.exchange
+			key = k.Exchange
 		case "hour":
 			key = start.UTC().Format(time.RFC3339)
 		}
@@ -149,65 +250,29 @@ func (f *Feedback) BuildReport(from, to time.Time, groupBy string) (*Report, err
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	rep.Rows = make([]ReportRow, 0, len(keys))
+	rep.Rows = make([]Row, 0, len(keys))
 	for _, k := range keys {
 		rep.Rows = append(rep.Rows, groups[k].row(k))
 	}
 	rep.Total = total.row("total")
-	rep.RecordsDropped = f.st.recordsDropped.Load()
+	rep.RecordsDropped = f.droppedNow()
 	return rep, nil
 }
 
-// HandleReport serves GET /v1/report on the admin listener: ?from=&to=
-// (RFC3339, hour resolution: an hour is in when it starts within [from,to)),
-// ?group_by=campaign|publisher|exchange|hour (default campaign),
-// ?format=json|csv (default json).
-func (f *Feedback) HandleReport(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Error("only GET is allowed\n", fasthttp.StatusMethodNotAllowed)
-		return
-	}
-	args := ctx.QueryArgs()
-	var from, to time.Time
-	var err error
-	if b := args.Peek("from"); len(b) > 0 {
-		if from, err = time.Parse(time.RFC3339, string(b)); err != nil {
-			ctx.Error(fmt.Sprintf("from %q is not an RFC3339 time\n", b), fasthttp.StatusBadRequest)
-			return
-		}
-	}
-	if b := args.Peek("to"); len(b) > 0 {
-		if to, err = time.Parse(time.RFC3339, string(b)); err != nil {
-			ctx.Error(fmt.Sprintf("to %q is not an RFC3339 time\n", b), fasthttp.StatusBadRequest)
-			return
-		}
-	}
-	groupBy := string(args.Peek("group_by"))
-	if groupBy == "" {
-		groupBy = "campaign"
-	}
-	format := string(args.Peek("format"))
-	if format != "" && format != "json" && format != "csv" {
-		ctx.Error(fmt.Sprintf("format %q is not json or csv\n", format), fasthttp.StatusBadRequest)
-		return
-	}
-	rep, err := f.BuildReport(from, to, groupBy)
-	if err != nil {
-		ctx.Error(err.Error()+"\n", fasthttp.StatusBadRequest)
-		return
-	}
-	if format == "csv" {
-		ctx.SetContentType("text/csv; charset=utf-8")
-		ctx.SetBody(rep.CSV())
-		return
-	}
-	b, _ := json.Marshal(rep)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
+// WriteJSON writes the report as JSON (Content-Type application/json).
+func (r *View) WriteJSON(w io.Writer) error {
+	return json.NewEncoder(w).Encode(r)
+}
+
+// WriteCSV writes the rows and the total (key "total") with a header line
+// (Content-Type text/csv; charset=utf-8).
+func (r *View) WriteCSV(w io.Writer) error {
+	_, err := w.Write(r.CSV())
+	return err
 }
 
 // CSV renders the rows and the total (key "total") with a header line.
-func (r *Report) CSV() []byte {
+func (r *View) CSV() []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{r.GroupBy, "bids", "wins", "spend", "calls", "qualified_calls", "sales", "revenue",
@@ -218,7 +283,7 @@ func (r *Report) CSV() []byte {
 		}
 		return strconv.FormatFloat(*p, 'f', -1, 64)
 	}
-	line := func(x ReportRow) {
+	line := func(x Row) {
 		_ = w.Write([]string{x.Key, strconv.FormatInt(x.Bids, 10), strconv.FormatInt(x.Wins, 10),
 			strconv.FormatFloat(x.Spend, 'f', 6, 64), strconv.FormatInt(x.Calls, 10),
 			strconv.FormatInt(x.QualifiedCalls, 10), strconv.FormatInt(x.Sales, 10),
@@ -264,7 +329,7 @@ type demandState struct {
 	droppedMark int64
 }
 
-func (f *Feedback) demandAccLocked(skill string) *demandAcc {
+func (f *Reports) demandAccLocked(skill string) *demandAcc {
 	if f.demand.acc == nil {
 		f.demand.acc = map[string]*demandAcc{}
 	}
@@ -276,42 +341,31 @@ func (f *Feedback) demandAccLocked(skill string) *demandAcc {
 	return a
 }
 
-func (f *Feedback) inDemandLocked(atNano int64) bool {
+func (f *Reports) inDemandLocked(atNano int64) bool {
 	s := f.demand.start
 	return !s.IsZero() && atNano >= s.UnixNano() && atNano < s.Add(f.cfg.DemandInterval).UnixNano()
 }
 
-func (f *Feedback) demandSeenLocked(skill string, at int64) {
+func (f *Reports) demandSeenLocked(skill string, at int64) {
 	if skill != "" && f.inDemandLocked(at) {
 		f.demandAccLocked(skill).seen++
 	}
 }
 
-func (f *Feedback) demandBidLocked(skill string, at int64) {
+func (f *Reports) demandBidLocked(skill string, at int64) {
 	if skill != "" && f.inDemandLocked(at) {
 		f.demandAccLocked(skill).bids++
 	}
 }
 
-func (f *Feedback) demandWinLocked(c *cell, im *events.Impression) {
-	if c.skill == "" || !f.inDemandLocked(im.At.UnixNano()) {
-		return
-	}
-	a := f.demandAccLocked(c.skill)
-	a.wins++
-	a.spendCPM += im.PriceMicros
-	a.calls += c.anyRate
-	a.qual += c.callRate
-}
-
 type outMsg struct{ key, value []byte }
 
 // demandLocked closes the interval when it is over and returns its events.
-func (f *Feedback) demandLocked(now time.Time) []outMsg {
+func (f *Reports) demandLocked(now time.Time) []outMsg {
 	d := &f.demand
 	if d.start.IsZero() {
 		d.start = now.Truncate(f.cfg.DemandInterval)
-		d.droppedMark = f.st.recordsDropped.Load()
+		d.droppedMark = f.droppedNow()
 		f.openDemandLocked()
 		return nil
 	}
@@ -319,8 +373,7 @@ func (f *Feedback) demandLocked(now time.Time) []outMsg {
 	if now.Before(end) {
 		return nil
 	}
-	dropped := f.st.recordsDropped.Load()
-	ps := f.pacer.Load()
+	dropped := f.droppedNow()
 	skills := append([]string(nil), f.skills...)
 	for s := range d.acc {
 		if _, ok := f.campaignSkillLocked(s); !ok {
@@ -330,13 +383,14 @@ func (f *Feedback) demandLocked(now time.Time) []outMsg {
 	var out []outMsg
 	for _, s := range skills {
 		a := f.demandAccLocked(s)
-		mult := 1.0
-		if p, ok := ps.skills[s]; ok {
-			mult = p.mult
+		mult, committed := 1.0, 0.0
+		if f.pace != nil {
+			mult, _ = f.pace.Pacing(s)
+			committed, _ = f.pace.Committed(s)
 		}
 		ev := Demand{Skill: s, IntervalStart: d.start.UTC(), IntervalEnd: end.UTC(), RequestsSeen: a.seen, Bids: a.bids,
 			Wins: a.wins, Spend: events.Money{AmountMicros: a.spendCPM / 1000, Currency: f.currency},
-			ProjectedCalls: a.calls, ProjectedQualifiedCalls: a.qual, CommittedCallsPerMin: ps.committed[s],
+			ProjectedCalls: a.calls, ProjectedQualifiedCalls: a.qual, CommittedCallsPerMin: committed,
 			PacingMultiplier: mult, RecordsDropped: dropped - d.droppedMark}
 		b, err := json.Marshal(&ev)
 		if err == nil {
@@ -349,7 +403,7 @@ func (f *Feedback) demandLocked(now time.Time) []outMsg {
 	return out
 }
 
-func (f *Feedback) campaignSkillLocked(s string) (int, bool) {
+func (f *Reports) campaignSkillLocked(s string) (int, bool) {
 	i := sort.SearchStrings(f.skills, s)
 	return i, i < len(f.skills) && f.skills[i] == s
 }

@@ -1,4 +1,4 @@
-package feedback
+package reports
 
 import (
 	"crypto/rand"
@@ -12,14 +12,11 @@ import (
 
 // The bid-path counters (bids per report row, requests seen and bids per
 // skill and demand interval) are not on any inbound topic, so feedback
-// publishes them itself: every tallyEvery the deltas since the last flush go
+// publishes them itself: every 5 s (Flush) the deltas since the last flush go
 // to events.TopicBids, keyed by this process's instance id. A restarted
 // process replays the topic like the others and gets its counters back;
 // while following it live, a process skips its own records, which it
 // counted when they happened.
-
-// tallyEvery bounds what a crash loses of the bid counters.
-const tallyEvery = 5 * time.Second
 
 type tallyRow struct {
 	Hour      int64  `json:"h"` // unix hours
@@ -50,11 +47,11 @@ type demandKey struct {
 	start int64 // unix seconds
 }
 
-// tallyState is guarded by Feedback.mu.
+// tallyState is guarded by Reports.mu.
 type tallyState struct {
 	instance   string
 	seen, bids int64
-	rows       map[reportKey]int64
+	rows       map[Key]int64
 	demand     map[demandKey]*[2]int64 // seen, bids
 	// carry holds replayed demand counts for an interval that has not
 	// started here yet (replay runs before the first demand tick).
@@ -64,18 +61,18 @@ type tallyState struct {
 func newTallyState() tallyState {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return tallyState{instance: hex.EncodeToString(b[:]), rows: map[reportKey]int64{},
+	return tallyState{instance: hex.EncodeToString(b[:]), rows: map[Key]int64{},
 		demand: map[demandKey]*[2]int64{}, carry: map[demandKey]*[2]int64{}}
 }
 
-func (f *Feedback) tallySeenLocked(skill string, at int64) {
+func (f *Reports) tallySeenLocked(skill string, at int64) {
 	f.tally.seen++
 	if skill != "" {
 		f.tallyDemandLocked(skill, at)[0]++
 	}
 }
 
-func (f *Feedback) tallyBidLocked(k reportKey, skill string, at int64) {
+func (f *Reports) tallyBidLocked(k Key, skill string, at int64) {
 	f.tally.bids++
 	f.tally.rows[k]++
 	if skill != "" {
@@ -83,7 +80,7 @@ func (f *Feedback) tallyBidLocked(k reportKey, skill string, at int64) {
 	}
 }
 
-func (f *Feedback) tallyDemandLocked(skill string, at int64) *[2]int64 {
+func (f *Reports) tallyDemandLocked(skill string, at int64) *[2]int64 {
 	k := demandKey{skill, time.Unix(0, at).Truncate(f.cfg.DemandInterval).Unix()}
 	c := f.tally.demand[k]
 	if c == nil {
@@ -93,8 +90,9 @@ func (f *Feedback) tallyDemandLocked(skill string, at int64) *[2]int64 {
 	return c
 }
 
-// flushTally publishes the counters since the last flush.
-func (f *Feedback) flushTally(now time.Time) {
+// Flush publishes the counters since the last flush to callbid.bids.v1
+// (the feed calls it every 5 s and on shutdown).
+func (f *Reports) Flush(now time.Time) {
 	f.mu.Lock()
 	t := &f.tally
 	if t.seen == 0 && t.bids == 0 {
@@ -103,7 +101,7 @@ func (f *Feedback) flushTally(now time.Time) {
 	}
 	m := tallyMsg{Instance: t.instance, At: now.UTC(), Seen: t.seen, Bids: t.bids}
 	for k, n := range t.rows {
-		m.Rows = append(m.Rows, tallyRow{Hour: k.hour, Campaign: k.campaign, Publisher: k.publisher, Exchange: k.exchange, Bids: n})
+		m.Rows = append(m.Rows, tallyRow{Hour: k.Hour, Campaign: k.Campaign, Publisher: k.Publisher, Exchange: k.Exchange, Bids: n})
 	}
 	for k, c := range t.demand {
 		m.Demand = append(m.Demand, tallyDemand{Skill: k.skill, Start: k.start, Seen: c[0], Bids: c[1]})
@@ -118,20 +116,20 @@ func (f *Feedback) flushTally(now time.Time) {
 		return
 	}
 	if f.pub == nil || !f.pub.Publish(events.TopicBids, []byte(m.Instance), b) {
-		f.st.publishDropped.Add(1)
+		f.publishDropped.Add(1)
 	}
 }
 
 // HandleBids applies one callbid.bids.v1 record: bid-path counters of an
 // earlier (or another) callbid process. Records of this process are skipped.
-func (f *Feedback) HandleBids(msg kafkaio.Message) {
+func (f *Reports) HandleBids(msg kafkaio.Message) {
 	var m tallyMsg
 	if err := json.Unmarshal(msg.Value, &m); err != nil || m.Instance == "" {
-		f.st.bad(tBids, badJSON)
+		f.badJSON.Add(1)
 		return
 	}
 	if m.Seen < 0 || m.Bids < 0 {
-		f.st.bad(tBids, badValue)
+		f.badValue.Add(1)
 		return
 	}
 	f.mu.Lock()
@@ -139,13 +137,13 @@ func (f *Feedback) HandleBids(msg kafkaio.Message) {
 	if m.Instance == f.tally.instance {
 		return // counted when it happened
 	}
-	f.st.seen.Add(m.Seen)
-	f.st.bids.Add(m.Bids)
+	f.seen.Add(m.Seen)
+	f.bids.Add(m.Bids)
 	for _, r := range m.Rows {
 		if r.Bids <= 0 {
 			continue
 		}
-		k := reportKey{hour: r.Hour, campaign: f.internLocked(r.Campaign), publisher: f.internLocked(r.Publisher), exchange: f.internLocked(r.Exchange)}
+		k := Key{Hour: r.Hour, Campaign: f.internLocked(r.Campaign), Publisher: f.internLocked(r.Publisher), Exchange: f.internLocked(r.Exchange)}
 		if row := f.rowLocked(k); row != nil {
 			row.bids += r.Bids
 		}
@@ -161,7 +159,7 @@ func (f *Feedback) HandleBids(msg kafkaio.Message) {
 // applyDemandLocked adds replayed counts to the open demand interval, or
 // keeps them until it opens; counts of closed intervals were published
 // already and are dropped.
-func (f *Feedback) applyDemandLocked(k demandKey, seen, bids int64) {
+func (f *Reports) applyDemandLocked(k demandKey, seen, bids int64) {
 	start := f.demand.start
 	switch {
 	case start.IsZero():
@@ -180,7 +178,7 @@ func (f *Feedback) applyDemandLocked(k demandKey, seen, bids int64) {
 }
 
 // openDemandLocked merges what replay kept for the interval that opens.
-func (f *Feedback) openDemandLocked() {
+func (f *Reports) openDemandLocked() {
 	for k, c := range f.tally.carry {
 		if k.start == f.demand.start.Unix() {
 			a := f.demandAccLocked(k.skill)

@@ -1,14 +1,43 @@
-package feedback
+package traffic
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
+
+// Blocked returns the bid-time rejections so far, by reason (ip_cap,
+// ifa_cap, ip_invalid, ifa_invalid, ip_range); reasons never hit are left out.
+func (t *Filter) Blocked() map[string]int64 {
+	out := map[string]int64{}
+	for b := range numBlocks {
+		if v := t.blocked[b].Load(); v != 0 {
+			out[blockNames[b]] = v
+		}
+	}
+	return out
+}
+
+// RegisterMetrics registers callbid_feedback_traffic_blocked_total (the
+// name it had before the split, kept for dashboards).
+func (t *Filter) RegisterMetrics(reg prometheus.Registerer) error {
+	for b := range numBlocks {
+		v := &t.blocked[b]
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbid_feedback_traffic_blocked_total",
+			Help: "Bid-time traffic-quality rejections, by reason.", ConstLabels: prometheus.Labels{"reason": blockNames[b]}},
+			func() float64 { return float64(v.Load()) })
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("cannot register the traffic metrics: %w", err)
+		}
+	}
+	return nil
+}
 
 // Traffic-quality block reasons.
 const (
@@ -31,11 +60,11 @@ type devCount struct {
 	start int64 // unix ns of the window start
 }
 
-// traffic is the invalid-traffic state: bounded TTL caches (ristretto; its
+// Filter is the invalid-traffic state: bounded TTL caches (ristretto; its
 // Set is asynchronous and may drop, which is acceptable for a cap) and the
 // precomputed blocked ranges.
-type traffic struct {
-	cfg     TrafficConfig
+type Filter struct {
+	cfg     Config
 	counts  *ristretto.Cache[uint64, devCount]
 	invalid *ristretto.Cache[uint64, bool]
 	v4      []v4range // sorted, merged
@@ -45,8 +74,13 @@ type traffic struct {
 
 type v4range struct{ lo, hi uint32 }
 
-func newTraffic(cfg TrafficConfig, log zerolog.Logger) *traffic {
-	t := &traffic{cfg: cfg}
+// New builds the filter; cfg gets its defaults and must pass Validate.
+func New(cfg Config, log zerolog.Logger) (*Filter, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Filter{cfg: cfg}
 	mk := func() *ristretto.Config[uint64, devCount] {
 		return &ristretto.Config[uint64, devCount]{NumCounters: cfg.MaxEntries * 10, MaxCost: cfg.MaxEntries, BufferItems: 64}
 	}
@@ -87,10 +121,11 @@ func newTraffic(cfg TrafficConfig, log zerolog.Logger) *traffic {
 		merged = append(merged, r)
 	}
 	t.v4 = merged
-	return t
+	return t, nil
 }
 
-func (t *traffic) close() {
+// Close stops the caches' goroutines.
+func (t *Filter) Close() {
 	if t.counts != nil {
 		t.counts.Close()
 	}
@@ -99,8 +134,9 @@ func (t *traffic) close() {
 	}
 }
 
-// won counts a won impression for its device ip and id.
-func (t *traffic) won(ipHash, ifaHash uint64, at time.Time) {
+// Won counts a won impression for its device ip and id (0 means unknown);
+// the caller leaves out wins older than the window.
+func (t *Filter) Won(ipHash, ifaHash uint64, at time.Time) {
 	if t.counts == nil {
 		return
 	}
@@ -112,7 +148,7 @@ func (t *traffic) won(ipHash, ifaHash uint64, at time.Time) {
 	}
 }
 
-func (t *traffic) bump(k uint64, at time.Time) {
+func (t *Filter) bump(k uint64, at time.Time) {
 	c, ok := t.counts.Get(k)
 	if !ok || at.UnixNano()-c.start > int64(t.cfg.Window) {
 		c = devCount{start: at.UnixNano()}
@@ -125,8 +161,8 @@ func (t *traffic) bump(k uint64, at time.Time) {
 	t.counts.SetWithTTL(k, c, 1, ttl)
 }
 
-// spam puts a device ip and id on the invalid list for InvalidTTL.
-func (t *traffic) spam(ipHash, ifaHash uint64) {
+// Spam puts a device ip and id on the invalid list for invalid_ttl.
+func (t *Filter) Spam(ipHash, ifaHash uint64) {
 	if t.invalid == nil {
 		return
 	}
@@ -141,8 +177,7 @@ func (t *traffic) spam(ipHash, ifaHash uint64) {
 // Allowed is the bid-path invalid-traffic check on hashed device ip and ifa
 // (0 means unknown): false when the device is on the SPAM list or won more
 // impressions within the window than its cap. 0 allocations.
-func (f *Feedback) Allowed(ipHash, ifaHash uint64) bool {
-	t := f.traffic
+func (t *Filter) Allowed(ipHash, ifaHash uint64) bool {
 	if t.invalid != nil {
 		if ipHash != 0 {
 			if _, bad := t.invalid.Get(ipHash); bad {
@@ -178,8 +213,7 @@ func (f *Feedback) Allowed(ipHash, ifaHash uint64) bool {
 // AllowedIP is the bid-path check of a raw device ip against the blocked
 // ranges; an empty or unparsable ip is allowed (the other checks still
 // apply). 0 allocations.
-func (f *Feedback) AllowedIP(ip string) bool {
-	t := f.traffic
+func (t *Filter) AllowedIP(ip string) bool {
 	if ip == "" || (len(t.v4) == 0 && len(t.v6) == 0) {
 		return true
 	}

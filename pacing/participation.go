@@ -1,4 +1,4 @@
-package feedback
+package pacing
 
 import (
 	"math"
@@ -54,6 +54,7 @@ type gate struct {
 	skipped  atomic.Uint64
 
 	level      float64 // slow-start participation L in (0,1]
+	share      float64 // this instance's share of the buying (Share)
 	refill     float64 // calls/min at the last tick
 	budget     float64 // B at the last tick, calls/min
 	budgetAvg  float64 // reference capacity (λ_max, else B) for drop detection
@@ -74,11 +75,9 @@ type gate struct {
 
 // partSnap is what RecordBid reads to price a bid in expected calls.
 type partSnap struct {
-	gates    map[string]*gate   // by skill
-	pwin     map[string]float64 // by exchange
-	pwinDef  float64            // an exchange not seen yet
-	rate     map[pairKey]float64
-	campRate map[string]float64 // a publisher without evidence
+	gates   map[string]*gate   // by skill
+	pwin    map[string]float64 // by exchange
+	pwinDef float64            // an exchange not seen yet
 }
 
 // exStat is one exchange's win evidence: bids older than the notice window
@@ -95,8 +94,8 @@ type exStat struct {
 // Admit reports whether a bid of skill may be made now: false when buying
 // would exceed the calls the skill's agents can take (no bid, nbr 500). One
 // atomic load and one map lookup, no allocation.
-func (f *Feedback) Admit(skill string) bool {
-	g := f.part.Load().gates[skill]
+func (p *Pacer) Admit(skill string) bool {
+	g := p.part.Load().gates[skill]
 	if g == nil {
 		return true
 	}
@@ -108,10 +107,12 @@ func (f *Feedback) Admit(skill string) bool {
 	return false
 }
 
-// spend charges a bid's expected calls to its skill's bucket and returns
-// them (0 when the skill is not controlled).
-func (f *Feedback) spend(campaignID, skill, publisherID, exchange string) float64 {
-	ps := f.part.Load()
+// Charge charges a bid's expected calls to its skill's bucket and returns
+// them (0 when the skill is not controlled): p_win(exchange) × the
+// publisher's calls per win. The bid path calls it (through the feed's
+// RecordBid) for every bid; 0 allocations, no lock.
+func (p *Pacer) Charge(campaignID, skill, publisherID, exchange string) float64 {
+	ps := p.part.Load()
 	g := ps.gates[skill]
 	if g == nil {
 		return 0
@@ -120,59 +121,35 @@ func (f *Feedback) spend(campaignID, skill, publisherID, exchange string) float6
 	if !ok {
 		pw = ps.pwinDef
 	}
-	r, ok := ps.rate[pairKey{campaignID, publisherID}]
-	if !ok {
-		r = ps.campRate[campaignID]
-	}
-	c := pw * r
+	c := pw * p.rates.CallsPerWin(campaignID, publisherID)
 	g.tokens.Add(-int64(c * 1e6))
 	return c
 }
 
-// cautiousRateLocked is the any-call rate assumed for a publisher with no
-// evidence: the campaign's calls per win pooled over its publishers, with a
-// 50% margin, shrunk toward participation.cautious_call_rate while the
-// campaign itself has little evidence (weight pacing_prior_strength), and
-// never below the campaign's prior. A new publisher is priced high, and the
-// campaign's other publishers teach it faster than its own few wins could.
-func (f *Feedback) cautiousRateLocked(campaign string) float64 {
-	c := f.cfg.Participation.CautiousCallRate
-	if p, ok := f.pooled[campaign]; ok {
-		c = math.Min(c, cautiousMargin*p)
-	}
-	return math.Max(f.priorLocked(campaign), c)
-}
-
-// cautiousMargin is the margin over the campaign's pooled rate.
-const cautiousMargin = 1.5
-
-// poolAdd accumulates a cell's any-call evidence into its campaign's pool.
-type poolSum struct{ calls, wins float64 }
-
 // pwinLocked is the exchange's win probability from the cautious prior.
-func (f *Feedback) pwinLocked(e *exStat) float64 {
-	p := f.cfg.Participation
+func (p *Pacer) pwinLocked(e *exStat) float64 {
+	pc := p.cfg.Participation
 	if e == nil {
-		return p.WinPrior
+		return pc.WinPrior
 	}
 	// A win settles its bid before the notice window has passed: the bids
 	// of recent wins count as resolved too, or a growing bid rate would
 	// read as a high win rate.
-	return math.Min(1, (e.wins+p.WinPrior*p.WinPriorStrength)/(e.bids+e.recentWinsN+p.WinPriorStrength))
+	return math.Min(1, (e.wins+pc.WinPrior*pc.WinPriorStrength)/(e.bids+e.recentWinsN+pc.WinPriorStrength))
 }
 
 // exchangeLocked returns the exchange's evidence, decayed to t.
-func (f *Feedback) exchangeLocked(name string, t float64) *exStat {
-	e := f.exch[name]
+func (p *Pacer) exchangeLocked(name string, t float64) *exStat {
+	e := p.exch[name]
 	if e == nil {
-		if len(f.exch) >= maxExchanges {
+		if len(p.exch) >= maxExchanges {
 			return nil
 		}
 		e = &exStat{at: t, recent: map[int64]float64{}, recentWins: map[int64]float64{}}
-		f.exch[name] = e
+		p.exch[name] = e
 	}
 	if t > e.at {
-		k := math.Exp2(-(t - e.at) / f.cfg.Participation.WinHalfLife.Seconds())
+		k := math.Exp2(-(t - e.at) / p.cfg.Participation.WinHalfLife.Seconds())
 		e.bids *= k
 		e.wins *= k
 		e.at = t
@@ -186,20 +163,20 @@ const maxExchanges = 256
 
 // bidFoldLocked is the aggregator's part of a bid: exchange evidence and the
 // skill's held bids.
-func (f *Feedback) bidFoldLocked(exchange, skill string, at int64, cost float64) {
+func (p *Pacer) bidFoldLocked(exchange, skill string, at int64, cost float64) {
 	t := float64(at) / 1e9
-	if e := f.exchangeLocked(exchange, t); e != nil {
+	if e := p.exchangeLocked(exchange, t); e != nil {
 		e.recent[at/1e9]++
 	}
-	if g := f.gateMap[skill]; g != nil && cost > 0 {
+	if g := p.gateMap[skill]; g != nil && cost > 0 {
 		g.heldByS[at/1e9] += cost
 		g.bought += cost
 	}
 }
 
 // winFoldLocked counts a win for its exchange.
-func (f *Feedback) winFoldLocked(exchange string, at time.Time) {
-	if e := f.exchangeLocked(exchange, unixS(at)); e != nil {
+func (p *Pacer) winFoldLocked(exchange string, at time.Time) {
+	if e := p.exchangeLocked(exchange, unixS(at)); e != nil {
 		e.wins++
 		e.recentWins[at.Unix()]++
 	}
@@ -208,20 +185,16 @@ func (f *Feedback) winFoldLocked(exchange string, at time.Time) {
 // participateLocked updates every gate at now: matures exchange evidence,
 // refills buckets and publishes the snapshot RecordBid prices bids with.
 // budget maps skill → B (calls/min; NaN when pacing has no capacity view).
-func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[string]float64) {
-	p := f.cfg.Participation
+func (p *Pacer) participateLocked(now time.Time, dt float64, budget map[string]float64) {
+	pc := p.cfg.Participation
 	nowS := unixS(now)
-	win := p.NoticeWindow.Seconds()
-	ps := &partSnap{gates: f.gateMap, pwin: make(map[string]float64, len(f.exch)),
-		pwinDef: p.WinPrior, rate: f.partRate, campRate: make(map[string]float64, len(f.campaigns))}
-	if ps.rate == nil {
-		ps.rate = map[pairKey]float64{}
-	}
-	for name, e := range f.exch {
-		e = f.exchangeLocked(name, nowS)
+	win := pc.NoticeWindow.Seconds()
+	ps := &partSnap{gates: p.gateMap, pwin: make(map[string]float64, len(p.exch)), pwinDef: pc.WinPrior}
+	for name, e := range p.exch {
+		e = p.exchangeLocked(name, nowS)
 		for s, n := range e.recent {
 			if float64(s)+1 <= nowS-win {
-				e.bids += n * math.Exp2(-(nowS-float64(s))/p.WinHalfLife.Seconds())
+				e.bids += n * math.Exp2(-(nowS-float64(s))/pc.WinHalfLife.Seconds())
 				delete(e.recent, s)
 			}
 		}
@@ -233,15 +206,16 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 			}
 			e.recentWinsN += n
 		}
-		ps.pwin[name] = f.pwinLocked(e)
+		ps.pwin[name] = p.pwinLocked(e)
 	}
-	for id := range f.campaigns {
-		ps.campRate[id] = f.cautiousRateLocked(id)
+	share := 1.0
+	if p.share != nil {
+		share = min(max(p.share.Share(), 0), 1)
 	}
-	horizon := p.Horizon.Seconds()
-	for skill, g := range f.gateMap {
-		arrive := f.arriveFor(skill)
-		ramp := math.Min(math.Max(arrive.median, 1), 60)
+	horizon := pc.Horizon.Seconds()
+	for skill, g := range p.gateMap {
+		arrive := p.rates.Arrival(skill)
+		ramp := math.Min(math.Max(arrive.Median(), 1), 60)
 		// Held bids: a win or a loss is known within the notice window. The
 		// wins among them are already counted as won impressions, so their
 		// expected calls come off the held total (in expectation the held
@@ -262,42 +236,42 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 			g.held -= v
 		}
 		g.held = math.Max(g.held, 0)
-		won, due, pred := f.inflightLocked(skill, now, horizon, dt)
+		won, due, pred := p.inflightLocked(skill, now, horizon, dt)
 		g.inflight = g.held + won
-		g.dueH = g.held*arrive.at(horizon) + due
+		g.dueH = g.held*arrive.At(horizon) + due
 		g.predicted += pred
 		B, ok := budget[skill]
-		if !ok || math.IsNaN(B) || p.Disabled {
+		if !ok || math.IsNaN(B) || pc.Disabled {
 			g.refill = math.Inf(1)
 			g.tokens.Store(math.MaxInt64 / 2)
 			continue
 		}
 		B = math.Max(B, 0)
-		target := f.cfg.Pacing.Target * B
+		target := p.cfg.Pacing.Target * B
 		// Capacity (λ_max) drops are staffing facts; the budget also moves
 		// with organic calls, which is noise here. Without the fact, the
 		// budget stands in for it.
 		capNow := B
-		if lm, ok := f.headroom.(lambdaMaxer); ok {
+		if lm, ok := p.headroom.(lambdaMaxer); ok {
 			capNow = lm.LambdaMax(skill)
 		}
 		// Restart slow start on the first tick, on a return from no
 		// capacity, and on a drop of capacity.
 		switch {
 		case !g.calledOnce:
-			f.resetGateLocked(g, now)
+			p.resetGateLocked(g, now)
 			g.budgetAvg = capNow
 		case capNow <= 0:
 			g.hadBudget = false
 		case !g.hadBudget:
-			f.resetGateLocked(g, now)
+			p.resetGateLocked(g, now)
 			g.budgetAvg = capNow
-		case capNow < (1-p.Drop)*g.budgetAvg:
+		case capNow < (1-pc.Drop)*g.budgetAvg:
 			// A drop scales participation down with it (at least to the
 			// slow-start level) and restarts the check against arrivals.
 			l := g.level * capNow / g.budgetAvg
-			f.resetGateLocked(g, now)
-			g.level = math.Max(l, p.SlowStart)
+			p.resetGateLocked(g, now)
+			g.level = math.Max(l, pc.SlowStart)
 			g.budgetAvg = capNow
 		}
 		g.calledOnce = true
@@ -316,9 +290,13 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 		}
 		g.budget = B
 		g.excess = math.Max(0, g.dueH/horizon*60-target)
-		g.refill = math.Max(0, g.level*target-g.excess)
+		// With shared pools every instance sees every win and call, so the
+		// budget and the calls in flight are the whole center's; each buys
+		// its share of what may be bought.
+		g.share = share
+		g.refill = share * math.Max(0, g.level*target-g.excess)
 		add := int64(g.refill / 60 * dt * 1e6)
-		ceil := int64(g.refill / 60 * math.Max(p.Burst.Seconds(), dt) * 1e6)
+		ceil := int64(g.refill / 60 * math.Max(pc.Burst.Seconds(), dt) * 1e6)
 		if v := g.tokens.Add(add); v > ceil {
 			// Racing bids may spend in between; losing one CAS only leaves
 			// the bucket a little fuller than the ceiling until next tick.
@@ -330,11 +308,11 @@ func (f *Feedback) participateLocked(now time.Time, dt float64, budget map[strin
 			}
 		}
 	}
-	f.part.Store(ps)
+	p.part.Store(ps)
 }
 
-func (f *Feedback) resetGateLocked(g *gate, now time.Time) {
-	g.level = f.cfg.Participation.SlowStart
+func (p *Pacer) resetGateLocked(g *gate, now time.Time) {
+	g.level = p.cfg.Participation.SlowStart
 	g.predicted, g.observed = 0, 0
 	g.lastReset = now
 	g.resets++
@@ -343,58 +321,44 @@ func (f *Feedback) resetGateLocked(g *gate, now time.Time) {
 // inflightLocked returns, for skill at now, the expected calls of won
 // impressions not yet arrived, those due within horizon seconds, and those
 // predicted to have arrived during the last dt seconds.
-func (f *Feedback) inflightLocked(skill string, now time.Time, horizon, dt float64) (won, due, pred float64) {
+func (p *Pacer) inflightLocked(skill string, now time.Time, horizon, dt float64) (won, due, pred float64) {
 	nowS := unixS(now)
-	arrive := f.arriveFor(skill)
-	for b, v := range f.skillPend[skill] {
+	arrive := p.rates.Arrival(skill)
+	for b, v := range p.skillPend[skill] {
 		age := nowS - (float64(b)+0.5)*pendBucket
 		if age < 0 {
 			age = 0
 		}
-		fa := arrive.at(age)
+		fa := arrive.At(age)
 		won += v * (1 - fa)
-		due += v * (arrive.at(age+horizon) - fa)
-		pred += v * (fa - arrive.at(age-dt))
+		due += v * (arrive.At(age+horizon) - fa)
+		pred += v * (fa - arrive.At(age-dt))
 	}
 	return won, due, pred
 }
 
 // setGatesLocked keeps one gate per campaign skill (on SetCampaigns).
-func (f *Feedback) setGatesLocked() {
-	m := make(map[string]*gate, len(f.skills))
-	for _, s := range f.skills {
-		g := f.gateMap[s]
+func (p *Pacer) setGatesLocked() {
+	m := make(map[string]*gate, len(p.skills))
+	for _, s := range p.skills {
+		g := p.gateMap[s]
 		if g == nil {
-			g = &gate{level: f.cfg.Participation.SlowStart, heldByS: map[int64]float64{}, wonByS: map[int64]float64{}}
+			g = &gate{level: p.cfg.Participation.SlowStart, heldByS: map[int64]float64{}, wonByS: map[int64]float64{}}
 		}
 		m[s] = g
 	}
-	f.gateMap = m
-	old := f.part.Load()
-	ps := &partSnap{gates: m, pwinDef: f.cfg.Participation.WinPrior}
+	p.gateMap = m
+	old := p.part.Load()
+	ps := &partSnap{gates: m, pwinDef: p.cfg.Participation.WinPrior}
 	if old != nil {
-		ps.pwin, ps.rate, ps.campRate = old.pwin, old.rate, old.campRate
+		ps.pwin = old.pwin
 	}
-	if ps.campRate == nil {
-		ps.campRate = map[string]float64{}
-	}
-	for id := range f.campaigns {
-		if _, ok := ps.campRate[id]; !ok {
-			// copy on write: the old map may be read by bids
-			cr := make(map[string]float64, len(f.campaigns))
-			for id2 := range f.campaigns {
-				cr[id2] = f.cautiousRateLocked(id2)
-			}
-			ps.campRate = cr
-			break
-		}
-	}
-	f.part.Store(ps)
+	p.part.Store(ps)
 }
 
 // observeArrivalLocked counts an attributed call of skill for slow start.
-func (f *Feedback) observeArrivalLocked(skill string, started time.Time) {
-	if g := f.gateMap[skill]; g != nil && !started.Before(g.lastReset) {
+func (p *Pacer) observeArrivalLocked(skill string, started time.Time) {
+	if g := p.gateMap[skill]; g != nil && !started.Before(g.lastReset) {
 		g.observed++
 	}
 }

@@ -1,0 +1,60 @@
+package callbid
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFeedbackKeysKeepTheirPaths: the feedback section is composed of the
+// configs of the packages it feeds (hit rates, pacing, traffic, reports),
+// and keeps the keys and field paths users already have.
+func TestFeedbackKeysKeepTheirPaths(t *testing.T) {
+	cfg, err := Parse([]byte(`
+feedback:
+  prior_strength: 50
+  time_to_call: {default_mean: 1m}
+  pacing: {target: 0.8}
+  participation: {notice_window: 2s, cautious_call_rate: 0.03}
+  traffic: {ip_cap: 5}
+  demand_interval: 5m
+  report_retention: 48h
+  min_talk_time: 10s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Feedback
+	if f.HitRate.PriorStrength != 50 || f.HitRate.TimeToCall.DefaultMean != time.Minute || f.Pacing.Pacing.Target != 0.8 ||
+		f.Pacing.Participation.NoticeWindow != 2*time.Second || f.Traffic.IPCap != 5 || f.Reports.DemandInterval != 5*time.Minute ||
+		f.Reports.ReportRetention != 48*time.Hour || f.MinTalkTime != 10*time.Second {
+		t.Fatalf("keys not read into their packages' configs: %+v", f)
+	}
+	f.SetDefaults()
+	if f.HitRate.CautiousCallRate != 0.03 {
+		t.Errorf("participation.cautious_call_rate reaches hit rates as %v, want 0.03", f.HitRate.CautiousCallRate)
+	}
+
+	bad, err := Parse([]byte(`
+feedback:
+  prior_strength: -1
+  pacing: {target: 2}
+  participation: {slow_start: 3}
+  traffic: {blocked_ranges: ["10.0.0.0/99"]}
+  demand_interval: -1s
+  max_calls: -5
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bad.Validate()
+	for _, want := range []string{"feedback.prior_strength:", "feedback.pacing.target:", "feedback.participation.slow_start:",
+		"feedback.traffic.blocked_ranges[0]:", "feedback.demand_interval:", "feedback.max_calls:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	if _, err := Parse([]byte("feedback:\n  pacing: {targett: 0.8}\n")); err == nil || !strings.Contains(err.Error(), "targett") {
+		t.Errorf("a misspelt feedback key is not an error: %v", err)
+	}
+}

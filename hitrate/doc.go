@@ -1,0 +1,33 @@
+// Package hitrate owns what won impressions bring, per campaign ×
+// publisher: calls, qualified calls and sales per win, and the time from a
+// win to its call.
+//
+// Per campaign × publisher (and hour of day, UTC) it keeps forward-decayed
+// sums (half-life feedback.half_life) of won impressions, attributed calls,
+// qualified calls and sales (the feed decides what a call contributes and
+// hands it over as deltas, so a call's later outcome replaces its earlier
+// contribution). The call rate is the Beta-Binomial posterior mean
+// (prior·s + qualified)/(s + n) with the campaign's prior and s =
+// prior_strength; n counts each impression younger than the time-to-call
+// horizon at F(age), the share of its calls that have had time to arrive,
+// so a fresh impression is not yet a failure. HitRate is posterior/prior
+// for the current hour (the hour bucket shrunk toward the other hours, so
+// its evidence counts once), clamped to [min_factor, max_factor].
+//
+// CallsPerWin is the any-call rate pacing charges a bid with, from a
+// cautious prior: participation.cautious_call_rate, or, once the campaign
+// has evidence, 1.5× its rate pooled over publishers (never below its
+// expected_call_rate), weight pacing_prior_strength.
+//
+// Time to call: the observed won_at → started_at distribution (log bins
+// from 1 s to time_to_call.max) blended with a default exponential
+// (n : min_samples), per skill with all skills' as its prior; Arrival
+// returns an immutable copy for pacing.
+//
+// Goroutines. The bid path calls HitRate and CallsPerWin (through pacing)
+// concurrently: they read an immutable snapshot behind an atomic pointer,
+// 0 allocations, no lock. The feed's consumer goroutines call Win, AddCall
+// and AddDelays; its Run loop calls Rebuild, which publishes the snapshot;
+// admin requests call Rates. All of those take mu, which guards the cells
+// and the delay histograms; hitrate calls into no other package.
+package hitrate

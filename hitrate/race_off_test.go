@@ -1,0 +1,5 @@
+//go:build !race
+
+package hitrate
+
+const raceEnabled = false
