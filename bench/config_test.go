@@ -52,3 +52,18 @@ func TestCeilingBody(t *testing.T) {
 		t.Fatalf("ceiling body is not JSON: %v", err)
 	}
 }
+
+// TestCeilingBodyOfSize: a sized ceiling answer is valid JSON of exactly the
+// size asked, or the bare bid when the size is below it.
+func TestCeilingBodyOfSize(t *testing.T) {
+	for _, size := range []int{1530, 4096, 0} {
+		b := CeilingBodyOfSize("127.0.0.1:19090", size)
+		if size > 0 && len(b) != size {
+			t.Errorf("size %d: body is %d bytes", size, len(b))
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Errorf("size %d: not JSON: %v", size, err)
+		}
+	}
+}
