@@ -402,7 +402,17 @@ sched:
 		res.TargetCPU = -1
 		if tcpu1 := pidCPUSeconds(e.cfg.TargetPID); tcpu0 >= 0 && tcpu1 >= 0 {
 			res.TargetCPU = (tcpu1 - tcpu0) / wall
+			res.TargetCPUPerAnswer = cpuPerAnswer(res.TargetCPU, res.Throughput)
 		}
 	}
 	return res, interrupted
+}
+
+// cpuPerAnswer is a process's CPU per answer in µs, from its cores in use
+// and the answers per second; 0 when either is unknown or zero.
+func cpuPerAnswer(cores, answersPerSecond float64) float64 {
+	if cores <= 0 || answersPerSecond <= 0 {
+		return 0
+	}
+	return 1e6 * cores / answersPerSecond
 }
