@@ -409,6 +409,9 @@ func writeSteps(tw io.Writer, steps []Step) {
 		tcpu := "-"
 		if x.TargetCPU >= 0 {
 			tcpu = fmt.Sprintf("%.2f", x.TargetCPU)
+			if x.TargetCPUPerAnswer > 0 {
+				tcpu += fmt.Sprintf(" (%.1fµs)", x.TargetCPUPerAnswer)
+			}
 		}
 		fmt.Fprintf(tw, "\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.2f\t%s\t%s\n", s.Rate, x.AchievedRate, x.Latency.P50, x.Latency.P99,
 			x.Latency.P999, x.Latency.Max, x.Errors+x.Timeouts, x.BenchCPU, tcpu, v)
