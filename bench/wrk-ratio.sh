@@ -30,10 +30,9 @@ listen_ports() {
   [ -n "$inodes" ] || return 0
   # /proc/net/tcp: local_address (hex ip:port), st 0A = LISTEN, inode in column 10.
   local hex
-  for hex in $(awk -v inodes="$inodes" 'BEGIN { n = split(inodes, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-    $4 == "0A" && ($10 in want) { split($2, p, ":"); print p[2] }' /proc/net/tcp); do
-    echo $((16#$hex))
-  done
+  awk -v inodes="$inodes" 'BEGIN { n = split(inodes, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+    $4 == "0A" && ($10 in want) { split($2, p, ":"); print p[2] }' /proc/net/tcp |
+    while read -r hex; do echo $((16#$hex)); done
 }
 find_url() { # pid query -> URL of the listener answering POST /openrtb2/bid
   local port code
