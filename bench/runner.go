@@ -165,9 +165,10 @@ func (s *sender) handle(t ticket, one *tally) {
 	lag := time.Duration(now.UnixNano() - t.at)
 	var lat time.Duration
 	ok := false
-	if lag >= timeout {
+	if lag >= timeout || (s.e.cfg.MaxSendLag > 0 && lag > s.e.cfg.MaxSendLag) {
 		// It waited in the bench's queue (all connections busy) past its
-		// deadline: an exchange would have given up on it too.
+		// deadline, or past -max-send-lag: an exchange would have given up
+		// on it too, or skipped the bidder for this auction.
 		one.timeouts++
 		one.expired++
 	} else {

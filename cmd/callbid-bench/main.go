@@ -81,6 +81,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up at the target rate, excluded from the figures")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "keep-alive connections, one request in flight on each")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "request deadline, counted from the scheduled send time")
+	fs.DurationVar(&cfg.MaxSendLag, "max-send-lag", 0, "drop (count as expired, unsent) a request that waited longer than this for a free connection, as an exchange skips a busy bidder; 0: only past -timeout (overload runs: a few ms)")
 	fs.DurationVar(&cfg.Batch, "batch", cfg.Batch, "scheduler's shortest sleep: requests due within it go out together (bigger = cheaper bench, more send lag)")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "reachability check at start")
 	fs.StringVar(&cfg.Corpus, "corpus", "", "directory of OpenRTB JSON bid requests (default: generated requests)")
