@@ -16,13 +16,18 @@ const CeilingBodySize = 600
 
 // CeilingBody returns a 600-byte BidResponse with one bid (notice URLs point
 // back at the ceiling server, so a closed loop against it also works).
-func CeilingBody(addr string) []byte {
+func CeilingBody(addr string) []byte { return CeilingBodyOfSize(addr, CeilingBodySize) }
+
+// CeilingBodyOfSize is CeilingBody padded to size bytes (or as short as the
+// bid allows, about 420 bytes): a ceiling with the bidder's answer size shows
+// what the answer's length alone costs.
+func CeilingBodyOfSize(addr string, size int) []byte {
 	head := `{"id":"ceiling","cur":"USD","seatbid":[{"seat":"callbid","bid":[{"id":"1","impid":"1","price":1.25,` +
 		`"nurl":"http://` + addr + `/win?p=${AUCTION_PRICE}","burl":"http://` + addr + `/bill?p=${AUCTION_PRICE}",` +
 		`"lurl":"http://` + addr + `/loss?r=${AUCTION_LOSS}","adomain":["example.com"],"cid":"c1","crid":"cr1","mtype":1,"w":300,"h":250,` +
 		`"adm":"<a href=\"tel:+18005550123\">+1 800 555 0123</a>","ext":{"pad":"`
 	tail := `"}}]}]}`
-	pad := CeilingBodySize - len(head) - len(tail)
+	pad := size - len(head) - len(tail)
 	if pad < 0 {
 		pad = 0
 	}
@@ -41,6 +46,12 @@ func CeilingHandler(body []byte) fasthttp.RequestHandler {
 // ServeCeiling runs the ceiling server on listen (loopback only) until ctx
 // ends; ready (may be nil) is called with the address once it listens.
 func ServeCeiling(ctx context.Context, listen string, ready func(addr string)) error {
+	return ServeCeilingOfSize(ctx, listen, CeilingBodySize, ready)
+}
+
+// ServeCeilingOfSize is ServeCeiling answering size-byte bodies
+// (CeilingBodyOfSize).
+func ServeCeilingOfSize(ctx context.Context, listen string, size int, ready func(addr string)) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("listen: %q is not host:port: %w", listen, err)
@@ -52,7 +63,7 @@ func ServeCeiling(ctx context.Context, listen string, ready func(addr string)) e
 	if err != nil {
 		return fmt.Errorf("ceiling: cannot listen on %s: %w", listen, unwrapOp(err))
 	}
-	srv := &fasthttp.Server{Handler: CeilingHandler(CeilingBody(ln.Addr().String())), Name: "ceiling",
+	srv := &fasthttp.Server{Handler: CeilingHandler(CeilingBodyOfSize(ln.Addr().String(), size)), Name: "ceiling",
 		ReadTimeout: time.Minute, IdleTimeout: time.Minute}
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -185,3 +185,22 @@ func TestPerSecondReasons(t *testing.T) {
 		t.Errorf("per-second nbr=503 sum %d, want 30 (series %+v)", n, rep.Result.Series)
 	}
 }
+
+// TestTargetCPUPerAnswer: the report states the target's CPU per answer, the
+// figure that stays meaningful on a shared machine.
+func TestTargetCPUPerAnswer(t *testing.T) {
+	if got := cpuPerAnswer(0.5, 25000); got != 20 {
+		t.Errorf("0.5 cores at 25,000 answers/s: %v µs, want 20", got)
+	}
+	if got := cpuPerAnswer(-1, 25000); got != 0 {
+		t.Errorf("unknown CPU: %v, want 0", got)
+	}
+	if got := cpuPerAnswer(0.5, 0); got != 0 {
+		t.Errorf("no answers: %v, want 0", got)
+	}
+	var txt bytes.Buffer
+	writeResult(&txt, &Result{TargetCPU: 0.5, TargetCPUPerAnswer: 20})
+	if !strings.Contains(txt.String(), "target 0.50 cores (20.0 µs per answer)") {
+		t.Errorf("text report:\n%s", txt.String())
+	}
+}

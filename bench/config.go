@@ -36,6 +36,14 @@ type Config struct {
 	Conns int `yaml:"conns" json:"conns"`
 	// Timeout is the request deadline counted from the scheduled send time.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// MaxSendLag drops a request that waited longer than this for a free
+	// connection (counted as expired, not sent), the way an exchange skips a
+	// bidder whose connections are all busy instead of queueing for it. 0:
+	// only requests past Timeout are dropped; the rest go out with what is
+	// left of their deadline, and past 1× the target's maximum they leave
+	// with almost nothing left, time out, and each timeout closes and
+	// re-dials a connection: the bench then measures its own collapse.
+	MaxSendLag time.Duration `yaml:"max_send_lag" json:"max_send_lag,omitempty"`
 	// Batch is the scheduler's shortest sleep: above 1/Batch requests per
 	// second, requests due within one batch go out together. Larger batches
 	// cost the bench less CPU per request but delay sends by up to Batch;
@@ -247,6 +255,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Batch < 0 || c.Batch > 10*time.Millisecond {
 		bad("batch: %s must be between 0 and 10ms", c.Batch)
+	}
+	if c.MaxSendLag < 0 || c.MaxSendLag > c.Timeout {
+		bad("max_send_lag: %s must be between 0 and the timeout (%s)", c.MaxSendLag, c.Timeout)
 	}
 	if c.ConnectTimeout <= 0 || c.ConnectTimeout > time.Minute {
 		bad("connect_timeout: %s must be between 0 and 1m", c.ConnectTimeout)

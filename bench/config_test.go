@@ -22,12 +22,13 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	c.Duration = 0
 	c.ClosedLoop.WinRate = 2
 	c.Admin = "ftp://x"
+	c.MaxSendLag = 2 * c.Timeout
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"target: \"10.0.0.1\" is not a loopback", "rate: -1", "conns: 0", "duration: a run needs",
-		"closed_loop.win_rate: 2", "admin: \"ftp://x\""} {
+		"closed_loop.win_rate: 2", "admin: \"ftp://x\"", "max_send_lag: 2s must be between 0 and the timeout (1s)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -50,5 +51,20 @@ func TestCeilingBody(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatalf("ceiling body is not JSON: %v", err)
+	}
+}
+
+// TestCeilingBodyOfSize: a sized ceiling answer is valid JSON of exactly the
+// size asked, or the bare bid when the size is below it.
+func TestCeilingBodyOfSize(t *testing.T) {
+	for _, size := range []int{1530, 4096, 0} {
+		b := CeilingBodyOfSize("127.0.0.1:19090", size)
+		if size > 0 && len(b) != size {
+			t.Errorf("size %d: body is %d bytes", size, len(b))
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Errorf("size %d: not JSON: %v", size, err)
+		}
 	}
 }

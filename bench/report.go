@@ -70,9 +70,13 @@ type Result struct {
 	// getrusage); TargetCPU the target's (-target-pid), -1 when unknown. A
 	// bench near its cores' limit is a bottleneck; the figures are then
 	// the bench's, not the target's.
-	BenchCPU    float64 `json:"bench_cpu_cores"`
-	TargetCPU   float64 `json:"target_cpu_cores"`
-	Interrupted bool    `json:"interrupted,omitempty"`
+	BenchCPU  float64 `json:"bench_cpu_cores"`
+	TargetCPU float64 `json:"target_cpu_cores"`
+	// TargetCPUPerAnswer is the target's CPU per answer in µs (TargetCPU ÷
+	// Throughput; 0 when unknown): on a shared machine it moves far less
+	// than throughput when neighbours take the core.
+	TargetCPUPerAnswer float64 `json:"target_cpu_us_per_answer,omitempty"`
+	Interrupted        bool    `json:"interrupted,omitempty"`
 
 	hist *hdrhistogram.Histogram // Latency's histogram, for the .hgrm export
 }
@@ -361,6 +365,9 @@ func writeResult(tw io.Writer, x *Result) {
 	tcpu := "unknown (-target-pid)"
 	if x.TargetCPU >= 0 {
 		tcpu = fmt.Sprintf("%.2f cores", x.TargetCPU)
+		if x.TargetCPUPerAnswer > 0 {
+			tcpu += fmt.Sprintf(" (%.1f µs per answer)", x.TargetCPUPerAnswer)
+		}
 	}
 	fmt.Fprintf(tw, "  cpu\tbench %.2f cores, target %s\n", x.BenchCPU, tcpu)
 	fmt.Fprintf(tw, "  status\t%s\n", kv(x.Status))
@@ -402,6 +409,9 @@ func writeSteps(tw io.Writer, steps []Step) {
 		tcpu := "-"
 		if x.TargetCPU >= 0 {
 			tcpu = fmt.Sprintf("%.2f", x.TargetCPU)
+			if x.TargetCPUPerAnswer > 0 {
+				tcpu += fmt.Sprintf(" (%.1fµs)", x.TargetCPUPerAnswer)
+			}
 		}
 		fmt.Fprintf(tw, "\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.2f\t%s\t%s\n", s.Rate, x.AchievedRate, x.Latency.P50, x.Latency.P99,
 			x.Latency.P999, x.Latency.Max, x.Errors+x.Timeouts, x.BenchCPU, tcpu, v)

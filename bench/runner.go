@@ -165,9 +165,10 @@ func (s *sender) handle(t ticket, one *tally) {
 	lag := time.Duration(now.UnixNano() - t.at)
 	var lat time.Duration
 	ok := false
-	if lag >= timeout {
+	if lag >= timeout || (s.e.cfg.MaxSendLag > 0 && lag > s.e.cfg.MaxSendLag) {
 		// It waited in the bench's queue (all connections busy) past its
-		// deadline: an exchange would have given up on it too.
+		// deadline, or past -max-send-lag: an exchange would have given up
+		// on it too, or skipped the bidder for this auction.
 		one.timeouts++
 		one.expired++
 	} else {
@@ -208,6 +209,12 @@ func (s *sender) handle(t ticket, one *tally) {
 			one.countErr(errKind(err))
 		}
 	}
+	s.record(t, one, ok, lat)
+}
+
+// record adds one ticket's outcome to the current second and, when the
+// ticket is measured, to the phase's totals.
+func (s *sender) record(t ticket, one *tally, ok bool, lat time.Duration) {
 	us := max(int64(lat/time.Microsecond), 1)
 	s.win.mu.Lock()
 	if ok {
@@ -221,6 +228,15 @@ func (s *sender) handle(t ticket, one *tally) {
 		}
 		s.total.addOne(one)
 	}
+}
+
+// drop records a ticket the scheduler dropped because the queue to the
+// connections was full (-max-send-lag): expired, never sent.
+func (s *sender) drop(t ticket, one *tally) {
+	one.resetOne()
+	one.timeouts++
+	one.expired++
+	s.record(t, one, false, 0)
 }
 
 // classify reads the answer: 204 no-bid, 200 with bids or an nbr, others
@@ -318,7 +334,21 @@ func (e *engine) runPhase(ctx context.Context, ph phase, senders []*sender, star
 	// anyway, and the scheduler may block without losing their times.
 	qcap := int(ph.rate*e.cfg.Timeout.Seconds()) + len(senders)
 	qcap = min(max(qcap, 1024), 1<<20)
+	// With -max-send-lag the queue holds that long's worth and the
+	// scheduler drops what does not fit instead of waiting: a full queue
+	// means every connection is busy, and an exchange would skip the bidder.
+	// Waiting would make every later ticket stale (the queue is FIFO), and
+	// the senders would only be expiring old tickets.
+	lagDrop := e.cfg.MaxSendLag > 0
+	if lagDrop {
+		qcap = min(max(int(ph.rate*e.cfg.MaxSendLag.Seconds()), 1)+len(senders), 1<<20)
+	}
 	tickets := make(chan ticket, qcap)
+	// dropper accounts for the tickets the scheduler drops; it sends nothing.
+	dropper := e.newSender(-1)
+	defer dropper.release()
+	acct := append(senders[:len(senders):len(senders)], dropper)
+	var dropOne tally
 
 	runCtx, stopCollect := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -329,7 +359,7 @@ func (e *engine) runPhase(ctx context.Context, ph phase, senders []*sender, star
 	cpu0, tcpu0 := cpuSeconds(), pidCPUSeconds(e.cfg.TargetPID)
 	t0 := time.Now().Add(5 * time.Millisecond)
 	measStart := t0.Add(time.Duration(float64(warmN) * interval))
-	col := newCollector(e, senders, ph, t0, measStart, start)
+	col := newCollector(e, acct, ph, t0, measStart, start)
 	colDone := make(chan struct{})
 	go func() { col.run(runCtx); close(colDone) }()
 
@@ -363,8 +393,17 @@ sched:
 			if at > now {
 				break
 			}
+			t := ticket{at: at, seq: uint64(i) + e.seqBase, measured: i >= warmN}
+			if lagDrop {
+				select {
+				case tickets <- t:
+				default:
+					dropper.drop(t, &dropOne)
+				}
+				continue
+			}
 			select {
-			case tickets <- ticket{at: at, seq: uint64(i) + e.seqBase, measured: i >= warmN}:
+			case tickets <- t:
 			case <-ctx.Done():
 				interrupted = true
 				break sched
@@ -381,7 +420,7 @@ sched:
 
 	var tot tally
 	lat, svc, lag := newHist(histSig), newHist(histSig), newHist(histSig)
-	for _, s := range senders {
+	for _, s := range acct {
 		tot.add(&s.total)
 		lat.Merge(s.latency)
 		svc.Merge(s.service)
@@ -402,7 +441,17 @@ sched:
 		res.TargetCPU = -1
 		if tcpu1 := pidCPUSeconds(e.cfg.TargetPID); tcpu0 >= 0 && tcpu1 >= 0 {
 			res.TargetCPU = (tcpu1 - tcpu0) / wall
+			res.TargetCPUPerAnswer = cpuPerAnswer(res.TargetCPU, res.Throughput)
 		}
 	}
 	return res, interrupted
+}
+
+// cpuPerAnswer is a process's CPU per answer in µs, from its cores in use
+// and the answers per second; 0 when either is unknown or zero.
+func cpuPerAnswer(cores, answersPerSecond float64) float64 {
+	if cores <= 0 || answersPerSecond <= 0 {
+		return 0
+	}
+	return 1e6 * cores / answersPerSecond
 }

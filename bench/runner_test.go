@@ -139,3 +139,62 @@ func TestUnreachableTarget(t *testing.T) {
 		t.Fatalf("err = %v, want not reachable", err)
 	}
 }
+
+// TestMaxSendLagDropsInsteadOfQueueing: with one connection held 20 ms per
+// request, the requests due meanwhile wait for it; -max-send-lag drops them
+// unsent (as an exchange skips a busy bidder) instead of sending them late.
+// Every ticket is due within 10 ms, so once one request is sent all later
+// ones have waited ≥ 10 ms: at most one is sent, whatever the machine's load.
+func TestMaxSendLagDropsInsteadOfQueueing(t *testing.T) {
+	target := serve(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(20 * time.Millisecond) // the target's service time
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+	})
+	cfg := testConfig(target)
+	cfg.Requests, cfg.Duration, cfg.Rate, cfg.Conns = 10, 0, 1000, 1
+	cfg.Timeout = 10 * time.Second
+	cfg.MaxSendLag = time.Millisecond
+	rep, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Result; r.Sent > 1 || r.Expired != 10-r.Sent || r.Errors != 0 {
+		t.Errorf("max-send-lag 1ms: sent %d expired %d errors %d, want at most 1 sent and the rest expired", r.Sent, r.Expired, r.Errors)
+	}
+
+	cfg.MaxSendLag = 0 // only the 10 s deadline: all go out, late
+	rep, err = Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Result; r.Sent != 10 || r.Expired != 0 || r.Responses != 10 {
+		t.Errorf("no max-send-lag: sent %d expired %d answered %d, want 10 sent and answered", r.Sent, r.Expired, r.Responses)
+	}
+}
+
+// TestMaxSendLagDropsAtTheScheduler: far past what one slow connection
+// takes (2 ms per request against 20,000 scheduled per second), the
+// scheduler drops what does not fit in -max-send-lag's worth of queue
+// instead of waiting; every scheduled request is counted, sent or expired.
+// A send takes ≥ 2 ms and the schedule 100 ms, so at most about 50 go out.
+func TestMaxSendLagDropsAtTheScheduler(t *testing.T) {
+	target := serve(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(2 * time.Millisecond) // the target's service time
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+	})
+	cfg := testConfig(target)
+	cfg.Requests, cfg.Duration, cfg.Rate, cfg.Conns = 2000, 0, 20000, 1
+	cfg.Timeout, cfg.MaxSendLag = 10*time.Second, time.Millisecond
+	rep, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Result
+	if r.Scheduled != 2000 || r.Sent+r.Expired != 2000 || r.Expired < 1900 || r.Errors != 0 || r.Responses != r.Sent {
+		t.Errorf("scheduled %d sent %d answered %d expired %d errors %d: want every request sent and answered or expired, nearly all expired",
+			r.Scheduled, r.Sent, r.Responses, r.Expired, r.Errors)
+	}
+	if r.Timeouts != r.Expired {
+		t.Errorf("timeouts %d, want the %d expired only", r.Timeouts, r.Expired)
+	}
+}

@@ -2,13 +2,73 @@
 # Compares callbid with the ceiling server (a fasthttp handler with a fixed
 # 600-byte answer) under wrk, alternating short runs so both see the same
 # machine. Prints per pair the requests/s and CPU µs per request of each
-# server, then the medians. Start both first (see README "Performance"):
-#   GOMAXPROCS=1 taskset -c 0 callbid -config configs/bench.yaml &
-#   GOMAXPROCS=1 taskset -c 0 callbid-bench ceiling -listen 127.0.0.1:9090 &
+# server (process CPU from /proc ÷ requests wrk counted), then the medians and
+# the spread. CPU per request is the figure to trust on a shared machine: it
+# barely moves when neighbours take the core, throughput does.
+#
+# Start both first, each on its own free port (see README "Performance"),
+# the bidder with queue shedding off so that every request is decided:
+#   sed 's/^  max_deadline: 50ms/&\n  max_queue_delay: -1ms/' configs/bench.yaml > /tmp/ratio.yaml
+#   CALLBID_LISTEN=127.0.0.1:18080 CALLBID_ADMIN_LISTEN=127.0.0.1:18081 \
+#     GOMAXPROCS=1 taskset -c 0 callbid -config /tmp/ratio.yaml &  BID=$!
+#   GOMAXPROCS=1 taskset -c 0 callbid-bench ceiling -listen 127.0.0.1:19090 &  CEIL=$!
 # Usage: bench/wrk-ratio.sh BIDDER_PID CEILING_PID [pairs] [seconds]
+# The servers' addresses are found from their pids (the TCP ports they listen
+# on); set BID_URL / CEIL_URL to override, BODY for another request body,
+# CONNS (64) and LOAD_CPU (1) for wrk's connections and core.
 set -euo pipefail
 BID=$1 CEIL=$2 N=${3:-8} D=${4:-6}
 BODY=${BODY:-$(dirname "$0")/testdata/wrk/mortgage-banner.json}
+CONNS=${CONNS:-64} LOAD_CPU=${LOAD_CPU:-1}
+
+# listen_ports PID: the loopback TCP ports PID listens on (from /proc). The
+# bidder has several listeners (public, admin); find_url probes each with the
+# body and takes the first that answers POST /openrtb2/bid with 200 or 204.
+listen_ports() {
+  local inodes
+  inodes=$(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n' | sort -u)
+  [ -n "$inodes" ] || return 0
+  # /proc/net/tcp: local_address (hex ip:port), st 0A = LISTEN, inode in column 10.
+  local hex
+  awk -v inodes="$inodes" 'BEGIN { n = split(inodes, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+    $4 == "0A" && ($10 in want) { split($2, p, ":"); print p[2] }' /proc/net/tcp |
+    while read -r hex; do echo $((16#$hex)); done
+}
+find_url() { # pid query -> URL of the listener answering POST /openrtb2/bid
+  local port code
+  for port in $(listen_ports "$1"); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 -X POST -H 'Content-Type: application/json' \
+      --data-binary "@$BODY" "http://127.0.0.1:$port/openrtb2/bid$2" || true)
+    if [ "$code" = 200 ] || [ "$code" = 204 ]; then
+      echo "http://127.0.0.1:$port/openrtb2/bid$2"
+      return 0
+    fi
+  done
+  echo "no listener of pid $1 answers POST /openrtb2/bid; set its URL" >&2
+  return 1
+}
+find_metrics() { # pid -> URL of the listener serving callbid's /metrics, or nothing
+  local port
+  for port in $(listen_ports "$1"); do
+    if curl -s -m 2 "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^callbid_bidder_requests_total'; then
+      echo "http://127.0.0.1:$port/metrics"
+      return 0
+    fi
+  done
+}
+CEIL_URL=${CEIL_URL:-$(find_url "$CEIL" "")}
+BID_URL=${BID_URL:-$(find_url "$BID" "?exchange=bench-nbr")}
+BID_METRICS=${BID_METRICS:-$(find_metrics "$BID")}
+echo "ceiling $CEIL_URL (pid $CEIL)   callbid $BID_URL (pid $BID)   $N pairs of ${D}s, $CONNS connections, wrk on CPU $LOAD_CPU" >&2
+# The ratio means something only when every request is a bid: a bidder that
+# sheds (server.max_queue_delay) or no-bids answers cheaply. The share of
+# bids among the requests callbid counted is printed per pair (from /metrics).
+[ -n "$BID_METRICS" ] || echo "no callbid /metrics found for pid $BID: the bid share is not checked (set BID_METRICS)" >&2
+counts() { # -> "bids requests" from callbid's /metrics, "0 0" without it
+  if [ -z "$BID_METRICS" ]; then echo "0 0"; return; fi
+  curl -s -m 2 "$BID_METRICS" | awk '/^callbid_bidder_bids_total /{b=$2} /^callbid_bidder_requests_total /{r=$2} END{printf "%d %d\n", b, r}'
+}
+
 LUA=$(mktemp --suffix .lua)
 trap 'rm -f "$LUA"' EXIT
 cat > "$LUA" <<LUA
@@ -19,17 +79,25 @@ LUA
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 run() { # pid url -> "req/s cpu-µs-per-request"
   local a b out
-  a=$(cpu "$1"); out=$(taskset -c 1 wrk -t1 -c64 -d"${D}s" -s "$LUA" "$2" 2>&1); b=$(cpu "$1")
-  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); print('%.0f %.2f' % (r, ($b-$a)*1e6/100/n))"
+  a=$(cpu "$1"); out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1); b=$(cpu "$1")
+  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); print('%.0f %.2f' % (r, ($b-$a)*1e6/$(getconf CLK_TCK)/n))"
 }
 for _ in $(seq 1 "$N"); do
-  echo "$(run "$CEIL" http://127.0.0.1:9090/openrtb2/bid) $(run "$BID" 'http://127.0.0.1:8080/openrtb2/bid?exchange=bench-nbr')"
+  c=$(run "$CEIL" "$CEIL_URL")
+  read -r b0 r0 < <(counts)
+  r=$(run "$BID" "$BID_URL")
+  read -r b1 r1 < <(counts)
+  echo "$c $r $((b1 - b0)) $((r1 - r0))"
 done | python3 -c "
 import sys, statistics as st
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
 for r in rows:
-    print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f' % (r[0], r[1], r[2], r[3], r[2]/r[0]))
+    print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f (cpu %.3f)   bids/requests %s' % (r[0], r[1], r[2], r[3], r[2]/r[0], r[1]/r[3], share(r)))
 m = lambda k: st.median(r[k] for r in rows)
+tr = [r[2]/r[0] for r in rows]; cr = [r[1]/r[3] for r in rows]
 print('MEDIAN ceiling %.0f/s %.2f us/req  callbid %.0f/s %.2f us/req  throughput ratio %.3f  cpu ratio %.3f'
-      % (m(0), m(1), m(2), m(3), st.median(r[2]/r[0] for r in rows), m(1)/m(3)))
+      % (m(0), m(1), m(2), m(3), st.median(tr), m(1)/m(3)))
+print('SPREAD throughput ratio %.3f - %.3f  cpu ratio per pair %.3f - %.3f (median %.3f)'
+      % (min(tr), max(tr), min(cr), max(cr), st.median(cr)))
 "

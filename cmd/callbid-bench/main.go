@@ -81,6 +81,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up at the target rate, excluded from the figures")
 	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "keep-alive connections, one request in flight on each")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "request deadline, counted from the scheduled send time")
+	fs.DurationVar(&cfg.MaxSendLag, "max-send-lag", 0, "drop (count as expired, unsent) a request that waited longer than this for a free connection, as an exchange skips a busy bidder; 0: only past -timeout (overload runs: a few ms)")
 	fs.DurationVar(&cfg.Batch, "batch", cfg.Batch, "scheduler's shortest sleep: requests due within it go out together (bigger = cheaper bench, more send lag)")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "reachability check at start")
 	fs.StringVar(&cfg.Corpus, "corpus", "", "directory of OpenRTB JSON bid requests (default: generated requests)")
@@ -248,20 +249,25 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 
 func runCeiling(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("callbid-bench ceiling", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:9090", "address to serve the fixed 600-byte answer on (loopback)")
+	listen := fs.String("listen", "127.0.0.1:9090", "address to serve the fixed answer on (loopback)")
+	size := fs.Int("size", bench.CeilingBodySize, "answer size in bytes (the bidder's answer size shows what length alone costs)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: callbid-bench ceiling [-listen 127.0.0.1:9090]\n"+
-			"Answers every request with a fixed 600-byte BidResponse: the machine's HTTP ceiling.\n"+
+		fmt.Fprintln(fs.Output(), "usage: callbid-bench ceiling [-listen 127.0.0.1:9090] [-size 600]\n"+
+			"Answers every request with a fixed BidResponse (600 bytes): the machine's HTTP ceiling.\n"+
 			"Pin it like the bidder: GOMAXPROCS=1 taskset -c 0 callbid-bench ceiling")
 		fs.PrintDefaults()
 	}
 	if code, ok := parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	ready := func(addr string) {
-		fmt.Fprintf(stderr, "callbid-bench ceiling: serving %d-byte answers on http://%s (Ctrl-C stops)\n", bench.CeilingBodySize, addr)
+	if *size < 0 || *size > 1<<20 {
+		return fail(stderr, 2, fmt.Errorf("-size %d: want 0 to 1048576 bytes", *size))
 	}
-	if err := bench.ServeCeiling(ctx, *listen, ready); err != nil {
+	n := len(bench.CeilingBodyOfSize("127.0.0.1:9090", *size))
+	ready := func(addr string) {
+		fmt.Fprintf(stderr, "callbid-bench ceiling: serving %d-byte answers on http://%s (Ctrl-C stops)\n", n, addr)
+	}
+	if err := bench.ServeCeilingOfSize(ctx, *listen, *size, ready); err != nil {
 		return fail(stderr, 1, err)
 	}
 	return 0
