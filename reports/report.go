@@ -298,25 +298,9 @@ func (r *View) CSV() []byte {
 }
 
 // Demand is one callbid.demand.v1 event (key: skill): what one interval's
-// bidding bought for a skill, for workforce planning.
-type Demand struct {
-	Skill         string       `json:"skill"`
-	IntervalStart time.Time    `json:"interval_start"`
-	IntervalEnd   time.Time    `json:"interval_end"`
-	RequestsSeen  int64        `json:"requests_seen"` // bid requests that matched a campaign of the skill
-	Bids          int64        `json:"bids"`
-	Wins          int64        `json:"wins"` // won impressions, by impression time
-	Spend         events.Money `json:"spend"`
-	// ProjectedCalls are the calls expected from this interval's wins (any
-	// attributed call); ProjectedQualifiedCalls the qualified share.
-	ProjectedCalls          float64 `json:"projected_calls"`
-	ProjectedQualifiedCalls float64 `json:"projected_qualified_calls"`
-	// CommittedCallsPerMin is the arrival rate still to come from all
-	// impressions won so far, at interval end.
-	CommittedCallsPerMin float64 `json:"committed_calls_per_min"`
-	PacingMultiplier     float64 `json:"pacing_multiplier"`
-	RecordsDropped       int64   `json:"records_dropped"` // seen/bid counts lost in this interval
-}
+// bidding bought for a skill, for workforce planning. The record type is
+// the events package's; the alias keeps this package's readers working.
+type Demand = events.Demand
 
 type demandAcc struct {
 	seen, bids, wins, spendCPM int64
@@ -392,10 +376,7 @@ func (f *Reports) demandLocked(now time.Time) []outMsg {
 			Wins: a.wins, Spend: events.Money{AmountMicros: a.spendCPM / 1000, Currency: f.currency},
 			ProjectedCalls: a.calls, ProjectedQualifiedCalls: a.qual, CommittedCallsPerMin: committed,
 			PacingMultiplier: mult, RecordsDropped: dropped - d.droppedMark}
-		b, err := json.Marshal(&ev)
-		if err == nil {
-			out = append(out, outMsg{key: []byte(s), value: b})
-		}
+		out = append(out, outMsg{key: []byte(s), value: events.AppendDemand(nil, &ev)})
 	}
 	d.acc = nil
 	d.droppedMark = dropped

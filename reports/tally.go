@@ -3,7 +3,7 @@ package reports
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/callbid/callbid/events"
@@ -17,30 +17,6 @@ import (
 // process replays the topic like the others and gets its counters back;
 // while following it live, a process skips its own records, which it
 // counted when they happened.
-
-type tallyRow struct {
-	Hour      int64  `json:"h"` // unix hours
-	Campaign  string `json:"c"`
-	Publisher string `json:"p"`
-	Exchange  string `json:"x"`
-	Bids      int64  `json:"b"`
-}
-
-type tallyDemand struct {
-	Skill string `json:"s"`
-	Start int64  `json:"start"` // demand interval start, unix seconds
-	Seen  int64  `json:"seen"`
-	Bids  int64  `json:"bids"`
-}
-
-type tallyMsg struct {
-	Instance string        `json:"o"`
-	At       time.Time     `json:"at"`
-	Seen     int64         `json:"seen"`
-	Bids     int64         `json:"bids"`
-	Rows     []tallyRow    `json:"rows,omitempty"`
-	Demand   []tallyDemand `json:"demand,omitempty"`
-}
 
 type demandKey struct {
 	skill string
@@ -99,22 +75,18 @@ func (f *Reports) Flush(now time.Time) {
 		f.mu.Unlock()
 		return
 	}
-	m := tallyMsg{Instance: t.instance, At: now.UTC(), Seen: t.seen, Bids: t.bids}
+	m := events.Tally{Instance: t.instance, At: now.UTC(), Seen: t.seen, Bids: t.bids}
 	for k, n := range t.rows {
-		m.Rows = append(m.Rows, tallyRow{Hour: k.Hour, Campaign: k.Campaign, Publisher: k.Publisher, Exchange: k.Exchange, Bids: n})
+		m.Rows = append(m.Rows, events.TallyRow{Hour: k.Hour, Campaign: k.Campaign, Publisher: k.Publisher, Exchange: k.Exchange, Bids: n})
 	}
 	for k, c := range t.demand {
-		m.Demand = append(m.Demand, tallyDemand{Skill: k.skill, Start: k.start, Seen: c[0], Bids: c[1]})
+		m.Demand = append(m.Demand, events.TallyDemand{Skill: k.skill, Start: k.start, Seen: c[0], Bids: c[1]})
 	}
 	t.seen, t.bids = 0, 0
 	clear(t.rows)
 	clear(t.demand)
 	f.mu.Unlock()
-	b, err := json.Marshal(&m)
-	if err != nil {
-		f.log.Error().Err(err).Msg("cannot encode the bid tally")
-		return
-	}
+	b := events.AppendTally(nil, &m)
 	if f.pub == nil || !f.pub.Publish(events.TopicBids, []byte(m.Instance), b) {
 		f.publishDropped.Add(1)
 	}
@@ -123,13 +95,14 @@ func (f *Reports) Flush(now time.Time) {
 // HandleBids applies one callbid.bids.v1 record: bid-path counters of an
 // earlier (or another) callbid process. Records of this process are skipped.
 func (f *Reports) HandleBids(msg kafkaio.Message) {
-	var m tallyMsg
-	if err := json.Unmarshal(msg.Value, &m); err != nil || m.Instance == "" {
-		f.badJSON.Add(1)
-		return
-	}
-	if m.Seen < 0 || m.Bids < 0 {
-		f.badValue.Add(1)
+	var m events.Tally
+	if err := events.DecodeTally(msg.Value, &m); err != nil {
+		var be *events.BadEvent
+		if errors.As(err, &be) && be.Reason == events.ReasonNegativeValue {
+			f.badValue.Add(1)
+		} else {
+			f.badJSON.Add(1)
+		}
 		return
 	}
 	f.mu.Lock()
