@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/openrtb"
 	"gopkg.in/yaml.v3"
 )
@@ -674,10 +675,10 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 			add(cp+".type", "%q must be banner or native", cr.Type)
 		}
 		if cr.Template != "" {
-			if _, err := openrtb.ParseTemplate(cr.Template); err != nil {
+			if _, err := ad.ParseTemplate(cr.Template); err != nil {
 				add(cp+".template", "%v", err)
 			}
-			if openrtb.InsecureURL([]byte(cr.Template)) {
+			if ad.InsecureURL([]byte(cr.Template)) {
 				add(cp+".template", "uses http://; secure (imp.secure=1) inventory needs https:// resources only")
 			}
 		}

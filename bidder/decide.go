@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/capacity"
+	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
@@ -560,12 +561,12 @@ func (b *Bidder) testBid(d *decision, s *snapshot, req *openrtb.Request, imp *op
 func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
 	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, bidID string,
 	res numbers.Reservation, ipHash, ifaHash uint64, now time.Time) {
-	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
+	vars := ad.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
 	mStart := len(d.buf)
 	mtype, w, h := 1, cr.w, cr.h
 	escaped := false
 	if native {
-		d.buf = openrtb.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
+		d.buf = ad.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
 		mtype, w, h = 4, 0, 0
 	} else {
 		// Rendered pre-escaped: the banner's HTML is escaped once at config

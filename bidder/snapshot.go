@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/openrtb"
+	ad "github.com/callbid/callbid/creative"
 )
 
 // snapshot is the compiled, immutable config the bid path reads. Nothing in
@@ -119,7 +119,7 @@ type campaign struct {
 type creative struct {
 	id    string
 	w, h  int
-	tmpl  openrtb.Template
+	tmpl  ad.Template
 	title string
 }
 
@@ -279,13 +279,13 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 		cr := &cc.Creatives[j]
 		k := creative{id: cr.ID, w: cr.W, h: cr.H, title: cr.Title}
 		if cr.Template != "" {
-			tm, err := openrtb.ParseTemplate(cr.Template)
+			tm, err := ad.ParseTemplate(cr.Template)
 			if err != nil {
 				return nil, fmt.Errorf("%s.creatives[%d].template: %w", p, j, err)
 			}
 			k.tmpl = tm
 		} else if cr.Type != "native" {
-			k.tmpl = openrtb.DefaultBannerTemplate(cr.W, cr.H, cr.Title)
+			k.tmpl = ad.DefaultBannerTemplate(cr.W, cr.H, cr.Title)
 		}
 		if cr.Type == "native" {
 			c.natives = append(c.natives, k)

@@ -1,4 +1,4 @@
-package openrtb
+package creative
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/callbid/callbid/jsonw"
+	"github.com/callbid/callbid/openrtb"
 )
 
 // Template is a creative template compiled once at config load. Placeholders:
@@ -337,7 +338,7 @@ func appendHTML(dst []byte, s string) []byte {
 // title is cut to imp.NativeTitleLen characters; the number falls back to
 // its E.164 form when the display form is longer than imp.NativePhoneLen.
 // The result is JSON text (not yet escaped as the adm string).
-func AppendNativeMarkup(dst []byte, imp *Imp, title string, v *TemplateVars) []byte {
+func AppendNativeMarkup(dst []byte, imp *openrtb.Imp, title string, v *TemplateVars) []byte {
 	if imp.NativeWrapped {
 		dst = append(dst, `{"native":`...)
 	}

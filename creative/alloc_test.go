@@ -1,0 +1,26 @@
+//go:build !race
+
+package creative
+
+import (
+	"testing"
+
+	"github.com/callbid/callbid/openrtb"
+)
+
+// Rendering a creative is on the bid path: it must not allocate.
+func TestRenderAllocs(t *testing.T) {
+	buf := make([]byte, 0, 4096)
+	tm := DefaultBannerTemplate(300, 250, "Talk to an agent")
+	v := &TemplateVars{E164: "+18005550123", Ext: "42", CampaignID: "mortgage"}
+	imp := &openrtb.Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativeHasTitle: true, NativeTitleAssetID: 1, NativeTitleLen: 20}
+	for name, f := range map[string]func(){
+		"Template.Append":     func() { buf = tm.Append(buf[:0], v) },
+		"Template.AppendJSON": func() { buf = tm.AppendJSON(buf[:0], v) },
+		"AppendNativeMarkup":  func() { buf = AppendNativeMarkup(buf[:0], imp, "Compare quotes now", v) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocs per run, want 0", name, n)
+		}
+	}
+}
