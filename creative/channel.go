@@ -27,7 +27,7 @@ type Action struct {
 // other placeholder.
 func ParseAction(src string) (Action, error) {
 	if !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "sms:") {
-		return Action{}, errors.New("action url: must start with https:// or sms:")
+		return Action{}, errors.New("action url: must be an https:// or sms: URL")
 	}
 	const k = "{{key}}"
 	i := strings.Index(src, k)

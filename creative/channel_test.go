@@ -70,7 +70,7 @@ func TestParseChannelTemplateErrors(t *testing.T) {
 
 func TestParseActionErrors(t *testing.T) {
 	for src, want := range map[string]string{
-		"http://chat.example.com/{{key}}":     "must start with https:// or sms:",
+		"http://chat.example.com/{{key}}":     "must be an https:// or sms: URL",
 		"https://chat.example.com/":           "no {{key}}",
 		"https://x/{{key}}/{{key}}":           "more than once",
 		"https://x/{{key}}?c={{campaign}}":    "only {{key}}",
