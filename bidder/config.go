@@ -173,6 +173,8 @@ type CampaignConfig struct {
 	DailyBudget Money             `yaml:"daily_budget"` // 0 = unlimited
 	Creatives   []CreativeConfig  `yaml:"creatives"`
 	NumberPool  string            `yaml:"number_pool"`
+	// Channels are the contact channels besides a call (channel.go).
+	Channels []ChannelConfig `yaml:"channels"`
 	// NeedsCapacity: bid only with skilled-agent headroom; default true.
 	NeedsCapacity *bool `yaml:"needs_capacity"`
 
@@ -568,6 +570,7 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 		add(p+".number_pool", "is required")
 	}
 	validateControls(p, cc, add)
+	validateChannels(p, cc, add) // channel.go
 	cc.CallCaps.validate(p, add)
 	m := &cc.Multipliers
 	checkMult := func(path string, v float64) {

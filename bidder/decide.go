@@ -419,7 +419,7 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	}
 	factor := 1.0
 	if c.needsCap {
-		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
+		v := b.capacityView(c) // channel.go: voice, or another channel while voice is full
 		if !(v.Factor > 0) {
 			if v.State == capacity.Stale {
 				return CauseCapacityStale
@@ -561,7 +561,7 @@ func (b *Bidder) testBid(d *decision, s *snapshot, req *openrtb.Request, imp *op
 func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
 	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, bidID string,
 	res numbers.Reservation, ipHash, ifaHash uint64, now time.Time) {
-	vars := ad.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
+	vars := markupVars(c, &res) // channel.go: the number, or a chat/sms/callback key
 	mStart := len(d.buf)
 	mtype, w, h := 1, cr.w, cr.h
 	escaped := false

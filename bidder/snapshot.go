@@ -114,6 +114,8 @@ type campaign struct {
 	valueRevenue    float64 // prior revenue per sale, micro-units
 	valuePriorCalls float64
 	valuePriorSales float64
+
+	chn *campaignChannel // nil: voice only (channel.go)
 }
 
 type creative struct {
@@ -203,6 +205,9 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 		c.calls.loc.Store(loc)
 		c.calls.window.Store(int64(cc.CallCaps.RepeatWindow))
 		s.campaigns = append(s.campaigns, c)
+		chs, err := channelCampaigns(fmt.Sprintf("campaigns[%d]", i), c, cc, res) // channel.go
+		errs = append(errs, err)
+		s.campaigns = append(s.campaigns, chs...)
 	}
 	s.nSkills = len(skills)
 	if err := errors.Join(errs...); err != nil {

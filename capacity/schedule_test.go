@@ -38,7 +38,7 @@ func TestScheduleShiftAhead(t *testing.T) {
 	for k := time.Duration(0); k <= 50*time.Minute; k += time.Minute {
 		clk.t = t0.Add(k)
 		chanAgent(t, m, c, clk, "keepalive", events.StateAvailable, nil, "other") // within stale_after
-		if k >= 10*time.Minute && k < 50*time.Minute { // the shift is logged in
+		if k >= 10*time.Minute && k < 50*time.Minute {                            // the shift is logged in
 			for i := range 10 {
 				chanAgent(t, m, c, clk, "v"+itoa(i), events.StateAvailable, nil, "s")
 			}
