@@ -27,6 +27,9 @@ type ChannelsConfig struct {
 	// SessionTimeout forgets a chat or sms session never ended, and a
 	// callback never made (default 1h).
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Schedules reads workforce schedules from cc.schedule.v1 (schedule.go).
+	// Off by default: the topic must exist (compacted) before it is on.
+	Schedules bool `yaml:"schedules"`
 }
 
 // SessionsConfig is the concurrency of one session channel.
@@ -177,10 +180,11 @@ type chanSnapshot struct {
 }
 
 // chanSkill is one skill's views per channel: now, and at every minute
-// ahead (schedule.go); ahead[ch][0] is now.
+// ahead (schedule.go) when a schedule names the skill × channel (nil:
+// the same as now); ahead[ch][0] is now.
 type chanSkill struct {
 	now   [channel.Count]ChannelView
-	ahead [channel.Count][aheadSteps]ChannelView
+	ahead [channel.Count]*[aheadSteps]ChannelView
 }
 
 // NewChannels builds the channel model beside voice, for the campaigns'
@@ -286,14 +290,14 @@ func channelBits(names []string) uint8 {
 }
 
 // HandleCall applies one checked call record of a chat, sms or callback
-// session; phone calls are the voice Model's.
+// session; phone calls are the voice Model's, other channels no one's.
 func (c *Channels) HandleCall(in *events.Call) error {
 	if voiceCall(in) {
 		return nil
 	}
 	ch, ok := channel.Parse(in.Channel)
 	if !ok {
-		return events.Bad(events.ReasonUnknownEventType, "channel %q is not %s", in.Channel, channel.Names)
+		return nil // a channel callbid does not bid on (email): no one's capacity
 	}
 	ev, err := callEventOf(in)
 	if err != nil {
@@ -409,37 +413,35 @@ func (c *Channels) Rebuild() {
 		for ch := channel.Chat; ch < channel.Count; ch++ {
 			v.now[ch].Factor = min(max(v.now[ch].Free, 0), 1)
 		}
+		for ch := range v.now {
+			if v.now[ch].Factor <= 0 {
+				v.now[ch].Factor, v.now[ch].State = 0, NoHeadroom
+			}
+		}
 		ahtNs := int64(aht * 1e9)
 		for ch := range channel.Count {
-			for k := range aheadSteps {
-				v.ahead[ch][k] = v.now[ch]
-			}
-			if ch == int(channel.Callback) || !sched.has(name, channel.Channel(ch)) {
+			if ch == int(channel.Callback) || !sched.has(name, channel.Channel(ch)) || (ch == int(channel.Voice) && sv == nil) {
 				continue
 			}
+			ahead := new([aheadSteps]ChannelView)
+			ahead[0] = v.now[ch]
 			pNow := sched.planned(name, channel.Channel(ch), now)
 			for k := 1; k < aheadSteps; k++ {
 				at := now + int64(k)*aheadStep.Nanoseconds()
 				p := sched.minPlanned(name, channel.Channel(ch), at, at+ahtNs)
-				a := &v.ahead[ch][k]
+				a := &ahead[k]
 				if ch == int(channel.Voice) {
-					if sv == nil {
-						continue
-					}
 					a.Free = c.voice.lambdaMaxFrac(expected(voiceLive, pNow, p), aht) - demand
 					a.Factor = ramp(a.Free, vcfg.Factor)
 				} else {
 					a.Free = expected(g.agents[ch], pNow, p)*spt[ch] - float64(g.open[ch])
 					a.Factor = min(max(a.Free, 0), 1)
 				}
-			}
-		}
-		for ch := range channel.Count {
-			for k := range aheadSteps {
-				if a := &v.ahead[ch][k]; a.Factor <= 0 {
+				if a.Factor <= 0 {
 					a.Factor, a.State = 0, NoHeadroom
 				}
 			}
+			v.ahead[ch] = ahead
 		}
 		snap.skills[name] = v
 	}

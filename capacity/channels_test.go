@@ -125,8 +125,10 @@ func TestCallbackSlots(t *testing.T) {
 	if v := c.View("s", channel.Callback); math.Abs(v.Free-want) > 1e-9 {
 		t.Fatalf("made: %+v", v)
 	}
-	if err := c.HandleCall(&events.Call{CallID: "x", EventType: events.CallOffered, OccurredAt: clk.now(), Channel: "fax"}); err == nil {
-		t.Error("unknown channel accepted")
+	chanCall(t, m, c, clk, "e-1", events.CallOffered, "email", "s") // no one's capacity
+	rebuildBoth(m, c)
+	if v := c.View("s", channel.Callback); math.Abs(v.Free-want) > 1e-9 || m.view("s").arrivalPerMin != 0 {
+		t.Fatalf("an email changed capacity: %+v", v)
 	}
 }
 

@@ -187,9 +187,9 @@ func (c *Channels) ViewAhead(skill string, ch channel.Channel, delay time.Durati
 	if v == nil || int(ch) >= channel.Count {
 		return ChannelView{State: NoHeadroom}
 	}
-	k := 0
-	if delay > 0 {
-		k = min(int((delay+aheadStep/2)/aheadStep), aheadSteps-1)
+	a := v.ahead[ch]
+	if delay <= 0 || a == nil {
+		return v.now[ch]
 	}
-	return v.ahead[ch][k]
+	return a[min(int((delay+aheadStep/2)/aheadStep), aheadSteps-1)]
 }
