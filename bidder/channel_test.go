@@ -27,12 +27,13 @@ type channelLoop struct {
 	pools *numbers.Pools
 	b     *Bidder
 	seq   int64
+	ended map[string]string // slot → call id in progress (channel_schedule_test.go)
 }
 
 // newChannelLoop builds the loop; res nil means the real pools.
 func newChannelLoop(t *testing.T, chans []ChannelConfig, res Reserver) *channelLoop {
 	t.Helper()
-	l := &channelLoop{t: t, now: testNow}
+	l := &channelLoop{t: t, now: testNow, ended: map[string]string{}}
 	var nums []string
 	for i := range 100 {
 		nums = append(nums, "+1800555"+strconv.Itoa(2000+i))
@@ -82,6 +83,29 @@ func (l *channelLoop) agent(id, state string, chans ...string) {
 
 func (l *channelLoop) call(id, typ, ch, dnis string) {
 	ev := &events.Call{CallID: id, EventType: typ, OccurredAt: l.now, Skill: "mortgage", Channel: ch, DNIS: dnis}
+	for _, h := range []func(*events.Call) error{l.m.HandleCall, l.ch.HandleCall, l.pools.HandleCallEvent} {
+		if err := h(ev); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+}
+
+// keepalive is an agent of a skill no campaign uses: it keeps the feed
+// live (the deadman) without adding capacity.
+func (l *channelLoop) keepalive() {
+	l.seq++
+	ev := &events.AgentState{AgentID: "keepalive", Seq: l.seq, EventType: events.AgentHeartbeat, OccurredAt: l.now,
+		RoutingState: events.StateAvailable, Skills: []events.AgentSkill{{Name: "other", Proficiency: 3}}}
+	if err := l.m.HandleAgentState(ev); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// callEnd ends the call in progress on slot with its talk time.
+func (l *channelLoop) callEnd(slot string, talk time.Duration) {
+	id := l.ended[slot]
+	delete(l.ended, slot)
+	ev := &events.Call{CallID: id, EventType: events.CallEnded, OccurredAt: l.now, Skill: "mortgage", TalkMS: talk.Milliseconds()}
 	for _, h := range []func(*events.Call) error{l.m.HandleCall, l.ch.HandleCall, l.pools.HandleCallEvent} {
 		if err := h(ev); err != nil {
 			l.t.Fatal(err)
