@@ -150,11 +150,14 @@ type Channels struct {
 	snap   atomic.Pointer[chanSnapshot]
 	notify chan struct{}
 
-	mu       sync.Mutex
-	skills   map[string]string // tracked skill names (value: the stable key)
-	agents   map[string]*chAgent
-	sessions map[string]chSession
-	sched    *scheduleTable // nil: no schedule (schedule.go)
+	mu         sync.Mutex
+	skills     map[string]string // tracked skill names (value: the stable key)
+	agents     map[string]*chAgent
+	sessions   map[string]chSession
+	plans      map[string][]plan // schedule plans by record key (schedule.go)
+	schedDirty bool              // plans changed since sched was built
+	schedAt    int64             // when sched was built (rebuilt each minute to forget past plans)
+	sched      *scheduleTable    // nil: no schedule; immutable, built by Rebuild
 }
 
 type chAgent struct {
@@ -382,6 +385,9 @@ func (c *Channels) Rebuild() {
 			continue
 		}
 		get(s.skill).open[s.ch]++
+	}
+	if c.schedDirty || (c.sched != nil && now-c.schedAt > int64(time.Minute)) {
+		c.sched, c.schedDirty, c.schedAt = c.indexSchedule(now), false, now
 	}
 	sched := c.sched
 	c.mu.Unlock()

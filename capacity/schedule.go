@@ -1,7 +1,7 @@
 package capacity
 
 import (
-	"maps"
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -24,8 +24,9 @@ import (
 // the fewest agents expected over [now+d, now+d+AHT], so buying starts
 // about d before a shift and stops about d + AHT before it ends.
 //
-// The table is copy-on-write: HandleSchedule (the schedule consumer) builds
-// a new one under Channels.mu; Rebuild reads it.
+// The schedule consumer keeps the plans per key under Channels.mu; Rebuild
+// indexes them into step functions per skill × channel when they changed
+// (an immutable table it reads without the lock).
 
 // aheadStep and aheadSteps are the offsets ViewAhead is precomputed for:
 // every minute up to an hour.
@@ -34,8 +35,21 @@ const (
 	aheadSteps = 61
 )
 
+// scheduleTable is the plans indexed for Rebuild: per skill × channel a
+// step function of the agents planned. Immutable once built.
 type scheduleTable struct {
-	plans map[string][]plan // by record key
+	steps map[stepKey][]step
+}
+
+type stepKey struct {
+	skill string
+	ch    channel.Channel
+}
+
+// step: from at on (unix ns), agents are planned, until the next step.
+type step struct {
+	at     int64
+	agents float64
 }
 
 type plan struct {
@@ -47,9 +61,13 @@ type plan struct {
 
 // HandleSchedule applies one checked cc.schedule.v1 record: it replaces
 // the plan of its key (an agent or a skill). Skills no campaign uses are
-// dropped; intervals already over are dropped.
+// dropped; intervals already over are dropped. The indexed table is built
+// at the next Rebuild, once for however many records came.
 func (c *Channels) HandleSchedule(ev *events.Schedule) error {
 	now := c.voice.now().UnixNano()
+	key := ev.Key()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var ps []plan
 	for _, iv := range ev.Intervals {
 		end := iv.End.UnixNano()
@@ -65,31 +83,64 @@ func (c *Channels) HandleSchedule(ev *events.Schedule) error {
 			if s.Channel == "" {
 				ch, ok = channel.Voice, true
 			}
-			c.mu.Lock()
 			k, tracked := c.skills[name]
-			c.mu.Unlock()
 			if !ok || !tracked || !(s.Agents > 0) {
 				continue
 			}
 			ps = append(ps, plan{start: iv.Start.UnixNano(), end: end, skill: k, ch: ch, agents: s.Agents})
 		}
 	}
-	key := ev.Key()
-	c.mu.Lock()
-	old := c.sched
-	t := &scheduleTable{plans: map[string][]plan{}}
-	if old != nil {
-		t.plans = maps.Clone(old.plans)
+	if c.plans == nil {
+		c.plans = map[string][]plan{}
 	}
 	if len(ps) == 0 {
-		delete(t.plans, key)
-	} else if _, ok := t.plans[key]; ok || len(t.plans) < c.voice.cfg.MaxAgents {
-		t.plans[key] = ps
+		delete(c.plans, key)
+	} else if _, ok := c.plans[key]; ok || len(c.plans) < c.voice.cfg.MaxAgents {
+		c.plans[key] = ps
 	}
-	c.sched = t
-	c.mu.Unlock()
+	c.schedDirty = true
 	c.changed()
 	return nil
+}
+
+// indexSchedule builds the step functions from the plans (caller holds
+// mu); plans already over are forgotten.
+func (c *Channels) indexSchedule(now int64) *scheduleTable {
+	if len(c.plans) == 0 {
+		return nil
+	}
+	type edge struct {
+		at    int64
+		delta float64
+	}
+	edges := map[stepKey][]edge{}
+	for key, ps := range c.plans {
+		ps = slices.DeleteFunc(ps, func(p plan) bool { return p.end <= now })
+		if len(ps) == 0 {
+			delete(c.plans, key)
+			continue
+		}
+		c.plans[key] = ps
+		for _, p := range ps {
+			k := stepKey{p.skill, p.ch}
+			edges[k] = append(edges[k], edge{p.start, p.agents}, edge{p.end, -p.agents})
+		}
+	}
+	t := &scheduleTable{steps: make(map[stepKey][]step, len(edges))}
+	for k, es := range edges {
+		slices.SortFunc(es, func(a, b edge) int { return cmp.Compare(a.at, b.at) })
+		var st []step
+		sum := 0.0
+		for i, e := range es {
+			sum += e.delta
+			if i+1 < len(es) && es[i+1].at == e.at {
+				continue // one step per instant
+			}
+			st = append(st, step{at: e.at, agents: math.Max(sum, 0)}) // float drift must not read as negative agents
+		}
+		t.steps[k] = st
+	}
+	return t
 }
 
 // planned is the agents planned on skill × ch at t. A nil table plans
@@ -98,52 +149,35 @@ func (t *scheduleTable) planned(skill string, ch channel.Channel, at int64) floa
 	if t == nil {
 		return 0
 	}
-	sum := 0.0
-	for _, ps := range t.plans {
-		for i := range ps {
-			p := &ps[i]
-			if p.ch == ch && p.skill == skill && p.start <= at && at < p.end {
-				sum += p.agents
-			}
-		}
+	st := t.steps[stepKey{skill, ch}]
+	i, found := slices.BinarySearchFunc(st, at, func(s step, at int64) int { return cmp.Compare(s.at, at) })
+	if found {
+		return st[i].agents
 	}
-	return sum
+	if i == 0 {
+		return 0
+	}
+	return st[i-1].agents
 }
 
 // minPlanned is the fewest agents planned over [from, to]: the value at
-// from and at every plan boundary inside.
+// from and at every step inside.
 func (t *scheduleTable) minPlanned(skill string, ch channel.Channel, from, to int64) float64 {
 	m := t.planned(skill, ch, from)
 	if t == nil {
 		return m
 	}
-	for _, ps := range t.plans {
-		for i := range ps {
-			p := &ps[i]
-			if p.ch != ch || p.skill != skill {
-				continue
-			}
-			for _, b := range [2]int64{p.start, p.end} {
-				if b > from && b <= to {
-					m = math.Min(m, t.planned(skill, ch, b))
-				}
-			}
-		}
+	st := t.steps[stepKey{skill, ch}]
+	i, _ := slices.BinarySearchFunc(st, from+1, func(s step, at int64) int { return cmp.Compare(s.at, at) })
+	for ; i < len(st) && st[i].at <= to; i++ {
+		m = math.Min(m, st[i].agents)
 	}
 	return m
 }
 
 // has reports whether any plan names skill × ch.
 func (t *scheduleTable) has(skill string, ch channel.Channel) bool {
-	if t == nil {
-		return false
-	}
-	for _, ps := range t.plans {
-		if slices.ContainsFunc(ps, func(p plan) bool { return p.ch == ch && p.skill == skill }) {
-			return true
-		}
-	}
-	return false
+	return t != nil && len(t.steps[stepKey{skill, ch}]) > 0
 }
 
 // expected is the agents expected at a time whose plan is plannedT, with

@@ -120,3 +120,49 @@ func TestScheduleCallbackSlots(t *testing.T) {
 		t.Fatalf("callback slots %+v, want about %.2f", v, want)
 	}
 }
+
+// Agent-keyed plans add up per skill × channel; a new record of a key
+// replaces its plan; steps at the same instant make one step.
+func TestScheduleSteps(t *testing.T) {
+	m, clk := newTestModel(t, Config{}, "s")
+	c := NewChannels(ChannelsConfig{}, m, []string{"s"})
+	t0 := clk.now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	agentPlan := func(id string, from, to time.Duration, agents float64) *events.Schedule {
+		return &events.Schedule{AgentID: id, Intervals: []events.ScheduleInterval{{Start: at(from), End: at(to),
+			Staffing: []events.PlannedStaff{{Skill: "s", Agents: agents}}}}}
+	}
+	for _, ev := range []*events.Schedule{
+		agentPlan("a", 10*time.Minute, 40*time.Minute, 1),
+		agentPlan("b", 10*time.Minute, 20*time.Minute, 1),
+		agentPlan("c", 20*time.Minute, 40*time.Minute, 0.5),
+		agentPlan("b", 10*time.Minute, 30*time.Minute, 1), // replaces b's plan
+	} {
+		if err := c.HandleSchedule(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	tab := c.indexSchedule(t0.UnixNano())
+	c.mu.Unlock()
+	ns := func(d time.Duration) int64 { return at(d).UnixNano() }
+	for d, want := range map[time.Duration]float64{0: 0, 10 * time.Minute: 2, 19 * time.Minute: 2, 20 * time.Minute: 2.5,
+		30 * time.Minute: 1.5, 39 * time.Minute: 1.5, 40 * time.Minute: 0} {
+		if got := tab.planned("s", channel.Voice, ns(d)); got != want {
+			t.Errorf("planned(+%v) = %v, want %v", d, got, want)
+		}
+	}
+	if got := tab.minPlanned("s", channel.Voice, ns(15*time.Minute), ns(35*time.Minute)); got != 1.5 {
+		t.Errorf("minPlanned(+15m, +35m) = %v, want 1.5", got)
+	}
+	if got := tab.minPlanned("s", channel.Voice, ns(5*time.Minute), ns(15*time.Minute)); got != 0 {
+		t.Errorf("minPlanned(+5m, +15m) = %v, want 0", got)
+	}
+	if tab.has("s", channel.Chat) || !tab.has("s", channel.Voice) {
+		t.Error("has")
+	}
+	var nilTab *scheduleTable
+	if nilTab.planned("s", channel.Voice, 0) != 0 || nilTab.has("s", channel.Voice) {
+		t.Error("nil table plans something")
+	}
+}
