@@ -3,6 +3,7 @@ package creative
 import (
 	"testing"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/openrtb"
 )
 
@@ -29,5 +30,21 @@ func BenchmarkNativeMarkup(b *testing.B) {
 	for b.Loop() {
 		buf = AppendNativeMarkup(buf[:0], imp, "Compare auto insurance quotes in minutes", v)
 	}
+	sinkBuf = buf
+}
+
+func BenchmarkChatTemplate(b *testing.B) {
+	act, err := ParseAction("https://chat.example.com/start?k={{key}}")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tm := DefaultChannelBannerTemplate(channel.Chat, 300, 250, "Refinance today: chat with a licensed loan officer")
+	v := &TemplateVars{CampaignID: "mortgage", Key: "CH042", Action: &act}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = tm.AppendJSON(buf[:0], v)
+	}
+	b.SetBytes(int64(len(buf)))
 	sinkBuf = buf
 }
