@@ -19,6 +19,7 @@ import (
 type Deps struct {
 	Reserver      Reserver
 	Capacity      Capacity
+	Channels      ChannelCapacity // nil: voice only (channel.go)
 	Feedback      Feedback
 	Participation Participation
 	// ExchangeFactors is optional: nil bids as if every factor were 1.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/prebid/openrtb/v20/adcom1"
 	"gopkg.in/yaml.v3"
@@ -173,6 +174,8 @@ type CampaignConfig struct {
 	DailyBudget Money             `yaml:"daily_budget"` // 0 = unlimited
 	Creatives   []CreativeConfig  `yaml:"creatives"`
 	NumberPool  string            `yaml:"number_pool"`
+	// Channels are the contact channels besides a call (channel.go).
+	Channels []ChannelConfig `yaml:"channels"`
 	// NeedsCapacity: bid only with skilled-agent headroom; default true.
 	NeedsCapacity *bool `yaml:"needs_capacity"`
 
@@ -568,6 +571,7 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 		add(p+".number_pool", "is required")
 	}
 	validateControls(p, cc, add)
+	validateChannels(p, cc, add) // channel.go
 	cc.CallCaps.validate(p, add)
 	m := &cc.Multipliers
 	checkMult := func(path string, v float64) {
@@ -675,10 +679,10 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 			add(cp+".type", "%q must be banner or native", cr.Type)
 		}
 		if cr.Template != "" {
-			if _, err := openrtb.ParseTemplate(cr.Template); err != nil {
+			if _, err := ad.ParseTemplate(cr.Template); err != nil {
 				add(cp+".template", "%v", err)
 			}
-			if openrtb.InsecureURL([]byte(cr.Template)) {
+			if ad.InsecureURL([]byte(cr.Template)) {
 				add(cp+".template", "uses http://; secure (imp.secure=1) inventory needs https:// resources only")
 			}
 		}

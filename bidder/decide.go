@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/capacity"
+	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
@@ -467,7 +468,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	}
 	factor := 1.0
 	if c.needsCap {
-		v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
+		v := b.capacityView(c) // channel.go: voice, or another channel while voice is full
 		if !(v.Factor > 0) {
 			if v.State == capacity.Stale {
 				return CauseCapacityStale
@@ -616,12 +617,12 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 	if req.Test {
 		ipHash, ifaHash = 0, 0
 	}
-	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
+	vars := markupVars(c, res) // channel.go: the number, or a chat/sms/callback key
 	mStart := len(d.buf)
 	mtype, w, h := int(openrtb2.MarkupBanner), cr.w, cr.h
 	escaped := false
 	if p.native {
-		d.buf = openrtb.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
+		d.buf = ad.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
 		mtype, w, h = int(openrtb2.MarkupNative), 0, 0
 	} else {
 		// Rendered pre-escaped: the banner's HTML is escaped once at config

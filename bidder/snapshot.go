@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/openrtb"
+	ad "github.com/callbid/callbid/creative"
 )
 
 // snapshot is the compiled, immutable config the bid path reads. Nothing in
@@ -114,12 +114,14 @@ type campaign struct {
 	valueRevenue    float64 // prior revenue per sale, micro-units
 	valuePriorCalls float64
 	valuePriorSales float64
+
+	chn *campaignChannel // nil: voice only (channel.go)
 }
 
 type creative struct {
 	id    string
 	w, h  int
-	tmpl  openrtb.Template
+	tmpl  ad.Template
 	title string
 }
 
@@ -203,6 +205,9 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 		c.calls.loc.Store(loc)
 		c.calls.window.Store(int64(cc.CallCaps.RepeatWindow))
 		s.campaigns = append(s.campaigns, c)
+		chs, err := channelCampaigns(fmt.Sprintf("campaigns[%d]", i), c, cc, res) // channel.go
+		errs = append(errs, err)
+		s.campaigns = append(s.campaigns, chs...)
 	}
 	s.nSkills = len(skills)
 	if err := errors.Join(errs...); err != nil {
@@ -279,13 +284,13 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 		cr := &cc.Creatives[j]
 		k := creative{id: cr.ID, w: cr.W, h: cr.H, title: cr.Title}
 		if cr.Template != "" {
-			tm, err := openrtb.ParseTemplate(cr.Template)
+			tm, err := ad.ParseTemplate(cr.Template)
 			if err != nil {
 				return nil, fmt.Errorf("%s.creatives[%d].template: %w", p, j, err)
 			}
 			k.tmpl = tm
 		} else if cr.Type != "native" {
-			k.tmpl = openrtb.DefaultBannerTemplate(cr.W, cr.H, cr.Title)
+			k.tmpl = ad.DefaultBannerTemplate(cr.W, cr.H, cr.Title)
 		}
 		if cr.Type == "native" {
 			c.natives = append(c.natives, k)

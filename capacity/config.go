@@ -77,6 +77,8 @@ type Config struct {
 	// larger jump is a corrupt or hostile record that would outrank every
 	// later event; it is rejected, unless the next event continues from it.
 	MaxSeqJump int64 `yaml:"max_seq_jump"`
+	// Channels is the capacity of chat, sms and callback agents (channels.go).
+	Channels ChannelsConfig `yaml:"channels"`
 }
 
 // ServiceLevel is "Target of calls answered within AnswerTime".
@@ -127,6 +129,8 @@ func DefaultConfig() Config {
 		MaxAgents:            100_000,
 		MaxCalls:             100_000,
 		MaxSeqJump:           1_000_000,
+		Channels: ChannelsConfig{Chat: SessionsConfig{SessionsPerAgent: 3}, SMS: SessionsConfig{SessionsPerAgent: 5},
+			Callback: CallbackConfig{Window: 30 * time.Minute}, SessionTimeout: time.Hour},
 	}
 }
 
@@ -177,6 +181,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxSeqJump == 0 {
 		c.MaxSeqJump = d.MaxSeqJump
 	}
+	c.Channels.SetDefaults()
 	return c
 }
 
@@ -254,5 +259,6 @@ func (c *Config) Validate() error {
 	if v.MaxSeqJump < 1 {
 		bad("max_seq_jump", "%d must be at least 1", v.MaxSeqJump)
 	}
+	errs = append(errs, v.Channels.Validate())
 	return errors.Join(errs...)
 }

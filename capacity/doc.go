@@ -133,6 +133,17 @@
 // reports "capacity feed stale: no agent-state event for 42s" (or "… received
 // yet"). The next event makes it fresh again at the next rebuild.
 //
+// # Channels and schedules
+//
+// Channels (channels.go) adds headroom per skill × channel beside the voice
+// Model: chat and sms sessions per agent, callbacks in the voice agents'
+// spare time, and, from cc.schedule.v1 (schedule.go), the headroom a
+// contact arriving after a delay will find (ViewAhead). Agents whose
+// channels lack voice, and cc.call.v1 events of another channel, are
+// Channels' only: the voice Model ignores them. Its consumers call
+// Channels.HandleAgentState, HandleCall and HandleSchedule; its Run
+// rebuilds; View and ViewAhead are lock-free.
+//
 // # Bad input and bounds
 //
 // Records reach the model decoded and checked by the events consumer

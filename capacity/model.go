@@ -292,8 +292,8 @@ func (m *Model) applyAgent(ev *agentEvent, now int64) (reason, error) {
 	if st == stateUnknown { // heartbeat without a state keeps the last one
 		st = a.state
 	}
-	if len(ev.Skills) > 0 || ev.kind == evLogin {
-		a.skills = m.internSkills(ev.Skills, a.skills[:0])
+	if len(ev.Skills) > 0 || ev.kind == evLogin || !servesVoice(ev.AgentState) {
+		a.skills = m.internSkills(voiceSkills(ev.AgentState), a.skills[:0])
 	}
 	if (a.state == stateACW || a.state == stateReserved) && st != a.state && a.stateSince > 0 {
 		if d := float64(heard-a.stateSince) / 1e9; d > 0 && d < 3600 {
@@ -373,7 +373,7 @@ func (m *Model) contribute(a *agent, sign int32) {
 // consumer goroutine; valid events not applied are counted per reason.
 func (m *Model) HandleCall(in *events.Call) error {
 	ev, err := callEventOf(in)
-	if err != nil {
+	if err != nil || !voiceCall(in) { // other channels: Channels (channels.go)
 		return err
 	}
 	now := m.now().UnixNano()

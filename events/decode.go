@@ -316,7 +316,7 @@ func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 				f.fail("channels[]", "a string")
 				continue
 			}
-			f.strBytes("channels[]", b, &channels[i], "voice", "chat", "email", "sms")
+			f.strBytes("channels[]", b, &channels[i], "voice", "chat", "email", "sms", "callback")
 		}
 		ev.Channels = channels
 	}
@@ -348,6 +348,7 @@ func (d *decoder) call(b []byte, ev *Call, l Limits) error {
 	f.int64(v, "queue_wait_ms", &ev.QueueWaitMS)
 	f.int64(v, "talk_ms", &ev.TalkMS)
 	f.str(v, "end_reason", &ev.EndReason, EndCustomerHangup, EndAgentHangup, EndAbandonedInQueue, EndTransferred, EndFailed)
+	f.str(v, "channel", &ev.Channel, "voice", "chat", "sms", "callback")
 	if f.err != nil {
 		return f.err
 	}

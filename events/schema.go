@@ -236,6 +236,9 @@ type Call struct {
 	QueueWaitMS int64     `json:"queue_wait_ms,omitempty"`
 	TalkMS      int64     `json:"talk_ms,omitempty"`
 	EndReason   string    `json:"end_reason,omitempty"`
+	// Channel is voice (or empty: a call), chat, sms or callback: a session
+	// started from a chat, sms or callback creative's tracking key.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Check reports why ev is not a usable call event, as a *BadEvent.
@@ -264,8 +267,8 @@ func (ev *Call) Check(l Limits) error {
 		return bad(ReasonTooLong, "dnis, ext or ani is longer than %d bytes", MaxNumberBytes)
 	case len(ev.Queue) > MaxIDBytes || len(ev.AgentID) > MaxIDBytes:
 		return bad(ReasonTooLong, "queue or agent_id is longer than %d bytes", MaxIDBytes)
-	case len(ev.Skill) > MaxNameBytes || len(ev.EndReason) > MaxNameBytes:
-		return bad(ReasonTooLong, "skill or end_reason is longer than %d bytes", MaxNameBytes)
+	case len(ev.Skill) > MaxNameBytes || len(ev.EndReason) > MaxNameBytes || len(ev.Channel) > MaxNameBytes:
+		return bad(ReasonTooLong, "skill, end_reason or channel is longer than %d bytes", MaxNameBytes)
 	case ev.OccurredAt.IsZero():
 		return bad(ReasonMissingTime, "occurred_at is missing and the record has no timestamp")
 	}

@@ -89,6 +89,11 @@ type PoolConfig struct {
 	// TargetUtilization is the utilization the admin sizing aims at (0,1];
 	// zero selects 0.75.
 	TargetUtilization float64 `yaml:"target_utilization"`
+	// Channel is voice (default: numbers) or chat, sms, callback: a pool of
+	// tracking keys (keys.go).
+	Channel string `yaml:"channel"`
+	// Keys generates a chat, sms or callback pool's keys.
+	Keys KeysConfig `yaml:"keys"`
 }
 
 // ExtensionRange is one number with an extension range; each number+ext is
@@ -155,13 +160,14 @@ func (c *Config) Validate() error {
 		} else {
 			seenPool[p.ID] = i
 		}
-		if len(p.Numbers) == 0 && len(p.Extensions) == 0 {
+		p.validateChannel(pp, add)
+		if len(p.entries()) == 0 && len(p.Extensions) == 0 {
 			add("%s: pool has no numbers and no extensions", pp)
 		}
-		for j, n := range p.Numbers {
+		for j, n := range p.entries() {
 			path := fmt.Sprintf("%s.numbers[%d]", pp, j)
-			if !ValidE164(n) {
-				add("%s: %q is not an E.164 number", path, n)
+			if msg := p.badEntry(n); msg != "" {
+				add("%s: %q %s", path, n, msg)
 				continue
 			}
 			claim(path, n, -1, -1)
@@ -275,6 +281,7 @@ func (c Config) withDefaults() Config {
 		if p.TargetUtilization == 0 {
 			p.TargetUtilization = DefaultTargetUtilization
 		}
+		p.Numbers, p.Keys = p.entries(), KeysConfig{} // a key pool's keys are its entries
 	}
 	c.Pools = pools
 	if c.CallTTL == 0 {

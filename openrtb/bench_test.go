@@ -92,9 +92,12 @@ func BenchmarkDecodeParallel(b *testing.B) {
 	})
 }
 
+// benchAdM is the default call banner (creative.DefaultBannerTemplate,
+// 300×250) rendered with a number: the markup a typical bid carries.
+const benchAdM = `<div style="width:300px;height:250px;box-sizing:border-box;display:flex;flex-direction:column;align-items:center;justify-content:center;font:15px Arial,sans-serif;border:1px solid #ccc;text-align:center;overflow:hidden">Refinance today: talk to a licensed loan officer<a href="tel:+18005550123;ext=42" target="_top" style="margin:6px;font-size:20px;font-weight:bold;color:#0a58ca;text-decoration:none">&#128222; (800) 555-0123 ext. 42</a><small>Tap to call</small></div>`
+
 func benchBids() []Bid {
-	tm := DefaultBannerTemplate(300, 250, "Refinance today: talk to a licensed loan officer")
-	adm := tm.Append(nil, &TemplateVars{E164: "+18005550123", Ext: "42", CampaignID: "mortgage"})
+	adm := []byte(benchAdM)
 	return []Bid{{
 		ID: "5f1d3c2a-1", ImpID: "1", Price: 4.2137, AdM: adm, ADomain: "acme-mortgage.com",
 		CID: "mortgage", CrID: "mortgage-300x250", MType: 1, W: 300, H: 250,
@@ -123,30 +126,6 @@ func BenchmarkAppendNoBidResponse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendNoBidResponse(buf[:0], "5f1d3c2a-8b7e-4c11-9a0e-2d6f4b8c9e01", NBRNoHeadroom)
-	}
-	sinkBuf = buf
-}
-
-func BenchmarkTemplate(b *testing.B) {
-	tm := DefaultBannerTemplate(300, 250, "Refinance today: talk to a licensed loan officer")
-	v := &TemplateVars{E164: "+18005550123", Ext: "42", CampaignID: "mortgage"}
-	buf := make([]byte, 0, 2048)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = tm.Append(buf[:0], v)
-	}
-	b.SetBytes(int64(len(buf)))
-	sinkBuf = buf
-}
-
-func BenchmarkNativeMarkup(b *testing.B) {
-	imp := &Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativePhoneLen: 30,
-		NativeHasTitle: true, NativeTitleAssetID: 1, NativeTitleLen: 40}
-	v := &TemplateVars{E164: "+18005550123", Ext: "42"}
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = AppendNativeMarkup(buf[:0], imp, "Compare auto insurance quotes in minutes", v)
 	}
 	sinkBuf = buf
 }

@@ -13,15 +13,11 @@
 //     BenchmarkDecode compares it with encoding/json into prebid's
 //     openrtb2.BidRequest, which FuzzDecodeOracle uses as the oracle.
 //   - Deadline: the time to answer, from tmax.
-//   - Markup: creative Templates ({{number}}, {{tel_uri}}, …), the default
-//     HTML banner, Native 1.2 phone-asset markup, and InsecureURL for
-//     secure=1 imps.
 //   - NoBidReason: OpenRTB's codes and callbid's 500–504, with metric labels.
 //   - Response encoding: AppendResponse / AppendNoBidResponse append JSON
 //     to a caller's buffer.
 //
 // Goroutines: none of its own. A Decoder and the Request it returns belong
 // to one request goroutine at a time; they come from a pool and go back to
-// it. A Template is immutable after ParseTemplate and safe for concurrent
-// use. The Append* functions only write to the buffer they are given.
+// it. The Append* functions only write to the buffer they are given.
 package openrtb

@@ -43,6 +43,7 @@ type app struct {
 	sim       *ccsim.Sim // the demo's simulated center; nil otherwise
 	pools     *numbers.Pools
 	model     *capacity.Model
+	channels  *capacity.Channels // headroom per skill × channel, schedules
 	feedback  *feedback.Feedback
 	traffic   *traffic.Filter
 	bidder    *bidder.Bidder
@@ -88,6 +89,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 
 	a.producer = kafkaio.NewProducer(cfg.Kafka, log)
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
+	a.channels = capacity.NewChannels(cfg.Capacity.Channels, a.model, cfg.Skills())
 	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
 	if err != nil {
 		a.abort()
@@ -120,6 +122,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	b, err := bidder.New(cfg.Config, bidder.Deps{
 		Reserver:      a.pools,
 		Capacity:      a.model,
+		Channels:      a.channels,
 		Feedback:      bidder.FeedbackParts{HitRates: a.feedback.HitRates(), Pacer: a.feedback.Pacer(), TrafficFilter: a.traffic, BidRecorder: a.feedback},
 		Participation: a.feedback.Pacer(),
 		Publisher:     own,
@@ -144,8 +147,11 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	}
 	// The contact center's topics are decoded and checked once per record;
 	// each part gets the typed value.
-	a.run(feedCtx, kafkaio.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState))
-	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall, a.bidder.HandleCall))
+	a.run(feedCtx, kafkaio.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState, a.channels.HandleAgentState))
+	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.channels.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall, a.bidder.HandleCall))
+	if cfg.Capacity.Channels.Schedules {
+		a.run(feedCtx, kafkaio.NewRecordConsumer[events.Schedule](cfg.Kafka, log, a.channels.HandleSchedule))
+	}
 	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
@@ -153,6 +159,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.consume(feedCtx, events.TopicBids, a.feedback.Reports().HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
+	a.goRun(func() { a.channels.Run(feedCtx) })
 	a.goRun(func() { a.feedback.Run(feedCtx) })
 	a.goRun(func() { <-feedCtx.Done(); a.traffic.Close() })
 
@@ -421,6 +428,7 @@ func (a *app) reloadFrom(path string) (err error) {
 		return fmt.Errorf("cannot apply the campaigns: %w", err)
 	}
 	a.model.SetSkills(cfg.Skills())
+	a.channels.SetSkills(cfg.Skills())
 	a.feedback.SetCampaigns(cfg.FeedbackCampaigns())
 	if !reflect.DeepEqual(cfg.Numbers.Pools, a.cfg.Numbers.Pools) {
 		a.log.Warn().Msg("numbers.pools changed: pool changes take effect on restart; the running pools are kept")

@@ -1,4 +1,4 @@
-package openrtb
+package creative
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/callbid/callbid/jsonw"
+	"github.com/callbid/callbid/openrtb"
 )
 
 // Template is a creative template compiled once at config load. Placeholders:
@@ -20,6 +21,9 @@ import (
 //	{{ext}}          the extension digits, "" when none
 //	{{campaign}}     the campaign id
 //	{{click_url}}    TemplateVars.ClickURL
+//	{{key}}          the tracking key of a chat, sms or callback creative
+//	{{action_url}}   the channel's action URL with the key in it
+//	                 (TemplateVars.Action, see ParseAction)
 //
 // Values are HTML-escaped: templates are HTML creatives.
 type Template struct {
@@ -43,6 +47,8 @@ const (
 	phExt
 	phCampaign
 	phClickURL
+	phKey
+	phActionURL
 )
 
 var placeholders = map[string]placeholder{
@@ -52,6 +58,8 @@ var placeholders = map[string]placeholder{
 	"ext":         phExt,
 	"campaign":    phCampaign,
 	"click_url":   phClickURL,
+	"key":         phKey,
+	"action_url":  phActionURL,
 }
 
 // ParseTemplate compiles a creative template. Errors name the bad
@@ -59,8 +67,22 @@ var placeholders = map[string]placeholder{
 // {{number_e164}} or {{tel_uri}}): the number is what makes the ad
 // attributable.
 func ParseTemplate(src string) (Template, error) {
+	t, has, err := parseTemplate(src)
+	if err != nil {
+		return Template{}, err
+	}
+	if !has.number {
+		return Template{}, errors.New("template: no {{number}}, {{number_e164}} or {{tel_uri}}; the ad would not show the tracking number")
+	}
+	return t, nil
+}
+
+// found records which attributable placeholders a template holds.
+type found struct{ number, key bool }
+
+func parseTemplate(src string) (Template, found, error) {
 	t := Template{src: src}
-	hasNumber := false
+	var has found
 	s := src
 	off := 0
 	for {
@@ -70,14 +92,15 @@ func ParseTemplate(src string) (Template, error) {
 		}
 		j := strings.Index(s[i+2:], "}}")
 		if j < 0 {
-			return Template{}, fmt.Errorf("template: \"{{\" at byte %d is never closed with \"}}\"", off+i)
+			return Template{}, has, fmt.Errorf("template: \"{{\" at byte %d is never closed with \"}}\"", off+i)
 		}
 		name := strings.TrimSpace(s[i+2 : i+2+j])
 		ph, ok := placeholders[name]
 		if !ok {
-			return Template{}, fmt.Errorf("template: unknown placeholder {{%s}} at byte %d; known are number, number_e164, tel_uri, ext, campaign and click_url", name, off+i)
+			return Template{}, has, fmt.Errorf("template: unknown placeholder {{%s}} at byte %d; known are number, number_e164, tel_uri, ext, campaign, click_url, key and action_url", name, off+i)
 		}
-		hasNumber = hasNumber || ph == phNumber || ph == phNumberE164 || ph == phTelURI
+		has.number = has.number || ph == phNumber || ph == phNumberE164 || ph == phTelURI
+		has.key = has.key || ph == phKey || ph == phActionURL
 		t.segs = append(t.segs, segment{lit: s[:i], litJSON: jsonBody(s[:i]), ph: ph})
 		s = s[i+2+j+2:]
 		off += i + 2 + j + 2
@@ -85,10 +108,7 @@ func ParseTemplate(src string) (Template, error) {
 	if s != "" {
 		t.segs = append(t.segs, segment{lit: s, litJSON: jsonBody(s)})
 	}
-	if !hasNumber {
-		return Template{}, errors.New("template: no {{number}}, {{number_e164}} or {{tel_uri}}; the ad would not show the tracking number")
-	}
-	return t, nil
+	return t, has, nil
 }
 
 // String returns the template's source.
@@ -104,7 +124,9 @@ type TemplateVars struct {
 	E164       string // +18005550123
 	Ext        string // "" when none
 	CampaignID string
-	ClickURL   string // {{click_url}}; "" when unused
+	ClickURL   string  // {{click_url}}; "" when unused
+	Key        string  // {{key}}: the tracking key of a chat, sms or callback creative
+	Action     *Action // {{action_url}}; nil renders ""
 }
 
 // Append renders t with v into dst.
@@ -151,6 +173,10 @@ func appendValue(dst []byte, ph placeholder, v *TemplateVars) []byte {
 		dst = appendHTML(dst, v.CampaignID)
 	case phClickURL:
 		dst = appendHTML(dst, v.ClickURL)
+	case phKey:
+		dst = appendHTML(dst, v.Key)
+	case phActionURL:
+		dst = v.Action.appendHTML(dst, v.Key)
 	}
 	return dst
 }
@@ -337,7 +363,7 @@ func appendHTML(dst []byte, s string) []byte {
 // title is cut to imp.NativeTitleLen characters; the number falls back to
 // its E.164 form when the display form is longer than imp.NativePhoneLen.
 // The result is JSON text (not yet escaped as the adm string).
-func AppendNativeMarkup(dst []byte, imp *Imp, title string, v *TemplateVars) []byte {
+func AppendNativeMarkup(dst []byte, imp *openrtb.Imp, title string, v *TemplateVars) []byte {
 	if imp.NativeWrapped {
 		dst = append(dst, `{"native":`...)
 	}

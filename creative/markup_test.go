@@ -1,12 +1,13 @@
-package openrtb
+package creative
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/callbid/callbid/jsonw"
+	"github.com/callbid/callbid/openrtb"
 	"github.com/prebid/openrtb/v20/native1/response"
 )
 
@@ -77,7 +78,7 @@ func TestInsecureURL(t *testing.T) {
 }
 
 func TestAppendNativeMarkup(t *testing.T) {
-	imp := &Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativePhoneLen: 30,
+	imp := &openrtb.Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 3, NativePhoneLen: 30,
 		NativeHasTitle: true, NativeTitleAssetID: 1, NativeTitleLen: 10}
 	v := &TemplateVars{E164: "+18005550123", Ext: "42"}
 	out := AppendNativeMarkup(nil, imp, `Rates "now" — é`, v)
@@ -96,7 +97,7 @@ func TestAppendNativeMarkup(t *testing.T) {
 	checkEq(t, "title (10 characters)", r.Assets[1].Title.Text, `Rates "now`)
 
 	// Too long for data.len: falls back to E.164. Wrapped like the request.
-	imp = &Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 0, NativePhoneLen: 14, NativeWrapped: true}
+	imp = &openrtb.Imp{Native: true, NativeHasPhone: true, NativePhoneAssetID: 0, NativePhoneLen: 14, NativeWrapped: true}
 	out = AppendNativeMarkup(nil, imp, "ignored: no title asset", v)
 	var w struct{ Native response.Response }
 	if err := json.Unmarshal(out, &w); err != nil {
@@ -111,29 +112,6 @@ func TestAppendNativeMarkup(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func TestDeadline(t *testing.T) {
-	ms := time.Millisecond
-	cases := []struct {
-		tmax                 int64
-		allow, fallback, max time.Duration
-		want                 time.Duration
-	}{
-		{120, 20 * ms, 80 * ms, 0, 100 * ms},
-		{120, 20 * ms, 80 * ms, 50 * ms, 50 * ms},
-		{0, 20 * ms, 80 * ms, 0, 80 * ms},
-		{0, 20 * ms, 80 * ms, 50 * ms, 50 * ms},
-		{-3, 20 * ms, 80 * ms, 0, 80 * ms},
-		{15, 20 * ms, 80 * ms, 50 * ms, 0},
-		{20, 20 * ms, 80 * ms, 50 * ms, 0},
-		{1 << 62, 20 * ms, 80 * ms, 0, time.Duration(1<<62)/ms*ms - 20*ms},
-	}
-	for _, c := range cases {
-		if got := Deadline(c.tmax, c.allow, c.fallback, c.max); got != c.want {
-			t.Errorf("Deadline(%d, %v, %v, %v) = %v, want %v", c.tmax, c.allow, c.fallback, c.max, got, c.want)
-		}
-	}
-}
 
 // TestTemplateAppendJSON: the pre-escaped rendering is exactly the JSON
 // escaping of the plain one, whatever the template text and values hold.
@@ -161,5 +139,14 @@ func TestTemplateAppendJSON(t *testing.T) {
 				t.Errorf("template %d, values %d:\n got %s\nwant %s", i, j, got, want)
 			}
 		}
+	}
+}
+
+func checkEq[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s = %s, want %s", what, g, w)
 	}
 }

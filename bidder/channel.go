@@ -1,0 +1,198 @@
+package bidder
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/callbid/callbid/capacity"
+	"github.com/callbid/callbid/channel"
+	ad "github.com/callbid/callbid/creative"
+	"github.com/callbid/callbid/numbers"
+)
+
+// ChannelConfig is one contact channel a campaign may invite to besides a
+// phone call (campaigns[].channels[]): a chat, sms or callback creative
+// carrying a tracking key from a key pool (numbers.pools[] with channel).
+//
+//	channels:
+//	  - { channel: chat, pool: chat-keys, action_url: "https://chat.example.com/start?k={{key}}" }
+//	  - { channel: callback, pool: cb-keys, action_url: "https://example.com/callback?k={{key}}", value_multiplier: 0.8 }
+//
+// A voice entry sets only contact_delay and has no pool (the campaign's
+// number_pool is the voice pool).
+type ChannelConfig struct {
+	Channel string `yaml:"channel"` // voice|chat|sms|callback
+	// Pool is the numbers pool of tracking keys (numbers.pools[].channel
+	// must match).
+	Pool string `yaml:"pool"`
+	// ActionURL is where the creative sends the person, with {{key}}:
+	// https:// for chat and callback pages, sms: for texts.
+	ActionURL string `yaml:"action_url"`
+	// Template is the banner HTML for every size, with {{action_url}} or
+	// {{key}}; empty: the channel's default banner with Title.
+	Template string `yaml:"template"`
+	// Title is the default banner's headline.
+	Title string `yaml:"title"`
+	// ValueMultiplier is what a contact on this channel is worth against a
+	// call (default 1): it scales the bid.
+	ValueMultiplier float64 `yaml:"value_multiplier"`
+	// ContactDelay is the usual time from the win to the contact (a call
+	// about 5 minutes later). Capacity is read for then, from the schedule
+	// (capacity.Channels.ViewAhead); 0 reads capacity now.
+	ContactDelay time.Duration `yaml:"contact_delay"`
+}
+
+// ChannelCapacity is the per skill × channel headroom
+// (*capacity.Channels). Nil: the campaigns' channels other than voice never
+// bid and contact_delay is ignored.
+type ChannelCapacity interface {
+	ViewAhead(skill string, ch channel.Channel, delay time.Duration) capacity.ChannelView
+}
+
+// campaignChannel is a compiled channel of a campaign. A campaign with
+// channels is compiled into one campaign per channel (the voice one is the
+// campaign itself): they share id, budget and call counters, and each imp
+// goes to the best-priced one that has headroom — voice whenever it has
+// headroom, another channel only while voice has none.
+type campaignChannel struct {
+	ch     channel.Channel
+	delay  time.Duration
+	action ad.Action
+	voice  *campaign // the campaign's voice channel (its capacity decides "voice first")
+}
+
+// validateChannels checks campaigns[i].channels.
+func validateChannels(p string, cc *CampaignConfig, add func(path, format string, args ...any)) {
+	seen := map[channel.Channel]bool{}
+	for j, chc := range cc.Channels {
+		cp := fmt.Sprintf("%s.channels[%d]", p, j)
+		ch, ok := channel.Parse(chc.Channel)
+		if !ok {
+			add(cp+".channel", "%q is not %s", chc.Channel, channel.Names)
+			continue
+		}
+		if seen[ch] {
+			add(cp+".channel", "%s is listed twice", ch)
+		}
+		seen[ch] = true
+		if chc.ValueMultiplier < 0 {
+			add(cp+".value_multiplier", "%v must not be negative", chc.ValueMultiplier)
+		}
+		if chc.ContactDelay < 0 || chc.ContactDelay > time.Hour {
+			add(cp+".contact_delay", "%v must be between 0 and 1h", chc.ContactDelay)
+		}
+		if ch == channel.Voice {
+			if chc.Pool != "" || chc.ActionURL != "" || chc.Template != "" {
+				add(cp, "voice uses the campaign's number_pool and creatives; only contact_delay may be set")
+			}
+			continue
+		}
+		if cc.NeedsCapacity != nil && !*cc.NeedsCapacity {
+			add(cp, "a %s channel bids only when voice has no headroom: it needs needs_capacity", ch)
+		}
+		if chc.Pool == "" {
+			add(cp+".pool", "is required: the numbers pool of %s tracking keys", ch)
+		}
+		if _, err := ad.ParseAction(chc.ActionURL); err != nil {
+			add(cp+".action_url", "%v", err)
+		}
+		if chc.Template != "" {
+			if _, err := ad.ParseChannelTemplate(ch, chc.Template); err != nil {
+				add(cp+".template", "%v", err)
+			}
+			if ad.InsecureURL([]byte(chc.Template)) {
+				add(cp+".template", "uses http://; secure (imp.secure=1) inventory needs https:// resources only")
+			}
+		}
+	}
+}
+
+// channelCampaigns compiles the channels of voice (campaigns[i]) into
+// their own campaigns, after it in the list.
+func channelCampaigns(p string, voice *campaign, cc *CampaignConfig, res Reserver) ([]*campaign, error) {
+	var out []*campaign
+	for j := range cc.Channels {
+		chc := &cc.Channels[j]
+		cp := fmt.Sprintf("%s.channels[%d]", p, j)
+		ch, _ := channel.Parse(chc.Channel)
+		mult := chc.ValueMultiplier
+		if mult == 0 {
+			mult = 1
+		}
+		if ch == channel.Voice {
+			voice.chn = &campaignChannel{ch: channel.Voice, delay: chc.ContactDelay, voice: voice}
+			continue
+		}
+		act, err := ad.ParseAction(chc.ActionURL)
+		if err != nil {
+			return nil, fmt.Errorf("%s.action_url: %w", cp, err)
+		}
+		idx, ok := res.PoolIndex(chc.Pool)
+		if !ok {
+			return nil, fmt.Errorf("%s.pool: no pool %q in numbers.pools", cp, chc.Pool)
+		}
+		c := *voice // the same targeting, multipliers, budget and counters
+		c.chn = &campaignChannel{ch: ch, delay: chc.ContactDelay, action: act, voice: voice}
+		c.pool = idx
+		c.baseCPM *= mult
+		c.valueCallRate *= mult
+		c.natives = nil // native chat invitations: see creative.AppendChannelNativeMarkup (not wired yet)
+		c.banners = make([]creative, 0, len(voice.banners))
+		for _, b := range voice.banners {
+			k := creative{id: b.id + "-" + ch.String(), w: b.w, h: b.h, title: chc.Title}
+			if chc.Template != "" {
+				if k.tmpl, err = ad.ParseChannelTemplate(ch, chc.Template); err != nil {
+					return nil, fmt.Errorf("%s.template: %w", cp, err)
+				}
+			} else {
+				title := chc.Title
+				if title == "" {
+					title = b.title
+				}
+				k.tmpl = ad.DefaultChannelBannerTemplate(ch, b.w, b.h, title)
+			}
+			c.banners = append(c.banners, k)
+		}
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+// capacityView is the capacity a campaign bids on: the voice model's view
+// (with the campaign's proficiencies), read ahead by contact_delay when the
+// schedule is wired; for another channel, its own headroom, but only while
+// the campaign's voice channel has none.
+func (b *Bidder) capacityView(c *campaign) capacity.View {
+	chn := c.chn
+	if chn == nil {
+		return b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
+	}
+	voice := b.voiceView(chn.voice)
+	if chn.ch == channel.Voice || voice.State == capacity.Stale {
+		return voice
+	}
+	if voice.Factor > 0 || b.deps.Channels == nil {
+		return capacity.View{State: capacity.NoHeadroom} // voice first
+	}
+	v := b.deps.Channels.ViewAhead(c.skill, chn.ch, chn.delay)
+	return capacity.View{Factor: v.Factor, State: v.State}
+}
+
+// voiceView is the voice channel's view of campaign c.
+func (b *Bidder) voiceView(c *campaign) capacity.View {
+	v := b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
+	if c.chn == nil || c.chn.delay <= 0 || b.deps.Channels == nil || v.State == capacity.Stale {
+		return v
+	}
+	a := b.deps.Channels.ViewAhead(c.skill, channel.Voice, c.chn.delay)
+	return capacity.View{Factor: a.Factor, State: a.State, PremiumFree: v.PremiumFree && a.Factor > 0}
+}
+
+// markupVars are the values a bid's markup is rendered with: the reserved
+// number for voice, the reserved key and the action URL otherwise.
+func markupVars(c *campaign, res *numbers.Reservation) ad.TemplateVars {
+	if c.chn == nil || c.chn.ch == channel.Voice {
+		return ad.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
+	}
+	return ad.TemplateVars{Key: res.E164, Action: &c.chn.action, CampaignID: c.id}
+}

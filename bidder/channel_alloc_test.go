@@ -1,0 +1,41 @@
+//go:build !race
+
+package bidder
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/callbid/callbid/events"
+)
+
+// TestAllocsChatBid: a decision that picks the chat channel (voice queued)
+// and renders its key into the chat banner allocates nothing either.
+func TestAllocsChatBid(t *testing.T) {
+	l := newChannelLoop(t, []ChannelConfig{{Channel: "chat", Pool: "chat-keys", ActionURL: "https://chat.example.com/s?k={{key}}"}},
+		newFakeReserver(0, "pool-mortgage", "chat-keys"))
+	for _, a := range []string{"v0", "v1"} {
+		l.agent(a, events.StateBusy)
+	}
+	l.agent("c0", events.StateAvailable, "chat")
+	l.call("q1", events.CallOffered, "", "")
+	l.call("q2", events.CallOffered, "", "")
+	l.m.Rebuild()
+	l.ch.Rebuild()
+	d := &decision{}
+	s := l.b.snap.Load()
+	req, ex := banner300(), s.exchange([]byte("x"))
+	l.b.decide(d, s, req, ex, l.now)
+	if len(d.Bids) != 1 || !strings.Contains(string(d.Bids[0].AdM), "chat.example.com") {
+		t.Fatalf("no chat bid: %+v", d.Result)
+	}
+	n := testing.AllocsPerRun(100, func() {
+		l.b.decide(d, s, req, ex, l.now)
+		if len(d.Bids) != 1 {
+			t.Fatalf("no bid: %v", d.Cause)
+		}
+	})
+	if n != 0 {
+		t.Errorf("chat decision: %v allocs, want 0", n)
+	}
+}
