@@ -45,7 +45,10 @@
 // (collision). To keep such numbers from going to a new bid first,
 // ReplayDone holds, for one hold time, the never-used entries at the head of
 // each free list (the ones the earlier process would have taken next) and
-// the replayed expired holds, and logs that. The billed flag is part of the
+// the replayed expired holds, and logs that. With shared pools the same
+// quarantine covers only the partitions an instance gains: its first
+// assignment once the log is replayed, and later the partitions its previous
+// assignment did not have (quarantine_shared.go). The billed flag is part of the
 // record, so Bill recognises a bill retried across a restart.
 //
 // While the lease log cannot be written (its last write failed, or its
