@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
@@ -435,24 +434,9 @@ func TestBrokerDownAtStart(t *testing.T) {
 
 	// The broker appears on the configured address, and a contact center
 	// starts streaming agent states into it.
-	emb, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: brokerAddr}, events.AllTopics, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	emb := startBroker(t, brokerAddr, 0, "")
 	defer emb.Close()
-	kcfg := events.Config{Brokers: []string{emb.Addr()}}
-	kcfg.SetDefaults()
-	prod := events.NewProducer(kcfg, zerolog.Nop())
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = prod.Close(ctx)
-	}()
-	simCfg := ccsim.DemoConfig()
-	simCfg.Shift.LoginSpread = time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, prod)
+	defer streamCenter(brokerConfig(brokerAddr))()
 
 	waitFor(t, "ready after the broker appeared", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
 	waitFor(t, "a bid after the broker appeared", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
@@ -613,17 +597,7 @@ func TestSecureKafka(t *testing.T) {
 			TLS:  events.TLSConfig{Enabled: true, CAFile: pki.CAFile},
 			SASL: events.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
 		kcfg.SetDefaults()
-		prod := events.NewProducer(kcfg, zerolog.Nop())
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = prod.Close(ctx)
-		}()
-		simCfg := ccsim.DemoConfig()
-		simCfg.Shift.LoginSpread = time.Second
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, prod)
+		defer streamCenter(kcfg)()
 
 		waitFor(t, "ready over TLS+SCRAM", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
 		waitFor(t, "a bid over TLS+SCRAM", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
