@@ -54,9 +54,10 @@
 // While the lease log cannot be written (its last write failed, or its
 // oldest pending record is older than numbers.lease_log_stall) Reserve
 // refuses, counted, and LeaseLogReady says why for /readyz; CheckLeaseLog
-// (Run, every 5 ms) turns that on and off. One callbid instance owns a set
-// of pools: two instances sharing numbers would overwrite each other's
-// leases.
+// (Run, every 5 ms) turns that on and off. Without kafka.shared_pools one
+// callbid instance owns a set of pools (two would overwrite each other's
+// leases); with it, instances divide them by lease-topic partition
+// (ownership.go).
 //
 // Goroutines: Reserve runs on bid goroutines, Win/Loss on notice goroutines,
 // HandleCalls on HTTP goroutines, HandleCallEvent/HandleOutcome/
