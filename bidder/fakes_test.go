@@ -104,13 +104,6 @@ func (f *fakeReserver) AwaitLease(ref numbers.Ref) error {
 	return f.awaitErr
 }
 
-// Knows: a stale fake has lost every reservation (a restart).
-func (f *fakeReserver) Knows(ref numbers.Ref) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.stale
-}
-
 func (f *fakeReserver) Loss(ref numbers.Ref, now time.Time) {
 	f.mu.Lock()
 	f.losses[ref]++
