@@ -75,30 +75,3 @@ func TestNoticeRestoresStaleReservation(t *testing.T) {
 		t.Fatalf("restored claim %+v", c)
 	}
 }
-
-// A win the dedupe knows (after a restart it is replayed from
-// callbid.impressions.v1) but whose lease the pool lost — the process died
-// before the lease record was acknowledged — is restored when the exchange
-// retries it, not answered 204 as a duplicate with no lease anywhere
-// (go test ./cmd/callbid -run NoAcknowledgedLeaseLost found such wins).
-func TestRetriedWinRestoresLostLease(t *testing.T) {
-	e := newEnv(t, baseConfig(), 0)
-	r := e.b.Decide(banner300(), "exA", e.now)
-	if len(r.Bids) != 1 {
-		t.Fatalf("no bid: %v", r.Cause)
-	}
-	tok := []byte(tokenOf(t, r.Bids[0].NURL))
-	later := e.now.Add(time.Second)
-	e.res.awaitErr = numbers.ErrLeaseNotDurable
-	if o, st := e.b.applyNotice(noticeWin, tok, nil, later); o != noticeNotDurable || st != 503 {
-		t.Fatalf("first try: %s %d", noticeOutcomeNames[o], st)
-	}
-	// The process dies; the next one's pool has no record of the hold.
-	e.res.awaitErr, e.res.stale = nil, true
-	if o, st := e.b.applyNotice(noticeWin, tok, nil, later.Add(time.Second)); o != noticeDuplicate || st != 204 {
-		t.Fatalf("retry: %s %d", noticeOutcomeNames[o], st)
-	}
-	if len(e.res.restored) != 1 || e.res.restored[0].BidID != string([]byte(r.Bids[0].ID)) {
-		t.Fatalf("Restore got %+v, want the bid's claim once", e.res.restored)
-	}
-}

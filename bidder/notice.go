@@ -366,7 +366,6 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 	}
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
-		b.settleDuplicate(&t, kind, price, now) // after a crash (notice_restart.go)
 		if kind != noticeLoss && !b.leaseDurable(&t) {
 			return noticeNotDurable, fasthttp.StatusServiceUnavailable
 		}
