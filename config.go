@@ -13,8 +13,8 @@ import (
 	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/ccsim"
-	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"gopkg.in/yaml.v3"
 )
@@ -33,7 +33,7 @@ type Config struct {
 	Numbers       numbers.Config  `yaml:"numbers"`
 	Capacity      capacity.Config `yaml:"capacity"`
 	Feedback      feedback.Config `yaml:"feedback"`
-	Kafka         events.Config   `yaml:"kafka"`
+	Kafka         kafkaio.Config  `yaml:"kafka"`
 	Simulator     ccsim.Config    `yaml:"simulator"`
 	Log           LogConfig       `yaml:"log"`
 
@@ -81,14 +81,14 @@ const (
 	EnvCallsToken   = "CALLBID_CALLS_TOKEN"
 	EnvNoticeSecret = "CALLBID_NOTICE_SECRET"
 
-	// Kafka security (applied by events.Config.ApplyEnv, which agentsim
+	// Kafka security (applied by kafkaio.Config.ApplyEnv, which agentsim
 	// shares): CALLBID_KAFKA_TLS=true, the CA file, the SASL mechanism
 	// (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM), user and password.
-	EnvKafkaTLS           = events.EnvKafkaTLS
-	EnvKafkaTLSCAFile     = events.EnvKafkaTLSCAFile
-	EnvKafkaSASLMechanism = events.EnvKafkaSASLMechanism
-	EnvKafkaSASLUsername  = events.EnvKafkaSASLUsername
-	EnvKafkaSASLPassword  = events.EnvKafkaSASLPassword
+	EnvKafkaTLS           = kafkaio.EnvKafkaTLS
+	EnvKafkaTLSCAFile     = kafkaio.EnvKafkaTLSCAFile
+	EnvKafkaSASLMechanism = kafkaio.EnvKafkaSASLMechanism
+	EnvKafkaSASLUsername  = kafkaio.EnvKafkaSASLUsername
+	EnvKafkaSASLPassword  = kafkaio.EnvKafkaSASLPassword
 	// EnvNoticeBaseURL overrides server.notice_base_url, so one image serves
 	// every environment.
 	EnvNoticeBaseURL = "CALLBID_NOTICE_BASE_URL"

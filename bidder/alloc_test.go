@@ -34,25 +34,6 @@ func TestAllocsHandler(t *testing.T) {
 	}
 }
 
-// TestAllocsGzip guards the gzip in/out path. The pooled gzip reader and
-// writer are reused; a GC emptying the pools mid-run costs a rebuild, hence
-// a tolerance of one allocation on average.
-func TestAllocsGzip(t *testing.T) {
-	h, _ := benchSetup(t, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"))
-	ctx := newBidCtx(gz(readBody(t, "testdata/requests/own/realistic-2kb.json")), "/openrtb2/bid")
-	ctx.Request.Header.Set("Content-Encoding", "gzip")
-	ctx.Request.Header.Set("Accept-Encoding", "gzip")
-	runBid(h, ctx)
-	if ctx.Response.StatusCode() != 200 || string(ctx.Response.Header.ContentEncoding()) != "gzip" {
-		t.Fatalf("status %d, encoding %q", ctx.Response.StatusCode(), ctx.Response.Header.ContentEncoding())
-	}
-	n := testing.AllocsPerRun(200, func() { runBid(h, ctx) })
-	t.Logf("gzip in and out: %.1f allocations per request", n)
-	if n > 1 {
-		t.Errorf("gzip path: %.1f allocations per request, want at most 1", n)
-	}
-}
-
 // TestAllocsRealPoolsHoldBudget guards the bid path with real pools, whose
 // sizes turn the per-source hold budgets on: the client and exchange buckets
 // cost no allocation either.

@@ -21,7 +21,9 @@ type Deps struct {
 	Capacity      Capacity
 	Feedback      Feedback
 	Participation Participation
-	Publisher     Publisher
+	// ExchangeFactors is optional: nil bids as if every factor were 1.
+	ExchangeFactors ExchangeFactors
+	Publisher       Publisher
 	// Now is the clock (time.Now when nil); tests pin it.
 	Now func() time.Time
 }
@@ -41,8 +43,8 @@ type Bidder struct {
 	holds    *holdLimiter // per-source hold budgets, shared across snapshots
 	m        *metrics
 	now      func() time.Time
-	// pinnedClock: Deps.Now was given (tests); otherwise serveBid reuses its
-	// one time.Now reading as the decision's clock.
+	// pinnedClock: Deps.Now was given (tests); otherwise Bid uses the HTTP layer's
+	// time.Now reading (BidInput.Now) as the decision's clock.
 	pinnedClock bool
 	started     time.Time // bills before it are replayed into budgets (ReplaySpend)
 	// sharedSpend: other instances bill the same budgets (kafka.shared_pools);

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // budget is one campaign's spend for the current budget day, in CPM
@@ -124,7 +125,7 @@ func dayIndex(t time.Time) int64 {
 // With SharedSpend (several instances), every bill on the topic counts, at
 // any time, once per bid id: this instance's own bills come back as
 // duplicates of the live notice, a bill another instance handled is new.
-func (b *Bidder) ReplaySpend(msg events.Message) {
+func (b *Bidder) ReplaySpend(msg kafkaio.Message) {
 	var im events.Impression
 	if err := events.DecodeImpression(msg.Value, &im); err != nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestReplaySpendAfterRestart: a restarted bidder counts today's bills of the
@@ -14,15 +15,15 @@ import (
 func TestReplaySpendAfterRestart(t *testing.T) {
 	e := newEnv(t, baseConfig(), 10)
 	e.b.started = e.now // this process started now
-	rec := func(kind string, at time.Time, micros int64) events.Message {
+	rec := func(kind string, at time.Time, micros int64) kafkaio.Message {
 		v, err := json.Marshal(events.Impression{BidID: "b-" + at.String(), Kind: kind, CampaignID: "mortgage",
 			PublisherID: "pub-1", Exchange: "ex", Skill: "mortgage", PriceMicros: micros, Currency: "USD", At: at})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return events.Message{Topic: events.TopicImpressions, Value: v}
+		return kafkaio.Message{Topic: events.TopicImpressions, Value: v}
 	}
-	for _, m := range []events.Message{
+	for _, m := range []kafkaio.Message{
 		rec("bill", e.now.Add(-time.Minute), 2_500_000),      // earlier process, today: counts
 		rec("bill", e.now.Add(-2*time.Second), 1_000_000),    // earlier process, today: counts
 		rec("bill", e.now.Add(time.Minute), 9_000_000),       // this process: counted live already
@@ -64,7 +65,7 @@ func TestReplayDedupesRetriedBills(t *testing.T) {
 	after.b.now = func() time.Time { return after.now }
 	after.b.started = after.now
 	for _, m := range log {
-		after.b.ReplaySpend(events.Message{Topic: m.topic, Key: []byte(m.key), Value: []byte(m.value)})
+		after.b.ReplaySpend(kafkaio.Message{Topic: m.topic, Key: []byte(m.key), Value: []byte(m.value)})
 	}
 	budget := after.b.budgets.get("mortgage")
 	if got := budget.spentOn(dayIndex(after.now)); got != report || report != 3_000_000 {
@@ -94,7 +95,7 @@ func TestReplayRemembersLosses(t *testing.T) {
 	}
 	after := newEnv(t, baseConfig(), 0)
 	for _, m := range before.pub.msgs {
-		after.b.ReplaySpend(events.Message{Topic: m.topic, Key: []byte(m.key), Value: []byte(m.value)})
+		after.b.ReplaySpend(kafkaio.Message{Topic: m.topic, Key: []byte(m.key), Value: []byte(m.value)})
 	}
 	if o, _ := after.b.applyNotice(noticeWin, []byte(tokenOf(t, b.NURL)), nil, after.now); o != noticeConflict || len(after.res.wins) != 0 {
 		t.Fatalf("win after a replayed loss: %s, wins %v", noticeOutcomeNames[o], after.res.wins)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/callbid/callbid/numbers"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 )
 
 // With the real number pools, the call attribution carries what the bid
@@ -47,11 +46,8 @@ func TestAttributionCarriesBidAndClearing(t *testing.T) {
 		t.Fatalf("bill: %v", noticeOutcomeNames[o])
 	}
 
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod("POST")
-	ctx.Request.Header.Set("Authorization", "Bearer tok")
-	ctx.Request.SetBodyString(`{"call_id":"c-1","dnis":"+18005550000","started_at":"` + later.Add(time.Minute).Format(time.RFC3339) + `"}`)
-	pools.HandleCalls(&ctx)
+	body := pools.Attribute(&numbers.CallRequest{CallID: []byte("c-1"), DNIS: []byte("+18005550000"),
+		StartedAt: later.Add(time.Minute).Truncate(time.Second).UnixNano()}, nil).JSON
 	var a struct {
 		Match       string
 		Attribution struct {
@@ -62,13 +58,13 @@ func TestAttributionCarriesBidAndClearing(t *testing.T) {
 			DeviceType       *int `json:"device_type"`
 		}
 	}
-	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
-		t.Fatalf("%v: %s", err, ctx.Response.Body())
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("%v: %s", err, body)
 	}
 	at := a.Attribution
 	if a.Match != numbers.MatchExact || at.CreativeID != crid || crid == "" || at.Currency != "USD" ||
 		at.ClearingPriceCPM == nil || *at.ClearingPriceCPM != 1.8 || at.Country != "USA" || at.Region != "CA" ||
 		at.DeviceType == nil || *at.DeviceType != 2 {
-		t.Fatalf("attribution %s", ctx.Response.Body())
+		t.Fatalf("attribution %s", body)
 	}
 }

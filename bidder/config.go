@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/openrtb"
+	"github.com/prebid/openrtb/v20/adcom1"
 	"gopkg.in/yaml.v3"
 )
 
@@ -687,18 +688,19 @@ func validateCampaign(p string, cc *CampaignConfig, cur *CurrencyConfig, add fun
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
 	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
 
-// AdCOM device types (List: Device Types).
-var deviceTypes = map[string]int{"mobile": 1, "pc": 2, "ctv": 3, "phone": 4, "tablet": 5,
-	"connected_device": 6, "set_top_box": 7, "ooh": 8}
+// AdCOM device types (List: Device Types) by their config names.
+var deviceTypes = map[string]adcom1.DeviceType{"mobile": adcom1.DeviceMobile, "pc": adcom1.DevicePC,
+	"ctv": adcom1.DeviceTV, "phone": adcom1.DevicePhone, "tablet": adcom1.DeviceTablet,
+	"connected_device": adcom1.DeviceConnected, "set_top_box": adcom1.DeviceSetTopBox, "ooh": adcom1.DeviceOOH}
 
 const deviceTypeNames = "mobile, pc, ctv, phone, tablet, connected_device, set_top_box, ooh"
 
-func parseDeviceType(s string) (int, bool) {
+func parseDeviceType(s string) (adcom1.DeviceType, bool) {
 	if v, ok := deviceTypes[strings.ToLower(s)]; ok {
 		return v, true
 	}
-	if v, err := strconv.Atoi(s); err == nil && v >= 1 && v <= 8 {
-		return v, true
+	if v, err := strconv.Atoi(s); err == nil && v >= int(adcom1.DeviceMobile) && v <= int(adcom1.DeviceOOH) {
+		return adcom1.DeviceType(v), true
 	}
 	return 0, false
 }

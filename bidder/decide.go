@@ -12,6 +12,9 @@ import (
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/cespare/xxhash/v2"
+	"github.com/prebid/openrtb/v20/adcom1"
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
 )
 
 // Cause is why a request got no bid, finer than the nbr code sent to the
@@ -32,7 +35,7 @@ const (
 	CauseSeat                   // our seat not in wseat, or in bseat (nbr 0)
 	CauseCurrency               // no usable currency in request.cur (nbr 0)
 	CauseInvalidTraffic         // device ip/ifa on the invalid-traffic list (504)
-	CausePrivacy                // privacy policy: GDPR without consent, US privacy opt-out (nbr 0)
+	CausePrivacy                // privacy policy: GDPR/TCF or GPP without consent, US privacy opt-out (nbr 0)
 	CauseTest                   // test=1 request and no server.test.number to bid with (nbr 0)
 	CauseUnsupported            // only video/audio, or native without a phone asset (nbr 0)
 	CauseInactive               // campaign paused, or outside its start/end flight (nbr 0)
@@ -58,12 +61,12 @@ var causeNames = [numCauses]string{"none", "insufficient_time", "seat", "currenc
 	"no_deal", "budget", "call_cap", "no_headroom",
 	"capacity_stale", "below_floor", "pool_exhausted", "source_budget", "late"}
 
-var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb.NBRInsufficientTime,
-	CauseInvalidTraffic: openrtb.NBRBlockedTraffic, CausePublisherBlocked: openrtb.NBRBlockedPublisher,
+var causeNBR = [numCauses]openrtb.NoBidReason{CauseInsufficientTime: openrtb3.NoBidInsufficientTime,
+	CauseInvalidTraffic: openrtb.NBRBlockedTraffic, CausePublisherBlocked: openrtb3.NoBidBlockedPublisher,
 	CauseBlocked: openrtb.NBRBlockedTraffic, CauseNoHeadroom: openrtb.NBRNoHeadroom,
 	CauseCapacityStale: openrtb.NBRCapacityStale, CauseBelowFloor: openrtb.NBRBelowFloor,
 	CausePoolExhausted: openrtb.NBRPoolExhausted, CauseSourceBudget: openrtb.NBRPoolExhausted,
-	CauseLate: openrtb.NBRInsufficientTime}
+	CauseLate: openrtb3.NoBidInsufficientTime}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -88,7 +91,12 @@ type cand struct {
 	cap   float64 // max_cpm in micro-units of the response currency
 	dead  bool    // pool exhausted during this request
 	bid   bool    // bid on some imp (debug answer)
-	imp   Cause   // furthest imp-level reason it did not bid (debug answer)
+	// exFactor is the learned exchange factor applied when exLearned
+	// (Deps.ExchangeFactors set and the campaign got to pricing); shown in
+	// the debug answer.
+	exFactor  float64
+	exLearned bool
+	imp       Cause // furthest imp-level reason it did not bid (debug answer)
 }
 
 // decision is pooled per-request scratch.
@@ -98,12 +106,9 @@ type decision struct {
 	seen     []bool
 	refs     []numbers.Ref
 	buf      []byte // strings of the bids (ids, urls, markup)
-	out      []byte // encoded response
-	gz       []byte // gzip scratch
-	body     []byte // inflated request scratch
 	deadline time.Time
 	claim    numbers.Claim
-	// client is the request's client address (see clientAddr); hasClient
+	// client is the request's client address (see clientKey); hasClient
 	// is false for Decide, which has none.
 	client    [2]uint64
 	hasClient bool
@@ -111,17 +116,53 @@ type decision struct {
 	// no-bid returns before them); read by the debug answer.
 	evaluated bool
 	curRate   float64 // USD per unit of the response currency
+
+	// Per-request values: set by decide, read by the functions it calls,
+	// valid during that one call (clear drops them before the struct goes
+	// back to the pool, so a pooled decision pins no request).
+	s       *snapshot
+	req     *openrtb.Request
+	ex      *exchangeRT
+	now     time.Time
+	hour    int // hour, weekday and day in the server's time zone
+	dow     time.Weekday
+	day     int64
+	devType int // device.devicetype, 0 outside the AdCOM list
+	ipHash  uint64
+	ifaHash uint64
+	// anonymous: the privacy policy bids without personal data.
+	anonymous bool
+	impFloor  float64 // the current imp's floor, micro-units of the response currency
+}
+
+// pick is the campaign chosen for one imp, its creative and price, and,
+// once a number is reserved, the bid's id and reservation.
+type pick struct {
+	imp    *openrtb.Imp
+	c      *campaign
+	cr     *creative
+	native bool
+	deal   string
+	price  int64 // micro-units of the response currency
+	bidID  string
+	res    numbers.Reservation
+}
+
+// release drops the per-request pointers (see decision).
+func (d *decision) release() {
+	d.s, d.req, d.ex = nil, nil, nil
 }
 
 func (b *Bidder) getDecision() *decision {
 	if d, ok := b.pool.Get().(*decision); ok {
 		return d
 	}
-	return &decision{buf: make([]byte, 0, 8<<10), out: make([]byte, 0, 8<<10)}
+	return &decision{buf: make([]byte, 0, 8<<10)}
 }
 
 func (b *Bidder) putDecision(d *decision) {
-	if cap(d.buf) > 1<<20 || cap(d.body) > 4<<20 {
+	d.release()
+	if cap(d.buf) > 1<<20 {
 		return // do not keep outsized buffers
 	}
 	b.pool.Put(d)
@@ -166,6 +207,7 @@ func (b *Bidder) Decide(req *openrtb.Request, exchange string, now time.Time) Re
 func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exchangeRT, now time.Time) {
 	d.Bids, d.Cause, d.Cur, d.evaluated = d.Bids[:0], CauseNone, "", false
 	d.buf, d.refs = d.buf[:0], d.refs[:0]
+	d.s, d.req, d.ex, d.now, d.anonymous = s, req, ex, now, false
 	srv := &s.cfg.Server
 
 	avail := openrtb.Deadline(req.TMax, ex.allowance, ex.defaultTMax, srv.MaxDeadline)
@@ -190,15 +232,20 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	if ip == "" {
 		ip = req.Device.IPv6
 	}
-	ipHash, ifaHash := hashString(ip), hashString(req.Device.IFA)
+	d.ipHash, d.ifaHash = hashString(ip), hashString(req.Device.IFA)
 	fb := b.deps.Feedback
-	if !fb.Allowed(ipHash, ifaHash) || !fb.AllowedIP(ip) {
+	if !fb.Allowed(d.ipHash, d.ifaHash) || !fb.AllowedIP(ip) {
 		d.Cause = CauseInvalidTraffic
 		return
 	}
-	if s.policy.privacyBlocks(req) {
+	switch s.policy.check(req) {
+	case verdictBlock:
 		d.Cause = CausePrivacy
 		return
+	case verdictAnonymous:
+		// No consent for personal data: the reservation and the notice
+		// token carry no device hashes.
+		d.ipHash, d.ifaHash, d.anonymous = 0, 0, true
 	}
 	if req.Test && !s.policy.testBid {
 		d.Cause = CauseTest
@@ -217,10 +264,10 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 
 	local := now.In(s.loc)
-	hour, dow, day := local.Hour(), local.Weekday(), dayIndex(local)
-	devType := req.Device.Type
-	if devType < 0 || devType > 8 {
-		devType = 0
+	d.hour, d.dow, d.day = local.Hour(), local.Weekday(), dayIndex(local)
+	d.devType = int(req.Device.Type)
+	if d.devType < 0 || d.devType >= len(campaign{}.devTypes) {
+		d.devType = 0
 	}
 
 	worst := CauseInactive // every campaign paused or out of flight; any that got further says more
@@ -241,7 +288,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	for i, c := range s.campaigns {
 		cd := &d.cands[i]
 		*cd = cand{}
-		cd.cause = b.evalCampaign(c, cd, req, ex, d.seen, now, hour, dow, day, devType, curRate)
+		cd.cause = b.evalCampaign(d, c, cd)
 		if cd.cause != CauseNone {
 			worst = max(worst, cd.cause)
 		} else {
@@ -264,16 +311,14 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 			b.m.impsCapped.Add(float64(countSupported(req.Imps[i:])))
 			break
 		}
-		impFloor, ok := s.toMicros(imp.BidFloor, imp.BidFloorCur, curRate)
-		if !ok {
+		var ok bool
+		if d.impFloor, ok = s.toMicros(imp.BidFloor, imp.BidFloorCur, curRate); !ok {
 			worst = max(worst, CauseNoMatch)
 			continue
 		}
 		for attempt := 0; attempt < len(s.campaigns); attempt++ {
 			best, bestPrice := -1, 0.0
-			var bestCr *creative
-			var bestNative bool
-			var bestDeal string
+			p := pick{imp: imp}
 			for ci, c := range s.campaigns {
 				cd := &d.cands[ci]
 				if cd.cause != CauseNone || cd.dead {
@@ -298,22 +343,24 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 						continue
 					}
 				}
-				deal, fc := s.clearsFloor(imp, c, price, impFloor, curRate)
+				deal, fc := d.clearsFloor(imp, c, price)
 				if fc != CauseNone {
 					worst, cd.imp = max(worst, fc), max(cd.imp, fc)
 					continue
 				}
 				if price > bestPrice {
-					best, bestPrice, bestCr, bestNative, bestDeal = ci, price, cr, native, deal
+					best, bestPrice = ci, price
+					p.c, p.cr, p.native, p.deal = c, cr, native, deal
 				}
 			}
 			if best < 0 {
 				break
 			}
-			if !s.cfg.Shading.Disabled && firstPrice(req, imp, bestDeal) {
-				bestPrice = b.shadePrice(s, req, imp, ex, bestDeal, bestPrice, impFloor, curRate)
+			if !s.cfg.Shading.Disabled && firstPrice(req, imp, p.deal) {
+				bestPrice = b.shadePrice(d, &p, bestPrice)
 			}
-			c := b.bid(d, s, req, imp, ex, s.campaigns[best], bestCr, bestNative, bestDeal, int64(bestPrice), ipHash, ifaHash, now)
+			p.price = int64(bestPrice)
+			c := b.bid(d, &p)
 			if c == CauseNone {
 				d.cands[best].bid = true
 				break
@@ -351,9 +398,11 @@ func impSupported(imp *openrtb.Imp) bool {
 	return (imp.Banner && len(imp.Formats) > 0) || (imp.Native && imp.NativeHasPhone)
 }
 
-// evalCampaign applies the request-level targeting of c and prices it.
-func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *exchangeRT, seen []bool,
-	now time.Time, hour int, dow time.Weekday, day int64, devType int, curRate float64) Cause {
+// evalCampaign applies the request-level targeting of c and prices it
+// into cd.
+func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
+	req, ex, now, devType := d.req, d.ex, d.now, d.devType
+	hour, dow, day := d.hour, d.dow, d.day
 	if c.paused {
 		return CauseInactive
 	}
@@ -400,8 +449,8 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 		return CauseNoMatch
 	}
 	fb := b.deps.Feedback
-	if !seen[c.skillIdx] && !req.Test { // test requests count in no report
-		seen[c.skillIdx] = true
+	if !d.seen[c.skillIdx] && !req.Test { // test requests count in no report
+		d.seen[c.skillIdx] = true
 		fb.RecordSeen(c.skill, ex.name, now)
 	}
 	if c.daily > 0 || c.total > 0 {
@@ -467,6 +516,10 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 			p *= m
 		}
 	}
+	if b.deps.ExchangeFactors != nil { // learned, beside the configured multiplier
+		cd.exFactor, cd.exLearned = b.exchangeFactor(d, c), true
+		p *= cd.exFactor
+	}
 	if c.domainMult != nil {
 		if m, ok := lookupLower(c.domainMult, req.Domain); ok {
 			p *= m
@@ -480,8 +533,8 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	if p > c.maxCPM {
 		p = c.maxCPM
 	}
-	p = p * c.rate / curRate
-	cd.cap = c.maxCPM * c.rate / curRate
+	p = p * c.rate / d.curRate
+	cd.cap = c.maxCPM * c.rate / d.curRate
 	if !(p >= 1) { // under one micro-unit (or NaN): a zero multiplier means "not here"
 		return CauseNoMatch
 	}
@@ -489,14 +542,14 @@ func (b *Bidder) evalCampaign(c *campaign, cd *cand, req *openrtb.Request, ex *e
 	return CauseNone
 }
 
-// bid reserves a number for c on imp and appends the bid. It returns
+// bid reserves a number for p.c on p.imp and appends the bid. It returns
 // CausePoolExhausted when the pool is, CauseSourceBudget when this client or
 // exchange holds its share of the pool already.
-func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
-	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, ipHash, ifaHash uint64, now time.Time) Cause {
-	if req.Test {
-		return b.testBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, now)
+func (b *Bidder) bid(d *decision, p *pick) Cause {
+	if d.req.Test {
+		return b.testBid(d, p)
 	}
+	s, req, ex, c, now := d.s, d.req, d.ex, p.c, d.now
 	cause, cs, xs := b.admitHold(d, s, ex, c.pool, now)
 	if cause != CauseNone {
 		return cause
@@ -505,22 +558,23 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 	d.buf = append(d.buf, bidPrefix[:]...)
 	d.buf = append(d.buf, '-')
 	d.buf = appendBase32(d.buf, bidSeq.Add(1))
-	bidID := jsonw.UnsafeString(d.buf[start:]) // d.buf is only appended to during a request
+	p.bidID = jsonw.UnsafeString(d.buf[start:]) // d.buf is only appended to during a request
 
 	// The claim lives in the pooled decision: passed to an interface it would escape.
 	claim := &d.claim
 	*claim = numbers.Claim{CampaignID: c.id, PublisherID: req.PublisherID, SiteOrApp: req.SiteOrAppID,
-		Exchange: ex.name, RequestID: req.ID, ImpID: imp.ID, BidID: bidID, Skill: c.skill,
-		PriceMicros: priceMicros, IPHash: ipHash, IFAHash: ifaHash, CreativeID: cr.id, Currency: d.Cur,
-		Country: req.Device.Country, Region: req.Device.Region, DeviceType: uint8(min(max(req.Device.Type, 0), 255))}
+		Exchange: ex.name, RequestID: req.ID, ImpID: p.imp.ID, BidID: p.bidID, Skill: c.skill,
+		PriceMicros: p.price, IPHash: d.ipHash, IFAHash: d.ifaHash, CreativeID: p.cr.id, Currency: d.Cur,
+		Country: req.Device.Country, Region: req.Device.Region, DeviceType: uint8(max(req.Device.Type, 0))}
 	res, ok := b.deps.Reserver.Reserve(c.pool, claim, now)
 	if !ok {
 		b.releaseHold(s, ex, c.pool, cs, xs)
 		d.buf = d.buf[:start]
 		return CausePoolExhausted
 	}
+	p.res = res
 	d.refs = append(d.refs, res.Ref)
-	usd := float64(priceMicros) / 1e6 * d.curRate
+	usd := float64(p.price) / 1e6 * d.curRate
 	if !s.cfg.Shading.Disabled {
 		b.shade.recordBid(ex.name, req.PublisherID, usd)
 	}
@@ -531,10 +585,10 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 		if !s.cfg.Shading.Disabled {
 			pwin = b.shade.winProb(&s.cfg.Shading, ex.name, req.PublisherID, usd)
 		}
-		c.budget.reserve(now.Unix(), int64(float64(priceMicros)*pwin*d.curRate/c.rate))
+		c.budget.reserve(now.Unix(), int64(float64(p.price)*pwin*d.curRate/c.rate))
 	}
-	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID, res, ipHash, ifaHash, now)
-	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, priceMicros, now)
+	b.appendBid(d, p)
+	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, p.price, now)
 	return CauseNone
 }
 
@@ -542,31 +596,33 @@ func (b *Bidder) bid(d *decision, s *snapshot, req *openrtb.Request, imp *openrt
 // number is test_requests.number (no pool entry is reserved), no hold,
 // budget or feedback counter is touched, and the bid id starts with
 // testBidPrefix so its notices change nothing.
-func (b *Bidder) testBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
-	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, now time.Time) Cause {
+func (b *Bidder) testBid(d *decision, p *pick) Cause {
 	start := len(d.buf)
 	d.buf = append(d.buf, testBidPrefix...)
 	d.buf = append(d.buf, bidPrefix[:]...)
 	d.buf = append(d.buf, '-')
 	d.buf = appendBase32(d.buf, bidSeq.Add(1))
-	bidID := jsonw.UnsafeString(d.buf[start:])
-	b.appendBid(d, s, req, imp, ex, c, cr, native, dealID, priceMicros, bidID,
-		numbers.Reservation{E164: s.policy.testNumber}, 0, 0, now)
+	p.bidID = jsonw.UnsafeString(d.buf[start:])
+	p.res = numbers.Reservation{E164: d.s.policy.testNumber}
+	b.appendBid(d, p)
 	return CauseNone
 }
 
-// appendBid renders the markup and signed notice URLs of one bid and
-// appends it to d.Bids.
-func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT,
-	c *campaign, cr *creative, native bool, dealID string, priceMicros int64, bidID string,
-	res numbers.Reservation, ipHash, ifaHash uint64, now time.Time) {
+// appendBid renders the markup and signed notice URLs of p's bid and
+// appends it to d.Bids. A test bid's notice token carries no device hashes.
+func (b *Bidder) appendBid(d *decision, p *pick) {
+	s, req, imp, c, cr, res := d.s, d.req, p.imp, p.c, p.cr, &p.res
+	ipHash, ifaHash := d.ipHash, d.ifaHash
+	if req.Test {
+		ipHash, ifaHash = 0, 0
+	}
 	vars := openrtb.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
 	mStart := len(d.buf)
-	mtype, w, h := 1, cr.w, cr.h
+	mtype, w, h := int(openrtb2.MarkupBanner), cr.w, cr.h
 	escaped := false
-	if native {
+	if p.native {
 		d.buf = openrtb.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
-		mtype, w, h = 4, 0, 0
+		mtype, w, h = int(openrtb2.MarkupNative), 0, 0
 	} else {
 		// Rendered pre-escaped: the banner's HTML is escaped once at config
 		// load instead of on every response (it was ~8% of a bid's CPU).
@@ -575,8 +631,8 @@ func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *
 	}
 	mEnd := len(d.buf)
 
-	t := noticeToken{ref: res.Ref, issued: now.Unix(), price: priceMicros, cur: d.Cur, ipHash: ipHash,
-		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: ex.name, skill: c.skill, bidID: bidID}
+	t := noticeToken{ref: res.Ref, issued: d.now.Unix(), price: p.price, cur: d.Cur, ipHash: ipHash,
+		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: d.ex.name, skill: c.skill, bidID: p.bidID}
 	var urls [3][2]int
 	var payload [2]int
 	var tags kindTags
@@ -608,19 +664,19 @@ func (b *Bidder) appendBid(d *decision, s *snapshot, req *openrtb.Request, imp *
 		exp = s.cfg.Server.BidExp
 	}
 	buf := d.buf
-	d.Bids = append(d.Bids, openrtb.Bid{ID: bidID, ImpID: imp.ID, Price: float64(priceMicros) / 1e6,
-		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: dealID, MType: mtype,
+	d.Bids = append(d.Bids, openrtb.Bid{ID: p.bidID, ImpID: imp.ID, Price: float64(p.price) / 1e6,
+		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: p.deal, MType: mtype,
 		W: w, H: h, NURL: jsonw.UnsafeString(buf[urls[0][0]:urls[0][1]]), BURL: jsonw.UnsafeString(buf[urls[1][0]:urls[1][1]]),
 		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
 }
 
 // catTax is the taxonomy of bid.cat: callbid's categories are IAB Content
-// Category Taxonomy 1.0 codes (IAB13-7), cattax 1.
+// Category Taxonomy 1.0 codes (IAB13-7).
 func catTax(cats []string) int {
 	if len(cats) == 0 {
 		return 0
 	}
-	return 1
+	return int(adcom1.CatTaxIABContent10)
 }
 
 func appendBase32(dst []byte, v uint64) []byte {
@@ -693,8 +749,9 @@ func (s *snapshot) toMicros(v float64, cur string, respRate float64) (float64, b
 
 // clearsFloor decides the deal: the first deal open to our seat and the
 // campaign's advertiser whose floor the price meets; otherwise the open
-// auction when it is not private and the imp floor is met.
-func (s *snapshot) clearsFloor(imp *openrtb.Imp, c *campaign, price, impFloor, respRate float64) (string, Cause) {
+// auction when it is not private and the imp floor (d.impFloor) is met.
+func (d *decision) clearsFloor(imp *openrtb.Imp, c *campaign, price float64) (string, Cause) {
+	s, impFloor, respRate := d.s, d.impFloor, d.curRate
 	open := false
 	for i := range imp.Deals {
 		dl := &imp.Deals[i]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/openrtb"
+	"github.com/prebid/openrtb/v20/openrtb3"
 )
 
 // want is the expected decision: the campaign (and price) of each bid, in
@@ -332,7 +333,7 @@ func TestDecideLateFreesNumbers(t *testing.T) {
 	req.Imps = append(req.Imps, openrtb.Imp{ID: "2", Banner: true, Formats: []openrtb.Format{{W: 320, H: 50}}})
 	// The decision started a second before the clock now reads: past any deadline.
 	r := e.b.Decide(req, "", e.now.Add(-time.Second))
-	if len(r.Bids) != 0 || r.Cause != CauseLate || r.NBR() != openrtb.NBRInsufficientTime {
+	if len(r.Bids) != 0 || r.Cause != CauseLate || r.NBR() != openrtb3.NoBidInsufficientTime {
 		t.Fatalf("got %d bids, cause %v", len(r.Bids), r.Cause)
 	}
 	if len(e.res.losses) != 2 {

@@ -53,7 +53,7 @@ type Participation interface {
 	Admit(skill string) bool
 }
 
-// Publisher sends events to Kafka without blocking (*events.Producer).
+// Publisher sends events to Kafka without blocking (*kafkaio.Producer).
 type Publisher interface {
 	Publish(topic string, key, value []byte) bool
 }

@@ -2,9 +2,7 @@ package bidder
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"math"
-	"net"
 	"net/netip"
 	"sort"
 	"sync"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/callbid/callbid/numbers"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
 )
 
 // Hold budgets: no single source can hold more than its configured share of
@@ -229,15 +226,17 @@ func (l *holdLimiter) exchange(name string, nPools int) *exchangeHolds {
 	return x
 }
 
-// clientAddr is the client's address as 16 bytes: IPv4 in IPv4-mapped form,
-// IPv6 cut to its /64.
-func clientAddr(ctx *fasthttp.RequestCtx) [2]uint64 {
-	ip := ctx.RemoteIP()
-	if v4 := ip.To4(); v4 != nil {
-		return [2]uint64{0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v4))}
-	}
-	if len(ip) == net.IPv6len {
-		return [2]uint64{binary.BigEndian.Uint64(ip[:8]), 0}
+// clientKey is the client's address as 16 bytes: IPv4 in IPv4-mapped form,
+// IPv6 cut to its /64; zero when the address is unknown.
+func clientKey(ip netip.Addr) [2]uint64 {
+	ip = ip.Unmap()
+	switch {
+	case ip.Is4():
+		v4 := ip.As4()
+		return [2]uint64{0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v4[:]))}
+	case ip.Is6():
+		v6 := ip.As16()
+		return [2]uint64{binary.BigEndian.Uint64(v6[:8]), 0}
 	}
 	return [2]uint64{}
 }
@@ -440,17 +439,6 @@ func (b *Bidder) Holds() HoldsReport {
 		r.Clients = r.Clients[:50]
 	}
 	return r
-}
-
-// HandleHolds serves GET /admin/holds (admin listener): Holds as JSON.
-func (b *Bidder) HandleHolds(ctx *fasthttp.RequestCtx) {
-	v, err := json.MarshalIndent(b.Holds(), "", "  ")
-	if err != nil {
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		return
-	}
-	ctx.SetContentType("application/json")
-	ctx.SetBody(append(v, '\n'))
 }
 
 // holdsCollector exports callbid_bidder_source_holds{exchange,pool} at scrape.

@@ -1,6 +1,7 @@
 package bidder
 
 import (
+	"errors"
 	"time"
 
 	"github.com/callbid/callbid/numbers"
@@ -56,5 +57,23 @@ func (b *Bidder) settle(t *noticeToken, billed bool, clearing int64, now time.Ti
 // reservation's lease record is acknowledged by Kafka: a win is answered
 // 204 only once its lease would survive a crash.
 func (b *Bidder) leaseDurable(t *noticeToken) bool {
-	return b.deps.Reserver.AwaitLease(t.ref) == nil
+	err := b.deps.Reserver.AwaitLease(t.ref)
+	// Not held: the number moved on (a collision, counted) and there is no
+	// lease of this ref to wait for.
+	return err == nil || errors.Is(err, numbers.ErrNotHeld)
+}
+
+// leaseHeld is leaseDurable for a repeated win or bill: when this process
+// does not hold the reservation, the first notice may have been applied by
+// an earlier process that died before its lease record was durable (its
+// impression record, which fills the dedupe set on replay, did reach
+// Kafka), so the lease is settled again from the token: restored when that
+// is safe, a collision otherwise.
+func (b *Bidder) leaseHeld(t *noticeToken, kind noticeKind, clearing int64, now time.Time) bool {
+	err := b.deps.Reserver.AwaitLease(t.ref)
+	if errors.Is(err, numbers.ErrNotHeld) {
+		b.settle(t, kind == noticeBill, clearing, now)
+		return b.leaseDurable(t)
+	}
+	return err == nil
 }

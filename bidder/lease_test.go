@@ -75,3 +75,36 @@ func TestNoticeRestoresStaleReservation(t *testing.T) {
 		t.Fatalf("restored claim %+v", c)
 	}
 }
+
+// A process that replayed a win from callbid.impressions.v1 (so the retry
+// is a duplicate) but never saw its lease record, because the earlier
+// process died before the record was durable, restores the lease on the
+// retried win instead of answering 204 with no lease behind it.
+func TestDuplicateWinWithoutLeaseRestores(t *testing.T) {
+	e := newEnv(t, baseConfig(), 0)
+	r := e.b.Decide(banner300(), "exA", e.now)
+	if len(r.Bids) != 1 {
+		t.Fatalf("no bid: %v", r.Cause)
+	}
+	tok := []byte(tokenOf(t, r.Bids[0].NURL))
+	at := e.now.Add(time.Second)
+	if o, _ := e.b.applyNotice(noticeWin, tok, nil, at); o != noticeApplied {
+		t.Fatalf("first win: %s", noticeOutcomeNames[o])
+	}
+	// The restart: the pool no longer holds the reservation, the dedupe set
+	// (rebuilt from the impression record) still has the win.
+	e.res.stale = true
+	e.res.awaitErr = numbers.ErrNotHeld
+	if o, st := e.b.applyNotice(noticeWin, tok, nil, at.Add(time.Second)); o != noticeDuplicate || st != 204 {
+		t.Fatalf("retried win: %s %d, want duplicate 204", noticeOutcomeNames[o], st)
+	}
+	if len(e.res.restored) != 1 {
+		t.Fatalf("Restore called %d times on the retried win, want 1", len(e.res.restored))
+	}
+	// While the restored lease is not durable the retry is refused, so the
+	// exchange retries again.
+	e.res.awaitErr = numbers.ErrLeaseNotDurable
+	if o, st := e.b.applyNotice(noticeWin, tok, nil, at.Add(2*time.Second)); o != noticeNotDurable || st != 503 {
+		t.Fatalf("retried win, lease not durable: %s %d, want 503", noticeOutcomeNames[o], st)
+	}
+}

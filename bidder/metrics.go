@@ -11,13 +11,9 @@ import (
 // metrics holds the bidder's collectors, resolved per label value up front so
 // the hot path never calls WithLabelValues.
 type metrics struct {
-	requests       prometheus.Counter
 	bids           prometheus.Counter
 	noBidVec       *prometheus.CounterVec
 	noBids         [numCauses]prometheus.Counter
-	badVec         *prometheus.CounterVec
-	bad            [numBadReasons]prometheus.Counter
-	latency        prometheus.Histogram
 	noticeVec      *prometheus.CounterVec
 	notices        [numNoticeKinds][numNoticeOutcomes]prometheus.Counter
 	winVec         *prometheus.CounterVec
@@ -31,41 +27,19 @@ type metrics struct {
 	holdsReserved  *prometheus.CounterVec
 	holdsRefused   *prometheus.CounterVec
 	impsCapped     prometheus.Counter
-	srv            *serverMetrics // listeners and admission control
 }
-
-// badReason labels requests refused before a decision.
-type badReason uint8
-
-const (
-	badMalformed badReason = iota
-	badTooLarge
-	badGzip
-	badMethod
-	numBadReasons
-)
 
 // numWinResults covers numbers.WinResult values 0 (unexpected) to WinUnknown.
 const numWinResults = int(numbers.WinFallback) + 1
 
 var winResultNames = [numWinResults]string{"other", "leased", "duplicate", "late", "collision", "unknown", "fallback"}
 
-var badReasonNames = [numBadReasons]string{"malformed", "too_large", "bad_gzip", "method"}
-
 func newMetrics() *metrics {
 	m := &metrics{
-		srv: newServerMetrics(),
-		requests: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_requests_total",
-			Help: "Bid requests received on /openrtb2/bid."}),
 		bids: prometheus.NewCounter(prometheus.CounterOpts{Name: "callbid_bidder_bids_total",
 			Help: "Bids sent (one per imp bid on)."}),
 		noBidVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_nobids_total",
 			Help: "Bid requests answered without a bid, by reason."}, []string{"reason"}),
-		badVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_bad_requests_total",
-			Help: "Bid requests refused before a decision (400/405/413), by reason."}, []string{"reason"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "callbid_bidder_request_seconds",
-			Help:    "Time from reading a bid request to writing the answer, excluding network.",
-			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3}}),
 		noticeVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbid_bidder_notices_total",
 			Help: "Win/bill/loss notices by outcome (forged: bad signature, expired: token too old, " +
 				"wrong_kind: another notice's token, conflict: win or bill after the loss or the reverse, probe: HEAD)."},
@@ -101,9 +75,6 @@ func newMetrics() *metrics {
 			m.clearing[k][r] = m.clearingVec.WithLabelValues(noticeKindNames[k], clearingResultNames[r])
 		}
 	}
-	for r := range m.bad {
-		m.bad[r] = m.badVec.WithLabelValues(badReasonNames[r])
-	}
 	for r := range m.winResults {
 		m.winResults[r] = m.winVec.WithLabelValues(winResultNames[r])
 	}
@@ -122,14 +93,9 @@ func (b *Bidder) RegisterMetrics(reg prometheus.Registerer) error {
 	holds := holdsCollector{b: b, desc: prometheus.NewDesc("callbid_bidder_source_holds",
 		"Numbers held per exchange and pool: reservations in the last hold period (an upper bound; wins and losses end holds sooner). "+
 			"Top client addresses: GET /admin/holds.", []string{"exchange", "pool"}, nil)}
-	for _, c := range []prometheus.Collector{m.requests, m.bids, m.noBidVec, m.badVec, m.latency, m.noticeVec,
+	for _, c := range []prometheus.Collector{m.bids, m.noBidVec, m.noticeVec,
 		m.winVec, m.reloads, m.reloadErrors, m.publishDropped, m.replayedSpend, m.clearingVec,
 		m.holdsReserved, m.holdsRefused, m.impsCapped, holds} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, c := range m.srv.collectors() {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -6,10 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"hash"
 	"math"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +17,6 @@ import (
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/numbers"
 	"github.com/cespare/xxhash/v2"
-	"github.com/valyala/fasthttp"
 )
 
 // Notice tokens (version 2): base64url(payload) "." base64url(tag), where
@@ -277,23 +276,41 @@ const (
 var noticeOutcomeNames = [numNoticeOutcomes]string{"applied", "duplicate", "malformed", "forged", "expired",
 	"wrong_kind", "conflict", "probe", "not_durable", "test"}
 
-// handleNotice serves /notice/{win|bill|loss}?t=…&p=…. HEAD checks the token
-// and answers as GET would, without changing anything.
-func (b *Bidder) handleNotice(ctx *fasthttp.RequestCtx, kind noticeKind) {
-	if !ctx.IsGet() && !ctx.IsPost() && !ctx.IsHead() {
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		return
+// NoticeKind names a notice route: /notice/win, /notice/bill, /notice/loss.
+type NoticeKind uint8
+
+// The notice kinds, in the order of the tags in a token.
+const (
+	NoticeWin  = NoticeKind(noticeWin)
+	NoticeBill = NoticeKind(noticeBill)
+	NoticeLoss = NoticeKind(noticeLoss)
+)
+
+// NoticeQuery holds a notice URL's parameters: t (the token), p
+// (${AUCTION_PRICE}), c (${AUCTION_CURRENCY}) and m (${AUCTION_MIN_TO_WIN}).
+// The slices are not retained.
+type NoticeQuery struct {
+	Token, Price, Currency, MinToWin []byte
+}
+
+// Notice applies one notice of kind and returns the HTTP status to answer
+// (204 applied or nothing to retry, 400 malformed, 403 forged, expired or
+// another kind's token, 503 not durable yet: retry). With probe (HEAD) it
+// answers as the notice would, without changing anything.
+func (b *Bidder) Notice(kind NoticeKind, probe bool, q *NoticeQuery) int {
+	k := noticeKind(kind)
+	if k >= numNoticeKinds {
+		return http.StatusNotFound
 	}
 	var outcome noticeOutcome
 	var status int
-	if ctx.IsHead() {
-		outcome, status = b.probeNotice(kind, ctx.QueryArgs().Peek("t"), b.now())
+	if probe {
+		outcome, status = b.probeNotice(k, q.Token, b.now())
 	} else {
-		q := ctx.QueryArgs()
-		outcome, status = b.applyNoticeFull(kind, q.Peek("t"), q.Peek("p"), q.Peek("c"), q.Peek("m"), b.now())
+		outcome, status = b.applyNoticeFull(k, q.Token, q.Price, q.Currency, q.MinToWin, b.now())
 	}
-	b.m.notices[kind][outcome].Inc()
-	ctx.SetStatusCode(status)
+	b.m.notices[k][outcome].Inc()
+	return status
 }
 
 // checkNotice authenticates tok for kind and checks its age. On failure it
@@ -307,17 +324,17 @@ func (b *Bidder) checkNotice(s *snapshot, kind noticeKind, tok []byte, now time.
 	}
 	switch {
 	case errors.Is(err, errTokenForged):
-		return t, noticeForged, fasthttp.StatusForbidden
+		return t, noticeForged, http.StatusForbidden
 	case errors.Is(err, errTokenWrongKind):
-		return t, noticeWrongKind, fasthttp.StatusForbidden
+		return t, noticeWrongKind, http.StatusForbidden
 	case err != nil:
-		return t, noticeMalformed, fasthttp.StatusBadRequest
+		return t, noticeMalformed, http.StatusBadRequest
 	}
 	issued := time.Unix(t.issued, 0)
 	if now.Sub(issued) > s.cfg.Server.NoticeTTL || issued.Sub(now) > time.Minute {
-		return t, noticeExpired, fasthttp.StatusForbidden
+		return t, noticeExpired, http.StatusForbidden
 	}
-	return t, noticeApplied, fasthttp.StatusNoContent
+	return t, noticeApplied, http.StatusNoContent
 }
 
 // probeNotice answers a HEAD: the status a GET would get for the token, and
@@ -326,7 +343,7 @@ func (b *Bidder) probeNotice(kind noticeKind, tok []byte, now time.Time) (notice
 	if _, o, st := b.checkNotice(b.snap.Load(), kind, tok, now); o != noticeApplied {
 		return o, st
 	}
-	return noticeProbe, fasthttp.StatusNoContent
+	return noticeProbe, http.StatusNoContent
 }
 
 // applyNotice verifies and applies one notice; it returns the outcome and
@@ -354,11 +371,11 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 		return o, st
 	}
 	if len(t.bidID) >= len(testBidPrefix) && t.bidID[:len(testBidPrefix)] == testBidPrefix {
-		return noticeTest, fasthttp.StatusNoContent // test=1: no lease, spend, dedupe entry or event
+		return noticeTest, http.StatusNoContent // test=1: no lease, spend, dedupe entry or event
 	}
 	if kind != noticeLoss && b.deps.Reserver.Replaying() {
 		// Leases read back from the log could overwrite this one: retry later.
-		return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		return noticeNotDurable, http.StatusServiceUnavailable
 	}
 	price = b.convertClearing(s, kind, price, cur, t.cur)
 	if len(mtw) > 0 && mtw[0] != '$' {
@@ -366,13 +383,13 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 	}
 	switch b.dedupe.apply(bidKey(t.bidID), kind, now) {
 	case dedupeDuplicate:
-		if kind != noticeLoss && !b.leaseDurable(&t) {
-			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+		if kind != noticeLoss && !b.leaseHeld(&t, kind, b.clearing(kind, price, t.price), now) {
+			return noticeNotDurable, http.StatusServiceUnavailable
 		}
-		return noticeDuplicate, fasthttp.StatusNoContent
+		return noticeDuplicate, http.StatusNoContent
 	case dedupeConflict:
 		// 204: the exchange has nothing to retry; the counter shows it.
-		return noticeConflict, fasthttp.StatusNoContent
+		return noticeConflict, http.StatusNoContent
 	}
 	b.observeNotice(s, &t, kind, price, mtw)
 	switch kind {
@@ -381,7 +398,7 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 		b.settle(&t, false, clearing, now)
 		b.publishImpression(&t, "win", clearing, now)
 		if !b.leaseDurable(&t) {
-			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+			return noticeNotDurable, http.StatusServiceUnavailable
 		}
 	case noticeBill:
 		cp, _ := parseClearing(price, t.price, true) // counted below, once per bill
@@ -391,13 +408,13 @@ func (b *Bidder) applyNoticeFull(kind noticeKind, tok, price, cur, mtw []byte, n
 			b.publishImpression(&t, "bill", clearing, now)
 		}
 		if !b.leaseDurable(&t) {
-			return noticeNotDurable, fasthttp.StatusServiceUnavailable
+			return noticeNotDurable, http.StatusServiceUnavailable
 		}
 	case noticeLoss:
 		b.deps.Reserver.Loss(t.ref, now)
 		b.publishImpression(&t, "loss", b.clearing(kind, price, t.price), now) // the winning price, when the exchange tells
 	}
-	return noticeApplied, fasthttp.StatusNoContent
+	return noticeApplied, http.StatusNoContent
 }
 
 // bidKey is the dedupe key of a bid id.
@@ -548,12 +565,12 @@ func (b *Bidder) publishImpression(t *noticeToken, kind string, price int64, now
 	if b.deps.Publisher == nil {
 		return
 	}
-	v, err := json.Marshal(events.Impression{BidID: t.bidID, Kind: kind, CampaignID: t.campaign,
+	im := events.Impression{BidID: t.bidID, Kind: kind, CampaignID: t.campaign,
 		PublisherID: t.publisher, Exchange: t.exchange, Skill: t.skill, PriceMicros: price,
-		Currency: t.cur, At: now.UTC(), IPHash: t.ipHash, IFAHash: t.ifaHash})
-	if err != nil {
-		return
-	}
+		Currency: t.cur, At: now.UTC(), IPHash: t.ipHash, IFAHash: t.ifaHash}
+	// The producer copies the record, so a stack buffer does.
+	var buf [512]byte
+	v := events.AppendImpression(buf[:0], &im)
 	if !b.deps.Publisher.Publish(events.TopicImpressions, []byte(t.bidID), v) {
 		b.m.publishDropped.Inc()
 	}

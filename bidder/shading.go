@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/callbid/callbid/openrtb"
+	"github.com/prebid/openrtb/v20/openrtb3"
 )
 
 // Bid shading in first-price auctions (at=1). In a first-price auction the
@@ -382,18 +383,19 @@ func firstPrice(req *openrtb.Request, imp *openrtb.Imp, dealID string) bool {
 	if dealID != "" {
 		for i := range imp.Deals {
 			if dl := &imp.Deals[i]; dl.ID == dealID && dl.AT != 0 {
-				return dl.AT == 1
+				return dl.AT == int(openrtb3.FirstPrice)
 			}
 		}
 	}
-	return req.AT == 1
+	return req.AT == int(openrtb3.FirstPrice)
 }
 
-// shadePrice shades value (micro-units of the response currency) for a
-// first-price auction; the result is between the floor that applies and value.
-func (b *Bidder) shadePrice(s *snapshot, req *openrtb.Request, imp *openrtb.Imp, ex *exchangeRT, dealID string,
-	value, impFloor, curRate float64) float64 {
-	floor := impFloor
+// shadePrice shades value (micro-units of the response currency) of p for
+// a first-price auction; the result is between the floor that applies and
+// value.
+func (b *Bidder) shadePrice(d *decision, p *pick, value float64) float64 {
+	s, req, imp, ex, dealID, curRate := d.s, d.req, p.imp, d.ex, p.deal, d.curRate
+	floor := d.impFloor
 	if dealID != "" {
 		for i := range imp.Deals {
 			if dl := &imp.Deals[i]; dl.ID == dealID {
@@ -408,9 +410,9 @@ func (b *Bidder) shadePrice(s *snapshot, req *openrtb.Request, imp *openrtb.Imp,
 		lo := max(floor, value*cfg.MinFactor, 1)
 		return min(lo*math.Pow(value/lo, f), value)
 	}
-	p := b.shade.price(cfg, ex.name, req.PublisherID, value*usd, floor*usd) / usd
+	price := b.shade.price(cfg, ex.name, req.PublisherID, value*usd, floor*usd) / usd
 	// Rounding to the grid must not cross the floor or the value.
-	return min(max(p, floor, 1), value)
+	return min(max(price, floor, 1), value)
 }
 
 // observeNotice feeds a win or loss notice to the shader: the bid price,

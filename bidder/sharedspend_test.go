@@ -3,7 +3,7 @@ package bidder
 import (
 	"testing"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestSharedSpendCountsEveryInstancesBills: two instances with the same
@@ -30,7 +30,7 @@ func TestSharedSpendCountsEveryInstancesBills(t *testing.T) {
 	feed := func(to *testEnv, from ...*testEnv) {
 		for _, f := range from {
 			for _, m := range f.pub.msgs {
-				to.b.ReplaySpend(events.Message{Topic: m.topic, Key: []byte(m.key), Value: []byte(m.value)})
+				to.b.ReplaySpend(kafkaio.Message{Topic: m.topic, Key: []byte(m.key), Value: []byte(m.value)})
 			}
 		}
 	}

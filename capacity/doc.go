@@ -6,7 +6,7 @@
 //
 // # Goroutines
 //
-//   - Consumer goroutines (one per topic, from the events package) call
+//   - Consumer goroutines (one per topic, from package kafkaio) call
 //     HandleAgentState and HandleCall. They update the agent and call tables
 //     under a mutex that the bid path never takes.
 //   - Run, one goroutine, rebuilds an immutable snapshot at most every
@@ -136,7 +136,7 @@
 // # Bad input and bounds
 //
 // Records reach the model decoded and checked by the events consumer
-// (events.NewRecordConsumer): malformed JSON, a missing agent_id or
+// (kafkaio.NewRecordConsumer): malformed JSON, a missing agent_id or
 // call_id, a negative seq, ttl or duration, an unknown event_type,
 // routing_state or next_routing_state, a proficiency outside 0–5, and times
 // beyond kafka.max_future_skew never get here; they are counted in

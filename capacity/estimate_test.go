@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestHandleTimeFollowsFeedWithin20Calls: a center whose calls take 60 s
@@ -67,7 +68,7 @@ func TestNextRoutingStateIsNoCapacity(t *testing.T) {
 	for i := range 4 {
 		b, _ := json.Marshal(events.AgentState{AgentID: agentID(i), Seq: 2, EventType: "STATE_CHANGE", OccurredAt: clk.t,
 			RoutingState: "BUSY", NextRoutingState: "OFFLINE", Skills: []events.AgentSkill{sk("sales", 3)}})
-		_ = feedAgent(m, events.Message{Value: b})
+		_ = feedAgent(m, kafkaio.Message{Value: b})
 	}
 	m.rebuild()
 	v := m.view("sales")
@@ -80,7 +81,7 @@ func TestNextRoutingStateIsNoCapacity(t *testing.T) {
 	// Changing their mind (next state cleared) brings them back.
 	b, _ := json.Marshal(events.AgentState{AgentID: agentID(0), Seq: 3, EventType: "STATE_CHANGE", OccurredAt: clk.t,
 		RoutingState: "BUSY", Skills: []events.AgentSkill{sk("sales", 3)}})
-	_ = feedAgent(m, events.Message{Value: b})
+	_ = feedAgent(m, kafkaio.Message{Value: b})
 	m.rebuild()
 	if v := m.view("sales"); v.capacityAgents != 7 {
 		t.Fatalf("capacity agents %.2f, want 7", v.capacityAgents)

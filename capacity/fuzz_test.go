@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // FuzzHandleAgentState feeds arbitrary values to the consumer path: it must
@@ -25,8 +25,8 @@ func FuzzHandleAgentState(f *testing.F) {
 	f.Add([]byte(`{}`), []byte(`{"call_id":"c1","event_type":"ENDED","skill":"m","talk_ms":9223372036854775807,"occurred_at":"0001-01-01T00:00:01Z"}`))
 	m, clk := newTestModel(f, Config{MaxSkills: 50}, "mortgage")
 	f.Fuzz(func(t *testing.T, agentValue, callValue []byte) {
-		feedAgent(m, events.Message{Value: agentValue})
-		feedCall(m, events.Message{Value: callValue})
+		feedAgent(m, kafkaio.Message{Value: agentValue})
+		feedCall(m, kafkaio.Message{Value: callValue})
 		clk.add(time.Second)
 		m.rebuild()
 		_ = m.View("mortgage", 3, 4)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -60,7 +60,7 @@ func TestSeqlessStateChangesAllApplied(t *testing.T) {
 // really jumped is followed once the next event confirms the jump.
 func TestSeqJump(t *testing.T) {
 	m, clk := newTestModel(t, Config{}, "mortgage")
-	ev := func(seq int64, typ, state string) events.Message {
+	ev := func(seq int64, typ, state string) kafkaio.Message {
 		return agentEv{id: "a1", seq: seq, typ: typ, state: state, at: clk.t, sk: []events.AgentSkill{sk("mortgage", 4)}}.msg(t)
 	}
 	feedAgent(m, ev(5, "LOGIN", "BUSY"))
@@ -88,7 +88,7 @@ func TestSeqJump(t *testing.T) {
 	// as the agent's latest, or the agent's entry had expired): it pins
 	// nothing, the next real event applies by time. An older one does not.
 	m2, clk2 := newTestModel(t, Config{}, "mortgage")
-	first := func(seq int64, typ, state string, at time.Time) events.Message {
+	first := func(seq int64, typ, state string, at time.Time) kafkaio.Message {
 		return agentEv{id: "a2", seq: seq, typ: typ, state: state, at: at, sk: []events.AgentSkill{sk("mortgage", 4)}}.msg(t)
 	}
 	if err := feedAgent(m2, first(9_000_000_000_000_000_000, "STATE_CHANGE", "AVAILABLE", clk2.ago(time.Minute))); err != nil {
@@ -164,13 +164,12 @@ func TestHostileAgentRecordsBeforeAndAfterReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 1},
-		[]string{events.TopicAgentState}, zerolog.Nop())
+	broker, err := startBroker(1, events.TopicAgentState)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	kcfg := events.Config{Brokers: []string{broker.Addr()}}
+	kcfg := kafkaio.Config{Brokers: []string{broker.Addr()}}
 	now := time.Now().UTC()
 	at := now.Add(-time.Second).Format(time.RFC3339Nano)
 	rec := func(id string, seq int64, typ, state, skills, extra string) string {
@@ -201,7 +200,7 @@ func TestHostileAgentRecordsBeforeAndAfterReplay(t *testing.T) {
 		rec("connect-1", 0, "STATE_CHANGE", "BUSY", mortgage, `,"next_routing_state":"OFFLINE"`),
 		"\x00\x00\x00\x00\x07" + rec("framed", 3, "LOGIN", "AVAILABLE", mortgage, ""), // Schema Registry framing
 	}
-	prod := events.NewProducer(kcfg, zerolog.Nop())
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	for _, v := range values {
 		if !prod.Publish(events.TopicAgentState, nil, []byte(v)) {
 			t.Fatal("producer queue full")
@@ -216,7 +215,7 @@ func TestHostileAgentRecordsBeforeAndAfterReplay(t *testing.T) {
 	wantBad := map[string]uint64{events.ReasonSeqJump: 1, events.ReasonFutureTime: 1, events.ReasonProficiencyOutOfRange: 1, events.ReasonNegativeTTL: 1}
 	for _, run := range []string{"first consumption", "replay after a restart"} {
 		m := New(Config{}, []string{"mortgage"}, zerolog.Nop())
-		c := events.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)
+		c := kafkaio.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { c.Run(ctx); close(done) }()

@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
 // TestKafkaEndToEndLatency runs the real path over TCP: an embedded kfake
-// broker on loopback, events.Producer → cc.agent-state.v1 → events.Consumer →
+// broker on loopback, kafkaio.Producer → cc.agent-state.v1 → kafkaio.Consumer →
 // Model.HandleAgentState → Run's rebuild → View. It measures, for 50 state
 // changes, the time from Publish until View answers differently, while 2,000
 // other agents send background changes. p99 must be ≤ 100 ms. Then it stops
@@ -33,13 +33,12 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
-		[]string{events.TopicAgentState}, zerolog.Nop())
+	broker, err := startBroker(4, events.TopicAgentState)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	kcfg := events.Config{Brokers: []string{broker.Addr()}}
+	kcfg := kafkaio.Config{Brokers: []string{broker.Addr()}}
 	if err := kcfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +47,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var probeSeen atomic.Int64
-	cons := events.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), func(ev *events.AgentState) error {
+	cons := kafkaio.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), func(ev *events.AgentState) error {
 		if ev.AgentID == "acme:agent-0" {
 			probeSeen.Store(time.Now().UnixNano())
 		}
@@ -57,7 +56,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	runDone := make(chan struct{}, 2)
 	go func() { cons.Run(ctx); runDone <- struct{}{} }()
 	go func() { m.Run(ctx); runDone <- struct{}{} }()
-	prod := events.NewProducer(kcfg, zerolog.Nop())
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer ccancel()
@@ -94,7 +93,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 	// Background churn: ~400 changes/s on other agents while measuring.
 	bgStop := make(chan struct{})
 	bgDone := make(chan struct{})
-	bgPub := events.NewProducer(kcfg, zerolog.Nop())
+	bgPub := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	go func() {
 		defer close(bgDone)
 		tick := time.NewTicker(5 * time.Millisecond)
@@ -231,21 +230,20 @@ func TestKafkaThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker; skipped with -short")
 	}
-	broker, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: "127.0.0.1:0", Partitions: 4},
-		[]string{events.TopicAgentState}, zerolog.Nop())
+	broker, err := startBroker(4, events.TopicAgentState)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	kcfg := events.Config{Brokers: []string{broker.Addr()}}
+	kcfg := kafkaio.Config{Brokers: []string{broker.Addr()}}
 	m := New(Config{}, benchSkills, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cons := events.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)
+	cons := kafkaio.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)
 	done := make(chan struct{}, 2)
 	go func() { cons.Run(ctx); done <- struct{}{} }()
 	go func() { m.Run(ctx); done <- struct{}{} }()
-	prod := events.NewProducer(kcfg, zerolog.Nop())
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 
 	const agents, total = 10_000, 30_000
 	start := time.Now()

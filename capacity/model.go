@@ -238,7 +238,7 @@ func eventTime(t time.Time, now int64) int64 {
 }
 
 // HandleAgentState applies one checked cc.agent-state.v1 record (the events
-// consumer decodes and checks it; see events.NewRecordConsumer). Called from
+// consumer decodes and checks it; see kafkaio.NewRecordConsumer). Called from
 // the consumer goroutine. Valid events not applied are counted per reason;
 // an error is a record bad in context (a seq jump), which the consumer
 // counts and logs.

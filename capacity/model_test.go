@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -41,7 +42,7 @@ type agentEv struct {
 	sk    []events.AgentSkill
 }
 
-func (e agentEv) msg(t testing.TB) events.Message {
+func (e agentEv) msg(t testing.TB) kafkaio.Message {
 	t.Helper()
 	b, err := json.Marshal(events.AgentState{
 		AgentID: e.id, Seq: e.seq, EventType: e.typ, OccurredAt: e.at, RoutingState: e.state,
@@ -50,20 +51,20 @@ func (e agentEv) msg(t testing.TB) events.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return events.Message{Topic: events.TopicAgentState, Key: []byte(e.id), Value: b, Time: e.at}
+	return kafkaio.Message{Topic: events.TopicAgentState, Key: []byte(e.id), Value: b, Time: e.at}
 }
 
 func sk(name string, prof float64) events.AgentSkill {
 	return events.AgentSkill{Name: name, Proficiency: prof}
 }
 
-func callMsg(t testing.TB, c events.Call) events.Message {
+func callMsg(t testing.TB, c events.Call) kafkaio.Message {
 	t.Helper()
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return events.Message{Topic: events.TopicCall, Key: []byte(c.CallID), Value: b}
+	return kafkaio.Message{Topic: events.TopicCall, Key: []byte(c.CallID), Value: b}
 }
 
 func agentID(i int) string { return "acme:agent-" + itoa(i) }
@@ -243,7 +244,7 @@ func TestBadEventsRejectedBeforeTheModel(t *testing.T) {
 		`{"agent_id":"a","seq":1,"event_type":"LOGIN","routing_state":"AVAILABLE","ttl_seconds":99999999999}`:                  events.ReasonTTLOutOfRange,
 	}
 	for v, want := range bad {
-		if got := events.Reason(feedAgent(m, events.Message{Value: []byte(v)})); got != want {
+		if got := events.Reason(feedAgent(m, kafkaio.Message{Value: []byte(v)})); got != want {
 			t.Errorf("agent-state %s: reason %q, want %q", v, got, want)
 		}
 	}
@@ -256,11 +257,11 @@ func TestBadEventsRejectedBeforeTheModel(t *testing.T) {
 		`{"call_id":"c","event_type":"ENDED","skill":"mortgage","occurred_at":"2026-11-23T14:00:00Z","talk_ms":1e12}`: events.ReasonMalformedJSON,
 	}
 	for v, want := range badCalls {
-		if got := events.Reason(feedCall(m, events.Message{Value: []byte(v)})); got != want {
+		if got := events.Reason(feedCall(m, kafkaio.Message{Value: []byte(v)})); got != want {
 			t.Errorf("call %s: reason %q, want %q", v, got, want)
 		}
 	}
-	if err := feedCall(m, events.Message{Value: []byte(`{"call_id":"c","event_type":"QUEUED","occurred_at":"2026-11-23T14:00:00Z"}`)}); err != nil {
+	if err := feedCall(m, kafkaio.Message{Value: []byte(`{"call_id":"c","event_type":"QUEUED","occurred_at":"2026-11-23T14:00:00Z"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.counts[topicCall][ignNoSkill].Load(); got != 1 {
@@ -278,7 +279,7 @@ func TestBadEventsRejectedBeforeTheModel(t *testing.T) {
 
 func TestSeqOrdering(t *testing.T) {
 	m, clk := newTestModel(t, Config{}, "mortgage")
-	ev := func(seq int64, state string) events.Message {
+	ev := func(seq int64, state string) kafkaio.Message {
 		return agentEv{id: "a1", seq: seq, typ: "STATE_CHANGE", state: state, at: clk.t, sk: []events.AgentSkill{sk("mortgage", 4)}}.msg(t)
 	}
 	feedAgent(m, ev(10, "AVAILABLE"))
@@ -628,11 +629,11 @@ func TestReasonLabels(t *testing.T) {
 // feedAgent hands one Kafka record to the model as the events consumer does:
 // decoded and checked once, then HandleAgentState. It returns the error the
 // consumer would count (nil for an applied or ignored event).
-func feedAgent(m *Model, msg events.Message) error {
-	return events.NewDispatch[events.AgentState](events.Config{}, m.HandleAgentState)(msg)
+func feedAgent(m *Model, msg kafkaio.Message) error {
+	return kafkaio.NewDispatch[events.AgentState](kafkaio.Config{}, m.HandleAgentState)(msg)
 }
 
 // feedCall is feedAgent for cc.call.v1.
-func feedCall(m *Model, msg events.Message) error {
-	return events.NewDispatch[events.Call](events.Config{}, m.HandleCall)(msg)
+func feedCall(m *Model, msg kafkaio.Message) error {
+	return kafkaio.NewDispatch[events.Call](kafkaio.Config{}, m.HandleCall)(msg)
 }

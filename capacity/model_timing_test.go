@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -46,10 +46,10 @@ func loadedModel(b testing.TB, nAgents int) *Model {
 	var buf []byte
 	for i := range nAgents {
 		buf = agentJSON(buf[:0], i, 1, routingStates[i%len(routingStates)])
-		feedAgent(m, events.Message{Value: buf})
+		feedAgent(m, kafkaio.Message{Value: buf})
 	}
 	for i := range 200 {
-		feedCall(m, events.Message{Value: []byte(`{"call_id":"w` + strconv.Itoa(i) + `","event_type":"QUEUED","skill":"` +
+		feedCall(m, kafkaio.Message{Value: []byte(`{"call_id":"w` + strconv.Itoa(i) + `","event_type":"QUEUED","skill":"` +
 			benchSkills[i%len(benchSkills)] + `"}`)})
 	}
 	m.rebuild()
@@ -142,7 +142,7 @@ func BenchmarkHandleAgentState(b *testing.B) {
 			for b.Loop() {
 				seq := int64(i/n) + 2
 				buf = agentJSON(buf[:0], i%n, seq, routingStates[(i/n+i)%len(routingStates)])
-				feedAgent(m, events.Message{Value: buf})
+				feedAgent(m, kafkaio.Message{Value: buf})
 				i++
 			}
 			b.ReportMetric(float64(i)/time.Since(start).Seconds(), "events/s")

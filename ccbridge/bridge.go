@@ -19,7 +19,7 @@ import (
 	"github.com/callbid/callbid/events"
 )
 
-// Sink is where records go; *events.Producer is one. Publish must not block
+// Sink is where records go; *kafkaio.Producer is one. Publish must not block
 // and reports false when the record was dropped.
 type Sink interface {
 	Publish(topic string, key, value []byte) bool

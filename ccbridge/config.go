@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // Defaults for the zero values of Config.
@@ -33,8 +34,8 @@ const (
 // field path from the file's root.
 type Config struct {
 	// Kafka is the same section callbid reads (brokers, client, TLS/SASL as
-	// the events package supports them).
-	Kafka events.Config `yaml:"kafka"`
+	// package kafkaio supports them).
+	Kafka kafkaio.Config `yaml:"kafka"`
 	// AgentIDPrefix is put in front of every platform agent id, e.g.
 	// "acme:" → "acme:4f1c…", so two centers cannot collide.
 	AgentIDPrefix string `yaml:"agent_id_prefix"`

@@ -37,9 +37,13 @@
 // Dispositions (Genesys wrap-up codes, Twilio task outcomes) map to
 // cc.outcome.v1 dispositions through a config table.
 //
+// The webhook and admin listeners are httpapi/bridge's (routes, signatures,
+// API keys, answers); they call HandleJSON and TwilioForm, and WebhookAuth,
+// Refused and Oversized.
+//
 // Goroutines: the webhook listener's handlers, the NDJSON reader and the
 // heartbeat ticker all call the Bridge; one mutex serialises them (the
 // bridge is off callbid's bid path, and per-agent order matters more than
-// parallelism). Output goes to a Sink (events.Producer), whose Publish
+// parallelism). Output goes to a Sink (kafkaio.Producer), whose Publish
 // never blocks.
 package ccbridge

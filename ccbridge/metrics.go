@@ -4,9 +4,6 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // RegisterMetrics registers the ccbridge_* series (the Stats counters).
@@ -42,19 +39,4 @@ func (b *Bridge) RegisterMetrics(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
-}
-
-// AdminHandler serves /healthz and /metrics (from g) for the admin listener.
-func AdminHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
-	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	return func(ctx *fasthttp.RequestCtx) {
-		switch string(ctx.Path()) {
-		case "/healthz":
-			ctx.SetStatusCode(fasthttp.StatusOK)
-		case "/metrics":
-			metrics(ctx)
-		default:
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-		}
-	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // Publisher takes one record for a topic; false means it was dropped.
-// *events.Producer satisfies it.
+// *kafkaio.Producer satisfies it.
 type Publisher interface {
 	Publish(topic string, key, value []byte) bool
 }

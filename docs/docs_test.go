@@ -106,7 +106,8 @@ func TestSchemasRejectBadRecords(t *testing.T) {
 		{"impression", `{"bid_id":"b","kind":"click","campaign_id":"c","price_micros":1,"currency":"USD","at":"2026-11-23T13:05:00Z"}`, "unknown kind"},
 		{"attribution", `{"call_id":"c","dnis":"+18005550110","started_at":"2026-11-23T13:05:00Z","match":"maybe","accepted":true}`, "unknown match"},
 		{"lease", `{"o":"i","pool":"p","gen":1,"st":"leased"}`, "leased without its lease fields"},
-		{"lease", `{"o":"i","pool":"p","gen":1,"st":"held"}`, "held is not recorded"},
+		{"lease", `{"o":"i","pool":"p","gen":1,"st":"parked"}`, "parked is internal, written as free"},
+		{"lease", `{"o":"i","pool":"p","gen":1,"st":"held"}`, "a hold carries its attribution"},
 		{"bids", `{"o":"i","at":"2026-11-23T13:05:00Z","seen":1}`, "no bids"},
 		{"demand", `{"skill":"mortgage"}`, "missing counters"},
 	} {
@@ -203,6 +204,48 @@ func TestEventTypesMatchSchemas(t *testing.T) {
 		}
 		if err := docs.StrictValidate(schema, b); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestOwnRecordEncodersMatchSchemas: callbid's own records, as the
+// events encoders write them for the producers (the bidder's impressions,
+// numbers' leases, feedback's tallies and demand), meet their schemas, and
+// read back through the events decoders.
+func TestOwnRecordEncodersMatchSchemas(t *testing.T) {
+	at := time.Date(2026, 11, 23, 13, 5, 0, 0, time.UTC)
+	lease := events.Lease{Owner: "5c1f0e9a2b7d4c11", Pool: "mortgage-tollfree", Gen: 7, State: events.LeaseLeased,
+		ReservedAt: at.UnixNano(), WonAt: at.UnixNano() + 1e9, LeaseEnd: at.UnixNano() + 9e11, Campaign: "mortgage-refi",
+		Publisher: "pub-1", Exchange: "demo", Skill: "mortgage", RequestID: []byte("req-1"), ImpID: []byte("1"),
+		BidID: []byte("b-1"), SiteOrApp: []byte("site-42"), PriceMicros: 12_500_000, IPHash: 1<<63 + 7, Creative: "cr-1",
+		Currency: "USD", Country: "USA", Region: "CA", DeviceType: 4, ClearingMicros: 9_750_000, ANI: "+14155550188"}
+	held, free := lease, events.Lease{Owner: "5c1f0e9a2b7d4c11", Pool: "mortgage-tollfree", Gen: 8, State: events.LeaseFree}
+	held.State, held.WonAt, held.LeaseEnd, held.ANI = events.LeaseHeld, 0, 0, ""
+	tally := events.Tally{Instance: "5c1f0e9a2b7d4c11", At: at, Seen: 912, Bids: 201,
+		Rows:   []events.TallyRow{{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 201}},
+		Demand: []events.TallyDemand{{Skill: "mortgage", Start: at.Unix() - 300, Seen: 912, Bids: 201}}}
+	demand := events.Demand{Skill: "mortgage", IntervalStart: at.Add(-15 * time.Minute), IntervalEnd: at, RequestsSeen: 912,
+		Bids: 201, Wins: 40, Spend: events.Money{AmountMicros: 412_000_000, Currency: "USD"}, ProjectedCalls: 62.4,
+		ProjectedQualifiedCalls: 41.1, CommittedCallsPerMin: 3.9, PacingMultiplier: 0.82}
+	imp := events.Impression{BidID: "b-1", Kind: events.ImpressionBill, CampaignID: "mortgage-refi", PublisherID: "pub-1",
+		Exchange: "demo", Skill: "mortgage", PriceMicros: 12_500_000, Currency: "USD", At: at, IPHash: 1<<63 + 12345}
+	for _, c := range []struct {
+		schema string
+		value  []byte
+		decode func([]byte) error
+	}{
+		{"lease", events.AppendLease(nil, &lease), func(b []byte) error { return events.DecodeLease(b, new(events.Lease)) }},
+		{"lease", events.AppendLease(nil, &held), func(b []byte) error { return events.DecodeLease(b, new(events.Lease)) }},
+		{"lease", events.AppendLease(nil, &free), func(b []byte) error { return events.DecodeLease(b, new(events.Lease)) }},
+		{"impression", events.AppendImpression(nil, &imp), func(b []byte) error { return events.DecodeImpression(b, new(events.Impression)) }},
+		{"bids", events.AppendTally(nil, &tally), func(b []byte) error { return events.DecodeTally(b, new(events.Tally)) }},
+		{"demand", events.AppendDemand(nil, &demand), func(b []byte) error { return events.DecodeDemand(b, new(events.Demand)) }},
+	} {
+		if err := docs.StrictValidate(c.schema, c.value); err != nil {
+			t.Errorf("%s: %v\n%s", c.schema, err, c.value)
+		}
+		if err := c.decode(c.value); err != nil {
+			t.Errorf("%s: decoding its own output: %v", c.schema, err)
 		}
 	}
 }

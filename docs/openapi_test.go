@@ -22,6 +22,8 @@ import (
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/httpapi"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 )
 
@@ -89,13 +91,13 @@ func TestSpecIsValidOpenAPI31(t *testing.T) {
 // pub keeps what the handlers publish (impressions feed the report).
 type pub struct {
 	mu   sync.Mutex
-	msgs []events.Message
+	msgs []kafkaio.Message
 }
 
 func (p *pub) Publish(topic string, key, value []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, events.Message{Topic: topic, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
+	p.msgs = append(p.msgs, kafkaio.Message{Topic: topic, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
 	return true
 }
 
@@ -170,7 +172,7 @@ func TestHandlersMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	public := b.Handler(pools.HandleCalls)
+	public, _ := httpapi.NewServer(b, httpapi.Options{Pools: pools}, log).Handlers()
 
 	// A bid, as in the README.
 	bidReq := `{"id":"req-1","tmax":120,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"banner":{"w":300,"h":250}}],
@@ -257,7 +259,7 @@ func TestHandlersMatchSpec(t *testing.T) {
 
 	// The report, after feedback has seen the published impressions.
 	p.mu.Lock()
-	msgs := append([]events.Message(nil), p.msgs...)
+	msgs := append([]kafkaio.Message(nil), p.msgs...)
 	p.mu.Unlock()
 	for _, msg := range msgs {
 		if msg.Topic == events.TopicImpressions {

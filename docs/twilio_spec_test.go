@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callbid/callbid/bidder"
+	"github.com/callbid/callbid/httpapi"
 	"github.com/callbid/callbid/numbers"
 	"github.com/rs/zerolog"
 )
@@ -48,18 +50,31 @@ func TestTwilioWebhookMatchesSpec(t *testing.T) {
 		"From": {"+14155550188"}, "To": {"+18005550110"}, "CallStatus": {"ringing"}, "Direction": {"inbound"}}
 	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded",
 		"X-Twilio-Signature": twilioSign(tok, "https://bid.example.com/v1/calls", form)}
-	req, r := serve(t, pools.HandleCalls, "POST", "/v1/calls", hdr, []byte(form.Encode()))
+	public, _ := httpapi.NewServer(mustBidder(t, pools), httpapi.Options{Pools: pools}, zerolog.Nop()).Handlers()
+	req, r := serve(t, public, "POST", "/v1/calls", hdr, []byte(form.Encode()))
 	body := check(t, v, "Twilio form post", req, r, 200)
 	if !strings.Contains(string(body), `<Redirect method="POST">https://cc.example.com/flow?callbid_accept=true`) {
 		t.Errorf("TwiML: %s", body)
 	}
 	hdr["Accept"] = "application/json"
-	req, r = serve(t, pools.HandleCalls, "POST", "/v1/calls", hdr, []byte(form.Encode()))
+	req, r = serve(t, public, "POST", "/v1/calls", hdr, []byte(form.Encode()))
 	check(t, v, "Twilio form post, JSON answer", req, r, 200)
 	hdr["X-Twilio-Signature"] = twilioSign("another-token", "https://bid.example.com/v1/calls", form)
-	req, r = serve(t, pools.HandleCalls, "POST", "/v1/calls", hdr, []byte(form.Encode()))
+	req, r = serve(t, public, "POST", "/v1/calls", hdr, []byte(form.Encode()))
 	check(t, v, "Twilio form post, bad signature", req, r, 403)
 	if n := pools.Stats().BadTwilioSignatures; n != 1 {
 		t.Errorf("bad signatures counted %d, want 1", n)
 	}
+}
+
+// mustBidder is a bidder without campaigns over pools, for tests of the
+// routes beside the bid.
+func mustBidder(t *testing.T, pools *numbers.Pools) *bidder.Bidder {
+	t.Helper()
+	b, err := bidder.New(bidder.Config{Server: bidder.ServerConfig{NoticeBaseURL: "https://bid.example.com", NoticeSecret: "spec-test-notice-secret-0123456"}},
+		bidder.Deps{Reserver: pools}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -30,7 +31,7 @@ type Broker struct {
 // topics compacted, as events.Compacted says); other topics are created on
 // first use. Extra kfake options (kfake.EnableSASL, kfake.Superuser,
 // kfake.TLS) let tests run it as a secured cluster.
-func Start(cfg events.EmbeddedConfig, topics []string, log zerolog.Logger, extra ...kfake.Opt) (*Broker, error) {
+func Start(cfg kafkaio.EmbeddedConfig, topics []string, log zerolog.Logger, extra ...kfake.Opt) (*Broker, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot start the embedded kafka broker: %w", err)

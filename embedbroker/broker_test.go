@@ -9,13 +9,14 @@ import (
 
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
 // TestStartSeedsTopics: the demo broker has every topic, the state topics
 // compacted, so callbid's start-up check passes against it as is.
 func TestStartSeedsTopics(t *testing.T) {
-	b, err := embedbroker.Start(events.EmbeddedConfig{Partitions: 2}, events.AllTopics, zerolog.Nop())
+	b, err := embedbroker.Start(kafkaio.EmbeddedConfig{Partitions: 2}, events.AllTopics, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,12 +24,12 @@ func TestStartSeedsTopics(t *testing.T) {
 	if !strings.HasPrefix(b.Addr(), "127.0.0.1:") {
 		t.Errorf("Addr %q is not on loopback", b.Addr())
 	}
-	var cfg events.Config
+	var cfg kafkaio.Config
 	cfg.UseEmbedded(b)
 	var logs bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := events.CheckTopics(ctx, cfg, events.AllTopics, zerolog.New(&logs)); err != nil {
+	if err := kafkaio.CheckTopics(ctx, cfg, events.AllTopics, zerolog.New(&logs)); err != nil {
 		t.Fatalf("CheckTopics against the embedded broker: %v", err)
 	}
 	if strings.Contains(logs.String(), "should be compacted") {
@@ -37,7 +38,7 @@ func TestStartSeedsTopics(t *testing.T) {
 }
 
 func TestStartRefusesBadConfig(t *testing.T) {
-	_, err := embedbroker.Start(events.EmbeddedConfig{Listen: "10.1.2.3:9092"}, nil, zerolog.Nop())
+	_, err := embedbroker.Start(kafkaio.EmbeddedConfig{Listen: "10.1.2.3:9092"}, nil, zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), "embedded.listen") {
 		t.Fatalf("Start on a non-loopback address: %v, want an error naming embedded.listen", err)
 	}

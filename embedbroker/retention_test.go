@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 )
@@ -14,14 +15,14 @@ import (
 // The demo broker holds its log in callbid's memory: history topics are
 // capped by size, and the compacted state topics (leases) are never cut.
 func TestHistoryTopicsAreCappedStateTopicsAreNot(t *testing.T) {
-	b, err := Start(events.EmbeddedConfig{Partitions: 1, RetentionBytes: 64 << 10},
+	b, err := Start(kafkaio.EmbeddedConfig{Partitions: 1, RetentionBytes: 64 << 10},
 		[]string{events.TopicImpressions, events.TopicLeases}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cfg := events.Config{Brokers: []string{b.Addr()}}
-	p := events.NewProducer(cfg, zerolog.Nop())
+	cfg := kafkaio.Config{Brokers: []string{b.Addr()}}
+	p := kafkaio.NewProducer(cfg, zerolog.Nop())
 	value := make([]byte, 1024)
 	for i := range value {
 		value[i] = 'x'

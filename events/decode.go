@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -93,6 +94,10 @@ func StripFraming(b []byte) []byte {
 // copied in one allocation. Unknown fields are ignored.
 
 var parserPool fastjson.ParserPool
+
+// decoderPool holds the decoders of the Decode functions (a parser and its
+// scratch buffers).
+var decoderPool sync.Pool
 
 // parseObject strips framing and parses b as a JSON object.
 func parseObject(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
@@ -241,8 +246,9 @@ var routingStates = []string{StateAvailable, StateReserved, StateBusy, StateACW,
 
 // decoder is the reusable state of one decoding goroutine.
 type decoder struct {
-	p *fastjson.Parser
-	f fields
+	p   *fastjson.Parser
+	f   fields
+	raw []byte // a Lease's []byte fields
 }
 
 func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
@@ -397,10 +403,7 @@ func jsonRecord[T interface{ Check(Limits) error }](b []byte, ev T, l Limits) er
 func (ev *AgentState) decode(d *decoder, b []byte, l Limits) error { return d.agentState(b, ev, l) }
 func (ev *Call) decode(d *decoder, b []byte, l Limits) error       { return d.call(b, ev, l) }
 func (ev *Outcome) decode(d *decoder, b []byte, l Limits) error    { return d.outcome(b, ev, l) }
-func (ev *Impression) decode(_ *decoder, b []byte, l Limits) error {
-	*ev = Impression{}
-	return jsonRecord(b, ev, l)
-}
+func (ev *Impression) decode(d *decoder, b []byte, l Limits) error { return d.impression(b, ev, l) }
 func (ev *Attribution) decode(_ *decoder, b []byte, l Limits) error {
 	*ev = Attribution{}
 	return jsonRecord(b, ev, l)
@@ -414,9 +417,20 @@ func (*Attribution) topic() string { return TopicAttribution }
 
 // decodeWith runs one decode with a pooled parser (the static decoders).
 func decodeWith(b []byte, fn func(d *decoder) error) error {
-	d := &decoder{p: parserPool.Get()}
+	d, _ := decoderPool.Get().(*decoder)
+	if d == nil {
+		d = &decoder{p: parserPool.Get()}
+	}
 	err := fn(d)
-	parserPool.Put(d.p)
+	// The strings a decode made belong to its value now; its byte buffers
+	// are reused unless they grew large.
+	clear(d.f.refs[:cap(d.f.refs)]) // no pointer into the caller's value stays pooled
+	d.f.reset()
+	if cap(d.f.buf) > MaxRecordBytes {
+		d.f.buf = nil
+	}
+	d.raw = nil // a Lease's []byte fields (DecodeLease) point into it
+	decoderPool.Put(d)
 	return err
 }
 
@@ -438,7 +452,9 @@ func DecodeOutcome(b []byte, ev *Outcome) error {
 }
 
 // DecodeImpression parses and checks one callbid.impressions.v1 value.
-func DecodeImpression(b []byte, ev *Impression) error { return ev.decode(nil, b, Limits{}) }
+func DecodeImpression(b []byte, ev *Impression) error {
+	return decodeWith(b, func(d *decoder) error { return d.impression(b, ev, Limits{}) })
+}
 
 // DecodeAttribution parses and checks one callbid.attribution.v1 value.
 func DecodeAttribution(b []byte, ev *Attribution) error { return ev.decode(nil, b, Limits{}) }

@@ -126,7 +126,6 @@ func TestSchemaRegistryFraming(t *testing.T) {
 // and again on any later replay, however much later.
 func TestFutureTimes(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	d := NewDispatch[Call](Config{}, func(*Call) error { return nil })
 	call := func(at string) []byte {
 		return []byte(`{"call_id":"c","event_type":"ENDED","occurred_at":"` + at + `"}`)
 	}
@@ -153,40 +152,28 @@ func TestFutureTimes(t *testing.T) {
 			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	// The consumer's dispatch uses the wall clock and the record time.
-	if got := Reason(d(Message{Value: call("9999-01-01T00:00:00Z"), Time: time.Now()})); got != ReasonFutureTime {
-		t.Errorf("dispatch: reason %q", got)
+	// A Decoder applies the same limits.
+	l := Limits{Now: time.Now(), Written: time.Now(), MaxFutureSkew: DefaultMaxFutureSkew}
+	if _, err := NewDecoder[Call]().Decode(call("9999-01-01T00:00:00Z"), l); Reason(err) != ReasonFutureTime {
+		t.Errorf("decoder: %v", err)
 	}
 }
 
-// A missing occurred_at is the record's Kafka timestamp, for every handler.
+// A missing occurred_at is the record's Kafka timestamp.
 func TestMissingTimeFromRecord(t *testing.T) {
 	written := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
-	var got time.Time
-	d := NewDispatch[Call](Config{}, func(c *Call) error { got = c.OccurredAt; return nil })
-	if err := d(Message{Value: []byte(`{"call_id":"c","event_type":"OFFERED"}`), Time: written}); err != nil {
+	d := NewDecoder[Call]()
+	c, err := d.Decode([]byte(`{"call_id":"c","event_type":"OFFERED"}`), Limits{Now: time.Now(), Written: written})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Equal(written) {
-		t.Fatalf("occurred_at %v, want the record time %v", got, written)
+	if !c.OccurredAt.Equal(written) {
+		t.Fatalf("occurred_at %v, want the record time %v", c.OccurredAt, written)
 	}
 	// kafka-go reports a record without a timestamp as 1969: no time.
-	err := d(Message{Value: []byte(`{"call_id":"c","event_type":"OFFERED"}`), Time: time.UnixMilli(-1)})
+	_, err = d.Decode([]byte(`{"call_id":"c","event_type":"OFFERED"}`), Limits{Written: time.UnixMilli(-1)})
 	if Reason(err) != ReasonMissingTime {
 		t.Fatalf("no timestamp anywhere: %v", err)
-	}
-}
-
-// One decode, every handler in order; a handler's bad record stops the rest.
-func TestDispatchHandsOneValueToEveryHandler(t *testing.T) {
-	var seen []string
-	h := func(name string, err error) func(*Outcome) error {
-		return func(o *Outcome) error { seen = append(seen, name+":"+o.CallID); return err }
-	}
-	d := NewDispatch[Outcome](Config{}, h("a", nil), h("b", Bad(ReasonOther, "no")), h("c", nil))
-	err := d(Message{Value: []byte(`{"call_id":"k","disposition":"SALE","occurred_at":"2026-11-23T12:00:00Z"}`)})
-	if Reason(err) != ReasonOther || strings.Join(seen, ",") != "a:k,b:k" {
-		t.Fatalf("err %v seen %v", err, seen)
 	}
 }
 
@@ -221,7 +208,7 @@ func roundTrip[T any](t *testing.T, ev *T, decode func([]byte, *T) error) {
 	}
 }
 
-func fuzzDecoder[T any, P inbound[T]](f *testing.F, decode func([]byte, *T) error, seeds ...string) {
+func fuzzDecoder[T any, P Inbound[T]](f *testing.F, decode func([]byte, *T) error, seeds ...string) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 		f.Add(append([]byte{0, 0, 0, 0, 1}, s...))
@@ -235,8 +222,8 @@ func fuzzDecoder[T any, P inbound[T]](f *testing.F, decode func([]byte, *T) erro
 			return
 		}
 		roundTrip(t, &ev, decode)
-		// The consumer's dispatch, with a clock, never panics either.
-		_ = NewDispatch[T, P](Config{}, func(*T) error { return nil })(Message{Value: b, Time: time.Now()})
+		// The consumer's decoder, with a clock, never panics either.
+		_, _ = NewDecoder[T, P]().Decode(b, Limits{Now: time.Now(), Written: time.Now(), MaxFutureSkew: DefaultMaxFutureSkew})
 	})
 }
 

@@ -1,63 +1,18 @@
-// Package events owns callbid's Kafka plumbing and the schema of every
-// record callbid reads: the topic names, the record types with their enums
-// and Check rules (schema.go, decode.go: no Kafka import), a Consumer that
-// replays one topic from the first offset and then follows it, a Producer
-// whose Publish never blocks. The embedded demo broker (kfake) lives in
-// package embedbroker, which only commands and tests import; docs/events.md
-// is the spec of every topic.
+// Package events is the schema of every Kafka record callbid reads or
+// writes: the topic names (topics.go), the record types with their enums and
+// Check rules (schema.go for the contact center's topics and attribution,
+// own.go for callbid's own lease, impression, tally and demand records),
+// their decoders (decode.go: Schema Registry framing stripped, a missing
+// occurred_at taken from the record's timestamp, times beyond the future
+// skew rejected, every failure a *BadEvent with a reason label) and the
+// append-style encoders of callbid's own records (encode.go). docs/events.md
+// is the spec of every topic; docs/schemas/ holds a JSON Schema per record.
 //
-// One decoder per topic: NewRecordConsumer decodes and checks each record
-// once (Schema Registry framing stripped; a missing occurred_at taken from
-// the record's timestamp; times beyond max_future_skew rejected) and hands
-// the typed value to each handler. Bad records are skipped, counted in
-// callbid_events_bad_total{topic,reason} and logged, rate-limited, with
-// their partition, offset and reason.
+// It imports nothing from Kafka: package kafkaio moves the bytes (producer,
+// consumers, cluster checks, security) and decodes each record once through
+// a Decoder of this package before handing the typed value to the handlers.
 //
-// All Kafka access goes through segmentio/kafka-go (kafka.Client for
-// metadata, list offsets and fetch; kafka.Writer for produce); franz-go is
-// used only for kfake. kafka-go speaks to kfake without special settings:
-// metadata, produce, fetch and list offsets negotiate their versions through
-// ApiVersions (checked by the tests over real TCP).
-//
-// Consumers use no consumer group and commit no offsets: every callbid
-// instance needs the whole state, so each reads every partition from
-// kafka.FirstOffset, records the end offsets at start and reports CaughtUp
-// once it has handled everything up to them.
-//
-// Goroutines: a Consumer's Run runs the handler on its own goroutine and
-// starts one fetcher goroutine per partition; a Producer runs one writer
-// goroutine between NewProducer and Close. Everything else is safe to call from any goroutine.
+// Goroutines: everything here is a plain value or a pure function, safe from
+// any goroutine, except a Decoder, which reuses its parser and its value and
+// is for one goroutine.
 package events
-
-import "time"
-
-// Topic names (docs/events.md, plus callbid's own internal topics).
-const (
-	TopicAgentState  = "cc.agent-state.v1"
-	TopicCall        = "cc.call.v1"
-	TopicOutcome     = "cc.outcome.v1"
-	TopicAttribution = "callbid.attribution.v1"
-	TopicDemand      = "callbid.demand.v1"
-	// TopicLeases is compacted, keyed by number(+ext): lease and release
-	// events replayed at start so leases survive a restart.
-	TopicLeases = "callbid.leases.v1"
-	// TopicImpressions carries won and billed impressions from the notice
-	// handler, keyed by bid id; feedback replays it to rebuild hit rates.
-	TopicImpressions = "callbid.impressions.v1"
-	// TopicBids carries feedback's bid-path counters (bids and matching
-	// requests seen, per report row and demand interval) as periodic deltas,
-	// keyed by the callbid instance, so they survive a restart by replay.
-	TopicBids = "callbid.bids.v1"
-)
-
-// Message is one Kafka record handed to a consumer's handler. Key and Value
-// are valid only during the handler call (their buffers are reused); copy
-// what must outlive it.
-type Message struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Time      time.Time
-}

@@ -392,6 +392,8 @@ func (im *Impression) Check(l Limits) error {
 	switch {
 	case im.BidID == "":
 		return bad(ReasonMissingBidID, "bid_id is empty")
+	case len(im.BidID) > MaxIDBytes:
+		return bad(ReasonTooLong, "bid_id is longer than %d bytes", MaxIDBytes)
 	case im.Kind != ImpressionWin && im.Kind != ImpressionBill && im.Kind != ImpressionLoss:
 		return bad(ReasonUnknownKind, "kind %q is not win, bill or loss", clip(im.Kind))
 	case im.PriceMicros < 0 || im.PriceMicros > MaxMoneyMicros:

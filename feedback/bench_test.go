@@ -3,10 +3,12 @@ package feedback
 import (
 	"context"
 
-	"github.com/callbid/callbid/events"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 
 	"github.com/rs/zerolog"
 )
@@ -132,7 +134,7 @@ func BenchmarkAllowedIP(b *testing.B) {
 func BenchmarkHandleImpression(b *testing.B) {
 	f := benchFeedback(b)
 	now := time.Now()
-	msgs := make([]events.Message, 1<<17)
+	msgs := make([]kafkaio.Message, 1<<17)
 	for i := range msgs {
 		msgs[i] = imp("b"+strconv.Itoa(i), "pub-"+strconv.Itoa(i%500), "x1", 2_000_000, now)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/callbid/callbid/bidder"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
 	"github.com/rs/zerolog"
@@ -273,14 +274,14 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	}
 
 	// Records go through the same decode-once dispatch as the app's consumers.
-	agentState := events.NewDispatch[events.AgentState](events.Config{}, model.HandleAgentState)
-	call := events.NewDispatch[events.Call](events.Config{}, model.HandleCall, f.HandleCall)
+	agentState := kafkaio.NewDispatch[events.AgentState](kafkaio.Config{}, model.HandleAgentState)
+	call := kafkaio.NewDispatch[events.Call](kafkaio.Config{}, model.HandleCall, f.HandleCall)
 	send := func(topic string, v any) {
 		raw, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := events.Message{Topic: topic, Value: raw}
+		m := kafkaio.Message{Topic: topic, Value: raw}
 		switch topic {
 		case events.TopicAgentState:
 			err = agentState(m)

@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Publisher sends an event to a Kafka topic without blocking (*events.Producer).
+// Publisher sends an event to a Kafka topic without blocking (*kafkaio.Producer).
 type Publisher interface {
 	Publish(topic string, key, value []byte) bool
 }

@@ -11,26 +11,27 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 )
 
 type capPub struct {
 	mu   sync.Mutex
-	msgs []events.Message
+	msgs []kafkaio.Message
 }
 
 func (p *capPub) Publish(topic string, key, value []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, events.Message{Topic: topic, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
+	p.msgs = append(p.msgs, kafkaio.Message{Topic: topic, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)})
 	return true
 }
 
-func (p *capPub) topic(t string) []events.Message {
+func (p *capPub) topic(t string) []kafkaio.Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []events.Message
+	var out []kafkaio.Message
 	for _, m := range p.msgs {
 		if m.Topic == t {
 			out = append(out, m)
@@ -58,30 +59,30 @@ func newTest(t *testing.T, cfg Config) (*Feedback, *capPub, *time.Time) {
 	return f, pub, &now
 }
 
-func msg(topic string, v any) events.Message {
+func msg(topic string, v any) kafkaio.Message {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	return events.Message{Topic: topic, Value: b}
+	return kafkaio.Message{Topic: topic, Value: b}
 }
 
-func imp(bid, pub, exch string, price int64, at time.Time) events.Message {
+func imp(bid, pub, exch string, price int64, at time.Time) kafkaio.Message {
 	return msg(events.TopicImpressions, events.Impression{BidID: bid, Kind: "win", CampaignID: "c1", PublisherID: pub,
 		Exchange: exch, Skill: "mortgage", PriceMicros: price, Currency: "USD", At: at})
 }
 
-func attr(call, bid, pub, exch string, won, started time.Time) events.Message {
+func attr(call, bid, pub, exch string, won, started time.Time) kafkaio.Message {
 	return msg(events.TopicAttribution, events.Attribution{CallID: call, DNIS: "+18005550100", StartedAt: started,
 		Match: "exact", Accepted: true, CampaignID: "c1", PublisherID: pub, Exchange: exch, BidID: bid, WonAt: won,
 		Skill: "mortgage", IPHash: 77, IFAHash: 88})
 }
 
-func ended(call string, talk time.Duration, at time.Time) events.Message {
+func ended(call string, talk time.Duration, at time.Time) kafkaio.Message {
 	return msg(events.TopicCall, events.Call{CallID: call, EventType: "ENDED", OccurredAt: at, TalkMS: talk.Milliseconds()})
 }
 
-func outcome(call, disp string, final bool, rev int64, at time.Time) events.Message {
+func outcome(call, disp string, final bool, rev int64, at time.Time) kafkaio.Message {
 	return msg(events.TopicOutcome, events.Outcome{CallID: call, Disposition: disp, IsFinal: final,
 		Revenue: events.Money{AmountMicros: rev, Currency: "USD"}, OccurredAt: at})
 }
@@ -90,9 +91,9 @@ func outcome(call, disp string, final bool, rev int64, at time.Time) events.Mess
 // exchanges, 3 calls (one qualified sale, one qualified no-sale, one short
 // call), a provisional outcome replaced by a final one, duplicates of
 // everything and an out-of-order outcome.
-func scenario() []events.Message {
+func scenario() []kafkaio.Message {
 	h := t0.Add(-3 * time.Hour)
-	return []events.Message{
+	return []kafkaio.Message{
 		imp("b1", "p1", "x1", 2_000_000, h),
 		imp("b2", "p1", "x1", 3_000_000, h.Add(time.Minute)),
 		imp("b3", "p2", "x2", 4_000_000, h.Add(2*time.Minute)),
@@ -115,7 +116,7 @@ func scenario() []events.Message {
 	}
 }
 
-func feed(f *Feedback, msgs []events.Message) {
+func feed(f *Feedback, msgs []kafkaio.Message) {
 	for _, m := range msgs {
 		switch m.Topic {
 		case events.TopicImpressions:
@@ -180,7 +181,7 @@ func TestReportTotalsAddUp(t *testing.T) {
 }
 
 func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
-	var evs []events.Message
+	var evs []kafkaio.Message
 	h := t0.Add(-5 * time.Hour)
 	for i := range 3000 {
 		at := h.Add(time.Duration(i) * time.Second)
@@ -197,7 +198,7 @@ func TestReplayIsIdempotentAndRestoresRates(t *testing.T) {
 	// A restart replays every topic; duplicated delivery and reordering
 	// (all calls before all impressions) must land on the same numbers.
 	b, _, _ := newTest(t, Config{})
-	var calls, imps []events.Message
+	var calls, imps []kafkaio.Message
 	for _, m := range evs {
 		if m.Topic == events.TopicImpressions {
 			imps = append(imps, m)
@@ -255,7 +256,7 @@ func TestDelayAwareDenominator(t *testing.T) {
 func TestProvisionalOutcomeAndReemission(t *testing.T) {
 	f, pub, now := newTest(t, Config{})
 	won := now.Add(-10 * time.Minute)
-	feed(f, []events.Message{imp("b1", "p1", "x1", 1_000_000, won), attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)),
+	feed(f, []kafkaio.Message{imp("b1", "p1", "x1", 1_000_000, won), attr("k1", "b1", "p1", "x1", won, won.Add(time.Minute)),
 		ended("k1", time.Minute, won.Add(3*time.Minute))})
 	c := f.cells[pairKey{"c1", "p1"}]
 	feedOutcome(f, outcome("k1", "FOLLOW_UP_EXPECTED", false, 0, won.Add(4*time.Minute)))
@@ -306,16 +307,16 @@ func TestOrphansAndMalformed(t *testing.T) {
 		`{"call_id":"x","disposition":"SALE","occurred_at":"2026-01-01T00:00:00Z","revenue":{"amount_micros":-1}}`: events.ReasonNegativeRevenue,
 		`{"call_id":"x","disposition":"SALE","occurred_at":"9999-01-01T00:00:00Z"}`:                                events.ReasonFutureTime,
 	} {
-		if got := events.Reason(feedOutcome(f, events.Message{Topic: events.TopicOutcome, Value: []byte(v)})); got != want {
+		if got := events.Reason(feedOutcome(f, kafkaio.Message{Topic: events.TopicOutcome, Value: []byte(v)})); got != want {
 			t.Errorf("outcome %s: reason %q, want %q", v, got, want)
 		}
 	}
-	f.HandleImpression(events.Message{Value: []byte(`{"bid_id":"b","kind":"win","at":"2026-01-01T00:00:00Z"}`)})
-	f.HandleImpression(events.Message{Value: []byte(`[]`)})
-	if got := events.Reason(feedCall(f, events.Message{Value: []byte(`{"call_id":"c","event_type":"RINGING","occurred_at":"2026-01-01T00:00:00Z"}`)})); got != events.ReasonUnknownEventType {
+	f.HandleImpression(kafkaio.Message{Value: []byte(`{"bid_id":"b","kind":"win","at":"2026-01-01T00:00:00Z"}`)})
+	f.HandleImpression(kafkaio.Message{Value: []byte(`[]`)})
+	if got := events.Reason(feedCall(f, kafkaio.Message{Value: []byte(`{"call_id":"c","event_type":"RINGING","occurred_at":"2026-01-01T00:00:00Z"}`)})); got != events.ReasonUnknownEventType {
 		t.Errorf("call RINGING: reason %q", got)
 	}
-	if got := events.Reason(feedAttr(f, events.Message{Value: []byte(`{"call_id":"c"}`)})); got != events.ReasonMissingTime {
+	if got := events.Reason(feedAttr(f, kafkaio.Message{Value: []byte(`{"call_id":"c"}`)})); got != events.ReasonMissingTime {
 		t.Errorf("attribution without started_at: reason %q", got)
 	}
 	*now = now.Add(2 * time.Minute)
@@ -487,34 +488,34 @@ func TestDedupeWindowExpires(t *testing.T) {
 // feedCall hands one cc.call.v1 record to feedback as the events consumer
 // does: decoded and checked once, then HandleCall. It returns the error the
 // consumer would count.
-func feedCall(f *Feedback, m events.Message) error {
-	return events.NewDispatch[events.Call](events.Config{}, f.HandleCall)(m)
+func feedCall(f *Feedback, m kafkaio.Message) error {
+	return kafkaio.NewDispatch[events.Call](kafkaio.Config{}, f.HandleCall)(m)
 }
 
 // feedAttr is feedCall for callbid.attribution.v1.
-func feedAttr(f *Feedback, m events.Message) error {
-	return events.NewDispatch[events.Attribution](events.Config{}, f.HandleAttribution)(m)
+func feedAttr(f *Feedback, m kafkaio.Message) error {
+	return kafkaio.NewDispatch[events.Attribution](kafkaio.Config{}, f.HandleAttribution)(m)
 }
 
-func (f *Feedback) feedAttr(m events.Message) {
+func (f *Feedback) feedAttr(m kafkaio.Message) {
 	if err := feedAttr(f, m); err != nil {
 		panic(err)
 	}
 }
 
 // feedOutcome is feedCall for cc.outcome.v1.
-func feedOutcome(f *Feedback, m events.Message) error {
-	return events.NewDispatch[events.Outcome](events.Config{}, f.HandleOutcome)(m)
+func feedOutcome(f *Feedback, m kafkaio.Message) error {
+	return kafkaio.NewDispatch[events.Outcome](kafkaio.Config{}, f.HandleOutcome)(m)
 }
 
-// The sim sends through these (its send takes a func(events.Message)).
-func (f *Feedback) feedCall(m events.Message) {
+// The sim sends through these (its send takes a func(kafkaio.Message)).
+func (f *Feedback) feedCall(m kafkaio.Message) {
 	if err := feedCall(f, m); err != nil {
 		panic(err)
 	}
 }
 
-func (f *Feedback) feedOutcome(m events.Message) {
+func (f *Feedback) feedOutcome(m kafkaio.Message) {
 	if err := feedOutcome(f, m); err != nil {
 		panic(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -21,7 +21,7 @@ func FuzzHandlers(f *testing.F) {
 	fb := New(Config{}, []Campaign{{ID: "c1", Skill: "s"}}, &fixedHeadroom{perMin: 1}, &capPub{}, zerolog.Nop())
 	defer fb.traffic.close()
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
-		m := events.Message{Value: b}
+		m := kafkaio.Message{Value: b}
 		switch which % 4 {
 		case 0:
 			feedAttr(fb, m)

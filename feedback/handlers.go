@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // Malformed-event reasons, counted per topic.
@@ -44,7 +45,7 @@ var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribut
 //
 // The topic is also read by the bidder (budgets), so it keeps a raw
 // consumer; both decode with events.DecodeImpression, the same rules.
-func (f *Feedback) HandleImpression(msg events.Message) {
+func (f *Feedback) HandleImpression(msg kafkaio.Message) {
 	var im events.Impression
 	if err := events.DecodeImpression(msg.Value, &im); err != nil {
 		switch events.Reason(err) {
@@ -218,7 +219,7 @@ func attributed(match string) bool {
 }
 
 // HandleAttribution applies one checked callbid.attribution.v1 record (the
-// events consumer decodes and checks it; see events.NewRecordConsumer).
+// events consumer decodes and checks it; see kafkaio.NewRecordConsumer).
 // Records that feedback re-emitted itself carry outcome fields; those only
 // tell what was already emitted, so consuming them never emits again.
 func (f *Feedback) HandleAttribution(a *events.Attribution) error {
@@ -265,7 +266,7 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 }
 
 // HandleCall applies one checked cc.call.v1 record (the events consumer
-// decodes and checks it once; see events.NewRecordConsumer): ANSWERED and
+// decodes and checks it once; see kafkaio.NewRecordConsumer): ANSWERED and
 // ENDED give answer and talk time; other transitions only keep the record
 // alive.
 func (f *Feedback) HandleCall(c *events.Call) error {

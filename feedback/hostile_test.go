@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestCallDated9999BeforeAndAfterReplay: one cc.call.v1 event dated 9999
@@ -16,7 +17,7 @@ import (
 // past it, it cannot move the mark beyond now.
 func TestCallDated9999BeforeAndAfterReplay(t *testing.T) {
 	won := t0.Add(-time.Hour)
-	records := []events.Message{
+	records := []kafkaio.Message{
 		imp("b1", "p1", "x1", 2_000_000, won),
 		{Topic: events.TopicCall, Value: []byte(`{"call_id":"junk","event_type":"ENDED","occurred_at":"9999-12-31T23:59:59Z","talk_ms":1}`), Time: won},
 		attr("k1", "b1", "p1", "x1", won, won.Add(5*time.Minute)),

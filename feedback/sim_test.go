@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -163,12 +164,12 @@ func (s *sim) push(t float64, kind int, c *simCall) {
 	heap.Push(&s.ev, simEvent{t: t, seq: s.seq, kind: kind, call: c})
 }
 
-func (s *sim) send(handle func(events.Message), topic string, v any) {
+func (s *sim) send(handle func(kafkaio.Message), topic string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	handle(events.Message{Topic: topic, Value: b})
+	handle(kafkaio.Message{Topic: topic, Value: b})
 }
 
 func (s *sim) window(sec float64) *simWin {

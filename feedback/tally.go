@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // The bid-path counters (bids per report row, requests seen and bids per
@@ -123,7 +124,7 @@ func (f *Feedback) flushTally(now time.Time) {
 
 // HandleBids applies one callbid.bids.v1 record: bid-path counters of an
 // earlier (or another) callbid process. Records of this process are skipped.
-func (f *Feedback) HandleBids(msg events.Message) {
+func (f *Feedback) HandleBids(msg kafkaio.Message) {
 	var m tallyMsg
 	if err := json.Unmarshal(msg.Value, &m); err != nil || m.Instance == "" {
 		f.st.bad(tBids, badJSON)

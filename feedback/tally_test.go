@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestBidCountersSurviveRestart: bids and matching requests counted on the
@@ -55,7 +56,7 @@ func TestBidCountersSurviveRestart(t *testing.T) {
 	for _, m := range msgs {
 		f2.HandleBids(m)
 	}
-	f2.HandleBids(events.Message{Topic: events.TopicBids, Value: []byte("{not json")})
+	f2.HandleBids(kafkaio.Message{Topic: events.TopicBids, Value: []byte("{not json")})
 	f2.mu.Lock()
 	f2.demandLocked(*now2)
 	seen, bids := f2.demand.acc["mortgage"].seen, f2.demand.acc["mortgage"].bids

@@ -1,6 +1,9 @@
 package feedback
 
-import "github.com/callbid/callbid/events"
+import (
+	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
+)
 
 // InProcess is the partition number of records handed over in-process by
 // Tee; their Kafka copies are then recognised as duplicates (impressions by
@@ -23,7 +26,7 @@ type tee struct {
 func (t *tee) Publish(topic string, key, value []byte) bool {
 	switch topic {
 	case events.TopicImpressions:
-		t.f.HandleImpression(events.Message{Topic: topic, Partition: InProcess, Key: key, Value: value})
+		t.f.HandleImpression(kafkaio.Message{Topic: topic, Partition: InProcess, Key: key, Value: value})
 	case events.TopicAttribution:
 		var a events.Attribution
 		if events.DecodeAttribution(value, &a) == nil {
@@ -39,8 +42,8 @@ func (t *tee) Publish(topic string, key, value []byte) bool {
 // Durable passes the producer's durable lane through, so the number pools
 // behind a Tee still write their lease records on the never-dropping,
 // acknowledged path (nil when next has none).
-func (t *tee) Durable(topic string) *events.Durable {
-	if d, ok := t.next.(interface{ Durable(string) *events.Durable }); ok {
+func (t *tee) Durable(topic string) *kafkaio.Durable {
+	if d, ok := t.next.(interface{ Durable(string) *kafkaio.Durable }); ok {
 		return d.Durable(topic)
 	}
 	return nil

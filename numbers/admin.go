@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
@@ -171,23 +170,6 @@ func (p *Pools) updateRates(now time.Time) {
 		}
 		pl.lastRes, pl.lastLeases = res, leases
 	}
-}
-
-// HandleAdmin serves GET of Stats as JSON (admin listener only).
-func (p *Pools) HandleAdmin(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("application/json")
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		ctx.SetBodyString(`{"error":"use GET"}`)
-		return
-	}
-	b, err := json.MarshalIndent(p.Stats(), "", "  ")
-	if err != nil {
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		ctx.SetBodyString(`{"error":"cannot encode stats"}`)
-		return
-	}
-	ctx.SetBody(b)
 }
 
 // RegisterMetrics registers the pool gauges and call counters (names

@@ -1,14 +1,12 @@
 package numbers
 
 import (
-	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
 )
 
 func TestStatsRatesAndLittlesLaw(t *testing.T) {
@@ -52,16 +50,10 @@ func TestStatsRatesAndLittlesLaw(t *testing.T) {
 	}
 }
 
-func TestHandleAdminAndMetrics(t *testing.T) {
+func TestStatsAndMetrics(t *testing.T) {
 	p := mustNew(t, onePool(4), nil)
 	leaseOne(t, p, 1, t0)
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodGet)
-	p.HandleAdmin(&ctx)
-	var st Stats
-	if err := json.Unmarshal(ctx.Response.Body(), &st); err != nil || ctx.Response.StatusCode() != 200 {
-		t.Fatalf("admin: %d %v %s", ctx.Response.StatusCode(), err, ctx.Response.Body())
-	}
+	st := p.Stats()
 	if len(st.Pools) != 1 || st.Pools[0].Leased != 1 || st.Pools[0].Size != 4 || st.Pools[0].TargetUtilization != 0.75 {
 		t.Fatalf("admin stats %+v", st.Pools)
 	}

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // extPool builds one pool of n entries from numbers with 10,000-extension
@@ -131,49 +129,6 @@ func BenchmarkAttribute(b *testing.B) {
 		r := refs[i%len(refs)]
 		benchBody = p.attribute(benchBody[:0], ids[i%len(ids)], []byte(r.E164), []byte(r.Ext), ani, started, started)
 		select { // what Run would do
-		case <-p.attrQ:
-		default:
-		}
-	}
-}
-
-// BenchmarkHandleCalls: the whole POST /v1/calls handler (auth, parse,
-// lookup, answer) on a constructed RequestCtx.
-func BenchmarkHandleCalls(b *testing.B) {
-	p := mustNew(b, extPool(100_000), nil)
-	var refs []Reservation
-	for k := range 100_000 {
-		r, _ := p.Reserve(0, testClaim(k), t0)
-		p.Win(r.Ref, false, t0)
-		refs = append(refs, r)
-	}
-	at := t0.Add(time.Minute)
-	p.clockNow = func() time.Time { return at }
-	bodies := make([][]byte, 1<<16)
-	for k := range bodies {
-		r := refs[k%len(refs)]
-		bodies[k] = fmt.Appendf(nil, `{"call_id":"call-%d","dnis":%q,"ext":%q,"ani":"+14155550188","started_at":%q}`,
-			k, r.E164, r.Ext, at.Format(time.RFC3339))
-	}
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
-	ctx.Request.Header.Set("Authorization", "Bearer tok")
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuNanos()
-	defer func() { reportCPU(b, cpu0) }()
-	for i := 0; i < b.N; i++ {
-		if i%len(bodies) == 0 && i > 0 {
-			b.StopTimer()
-			p.calls.cleanup(at.UnixNano() + p.calls.ttl + 1)
-			b.StartTimer()
-		}
-		ctx.Request.SetBodyRaw(bodies[i%len(bodies)])
-		p.HandleCalls(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
-		select {
 		case <-p.attrQ:
 		default:
 		}

@@ -1,18 +1,12 @@
 package numbers
 
 import (
-	"bytes"
-	"crypto/subtle"
-	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fastjson"
 )
 
 // Match kinds of an attributed call (docs/openapi.yaml, /v1/calls).
@@ -251,129 +245,76 @@ func (c *callState) makeRoom() {
 	})
 }
 
-// callReq is a parsed /v1/calls body; the byte slices point into the parser.
-type callReq struct {
-	callID, dnis, ext, ani []byte
-	startedAt              int64 // unix nanos; 0 when absent
+// CallRequest is one call to attribute, as the HTTP layer read it from
+// POST /v1/calls or Twilio's voice webhook (checked: a call id, an E.164
+// dnis, a digits-only ext). The slices are not retained.
+type CallRequest struct {
+	CallID, DNIS, Ext, ANI []byte
+	StartedAt              int64 // unix ns; 0 means now
 }
 
-var parsers fastjson.ParserPool
-
-var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// parseCallBody parses and checks a /v1/calls body. It never panics; the
-// error says what is wrong in a sentence fit for the caller.
-func parseCallBody(ps *fastjson.Parser, body []byte, r *callReq) error {
-	v, err := ps.ParseBytes(body)
-	if err != nil {
-		return fmt.Errorf("body is not valid JSON: %w", err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return errors.New("body must be a JSON object")
-	}
-	str := func(name string, required bool, maxLen int) ([]byte, error) {
-		f := v.Get(name)
-		if f == nil || f.Type() == fastjson.TypeNull {
-			if required {
-				return nil, fmt.Errorf("%s is required", name)
-			}
-			return nil, nil
-		}
-		b, err := f.StringBytes()
-		if err != nil {
-			return nil, fmt.Errorf("%s must be a string", name)
-		}
-		if len(b) > maxLen {
-			return nil, fmt.Errorf("%s is longer than %d bytes", name, maxLen)
-		}
-		if required && len(b) == 0 {
-			return nil, fmt.Errorf("%s is required", name)
-		}
-		return b, nil
-	}
-	var errs []error
-	if r.callID, err = str("call_id", true, 256); err != nil {
-		errs = append(errs, err)
-	}
-	if r.dnis, err = str("dnis", true, 32); err != nil {
-		errs = append(errs, err)
-	} else if !ValidE164(string(r.dnis)) {
-		errs = append(errs, fmt.Errorf("dnis %q is not an E.164 number", r.dnis))
-	}
-	if r.ext, err = str("ext", false, 9); err != nil {
-		errs = append(errs, err)
-	} else {
-		for _, c := range r.ext {
-			if c < '0' || c > '9' {
-				errs = append(errs, fmt.Errorf("ext %q must be digits only", r.ext))
-				break
-			}
-		}
-	}
-	if r.ani, err = str("ani", false, 64); err != nil {
-		errs = append(errs, err)
-	}
-	ts, err := str("started_at", false, 64)
-	if err != nil {
-		errs = append(errs, err)
-	} else if len(ts) > 0 {
-		t, perr := time.Parse(time.RFC3339Nano, string(ts))
-		if perr != nil {
-			errs = append(errs, fmt.Errorf("started_at %q is not an RFC 3339 time", ts))
-		} else {
-			r.startedAt = t.UnixNano()
-		}
-	}
-	return errors.Join(errs...)
+// CallAnswer is the answer to one call.
+type CallAnswer struct {
+	// JSON is the answer as POST /v1/calls's JSON object
+	// (docs/openapi.yaml), appended to the dst given to Attribute.
+	JSON []byte
+	// Accepted is false for a blocklisted caller.
+	Accepted bool
+	// Match is MatchExact, …, MatchNone.
+	Match string
+	// CampaignID and PublisherID are those of the matched bid, empty when
+	// the call matched none.
+	CampaignID, PublisherID string
 }
 
-// HandleCalls serves POST /v1/calls (docs/openapi.yaml).
-func (p *Pools) HandleCalls(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("application/json")
-	if !ctx.IsPost() {
-		ctx.Response.Header.Set("Allow", "POST")
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		ctx.SetBodyString(`{"error":"use POST"}`)
-		return
-	}
-	if isForm(ctx) {
-		p.handleTwilio(ctx)
-		return
-	}
-	if !p.authorized(ctx.Request.Header.Peek("Authorization")) {
-		p.calls.unauthorized.Add(1)
-		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
-		ctx.SetBodyString(`{"error":"a valid bearer token is required"}`)
-		return
-	}
-	ps := parsers.Get()
-	defer parsers.Put(ps)
-	var req callReq
-	if err := parseCallBody(ps, ctx.PostBody(), &req); err != nil {
-		p.calls.badBodies.Add(1)
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		b := appendJSONString([]byte(`{"error":`), err.Error())
-		ctx.SetBody(append(b, '}'))
-		return
-	}
+// Attribute attributes one call and appends its JSON answer to dst (see
+// attribute: a call id is attributed at most once). Safe for concurrent
+// use.
+func (p *Pools) Attribute(req *CallRequest, dst []byte) CallAnswer {
 	now := p.clockNow().UnixNano()
-	if req.startedAt == 0 {
-		req.startedAt = now
+	started := req.StartedAt
+	if started == 0 {
+		started = now
 	}
-	bp := answerBufs.Get().(*[]byte)
-	*bp = p.attribute((*bp)[:0], req.callID, req.dnis, req.ext, req.ani, req.startedAt, now)
-	ctx.SetBody(*bp)
-	answerBufs.Put(bp)
+	c := &p.calls
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := p.attributeLocked(req.CallID, req.DNIS, req.Ext, req.ANI, started, now)
+	ans := CallAnswer{JSON: rec.appendAnswer(dst), Accepted: rec.job.accepted, Match: matchNames[rec.job.match]}
+	if a := rec.job.a; a != nil {
+		ans.CampaignID, ans.PublisherID = a.campaign, a.publisher
+	}
+	return ans
 }
 
-func (p *Pools) authorized(h []byte) bool {
-	const prefix = "Bearer "
-	tok := p.calls.token
-	// the scheme is case-insensitive (RFC 9110 §11.1)
-	if len(tok) == 0 || len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
-		return false
+// CallsToken is numbers.calls_token, the bearer token POST /v1/calls
+// requires (empty: none is accepted). The caller must not modify it.
+func (p *Pools) CallsToken() []byte { return p.calls.token }
+
+// Twilio is the config of Twilio's voice webhook on /v1/calls.
+func (p *Pools) Twilio() TwilioConfig { return p.calls.twilio }
+
+// CallRefusal says why /v1/calls refused a call before attributing it.
+type CallRefusal uint8
+
+// The refusals, counted in Stats (unauthorized_calls, bad_call_bodies,
+// bad_twilio_signatures).
+const (
+	RefusedToken     CallRefusal = iota // no valid bearer token (401)
+	RefusedBody                         // a body that does not parse or check (400)
+	RefusedSignature                    // a Twilio form post without a valid signature (403)
+)
+
+// CountRefused counts one refused call.
+func (p *Pools) CountRefused(r CallRefusal) {
+	switch r {
+	case RefusedToken:
+		p.calls.unauthorized.Add(1)
+	case RefusedBody:
+		p.calls.badBodies.Add(1)
+	case RefusedSignature:
+		p.calls.badSignatures.Add(1)
 	}
-	return subtle.ConstantTimeCompare(h[len(prefix):], tok) == 1
 }
 
 // attribute answers one call, appending the JSON answer to dst. A call id
@@ -392,10 +333,17 @@ func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return p.attributeLocked(callID, dnis, ext, ani, started, now).appendAnswer(dst)
+}
+
+// attributeLocked is attribute without the answer; the caller holds
+// calls.mu. The record's job is not changed after it is stored.
+func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int64) *callRecord {
+	c := &p.calls
 	if rec, ok := c.calls[string(callID)]; ok {
 		if rec.job.dnis == string(dnis) && rec.job.ext == string(ext) {
 			c.duplicates++
-			return rec.appendAnswer(dst)
+			return rec
 		}
 		c.reused++
 	}
@@ -431,7 +379,7 @@ func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64
 	default:
 		p.attrDrops.Add(1)
 	}
-	return rec.appendAnswer(dst)
+	return rec
 }
 
 func (r *callRecord) appendAnswer(dst []byte) []byte {
@@ -596,7 +544,7 @@ func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) [
 // exactly as POST /v1/calls does (at most once per call_id), dated by its
 // occurred_at; an ENDED event moves the cooldown of the lease it ended.
 // Other event types are ignored here. The events consumer has decoded and
-// checked the record (see events.NewRecordConsumer).
+// checked the record (see kafkaio.NewRecordConsumer).
 func (p *Pools) HandleCallEvent(ev *events.Call) error {
 	switch ev.EventType {
 	case events.CallOffered:

@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 type answer struct {
@@ -22,22 +19,38 @@ type answer struct {
 	Error       string              `json:"error"`
 }
 
+// doCall attributes one call given as a /v1/calls JSON body (httpapi
+// parses and checks real ones; its tests cover the HTTP answers) and
+// returns the status and answer the route would send.
 func doCall(t *testing.T, p *Pools, token, body string) (int, answer, string) {
 	t.Helper()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
-	ctx.Request.SetRequestURI("/v1/calls")
-	if token != "" {
-		ctx.Request.Header.Set("Authorization", "Bearer "+token)
+	if token != string(p.CallsToken()) {
+		t.Fatalf("token %q is not the pools' calls token", token)
 	}
-	ctx.Request.SetBodyString(body)
-	p.HandleCalls(&ctx)
-	raw := string(ctx.Response.Body())
+	var in struct {
+		CallID    string `json:"call_id"`
+		DNIS      string `json:"dnis"`
+		Ext       string `json:"ext"`
+		ANI       string `json:"ani"`
+		StartedAt string `json:"started_at"`
+	}
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	req := CallRequest{CallID: []byte(in.CallID), DNIS: []byte(in.DNIS), Ext: []byte(in.Ext), ANI: []byte(in.ANI)}
+	if in.StartedAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, in.StartedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.StartedAt = at.UnixNano()
+	}
+	raw := p.Attribute(&req, nil).JSON
 	var a answer
-	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil {
+	if err := json.Unmarshal(raw, &a); err != nil {
 		t.Fatalf("answer is not JSON: %v: %s", err, raw)
 	}
-	return ctx.Response.StatusCode(), a, raw
+	return 200, a, string(raw)
 }
 
 func callBody(id, dnis, ext, ani string, at time.Time) string {
@@ -129,7 +142,7 @@ func TestCallsSameIDOnce(t *testing.T) {
 	// the event path with the same call id does not count it again
 	ev := fmt.Sprintf(`{"call_id":"dup","event_type":"OFFERED","dnis":%q,"ani":"+14155550188","occurred_at":%q}`,
 		r.E164, t0.Add(time.Minute).Format(time.RFC3339))
-	feedCall(p, events.Message{Value: []byte(ev)})
+	feedCall(p, kafkaio.Message{Value: []byte(ev)})
 	st := p.Stats()
 	if st.Calls[MatchExact] != 1 || st.DuplicateCalls != 2 {
 		t.Fatalf("calls %v duplicates %d", st.Calls, st.DuplicateCalls)
@@ -140,8 +153,8 @@ func TestCallEvent(t *testing.T) {
 	p := mustNew(t, onePool(2), nil)
 	r := leaseOne(t, p, 1, t0)
 	p.clockNow = func() time.Time { return t0.Add(time.Minute) }
-	mk := func(id, typ string) events.Message {
-		return events.Message{Topic: events.TopicCall, Value: fmt.Appendf(nil,
+	mk := func(id, typ string) kafkaio.Message {
+		return kafkaio.Message{Topic: events.TopicCall, Value: fmt.Appendf(nil,
 			`{"call_id":%q,"event_type":%q,"dnis":%q,"ext":"","ani":"+14155550188","occurred_at":%q}`,
 			id, typ, r.E164, t0.Add(time.Minute).Format(time.RFC3339))}
 	}
@@ -153,11 +166,11 @@ func TestCallEvent(t *testing.T) {
 	if st := p.stateOf(refIndex(r.Ref)); st != stCooldown {
 		t.Fatalf("OFFERED left the number %s", stateNames[st])
 	}
-	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":`)}); events.Reason(err) != events.ReasonMalformedJSON {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(`{"call_id":`)}); events.Reason(err) != events.ReasonMalformedJSON {
 		t.Fatalf("malformed call event: %v", err)
 	}
 	// not a tracking number: attributed to nothing, like /v1/calls would
-	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)}); err != nil {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(`{"call_id":"x","event_type":"OFFERED","dnis":"123"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	// the HTTP answer for the same call id is the event's
@@ -168,44 +181,6 @@ func TestCallEvent(t *testing.T) {
 	st := p.Stats()
 	if st.Calls[MatchExact] != 1 || st.Calls[MatchNone] != 1 {
 		t.Fatalf("stats %+v", st)
-	}
-}
-
-func TestCallsBadInput(t *testing.T) {
-	p := mustNew(t, onePool(2), nil)
-	for _, c := range []struct {
-		token, body string
-		code        int
-		msg         string
-	}{
-		{"", callBody("a", "+18000000000", "", "", t0), 401, "bearer token"},
-		{"wrong", callBody("a", "+18000000000", "", "", t0), 401, "bearer token"},
-		{"tok", `{"call_id":`, 400, "not valid JSON"},
-		{"tok", `[]`, 400, "JSON object"},
-		{"tok", `{"call_id":"a","dnis":"18005550100"}`, 400, `dnis "18005550100" is not an E.164 number`},
-		{"tok", `{"dnis":"+18005550100"}`, 400, "call_id is required"},
-		{"tok", `{"call_id":"a","dnis":"+18005550100","ext":"12a"}`, 400, "digits only"},
-		{"tok", `{"call_id":"a","dnis":"+18005550100","started_at":"yesterday"}`, 400, "RFC 3339"},
-		{"tok", `{"call_id":7,"dnis":"+18005550100"}`, 400, "call_id must be a string"},
-	} {
-		code, a, raw := doCall(t, p, c.token, c.body)
-		if code != c.code || !strings.Contains(a.Error, c.msg) {
-			t.Errorf("%q: %d %s, want %d with %q", c.body, code, raw, c.code, c.msg)
-		}
-	}
-	// unknown number: 200, match none, counted
-	code, a, _ := doCall(t, p, "tok", callBody("u1", "+19995550100", "", "+14155550188", t0))
-	if code != 200 || a.Match != MatchNone || a.Attribution != nil || !a.Accept || a.Reason != "unattributed" {
-		t.Fatalf("unknown number: %d %+v", code, a)
-	}
-	if st := p.Stats(); st.UnknownNumberCalls != 1 || st.BadCallBodies != 7 || st.Unauthorized != 2 {
-		t.Fatalf("stats %+v", st)
-	}
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodGet)
-	p.HandleCalls(&ctx)
-	if ctx.Response.StatusCode() != 405 {
-		t.Fatalf("GET: %d", ctx.Response.StatusCode())
 	}
 }
 
@@ -222,7 +197,7 @@ func TestBlocklist(t *testing.T) {
 	}
 	// SPAM reports: two distinct calls block the caller; a re-sent outcome counts once
 	spam := func(id string) {
-		feedOutcome(p, events.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
+		feedOutcome(p, kafkaio.Message{Value: fmt.Appendf(nil, `{"call_id":%q,"disposition":"SPAM","is_final":true}`, id)})
 	}
 	const ani = "+14155550123"
 	for k, id := range []string{"s1", "s2"} {
@@ -235,7 +210,7 @@ func TestBlocklist(t *testing.T) {
 		}
 	}
 	spam("never-seen")
-	if err := feedOutcome(p, events.Message{Value: []byte(`not json`)}); events.Reason(err) != events.ReasonMalformedJSON {
+	if err := feedOutcome(p, kafkaio.Message{Value: []byte(`not json`)}); events.Reason(err) != events.ReasonMalformedJSON {
 		t.Fatalf("malformed outcome: %v", err)
 	}
 	st := p.Stats()
@@ -284,8 +259,8 @@ func TestCallOnHeldNumberAndExtension(t *testing.T) {
 	}
 }
 
-// TestAttributionPublished runs Run and checks the attribution event and
-// the inmemory HTTP path end to end.
+// TestAttributionPublished runs Run and checks the attribution event of a
+// call attributed on another goroutine.
 func TestAttributionPublished(t *testing.T) {
 	pub := &fakePub{}
 	p := mustNew(t, onePool(2), pub)
@@ -295,21 +270,7 @@ func TestAttributionPublished(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 
-	ln := fasthttputil.NewInmemoryListener()
-	srv := &fasthttp.Server{Handler: p.HandleCalls}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown()
-	c := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://callbid/v1/calls")
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.Set("Authorization", "Bearer tok")
-	req.SetBodyString(callBody("pub1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
-	if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-		t.Fatalf("POST: %v %d", err, resp.StatusCode())
-	}
+	doCall(t, p, "tok", callBody("pub1", r.E164, "", "+14155550188", t0.Add(time.Minute)))
 	var msgs []pubMsg
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if msgs = pub.topic(events.TopicAttribution); len(msgs) > 0 {
@@ -341,7 +302,7 @@ func TestCooldownFromCallEnd(t *testing.T) {
 	ended := fmt.Sprintf(`{"call_id":"long","event_type":"ENDED","dnis":%q,"occurred_at":%q,"talk_ms":1200000,"end_reason":"CUSTOMER_HANGUP"}`,
 		r.E164, start.Add(20*time.Minute).Format(time.RFC3339))
 	p.clockNow = func() time.Time { return start.Add(20 * time.Minute) } // the ENDED event arrives when the call ends
-	if err := feedCall(p, events.Message{Value: []byte(ended)}); err != nil {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(ended)}); err != nil {
 		t.Fatal(err)
 	}
 	p.Sweep(start.Add(31 * time.Minute)) // 30 min after the start: still cooling down
@@ -369,7 +330,7 @@ func TestCallSecondsBeforeReservation(t *testing.T) {
 	p2 := mustNew(t, onePool(3), &fakePub{})
 	p2.clockNow = func() time.Time { return bid.Add(time.Second) }
 	for _, m := range pub.topic(events.TopicLeases) {
-		p2.ApplyLeaseEvent(events.Message{Key: m.key, Value: m.value})
+		p2.ApplyLeaseEvent(kafkaio.Message{Key: m.key, Value: m.value})
 	}
 	for name, p := range map[string]*Pools{"live": p1, "replayed": p2} {
 		p.clockNow = func() time.Time { return bid.Add(time.Second) }
@@ -386,38 +347,17 @@ func TestCallSecondsBeforeReservation(t *testing.T) {
 
 // feedCall hands one cc.call.v1 record to the pools as the events consumer
 // does (decoded and checked once; the record's Kafka time is the pools' clock unless set).
-func feedCall(p *Pools, m events.Message) error {
+func feedCall(p *Pools, m kafkaio.Message) error {
 	if m.Time.IsZero() {
 		m.Time = p.clockNow()
 	}
-	return events.NewDispatch[events.Call](events.Config{}, p.HandleCallEvent)(m)
+	return kafkaio.NewDispatch[events.Call](kafkaio.Config{}, p.HandleCallEvent)(m)
 }
 
 // feedOutcome is feedCall for cc.outcome.v1.
-func feedOutcome(p *Pools, m events.Message) error {
+func feedOutcome(p *Pools, m kafkaio.Message) error {
 	if m.Time.IsZero() {
 		m.Time = p.clockNow()
 	}
-	return events.NewDispatch[events.Outcome](events.Config{}, p.HandleOutcome)(m)
-}
-
-// curl -d labels a JSON body form-encoded: it is still the JSON form with its
-// bearer token (the README's own example), not a Twilio webhook.
-func TestJSONCallLabelledFormEncoded(t *testing.T) {
-	p := mustNew(t, onePool(1), nil)
-	clock := t0
-	p.clockNow = func() time.Time { return clock }
-	r := leaseOne(t, p, 1, t0)
-	clock = t0.Add(time.Minute)
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fasthttp.MethodPost)
-	ctx.Request.SetRequestURI("/v1/calls")
-	ctx.Request.Header.Set("Authorization", "Bearer tok")
-	ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
-	ctx.Request.SetBodyString(callBody("c1", r.E164, "", "+14155550188", clock))
-	p.HandleCalls(&ctx)
-	var a answer
-	if err := json.Unmarshal(ctx.Response.Body(), &a); err != nil || ctx.Response.StatusCode() != 200 || a.Match != MatchExact {
-		t.Fatalf("status %d, answer %s (%v): want 200 and an exact match", ctx.Response.StatusCode(), ctx.Response.Body(), err)
-	}
+	return kafkaio.NewDispatch[events.Outcome](kafkaio.Config{}, p.HandleOutcome)(m)
 }

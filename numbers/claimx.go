@@ -1,7 +1,8 @@
 package numbers
 
 import (
-	"github.com/valyala/fastjson"
+	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/jsonw"
 )
 
 // The attribution details beyond the impression ids: creative, currency,
@@ -89,22 +90,20 @@ func (p *Pools) SetClearing(ref Ref, micros int64, billed bool) bool {
 	return true
 }
 
-// appendLeaseExtra appends the details to a lease record (keys crid, cur,
-// cc, rg, dt, cp).
-func (p *Pools) appendLeaseExtra(b []byte, e *entry) []byte {
-	b = appendKV(b, "crid", p.ids.name(e.creative))
-	b = appendKV(b, "cur", p.small.name(uint32(e.cur)))
-	b = appendKV(b, "cc", e.geo.country())
-	b = appendKV(b, "rg", e.geo.region())
-	b = appendKUint(b, "dt", uint64(e.devType))
-	return appendKInt(b, "cp", e.clearing)
+// leaseExtra fills the details of a lease record (crid, cur, cc, rg, dt,
+// cp).
+func (p *Pools) leaseExtra(l *events.Lease, e *entry) {
+	l.Creative, l.Currency = p.ids.name(e.creative), p.small.name(uint32(e.cur))
+	// Views of the entry's bytes: l does not outlive the caller's shard lock.
+	l.Country, l.Region = jsonw.UnsafeString(e.geo.country()), jsonw.UnsafeString(e.geo.region())
+	l.DeviceType, l.ClearingMicros = e.devType, e.clearing
 }
 
 // replayClaimExtra reads the details back from a lease record.
-func (p *Pools) replayClaimExtra(e *entry, v *fastjson.Value) {
-	e.creative = p.ids.id(string(v.GetStringBytes("crid")))
-	e.cur = uint16(p.small.id(string(v.GetStringBytes("cur"))))
-	putGeo(&e.geo, string(v.GetStringBytes("cc")), string(v.GetStringBytes("rg")))
-	e.devType = uint8(min(v.GetUint("dt"), 255))
-	e.clearing = max(v.GetInt64("cp"), 0)
+func (p *Pools) replayClaimExtra(e *entry, v *events.Lease) {
+	e.creative = p.ids.id(v.Creative)
+	e.cur = uint16(p.small.id(v.Currency))
+	putGeo(&e.geo, v.Country, v.Region)
+	e.devType = v.DeviceType
+	e.clearing = max(v.ClearingMicros, 0)
 }

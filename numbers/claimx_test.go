@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 func detailedClaim(k int) *Claim {
@@ -63,7 +64,7 @@ func TestAttributionDetails(t *testing.T) {
 	p2 := mustNew(t, cfg, nil)
 	p2.clockNow = func() time.Time { return clock }
 	for _, m := range pub.topic(events.TopicLeases) {
-		p2.ApplyLeaseEvent(events.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
+		p2.ApplyLeaseEvent(kafkaio.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
 	}
 	// c1 ended r's lease in p; p2 saw only the records before the call, so
 	// its lease is live there: the same attribution, match exact.

@@ -4,8 +4,10 @@
 // recently freed first. POST /v1/calls (and OFFERED cc.call.v1 events) find
 // the lease that was live when a call started; SPAM outcomes feed a caller
 // blocklist; lease transitions go to callbid.leases.v1 so leases survive a
-// restart. /v1/calls also takes Twilio's signed voice webhook (twilio.go,
-// answered in TwiML); the attribution carries the bid's creative, currency,
+// restart. It speaks no HTTP: httpapi serves /v1/calls (the JSON form and
+// Twilio's signed voice webhook, answered in TwiML) and /admin/pools through
+// Attribute, CallsToken, Twilio (the webhook's config, twilio.go) and
+// Stats; the attribution carries the bid's creative, currency,
 // geo and device type and the notices' clearing price (claimx.go).
 //
 // Layout: all entries of all pools sit in one flat slice of fixed-size
@@ -60,7 +62,7 @@
 // (ownership.go).
 //
 // Goroutines: Reserve runs on bid goroutines, Win/Loss on notice goroutines,
-// HandleCalls on HTTP goroutines, HandleCallEvent/HandleOutcome/
+// Attribute on HTTP goroutines, HandleCallEvent/HandleOutcome/
 // ApplyLeaseEvent on Kafka consumer goroutines; all of them are safe to call
 // concurrently; AwaitLease blocks its notice goroutine (bounded). Run (one
 // goroutine, started by the root) sweeps expired holds, leases and

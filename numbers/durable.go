@@ -9,12 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // LeaseLog is the never-dropping writer of events.TopicLeases
-// (*events.Durable, which New picks up from a publisher that offers it).
+// (*kafkaio.Durable, which New picks up from a publisher that offers it).
 // Records are written in Append order.
 type LeaseLog interface {
 	// Append queues a record and returns its sequence number; 0 when the
@@ -26,12 +26,18 @@ type LeaseLog interface {
 	// ends or the writer stopped first.
 	Wait(ctx context.Context, seq uint64) error
 	// Health is the writer's state at now.
-	Health(now time.Time) events.DurableHealth
+	Health(now time.Time) kafkaio.DurableHealth
 }
 
 // ErrLeaseNotDurable means a win or billing notice's lease record was not
 // acknowledged by Kafka within numbers.durable_timeout.
 var ErrLeaseNotDurable = errors.New("the lease record is not durable yet")
+
+// ErrNotHeld means the number has no reservation of this generation in
+// this process: it moved on to another impression, or the reservation is
+// an earlier process's that never reached the lease log. There is no lease
+// of this ref to wait for.
+var ErrNotHeld = errors.New("the reservation is not held by this process")
 
 const (
 	// unwritten is the leaseSeq of a record the closed writer refused.
@@ -227,7 +233,10 @@ func (p *Pools) AwaitLease(ref Ref) error {
 	s.mu.Lock()
 	seq, match := p.leaseSeq[i], p.entries[i].gen == gen
 	s.mu.Unlock()
-	if !match || seq == 0 || p.leases.Acked(seq) {
+	if !match {
+		return fmt.Errorf("%w: %s", ErrNotHeld, p.keyString(i))
+	}
+	if seq == 0 || p.leases.Acked(seq) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DurableTimeout)

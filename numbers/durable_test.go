@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // fakeLog is a lease log that writes only when the test says so: ack(n)
@@ -56,7 +57,7 @@ func (f *fakeLog) Wait(ctx context.Context, seq uint64) error {
 		}
 		if f.stopped || seq == 0 {
 			f.mu.Unlock()
-			return events.ErrNotWritten
+			return kafkaio.ErrNotWritten
 		}
 		ch := f.changed
 		f.mu.Unlock()
@@ -68,10 +69,10 @@ func (f *fakeLog) Wait(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (f *fakeLog) Health(now time.Time) events.DurableHealth {
+func (f *fakeLog) Health(now time.Time) kafkaio.DurableHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := events.DurableHealth{Pending: len(f.recs) - int(f.acked), Failing: f.failing, Stopped: f.stopped}
+	h := kafkaio.DurableHealth{Pending: len(f.recs) - int(f.acked), Failing: f.failing, Stopped: f.stopped}
 	if h.Failing {
 		h.LastError = "broker unreachable"
 	}
@@ -124,7 +125,7 @@ func replay(t *testing.T, cfg Config, recs []pubMsg, clock *time.Time) (*Pools, 
 	p, l := newDurable(t, cfg, clock)
 	p.PauseUntilReplayed()
 	for _, m := range recs {
-		p.ApplyLeaseEvent(events.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
+		p.ApplyLeaseEvent(kafkaio.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
 	}
 	if st := p.Stats(); st.BadLeaseEvents != 0 {
 		t.Fatalf("%d bad lease records on replay", st.BadLeaseEvents)
@@ -378,10 +379,10 @@ func TestBillOnceAcrossRestart(t *testing.T) {
 // discardLog acknowledges every record at once (benchmarks).
 type discardLog struct{ n uint64 }
 
-func (d *discardLog) Append(key, value []byte) uint64       { d.n++; return d.n }
-func (d *discardLog) Acked(seq uint64) bool                 { return true }
-func (d *discardLog) Wait(context.Context, uint64) error    { return nil }
-func (d *discardLog) Health(time.Time) events.DurableHealth { return events.DurableHealth{} }
+func (d *discardLog) Append(key, value []byte) uint64        { d.n++; return d.n }
+func (d *discardLog) Acked(seq uint64) bool                  { return true }
+func (d *discardLog) Wait(context.Context, uint64) error     { return nil }
+func (d *discardLog) Health(time.Time) kafkaio.DurableHealth { return kafkaio.DurableHealth{} }
 
 // BenchmarkLogHolds is the off-bid-path cost of writing one hold record
 // (Run's goroutine): walking the held list and encoding, per hold. The

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestEndedIn2100BeforeAndAfterRestart: an ENDED event dated 2100 for the
@@ -19,9 +20,9 @@ func TestEndedIn2100BeforeAndAfterRestart(t *testing.T) {
 	r := leaseOne(t, p1, 1, t0)
 	start := t0.Add(5 * time.Minute)
 	p1.clockNow = func() time.Time { return start }
-	offered := events.Message{Value: fmt.Appendf(nil, `{"call_id":"k","event_type":"OFFERED","dnis":%q,"ani":"+14155550188","occurred_at":%q}`,
+	offered := kafkaio.Message{Value: fmt.Appendf(nil, `{"call_id":"k","event_type":"OFFERED","dnis":%q,"ani":"+14155550188","occurred_at":%q}`,
 		r.E164, start.Format(time.RFC3339)), Time: start}
-	ended := events.Message{Value: fmt.Appendf(nil, `{"call_id":"k","event_type":"ENDED","dnis":%q,"occurred_at":"2100-01-01T00:00:00Z","talk_ms":60000}`,
+	ended := kafkaio.Message{Value: fmt.Appendf(nil, `{"call_id":"k","event_type":"ENDED","dnis":%q,"occurred_at":"2100-01-01T00:00:00Z","talk_ms":60000}`,
 		r.E164), Time: start.Add(time.Minute)}
 	if err := feedCall(p1, offered); err != nil {
 		t.Fatal(err)
@@ -43,7 +44,7 @@ func TestEndedIn2100BeforeAndAfterRestart(t *testing.T) {
 	p2 := mustNew(t, onePool(1), &fakePub{})
 	p2.clockNow = func() time.Time { return start.Add(time.Minute) }
 	for _, m := range pub.topic(events.TopicLeases) {
-		p2.ApplyLeaseEvent(events.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
+		p2.ApplyLeaseEvent(kafkaio.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
 	}
 	if err := feedCall(p2, offered); err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestCallIDReusedForAnotherNumber(t *testing.T) {
 		t.Fatalf("first %+v\nreused %+v", a1.Attribution, a2.Attribution)
 	}
 	// Through the event path too, with a number callbid does not own.
-	if err := feedCall(p, events.Message{Value: []byte(`{"call_id":"same","event_type":"OFFERED","dnis":"+19995550000","occurred_at":"2026-11-23T12:01:00Z"}`)}); err != nil {
+	if err := feedCall(p, kafkaio.Message{Value: []byte(`{"call_id":"same","event_type":"OFFERED","dnis":"+19995550000","occurred_at":"2026-11-23T12:01:00Z"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	_, a3, _ := doCall(t, p, "tok", callBody("same", "+19995550000", "", "", at))

@@ -1,8 +1,6 @@
 package numbers
 
 import (
-	"strconv"
-
 	"github.com/callbid/callbid/jsonw"
 )
 
@@ -22,18 +20,4 @@ func appendKV[T string | []byte](b []byte, k string, v T) []byte {
 	b = append(b, k...)
 	b = append(b, '"', ':')
 	return appendJSONString(b, v)
-}
-
-func appendKInt(b []byte, k string, v int64) []byte {
-	b = append(b, ',', '"')
-	b = append(b, k...)
-	b = append(b, '"', ':')
-	return strconv.AppendInt(b, v, 10)
-}
-
-func appendKUint(b []byte, k string, v uint64) []byte {
-	b = append(b, ',', '"')
-	b = append(b, k...)
-	b = append(b, '"', ':')
-	return strconv.AppendUint(b, v, 10)
 }

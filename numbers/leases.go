@@ -6,22 +6,13 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
-	"github.com/valyala/fastjson"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // Lease records on events.TopicLeases (compacted, keyed by number or
-// number;ext=N) carry the entry's whole state, so the latest record per key
-// is enough to rebuild it:
-//
-//	{"o":"<process>","pool":"p1","gen":7,"st":"held|leased|cooldown|free",
-//	 "res":<unix ns>,"fl":<flags>,"won":<unix ns>,"end":<unix ns lease end>,
-//	 "c":campaign,"p":publisher,"x":exchange,"k":skill,"r":request id,
-//	 "i":imp id,"b":bid id,"sa":site or app,"pr":price micros,"ip":…,"ifa":…,
-//	 "crid":creative,"cur":currency,"cc":country,"rg":region,"dt":device type,
-//	 "cp":clearing price micros, "ani":first caller}
-//
-// A "free" record carries only o, pool, gen, st, res and fl. Holds are
-// recorded off the bid path by LogHolds, a few ms after the bid.
+// number;ext=N) carry the entry's whole state (events.Lease, written by
+// events.AppendLease), so the latest record per key is enough to rebuild it.
+// Holds are recorded off the bid path by LogHolds, a few ms after the bid.
 
 // publishLease publishes entry i's current state; the caller holds the
 // entry's shard lock (the shard's scratch buffers are reused).
@@ -32,33 +23,21 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	e := &p.entries[i]
 	e164, ext := p.numberOf(i)
 	s.key = appendLeaseKey(s.key[:0], e164, ext)
-	b := append(s.scratch[:0], `{"o":`...)
-	b = appendJSONString(b, p.instance)
-	b = appendKV(b, "pool", p.poolOf(i).id)
-	b = appendKUint(b, "gen", uint64(e.gen))
-	b = appendKV(b, "st", stateNames[e.state])
-	b = appendKInt(b, "res", e.reservedAt)
-	b = appendKUint(b, "fl", uint64(e.flags))
-	if e.state != stFree {
-		b = appendKInt(b, "won", e.wonAt)
-		b = appendKInt(b, "end", e.leaseEnd)
-		b = appendKV(b, "c", p.ids.name(e.campaign))
-		b = appendKV(b, "p", p.ids.name(e.publisher))
-		b = appendKV(b, "x", p.small.name(uint32(e.exchange)))
-		b = appendKV(b, "k", p.small.name(uint32(e.skill)))
-		b = appendKV(b, "r", e.requestID())
-		b = appendKV(b, "i", e.impID())
-		b = appendKV(b, "b", e.bidID())
-		b = appendKV(b, "sa", e.siteOrApp())
-		b = appendKInt(b, "pr", e.price)
-		b = appendKUint(b, "ip", e.ipHash)
-		b = appendKUint(b, "ifa", e.ifaHash)
-		b = p.appendLeaseExtra(b, e)
-		if ani != "" {
-			b = appendKV(b, "ani", ani)
-		}
+	l := events.Lease{Owner: p.instance, Pool: p.poolOf(i).id, Gen: e.gen, State: stateNames[e.state],
+		ReservedAt: e.reservedAt, Flags: e.flags}
+	if e.state == stParked {
+		l.State = events.LeaseFree // parked is a free entry another instance owns
 	}
-	b = append(b, '}')
+	if l.State != events.LeaseFree {
+		l.WonAt, l.LeaseEnd = e.wonAt, e.leaseEnd
+		l.Campaign, l.Publisher = p.ids.name(e.campaign), p.ids.name(e.publisher)
+		l.Exchange, l.Skill = p.small.name(uint32(e.exchange)), p.small.name(uint32(e.skill))
+		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.requestID(), e.impID(), e.bidID(), e.siteOrApp()
+		l.PriceMicros, l.IPHash, l.IFAHash = e.price, e.ipHash, e.ifaHash
+		p.leaseExtra(&l, e)
+		l.ANI = ani
+	}
+	b := events.AppendLease(s.scratch[:0], &l)
 	s.scratch = b
 	if p.leases != nil {
 		seq := p.leases.Append(s.key, b)
@@ -122,7 +101,7 @@ var errLeaseRecord = errors.New("lease record is malformed")
 // it before /readyz turns ready. Records this process published itself are
 // skipped, so following the topic after replay changes nothing. Bad records
 // are counted and skipped.
-func (p *Pools) ApplyLeaseEvent(msg events.Message) {
+func (p *Pools) ApplyLeaseEvent(msg kafkaio.Message) {
 	if err := p.applyLease(msg.Key, msg.Value, p.clockNow()); err != nil {
 		p.badLeaseEvent.Add(1)
 	}
@@ -143,22 +122,24 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	if !ok {
 		return errLeaseRecord // number no longer configured
 	}
-	var ps fastjson.Parser
-	v, err := ps.ParseBytes(val)
-	if err != nil || v.Type() != fastjson.TypeObject {
+	p.leaseDecMu.Lock()
+	defer p.leaseDecMu.Unlock()
+	if p.leaseDec == nil {
+		p.leaseDec = events.NewDecoder[events.Lease]()
+	}
+	v, err := p.leaseDec.Decode(val, events.Limits{})
+	if err != nil {
 		return errLeaseRecord
 	}
-	if string(v.GetStringBytes("o")) == p.instance {
+	if v.Owner == p.instance {
 		p.leaseIgnored.Add(1)
 		return nil
 	}
-	st := string(v.GetStringBytes("st"))
-	gen := uint32(v.GetUint("gen"))
+	st, gen := v.State, v.Gen
 	t := now.UnixNano()
 	pl := p.poolOf(i)
 	s := p.shardOf(pl, i)
-	res := v.GetInt64("res")
-	fl := uint8(v.GetUint("fl"))
+	res, fl := v.ReservedAt, v.Flags
 	var sticky *attribution
 	var ani string
 	s.mu.Lock()
@@ -201,7 +182,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	e.gen = gen
 	p.noteReplayedGen(i, gen, res, t)
 	p.replayed[i/64] |= 1 << (i % 64)
-	end := v.GetInt64("end")
+	end := v.LeaseEnd
 	switch {
 	case st == "held":
 		// A hold of an earlier process: a win for it after the restart
@@ -216,7 +197,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 			s.pushTail(p.entries, stFree, i)
 		}
 	case (st == "leased" || st == "cooldown") && t < end+pl.cooldown:
-		e.reservedAt, e.wonAt, e.leaseEnd = res, v.GetInt64("won"), end
+		e.reservedAt, e.wonAt, e.leaseEnd = res, v.WonAt, end
 		e.flags = fl | fData | fLeased | fHoldLogged
 		p.replayClaim(e, v)
 		if t < end {
@@ -224,8 +205,8 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		} else {
 			s.insertSorted(p.entries, stCooldown, i)
 		}
-		if a := v.GetStringBytes("ani"); len(a) > 0 && e.flags&fCalled != 0 {
-			ani = string(a)
+		if v.ANI != "" && e.flags&fCalled != 0 {
+			ani = v.ANI
 			sticky = p.snapshot(i)
 		}
 	default:
@@ -250,12 +231,12 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 
 // replayClaim copies a lease record's attribution into e; the caller holds
 // the entry's shard lock.
-func (p *Pools) replayClaim(e *entry, v *fastjson.Value) {
-	e.campaign = p.ids.id(string(v.GetStringBytes("c")))
-	e.publisher = p.ids.id(string(v.GetStringBytes("p")))
-	e.exchange = uint16(p.small.id(string(v.GetStringBytes("x"))))
-	e.skill = uint16(p.small.id(string(v.GetStringBytes("k"))))
-	req, imp, bid, site := v.GetStringBytes("r"), v.GetStringBytes("i"), v.GetStringBytes("b"), v.GetStringBytes("sa")
+func (p *Pools) replayClaim(e *entry, v *events.Lease) {
+	e.campaign = p.ids.id(v.Campaign)
+	e.publisher = p.ids.id(v.Publisher)
+	e.exchange = uint16(p.small.id(v.Exchange))
+	e.skill = uint16(p.small.id(v.Skill))
+	req, imp, bid, site := v.RequestID, v.ImpID, v.BidID, v.SiteOrApp
 	req, imp, bid = req[:min(len(req), 1024)], imp[:min(len(imp), 1024)], bid[:min(len(bid), 1024)]
 	site = site[:min(len(site), 1024)]
 	b := append(e.buf[:0], req...)
@@ -263,8 +244,8 @@ func (p *Pools) replayClaim(e *entry, v *fastjson.Value) {
 	b = append(b, bid...)
 	e.buf = append(b, site...)
 	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
-	e.price = v.GetInt64("pr")
-	e.ipHash, e.ifaHash = v.GetUint64("ip"), v.GetUint64("ifa")
+	e.price = v.PriceMicros
+	e.ipHash, e.ifaHash = v.IPHash, v.IFAHash
 	p.replayClaimExtra(e, v)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestLeasesSurviveRestart: lease numbers, "kill" the process, build new
@@ -33,7 +34,7 @@ func TestLeasesSurviveRestart(t *testing.T) {
 	}
 	// own records are ignored when the topic is followed after replay
 	for _, m := range msgs {
-		p1.ApplyLeaseEvent(events.Message{Key: m.key, Value: m.value})
+		p1.ApplyLeaseEvent(kafkaio.Message{Key: m.key, Value: m.value})
 	}
 	if st := p1.Stats(); st.LeaseEventsIgnored != uint64(len(msgs)) || st.Pools[0].Leased != 5 {
 		t.Fatalf("own records changed state: %+v", st)
@@ -43,7 +44,7 @@ func TestLeasesSurviveRestart(t *testing.T) {
 	clock = t0.Add(3 * time.Minute)
 	p2.clockNow = func() time.Time { return clock }
 	for _, m := range msgs {
-		p2.ApplyLeaseEvent(events.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
+		p2.ApplyLeaseEvent(kafkaio.Message{Topic: events.TopicLeases, Key: m.key, Value: m.value})
 	}
 	st := p2.Stats().Pools[0]
 	if st.Leased != 5 || st.Cooldown != 1 || st.Held != 0 {
@@ -114,8 +115,8 @@ func TestLeaseReplayLatestWinsAndExpired(t *testing.T) {
 		t.Fatalf("expired lease replayed: %+v", st)
 	}
 	// bad records are counted and skipped
-	p3.ApplyLeaseEvent(events.Message{Key: []byte(r.E164), Value: []byte("{")})
-	p3.ApplyLeaseEvent(events.Message{Key: []byte("+19990000000"), Value: msgs[0].value})
+	p3.ApplyLeaseEvent(kafkaio.Message{Key: []byte(r.E164), Value: []byte("{")})
+	p3.ApplyLeaseEvent(kafkaio.Message{Key: []byte("+19990000000"), Value: msgs[0].value})
 	if st := p3.Stats(); st.BadLeaseEvents != 2 {
 		t.Fatalf("bad lease events %d", st.BadLeaseEvents)
 	}
@@ -140,7 +141,7 @@ func TestReserveWaitsForReplay(t *testing.T) {
 		t.Fatal("reserved a number before the lease log was replayed")
 	}
 	for _, m := range pub.topic(events.TopicLeases) {
-		p2.ApplyLeaseEvent(events.Message{Key: m.key, Value: m.value})
+		p2.ApplyLeaseEvent(kafkaio.Message{Key: m.key, Value: m.value})
 	}
 	p2.ReplayDone()
 	// Every free number can be reserved again, and none of them is the one

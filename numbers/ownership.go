@@ -3,11 +3,11 @@ package numbers
 import (
 	"slices"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // Several callbid instances share the pools by Kafka partition ownership:
-// the consumer group on the lease log (the wiring's events.PoolGroup) assigns
+// the consumer group on the lease log (the wiring's kafkaio.PoolGroup) assigns
 // each instance a set of the lease topic's partitions, and an instance
 // reserves only numbers whose lease key the producer's balancer (murmur2, as
 // the Java client) puts on a partition it owns. Every instance still reads
@@ -39,11 +39,7 @@ const ownerMargin = int64(2e9)
 // PartitionOf is the lease-topic partition of a lease key among n
 // partitions: the producer's balancer, so it matches where the record goes.
 func PartitionOf(key []byte, n int) int {
-	parts := make([]int, n)
-	for k := range parts {
-		parts[k] = k
-	}
-	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)
+	return kafkaio.Partitioner(n)(key)
 }
 
 // SetOwnership tells the pools which of the lease topic's partitions this
@@ -65,16 +61,12 @@ func (p *Pools) SetOwnership(partitions int, owned []int) {
 		}
 	}
 	o.bits = make([]uint64, (len(p.entries)+63)/64)
-	parts := make([]int, partitions)
-	for k := range parts {
-		parts[k] = k
-	}
-	bal := &kafka.Murmur2Balancer{}
+	partitionOf := kafkaio.Partitioner(partitions)
 	var key []byte
 	for i := range p.entries {
 		e164, ext := p.numberOf(int32(i))
 		key = appendLeaseKey(key[:0], e164, ext)
-		if mine[bal.Balance(kafka.Message{Key: key}, parts...)] {
+		if mine[partitionOf(key)] {
 			o.bits[i/64] |= 1 << (i % 64)
 			o.numbers++
 		}

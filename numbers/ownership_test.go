@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // cluster is n Pools with one config sharing one lease log (a fakePub read
@@ -35,7 +36,7 @@ func (c *cluster) deliver() {
 	for k, p := range c.pools {
 		for ; c.cursor[k] < len(msgs); c.cursor[k]++ {
 			m := msgs[c.cursor[k]]
-			p.ApplyLeaseEvent(events.Message{Topic: m.topic, Key: m.key, Value: m.value})
+			p.ApplyLeaseEvent(kafkaio.Message{Topic: m.topic, Key: m.key, Value: m.value})
 		}
 	}
 }
@@ -246,7 +247,7 @@ func TestLeaseBeforeItsHoldRecord(t *testing.T) {
 	late := mustNew(t, onePool(64), nil)
 	late.SetOwnership(3, nil)
 	for _, m := range msgs {
-		late.ApplyLeaseEvent(events.Message{Topic: m.topic, Key: m.key, Value: m.value})
+		late.ApplyLeaseEvent(kafkaio.Message{Topic: m.topic, Key: m.key, Value: m.value})
 	}
 	if st := late.stateOf(refIndex(r.Ref)); st != stLeased {
 		t.Fatalf("an instance replaying the log sees %s", stateNames[st])

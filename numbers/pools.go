@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
 // Publisher sends an event to a Kafka topic without blocking; it reports false
 // when the event was dropped (and counted) because the queue was full.
-// *events.Producer implements it.
+// *kafkaio.Producer implements it.
 type Publisher interface {
 	Publish(topic string, key, value []byte) bool
 }
@@ -263,6 +264,10 @@ type Pools struct {
 	instance   string // tags this process's lease records
 	// ownPrefix is how this process's lease records start ({"o":"<instance>").
 	ownPrefix []byte
+	// leaseDec decodes lease records (lazily made; guarded by leaseDecMu,
+	// which only the lease consumer's goroutine takes in production).
+	leaseDecMu sync.Mutex
+	leaseDec   *events.Decoder[events.Lease, *events.Lease]
 	// genBase is the first generation this process hands out; every
 	// generation of an earlier process is behind it (see ReplayDone).
 	genBase atomic.Uint32
@@ -297,7 +302,7 @@ type Pools struct {
 
 	rateMu   sync.Mutex
 	rateAt   int64
-	clockNow func() time.Time // time source of ApplyLeaseEvent, HandleCalls etc.
+	clockNow func() time.Time // time source of ApplyLeaseEvent, Attribute etc.
 
 	// refuse holds the reasons Reserve refuses (refuseReplay,
 	// refuseLeaseLog); one atomic load on the bid path.
@@ -388,9 +393,9 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 	// Generations follow the clock (≈65µs units) so a notice for a hold of
 	// an earlier process cannot match a reservation of this one.
 	p.genBase.Store(clockGen(time.Now().UnixNano()))
-	p.ownPrefix = appendJSONString([]byte(`{"o":`), p.instance)
+	p.ownPrefix = events.OwnPrefix(nil, p.instance)
 	if d, ok := pub.(interface {
-		Durable(topic string) *events.Durable
+		Durable(topic string) *kafkaio.Durable
 	}); ok {
 		if l := d.Durable(events.TopicLeases); l != nil {
 			p.leases = l

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestSharedQuarantineOnTakeover: an instance reserves numbers and dies
@@ -118,7 +119,7 @@ func TestSharedQuarantineAfterRestart(t *testing.T) {
 		t.Fatalf("quarantined %d numbers before the replay ended", n)
 	}
 	for _, m := range c.log.topic(events.TopicLeases) {
-		p.ApplyLeaseEvent(events.Message{Topic: m.topic, Key: m.key, Value: m.value})
+		p.ApplyLeaseEvent(kafkaio.Message{Topic: m.topic, Key: m.key, Value: m.value})
 	}
 	p.ReplayDone()
 	if p.sharedQ.quarantinedGained == 0 {

@@ -7,7 +7,7 @@ import "time"
 // latency both ways). When the request has no tmax (tmaxMS <= 0), fallback
 // is used as is. The result is capped at max when max > 0. A result <= 0
 // means there is no time to bid: the caller answers at once with
-// NBRInsufficientTime.
+// openrtb3.NoBidInsufficientTime.
 func Deadline(tmaxMS int64, allowance, fallback, max time.Duration) time.Duration {
 	var d time.Duration
 	if tmaxMS <= 0 {

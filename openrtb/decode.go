@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"unsafe"
+
+	"github.com/prebid/openrtb/v20/adcom1"
 )
 
 // Sanity limits. A request beyond them is answered 400: no exchange sends
@@ -154,6 +156,7 @@ func (d *Decoder) reset() {
 		WSeat: r.WSeat[:0],
 		BSeat: r.BSeat[:0],
 		Cats:  r.Cats[:0],
+		Regs:  Regs{GPPSID: r.Regs.GPPSID[:0]},
 	}
 	r.Regs.GDPR = -1
 	r.Source.SChainComplete = -1
@@ -301,20 +304,45 @@ func pij(f string, i, j int) path    { return path{f: f, i: i, j: j} }
 func ps(f string, s string) path     { return path{f: f, s: s} }
 func pss(f string, s, t string) path { return path{f: f, s: s, t: t} }
 
-// object opens an object value: true for an object (its '{' consumed),
-// false for null (consumed) and for any other type (error recorded).
-func (d *Decoder) object(p path) bool {
+// open opens a container value of a field where null means absent: true
+// when the value starts with c ('{' or '[', consumed), false for null
+// (consumed) and for any other type (the error, "want <want>", recorded).
+func (d *Decoder) open(c byte, want string, p path) bool {
 	s := &d.s
 	switch s.peek() {
-	case '{':
+	case c:
 		s.enter()
 		return true
 	case 'n':
 		s.lit("null")
 		return false
 	}
-	d.typeErr("an object", p)
+	d.typeErr(want, p)
 	return false
+}
+
+// object opens an object value (see open).
+func (d *Decoder) object(p path) bool { return d.open('{', "an object", p) }
+
+// array opens an array value (see open).
+func (d *Decoder) array(p path) bool { return d.open('[', "an array", p) }
+
+// field reads the next key of the object being read into k: false at the
+// object's end and after any error, so the loop
+//
+//	for n, k := 0, ""; d.field(&n, &k); { switch k { … } }
+//
+// visits every field and stops at the first problem.
+func (d *Decoder) field(n *int, k *string) bool {
+	if !d.ok() || !d.s.next(n, '}') {
+		return false
+	}
+	key := d.s.key()
+	if !d.s.ok() {
+		return false
+	}
+	*k = b2s(key)
+	return true
 }
 
 // str reads a string field (null is "").
@@ -331,17 +359,10 @@ func (d *Decoder) str(dst *string, p path) {
 // nothing, and so do null elements ("" elements are kept).
 func (d *Decoder) strs(dst []string, p path) []string {
 	s := &d.s
-	switch s.peek() {
-	case 'n':
-		s.lit("null")
-		return dst
-	case '[':
-	default:
-		d.typeErr("an array of strings", p)
+	at := s.i
+	if !d.open('[', "an array of strings", p) {
 		return dst
 	}
-	at := s.i
-	s.enter()
 	for n := 0; s.next(&n, ']'); {
 		v, ok := s.readStr()
 		if !ok {
@@ -354,6 +375,27 @@ func (d *Decoder) strs(dst []string, p path) []string {
 			return dst
 		}
 		dst = append(dst, v)
+	}
+	return dst
+}
+
+// int8s appends the integers of an array field to dst; null appends
+// nothing, a null element reads as 0 (as encoding/json reads it), and an
+// element outside int8 (no GPP section id is) is dropped.
+func (d *Decoder) int8s(dst []int8, p path) []int8 {
+	s := &d.s
+	if !d.open('[', "an array of integers", p) {
+		return dst
+	}
+	for n := 0; d.ok() && s.next(&n, ']'); {
+		v, ok := s.readInt()
+		if !ok {
+			d.typeErr("an integer", pi(p.f+"[%d]", n-1))
+			return dst
+		}
+		if v >= math.MinInt8 && v <= math.MaxInt8 {
+			dst = append(dst, int8(v))
+		}
 	}
 	return dst
 }
@@ -390,12 +432,8 @@ func (d *Decoder) decodeRequest() {
 	r := &d.req
 	s := &d.s
 	s.enter()
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "id":
 			d.idSeen = s.peek() != 'n'
 			d.str(&r.ID, p0("id"))
@@ -450,12 +488,8 @@ func (d *Decoder) decodeInventory(kind Inventory, name string) {
 	r := &d.req
 	r.Inventory = kind
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "id":
 			d.str(&r.SiteOrAppID, ps("%s.id", name))
 		case "domain":
@@ -473,7 +507,7 @@ func (d *Decoder) decodeInventory(kind Inventory, name string) {
 				s.skip()
 			}
 		case "cat", "sectioncat", "pagecat":
-			r.Cats = d.strs(r.Cats, pss("%s.%s", name, b2s(k)))
+			r.Cats = d.strs(r.Cats, pss("%s.%s", name, k))
 		case "keywords":
 			d.keywords(0, ps("%s.keywords", name))
 		case "kwarray":
@@ -482,12 +516,8 @@ func (d *Decoder) decodeInventory(kind Inventory, name string) {
 			if !d.object(ps("%s.publisher", name)) {
 				break
 			}
-			for n := 0; d.ok() && s.next(&n, '}'); {
-				k := s.key()
-				if !s.ok() {
-					return
-				}
-				if b2s(k) == "id" {
+			for n, k := 0, ""; d.field(&n, &k); {
+				if k == "id" {
 					d.str(&r.PublisherID, ps("%s.publisher.id", name))
 				} else {
 					s.skip()
@@ -497,12 +527,8 @@ func (d *Decoder) decodeInventory(kind Inventory, name string) {
 			if !d.object(ps("%s.content", name)) {
 				break
 			}
-			for n := 0; d.ok() && s.next(&n, '}'); {
-				k := s.key()
-				if !s.ok() {
-					return
-				}
-				switch b2s(k) {
+			for n, k := 0, ""; d.field(&n, &k); {
+				switch k {
 				case "keywords":
 					d.keywords(2, ps("%s.content.keywords", name))
 				case "kwarray":
@@ -530,14 +556,12 @@ func (d *Decoder) decodeDevice() {
 	}
 	dv := &d.req.Device
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "devicetype":
-			dv.Type = int(d.integer(p0("device.devicetype")))
+			if t := d.integer(p0("device.devicetype")); t >= math.MinInt8 && t <= math.MaxInt8 {
+				dv.Type = adcom1.DeviceType(t)
+			}
 		case "ip":
 			d.str(&dv.IP, p0("device.ip"))
 		case "ipv6":
@@ -566,13 +590,9 @@ func (d *Decoder) decodeGeo(name string, g *geo) bool {
 		return false
 	}
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			break
-		}
+	for n, k := 0, ""; d.field(&n, &k); {
 		var dst *string
-		switch b2s(k) {
+		switch k {
 		case "country":
 			dst = &g.country
 		case "region":
@@ -587,7 +607,7 @@ func (d *Decoder) decodeGeo(name string, g *geo) bool {
 			s.skip()
 			continue
 		}
-		d.str(dst, pss("%s.%s", name, b2s(k)))
+		d.str(dst, pss("%s.%s", name, k))
 	}
 	return d.ok()
 }
@@ -600,12 +620,8 @@ func (d *Decoder) decodeUser() {
 	consent26 := false
 	var extConsent string
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "id":
 			d.str(&u.ID, p0("user.id"))
 		case "buyeruid":
@@ -650,12 +666,8 @@ func (d *Decoder) decodeRegs() {
 	extGDPR := int8(-1)
 	var extUSP string
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "coppa":
 			rg.COPPA = d.flag(p0("regs.coppa"))
 		case "gdpr":
@@ -673,6 +685,8 @@ func (d *Decoder) decodeRegs() {
 			d.str(&rg.USPrivacy, p0("regs.us_privacy"))
 		case "gpp":
 			d.str(&rg.GPP, p0("regs.gpp"))
+		case "gpp_sid":
+			rg.GPPSID = d.int8s(rg.GPPSID[:0], p0("regs.gpp_sid"))
 		case "ext":
 			if !s.openObject() {
 				s.skip()
@@ -722,12 +736,8 @@ func (d *Decoder) decodeSource() {
 	extSChain := false
 	extComplete, extNodes := int8(0), 0
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "tid":
 			d.str(&src.TID, p0("source.tid"))
 		case "schain":
@@ -736,12 +746,8 @@ func (d *Decoder) decodeSource() {
 			}
 			schain26 = true
 			src.SChainComplete, src.SChainNodes = 0, 0
-			for n := 0; d.ok() && s.next(&n, '}'); {
-				k := s.key()
-				if !s.ok() {
-					return
-				}
-				switch b2s(k) {
+			for n, k := 0, ""; d.field(&n, &k); {
+				switch k {
 				case "complete":
 					c := d.integer(p0("source.schain.complete"))
 					src.SChainComplete = int8(min(max(c, 0), 1))
@@ -796,16 +802,9 @@ func (d *Decoder) decodeSource() {
 
 func (d *Decoder) decodeImps() {
 	s := &d.s
-	switch s.peek() {
-	case 'n':
-		s.lit("null")
-		return
-	case '[':
-	default:
-		d.typeErr("an array", p0("imp"))
+	if !d.array(p0("imp")) {
 		return
 	}
-	s.enter()
 	d.impSeen = true
 	r := &d.req
 	r.Imps = r.Imps[:0] // a repeated "imp" key replaces, as the last key wins elsewhere
@@ -829,7 +828,7 @@ func (d *Decoder) decodeImps() {
 		}
 		imp := &r.Imps[n]
 		*imp = Imp{Formats: imp.Formats[:0], Deals: imp.Deals[:0]}
-		if s.peek() != '{' {
+		if s.peek() != '{' { // null is no imp
 			d.typeErr("an object", pi("imp[%d]", n))
 			return
 		}
@@ -842,12 +841,8 @@ func (d *Decoder) decodeImp(i int, imp *Imp) {
 	idSeen, rwddSeen := false, false
 	extRwdd, extRwddOK := false, false
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "id":
 			idSeen = s.peek() != 'n'
 			d.str(&imp.ID, pi("imp[%d].id", i))
@@ -937,28 +932,17 @@ func (d *Decoder) decodeBanner(i int, imp *Imp) {
 	var w, h int64
 	d.formats = d.formats[:0]
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "w":
 			w = d.integer(pi("imp[%d].banner.w", i))
 		case "h":
 			h = d.integer(pi("imp[%d].banner.h", i))
 		case "format":
 			d.formats = d.formats[:0]
-			switch s.peek() {
-			case 'n':
-				s.lit("null")
+			if !d.array(pi("imp[%d].banner.format", i)) {
 				continue
-			case '[':
-			default:
-				d.typeErr("an array", pi("imp[%d].banner.format", i))
-				return
 			}
-			s.enter()
 			for j := 0; d.ok() && s.next(&j, ']'); {
 				if !d.object(pij("imp[%d].banner.format[%d]", i, j-1)) {
 					if d.ok() {
@@ -967,12 +951,8 @@ func (d *Decoder) decodeBanner(i int, imp *Imp) {
 					return
 				}
 				var fw, fh int64
-				for m := 0; d.ok() && s.next(&m, '}'); {
-					k := s.key()
-					if !s.ok() {
-						return
-					}
-					switch b2s(k) {
+				for m, k := 0, ""; d.field(&m, &k); {
+					switch k {
 					case "w":
 						fw = d.integer(pij("imp[%d].banner.format[%d].w", i, j-1))
 					case "h":
@@ -1039,12 +1019,8 @@ func (d *Decoder) decodeNative(i int, imp *Imp) {
 	var outerVer string
 	var info nativeInfo
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "ver":
 			d.str(&outerVer, pi("imp[%d].native.ver", i))
 		case "request":
@@ -1140,10 +1116,6 @@ func readNativeField(s *scanner, k []byte, info *nativeInfo) {
 	}
 }
 
-// nativeDataPhone is the Native 1.2 data asset type "phone" (Data Asset
-// Types, 7.4): "Phone number".
-const nativeDataPhone = 8
-
 func readAsset(s *scanner, info *nativeInfo) {
 	if !s.openObject() {
 		s.skip()
@@ -1197,7 +1169,7 @@ func readAsset(s *scanner, info *nativeInfo) {
 			info.titleLen = int(titleLen)
 		}
 	}
-	if data && !info.hasPhone && dataTypeOK && dataType == nativeDataPhone {
+	if data && !info.hasPhone && dataTypeOK && dataType == int64(adcom1.DataAssetPhone) {
 		info.hasPhone, info.phoneID = true, int(id)
 		if dataLenOK && dataLen > 0 && dataLen <= math.MaxInt32 {
 			info.phoneLen = int(dataLen)
@@ -1210,26 +1182,15 @@ func (d *Decoder) decodePMP(i int, imp *Imp) {
 		return
 	}
 	s := &d.s
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "private_auction":
 			imp.PrivateAuction = d.flag(pi("imp[%d].pmp.private_auction", i))
 		case "deals":
 			imp.Deals = imp.Deals[:0]
-			switch s.peek() {
-			case 'n':
-				s.lit("null")
+			if !d.array(pi("imp[%d].pmp.deals", i)) {
 				continue
-			case '[':
-			default:
-				d.typeErr("an array", pi("imp[%d].pmp.deals", i))
-				return
 			}
-			s.enter()
 			for j := 0; d.ok() && s.next(&j, ']'); {
 				d.decodeDeal(i, j-1, imp)
 			}
@@ -1254,12 +1215,8 @@ func (d *Decoder) decodeDeal(i, j int, imp *Imp) {
 		return
 	}
 	s.enter()
-	for n := 0; d.ok() && s.next(&n, '}'); {
-		k := s.key()
-		if !s.ok() {
-			return
-		}
-		switch b2s(k) {
+	for n, k := 0, ""; d.field(&n, &k); {
+		switch k {
 		case "id":
 			d.str(&deal.ID, pij("imp[%d].pmp.deals[%d].id", i, j))
 		case "bidfloor":

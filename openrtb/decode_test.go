@@ -91,7 +91,7 @@ func TestDecodeFields(t *testing.T) {
 	checkEq(t, "site.PublisherID", r.PublisherID, "pub-5521")
 	checkEq(t, "site.Device", [3]string{r.Device.Country, r.Device.Region, r.Device.Zip}, [3]string{"USA", "CA", "94103"})
 	checkEq(t, "site.Device.Type", r.Device.Type, 2)
-	checkEq(t, "site.Regs", r.Regs, Regs{GDPR: 0, USPrivacy: "1YNN", GPP: "DBABLA~BVQqAAAAAgA.QA"})
+	checkEq(t, "site.Regs", r.Regs, Regs{GDPR: 0, USPrivacy: "1YNN", GPP: "DBABLA~BVQqAAAAAgA.QA", GPPSID: []int8{7}})
 	checkEq(t, "site.Source", [2]int{int(r.Source.SChainComplete), r.Source.SChainNodes}, [2]int{1, 2})
 	checkEq(t, "site.imp.Formats", r.Imps[0].Formats, []Format{{300, 250}, {320, 50}})
 	checkEq(t, "site.imp.Secure", r.Imps[0].Secure, true)
@@ -107,7 +107,7 @@ func TestDecodeFields(t *testing.T) {
 	checkEq(t, "app.native", [6]int{b2i(imp.NativeHasPhone), imp.NativePhoneAssetID, imp.NativePhoneLen, b2i(imp.NativeHasTitle), imp.NativeTitleAssetID, imp.NativeTitleLen}, [6]int{1, 3, 30, 1, 1, 40})
 	checkEq(t, "app.NativeVer", imp.NativeVer, "1.2")
 	checkEq(t, "app.NativeWrapped", imp.NativeWrapped, false)
-	checkEq(t, "app.Regs (2.5 ext)", r.Regs, Regs{GDPR: 1, USPrivacy: "1---"})
+	checkEq(t, "app.Regs (2.5 ext)", r.Regs, Regs{GDPR: 1, USPrivacy: "1---", GPPSID: r.Regs.GPPSID[:0:0]})
 	checkEq(t, "app.Consent (2.5 ext)", strings.HasPrefix(r.User.Consent, "CPxyz"), true)
 	checkEq(t, "app.Source (2.5 ext)", [2]int{int(r.Source.SChainComplete), r.Source.SChainNodes}, [2]int{0, 1})
 	checkEq(t, "app.Cur", r.Cur, []string{"USD", "EUR"})
@@ -331,6 +331,9 @@ func normalize(r *Request) Request {
 		return s
 	}
 	c.Cur, c.BCat, c.BAdv, c.BApp, c.WSeat, c.BSeat, c.Cats = ns(c.Cur), ns(c.BCat), ns(c.BAdv), ns(c.BApp), ns(c.WSeat), ns(c.BSeat), ns(c.Cats)
+	if len(c.Regs.GPPSID) == 0 {
+		c.Regs.GPPSID = nil
+	}
 	c.Imps = nil
 	for _, imp := range r.Imps {
 		if len(imp.Formats) == 0 {

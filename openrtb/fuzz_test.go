@@ -16,7 +16,8 @@ func FuzzDecode(f *testing.F) {
 		`{"id":"r","imp":[{"id":"1"}],"site":{},"app":{}}`, `{"id":"r","imp":[{"id":"1"},{"id":"1"}],"site":{}}`,
 		`{"id":"r","imp":[{"id":"1","native":{"request":"{\"native\":{\"assets\":[{\"id\":1,\"data\":{\"type\":8}}]}}"}}],"app":{}}`,
 		`{"id":"r","imp":[{"id":"1","banner":{"format":[{"w":1e400,"h":-0}]}}],"site":{}}`,
-		`{"id":"\ud800","imp":[{"id":"\u0000"}],"dooh":{}}`, `{"id":"r","tmax":1e30,"imp":[{"id":"1","bidfloor":nan}],"site":{}}`,
+		`{"id":"\ud800","imp":[{"id":"\u0000"}],"dooh":{}}`,
+		`{"id":"r","imp":[{"id":"1"}],"site":{},"regs":{"gpp":"DBABMA~CP","gpp_sid":[2,null,300,-1]}}`, `{"id":"r","tmax":1e30,"imp":[{"id":"1","bidfloor":nan}],"site":{}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -1,81 +1,63 @@
 package openrtb
 
-// NoBidReason is why callbid did not bid. Values below 500 are OpenRTB's own
-// codes (OpenRTB 3.0 "No-Bid Reason Codes", referenced by 2.6); 500–504 are
-// callbid's, agreed with exchanges that take nbr responses (README, "No-bid reasons").
-// A no-bid is a result, never an error.
-type NoBidReason uint16
+import "github.com/prebid/openrtb/v20/openrtb3"
 
-// OpenRTB no-bid reason codes.
+// NoBidReason is why callbid did not bid: OpenRTB's own codes are
+// openrtb3's (OpenRTB 3.0 "No-Bid Reason Codes", referenced by 2.6), and
+// 500–504 are callbid's, agreed with exchanges that take nbr responses
+// (README, "No-bid reasons"). A no-bid is a result, never an error.
+type NoBidReason = openrtb3.NoBidReason
+
+// callbid's no-bid reason codes (the 500+ range OpenRTB leaves to the
+// parties).
 const (
-	NBRUnknown           NoBidReason = 0
-	NBRTechnicalError    NoBidReason = 1
-	NBRInvalidRequest    NoBidReason = 2
-	NBRKnownWebCrawler   NoBidReason = 3
-	NBRSuspectedNonHuman NoBidReason = 4
-	NBRCloudDataCenter   NoBidReason = 5
-	NBRUnsupportedDevice NoBidReason = 6
-	NBRBlockedPublisher  NoBidReason = 7
-	NBRUnmatchedUser     NoBidReason = 8
-	NBRInsufficientTime  NoBidReason = 15
-	NBRNoHeadroom        NoBidReason = 500 // no skilled-agent headroom
-	NBRCapacityStale     NoBidReason = 501 // capacity feed stale
-	NBRPoolExhausted     NoBidReason = 502 // tracking-number pool exhausted
-	NBRBelowFloor        NoBidReason = 503 // price after scaling below floor
-	NBRBlockedTraffic    NoBidReason = 504 // invalid-traffic list, bcat/badv/bapp, coppa
+	NBRNoHeadroom     NoBidReason = 500 // no skilled-agent headroom
+	NBRCapacityStale  NoBidReason = 501 // capacity feed stale
+	NBRPoolExhausted  NoBidReason = 502 // tracking-number pool exhausted
+	NBRBelowFloor     NoBidReason = 503 // price after scaling below floor
+	NBRBlockedTraffic NoBidReason = 504 // invalid-traffic list, bcat/badv/bapp, coppa
 )
 
-// More OpenRTB no-bid reason codes (OpenRTB 3.0 list, referenced by 2.6).
-const (
-	NBRDailyUserCap           NoBidReason = 9
-	NBRDailyDomainCap         NoBidReason = 10
-	NBRAdsTxtUnavailable      NoBidReason = 11
-	NBRAdsTxtViolation        NoBidReason = 12
-	NBRAdsCertUnavailable     NoBidReason = 13
-	NBRAdsCertViolation       NoBidReason = 14
-	NBRIncompleteSupplyChain  NoBidReason = 16
-	NBRBlockedSupplyChainNode NoBidReason = 17
-)
-
-// String returns a snake_case label for metrics and logs. Codes without a
-// name give "other", so a label set stays bounded whatever the value.
-func (r NoBidReason) String() string {
+// NoBidLabel returns a snake_case label for r for metrics and logs. Codes
+// without a name give "other", so a label set stays bounded whatever the
+// value.
+func NoBidLabel(r NoBidReason) string {
 	switch r {
-	case NBRUnknown:
+	case openrtb3.NoBidUnknownError:
 		return "unknown"
-	case NBRTechnicalError:
+	case openrtb3.NoBidTechnicalError:
 		return "technical_error"
-	case NBRInvalidRequest:
+	case openrtb3.NoBidInvalidRequest:
 		return "invalid_request"
-	case NBRKnownWebCrawler:
+	case openrtb3.NoBidCrawler:
 		return "known_web_crawler"
-	case NBRSuspectedNonHuman:
+	case openrtb3.NoBidNonHuman:
 		return "suspected_non_human"
-	case NBRCloudDataCenter:
+	case openrtb3.NoBidProxy:
 		return "cloud_data_center"
-	case NBRUnsupportedDevice:
+	case openrtb3.NoBidUnsupportedDevice:
 		return "unsupported_device"
-	case NBRBlockedPublisher:
+	case openrtb3.NoBidBlockedPublisher:
 		return "blocked_publisher"
-	case NBRUnmatchedUser:
+	case openrtb3.NoBidUnmatchedUser:
 		return "unmatched_user"
-	case NBRDailyUserCap:
+	case openrtb3.NoBidDailyUserCap:
 		return "daily_user_cap"
-	case NBRDailyDomainCap:
+	case openrtb3.NoBidDailyDomainCap:
 		return "daily_domain_cap"
-	case NBRAdsTxtUnavailable:
+	case openrtb3.NoBidAuthorizationUnavailable:
 		return "ads_txt_unavailable"
-	case NBRAdsTxtViolation:
+	case openrtb3.NoBidAuthorizationViolation:
 		return "ads_txt_violation"
-	case NBRAdsCertUnavailable:
+	case openrtb3.NoBidAuthenticationUnavailable:
 		return "ads_cert_unavailable"
-	case NBRAdsCertViolation:
+	case openrtb3.NoBidAuthenticationViolation:
 		return "ads_cert_violation"
-	case NBRInsufficientTime:
+	case openrtb3.NoBidInsufficientTime:
 		return "insufficient_time"
-	case NBRIncompleteSupplyChain:
+	case openrtb3.NoBidIncompleteSupplyChain:
 		return "incomplete_supply_chain"
-	case NBRBlockedSupplyChainNode:
+	case openrtb3.NoBidBlockedSupplyChainNode:
 		return "blocked_supply_chain_node"
 	case NBRNoHeadroom:
 		return "no_headroom"

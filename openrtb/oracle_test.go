@@ -38,6 +38,7 @@ type oracleView struct {
 	GDPR                        *int8 // only when the 2.6 field is present
 	USPrivacy                   *string
 	GPP, TID                    string
+	GPPSID                      []int8
 	SChain                      *[2]int
 	Imps                        []oracleImp
 }
@@ -108,6 +109,9 @@ func viewOracle(o *openrtb2.BidRequest) oracleView {
 	}
 	if r := o.Regs; r != nil {
 		v.COPPA, v.GPP = r.COPPA != 0, r.GPP
+		if len(r.GPPSID) > 0 {
+			v.GPPSID = r.GPPSID
+		}
 		if r.GDPR != nil {
 			x := gdprValue(int64(*r.GDPR))
 			v.GDPR = &x
@@ -159,7 +163,7 @@ func viewOurs(r *Request, o *openrtb2.BidRequest) oracleView {
 	v := oracleView{ID: r.ID, TMax: r.TMax, AT: int64(r.AT), Test: r.Test,
 		Cur: nz(r.Cur), BCat: nz(r.BCat), BAdv: nz(r.BAdv), BApp: nz(r.BApp), WSeat: nz(r.WSeat), BSeat: nz(r.BSeat),
 		Inventory: r.Inventory, InvID: r.SiteOrAppID, Domain: r.Domain, Bundle: r.Bundle, Page: r.Page,
-		PublisherID: r.PublisherID, Cats: nz(r.Cats), DevType: r.Device.Type, LMT: r.Device.LMT,
+		PublisherID: r.PublisherID, Cats: nz(r.Cats), DevType: int(r.Device.Type), LMT: r.Device.LMT,
 		UserID: r.User.ID, BuyerUID: r.User.BuyerUID, COPPA: r.Regs.COPPA, GPP: r.Regs.GPP, TID: r.Source.TID}
 	d := r.Device
 	v.Device = [10]string{d.IP, d.IPv6, d.IFA, d.UA, d.Country, d.Region, d.Metro, d.City, d.Zip}
@@ -175,6 +179,9 @@ func viewOurs(r *Request, o *openrtb2.BidRequest) oracleView {
 	if o.Regs != nil && o.Regs.GDPR != nil {
 		x := r.Regs.GDPR
 		v.GDPR = &x
+	}
+	if len(r.Regs.GPPSID) > 0 {
+		v.GPPSID = append([]int8(nil), r.Regs.GPPSID...)
 	}
 	if o.Regs != nil && o.Regs.USPrivacy != "" {
 		u := r.Regs.USPrivacy

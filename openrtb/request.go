@@ -1,6 +1,10 @@
 package openrtb
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/prebid/openrtb/v20/adcom1"
+)
 
 // ErrMalformed is wrapped by every Decode error: the body is not a valid bid
 // request and the exchange gets 400 with an empty body.
@@ -51,7 +55,7 @@ type Request struct {
 
 // Device is the part of request.device callbid reads.
 type Device struct {
-	Type int // devicetype (AdCOM); 0 when absent
+	Type adcom1.DeviceType // devicetype; 0 when absent or outside int8, as prebid's openrtb2 reads it
 	IP   string
 	IPv6 string
 	IFA  string
@@ -78,6 +82,7 @@ type Regs struct {
 	GDPR      int8 // -1 unknown, 0, 1
 	USPrivacy string
 	GPP       string
+	GPPSID    []int8 // regs.gpp_sid: the sections of GPP that apply
 }
 
 // Source holds supply-chain signals.

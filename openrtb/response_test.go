@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
 )
 
 func TestAppendResponseDecodesWithPrebid(t *testing.T) {
@@ -106,19 +107,20 @@ func TestAppendNoBidResponse(t *testing.T) {
 	}
 }
 
-func TestNoBidReasonString(t *testing.T) {
+func TestNoBidLabel(t *testing.T) {
 	want := map[NoBidReason]string{
-		NBRUnknown: "unknown", NBRTechnicalError: "technical_error", NBRInvalidRequest: "invalid_request",
-		NBRInsufficientTime: "insufficient_time", NBRNoHeadroom: "no_headroom", NBRCapacityStale: "capacity_stale",
-		NBRPoolExhausted: "pool_exhausted", NBRBelowFloor: "below_floor", NBRBlockedTraffic: "blocked_traffic",
-		NBRBlockedPublisher: "blocked_publisher", 499: "other",
+		openrtb3.NoBidUnknownError: "unknown", openrtb3.NoBidTechnicalError: "technical_error",
+		openrtb3.NoBidInvalidRequest: "invalid_request", openrtb3.NoBidInsufficientTime: "insufficient_time",
+		NBRNoHeadroom: "no_headroom", NBRCapacityStale: "capacity_stale", NBRPoolExhausted: "pool_exhausted",
+		NBRBelowFloor: "below_floor", NBRBlockedTraffic: "blocked_traffic",
+		openrtb3.NoBidBlockedPublisher: "blocked_publisher", 499: "other",
 	}
 	for r, w := range want {
-		checkEq(t, "NoBidReason("+w+")", r.String(), w)
+		checkEq(t, "NoBidLabel("+w+")", NoBidLabel(r), w)
 	}
 	seen := map[string]NoBidReason{}
 	for r := NoBidReason(0); r < 600; r++ {
-		s := r.String()
+		s := NoBidLabel(r)
 		if s == "other" {
 			continue
 		}

@@ -1,70 +1,32 @@
 package status
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
-// Paths the page answers on the admin listener.
+// Paths the page answers on the admin listener (httpapi serves them).
 const (
 	PathPage = "/"
 	PathJSON = "/status.json"
 )
 
-// Handlers returns the admin routes: the page (its live part with
-// ?part=live) and the JSON snapshot.
-func (p *Page) Handlers() map[string]fasthttp.RequestHandler {
-	return map[string]fasthttp.RequestHandler{PathPage: p.HandlePage, PathJSON: p.HandleJSON}
-}
-
-// HandleJSON serves GET /status.json.
-func (p *Page) HandleJSON(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Error("only GET is allowed\n", fasthttp.StatusMethodNotAllowed)
-		return
-	}
-	b, err := json.Marshal(p.Snapshot())
-	if err != nil {
-		ctx.Error("cannot encode the status: "+err.Error()+"\n", fasthttp.StatusInternalServerError)
-		return
-	}
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
-}
-
-// HandlePage serves GET / (the whole page) and GET /?part=live (the part
-// the page's script swaps in every few seconds).
-func (p *Page) HandlePage(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Error("only GET is allowed\n", fasthttp.StatusMethodNotAllowed)
-		return
-	}
+// Render writes the page as HTML to w: the whole page, or with live only
+// the part the page's script swaps in every few seconds (GET /?part=live).
+// The JSON form is Snapshot.
+func (p *Page) Render(w io.Writer, live bool) error {
 	name := "page"
-	if string(ctx.QueryArgs().Peek("part")) == "live" {
+	if live {
 		name = "live"
 	}
-	var buf bytes.Buffer
-	if err := pageTmpl.ExecuteTemplate(&buf, name, view{p.Snapshot()}); err != nil {
-		ctx.Error("cannot render the status page: "+err.Error()+"\n", fasthttp.StatusInternalServerError)
-		return
-	}
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	// Everything is inline; nothing may be loaded from elsewhere.
-	ctx.Response.Header.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:")
-	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBody(buf.Bytes())
+	return pageTmpl.ExecuteTemplate(w, name, view{p.Snapshot()})
 }
 
-// view adds rendering helpers to a snapshot.
 type view struct{ Snapshot }
 
 // Charts renders the history as one small SVG per chart.

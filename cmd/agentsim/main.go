@@ -30,6 +30,7 @@ import (
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 func main() {
@@ -75,14 +76,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.scale, "scale", 1, "multiply every skill's agent count by this (for load tests)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (overrides simulator.seed)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up when no broker answers within this long")
-	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (kafka.tls.enabled, "+events.EnvKafkaTLS+")")
-	fs.StringVar(&o.tlsCAFile, "tls-ca-file", "", "PEM CA bundle of the brokers' certificates; default the system roots ("+events.EnvKafkaTLSCAFile+")")
+	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (kafka.tls.enabled, "+kafkaio.EnvKafkaTLS+")")
+	fs.StringVar(&o.tlsCAFile, "tls-ca-file", "", "PEM CA bundle of the brokers' certificates; default the system roots ("+kafkaio.EnvKafkaTLSCAFile+")")
 	fs.StringVar(&o.tlsCertFile, "tls-cert-file", "", "PEM client certificate (mTLS), with -tls-key-file")
 	fs.StringVar(&o.tlsKeyFile, "tls-key-file", "", "PEM key of -tls-cert-file")
 	fs.StringVar(&o.tlsSNI, "tls-server-name", "", "name checked in the brokers' certificates; default each broker's host")
-	fs.StringVar(&o.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM ("+events.EnvKafkaSASLMechanism+")")
-	fs.StringVar(&o.saslUsername, "sasl-username", "", "SASL user ("+events.EnvKafkaSASLUsername+")")
-	fs.StringVar(&o.saslPassword, "sasl-password", "", "SASL password; prefer "+events.EnvKafkaSASLPassword+" (flags show in ps)")
+	fs.StringVar(&o.saslMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM ("+kafkaio.EnvKafkaSASLMechanism+")")
+	fs.StringVar(&o.saslUsername, "sasl-username", "", "SASL user ("+kafkaio.EnvKafkaSASLUsername+")")
+	fs.StringVar(&o.saslPassword, "sasl-password", "", "SASL password; prefer "+kafkaio.EnvKafkaSASLPassword+" (flags show in ps)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -112,9 +113,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		kafkaCfg.Embedded.Enabled = false
 	}
 	cctx, cancel := context.WithTimeout(ctx, o.timeout)
-	err = events.CheckBrokers(cctx, kafkaCfg)
+	err = kafkaio.CheckBrokers(cctx, kafkaCfg)
 	cancel()
-	var se *events.SecurityError
+	var se *kafkaio.SecurityError
 	if errors.As(err, &se) {
 		return fmt.Errorf("cannot connect to Kafka: %w", err)
 	}
@@ -122,7 +123,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot reach Kafka within %s: %w", o.timeout, err)
 	}
 
-	prod := events.NewProducer(kafkaCfg, log)
+	prod := kafkaio.NewProducer(kafkaCfg, log)
 	if o.duration > 0 {
 		var c context.CancelFunc
 		ctx, c = context.WithTimeout(ctx, o.duration)
@@ -146,21 +147,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // configure builds the simulator and Kafka settings from the file (if any)
 // and the flags, and validates them.
-func configure(o options) (ccsim.Config, events.Config, error) {
+func configure(o options) (ccsim.Config, kafkaio.Config, error) {
 	var file struct {
-		Simulator *ccsim.Config `yaml:"simulator"`
-		Kafka     events.Config `yaml:"kafka"`
+		Simulator *ccsim.Config  `yaml:"simulator"`
+		Kafka     kafkaio.Config `yaml:"kafka"`
 	}
 	if o.config != "" {
 		b, err := os.ReadFile(o.config)
 		if err != nil {
-			return ccsim.Config{}, events.Config{}, usageError{fmt.Errorf("cannot read -config: %w", err)}
+			return ccsim.Config{}, kafkaio.Config{}, usageError{fmt.Errorf("cannot read -config: %w", err)}
 		}
 		if err := yaml.Unmarshal(b, &file); err != nil {
-			return ccsim.Config{}, events.Config{}, usageError{fmt.Errorf("cannot parse %s: %w", o.config, err)}
+			return ccsim.Config{}, kafkaio.Config{}, usageError{fmt.Errorf("cannot parse %s: %w", o.config, err)}
 		}
 		if file.Simulator == nil {
-			return ccsim.Config{}, events.Config{}, usageError{fmt.Errorf("%s has no simulator: section", o.config)}
+			return ccsim.Config{}, kafkaio.Config{}, usageError{fmt.Errorf("%s has no simulator: section", o.config)}
 		}
 	}
 	sim := ccsim.DemoConfig()
@@ -182,7 +183,7 @@ func configure(o options) (ccsim.Config, events.Config, error) {
 		}
 	}
 	applySecurityFlags(&kc, o)
-	if o.embedded && (kc.TLS != (events.TLSConfig{}) || kc.SASL != (events.SASLConfig{})) {
+	if o.embedded && (kc.TLS != (kafkaio.TLSConfig{}) || kc.SASL != (kafkaio.SASLConfig{})) {
 		errs = append(errs, errors.New("-embedded runs a plaintext broker without SASL: drop -tls*/-sasl-* and the CALLBID_KAFKA_TLS*/CALLBID_KAFKA_SASL_* variables"))
 	}
 	kc.Brokers = nil
@@ -225,7 +226,7 @@ func configure(o options) (ccsim.Config, events.Config, error) {
 
 // applySecurityFlags lets the -tls* and -sasl-* flags that were given win
 // over the file and the environment.
-func applySecurityFlags(kc *events.Config, o options) {
+func applySecurityFlags(kc *kafkaio.Config, o options) {
 	if o.tls {
 		kc.TLS.Enabled = true
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -61,15 +62,15 @@ func TestSecureBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := embedbroker.Start(events.EmbeddedConfig{Partitions: 2}, events.AllTopics, zerolog.Nop(),
+	b, err := embedbroker.Start(kafkaio.EmbeddedConfig{Partitions: 2}, events.AllTopics, zerolog.Nop(),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "sim", "sim-pass"), kfake.TLS(pki.Server))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 
-	t.Setenv(events.EnvKafkaSASLPassword, "sim-pass")
-	t.Setenv(events.EnvKafkaTLSCAFile, pki.CAFile)
+	t.Setenv(kafkaio.EnvKafkaSASLPassword, "sim-pass")
+	t.Setenv(kafkaio.EnvKafkaTLSCAFile, pki.CAFile)
 	var out, errb bytes.Buffer
 	args := []string{"-brokers", b.Addr(), "-tls", "-sasl-mechanism", "SCRAM-SHA-256", "-sasl-username", "sim",
 		"-speed", "60", "-duration", "400ms"}

@@ -20,12 +20,13 @@ import (
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/httpapi"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 )
 
 type app struct {
@@ -35,16 +36,16 @@ type app struct {
 	cfg *callbid.Config
 
 	embedded  *embedbroker.Broker
-	cluster   *events.ClusterCheck // brokers accept us, topics exist
-	poolGroup *events.PoolGroup    // kafka.shared_pools: lease partition ownership
-	producer  *events.Producer
+	cluster   *kafkaio.ClusterCheck // brokers accept us, topics exist
+	poolGroup *kafkaio.PoolGroup    // kafka.shared_pools: lease partition ownership
+	producer  *kafkaio.Producer
 	sim       *ccsim.Sim // the demo's simulated center; nil otherwise
 	pools     *numbers.Pools
 	model     *capacity.Model
 	feedback  *feedback.Feedback
 	bidder    *bidder.Bidder
-	server    *bidder.Server
-	consumers map[string]*events.Consumer
+	server    *httpapi.Server
+	consumers map[string]*kafkaio.Consumer
 
 	feeds   context.CancelFunc // stops consumers, simulator and model/feedback loops
 	wg      sync.WaitGroup
@@ -61,7 +62,7 @@ type app struct {
 
 // start builds every part bottom-up and starts feeds and listeners.
 func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buildIdentity) (*app, error) {
-	a := &app{log: log, cfg: cfg, consumers: map[string]*events.Consumer{}, started: time.Now(), id: id}
+	a := &app{log: log, cfg: cfg, consumers: map[string]*kafkaio.Consumer{}, started: time.Now(), id: id}
 	for _, n := range cfg.Notes {
 		log.Info().Msg(n)
 	}
@@ -80,10 +81,10 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 
 	feedCtx, feeds := context.WithCancel(ctx)
 	a.feeds = feeds
-	a.cluster = events.NewClusterCheck(cfg.Kafka, events.AllTopics, log)
+	a.cluster = kafkaio.NewClusterCheck(cfg.Kafka, events.AllTopics, log)
 	a.goRun(func() { a.cluster.Run(feedCtx) })
 
-	a.producer = events.NewProducer(cfg.Kafka, log)
+	a.producer = kafkaio.NewProducer(cfg.Kafka, log)
 	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
 	a.feedback = feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
 	// Calls bought but not yet arrived have one owner, pacing (its
@@ -121,17 +122,17 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		// reserved until the first assignment.
 		a.pools.SetOwnership(1, nil)
 		a.bidder.SharedSpend(true)
-		a.poolGroup = events.NewPoolGroup(cfg.Kafka, log, a.pools.SetOwnership)
+		a.poolGroup = kafkaio.NewPoolGroup(cfg.Kafka, log, a.pools.SetOwnership)
 		a.goRun(func() { a.poolGroup.Run(feedCtx) })
 	}
 	// The contact center's topics are decoded and checked once per record;
 	// each part gets the typed value.
-	a.run(feedCtx, events.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState))
-	a.run(feedCtx, events.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall, a.bidder.HandleCall))
-	a.run(feedCtx, events.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
+	a.run(feedCtx, kafkaio.NewRecordConsumer[events.AgentState](cfg.Kafka, log, a.model.HandleAgentState))
+	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Call](cfg.Kafka, log, a.model.HandleCall, a.pools.HandleCallEvent, a.feedback.HandleCall, a.bidder.HandleCall))
+	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
 	// Today's bills of the previous process go back into the budgets.
 	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
-	a.run(feedCtx, events.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution, a.bidder.HandleAttribution))
+	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution, a.bidder.HandleAttribution))
 	a.consume(feedCtx, events.TopicBids, a.feedback.HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
 	a.goRun(func() { a.model.Run(feedCtx) })
@@ -156,20 +157,21 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	page := a.statusPage()
 	a.status = page
 	a.goRun(func() { page.Run(feedCtx) })
-	admin := map[string]fasthttp.RequestHandler{
-		"/admin/pools": a.pools.HandleAdmin,
-		"/admin/holds": b.HandleHolds,
-		"/v1/report":   a.feedback.HandleReport,
-		"/admin/rates": a.feedback.HandleRates,
-	}
-	maps.Copy(admin, page.Handlers())
-	a.server = bidder.NewServer(b, bidder.ServerOptions{
-		Calls:    a.pools.HandleCalls,
+	a.server = httpapi.NewServer(b, httpapi.Options{
+		Pools:  a.pools,
+		Status: page,
+		Reports: map[string]httpapi.Report{
+			"/v1/report":   fasthttpReport(a.feedback.HandleReport),
+			"/admin/rates": fasthttpReport(a.feedback.HandleRates),
+		},
 		Ready:    a.ready,
 		Reload:   func() error { return a.reloadFrom(cfg.Source) },
 		Gatherer: reg,
-		Admin:    admin,
 	}, log)
+	if err := a.server.RegisterMetrics(reg); err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot register metrics: %w", err)
+	}
 	// Bind both listeners here, before serving, so a port in use fails the
 	// start at once and readiness knows they are up.
 	pub, err := net.Listen("tcp", cfg.Server.Listen)
@@ -191,19 +193,19 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	return a, nil
 }
 
-func (a *app) consume(ctx context.Context, topic string, handlers ...func(events.Message)) {
+func (a *app) consume(ctx context.Context, topic string, handlers ...func(kafkaio.Message)) {
 	handle := handlers[0]
 	if len(handlers) > 1 {
-		handle = func(m events.Message) {
+		handle = func(m kafkaio.Message) {
 			for _, h := range handlers {
 				h(m)
 			}
 		}
 	}
-	a.run(ctx, events.NewConsumer(a.cfg.Kafka, topic, handle, a.log))
+	a.run(ctx, kafkaio.NewConsumer(a.cfg.Kafka, topic, handle, a.log))
 }
 
-func (a *app) run(ctx context.Context, c *events.Consumer) {
+func (a *app) run(ctx context.Context, c *kafkaio.Consumer) {
 	a.consumers[c.Topic()] = c
 	a.goRun(func() { c.Run(ctx) })
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/feedback"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/numbers"
 	"github.com/rs/zerolog"
 )
@@ -41,11 +43,11 @@ func dispatchParts(b *testing.B) (*capacity.Model, *numbers.Pools, *feedback.Fee
 // inboundRecords makes n records of topic as a contact center sends them:
 // agent-state changes of 10,000 agents, call transitions (OFFERED, ANSWERED,
 // ENDED) of distinct calls, final outcomes.
-func inboundRecords(topic string, n int) []events.Message {
+func inboundRecords(topic string, n int) []kafkaio.Message {
 	t0 := time.Now().Add(-time.Minute).UTC()
 	states := []string{events.StateAvailable, events.StateBusy, events.StateACW, events.StateNotRoutable}
 	calls := []string{events.CallOffered, events.CallAnswered, events.CallEnded}
-	out := make([]events.Message, n)
+	out := make([]kafkaio.Message, n)
 	for i := range out {
 		var v any
 		switch topic {
@@ -63,22 +65,65 @@ func inboundRecords(topic string, n int) []events.Message {
 				Revenue: events.Money{AmountMicros: 250_000_000, Currency: "USD"}, OccurredAt: t0.Add(time.Duration(i) * time.Microsecond)}
 		}
 		b, _ := json.Marshal(v)
-		out[i] = events.Message{Topic: topic, Partition: i % 4, Offset: int64(i), Value: b, Time: t0}
+		out[i] = kafkaio.Message{Topic: topic, Partition: i % 4, Offset: int64(i), Value: b, Time: t0}
 	}
 	return out
 }
 
-// BenchmarkDispatch is decode + dispatch per inbound topic: every record
-// handed to every part that learns from it, as the consumer's goroutine
-// does (no Kafka).
+// ownRecords makes n records of one of callbid's own topics as another
+// callbid instance writes them: leases of the default config's extension
+// numbers, bills, bid tallies. The JSON is spelled out so the same records
+// can be fed to the hand-written decoders these topics had before events
+// typed them.
+func ownRecords(topic string, n int) []kafkaio.Message {
+	t0 := time.Now().Add(-time.Minute).UTC()
+	out := make([]kafkaio.Message, n)
+	for i := range out {
+		var key, v string
+		switch topic {
+		case events.TopicLeases:
+			key = fmt.Sprintf("+18005550110;ext=%d", 100+i%900)
+			ns := t0.UnixNano() + int64(i)
+			v = fmt.Sprintf(`{"o":"other-instance","pool":"mortgage-pool","gen":%d,"st":"leased","res":%d,"fl":0,`+
+				`"won":%d,"end":%d,"c":"mortgage-refi","p":"pub-finance-daily","x":"demo","k":"mortgage",`+
+				`"r":"req-%d","i":"1","b":"bid-%d","sa":"site-42","pr":12500000,"ip":13546270123476151345,"ifa":0,`+
+				`"crid":"mortgage-banner-300x250","cur":"USD","cc":"USA","rg":"CA","dt":4,"cp":9750000}`,
+				i+1, ns, ns+1e9, ns+int64(20*time.Minute), i, i)
+		case events.TopicImpressions:
+			key = fmt.Sprintf("bid-%07d", i)
+			v = fmt.Sprintf(`{"bid_id":"%s","kind":"bill","campaign_id":"mortgage-refi","publisher_id":"pub-finance-daily",`+
+				`"exchange":"demo","skill":"mortgage","price_micros":12500000,"currency":"USD","at":"%s","ip_hash":13546270123476151345}`,
+				key, t0.Add(time.Duration(i)*time.Microsecond).Format(time.RFC3339Nano))
+		case events.TopicBids:
+			key = "other-instance"
+			v = fmt.Sprintf(`{"o":"other-instance","at":"%s","seen":912,"bids":201,`+
+				`"rows":[{"h":%d,"c":"mortgage-refi","p":"pub-finance-daily","x":"demo","b":201}],`+
+				`"demand":[{"s":"mortgage","start":%d,"seen":912,"bids":201}]}`,
+				t0.Format(time.RFC3339Nano), t0.Unix()/3600, t0.Unix()/900*900)
+		}
+		out[i] = kafkaio.Message{Topic: topic, Partition: i % 4, Offset: int64(i), Key: []byte(key), Value: []byte(v), Time: t0}
+	}
+	return out
+}
+
+// BenchmarkDispatch is decode + dispatch per topic callbid reads: every
+// record handed to every part that learns from it, as the consumer's
+// goroutine does (no Kafka). The bidder's share of impressions (budgets) is
+// not included: it needs a bidder.
 //
 //	go test ./cmd/callbid -run XXX -bench Dispatch -benchtime 200000x
 func BenchmarkDispatch(b *testing.B) {
-	for _, topic := range []string{events.TopicAgentState, events.TopicCall, events.TopicOutcome} {
+	for _, topic := range []string{events.TopicAgentState, events.TopicCall, events.TopicOutcome,
+		events.TopicLeases, events.TopicImpressions, events.TopicBids} {
 		b.Run(topic, func(b *testing.B) {
 			model, pools, fb := dispatchParts(b)
 			handle := dispatcher(topic, model, pools, fb)
-			msgs := inboundRecords(topic, 300_000)
+			var msgs []kafkaio.Message
+			if strings.HasPrefix(topic, "cc.") {
+				msgs = inboundRecords(topic, 300_000)
+			} else {
+				msgs = ownRecords(topic, 300_000)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			i := 0

@@ -10,6 +10,7 @@ import (
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -23,7 +24,7 @@ import (
 // caller closes it.
 func startBroker(t *testing.T, addr string, partitions int, dataDir string) *embedbroker.Broker {
 	t.Helper()
-	b, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true, Listen: addr, Partitions: partitions, DataDir: dataDir},
+	b, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: addr, Partitions: partitions, DataDir: dataDir},
 		events.AllTopics, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -32,8 +33,8 @@ func startBroker(t *testing.T, addr string, partitions int, dataDir string) *emb
 }
 
 // brokerConfig is a client config for the broker at addr.
-func brokerConfig(addr string) events.Config {
-	c := events.Config{Brokers: []string{addr}, RetryBackoffMax: 200 * time.Millisecond}
+func brokerConfig(addr string) kafkaio.Config {
+	c := kafkaio.Config{Brokers: []string{addr}, RetryBackoffMax: 200 * time.Millisecond}
 	c.SetDefaults()
 	return c
 }
@@ -42,8 +43,8 @@ func brokerConfig(addr string) events.Config {
 // over a second) into the broker of kcfg, as a real center would from
 // outside callbid, until the returned stop is called (defer it before the
 // broker closes, so the producer's last flush does not wait for it).
-func streamCenter(kcfg events.Config) (stop func()) {
-	prod := events.NewProducer(kcfg, zerolog.Nop())
+func streamCenter(kcfg kafkaio.Config) (stop func()) {
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	simCfg := ccsim.DemoConfig()
 	simCfg.Shift.LoginSpread = time.Second

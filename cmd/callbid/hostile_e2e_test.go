@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -70,7 +71,7 @@ func TestHostileRecordsBeforeAndAfterRestart(t *testing.T) {
 		`reason="negative_duration",topic="cc.call.v1"`:               1,
 		`reason="negative_revenue",topic="cc.outcome.v1"`:             1,
 	}
-	prod := events.NewProducer(events.Config{Brokers: []string{broker}}, zerolog.Nop())
+	prod := kafkaio.NewProducer(kafkaio.Config{Brokers: []string{broker}}, zerolog.Nop())
 	for _, r := range hostile {
 		if !prod.Publish(r.topic, []byte(r.key), []byte(r.value)) {
 			t.Fatal("producer queue full")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/callbid/callbid"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/callbid/callbid/status"
 	"github.com/rs/zerolog"
 )
@@ -24,7 +25,7 @@ import (
 type inProc struct {
 	a      *app
 	out    *lockedBuffer
-	prod   *events.Producer
+	prod   *kafkaio.Producer
 	seqs   map[string]int64
 	public string
 	admin  string
@@ -53,7 +54,7 @@ func startInProcess(t *testing.T, mutate func(*callbid.Config)) *inProc {
 		t.Fatal(err)
 	}
 	p := &inProc{a: a, out: out, seqs: map[string]int64{}, public: a.publicAddr, admin: a.adminAddr}
-	p.prod = events.NewProducer(a.cfg.Kafka, zerolog.Nop())
+	p.prod = kafkaio.NewProducer(a.cfg.Kafka, zerolog.Nop())
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()

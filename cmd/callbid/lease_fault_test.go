@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 )
 
@@ -414,14 +415,14 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 }
 
 // dumpLeaseLog logs every lease record of the given numbers (on failure).
-func dumpLeaseLog(t *testing.T, cfg events.Config, numbers []string) {
+func dumpLeaseLog(t *testing.T, cfg kafkaio.Config, numbers []string) {
 	want := map[string]bool{}
 	for _, n := range numbers {
 		want[n] = true
 	}
 	var mu sync.Mutex
 	var lines []string
-	c := events.NewConsumer(cfg, events.TopicLeases, func(m events.Message) {
+	c := kafkaio.NewConsumer(cfg, events.TopicLeases, func(m kafkaio.Message) {
 		if want[string(m.Key)] {
 			mu.Lock()
 			lines = append(lines, fmt.Sprintf("p%d@%d %s %s", m.Partition, m.Offset, m.Key, m.Value))

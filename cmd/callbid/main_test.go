@@ -20,6 +20,7 @@ import (
 
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -565,7 +566,7 @@ func TestSecureKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := embedbroker.Start(events.EmbeddedConfig{Enabled: true}, events.AllTopics, zerolog.Nop(),
+	emb, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true}, events.AllTopics, zerolog.Nop(),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "callbid", "right-pass"), kfake.TLS(pki.Server))
 	if err != nil {
 		t.Fatal(err)
@@ -593,9 +594,9 @@ func TestSecureKafka(t *testing.T) {
 
 	t.Run("right password", func(t *testing.T) {
 		p := startUnready(t, bin, demoConfig(t), env("right-pass")...)
-		kcfg := events.Config{Brokers: []string{emb.Addr()},
-			TLS:  events.TLSConfig{Enabled: true, CAFile: pki.CAFile},
-			SASL: events.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
+		kcfg := kafkaio.Config{Brokers: []string{emb.Addr()},
+			TLS:  kafkaio.TLSConfig{Enabled: true, CAFile: pki.CAFile},
+			SASL: kafkaio.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
 		kcfg.SetDefaults()
 		defer streamCenter(kcfg)()
 

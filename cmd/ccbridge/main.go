@@ -25,11 +25,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/valyala/fasthttp"
 
 	"github.com/callbid/callbid/ccbridge"
 	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/httpapi/bridge"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 func main() {
@@ -77,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defer emb.Close()
 		kcfg.UseEmbedded(emb)
 	}
-	prod := events.NewProducer(kcfg, log)
+	prod := kafkaio.NewProducer(kcfg, log)
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 		defer cancel()
@@ -98,7 +99,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("cannot listen on webhook.listen %s: %w", cfg.Webhook.Listen, err)
 		}
-		srv := br.Server()
+		srv := bridge.Webhook(br)
 		srvClose = srv.Shutdown
 		go func() { errc <- srv.Serve(ln) }()
 		log.Info().Str("addr", ln.Addr().String()).Msg("webhook listener up")
@@ -108,7 +109,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("cannot listen on admin_listen %s: %w", cfg.AdminListen, err)
 		}
-		admin := &fasthttp.Server{Handler: ccbridge.AdminHandler(reg), Name: "ccbridge-admin", ReadTimeout: 10 * time.Second}
+		admin := bridge.Admin(reg)
 		defer func() { _ = admin.Shutdown() }()
 		go func() { errc <- admin.Serve(ln) }()
 		log.Info().Str("addr", ln.Addr().String()).Msg("admin listener up: /healthz /metrics")

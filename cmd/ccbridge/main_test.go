@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/kafkaio"
 )
 
 // TestEndToEnd runs the command on the Genesys test payloads against an
@@ -59,10 +60,10 @@ dispositions: {7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a: SALE}
 	done := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a failsafe, not a measurement
 	defer cancel()
-	kc := events.Config{Brokers: brokers}
+	kc := kafkaio.Config{Brokers: brokers}
 	var wg sync.WaitGroup
 	for topic := range want {
-		c := events.NewConsumer(kc, topic, func(m events.Message) {
+		c := kafkaio.NewConsumer(kc, topic, func(m kafkaio.Message) {
 			mu.Lock()
 			defer mu.Unlock()
 			got[topic] = append(got[topic], append([]byte(nil), m.Value...))

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rxReader reads a TCP connection with recvmsg and SO_TIMESTAMPNS, so the
+// bid handler knows when a request reached the machine and can tell how long
+// it waited for a CPU (queueing that no in-process clock sees). It goes
+// through the runtime's poller (syscall.RawConn), so deadlines and blocking
+// behave as on a plain Read, and it allocates nothing per read.
+type rxReader struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	hdr unix.Msghdr
+	iov unix.Iovec
+	oob [8]uint64 // one SO_TIMESTAMPNS control message; 8-byte aligned
+	p   []byte
+	n   int
+	err error
+	at  int64 // kernel receive time of the last bytes read, unix ns
+}
+
+func newRxReader(c net.Conn) (*rxReader, bool) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil, false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil || serr != nil {
+		return nil, false
+	}
+	r := &rxReader{rc: rc}
+	r.fn = r.recv
+	r.hdr.Iov = &r.iov
+	r.hdr.SetIovlen(1)
+	return r, true
+}
+
+func (r *rxReader) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.err = p, 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
+		r.p = nil
+		return 0, err
+	}
+	r.p = nil
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	return r.n, nil
+}
+
+// recv is the RawConn callback: false asks the poller to wait for data.
+func (r *rxReader) recv(fd uintptr) bool {
+	r.iov.Base = &r.p[0]
+	r.iov.SetLen(len(r.p))
+	r.hdr.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
+	r.hdr.SetControllen(len(r.oob) * 8)
+	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.hdr)), 0)
+	r.iov.Base = nil
+	switch errno {
+	case 0:
+	case unix.EAGAIN:
+		return false
+	case unix.EINTR:
+		return r.recv(fd) // bounded: a signal interrupts at most a few times
+	default:
+		r.err = os.NewSyscallError("recvmsg", errno)
+		return true
+	}
+	r.n = int(n)
+	r.at = 0 // the kernel may not have stamped these bytes (see enableRxTimestamps)
+	// Walk the control messages for the receive timestamp.
+	ctl := int(r.hdr.Controllen)
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[0])), len(r.oob)*8)
+	for off := 0; off+unix.SizeofCmsghdr <= ctl; {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&buf[off]))
+		if h.Len < unix.SizeofCmsghdr {
+			break
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS &&
+			int(h.Len) >= unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.Timespec{})) &&
+			off+unix.SizeofCmsghdr+int(unsafe.Sizeof(unix.Timespec{})) <= len(buf) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&buf[off+unix.SizeofCmsghdr]))
+			r.at = ts.Nano()
+		}
+		off += (int(h.Len) + 7) &^ 7
+	}
+	return true
+}
+
+// enableRxTimestamps turns receive timestamps on at the listener: accepted
+// sockets inherit it, and Linux switches timestamping on for the machine
+// asynchronously, so doing it before the first client arrives means the
+// first requests are stamped too. Bytes without a stamp leave the arrival
+// time unknown (0), which only disables queue-delay shedding for them.
+func enableRxTimestamps(ln net.Listener) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	})
+}

@@ -1,0 +1,98 @@
+package kafkaio
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestConfigYAMLAndDefaults(t *testing.T) {
+	var root struct {
+		Kafka Config `yaml:"kafka"`
+	}
+	src := `
+kafka:
+  brokers: ["kafka-1:9092", "kafka-2:9092"]
+  client_id: callbid-eu
+  dial_timeout: 3s
+  max_wait: 250ms
+  batch_timeout: 5ms
+  required_acks: one
+  queue_size: 1000
+  topics: {auto_create: true, partitions: 12, replication_factor: 3}
+`
+	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
+		t.Fatal(err)
+	}
+	c := root.Kafka
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	if c.DialTimeout != 3*time.Second || c.MaxWait != 250*time.Millisecond || c.QueueSize != 1000 || c.Topics.Partitions != 12 {
+		t.Errorf("decoded %+v", c)
+	}
+	c.SetDefaults()
+	if c.BatchSize != DefaultBatchSize || c.MaxBytes != DefaultMaxBytes || c.RequiredAcks != "one" || c.RetryBackoffMax != DefaultRetryBackoffMax {
+		t.Errorf("defaults not filled or overrode a set value: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+	var z Config
+	z.Embedded.Enabled = true
+	z.SetDefaults()
+	if err := z.Validate(); err != nil {
+		t.Errorf("embedded defaults do not validate: %v", err)
+	}
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	c := Config{
+		Brokers:        []string{"foo", "ok:9092", "host:0", ":9092"},
+		ClientID:       "bad id!",
+		DialTimeout:    -time.Second,
+		MinBytes:       5000,
+		MaxBytes:       500,
+		MaxWait:        time.Hour,
+		RequestTimeout: time.Second,
+		BatchSize:      -1,
+		RequiredAcks:   "some",
+		QueueSize:      -5,
+		Embedded:       EmbeddedConfig{Enabled: true, Listen: "10.0.0.1:9092", Partitions: 5000},
+		Topics:         TopicsConfig{ReplicationFactor: -1},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		`brokers[0]: "foo" is not host:port`,
+		`brokers[2]: "host:0" is not host:port`,
+		`brokers[3]: ":9092" is not host:port`,
+		`client_id: "bad id!"`,
+		`dial_timeout: -1s is outside`,
+		`max_bytes: 500 is outside`,
+		`min_bytes: 5000 is larger than max_bytes 500`,
+		`max_wait: 1h0m0s is outside`,
+		`request_timeout: 1s must be at least twice max_wait`,
+		`batch_size: -1 is outside`,
+		`required_acks: "some" must be all, one or none`,
+		`queue_size: -5 is outside`,
+		`embedded.listen: "10.0.0.1:9092" is not a loopback address`,
+		`embedded.partitions: 5000 is outside`,
+		`topics.replication_factor: -1`,
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "brokers[1]") {
+		t.Errorf("valid broker reported: %v", err)
+	}
+	if err := (&Config{}).Validate(); err == nil || !strings.HasPrefix(err.Error(), "brokers: at least one broker") {
+		t.Errorf("empty config: %v", err)
+	}
+}
