@@ -584,7 +584,11 @@ func TestSecureKafka(t *testing.T) {
 			c, body := readyz(p)
 			return c == 503 && strings.Contains(body, want)
 		})
-		if n := strings.Count(p.out.String(), "kafka refused the connection settings"); n != 1 {
+		// /readyz can say it before the child's log line is written (the
+		// test read no line in 1 of 2 shuffled runs): wait for the line too.
+		const logged = "kafka refused the connection settings"
+		waitFor(t, "the SASL failure in the log", 10*time.Second, p, func() bool { return strings.Contains(p.out.String(), logged) })
+		if n := strings.Count(p.out.String(), logged); n != 1 {
 			t.Errorf("the SASL failure was logged %d times, want once:\n%s", n, p.out)
 		}
 		if strings.Contains(p.out.String(), "wrong-pass") {
