@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// The research note's worked example (callcenter-anchors.md §3): N=20,
-// AHT=360 s, 80% in 20 s, max occupancy 0.85.
+// A worked Erlang C example (the capacity section of README.md uses the same
+// model): N=20 agents, AHT=360 s, 80% answered in 20 s, max occupancy 0.85.
 var research = slParams{target: 0.80, answerTime: 20, maxOccupancy: 0.85}
 
 func TestErlangWorkedTable(t *testing.T) {

@@ -8,21 +8,6 @@ import (
 	"github.com/callbid/callbid/events"
 )
 
-// AgentState is the cc.agent-state.v1 record the bridge writes: the events
-// package's shape plus next_routing_state, and seq left out unless
-// synthesized (the platforms have none).
-type AgentState struct {
-	AgentID          string              `json:"agent_id"`
-	Seq              int64               `json:"seq,omitempty"`
-	EventType        string              `json:"event_type"`
-	OccurredAt       time.Time           `json:"occurred_at"`
-	RoutingState     string              `json:"routing_state"`
-	NextRoutingState string              `json:"next_routing_state,omitempty"`
-	Skills           []events.AgentSkill `json:"skills"`
-	Channels         []string            `json:"channels"`
-	TTLSeconds       int                 `json:"ttl_seconds"`
-}
-
 // availability is what the platform's own status says about routing,
 // before the work in hand is considered.
 type availability uint8
@@ -208,13 +193,15 @@ func (b *Bridge) emitAgent(a *agent, kind string, at time.Time) {
 		b.stats.restamped.Add(1)
 	}
 	a.lastEmitted, a.lastWall, a.lastState = at, b.now(), state
-	rec := AgentState{
+	// The events package's record, so the bridge writes exactly what
+	// callbid decodes (docs/events.md). No skills is written as no
+	// "skills" key, which callbid reads as an empty list on LOGIN and as
+	// "unchanged" otherwise, as it reads "skills":[]. seq stays out unless
+	// synthesized: the platforms have none.
+	rec := events.AgentState{
 		AgentID: a.id, EventType: kind, OccurredAt: at.UTC(), RoutingState: state,
 		NextRoutingState: next, Skills: a.skills, Channels: a.channels,
 		TTLSeconds: int(b.ttl(a.plat) / time.Second),
-	}
-	if rec.Skills == nil {
-		rec.Skills = []events.AgentSkill{}
 	}
 	if rec.Channels == nil {
 		rec.Channels = b.cfg.Channels

@@ -49,15 +49,15 @@ func (s *fakeSink) topic(t string) []rec {
 
 // agentStates decodes every agent record, checking each passes callbid's
 // own decoder, and returns them with next_routing_state and raw seq.
-func agentStates(t *testing.T, s *fakeSink) []AgentState {
+func agentStates(t *testing.T, s *fakeSink) []events.AgentState {
 	t.Helper()
-	var out []AgentState
+	var out []events.AgentState
 	for _, r := range s.topic(events.TopicAgentState) {
 		var ev events.AgentState
 		if err := events.DecodeAgentState(r.value, &ev); err != nil {
 			t.Fatalf("record %s does not decode as cc.agent-state.v1: %v", r.value, err)
 		}
-		var a AgentState
+		var a events.AgentState
 		if err := json.Unmarshal(r.value, &a); err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func outcomes(t *testing.T, s *fakeSink) []events.Outcome {
 
 type step struct{ kind, state, next string }
 
-func checkSteps(t *testing.T, got []AgentState, want []step) {
+func checkSteps(t *testing.T, got []events.AgentState, want []step) {
 	t.Helper()
 	if len(got) != len(want) {
 		for _, g := range got {

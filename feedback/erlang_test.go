@@ -48,8 +48,8 @@ func lambdaMax(n int, ahtSec, t, target, rhoMax float64) float64 {
 	return lo
 }
 
-// TestErlangWorkedExample checks the helper against the worked example in
-// research/callcenter-anchors.md §3: N=20, AHT 360 s, 80% in 20 s → 2.66/min.
+// TestErlangWorkedExample checks the helper against capacity's worked Erlang
+// C example (capacity/erlang_test.go): N=20, AHT 360 s, 80% in 20 s → 2.66/min.
 func TestErlangWorkedExample(t *testing.T) {
 	if v := lambdaMax(20, 360, 20, 0.8, 0.85); math.Abs(v-2.66) > 0.01 {
 		t.Fatalf("λ_max = %.3f calls/min, want 2.66", v)

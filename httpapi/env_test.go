@@ -173,6 +173,9 @@ func newBidCtx(body []byte, uri string) *fasthttp.RequestCtx {
 	ctx.Request.Header.SetMethod("POST")
 	ctx.Request.SetRequestURI(uri)
 	ctx.Request.SetBody(body)
+	// Keep the response buffer: fasthttp's pool recalibrates and stops
+	// pooling the largest bodies (see newBidCtx in bidder/bench_test.go).
+	ctx.Response.KeepBodyBuffer = true
 	return ctx
 }
 

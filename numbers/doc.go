@@ -47,15 +47,19 @@
 // (collision). To keep such numbers from going to a new bid first,
 // ReplayDone holds, for one hold time, the never-used entries at the head of
 // each free list (the ones the earlier process would have taken next) and
-// the replayed expired holds, and logs that. The billed flag is part of the
+// the replayed expired holds, and logs that. With shared pools the same
+// quarantine covers only the partitions an instance gains: its first
+// assignment once the log is replayed, and later the partitions its previous
+// assignment did not have (quarantine_shared.go). The billed flag is part of the
 // record, so Bill recognises a bill retried across a restart.
 //
 // While the lease log cannot be written (its last write failed, or its
 // oldest pending record is older than numbers.lease_log_stall) Reserve
 // refuses, counted, and LeaseLogReady says why for /readyz; CheckLeaseLog
-// (Run, every 5 ms) turns that on and off. One callbid instance owns a set
-// of pools: two instances sharing numbers would overwrite each other's
-// leases.
+// (Run, every 5 ms) turns that on and off. Without kafka.shared_pools one
+// callbid instance owns a set of pools (two would overwrite each other's
+// leases); with it, instances divide them by lease-topic partition
+// (ownership.go).
 //
 // Goroutines: Reserve runs on bid goroutines, Win/Loss on notice goroutines,
 // Attribute on HTTP goroutines, HandleCallEvent/HandleOutcome/

@@ -71,7 +71,7 @@ func (p *Pools) SetOwnership(partitions int, owned []int) {
 			o.numbers++
 		}
 	}
-	p.own.Store(o)
+	p.storeOwnership(o) // quarantines the numbers gained (quarantine_shared.go)
 	p.unpark()
 	p.log.Info().Int("partitions", partitions).Ints("owned", o.owned).Int("numbers_owned", o.numbers).
 		Msg("lease partitions assigned; reserving only the numbers of these partitions")

@@ -312,6 +312,9 @@ type Pools struct {
 	// own is the lease partitions this instance owns; nil: all (one
 	// instance). See ownership.go.
 	own atomic.Pointer[ownership]
+	// sharedQ quarantines the partitions an instance gains (shared pools;
+	// quarantine_shared.go).
+	sharedQ sharedQuarantine
 }
 
 // Reasons Reserve refuses.
@@ -344,11 +347,14 @@ func (p *Pools) ReplayDone() {
 	p.durable.mu.Unlock()
 	// An empty lease log means no earlier process handed numbers out (it
 	// logs its first holds within milliseconds): nothing to quarantine.
-	if p.own.Load() == nil && earlier {
-		// Shared pools skip this: the entries are another instance's, and
-		// a hold record of this replica's view could not be told from a
-		// stale one (see the README's known gaps).
-		p.quarantine(p.clockNow().UnixNano())
+	// Shared pools quarantine only the partitions this instance gains
+	// (quarantine_shared.go).
+	if p.own.Load() == nil {
+		if earlier {
+			p.quarantine(p.clockNow().UnixNano())
+		}
+	} else {
+		p.replayDoneShared()
 	}
 	p.refuse.And(^refuseReplay)
 }

@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callbid/callbid/ccsim"
-	"github.com/callbid/callbid/embedbroker"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
@@ -257,60 +255,25 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	config := demoConfig(t)
-	// Every acknowledged win keeps its number for the 30-minute lease: a
-	// pool of 10,010 entries instead of 910, so many rounds do not exhaust it.
-	b, err := os.ReadFile(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bigger := strings.Replace(string(b), `{ number: "+18005550110", from: 100, to: 999 }`, `{ number: "+18005550110", from: 100, to: 9999 }`, 1)
-	if bigger == string(b) {
-		t.Fatal("configs/callbid.yaml no longer has the mortgage extension range this test widens")
-	}
-	// This test is about leases, not the closed loop: with participation on,
-	// the simulated center's slow start decides how fast wins come.
-	paced := strings.Replace(bigger, "\n  pacing: {", "\n  participation: { disabled: true }\n  pacing: {", 1)
-	if paced == bigger {
-		t.Fatal("configs/callbid.yaml no longer has the feedback.pacing line this test adds participation beside")
-	}
-	bigger = paced
-	if err := os.WriteFile(config, []byte(bigger), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// Every acknowledged win keeps its number for the 30-minute lease (a
+	// wider pool, so many rounds do not exhaust it). This test is about
+	// leases, not the closed loop: with participation on, the simulated
+	// center's slow start decides how fast wins come.
+	editConfig(t, config, append(widerMortgagePool,
+		"\n  pacing: {", "\n  participation: { disabled: true }\n  pacing: {")...)
 	brokerAddr := freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "broker")
-	startBroker := func() *embedbroker.Broker {
-		e, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 4, DataDir: dataDir},
-			events.AllTopics, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	broker := startBroker()
+	broker := startBroker(t, brokerAddr, 4, dataDir)
 	defer func() { broker.Close() }()
 
 	// The contact center streams agent states into the external broker.
-	kcfg := kafkaio.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
-	kcfg.SetDefaults()
-	cc := kafkaio.NewProducer(kcfg, zerolog.Nop())
+	kcfg := brokerConfig(brokerAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	simCfg := ccsim.DemoConfig()
-	simCfg.Shift.LoginSpread = time.Second
-	go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, cc)
-	defer func() {
-		c, done := context.WithTimeout(context.Background(), 2*time.Second)
-		defer done()
-		_ = cc.Close(c)
-	}()
+	defer streamCenter(kcfg)()
 
 	env := "CALLBID_KAFKA_BROKERS=" + brokerAddr
-	start := func() *proc {
-		p := startUnready(t, bin, config, env)
-		waitFor(t, "ready", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
-		return p
-	}
+	start := func() *proc { return startReady(t, "ready", 60*time.Second, bin, config, env) }
 	p := start()
 	x := newExchange(t, p)
 	load, stopLoad := context.WithCancel(ctx)
@@ -356,7 +319,7 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	x.waitCount("wins answered 503 during the outage", &x.n503, 1, 60*time.Second, p)
 	phase("kill -9 during the outage")
 	kill(p)
-	broker = startBroker()
+	broker = startBroker(t, brokerAddr, 4, dataDir)
 	p = start()
 	x.use(p)
 
@@ -378,7 +341,7 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 		phase("broker kept down for " + d.String())
 		time.Sleep(d)
 	}
-	broker = startBroker()
+	broker = startBroker(t, brokerAddr, 4, dataDir)
 	phase("broker back")
 	waitFor(t, "ready after the broker came back", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
 

@@ -8,21 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/callbid/callbid/ccsim"
-	"github.com/callbid/callbid/embedbroker"
-	"github.com/callbid/callbid/events"
-	"github.com/callbid/callbid/kafkaio"
-	"github.com/rs/zerolog"
 )
+
+// sharedPoolsKafka turns kafka.shared_pools on in the example config, with a
+// session timeout short enough for a test to see a dead instance's
+// partitions move.
+var sharedPoolsKafka = []string{"\nkafka:\n", "\nkafka:\n  shared_pools: true\n  group_session_timeout: 6s\n"}
 
 // TestSharedPoolsThreeInstances is issue 13's acceptance run: three callbid
 // processes share the pools through one broker (lease topic with 6
@@ -39,67 +36,27 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	brokerAddr := freeAddr(t)
-	broker, err := embedbroker.Start(kafkaio.EmbeddedConfig{Enabled: true, Listen: brokerAddr, Partitions: 6},
-		events.AllTopics, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	broker := startBroker(t, brokerAddr, 6, "")
 	defer broker.Close()
-	kcfg := kafkaio.Config{Brokers: []string{brokerAddr}, RetryBackoffMax: 200 * time.Millisecond}
-	kcfg.SetDefaults()
-	cc := kafkaio.NewProducer(kcfg, zerolog.Nop())
+	kcfg := brokerConfig(brokerAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	simCfg := ccsim.DemoConfig()
-	simCfg.Shift.LoginSpread = time.Second
-	go ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, cc)
-	defer func() {
-		c, done := context.WithTimeout(context.Background(), 2*time.Second)
-		defer done()
-		_ = cc.Close(c)
-	}()
+	defer streamCenter(kcfg)()
 
 	configs := make([]string, 3)
 	for k := range configs {
-		p := demoConfig(t) // its own data dir each
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.Replace(string(b), `{ number: "+18005550110", from: 100, to: 999 }`, `{ number: "+18005550110", from: 100, to: 9999 }`, 1)
-		s = strings.Replace(s, "\nkafka:\n", "\nkafka:\n  shared_pools: true\n  group_session_timeout: 6s\n", 1)
-		if !strings.Contains(s, "shared_pools") || !strings.Contains(s, "to: 9999") {
-			t.Fatal("configs/callbid.yaml no longer has the kafka section or the mortgage range this test edits")
-		}
-		configs[k] = filepath.Join(filepath.Dir(p), fmt.Sprintf("callbid-%d.yaml", k))
-		if err := os.WriteFile(configs[k], []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		configs[k] = demoConfig(t) // its own data dir each
+		editConfig(t, configs[k], append(widerMortgagePool, sharedPoolsKafka...)...)
 	}
 	env := "CALLBID_KAFKA_BROKERS=" + brokerAddr
 	var procs [3]atomic.Pointer[proc]
 	start := func(k int) *proc {
-		p := startUnready(t, bin, configs[k], env)
-		waitFor(t, fmt.Sprintf("instance %d ready", k), 90*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
+		p := startReady(t, fmt.Sprintf("instance %d ready", k), 90*time.Second, bin, configs[k], env)
 		procs[k].Store(p)
 		return p
 	}
 	for k := range 3 {
 		start(k)
-	}
-	ownership := func(p *proc) []int {
-		resp, err := http.Get("http://" + p.admin + "/admin/pools")
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		var st struct {
-			Ownership struct {
-				Owned []int `json:"owned_partitions"`
-			} `json:"ownership"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&st)
-		return st.Ownership.Owned
 	}
 	balanced := func() bool {
 		seen := map[int]bool{}
@@ -108,7 +65,7 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 			if p == nil {
 				continue
 			}
-			for _, o := range ownership(p) {
+			for _, o := range ownedPartitions(p) {
 				if seen[o] {
 					return false
 				}
@@ -277,7 +234,7 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 		}
 	}
 	for k := range procs {
-		t.Logf("instance %d owns partitions %v", k, ownership(procs[k].Load()))
+		t.Logf("instance %d owns partitions %v", k, ownedPartitions(procs[k].Load()))
 		if resp, err := http.Get("http://" + procs[k].Load().admin + "/metrics"); err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
