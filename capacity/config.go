@@ -134,8 +134,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills zero fields from DefaultConfig.
-func (c Config) withDefaults() Config {
+// SetDefaults fills zero fields from DefaultConfig.
+func (c *Config) SetDefaults() {
 	d := DefaultConfig()
 	setF := func(v *float64, def float64) {
 		if *v == 0 {
@@ -182,13 +182,13 @@ func (c Config) withDefaults() Config {
 		c.MaxSeqJump = d.MaxSeqJump
 	}
 	c.Channels.SetDefaults()
-	return c
 }
 
 // Validate reports every problem with its field path relative to "capacity".
 // Zero fields are valid: they take their defaults.
 func (c *Config) Validate() error {
-	v := c.withDefaults()
+	v := *c
+	v.SetDefaults()
 	var errs []error
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))

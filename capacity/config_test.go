@@ -15,7 +15,9 @@ func TestConfigDefaultsValid(t *testing.T) {
 			t.Errorf("%s config: %v", name, err)
 		}
 	}
-	if got := (Config{}).withDefaults(); !reflect.DeepEqual(got, DefaultConfig()) {
+	var got Config
+	got.SetDefaults()
+	if !reflect.DeepEqual(got, DefaultConfig()) {
 		t.Errorf("zero config with defaults = %+v, want %+v", got, DefaultConfig())
 	}
 }

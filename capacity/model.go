@@ -147,7 +147,7 @@ type callRec struct {
 // New builds a model for the given skills (from the campaigns). cfg is used
 // with defaults for its zero fields; validate it first with Config.Validate.
 func New(cfg Config, skills []string, log zerolog.Logger) *Model {
-	cfg = cfg.withDefaults()
+	cfg.SetDefaults()
 	m := &Model{
 		cfg: cfg,
 		sl: slParams{
