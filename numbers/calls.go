@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/events"
 )
 
@@ -107,11 +108,12 @@ type stickyRec struct {
 	from, expires int64
 }
 
+// callRecord is numbers' part of a call's record in the call record store
+// (callrecords.Numbers); it is read and changed under calls.mu.
 type callRecord struct {
-	attr    attribution // the matched reservation's data (job.a may point here)
-	ani     string
-	expires int64
-	spam    bool // a SPAM outcome of this call was counted
+	attr attribution // the matched reservation's data (job.a may point here)
+	ani  string
+	spam bool // a SPAM outcome of this call was counted
 	// the entry and generation whose lease this call ended (idx -1: none);
 	// its ENDED event moves the cooldown start to the end of the call.
 	idx int32
@@ -124,15 +126,23 @@ type spamRec struct {
 	last  int64
 }
 
+// callRecords is the call record store (callrecords.Store) as numbers uses
+// it: its part of each call's record, by call id. Retention and the size
+// cap are the store's.
+type callRecords interface {
+	Get(id string, slot callrecords.Slot) any
+	Put(id string, slot callrecords.Slot, part any, at int64)
+	Observe(t, now int64)
+	Expire() int
+	Stats() callrecords.Stats
+}
+
 // callState is everything /v1/calls remembers; one mutex guards it (calls
 // arrive at a few per second, never on the bid path). Lock order: mu, then
-// a shard's lock.
+// the call record store's lock or a shard's lock (never both at once).
 type callState struct {
 	mu         sync.Mutex
-	ttl        int64
-	maxCalls   int
-	calls      map[string]*callRecord
-	callOrder  []*callRecord // FIFO of calls in expiry order (ttl is fixed)
+	recs       callRecords // shared with feedback when UseCallRecords was called
 	sticky     map[stickyKey]*stickyRec
 	spam       map[string]*spamRec
 	blocked    map[string]struct{} // configured; immutable
@@ -148,7 +158,6 @@ type callState struct {
 	spamReports   uint64
 	outcomeNoCall uint64
 	reused        uint64 // call ids reused for another number
-	evicted       uint64 // calls forgotten early at max_calls
 
 	twilio TwilioConfig // immutable
 
@@ -157,10 +166,8 @@ type callState struct {
 	badSignatures atomic.Uint64 // Twilio form posts refused (403)
 }
 
-func (c *callState) init(cfg Config) {
-	c.ttl = int64(cfg.CallTTL)
-	c.maxCalls = cfg.MaxCalls
-	c.calls = map[string]*callRecord{}
+func (c *callState) init(cfg Config, recs callRecords) {
+	c.recs = recs
 	c.sticky = map[stickyKey]*stickyRec{}
 	c.spam = map[string]*spamRec{}
 	c.blocked = map[string]struct{}{}
@@ -190,11 +197,12 @@ func (c *callState) isBlocked(ani string, now int64) bool {
 	return r != nil && r.count >= c.threshold && now < r.last+c.spamExpiry
 }
 
-// cleanup forgets expired calls, sticky callers and SPAM reports.
+// cleanup forgets calls past their retention, sticky callers and SPAM
+// reports.
 func (c *callState) cleanup(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.expireCalls(func(r *callRecord) bool { return r.expires <= now })
+	c.recs.Expire()
 	// sticky callers and SPAM reports are few (first calls within a lease
 	// and cooldown; reported callers): a scan is cheap.
 	for k, r := range c.sticky {
@@ -209,40 +217,11 @@ func (c *callState) cleanup(now int64) {
 	}
 }
 
-// expireCalls forgets calls from the front of the FIFO while drop says so,
-// O(dropped). A record replaced by a newer call with the same id stays in
-// the map. The caller holds c.mu.
-func (c *callState) expireCalls(drop func(*callRecord) bool) {
-	k := 0
-	for ; k < len(c.callOrder) && drop(c.callOrder[k]); k++ {
-		r := c.callOrder[k]
-		if c.calls[r.job.callID] == r {
-			delete(c.calls, r.job.callID)
-		}
-	}
-	clear(c.callOrder[:k]) // drop the records for the GC
-	c.callOrder = c.callOrder[k:]
-	if cap(c.callOrder) > 1024 && len(c.callOrder) < cap(c.callOrder)/4 {
-		c.callOrder = append([]*callRecord(nil), c.callOrder...) // give back the dead prefix
-	}
-}
-
-// makeRoom forgets the oldest calls beyond max_calls − 1, so one more fits:
-// memory stays bounded by configuration whatever the call volume. The
-// caller holds c.mu.
-func (c *callState) makeRoom() {
-	if len(c.callOrder) < c.maxCalls {
-		return
-	}
-	n := len(c.callOrder) - c.maxCalls + 1
-	c.expireCalls(func(*callRecord) bool {
-		if n == 0 {
-			return false
-		}
-		n--
-		c.evicted++
-		return true
-	})
+// record returns numbers' part of call id's record (nil: none); the caller
+// holds c.mu.
+func (c *callState) record(id string) *callRecord {
+	r, _ := c.recs.Get(id, callrecords.Numbers).(*callRecord)
+	return r
 }
 
 // CallRequest is one call to attribute, as the HTTP layer read it from
@@ -340,15 +319,14 @@ func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64
 // calls.mu. The record's job is not changed after it is stored.
 func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int64) *callRecord {
 	c := &p.calls
-	if rec, ok := c.calls[string(callID)]; ok {
+	if rec := c.record(string(callID)); rec != nil {
 		if rec.job.dnis == string(dnis) && rec.job.ext == string(ext) {
 			c.duplicates++
 			return rec
 		}
 		c.reused++
 	}
-	c.makeRoom()
-	rec := &callRecord{ani: string(ani), expires: now + c.ttl, idx: -1}
+	rec := &callRecord{ani: string(ani), idx: -1}
 	m, a, pool, ended := p.lookup(&rec.attr, dnis, ext, rec.ani, started, now)
 	blocked := c.isBlocked(rec.ani, now)
 	reason := "attributed"
@@ -372,8 +350,11 @@ func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int6
 	if ended {
 		rec.idx, rec.gen = a.idx, a.gen
 	}
-	c.calls[callIDs] = rec
-	c.callOrder = append(c.callOrder, rec)
+	// The record is dated by the call's start, never after now, and
+	// advances the store's event-time mark.
+	at := min(started, now)
+	c.recs.Put(callIDs, callrecords.Numbers, rec, at)
+	c.recs.Observe(at, now)
 	select {
 	case p.attrQ <- rec: // one allocation serves the memory and the queue
 	default:
@@ -573,7 +554,7 @@ func (p *Pools) callEnded(ev *events.Call) {
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := c.calls[ev.CallID]
+	rec := c.record(ev.CallID)
 	if rec == nil || rec.idx < 0 {
 		return
 	}
@@ -604,7 +585,7 @@ func (p *Pools) HandleOutcome(ev *events.Outcome) error {
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := c.calls[ev.CallID]
+	rec := c.record(ev.CallID)
 	if rec == nil {
 		c.outcomeNoCall++
 		return nil
@@ -690,4 +671,12 @@ func (p *Pools) drainAttributions() {
 			return
 		}
 	}
+}
+
+// UseCallRecords makes p keep its call records in recs, the store shared
+// with feedback, instead of its own. Call it before the first call.
+func (p *Pools) UseCallRecords(recs *callrecords.Store) {
+	p.calls.mu.Lock()
+	p.calls.recs = recs
+	p.calls.mu.Unlock()
 }

@@ -40,13 +40,14 @@ type Config struct {
 	Twilio TwilioConfig `yaml:"twilio"`
 	// Blocklist holds callers whose calls are answered accept:false.
 	Blocklist BlocklistConfig `yaml:"blocklist"`
-	// CallTTL is how long a call id is remembered (same answer for a repeated
-	// call_id, ANI for SPAM outcomes). Zero selects DefaultCallTTL.
-	CallTTL time.Duration `yaml:"call_ttl"`
-	// MaxCalls caps the call ids remembered (default 100000): beyond it the
-	// oldest are forgotten before their call_ttl, so memory is bounded by
-	// configuration whatever the call volume.
-	MaxCalls int `yaml:"max_calls"`
+	// CallTTL and MaxCalls bound the call records of Pools used alone (the
+	// retention, in event time, and the size cap of their callrecords.Store);
+	// zero selects DefaultCallTTL and DefaultMaxCalls. The service shares one
+	// store configured by call_records (UseCallRecords): there both keys are
+	// deprecated; the root config maps max_calls onto
+	// call_records.max_records.
+	CallTTL  time.Duration `yaml:"call_ttl"`
+	MaxCalls int           `yaml:"max_calls"`
 	// DurableTimeout bounds how long a win or billing notice waits for its
 	// lease record to be acknowledged by Kafka before answering 503 (the
 	// exchange retries; the number stays leased and the record is retried).
