@@ -2,9 +2,10 @@ package numbers
 
 import (
 	"encoding/json"
-	"github.com/callbid/callbid/callrecords"
 	"math"
 	"time"
+
+	"github.com/callbid/callbid/callrecords"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
