@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/callrecords"
-
 	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/pacing"
 	"github.com/callbid/callbid/reports"

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/callrecords"
-
 	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/callrecords"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callbid/callbid"
 	"github.com/callbid/callbid/bidder"
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
@@ -60,6 +61,8 @@ type app struct {
 	listening  atomic.Bool // both listeners accept connections
 	reloads    reloadMetrics
 	status     *status.Page
+
+	callRecords *callrecords.Store // numbers' and feedback's, shared
 }
 
 // start builds every part bottom-up and starts feeds and listeners.
@@ -94,6 +97,15 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot build feedback: %w", err)
 	}
 	a.feedback = fb
+	// One store holds every call record (numbers' and feedback's parts of
+	// each call), bounded by call_records.
+	recs, err := callrecords.New(cfg.CallRecords)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build the call records: %w", err)
+	}
+	a.callRecords = recs
+	a.feedback.UseCallRecords(recs)
 	tf, err := traffic.New(cfg.Feedback.Traffic, log)
 	if err != nil {
 		a.abort()
@@ -112,6 +124,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot build the number pools: %w", err)
 	}
 	a.pools = pools
+	a.pools.UseCallRecords(a.callRecords)
 	// With kafka.shared_pools each instance buys only its share of the
 	// agents' capacity (alone, Share is 1).
 	a.feedback.Pacer().ShareWith(pools)
@@ -372,6 +385,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.pools.RegisterLeaseLogMetrics(reg),
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
+		a.callRecords.RegisterMetrics(reg),
 		a.traffic.RegisterMetrics(reg),
 		a.feedback.Reports().RegisterMetrics(reg),
 		a.feedback.Pacer().RegisterMetrics(reg),
