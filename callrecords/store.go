@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,6 +28,7 @@ type record struct {
 	id         string
 	at         int64 // the call's start, unix ns; 0 unknown yet (retention does not apply)
 	prev, next *record
+	attr       *events.Attribution // the call's attribution, held once for every user; immutable
 	parts      [numSlots]any
 }
 
@@ -91,6 +93,28 @@ func (s *Store) Put(id string, slot Slot, part any, at int64) {
 	if r.at == 0 {
 		r.at = at
 	}
+}
+
+// SetAttribution makes a the attribution of call id's record (if it has
+// one), which every user may read: the record holds it once. a must not
+// change afterwards. numbers sets it when it attributes a call.
+func (s *Store) SetAttribution(id string, a *events.Attribution) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.byID[id]; r != nil {
+		r.attr = a
+	}
+}
+
+// Attribution returns the attribution of call id's record (nil: none).
+// The caller must not change it.
+func (s *Store) Attribution(id string) *events.Attribution {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.byID[id]; r != nil {
+		return r.attr
+	}
+	return nil
 }
 
 // Release drops slot's part of call id's record; the record goes with its
