@@ -135,6 +135,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 type callRecords interface {
 	Get(id string, slot callrecords.Slot) any
 	Put(id string, slot callrecords.Slot, part any, at int64)
+	Attribution(id string) *events.Attribution
 	Observe(t, now int64)
 	Expire() int
 	Scan(slot callrecords.Slot, keep func(part any) bool)
@@ -149,7 +150,10 @@ type callRec struct {
 	id      string
 	seen    time.Time // processing time of the first event, for orphan expiry
 	hasAttr bool
-	attr    events.Attribution
+	// attr is the call's attribution without outcome fields, never changed
+	// once set: numbers' own (the record's, held once) when this instance
+	// attributed the call, else a copy of the record read.
+	attr *events.Attribution
 
 	answered bool
 	talkMS   int64
@@ -170,7 +174,7 @@ type callRec struct {
 
 // delaysLocked feeds the delay distributions once per call.
 func (f *Feedback) delaysLocked(r *callRec) {
-	a := &r.attr
+	a := r.attr
 	if !r.hasAttr || !attributed(a.Match) || !a.Accepted || a.WonAt.IsZero() {
 		return
 	}
@@ -247,12 +251,17 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 		return
 	}
 	r.hasAttr = true
-	r.attr = *a
-	r.attr.Disposition, r.attr.IsFinal, r.attr.Revenue, r.attr.TalkMS = "", false, nil, 0
-	r.attr.CampaignID = f.internLocked(a.CampaignID)
-	r.attr.PublisherID = f.internLocked(a.PublisherID)
-	r.attr.Exchange = f.internLocked(a.Exchange)
-	r.attr.Skill = f.internLocked(a.Skill)
+	if s := f.recs.Attribution(a.CallID); s != nil && sameAttribution(s, a) {
+		r.attr = s // numbers attributed it here: the record holds it once
+	} else {
+		own := *a
+		own.Disposition, own.IsFinal, own.Revenue, own.TalkMS = "", false, nil, 0
+		own.CampaignID = f.internLocked(a.CampaignID)
+		own.PublisherID = f.internLocked(a.PublisherID)
+		own.Exchange = f.internLocked(a.Exchange)
+		own.Skill = f.internLocked(a.Skill)
+		r.attr = &own
+	}
 	// dates the record for retention (unless numbers dated it already)
 	if !a.StartedAt.IsZero() {
 		f.recs.Put(r.id, callrecords.Feedback, r, min(a.StartedAt.UnixNano(), now.UnixNano()))
@@ -264,6 +273,16 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 	f.delaysLocked(r)
 	f.applyLocked(r)
 	f.maybeEmitLocked(r)
+}
+
+// sameAttribution reports whether a, as read, is the attribution s that
+// numbers holds (the same call attributed the same way, no outcome yet).
+func sameAttribution(s, a *events.Attribution) bool {
+	return s.CallID == a.CallID && s.DNIS == a.DNIS && s.Ext == a.Ext && s.StartedAt.Equal(a.StartedAt) &&
+		s.Match == a.Match && s.Accepted == a.Accepted && s.BidID == a.BidID && s.LeaseID == a.LeaseID &&
+		s.CampaignID == a.CampaignID && s.PublisherID == a.PublisherID && s.Exchange == a.Exchange &&
+		s.Skill == a.Skill && s.WonAt.Equal(a.WonAt) && s.IPHash == a.IPHash && s.IFAHash == a.IFAHash &&
+		s.Disposition == "" && !s.IsFinal && s.Revenue == nil && s.TalkMS == 0
 }
 
 // HandleCall applies one checked cc.call.v1 record (the events consumer
@@ -362,7 +381,7 @@ func (f *Feedback) markCallLocked(t time.Time) {
 
 // contribLocked computes what r adds to the counters now.
 func (f *Feedback) contribLocked(r *callRec) contrib {
-	a := &r.attr
+	a := r.attr
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
@@ -418,7 +437,7 @@ func (f *Feedback) maybeEmitLocked(r *callRec) {
 		return
 	}
 	r.emitted = k
-	a := r.attr
+	a := *r.attr // a copy: r.attr may be numbers' and is never changed
 	a.Disposition, a.IsFinal, a.TalkMS = r.disp, r.final, r.talkMS
 	a.Revenue = &events.Money{AmountMicros: r.revenue, Currency: r.revCur}
 	b, err := json.Marshal(&a)
