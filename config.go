@@ -47,6 +47,9 @@ type Config struct {
 	// Notes are things the loader decided that an operator should see in the
 	// start-up log (a generated demo secret, environment overrides applied).
 	Notes []string `yaml:"-"`
+	// Warnings are the same for what the operator should change (deprecated
+	// keys); they are logged at warn level.
+	Warnings []string `yaml:"-"`
 
 	generatedSecret, generatedToken bool
 }
@@ -148,10 +151,10 @@ func Parse(data []byte) (*Config, error) {
 
 // mapDeprecated carries the keys that bounded call records before
 // call_records existed onto that section, so existing files keep working,
-// and says so in Notes. Zero means unset (defaults come later, in New).
+// and says so in Warnings. Zero means unset (defaults come later, in New).
 func (c *Config) mapDeprecated() {
 	note := func(old, repl string) {
-		c.Notes = append(c.Notes, "deprecated: "+old+" is replaced by "+repl)
+		c.Warnings = append(c.Warnings, "deprecated: "+old+" is replaced by "+repl)
 	}
 	if c.CallRecords.MaxRecords == 0 {
 		c.CallRecords.MaxRecords = max(c.Numbers.MaxCalls, c.Feedback.MaxCalls) // the larger, so neither user gets less

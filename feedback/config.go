@@ -37,13 +37,14 @@ type Config struct {
 	// DedupeWindow is how long impression bid ids are remembered to drop
 	// duplicates, in event time. Default 1h.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
-	// CallRetention is how long call records (attribution, call, outcome) are
-	// kept for late outcomes, in event time. Default 168h.
+	// CallRetention and MaxCalls bound the call records of a Feedback used
+	// alone (the retention, in event time, default 168h, and the size cap,
+	// default 100000, of its callrecords.Store; evicted or expired records
+	// keep their counts). The service shares one store configured by
+	// call_records (UseCallRecords): there both keys are deprecated, read
+	// as call_records.retention and call_records.max_records.
 	CallRetention time.Duration `yaml:"call_retention"`
-	// MaxCalls caps the call records kept (default 100000): beyond it the
-	// records first seen longest ago are dropped early (their counts stay),
-	// so memory is bounded by configuration whatever the call volume.
-	MaxCalls int `yaml:"max_calls"`
+	MaxCalls      int           `yaml:"max_calls"`
 	// OrphanTTL is how long an outcome or call event without its attribution
 	// waits before it is counted as an orphan and dropped. Default 10m.
 	OrphanTTL time.Duration `yaml:"orphan_ttl"`

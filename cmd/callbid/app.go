@@ -71,6 +71,9 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	for _, n := range cfg.Notes {
 		log.Info().Msg(n)
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
+	}
 	log.Info().Str("config", cfg.Source).Int("campaigns", len(cfg.Campaigns)).Int("pools", len(cfg.Numbers.Pools)).
 		Str("version", id.Version).Msg("config loaded")
 
