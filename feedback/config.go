@@ -37,14 +37,16 @@ type Config struct {
 	// DedupeWindow is how long impression bid ids are remembered to drop
 	// duplicates, in event time. Default 1h.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
-	// CallRetention and MaxCalls bound the call records of a Feedback used
-	// alone (the retention, in event time, default 168h, and the size cap,
-	// default 100000, of its callrecords.Store; evicted or expired records
-	// keep their counts). The service shares one store configured by
-	// call_records (UseCallRecords): there both keys are deprecated, read
-	// as call_records.retention and call_records.max_records.
+	// CallRetention is deprecated: the root config reads it as
+	// call_records.retention (the service shares one call record store with
+	// numbers). A Feedback used alone keeps its calls this long in event
+	// time (default 168h); expired records keep their counts.
 	CallRetention time.Duration `yaml:"call_retention"`
-	MaxCalls      int           `yaml:"max_calls"`
+	// MaxCalls is deprecated: the root config reads it as
+	// call_records.max_records. A Feedback used alone keeps at most this
+	// many call records (default 100000), the oldest evicted first (their
+	// counts stay).
+	MaxCalls int `yaml:"max_calls"`
 	// OrphanTTL is how long an outcome or call event without its attribution
 	// waits before it is counted as an orphan and dropped. Default 10m.
 	OrphanTTL time.Duration `yaml:"orphan_ttl"`
