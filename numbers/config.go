@@ -40,14 +40,15 @@ type Config struct {
 	Twilio TwilioConfig `yaml:"twilio"`
 	// Blocklist holds callers whose calls are answered accept:false.
 	Blocklist BlocklistConfig `yaml:"blocklist"`
-	// CallTTL and MaxCalls bound the call records of Pools used alone (the
-	// retention, in event time, and the size cap of their callrecords.Store);
-	// zero selects DefaultCallTTL and DefaultMaxCalls. The service shares one
-	// store configured by call_records (UseCallRecords): there both keys are
-	// deprecated; the root config maps max_calls onto
-	// call_records.max_records.
-	CallTTL  time.Duration `yaml:"call_ttl"`
-	MaxCalls int           `yaml:"max_calls"`
+	// CallTTL is deprecated and ignored by the service, where a call id is
+	// remembered as long as its record (call_records.retention). Pools used
+	// alone keep their calls this long in event time (zero:
+	// DefaultCallTTL).
+	CallTTL time.Duration `yaml:"call_ttl"`
+	// MaxCalls is deprecated: the root config reads it as
+	// call_records.max_records. Pools used alone keep at most this many
+	// call records (zero: DefaultMaxCalls), the oldest evicted first.
+	MaxCalls int `yaml:"max_calls"`
 	// DurableTimeout bounds how long a win or billing notice waits for its
 	// lease record to be acknowledged by Kafka before answering 503 (the
 	// exchange retries; the number stays leased and the record is retried).
