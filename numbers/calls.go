@@ -367,8 +367,8 @@ func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int6
 	return rec
 }
 
-// appendAnswer encodes the record's /v1/calls answer: the same bytes
-// appendAnswer gave for the attribution the event was built from.
+// appendAnswer encodes the record's /v1/calls answer (docs/openapi.yaml)
+// from its event, so every repeat of the call id gets the same bytes.
 func (r *callRecord) appendAnswer(b []byte) []byte {
 	ev := r.ev
 	b = append(b, `{"accept":`...)

@@ -442,6 +442,9 @@ func (a *app) reloadFrom(path string) (err error) {
 	if !reflect.DeepEqual(cfg.Numbers.Pools, a.cfg.Numbers.Pools) {
 		a.log.Warn().Msg("numbers.pools changed: pool changes take effect on restart; the running pools are kept")
 	}
+	if cfg.CallRecords != a.cfg.CallRecords {
+		a.log.Warn().Msg("call_records changed: takes effect on restart; the running call records keep their bounds")
+	}
 	d := diffCampaigns(a.cfg.Campaigns, cfg.Campaigns)
 	a.cfg = cfg
 	a.log.Info().Str("config", path).Int("campaigns", len(cfg.Campaigns)).
