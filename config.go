@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/callbid/callbid/bidder"
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/feedback"
@@ -33,9 +34,12 @@ type Config struct {
 	Numbers       numbers.Config  `yaml:"numbers"`
 	Capacity      capacity.Config `yaml:"capacity"`
 	Feedback      feedback.Config `yaml:"feedback"`
-	Kafka         kafkaio.Config  `yaml:"kafka"`
-	Simulator     ccsim.Config    `yaml:"simulator"`
-	Log           LogConfig       `yaml:"log"`
+	// CallRecords bounds the memory of calls, shared by numbers and
+	// feedback (one record per call id).
+	CallRecords callrecords.Config `yaml:"call_records"`
+	Kafka       kafkaio.Config     `yaml:"kafka"`
+	Simulator   ccsim.Config       `yaml:"simulator"`
+	Log         LogConfig          `yaml:"log"`
 
 	// Source names where the config came from ("embedded default" or a path),
 	// for logs and /readyz.
@@ -43,6 +47,9 @@ type Config struct {
 	// Notes are things the loader decided that an operator should see in the
 	// start-up log (a generated demo secret, environment overrides applied).
 	Notes []string `yaml:"-"`
+	// Warnings are the same for what the operator should change (deprecated
+	// keys); they are logged at warn level.
+	Warnings []string `yaml:"-"`
 
 	generatedSecret, generatedToken bool
 }
@@ -138,7 +145,35 @@ func Parse(data []byte) (*Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("cannot parse YAML: %w", err)
 	}
+	cfg.mapDeprecated()
 	return &cfg, nil
+}
+
+// mapDeprecated carries the keys that bounded call records before
+// call_records existed onto that section, so existing files keep working,
+// and says so in Warnings. Zero means unset (defaults come later, in New).
+func (c *Config) mapDeprecated() {
+	note := func(old, repl string) {
+		c.Warnings = append(c.Warnings, "deprecated: "+old+" is replaced by "+repl)
+	}
+	if c.CallRecords.MaxRecords == 0 {
+		c.CallRecords.MaxRecords = max(c.Numbers.MaxCalls, c.Feedback.MaxCalls) // the larger, so neither user gets less
+	}
+	if c.Numbers.MaxCalls != 0 {
+		note("numbers.max_calls", "call_records.max_records (one cap for the records numbers and feedback share)")
+	}
+	if c.Feedback.MaxCalls != 0 {
+		note("feedback.max_calls", "call_records.max_records (one cap for the records numbers and feedback share)")
+	}
+	if c.Feedback.CallRetention != 0 {
+		if c.CallRecords.Retention == 0 {
+			c.CallRecords.Retention = c.Feedback.CallRetention
+		}
+		note("feedback.call_retention", "call_records.retention")
+	}
+	if c.Numbers.CallTTL != 0 {
+		note("numbers.call_ttl", "call_records.retention (ignored: call ids are remembered as long as their record)")
+	}
 }
 
 // embeddedDemo reports whether this config runs the self-contained demo: the
@@ -263,6 +298,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, prefixed("numbers.", c.Numbers.Validate())...)
 	errs = append(errs, prefixed("capacity.", c.Capacity.Validate())...)
 	errs = append(errs, prefixed("feedback.", c.Feedback.Validate())...)
+	errs = append(errs, prefixed("call_records.", c.CallRecords.Validate())...)
 	errs = append(errs, prefixed("kafka.", c.Kafka.Validate())...)
 	errs = append(errs, prefixed("simulator.", c.Simulator.Validate())...)
 	errs = append(errs, prefixed("log.", c.Log.Validate())...)

@@ -37,12 +37,15 @@ type Config struct {
 	// DedupeWindow is how long impression bid ids are remembered to drop
 	// duplicates, in event time. Default 1h.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
-	// CallRetention is how long call records (attribution, call, outcome) are
-	// kept for late outcomes, in event time. Default 168h.
+	// CallRetention is deprecated: the root config reads it as
+	// call_records.retention (the service shares one call record store with
+	// numbers). A Feedback used alone keeps its calls this long in event
+	// time (default 168h); expired records keep their counts.
 	CallRetention time.Duration `yaml:"call_retention"`
-	// MaxCalls caps the call records kept (default 100000): beyond it the
-	// records first seen longest ago are dropped early (their counts stay),
-	// so memory is bounded by configuration whatever the call volume.
+	// MaxCalls is deprecated: the root config reads it as
+	// call_records.max_records. A Feedback used alone keeps at most this
+	// many call records (default 100000), the oldest evicted first (their
+	// counts stay).
 	MaxCalls int `yaml:"max_calls"`
 	// OrphanTTL is how long an outcome or call event without its attribution
 	// waits before it is counted as an orphan and dropped. Default 10m.

@@ -18,8 +18,11 @@
 // applied as a delta, so a repeated or reordered event changes nothing.
 // Outcomes are upserts (latest occurred_at wins, a final one is not undone
 // by a later non-final one). The joined attribution is re-emitted when its
-// outcome changes. Call records are kept call_retention (event time) and at
-// most max_calls.
+// outcome changes. Call records live in callrecords.Store (shared with
+// numbers in the service: UseCallRecords), which bounds them by retention
+// (event time) and size; feedback keeps its part of each and releases the
+// part of calls that never joined (orphan_ttl). Lock order: mu, then the
+// store's.
 //
 // In-process feed. The bid path's RecordBid and the notice handler's and
 // attribution's published records (through Tee) reach the parts at once;

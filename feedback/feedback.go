@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/pacing"
 	"github.com/callbid/callbid/reports"
@@ -64,8 +65,8 @@ type Feedback struct {
 	seenBids  map[uint64]struct{}        // bid id hashes within the dedupe window
 	seenByMin map[int]map[int64][]uint64 // partition → event minute → hashes, for expiry
 	impMark   map[int]time.Time          // latest impression event time per partition
-	calls     map[string]*callRec
-	callMark  time.Time // latest call-side event time
+	recs      callRecords                // shared with numbers when UseCallRecords was called
+	callMark  time.Time                  // latest call-side event time
 	intern    map[string]string
 	lastSweep time.Time
 
@@ -95,11 +96,17 @@ func New(cfg Config, campaigns []Campaign, headroom pacing.Headroom, pub Publish
 		seenBids:  make(map[uint64]struct{}),
 		seenByMin: make(map[int]map[int64][]uint64),
 		impMark:   make(map[int]time.Time),
-		calls:     make(map[string]*callRec),
 		intern:    make(map[string]string),
 		started:   time.Now(),
 	}
-	var err error
+	// Alone (tests, tools), feedback keeps its own call records, bounded by
+	// call_retention and max_calls; the service shares one store
+	// (UseCallRecords).
+	recs, err := callrecords.New(callrecords.Config{Retention: cfg.CallRetention, MaxRecords: cfg.MaxCalls})
+	if err != nil {
+		return nil, err
+	}
+	f.recs = recs
 	if f.hit, err = hitrate.New(cfg.HitRate, hitCampaigns(campaigns)); err != nil {
 		return nil, err
 	}

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"math"
-	"slices"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
@@ -128,13 +128,32 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	}
 }
 
+// callRecords is the call record store (callrecords.Store) as feedback uses
+// it: its part of each call's record, by call id. Retention (in event time)
+// and the size cap are the store's; feedback releases its own part of
+// records that never joined (orphan_ttl, processing time).
+type callRecords interface {
+	Get(id string, slot callrecords.Slot) any
+	Put(id string, slot callrecords.Slot, part any, at int64)
+	Attribution(id string) *events.Attribution
+	Observe(t, now int64)
+	Expire() int
+	Scan(slot callrecords.Slot, keep func(part any) bool)
+	Stats() callrecords.Stats
+}
+
 // callRec joins what is known of one call: its attribution, its call
-// events and its latest outcome, plus what it currently contributes.
+// events and its latest outcome, plus what it currently contributes. It is
+// feedback's part of the call's record (callrecords.Feedback), read and
+// changed under f.mu.
 type callRec struct {
 	id      string
 	seen    time.Time // processing time of the first event, for orphan expiry
 	hasAttr bool
-	attr    events.Attribution
+	// attr is the call's attribution without outcome fields, never changed
+	// once set: numbers' own (the record's, held once) when this instance
+	// attributed the call, else a copy of the record read.
+	attr *events.Attribution
 
 	answered bool
 	talkMS   int64
@@ -155,7 +174,7 @@ type callRec struct {
 
 // delaysLocked feeds the delay distributions once per call.
 func (f *Feedback) delaysLocked(r *callRec) {
-	a := &r.attr
+	a := r.attr
 	if !r.hasAttr || !attributed(a.Match) || !a.Accepted || a.WonAt.IsZero() {
 		return
 	}
@@ -232,12 +251,21 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 		return
 	}
 	r.hasAttr = true
-	r.attr = *a
-	r.attr.Disposition, r.attr.IsFinal, r.attr.Revenue, r.attr.TalkMS = "", false, nil, 0
-	r.attr.CampaignID = f.internLocked(a.CampaignID)
-	r.attr.PublisherID = f.internLocked(a.PublisherID)
-	r.attr.Exchange = f.internLocked(a.Exchange)
-	r.attr.Skill = f.internLocked(a.Skill)
+	if s := f.recs.Attribution(a.CallID); s != nil && sameAttribution(s, a) {
+		r.attr = s // numbers attributed it here: the record holds it once
+	} else {
+		own := *a
+		own.Disposition, own.IsFinal, own.Revenue, own.TalkMS = "", false, nil, 0
+		own.CampaignID = f.internLocked(a.CampaignID)
+		own.PublisherID = f.internLocked(a.PublisherID)
+		own.Exchange = f.internLocked(a.Exchange)
+		own.Skill = f.internLocked(a.Skill)
+		r.attr = &own
+	}
+	// dates the record for retention (unless numbers dated it already)
+	if !a.StartedAt.IsZero() {
+		f.recs.Put(r.id, callrecords.Feedback, r, min(a.StartedAt.UnixNano(), now.UnixNano()))
+	}
 	if a.TalkMS > r.talkMS {
 		r.talkMS = a.TalkMS
 		r.answered = true
@@ -245,6 +273,16 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 	f.delaysLocked(r)
 	f.applyLocked(r)
 	f.maybeEmitLocked(r)
+}
+
+// sameAttribution reports whether a, as read, is the attribution s that
+// numbers holds (the same call attributed the same way, no outcome yet).
+func sameAttribution(s, a *events.Attribution) bool {
+	return s.CallID == a.CallID && s.DNIS == a.DNIS && s.Ext == a.Ext && s.StartedAt.Equal(a.StartedAt) &&
+		s.Match == a.Match && s.Accepted == a.Accepted && s.BidID == a.BidID && s.LeaseID == a.LeaseID &&
+		s.CampaignID == a.CampaignID && s.PublisherID == a.PublisherID && s.Exchange == a.Exchange &&
+		s.Skill == a.Skill && s.WonAt.Equal(a.WonAt) && s.IPHash == a.IPHash && s.IFAHash == a.IFAHash &&
+		s.Disposition == "" && !s.IsFinal && s.Revenue == nil && s.TalkMS == 0
 }
 
 // HandleCall applies one checked cc.call.v1 record (the events consumer
@@ -319,13 +357,10 @@ func (f *Feedback) applyOutcome(o *events.Outcome) {
 }
 
 func (f *Feedback) recLocked(id string, now time.Time) *callRec {
-	r := f.calls[id]
+	r, _ := f.recs.Get(id, callrecords.Feedback).(*callRec)
 	if r == nil {
-		if len(f.calls) >= f.cfg.MaxCalls {
-			f.evictCallsLocked()
-		}
 		r = &callRec{id: id, seen: now}
-		f.calls[id] = r
+		f.recs.Put(id, callrecords.Feedback, r, 0)
 	}
 	return r
 }
@@ -334,17 +369,19 @@ func (f *Feedback) recLocked(id string, now time.Time) *callRec {
 // measured from it), never past now: an event time ahead of our clock
 // cannot expire every call record at once.
 func (f *Feedback) markCallLocked(t time.Time) {
-	if now := f.clock(); t.After(now) {
+	now := f.clock()
+	if t.After(now) {
 		t = now
 	}
 	if t.After(f.callMark) {
 		f.callMark = t
 	}
+	f.recs.Observe(t.UnixNano(), now.UnixNano())
 }
 
 // contribLocked computes what r adds to the counters now.
 func (f *Feedback) contribLocked(r *callRec) contrib {
-	a := &r.attr
+	a := r.attr
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
@@ -400,7 +437,7 @@ func (f *Feedback) maybeEmitLocked(r *callRec) {
 		return
 	}
 	r.emitted = k
-	a := r.attr
+	a := *r.attr // a copy: r.attr may be numbers' and is never changed
 	a.Disposition, a.IsFinal, a.TalkMS = r.disp, r.final, r.talkMS
 	a.Revenue = &events.Money{AmountMicros: r.revenue, Currency: r.revCur}
 	b, err := json.Marshal(&a)
@@ -411,25 +448,6 @@ func (f *Feedback) maybeEmitLocked(r *callRec) {
 		f.st.emitted.Add(1)
 	} else {
 		f.st.publishDropped.Add(1)
-	}
-}
-
-// evictCallsLocked drops the eighth of the call records first seen longest
-// ago (so the sort is amortised over many inserts). Their contributions
-// stay in the counters, as when call_retention expires them; a late outcome
-// for one of them then counts as an orphan.
-func (f *Feedback) evictCallsLocked() {
-	seen := make([]int64, 0, len(f.calls))
-	for _, r := range f.calls {
-		seen = append(seen, r.seen.UnixNano())
-	}
-	slices.Sort(seen)
-	cut := seen[len(seen)/8]
-	for id, r := range f.calls {
-		if r.seen.UnixNano() <= cut {
-			delete(f.calls, id)
-			f.st.callsEvicted.Add(1)
-		}
 	}
 }
 
@@ -446,8 +464,11 @@ func (f *Feedback) sweepLocked(now time.Time) {
 			}
 		}
 	}
-	callCut := f.callMark.Add(-f.cfg.CallRetention)
-	for id, r := range f.calls {
+	// Records past call_records.retention go (counters keep their
+	// contributions); feedback drops its part of those that never joined.
+	f.recs.Expire()
+	f.recs.Scan(callrecords.Feedback, func(part any) bool {
+		r := part.(*callRec)
 		switch {
 		case !r.hasAttr && now.Sub(r.seen) > f.cfg.OrphanTTL:
 			if r.hasOutcome {
@@ -455,13 +476,12 @@ func (f *Feedback) sweepLocked(now time.Time) {
 			} else {
 				f.st.unattributed.Add(1)
 			}
-			delete(f.calls, id)
+			return false
 		case r.hasAttr && !r.applied.ok && now.Sub(r.seen) > f.cfg.OrphanTTL:
-			delete(f.calls, id) // unattributed (match none / rejected): nothing to join
-		case r.hasAttr && r.attr.StartedAt.Before(callCut):
-			delete(f.calls, id) // counters keep its contribution
+			return false // unattributed (match none / rejected): nothing to join
 		}
-	}
+		return true
+	})
 	if len(f.intern) > 200_000 {
 		f.intern = make(map[string]string)
 	}
@@ -490,4 +510,12 @@ func (f *Feedback) addExpected(x float64) {
 			return
 		}
 	}
+}
+
+// UseCallRecords makes f keep its call records in recs, the store shared
+// with numbers, instead of its own. Call it before the first event.
+func (f *Feedback) UseCallRecords(recs *callrecords.Store) {
+	f.mu.Lock()
+	f.recs = recs
+	f.mu.Unlock()
 }

@@ -78,11 +78,11 @@ func TestCallRecordsCapped(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if n := len(f.calls); n > 5_000 {
+	if n := f.recs.Stats().Records; n > 5_000 {
 		t.Fatalf("%d call records kept, max_calls 5,000", n)
 	}
-	if ev := f.Stats(); f.st.callsEvicted.Load() < 45_000 || ev.Unattributed != 0 {
-		t.Fatalf("evicted %d", f.st.callsEvicted.Load())
+	if ev := f.Stats(); f.recs.Stats().Evicted < 45_000 || ev.Unattributed != 0 {
+		t.Fatalf("evicted %d", f.recs.Stats().Evicted)
 	}
 	rep, err := buildReport(f, time.Time{}, time.Time{}, "campaign")
 	if err != nil {
@@ -91,6 +91,6 @@ func TestCallRecordsCapped(t *testing.T) {
 	if rep.Total.Calls != 50_000 || rep.Total.QualifiedCalls != 50_000 {
 		t.Fatalf("totals %+v: evicted records' counts were lost", rep.Total)
 	}
-	t.Logf("50,000 call ids with max_calls 5,000: %d records, heap %+.1f MB", len(f.calls),
+	t.Logf("50,000 call ids with max_calls 5,000: %d records, heap %+.1f MB", f.recs.Stats().Records,
 		float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e6)
 }

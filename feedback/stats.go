@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,7 +17,6 @@ type stats struct {
 	duplicates     [numTopics]atomic.Int64
 	orphans        atomic.Int64
 	unattributed   atomic.Int64
-	callsEvicted   atomic.Int64
 	losses         atomic.Int64
 	wins           atomic.Int64
 	recordsDropped atomic.Int64
@@ -81,7 +81,6 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 			prometheus.Labels{"topic": topicNames[t]}, &f.st.duplicates[t])
 	}
 	cf("callbid_feedback_orphan_outcomes_total", "Outcomes whose call was never attributed within orphan_ttl.", nil, &f.st.orphans)
-	cf("callbid_feedback_calls_evicted_total", "Call records dropped before call_retention because max_calls was reached (their counts stay).", nil, &f.st.callsEvicted)
 	cf("callbid_feedback_unattributed_calls_total", "Call events never joined with an attribution within orphan_ttl.", nil, &f.st.unattributed)
 	cf("callbid_feedback_wins_total", "Won impressions counted (unique bid ids).", nil, &f.st.wins)
 	cf("callbid_feedback_losses_total", "Loss notices seen.", nil, &f.st.losses)
@@ -105,7 +104,7 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 		Help: "Call records held for joining and late outcomes."}, func() float64 {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return float64(len(f.calls))
+		return float64(f.recs.Stats().Parts[callrecords.Feedback])
 	}))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -59,8 +60,9 @@ type Stats struct {
 	// ReusedCallIDs are calls whose call_id an earlier call to another
 	// number had: each was attributed as a new call.
 	ReusedCallIDs uint64 `json:"reused_call_ids"`
-	// CallsEvicted are call ids forgotten before call_ttl because the table
-	// was at max_calls.
+	// CallsEvicted are call records (callrecords.Store, shared with
+	// feedback in the service) forgotten before their retention because the
+	// store was at its max_records.
 	CallsEvicted       uint64 `json:"calls_evicted"`
 	CallsTracked       int    `json:"calls_tracked"`
 	OutcomeUnknownCall uint64 `json:"outcome_unknown_call"`
@@ -119,7 +121,8 @@ func (p *Pools) Stats() Stats {
 	}
 	st.BlockedCalls, st.DuplicateCalls, st.SpamReports = c.blockedCalls, c.duplicates, c.spamReports
 	st.OutcomeUnknownCall = c.outcomeNoCall
-	st.ReusedCallIDs, st.CallsEvicted, st.CallsTracked = c.reused, c.evicted, len(c.calls)
+	rs := c.recs.Stats()
+	st.ReusedCallIDs, st.CallsEvicted, st.CallsTracked = c.reused, rs.Evicted, rs.Parts[callrecords.Numbers]
 	c.mu.Unlock()
 	st.BadCallBodies, st.Unauthorized = c.badBodies.Load(), c.unauthorized.Load()
 	st.BadTwilioSignatures = c.badSignatures.Load()

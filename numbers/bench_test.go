@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/callrecords"
 )
 
 // extPool builds one pool of n entries from numbers with 10,000-extension
@@ -123,7 +125,7 @@ func BenchmarkAttribute(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if i%len(ids) == 0 && i > 0 {
 			b.StopTimer()
-			p.calls.cleanup(started + p.calls.ttl + 1) // keep the call map bounded
+			p.calls.recs, _ = callrecords.New(callrecords.Config{}) // keep the call records bounded
 			b.StartTimer()
 		}
 		r := refs[i%len(refs)]

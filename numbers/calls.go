@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/events"
 )
 
@@ -107,16 +108,18 @@ type stickyRec struct {
 	from, expires int64
 }
 
+// callRecord is numbers' part of a call's record in the call record store
+// (callrecords.Numbers); it is read and changed under calls.mu.
 type callRecord struct {
-	attr    attribution // the matched reservation's data (job.a may point here)
-	ani     string
-	expires int64
-	spam    bool // a SPAM outcome of this call was counted
+	// ev is the call and its attribution, as answered and published:
+	// immutable once stored (Run and feedback read it). The record holds it
+	// once (callrecords.Store.Attribution), for numbers and feedback.
+	ev   *events.Attribution
+	spam bool // a SPAM outcome of this call was counted
 	// the entry and generation whose lease this call ended (idx -1: none);
 	// its ENDED event moves the cooldown start to the end of the call.
 	idx int32
 	gen uint32
-	job attrJob // immutable once queued; Run reads it
 }
 
 type spamRec struct {
@@ -124,15 +127,24 @@ type spamRec struct {
 	last  int64
 }
 
+// callRecords is the call record store (callrecords.Store) as numbers uses
+// it: its part of each call's record, by call id. Retention and the size
+// cap are the store's.
+type callRecords interface {
+	Get(id string, slot callrecords.Slot) any
+	Put(id string, slot callrecords.Slot, part any, at int64)
+	SetAttribution(id string, a *events.Attribution)
+	Observe(t, now int64)
+	Expire() int
+	Stats() callrecords.Stats
+}
+
 // callState is everything /v1/calls remembers; one mutex guards it (calls
 // arrive at a few per second, never on the bid path). Lock order: mu, then
-// a shard's lock.
+// the call record store's lock or a shard's lock (never both at once).
 type callState struct {
 	mu         sync.Mutex
-	ttl        int64
-	maxCalls   int
-	calls      map[string]*callRecord
-	callOrder  []*callRecord // FIFO of calls in expiry order (ttl is fixed)
+	recs       callRecords // shared with feedback when UseCallRecords was called
 	sticky     map[stickyKey]*stickyRec
 	spam       map[string]*spamRec
 	blocked    map[string]struct{} // configured; immutable
@@ -148,7 +160,6 @@ type callState struct {
 	spamReports   uint64
 	outcomeNoCall uint64
 	reused        uint64 // call ids reused for another number
-	evicted       uint64 // calls forgotten early at max_calls
 
 	twilio TwilioConfig // immutable
 
@@ -157,10 +168,8 @@ type callState struct {
 	badSignatures atomic.Uint64 // Twilio form posts refused (403)
 }
 
-func (c *callState) init(cfg Config) {
-	c.ttl = int64(cfg.CallTTL)
-	c.maxCalls = cfg.MaxCalls
-	c.calls = map[string]*callRecord{}
+func (c *callState) init(cfg Config, recs callRecords) {
+	c.recs = recs
 	c.sticky = map[stickyKey]*stickyRec{}
 	c.spam = map[string]*spamRec{}
 	c.blocked = map[string]struct{}{}
@@ -190,11 +199,12 @@ func (c *callState) isBlocked(ani string, now int64) bool {
 	return r != nil && r.count >= c.threshold && now < r.last+c.spamExpiry
 }
 
-// cleanup forgets expired calls, sticky callers and SPAM reports.
+// cleanup forgets calls past their retention, sticky callers and SPAM
+// reports.
 func (c *callState) cleanup(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.expireCalls(func(r *callRecord) bool { return r.expires <= now })
+	c.recs.Expire()
 	// sticky callers and SPAM reports are few (first calls within a lease
 	// and cooldown; reported callers): a scan is cheap.
 	for k, r := range c.sticky {
@@ -209,40 +219,11 @@ func (c *callState) cleanup(now int64) {
 	}
 }
 
-// expireCalls forgets calls from the front of the FIFO while drop says so,
-// O(dropped). A record replaced by a newer call with the same id stays in
-// the map. The caller holds c.mu.
-func (c *callState) expireCalls(drop func(*callRecord) bool) {
-	k := 0
-	for ; k < len(c.callOrder) && drop(c.callOrder[k]); k++ {
-		r := c.callOrder[k]
-		if c.calls[r.job.callID] == r {
-			delete(c.calls, r.job.callID)
-		}
-	}
-	clear(c.callOrder[:k]) // drop the records for the GC
-	c.callOrder = c.callOrder[k:]
-	if cap(c.callOrder) > 1024 && len(c.callOrder) < cap(c.callOrder)/4 {
-		c.callOrder = append([]*callRecord(nil), c.callOrder...) // give back the dead prefix
-	}
-}
-
-// makeRoom forgets the oldest calls beyond max_calls − 1, so one more fits:
-// memory stays bounded by configuration whatever the call volume. The
-// caller holds c.mu.
-func (c *callState) makeRoom() {
-	if len(c.callOrder) < c.maxCalls {
-		return
-	}
-	n := len(c.callOrder) - c.maxCalls + 1
-	c.expireCalls(func(*callRecord) bool {
-		if n == 0 {
-			return false
-		}
-		n--
-		c.evicted++
-		return true
-	})
+// record returns numbers' part of call id's record (nil: none); the caller
+// holds c.mu.
+func (c *callState) record(id string) *callRecord {
+	r, _ := c.recs.Get(id, callrecords.Numbers).(*callRecord)
+	return r
 }
 
 // CallRequest is one call to attribute, as the HTTP layer read it from
@@ -280,11 +261,9 @@ func (p *Pools) Attribute(req *CallRequest, dst []byte) CallAnswer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rec := p.attributeLocked(req.CallID, req.DNIS, req.Ext, req.ANI, started, now)
-	ans := CallAnswer{JSON: rec.appendAnswer(dst), Accepted: rec.job.accepted, Match: matchNames[rec.job.match]}
-	if a := rec.job.a; a != nil {
-		ans.CampaignID, ans.PublisherID = a.campaign, a.publisher
-	}
-	return ans
+	ev := rec.ev
+	return CallAnswer{JSON: rec.appendAnswer(dst), Accepted: ev.Accepted, Match: ev.Match,
+		CampaignID: ev.CampaignID, PublisherID: ev.PublisherID}
 }
 
 // CallsToken is numbers.calls_token, the bearer token POST /v1/calls
@@ -337,20 +316,21 @@ func (p *Pools) attribute(dst, callID, dnis, ext, ani []byte, started, now int64
 }
 
 // attributeLocked is attribute without the answer; the caller holds
-// calls.mu. The record's job is not changed after it is stored.
+// calls.mu. The record's event is not changed after it is stored.
 func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int64) *callRecord {
 	c := &p.calls
-	if rec, ok := c.calls[string(callID)]; ok {
-		if rec.job.dnis == string(dnis) && rec.job.ext == string(ext) {
+	if rec := c.record(string(callID)); rec != nil {
+		if rec.ev.DNIS == string(dnis) && rec.ev.Ext == string(ext) {
 			c.duplicates++
 			return rec
 		}
 		c.reused++
 	}
-	c.makeRoom()
-	rec := &callRecord{ani: string(ani), expires: now + c.ttl, idx: -1}
-	m, a, pool, ended := p.lookup(&rec.attr, dnis, ext, rec.ani, started, now)
-	blocked := c.isBlocked(rec.ani, now)
+	rec := &callRecord{idx: -1}
+	anis := string(ani)
+	// the sticky caller table may keep the attribution lookup fills in
+	m, a, pool, ended := p.lookup(new(attribution), dnis, ext, anis, started, now)
+	blocked := c.isBlocked(anis, now)
 	reason := "attributed"
 	switch {
 	case blocked:
@@ -364,16 +344,21 @@ func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int6
 		c.unattributed[pool]++
 	}
 	callIDs := string(callID)
-	rec.job = attrJob{callID: callIDs, dnis: p.canonicalNumber(dnis), started: started, match: m,
+	job := attrJob{callID: callIDs, dnis: p.canonicalNumber(dnis), started: started, match: m,
 		accepted: !blocked, reason: reason, a: a}
 	if len(ext) > 0 {
-		rec.job.ext = string(ext)
+		job.ext = string(ext)
 	}
+	rec.ev = job.event(anis)
 	if ended {
 		rec.idx, rec.gen = a.idx, a.gen
 	}
-	c.calls[callIDs] = rec
-	c.callOrder = append(c.callOrder, rec)
+	// The record is dated by the call's start, never after now, and
+	// advances the store's event-time mark.
+	at := min(started, now)
+	c.recs.Put(callIDs, callrecords.Numbers, rec, at)
+	c.recs.SetAttribution(callIDs, rec.ev)
+	c.recs.Observe(at, now)
 	select {
 	case p.attrQ <- rec: // one allocation serves the memory and the queue
 	default:
@@ -382,8 +367,55 @@ func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int6
 	return rec
 }
 
-func (r *callRecord) appendAnswer(dst []byte) []byte {
-	return appendAnswer(dst, r.job.accepted, r.job.reason, r.job.match, r.job.a)
+// appendAnswer encodes the record's /v1/calls answer (docs/openapi.yaml)
+// from its event, so every repeat of the call id gets the same bytes.
+func (r *callRecord) appendAnswer(b []byte) []byte {
+	ev := r.ev
+	b = append(b, `{"accept":`...)
+	b = strconv.AppendBool(b, ev.Accepted)
+	b = appendKV(b, "reason", ev.Reason)
+	b = appendKV(b, "match", ev.Match)
+	b = append(b, `,"attribution":`...)
+	if ev.Match == MatchNone { // the only match without an attribution
+		return append(b, "null}"...)
+	}
+	b = append(b, `{"campaign_id":`...)
+	b = appendJSONString(b, ev.CampaignID)
+	b = appendKV(b, "publisher_id", ev.PublisherID)
+	b = appendKV(b, "site_or_app", ev.SiteOrApp)
+	b = appendKV(b, "exchange", ev.Exchange)
+	b = appendKV(b, "request_id", ev.RequestID)
+	b = appendKV(b, "imp_id", ev.ImpID)
+	b = appendKV(b, "bid_id", ev.BidID)
+	b = append(b, `,"price_cpm":`...)
+	b = strconv.AppendFloat(b, ev.PriceCPM, 'f', -1, 64)
+	b = append(b, `,"won_at":`...)
+	if ev.WonAt.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = ev.WonAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = appendKV(b, "lease_id", ev.LeaseID)
+	b = appendKV(b, "skill", ev.Skill)
+	b = appendKV(b, "creative_id", ev.CreativeID)
+	b = appendKV(b, "currency", ev.Currency)
+	b = append(b, `,"clearing_price_cpm":`...)
+	if ev.ClearingPriceCPM > 0 {
+		b = strconv.AppendFloat(b, ev.ClearingPriceCPM, 'f', -1, 64)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendKV(b, "country", ev.Country)
+	b = appendKV(b, "region", ev.Region)
+	b = append(b, `,"device_type":`...)
+	if ev.DeviceType > 0 {
+		b = strconv.AppendUint(b, uint64(ev.DeviceType), 10)
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, "}}"...)
 }
 
 // lookup finds the attribution of a call to dnis+ext by ani starting at
@@ -487,59 +519,6 @@ func (p *Pools) canonicalNumber(dnis []byte) string {
 	return string(dnis)
 }
 
-// appendAnswer encodes a /v1/calls answer.
-func appendAnswer(b []byte, accept bool, reason string, m int, a *attribution) []byte {
-	b = append(b, `{"accept":`...)
-	b = strconv.AppendBool(b, accept)
-	b = appendKV(b, "reason", reason)
-	b = appendKV(b, "match", matchNames[m])
-	b = append(b, `,"attribution":`...)
-	if a == nil {
-		return append(b, "null}"...)
-	}
-	b = append(b, `{"campaign_id":`...)
-	b = appendJSONString(b, a.campaign)
-	b = appendKV(b, "publisher_id", a.publisher)
-	b = appendKV(b, "site_or_app", a.siteOrApp)
-	b = appendKV(b, "exchange", a.exchange)
-	b = appendKV(b, "request_id", a.requestID)
-	b = appendKV(b, "imp_id", a.impID)
-	b = appendKV(b, "bid_id", a.bidID)
-	b = append(b, `,"price_cpm":`...)
-	b = strconv.AppendFloat(b, float64(a.price)/1e6, 'f', -1, 64)
-	b = append(b, `,"won_at":`...)
-	if a.wonAt == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '"')
-		b = time.Unix(0, a.wonAt).UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
-	}
-	b = append(b, `,"lease_id":"`...)
-	if !a.fallbackNum {
-		b = appendLeaseID(b, a.idx, a.gen)
-	}
-	b = append(b, '"')
-	b = appendKV(b, "skill", a.skill)
-	b = appendKV(b, "creative_id", a.creative)
-	b = appendKV(b, "currency", a.currency)
-	b = append(b, `,"clearing_price_cpm":`...)
-	if a.clearing > 0 {
-		b = strconv.AppendFloat(b, float64(a.clearing)/1e6, 'f', -1, 64)
-	} else {
-		b = append(b, "null"...)
-	}
-	b = appendKV(b, "country", a.country)
-	b = appendKV(b, "region", a.region)
-	b = append(b, `,"device_type":`...)
-	if a.devType > 0 {
-		b = strconv.AppendUint(b, uint64(a.devType), 10)
-	} else {
-		b = append(b, "null"...)
-	}
-	return append(b, "}}"...)
-}
-
 // HandleCallEvent attributes a call from a checked OFFERED cc.call.v1 event
 // exactly as POST /v1/calls does (at most once per call_id), dated by its
 // occurred_at; an ENDED event moves the cooldown of the lease it ended.
@@ -573,7 +552,7 @@ func (p *Pools) callEnded(ev *events.Call) {
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := c.calls[ev.CallID]
+	rec := c.record(ev.CallID)
 	if rec == nil || rec.idx < 0 {
 		return
 	}
@@ -589,7 +568,7 @@ func (p *Pools) callEnded(ev *events.Call) {
 	s.remove(p.entries, i)
 	e.leaseEnd = end
 	s.insertSorted(p.entries, stCooldown, i)
-	p.publishLease(s, i, rec.ani)
+	p.publishLease(s, i, rec.ev.ANI)
 }
 
 // HandleOutcome feeds the caller blocklist from a checked cc.outcome.v1
@@ -604,27 +583,28 @@ func (p *Pools) HandleOutcome(ev *events.Outcome) error {
 	c := &p.calls
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := c.calls[ev.CallID]
+	rec := c.record(ev.CallID)
 	if rec == nil {
 		c.outcomeNoCall++
 		return nil
 	}
-	if rec.spam || rec.ani == "" {
+	ani := rec.ev.ANI
+	if rec.spam || ani == "" {
 		return nil
 	}
 	rec.spam = true
 	c.spamReports++
-	r := c.spam[rec.ani]
+	r := c.spam[ani]
 	if r == nil {
 		r = &spamRec{}
-		c.spam[rec.ani] = r
+		c.spam[ani] = r
 	}
 	r.count++
 	r.last = now
 	return nil
 }
 
-// attrJob is one attributed call waiting for Run to publish it.
+// attrJob is one attributed call, from which its event is built.
 type attrJob struct {
 	callID, dnis, ext string
 	started           int64
@@ -634,14 +614,17 @@ type attrJob struct {
 	a                 *attribution
 }
 
-// event builds the callbid.attribution.v1 event of a job.
-func (r *callRecord) event() *events.Attribution {
-	j := &r.job
+// event returns the record's callbid.attribution.v1 event.
+func (r *callRecord) event() *events.Attribution { return r.ev }
+
+// event builds the callbid.attribution.v1 event of a job whose caller is
+// ani; its strings are the job's and the attribution's (no copies).
+func (j *attrJob) event(ani string) *events.Attribution {
 	ev := &events.Attribution{
 		CallID:    j.callID,
 		DNIS:      j.dnis,
 		Ext:       j.ext,
-		ANI:       r.ani,
+		ANI:       ani,
 		StartedAt: time.Unix(0, j.started).UTC(),
 		Match:     matchNames[j.match],
 		Accepted:  j.accepted,
@@ -671,12 +654,12 @@ func (p *Pools) publishAttribution(r *callRecord) {
 	if p.pub == nil {
 		return
 	}
-	v, err := jsonMarshal(r.event())
+	v, err := jsonMarshal(r.ev)
 	if err != nil {
 		p.attrDrops.Add(1)
 		return
 	}
-	if !p.pub.Publish(events.TopicAttribution, []byte(r.job.callID), v) {
+	if !p.pub.Publish(events.TopicAttribution, []byte(r.ev.CallID), v) {
 		p.attrDrops.Add(1)
 	}
 }
@@ -690,4 +673,12 @@ func (p *Pools) drainAttributions() {
 			return
 		}
 	}
+}
+
+// UseCallRecords makes p keep its call records in recs, the store shared
+// with feedback, instead of its own. Call it before the first call.
+func (p *Pools) UseCallRecords(recs *callrecords.Store) {
+	p.calls.mu.Lock()
+	p.calls.recs = recs
+	p.calls.mu.Unlock()
 }

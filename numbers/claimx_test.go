@@ -48,7 +48,7 @@ func TestAttributionDetails(t *testing.T) {
 		at.DeviceType != 4 || at.ClearingPriceCPM != 1.8 || at.PriceCPM != 2.5 {
 		t.Fatalf("answer %s", raw)
 	}
-	ev := p.calls.calls["c1"].event()
+	ev := p.calls.record("c1").event()
 	if ev.CreativeID != "cr-banner-1" || ev.Currency != "EUR" || ev.Country != "USA" || ev.Region != "CA" ||
 		ev.DeviceType != 4 || ev.ClearingPriceCPM != 1.8 {
 		t.Fatalf("event %+v", ev)

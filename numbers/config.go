@@ -40,12 +40,14 @@ type Config struct {
 	Twilio TwilioConfig `yaml:"twilio"`
 	// Blocklist holds callers whose calls are answered accept:false.
 	Blocklist BlocklistConfig `yaml:"blocklist"`
-	// CallTTL is how long a call id is remembered (same answer for a repeated
-	// call_id, ANI for SPAM outcomes). Zero selects DefaultCallTTL.
+	// CallTTL is deprecated and ignored by the service, where a call id is
+	// remembered as long as its record (call_records.retention). Pools used
+	// alone keep their calls this long in event time (zero:
+	// DefaultCallTTL).
 	CallTTL time.Duration `yaml:"call_ttl"`
-	// MaxCalls caps the call ids remembered (default 100000): beyond it the
-	// oldest are forgotten before their call_ttl, so memory is bounded by
-	// configuration whatever the call volume.
+	// MaxCalls is deprecated: the root config reads it as
+	// call_records.max_records. Pools used alone keep at most this many
+	// call records (zero: DefaultMaxCalls), the oldest evicted first.
 	MaxCalls int `yaml:"max_calls"`
 	// DurableTimeout bounds how long a win or billing notice waits for its
 	// lease record to be acknowledged by Kafka before answering 503 (the

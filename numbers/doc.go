@@ -68,4 +68,9 @@
 // goroutine, started by the root) sweeps expired holds, leases and
 // cooldowns on a tick, logs new holds and checks the lease log every 5 ms,
 // keeps observed rates, forgets old calls and publishes attribution events.
+//
+// Calls remembered for /v1/calls live in callrecords.Store (shared with
+// feedback in the service: UseCallRecords), which bounds them by retention
+// (event time) and size; each record holds the call's attribution event
+// once. Lock order: calls.mu, then the store's lock or a shard's lock.
 package numbers

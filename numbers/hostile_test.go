@@ -109,10 +109,10 @@ func TestCallTableCapped(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	st := p.Stats()
-	if st.CallsTracked != 10_000 || st.CallsEvicted != 190_000 || len(p.calls.callOrder) != 10_000 {
-		t.Fatalf("tracked %d evicted %d order %d", st.CallsTracked, st.CallsEvicted, len(p.calls.callOrder))
+	if st.CallsTracked != 10_000 || st.CallsEvicted != 190_000 || p.calls.recs.Stats().Records != 10_000 {
+		t.Fatalf("tracked %d evicted %d records %d", st.CallsTracked, st.CallsEvicted, p.calls.recs.Stats().Records)
 	}
-	if _, ok := p.calls.calls["call-0199999"]; !ok {
+	if p.calls.record("call-0199999") == nil {
 		t.Fatal("the newest call was evicted")
 	}
 	t.Logf("200,000 call ids with max_calls 10,000: heap %+.1f MB (%.0f B per tracked call)",

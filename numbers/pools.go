@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
@@ -485,7 +486,13 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 			s.pushTail(p.entries, stFree, i)
 		}
 	}
-	p.calls.init(cfg)
+	// Alone (tests, tools), numbers keeps its own call records, bounded by
+	// call_ttl and max_calls; the service shares one store (UseCallRecords).
+	recs, err := callrecords.New(callrecords.Config{Retention: cfg.CallTTL, MaxRecords: cfg.MaxCalls})
+	if err != nil {
+		return nil, err
+	}
+	p.calls.init(cfg, recs)
 	p.log.Info().Int("pools", len(p.pools)).Int("entries", len(p.entries)).Int("fallback_numbers", len(p.fallbacks)).
 		Msg("tracking-number pools built")
 	return p, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callbid/callbid"
 	"github.com/callbid/callbid/bidder"
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/embedbroker"
@@ -61,6 +62,8 @@ type app struct {
 	listening  atomic.Bool // both listeners accept connections
 	reloads    reloadMetrics
 	status     *status.Page
+
+	callRecords *callrecords.Store // numbers' and feedback's, shared
 }
 
 // start builds every part bottom-up and starts feeds and listeners.
@@ -68,6 +71,9 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a := &app{log: log, cfg: cfg, consumers: map[string]*kafkaio.Consumer{}, started: time.Now(), id: id}
 	for _, n := range cfg.Notes {
 		log.Info().Msg(n)
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
 	}
 	log.Info().Str("config", cfg.Source).Int("campaigns", len(cfg.Campaigns)).Int("pools", len(cfg.Numbers.Pools)).
 		Str("version", id.Version).Msg("config loaded")
@@ -96,6 +102,15 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot build feedback: %w", err)
 	}
 	a.feedback = fb
+	// One store holds every call record (numbers' and feedback's parts of
+	// each call), bounded by call_records.
+	recs, err := callrecords.New(cfg.CallRecords)
+	if err != nil {
+		a.abort()
+		return nil, fmt.Errorf("cannot build the call records: %w", err)
+	}
+	a.callRecords = recs
+	a.feedback.UseCallRecords(recs)
 	tf, err := traffic.New(cfg.Feedback.Traffic, log)
 	if err != nil {
 		a.abort()
@@ -114,6 +129,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		return nil, fmt.Errorf("cannot build the number pools: %w", err)
 	}
 	a.pools = pools
+	a.pools.UseCallRecords(a.callRecords)
 	// With kafka.shared_pools each instance buys only its share of the
 	// agents' capacity (alone, Share is 1).
 	a.feedback.Pacer().ShareWith(pools)
@@ -379,6 +395,7 @@ func (a *app) registerMetrics(reg *prometheus.Registry) error {
 		a.pools.RegisterLeaseLogMetrics(reg),
 		a.model.RegisterMetrics(reg),
 		a.feedback.RegisterMetrics(reg),
+		a.callRecords.RegisterMetrics(reg),
 		a.traffic.RegisterMetrics(reg),
 		a.feedback.Reports().RegisterMetrics(reg),
 		a.feedback.Pacer().RegisterMetrics(reg),
@@ -432,6 +449,9 @@ func (a *app) reloadFrom(path string) (err error) {
 	a.feedback.SetCampaigns(cfg.FeedbackCampaigns())
 	if !reflect.DeepEqual(cfg.Numbers.Pools, a.cfg.Numbers.Pools) {
 		a.log.Warn().Msg("numbers.pools changed: pool changes take effect on restart; the running pools are kept")
+	}
+	if cfg.CallRecords != a.cfg.CallRecords {
+		a.log.Warn().Msg("call_records changed: takes effect on restart; the running call records keep their bounds")
 	}
 	d := diffCampaigns(a.cfg.Campaigns, cfg.Campaigns)
 	a.cfg = cfg
