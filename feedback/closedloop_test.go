@@ -642,7 +642,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 		}
 		if clDebug {
 			for w, x := range rt.win {
-				t.Logf("%s w%d %.0fs offered %d cap %.1f ratio %.2f boughtExp %.2f steady %v", s.name, w, float64(w)*winLen, x.offered, x.capCalls, float64(x.offered)/math.Max(x.capCalls, 1e-9), x.boughtExp, x.steady)
+				t.Logf("%s w%d %.0fs offered %d cap %.1f ratio %.2f boughtExp %.2f steady %v within20s %d/%d", s.name, w, float64(w)*winLen, x.offered, x.capCalls, float64(x.offered)/math.Max(x.capCalls, 1e-9), x.boughtExp, x.steady, x.within, x.arrivals)
 			}
 		}
 		r := clResult{name: sc.name, skill: s.name, answered: rt.answered, bids: rt.bids, wins: rt.wins}
