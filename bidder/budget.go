@@ -130,6 +130,12 @@ func (b *Bidder) ReplaySpend(msg kafkaio.Message) {
 	if err := events.DecodeImpression(msg.Value, &im); err != nil {
 		return
 	}
+	b.ReplaySpendImpression(&im)
+}
+
+// ReplaySpendImpression is ReplaySpend for a record already decoded (and
+// counted when bad) by another reader of the topic.
+func (b *Bidder) ReplaySpendImpression(im *events.Impression) {
 	var kind noticeKind
 	switch im.Kind {
 	case events.ImpressionWin:

@@ -48,8 +48,27 @@ var topicNames = [numTopics]string{events.TopicImpressions, events.TopicAttribut
 // The topic is also read by the bidder (budgets), so it keeps a raw
 // consumer; both decode with events.DecodeImpression, the same rules.
 func (f *Feedback) HandleImpression(msg kafkaio.Message) {
-	var im events.Impression
-	if err := events.DecodeImpression(msg.Value, &im); err != nil {
+	f.HandleImpressionThen(nil)(msg)
+}
+
+// HandleImpressionThen is HandleImpression that also hands each good
+// record, decoded once, to next (the bidder's spend replay): one decode per
+// impressions record for every reader of the topic.
+func (f *Feedback) HandleImpressionThen(next func(*events.Impression)) func(kafkaio.Message) {
+	return func(msg kafkaio.Message) {
+		if im, ok := f.decodeImpression(msg); ok {
+			f.applyImpression(im, msg.Partition)
+			if next != nil {
+				next(im)
+			}
+		}
+	}
+}
+
+// decodeImpression decodes one impressions record, counting a bad one.
+func (f *Feedback) decodeImpression(msg kafkaio.Message) (*events.Impression, bool) {
+	im := new(events.Impression)
+	if err := events.DecodeImpression(msg.Value, im); err != nil {
 		switch events.Reason(err) {
 		case events.ReasonMissingBidID:
 			f.st.bad(tImp, badID)
@@ -62,9 +81,9 @@ func (f *Feedback) HandleImpression(msg kafkaio.Message) {
 		default:
 			f.st.bad(tImp, badJSON)
 		}
-		return
+		return nil, false
 	}
-	f.applyImpression(&im, msg.Partition)
+	return im, true
 }
 
 // applyImpression counts one impression event read from partition part.

@@ -170,7 +170,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	}
 	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Outcome](cfg.Kafka, log, a.pools.HandleOutcome, a.feedback.HandleOutcome))
 	// Today's bills of the previous process go back into the budgets.
-	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpression, a.bidder.ReplaySpend)
+	a.consume(feedCtx, events.TopicImpressions, a.feedback.HandleImpressionThen(a.bidder.ReplaySpendImpression)) // decoded once for both
 	a.run(feedCtx, kafkaio.NewRecordConsumer[events.Attribution](cfg.Kafka, log, a.feedback.HandleAttribution, a.bidder.HandleAttribution))
 	a.consume(feedCtx, events.TopicBids, a.feedback.Reports().HandleBids)
 	a.goRun(func() { a.pools.Run(feedCtx) })
