@@ -25,7 +25,7 @@ func benchFeedback(tb testing.TB) *Feedback {
 	now := time.Now()
 	for _, c := range cs {
 		for p := range 2000 {
-			f.HitRates().Win(c.ID, "pub-"+strconv.Itoa(p), "", now.Add(-time.Minute), now)
+			f.HitRates().Win(c.ID, "pub-"+strconv.Itoa(p), "", "", now.Add(-time.Minute), now)
 		}
 	}
 	f.tick(now)

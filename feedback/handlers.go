@@ -115,7 +115,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	m := im.At.Unix() / 60
 	byMin[m] = append(byMin[m], h)
 	campaign, publisher, exchange := f.internLocked(im.CampaignID), f.internLocked(im.PublisherID), f.internLocked(im.Exchange)
-	skill, calls, qualified := f.hit.Win(campaign, publisher, f.internLocked(im.Skill), im.At, now)
+	skill, calls, qualified := f.hit.Win(campaign, publisher, exchange, f.internLocked(im.Skill), im.At, now)
 	if skill != "" && now.Sub(im.At) <= f.cfg.HitRate.TimeToCall.Max {
 		f.addExpected(calls)
 	}
@@ -348,7 +348,7 @@ func (f *Feedback) contribLocked(r *callRec) contrib {
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
-	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, At: a.StartedAt, Calls: 1}}
+	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, At: a.StartedAt, Calls: 1}}
 	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange}
 	won := a.WonAt
 	if won.IsZero() {

@@ -67,6 +67,10 @@ func (h *HitRates) renormLocked(t float64) {
 			c.hQual[h] *= s
 		}
 	}
+	for _, c := range h.exCells {
+		c.imp *= s
+		c.calls *= s
+	}
 }
 
 func unixS(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -207,6 +211,7 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 	for id, ps := range pool {
 		h.pooled[id] = (h.cfg.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
 	}
+	h.rebuildExchangesLocked(snap, now, inv)
 	h.publishLocked(snap)
 }
 
