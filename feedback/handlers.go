@@ -151,6 +151,7 @@ type callRec struct {
 	endedAt    time.Time
 	arriveDone bool
 	endDone    bool
+	repeat     bool // the caller called the campaign within the repeat window (repeat.go)
 }
 
 // delaysLocked feeds the delay distributions once per call.
@@ -238,6 +239,7 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 	r.attr.PublisherID = f.internLocked(a.PublisherID)
 	r.attr.Exchange = f.internLocked(a.Exchange)
 	r.attr.Skill = f.internLocked(a.Skill)
+	r.repeat = f.repeatLocked(a)
 	if a.TalkMS > r.talkMS {
 		r.talkMS = a.TalkMS
 		r.answered = true
@@ -348,7 +350,7 @@ func (f *Feedback) contribLocked(r *callRec) contrib {
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
-	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, At: a.StartedAt, Calls: 1}}
+	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, At: a.StartedAt, Calls: 1, Repeat: r.repeat}}
 	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange}
 	won := a.WonAt
 	if won.IsZero() {
@@ -386,7 +388,7 @@ func (f *Feedback) applyLocked(r *callRec) {
 
 func (f *Feedback) addContribLocked(c contrib, sign float64) {
 	f.hit.AddCall(c.hit, sign)
-	f.reports.AddCall(c.row, reports.Call{Calls: int64(c.hit.Calls), Qualified: int64(c.hit.Qualified), Sales: c.saleN, Revenue: c.revenue}, int64(sign))
+	f.reports.AddCall(c.row, reportCall(c), int64(sign))
 }
 
 // maybeEmitLocked re-emits the joined attribution when its outcome part

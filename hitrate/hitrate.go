@@ -275,6 +275,12 @@ type Contribution struct {
 	WonHour             int       // UTC hour of the won impression
 	Calls, Qualified    float64
 	Sales               float64 // provisional outcomes at their credit
+	// Repeat marks a repeat caller's call (the same caller about the same
+	// campaign within the feed's repeat window): it adds to the any-call
+	// rate pacing charges (it occupies an agent all the same) and its sale
+	// counts, but not to the qualified rate nor the exchange's calls, which
+	// counted the caller on their first call.
+	Repeat bool
 }
 
 // AddCall adds sign × c (calls are upserts: the feed removes a call's old
@@ -285,8 +291,11 @@ func (h *HitRates) AddCall(c Contribution, sign float64) {
 	cl := h.cellLocked(c.Campaign, c.Publisher)
 	w := sign * h.weight(unixS(c.At))
 	cl.calls += w * c.Calls
-	cl.qual += w * c.Qualified
 	cl.sales += w * c.Sales
+	if c.Repeat {
+		return
+	}
+	cl.qual += w * c.Qualified
 	cl.hQual[c.WonHour] += w * c.Qualified
 	h.addExCallLocked(c.Campaign, c.Exchange, c.At, c.Calls, sign)
 }
