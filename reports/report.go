@@ -23,6 +23,8 @@ type Key struct {
 type counts struct {
 	bids, wins       int64
 	spendCPM         int64 // Σ clearing price, CPM micro-units (spend = /1000)
+	pricedBids       int64 // bids this process priced (a tally from callbid.bids.v1 carries counts only)
+	bidCPM, valueCPM int64 // Σ bid and Σ value (the price before shading) of pricedBids, CPM micro-units
 	calls, qualified int64
 	repeat           int64 // of calls, those from a repeat caller
 	sales, revenue   int64 // revenue in micro-units
@@ -41,13 +43,20 @@ func (f *Reports) rowLocked(k Key) *counts {
 }
 
 // Bid counts a bid in its row, the demand interval and the tally (the
-// feed's aggregator calls it with the bid path's records).
-func (f *Reports) Bid(k Key, skill string, atNano int64) {
+// feed's aggregator calls it with the bid path's records): its price and
+// value (the price before shading), CPM micro-units; a price of 0 is a
+// bid without them.
+func (f *Reports) Bid(k Key, skill string, priceMicros, valueMicros, atNano int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.bids.Add(1)
 	if row := f.rowLocked(k); row != nil {
 		row.bids++
+		if priceMicros > 0 {
+			row.pricedBids++
+			row.bidCPM += priceMicros
+			row.valueCPM += max(valueMicros, priceMicros)
+		}
 	}
 	f.demandBidLocked(skill, atNano)
 	f.tallyBidLocked(k, skill, atNano)
@@ -127,6 +136,13 @@ type Row struct {
 	CPA            *float64 `json:"cpa"`
 	CallRate       *float64 `json:"call_rate"`
 	CloseRate      *float64 `json:"close_rate"`
+	// Value, bid and clearing price side by side (CPM, bid currency):
+	// the mean price the campaign's value gave and the mean bid after
+	// shading, over the bids this process priced; the mean clearing price
+	// over the wins (spend per win × 1000).
+	MeanValueCPM    *float64 `json:"mean_value_cpm"`
+	MeanBidCPM      *float64 `json:"mean_bid_cpm"`
+	MeanClearingCPM *float64 `json:"mean_clearing_cpm"`
 }
 
 // View is the body of GET /v1/report.
@@ -158,6 +174,10 @@ func (c *counts) row(key string) Row {
 		CPA:         ratio(spend, float64(c.sales)),
 		CallRate:    ratio(float64(c.qualified), float64(c.wins)),
 		CloseRate:   ratio(float64(c.sales), float64(c.qualified)),
+
+		MeanValueCPM:    ratio(float64(c.valueCPM)/1e6, float64(c.pricedBids)),
+		MeanBidCPM:      ratio(float64(c.bidCPM)/1e6, float64(c.pricedBids)),
+		MeanClearingCPM: ratio(float64(c.spendCPM)/1e6, float64(c.wins)),
 	}
 }
 
@@ -165,6 +185,9 @@ func (c *counts) add(o *counts) {
 	c.bids += o.bids
 	c.wins += o.wins
 	c.spendCPM += o.spendCPM
+	c.pricedBids += o.pricedBids
+	c.bidCPM += o.bidCPM
+	c.valueCPM += o.valueCPM
 	c.calls += o.calls
 	c.repeat += o.repeat
 	c.qualified += o.qualified
@@ -285,7 +308,8 @@ func (r *View) CSV() []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{r.GroupBy, "bids", "wins", "spend", "calls", "qualified_calls", "sales", "revenue",
-		"cost_per_call", "cpa", "call_rate", "close_rate", "unique_calls", "repeat_calls"})
+		"cost_per_call", "cpa", "call_rate", "close_rate", "unique_calls", "repeat_calls",
+		"mean_value_cpm", "mean_bid_cpm", "mean_clearing_cpm"})
 	opt := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -297,7 +321,8 @@ func (r *View) CSV() []byte {
 			strconv.FormatFloat(x.Spend, 'f', 6, 64), strconv.FormatInt(x.Calls, 10),
 			strconv.FormatInt(x.QualifiedCalls, 10), strconv.FormatInt(x.Sales, 10),
 			strconv.FormatFloat(x.Revenue, 'f', 6, 64), opt(x.CostPerCall), opt(x.CPA), opt(x.CallRate), opt(x.CloseRate),
-			strconv.FormatInt(x.UniqueCalls, 10), strconv.FormatInt(x.RepeatCalls, 10)})
+			strconv.FormatInt(x.UniqueCalls, 10), strconv.FormatInt(x.RepeatCalls, 10),
+			opt(x.MeanValueCPM), opt(x.MeanBidCPM), opt(x.MeanClearingCPM)})
 	}
 	for _, x := range r.Rows {
 		line(x)
