@@ -45,8 +45,8 @@ func TestRepeatCallersCountOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
-	if !strings.HasSuffix(lines[0], ",unique_calls,repeat_calls") || !strings.HasSuffix(lines[len(lines)-1], ",4,2") {
-		t.Fatalf("csv %q: want unique_calls and repeat_calls columns last", csv.String())
+	if !strings.Contains(lines[0], ",close_rate,unique_calls,repeat_calls,") || !strings.Contains(lines[len(lines)-1], ",4,2,") {
+		t.Fatalf("csv %q: want unique_calls and repeat_calls after the existing columns", csv.String())
 	}
 	f.hit.Rebuild(*now)
 	var pr hitrate.PublisherRate
