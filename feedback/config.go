@@ -58,7 +58,7 @@ type Config struct {
 	// (a campaign's call_caps.repeat_window overrides it). Default 24h.
 	RepeatWindow time.Duration `yaml:"repeat_window"`
 	// MaxRepeatCallers caps the callers remembered for repeat_window
-	// (default 200000, about 40 B each); beyond it those whose window is
+	// (default 200000); beyond it those whose window is
 	// over go first, then those who called longest ago (counted).
 	MaxRepeatCallers int `yaml:"max_repeat_callers"`
 }

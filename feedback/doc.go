@@ -19,7 +19,10 @@
 // Outcomes are upserts (latest occurred_at wins, a final one is not undone
 // by a later non-final one). The joined attribution is re-emitted when its
 // outcome changes. Call records are kept call_retention (event time) and at
-// most max_calls.
+// most max_calls. A call whose caller (ANI) called the same campaign within
+// repeat_window is a repeat (repeat.go): hit rates count the caller once,
+// reports show it in repeat_calls; at most max_repeat_callers are
+// remembered.
 //
 // In-process feed. The bid path's RecordBid and the notice handler's and
 // attribution's published records (through Tee) reach the parts at once;
