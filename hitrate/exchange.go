@@ -96,8 +96,9 @@ func (h *HitRates) exCellLocked(campaign, exchange string) *exCell {
 // configured, so this is only reached by a bug upstream).
 const maxExchangeCells = 100_000
 
-// addExWinLocked adds one won impression at time at on exchange.
-func (h *HitRates) addExWinLocked(campaign, exchange string, at, now time.Time) {
+// addExWinLocked adds one won impression at time at on exchange, worth
+// rel expected wins (its publisher's rate relative to the campaign's).
+func (h *HitRates) addExWinLocked(campaign, exchange string, rel float64, at, now time.Time) {
 	if exchange == "" {
 		return
 	}
@@ -106,10 +107,10 @@ func (h *HitRates) addExWinLocked(campaign, exchange string, at, now time.Time) 
 		return
 	}
 	if now.Sub(at) > h.cfg.TimeToCall.Max {
-		c.imp += h.weight(unixS(at))
+		c.imp += rel * h.weight(unixS(at))
 		return
 	}
-	c.pending[at.Unix()/60]++
+	c.pending[at.Unix()/60] += rel
 }
 
 // addExCallLocked adds sign × calls on exchange at time at.
@@ -124,12 +125,12 @@ func (h *HitRates) addExCallLocked(campaign, exchange string, at time.Time, call
 
 // rebuildExchangesLocked computes every campaign × exchange factor into
 // snap. The model: calls on exchange e are Poisson(r_e · λ_c · n_e), with
-// λ_c the campaign's calls per delay-weighted won impression over all its
-// exchanges, n_e the exchange's delay-weighted wins, and r_e ~ Gamma(s, s)
-// a priori (mean 1); the posterior mean is (s + calls_e)/(s + λ_c·n_e).
-// Comparing with the campaign's own rate cancels what the campaign's
-// prior and the publishers' mix share, so only the exchange's difference
-// moves the bid. inv is 1/weight(now).
+// n_e the exchange's delay-weighted wins, each weighted by its publisher's
+// relative rate at the time of the win (so the publishers an exchange
+// sells, which their own hit-rate factor prices, do not move its factor),
+// λ_c the campaign's calls per such win over all its exchanges, and
+// r_e ~ Gamma(s, s) a priori (mean 1); the posterior mean is
+// (s + calls_e)/(s + λ_c·n_e). inv is 1/weight(now).
 func (h *HitRates) rebuildExchangesLocked(snap *rateSnap, now time.Time, inv float64) {
 	nowS := unixS(now)
 	maxAge := h.cfg.TimeToCall.Max.Seconds()

@@ -263,7 +263,7 @@ func (h *HitRates) Win(campaign, publisher, exchange, skill string, at, now time
 		c.skill = skill
 	}
 	h.addWinLocked(c, at, now)
-	h.addExWinLocked(campaign, exchange, at, now)
+	h.addExWinLocked(campaign, exchange, c.rel, at, now)
 	return c.skill, c.anyRate, c.callRate
 }
 

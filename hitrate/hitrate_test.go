@@ -109,3 +109,38 @@ func TestExchangeConfigErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestExchangeFactorNotCreditedWithPublishers: exchange A sells only a
+// publisher whose wins bring 3× the calls of the one B sells. The
+// publishers' own hit-rate factors price that, so the exchange factors stay
+// near 1 instead of paying for the publisher twice: A/B 1.36 here, where
+// exchange calls per win alone would give (20+240)/(20+160) ÷
+// (20+80)/(20+160) = 2.6. What remains is the publishers' rates shrunk
+// toward the campaign's and the wins taken before the first evidence.
+func TestExchangeFactorNotCreditedWithPublishers(t *testing.T) {
+	h, err := New(Config{}, []Campaign{{ID: "c1", Skill: "sales", PriorCallRate: 0.04}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for i := range 4000 {
+		at := now.Add(-8*time.Hour + time.Duration(i)*5*time.Second)
+		h.Win("c1", "good", "A", "", at, now)
+		h.Win("c1", "poor", "B", "", at, now)
+		if i%50 < 3 {
+			h.AddCall(Contribution{Campaign: "c1", Publisher: "good", Exchange: "A", At: at.Add(time.Minute), Calls: 1}, 1)
+		}
+		if i%50 == 0 {
+			h.AddCall(Contribution{Campaign: "c1", Publisher: "poor", Exchange: "B", At: at.Add(time.Minute), Calls: 1}, 1)
+		}
+		if i%100 == 99 {
+			h.rebuildRatesLocked(now) // as the feed's Run loop would, between wins
+		}
+	}
+	h.Rebuild(now.Add(time.Hour))
+	a, b := h.ExchangeFactor("c1", "A"), h.ExchangeFactor("c1", "B")
+	t.Logf("factors A %.3f, B %.3f", a, b)
+	if a > 1.15 || b < 0.75 || a/b > 1.4 {
+		t.Fatalf("factors A %.3f, B %.3f: want near 1 (the publishers explain the difference)", a, b)
+	}
+}
