@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// HitRate: prior_strength, pacing_prior_strength, close_prior_strength,
 	// default_prior_call_rate, default_prior_close, half_life, min_factor,
-	// max_factor, rate_interval, time_to_call (package hitrate).
+	// max_factor, rate_interval, time_to_call, exchange_factor (package hitrate).
 	HitRate hitrate.Config `yaml:",inline"`
 	// Pacing: the pacing and participation subsections (package pacing).
 	Pacing pacing.Config `yaml:",inline"`
