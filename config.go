@@ -358,6 +358,7 @@ func (c *Config) FeedbackCampaigns() []feedback.Campaign {
 			Skill:         camp.Skill.Name,
 			PriorCallRate: camp.ExpectedCallRate,
 			ValuePerCall:  int64(camp.ValuePerCall),
+			RepeatWindow:  camp.CallCaps.RepeatWindow,
 		})
 	}
 	return out

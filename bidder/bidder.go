@@ -116,9 +116,9 @@ func (neutralCapacity) View(string, float64, float64) capacity.View {
 // neutralFeedback stands in until feedback is wired.
 type neutralFeedback struct{}
 
-func (neutralFeedback) HitRate(string, string) float64                             { return 1 }
-func (neutralFeedback) Pacing(string) (float64, bool)                              { return 1, false }
-func (neutralFeedback) Allowed(uint64, uint64) bool                                { return true }
-func (neutralFeedback) AllowedIP(string) bool                                      { return true }
-func (neutralFeedback) RecordSeen(string, string, time.Time)                       {}
-func (neutralFeedback) RecordBid(string, string, string, string, int64, time.Time) {}
+func (neutralFeedback) HitRate(string, string) float64                                    { return 1 }
+func (neutralFeedback) Pacing(string) (float64, bool)                                     { return 1, false }
+func (neutralFeedback) Allowed(uint64, uint64) bool                                       { return true }
+func (neutralFeedback) AllowedIP(string) bool                                             { return true }
+func (neutralFeedback) RecordSeen(string, string, time.Time)                              {}
+func (neutralFeedback) RecordBid(string, string, string, string, int64, int64, time.Time) {}

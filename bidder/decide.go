@@ -145,6 +145,7 @@ type pick struct {
 	native bool
 	deal   string
 	price  int64 // micro-units of the response currency
+	value  int64 // price before shading (reports show both)
 	bidID  string
 	res    numbers.Reservation
 }
@@ -357,6 +358,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 			if best < 0 {
 				break
 			}
+			p.value = int64(bestPrice)
 			if !s.cfg.Shading.Disabled && firstPrice(req, imp, p.deal) {
 				bestPrice = b.shadePrice(d, &p, bestPrice)
 			}
@@ -589,7 +591,7 @@ func (b *Bidder) bid(d *decision, p *pick) Cause {
 		c.budget.reserve(now.Unix(), int64(float64(p.price)*pwin*d.curRate/c.rate))
 	}
 	b.appendBid(d, p)
-	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, p.price, now)
+	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, p.price, p.value, now)
 	return CauseNone
 }
 

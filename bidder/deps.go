@@ -54,7 +54,10 @@ type TrafficFilter interface {
 // BidRecorder takes the bid path's non-blocking counts (*feedback.Feedback).
 type BidRecorder interface {
 	RecordSeen(skill, exchange string, now time.Time)
-	RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time)
+	// priceMicros is the bid; valueMicros the price the campaign's value
+	// gave before shading (equal when the bid was not shaded), so reports
+	// show the saving.
+	RecordBid(campaignID, skill, publisherID, exchange string, priceMicros, valueMicros int64, now time.Time)
 }
 
 // Feedback is what the bid path reads of what happened after earlier bids:

@@ -163,7 +163,7 @@ func (f *fakeFeedback) AllowedIP(ip string) bool {
 	return true
 }
 func (f *fakeFeedback) RecordSeen(string, string, time.Time) { f.seen.Add(1) }
-func (f *fakeFeedback) RecordBid(string, string, string, string, int64, time.Time) {
+func (f *fakeFeedback) RecordBid(string, string, string, string, int64, int64, time.Time) {
 	f.bids.Add(1)
 }
 

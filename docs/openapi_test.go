@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -67,6 +68,7 @@ func TestSpecIsValidOpenAPI31(t *testing.T) {
 		"/v1/calls":      {"POST"},
 		"/notice/{kind}": {"GET", "POST", "HEAD"},
 		"/v1/report":     {"GET"},
+		"/admin/rates":   {"GET"},
 	}
 	paths := m.Model.Paths.PathItems
 	for p, methods := range want {
@@ -301,6 +303,24 @@ func TestHandlersMatchSpec(t *testing.T) {
 	}
 	req, r = serve(t, admin, "GET", "/v1/report?group_by=hour&from=2026-01-01T00:00:00Z&format=csv", nil, nil)
 	check(t, v, "GET /v1/report csv", req, r, 200)
+	// /admin/rates through httpapi.RatesRoute, after a rebuild that saw the win.
+	fb.HitRates().Rebuild(time.Now().Add(time.Hour))
+	rates := httpapi.RatesRoute(fb.HitRates(), fb.Pacer())
+	ratesH := func(ctx *fasthttp.RequestCtx) {
+		q, _ := url.ParseQuery(string(ctx.QueryArgs().QueryString()))
+		ct, b, err := rates(q)
+		if err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusInternalServerError)
+			return
+		}
+		ctx.SetContentType(ct)
+		ctx.SetBody(b)
+	}
+	req, r = serve(t, ratesH, "GET", "/admin/rates", nil, nil)
+	if body := check(t, v, "GET /admin/rates", req, r, 200); !bytes.Contains(body, []byte(`"exchange_factors": [
+    {`)) {
+		t.Errorf("rates %s: want the win's exchange factor", body)
+	}
 	req, r = serve(t, admin, "GET", "/v1/report?group_by=week", nil, nil)
 	if r.StatusCode != 400 {
 		t.Errorf("bad group_by: %d", r.StatusCode)

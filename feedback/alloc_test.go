@@ -18,7 +18,7 @@ func TestBidPathAllocs(t *testing.T) {
 		"HitRateMiss": func() { sink += f.HitRates().HitRate("c17", "unknown") },
 		"Pacing":      func() { m, _ := f.Pacer().Pacing("s7"); sink += m },
 		"RecordSeen":  func() { f.RecordSeen("s7", "exchange-1", now) },
-		"RecordBid":   func() { f.RecordBid("c17", "s7", pub, "exchange-1", 1, now) },
+		"RecordBid":   func() { f.RecordBid("c17", "s7", pub, "exchange-1", 1, 0, now) },
 		"Admit":       func() { sinkB = f.Pacer().Admit("s7") },
 		"Spend":       func() { sink += f.Pacer().Charge("c17", "s7", pub, "exchange-1") },
 		"SpendMiss":   func() { sink += f.Pacer().Charge("c17", "s7", "unknown", "unknown-exchange") },

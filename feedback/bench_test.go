@@ -25,7 +25,7 @@ func benchFeedback(tb testing.TB) *Feedback {
 	now := time.Now()
 	for _, c := range cs {
 		for p := range 2000 {
-			f.HitRates().Win(c.ID, "pub-"+strconv.Itoa(p), "", now.Add(-time.Minute), now)
+			f.HitRates().Win(c.ID, "pub-"+strconv.Itoa(p), "", "", now.Add(-time.Minute), now)
 		}
 	}
 	f.tick(now)
@@ -89,7 +89,7 @@ func BenchmarkRecordBid(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		f.RecordBid("c17", "s7", "pub-1234", "exchange-1", 2_500_000, now)
+		f.RecordBid("c17", "s7", "pub-1234", "exchange-1", 2_500_000, 0, now)
 	}
 	b.StopTimer()
 	cancel()

@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// HitRate: prior_strength, pacing_prior_strength, close_prior_strength,
 	// default_prior_call_rate, default_prior_close, half_life, min_factor,
-	// max_factor, rate_interval, time_to_call (package hitrate).
+	// max_factor, rate_interval, time_to_call, exchange_factor (package hitrate).
 	HitRate hitrate.Config `yaml:",inline"`
 	// Pacing: the pacing and participation subsections (package pacing).
 	Pacing pacing.Config `yaml:",inline"`
@@ -56,9 +56,20 @@ type Config struct {
 	// were expected from wins since its last event.
 	StaleAfter time.Duration `yaml:"stale_after"`
 	StaleBids  int           `yaml:"stale_bids"`
+	// RepeatWindow: a caller (ANI) calling the same campaign again within
+	// it is a repeat caller, counted once in hit rates and apart in reports
+	// (a campaign's call_caps.repeat_window overrides it). Default 24h.
+	RepeatWindow time.Duration `yaml:"repeat_window"`
+	// MaxRepeatCallers caps the callers remembered for repeat_window
+	// (default 200000); beyond it those whose window is
+	// over go first, then those who called longest ago (counted).
+	MaxRepeatCallers int `yaml:"max_repeat_callers"`
 }
 
-const defMaxCalls = 100_000
+const (
+	defMaxCalls         = 100_000
+	defMaxRepeatCallers = 200_000
+)
 
 // SetDefaults fills zero fields, each part's by its own SetDefaults. The
 // settings one part reads from another's keys are copied across:
@@ -97,6 +108,12 @@ func (c *Config) SetDefaults() {
 	if c.StaleBids == 0 {
 		c.StaleBids = 2000
 	}
+	if c.RepeatWindow == 0 {
+		c.RepeatWindow = 24 * time.Hour
+	}
+	if c.MaxRepeatCallers == 0 {
+		c.MaxRepeatCallers = defMaxRepeatCallers
+	}
 }
 
 // Validate reports every problem with its field path relative to
@@ -116,13 +133,16 @@ func (c *Config) Validate() error {
 		name string
 		d    time.Duration
 	}{{"min_talk_time", c.MinTalkTime}, {"dedupe_window", c.DedupeWindow}, {"call_retention", c.CallRetention},
-		{"orphan_ttl", c.OrphanTTL}, {"stale_after", c.StaleAfter}} {
+		{"orphan_ttl", c.OrphanTTL}, {"stale_after", c.StaleAfter}, {"repeat_window", c.RepeatWindow}} {
 		if x.d < 0 {
 			bad("%s: %s must not be negative", x.name, x.d)
 		}
 	}
 	if c.MaxCalls < 0 || c.MaxCalls > 100_000_000 {
 		bad("max_calls: %d must be 0 (default %d) to 100000000", c.MaxCalls, defMaxCalls)
+	}
+	if c.MaxRepeatCallers < 0 || c.MaxRepeatCallers > 100_000_000 {
+		bad("max_repeat_callers: %d must be 0 (default %d) to 100000000", c.MaxRepeatCallers, defMaxRepeatCallers)
 	}
 	if c.ProvisionalSaleCredit < 0 || c.ProvisionalSaleCredit > 1 {
 		bad("provisional_sale_credit: %g must be within 0-1", c.ProvisionalSaleCredit)

@@ -23,6 +23,9 @@
 // (event time) and size; feedback keeps its part of each and releases the
 // part of calls that never joined (orphan_ttl). Lock order: mu, then the
 // store's.
+// A call whose caller (ANI) called the same campaign within repeat_window
+// is a repeat (repeat.go): hit rates count the caller once, reports show it
+// in repeat_calls; at most max_repeat_callers are remembered.
 //
 // In-process feed. The bid path's RecordBid and the notice handler's and
 // attribution's published records (through Tee) reach the parts at once;

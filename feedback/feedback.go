@@ -35,6 +35,9 @@ type Campaign struct {
 	PriorCallRate float64 // expected qualified calls per won impression
 	PriorClose    float64 // expected sales per qualified call
 	ValuePerCall  int64   // micro-units; 0 for base-CPM campaigns
+	// RepeatWindow overrides the feed's repeat_window for this campaign
+	// (its call_caps.repeat_window); 0 keeps the feed's.
+	RepeatWindow time.Duration
 }
 
 // Feedback is the feed of the closed loop: it takes the records of what
@@ -66,6 +69,7 @@ type Feedback struct {
 	seenByMin map[int]map[int64][]uint64 // partition → event minute → hashes, for expiry
 	impMark   map[int]time.Time          // latest impression event time per partition
 	recs      callRecords                // shared with numbers when UseCallRecords was called
+	repeats   repeatCallers              // callers' last unique call per campaign (repeat.go)
 	callMark  time.Time                  // latest call-side event time
 	intern    map[string]string
 	lastSweep time.Time

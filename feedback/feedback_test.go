@@ -138,8 +138,8 @@ func feed(f *Feedback, msgs []kafkaio.Message) {
 func TestReportTotalsAddUp(t *testing.T) {
 	f, _, now := newTest(t, Config{})
 	feed(f, scenario())
-	f.RecordBid("c1", "mortgage", "p1", "x1", 2_500_000, now.Add(-3*time.Hour))
-	f.RecordBid("c1", "mortgage", "p2", "x2", 2_500_000, now.Add(-3*time.Hour))
+	f.RecordBid("c1", "mortgage", "p1", "x1", 2_500_000, 0, now.Add(-3*time.Hour))
+	f.RecordBid("c1", "mortgage", "p2", "x2", 2_500_000, 0, now.Add(-3*time.Hour))
 	f.drain()
 	for _, g := range []string{"campaign", "publisher", "exchange", "hour"} {
 		rep, err := buildReport(f, time.Time{}, time.Time{}, g)
@@ -398,7 +398,7 @@ func TestDemandFeed(t *testing.T) {
 	f.tick(*now) // opens the interval [10:00, 10:01)
 	f.RecordSeen("mortgage", "x1", now.Add(time.Second))
 	f.RecordSeen("mortgage", "x1", now.Add(2*time.Second))
-	f.RecordBid("c1", "mortgage", "p1", "x1", 1_000_000, now.Add(2*time.Second))
+	f.RecordBid("c1", "mortgage", "p1", "x1", 1_000_000, 0, now.Add(2*time.Second))
 	f.drain()
 	f.HandleImpression(imp("b1", "p1", "x1", 3_000_000, now.Add(3*time.Second)))
 	*now = now.Add(time.Minute)
@@ -419,7 +419,7 @@ func TestDemandFeed(t *testing.T) {
 func TestRecordQueueDropsWhenFull(t *testing.T) {
 	f, _, now := newTest(t, Config{RecordQueue: 2})
 	for range 5 {
-		f.RecordBid("c1", "mortgage", "p1", "x1", 1, *now)
+		f.RecordBid("c1", "mortgage", "p1", "x1", 1, 0, *now)
 	}
 	if st := f.Stats(); st.RecordsDropped != 3 {
 		t.Fatalf("dropped %d, want 3", st.RecordsDropped)

@@ -134,7 +134,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	m := im.At.Unix() / 60
 	byMin[m] = append(byMin[m], h)
 	campaign, publisher, exchange := f.internLocked(im.CampaignID), f.internLocked(im.PublisherID), f.internLocked(im.Exchange)
-	skill, calls, qualified := f.hit.Win(campaign, publisher, f.internLocked(im.Skill), im.At, now)
+	skill, calls, qualified := f.hit.Win(campaign, publisher, exchange, f.internLocked(im.Skill), im.At, now)
 	if skill != "" && now.Sub(im.At) <= f.cfg.HitRate.TimeToCall.Max {
 		f.addExpected(calls)
 	}
@@ -189,6 +189,7 @@ type callRec struct {
 	endedAt    time.Time
 	arriveDone bool
 	endDone    bool
+	repeat     bool // the caller called the campaign within the repeat window (repeat.go)
 }
 
 // delaysLocked feeds the delay distributions once per call.
@@ -285,6 +286,7 @@ func (f *Feedback) applyAttribution(a *events.Attribution) {
 	if !a.StartedAt.IsZero() {
 		f.recs.Put(r.id, callrecords.Feedback, r, min(a.StartedAt.UnixNano(), now.UnixNano()))
 	}
+	r.repeat = f.repeatLocked(a)
 	if a.TalkMS > r.talkMS {
 		r.talkMS = a.TalkMS
 		r.answered = true
@@ -404,7 +406,7 @@ func (f *Feedback) contribLocked(r *callRec) contrib {
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
-	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, At: a.StartedAt, Calls: 1}}
+	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, At: a.StartedAt, Calls: 1, Repeat: r.repeat}}
 	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange}
 	won := a.WonAt
 	if won.IsZero() {
@@ -442,7 +444,7 @@ func (f *Feedback) applyLocked(r *callRec) {
 
 func (f *Feedback) addContribLocked(c contrib, sign float64) {
 	f.hit.AddCall(c.hit, sign)
-	f.reports.AddCall(c.row, reports.Call{Calls: int64(c.hit.Calls), Qualified: int64(c.hit.Qualified), Sales: c.saleN, Revenue: c.revenue}, int64(sign))
+	f.reports.AddCall(c.row, reportCall(c), int64(sign))
 }
 
 // maybeEmitLocked re-emits the joined attribution when its outcome part

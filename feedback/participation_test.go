@@ -42,7 +42,7 @@ func TestParticipationPacesExpectedCalls(t *testing.T) {
 		*now = now.Add(step)
 		if f.Pacer().Admit("mortgage") {
 			n++
-			f.RecordBid("c1", "mortgage", "p1", "x1", 1_000_000, *now)
+			f.RecordBid("c1", "mortgage", "p1", "x1", 1_000_000, 0, *now)
 			f.HandleImpression(imp("b"+strconv.Itoa(n), "p1", "x1", 1_000_000, *now))
 		} else {
 			skipped++

@@ -16,12 +16,12 @@ func TestReadyReportsStalledFeeds(t *testing.T) {
 	}
 	f.HandleImpression(imp("b0", "p1", "x1", 1, *now))
 	*now = now.Add(5 * time.Minute)
-	f.RecordBid("c1", "mortgage", "p1", "x1", 1, *now)
+	f.RecordBid("c1", "mortgage", "p1", "x1", 1, 0, *now)
 	f.drain()
 	if ok, _ := f.Ready(); !ok {
 		t.Fatal("one bid without a win is not a stall")
 	}
-	f.RecordBid("c1", "mortgage", "p1", "x1", 1, *now)
+	f.RecordBid("c1", "mortgage", "p1", "x1", 1, 0, *now)
 	f.drain()
 	ok, why := f.Ready()
 	if ok || !strings.Contains(why, "impressions feed stalled") {
@@ -62,7 +62,7 @@ func TestMetricsAndRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()
-	f.RecordBid("c1", "mortgage", "p1", "x1", 1, time.Now())
+	f.RecordBid("c1", "mortgage", "p1", "x1", 1, 0, time.Now())
 	f.HandleImpression(imp("b1", "p1", "x1", 1, time.Now()))
 	deadline := time.Now().Add(5 * time.Second)
 	for f.Stats().Bids == 0 && time.Now().Before(deadline) {

@@ -29,6 +29,7 @@ type record struct {
 	skill    string
 	campaign string
 	price    int64
+	value    int64 // the price before shading
 	at       int64
 	cost     float64 // expected calls charged to the skill's bucket
 	pub      [maxPub]byte
@@ -47,8 +48,8 @@ func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
 // RecordBid counts a bid and charges its expected calls to the skill's
 // participation bucket (see Admit). It copies publisherID and exchange (truncated to
 // 64 and 32 bytes); campaignID and skill must be long-lived strings. Never blocks.
-func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros int64, now time.Time) {
-	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, at: now.UnixNano(),
+func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros, valueMicros int64, now time.Time) {
+	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, value: valueMicros, at: now.UnixNano(),
 		cost: f.pace.Charge(campaignID, skill, publisherID, exchange)}
 	r.pubLen = uint8(copy(r.pub[:], publisherID))
 	r.exchLen = uint8(copy(r.exch[:], exchange))
@@ -120,7 +121,7 @@ func (f *Feedback) foldLocked(r *record) {
 		f.lastBidAt.Store(r.at)
 		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])
-		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch}, r.skill, r.at)
+		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch}, r.skill, r.price, r.value, r.at)
 		f.pace.Bid(exch, r.skill, r.at, r.cost)
 	}
 }

@@ -19,7 +19,7 @@ func TestOutputMatchesSchemas(t *testing.T) {
 	f.Reports().Tick(*now) // open the demand interval, as Run does
 	at := now.Add(time.Minute)
 	f.RecordSeen("mortgage", "ex-a", at)
-	f.RecordBid("c1", "mortgage", "pub-1", "ex-a", 2_000_000, at)
+	f.RecordBid("c1", "mortgage", "pub-1", "ex-a", 2_000_000, 0, at)
 	f.drain()
 	f.Reports().Flush(at)
 	f.HandleImpression(imp("b1", "pub-1", "ex-a", 2_000_000, at))

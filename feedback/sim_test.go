@@ -293,7 +293,7 @@ func runSim(t testing.TB, pacing, hardStop bool) *sim {
 			}
 			bid := math.Min(simBaseCPM*f.HitRates().HitRate(simCampaign, p.id)*mult, simMaxCPM)
 			price := simPriceMed * math.Exp(0.5*s.rng.NormFloat64())
-			f.RecordBid(simCampaign, simSkill, p.id, "x1", int64(bid*1e6), s.at(s.now))
+			f.RecordBid(simCampaign, simSkill, p.id, "x1", int64(bid*1e6), 0, s.at(s.now))
 			if bid <= price {
 				continue
 			}

@@ -17,6 +17,8 @@ type stats struct {
 	duplicates     [numTopics]atomic.Int64
 	orphans        atomic.Int64
 	unattributed   atomic.Int64
+	repeatCalls    atomic.Int64 // calls from a repeat caller (counted once in hit rates)
+	repeatEvicted  atomic.Int64 // callers forgotten early because max_repeat_callers was reached
 	losses         atomic.Int64
 	wins           atomic.Int64
 	recordsDropped atomic.Int64
@@ -81,6 +83,8 @@ func (f *Feedback) RegisterMetrics(reg prometheus.Registerer) error {
 			prometheus.Labels{"topic": topicNames[t]}, &f.st.duplicates[t])
 	}
 	cf("callbid_feedback_orphan_outcomes_total", "Outcomes whose call was never attributed within orphan_ttl.", nil, &f.st.orphans)
+	cf("callbid_feedback_repeat_calls_total", "Attributed calls from a caller who called the same campaign within repeat_window (counted once in hit rates).", nil, &f.st.repeatCalls)
+	cf("callbid_feedback_repeat_callers_evicted_total", "Callers forgotten before their repeat_window ended because max_repeat_callers was reached.", nil, &f.st.repeatEvicted)
 	cf("callbid_feedback_unattributed_calls_total", "Call events never joined with an attribution within orphan_ttl.", nil, &f.st.unattributed)
 	cf("callbid_feedback_wins_total", "Won impressions counted (unique bid ids).", nil, &f.st.wins)
 	cf("callbid_feedback_losses_total", "Loss notices seen.", nil, &f.st.losses)

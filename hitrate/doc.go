@@ -19,14 +19,23 @@
 // has evidence, 1.5× its rate pooled over publishers (never below its
 // expected_call_rate), weight pacing_prior_strength.
 //
+// Exchange factor (exchange.go): per campaign × exchange, attributed calls
+// (a repeat caller's excluded) against those expected from its
+// delay-weighted wins at the campaign's rate, each win weighted by its
+// publisher's relative rate (the publisher's own factor prices that): the
+// Gamma-Poisson posterior mean (s + calls)/(s + expected calls) with s =
+// exchange_factor.prior_strength, clamped to [min_factor, max_factor].
+// The bid path reads it through ExchangeFactor (bidder.ExchangeFactors)
+// from the same snapshot.
+//
 // Time to call: the observed won_at → started_at distribution (log bins
 // from 1 s to time_to_call.max) blended with a default exponential
 // (n : min_samples), per skill with all skills' as its prior; Arrival
 // returns an immutable copy for pacing.
 //
-// Goroutines. The bid path calls HitRate and CallsPerWin (through pacing)
-// concurrently: they read an immutable snapshot behind an atomic pointer,
-// 0 allocations, no lock. The feed's consumer goroutines call Win, AddCall
+// Goroutines. The bid path calls HitRate, ExchangeFactor and CallsPerWin
+// (through pacing) concurrently: they read an immutable snapshot behind an
+// atomic pointer, 0 allocations, no lock. The feed's consumer goroutines call Win, AddCall
 // and AddDelays; its Run loop calls Rebuild, which publishes the snapshot;
 // admin requests call Rates. All of those take mu, which guards the cells
 // and the delay histograms; hitrate calls into no other package.

@@ -39,6 +39,10 @@ type Config struct {
 
 	TimeToCall TimeToCallConfig `yaml:"time_to_call"`
 
+	// ExchangeFactor is the per campaign × exchange multiplier learned from
+	// calls per won impression (see exchange.go).
+	ExchangeFactor ExchangeConfig `yaml:"exchange_factor"`
+
 	// CautiousCallRate is the attributed calls per won impression assumed
 	// for a publisher with no evidence (yaml
 	// feedback.participation.cautious_call_rate, where users set it; the
@@ -90,6 +94,7 @@ func (c *Config) SetDefaults() {
 	if c.TimeToCall.MinSamples == 0 {
 		c.TimeToCall.MinSamples = 10
 	}
+	c.ExchangeFactor.SetDefaults()
 }
 
 // Validate reports every problem with its field path relative to the
@@ -123,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TimeToCall.MinSamples < 0 {
 		bad("time_to_call.min_samples: %d must not be negative", c.TimeToCall.MinSamples)
+	}
+	if err := c.ExchangeFactor.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	d := *c
 	d.SetDefaults()
@@ -158,6 +166,7 @@ type rateSnap struct {
 	defRate  float64             // a campaign not configured
 	arrive   map[string]*Delay   // time to call per skill
 	all      *Delay              // all skills'
+	exFactor map[pairKey]float64 // ExchangeFactor, keyed campaign × exchange
 }
 
 // HitRates learns, per campaign × publisher, the calls and sales won
@@ -169,6 +178,7 @@ type HitRates struct {
 	mu        sync.Mutex
 	campaigns map[string]Campaign
 	cells     map[pairKey]*cell
+	exCells   map[pairKey]*exCell   // campaign × exchange (pairKey.publisher holds the exchange)
 	pooled    map[string]float64    // per-campaign any-call rate over all publishers
 	arrive    delayDist             // won_at → call start, all skills
 	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior
@@ -184,7 +194,7 @@ func New(cfg Config, campaigns []Campaign) (*HitRates, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{}}
+	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, exCells: map[pairKey]*exCell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{}}
 	h.arrive.init(cfg.TimeToCall.Max)
 	h.resolve.init(cfg.TimeToCall.Max)
 	h.SetCampaigns(campaigns)
@@ -243,9 +253,9 @@ func (h *HitRates) Arrival(skill string) *Delay {
 }
 
 // Win adds one won impression (the first notice of its bid id) of campaign
-// × publisher at time at, and returns the skill it is for (the campaign's,
+// × publisher, bought on exchange, at time at, and returns the skill it is for (the campaign's,
 // else skill) and the calls and qualified calls it is expected to bring.
-func (h *HitRates) Win(campaign, publisher, skill string, at, now time.Time) (cellSkill string, callsPerWin, qualifiedPerWin float64) {
+func (h *HitRates) Win(campaign, publisher, exchange, skill string, at, now time.Time) (cellSkill string, callsPerWin, qualifiedPerWin float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.cellLocked(campaign, publisher)
@@ -253,16 +263,24 @@ func (h *HitRates) Win(campaign, publisher, skill string, at, now time.Time) (ce
 		c.skill = skill
 	}
 	h.addWinLocked(c, at, now)
+	h.addExWinLocked(campaign, exchange, c.rel, at, now)
 	return c.skill, c.anyRate, c.callRate
 }
 
 // Contribution is what one call adds to its campaign × publisher evidence.
 type Contribution struct {
 	Campaign, Publisher string
+	Exchange            string    // the exchange of the won impression ("" when unknown: no exchange evidence)
 	At                  time.Time // call start (the decay weight)
 	WonHour             int       // UTC hour of the won impression
 	Calls, Qualified    float64
 	Sales               float64 // provisional outcomes at their credit
+	// Repeat marks a repeat caller's call (the same caller about the same
+	// campaign within the feed's repeat window): it adds to the any-call
+	// rate pacing charges (it occupies an agent all the same) and its sale
+	// counts, but not to the qualified rate nor the exchange's calls, which
+	// counted the caller on their first call.
+	Repeat bool
 }
 
 // AddCall adds sign × c (calls are upserts: the feed removes a call's old
@@ -273,9 +291,13 @@ func (h *HitRates) AddCall(c Contribution, sign float64) {
 	cl := h.cellLocked(c.Campaign, c.Publisher)
 	w := sign * h.weight(unixS(c.At))
 	cl.calls += w * c.Calls
-	cl.qual += w * c.Qualified
 	cl.sales += w * c.Sales
+	if c.Repeat {
+		return
+	}
+	cl.qual += w * c.Qualified
 	cl.hQual[c.WonHour] += w * c.Qualified
+	h.addExCallLocked(c.Campaign, c.Exchange, c.At, c.Calls, sign)
 }
 
 // AddArrival records a call's delay from its win to its start, for skill
@@ -376,6 +398,7 @@ type RatesQuery struct {
 // RatesView is the hit-rate part of GET /admin/rates.
 type RatesView struct {
 	Publishers []PublisherRate `json:"publishers"`
+	Exchanges  []ExchangeRate  `json:"exchange_factors"`
 }
 
 // Rates returns the learned rates per campaign × publisher, sorted.
@@ -400,6 +423,7 @@ func (h *HitRates) Rates(q RatesQuery) RatesView {
 			QualifiedRate: c.callRate, CallRate: c.anyRate, CloseRate: c.closeRate, Evidence: c.effImp,
 			Calls: c.calls * inv, Qualified: c.qual * inv, Factor: factor})
 	}
+	v.Exchanges = h.exchangeRatesLocked(q.Campaign, inv)
 	h.mu.Unlock()
 	sort.Slice(v.Publishers, func(i, j int) bool {
 		a, b := v.Publishers[i], v.Publishers[j]

@@ -27,6 +27,12 @@ type cell struct {
 	anyRate   float64 // attributed calls (any) per won impression, for pacing
 	closeRate float64
 	effImp    float64 // decayed, delay-weighted impressions at the last rebuild
+	effAny    float64 // the same, weighted by the delay to the call's start
+	// rel is the publisher's any-call rate relative to its campaign's,
+	// shrunk to 1 (exchange_factor.prior_strength): a win on an exchange
+	// counts as rel expected wins, so an exchange is not credited with the
+	// publishers it sells (their own factor prices those).
+	rel float64
 }
 
 // pendWins is one minute's young wins in pendParts parts of the minute:
@@ -67,6 +73,10 @@ func (h *HitRates) renormLocked(t float64) {
 			c.hQual[h] *= s
 		}
 	}
+	for _, c := range h.exCells {
+		c.imp *= s
+		c.calls *= s
+	}
 }
 
 func unixS(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -79,6 +89,7 @@ func (h *HitRates) cellLocked(campaign, publisher string) *cell {
 		c.skill = h.campaigns[campaign].Skill
 		p := h.priorLocked(campaign)
 		c.callRate, c.anyRate, c.closeRate = p, h.cautiousRateLocked(campaign), h.priorCloseLocked(campaign)
+		c.rel = 1
 		h.cells[k] = c
 	}
 	return c
@@ -170,7 +181,7 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 		n := (c.imp + youngQ) * inv
 		na := (c.imp + youngA) * inv
 		prior := h.priorLocked(c.campaign)
-		c.effImp = n
+		c.effImp, c.effAny = n, na
 		c.callRate = (prior*s + c.qual*inv) / (s + n)
 		sa := h.cfg.PacingPriorStrength
 		// Pacing must not underestimate: a publisher with little evidence
@@ -199,14 +210,20 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 	// Bids are priced with the new any-call rates from now on (the map is
 	// rebuilt here, where the rates change). The pools price new
 	// publishers from this rebuild on.
+	es := h.cfg.ExchangeFactor.PriorStrength
 	for k, c := range h.cells {
 		snap.any[k] = c.anyRate
+		c.rel = 1
+		if ps := pool[c.campaign]; ps.calls > 0 && ps.wins > 0 {
+			c.rel = (es + c.calls*inv) / (es + ps.calls/ps.wins*c.effAny)
+		}
 	}
 	sa := h.cfg.PacingPriorStrength
 	h.pooled = make(map[string]float64, len(pool))
 	for id, ps := range pool {
 		h.pooled[id] = (h.cfg.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
 	}
+	h.rebuildExchangesLocked(snap, now, inv)
 	h.publishLocked(snap)
 }
 

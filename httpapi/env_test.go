@@ -99,12 +99,12 @@ func (fakeCapacity) View(skill string, minP, premP float64) capacity.View {
 // fakeFeedback allows everything at hit rate 1 and no pacing.
 type fakeFeedback struct{}
 
-func (fakeFeedback) HitRate(c, p string) float64                                { return 1 }
-func (fakeFeedback) Pacing(string) (float64, bool)                              { return 1, false }
-func (fakeFeedback) Allowed(ip, ifa uint64) bool                                { return true }
-func (fakeFeedback) AllowedIP(ip string) bool                                   { return true }
-func (fakeFeedback) RecordSeen(string, string, time.Time)                       {}
-func (fakeFeedback) RecordBid(string, string, string, string, int64, time.Time) {}
+func (fakeFeedback) HitRate(c, p string) float64                                       { return 1 }
+func (fakeFeedback) Pacing(string) (float64, bool)                                     { return 1, false }
+func (fakeFeedback) Allowed(ip, ifa uint64) bool                                       { return true }
+func (fakeFeedback) AllowedIP(ip string) bool                                          { return true }
+func (fakeFeedback) RecordSeen(string, string, time.Time)                              {}
+func (fakeFeedback) RecordBid(string, string, string, string, int64, int64, time.Time) {}
 
 type testEnv struct {
 	b   *bidder.Bidder

@@ -42,7 +42,9 @@ func ReportRoute(r *reports.Reports) Report {
 // RatesRoute answers GET /admin/rates: per skill the participation level,
 // budget, refill and calls in flight (pacing); per campaign × publisher the
 // learned rates, their evidence and the factor applied (hitrate); per
-// exchange the win probability. ?campaign= filters the publishers.
+// exchange the win probability; per campaign × exchange the learned
+// calls-per-win factor (hitrate). ?campaign= filters the publishers and
+// the exchange factors.
 func RatesRoute(h *hitrate.HitRates, p *pacing.Pacer) Report {
 	return func(q url.Values) (string, []byte, error) {
 		pv := p.View()
@@ -51,7 +53,8 @@ func RatesRoute(h *hitrate.HitRates, p *pacing.Pacer) Report {
 			Skills     []pacing.SkillParticipation `json:"skills"`
 			Publishers []hitrate.PublisherRate     `json:"publishers"`
 			Exchanges  []pacing.ExchangeWin        `json:"exchanges"`
-		}{pv.Skills, hv.Publishers, pv.Exchanges}
+			Factors    []hitrate.ExchangeRate      `json:"exchange_factors"`
+		}{pv.Skills, hv.Publishers, pv.Exchanges, hv.Exchanges}
 		b, err := json.MarshalIndent(&v, "", "  ")
 		if err != nil {
 			return "", nil, errors.New("cannot encode the rates")

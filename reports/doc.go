@@ -1,6 +1,7 @@
 // Package reports owns what callbid tells its users about what bidding
 // bought: the hourly report rows per campaign × publisher × exchange (bids,
-// wins, spend, calls, qualified calls, sales, revenue) behind GET
+// wins, spend, calls split into unique and repeat callers, qualified calls,
+// sales, revenue, and the mean value, bid and clearing price) behind GET
 // /v1/report, the bid tally it publishes to callbid.bids.v1 every 5 s (bids
 // and matching requests are on no inbound topic, so a restarted process
 // gets them back by replaying it; a process skips its own records), and the

@@ -23,7 +23,10 @@ type Key struct {
 type counts struct {
 	bids, wins       int64
 	spendCPM         int64 // Σ clearing price, CPM micro-units (spend = /1000)
+	pricedBids       int64 // bids this process priced (a tally from callbid.bids.v1 carries counts only)
+	bidCPM, valueCPM int64 // Σ bid and Σ value (the price before shading) of pricedBids, CPM micro-units
 	calls, qualified int64
+	repeat           int64 // of calls, those from a repeat caller
 	sales, revenue   int64 // revenue in micro-units
 }
 
@@ -40,13 +43,20 @@ func (f *Reports) rowLocked(k Key) *counts {
 }
 
 // Bid counts a bid in its row, the demand interval and the tally (the
-// feed's aggregator calls it with the bid path's records).
-func (f *Reports) Bid(k Key, skill string, atNano int64) {
+// feed's aggregator calls it with the bid path's records): its price and
+// value (the price before shading), CPM micro-units; a price of 0 is a
+// bid without them.
+func (f *Reports) Bid(k Key, skill string, priceMicros, valueMicros, atNano int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.bids.Add(1)
 	if row := f.rowLocked(k); row != nil {
 		row.bids++
+		if priceMicros > 0 {
+			row.pricedBids++
+			row.bidCPM += priceMicros
+			row.valueCPM += max(valueMicros, priceMicros)
+		}
 	}
 	f.demandBidLocked(skill, atNano)
 	f.tallyBidLocked(k, skill, atNano)
@@ -86,8 +96,12 @@ func (f *Reports) Win(k Key, skill string, priceMicros int64, currency string, a
 
 // Call is what one call adds to its row; calls are upserts, so the feed
 // adds a call's old contribution with sign −1 and its new one with +1.
+// Repeat is the part of Calls from a repeat caller (the same caller about
+// the same campaign within the feed's repeat_window); the feed counts a
+// repeat caller's qualified call once, on their first call.
 type Call struct {
 	Calls, Qualified, Sales int64
+	Repeat                  int64
 	Revenue                 int64 // micro-units
 }
 
@@ -97,6 +111,7 @@ func (f *Reports) AddCall(k Key, c Call, sign int64) {
 	defer f.mu.Unlock()
 	if r := f.rowLocked(k); r != nil {
 		r.calls += sign * c.Calls
+		r.repeat += sign * c.Repeat
 		r.qualified += sign * c.Qualified
 		r.sales += sign * c.Sales
 		r.revenue += sign * c.Revenue
@@ -112,6 +127,8 @@ type Row struct {
 	Wins           int64    `json:"wins"`
 	Spend          float64  `json:"spend"`
 	Calls          int64    `json:"calls"`
+	UniqueCalls    int64    `json:"unique_calls"` // calls − repeat_calls: one per caller and campaign within repeat_window
+	RepeatCalls    int64    `json:"repeat_calls"` // calls from a caller who called the campaign within repeat_window
 	QualifiedCalls int64    `json:"qualified_calls"`
 	Sales          int64    `json:"sales"`
 	Revenue        float64  `json:"revenue"`
@@ -119,6 +136,13 @@ type Row struct {
 	CPA            *float64 `json:"cpa"`
 	CallRate       *float64 `json:"call_rate"`
 	CloseRate      *float64 `json:"close_rate"`
+	// Value, bid and clearing price side by side (CPM, bid currency):
+	// the mean price the campaign's value gave and the mean bid after
+	// shading, over the bids this process priced; the mean clearing price
+	// over the wins (spend per win × 1000).
+	MeanValueCPM    *float64 `json:"mean_value_cpm"`
+	MeanBidCPM      *float64 `json:"mean_bid_cpm"`
+	MeanClearingCPM *float64 `json:"mean_clearing_cpm"`
 }
 
 // View is the body of GET /v1/report.
@@ -145,11 +169,15 @@ func (c *counts) row(key string) Row {
 	spend := float64(c.spendCPM) / 1000 / 1e6
 	return Row{
 		Key: key, Bids: c.bids, Wins: c.wins, Spend: spend,
-		Calls: c.calls, QualifiedCalls: c.qualified, Sales: c.sales, Revenue: float64(c.revenue) / 1e6,
+		Calls: c.calls, UniqueCalls: c.calls - c.repeat, RepeatCalls: c.repeat, QualifiedCalls: c.qualified, Sales: c.sales, Revenue: float64(c.revenue) / 1e6,
 		CostPerCall: ratio(spend, float64(c.qualified)),
 		CPA:         ratio(spend, float64(c.sales)),
 		CallRate:    ratio(float64(c.qualified), float64(c.wins)),
 		CloseRate:   ratio(float64(c.sales), float64(c.qualified)),
+
+		MeanValueCPM:    ratio(float64(c.valueCPM)/1e6, float64(c.pricedBids)),
+		MeanBidCPM:      ratio(float64(c.bidCPM)/1e6, float64(c.pricedBids)),
+		MeanClearingCPM: ratio(float64(c.spendCPM)/1e6, float64(c.wins)),
 	}
 }
 
@@ -157,7 +185,11 @@ func (c *counts) add(o *counts) {
 	c.bids += o.bids
 	c.wins += o.wins
 	c.spendCPM += o.spendCPM
+	c.pricedBids += o.pricedBids
+	c.bidCPM += o.bidCPM
+	c.valueCPM += o.valueCPM
 	c.calls += o.calls
+	c.repeat += o.repeat
 	c.qualified += o.qualified
 	c.sales += o.sales
 	c.revenue += o.revenue
@@ -276,7 +308,8 @@ func (r *View) CSV() []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{r.GroupBy, "bids", "wins", "spend", "calls", "qualified_calls", "sales", "revenue",
-		"cost_per_call", "cpa", "call_rate", "close_rate"})
+		"cost_per_call", "cpa", "call_rate", "close_rate", "unique_calls", "repeat_calls",
+		"mean_value_cpm", "mean_bid_cpm", "mean_clearing_cpm"})
 	opt := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -287,7 +320,9 @@ func (r *View) CSV() []byte {
 		_ = w.Write([]string{x.Key, strconv.FormatInt(x.Bids, 10), strconv.FormatInt(x.Wins, 10),
 			strconv.FormatFloat(x.Spend, 'f', 6, 64), strconv.FormatInt(x.Calls, 10),
 			strconv.FormatInt(x.QualifiedCalls, 10), strconv.FormatInt(x.Sales, 10),
-			strconv.FormatFloat(x.Revenue, 'f', 6, 64), opt(x.CostPerCall), opt(x.CPA), opt(x.CallRate), opt(x.CloseRate)})
+			strconv.FormatFloat(x.Revenue, 'f', 6, 64), opt(x.CostPerCall), opt(x.CPA), opt(x.CallRate), opt(x.CloseRate),
+			strconv.FormatInt(x.UniqueCalls, 10), strconv.FormatInt(x.RepeatCalls, 10),
+			opt(x.MeanValueCPM), opt(x.MeanBidCPM), opt(x.MeanClearingCPM)})
 	}
 	for _, x := range r.Rows {
 		line(x)

@@ -64,7 +64,7 @@ func TestBidCountersSurviveRestart(t *testing.T) {
 		if i%3 == 0 {
 			pubID = "pub-2"
 		}
-		f1.Bid(Key{Hour: at.Unix() / 3600, Campaign: "c1", Publisher: pubID, Exchange: "ex-a"}, "mortgage", at.UnixNano())
+		f1.Bid(Key{Hour: at.Unix() / 3600, Campaign: "c1", Publisher: pubID, Exchange: "ex-a"}, "mortgage", 0, 0, at.UnixNano())
 	}
 	for range 12 {
 		f1.Seen("mortgage", at.UnixNano()) // seen, not bid

@@ -141,7 +141,9 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		Channels:      a.channels,
 		Feedback:      bidder.FeedbackParts{HitRates: a.feedback.HitRates(), Pacer: a.feedback.Pacer(), TrafficFilter: a.traffic, BidRecorder: a.feedback},
 		Participation: a.feedback.Pacer(),
-		Publisher:     own,
+		// Exchanges are priced by the calls their impressions bring (hitrate/exchange.go).
+		ExchangeFactors: a.feedback.HitRates(),
+		Publisher:       own,
 	}, log)
 	if err != nil {
 		a.abort()
