@@ -106,29 +106,38 @@ func (p *Pools) quarantine(t int64) {
 			fresh := 0
 			maxFresh := min(quarantineFresh, int(s.count[stFree])/8)
 			for i := s.lists[stFree].head; i >= 0; {
-				e := &p.entries[i]
-				next := e.next
-				expiredHold := e.flags&fData != 0 && e.flags&fLeased == 0
-				neverUsed := p.replayed[i/64]&(1<<(i%64)) == 0
-				if expiredHold || (neverUsed && fresh < maxFresh) {
-					if neverUsed {
-						fresh++
-						e.flags = fHoldLogged
-					}
-					s.remove(p.entries, i)
-					e.reservedAt = t
-					s.insertSorted(p.entries, stHeld, i)
-					s.quarantined++
-					// Logged, so the next process knows this process never
-					// handed the number out and quarantines the entries
-					// after it instead.
-					p.publishLease(s, i, "")
-				}
+				next := p.entries[i].next
+				p.holdBack(s, i, t, &fresh, maxFresh)
 				i = next
 			}
 			s.mu.Unlock()
 		}
 	}
+}
+
+// holdBack quarantines free or parked entry i of shard s (locked) when it
+// is a hold that expired, or a never-used number while fewer than maxFresh
+// of those were taken (fresh counts them): it is held with no reservation
+// for one hold time, and logged, so the next owner knows this process never
+// handed it out and quarantines the entries after it instead. It reports
+// whether i was held back.
+func (p *Pools) holdBack(s *shard, i int32, t int64, fresh *int, maxFresh int) bool {
+	e := &p.entries[i]
+	expiredHold := e.flags&fData != 0 && e.flags&fLeased == 0
+	neverUsed := p.replayed[i/64]&(1<<(i%64)) == 0
+	if !expiredHold && (!neverUsed || *fresh >= maxFresh) {
+		return false
+	}
+	if neverUsed {
+		*fresh++
+		e.flags = fHoldLogged
+	}
+	s.remove(p.entries, i)
+	e.reservedAt = t
+	s.insertSorted(p.entries, stHeld, i)
+	s.quarantined++
+	p.publishLease(s, i, "")
+	return true
 }
 
 // LogHolds writes every hold not yet in the lease log, oldest first, so a

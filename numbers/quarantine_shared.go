@@ -98,25 +98,9 @@ func (p *Pools) quarantineGainedLocked(o *ownership) {
 			// there, as on the previous owner's free list.
 			for _, st := range [...]state{stParked, stFree} {
 				for i := s.lists[st].head; i >= 0; {
-					e := &p.entries[i]
-					next := e.next
-					if has(i) {
-						expiredHold := e.flags&fData != 0 && e.flags&fLeased == 0
-						neverUsed := p.replayed[i/64]&(1<<(i%64)) == 0
-						if expiredHold || (neverUsed && fresh < maxFresh) {
-							if neverUsed {
-								fresh++
-								e.flags = fHoldLogged
-							}
-							s.remove(p.entries, i)
-							e.reservedAt = t
-							s.insertSorted(p.entries, stHeld, i)
-							s.quarantined++
-							n++
-							// Logged, so whoever owns the number next sees
-							// that it was never handed out by this process.
-							p.publishLease(s, i, "")
-						}
+					next := p.entries[i].next
+					if has(i) && p.holdBack(s, i, t, &fresh, maxFresh) {
+						n++
 					}
 					i = next
 				}
