@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Defaults applied by New (and by Config.withDefaults) to zero fields.
+// Defaults applied by New (and by Config.SetDefaults) to zero fields.
 const (
 	DefaultHold              = 15 * time.Second
 	DefaultLease             = 30 * time.Minute
@@ -262,8 +262,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// withDefaults returns a copy with zero fields set to their defaults.
-func (c Config) withDefaults() Config {
+// SetDefaults sets zero fields to their defaults. The pools are copied
+// first, so a caller's Pools slice is never written.
+func (c *Config) SetDefaults() {
 	pools := make([]PoolConfig, len(c.Pools))
 	copy(pools, c.Pools)
 	for i := range pools {
@@ -304,5 +305,4 @@ func (c Config) withDefaults() Config {
 	if c.LeaseLogStall == 0 {
 		c.LeaseLogStall = DefaultLeaseLogStall
 	}
-	return c
 }

@@ -369,7 +369,7 @@ func New(cfg Config, pub Publisher, log zerolog.Logger) (*Pools, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("numbers config is invalid: %w", err)
 	}
-	cfg = cfg.withDefaults()
+	cfg.SetDefaults()
 	var inst [8]byte
 	_, _ = rand.Read(inst[:])
 	p := &Pools{
