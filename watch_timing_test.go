@@ -1,6 +1,6 @@
 // Wall-clock assertions, outside the default test run:
 //
-//	go test -tags timing -count=1 ./capacity ./bench ./events ./
+//	go test -tags timing -count=1 ./capacity ./bench ./
 
 //go:build timing
 

@@ -2,7 +2,7 @@
 // queueing, find-max against a server of known speed). They are not part of
 // the default test run, where a shared machine makes them flaky; run them with
 //
-//	go test -tags timing -count=1 ./capacity ./bench ./events ./
+//	go test -tags timing -count=1 ./capacity ./bench ./
 
 //go:build timing
 

@@ -1,7 +1,7 @@
 // Timing assertions (p99 latency, events/s) on wall-clock time: they are not
 // part of the default test run (a shared machine makes them flaky) and run with
 //
-//	go test -tags timing -count=1 ./capacity ./bench ./events ./
+//	go test -tags timing -count=1 ./capacity ./bench ./
 //
 // The race detector slows this path 5-20x, so they are also off under -race.
 // The deadman's behaviour is covered, race-checked, by model_test.go.
