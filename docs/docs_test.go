@@ -27,6 +27,7 @@ var schemaOf = map[string]string{
 	events.TopicLeases:      "lease",
 	events.TopicImpressions: "impression",
 	events.TopicBids:        "bids",
+	events.TopicSchedule:    "schedule",
 }
 
 var exampleRE = regexp.MustCompile("(?s)<!-- example: ([a-z-]+) -->\n```json\n(.*?)\n```")
