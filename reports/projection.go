@@ -64,8 +64,8 @@ func HitRateDelays(h Arrivals) func(skill string) forecast.CDF {
 
 // projWinLocked keeps a win of skill at `at`, expected to bring contacts.
 func (f *Reports) projWinLocked(skill string, at time.Time, contacts float64) {
-	if f.proj.delay == nil || !(contacts > 0) {
-		return
+	if f.proj.delay == nil || !(contacts > 0) || at.Before(f.clock().Add(-winHorizon)) {
+		return // an old win replayed at start brings no more contacts
 	}
 	if f.proj.wins == nil {
 		f.proj.wins = map[string][]bucketWin{}
@@ -89,13 +89,14 @@ func (f *Reports) projWinLocked(skill string, at time.Time, contacts float64) {
 
 // projectLocked returns skill's projection for the projectIntervals demand
 // intervals from `from`, the interval just closed having won wins bringing
-// contacts; nil without a learned delay. It drops the wins past winHorizon.
+// contacts; nil without a learned delay. It drops the wins older than
+// winHorizon.
 func (f *Reports) projectLocked(skill string, from time.Time, wins int64, contacts float64) []events.Projected {
 	if f.proj.delay == nil {
 		return nil
 	}
 	ws := f.proj.wins[skill]
-	cut := from.Add(-winHorizon).UnixNano()
+	cut := f.clock().Add(-winHorizon).UnixNano()
 	drop := sort.Search(len(ws), func(i int) bool { return ws[i].start >= cut })
 	ws = append(ws[:0], ws[drop:]...)
 	if f.proj.wins != nil {

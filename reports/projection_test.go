@@ -137,3 +137,23 @@ func TestHitRateDelays(t *testing.T) {
 		t.Fatal("the adapter does not read Delay.At")
 	}
 }
+
+// Wins older than winHorizon are not kept (a replay at start), and kept
+// ones are dropped once past it.
+func TestProjectionKeepsOnlyWinsInFlight(t *testing.T) {
+	r, _, now := newTest(t, Config{DemandInterval: time.Minute})
+	r.SetDelays(func(string) forecast.CDF { return forecast.EmpiricalCDF([]time.Duration{time.Minute}) })
+	r.Tick(*now)
+	k := Key{Hour: now.Unix() / 3600, Campaign: "c"}
+	r.Win(k, "mortgage", 1, "USD", now.Add(-3*time.Hour), 0.5, 0.2)
+	r.Win(k, "mortgage", 1, "USD", *now, 0.5, 0.2)
+	r.Win(k, "mortgage", 1, "USD", now.Add(time.Second), 0.5, 0.2) // the same 10-second bucket
+	if ws := r.proj.wins["mortgage"]; len(ws) != 1 || ws[0].contacts != 1 {
+		t.Fatalf("kept %+v, want one bucket of 1 contact", ws)
+	}
+	*now = now.Add(winHorizon + time.Minute)
+	r.Tick(*now)
+	if ws := r.proj.wins["mortgage"]; len(ws) != 0 {
+		t.Fatalf("kept %+v past the horizon", ws)
+	}
+}
