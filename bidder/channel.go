@@ -8,6 +8,7 @@ import (
 	"github.com/callbid/callbid/channel"
 	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/numbers"
+	"github.com/callbid/callbid/openrtb"
 )
 
 // ChannelConfig is one contact channel a campaign may invite to besides a
@@ -136,7 +137,12 @@ func channelCampaigns(p string, voice *campaign, cc *CampaignConfig, res Reserve
 		c.pool = idx
 		c.baseCPM *= mult
 		c.valueCallRate *= mult
-		c.natives = nil // native chat invitations: see creative.AppendChannelNativeMarkup (not wired yet)
+		// A native invitation (title and link) wherever the campaign has a
+		// native phone creative; the title is the channel's, or its default.
+		c.natives = nil
+		for _, n := range voice.natives {
+			c.natives = append(c.natives, creative{id: n.id + "-" + ch.String(), title: chc.Title})
+		}
 		c.banners = make([]creative, 0, len(voice.banners))
 		for _, b := range voice.banners {
 			k := creative{id: b.id + "-" + ch.String(), w: b.w, h: b.h, title: chc.Title}
@@ -195,4 +201,42 @@ func markupVars(c *campaign, res *numbers.Reservation) ad.TemplateVars {
 		return ad.TemplateVars{E164: res.E164, Ext: res.Ext, CampaignID: c.id}
 	}
 	return ad.TemplateVars{Key: res.E164, Action: &c.chn.action, CampaignID: c.id}
+}
+
+// supported reports whether the bidder can answer imp at all: a banner, a
+// native imp with the phone asset, or — when a campaign has a chat, sms or
+// callback native creative — one with a title asset. The loop runs only
+// for native imps without a phone asset.
+func (s *snapshot) supported(imp *openrtb.Imp) bool {
+	if impSupported(imp) {
+		return true
+	}
+	if !imp.Native || !imp.NativeHasTitle {
+		return false
+	}
+	for _, c := range s.campaigns {
+		if c.chn != nil && c.chn.ch != channel.Voice && len(c.natives) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// nativeFits reports whether c's native creative fits imp: the phone asset
+// for a call, the title asset for an invitation to chat, text or call back.
+func nativeFits(c *campaign, imp *openrtb.Imp) bool {
+	ch := channel.Voice
+	if c.chn != nil {
+		ch = c.chn.ch
+	}
+	return ad.NativeFits(ch, imp)
+}
+
+// appendNative renders c's native markup: the phone asset for a call, the
+// title linking to the action URL with the key otherwise.
+func appendNative(dst []byte, c *campaign, imp *openrtb.Imp, title string, v *ad.TemplateVars) []byte {
+	if c.chn == nil || c.chn.ch == channel.Voice {
+		return ad.AppendNativeMarkup(dst, imp, title, v)
+	}
+	return ad.AppendChannelNativeMarkup(dst, imp, c.chn.ch, title, v)
 }

@@ -39,3 +39,26 @@ func TestAllocsChatBid(t *testing.T) {
 		t.Errorf("chat decision: %v allocs, want 0", n)
 	}
 }
+
+// TestAllocsChatNative: the native chat invitation allocates nothing either.
+func TestAllocsChatNative(t *testing.T) {
+	l := newChannelLoop(t, []ChannelConfig{{Channel: "chat", Pool: "chat-keys", ActionURL: "https://chat.example.com/s?k={{key}}"}},
+		newFakeReserver(0, "pool-mortgage", "chat-keys"))
+	voiceQueued(l)
+	d := &decision{}
+	s := l.b.snap.Load()
+	req, ex := nativeReq(false), s.exchange([]byte("x"))
+	l.b.decide(d, s, req, ex, l.now)
+	if len(d.Bids) != 1 || !strings.Contains(string(d.Bids[0].AdM), "chat.example.com") {
+		t.Fatalf("no native chat bid: %+v", d.Result)
+	}
+	n := testing.AllocsPerRun(100, func() {
+		l.b.decide(d, s, req, ex, l.now)
+		if len(d.Bids) != 1 {
+			t.Fatalf("no bid: %v", d.Cause)
+		}
+	})
+	if n != 0 {
+		t.Errorf("native chat decision: %v allocs, want 0", n)
+	}
+}

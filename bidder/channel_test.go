@@ -56,7 +56,7 @@ func newChannelLoop(t *testing.T, chans []ChannelConfig, res Reserver) *channelL
 	cfg := baseConfig()
 	c := cfg.Campaigns[0]
 	c.Skill = SkillConfig{Name: "mortgage"}
-	c.Creatives = c.Creatives[:1] // the 300×250 call banner
+	c.Creatives = []CreativeConfig{c.Creatives[0], c.Creatives[2]} // the 300×250 call banner and the native one
 	c.Channels = chans
 	cfg.Campaigns = []CampaignConfig{c}
 	if res == nil {

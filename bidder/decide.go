@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/capacity"
-	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/numbers"
 	"github.com/callbid/callbid/openrtb"
@@ -255,7 +254,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 	supported := false
 	for i := range req.Imps {
-		if impSupported(&req.Imps[i]) {
+		if s.supported(&req.Imps[i]) { // channel.go: also native invitations to chat
 			supported = true
 			break
 		}
@@ -304,13 +303,13 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 
 	for i := range req.Imps {
 		imp := &req.Imps[i]
-		if !impSupported(imp) {
+		if !s.supported(imp) {
 			continue
 		}
 		if len(d.Bids) >= srv.MaxBidsPerRequest {
 			// Each bid holds a number: a request with hundreds of imps must
 			// not take hundreds of them.
-			b.m.impsCapped.Add(float64(countSupported(req.Imps[i:])))
+			b.m.impsCapped.Add(float64(s.countSupported(req.Imps[i:])))
 			break
 		}
 		var ok bool
@@ -387,10 +386,10 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 }
 
-func countSupported(imps []openrtb.Imp) int {
+func (s *snapshot) countSupported(imps []openrtb.Imp) int {
 	n := 0
 	for i := range imps {
-		if impSupported(&imps[i]) {
+		if s.supported(&imps[i]) {
 			n++
 		}
 	}
@@ -624,7 +623,7 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 	mtype, w, h := int(openrtb2.MarkupBanner), cr.w, cr.h
 	escaped := false
 	if p.native {
-		d.buf = ad.AppendNativeMarkup(d.buf, imp, cr.title, &vars)
+		d.buf = appendNative(d.buf, c, imp, cr.title, &vars) // channel.go
 		mtype, w, h = int(openrtb2.MarkupNative), 0, 0
 	} else {
 		// Rendered pre-escaped: the banner's HTML is escaped once at config
@@ -709,7 +708,7 @@ func fitCreative(c *campaign, imp *openrtb.Imp) (*creative, bool) {
 			}
 		}
 	}
-	if imp.Native && imp.NativeHasPhone && len(c.natives) > 0 {
+	if len(c.natives) > 0 && nativeFits(c, imp) { // channel.go: a phone asset, or a title for chat/sms/callback
 		return &c.natives[0], true
 	}
 	return nil, false

@@ -27,6 +27,7 @@ var schemaOf = map[string]string{
 	events.TopicLeases:      "lease",
 	events.TopicImpressions: "impression",
 	events.TopicBids:        "bids",
+	events.TopicSchedule:    "schedule",
 }
 
 var exampleRE = regexp.MustCompile("(?s)<!-- example: ([a-z-]+) -->\n```json\n(.*?)\n```")
@@ -226,7 +227,9 @@ func TestOwnRecordEncodersMatchSchemas(t *testing.T) {
 		Demand: []events.TallyDemand{{Skill: "mortgage", Start: at.Unix() - 300, Seen: 912, Bids: 201}}}
 	demand := events.Demand{Skill: "mortgage", IntervalStart: at.Add(-15 * time.Minute), IntervalEnd: at, RequestsSeen: 912,
 		Bids: 201, Wins: 40, Spend: events.Money{AmountMicros: 412_000_000, Currency: "USD"}, ProjectedCalls: 62.4,
-		ProjectedQualifiedCalls: 41.1, CommittedCallsPerMin: 3.9, PacingMultiplier: 0.82}
+		ProjectedQualifiedCalls: 41.1, CommittedCallsPerMin: 3.9, PacingMultiplier: 0.82,
+		Projection: []events.Projected{{IntervalStart: at, IntervalEnd: at.Add(15 * time.Minute), Calls: 60.2},
+			{Channel: "chat", IntervalStart: at, IntervalEnd: at.Add(15 * time.Minute), Calls: 4.5}}}
 	imp := events.Impression{BidID: "b-1", Kind: events.ImpressionBill, CampaignID: "mortgage-refi", PublisherID: "pub-1",
 		Exchange: "demo", Skill: "mortgage", PriceMicros: 12_500_000, Currency: "USD", At: at, IPHash: 1<<63 + 12345}
 	for _, c := range []struct {

@@ -142,6 +142,28 @@ func AppendDemand(b []byte, d *Demand) []byte {
 	b = appendFloat(b, "committed_calls_per_min", d.CommittedCallsPerMin)
 	b = appendFloat(b, "pacing_multiplier", d.PacingMultiplier)
 	b = appendInt(b, "records_dropped", d.RecordsDropped)
+	if len(d.Projection) > 0 {
+		b = append(b, `,"projection":[`...)
+		for i := range d.Projection {
+			p := &d.Projection[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			if p.Channel != "" {
+				b = append(b, `"channel":`...)
+				b = jsonw.AppendString(b, p.Channel)
+				b = append(b, ',')
+			}
+			b = append(b, `"interval_start":"`...)
+			b = p.IntervalStart.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+			b = appendTime(b, "interval_end", p.IntervalEnd)
+			b = appendFloat(b, "calls", p.Calls)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 

@@ -146,6 +146,24 @@ type Demand struct {
 	CommittedCallsPerMin float64 `json:"committed_calls_per_min"`
 	PacingMultiplier     float64 `json:"pacing_multiplier"`
 	RecordsDropped       int64   `json:"records_dropped"` // seen/bid counts lost in this interval
+	// Projection is the contacts expected in each of the coming intervals
+	// (from interval_end on), from the wins still in flight, the pace of
+	// winning now and the learned delay from win to contact (package
+	// forecast). Optional: records written before it have none.
+	Projection []Projected `json:"projection,omitempty"`
+}
+
+// MaxProjected bounds a Demand's projection entries.
+const MaxProjected = 96
+
+// Projected is the contacts expected over one coming interval. Channel is
+// voice, chat, sms or callback, or empty for the contacts of every channel
+// of the skill (impressions do not yet say which channel they bought).
+type Projected struct {
+	Channel       string    `json:"channel,omitempty"`
+	IntervalStart time.Time `json:"interval_start"`
+	IntervalEnd   time.Time `json:"interval_end"`
+	Calls         float64   `json:"calls"`
 }
 
 // Check reports why d is not a usable demand record, as a *BadEvent.
@@ -161,6 +179,22 @@ func (d *Demand) Check(l Limits) error {
 		return bad(ReasonNegativeValue, "a projection or the pacing multiplier is negative or not finite")
 	case d.IntervalEnd.Before(d.IntervalStart):
 		return bad(ReasonTimeOutOfRange, "interval_end is before interval_start")
+	case len(d.Projection) > MaxProjected:
+		return bad(ReasonTooLong, "%d projection entries is more than %d", len(d.Projection), MaxProjected)
+	}
+	for i := range d.Projection {
+		p := &d.Projection[i]
+		switch {
+		case !finite(p.Calls):
+			return bad(ReasonNegativeValue, "projection[%d].calls is negative or not finite", i)
+		case p.IntervalEnd.Before(p.IntervalStart):
+			return bad(ReasonTimeOutOfRange, "projection[%d].interval_end is before its interval_start", i)
+		}
+		switch p.Channel {
+		case "", "voice", "chat", "sms", "callback":
+		default:
+			return bad(ReasonUnknownKind, "projection[%d].channel %q is not voice, chat, sms or callback", i, clip(p.Channel))
+		}
 	}
 	if err := l.checkTime("interval_start", d.IntervalStart); err != nil {
 		return err

@@ -136,7 +136,9 @@ func TestTallyAndDemandRoundTrip(t *testing.T) {
 	}
 	d := Demand{Skill: "mortgage", IntervalStart: at, IntervalEnd: at.Add(time.Minute), RequestsSeen: 100, Bids: 40, Wins: 3,
 		Spend: Money{AmountMicros: 4_500_000, Currency: "USD"}, ProjectedCalls: 1.25, ProjectedQualifiedCalls: 1e-7,
-		CommittedCallsPerMin: 3e21, PacingMultiplier: 0.8, RecordsDropped: 0}
+		CommittedCallsPerMin: 3e21, PacingMultiplier: 0.8, RecordsDropped: 0,
+		Projection: []Projected{{IntervalStart: at.Add(time.Minute), IntervalEnd: at.Add(2 * time.Minute), Calls: 0.5},
+			{Channel: "chat", IntervalStart: at.Add(2 * time.Minute), IntervalEnd: at.Add(3 * time.Minute), Calls: 2}}}
 	b := AppendDemand(nil, &d)
 	var gotD Demand
 	if err := DecodeDemand(b, &gotD); err != nil || !reflect.DeepEqual(gotD, d) {
@@ -146,6 +148,19 @@ func TestTallyAndDemandRoundTrip(t *testing.T) {
 	var viaJSON Demand
 	if err := json.Unmarshal(b, &viaJSON); err != nil || !reflect.DeepEqual(viaJSON, d) {
 		t.Errorf("encoding/json: %+v (%v)", viaJSON, err)
+	}
+	// A record without a projection (an older writer) still reads; a bad entry does not.
+	old := d
+	old.Projection = nil
+	if b := AppendDemand(nil, &old); bytes.Contains(b, []byte("projection")) || DecodeDemand(b, &gotD) != nil {
+		t.Errorf("demand without projection: %s", b)
+	}
+	for _, p := range []Projected{{Calls: -1}, {Channel: "fax"}, {IntervalStart: at.Add(time.Minute), IntervalEnd: at}} {
+		bad := d
+		bad.Projection = []Projected{p}
+		if err := DecodeDemand(AppendDemand(nil, &bad), &gotD); err == nil {
+			t.Errorf("projection %+v accepted", p)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,19 @@ func TestDecodeCallChannel(t *testing.T) {
 	}
 	if ev.Channel != "chat" {
 		t.Fatalf("channel %q", ev.Channel)
+	}
+}
+
+// cc.schedule.v1 is one of callbid's topics (seeded, documented, compacted),
+// but checked at start only when schedules are read.
+func TestScheduleTopicOptional(t *testing.T) {
+	if !slices.Contains(AllTopics, TopicSchedule) || !Compacted(TopicSchedule) {
+		t.Fatal("cc.schedule.v1 is not in AllTopics, compacted")
+	}
+	if slices.Contains(Required(false), TopicSchedule) || !slices.Contains(Required(true), TopicSchedule) {
+		t.Fatal("Required does not follow capacity.channels.schedules")
+	}
+	if len(Required(true)) != len(AllTopics) || len(Required(false)) != len(AllTopics)-1 {
+		t.Fatalf("Required(true) %v, Required(false) %v", Required(true), Required(false))
 	}
 }

@@ -20,17 +20,31 @@ const (
 )
 
 // AllTopics lists every topic callbid reads or writes; the embedded broker
-// seeds them all and callbid checks them at start.
+// seeds them all. callbid checks at start the ones Required names.
 var AllTopics = []string{
 	TopicAgentState, TopicCall, TopicOutcome,
 	TopicAttribution, TopicDemand, TopicLeases, TopicImpressions, TopicBids,
+	TopicSchedule,
+}
+
+// Required lists the topics callbid checks at start: AllTopics, less
+// cc.schedule.v1 unless schedules are read (capacity.channels.schedules),
+// so a cluster without a workforce-management feed still starts.
+func Required(schedules bool) []string {
+	out := make([]string, 0, len(AllTopics))
+	for _, t := range AllTopics {
+		if t != TopicSchedule || schedules {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // compacted are the topics holding the latest record per key; created with
 // cleanup.policy=compact.
-var compacted = map[string]bool{TopicAgentState: true, TopicLeases: true, TopicOutcome: true}
+var compacted = map[string]bool{TopicAgentState: true, TopicLeases: true, TopicOutcome: true, TopicSchedule: true}
 
 // Compacted reports whether topic keeps only the latest record per key
-// (cleanup.policy=compact): agent state per agent, leases per number and
-// outcomes per call.
+// (cleanup.policy=compact): agent state per agent, leases per number,
+// outcomes per call and schedules per agent or skill.
 func Compacted(topic string) bool { return compacted[topic] }

@@ -122,6 +122,7 @@ func New(cfg Config, campaigns []Campaign, headroom pacing.Headroom, pub Publish
 	}
 	f.reports.SetClock(func() time.Time { return f.clock() })
 	f.reports.CountDropped(f.st.recordsDropped.Load)
+	f.reports.SetDelays(reports.HitRateDelays(f.hit))
 	f.reports.SetSkills(skillsOf(campaigns))
 	f.setCampaigns(campaigns)
 	return f, nil

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/jsonw"
 	"github.com/callbid/callbid/numbers"
 	"github.com/valyala/fasthttp"
@@ -57,11 +58,7 @@ func parseCallBody(ps *fastjson.Parser, body []byte, r *numbers.CallRequest) err
 	if r.CallID, err = str("call_id", true, 256); err != nil {
 		errs = append(errs, err)
 	}
-	if r.DNIS, err = str("dnis", true, 32); err != nil {
-		errs = append(errs, err)
-	} else if !numbers.ValidE164(string(r.DNIS)) {
-		errs = append(errs, fmt.Errorf("dnis %q is not an E.164 number", r.DNIS))
-	}
+	errs = append(errs, parseTarget(str, r)...)
 	if r.Ext, err = str("ext", false, 9); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -87,6 +84,52 @@ func parseCallBody(ps *fastjson.Parser, body []byte, r *numbers.CallRequest) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// parseTarget reads what the contact was addressed to into r.DNIS: the
+// number dialled (dnis, E.164), or the tracking key of a chat, sms or
+// callback pool (key, or dnis with channel chat, sms or callback). A key
+// is attributed exactly like a number: numbers looks it up among the
+// pools' entries. A non-E.164 dnis without a channel stays an error, so a
+// voice platform's badly formatted number is not taken for a key.
+func parseTarget(str func(string, bool, int) ([]byte, error), r *numbers.CallRequest) []error {
+	var errs []error
+	ch := channel.Voice
+	name, err := str("channel", false, 16)
+	if err != nil {
+		errs = append(errs, err)
+	} else if len(name) > 0 {
+		var ok bool
+		if ch, ok = channel.Parse(string(name)); !ok {
+			errs = append(errs, fmt.Errorf("channel %q is not %s", name, channel.Names))
+		}
+	}
+	key, err := str("key", false, 32)
+	if err != nil {
+		return append(errs, err)
+	}
+	if r.DNIS, err = str("dnis", len(key) == 0, 32); err != nil {
+		return append(errs, fmt.Errorf("%w (or key, the tracking key of a chat, sms or callback)", err))
+	}
+	switch {
+	case len(key) > 0 && len(r.DNIS) > 0:
+		errs = append(errs, errors.New("give dnis or key, not both"))
+	case len(key) > 0:
+		r.DNIS = key
+		if !numbers.ValidKey(string(key)) {
+			errs = append(errs, fmt.Errorf("key %q is not a tracking key (1-32 letters, digits, '-' or '_')", key))
+		} else if ch == channel.Voice && len(name) > 0 {
+			errs = append(errs, errors.New("a tracking key is for channel chat, sms or callback, not voice"))
+		}
+	case numbers.ValidE164(string(r.DNIS)):
+		if ch != channel.Voice {
+			errs = append(errs, fmt.Errorf("channel %s needs a tracking key, not the number %q", ch, r.DNIS))
+		}
+	case ch != channel.Voice && numbers.ValidKey(string(r.DNIS)):
+	default:
+		errs = append(errs, fmt.Errorf("dnis %q is not an E.164 number (a tracking key needs channel chat, sms or callback, or the key field)", r.DNIS))
+	}
+	return errs
 }
 
 // serveCalls serves POST /v1/calls.

@@ -227,3 +227,50 @@ func BenchmarkHandleCalls(b *testing.B) {
 		}
 	}
 }
+
+// A chat started from a tracking key is attributed through /v1/calls like a
+// call: by key, or by dnis with its channel; once per call_id (a repeat gets
+// the same answer), and a reused call_id for another key is a new contact.
+func TestCallsTrackingKey(t *testing.T) {
+	p := newPools(t, numbers.Config{CallsToken: "tok", Pools: []numbers.PoolConfig{{
+		ID: "chat", Channel: "chat", Keys: numbers.KeysConfig{Prefix: "CH", Count: 4},
+		Hold: 15 * time.Second, Lease: 30 * time.Minute, Cooldown: 30 * time.Minute,
+	}}})
+	at := time.Now().Add(-time.Minute)
+	r1, r2 := leaseOne(t, p, 1, at), leaseOne(t, p, 2, at)
+	started := at.Add(30 * time.Second).Format(time.RFC3339Nano)
+	byKey := fmt.Sprintf(`{"call_id":"s1","key":%q,"channel":"chat","started_at":%q}`, r1.E164, started)
+	code, a, raw := doCall(t, p, "tok", byKey)
+	if code != 200 || a.Match != numbers.MatchExact || a.Attribution == nil || a.Attribution.BidID != "bid-1" {
+		t.Fatalf("by key: %d %s", code, raw)
+	}
+	if _, _, again := doCall(t, p, "tok", byKey); again != raw {
+		t.Fatalf("repeat answered %s, want %s", again, raw)
+	}
+	byDNIS := fmt.Sprintf(`{"call_id":"s2","dnis":%q,"channel":"chat","started_at":%q}`, r2.E164, started)
+	if code, a, raw := doCall(t, p, "tok", byDNIS); code != 200 || a.Match != numbers.MatchExact || a.Attribution.BidID != "bid-2" {
+		t.Fatalf("by dnis and channel: %d %s", code, raw)
+	}
+	// s1 again, now for the other key: a new contact (found in its cooldown), not s1's answer.
+	reused := fmt.Sprintf(`{"call_id":"s1","key":%q,"started_at":%q}`, r2.E164, started)
+	if code, a, raw := doCall(t, p, "tok", reused); code != 200 || a.Match != numbers.MatchCooldown || a.Attribution.BidID != "bid-2" {
+		t.Fatalf("reused call_id: %d %s", code, raw)
+	}
+	st := p.Stats()
+	if st.Calls[numbers.MatchExact] != 2 || st.DuplicateCalls != 1 || st.ReusedCallIDs != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	for _, c := range []struct{ body, msg string }{
+		{`{"call_id":"a","dnis":"CH00"}`, `dnis "CH00" is not an E.164 number (a tracking key needs channel`},
+		{`{"call_id":"a","key":"CH00","dnis":"+18005550100"}`, "dnis or key, not both"},
+		{`{"call_id":"a","key":"CH 00"}`, "is not a tracking key"},
+		{`{"call_id":"a","key":"CH00","channel":"voice"}`, "not voice"},
+		{`{"call_id":"a","dnis":"+18005550100","channel":"chat"}`, "needs a tracking key"},
+		{`{"call_id":"a","key":"CH00","channel":"fax"}`, `channel "fax" is not voice, chat, sms or callback`},
+		{`{"call_id":"a"}`, "dnis is required (or key"},
+	} {
+		if code, a, raw := doCall(t, p, "tok", c.body); code != 400 || !strings.Contains(a.Error, c.msg) {
+			t.Errorf("%s: %d %s, want 400 with %q", c.body, code, raw, c.msg)
+		}
+	}
+}

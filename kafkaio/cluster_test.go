@@ -33,7 +33,7 @@ func TestCheckTopicsMissing(t *testing.T) {
 	cfg.Topics.ReplicationFactor = 3
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := CheckTopics(ctx, cfg, events.AllTopics, zerolog.Nop())
+	err := CheckTopics(ctx, cfg, events.Required(false), zerolog.Nop()) // cc.schedule.v1 is not required then
 	var mt *MissingTopicsError
 	if !errors.As(err, &mt) {
 		t.Fatalf("CheckTopics = %v, want *MissingTopicsError", err)
@@ -132,7 +132,9 @@ func TestClusterCheckMissingThenCreated(t *testing.T) {
 	defer b.Close()
 	cfg := testConfig(b.Addr())
 	var logs syncBuf
-	cc := NewClusterCheck(cfg, events.AllTopics, zerolog.New(&logs))
+	// What callbid checks with capacity.channels.schedules off: a missing
+	// cc.schedule.v1 is not a missing topic then.
+	cc := NewClusterCheck(cfg, events.Required(false), zerolog.New(&logs))
 	cc.RecheckEvery = 20 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	if err := cc.RegisterMetrics(reg); err != nil {
@@ -151,14 +153,14 @@ func TestClusterCheckMissingThenCreated(t *testing.T) {
 		return strings.Contains(why, "kafka topics missing")
 	})
 	_, why := cc.Ready()
-	if !strings.Contains(why, "callbid.leases.v1") || !strings.Contains(why, "kafka-topics.sh") {
+	if !strings.Contains(why, "callbid.leases.v1") || !strings.Contains(why, "kafka-topics.sh") || strings.Contains(why, events.TopicSchedule) {
 		t.Errorf("readiness reason %q does not name the topic and the command", why)
 	}
 	if n := gauge(t, reg, "callbid_kafka_topics_missing"); n != 5 {
 		t.Errorf("callbid_kafka_topics_missing = %v, want 5", n)
 	}
 	// The operator creates them; the re-check clears readiness.
-	if err := EnsureTopics(ctx, cfg, events.AllTopics...); err != nil {
+	if err := EnsureTopics(ctx, cfg, events.Required(false)...); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "ready once the topics exist", func() bool { ok, _ := cc.Ready(); return ok })

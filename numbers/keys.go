@@ -51,15 +51,16 @@ func (p *PoolConfig) badEntry(n string) string {
 		}
 		return ""
 	}
-	if !validKey(n) {
+	if !ValidKey(n) {
 		return fmt.Sprintf("is not a tracking key (1-%d letters, digits, '-' or '_')", maxKeyBytes)
 	}
 	return ""
 }
 
-// validKey: keys go into URLs and sms bodies unescaped, and must never be
-// mistaken for a number.
-func validKey(s string) bool {
+// ValidKey reports whether s can be a tracking key: 1–32 letters, digits,
+// '-' or '_'. Keys go into URLs and sms bodies unescaped, and must never be
+// mistaken for a number (no '+').
+func ValidKey(s string) bool {
 	if len(s) == 0 || len(s) > maxKeyBytes {
 		return false
 	}

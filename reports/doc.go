@@ -6,7 +6,10 @@
 // and matching requests are on no inbound topic, so a restarted process
 // gets them back by replaying it; a process skips its own records), and the
 // callbid.demand.v1 feed (per skill and interval: requests seen, bids,
-// wins, spend, projected calls, committed calls and the pacing multiplier).
+// wins, spend, projected calls, committed calls, the pacing multiplier, and
+// the contacts projected for the next 4 intervals by forecast.Project from
+// the wins still in flight, kept here in 10-second buckets for 2 h, and the
+// hit-rate model's learned delay, read through SetDelays).
 //
 // It learns nothing and steers nothing: the feed package hands it every
 // bid, seen request, won impression and call contribution (calls are

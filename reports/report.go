@@ -84,6 +84,9 @@ func (f *Reports) Win(k Key, skill string, priceMicros int64, currency string, a
 	if f.currency == "" && currency != "" {
 		f.currency = currency
 	}
+	if skill != "" {
+		f.projWinLocked(skill, at, calls)
+	}
 	if skill == "" || !f.inDemandLocked(at.UnixNano()) {
 		return
 	}
@@ -410,7 +413,8 @@ func (f *Reports) demandLocked(now time.Time) []outMsg {
 		ev := Demand{Skill: s, IntervalStart: d.start.UTC(), IntervalEnd: end.UTC(), RequestsSeen: a.seen, Bids: a.bids,
 			Wins: a.wins, Spend: events.Money{AmountMicros: a.spendCPM / 1000, Currency: f.currency},
 			ProjectedCalls: a.calls, ProjectedQualifiedCalls: a.qual, CommittedCallsPerMin: committed,
-			PacingMultiplier: mult, RecordsDropped: dropped - d.droppedMark}
+			PacingMultiplier: mult, RecordsDropped: dropped - d.droppedMark,
+			Projection: f.projectLocked(s, end, a.wins, a.calls)}
 		out = append(out, outMsg{key: []byte(s), value: events.AppendDemand(nil, &ev)})
 	}
 	d.acc = nil

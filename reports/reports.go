@@ -77,6 +77,7 @@ type Reports struct {
 	currency string
 	skills   []string // sorted
 	demand   demandState
+	proj     projState
 	tally    tallyState
 	intern   map[string]string
 }

@@ -90,7 +90,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 
 	feedCtx, feeds := context.WithCancel(ctx)
 	a.feeds = feeds
-	a.cluster = kafkaio.NewClusterCheck(cfg.Kafka, events.AllTopics, log)
+	a.cluster = kafkaio.NewClusterCheck(cfg.Kafka, events.Required(cfg.Capacity.Channels.Schedules), log)
 	a.goRun(func() { a.cluster.Run(feedCtx) })
 
 	a.producer = kafkaio.NewProducer(cfg.Kafka, log)
