@@ -47,10 +47,11 @@ func newChannelLoop(t *testing.T, chans []ChannelConfig, res Reserver) *channelL
 		t.Fatal(err)
 	}
 	ccfg := capacity.Config{}
-	if err := ccfg.Validate(); err != nil {
+	m, err := capacity.New(ccfg, []string{"mortgage"}, zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
-	l.m = capacity.New(ccfg, []string{"mortgage"}, zerolog.Nop())
+	l.m = m
 	l.m.SetClock(func() time.Time { return l.now })
 	l.ch = capacity.NewChannels(ccfg.Channels, l.m, []string{"mortgage"})
 	cfg := baseConfig()

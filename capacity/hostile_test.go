@@ -214,7 +214,7 @@ func TestHostileAgentRecordsBeforeAndAfterReplay(t *testing.T) {
 
 	wantBad := map[string]uint64{events.ReasonSeqJump: 1, events.ReasonFutureTime: 1, events.ReasonProficiencyOutOfRange: 1, events.ReasonNegativeTTL: 1}
 	for _, run := range []string{"first consumption", "replay after a restart"} {
-		m := New(Config{}, []string{"mortgage"}, zerolog.Nop())
+		m := mustNew(t, Config{}, []string{"mortgage"})
 		c := kafkaio.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})

@@ -43,7 +43,7 @@ func TestKafkaEndToEndLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := New(Config{StaleAfter: time.Second}, []string{"mortgage", "probe"}, zerolog.Nop())
+	m := mustNew(t, Config{StaleAfter: time.Second}, []string{"mortgage", "probe"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var probeSeen atomic.Int64
@@ -236,7 +236,7 @@ func TestKafkaThroughput(t *testing.T) {
 	}
 	defer broker.Close()
 	kcfg := kafkaio.Config{Brokers: []string{broker.Addr()}}
-	m := New(Config{}, benchSkills, zerolog.Nop())
+	m := mustNew(t, Config{}, benchSkills)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cons := kafkaio.NewRecordConsumer[events.AgentState](kcfg, zerolog.Nop(), m.HandleAgentState)

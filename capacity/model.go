@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -145,8 +146,12 @@ type callRec struct {
 }
 
 // New builds a model for the given skills (from the campaigns). cfg is used
-// with defaults for its zero fields; validate it first with Config.Validate.
-func New(cfg Config, skills []string, log zerolog.Logger) *Model {
+// with defaults for its zero fields; an invalid cfg is an error naming the
+// field (Config.Validate).
+func New(cfg Config, skills []string, log zerolog.Logger) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("capacity: %w", err)
+	}
 	cfg.SetDefaults()
 	m := &Model{
 		cfg: cfg,
@@ -167,7 +172,7 @@ func New(cfg Config, skills []string, log zerolog.Logger) *Model {
 	m.SetSkills(skills)
 	m.snap.Store(&snapshot{stale: true})
 	m.builtWith = true
-	return m
+	return m, nil
 }
 
 // SetCommitments sets the source of committed calls (nil = none).

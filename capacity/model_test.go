@@ -10,7 +10,6 @@ import (
 
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
-	"github.com/rs/zerolog"
 )
 
 // fakeClock is the model's injected clock.
@@ -25,7 +24,7 @@ func newTestModel(t testing.TB, cfg Config, skills ...string) (*Model, *fakeCloc
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	m := New(cfg, skills, zerolog.Nop())
+	m := mustNew(t, cfg, skills)
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)}
 	m.now = clk.now
 	return m, clk
@@ -592,7 +591,7 @@ func TestRunReflectsChange(t *testing.T) {
 // an assertion on speed.
 func reflectChanges(t *testing.T) []time.Duration {
 	t.Helper()
-	m := New(Config{RebuildInterval: 20 * time.Millisecond}, []string{"mortgage"}, zerolog.Nop())
+	m := mustNew(t, Config{RebuildInterval: 20 * time.Millisecond}, []string{"mortgage"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})

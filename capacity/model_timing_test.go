@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/kafkaio"
-	"github.com/rs/zerolog"
 )
 
 var benchSkills = []string{"mortgage", "auto", "home", "life", "health", "travel", "energy", "legal", "solar", "medicare"}
@@ -42,7 +41,7 @@ func agentJSON(dst []byte, i int, seq int64, state string) []byte {
 // loadedModel has nAgents agents across the ten bench skills, some calls
 // waiting, and a fresh snapshot, on the real clock.
 func loadedModel(b testing.TB, nAgents int) *Model {
-	m := New(Config{}, benchSkills, zerolog.Nop())
+	m := mustNew(b, Config{}, benchSkills)
 	var buf []byte
 	for i := range nAgents {
 		buf = agentJSON(buf[:0], i, 1, routingStates[i%len(routingStates)])

@@ -86,9 +86,13 @@ func WithClock(now func() time.Time) Option { return func(b *Bridge) { b.now = n
 // backed by the Genesys routing-skills API.
 func WithSkillLookup(l SkillLookup) Option { return func(b *Bridge) { b.skills = l } }
 
-// New builds a bridge over a validated cfg (defaults are applied here).
-func New(cfg Config, sink Sink, log zerolog.Logger, opts ...Option) *Bridge {
+// New builds a bridge (defaults are applied here); an invalid cfg is an
+// error naming the field.
+func New(cfg Config, sink Sink, log zerolog.Logger, opts ...Option) (*Bridge, error) {
 	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	b := &Bridge{
 		cfg: cfg, sink: sink, log: log.With().Str("component", "ccbridge").Logger(), now: time.Now,
 		agents: map[string]*agent{}, calls: map[string]*call{},
@@ -101,7 +105,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, opts ...Option) *Bridge {
 	if b.skills == nil {
 		b.skills = NewCachedSkills(TableSkills(cfg.Genesys.Skills), cfg.Genesys.SkillCacheTTL, b.now)
 	}
-	return b
+	return b, nil
 }
 
 func (b *Bridge) publish(topic, key string, value []byte) {

@@ -143,7 +143,11 @@ func newTestBridge(t *testing.T, yaml string) (*Bridge, *fakeSink, *fakeClock) {
 	}
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
 	sink := &fakeSink{}
-	return New(*cfg, sink, zerolog.Nop(), WithClock(clk.now)), sink, clk
+	br, err := New(*cfg, sink, zerolog.Nop(), WithClock(clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br, sink, clk
 }
 
 func readFile(t *testing.T, name string) []byte {

@@ -96,9 +96,12 @@ type Stats struct {
 }
 
 // New builds a simulator whose simulated clock starts at start (Run uses
-// time.Now()). cfg is defaulted; validate it first.
-func New(cfg Config, start time.Time, log zerolog.Logger) *Sim {
+// time.Now()). cfg is defaulted; an invalid cfg is an error naming the field.
+func New(cfg Config, start time.Time, log zerolog.Logger) (*Sim, error) {
 	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
 	s := &Sim{
 		cfg:   cfg,
 		log:   log.With().Str("component", "ccsim").Logger(),
@@ -129,7 +132,7 @@ func New(cfg Config, start time.Time, log zerolog.Logger) *Sim {
 		}
 	}
 	s.snapshot()
-	return s
+	return s, nil
 }
 
 // Now is the simulated time.

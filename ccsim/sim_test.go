@@ -44,7 +44,7 @@ func runSteps(t *testing.T, cfg Config, steps int, each func(*Sim)) *recorder {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := New(cfg, t0, zerolog.Nop())
+	s := mustSim(t, cfg, t0, zerolog.Nop())
 	r := &recorder{}
 	for range steps {
 		s.Step(r)
@@ -176,7 +176,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestDroppedEventsAreCounted(t *testing.T) {
-	s := New(DemoConfig(), t0, zerolog.Nop())
+	s := mustSim(t, DemoConfig(), t0, zerolog.Nop())
 	r := &recorder{full: true}
 	for range 700 {
 		s.Step(r)
@@ -193,7 +193,7 @@ func TestRunSaysSimulated(t *testing.T) {
 	cfg := DemoConfig()
 	cfg.Speed = 600 // ten simulated minutes per real second
 	cfg.LogEvery = 50 * time.Millisecond
-	s := New(cfg, time.Now(), zerolog.New(zerolog.SyncWriter(&lockedWriter{&logs, &mu})))
+	s := mustSim(t, cfg, time.Now(), zerolog.New(zerolog.SyncWriter(&lockedWriter{&logs, &mu})))
 	r := &recorder{}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -270,7 +270,7 @@ simulator:
 }
 
 func TestRegisterMetrics(t *testing.T) {
-	s := New(DemoConfig(), t0, zerolog.Nop())
+	s := mustSim(t, DemoConfig(), t0, zerolog.Nop())
 	reg := prometheus.NewRegistry()
 	if err := s.RegisterMetrics(reg); err != nil {
 		t.Fatal(err)
@@ -303,4 +303,14 @@ func TestRegisterMetrics(t *testing.T) {
 	if staffed != float64(want) || want == 0 {
 		t.Errorf("staffed gauge sum %v, stats %d", staffed, want)
 	}
+}
+
+// mustSim is New for tests whose config is valid by construction.
+func mustSim(tb testing.TB, cfg Config, start time.Time, log zerolog.Logger) *Sim {
+	tb.Helper()
+	s, err := New(cfg, start, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

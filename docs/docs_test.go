@@ -166,7 +166,10 @@ func (c *capture) topic(t string) [][]byte {
 func TestSimulatorOutputMatchesSchemas(t *testing.T) {
 	cfg := ccsim.DemoConfig()
 	cfg.Shift.LoginSpread = time.Second
-	sim := ccsim.New(cfg, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), zerolog.Nop())
+	sim, err := ccsim.New(cfg, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var pub capture
 	for range 3000 { // enough simulated time for logins, state changes and calls
 		sim.Step(&pub)

@@ -170,7 +170,11 @@ func TestHandlersMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), capacity.New(cfg.Capacity, cfg.Skills(), log), p, log)
+	model, err := capacity.New(cfg.Capacity, cfg.Skills(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), model, p, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -272,7 +272,10 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	if v, err := strconv.ParseFloat(os.Getenv("CL_ACW"), 64); err == nil {
 		capCfg.DefaultAfterCallWork = time.Duration(v * float64(time.Second))
 	}
-	model := capacity.New(capCfg, skillNames, zerolog.Nop())
+	model, err := capacity.New(capCfg, skillNames, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
 	model.SetClock(clock)
 	fcfg := Config{MinTalkTime: time.Second, HitRate: hitrate.Config{PriorStrength: 50, PacingPriorStrength: clPPS}}
 	fcfg.HitRate.TimeToCall.DefaultMean = time.Minute

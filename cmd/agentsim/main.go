@@ -129,7 +129,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		ctx, c = context.WithTimeout(ctx, o.duration)
 		defer c()
 	}
-	sim := ccsim.New(simCfg, time.Now(), log)
+	sim, err := ccsim.New(simCfg, time.Now(), log)
+	if err != nil {
+		return err
+	}
 	sim.Run(ctx, prod)
 
 	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)

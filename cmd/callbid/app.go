@@ -94,7 +94,12 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.goRun(func() { a.cluster.Run(feedCtx) })
 
 	a.producer = kafkaio.NewProducer(cfg.Kafka, log)
-	a.model = capacity.New(cfg.Capacity, cfg.Skills(), log)
+	model, err := capacity.New(cfg.Capacity, cfg.Skills(), log)
+	if err != nil {
+		a.abort()
+		return nil, err
+	}
+	a.model = model
 	a.channels = capacity.NewChannels(cfg.Capacity.Channels, a.model, cfg.Skills())
 	fb, err := feedback.New(cfg.Feedback, cfg.FeedbackCampaigns(), a.model, a.producer, log)
 	if err != nil {
@@ -182,7 +187,11 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	a.goRun(func() { <-feedCtx.Done(); a.traffic.Close() })
 
 	if cfg.Simulator.Enabled {
-		sim := ccsim.New(cfg.Simulator, time.Now(), log)
+		sim, err := ccsim.New(cfg.Simulator, time.Now(), log)
+		if err != nil {
+			a.abort()
+			return nil, err
+		}
 		a.sim = sim
 		log.Warn().Msg("DEMO: a SIMULATED contact center streams agent states and calls into Kafka (simulator.enabled)")
 		a.goRun(func() { sim.Run(feedCtx, a.producer) })

@@ -31,7 +31,10 @@ func dispatchParts(b *testing.B) (*capacity.Model, *numbers.Pools, *feedback.Fee
 	if err != nil {
 		b.Fatal(err)
 	}
-	model := capacity.New(cfg.Capacity, cfg.Skills(), zerolog.Nop())
+	model, err := capacity.New(cfg.Capacity, cfg.Skills(), zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
 	pools, err := numbers.New(cfg.Numbers, nopPub{}, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)

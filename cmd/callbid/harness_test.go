@@ -43,13 +43,18 @@ func brokerConfig(addr string) kafkaio.Config {
 // over a second) into the broker of kcfg, as a real center would from
 // outside callbid, until the returned stop is called (defer it before the
 // broker closes, so the producer's last flush does not wait for it).
-func streamCenter(kcfg kafkaio.Config) (stop func()) {
+func streamCenter(t testing.TB, kcfg kafkaio.Config) (stop func()) {
+	t.Helper()
 	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	simCfg := ccsim.DemoConfig()
 	simCfg.Shift.LoginSpread = time.Second
 	done := make(chan struct{})
-	go func() { defer close(done); ccsim.New(simCfg, time.Now(), zerolog.Nop()).Run(ctx, prod) }()
+	sim, err := ccsim.New(simCfg, time.Now(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { defer close(done); sim.Run(ctx, prod) }()
 	return func() {
 		cancel()
 		<-done

@@ -270,7 +270,7 @@ func TestNoAcknowledgedLeaseLost(t *testing.T) {
 	kcfg := brokerConfig(brokerAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	defer streamCenter(kcfg)()
+	defer streamCenter(t, kcfg)()
 
 	env := "CALLBID_KAFKA_BROKERS=" + brokerAddr
 	start := func() *proc { return startReady(t, "ready", 60*time.Second, bin, config, env) }

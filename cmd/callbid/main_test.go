@@ -437,7 +437,7 @@ func TestBrokerDownAtStart(t *testing.T) {
 	// starts streaming agent states into it.
 	emb := startBroker(t, brokerAddr, 0, "")
 	defer emb.Close()
-	defer streamCenter(brokerConfig(brokerAddr))()
+	defer streamCenter(t, brokerConfig(brokerAddr))()
 
 	waitFor(t, "ready after the broker appeared", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
 	waitFor(t, "a bid after the broker appeared", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })
@@ -602,7 +602,7 @@ func TestSecureKafka(t *testing.T) {
 			TLS:  kafkaio.TLSConfig{Enabled: true, CAFile: pki.CAFile},
 			SASL: kafkaio.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "callbid", Password: "right-pass"}}
 		kcfg.SetDefaults()
-		defer streamCenter(kcfg)()
+		defer streamCenter(t, kcfg)()
 
 		waitFor(t, "ready over TLS+SCRAM", 60*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
 		waitFor(t, "a bid over TLS+SCRAM", 30*time.Second, p, func() bool { _, nbr := bidStatus(t, p, "demo-nbr"); return nbr == -1 })

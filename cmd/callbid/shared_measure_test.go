@@ -39,7 +39,7 @@ func sharedSetup(t *testing.T, dailyBudget, reserveWindow string) (configs func(
 	brokerAddr := freeAddr(t)
 	broker := startBroker(t, brokerAddr, 6, "")
 	t.Cleanup(func() { broker.Close() })
-	stop := streamCenter(brokerConfig(brokerAddr))
+	stop := streamCenter(t, brokerConfig(brokerAddr))
 	t.Cleanup(stop)
 	return func(k int) string {
 		c := demoConfig(t)

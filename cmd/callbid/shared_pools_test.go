@@ -41,7 +41,7 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 	kcfg := brokerConfig(brokerAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	defer streamCenter(kcfg)()
+	defer streamCenter(t, kcfg)()
 
 	configs := make([]string, 3)
 	for k := range configs {

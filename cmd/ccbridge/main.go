@@ -86,7 +86,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			log.Error().Err(err).Msg("kafka producer did not flush everything")
 		}
 	}()
-	br := ccbridge.New(*cfg, prod, log)
+	br, err := ccbridge.New(*cfg, prod, log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	if err := errors.Join(br.RegisterMetrics(reg), prod.RegisterMetrics(reg)); err != nil {
 		return err

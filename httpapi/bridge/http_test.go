@@ -147,7 +147,11 @@ func newTestBridge(t *testing.T, yaml string) (*ccbridge.Bridge, *fakeSink, *fak
 	}
 	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
 	sink := &fakeSink{}
-	return ccbridge.New(*cfg, sink, zerolog.Nop(), ccbridge.WithClock(clk.now)), sink, clk
+	br, err := ccbridge.New(*cfg, sink, zerolog.Nop(), ccbridge.WithClock(clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return br, sink, clk
 }
 
 func readFile(t *testing.T, name string) []byte {
