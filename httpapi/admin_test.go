@@ -189,3 +189,29 @@ func TestAdminTokenReloads(t *testing.T) {
 		t.Errorf("after reloading a token: %d", st)
 	}
 }
+
+// A Shutdown that comes before Serve has started its listeners (SIGTERM
+// during start-up, or a test that stops at once) still makes Serve return:
+// fasthttp's own Shutdown does nothing to a listener it does not serve yet.
+func TestShutdownBeforeServeReturns(t *testing.T) {
+	e := newEnv(t, loadYAMLConfig(t, testdata+"config.yaml"), 0)
+	srv := NewServer(e.b, Options{}, zerolog.Nop())
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown before Serve: %v", err)
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(pub, adm); err != nil {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	// Its listeners are closed, not left bound.
+	if _, err := net.Dial("tcp", pub.Addr().String()); err == nil {
+		t.Fatal("the public listener still accepts after Serve returned")
+	}
+}

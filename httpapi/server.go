@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/callbid/callbid/bidder"
@@ -51,6 +52,13 @@ type Server struct {
 	admin  *fasthttp.Server
 	m      *serverMetrics
 	log    zerolog.Logger
+
+	// mu guards the listeners Serve took and whether Shutdown ran: fasthttp's
+	// Shutdown does nothing to a listener whose Serve has not started yet,
+	// which would then serve for ever, so Shutdown closes them itself.
+	mu        sync.Mutex
+	listeners []net.Listener
+	shut      bool
 }
 
 // Connection limits of the admin listener: operators and a scraper, not
@@ -301,6 +309,13 @@ func (s *Server) Serve(public, admin net.Listener) error {
 	}
 	s.log.Info().Str("listen", public.Addr().String()).Str("admin_listen", admin.Addr().String()).
 		Int("max_conns", maxConns).Int("max_conns_per_ip", s.cfg.MaxConnsPerIP).Msg("serving")
+	s.mu.Lock()
+	if s.shut {
+		s.mu.Unlock()
+		return errors.Join(pub.Close(), adm.Close())
+	}
+	s.listeners = []net.Listener{pub, adm}
+	s.mu.Unlock()
 	errc := make(chan error, 2)
 	go func() { errc <- s.public.Serve(pub) }()
 	go func() { errc <- s.admin.Serve(adm) }()
@@ -323,7 +338,19 @@ func isLoopbackAddr(a net.Addr) bool {
 // Shutdown stops accepting, lets requests in flight finish, and returns when
 // both listeners are idle or ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return errors.Join(s.public.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+	s.mu.Lock()
+	s.shut = true
+	lns := s.listeners
+	s.mu.Unlock()
+	err := errors.Join(s.public.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+	// A listener whose fasthttp Serve had not started when fasthttp's
+	// Shutdown ran is closed here, so that Serve returns too.
+	for _, ln := range lns {
+		if cerr := ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return err
 }
 
 type fasthttpLogger struct{ log zerolog.Logger }
