@@ -11,6 +11,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/callbid/callbid/ccbridge"
@@ -38,18 +39,46 @@ const (
 )
 
 // Server is one of ccbridge's listeners.
-type Server struct{ srv *fasthttp.Server }
+type Server struct {
+	srv *fasthttp.Server
+	// mu guards ln and shut: fasthttp's Shutdown does nothing to a listener
+	// whose Serve has not started yet, so Shutdown closes it itself.
+	mu   sync.Mutex
+	ln   net.Listener
+	shut bool
+}
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve serves on ln until Shutdown (also one that came first).
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shut {
+		s.mu.Unlock()
+		return ln.Close()
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	return s.srv.Serve(ln)
+}
 
 // Shutdown stops accepting and waits for requests in flight.
-func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+func (s *Server) Shutdown() error {
+	s.mu.Lock()
+	s.shut = true
+	ln := s.ln
+	s.mu.Unlock()
+	err := s.srv.Shutdown()
+	if ln != nil {
+		if cerr := ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return err
+}
 
 // Webhook builds the webhook listener of br.
 func Webhook(br *ccbridge.Bridge) *Server {
 	h := &webhook{br: br, auth: br.WebhookAuth()}
-	return &Server{&fasthttp.Server{
+	return &Server{srv: &fasthttp.Server{
 		Handler:            h.serve,
 		Name:               "ccbridge",
 		MaxRequestBodySize: h.auth.Webhook.MaxBodyBytes,
@@ -70,7 +99,7 @@ func Webhook(br *ccbridge.Bridge) *Server {
 
 // Admin builds the admin listener: /healthz and /metrics (from g).
 func Admin(g prometheus.Gatherer) *Server {
-	return &Server{&fasthttp.Server{Handler: adminHandler(g), Name: "ccbridge-admin", ReadTimeout: 10 * time.Second}}
+	return &Server{srv: &fasthttp.Server{Handler: adminHandler(g), Name: "ccbridge-admin", ReadTimeout: 10 * time.Second}}
 }
 
 // adminHandler serves /healthz and /metrics (from g) for the admin listener.

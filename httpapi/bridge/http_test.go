@@ -428,3 +428,24 @@ func TestWebhookListener(t *testing.T) {
 		t.Errorf("GET %s: %d, want 405", PathGenesys, resp.StatusCode)
 	}
 }
+
+// A Shutdown that comes before Serve (SIGTERM during start-up) still makes
+// Serve return and closes its listener: fasthttp's own Shutdown does
+// nothing to a listener it does not serve yet.
+func TestShutdownBeforeServeReturns(t *testing.T) {
+	br, _, _ := newTestBridge(t, twilioYAML)
+	srv := Webhook(br)
+	if err := srv.Shutdown(); err != nil {
+		t.Fatalf("Shutdown before Serve: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(ln); err != nil {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Fatal("the listener still accepts after Serve returned")
+	}
+}
