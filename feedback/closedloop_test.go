@@ -835,6 +835,15 @@ func TestClosedLoop(t *testing.T) {
 		if one, err := strconv.ParseUint(os.Getenv("CL_SEED"), 10, 64); err == nil {
 			sc.seeds = []uint64{one} // one seed, for CL_DEBUG
 		}
+		if off, err := strconv.ParseUint(os.Getenv("CL_SEED_OFFSET"), 10, 64); err == nil {
+			// Other seeds than the judged ones (CL_SEED_OFFSET=16: seeds
+			// 17–32), to see how much the figures owe to the seed set.
+			seeds := make([]uint64, len(sc.seeds))
+			for i, s := range sc.seeds {
+				seeds[i] = s + off
+			}
+			sc.seeds = seeds
+		}
 		if raceEnabled {
 			// Single-goroutine and slow under -race: one seed shows the
 			// same code paths; the judged figures come from the normal run.
