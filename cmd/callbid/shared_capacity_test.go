@@ -12,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/ccsim"
+	"github.com/callbid/callbid/kafkaio"
+	"github.com/rs/zerolog"
 )
 
 // TestSharedCapacityAndBudget is the rest of issue 13's acceptance run:
@@ -39,10 +43,10 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	const (
-		budget  = 6.00
+		budget  = 40.00
 		workers = 3                      // exchange connections: bids decided at once, over all instances
 		billLag = time.Second            // from win notice to bill
-		seen    = 3 * time.Second        // a bill reaches every instance within this (impression record delay, loaded machine)
+		seen    = 3 * time.Second        // a bill reaches every instance within this after its ack (impression record delay, loaded machine); billLag + seen ≤ the reserve window
 		target  = 0.8                    // pacing.target in configs/callbid.yaml
 		every   = 250 * time.Millisecond // the sampler's period
 	)
@@ -50,12 +54,17 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 	brokerAddr := freeAddr(t)
 	broker := startBroker(t, brokerAddr, 6, "")
 	defer broker.Close()
-	defer streamCenter(t, brokerConfig(brokerAddr))()
+	defer streamBigCenter(t, brokerConfig(brokerAddr))()
 	configs := make([]string, 3)
 	for k := range configs {
 		configs[k] = demoConfig(t)
 		editConfig(t, configs[k], append(append(widerMortgagePool, sharedPoolsKafka...),
 			"    daily_budget: 2500.00\n", fmt.Sprintf("    daily_budget: %.2f\n", budget),
+			// The reserve covers a bid until every instance has read its bill
+			// (the bill lag plus the impression record's delay, see seen),
+			// and not much longer: a longer one paces the budget's second
+			// half, so participation would no longer be what limits bidding.
+			"    number_pool: mortgage-pool\n", "    number_pool: mortgage-pool\n    budget_reserve_window: 4s\n",
 			"  - id: auto-insurance-quotes\n", "  - id: auto-insurance-quotes\n    status: paused\n",
 			"  - id: injury-legal\n", "  - id: injury-legal\n    status: paused\n",
 			// P(win) 1 in the budget reserve: every bid here is won.
@@ -64,7 +73,7 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 			// One client and one exchange send everything here.
 			"\nserver:\n", "\nserver:\n  hold_budget: { client_share: 1, exchange_share: 1 }\n")...)
 	}
-	r := &capRun{t: t, client: &http.Client{Timeout: 10 * time.Second}}
+	r := &capRun{t: t, client: &http.Client{Timeout: 10 * time.Second}, nbrs: map[int]int{}}
 	env := "CALLBID_KAFKA_BROKERS=" + brokerAddr
 	start := func(k int) {
 		p := startReady(t, fmt.Sprintf("instance %d ready", k), 90*time.Second, bin, configs[k], env)
@@ -111,11 +120,11 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 		})
 	}
 	r.drain(first)
+	cancel()
+	bg.Wait()
 	for k := range 3 {
 		r.retire(k)
 	}
-	cancel()
-	bg.Wait()
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -161,6 +170,7 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 	capBound := 1.05*target*r.levelCalls + float64(len(r.final)*workers)*1.25*perBid
 	t.Logf("capacity: %d processes bought %.3f expected calls (%.0f bids admitted, %.3f each; %.0f skipped for participation) over %.1f s, B %.2f–%.2f calls/min; target × ∫B dt = %.3f, target × ∫L·B dt = %.3f; bound %.3f",
 		len(r.final), bought, admitted, perBid, skipped, r.sampled.Seconds(), r.bMin, r.bMax, target*r.budgetCalls, target*r.levelCalls, capBound)
+	t.Logf("no-bids by nbr: %v", r.nbrs)
 	for _, v := range r.final {
 		t.Logf("process %d: bought %.3f, admitted %d, skipped %d, share %.3f at the end", v.proc, v.Bought, v.Admitted, v.Skipped, v.Share)
 	}
@@ -220,6 +230,7 @@ type capRun struct {
 	levelCalls  float64   // ∫ L·B dt, L the slow-start level (the highest L·B of the live instances)
 	sampled     time.Duration
 	bMin, bMax  float64
+	nbrs        map[int]int // no-bids by nbr
 }
 
 func (r *capRun) nextID() int {
@@ -242,7 +253,7 @@ func (r *capRun) use(k int) (*proc, int, int, func()) {
 		s.mu.RUnlock()
 	}
 	r.t.Error("no live instance")
-	return nil, 0, 0, func() {}
+	return nil, 0, -1, func() {}
 }
 
 func (r *capRun) balanced() bool {
@@ -273,6 +284,9 @@ func (r *capRun) bidOnce(k, n int) int {
 	b, nbr, ok := bidOnce(r.client, p, fmt.Sprintf("cap-%d-%d", id, n), n)
 	done()
 	if !ok {
+		r.mu.Lock()
+		r.nbrs[nbr]++
+		r.mu.Unlock()
 		return nbr
 	}
 	r.mu.Lock()
@@ -465,4 +479,32 @@ func (r *capRun) kill(k int) {
 		r.t.Fatal(err)
 	}
 	_ = p.cmd.Wait()
+}
+
+// streamBigCenter is streamCenter with 160 mortgage agents instead of 40, so
+// the participation bucket lets a few bids a second through (B ≈ 30
+// calls/min) and the run buys many times the bids in flight at once.
+func streamBigCenter(t testing.TB, kcfg kafkaio.Config) (stop func()) {
+	t.Helper()
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	simCfg := ccsim.DemoConfig()
+	simCfg.Shift.LoginSpread = time.Second
+	simCfg.Skills[0].Agents = 160
+	if simCfg.Skills[0].Name != "mortgage" {
+		t.Fatalf("the demo center's first skill is %s, not mortgage", simCfg.Skills[0].Name)
+	}
+	done := make(chan struct{})
+	sim, err := ccsim.New(simCfg, time.Now(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { defer close(done); sim.Run(ctx, prod) }()
+	return func() {
+		cancel()
+		<-done
+		c, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelClose()
+		_ = prod.Close(c)
+	}
 }
