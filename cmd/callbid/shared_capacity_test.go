@@ -76,25 +76,29 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 	}
 	r := &capRun{t: t, client: &http.Client{Timeout: 10 * time.Second}, nbrs: map[int]int{}}
 	env := "CALLBID_KAFKA_BROKERS=" + brokerAddr
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var bg sync.WaitGroup
+	bg.Add(2)
+	// The sampler reads every process from its start: an instance is
+	// assigned partitions, and its bucket fills, before /readyz answers.
+	go func() { defer bg.Done(); r.sample(ctx, every) }()
+	go func() { defer bg.Done(); r.notices(ctx, billLag) }()
 	start := func(k int) {
-		p := startReady(t, fmt.Sprintf("instance %d ready", k), 90*time.Second, bin, configs[k], env)
+		p := startUnready(t, bin, configs[k], env)
 		s := &r.slots[k]
 		s.mu.Lock()
-		s.p, s.id = p, r.nextID()
+		s.p, s.id, s.ready = p, r.nextID(), false
+		s.mu.Unlock()
+		waitFor(t, fmt.Sprintf("instance %d ready", k), 90*time.Second, p, func() bool { c, _ := readyz(p); return c == 200 })
+		s.mu.Lock()
+		s.ready = true
 		s.mu.Unlock()
 	}
 	for k := range 3 {
 		start(k)
 	}
 	first := r.slots[0].p
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var bg sync.WaitGroup
-	bg.Add(2)
-	// From before the first assignment: a bucket fills (up to
-	// participation.burst) before the first bid.
-	go func() { defer bg.Done(); r.sample(ctx, every) }()
-	go func() { defer bg.Done(); r.notices(ctx, billLag) }()
 	waitFor(t, "the group to assign all 6 partitions", 60*time.Second, first, r.balanced)
 	load, stopLoad := context.WithCancel(ctx)
 	var exch sync.WaitGroup
@@ -108,7 +112,7 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 	// reserves of 8 s), so the bucket alone limits buying; three
 	// instances that did not divide by their share buy about three times
 	// as fast here.
-	early, earlyLevel, earlyLB := r.checkpoint()
+	early, earlyLevel := r.checkpoint()
 	r.kill(1)
 	waitFor(t, "the two survivors to own all 6 partitions", 60*time.Second, first, r.balanced)
 	start(1)
@@ -173,20 +177,16 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 	}
 	// The bucket refills at share × L × target × B − excess ≤ share × L ×
 	// target × B per process, and the live processes' shares add up to at
-	// most 1, so together they buy at most target × ∫ L·B dt (sampled:
-	// the highest L·B any live instance reads, plus 10 % for the
-	// sampling); plus, per process, a bucket filled before the first
-	// sample saw it (an instance is assigned partitions before /readyz
-	// answers; at most participation.burst, 2 s, of refill at share 1) and
-	// what a bucket goes below zero by (the bids admitted at once, at most
-	// `workers` per process, each its cost: every bid here has one
-	// publisher and exchange, so about the mean; 1.25 × it).
-	perBid := bought / math.Max(admitted, 1)
-	slack := func(procs int, lbMax float64) float64 {
-		return float64(procs) * (target*lbMax*2/60 + workers*1.25*perBid)
-	}
-	capBound := 1.10*target*r.levelCalls + slack(len(r.final), r.lbMax)
-	t.Logf("capacity: %d processes bought %.3f expected calls (%.0f bids admitted, %.3f each; %.0f skipped for participation) over %.1f s, B %.2f–%.2f calls/min; target × ∫B dt = %.3f, target × ∫L·B dt = %.3f; bound %.3f",
+	// most 1, so together they buy at most target × ∫ L·B dt (sampled
+	// from every process's start: the highest L·B any of them reads, plus
+	// 10 % for the sampling), plus what a bucket goes below zero by: the
+	// bids admitted at once, at most `workers` per process, each its cost
+	// (every bid here has one publisher and exchange, so about the mean;
+	// 1.25 × it).
+	perBid := bought / math.Max(float64(len(r.ledger)), 1)
+	slack := func(procs int) float64 { return float64(procs*workers) * 1.25 * perBid }
+	capBound := 1.10*target*r.levelCalls + slack(len(r.final))
+	t.Logf("capacity: %d processes bought %.3f expected calls (%.0f bids admitted, %.3f per bid; %.0f skipped for participation) over %.1f s, B %.2f–%.2f calls/min; target × ∫B dt = %.3f, target × ∫L·B dt = %.3f; bound %.3f",
 		len(r.final), bought, admitted, perBid, skipped, r.sampled.Seconds(), r.bMin, r.bMax, target*r.budgetCalls, target*r.levelCalls, capBound)
 	t.Logf("no-bids by nbr: %v", r.nbrs)
 	for _, v := range r.final {
@@ -195,7 +195,7 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 	if bought > capBound {
 		t.Errorf("the instances together bought %.3f expected calls, above target × ∫L·B dt + bids in flight = %.3f", bought, capBound)
 	}
-	earlyBound := 1.10*target*earlyLevel + slack(3, earlyLB)
+	earlyBound := 1.10*target*earlyLevel + slack(3)
 	t.Logf("capacity until the kill: 3 processes bought %.3f expected calls; target × ∫L·B dt = %.3f; bound %.3f", early, target*earlyLevel, earlyBound)
 	if early > earlyBound {
 		t.Errorf("until the kill the instances together bought %.3f expected calls, above target × ∫L·B dt + bids in flight = %.3f", early, earlyBound)
@@ -238,9 +238,10 @@ type capRun struct {
 	t      *testing.T
 	client *http.Client
 	slots  [3]struct {
-		mu sync.RWMutex // held (read) for each request, so a kill waits for them
-		p  *proc
-		id int
+		mu    sync.RWMutex // held (read) for each request, so a kill waits for them
+		p     *proc
+		id    int
+		ready bool // the exchange sends requests to it
 	}
 
 	pause       sync.RWMutex // held (read) by the exchange for each bid request
@@ -254,7 +255,6 @@ type capRun struct {
 	levelCalls  float64   // ∫ L·B dt, L the slow-start level (the highest L·B of the live instances)
 	sampled     time.Duration
 	bMin, bMax  float64
-	lbMax       float64     // the highest L·B sampled
 	nbrs        map[int]int // no-bids by nbr
 }
 
@@ -272,7 +272,7 @@ func (r *capRun) use(k int) (*proc, int, int, func()) {
 		i := (k + j) % 3
 		s := &r.slots[i]
 		s.mu.RLock()
-		if s.p != nil {
+		if s.p != nil && s.ready {
 			return s.p, s.id, i, s.mu.RUnlock
 		}
 		s.mu.RUnlock()
@@ -447,21 +447,21 @@ func (r *capRun) sample(ctx context.Context, every time.Duration) {
 		}
 		b, lb := 0.0, 0.0
 		for k := range r.slots {
-			p, _, i, done := r.use(k)
-			if i == k {
-				if v, ok := r.view(p); ok {
+			s := &r.slots[k]
+			s.mu.RLock()
+			if s.p != nil {
+				if v, ok := r.view(s.p); ok {
 					b = math.Max(b, v.Budget)
 					lb = math.Max(lb, v.Level*v.Budget)
 				}
 			}
-			done()
+			s.mu.RUnlock()
 		}
 		now := time.Now()
 		r.mu.Lock()
 		dt := now.Sub(last)
 		r.budgetCalls += b * dt.Minutes()
 		r.levelCalls += lb * dt.Minutes()
-		r.lbMax = math.Max(r.lbMax, lb)
 		r.sampled += dt
 		if r.bMin == 0 || b < r.bMin {
 			r.bMin = b
@@ -509,7 +509,7 @@ func (r *capRun) settled(p *proc) capView {
 
 // checkpoint pauses the exchange and returns the expected calls the live
 // processes have bought so far and ∫L·B dt until now.
-func (r *capRun) checkpoint() (bought, levelCalls, lbMax float64) {
+func (r *capRun) checkpoint() (bought, levelCalls float64) {
 	r.pause.Lock()
 	defer r.pause.Unlock()
 	for k := range r.slots {
@@ -521,7 +521,7 @@ func (r *capRun) checkpoint() (bought, levelCalls, lbMax float64) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return bought, r.levelCalls, r.lbMax
+	return bought, r.levelCalls
 }
 
 // kill takes slot k out of the rotation and SIGKILLs its process.
