@@ -97,10 +97,13 @@ func (s *budgetSet) get(id string) *budget {
 // SharedSpend makes ReplaySpend count every instance's bills into the
 // budgets as they arrive on callbid.impressions.v1, not only those before
 // this process started (kafka.shared_pools). Each instance still decides
-// alone: a bill another instance takes is seen here after the impression
-// record's delay (producer batch plus fetch wait, under a second), so a
-// budget may be overspent by at most what the other instances bill in that
-// delay, plus what every instance's wins in flight cost (see the README).
+// alone, against the bills it has read plus its own reserve: a bill
+// another instance takes is seen here after the impression record's delay
+// (producer batch plus fetch wait, under a second), so a budget may be
+// overspent by the bids decided at once plus the other instances' bids
+// whose bills the last bidder had not read (README "Running several
+// instances" states the bound; cmd/callbid/shared_capacity_test.go checks
+// it).
 func (b *Bidder) SharedSpend(on bool) { b.sharedSpend.Store(on) }
 
 // dayIndex is the budget day of t in loc.

@@ -135,6 +135,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		p.leaseIgnored.Add(1)
 		return nil
 	}
+	p.otherHold(v, now)
 	st, gen := v.State, v.Gen
 	t := now.UnixNano()
 	pl := p.poolOf(i)

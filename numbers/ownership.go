@@ -2,6 +2,9 @@ package numbers
 
 import (
 	"slices"
+	"time"
+
+	"github.com/callbid/callbid/events"
 
 	"github.com/callbid/callbid/kafkaio"
 )
@@ -165,4 +168,23 @@ func (p *Pools) Share() float64 {
 		return 1
 	}
 	return float64(o.numbers) / float64(len(p.entries))
+}
+
+// OnOtherHold makes the lease consumer call fn for every hold record another
+// instance writes while the pools are shared: each is one of its bids
+// (campaign, skill, publisher, exchange, reserved at), which pacing counts
+// in the calls in flight and the exchange's bids (pacing/others.go). Set
+// it before the lease consumer starts; fn runs on its goroutine and must
+// copy the strings it keeps.
+func (p *Pools) OnOtherHold(fn func(campaign, skill, publisher, exchange string, at, now time.Time)) {
+	p.onOtherHold = fn
+}
+
+// otherHold passes another instance's hold record on to OnOtherHold's fn.
+// A hold without a campaign is a restart quarantine's, not a bid.
+func (p *Pools) otherHold(v *events.Lease, now time.Time) {
+	if p.onOtherHold == nil || v.State != events.LeaseHeld || v.Campaign == "" || p.own.Load() == nil {
+		return
+	}
+	p.onOtherHold(v.Campaign, v.Skill, v.Publisher, v.Exchange, time.Unix(0, v.ReservedAt), now)
 }

@@ -253,3 +253,39 @@ func TestLeaseBeforeItsHoldRecord(t *testing.T) {
 		t.Fatalf("an instance replaying the log sees %s", stateNames[st])
 	}
 }
+
+// TestOtherHoldsReachTheHook: with shared pools, every hold record another
+// instance writes (a bid) reaches OnOtherHold once at each other instance,
+// with its campaign and time; an instance's own holds and a lease do not.
+func TestOtherHoldsReachTheHook(t *testing.T) {
+	now := time.Now()
+	c := newCluster(t, 2, onePool(64), now)
+	c.pools[0].SetOwnership(2, []int{0})
+	c.pools[1].SetOwnership(2, []int{1})
+	type heard struct {
+		campaign string
+		at       time.Time
+	}
+	var got [2][]heard
+	for k, p := range c.pools {
+		p.OnOtherHold(func(campaign, skill, publisher, exchange string, at, _ time.Time) {
+			got[k] = append(got[k], heard{campaign, at})
+		})
+	}
+	cl := testClaim(1)
+	r, ok := c.pools[0].Reserve(0, cl, now)
+	if !ok {
+		t.Fatal("no number reserved")
+	}
+	c.deliver()
+	if len(got[0]) != 0 || len(got[1]) != 1 || got[1][0].campaign != cl.CampaignID || !got[1][0].at.Equal(now) {
+		t.Fatalf("after one hold of instance 0: instance 0 heard %v, instance 1 %v", got[0], got[1])
+	}
+	if w := c.pools[0].Win(r.Ref, false, now); w != WinLeased {
+		t.Fatalf("win: %v", w)
+	}
+	c.deliver()
+	if len(got[1]) != 1 {
+		t.Fatalf("the lease record reached the hook: %v", got[1])
+	}
+}

@@ -269,6 +269,9 @@ type Pools struct {
 	// which only the lease consumer's goroutine takes in production).
 	leaseDecMu sync.Mutex
 	leaseDec   *events.Decoder[events.Lease, *events.Lease]
+	// onOtherHold hears other instances' bids (ownership.go; set before
+	// the lease consumer starts).
+	onOtherHold func(campaign, skill, publisher, exchange string, at, now time.Time)
 	// genBase is the first generation this process hands out; every
 	// generation of an earlier process is behind it (see ReplayDone).
 	genBase atomic.Uint32

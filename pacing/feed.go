@@ -19,7 +19,8 @@ func (p *Pacer) Bid(exchange, skill string, atNano int64, cost float64) {
 // Win counts a won impression of skill at time at that is expected to
 // bring callsPerWin calls: they are in flight until they arrive, and the
 // exchange has one more win. own is true for this process's own wins (the
-// in-process tee): only those settle its held bids.
+// in-process tee): only those settle its held bids, and other instances'
+// wins too once their bids are counted (others.go).
 func (p *Pacer) Win(skill, exchange string, at, now time.Time, callsPerWin float64, own bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -36,7 +37,7 @@ func (p *Pacer) Win(skill, exchange string, at, now time.Time, callsPerWin float
 		return
 	}
 	pend[at.Unix()/pendBucket] += callsPerWin
-	if g := p.gateMap[skill]; g != nil && own && now.Sub(at) < p.cfg.Participation.NoticeWindow {
+	if g := p.gateMap[skill]; g != nil && (own || p.others) && now.Sub(at) < p.cfg.Participation.NoticeWindow {
 		g.wonByS[at.Unix()] += callsPerWin
 	}
 }

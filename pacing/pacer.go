@@ -66,6 +66,7 @@ type Pacer struct {
 	gateMap   map[string]*gate             // per-skill participation buckets
 	exch      map[string]*exStat           // per-exchange win evidence
 	lastPace  time.Time
+	others    bool // other instances' bids are counted (others.go): their wins settle them
 }
 
 // New builds the pacer; cfg gets its defaults and must pass Validate.

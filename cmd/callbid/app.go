@@ -138,6 +138,9 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 	// With kafka.shared_pools each instance buys only its share of the
 	// agents' capacity (alone, Share is 1).
 	a.feedback.Pacer().ShareWith(pools)
+	// It also counts the other instances' bids (their hold records) in
+	// p_win and the calls in flight (pacing/others.go).
+	a.pools.OnOtherHold(a.feedback.Pacer().OtherBid)
 	a.pools.PauseUntilReplayed()
 
 	b, err := bidder.New(cfg.Config, bidder.Deps{
