@@ -240,3 +240,72 @@ func appendNative(dst []byte, c *campaign, imp *openrtb.Imp, title string, v *ad
 	}
 	return ad.AppendChannelNativeMarkup(dst, imp, c.chn.ch, title, v)
 }
+
+// contactChannel is the channel c bids on (voice for a campaign without
+// channels).
+func (c *campaign) contactChannel() channel.Channel {
+	if c.chn == nil {
+		return channel.Voice
+	}
+	return c.chn.ch
+}
+
+// ChannelHitRates is the learned call-rate factor per campaign × publisher
+// × channel (*hitrate.HitRates). The bidder finds it behind
+// Deps.Feedback (the value itself, or FeedbackParts.HitRates); without it
+// every channel is priced with HitRate.
+type ChannelHitRates interface {
+	ChannelHitRate(campaignID, publisherID string, ch channel.Channel) float64
+}
+
+// channelHitRates finds the per-channel rates behind fb, or nil.
+func channelHitRates(fb Feedback) ChannelHitRates {
+	switch x := fb.(type) {
+	case ChannelHitRates:
+		return x
+	case FeedbackParts:
+		r, _ := x.HitRates.(ChannelHitRates)
+		return r
+	case *FeedbackParts:
+		r, _ := x.HitRates.(ChannelHitRates)
+		return r
+	}
+	return nil
+}
+
+// hitRate is the learned factor a bid of c is priced with: the channel's
+// own for a chat, sms or callback invitation (a chat's sessions per win
+// are not a call's), the campaign × publisher's for a call. No allocation.
+func (b *Bidder) hitRate(fb Feedback, c *campaign, publisher string) float64 {
+	if ch := c.contactChannel(); ch != channel.Voice && b.chRates != nil {
+		return b.chRates.ChannelHitRate(c.id, publisher, ch)
+	}
+	return fb.HitRate(c.id, publisher)
+}
+
+// appendTokenChannel ends a notice token's payload with the channel's byte
+// for chat, sms and callback; a call's token has none, so tokens issued
+// before channels (and every call's) read as voice.
+func appendTokenChannel(dst []byte, ch channel.Channel) []byte {
+	if ch == channel.Voice {
+		return dst
+	}
+	return append(dst, byte(ch))
+}
+
+// parseTokenChannel reads the optional channel byte at the end of a token
+// payload and returns the rest (which must then be empty).
+func parseTokenChannel(p []byte) (channel.Channel, []byte) {
+	if len(p) == 1 && p[0] > byte(channel.Voice) && p[0] < channel.Count {
+		return channel.Channel(p[0]), p[1:]
+	}
+	return channel.Voice, p
+}
+
+// channelField is the impression record's "channel": empty for a call.
+func channelField(ch channel.Channel) string {
+	if ch == channel.Voice {
+		return ""
+	}
+	return ch.String()
+}

@@ -493,7 +493,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	if c.valueBidding {
 		base = c.valueCallRate * b.value.perCall(c, req.PublisherID)
 	}
-	p := base * factor * pace * fb.HitRate(c.id, req.PublisherID) *
+	p := base * factor * pace * b.hitRate(fb, c, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
 	if len(c.pubMult) > 0 {
 		if m, ok := lookupLower(c.pubMult, req.PublisherID); ok {
@@ -634,7 +634,7 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 	mEnd := len(d.buf)
 
 	t := noticeToken{ref: res.Ref, issued: d.now.Unix(), price: p.price, cur: d.Cur, ipHash: ipHash,
-		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: d.ex.name, skill: c.skill, bidID: p.bidID}
+		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: d.ex.name, skill: c.skill, bidID: p.bidID, ch: c.contactChannel()}
 	var urls [3][2]int
 	var payload [2]int
 	var tags kindTags

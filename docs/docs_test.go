@@ -234,7 +234,7 @@ func TestOwnRecordEncodersMatchSchemas(t *testing.T) {
 		Projection: []events.Projected{{IntervalStart: at, IntervalEnd: at.Add(15 * time.Minute), Calls: 60.2},
 			{Channel: "chat", IntervalStart: at, IntervalEnd: at.Add(15 * time.Minute), Calls: 4.5}}}
 	imp := events.Impression{BidID: "b-1", Kind: events.ImpressionBill, CampaignID: "mortgage-refi", PublisherID: "pub-1",
-		Exchange: "demo", Skill: "mortgage", PriceMicros: 12_500_000, Currency: "USD", At: at, IPHash: 1<<63 + 12345}
+		Exchange: "demo", Skill: "mortgage", PriceMicros: 12_500_000, Currency: "USD", At: at, IPHash: 1<<63 + 12345, Channel: "chat"}
 	for _, c := range []struct {
 		schema string
 		value  []byte

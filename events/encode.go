@@ -78,6 +78,9 @@ func AppendImpression(b []byte, im *Impression) []byte {
 	if im.IFAHash != 0 {
 		b = appendUint(b, "ifa_hash", im.IFAHash)
 	}
+	if im.Channel != "" {
+		b = appendStr(b, "channel", im.Channel)
+	}
 	return append(b, '}')
 }
 

@@ -158,7 +158,8 @@ const MaxProjected = 96
 
 // Projected is the contacts expected over one coming interval. Channel is
 // voice, chat, sms or callback, or empty for the contacts of every channel
-// of the skill (impressions do not yet say which channel they bought).
+// of the skill (their sum; records written before channels have only
+// these).
 type Projected struct {
 	Channel       string    `json:"channel,omitempty"`
 	IntervalStart time.Time `json:"interval_start"`

@@ -103,6 +103,7 @@ func TestAppendImpressionMatchesEncodingJSON(t *testing.T) {
 	for _, im := range []Impression{
 		{BidID: "b1", Kind: ImpressionBill, CampaignID: "c", PublisherID: "p\u2028", Exchange: "x", Skill: "s", PriceMicros: 1500, Currency: "USD", At: at, IPHash: 1, IFAHash: math.MaxUint64},
 		{BidID: "b2", Kind: ImpressionWin, At: at.Truncate(time.Second)},
+		{BidID: "b3", Kind: ImpressionWin, CampaignID: "c", At: at, Channel: "chat"},
 	} {
 		want, err := json.Marshal(&im)
 		if err != nil {

@@ -350,6 +350,7 @@ func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int6
 		job.ext = string(ext)
 	}
 	rec.ev = job.event(anis)
+	p.setChannel(rec.ev, pool) // keys.go
 	if ended {
 		rec.idx, rec.gen = a.idx, a.gen
 	}
