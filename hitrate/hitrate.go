@@ -394,7 +394,7 @@ func (x *Delay) Median() float64 { return x.d.median }
 type PublisherRate struct {
 	Campaign      string  `json:"campaign"`
 	Publisher     string  `json:"publisher"`
-	Channel       string  `json:"channel,omitempty"` // chat, sms or callback; absent: calls
+	Channel       string  `json:"channel,omitempty"`       // chat, sms or callback; absent: calls
 	QualifiedRate float64 `json:"qualified_calls_per_win"` // posterior, the hit-rate factor's numerator
 	CallRate      float64 `json:"calls_per_win"`           // any attributed call, cautious prior: pacing's cost
 	CloseRate     float64 `json:"sales_per_qualified_call"`
