@@ -98,7 +98,7 @@ type SkillStats struct {
 	Offered, Answered, Abandoned, Ended     int64
 	// Chat: agents staffed on chat, sessions open, chats waiting, and
 	// counts of chats by event type.
-	ChatStaffed, ChatSessions, ChatWaiting                 int
+	ChatStaffed, ChatSessions, ChatWaiting              int
 	ChatOffered, ChatAnswered, ChatAbandoned, ChatEnded int64
 }
 
