@@ -309,3 +309,54 @@ func channelField(ch channel.Channel) string {
 	}
 	return ch.String()
 }
+
+// ChannelBidRecorder takes a chat, sms or callback bid's counts
+// (*feedback.Feedback): RecordBid with the channel, so report rows and the
+// bid tally keep the channel's bids apart and no call is charged to the
+// skill's pacing for them. Found behind Deps.Feedback like
+// ChannelHitRates; without it such bids are recorded with RecordBid.
+type ChannelBidRecorder interface {
+	RecordChannelBid(campaignID, skill, publisherID, exchange string, ch channel.Channel, priceMicros, valueMicros int64, now time.Time)
+}
+
+// channelBidRecorder finds the per-channel bid recorder behind fb, or nil.
+func channelBidRecorder(fb Feedback) ChannelBidRecorder {
+	switch x := fb.(type) {
+	case ChannelBidRecorder:
+		return x
+	case FeedbackParts:
+		r, _ := x.BidRecorder.(ChannelBidRecorder)
+		return r
+	case *FeedbackParts:
+		r, _ := x.BidRecorder.(ChannelBidRecorder)
+		return r
+	}
+	return nil
+}
+
+// recordBid hands a bid of c to the feed.
+func (b *Bidder) recordBid(c *campaign, publisher, exchange string, price, value int64, now time.Time) {
+	if ch := c.contactChannel(); ch != channel.Voice && b.chBids != nil {
+		b.chBids.RecordChannelBid(c.id, c.skill, publisher, exchange, ch, price, value, now)
+		return
+	}
+	b.deps.Feedback.RecordBid(c.id, c.skill, publisher, exchange, price, value, now)
+}
+
+// pacing is the pacing a bid of c is priced with. Pacing and the
+// participation gate (admit) steer the calls bought against the voice
+// agents; a chat, sms or callback invitation bids only while voice has no
+// headroom — exactly when voice pacing stops — and its own channel has a
+// free session or slot (capacityView), so voice pacing neither prices nor
+// stops it.
+func (b *Bidder) pacing(fb Feedback, c *campaign) (multiplier float64, stop bool) {
+	if c.contactChannel() != channel.Voice {
+		return 1, false
+	}
+	return fb.Pacing(c.skill)
+}
+
+// admit is the participation gate for a bid of c (see pacing).
+func (b *Bidder) admit(pt Participation, c *campaign) bool {
+	return c.contactChannel() != channel.Voice || pt.Admit(c.skill)
+}

@@ -3,7 +3,9 @@ package bidder
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
@@ -13,7 +15,8 @@ import (
 // chanFeedback is fakeFeedback with a learned factor per channel.
 type chanFeedback struct {
 	fakeFeedback
-	ch [channel.Count]float64 // 0: 1
+	ch     [channel.Count]float64 // 0: 1
+	chBids [channel.Count]int
 }
 
 func (f *chanFeedback) ChannelHitRate(_, _ string, ch channel.Channel) float64 {
@@ -100,5 +103,42 @@ func TestNoticeTokenAndImpressionCarryChannel(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "chat" || got[1] != "" {
 		t.Fatalf("impression channels %q, want chat and none", got)
+	}
+}
+
+func (f *chanFeedback) RecordChannelBid(_, _, _, _ string, ch channel.Channel, _, _ int64, _ time.Time) {
+	f.chBids[ch]++
+}
+
+type refuseAll struct{}
+
+func (refuseAll) Admit(string) bool { return false }
+
+// Voice pacing and the participation gate steer calls against the voice
+// agents: a chat invitation, which bids only while voice has none, is
+// neither stopped nor gated by them, and its bid is recorded as a chat
+// bid; with voice free the same pacing stops the call bid.
+func TestChatBidNotStoppedByVoicePacing(t *testing.T) {
+	l := newChannelLoop(t, []ChannelConfig{{Channel: "chat", Pool: "chat-keys", ActionURL: "https://chat.example.com/s?k={{key}}"}},
+		newFakeReserver(0, "pool-mortgage", "chat-keys"))
+	fb := &chanFeedback{}
+	fb.stop = true
+	l.b.deps.Feedback, l.b.deps.Participation = fb, refuseAll{}
+	l.b.chRates, l.b.chBids = channelHitRates(fb), channelBidRecorder(fb)
+	voiceQueued(l)
+	if got, _, _ := l.bid(); got != "chat" {
+		t.Fatalf("voice queued, pacing stopped: bid %q, want chat", got)
+	}
+	if fb.chBids[channel.Chat] != 1 || fb.bids.Load() != 0 {
+		t.Fatalf("chat bids recorded %v, call bids %d: want one chat bid", fb.chBids, fb.bids.Load())
+	}
+	l.now = l.now.Add(time.Second)
+	l.call("q1", events.CallAnswered, "", "")
+	l.call("q2", events.CallAnswered, "", "")
+	for i := range 12 {
+		l.agent("v"+strconv.Itoa(i), events.StateAvailable)
+	}
+	if got, _, _ := l.bid(); got != "" {
+		t.Fatalf("voice free, pacing stopped: bid %q, want none", got)
 	}
 }

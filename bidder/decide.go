@@ -481,12 +481,12 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 			factor *= c.premMult
 		}
 	}
-	pace, stop := fb.Pacing(c.skill)
+	pace, stop := b.pacing(fb, c) // channel.go: a call's is the skill's pacing
 	if stop {
 		return CauseNoHeadroom
 	}
 	// Volume control: skip when the skill's expected calls are spent.
-	if pt := b.deps.Participation; pt != nil && !req.Test && !pt.Admit(c.skill) {
+	if pt := b.deps.Participation; pt != nil && !req.Test && !b.admit(pt, c) {
 		return CauseNoHeadroom
 	}
 	base := c.baseCPM
@@ -590,7 +590,7 @@ func (b *Bidder) bid(d *decision, p *pick) Cause {
 		c.budget.reserve(now.Unix(), int64(float64(p.price)*pwin*d.curRate/c.rate))
 	}
 	b.appendBid(d, p)
-	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, p.price, p.value, now)
+	b.recordBid(c, req.PublisherID, ex.name, p.price, p.value, now) // channel.go
 	return CauseNone
 }
 

@@ -103,6 +103,9 @@ func AppendTally(b []byte, t *Tally) []byte {
 			b = appendStr(b, "p", r.Publisher)
 			b = appendStr(b, "x", r.Exchange)
 			b = appendInt(b, "b", r.Bids)
+			if r.Channel != "" {
+				b = appendStr(b, "ch", r.Channel)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')

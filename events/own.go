@@ -103,6 +103,9 @@ type TallyRow struct {
 	Publisher string `json:"p"`
 	Exchange  string `json:"x"`
 	Bids      int64  `json:"b"`
+	// Channel is the row's contact channel (chat, sms, callback); absent
+	// for calls and in records written before it.
+	Channel string `json:"ch,omitempty"`
 }
 
 // TallyDemand is the requests seen and bids of one skill and demand

@@ -50,3 +50,22 @@ func TestChatImpressionsAndSessionsPerChannel(t *testing.T) {
 		t.Fatalf("rows by channel %+v, want chat 3000 wins 150 chats, voice 3000 wins 30 calls", rep.Rows)
 	}
 }
+
+// A chat bid is a chat report row and charges no call to the skill's
+// participation bucket.
+func TestChatBidRecordedPerChannel(t *testing.T) {
+	f, _, now := newTest(t, Config{})
+	f.RecordBid("c1", "mortgage", "p1", "x1", 2_000_000, 0, *now)
+	f.RecordChannelBid("c1", "mortgage", "p1", "x1", channel.Chat, 1_000_000, 0, *now)
+	f.drain()
+	rep, err := buildReport(f, time.Time{}, time.Time{}, "channel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 2 || rep.Rows[0].Key != "chat" || rep.Rows[0].Bids != 1 || rep.Rows[1].Bids != 1 {
+		t.Fatalf("rows by channel %+v", rep.Rows)
+	}
+	if c := f.charge("c1", "mortgage", "p1", "x1", channel.Chat); c != 0 {
+		t.Fatalf("a chat bid charged %v calls", c)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/callrecords"
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
@@ -139,7 +140,7 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	if skill != "" && now.Sub(im.At) <= f.cfg.HitRate.TimeToCall.Max {
 		f.addExpected(calls)
 	}
-	f.pace.Win(skill, exchange, im.At, now, calls, part == InProcess)
+	f.pace.Win(skill, exchange, im.At, now, voiceCalls(ch, calls), part == InProcess) // channels.go
 	f.reports.Win(reports.Key{Hour: im.At.Unix() / 3600, Campaign: campaign, Publisher: publisher, Exchange: exchange, Channel: ch},
 		skill, im.PriceMicros, im.Currency, im.At, calls, qualified)
 	f.st.wins.Add(1)
@@ -205,8 +206,10 @@ func (f *Feedback) delaysLocked(r *callRec) {
 		if skill == "" {
 			skill = f.campaigns[a.CampaignID].Skill
 		}
-		f.hit.AddArrival(skill, a.StartedAt.Sub(a.WonAt))
-		f.pace.Arrived(skill, a.StartedAt)
+		if contactChannel(a.Channel) == channel.Voice { // channels.go
+			f.hit.AddArrival(skill, a.StartedAt.Sub(a.WonAt))
+			f.pace.Arrived(skill, a.StartedAt)
+		}
 	}
 	if !r.endDone && !r.endedAt.IsZero() {
 		r.endDone = true

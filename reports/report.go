@@ -17,9 +17,8 @@ import (
 
 // Key is one hourly report row. Wins and spend land in the hour of the
 // impression, calls and outcomes in the hour the call started. Channel is
-// the contact channel the impression bought (a chat invitation's wins and
-// chats are its own rows); bids are counted under voice, the bid path
-// records no channel.
+// the contact channel the impression or bid was for (a chat invitation's
+// bids, wins and chats are its own rows).
 type Key struct {
 	Hour                          int64 // unix hours
 	Campaign, Publisher, Exchange string
