@@ -226,7 +226,8 @@ func TestOwnRecordEncodersMatchSchemas(t *testing.T) {
 	held, free := lease, events.Lease{Owner: "5c1f0e9a2b7d4c11", Pool: "mortgage-tollfree", Gen: 8, State: events.LeaseFree}
 	held.State, held.WonAt, held.LeaseEnd, held.ANI = events.LeaseHeld, 0, 0, ""
 	tally := events.Tally{Instance: "5c1f0e9a2b7d4c11", At: at, Seen: 912, Bids: 201,
-		Rows:   []events.TallyRow{{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 201}},
+		Rows: []events.TallyRow{{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 201},
+			{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 12, Channel: "chat"}},
 		Demand: []events.TallyDemand{{Skill: "mortgage", Start: at.Unix() - 300, Seen: 912, Bids: 201}}}
 	demand := events.Demand{Skill: "mortgage", IntervalStart: at.Add(-15 * time.Minute), IntervalEnd: at, RequestsSeen: 912,
 		Bids: 201, Wins: 40, Spend: events.Money{AmountMicros: 412_000_000, Currency: "USD"}, ProjectedCalls: 62.4,

@@ -125,7 +125,8 @@ func TestAppendImpressionMatchesEncodingJSON(t *testing.T) {
 func TestTallyAndDemandRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 23, 12, 0, 5, 0, time.UTC)
 	tl := Tally{Instance: "inst", At: at, Seen: 10, Bids: 4,
-		Rows:   []TallyRow{{Hour: 493_000, Campaign: "c", Publisher: "p", Exchange: "x", Bids: 4}},
+		Rows: []TallyRow{{Hour: 493_000, Campaign: "c", Publisher: "p", Exchange: "x", Bids: 3},
+			{Hour: 493_000, Campaign: "c", Publisher: "p", Exchange: "x", Bids: 1, Channel: "chat"}},
 		Demand: []TallyDemand{{Skill: "mortgage", Start: 1_700_000_000, Seen: 10, Bids: 4}}}
 	var gotT Tally
 	if err := DecodeTally(AppendTally(nil, &tl), &gotT); err != nil || !reflect.DeepEqual(gotT, tl) {
