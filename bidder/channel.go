@@ -60,6 +60,11 @@ type campaignChannel struct {
 	delay  time.Duration
 	action ad.Action
 	voice  *campaign // the campaign's voice channel (its capacity decides "voice first")
+	// rate is the contacts a win is expected to bring before hit rates
+	// (expected_call_rate, else hitrate's default prior); flight counts
+	// the contacts recent bids may still bring (channel_flight.go).
+	rate   float64
+	flight *flight
 }
 
 // validateChannels checks campaigns[i].channels.
@@ -133,7 +138,11 @@ func channelCampaigns(p string, voice *campaign, cc *CampaignConfig, res Reserve
 			return nil, fmt.Errorf("%s.pool: no pool %q in numbers.pools", cp, chc.Pool)
 		}
 		c := *voice // the same targeting, multipliers, budget and counters
-		c.chn = &campaignChannel{ch: ch, delay: chc.ContactDelay, action: act, voice: voice}
+		rate := cc.ExpectedCallRate
+		if rate <= 0 {
+			rate = defaultContactRate
+		}
+		c.chn = &campaignChannel{ch: ch, delay: chc.ContactDelay, action: act, voice: voice, rate: rate, flight: &flight{}}
 		c.pool = idx
 		c.baseCPM *= mult
 		c.valueCallRate *= mult
@@ -167,8 +176,9 @@ func channelCampaigns(p string, voice *campaign, cc *CampaignConfig, res Reserve
 // capacityView is the capacity a campaign bids on: the voice model's view
 // (with the campaign's proficiencies), read ahead by contact_delay when the
 // schedule is wired; for another channel, its own headroom, but only while
-// the campaign's voice channel has none.
-func (b *Bidder) capacityView(c *campaign) capacity.View {
+// the campaign's voice channel has none and its recent bids' contacts
+// (channel_flight.go) do not fill what is free.
+func (b *Bidder) capacityView(c *campaign, now time.Time) capacity.View {
 	chn := c.chn
 	if chn == nil {
 		return b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
@@ -181,6 +191,9 @@ func (b *Bidder) capacityView(c *campaign) capacity.View {
 		return capacity.View{State: capacity.NoHeadroom} // voice first
 	}
 	v := b.deps.Channels.ViewAhead(c.skill, chn.ch, chn.delay)
+	if v.Factor > 0 && chn.flight.contacts(now) >= v.Free {
+		return capacity.View{State: capacity.NoHeadroom} // recent bids may fill what is free
+	}
 	return capacity.View{Factor: v.Factor, State: v.State}
 }
 
@@ -334,9 +347,22 @@ func channelBidRecorder(fb Feedback) ChannelBidRecorder {
 	return nil
 }
 
-// recordBid hands a bid of c to the feed.
-func (b *Bidder) recordBid(c *campaign, publisher, exchange string, price, value int64, now time.Time) {
-	if ch := c.contactChannel(); ch != channel.Voice && b.chBids != nil {
+// recordBid hands a bid of c to the feed; a chat, sms or callback bid
+// also counts the contacts it may bring in its channel's flight: P(win)
+// (the learned win curve at the bid's USD price, 1 without shading) ×
+// contacts per win.
+func (b *Bidder) recordBid(s *snapshot, c *campaign, publisher, exchange string, price, value int64, usd float64, now time.Time) {
+	ch := c.contactChannel()
+	if ch == channel.Voice {
+		b.deps.Feedback.RecordBid(c.id, c.skill, publisher, exchange, price, value, now)
+		return
+	}
+	pwin := 1.0
+	if !s.cfg.Shading.Disabled {
+		pwin = b.shade.winProb(&s.cfg.Shading, exchange, publisher, usd)
+	}
+	c.chn.flight.add(now, pwin*c.chn.rate*b.hitRate(b.deps.Feedback, c, publisher))
+	if b.chBids != nil {
 		b.chBids.RecordChannelBid(c.id, c.skill, publisher, exchange, ch, price, value, now)
 		return
 	}

@@ -142,3 +142,40 @@ func TestChatBidNotStoppedByVoicePacing(t *testing.T) {
 		t.Fatalf("voice free, pacing stopped: bid %q, want none", got)
 	}
 }
+
+// A chat channel bids only while the contacts its recent bids may bring
+// are fewer than its free sessions: a burst of requests while one agent
+// has 3 sessions free buys about 3 chats' worth of bids, not one per
+// request, and bids resume once the minute has passed.
+func TestChatBidsStopAtSessionsInFlight(t *testing.T) {
+	l := newChannelLoop(t, []ChannelConfig{{Channel: "chat", Pool: "chat-keys", ActionURL: "https://chat.example.com/s?k={{key}}"}},
+		newFakeReserver(0, "pool-mortgage", "chat-keys"))
+	cfg := l.b.snap.Load().cfg
+	cfg.Campaigns[0].ExpectedCallRate = 0.5 // a chat from every other win
+	cfg.Shading.Disabled = true             // P(win) 1
+	if err := l.b.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	voiceQueued(l) // one chat agent: 3 sessions free
+	burst := func() int {
+		n := 0
+		for range 50 {
+			if got, _, _ := l.bid(); got == "chat" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := burst(); n != 6 {
+		t.Fatalf("%d chat bids in a burst of 50, want 6 (3 sessions ÷ 0.5 chats per bid)", n)
+	}
+	l.now = l.now.Add(20 * time.Second)
+	if n := burst(); n != 0 {
+		t.Fatalf("%d chat bids 20 s later, want none: the first burst's chats may still come", n)
+	}
+	l.now = l.now.Add(flightWindow)
+	voiceQueued(l) // the feed stays live
+	if n := burst(); n != 6 {
+		t.Fatalf("%d chat bids a minute later, want 6 again", n)
+	}
+}

@@ -469,7 +469,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	}
 	factor := 1.0
 	if c.needsCap {
-		v := b.capacityView(c) // channel.go: voice, or another channel while voice is full
+		v := b.capacityView(c, now) // channel.go: voice, or another channel while voice is full
 		if !(v.Factor > 0) {
 			if v.State == capacity.Stale {
 				return CauseCapacityStale
@@ -590,7 +590,7 @@ func (b *Bidder) bid(d *decision, p *pick) Cause {
 		c.budget.reserve(now.Unix(), int64(float64(p.price)*pwin*d.curRate/c.rate))
 	}
 	b.appendBid(d, p)
-	b.recordBid(c, req.PublisherID, ex.name, p.price, p.value, now) // channel.go
+	b.recordBid(s, c, req.PublisherID, ex.name, p.price, p.value, usd, now) // channel.go
 	return CauseNone
 }
 
