@@ -416,6 +416,9 @@ func (r *callRecord) appendAnswer(b []byte) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	if ev.Channel != "" { // a key pool's chat, sms or callback (keys.go)
+		b = appendKV(b, "channel", ev.Channel)
+	}
 	return append(b, "}}"...)
 }
 

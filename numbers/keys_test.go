@@ -43,6 +43,9 @@ func TestKeyPoolAttribution(t *testing.T) {
 	if ev := p.calls.record("chat-1").event(); ev.Channel != "chat" || ev.CampaignID == "" {
 		t.Fatalf("attribution %+v, want channel chat", ev)
 	}
+	if a := p.calls.record("chat-1").appendAnswer(nil); !strings.Contains(string(a), `"channel":"chat"}}`) {
+		t.Fatalf("/v1/calls answer %s: want the channel", a)
+	}
 }
 
 func TestKeyPoolConfig(t *testing.T) {
