@@ -41,7 +41,9 @@ type Bidder struct {
 	shade    *shader     // first-price win curves, fed by notices
 	value    *valueTable // value-based bidding's close rates and revenue, fed by attributions
 	dedupe   *dedupe
-	holds    *holdLimiter // per-source hold budgets, shared across snapshots
+	holds    *holdLimiter       // per-source hold budgets, shared across snapshots
+	chRates  ChannelHitRates    // per-channel hit rates behind Deps.Feedback, or nil (channel.go)
+	chBids   ChannelBidRecorder // per-channel bid counts behind Deps.Feedback, or nil (channel.go)
 	m        *metrics
 	now      func() time.Time
 	// pinnedClock: Deps.Now was given (tests); otherwise Bid uses the HTTP layer's
@@ -75,6 +77,7 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Bidder, error) {
 	if b.deps.Feedback == nil {
 		b.deps.Feedback = neutralFeedback{}
 	}
+	b.chRates, b.chBids = channelHitRates(b.deps.Feedback), channelBidRecorder(b.deps.Feedback)
 	s, err := compile(cfg, deps.Reserver, b.budgets, b.holds, b.calls)
 	if err != nil {
 		return nil, err

@@ -60,6 +60,11 @@ type campaignChannel struct {
 	delay  time.Duration
 	action ad.Action
 	voice  *campaign // the campaign's voice channel (its capacity decides "voice first")
+	// rate is the contacts a win is expected to bring before hit rates
+	// (expected_call_rate, else hitrate's default prior); flight counts
+	// the contacts recent bids may still bring (channel_flight.go).
+	rate   float64
+	flight *flight
 }
 
 // validateChannels checks campaigns[i].channels.
@@ -133,7 +138,11 @@ func channelCampaigns(p string, voice *campaign, cc *CampaignConfig, res Reserve
 			return nil, fmt.Errorf("%s.pool: no pool %q in numbers.pools", cp, chc.Pool)
 		}
 		c := *voice // the same targeting, multipliers, budget and counters
-		c.chn = &campaignChannel{ch: ch, delay: chc.ContactDelay, action: act, voice: voice}
+		rate := cc.ExpectedCallRate
+		if rate <= 0 {
+			rate = defaultContactRate
+		}
+		c.chn = &campaignChannel{ch: ch, delay: chc.ContactDelay, action: act, voice: voice, rate: rate, flight: &flight{}}
 		c.pool = idx
 		c.baseCPM *= mult
 		c.valueCallRate *= mult
@@ -167,8 +176,9 @@ func channelCampaigns(p string, voice *campaign, cc *CampaignConfig, res Reserve
 // capacityView is the capacity a campaign bids on: the voice model's view
 // (with the campaign's proficiencies), read ahead by contact_delay when the
 // schedule is wired; for another channel, its own headroom, but only while
-// the campaign's voice channel has none.
-func (b *Bidder) capacityView(c *campaign) capacity.View {
+// the campaign's voice channel has none and its recent bids' contacts
+// (channel_flight.go) do not fill what is free.
+func (b *Bidder) capacityView(c *campaign, now time.Time) capacity.View {
 	chn := c.chn
 	if chn == nil {
 		return b.deps.Capacity.View(c.skill, c.minProf, c.premProf)
@@ -181,6 +191,9 @@ func (b *Bidder) capacityView(c *campaign) capacity.View {
 		return capacity.View{State: capacity.NoHeadroom} // voice first
 	}
 	v := b.deps.Channels.ViewAhead(c.skill, chn.ch, chn.delay)
+	if v.Factor > 0 && chn.flight.contacts(now) >= v.Free {
+		return capacity.View{State: capacity.NoHeadroom} // recent bids may fill what is free
+	}
 	return capacity.View{Factor: v.Factor, State: v.State}
 }
 
@@ -239,4 +252,137 @@ func appendNative(dst []byte, c *campaign, imp *openrtb.Imp, title string, v *ad
 		return ad.AppendNativeMarkup(dst, imp, title, v)
 	}
 	return ad.AppendChannelNativeMarkup(dst, imp, c.chn.ch, title, v)
+}
+
+// contactChannel is the channel c bids on (voice for a campaign without
+// channels).
+func (c *campaign) contactChannel() channel.Channel {
+	if c.chn == nil {
+		return channel.Voice
+	}
+	return c.chn.ch
+}
+
+// ChannelHitRates is the learned call-rate factor per campaign × publisher
+// × channel (*hitrate.HitRates). The bidder finds it behind
+// Deps.Feedback (the value itself, or FeedbackParts.HitRates); without it
+// every channel is priced with HitRate.
+type ChannelHitRates interface {
+	ChannelHitRate(campaignID, publisherID string, ch channel.Channel) float64
+}
+
+// channelHitRates finds the per-channel rates behind fb, or nil.
+func channelHitRates(fb Feedback) ChannelHitRates {
+	switch x := fb.(type) {
+	case ChannelHitRates:
+		return x
+	case FeedbackParts:
+		r, _ := x.HitRates.(ChannelHitRates)
+		return r
+	case *FeedbackParts:
+		r, _ := x.HitRates.(ChannelHitRates)
+		return r
+	}
+	return nil
+}
+
+// hitRate is the learned factor a bid of c is priced with: the channel's
+// own for a chat, sms or callback invitation (a chat's sessions per win
+// are not a call's), the campaign × publisher's for a call. No allocation.
+func (b *Bidder) hitRate(fb Feedback, c *campaign, publisher string) float64 {
+	if ch := c.contactChannel(); ch != channel.Voice && b.chRates != nil {
+		return b.chRates.ChannelHitRate(c.id, publisher, ch)
+	}
+	return fb.HitRate(c.id, publisher)
+}
+
+// appendTokenChannel ends a notice token's payload with the channel's byte
+// for chat, sms and callback; a call's token has none, so tokens issued
+// before channels (and every call's) read as voice.
+func appendTokenChannel(dst []byte, ch channel.Channel) []byte {
+	if ch == channel.Voice {
+		return dst
+	}
+	return append(dst, byte(ch))
+}
+
+// parseTokenChannel reads the optional channel byte at the end of a token
+// payload and returns the rest (which must then be empty).
+func parseTokenChannel(p []byte) (channel.Channel, []byte) {
+	if len(p) == 1 && p[0] > byte(channel.Voice) && p[0] < channel.Count {
+		return channel.Channel(p[0]), p[1:]
+	}
+	return channel.Voice, p
+}
+
+// channelField is the impression record's "channel": empty for a call.
+func channelField(ch channel.Channel) string {
+	if ch == channel.Voice {
+		return ""
+	}
+	return ch.String()
+}
+
+// ChannelBidRecorder takes a chat, sms or callback bid's counts
+// (*feedback.Feedback): RecordBid with the channel, so report rows and the
+// bid tally keep the channel's bids apart and no call is charged to the
+// skill's pacing for them. Found behind Deps.Feedback like
+// ChannelHitRates; without it such bids are recorded with RecordBid.
+type ChannelBidRecorder interface {
+	RecordChannelBid(campaignID, skill, publisherID, exchange string, ch channel.Channel, priceMicros, valueMicros int64, now time.Time)
+}
+
+// channelBidRecorder finds the per-channel bid recorder behind fb, or nil.
+func channelBidRecorder(fb Feedback) ChannelBidRecorder {
+	switch x := fb.(type) {
+	case ChannelBidRecorder:
+		return x
+	case FeedbackParts:
+		r, _ := x.BidRecorder.(ChannelBidRecorder)
+		return r
+	case *FeedbackParts:
+		r, _ := x.BidRecorder.(ChannelBidRecorder)
+		return r
+	}
+	return nil
+}
+
+// recordBid hands a bid of c to the feed; a chat, sms or callback bid
+// also counts the contacts it may bring in its channel's flight: P(win)
+// (the learned win curve at the bid's USD price, 1 without shading) ×
+// contacts per win.
+func (b *Bidder) recordBid(s *snapshot, c *campaign, publisher, exchange string, price, value int64, usd float64, now time.Time) {
+	ch := c.contactChannel()
+	if ch == channel.Voice {
+		b.deps.Feedback.RecordBid(c.id, c.skill, publisher, exchange, price, value, now)
+		return
+	}
+	pwin := 1.0
+	if !s.cfg.Shading.Disabled {
+		pwin = b.shade.winProb(&s.cfg.Shading, exchange, publisher, usd)
+	}
+	c.chn.flight.add(now, pwin*c.chn.rate*b.hitRate(b.deps.Feedback, c, publisher))
+	if b.chBids != nil {
+		b.chBids.RecordChannelBid(c.id, c.skill, publisher, exchange, ch, price, value, now)
+		return
+	}
+	b.deps.Feedback.RecordBid(c.id, c.skill, publisher, exchange, price, value, now)
+}
+
+// pacing is the pacing a bid of c is priced with. Pacing and the
+// participation gate (admit) steer the calls bought against the voice
+// agents; a chat, sms or callback invitation bids only while voice has no
+// headroom — exactly when voice pacing stops — and its own channel has a
+// free session or slot (capacityView), so voice pacing neither prices nor
+// stops it.
+func (b *Bidder) pacing(fb Feedback, c *campaign) (multiplier float64, stop bool) {
+	if c.contactChannel() != channel.Voice {
+		return 1, false
+	}
+	return fb.Pacing(c.skill)
+}
+
+// admit is the participation gate for a bid of c (see pacing).
+func (b *Bidder) admit(pt Participation, c *campaign) bool {
+	return c.contactChannel() != channel.Voice || pt.Admit(c.skill)
 }

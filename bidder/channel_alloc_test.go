@@ -7,13 +7,25 @@ import (
 	"testing"
 
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/hitrate"
 )
 
-// TestAllocsChatBid: a decision that picks the chat channel (voice queued)
-// and renders its key into the chat banner allocates nothing either.
+// TestAllocsChatBid: a decision that picks the chat channel (voice queued),
+// prices it with the real hit-rate model's chat rate and renders its key
+// into the chat banner allocates nothing either.
 func TestAllocsChatBid(t *testing.T) {
 	l := newChannelLoop(t, []ChannelConfig{{Channel: "chat", Pool: "chat-keys", ActionURL: "https://chat.example.com/s?k={{key}}"}},
 		newFakeReserver(0, "pool-mortgage", "chat-keys"))
+	hr, err := hitrate.New(hitrate.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeFeedback{}
+	l.b.deps.Feedback = FeedbackParts{HitRates: hr, Pacer: fb, TrafficFilter: fb, BidRecorder: fb}
+	l.b.chRates = channelHitRates(l.b.deps.Feedback)
+	if l.b.chRates == nil {
+		t.Fatal("no per-channel rates")
+	}
 	for _, a := range []string{"v0", "v1"} {
 		l.agent(a, events.StateBusy)
 	}

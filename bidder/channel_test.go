@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/callrecords"
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
@@ -26,6 +27,9 @@ type channelLoop struct {
 	ch    *capacity.Channels
 	pools *numbers.Pools
 	b     *Bidder
+	pub   *fakePublisher     // the impression records the notices publish
+	recs  *callrecords.Store // the attributions numbers made
+	nurl  string             // the win notice URL of the last bid
 	seq   int64
 	ended map[string]string // slot → call id in progress (channel_schedule_test.go)
 }
@@ -46,6 +50,11 @@ func newChannelLoop(t *testing.T, chans []ChannelConfig, res Reserver) *channelL
 	if err != nil {
 		t.Fatal(err)
 	}
+	if l.recs, err = callrecords.New(callrecords.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	l.pools.UseCallRecords(l.recs)
+	l.pub = &fakePublisher{}
 	ccfg := capacity.Config{}
 	m, err := capacity.New(ccfg, []string{"mortgage"}, zerolog.Nop())
 	if err != nil {
@@ -63,7 +72,7 @@ func newChannelLoop(t *testing.T, chans []ChannelConfig, res Reserver) *channelL
 	if res == nil {
 		res = l.pools
 	}
-	l.b, err = New(cfg, Deps{Reserver: res, Capacity: l.m, Channels: l.ch, Feedback: &fakeFeedback{},
+	l.b, err = New(cfg, Deps{Reserver: res, Capacity: l.m, Channels: l.ch, Feedback: &fakeFeedback{}, Publisher: l.pub,
 		Now: func() time.Time { return l.now }}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +135,7 @@ func (l *channelLoop) bid() (string, string, numbers.Ref) {
 		return "", "", 0
 	}
 	adm := string(d.Bids[0].AdM)
+	l.nurl = d.Bids[0].NURL
 	if i := strings.Index(adm, "chat.example.com/s?k="); i >= 0 {
 		key := adm[i+len("chat.example.com/s?k="):]
 		return "chat", key[:strings.IndexAny(key, `"\&`)], d.refs[0]
@@ -138,9 +148,11 @@ func (l *channelLoop) bid() (string, string, numbers.Ref) {
 }
 
 // Voice agents queue up while chat agents are free: bids switch to the
-// chat creative within 5 s, the chat sessions started from its keys are
-// attributed, chat stops at its session capacity, and bids switch back to
-// voice within 5 s of the queue clearing. The test keeps its own simple
+// chat creative within 5 s, each chat win's notice records a chat
+// impression, the chat sessions started from its keys are attributed as
+// chat (the channel feedback keys hit rates and report rows by), chat
+// stops at its session capacity, and bids switch back to voice within 5 s
+// of the queue clearing (every bid from then on is voice). The test keeps its own simple
 // model — "voice is full while calls wait; chat has 2 agents × 3 sessions
 // − open sessions" — and checks each bid against it.
 func TestChannelSwitchClosedLoop(t *testing.T) {
@@ -197,16 +209,25 @@ func TestChannelSwitchClosedLoop(t *testing.T) {
 			continue
 		}
 		chatBids++
-		if w := l.pools.Win(ref, false, l.now); w != numbers.WinLeased {
-			t.Fatalf("win %v", w)
+		// The exchange's win notice leases the key and records the
+		// impression as a chat one.
+		if o, _ := l.b.applyNotice(noticeWin, []byte(tokenOf(t, l.nurl)), nil, l.now); o != noticeApplied {
+			t.Fatalf("win notice: %s", noticeOutcomeNames[o])
+		}
+		if st := l.pools.Win(ref, false, l.now); st != numbers.WinDuplicate {
+			t.Fatalf("the key is not leased by the win notice: a second Win says %v", st)
+		}
+		var im events.Impression
+		if err := events.DecodeImpression([]byte(l.pub.msgs[len(l.pub.msgs)-1].value), &im); err != nil || im.Channel != "chat" {
+			t.Fatalf("impression record %s (%v): want channel chat", l.pub.msgs[len(l.pub.msgs)-1].value, err)
 		}
 		// The visitor opens the chat from the creative: the platform reports
 		// the session with the key as dnis.
 		id := "chat-" + strconv.Itoa(sec)
 		before := l.pools.Stats().Calls[numbers.MatchExact]
 		l.call(id, events.CallOffered, "chat", key)
-		if l.pools.Stats().Calls[numbers.MatchExact] == before+1 {
-			attributed++
+		if a := l.recs.Attribution(id); l.pools.Stats().Calls[numbers.MatchExact] == before+1 && a != nil && a.Channel == "chat" {
+			attributed++ // and counted in the chat hit rates and report rows (feedback)
 		}
 		open = append(open, id)
 	}

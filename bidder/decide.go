@@ -469,7 +469,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	}
 	factor := 1.0
 	if c.needsCap {
-		v := b.capacityView(c) // channel.go: voice, or another channel while voice is full
+		v := b.capacityView(c, now) // channel.go: voice, or another channel while voice is full
 		if !(v.Factor > 0) {
 			if v.State == capacity.Stale {
 				return CauseCapacityStale
@@ -481,19 +481,19 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 			factor *= c.premMult
 		}
 	}
-	pace, stop := fb.Pacing(c.skill)
+	pace, stop := b.pacing(fb, c) // channel.go: a call's is the skill's pacing
 	if stop {
 		return CauseNoHeadroom
 	}
 	// Volume control: skip when the skill's expected calls are spent.
-	if pt := b.deps.Participation; pt != nil && !req.Test && !pt.Admit(c.skill) {
+	if pt := b.deps.Participation; pt != nil && !req.Test && !b.admit(pt, c) {
 		return CauseNoHeadroom
 	}
 	base := c.baseCPM
 	if c.valueBidding {
 		base = c.valueCallRate * b.value.perCall(c, req.PublisherID)
 	}
-	p := base * factor * pace * fb.HitRate(c.id, req.PublisherID) *
+	p := base * factor * pace * b.hitRate(fb, c, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
 	if len(c.pubMult) > 0 {
 		if m, ok := lookupLower(c.pubMult, req.PublisherID); ok {
@@ -590,7 +590,7 @@ func (b *Bidder) bid(d *decision, p *pick) Cause {
 		c.budget.reserve(now.Unix(), int64(float64(p.price)*pwin*d.curRate/c.rate))
 	}
 	b.appendBid(d, p)
-	b.deps.Feedback.RecordBid(c.id, c.skill, req.PublisherID, ex.name, p.price, p.value, now)
+	b.recordBid(s, c, req.PublisherID, ex.name, p.price, p.value, usd, now) // channel.go
 	return CauseNone
 }
 
@@ -634,7 +634,7 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 	mEnd := len(d.buf)
 
 	t := noticeToken{ref: res.Ref, issued: d.now.Unix(), price: p.price, cur: d.Cur, ipHash: ipHash,
-		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: d.ex.name, skill: c.skill, bidID: p.bidID}
+		ifaHash: ifaHash, campaign: c.id, publisher: req.PublisherID, exchange: d.ex.name, skill: c.skill, bidID: p.bidID, ch: c.contactChannel()}
 	var urls [3][2]int
 	var payload [2]int
 	var tags kindTags

@@ -10,6 +10,14 @@
 // Begin and Bid per bid request (a body in, the encoded answer out), Notice
 // per notice and Holds for /admin/holds.
 //
+// Channels (channel*.go): a campaign's chat, sms and callback invitations
+// are compiled as campaigns of their own sharing its id and budget. They
+// bid only while voice has no headroom and their channel has room (less
+// the contacts their last minute of bids may bring, channel_flight.go), are
+// priced with the channel's own hit rate, are neither priced nor stopped
+// by voice pacing and participation, carry the channel in the notice
+// token, and their win writes the impression with its channel.
+//
 // Goroutines: Bid and Notice run on the HTTP layer's worker goroutines and
 // read the current snapshot through one atomic.Pointer load per request
 // (Begin). Apply (config reload) runs on the caller's goroutine, builds a new snapshot

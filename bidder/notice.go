@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/numbers"
 	"github.com/cespare/xxhash/v2"
@@ -58,6 +59,7 @@ type noticeToken struct {
 	exchange  string
 	skill     string
 	bidID     string
+	ch        channel.Channel // the creative's contact channel (channel.go: an optional last byte)
 }
 
 // signer signs and verifies tokens with one secret. The HMAC states are
@@ -102,7 +104,8 @@ func (t *noticeToken) appendPayload(dst []byte, version byte) []byte {
 	dst = appendStr(dst, t.publisher)
 	dst = appendStr(dst, t.exchange)
 	dst = appendStr(dst, t.skill)
-	return appendStr(dst, t.bidID)
+	dst = appendStr(dst, t.bidID)
+	return appendTokenChannel(dst, t.ch)
 }
 
 // tagB64Len is the base64url length of a tag.
@@ -238,7 +241,7 @@ func parsePayload(p []byte, version byte) (noticeToken, error) {
 		*dst = string(p[1 : 1+int(p[0])])
 		p = p[1+int(p[0]):]
 	}
-	if len(p) != 0 {
+	if t.ch, p = parseTokenChannel(p); len(p) != 0 {
 		return t, errTokenMalformed
 	}
 	return t, nil
@@ -567,7 +570,7 @@ func (b *Bidder) publishImpression(t *noticeToken, kind string, price int64, now
 	}
 	im := events.Impression{BidID: t.bidID, Kind: kind, CampaignID: t.campaign,
 		PublisherID: t.publisher, Exchange: t.exchange, Skill: t.skill, PriceMicros: price,
-		Currency: t.cur, At: now.UTC(), IPHash: t.ipHash, IFAHash: t.ifaHash}
+		Currency: t.cur, At: now.UTC(), IPHash: t.ipHash, IFAHash: t.ifaHash, Channel: channelField(t.ch)}
 	// The producer copies the record, so a stack buffer does.
 	var buf [512]byte
 	v := events.AppendImpression(buf[:0], &im)

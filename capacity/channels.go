@@ -124,11 +124,15 @@ type ChannelView struct {
 // Channels turns agents' channels (cc.agent-state.v1 "channels") and
 // sessions (cc.call.v1 with "channel") into headroom per skill × channel.
 //
-//   - chat, sms: an agent whose channels list chat counts
+//   - chat, sms: an agent whose channels list chat (and not voice) counts
 //     sessions_per_agent × 1/k sessions to each of its k skills while it is
-//     staffed and not leaving (an agent on voice and chat only while
-//     AVAILABLE: when busy it may be on a call). Free = that − the
-//     sessions open (OFFERED/QUEUED/ANSWERED, not yet ENDED).
+//     staffed and not leaving; on chat and sms both, half of that to each.
+//     An agent on voice and chat counts only while AVAILABLE (when busy it
+//     may be on a call), and only for the time voice does not need: the
+//     blended agents lend chat at most the voice agents' spare time,
+//     N·max_occupancy − A (Erlangs, A the voice demand below), and that
+//     time is no callback's (lendBlended). Free = that − the sessions open
+//     (OFFERED/QUEUED/ANSWERED, not yet ENDED).
 //   - callback: callbacks need no answer within seconds, only agent time.
 //     The voice agents' spare throughput is N·max_occupancy/AHT − λ_now −
 //     committed − waiting/horizon − abandoning (calls/min, the Erlang
@@ -344,8 +348,9 @@ func (c *Channels) Rebuild() {
 	stale, _ := c.voice.stale(now)
 	snap := &chanSnapshot{stale: stale, skills: make(map[string]*chanSkill)}
 	type agg struct {
-		agents [channel.Count]float64 // chat and sms agents counted now (shares)
-		open   [channel.Count]int     // sessions open, callbacks pending
+		agents  [channel.Count]float64 // chat and sms agents without voice, counted now (shares)
+		blended [channel.Count]float64 // chat and sms agents also on voice, AVAILABLE (shares)
+		open    [channel.Count]int     // sessions open, callbacks pending
 	}
 	per := map[string]*agg{}
 	get := func(s string) *agg {
@@ -367,14 +372,21 @@ func (c *Channels) Rebuild() {
 		if !a.staffed || a.leaving || len(a.skillNames) == 0 {
 			continue
 		}
-		if a.chans&(1<<channel.Voice) != 0 && !a.available {
+		blended := a.chans&(1<<channel.Voice) != 0
+		if blended && !a.available {
 			continue // blended and busy: maybe on a call
 		}
-		share := 1 / float64(len(a.skillNames))
+		// One agent's time: 1/k to each of its k skills, and, on chat and
+		// sms both, half of it to each (see sessionShares).
+		share := sessionShare(a.chans) / float64(len(a.skillNames))
 		for _, ch := range [...]channel.Channel{channel.Chat, channel.SMS} {
 			if a.chans&(1<<ch) != 0 {
 				for _, s := range a.skillNames {
-					get(s).agents[ch] += share
+					if blended {
+						get(s).blended[ch] += share
+					} else {
+						get(s).agents[ch] += share
+					}
 				}
 			}
 		}
@@ -404,17 +416,20 @@ func (c *Channels) Rebuild() {
 		aht := vcfg.DefaultHandleTime.Seconds()
 		var voiceLive, demand float64
 		sv := vs.skills[name]
+		sessAgents := g.agents // chat and sms agents: those without voice, and below the blended ones voice spares
 		if sv != nil {
 			aht = math.Max(sv.ahtSec, 1)
 			voiceLive = sv.capacityAgents
 			demand = sv.arrivalPerMin + sv.committedPerMin + float64(max(sv.waiting, 0))/horizonMin + sv.abandonPerMin
 			v.now[channel.Voice] = ChannelView{Free: sv.headroom[0], Factor: sv.factor[0]}
-			spare := voiceLive*vcfg.MaxOccupancy*60/aht - demand
+			spare := voiceLive*vcfg.MaxOccupancy*60/aht - demand // calls/min
+			lent := lendBlended(&sessAgents, &g.blended, spare*aht/60)
+			spare -= lent * 60 / aht // the agents lent to chat and sms take no callback
 			v.now[channel.Callback].Free = math.Max(spare, 0)*window.Minutes() +
 				sched.plannedCallbackSlots(name, now, window, vcfg.MaxOccupancy, aht, voiceLive) - float64(g.open[channel.Callback])
 		}
 		for _, ch := range [...]channel.Channel{channel.Chat, channel.SMS} {
-			v.now[ch].Free = g.agents[ch]*spt[ch] - float64(g.open[ch])
+			v.now[ch].Free = sessAgents[ch]*spt[ch] - float64(g.open[ch])
 		}
 		for ch := channel.Chat; ch < channel.Count; ch++ {
 			v.now[ch].Factor = min(max(v.now[ch].Free, 0), 1)
@@ -440,7 +455,7 @@ func (c *Channels) Rebuild() {
 					a.Free = c.voice.lambdaMaxFrac(expected(voiceLive, pNow, p), aht) - demand
 					a.Factor = ramp(a.Free, vcfg.Factor)
 				} else {
-					a.Free = expected(g.agents[ch], pNow, p)*spt[ch] - float64(g.open[ch])
+					a.Free = expected(sessAgents[ch], pNow, p)*spt[ch] - float64(g.open[ch])
 					a.Factor = min(max(a.Free, 0), 1)
 				}
 				if a.Factor <= 0 {
@@ -476,4 +491,34 @@ func (c *Channels) Run(ctx context.Context) {
 		}
 		c.Rebuild()
 	}
+}
+
+// sessionShare is the share of an agent's time each of its session
+// channels gets: all of it on chat or sms alone, half on both (an agent
+// with three chats open is not also free for five texts).
+func sessionShare(chans uint8) float64 {
+	if chans&(1<<channel.Chat) != 0 && chans&(1<<channel.SMS) != 0 {
+		return 0.5
+	}
+	return 1
+}
+
+// lendBlended adds to agents the blended agents' time voice does not need:
+// of the AVAILABLE agents on voice and chat (or sms) in blended, at most
+// spareAgents agent-equivalents (the voice agents' capacity at
+// max_occupancy less the voice demand, in Erlangs), split over chat and sms
+// in proportion. It returns the agent-equivalents lent. Voice comes first,
+// as in the bidder (a chat bids only while voice has no headroom), so a
+// blended agent's time is voice's until voice demand leaves some over;
+// counting it in full for both would sell the same agent twice.
+func lendBlended(agents, blended *[channel.Count]float64, spareAgents float64) float64 {
+	total := blended[channel.Chat] + blended[channel.SMS]
+	if total <= 0 || spareAgents <= 0 {
+		return 0
+	}
+	lent := math.Min(total, spareAgents)
+	for _, ch := range [...]channel.Channel{channel.Chat, channel.SMS} {
+		agents[ch] += blended[ch] * lent / total
+	}
+	return lent
 }

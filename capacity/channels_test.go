@@ -141,3 +141,36 @@ func TestChannelsConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// An agent on voice and chat is one agent: voice demand takes its time
+// first, chat gets what is left (at most the agent), and a callback gets
+// none of what chat took. An agent on chat and sms gives each half.
+func TestBlendedAgentCountedOnce(t *testing.T) {
+	m, clk := newTestModel(t, Config{}, "s")
+	c := NewChannels(ChannelsConfig{}, m, []string{"s"})
+	for i := range 4 {
+		chanAgent(t, m, c, clk, "b"+itoa(i), events.StateAvailable, []string{"voice", "chat"}, "s")
+	}
+	chanAgent(t, m, c, clk, "cs", events.StateAvailable, []string{"chat", "sms"}, "s")
+	rebuildBoth(m, c)
+	// No voice demand: 4 × 0.85 agent-equivalents spare, all lent to chat.
+	want := 4*0.85*3 + 0.5*3
+	if v := c.View("s", channel.Chat); math.Abs(v.Free-want) > 1e-9 {
+		t.Fatalf("chat %+v, want %.2f sessions (3.4 blended agents + half of cs)", v, want)
+	}
+	if v := c.View("s", channel.SMS); v.Free != 2.5 {
+		t.Fatalf("sms %+v, want half of cs's 5", v)
+	}
+	if v := c.View("s", channel.Callback); v.Free > 1e-9 {
+		t.Fatalf("callback %+v: the spare voice time went to chat already", v)
+	}
+	// One call waiting (horizon 1 min) at AHT ≥ 60 s needs more than the
+	// spare: the blended agents are voice's, chat keeps cs's half.
+	chanCall(t, m, c, clk, "q1", events.CallOffered, "", "s")
+	aht := m.view("s").ahtSec
+	rebuildBoth(m, c)
+	spare := math.Max(4*0.85-aht/60, 0)
+	if v := c.View("s", channel.Chat); math.Abs(v.Free-(spare*3+1.5)) > 1e-9 {
+		t.Fatalf("chat with a call waiting %+v, want %.2f", v, spare*3+1.5)
+	}
+}

@@ -140,7 +140,20 @@
 // spare time, and, from cc.schedule.v1 (schedule.go), the headroom a
 // contact arriving after a delay will find (ViewAhead). Agents whose
 // channels lack voice, and cc.call.v1 events of another channel, are
-// Channels' only: the voice Model ignores them. Its consumers call
+// Channels' only: the voice Model ignores them.
+//
+// An agent on voice and chat (or sms) is one agent's time, counted once.
+// Voice has it first, because the bidder bids a chat only while voice has
+// no headroom: the voice Model counts the agent in full, and chat gets the
+// blended agents' time that voice demand leaves — at most the voice
+// agents' spare N·max_occupancy − λ·AHT (Erlangs; λ with committed,
+// waiting and abandoning calls as in the headroom), never more than the
+// blended agents AVAILABLE. Time lent to chat is taken off the callbacks'
+// spare. A fixed split (half voice, half chat) was the alternative; it
+// undercounts voice for a blended team whose chats are rare and still
+// sells the same minutes twice when voice is busy, where this rule gives
+// chat nothing once voice needs every agent. An agent on chat and sms
+// (no voice) gives each half its sessions. Its consumers call
 // Channels.HandleAgentState, HandleCall and HandleSchedule; its Run
 // rebuilds; View and ViewAhead are lock-free.
 //

@@ -61,6 +61,27 @@ type SkillConfig struct {
 	Patience time.Duration `yaml:"patience"`
 	// DNIS is the number simulated callers dial; default +1800555010N.
 	DNIS string `yaml:"dnis"`
+	// Chat is the skill's chat agents (none by default): agents on the
+	// chat channel only, each handling several sessions at once.
+	Chat ChatConfig `yaml:"chat"`
+}
+
+// ChatConfig is one skill's chat team and the chats that need it.
+type ChatConfig struct {
+	// Agents on chat only (channels ["chat"]); 0: no chat.
+	Agents int `yaml:"agents"`
+	// Sessions is how many chats an agent handles at once; default 3
+	// (capacity.channels.chat.sessions_per_agent should match).
+	Sessions int `yaml:"sessions"`
+	// HandleTime is the mean chat length (exponential, at least 30s);
+	// default 8m.
+	HandleTime time.Duration `yaml:"handle_time"`
+	// ArrivalPerMin is the organic chats per minute (Poisson, no tracking
+	// key); chats started from a creative's key come through Sim.Offer.
+	ArrivalPerMin float64 `yaml:"arrival_per_min"`
+	// Patience is the mean time a chat waits for an agent before the
+	// visitor leaves; default 2m.
+	Patience time.Duration `yaml:"patience"`
 }
 
 // ShiftConfig shapes the agents' day.
@@ -134,6 +155,11 @@ func (c *Config) SetDefaults() {
 		def(&k.ACWTime, 20*time.Second)
 		def(&k.Patience, 90*time.Second)
 		def(&k.DNIS, fmt.Sprintf("+1800555%04d", 100+i))
+		if k.Chat.Agents > 0 {
+			def(&k.Chat.Sessions, 3)
+			def(&k.Chat.HandleTime, 8*time.Minute)
+			def(&k.Chat.Patience, 2*time.Minute)
+		}
 	}
 }
 
@@ -222,6 +248,22 @@ func (c *Config) Validate() error {
 		}
 		if k.DNIS != "" && !e164Re.MatchString(k.DNIS) {
 			add("%s.dnis: %q is not E.164", p, k.DNIS)
+		}
+		ch := k.Chat
+		if ch.Agents < 0 || ch.Agents > 100_000 {
+			add("%s.chat.agents: %d is outside 0-100000", p, ch.Agents)
+		}
+		total += max(ch.Agents, 0)
+		if ch.Sessions < 0 || ch.Sessions > 100 {
+			add("%s.chat.sessions: %d is outside 1-100 (0 means 3)", p, ch.Sessions)
+		}
+		dur(p+".chat.handle_time", ch.HandleTime, time.Second, 4*time.Hour)
+		dur(p+".chat.patience", ch.Patience, time.Second, time.Hour)
+		if !(ch.ArrivalPerMin >= 0 && ch.ArrivalPerMin <= 100_000) {
+			add("%s.chat.arrival_per_min: %g is outside 0-100000", p, ch.ArrivalPerMin)
+		}
+		if ch.Agents == 0 && ch.ArrivalPerMin > 0 {
+			add("%s.chat.arrival_per_min: chats need chat.agents", p)
 		}
 	}
 	if total > 200_000 {

@@ -12,6 +12,12 @@
 // increasing seq per agent (based on the start time, so a restarted
 // simulator's events are not ignored as old) and ttl_seconds.
 //
+// A skill may have a chat team (skills[].chat): agents on the chat channel
+// only, each handling up to chat.sessions chats at once, fed by organic
+// chats and by Offer — a chat started from a creative's tracking key (or a
+// call to a tracking number), as a person who saw the ad would; the
+// session events carry channel "chat" and the key as dnis (chat.go).
+//
 // The simulation is deterministic given the seed and the start time: Step
 // advances simulated time by one tick, so tests drive it fast; Run calls
 // Step on a real-time ticker scaled by speed.

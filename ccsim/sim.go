@@ -37,6 +37,7 @@ type Sim struct {
 	runID  string
 	agents []agent
 	skills []skillState
+	offers []offer // contacts from tracking numbers and keys, started at the next Step (Offer)
 
 	ev  events.AgentState
 	cev events.Call
@@ -59,6 +60,10 @@ type agent struct {
 	nextBreak  time.Time
 	nextLogout time.Time
 	call       *call
+	// A chat agent (chat.go) has sessions open at once, up to max.
+	chat     bool
+	sessions []*call
+	max      int
 }
 
 type call struct {
@@ -68,6 +73,9 @@ type call struct {
 	abandonAt time.Time
 	answered  time.Time
 	ani       string
+	channel   string    // "" for a call, "chat"
+	dnis      string    // the number or key dialled; "" for the skill's line
+	until     time.Time // a chat's end
 }
 
 type skillState struct {
@@ -75,9 +83,12 @@ type skillState struct {
 	queue  []*call
 	cursor int // rotates the agent search so calls spread over agents
 	agents []int
-	// counts of call events by type
-	offered, answered, abandoned, ended int64
+	calls  counts    // call events by type
+	chat   chatState // chat.go
 }
+
+// counts are contact events by type.
+type counts struct{ offered, answered, abandoned, ended int64 }
 
 // SkillStats is one skill's live counts.
 type SkillStats struct {
@@ -85,6 +96,10 @@ type SkillStats struct {
 	Staffed, Available, Busy, ACW, NotReady int
 	Waiting                                 int
 	Offered, Answered, Abandoned, Ended     int64
+	// Chat: agents staffed on chat, sessions open, chats waiting, and
+	// counts of chats by event type.
+	ChatStaffed, ChatSessions, ChatWaiting              int
+	ChatOffered, ChatAnswered, ChatAbandoned, ChatEnded int64
 }
 
 // Stats is a snapshot after a step.
@@ -130,6 +145,7 @@ func New(cfg Config, start time.Time, log zerolog.Logger) (*Sim, error) {
 			s.skills[si].agents = append(s.skills[si].agents, len(s.agents))
 			s.agents = append(s.agents, a)
 		}
+		s.addChatAgents(si, k)
 	}
 	s.snapshot()
 	return s, nil
@@ -207,6 +223,10 @@ func (s *Sim) Step(pub Publisher) {
 	for i := range s.agents {
 		a := &s.agents[i]
 		k := &s.skills[a.skill].cfg
+		if a.chat {
+			s.stepChatAgent(pub, a)
+			continue
+		}
 		switch a.state {
 		case "", events.StateOffline:
 			if !now.Before(a.loginAt) {
@@ -234,8 +254,10 @@ func (s *Sim) Step(pub Publisher) {
 			}
 		}
 	}
+	s.startOffers(pub)
 	for si := range s.skills {
 		sk := &s.skills[si]
+		s.stepChats(pub, sk, si)
 		// Abandonment in queue.
 		kept := sk.queue[:0]
 		for _, c := range sk.queue {
@@ -256,11 +278,7 @@ func (s *Sim) Step(pub Publisher) {
 				abandonAt: now.Add(s.exp(sk.cfg.Patience)),
 				ani:       fmt.Sprintf("+1415555%04d", s.rng.IntN(10000)),
 			}
-			s.callEvent(pub, c, events.CallOffered, "", 0, 0, "")
-			sk.queue = append(sk.queue, c)
-			if !s.hasAvailable(sk) {
-				s.callEvent(pub, c, events.CallQueued, "", 0, 0, "")
-			}
+			s.enqueue(pub, sk, c)
 		}
 		// Routing: longest-waiting call to the next available agent.
 		for len(sk.queue) > 0 {
@@ -305,6 +323,15 @@ func (s *Sim) endCall(pub Publisher, a *agent, k *SkillConfig) {
 	}
 }
 
+// enqueue offers call c to skill sk's voice queue.
+func (s *Sim) enqueue(pub Publisher, sk *skillState, c *call) {
+	s.callEvent(pub, c, events.CallOffered, "", 0, 0, "")
+	sk.queue = append(sk.queue, c)
+	if !s.hasAvailable(sk) {
+		s.callEvent(pub, c, events.CallQueued, "", 0, 0, "")
+	}
+}
+
 func (s *Sim) hasAvailable(sk *skillState) bool {
 	for _, ai := range sk.agents {
 		if s.agents[ai].state == events.StateAvailable {
@@ -334,9 +361,13 @@ func (s *Sim) setState(pub Publisher, a *agent, eventType, state string) {
 func (s *Sim) agentEvent(pub Publisher, a *agent, eventType string) {
 	a.seq++
 	a.nextHB = s.now.Add(s.cfg.HeartbeatInterval)
+	chans := voice
+	if a.chat {
+		chans = chatOnly
+	}
 	s.ev = events.AgentState{
 		AgentID: a.id, Seq: s.seq0 + a.seq, EventType: eventType, OccurredAt: s.now,
-		RoutingState: a.state, Skills: a.skills, Channels: voice, TTLSeconds: int(s.cfg.TTL / time.Second),
+		RoutingState: a.state, Skills: a.skills, Channels: chans, TTLSeconds: int(s.cfg.TTL / time.Second),
 	}
 	b, err := json.Marshal(&s.ev)
 	if err != nil {
@@ -346,25 +377,33 @@ func (s *Sim) agentEvent(pub Publisher, a *agent, eventType string) {
 	s.publish(pub, events.TopicAgentState, a.key, b)
 }
 
-var voice = []string{"voice"}
+var voice, chatOnly = []string{"voice"}, []string{"chat"}
 
 func (s *Sim) callEvent(pub Publisher, c *call, eventType, agentID string, wait, talk time.Duration, reason string) {
 	ss := &s.skills[c.skill]
 	sk := &ss.cfg
+	n := &ss.calls
+	if c.channel != "" {
+		n = &ss.chat.counts
+	}
 	switch eventType {
 	case events.CallOffered:
-		ss.offered++
+		n.offered++
 	case events.CallAnswered:
-		ss.answered++
+		n.answered++
 	case events.CallEnded:
-		ss.ended++
+		n.ended++
 		if reason == events.EndAbandonedInQueue {
-			ss.abandoned++
+			n.abandoned++
 		}
 	}
+	dnis := sk.DNIS
+	if c.dnis != "" || c.channel != "" {
+		dnis = c.dnis // a tracking number or key; an organic chat has none
+	}
 	s.cev = events.Call{
-		CallID: c.id, EventType: eventType, DNIS: sk.DNIS, ANI: c.ani, OccurredAt: s.now,
-		Queue: sk.Name, Skill: sk.Name, AgentID: agentID,
+		CallID: c.id, EventType: eventType, DNIS: dnis, ANI: c.ani, OccurredAt: s.now,
+		Queue: sk.Name, Skill: sk.Name, AgentID: agentID, Channel: c.channel,
 		QueueWaitMS: wait.Milliseconds(), TalkMS: talk.Milliseconds(), EndReason: reason,
 	}
 	b, err := json.Marshal(&s.cev)
@@ -423,6 +462,13 @@ func (s *Sim) snapshot() {
 	for i := range s.agents {
 		a := &s.agents[i]
 		k := &st.Skills[a.skill]
+		if a.chat {
+			if a.state == events.StateAvailable || a.state == events.StateBusy {
+				k.ChatStaffed++
+				k.ChatSessions += len(a.sessions)
+			}
+			continue
+		}
 		switch a.state {
 		case events.StateAvailable:
 			k.Available++
@@ -440,7 +486,9 @@ func (s *Sim) snapshot() {
 	}
 	for i := range s.skills {
 		k, sk := &st.Skills[i], &s.skills[i]
-		k.Offered, k.Answered, k.Abandoned, k.Ended = sk.offered, sk.answered, sk.abandoned, sk.ended
+		k.Offered, k.Answered, k.Abandoned, k.Ended = sk.calls.offered, sk.calls.answered, sk.calls.abandoned, sk.calls.ended
+		k.ChatOffered, k.ChatAnswered, k.ChatAbandoned, k.ChatEnded = sk.chat.offered, sk.chat.answered, sk.chat.abandoned, sk.chat.ended
+		k.ChatWaiting = len(sk.chat.queue)
 	}
 	s.stats.Store(st)
 }

@@ -59,7 +59,8 @@ func TestEveryEventPassesTheValidators(t *testing.T) {
 	cfg := DemoConfig()
 	// An overloaded skill so queueing and abandonment happen too.
 	cfg.Skills = append(cfg.Skills, SkillConfig{Name: "overflow", Agents: 2, HandleTime: 2 * time.Minute,
-		ArrivalPerMin: 6, Patience: 20 * time.Second, DNIS: "+18005550199"})
+		ArrivalPerMin: 6, Patience: 20 * time.Second, DNIS: "+18005550199",
+		Chat: ChatConfig{Agents: 1, Sessions: 2, ArrivalPerMin: 6, Patience: 20 * time.Second}})
 	cfg.SetDefaults()
 	r := runSteps(t, cfg, 3*600, nil) // 3 simulated minutes
 	lastSeq := map[string]int64{}
@@ -88,7 +89,7 @@ func TestEveryEventPassesTheValidators(t *testing.T) {
 			if err := events.DecodeCall(m.value, &ev); err != nil {
 				t.Fatalf("call event rejected: %v\n%s", err, m.value)
 			}
-			if string(m.key) != ev.CallID || ev.Skill == "" || ev.DNIS == "" {
+			if string(m.key) != ev.CallID || ev.Skill == "" || (ev.DNIS == "") != (ev.Channel == "chat") { // an organic chat has no key
 				t.Fatalf("unexpected call event %+v", ev)
 			}
 			if ev.EventType == events.CallEnded && ev.EndReason != events.EndAbandonedInQueue && ev.TalkMS < 10_000 {
@@ -99,23 +100,24 @@ func TestEveryEventPassesTheValidators(t *testing.T) {
 			}
 			callSteps[ev.CallID] = append(callSteps[ev.CallID], ev.EventType)
 			types[ev.EventType]++
+			types[ev.Channel+ev.EventType]++
 			if ev.EndReason == events.EndAbandonedInQueue {
-				types["abandoned"]++
+				types[ev.Channel+"abandoned"]++
 			}
 		default:
 			t.Fatalf("unexpected topic %q", m.topic)
 		}
 	}
-	if len(lastSeq) != 118 { // the demo skills (40 + 60 + 16) and the 2 overflow agents
-		t.Errorf("%d agents seen, want 118", len(lastSeq))
+	if len(lastSeq) != 119 { // the demo skills (40 + 60 + 16), the 2 overflow agents and its chat agent
+		t.Errorf("%d agents seen, want 119", len(lastSeq))
 	}
 	for _, typ := range []string{events.AgentLogin, events.AgentStateChange, events.AgentHeartbeat, events.CallOffered, events.CallQueued, events.CallAnswered, events.CallEnded, events.AgentLogout} {
 		if types[typ] == 0 {
 			t.Errorf("no %s event in 3 minutes (counts %v)", typ, types)
 		}
 	}
-	if types["abandoned"] == 0 {
-		t.Error("no caller abandoned the overloaded queue")
+	if types["abandoned"] == 0 || types["chatabandoned"] == 0 || types["chatANSWERED"] == 0 || types["chatENDED"] == 0 {
+		t.Errorf("no caller abandoned the overloaded queue, or no chat was answered, ended and abandoned (counts %v)", types)
 	}
 	valid := map[string]bool{
 		"OFFERED": true, "OFFERED QUEUED": true, "OFFERED ANSWERED": true, "OFFERED QUEUED ANSWERED": true,

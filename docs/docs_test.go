@@ -226,7 +226,8 @@ func TestOwnRecordEncodersMatchSchemas(t *testing.T) {
 	held, free := lease, events.Lease{Owner: "5c1f0e9a2b7d4c11", Pool: "mortgage-tollfree", Gen: 8, State: events.LeaseFree}
 	held.State, held.WonAt, held.LeaseEnd, held.ANI = events.LeaseHeld, 0, 0, ""
 	tally := events.Tally{Instance: "5c1f0e9a2b7d4c11", At: at, Seen: 912, Bids: 201,
-		Rows:   []events.TallyRow{{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 201}},
+		Rows: []events.TallyRow{{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 201},
+			{Hour: 498733, Campaign: "mortgage-refi", Publisher: "pub-1", Exchange: "demo", Bids: 12, Channel: "chat"}},
 		Demand: []events.TallyDemand{{Skill: "mortgage", Start: at.Unix() - 300, Seen: 912, Bids: 201}}}
 	demand := events.Demand{Skill: "mortgage", IntervalStart: at.Add(-15 * time.Minute), IntervalEnd: at, RequestsSeen: 912,
 		Bids: 201, Wins: 40, Spend: events.Money{AmountMicros: 412_000_000, Currency: "USD"}, ProjectedCalls: 62.4,
@@ -234,7 +235,7 @@ func TestOwnRecordEncodersMatchSchemas(t *testing.T) {
 		Projection: []events.Projected{{IntervalStart: at, IntervalEnd: at.Add(15 * time.Minute), Calls: 60.2},
 			{Channel: "chat", IntervalStart: at, IntervalEnd: at.Add(15 * time.Minute), Calls: 4.5}}}
 	imp := events.Impression{BidID: "b-1", Kind: events.ImpressionBill, CampaignID: "mortgage-refi", PublisherID: "pub-1",
-		Exchange: "demo", Skill: "mortgage", PriceMicros: 12_500_000, Currency: "USD", At: at, IPHash: 1<<63 + 12345}
+		Exchange: "demo", Skill: "mortgage", PriceMicros: 12_500_000, Currency: "USD", At: at, IPHash: 1<<63 + 12345, Channel: "chat"}
 	for _, c := range []struct {
 		schema string
 		value  []byte

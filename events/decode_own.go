@@ -90,6 +90,7 @@ func (d *decoder) impression(b []byte, ev *Impression, l Limits) error {
 	f.time(v, "at", &ev.At)
 	unsigned(f, v, "ip_hash", math.MaxUint64, &ev.IPHash)
 	unsigned(f, v, "ifa_hash", math.MaxUint64, &ev.IFAHash)
+	f.str(v, "channel", &ev.Channel, "voice", "chat", "sms", "callback")
 	if f.err != nil {
 		return f.err
 	}

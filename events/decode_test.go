@@ -101,6 +101,8 @@ func TestDecodeCallOutcomeImpression(t *testing.T) {
 	imp(`{"bid_id":"b","kind":"win"}`, "")
 	imp(`{"kind":"win"}`, ReasonMissingBidID)
 	imp(`{"bid_id":"b","kind":"maybe"}`, ReasonUnknownKind)
+	imp(`{"bid_id":"b","kind":"win","channel":"chat"}`, "")
+	imp(`{"bid_id":"b","kind":"win","channel":"fax"}`, ReasonUnknownKind)
 
 	var a Attribution
 	if got := Reason(DecodeAttribution([]byte(`{"dnis":"+1"}`), &a)); got != ReasonMissingCallID {

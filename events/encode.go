@@ -78,6 +78,9 @@ func AppendImpression(b []byte, im *Impression) []byte {
 	if im.IFAHash != 0 {
 		b = appendUint(b, "ifa_hash", im.IFAHash)
 	}
+	if im.Channel != "" {
+		b = appendStr(b, "channel", im.Channel)
+	}
 	return append(b, '}')
 }
 
@@ -100,6 +103,9 @@ func AppendTally(b []byte, t *Tally) []byte {
 			b = appendStr(b, "p", r.Publisher)
 			b = appendStr(b, "x", r.Exchange)
 			b = appendInt(b, "b", r.Bids)
+			if r.Channel != "" {
+				b = appendStr(b, "ch", r.Channel)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')

@@ -103,6 +103,9 @@ type TallyRow struct {
 	Publisher string `json:"p"`
 	Exchange  string `json:"x"`
 	Bids      int64  `json:"b"`
+	// Channel is the row's contact channel (chat, sms, callback); absent
+	// for calls and in records written before it.
+	Channel string `json:"ch,omitempty"`
 }
 
 // TallyDemand is the requests seen and bids of one skill and demand
@@ -158,7 +161,8 @@ const MaxProjected = 96
 
 // Projected is the contacts expected over one coming interval. Channel is
 // voice, chat, sms or callback, or empty for the contacts of every channel
-// of the skill (impressions do not yet say which channel they bought).
+// of the skill (their sum; records written before channels have only
+// these).
 type Projected struct {
 	Channel       string    `json:"channel,omitempty"`
 	IntervalStart time.Time `json:"interval_start"`

@@ -103,6 +103,7 @@ func TestAppendImpressionMatchesEncodingJSON(t *testing.T) {
 	for _, im := range []Impression{
 		{BidID: "b1", Kind: ImpressionBill, CampaignID: "c", PublisherID: "p\u2028", Exchange: "x", Skill: "s", PriceMicros: 1500, Currency: "USD", At: at, IPHash: 1, IFAHash: math.MaxUint64},
 		{BidID: "b2", Kind: ImpressionWin, At: at.Truncate(time.Second)},
+		{BidID: "b3", Kind: ImpressionWin, CampaignID: "c", At: at, Channel: "chat"},
 	} {
 		want, err := json.Marshal(&im)
 		if err != nil {
@@ -124,7 +125,8 @@ func TestAppendImpressionMatchesEncodingJSON(t *testing.T) {
 func TestTallyAndDemandRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 23, 12, 0, 5, 0, time.UTC)
 	tl := Tally{Instance: "inst", At: at, Seen: 10, Bids: 4,
-		Rows:   []TallyRow{{Hour: 493_000, Campaign: "c", Publisher: "p", Exchange: "x", Bids: 4}},
+		Rows: []TallyRow{{Hour: 493_000, Campaign: "c", Publisher: "p", Exchange: "x", Bids: 3},
+			{Hour: 493_000, Campaign: "c", Publisher: "p", Exchange: "x", Bids: 1, Channel: "chat"}},
 		Demand: []TallyDemand{{Skill: "mortgage", Start: 1_700_000_000, Seen: 10, Bids: 4}}}
 	var gotT Tally
 	if err := DecodeTally(AppendTally(nil, &tl), &gotT); err != nil || !reflect.DeepEqual(gotT, tl) {

@@ -351,6 +351,9 @@ type Attribution struct {
 	Country          string  `json:"country,omitempty"`     // device.geo.country, ISO-3166-1 alpha-3
 	Region           string  `json:"region,omitempty"`      // device.geo.region
 	DeviceType       int     `json:"device_type,omitempty"` // device.devicetype (AdCOM)
+	// Channel is the channel of the creative whose number or key was
+	// called (its pool's): chat, sms or callback; empty for a phone call.
+	Channel string `json:"channel,omitempty"`
 	// Outcome fields, filled by feedback when an outcome arrives.
 	Disposition string `json:"disposition,omitempty"`
 	IsFinal     bool   `json:"is_final,omitempty"`
@@ -388,6 +391,10 @@ type Impression struct {
 	At          time.Time `json:"at"`
 	IPHash      uint64    `json:"ip_hash,omitempty"`
 	IFAHash     uint64    `json:"ifa_hash,omitempty"`
+	// Channel is the contact channel the impression bought: chat, sms or
+	// callback for an invitation creative, empty (or voice) for a phone
+	// call — records written before the field are voice.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Check reports why im is not a usable impression, as a *BadEvent.
@@ -401,8 +408,20 @@ func (im *Impression) Check(l Limits) error {
 		return bad(ReasonUnknownKind, "kind %q is not win, bill or loss", clip(im.Kind))
 	case im.PriceMicros < 0 || im.PriceMicros > MaxMoneyMicros:
 		return bad(ReasonNegativeValue, "price_micros %d is out of range", im.PriceMicros)
+	case !knownChannel(im.Channel):
+		return bad(ReasonUnknownKind, "channel %q is not voice, chat, sms or callback", clip(im.Channel))
 	}
 	return l.checkTime("at", im.At)
+}
+
+// knownChannel reports whether ch is a contact channel callbid bids on,
+// or empty (a phone call).
+func knownChannel(ch string) bool {
+	switch ch {
+	case "", "voice", "chat", "sms", "callback":
+		return true
+	}
+	return false
 }
 
 // clip shortens a bad value for an error message.

@@ -26,6 +26,9 @@
 // A call whose caller (ANI) called the same campaign within repeat_window
 // is a repeat (repeat.go): hit rates count the caller once, reports show it
 // in repeat_calls; at most max_repeat_callers are remembered.
+// Impressions, attributions and bids name their contact channel: chats,
+// texts and callbacks go to their own hit-rate cells and report rows, and
+// never to pacing, which steers calls (channels.go).
 //
 // In-process feed. The bid path's RecordBid and the notice handler's and
 // attribution's published records (through Tee) reach the parts at once;

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callbid/callbid/callrecords"
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
@@ -134,12 +135,13 @@ func (f *Feedback) applyImpression(im *events.Impression, part int) {
 	m := im.At.Unix() / 60
 	byMin[m] = append(byMin[m], h)
 	campaign, publisher, exchange := f.internLocked(im.CampaignID), f.internLocked(im.PublisherID), f.internLocked(im.Exchange)
-	skill, calls, qualified := f.hit.Win(campaign, publisher, exchange, f.internLocked(im.Skill), im.At, now)
+	ch := contactChannel(im.Channel) // channels.go
+	skill, calls, qualified := f.hit.WinChannel(ch, campaign, publisher, exchange, f.internLocked(im.Skill), im.At, now)
 	if skill != "" && now.Sub(im.At) <= f.cfg.HitRate.TimeToCall.Max {
 		f.addExpected(calls)
 	}
-	f.pace.Win(skill, exchange, im.At, now, calls, part == InProcess)
-	f.reports.Win(reports.Key{Hour: im.At.Unix() / 3600, Campaign: campaign, Publisher: publisher, Exchange: exchange},
+	f.pace.Win(skill, exchange, im.At, now, voiceCalls(ch, calls), part == InProcess) // channels.go
+	f.reports.Win(reports.Key{Hour: im.At.Unix() / 3600, Campaign: campaign, Publisher: publisher, Exchange: exchange, Channel: ch},
 		skill, im.PriceMicros, im.Currency, im.At, calls, qualified)
 	f.st.wins.Add(1)
 	if f.devices != nil && now.Sub(im.At) < f.cfg.Traffic.Window {
@@ -204,8 +206,10 @@ func (f *Feedback) delaysLocked(r *callRec) {
 		if skill == "" {
 			skill = f.campaigns[a.CampaignID].Skill
 		}
-		f.hit.AddArrival(skill, a.StartedAt.Sub(a.WonAt))
-		f.pace.Arrived(skill, a.StartedAt)
+		if contactChannel(a.Channel) == channel.Voice { // channels.go
+			f.hit.AddArrival(skill, a.StartedAt.Sub(a.WonAt))
+			f.pace.Arrived(skill, a.StartedAt)
+		}
 	}
 	if !r.endDone && !r.endedAt.IsZero() {
 		r.endDone = true
@@ -302,7 +306,7 @@ func sameAttribution(s, a *events.Attribution) bool {
 	return s.CallID == a.CallID && s.DNIS == a.DNIS && s.Ext == a.Ext && s.StartedAt.Equal(a.StartedAt) &&
 		s.Match == a.Match && s.Accepted == a.Accepted && s.BidID == a.BidID && s.LeaseID == a.LeaseID &&
 		s.CampaignID == a.CampaignID && s.PublisherID == a.PublisherID && s.Exchange == a.Exchange &&
-		s.Skill == a.Skill && s.WonAt.Equal(a.WonAt) && s.IPHash == a.IPHash && s.IFAHash == a.IFAHash &&
+		s.Skill == a.Skill && s.WonAt.Equal(a.WonAt) && s.IPHash == a.IPHash && s.IFAHash == a.IFAHash && s.Channel == a.Channel &&
 		s.Disposition == "" && !s.IsFinal && s.Revenue == nil && s.TalkMS == 0
 }
 
@@ -406,8 +410,9 @@ func (f *Feedback) contribLocked(r *callRec) contrib {
 	if !r.hasAttr || !a.Accepted || !attributed(a.Match) || a.CampaignID == "" {
 		return contrib{}
 	}
-	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, At: a.StartedAt, Calls: 1, Repeat: r.repeat}}
-	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange}
+	ch := contactChannel(a.Channel) // channels.go
+	c := contrib{ok: true, hit: hitrate.Contribution{Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, At: a.StartedAt, Calls: 1, Repeat: r.repeat, Channel: ch}}
+	c.row = reports.Key{Hour: a.StartedAt.Unix() / 3600, Campaign: a.CampaignID, Publisher: a.PublisherID, Exchange: a.Exchange, Channel: ch}
 	won := a.WonAt
 	if won.IsZero() {
 		won = a.StartedAt

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/reports"
 )
 
@@ -32,6 +33,7 @@ type record struct {
 	value    int64 // the price before shading
 	at       int64
 	cost     float64 // expected calls charged to the skill's bucket
+	ch       channel.Channel
 	pub      [maxPub]byte
 	exch     [maxExch]byte
 }
@@ -49,8 +51,16 @@ func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
 // participation bucket (see Admit). It copies publisherID and exchange (truncated to
 // 64 and 32 bytes); campaignID and skill must be long-lived strings. Never blocks.
 func (f *Feedback) RecordBid(campaignID, skill, publisherID, exchange string, priceMicros, valueMicros int64, now time.Time) {
+	f.RecordChannelBid(campaignID, skill, publisherID, exchange, channel.Voice, priceMicros, valueMicros, now)
+}
+
+// RecordChannelBid is RecordBid for a bid on channel ch
+// (bidder.ChannelBidRecorder): its report row and tally are the channel's,
+// and a chat, sms or callback bid charges no call to the skill's
+// participation bucket (channels.go).
+func (f *Feedback) RecordChannelBid(campaignID, skill, publisherID, exchange string, ch channel.Channel, priceMicros, valueMicros int64, now time.Time) {
 	r := record{kind: recBid, skill: skill, campaign: campaignID, price: priceMicros, value: valueMicros, at: now.UnixNano(),
-		cost: f.pace.Charge(campaignID, skill, publisherID, exchange)}
+		cost: f.charge(campaignID, skill, publisherID, exchange, ch), ch: ch}
 	r.pubLen = uint8(copy(r.pub[:], publisherID))
 	r.exchLen = uint8(copy(r.exch[:], exchange))
 	f.send(&r)
@@ -121,7 +131,7 @@ func (f *Feedback) foldLocked(r *record) {
 		f.lastBidAt.Store(r.at)
 		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])
-		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch}, r.skill, r.price, r.value, r.at)
+		f.reports.Bid(reports.Key{Hour: r.at / 1e9 / 3600, Campaign: f.internLocked(r.campaign), Publisher: pub, Exchange: exch, Channel: r.ch}, r.skill, r.price, r.value, r.at)
 		f.pace.Bid(exch, r.skill, r.at, r.cost)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/callbid/callbid/channel"
 )
 
 // ExchangeConfig is the exchange multiplier learned from calls per won
@@ -73,14 +75,14 @@ type exCell struct {
 // bounds; 1 for an exchange without evidence. Bid path: one atomic load,
 // one map lookup, 0 allocations (bidder.ExchangeFactors).
 func (h *HitRates) ExchangeFactor(campaignID, exchange string) float64 {
-	if v, ok := h.rates.Load().exFactor[pairKey{campaignID, exchange}]; ok {
+	if v, ok := h.rates.Load().exFactor[pairKey{campaignID, exchange, channel.Voice}]; ok {
 		return v
 	}
 	return 1
 }
 
 func (h *HitRates) exCellLocked(campaign, exchange string) *exCell {
-	k := pairKey{campaign, exchange}
+	k := pairKey{campaign, exchange, channel.Voice}
 	c := h.exCells[k]
 	if c == nil {
 		if len(h.exCells) >= maxExchangeCells {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/callbid/callbid/channel"
 )
 
 // Config is the hit-rate part of the feedback section (its keys sit at
@@ -155,8 +157,12 @@ type Campaign struct {
 }
 
 // pairKey keys the hit-rate snapshot; a struct of two strings hashes without
-// allocating, so the bid path needs no key building.
-type pairKey struct{ campaign, publisher string }
+// allocating, so the bid path needs no key building. ch is the contact
+// channel of the cell (channel.go); exchange cells are voice.
+type pairKey struct {
+	campaign, publisher string
+	ch                  channel.Channel
+}
 
 // rateSnap is the immutable snapshot the bid path and pacing read.
 type rateSnap struct {
@@ -221,7 +227,7 @@ func (h *HitRates) SetCampaigns(c []Campaign) {
 // HitRate is the bid-path factor for a publisher: its smoothed call rate over
 // the campaign's prior (1 for a new publisher). ≤ 50 ns, 0 allocations.
 func (h *HitRates) HitRate(campaignID, publisherID string) float64 {
-	if v, ok := h.rates.Load().factor[pairKey{campaignID, publisherID}]; ok {
+	if v, ok := h.rates.Load().factor[pairKey{campaignID, publisherID, channel.Voice}]; ok {
 		return v
 	}
 	return 1
@@ -232,7 +238,7 @@ func (h *HitRates) HitRate(campaignID, publisherID string) float64 {
 // pacing charges a bid. Bid path: one atomic load, two map lookups at most.
 func (h *HitRates) CallsPerWin(campaignID, publisherID string) float64 {
 	s := h.rates.Load()
-	if v, ok := s.any[pairKey{campaignID, publisherID}]; ok {
+	if v, ok := s.any[pairKey{campaignID, publisherID, channel.Voice}]; ok {
 		return v
 	}
 	if v, ok := s.cautious[campaignID]; ok {
@@ -256,9 +262,15 @@ func (h *HitRates) Arrival(skill string) *Delay {
 // × publisher, bought on exchange, at time at, and returns the skill it is for (the campaign's,
 // else skill) and the calls and qualified calls it is expected to bring.
 func (h *HitRates) Win(campaign, publisher, exchange, skill string, at, now time.Time) (cellSkill string, callsPerWin, qualifiedPerWin float64) {
+	return h.WinChannel(channel.Voice, campaign, publisher, exchange, skill, at, now)
+}
+
+// WinChannel is Win for an impression that bought channel ch (its own
+// campaign × publisher × channel cell).
+func (h *HitRates) WinChannel(ch channel.Channel, campaign, publisher, exchange, skill string, at, now time.Time) (cellSkill string, callsPerWin, qualifiedPerWin float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c := h.cellLocked(campaign, publisher)
+	c := h.cellLocked(campaign, publisher, ch)
 	if c.skill == "" && skill != "" {
 		c.skill = skill
 	}
@@ -281,6 +293,9 @@ type Contribution struct {
 	// counts, but not to the qualified rate nor the exchange's calls, which
 	// counted the caller on their first call.
 	Repeat bool
+	// Channel is the contact's channel (the impression's): a chat, text
+	// or callback counts in its own cell; the zero value is a call.
+	Channel channel.Channel
 }
 
 // AddCall adds sign × c (calls are upserts: the feed removes a call's old
@@ -288,7 +303,7 @@ type Contribution struct {
 func (h *HitRates) AddCall(c Contribution, sign float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cl := h.cellLocked(c.Campaign, c.Publisher)
+	cl := h.cellLocked(c.Campaign, c.Publisher, c.Channel)
 	w := sign * h.weight(unixS(c.At))
 	cl.calls += w * c.Calls
 	cl.sales += w * c.Sales
@@ -379,6 +394,7 @@ func (x *Delay) Median() float64 { return x.d.median }
 type PublisherRate struct {
 	Campaign      string  `json:"campaign"`
 	Publisher     string  `json:"publisher"`
+	Channel       string  `json:"channel,omitempty"`       // chat, sms or callback; absent: calls
 	QualifiedRate float64 `json:"qualified_calls_per_win"` // posterior, the hit-rate factor's numerator
 	CallRate      float64 `json:"calls_per_win"`           // any attributed call, cautious prior: pacing's cost
 	CloseRate     float64 `json:"sales_per_qualified_call"`
@@ -419,7 +435,7 @@ func (h *HitRates) Rates(q RatesQuery) RatesView {
 		if !ok {
 			factor = 1
 		}
-		v.Publishers = append(v.Publishers, PublisherRate{Campaign: k.campaign, Publisher: k.publisher,
+		v.Publishers = append(v.Publishers, PublisherRate{Campaign: k.campaign, Publisher: k.publisher, Channel: channelName(k.ch),
 			QualifiedRate: c.callRate, CallRate: c.anyRate, CloseRate: c.closeRate, Evidence: c.effImp,
 			Calls: c.calls * inv, Qualified: c.qual * inv, Factor: factor})
 	}
@@ -430,7 +446,10 @@ func (h *HitRates) Rates(q RatesQuery) RatesView {
 		if a.Campaign != b.Campaign {
 			return a.Campaign < b.Campaign
 		}
-		return a.Publisher < b.Publisher
+		if a.Publisher != b.Publisher {
+			return a.Publisher < b.Publisher
+		}
+		return a.Channel < b.Channel
 	})
 	return v
 }

@@ -3,6 +3,8 @@ package hitrate
 import (
 	"math"
 	"time"
+
+	"github.com/callbid/callbid/channel"
 )
 
 // cell is the evidence for one campaign × publisher. Sums are forward-decayed
@@ -81,8 +83,8 @@ func (h *HitRates) renormLocked(t float64) {
 
 func unixS(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-func (h *HitRates) cellLocked(campaign, publisher string) *cell {
-	k := pairKey{campaign, publisher}
+func (h *HitRates) cellLocked(campaign, publisher string, ch channel.Channel) *cell {
+	k := pairKey{campaign, publisher, ch}
 	c := h.cells[k]
 	if c == nil {
 		c = &cell{campaign: campaign, publisher: publisher, pending: map[int64]pendWins{}}
@@ -404,7 +406,7 @@ func (d *delayDist) at(age float64) float64 {
 func (h *HitRates) CallRates(campaignID, publisherID string) (callRate, closeRate float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c := h.cells[pairKey{campaignID, publisherID}]; c != nil {
+	if c := h.cells[pairKey{campaignID, publisherID, channel.Voice}]; c != nil {
 		return c.callRate, c.closeRate
 	}
 	return h.priorLocked(campaignID), h.priorCloseLocked(campaignID)

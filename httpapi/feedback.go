@@ -12,7 +12,7 @@ import (
 )
 
 // ReportRoute answers GET /v1/report from the reports package: ?from=&to=
-// (RFC3339, hour resolution), ?group_by=campaign|publisher|exchange|hour
+// (RFC3339, hour resolution), ?group_by=campaign|publisher|exchange|hour|channel
 // (default campaign), ?format=json|csv (default json). A bad query is a 400
 // with the reason.
 func ReportRoute(r *reports.Reports) Report {

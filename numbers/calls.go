@@ -350,6 +350,7 @@ func (p *Pools) attributeLocked(callID, dnis, ext, ani []byte, started, now int6
 		job.ext = string(ext)
 	}
 	rec.ev = job.event(anis)
+	p.setChannel(rec.ev, pool) // keys.go
 	if ended {
 		rec.idx, rec.gen = a.idx, a.gen
 	}
@@ -414,6 +415,9 @@ func (r *callRecord) appendAnswer(b []byte) []byte {
 		b = strconv.AppendUint(b, uint64(ev.DeviceType), 10)
 	} else {
 		b = append(b, "null"...)
+	}
+	if ev.Channel != "" { // a key pool's chat, sms or callback (keys.go)
+		b = appendKV(b, "channel", ev.Channel)
 	}
 	return append(b, "}}"...)
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/callbid/callbid/channel"
+	"github.com/callbid/callbid/events"
 )
 
 // KeysConfig generates the tracking keys of a pool for a chat, sms or
@@ -16,6 +17,15 @@ import (
 type KeysConfig struct {
 	Prefix string `yaml:"prefix"`
 	Count  int    `yaml:"count"`
+}
+
+// setChannel names, on an attribution to pool, the channel of the pool's
+// keys (callbid.attribution.v1 "channel"), so the contact counts in that
+// channel's hit rates and reports; a pool of numbers leaves it empty.
+func (p *Pools) setChannel(ev *events.Attribution, pool int32) {
+	if pool >= 0 && int(pool) < len(p.pools) && p.pools[pool].cfg.keyPool() {
+		ev.Channel = p.pools[pool].cfg.Channel
+	}
 }
 
 // maxKeyBytes fits keys in a cc.call.v1 dnis.

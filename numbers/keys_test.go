@@ -38,6 +38,14 @@ func TestKeyPoolAttribution(t *testing.T) {
 	if st := p.Stats(); st.Calls[MatchExact] != 1 {
 		t.Fatalf("stats %+v: want one exact match", st.Calls)
 	}
+	// The attribution names the key pool's channel, so the session counts
+	// in the chat hit rates and report rows.
+	if ev := p.calls.record("chat-1").event(); ev.Channel != "chat" || ev.CampaignID == "" {
+		t.Fatalf("attribution %+v, want channel chat", ev)
+	}
+	if a := p.calls.record("chat-1").appendAnswer(nil); !strings.Contains(string(a), `"channel":"chat"}}`) {
+		t.Fatalf("/v1/calls answer %s: want the channel", a)
+	}
 }
 
 func TestKeyPoolConfig(t *testing.T) {

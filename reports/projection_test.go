@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/forecast"
 	"github.com/callbid/callbid/hitrate"
@@ -91,8 +92,10 @@ func testProjection(t *testing.T, learner string) {
 		if err := events.DecodeDemand(m.Value, &d); err != nil {
 			t.Fatalf("%s: %v", m.Value, err)
 		}
-		if len(d.Projection) != projectIntervals {
-			t.Fatalf("%d projected intervals, want %d: %s", len(d.Projection), projectIntervals, m.Value)
+		// The skill's total, then its one channel's (voice) entries.
+		if len(d.Projection) != 2*projectIntervals || d.Projection[0].Channel != "" || d.Projection[projectIntervals].Channel != "voice" ||
+			d.Projection[0].Calls != d.Projection[projectIntervals].Calls {
+			t.Fatalf("%d projected intervals, want %d total and %d voice: %s", len(d.Projection), projectIntervals, projectIntervals, m.Value)
 		}
 		p := d.Projection[0]
 		if !p.IntervalStart.Equal(d.IntervalEnd) || p.IntervalEnd.Sub(p.IntervalStart) != interval {
@@ -148,12 +151,53 @@ func TestProjectionKeepsOnlyWinsInFlight(t *testing.T) {
 	r.Win(k, "mortgage", 1, "USD", now.Add(-3*time.Hour), 0.5, 0.2)
 	r.Win(k, "mortgage", 1, "USD", *now, 0.5, 0.2)
 	r.Win(k, "mortgage", 1, "USD", now.Add(time.Second), 0.5, 0.2) // the same 10-second bucket
-	if ws := r.proj.wins["mortgage"]; len(ws) != 1 || ws[0].contacts != 1 {
+	if ws := r.proj.wins[forecast.Key{Skill: "mortgage"}]; len(ws) != 1 || ws[0].contacts != 1 {
 		t.Fatalf("kept %+v, want one bucket of 1 contact", ws)
 	}
 	*now = now.Add(winHorizon + time.Minute)
 	r.Tick(*now)
-	if ws := r.proj.wins["mortgage"]; len(ws) != 0 {
+	if ws := r.proj.wins[forecast.Key{Skill: "mortgage"}]; len(ws) != 0 {
 		t.Fatalf("kept %+v past the horizon", ws)
+	}
+}
+
+// The projection is per skill × channel: a chat invitation's wins project
+// chats, a call banner's calls, and the entries without a channel are
+// their sum (what the feed carried before channels).
+func TestDemandProjectionPerChannel(t *testing.T) {
+	r, pub, now := newTest(t, Config{DemandInterval: 10 * time.Minute})
+	r.SetDelays(func(string) forecast.CDF { return forecast.EmpiricalCDF([]time.Duration{5 * time.Minute}) })
+	r.Tick(*now)
+	for i := range 30 { // 10 minutes: a call banner win every 20 s, a chat win every 60 s
+		at := now.Add(time.Duration(i) * 20 * time.Second)
+		k := Key{Hour: at.Unix() / 3600, Campaign: "c"}
+		r.Win(k, "mortgage", 1, "USD", at, 0.6, 0.4)
+		if i%3 == 0 {
+			k.Channel = channel.Chat
+			r.Win(k, "mortgage", 1, "USD", at, 0.5, 0.3)
+		}
+	}
+	*now = now.Add(10 * time.Minute)
+	r.Tick(*now)
+	msgs := pub.topic(events.TopicDemand)
+	if len(msgs) != 1 {
+		t.Fatalf("%d demand records", len(msgs))
+	}
+	var d events.Demand
+	if err := events.DecodeDemand(msgs[0].Value, &d); err != nil {
+		t.Fatal(err)
+	}
+	by := map[string][]float64{}
+	for _, p := range d.Projection {
+		by[p.Channel] = append(by[p.Channel], p.Calls)
+	}
+	if len(by) != 3 || len(by[""]) != projectIntervals || len(by["voice"]) != projectIntervals || len(by["chat"]) != projectIntervals {
+		t.Fatalf("projection %s, want the total, voice and chat for %d intervals each", msgs[0].Value, projectIntervals)
+	}
+	// Next interval [+10m, +20m), delay 5 min: the wins in flight from
+	// +5m on (15 call banners at 0.6, 5 chats at 0.5) and those still to
+	// come before +15m at the same pace (as many) → 18 calls, 5 chats.
+	if v, c := by["voice"][0], by["chat"][0]; math.Abs(v-18) > 0.5 || math.Abs(c-5) > 0.3 || math.Abs(by[""][0]-v-c) > 1e-9 {
+		t.Fatalf("next interval: voice %.2f, chat %.2f, total %.2f; want 18, 5 and their sum", v, c, by[""][0])
 	}
 }

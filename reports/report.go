@@ -10,14 +10,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
+	"github.com/callbid/callbid/forecast"
 )
 
 // Key is one hourly report row. Wins and spend land in the hour of the
-// impression, calls and outcomes in the hour the call started.
+// impression, calls and outcomes in the hour the call started. Channel is
+// the contact channel the impression or bid was for (a chat invitation's
+// bids, wins and chats are its own rows).
 type Key struct {
 	Hour                          int64 // unix hours
 	Campaign, Publisher, Exchange string
+	Channel                       channel.Channel
 }
 
 type counts struct {
@@ -85,7 +90,7 @@ func (f *Reports) Win(k Key, skill string, priceMicros int64, currency string, a
 		f.currency = currency
 	}
 	if skill != "" {
-		f.projWinLocked(skill, at, calls)
+		f.projWinLocked(forecast.Key{Skill: skill, Channel: k.Channel}, at, calls)
 	}
 	if skill == "" || !f.inDemandLocked(at.UnixNano()) {
 		return
@@ -95,6 +100,10 @@ func (f *Reports) Win(k Key, skill string, priceMicros int64, currency string, a
 	a.spendCPM += priceMicros
 	a.calls += calls
 	a.qual += qualified
+	if k.Channel < channel.Count {
+		a.chWins[k.Channel]++
+		a.chCalls[k.Channel] += calls
+	}
 }
 
 // Call is what one call adds to its row; calls are upserts, so the feed
@@ -200,7 +209,7 @@ func (c *counts) add(o *counts) {
 
 // Query selects and groups report rows: the hourly rows whose hour starts
 // within [From, To) (zero times mean unbounded), grouped by GroupBy
-// (campaign, publisher, exchange or hour).
+// (campaign, publisher, exchange, hour or channel).
 type Query struct {
 	From, To time.Time
 	GroupBy  string
@@ -208,7 +217,7 @@ type Query struct {
 
 // ParseQuery reads the query parameters of GET /v1/report as strings:
 // from and to RFC3339 (hour resolution: an hour is in when it starts
-// within [from, to)), group_by campaign|publisher|exchange|hour (default
+// within [from, to)), group_by campaign|publisher|exchange|hour|channel (default
 // campaign), format json|csv (default json). Errors read as sentences for
 // a 400 answer.
 func ParseQuery(from, to, groupBy, format string) (q Query, csv bool, err error) {
@@ -240,9 +249,9 @@ func ParseQuery(from, to, groupBy, format string) (q Query, csv bool, err error)
 func (f *Reports) Report(q Query) (View, error) {
 	from, to, groupBy := q.From, q.To, q.GroupBy
 	switch groupBy {
-	case "campaign", "publisher", "exchange", "hour":
+	case "campaign", "publisher", "exchange", "hour", "channel":
 	default:
-		return View{}, fmt.Errorf("group_by %q is not one of campaign, publisher, exchange, hour", groupBy)
+		return View{}, fmt.Errorf("group_by %q is not one of campaign, publisher, exchange, hour, channel", groupBy)
 	}
 	rep := View{GroupBy: groupBy, BidsSince: f.started}
 	if !from.IsZero() {
@@ -270,6 +279,8 @@ func (f *Reports) Report(q Query) (View, error) {
 			key = k.Exchange
 		case "hour":
 			key = start.UTC().Format(time.RFC3339)
+		case "channel":
+			key = k.Channel.String()
 		}
 		g := groups[key]
 		if g == nil {
@@ -343,6 +354,8 @@ type Demand = events.Demand
 type demandAcc struct {
 	seen, bids, wins, spendCPM int64
 	calls, qual                float64
+	chWins                     [channel.Count]int64 // wins and their expected contacts per channel (projection.go)
+	chCalls                    [channel.Count]float64
 }
 
 type demandState struct {
@@ -414,7 +427,7 @@ func (f *Reports) demandLocked(now time.Time) []outMsg {
 			Wins: a.wins, Spend: events.Money{AmountMicros: a.spendCPM / 1000, Currency: f.currency},
 			ProjectedCalls: a.calls, ProjectedQualifiedCalls: a.qual, CommittedCallsPerMin: committed,
 			PacingMultiplier: mult, RecordsDropped: dropped - d.droppedMark,
-			Projection: f.projectLocked(s, end, a.wins, a.calls)}
+			Projection: f.projectLocked(s, end, a)}
 		out = append(out, outMsg{key: []byte(s), value: events.AppendDemand(nil, &ev)})
 	}
 	d.acc = nil

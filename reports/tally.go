@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 )
@@ -77,7 +78,8 @@ func (f *Reports) Flush(now time.Time) {
 	}
 	m := events.Tally{Instance: t.instance, At: now.UTC(), Seen: t.seen, Bids: t.bids}
 	for k, n := range t.rows {
-		m.Rows = append(m.Rows, events.TallyRow{Hour: k.Hour, Campaign: k.Campaign, Publisher: k.Publisher, Exchange: k.Exchange, Bids: n})
+		m.Rows = append(m.Rows, events.TallyRow{Hour: k.Hour, Campaign: k.Campaign, Publisher: k.Publisher, Exchange: k.Exchange, Bids: n,
+			Channel: channelField(k.Channel)})
 	}
 	for k, c := range t.demand {
 		m.Demand = append(m.Demand, events.TallyDemand{Skill: k.skill, Start: k.start, Seen: c[0], Bids: c[1]})
@@ -116,7 +118,8 @@ func (f *Reports) HandleBids(msg kafkaio.Message) {
 		if r.Bids <= 0 {
 			continue
 		}
-		k := Key{Hour: r.Hour, Campaign: f.internLocked(r.Campaign), Publisher: f.internLocked(r.Publisher), Exchange: f.internLocked(r.Exchange)}
+		k := Key{Hour: r.Hour, Campaign: f.internLocked(r.Campaign), Publisher: f.internLocked(r.Publisher), Exchange: f.internLocked(r.Exchange),
+			Channel: rowChannel(r.Channel)}
 		if row := f.rowLocked(k); row != nil {
 			row.bids += r.Bids
 		}
@@ -160,4 +163,18 @@ func (f *Reports) openDemandLocked() {
 		}
 	}
 	clear(f.tally.carry)
+}
+
+// channelField is a tally row's "ch": empty for calls.
+func channelField(ch channel.Channel) string {
+	if ch == channel.Voice {
+		return ""
+	}
+	return ch.String()
+}
+
+// rowChannel reads a tally row's "ch": voice when absent or unknown.
+func rowChannel(name string) channel.Channel {
+	ch, _ := channel.Parse(name)
+	return ch
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 	"github.com/rs/zerolog"
@@ -139,5 +140,28 @@ func TestCallsAreUpserts(t *testing.T) {
 	}
 	if tot := v.Total; tot.Wins != 1 || tot.Calls != 1 || tot.QualifiedCalls != 1 || tot.Sales != 1 || tot.Revenue != 90 || tot.Spend != 0.004 || v.Currency != "USD" {
 		t.Fatalf("total %+v currency %q", tot, v.Currency)
+	}
+}
+
+// A chat invitation's bids are their own tally rows and come back as
+// chat rows in another process; rows without a channel are calls.
+func TestTallyKeepsChannels(t *testing.T) {
+	f1, pub, now := newTest(t, Config{DemandInterval: time.Hour})
+	k := Key{Hour: now.Unix() / 3600, Campaign: "c", Publisher: "p", Exchange: "x"}
+	f1.Bid(k, "mortgage", 0, 0, now.UnixNano())
+	k.Channel = channel.Chat
+	f1.Bid(k, "mortgage", 0, 0, now.UnixNano())
+	f1.Bid(k, "mortgage", 0, 0, now.UnixNano())
+	f1.Flush(*now)
+	f2, _, _ := newTest(t, Config{DemandInterval: time.Hour})
+	for _, m := range pub.topic(events.TopicBids) {
+		f2.HandleBids(m)
+	}
+	rep, err := f2.Report(Query{GroupBy: "channel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 2 || rep.Rows[0].Key != "chat" || rep.Rows[0].Bids != 2 || rep.Rows[1].Key != "voice" || rep.Rows[1].Bids != 1 {
+		t.Fatalf("replayed rows by channel %+v, want chat 2 bids, voice 1", rep.Rows)
 	}
 }
