@@ -423,7 +423,7 @@ func digits(b []byte, i int) int {
 // addressing hash table of their keys, so Get costs the same whatever the
 // order of the keys and whether the key is there. A record of 26 fields
 // read field by field is 26 lookups, not 26 scans of half the keys.
-const indexFrom = 8
+const indexFrom = 12
 
 // slot is an entry of a key table: the key's hash, and its node (0: empty).
 type slot struct {

@@ -155,6 +155,9 @@ func (v Value) Float64() (f float64, ok bool) {
 	if !ok {
 		return 0, false
 	}
+	if f, ok := exactFloat(b); ok {
+		return f, true
+	}
 	f, err := strconv.ParseFloat(jsonw.UnsafeString(b), 64)
 	if err != nil {
 		return 0, false
@@ -221,4 +224,42 @@ func (p *Parser) text(n *node) []byte {
 		return p.unesc[n.start:n.end:n.end]
 	}
 	return p.b[n.start:n.end:n.end]
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// exactFloat reads a number of at most 15 digits without exponent, such as
+// 4.0 or -12.75, the common case, without strconv: its digits and its power
+// of ten are exact float64s, so one division rounds it correctly, as
+// strconv.ParseFloat does (Clinger's fast path). ok is false for any other
+// number.
+func exactFloat(b []byte) (float64, bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.':
+			frac = i
+		default:
+			return 0, false // an exponent
+		}
+	}
+	if digits > 15 {
+		return 0, false
+	}
+	f := float64(m)
+	if frac >= 0 {
+		f /= pow10[len(b)-frac-1]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
