@@ -139,9 +139,9 @@ func (p *Parser) value(i, depth int) (int, error) {
 	}
 	switch c := b[i]; c {
 	case '{':
-		return p.object(i, depth+1)
+		return p.container(i, depth+1, Object)
 	case '[':
-		return p.array(i, depth+1)
+		return p.container(i, depth+1, Array)
 	case '"':
 		return p.str(i)
 	case 't':
@@ -168,67 +168,30 @@ func (p *Parser) literal(i int, word string, k Kind) (int, error) {
 	return i + len(word), nil
 }
 
-func (p *Parser) object(i, depth int) (int, error) {
+// container indexes the array or object (k) whose bracket is at b[i].
+func (p *Parser) container(i, depth int, k Kind) (int, error) {
 	if depth > MaxDepth {
 		return i, &SyntaxError{Offset: i, msg: ErrTooDeep.Error(), err: ErrTooDeep}
 	}
-	b := p.b
-	n := len(p.nodes)
-	p.nodes = append(p.nodes, node{start: int32(i), kind: Object})
-	count := 0
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		i++
-	} else {
-		for {
-			if i >= len(b) || b[i] != '"' {
-				return i, p.fail(i, "where an object key should start")
-			}
-			var err error
-			if i, err = p.str(i); err != nil {
-				return i, err
-			}
-			i = skipWS(b, i)
-			if i >= len(b) || b[i] != ':' {
-				return i, p.fail(i, "after an object key")
-			}
-			if i, err = p.value(skipWS(b, i+1), depth); err != nil {
-				return i, err
-			}
-			count++
-			i = skipWS(b, i)
-			if i < len(b) && b[i] == ',' {
-				i = skipWS(b, i+1)
-				continue
-			}
-			if i < len(b) && b[i] == '}' {
-				i++
-				break
-			}
-			return i, p.fail(i, "after an object member")
-		}
-	}
-	p.nodes[n].end, p.nodes[n].size, p.nodes[n].count = int32(i), int32(len(p.nodes)-n), int32(count)
-	if count >= indexFrom {
-		p.index(n)
-	}
-	return i, nil
-}
-
-func (p *Parser) array(i, depth int) (int, error) {
-	if depth > MaxDepth {
-		return i, &SyntaxError{Offset: i, msg: ErrTooDeep.Error(), err: ErrTooDeep}
+	closer, after := byte(']'), "after an array element"
+	if k == Object {
+		closer, after = '}', "after an object member"
 	}
 	b := p.b
 	n := len(p.nodes)
-	p.nodes = append(p.nodes, node{start: int32(i), kind: Array})
+	p.nodes = append(p.nodes, node{start: int32(i), kind: k})
 	count := 0
 	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
+	if i < len(b) && b[i] == closer {
 		i++
 	} else {
 		for {
 			var err error
+			if k == Object {
+				if i, err = p.key(i); err != nil {
+					return i, err
+				}
+			}
 			if i, err = p.value(i, depth); err != nil {
 				return i, err
 			}
@@ -238,15 +201,34 @@ func (p *Parser) array(i, depth int) (int, error) {
 				i = skipWS(b, i+1)
 				continue
 			}
-			if i < len(b) && b[i] == ']' {
+			if i < len(b) && b[i] == closer {
 				i++
 				break
 			}
-			return i, p.fail(i, "after an array element")
+			return i, p.fail(i, after)
 		}
 	}
 	p.nodes[n].end, p.nodes[n].size, p.nodes[n].count = int32(i), int32(len(p.nodes)-n), int32(count)
+	if k == Object && count >= indexFrom {
+		p.index(n)
+	}
 	return i, nil
+}
+
+// key indexes the object key at b[i] and returns where its value starts.
+func (p *Parser) key(i int) (int, error) {
+	b := p.b
+	if i >= len(b) || b[i] != '"' {
+		return i, p.fail(i, "where an object key should start")
+	}
+	i, err := p.str(i)
+	if err != nil {
+		return i, err
+	}
+	if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+		return i, p.fail(i, "after an object key")
+	}
+	return skipWS(b, i+1), nil
 }
 
 // plain are the bytes a string holds as they are: not a quote, a backslash
