@@ -66,16 +66,20 @@ func (k Kind) String() string {
 // node is one value in the index. A container's members follow it in
 // document order (an object's as key, value), so a value's subtree is the
 // size nodes starting at its own.
+// 16 bytes: the fields a container does not need hold its count and key
+// table.
 type node struct {
 	// start, end: a number's or string's text, in the document or, when
-	// esc, in Parser.unesc; a container's brackets. An object with a key
-	// table has its offset in Parser.slots in start instead.
+	// esc, in Parser.unesc. A container's end is its count of elements or
+	// members (count); an object with a key table has the table's offset
+	// in Parser.slots in start.
 	start, end int32
 	size       int32 // nodes in the subtree, this one included
-	count      int32 // a container's elements or members
 	kind       Kind
 	esc        bool // a string whose text is in Parser.unesc
 }
+
+func (n *node) count() int32 { return n.end }
 
 // Parser parses documents into its reusable index. The zero value is ready
 // to use.
@@ -179,7 +183,7 @@ func (p *Parser) container(i, depth int, k Kind) (int, error) {
 	}
 	b := p.b
 	n := len(p.nodes)
-	p.nodes = append(p.nodes, node{start: int32(i), kind: k})
+	p.nodes = append(p.nodes, node{kind: k})
 	count := 0
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == closer {
@@ -208,7 +212,7 @@ func (p *Parser) container(i, depth int, k Kind) (int, error) {
 			return i, p.fail(i, after)
 		}
 	}
-	p.nodes[n].end, p.nodes[n].size, p.nodes[n].count = int32(i), int32(len(p.nodes)-n), int32(count)
+	p.nodes[n].end, p.nodes[n].size = int32(count), int32(len(p.nodes)-n)
 	if k == Object && count >= indexFrom {
 		p.index(n)
 	}
@@ -431,7 +435,7 @@ func keyHash[K string | []byte](k K) uint32 {
 // member stays in it.
 func (p *Parser) index(n int) {
 	o := &p.nodes[n]
-	b := tableBits(o.count)
+	b := tableBits(o.count())
 	off := len(p.slots)
 	p.slots = append(p.slots, make([]slot, 1<<b)...)
 	tab, mask := p.slots[off:], uint32(1)<<b-1

@@ -36,8 +36,8 @@ func (v Value) Get(key string) Value {
 	}
 	p := v.p
 	o := &p.nodes[v.i]
-	if o.count >= indexFrom {
-		b := tableBits(o.count)
+	if o.count() >= indexFrom {
+		b := tableBits(o.count())
 		tab, mask := p.slots[o.start:o.start+1<<b], uint32(1)<<b-1
 		h := keyHash(key)
 		for i := h >> (32 - b); ; i = (i + 1) & mask {
@@ -71,7 +71,7 @@ func (v Value) Len() int {
 	if k := v.Kind(); k != Array && k != Object {
 		return 0
 	}
-	return int(v.node().count)
+	return int(v.node().count())
 }
 
 // StringBytes returns a string's bytes, escapes decoded. ok is false when v
