@@ -65,9 +65,8 @@ func (k Kind) String() string {
 
 // node is one value in the index. A container's members follow it in
 // document order (an object's as key, value), so a value's subtree is the
-// size nodes starting at its own.
-// 16 bytes: the fields a container does not need hold its count and key
-// table.
+// size nodes starting at its own. It is 16 bytes: a container keeps its
+// count and key table in the text fields it has no use for.
 type node struct {
 	// start, end: a number's or string's text, in the document or, when
 	// esc, in Parser.unesc. A container's end is its count of elements or
@@ -122,7 +121,11 @@ func (p *Parser) fail(i int, where string) error {
 	if i >= len(p.b) {
 		return &SyntaxError{Offset: i, msg: "the document ends early"}
 	}
-	return &SyntaxError{Offset: i, msg: "unexpected " + strconv.QuoteRune(rune(p.b[i])) + " " + where}
+	c := strconv.QuoteRune(rune(p.b[i]))
+	if p.b[i] >= utf8.RuneSelf {
+		c = "byte 0x" + strconv.FormatUint(uint64(p.b[i]), 16)
+	}
+	return &SyntaxError{Offset: i, msg: "unexpected " + c + " " + where}
 }
 
 var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
