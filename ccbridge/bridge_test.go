@@ -3,135 +3,20 @@ package ccbridge
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbid/callbid/ccbridge/ccbridgetest"
 	"github.com/callbid/callbid/events"
 )
 
-// fakeSink records what the bridge publishes.
-type fakeSink struct {
-	mu   sync.Mutex
-	recs []rec
-}
-
-type rec struct {
-	topic, key string
-	value      []byte
-}
-
-func (s *fakeSink) Publish(topic string, key, value []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, rec{topic, string(key), append([]byte(nil), value...)})
-	return true
-}
-
-func (s *fakeSink) topic(t string) []rec {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []rec
-	for _, r := range s.recs {
-		if r.topic == t {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// agentStates decodes every agent record, checking each passes callbid's
-// own decoder, and returns them with next_routing_state and raw seq.
-func agentStates(t *testing.T, s *fakeSink) []events.AgentState {
-	t.Helper()
-	var out []events.AgentState
-	for _, r := range s.topic(events.TopicAgentState) {
-		var ev events.AgentState
-		if err := events.DecodeAgentState(r.value, &ev); err != nil {
-			t.Fatalf("record %s does not decode as cc.agent-state.v1: %v", r.value, err)
-		}
-		var a events.AgentState
-		if err := json.Unmarshal(r.value, &a); err != nil {
-			t.Fatal(err)
-		}
-		if r.key != a.AgentID {
-			t.Errorf("key %q, agent_id %q", r.key, a.AgentID)
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-func calls(t *testing.T, s *fakeSink) []events.Call {
-	t.Helper()
-	var out []events.Call
-	for _, r := range s.topic(events.TopicCall) {
-		var ev events.Call
-		if err := events.DecodeCall(r.value, &ev); err != nil {
-			t.Fatalf("record %s does not decode as cc.call.v1: %v", r.value, err)
-		}
-		if r.key != ev.CallID {
-			t.Errorf("key %q, call_id %q", r.key, ev.CallID)
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
-func outcomes(t *testing.T, s *fakeSink) []events.Outcome {
-	t.Helper()
-	var out []events.Outcome
-	for _, r := range s.topic(events.TopicOutcome) {
-		var ev events.Outcome
-		if err := events.DecodeOutcome(r.value, &ev); err != nil {
-			t.Fatalf("record %s does not decode as cc.outcome.v1: %v", r.value, err)
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
-type step struct{ kind, state, next string }
-
-func checkSteps(t *testing.T, got []events.AgentState, want []step) {
-	t.Helper()
-	if len(got) != len(want) {
-		for _, g := range got {
-			t.Logf("got %s %s next=%q at %s", g.EventType, g.RoutingState, g.NextRoutingState, g.OccurredAt.Format(time.RFC3339Nano))
-		}
-		t.Fatalf("%d agent records, want %d", len(got), len(want))
-	}
-	for i, w := range want {
-		g := got[i]
-		if g.EventType != w.kind || g.RoutingState != w.state || g.NextRoutingState != w.next {
-			t.Errorf("record %d: %s %s next=%q, want %s %s next=%q", i, g.EventType, g.RoutingState, g.NextRoutingState, w.kind, w.state, w.next)
-		}
-		if i > 0 && !g.OccurredAt.After(got[i-1].OccurredAt) {
-			t.Errorf("record %d: occurred_at %s not after the previous %s", i, g.OccurredAt, got[i-1].OccurredAt)
-		}
-	}
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestBridge(t *testing.T, yaml string) (*Bridge, *fakeSink, *fakeClock) {
+func newTestBridge(t *testing.T, yaml string) (*Bridge, *ccbridgetest.Sink, *ccbridgetest.Clock) {
 	t.Helper()
 	cfg, err := Parse([]byte(yaml))
 	if err != nil {
@@ -141,22 +26,13 @@ func newTestBridge(t *testing.T, yaml string) (*Bridge, *fakeSink, *fakeClock) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
-	sink := &fakeSink{}
-	br, err := New(*cfg, sink, zerolog.Nop(), WithClock(clk.now))
+	clk := ccbridgetest.NewClock()
+	sink := &ccbridgetest.Sink{}
+	br, err := New(*cfg, sink, zerolog.Nop(), WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return br, sink, clk
-}
-
-func readFile(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func ms(s string) time.Time {
@@ -181,16 +57,16 @@ connect:
 
 func TestConnectAgentAndContactEvents(t *testing.T) {
 	b, sink, _ := newTestBridge(t, connectYAML)
-	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "connect-agent-events.ndjson")), "connect"); err != nil {
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(ccbridgetest.Fixture(t, "connect-agent-events.ndjson")), "connect"); err != nil {
 		t.Fatal(err)
 	}
 	for i, f := range []string{"1-initiated", "2-queued", "3-connected_to_agent", "4-disconnected"} {
-		if err := b.HandleJSON(readFile(t, "connect-contact-event-"+f+".json")); err != nil {
+		if err := b.HandleJSON(ccbridgetest.Fixture(t, "connect-contact-event-"+f+".json")); err != nil {
 			t.Fatalf("contact event %d: %v", i+1, err)
 		}
 	}
-	got := agentStates(t, sink)
-	checkSteps(t, got, []step{
+	got := ccbridgetest.AgentStates(t, sink)
+	ccbridgetest.CheckSteps(t, got, []ccbridgetest.Step{
 		{"LOGIN", "AVAILABLE", ""},
 		{"STATE_CHANGE", "RESERVED", ""},    // INCOMING
 		{"STATE_CHANGE", "BUSY", ""},        // CONNECTED
@@ -205,7 +81,7 @@ func TestConnectAgentAndContactEvents(t *testing.T) {
 		t.Errorf("agent_id %q", a.AgentID)
 	}
 	wantSkills := []events.AgentSkill{{Name: "mortgage", Proficiency: 4}, {Name: "spanish", Proficiency: 4}}
-	if !equalSkills(a.Skills, wantSkills) {
+	if !slices.Equal(a.Skills, wantSkills) {
 		t.Errorf("skills %+v, want %+v (BasicQueue and the agent queue are not mapped)", a.Skills, wantSkills)
 	}
 	if len(a.Channels) != 1 || a.Channels[0] != "voice" || a.TTLSeconds != 300 || a.Seq != 0 {
@@ -217,13 +93,13 @@ func TestConnectAgentAndContactEvents(t *testing.T) {
 	if st := b.Stats(); st.Stale != 1 || st.Bad != 0 {
 		t.Errorf("stale %d bad %d, want the repeated record stale and nothing bad", st.Stale, st.Bad)
 	}
-	for _, r := range sink.topic(events.TopicAgentState) {
-		if bytes.Contains(r.value, []byte(`"seq"`)) {
-			t.Fatalf("seq written without synthesize_seq: %s", r.value)
+	for _, r := range sink.Topic(events.TopicAgentState) {
+		if bytes.Contains(r.Value, []byte(`"seq"`)) {
+			t.Fatalf("seq written without synthesize_seq: %s", r.Value)
 		}
 	}
 
-	cs := calls(t, sink)
+	cs := ccbridgetest.Calls(t, sink)
 	if len(cs) != 4 {
 		t.Fatalf("%d call records, want 4: %+v", len(cs), cs)
 	}
@@ -245,18 +121,6 @@ func TestConnectAgentAndContactEvents(t *testing.T) {
 	}
 }
 
-func equalSkills(a, b []events.AgentSkill) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 const genesysYAML = `
 genesys:
   skills:
@@ -267,24 +131,24 @@ dispositions: {7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a: SALE}
 
 func TestGenesysNotifications(t *testing.T) {
 	b, sink, _ := newTestBridge(t, genesysYAML)
-	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(ccbridgetest.Fixture(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
 		t.Fatal(err)
 	}
-	got := agentStates(t, sink)
-	checkSteps(t, got, []step{
+	got := ccbridgetest.AgentStates(t, sink)
+	ccbridgetest.CheckSteps(t, got, []ccbridgetest.Step{
 		{"LOGIN", "AVAILABLE", ""},          // presence On Queue
 		{"STATE_CHANGE", "AVAILABLE", ""},   // routing IDLE
 		{"STATE_CHANGE", "BUSY", ""},        // routing INTERACTING
 		{"STATE_CHANGE", "BUSY", "OFFLINE"}, // presence Offline during the interaction
 		{"LOGOUT", "OFFLINE", ""},           // routing OFF_QUEUE after the call
 	})
-	if !equalSkills(got[0].Skills, []events.AgentSkill{{Name: "mortgage", Proficiency: 4.5}}) || got[0].TTLSeconds != 180 {
+	if !slices.Equal(got[0].Skills, []events.AgentSkill{{Name: "mortgage", Proficiency: 4.5}}) || got[0].TTLSeconds != 180 {
 		t.Errorf("first record %+v: want skills from the lookup table, ttl 180", got[0])
 	}
 	if b.Stats().Stale != 1 {
 		t.Errorf("stale %d, want the late presence dropped", b.Stats().Stale)
 	}
-	cs := calls(t, sink)
+	cs := ccbridgetest.Calls(t, sink)
 	kinds := []string{"OFFERED", "QUEUED", "ANSWERED", "ENDED"}
 	if len(cs) != len(kinds) {
 		t.Fatalf("%d call records: %+v", len(cs), cs)
@@ -300,7 +164,7 @@ func TestGenesysNotifications(t *testing.T) {
 	if cs[3].TalkMS != 240100 || cs[3].EndReason != "CUSTOMER_HANGUP" {
 		t.Errorf("ENDED talk %d reason %q", cs[3].TalkMS, cs[3].EndReason)
 	}
-	if os := outcomes(t, sink); len(os) != 1 || os[0].Disposition != "SALE" {
+	if os := ccbridgetest.Outcomes(t, sink); len(os) != 1 || os[0].Disposition != "SALE" {
 		t.Errorf("outcomes %+v, want the wrap-up code mapped to SALE", os)
 	}
 }
@@ -321,22 +185,22 @@ func TestSynthesizedHeartbeatsAndOrdering(t *testing.T) {
 	}
 	note("presence", "On Queue", "2026-11-23T16:00:00Z")
 	note("routingStatus", "IDLE", "2026-11-23T16:00:00.100Z")
-	clk.add(59 * time.Second)
+	clk.Add(59 * time.Second)
 	b.Heartbeat()
-	if n := len(agentStates(t, sink)); n != 2 {
+	if n := len(ccbridgetest.AgentStates(t, sink)); n != 2 {
 		t.Fatalf("%d records before heartbeat_interval, want 2", n)
 	}
-	clk.add(2 * time.Second)
+	clk.Add(2 * time.Second)
 	b.Heartbeat()
-	got := agentStates(t, sink)
-	if len(got) != 3 || got[2].EventType != "HEARTBEAT" || got[2].RoutingState != "AVAILABLE" || !got[2].OccurredAt.Equal(clk.now()) {
+	got := ccbridgetest.AgentStates(t, sink)
+	if len(got) != 3 || got[2].EventType != "HEARTBEAT" || got[2].RoutingState != "AVAILABLE" || !got[2].OccurredAt.Equal(clk.Now()) {
 		t.Fatalf("after heartbeat_interval: %+v, want a HEARTBEAT AVAILABLE stamped now", got)
 	}
 	// A routing change the platform timed before that heartbeat (delivered
 	// late) is still news for its facet: applied, stamped just after the
 	// heartbeat so it is not ordered behind it.
 	note("routingStatus", "INTERACTING", "2026-11-23T16:00:30Z")
-	got = agentStates(t, sink)
+	got = ccbridgetest.AgentStates(t, sink)
 	last := got[len(got)-1]
 	if last.RoutingState != "BUSY" || !last.OccurredAt.Equal(got[2].OccurredAt.Add(time.Millisecond)) {
 		t.Errorf("late routing change: %+v, want BUSY at heartbeat+1ms", last)
@@ -352,13 +216,13 @@ func TestSynthesizedHeartbeatsAndOrdering(t *testing.T) {
 	// Logged out: no more heartbeats; forgotten after forget_after.
 	note("presence", "Offline", "2026-11-23T16:02:00Z")
 	note("routingStatus", "OFF_QUEUE", "2026-11-23T16:02:00Z")
-	n := len(agentStates(t, sink))
-	clk.add(10 * time.Minute)
+	n := len(ccbridgetest.AgentStates(t, sink))
+	clk.Add(10 * time.Minute)
 	b.Heartbeat()
-	if len(agentStates(t, sink)) != n {
+	if len(ccbridgetest.AgentStates(t, sink)) != n {
 		t.Error("a logged-out agent got a heartbeat")
 	}
-	clk.add(25 * time.Hour)
+	clk.Add(25 * time.Hour)
 	b.Heartbeat()
 	if len(b.agents) != 0 || len(b.calls) != 0 {
 		t.Errorf("%d agents %d calls left after forget_after", len(b.agents), len(b.calls))
@@ -367,13 +231,13 @@ func TestSynthesizedHeartbeatsAndOrdering(t *testing.T) {
 
 func TestConnectAgentsGetNoSynthesizedHeartbeat(t *testing.T) {
 	b, sink, clk := newTestBridge(t, connectYAML)
-	lines := bytes.Split(readFile(t, "connect-agent-events.ndjson"), []byte("\n"))
+	lines := bytes.Split(ccbridgetest.Fixture(t, "connect-agent-events.ndjson"), []byte("\n"))
 	if err := b.HandleJSON(lines[3]); err != nil { // the LOGIN
 		t.Fatal(err)
 	}
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	b.Heartbeat()
-	if n := len(agentStates(t, sink)); n != 1 {
+	if n := len(ccbridgetest.AgentStates(t, sink)); n != 1 {
 		t.Errorf("%d records, want only the LOGIN: Connect sends its own HEART_BEAT", n)
 	}
 }
@@ -438,9 +302,9 @@ func (c *countingLookup) Skills(string) ([]events.AgentSkill, error) {
 }
 
 func TestCachedSkills(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
+	clk := ccbridgetest.NewClock()
 	inner := &countingLookup{}
-	c := NewCachedSkills(inner, 10*time.Minute, clk.now)
+	c := NewCachedSkills(inner, 10*time.Minute, clk.Now)
 	for range 3 {
 		if s, err := c.Skills("u1"); err != nil || s[0].Proficiency != 1 {
 			t.Fatalf("%v %v", s, err)
@@ -449,7 +313,7 @@ func TestCachedSkills(t *testing.T) {
 	if inner.n != 1 {
 		t.Errorf("%d lookups within the TTL, want 1", inner.n)
 	}
-	clk.add(11 * time.Minute)
+	clk.Add(11 * time.Minute)
 	inner.fail = true
 	if s, err := c.Skills("u1"); err == nil || len(s) != 1 || s[0].Proficiency != 1 {
 		t.Errorf("failed refresh: %v %v, want the last known skills and the error", s, err)
@@ -457,7 +321,7 @@ func TestCachedSkills(t *testing.T) {
 	if _, err := c.Skills("u1"); err == nil || inner.n != 2 {
 		t.Errorf("failure not cached: %d lookups", inner.n)
 	}
-	clk.add(11 * time.Minute)
+	clk.Add(11 * time.Minute)
 	inner.fail = false
 	if s, _ := c.Skills("u1"); s[0].Proficiency != 3 {
 		t.Errorf("after the TTL: %v, want a fresh lookup", s)

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/valyala/fastjson"
+	"github.com/callbid/callbid/jsonr"
 )
 
 // Reasons a BadEvent carries: the "reason" label of
@@ -89,27 +89,26 @@ func StripFraming(b []byte) []byte {
 	return b
 }
 
-// The decoders parse with valyala/fastjson: exact key match (encoding/json
-// also matches "AGENT_ID"), strict types, and every string of a record
-// copied in one allocation. Unknown fields are ignored.
-
-var parserPool fastjson.ParserPool
+// The decoders parse with jsonr: the document checked strictly (RFC 8259)
+// before any field is read, exact key match (encoding/json also matches
+// "AGENT_ID"), the first of a repeated key, strict types, and every string
+// of a record copied in one allocation. Unknown fields are ignored.
 
 // decoderPool holds the decoders of the Decode functions (a parser and its
 // scratch buffers).
 var decoderPool sync.Pool
 
 // parseObject strips framing and parses b as a JSON object.
-func parseObject(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
+func parseObject(p *jsonr.Parser, b []byte) (jsonr.Value, error) {
 	if len(b) > MaxRecordBytes {
-		return nil, bad(ReasonTooLarge, "value of %d bytes is larger than %d", len(b), MaxRecordBytes)
+		return jsonr.Value{}, bad(ReasonTooLarge, "value of %d bytes is larger than %d", len(b), MaxRecordBytes)
 	}
-	v, err := p.ParseBytes(StripFraming(b))
+	v, err := p.Parse(StripFraming(b))
 	if err != nil {
-		return nil, &BadEvent{Reason: ReasonMalformedJSON, Err: err}
+		return jsonr.Value{}, &BadEvent{Reason: ReasonMalformedJSON, Err: err}
 	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, bad(ReasonMalformedJSON, "value is a JSON %s, not an object", v.Type())
+	if v.Kind() != jsonr.Object {
+		return jsonr.Value{}, bad(ReasonMalformedJSON, "value is a JSON %s, not an object", v.Kind())
 	}
 	return v, nil
 }
@@ -133,24 +132,24 @@ func (f *fields) fail(name, want string) {
 	}
 }
 
-// get returns the field, or nil when absent or null.
-func get(v *fastjson.Value, name string) *fastjson.Value {
+// get returns the field, or None when absent or null.
+func get(v jsonr.Value, name string) jsonr.Value {
 	x := v.Get(name)
-	if x == nil || x.Type() == fastjson.TypeNull {
-		return nil
+	if x.Kind() == jsonr.Null {
+		return jsonr.Value{}
 	}
 	return x
 }
 
 // str schedules field name of v into *dst. Known enum values (consts) are
 // set without copying.
-func (f *fields) str(v *fastjson.Value, name string, dst *string, consts ...string) {
+func (f *fields) str(v jsonr.Value, name string, dst *string, consts ...string) {
 	x := get(v, name)
-	if x == nil {
+	if !x.Exists() {
 		return
 	}
-	b, err := x.StringBytes()
-	if err != nil {
+	b, ok := x.StringBytes()
+	if !ok {
 		f.fail(name, "a string")
 		return
 	}
@@ -176,24 +175,24 @@ func (f *fields) strBytes(name string, b []byte, dst *string, consts ...string) 
 	f.buf = append(f.buf, b...)
 }
 
-func (f *fields) int64(v *fastjson.Value, name string, dst *int64) {
-	scalar(f, v, name, "an integer", dst, (*fastjson.Value).Int64)
+func (f *fields) int64(v jsonr.Value, name string, dst *int64) {
+	scalar(f, v, name, "an integer", dst, jsonr.Value.Int64)
 }
 
-func (f *fields) float(v *fastjson.Value, name string, dst *float64) {
-	scalar(f, v, name, "a number", dst, (*fastjson.Value).Float64)
+func (f *fields) float(v jsonr.Value, name string, dst *float64) {
+	scalar(f, v, name, "a number", dst, jsonr.Value.Float64)
 }
 
-func (f *fields) bool(v *fastjson.Value, name string, dst *bool) {
-	scalar(f, v, name, "true or false", dst, (*fastjson.Value).Bool)
+func (f *fields) bool(v jsonr.Value, name string, dst *bool) {
+	scalar(f, v, name, "true or false", dst, jsonr.Value.Bool)
 }
 
 // scalar reads field name of v into dst with conv; a value of the wrong type
 // fails the record as "want"; an absent field leaves dst as it is.
-func scalar[T any](f *fields, v *fastjson.Value, name, want string, dst *T, conv func(*fastjson.Value) (T, error)) {
-	if x := get(v, name); x != nil {
-		n, err := conv(x)
-		if err != nil {
+func scalar[T any](f *fields, v jsonr.Value, name, want string, dst *T, conv func(jsonr.Value) (T, bool)) {
+	if x := get(v, name); x.Exists() {
+		n, ok := conv(x)
+		if !ok {
 			f.fail(name, want)
 			return
 		}
@@ -202,13 +201,13 @@ func scalar[T any](f *fields, v *fastjson.Value, name, want string, dst *T, conv
 }
 
 // time reads an RFC 3339 time; an empty string is no time.
-func (f *fields) time(v *fastjson.Value, name string, dst *time.Time) {
+func (f *fields) time(v jsonr.Value, name string, dst *time.Time) {
 	x := get(v, name)
-	if x == nil {
+	if !x.Exists() {
 		return
 	}
-	b, err := x.StringBytes()
-	if err != nil {
+	b, ok := x.StringBytes()
+	if !ok {
 		f.fail(name, "an RFC 3339 time string")
 		return
 	}
@@ -246,7 +245,7 @@ var routingStates = []string{StateAvailable, StateReserved, StateBusy, StateACW,
 
 // decoder is the reusable state of one decoding goroutine.
 type decoder struct {
-	p   *fastjson.Parser
+	p   jsonr.Parser
 	f   fields
 	raw []byte // a Lease's []byte fields
 }
@@ -254,7 +253,7 @@ type decoder struct {
 func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 	skills, channels := ev.Skills[:0], ev.Channels[:0]
 	*ev = AgentState{}
-	v, err := parseObject(d.p, b)
+	v, err := parseObject(&d.p, b)
 	if err != nil {
 		return err
 	}
@@ -266,11 +265,10 @@ func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 	f.time(v, "occurred_at", &ev.OccurredAt)
 	f.str(v, "routing_state", &ev.RoutingState, routingStates...)
 	f.str(v, "next_routing_state", &ev.NextRoutingState, routingStates...)
-	x := v.Get("ttl_seconds")
-	if x != nil && x.Type() != fastjson.TypeNull {
-		n, err := x.Int64()
+	if x := get(v, "ttl_seconds"); x.Exists() {
+		n, ok := x.Int64()
 		switch {
-		case err != nil:
+		case !ok:
 			f.fail("ttl_seconds", "an integer")
 		case n > MaxTTLSeconds:
 			ev.TTLSeconds = MaxTTLSeconds + 1 // Check names it
@@ -280,18 +278,19 @@ func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 			ev.TTLSeconds = int(n)
 		}
 	}
-	if x := get(v, "skills"); x != nil {
-		arr, err := x.Array()
-		if err != nil {
+	if x := get(v, "skills"); x.Exists() {
+		if x.Kind() != jsonr.Array {
 			f.fail("skills", "an array")
 		}
-		if len(arr) > MaxSkillsPerEv {
-			return bad(ReasonTooLong, "%d skills is more than %d", len(arr), MaxSkillsPerEv)
+		if x.Len() > MaxSkillsPerEv {
+			return bad(ReasonTooLong, "%d skills is more than %d", x.Len(), MaxSkillsPerEv)
 		}
-		skills = slices.Grow(skills, len(arr))[:len(arr)]
-		for i, s := range arr {
+		skills = slices.Grow(skills, x.Len())[:x.Len()]
+		i := 0
+		for it := x.Iter(); it.Next(); i++ {
+			s := it.Value()
 			skills[i] = AgentSkill{}
-			if s.Type() != fastjson.TypeObject {
+			if s.Kind() != jsonr.Object {
 				f.fail("skills[]", "an object")
 				continue
 			}
@@ -300,19 +299,19 @@ func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 		}
 		ev.Skills = skills
 	}
-	if x := get(v, "channels"); x != nil {
-		arr, err := x.Array()
-		if err != nil {
+	if x := get(v, "channels"); x.Exists() {
+		if x.Kind() != jsonr.Array {
 			f.fail("channels", "an array")
 		}
-		if len(arr) > MaxChannelsPerEv {
-			return bad(ReasonTooLong, "%d channels is more than %d", len(arr), MaxChannelsPerEv)
+		if x.Len() > MaxChannelsPerEv {
+			return bad(ReasonTooLong, "%d channels is more than %d", x.Len(), MaxChannelsPerEv)
 		}
-		channels = slices.Grow(channels, len(arr))[:len(arr)]
-		for i, c := range arr {
+		channels = slices.Grow(channels, x.Len())[:x.Len()]
+		i := 0
+		for it := x.Iter(); it.Next(); i++ {
 			channels[i] = ""
-			b, err := c.StringBytes()
-			if err != nil {
+			b, ok := it.Value().StringBytes()
+			if !ok {
 				f.fail("channels[]", "a string")
 				continue
 			}
@@ -330,7 +329,7 @@ func (d *decoder) agentState(b []byte, ev *AgentState, l Limits) error {
 
 func (d *decoder) call(b []byte, ev *Call, l Limits) error {
 	*ev = Call{}
-	v, err := parseObject(d.p, b)
+	v, err := parseObject(&d.p, b)
 	if err != nil {
 		return err
 	}
@@ -359,7 +358,7 @@ func (d *decoder) call(b []byte, ev *Call, l Limits) error {
 
 func (d *decoder) outcome(b []byte, ev *Outcome, l Limits) error {
 	*ev = Outcome{}
-	v, err := parseObject(d.p, b)
+	v, err := parseObject(&d.p, b)
 	if err != nil {
 		return err
 	}
@@ -369,8 +368,8 @@ func (d *decoder) outcome(b []byte, ev *Outcome, l Limits) error {
 	f.str(v, "disposition", &ev.Disposition, DispositionSale, DispositionNoSale, DispositionCallback,
 		DispositionFollowUp, DispositionNotQualified, DispositionWrongNumber, DispositionSpam)
 	f.bool(v, "is_final", &ev.IsFinal)
-	if r := get(v, "revenue"); r != nil {
-		if r.Type() != fastjson.TypeObject {
+	if r := get(v, "revenue"); r.Exists() {
+		if r.Kind() != jsonr.Object {
 			f.fail("revenue", "an object")
 		} else {
 			f.int64(r, "amount_micros", &ev.Revenue.AmountMicros)
@@ -420,7 +419,7 @@ func (*Attribution) topic() string { return TopicAttribution }
 func decodeWith(b []byte, fn func(d *decoder) error) error {
 	d, _ := decoderPool.Get().(*decoder)
 	if d == nil {
-		d = &decoder{p: parserPool.Get()}
+		d = new(decoder)
 	}
 	err := fn(d)
 	// The strings a decode made belong to its value now; its byte buffers
@@ -431,6 +430,7 @@ func decodeWith(b []byte, fn func(d *decoder) error) error {
 		d.f.buf = nil
 	}
 	d.raw = nil // a Lease's []byte fields (DecodeLease) point into it
+	d.p.Reset() // the pool keeps no reference to the caller's bytes
 	decoderPool.Put(d)
 	return err
 }

@@ -3,15 +3,15 @@ package events
 import (
 	"math"
 
-	"github.com/valyala/fastjson"
+	"github.com/callbid/callbid/jsonr"
 )
 
-// lease decodes a callbid.leases.v1 value with fastjson: the log is
+// lease decodes a callbid.leases.v1 value with jsonr: the log is
 // followed at the bid rate when several instances share the pools. The
 // strings are copied in one allocation; the []byte fields point into d.raw.
 func (d *decoder) lease(b []byte, ev *Lease, l Limits) error {
 	*ev = Lease{}
-	v, err := parseObject(d.p, b)
+	v, err := parseObject(&d.p, b)
 	if err != nil {
 		return err
 	}
@@ -46,11 +46,11 @@ func (d *decoder) lease(b []byte, ev *Lease, l Limits) error {
 	d.raw = d.raw[:0]
 	for k, name := range [4]string{"r", "i", "b", "sa"} {
 		x := get(v, name)
-		if x == nil {
+		if !x.Exists() {
 			continue
 		}
-		s, err := x.StringBytes()
-		if err != nil {
+		s, ok := x.StringBytes()
+		if !ok {
 			f.fail(name, "a string")
 			continue
 		}
@@ -69,11 +69,11 @@ func (d *decoder) lease(b []byte, ev *Lease, l Limits) error {
 	return ev.Check(l)
 }
 
-// impression decodes a callbid.impressions.v1 value with fastjson: the
+// impression decodes a callbid.impressions.v1 value with jsonr: the
 // topic is replayed at start by two readers (hit rates and budgets).
 func (d *decoder) impression(b []byte, ev *Impression, l Limits) error {
 	*ev = Impression{}
-	v, err := parseObject(d.p, b)
+	v, err := parseObject(&d.p, b)
 	if err != nil {
 		return err
 	}
@@ -99,13 +99,13 @@ func (d *decoder) impression(b []byte, ev *Impression, l Limits) error {
 }
 
 // unsigned reads a non-negative integer no larger than hi.
-func unsigned(f *fields, v *fastjson.Value, name string, hi uint64, dst *uint64) {
+func unsigned(f *fields, v jsonr.Value, name string, hi uint64, dst *uint64) {
 	x := get(v, name)
-	if x == nil {
+	if !x.Exists() {
 		return
 	}
-	n, err := x.Uint64()
-	if err != nil || n > hi {
+	n, ok := x.Uint64()
+	if !ok || n > hi {
 		f.fail(name, "an integer in range")
 		return
 	}

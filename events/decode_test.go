@@ -149,7 +149,6 @@ func TestFutureTimes(t *testing.T) {
 	} {
 		l := Limits{Now: tc.now, Written: tc.written, MaxFutureSkew: DefaultMaxFutureSkew}
 		var dec decoder
-		dec.p = parserPool.Get()
 		if got := Reason(c.decode(&dec, tc.value, l)); got != tc.want {
 			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.want)
 		}

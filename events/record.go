@@ -18,7 +18,7 @@ type Decoder[T any, P Inbound[T]] struct {
 
 // NewDecoder returns a decoder of record type T.
 func NewDecoder[T any, P Inbound[T]]() *Decoder[T, P] {
-	return &Decoder[T, P]{d: decoder{p: parserPool.Get()}, ev: P(new(T))}
+	return &Decoder[T, P]{ev: P(new(T))}
 }
 
 // Topic is the topic T is read from.

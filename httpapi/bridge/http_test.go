@@ -9,133 +9,23 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callbid/callbid/ccbridge"
+	"github.com/callbid/callbid/ccbridge/ccbridgetest"
 	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 )
 
-// The webhook tests run the bridge behind its listener; the helpers below
-// are copies of ccbridge's test helpers, and the fixtures are ccbridge's.
+// The webhook tests run the bridge behind its listener, with the test
+// doubles and fixtures of ccbridge's tests (ccbridgetest).
 
-// fakeSink records what the bridge publishes.
-type fakeSink struct {
-	mu   sync.Mutex
-	recs []rec
-}
-
-type rec struct {
-	topic, key string
-	value      []byte
-}
-
-func (s *fakeSink) Publish(topic string, key, value []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, rec{topic, string(key), append([]byte(nil), value...)})
-	return true
-}
-
-func (s *fakeSink) topic(t string) []rec {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []rec
-	for _, r := range s.recs {
-		if r.topic == t {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// agentStates decodes every agent record, checking each passes callbid's
-// own decoder, and returns them with next_routing_state and raw seq.
-func agentStates(t *testing.T, s *fakeSink) []events.AgentState {
-	t.Helper()
-	var out []events.AgentState
-	for _, r := range s.topic(events.TopicAgentState) {
-		var ev events.AgentState
-		if err := events.DecodeAgentState(r.value, &ev); err != nil {
-			t.Fatalf("record %s does not decode as cc.agent-state.v1: %v", r.value, err)
-		}
-		var a events.AgentState
-		if err := json.Unmarshal(r.value, &a); err != nil {
-			t.Fatal(err)
-		}
-		if r.key != a.AgentID {
-			t.Errorf("key %q, agent_id %q", r.key, a.AgentID)
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-func calls(t *testing.T, s *fakeSink) []events.Call {
-	t.Helper()
-	var out []events.Call
-	for _, r := range s.topic(events.TopicCall) {
-		var ev events.Call
-		if err := events.DecodeCall(r.value, &ev); err != nil {
-			t.Fatalf("record %s does not decode as cc.call.v1: %v", r.value, err)
-		}
-		if r.key != ev.CallID {
-			t.Errorf("key %q, call_id %q", r.key, ev.CallID)
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
-func outcomes(t *testing.T, s *fakeSink) []events.Outcome {
-	t.Helper()
-	var out []events.Outcome
-	for _, r := range s.topic(events.TopicOutcome) {
-		var ev events.Outcome
-		if err := events.DecodeOutcome(r.value, &ev); err != nil {
-			t.Fatalf("record %s does not decode as cc.outcome.v1: %v", r.value, err)
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
-type step struct{ kind, state, next string }
-
-func checkSteps(t *testing.T, got []events.AgentState, want []step) {
-	t.Helper()
-	if len(got) != len(want) {
-		for _, g := range got {
-			t.Logf("got %s %s next=%q at %s", g.EventType, g.RoutingState, g.NextRoutingState, g.OccurredAt.Format(time.RFC3339Nano))
-		}
-		t.Fatalf("%d agent records, want %d", len(got), len(want))
-	}
-	for i, w := range want {
-		g := got[i]
-		if g.EventType != w.kind || g.RoutingState != w.state || g.NextRoutingState != w.next {
-			t.Errorf("record %d: %s %s next=%q, want %s %s next=%q", i, g.EventType, g.RoutingState, g.NextRoutingState, w.kind, w.state, w.next)
-		}
-		if i > 0 && !g.OccurredAt.After(got[i-1].OccurredAt) {
-			t.Errorf("record %d: occurred_at %s not after the previous %s", i, g.OccurredAt, got[i-1].OccurredAt)
-		}
-	}
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func newTestBridge(t *testing.T, yaml string) (*ccbridge.Bridge, *fakeSink, *fakeClock) {
+func newTestBridge(t *testing.T, yaml string) (*ccbridge.Bridge, *ccbridgetest.Sink, *ccbridgetest.Clock) {
 	t.Helper()
 	cfg, err := ccbridge.Parse([]byte(yaml))
 	if err != nil {
@@ -145,34 +35,13 @@ func newTestBridge(t *testing.T, yaml string) (*ccbridge.Bridge, *fakeSink, *fak
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	clk := &fakeClock{t: time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC)}
-	sink := &fakeSink{}
-	br, err := ccbridge.New(*cfg, sink, zerolog.Nop(), ccbridge.WithClock(clk.now))
+	clk := ccbridgetest.NewClock()
+	sink := &ccbridgetest.Sink{}
+	br, err := ccbridge.New(*cfg, sink, zerolog.Nop(), ccbridge.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return br, sink, clk
-}
-
-func readFile(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "ccbridge", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func equalSkills(a, b []events.AgentSkill) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 const twilioYAML = `
@@ -209,13 +78,13 @@ func postTwilioEvents(b *ccbridge.Bridge, body []byte, token string) int {
 func TestTwilioEventStreams(t *testing.T) {
 	b, sink, _ := newTestBridge(t, twilioYAML)
 	for i := 1; i <= 7; i++ {
-		body := readFile(t, "twilio-eventstreams-"+string(rune('0'+i))+".json")
+		body := ccbridgetest.Fixture(t, "twilio-eventstreams-"+string(rune('0'+i))+".json")
 		if code := postTwilioEvents(b, body, "0123456789abcdef0123456789abcdef"); code != 204 {
 			t.Fatalf("batch %d: status %d", i, code)
 		}
 	}
-	got := agentStates(t, sink)
-	checkSteps(t, got, []step{
+	got := ccbridgetest.AgentStates(t, sink)
+	ccbridgetest.CheckSteps(t, got, []ccbridgetest.Step{
 		{"LOGIN", "AVAILABLE", ""},
 		{"STATE_CHANGE", "RESERVED", ""},    // reservation.created
 		{"STATE_CHANGE", "BUSY", ""},        // reservation.accepted
@@ -224,10 +93,10 @@ func TestTwilioEventStreams(t *testing.T) {
 		{"LOGOUT", "OFFLINE", ""},           // reservation.completed: nothing in hand, activity Offline
 	})
 	want := []events.AgentSkill{{Name: "mortgage", Proficiency: 4}, {Name: "spanish", Proficiency: 5}}
-	if !equalSkills(got[0].Skills, want) || got[0].AgentID != "WKa1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6" || got[0].TTLSeconds != 180 {
+	if !slices.Equal(got[0].Skills, want) || got[0].AgentID != "WKa1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6" || got[0].TTLSeconds != 180 {
 		t.Errorf("first record %+v, want skills %+v from the worker attributes string, ttl 180", got[0], want)
 	}
-	cs := calls(t, sink)
+	cs := ccbridgetest.Calls(t, sink)
 	kinds := []string{"OFFERED", "QUEUED", "ANSWERED", "ENDED"}
 	if len(cs) != len(kinds) {
 		t.Fatalf("%d call records, want %d (task.completed after task.wrapup is not a second ENDED): %+v", len(cs), len(kinds), cs)
@@ -243,17 +112,17 @@ func TestTwilioEventStreams(t *testing.T) {
 	if cs[3].TalkMS != 230486 || cs[3].EndReason != "CUSTOMER_HANGUP" {
 		t.Errorf("ENDED talk %d reason %q", cs[3].TalkMS, cs[3].EndReason)
 	}
-	os := outcomes(t, sink)
+	os := ccbridgetest.Outcomes(t, sink)
 	if len(os) != 1 || os[0].CallID != cs[0].CallID || os[0].Disposition != "SALE" || !os[0].IsFinal {
 		t.Errorf("outcomes %+v, want one final SALE from conversations.outcome", os)
 	}
 
 	// A wrong signature is refused and counted; nothing is mapped.
-	before := len(sink.recs)
-	if code := postTwilioEvents(b, readFile(t, "twilio-eventstreams-1.json"), "not-the-token"); code != 401 {
+	before := sink.Len()
+	if code := postTwilioEvents(b, ccbridgetest.Fixture(t, "twilio-eventstreams-1.json"), "not-the-token"); code != 401 {
 		t.Errorf("bad signature: status %d, want 401", code)
 	}
-	if len(sink.recs) != before || b.Stats().Bad != 1 {
+	if sink.Len() != before || b.Stats().Bad != 1 {
 		t.Errorf("bad signature mapped something or was not counted: %+v", b.Stats())
 	}
 }
@@ -261,7 +130,7 @@ func TestTwilioEventStreams(t *testing.T) {
 func TestTwilioTaskRouterCallback(t *testing.T) {
 	b, sink, _ := newTestBridge(t, twilioYAML)
 	var params map[string]string
-	if err := json.Unmarshal(readFile(t, "twilio-taskrouter-callback-worker-activity-update.json"), &params); err != nil {
+	if err := json.Unmarshal(ccbridgetest.Fixture(t, "twilio-taskrouter-callback-worker-activity-update.json"), &params); err != nil {
 		t.Fatal(err)
 	}
 	form := url.Values{}
@@ -281,8 +150,8 @@ func TestTwilioTaskRouterCallback(t *testing.T) {
 	if code := post(TwilioSignature("0123456789abcdef0123456789abcdef", "https://bridge.example.com"+PathTwilioTaskRouter, params)); code != 204 {
 		t.Fatalf("status %d", code)
 	}
-	got := agentStates(t, sink)
-	checkSteps(t, got, []step{{"LOGIN", "AVAILABLE", ""}})
+	got := ccbridgetest.AgentStates(t, sink)
+	ccbridgetest.CheckSteps(t, got, []ccbridgetest.Step{{"LOGIN", "AVAILABLE", ""}})
 	if !got[0].OccurredAt.Equal(time.UnixMilli(1795443000000)) || len(got[0].Skills) != 2 {
 		t.Errorf("record %+v: want TimestampMs and two skills", got[0])
 	}
@@ -299,7 +168,7 @@ func TestGenesysViaEventBridge(t *testing.T) {
 		ctx.Request.Header.SetMethod("POST")
 		ctx.Request.SetRequestURI(PathEventBridge)
 		ctx.Request.Header.Set("X-Api-Key", key)
-		ctx.Request.SetBody(readFile(t, "genesys-eventbridge-routing-status.json"))
+		ctx.Request.SetBody(ccbridgetest.Fixture(t, "genesys-eventbridge-routing-status.json"))
 		(&webhook{br: b, auth: b.WebhookAuth()}).serve(&ctx)
 		return ctx.Response.StatusCode()
 	}
@@ -309,7 +178,7 @@ func TestGenesysViaEventBridge(t *testing.T) {
 	if code := post("s3cret"); code != 204 {
 		t.Fatalf("status %d", code)
 	}
-	checkSteps(t, agentStates(t, sink), []step{{"LOGIN", "AVAILABLE", ""}})
+	ccbridgetest.CheckSteps(t, ccbridgetest.AgentStates(t, sink), []ccbridgetest.Step{{"LOGIN", "AVAILABLE", ""}})
 }
 
 func TestBadInput(t *testing.T) {
@@ -338,15 +207,15 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("POST %s %s: %d, want %d", tc.path, tc.body, code, tc.code)
 		}
 	}
-	if st := b.Stats(); st.Bad != 4 || st.Ignored != 2 || len(sink.recs) != 0 {
-		t.Errorf("stats %+v, %d records", st, len(sink.recs))
+	if st := b.Stats(); st.Bad != 4 || st.Ignored != 2 || sink.Len() != 0 {
+		t.Errorf("stats %+v, %d records", st, sink.Len())
 	}
 	// NDJSON: a bad line is skipped, the rest mapped.
 	in := "not json\n{\"topicName\":\"v2.users.u2.routingStatus\",\"eventBody\":{\"routingStatus\":{\"status\":\"IDLE\"}}}\n"
 	if err := b.ReadNDJSON(context.Background(), strings.NewReader(in), "t"); err != nil {
 		t.Fatal(err)
 	}
-	if len(agentStates(t, sink)) != 1 || b.Stats().Bad != 5 {
+	if len(ccbridgetest.AgentStates(t, sink)) != 1 || b.Stats().Bad != 5 {
 		t.Errorf("NDJSON with one bad line: %+v", b.Stats())
 	}
 	// A line past max_body_bytes is skipped, not the end of the input; the
@@ -356,14 +225,14 @@ func TestBadInput(t *testing.T) {
 	if err := b.ReadNDJSON(context.Background(), strings.NewReader(in), "t"); err != nil {
 		t.Fatal(err)
 	}
-	if len(agentStates(t, sink)) != 2 || b.Stats().Bad != 6 {
+	if len(ccbridgetest.AgentStates(t, sink)) != 2 || b.Stats().Bad != 6 {
 		t.Errorf("NDJSON with an overlong line: %+v", b.Stats())
 	}
 }
 
 func TestMetrics(t *testing.T) {
 	b, _, _ := newTestBridge(t, genesysYAML)
-	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(readFile(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
+	if err := b.ReadNDJSON(context.Background(), bytes.NewReader(ccbridgetest.Fixture(t, "genesys-notifications.ndjson")), "genesys"); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
@@ -398,7 +267,7 @@ func TestWebhookListener(t *testing.T) {
 	srv := Webhook(b)
 	go func() { _ = srv.Serve(ln) }()
 	defer func() { _ = srv.Shutdown() }()
-	body := readFile(t, "twilio-eventstreams-1.json")
+	body := ccbridgetest.Fixture(t, "twilio-eventstreams-1.json")
 	sum := sha256.Sum256(body)
 	uri := PathTwilioEvents + "?bodySHA256=" + hex.EncodeToString(sum[:])
 	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+uri, bytes.NewReader(body))
@@ -409,8 +278,8 @@ func TestWebhookListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 204 || len(agentStates(t, sink)) != 1 {
-		t.Fatalf("status %d, %d records", resp.StatusCode, len(agentStates(t, sink)))
+	if resp.StatusCode != 204 || len(ccbridgetest.AgentStates(t, sink)) != 1 {
+		t.Fatalf("status %d, %d records", resp.StatusCode, len(ccbridgetest.AgentStates(t, sink)))
 	}
 	resp, err = http.Post("http://"+ln.Addr().String()+PathGenesys, "application/json", bytes.NewReader(make([]byte, 70000)))
 	if err == nil {
