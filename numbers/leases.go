@@ -20,23 +20,15 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	if p.pub == nil && p.leases == nil {
 		return
 	}
-	e := &p.entries[i]
+	if p.leases != nil && p.leaseSeq[i] == holdBatched {
+		// Its hold sits in a batch LogHolds has not written yet: that goes
+		// first, so this record stays after it in the log.
+		p.flushHoldBatches()
+	}
 	e164, ext := p.numberOf(i)
 	s.key = appendLeaseKey(s.key[:0], e164, ext)
-	l := events.Lease{Owner: p.instance, Pool: p.poolOf(i).id, Gen: e.gen, State: stateNames[e.state],
-		ReservedAt: e.reservedAt, Flags: e.flags}
-	if e.state == stParked {
-		l.State = events.LeaseFree // parked is a free entry another instance owns
-	}
-	if l.State != events.LeaseFree {
-		l.WonAt, l.LeaseEnd = e.wonAt, e.leaseEnd
-		l.Campaign, l.Publisher = p.ids.name(e.campaign), p.ids.name(e.publisher)
-		l.Exchange, l.Skill = p.small.name(uint32(e.exchange)), p.small.name(uint32(e.skill))
-		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.requestID(), e.impID(), e.bidID(), e.siteOrApp()
-		l.PriceMicros, l.IPHash, l.IFAHash = e.price, e.ipHash, e.ifaHash
-		p.leaseExtra(&l, e)
-		l.ANI = ani
-	}
+	var l events.Lease
+	p.leaseRecord(i, ani, &l)
 	b := events.AppendLease(s.scratch[:0], &l)
 	s.scratch = b
 	if p.leases != nil {
@@ -50,6 +42,26 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	}
 	if !p.pub.Publish(events.TopicLeases, s.key, b) {
 		p.leaseDrops.Add(1)
+	}
+}
+
+// leaseRecord fills l with entry i's current state; the caller holds the
+// entry's shard lock.
+func (p *Pools) leaseRecord(i int32, ani string, l *events.Lease) {
+	e := &p.entries[i]
+	*l = events.Lease{Owner: p.instance, Pool: p.poolOf(i).id, Gen: e.gen, State: stateNames[e.state],
+		ReservedAt: e.reservedAt, Flags: e.flags}
+	if e.state == stParked {
+		l.State = events.LeaseFree // parked is a free entry another instance owns
+	}
+	if l.State != events.LeaseFree {
+		l.WonAt, l.LeaseEnd = e.wonAt, e.leaseEnd
+		l.Campaign, l.Publisher = p.ids.name(e.campaign), p.ids.name(e.publisher)
+		l.Exchange, l.Skill = p.small.name(uint32(e.exchange)), p.small.name(uint32(e.skill))
+		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.requestID(), e.impID(), e.bidID(), e.siteOrApp()
+		l.PriceMicros, l.IPHash, l.IFAHash = e.price, e.ipHash, e.ifaHash
+		p.leaseExtra(l, e)
+		l.ANI = ani
 	}
 }
 
@@ -108,6 +120,9 @@ func (p *Pools) ApplyLeaseEvent(msg kafkaio.Message) {
 }
 
 func (p *Pools) applyLease(key, val []byte, now time.Time) error {
+	if events.IsHoldBatchKey(key) {
+		return p.applyHoldBatch(key, val, now)
+	}
 	num, ext := key, []byte(nil)
 	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
 		num, ext = key[:k], key[k+5:]
