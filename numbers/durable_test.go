@@ -386,7 +386,7 @@ func TestBillOnceAcrossRestart(t *testing.T) {
 // discardLog acknowledges every record at once (benchmarks).
 type discardLog struct{ n, parts uint64 }
 
-func (d *discardLog) Partitions() int                        { return int(d.parts) }
+func (d *discardLog) Partitions() int { return int(d.parts) }
 
 func (d *discardLog) Append(key, value []byte) uint64        { d.n++; return d.n }
 func (d *discardLog) Acked(seq uint64) bool                  { return true }
