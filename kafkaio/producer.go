@@ -137,6 +137,9 @@ func (p *Producer) warnDrops(period time.Duration) {
 	}
 }
 
+// writerBatchSize bounds the kafka.Writer's batch (see newLane).
+const writerBatchSize = 64
+
 func (p *Producer) newLane(topic string, durable bool) *lane {
 	cfg := p.cfg
 	tr := newTransport(cfg)
@@ -149,8 +152,13 @@ func (p *Producer) newLane(topic string, durable bool) *lane {
 			// Murmur2 on the key is the Java client's default partitioner,
 			// so callbid and a contact center's own producers agree on where
 			// a key lives (compacted topics need that).
-			Balancer:   &kafka.Murmur2Balancer{},
-			BatchSize:  cfg.BatchSize,
+			Balancer: &kafka.Murmur2Balancer{},
+			// kafka-go allocates room for BatchSize messages (≈150 bytes
+			// each) per partition batch, however few it holds: 150 KB per
+			// write at the default 1000, most of callbid's garbage and so
+			// of its GC time. The lane still hands it up to cfg.BatchSize
+			// records per write; the writer sends them in batches of this.
+			BatchSize:  min(cfg.BatchSize, writerBatchSize),
 			BatchBytes: cfg.BatchBytes,
 			// The lane lingers for cfg.BatchTimeout itself before each
 			// WriteMessages; the writer only needs to flush what it got.
