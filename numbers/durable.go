@@ -59,6 +59,7 @@ type durableState struct {
 
 	holdMu      sync.Mutex // one LogHolds at a time
 	holdScratch []int32    // under holdMu
+	lastPass    int64      // under holdMu: unix nanos of Run's last batch pass
 
 	// Hold batches (holdbatch.go), guarded by batchMu.
 	batchMu      sync.Mutex
@@ -155,7 +156,13 @@ func (p *Pools) holdBack(s *shard, i int32, t int64, fresh *int, maxFresh int) b
 // the bid path: Reserve only links the entry at the tail of its shard's
 // held list, and this walks back from the tail to the first hold already
 // logged.
-func (p *Pools) LogHolds() {
+func (p *Pools) LogHolds() { p.logHolds(time.Time{}) }
+
+// logHolds is LogHolds on Run's tick (now): with hold batches, a pass runs
+// at most 65,536 times per tombstoneAfter, so that very long holds do not
+// make the batches waiting for their tombstones pile up (with the default
+// holds every tick is a pass). A zero now always makes a pass.
+func (p *Pools) logHolds(now time.Time) {
 	if p.leases == nil && p.pub == nil {
 		return
 	}
@@ -163,6 +170,13 @@ func (p *Pools) LogHolds() {
 	d.holdMu.Lock()
 	defer d.holdMu.Unlock()
 	batched := p.beginHoldBatches()
+	if batched && !now.IsZero() {
+		t := now.UnixNano()
+		if t-d.lastPass < p.tombstoneAfter()/65536 {
+			return
+		}
+		d.lastPass = t
+	}
 	for pi := range p.pools {
 		pl := &p.pools[pi]
 		for k := range pl.shards {

@@ -1,6 +1,7 @@
 package numbers
 
 import (
+	"bytes"
 	"math"
 	"time"
 
@@ -44,10 +45,14 @@ type holdBatch struct {
 	n   int // holds in buf
 }
 
-// tomb is a batch key to delete at unix nanos at.
+// tomb is a batch to delete at unix nanos at: this process's batch n with
+// salt (its key is made again then: 24 bytes a batch while it waits), or,
+// when key is set, a replayed batch of another process.
 type tomb struct {
-	key []byte
-	at  int64
+	n    uint64
+	at   int64
+	salt uint32
+	key  []byte
 }
 
 // partitionCounter is what a lease log offers when it can tell the lease
@@ -122,15 +127,7 @@ func (p *Pools) writeHoldBatch(part int) {
 	b := &d.batches[part]
 	b.buf = events.AppendHoldBatchEnd(b.buf)
 	d.batchNum++
-	var key []byte
-	// About one try in len(batches) lands on part.
-	for salt := uint32(0); ; salt++ {
-		key = events.AppendHoldBatchKey(d.batchKey[:0], p.instance, d.batchNum, salt)
-		if d.partOf(key) == part {
-			break
-		}
-	}
-	d.batchKey = key
+	key, salt := p.batchKeyOf(d.batchNum, part)
 	seq := p.leases.Append(key, b.buf)
 	if seq == 0 {
 		seq = unwritten
@@ -138,8 +135,21 @@ func (p *Pools) writeHoldBatch(part int) {
 	}
 	d.lastBatchSeq.Store(seq)
 	d.holdBatches.Add(1)
-	d.tombs = append(d.tombs, tomb{key: append([]byte(nil), key...), at: p.clockNow().UnixNano() + p.tombstoneAfter()})
+	d.tombs = append(d.tombs, tomb{n: d.batchNum, salt: salt, at: p.clockNow().UnixNano() + p.tombstoneAfter()})
 	b.buf, b.n = b.buf[:0], 0
+}
+
+// batchKeyOf is the key of this process's batch n on partition part and
+// its salt: the first salt whose key murmur2 puts there (about one try in
+// len(batches)). The caller holds batchMu.
+func (p *Pools) batchKeyOf(n uint64, part int) ([]byte, uint32) {
+	d := &p.durable
+	for salt := uint32(0); ; salt++ {
+		d.batchKey = events.AppendHoldBatchKey(d.batchKey[:0], p.instance, n, salt)
+		if d.partOf(d.batchKey) == part {
+			return d.batchKey, salt
+		}
+	}
 }
 
 // tombstoneAfter is how long a batch stays in the log after it is
@@ -162,7 +172,13 @@ func (p *Pools) writeTombstones(t int64) {
 	defer d.batchMu.Unlock()
 	n := 0
 	for n < len(d.tombs) && d.tombs[n].at <= t {
-		if p.leases.Append(d.tombs[n].key, nil) == 0 {
+		tb := &d.tombs[n]
+		key := tb.key
+		if key == nil {
+			key = events.AppendHoldBatchKey(d.batchKey[:0], p.instance, tb.n, tb.salt)
+			d.batchKey = key
+		}
+		if p.leases.Append(key, nil) == 0 {
 			p.leaseDrops.Add(1)
 		}
 		n++
@@ -181,7 +197,7 @@ func (p *Pools) writeTombstones(t int64) {
 // change nothing. A batch replayed at start gets a tombstone once its holds
 // have ended, in case its writer stopped before writing that itself.
 func (p *Pools) applyHoldBatch(key, val []byte, now time.Time) error {
-	if len(val) == 0 || hasPrefix(val, p.ownPrefix) {
+	if len(val) == 0 || bytes.HasPrefix(val, p.ownPrefix) {
 		p.leaseIgnored.Add(1)
 		return nil
 	}
@@ -208,8 +224,4 @@ func (p *Pools) applyHoldBatch(key, val []byte, now time.Time) error {
 		return err
 	}
 	return nil
-}
-
-func hasPrefix(b, prefix []byte) bool {
-	return len(b) >= len(prefix) && string(b[:len(prefix)]) == string(prefix)
 }

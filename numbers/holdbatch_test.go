@@ -181,3 +181,37 @@ func TestHoldBatchMalformed(t *testing.T) {
 		t.Fatalf("%d bad records, want 3", st.BadLeaseEvents)
 	}
 }
+
+// With very long holds Run's tick writes batches less often, so the
+// batches waiting for their tombstones stay bounded; LogHolds itself (and
+// the last pass at shutdown) always writes.
+func TestHoldBatchCadenceLongHolds(t *testing.T) {
+	clock := t0
+	cfg := onePool(10)
+	cfg.Pools[0].Hold = time.Hour
+	p, l := newDurable(t, cfg, &clock)
+	l.parts = 2
+	reserve := func() {
+		if _, ok := p.Reserve(0, testClaim(1), clock); !ok {
+			t.Fatal("no reservation")
+		}
+	}
+	reserve()
+	p.logHolds(clock)
+	n := len(l.recs)
+	reserve()
+	p.logHolds(clock.Add(5 * time.Millisecond)) // under 2h/65536 ≈ 110 ms later
+	if len(l.recs) != n {
+		t.Fatal("a tick pass ran before its interval")
+	}
+	p.logHolds(clock.Add(120 * time.Millisecond))
+	if len(l.recs) == n {
+		t.Fatal("the next tick pass wrote nothing")
+	}
+	reserve()
+	n = len(l.recs)
+	p.LogHolds()
+	if len(l.recs) == n {
+		t.Fatal("LogHolds skipped")
+	}
+}

@@ -1020,7 +1020,7 @@ func (p *Pools) Run(ctx context.Context) {
 			p.drainAttributions()
 			return
 		case now := <-fast.C:
-			p.LogHolds()
+			p.logHolds(now)
 			p.CheckLeaseLog(now)
 		case a := <-p.attrQ:
 			p.publishAttribution(a)
