@@ -34,8 +34,12 @@
 // retries (the number stays leased, the record is retried until written).
 // Holds are written off the bid path: Run walks each shard's held list back
 // from its tail every 5 ms (LogHolds) and logs the holds not yet logged, so
-// Reserve stays free of I/O and allocation. Replayed holds come back HELD
-// with their generation, so a win after a restart leases them.
+// Reserve stays free of I/O and allocation. Once the lease log knows the
+// topic's partition count, a pass writes its holds as one batch record per
+// partition (holdbatch.go: a record per hold cost more CPU than the rest of
+// the bid), deleted by a tombstone once its holds have ended. Replayed holds
+// come back HELD with their generation, so a win after a restart leases
+// them.
 //
 // Generations follow the clock (≈65 µs units) and ReplayDone moves them
 // past the newest replayed one, so a notice of an earlier process never
