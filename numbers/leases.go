@@ -58,7 +58,7 @@ func (p *Pools) leaseRecord(i int32, ani string, l *events.Lease) {
 		l.WonAt, l.LeaseEnd = e.wonAt, e.leaseEnd
 		l.Campaign, l.Publisher = p.ids.name(e.campaign), p.ids.name(e.publisher)
 		l.Exchange, l.Skill = p.small.name(uint32(e.exchange)), p.small.name(uint32(e.skill))
-		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.requestID(), e.impID(), e.bidID(), e.siteOrApp()
+		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.ids(p.shardOf(p.poolOf(i), i).buf(e))
 		l.PriceMicros, l.IPHash, l.IFAHash = e.price, e.ipHash, e.ifaHash
 		p.leaseExtra(l, e)
 		l.ANI = ani
@@ -205,7 +205,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		// the generation and attribution, as an expired hold does.
 		e.reservedAt, e.wonAt, e.leaseEnd = res, 0, 0
 		e.flags = fl&fData | fHoldLogged // no data: a quarantine hold
-		p.replayClaim(e, v)
+		p.replayClaim(s, e, v)
 		if t < res+pl.hold {
 			s.insertSorted(p.entries, stHeld, i)
 		} else {
@@ -214,7 +214,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	case (st == "leased" || st == "cooldown") && t < end+pl.cooldown:
 		e.reservedAt, e.wonAt, e.leaseEnd = res, v.WonAt, end
 		e.flags = fl | fData | fLeased | fHoldLogged
-		p.replayClaim(e, v)
+		p.replayClaim(s, e, v)
 		if t < end {
 			s.insertSorted(p.entries, stLeased, i)
 		} else {
@@ -246,7 +246,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 
 // replayClaim copies a lease record's attribution into e; the caller holds
 // the entry's shard lock.
-func (p *Pools) replayClaim(e *entry, v *events.Lease) {
+func (p *Pools) replayClaim(s *shard, e *entry, v *events.Lease) {
 	e.campaign = p.ids.id(v.Campaign)
 	e.publisher = p.ids.id(v.Publisher)
 	e.exchange = uint16(p.small.id(v.Exchange))
@@ -254,11 +254,7 @@ func (p *Pools) replayClaim(e *entry, v *events.Lease) {
 	req, imp, bid, site := v.RequestID, v.ImpID, v.BidID, v.SiteOrApp
 	req, imp, bid = req[:min(len(req), 1024)], imp[:min(len(imp), 1024)], bid[:min(len(bid), 1024)]
 	site = site[:min(len(site), 1024)]
-	b := append(e.buf[:0], req...)
-	b = append(b, imp...)
-	b = append(b, bid...)
-	e.buf = append(b, site...)
-	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+	setBuf(s, e, req, imp, bid, site)
 	e.price = v.PriceMicros
 	e.ipHash, e.ifaHash = v.IPHash, v.IFAHash
 	p.replayClaimExtra(e, v)
