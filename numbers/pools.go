@@ -140,10 +140,10 @@ type entry struct {
 	bufRef     uint32
 	bufCap     uint16
 	siteLen    uint16
-	reservedAt int64  // unix nanos
-	wonAt      int64  // unix nanos; 0 until leased
-	leaseEnd   int64  // unix nanos; cooldown ends at leaseEnd+cooldown
-	price      int64  // micros
+	reservedAt int64 // unix nanos
+	wonAt      int64 // unix nanos; 0 until leased
+	leaseEnd   int64 // unix nanos; cooldown ends at leaseEnd+cooldown
+	price      int64 // micros
 	ipHash     uint64
 	ifaHash    uint64
 	gen        uint32
