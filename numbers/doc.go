@@ -11,7 +11,8 @@
 // geo and device type and the notices' clearing price (claimx.go).
 //
 // Layout: all entries of all pools sit in one flat slice of fixed-size
-// structs (128 bytes plus one reused buffer for the attribution strings);
+// structs (112 bytes, no pointers, so the GC never scans them; the
+// attribution strings sit in a slot of their shard's arena, arena.go);
 // each pool is split into up to 64 shards, each with its own small mutex and
 // intrusive per-state lists (the free list is the LRU order). Reserve starts
 // at a random shard and moves on when it is busy or empty, so LRU order is
