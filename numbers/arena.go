@@ -47,6 +47,10 @@ func (a *arena) slot(ref uint32, n int) []byte {
 // Each id is at most 1024 bytes.
 func setBuf[T ~string | ~[]byte](s *shard, e *entry, req, imp, bid, site T) {
 	need := len(req) + len(imp) + len(bid) + len(site)
+	e.reqLen, e.impLen, e.bidLen, e.siteLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid)), uint16(len(site))
+	if need == 0 {
+		return // no slot needed (an entry without ids may have none)
+	}
 	if need > int(e.bufCap) {
 		c := need
 		if e.bufCap > 0 {
@@ -60,7 +64,6 @@ func setBuf[T ~string | ~[]byte](s *shard, e *entry, req, imp, bid, site T) {
 	b = append(b, imp...)
 	b = append(b, bid...)
 	_ = append(b, site...)
-	e.reqLen, e.impLen, e.bidLen, e.siteLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid)), uint16(len(site))
 }
 
 // buf returns e's attribution ids, request | imp | bid | site; the caller

@@ -62,4 +62,15 @@ func TestArenaSlots(t *testing.T) {
 	if b := s.buf(&none); b != nil {
 		t.Fatal("an unused entry has ids")
 	}
+	// Empty ids (a replayed quarantine hold) need no slot, in an empty
+	// arena too.
+	var empty shard
+	setBuf(&empty, &none, "", "", "", "")
+	if req, _, _, site := none.ids(empty.buf(&none)); len(req)+len(site) != 0 {
+		t.Fatal("empty ids are not empty")
+	}
+	setBuf(&s, e, "", "", "", "")
+	if req, imp, bid, site := e.ids(s.buf(e)); len(req)+len(imp)+len(bid)+len(site) != 0 {
+		t.Fatal("emptied ids are not empty")
+	}
 }
