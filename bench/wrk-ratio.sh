@@ -16,6 +16,8 @@
 # The servers' addresses are found from their pids (the TCP ports they listen
 # on); set BID_URL / CEIL_URL to override, BODY for another request body,
 # CONNS (64) and LOAD_CPU (1) for wrk's connections and core.
+# Both pids may be bidders (an A/B of two builds): set CEIL_URL to the
+# second one's bid URL with ?exchange=bench-nbr.
 set -euo pipefail
 BID=$1 CEIL=$2 N=${3:-8} D=${4:-6}
 BODY=${BODY:-$(dirname "$0")/testdata/wrk/mortgage-banner.json}
@@ -50,7 +52,7 @@ find_url() { # pid query -> URL of the listener answering POST /openrtb2/bid
 find_metrics() { # pid -> URL of the listener serving callbid's /metrics, or nothing
   local port
   for port in $(listen_ports "$1"); do
-    if curl -s -m 2 "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^callbid_bidder_requests_total'; then
+    if curl -s -m 5 "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^callbid_bidder_requests_total'; then
       echo "http://127.0.0.1:$port/metrics"
       return 0
     fi
@@ -100,4 +102,8 @@ print('MEDIAN ceiling %.0f/s %.2f us/req  callbid %.0f/s %.2f us/req  throughput
       % (m(0), m(1), m(2), m(3), st.median(tr), m(1)/m(3)))
 print('SPREAD throughput ratio %.3f - %.3f  cpu ratio per pair %.3f - %.3f (median %.3f)'
       % (min(tr), max(tr), min(cr), max(cr), st.median(cr)))
+low = [r for r in rows if r[5] and r[4]/r[5] < 0.95]
+if low:
+    print('WARNING: %d pairs had under 95%% bids: no-bids are cheaper, so the ratio flatters callbid. A long series '
+          'fills the simulated center (nbr 500, no headroom): restart agentsim and callbid between series.' % len(low))
 "
