@@ -97,6 +97,8 @@ rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
 # Heap bytes allocated per request (Go's counter): unlike CPU time it does
 # not move with the neighbours' load, and it sets how often the GC runs.
+# The runtime publishes the counter in batches (0 over a short pair is
+# "not updated yet", not "nothing allocated"): trust it over longer pairs.
 alloc = lambda r: '%.0f' % (r[6]/r[5]) if r[5] else 'n/a'
 for r in rows:
     print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[2], r[3], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
