@@ -16,6 +16,8 @@
 # The servers' addresses are found from their pids (the TCP ports they listen
 # on); set BID_URL / CEIL_URL to override, BODY for another request body,
 # CONNS (64) and LOAD_CPU (1) for wrk's connections and core.
+# Both pids may be bidders (an A/B of two builds): set CEIL_URL to the
+# second one's bid URL with ?exchange=bench-nbr.
 set -euo pipefail
 BID=$1 CEIL=$2 N=${3:-8} D=${4:-6}
 BODY=${BODY:-$(dirname "$0")/testdata/wrk/mortgage-banner.json}
@@ -50,7 +52,7 @@ find_url() { # pid query -> URL of the listener answering POST /openrtb2/bid
 find_metrics() { # pid -> URL of the listener serving callbid's /metrics, or nothing
   local port
   for port in $(listen_ports "$1"); do
-    if curl -s -m 2 "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^callbid_bidder_requests_total'; then
+    if curl -s -m 5 "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^callbid_bidder_requests_total'; then
       echo "http://127.0.0.1:$port/metrics"
       return 0
     fi
@@ -64,9 +66,10 @@ echo "ceiling $CEIL_URL (pid $CEIL)   callbid $BID_URL (pid $BID)   $N pairs of 
 # sheds (server.max_queue_delay) or no-bids answers cheaply. The share of
 # bids among the requests callbid counted is printed per pair (from /metrics).
 [ -n "$BID_METRICS" ] || echo "no callbid /metrics found for pid $BID: the bid share is not checked (set BID_METRICS)" >&2
-counts() { # -> "bids requests" from callbid's /metrics, "0 0" without it
-  if [ -z "$BID_METRICS" ]; then echo "0 0"; return; fi
-  curl -s -m 2 "$BID_METRICS" | awk '/^callbid_bidder_bids_total /{b=$2} /^callbid_bidder_requests_total /{r=$2} END{printf "%d %d\n", b, r}'
+counts() { # -> "bids requests heap-bytes-allocated" from callbid's /metrics, "0 0 0" without it
+  if [ -z "$BID_METRICS" ]; then echo "0 0 0"; return; fi
+  curl -s -m 5 "$BID_METRICS" | awk '/^callbid_bidder_bids_total /{b=$2} /^callbid_bidder_requests_total /{r=$2}
+    /^go_memstats_alloc_bytes_total /{a=$2} END{printf "%d %d %d\n", b, r, a}'
 }
 
 LUA=$(mktemp --suffix .lua)
@@ -84,20 +87,29 @@ run() { # pid url -> "req/s cpu-µs-per-request"
 }
 for _ in $(seq 1 "$N"); do
   c=$(run "$CEIL" "$CEIL_URL")
-  read -r b0 r0 < <(counts)
+  read -r b0 r0 a0 < <(counts)
   r=$(run "$BID" "$BID_URL")
-  read -r b1 r1 < <(counts)
-  echo "$c $r $((b1 - b0)) $((r1 - r0))"
+  read -r b1 r1 a1 < <(counts)
+  echo "$c $r $((b1 - b0)) $((r1 - r0)) $((a1 - a0))"
 done | python3 -c "
 import sys, statistics as st
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
+# Heap bytes allocated per request (Go's counter): unlike CPU time it does
+# not move with the neighbours' load, and it sets how often the GC runs.
+# The runtime publishes the counter in batches (0 over a short pair is
+# "not updated yet", not "nothing allocated"): trust it over longer pairs.
+alloc = lambda r: '%.0f' % (r[6]/r[5]) if r[5] else 'n/a'
 for r in rows:
-    print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f (cpu %.3f)   bids/requests %s' % (r[0], r[1], r[2], r[3], r[2]/r[0], r[1]/r[3], share(r)))
+    print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[2], r[3], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
 m = lambda k: st.median(r[k] for r in rows)
 tr = [r[2]/r[0] for r in rows]; cr = [r[1]/r[3] for r in rows]
 print('MEDIAN ceiling %.0f/s %.2f us/req  callbid %.0f/s %.2f us/req  throughput ratio %.3f  cpu ratio %.3f'
       % (m(0), m(1), m(2), m(3), st.median(tr), m(1)/m(3)))
 print('SPREAD throughput ratio %.3f - %.3f  cpu ratio per pair %.3f - %.3f (median %.3f)'
       % (min(tr), max(tr), min(cr), max(cr), st.median(cr)))
+low = [r for r in rows if r[5] and r[4]/r[5] < 0.95]
+if low:
+    print('WARNING: %d pairs had under 95%% bids: no-bids are cheaper, so the ratio flatters callbid. A long series '
+          'fills the simulated center (nbr 500, no headroom): restart agentsim and callbid between series.' % len(low))
 "

@@ -110,6 +110,9 @@ func TestDurableNeverDropsAndWaitsOutAnOutage(t *testing.T) {
 		t.Fatalf("after the broker came back: %v", err)
 	}
 	waitFor(t, 10*time.Second, "100 records consumed", func() bool { return col.n() == 100 })
+	// The lease topic's partition count is known once the broker answers
+	// (numbers batches holds by partition with it).
+	waitFor(t, 10*time.Second, "the partition count", func() bool { return d.Partitions() > 0 })
 	if st := p.Stats(); st.DroppedFull != 0 || st.DroppedClosed != 0 {
 		t.Errorf("stats %+v: durable records dropped", st)
 	}

@@ -89,6 +89,9 @@ type lane struct {
 	failing  atomic.Bool   // the last write attempt failed
 	lastErr  atomic.Pointer[string]
 	stopped  atomic.Bool // the goroutine ended; unacked records will not be written
+	// parts is the topic's partition count as the broker last reported it
+	// (0 until known; watchPartitions keeps it).
+	parts atomic.Int32
 }
 
 // NewProducer builds a producer and starts the lanes of DurableTopics; the
@@ -134,6 +137,9 @@ func (p *Producer) warnDrops(period time.Duration) {
 	}
 }
 
+// writerBatchSize bounds the kafka.Writer's batch (see newLane).
+const writerBatchSize = 64
+
 func (p *Producer) newLane(topic string, durable bool) *lane {
 	cfg := p.cfg
 	tr := newTransport(cfg)
@@ -146,8 +152,13 @@ func (p *Producer) newLane(topic string, durable bool) *lane {
 			// Murmur2 on the key is the Java client's default partitioner,
 			// so callbid and a contact center's own producers agree on where
 			// a key lives (compacted topics need that).
-			Balancer:   &kafka.Murmur2Balancer{},
-			BatchSize:  cfg.BatchSize,
+			Balancer: &kafka.Murmur2Balancer{},
+			// kafka-go allocates room for BatchSize messages (≈150 bytes
+			// each) per partition batch, however few it holds: 150 KB per
+			// write at the default 1000, most of callbid's garbage and so
+			// of its GC time. The lane still hands it up to cfg.BatchSize
+			// records per write; the writer sends them in batches of this.
+			BatchSize:  min(cfg.BatchSize, writerBatchSize),
 			BatchBytes: cfg.BatchBytes,
 			// The lane lingers for cfg.BatchTimeout itself before each
 			// WriteMessages; the writer only needs to flush what it got.
@@ -170,6 +181,7 @@ func (p *Producer) newLane(topic string, durable bool) *lane {
 		l.ackCh = make(chan struct{})
 		l.wake = make(chan struct{}, 1)
 		go l.runDurable()
+		go l.watchPartitions(time.Second, time.Minute)
 	} else {
 		l.q = make(chan record, cfg.QueueSize)
 		go l.run()
@@ -208,6 +220,9 @@ func copyRecord(key, value []byte) record {
 	r := record{key: buf[:len(key):len(key)], value: buf[len(key):]}
 	if key == nil {
 		r.key = nil
+	}
+	if value == nil {
+		r.value = nil // a tombstone stays one
 	}
 	return r
 }
@@ -251,6 +266,13 @@ func (p *Producer) Durable(topic string) *Durable {
 	}
 	return &Durable{l}
 }
+
+// Partitions is the topic's partition count as the broker last reported
+// it, 0 until known (it is looked up when the producer starts and every
+// minute). Records are spread over partitions by the murmur2 of their key
+// (Partitioner), so a writer that must put a record beside another key's
+// records can find a key of the same partition.
+func (d *Durable) Partitions() int { return int(d.l.parts.Load()) }
 
 // ErrNotWritten means a durable record was not acknowledged: the producer
 // closed first, or the caller's ctx ended first.
@@ -341,6 +363,31 @@ func (l *lane) append(key, value []byte) uint64 {
 	default:
 	}
 	return r.seq
+}
+
+// watchPartitions keeps parts: it asks the broker every retry until it
+// knows the topic's partitions, then every refresh, until Close.
+func (l *lane) watchPartitions(retry, refresh time.Duration) {
+	cl := &kafka.Client{Addr: l.w.Addr, Transport: l.tr, Timeout: l.p.cfg.RequestTimeout}
+	for {
+		wait := retry
+		ctx, cancel := context.WithTimeout(l.p.writeCtx, l.p.cfg.RequestTimeout)
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{l.topic}})
+		cancel()
+		if err == nil {
+			for _, t := range md.Topics {
+				if t.Name == l.topic && t.Error == nil && len(t.Partitions) > 0 {
+					l.parts.Store(int32(len(t.Partitions)))
+					wait = refresh
+				}
+			}
+		}
+		select {
+		case <-l.p.closing:
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Close flushes what is queued, bounded by ctx: every lane flushes at once,

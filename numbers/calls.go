@@ -70,7 +70,7 @@ func (p *Pools) snapshotInto(a *attribution, i int32) {
 	if won == 0 {
 		won = e.reservedAt
 	}
-	buf := string(e.buf)
+	buf := string(p.shardOf(p.poolOf(i), i).buf(e))
 	r, m, b := int(e.reqLen), int(e.reqLen+e.impLen), int(e.reqLen+e.impLen+e.bidLen)
 	*a = attribution{
 		idx:       i,

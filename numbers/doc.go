@@ -11,7 +11,8 @@
 // geo and device type and the notices' clearing price (claimx.go).
 //
 // Layout: all entries of all pools sit in one flat slice of fixed-size
-// structs (128 bytes plus one reused buffer for the attribution strings);
+// structs (112 bytes, no pointers, so the GC never scans them; the
+// attribution strings sit in a slot of their shard's arena, arena.go);
 // each pool is split into up to 64 shards, each with its own small mutex and
 // intrusive per-state lists (the free list is the LRU order). Reserve starts
 // at a random shard and moves on when it is busy or empty, so LRU order is
@@ -34,8 +35,12 @@
 // retries (the number stays leased, the record is retried until written).
 // Holds are written off the bid path: Run walks each shard's held list back
 // from its tail every 5 ms (LogHolds) and logs the holds not yet logged, so
-// Reserve stays free of I/O and allocation. Replayed holds come back HELD
-// with their generation, so a win after a restart leases them.
+// Reserve stays free of I/O and allocation. Once the lease log knows the
+// topic's partition count, a pass writes its holds as one batch record per
+// partition (holdbatch.go: a record per hold cost more CPU than the rest of
+// the bid), deleted by a tombstone once its holds have ended. Replayed holds
+// come back HELD with their generation, so a win after a restart leases
+// them.
 //
 // Generations follow the clock (≈65 µs units) and ReplayDone moves them
 // past the newest replayed one, so a notice of an earlier process never

@@ -59,6 +59,17 @@ type durableState struct {
 
 	holdMu      sync.Mutex // one LogHolds at a time
 	holdScratch []int32    // under holdMu
+	lastPass    int64      // under holdMu: unix nanos of Run's last batch pass
+
+	// Hold batches (holdbatch.go), guarded by batchMu.
+	batchMu      sync.Mutex
+	batches      []holdBatch // one per lease-topic partition
+	partOf       func(key []byte) int
+	batchNum     uint64 // batches written by this process
+	batchKey     []byte
+	tombs        []tomb        // batch keys to delete, oldest first
+	lastBatchSeq atomic.Uint64 // lease-log sequence of the latest batch
+	holdBatches  atomic.Uint64 // batches written
 
 	lastWarn      atomic.Int64 // unix nanos of the last restore-collision warning
 	down          atomic.Bool
@@ -145,13 +156,27 @@ func (p *Pools) holdBack(s *shard, i int32, t int64, fresh *int, maxFresh int) b
 // the bid path: Reserve only links the entry at the tail of its shard's
 // held list, and this walks back from the tail to the first hold already
 // logged.
-func (p *Pools) LogHolds() {
+func (p *Pools) LogHolds() { p.logHolds(time.Time{}) }
+
+// logHolds is LogHolds on Run's tick (now): with hold batches, a pass runs
+// at most 65,536 times per tombstoneAfter, so that very long holds do not
+// make the batches waiting for their tombstones pile up (with the default
+// holds every tick is a pass). A zero now always makes a pass.
+func (p *Pools) logHolds(now time.Time) {
 	if p.leases == nil && p.pub == nil {
 		return
 	}
 	d := &p.durable
 	d.holdMu.Lock()
 	defer d.holdMu.Unlock()
+	batched := p.beginHoldBatches()
+	if batched && !now.IsZero() {
+		t := now.UnixNano()
+		if t-d.lastPass < p.tombstoneAfter()/65536 {
+			return
+		}
+		d.lastPass = t
+	}
 	for pi := range p.pools {
 		pl := &p.pools[pi]
 		for k := range pl.shards {
@@ -161,15 +186,29 @@ func (p *Pools) LogHolds() {
 			for i := s.lists[stHeld].tail; i >= 0 && p.entries[i].flags&fHoldLogged == 0; i = p.entries[i].prev {
 				sc = append(sc, i)
 			}
+			if batched && len(sc) > 0 {
+				d.batchMu.Lock()
+			}
 			for j := len(sc) - 1; j >= 0; j-- {
 				i := sc[j]
 				p.entries[i].flags |= fHoldLogged
-				p.publishLease(s, i, "")
+				if batched {
+					p.batchHold(s, i)
+				} else {
+					p.publishLease(s, i, "")
+				}
+			}
+			if batched && len(sc) > 0 {
+				d.batchMu.Unlock()
 			}
 			s.mu.Unlock()
 			d.holdScratch = sc
 			d.holdsLogged.Add(uint64(len(sc)))
 		}
+	}
+	if batched {
+		p.flushHoldBatches()
+		p.writeTombstones(p.clockNow().UnixNano())
 	}
 }
 
@@ -244,6 +283,12 @@ func (p *Pools) AwaitLease(ref Ref) error {
 	s.mu.Unlock()
 	if !match {
 		return fmt.Errorf("%w: %s", ErrNotHeld, p.keyString(i))
+	}
+	if seq == holdBatched {
+		// Only a hold (no lease record since): it is in a batch written by
+		// now or about to be; waiting for the latest batch covers it.
+		p.flushHoldBatches()
+		seq = p.durable.lastBatchSeq.Load()
 	}
 	if seq == 0 || p.leases.Acked(seq) {
 		return nil
@@ -336,6 +381,7 @@ type LeaseLogStats struct {
 	RefusedNoBids uint64  `json:"refused_nobids"`
 	NotDurable    uint64  `json:"not_durable"`
 	HoldsLogged   uint64  `json:"holds_logged"`
+	HoldBatches   uint64  `json:"hold_batches"`
 	Restored      uint64  `json:"restored"`
 	Invalidated   uint64  `json:"invalidated_holds"`
 }
@@ -344,7 +390,7 @@ type LeaseLogStats struct {
 func (p *Pools) LeaseLogStats() LeaseLogStats {
 	d := &p.durable
 	st := LeaseLogStats{Writable: true, RefusedNoBids: d.refusedNoBids.Load(), NotDurable: d.notDurable.Load(),
-		HoldsLogged: d.holdsLogged.Load()}
+		HoldsLogged: d.holdsLogged.Load(), HoldBatches: d.holdBatches.Load()}
 	if p.leases != nil {
 		h := p.leases.Health(time.Now())
 		st.Pending, st.OldestSeconds = h.Pending, h.Oldest.Seconds()
@@ -372,6 +418,7 @@ var (
 	descLogRefused  = prometheus.NewDesc("callbid_numbers_lease_log_refused_total", "Reservations refused because the lease log could not be written.", nil, nil)
 	descLogNotDur   = prometheus.NewDesc("callbid_numbers_lease_not_durable_total", "Win or billing notices answered 503: their lease record was not acknowledged within numbers.durable_timeout.", nil, nil)
 	descLogHolds    = prometheus.NewDesc("callbid_numbers_hold_records_total", "Hold records written to the lease log.", nil, nil)
+	descLogBatches  = prometheus.NewDesc("callbid_numbers_hold_batches_total", "Lease-log records that carried hold records (one per lease-topic partition per pass of the hold writer).", nil, nil)
 	descLogRestored = prometheus.NewDesc("callbid_numbers_restored_total", "Reservations of an earlier process re-created from their notice token and leased.", nil, nil)
 	descLogInval    = prometheus.NewDesc("callbid_numbers_invalidated_holds_total", "Holds given up to a restored lease of the same number.", nil, nil)
 )
@@ -385,7 +432,7 @@ func (p *Pools) RegisterLeaseLogMetrics(reg prometheus.Registerer) error {
 
 func (c leaseLogCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLogWritable, descLogPending, descLogOldest, descLogRefused, descLogNotDur,
-		descLogHolds, descLogRestored, descLogInval} {
+		descLogHolds, descLogBatches, descLogRestored, descLogInval} {
 		ch <- d
 	}
 }
@@ -403,6 +450,7 @@ func (c leaseLogCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLogRefused, ctr, float64(st.RefusedNoBids))
 	ch <- prometheus.MustNewConstMetric(descLogNotDur, ctr, float64(st.NotDurable))
 	ch <- prometheus.MustNewConstMetric(descLogHolds, ctr, float64(st.HoldsLogged))
+	ch <- prometheus.MustNewConstMetric(descLogBatches, ctr, float64(st.HoldBatches))
 	ch <- prometheus.MustNewConstMetric(descLogRestored, ctr, float64(st.Restored))
 	ch <- prometheus.MustNewConstMetric(descLogInval, ctr, float64(st.Invalidated))
 }

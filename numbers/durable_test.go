@@ -23,7 +23,10 @@ type fakeLog struct {
 	changed chan struct{} // closed and replaced on every ack or stop
 	queued  time.Time     // when the oldest unacknowledged record was queued (test clock)
 	now     func() time.Time
+	parts   int // lease-topic partitions it reports; 0: unknown (one record per hold)
 }
+
+func (f *fakeLog) Partitions() int { return f.parts }
 
 func newFakeLog(now func() time.Time) *fakeLog {
 	return &fakeLog{changed: make(chan struct{}), now: now}
@@ -38,7 +41,11 @@ func (f *fakeLog) Append(key, value []byte) uint64 {
 	if uint64(len(f.recs)) == f.acked {
 		f.queued = f.now()
 	}
-	f.recs = append(f.recs, pubMsg{events.TopicLeases, append([]byte(nil), key...), append([]byte(nil), value...)})
+	var v []byte // a nil value (tombstone) stays nil
+	if value != nil {
+		v = append([]byte{}, value...)
+	}
+	f.recs = append(f.recs, pubMsg{events.TopicLeases, append([]byte(nil), key...), v})
 	return uint64(len(f.recs))
 }
 
@@ -377,7 +384,9 @@ func TestBillOnceAcrossRestart(t *testing.T) {
 }
 
 // discardLog acknowledges every record at once (benchmarks).
-type discardLog struct{ n uint64 }
+type discardLog struct{ n, parts uint64 }
+
+func (d *discardLog) Partitions() int { return int(d.parts) }
 
 func (d *discardLog) Append(key, value []byte) uint64        { d.n++; return d.n }
 func (d *discardLog) Acked(seq uint64) bool                  { return true }
@@ -388,8 +397,13 @@ func (d *discardLog) Health(time.Time) kafkaio.DurableHealth { return kafkaio.Du
 // (Run's goroutine): walking the held list and encoding, per hold. The
 // writer's own copy into its queue is not included.
 func BenchmarkLogHolds(b *testing.B) {
+	b.Run("record-per-hold", func(b *testing.B) { benchLogHolds(b, 0) })
+	b.Run("batched-4-partitions", func(b *testing.B) { benchLogHolds(b, 4) })
+}
+
+func benchLogHolds(b *testing.B, parts uint64) {
 	p := mustNew(b, onePool(100_000), nil)
-	p.leases = &discardLog{}
+	p.leases = &discardLog{parts: parts}
 	b.ReportAllocs()
 	const batch = 64
 	b.ResetTimer()
@@ -416,8 +430,14 @@ func BenchmarkLogHolds(b *testing.B) {
 // Bids, notices, the hold writer and the lease-log check at once (run with
 // -race): every hold and lease gets its record, in per-number order.
 func TestDurableConcurrent(t *testing.T) {
+	t.Run("record per hold", func(t *testing.T) { testDurableConcurrent(t, 0) })
+	t.Run("hold batches", func(t *testing.T) { testDurableConcurrent(t, 4) })
+}
+
+func testDurableConcurrent(t *testing.T, parts int) {
 	clock := t0
 	p, l := newDurable(t, onePool(512), &clock)
+	l.parts = parts
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { // Run's part

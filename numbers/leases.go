@@ -20,23 +20,15 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	if p.pub == nil && p.leases == nil {
 		return
 	}
-	e := &p.entries[i]
+	if p.leases != nil && p.leaseSeq[i] == holdBatched {
+		// Its hold sits in a batch LogHolds has not written yet: that goes
+		// first, so this record stays after it in the log.
+		p.flushHoldBatches()
+	}
 	e164, ext := p.numberOf(i)
 	s.key = appendLeaseKey(s.key[:0], e164, ext)
-	l := events.Lease{Owner: p.instance, Pool: p.poolOf(i).id, Gen: e.gen, State: stateNames[e.state],
-		ReservedAt: e.reservedAt, Flags: e.flags}
-	if e.state == stParked {
-		l.State = events.LeaseFree // parked is a free entry another instance owns
-	}
-	if l.State != events.LeaseFree {
-		l.WonAt, l.LeaseEnd = e.wonAt, e.leaseEnd
-		l.Campaign, l.Publisher = p.ids.name(e.campaign), p.ids.name(e.publisher)
-		l.Exchange, l.Skill = p.small.name(uint32(e.exchange)), p.small.name(uint32(e.skill))
-		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.requestID(), e.impID(), e.bidID(), e.siteOrApp()
-		l.PriceMicros, l.IPHash, l.IFAHash = e.price, e.ipHash, e.ifaHash
-		p.leaseExtra(&l, e)
-		l.ANI = ani
-	}
+	var l events.Lease
+	p.leaseRecord(i, ani, &l)
 	b := events.AppendLease(s.scratch[:0], &l)
 	s.scratch = b
 	if p.leases != nil {
@@ -50,6 +42,26 @@ func (p *Pools) publishLease(s *shard, i int32, ani string) {
 	}
 	if !p.pub.Publish(events.TopicLeases, s.key, b) {
 		p.leaseDrops.Add(1)
+	}
+}
+
+// leaseRecord fills l with entry i's current state; the caller holds the
+// entry's shard lock.
+func (p *Pools) leaseRecord(i int32, ani string, l *events.Lease) {
+	e := &p.entries[i]
+	*l = events.Lease{Owner: p.instance, Pool: p.poolOf(i).id, Gen: e.gen, State: stateNames[e.state],
+		ReservedAt: e.reservedAt, Flags: e.flags}
+	if e.state == stParked {
+		l.State = events.LeaseFree // parked is a free entry another instance owns
+	}
+	if l.State != events.LeaseFree {
+		l.WonAt, l.LeaseEnd = e.wonAt, e.leaseEnd
+		l.Campaign, l.Publisher = p.ids.name(e.campaign), p.ids.name(e.publisher)
+		l.Exchange, l.Skill = p.small.name(uint32(e.exchange)), p.small.name(uint32(e.skill))
+		l.RequestID, l.ImpID, l.BidID, l.SiteOrApp = e.ids(p.shardOf(p.poolOf(i), i).buf(e))
+		l.PriceMicros, l.IPHash, l.IFAHash = e.price, e.ipHash, e.ifaHash
+		p.leaseExtra(l, e)
+		l.ANI = ani
 	}
 }
 
@@ -108,6 +120,9 @@ func (p *Pools) ApplyLeaseEvent(msg kafkaio.Message) {
 }
 
 func (p *Pools) applyLease(key, val []byte, now time.Time) error {
+	if events.IsHoldBatchKey(key) {
+		return p.applyHoldBatch(key, val, now)
+	}
 	num, ext := key, []byte(nil)
 	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
 		num, ext = key[:k], key[k+5:]
@@ -191,7 +206,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 		// the generation and attribution, as an expired hold does.
 		e.reservedAt, e.wonAt, e.leaseEnd = res, 0, 0
 		e.flags = fl&fData | fHoldLogged // no data: a quarantine hold
-		p.replayClaim(e, v)
+		p.replayClaim(s, e, v)
 		if t < res+pl.hold {
 			s.insertSorted(p.entries, stHeld, i)
 		} else {
@@ -200,7 +215,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	case (st == "leased" || st == "cooldown") && t < end+pl.cooldown:
 		e.reservedAt, e.wonAt, e.leaseEnd = res, v.WonAt, end
 		e.flags = fl | fData | fLeased | fHoldLogged
-		p.replayClaim(e, v)
+		p.replayClaim(s, e, v)
 		if t < end {
 			s.insertSorted(p.entries, stLeased, i)
 		} else {
@@ -232,7 +247,7 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 
 // replayClaim copies a lease record's attribution into e; the caller holds
 // the entry's shard lock.
-func (p *Pools) replayClaim(e *entry, v *events.Lease) {
+func (p *Pools) replayClaim(s *shard, e *entry, v *events.Lease) {
 	e.campaign = p.ids.id(v.Campaign)
 	e.publisher = p.ids.id(v.Publisher)
 	e.exchange = uint16(p.small.id(v.Exchange))
@@ -240,11 +255,7 @@ func (p *Pools) replayClaim(e *entry, v *events.Lease) {
 	req, imp, bid, site := v.RequestID, v.ImpID, v.BidID, v.SiteOrApp
 	req, imp, bid = req[:min(len(req), 1024)], imp[:min(len(imp), 1024)], bid[:min(len(bid), 1024)]
 	site = site[:min(len(site), 1024)]
-	b := append(e.buf[:0], req...)
-	b = append(b, imp...)
-	b = append(b, bid...)
-	e.buf = append(b, site...)
-	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+	setBuf(s, e, req, imp, bid, site)
 	e.price = v.PriceMicros
 	e.ipHash, e.ifaHash = v.IPHash, v.IFAHash
 	p.replayClaimExtra(e, v)

@@ -135,11 +135,15 @@ const (
 // in buf, reused across reservations (append(buf[:0], …)).
 // Layout: 104 bytes.
 type entry struct {
-	buf        []byte // request id | imp id | bid id | site or app
-	reservedAt int64  // unix nanos
-	wonAt      int64  // unix nanos; 0 until leased
-	leaseEnd   int64  // unix nanos; cooldown ends at leaseEnd+cooldown
-	price      int64  // micros
+	// bufRef, bufCap: the entry's slot in its shard's arena, request id |
+	// imp id | bid id | site or app (arena.go; no pointer in entry).
+	bufRef     uint32
+	bufCap     uint16
+	siteLen    uint16
+	reservedAt int64 // unix nanos
+	wonAt      int64 // unix nanos; 0 until leased
+	leaseEnd   int64 // unix nanos; cooldown ends at leaseEnd+cooldown
+	price      int64 // micros
 	ipHash     uint64
 	ifaHash    uint64
 	gen        uint32
@@ -161,13 +165,14 @@ type entry struct {
 	geo      geoBytes
 }
 
-func (e *entry) requestID() []byte { return e.buf[:e.reqLen] }
-func (e *entry) impID() []byte     { return e.buf[e.reqLen : e.reqLen+e.impLen] }
-func (e *entry) bidID() []byte {
-	o := e.reqLen + e.impLen
-	return e.buf[o : o+e.bidLen]
+// ids splits buf (shard.buf) into e's request, imp and bid ids and site.
+func (e *entry) ids(buf []byte) (req, imp, bid, site []byte) {
+	r, m, b := int(e.reqLen), int(e.reqLen+e.impLen), int(e.reqLen+e.impLen+e.bidLen)
+	if len(buf) < b {
+		return nil, nil, nil, nil
+	}
+	return buf[:r], buf[r:m], buf[m:b], buf[b:]
 }
-func (e *entry) siteOrApp() []byte { return e.buf[e.reqLen+e.impLen+e.bidLen:] }
 
 // numRange is one plain number (from < 0) or one number's extension range.
 type numRange struct {
@@ -204,6 +209,7 @@ type shard struct {
 	invalidated  uint64 // holds given up to a restored lease
 	quarantined  uint64 // entries held at start (see quarantine)
 	scratch      []byte // lease record encoding
+	arena        arena  // the entries' attribution ids (arena.go)
 	key          []byte // lease record key encoding
 	// last ids interned by this shard: campaign, exchange and skill repeat
 	// from bid to bid, and a string compare is cheaper than a map hash.
@@ -805,16 +811,7 @@ func (p *Pools) setClaim(s *shard, e *entry, c *Claim) {
 	e.publisher = cachedID(p.ids, &s.lastPub, c.PublisherID)
 	e.exchange = uint16(cachedID(p.small, &s.lastExch, c.Exchange))
 	e.skill = uint16(cachedID(p.small, &s.lastSkill, c.Skill))
-	req, imp, bid, site := clip(c.RequestID), clip(c.ImpID), clip(c.BidID), clip(c.SiteOrApp)
-	need := len(req) + len(imp) + len(bid) + len(site)
-	if cap(e.buf) < need {
-		e.buf = make([]byte, 0, need) // first use (or longer ids): sized once
-	}
-	b := append(e.buf[:0], req...)
-	b = append(b, imp...)
-	b = append(b, bid...)
-	e.buf = append(b, site...)
-	e.reqLen, e.impLen, e.bidLen = uint16(len(req)), uint16(len(imp)), uint16(len(bid))
+	setBuf(s, e, clip(c.RequestID), clip(c.ImpID), clip(c.BidID), clip(c.SiteOrApp))
 	p.setClaimExtra(e, c)
 }
 
@@ -1023,7 +1020,7 @@ func (p *Pools) Run(ctx context.Context) {
 			p.drainAttributions()
 			return
 		case now := <-fast.C:
-			p.LogHolds()
+			p.logHolds(now)
 			p.CheckLeaseLog(now)
 		case a := <-p.attrQ:
 			p.publishAttribution(a)
