@@ -482,7 +482,9 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		}
 	}
 	pace, stop := b.pacing(fb, c) // channel.go: a call's is the skill's pacing
-	if stop {
+	// The stop is the skill's queue waiting too long: a capacity signal,
+	// which a campaign that bids without capacity does not wait for.
+	if stop && c.needsCap {
 		return CauseNoHeadroom
 	}
 	// Volume control: skip when the skill's expected calls are spent.

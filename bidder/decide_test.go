@@ -209,6 +209,8 @@ func TestDecideRules(t *testing.T) {
 		want{camps: []string{"auto"}})
 	f("pacing multiplier", nil, nil, func(e *testEnv) { e.fb.pace = 0.5 }, want{camps: []string{"mortgage"}, prices: []float64{2}})
 	f("pacing stop → 500", nil, nil, func(e *testEnv) { e.fb.stop = true }, want{cause: CauseNoHeadroom})
+	f("needs_capacity false ignores the pacing stop", camp(0, func(c *CampaignConfig) { f := false; c.NeedsCapacity = &f }), nil,
+		func(e *testEnv) { e.fb.stop = true }, want{camps: []string{"mortgage"}, prices: []float64{4}})
 
 	// Traffic quality and time.
 	f("invalid traffic → 504", nil, nil, func(e *testEnv) { e.fb.blocked = map[uint64]bool{hashString("203.0.113.9"): true} },
