@@ -16,12 +16,18 @@ import (
 // constructors apply them to their own copy, so calling SetDefaults is
 // optional).
 const (
-	DefaultClientID          = "callbid"
-	DefaultDialTimeout       = 5 * time.Second
-	DefaultRequestTimeout    = 10 * time.Second
-	DefaultMinBytes          = 1
-	DefaultMaxBytes          = 4 << 20
-	DefaultMaxWait           = 500 * time.Millisecond
+	DefaultClientID       = "callbid"
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultMinBytes       = 1
+	DefaultMaxBytes       = 4 << 20
+	DefaultMaxWait        = 500 * time.Millisecond
+	// With shared_pools every instance reads the others' lease records; a
+	// fetch per few records was most of what sharing cost in CPU (README
+	// "Running several instances"), so a fetch then waits for 64 KiB or
+	// 50 ms.
+	DefaultSharedMinBytes    = 64 << 10
+	DefaultSharedMaxWait     = 50 * time.Millisecond
 	DefaultBatchSize         = 1000
 	DefaultBatchBytes        = 1 << 20
 	DefaultBatchTimeout      = 10 * time.Millisecond
@@ -54,7 +60,8 @@ type Config struct {
 	// Consumer fetch sizing: the broker answers a fetch once MinBytes are
 	// available or MaxWait has passed, with at most MaxBytes per partition.
 	// Defaults 1 byte, 4 MiB, 500ms (MinBytes 1 keeps latency low: the
-	// long poll returns as soon as one record arrives).
+	// long poll returns as soon as one record arrives); with SharedPools
+	// 64 KiB and 50ms.
 	MinBytes int           `yaml:"min_bytes"`
 	MaxBytes int           `yaml:"max_bytes"`
 	MaxWait  time.Duration `yaml:"max_wait"`
@@ -145,6 +152,10 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.ClientID, DefaultClientID)
 	setDefault(&c.DialTimeout, DefaultDialTimeout)
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	if c.SharedPools {
+		setDefault(&c.MinBytes, DefaultSharedMinBytes)
+		setDefault(&c.MaxWait, DefaultSharedMaxWait)
+	}
 	setDefault(&c.MinBytes, DefaultMinBytes)
 	setDefault(&c.MaxBytes, DefaultMaxBytes)
 	setDefault(&c.MaxWait, DefaultMaxWait)

@@ -96,3 +96,27 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		t.Errorf("empty config: %v", err)
 	}
 }
+
+// With shared pools a fetch waits for more than one record (the lease
+// records of the other instances arrive at their bid rate), unless the
+// config sets its own sizing.
+func TestConfigSharedPoolsFetchDefaults(t *testing.T) {
+	var one, shared, set Config
+	one.SetDefaults()
+	shared.SharedPools, shared.Brokers = true, []string{"kafka-1:9092"}
+	shared.SetDefaults()
+	set.SharedPools, set.MinBytes, set.MaxWait = true, 1, time.Second
+	set.SetDefaults()
+	if one.MinBytes != DefaultMinBytes || one.MaxWait != DefaultMaxWait {
+		t.Errorf("one instance: min_bytes %d, max_wait %s", one.MinBytes, one.MaxWait)
+	}
+	if shared.MinBytes != DefaultSharedMinBytes || shared.MaxWait != DefaultSharedMaxWait {
+		t.Errorf("shared pools: min_bytes %d, max_wait %s", shared.MinBytes, shared.MaxWait)
+	}
+	if set.MinBytes != 1 || set.MaxWait != time.Second {
+		t.Errorf("shared pools with sizing set: min_bytes %d, max_wait %s", set.MinBytes, set.MaxWait)
+	}
+	if err := shared.Validate(); err != nil {
+		t.Errorf("shared pools defaults do not validate: %v", err)
+	}
+}

@@ -45,7 +45,14 @@ func sharedSetup(t *testing.T, dailyBudget, reserveWindow string) (configs func(
 	t.Cleanup(stop)
 	return func(k int) string {
 		c := demoConfig(t)
-		editConfig(t, c, append(append(measurePool, sharedPoolsKafka...),
+		// Fetch sizing: shared_pools' defaults (min_bytes 64 KiB, max_wait
+		// 50ms) unless CALLBID_MEASURE_MIN_BYTES sets min_bytes (1 is the
+		// single instance's default) to compare.
+		kafkaEdit := sharedPoolsKafka[1]
+		if mb := os.Getenv("CALLBID_MEASURE_MIN_BYTES"); mb != "" {
+			kafkaEdit += "  min_bytes: " + mb + "\n"
+		}
+		editConfig(t, c, append(append(measurePool, sharedPoolsKafka[0], kafkaEdit),
 			"    daily_budget: 2500.00\n", "    daily_budget: "+dailyBudget+"\n",
 			"    number_pool: mortgage-pool\n", "    number_pool: mortgage-pool\n    needs_capacity: false\n    budget_reserve_window: "+reserveWindow+"\n",
 			mortgageChat, "",
