@@ -43,12 +43,15 @@ func brokerConfig(addr string) kafkaio.Config {
 // over a second) into the broker of kcfg, as a real center would from
 // outside callbid, until the returned stop is called (defer it before the
 // broker closes, so the producer's last flush does not wait for it).
-func streamCenter(t testing.TB, kcfg kafkaio.Config) (stop func()) {
+func streamCenter(t testing.TB, kcfg kafkaio.Config, edits ...func(*ccsim.Config)) (stop func()) {
 	t.Helper()
-	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
-	ctx, cancel := context.WithCancel(context.Background())
 	simCfg := ccsim.DemoConfig()
 	simCfg.Shift.LoginSpread = time.Second
+	for _, edit := range edits {
+		edit(&simCfg)
+	}
+	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	sim, err := ccsim.New(simCfg, time.Now(), zerolog.Nop())
 	if err != nil {

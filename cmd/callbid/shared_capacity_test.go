@@ -16,7 +16,6 @@ import (
 
 	"github.com/callbid/callbid/ccsim"
 	"github.com/callbid/callbid/kafkaio"
-	"github.com/rs/zerolog"
 )
 
 // TestSharedCapacityAndBudget is the rest of issue 13's acceptance run:
@@ -538,25 +537,10 @@ func (r *capRun) kill(k int) {
 // calls/min) and the run buys many times the bids in flight at once.
 func streamBigCenter(t testing.TB, kcfg kafkaio.Config) (stop func()) {
 	t.Helper()
-	prod := kafkaio.NewProducer(kcfg, zerolog.Nop())
-	ctx, cancel := context.WithCancel(context.Background())
-	simCfg := ccsim.DemoConfig()
-	simCfg.Shift.LoginSpread = time.Second
-	simCfg.Skills[0].Agents = 160
-	if simCfg.Skills[0].Name != "mortgage" {
-		t.Fatalf("the demo center's first skill is %s, not mortgage", simCfg.Skills[0].Name)
-	}
-	done := make(chan struct{})
-	sim, err := ccsim.New(simCfg, time.Now(), zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { defer close(done); sim.Run(ctx, prod) }()
-	return func() {
-		cancel()
-		<-done
-		c, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancelClose()
-		_ = prod.Close(c)
-	}
+	return streamCenter(t, kcfg, func(c *ccsim.Config) {
+		if c.Skills[0].Name != "mortgage" {
+			t.Fatalf("the demo center's first skill is %s, not mortgage", c.Skills[0].Name)
+		}
+		c.Skills[0].Agents = 160
+	})
 }
