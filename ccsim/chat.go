@@ -165,6 +165,21 @@ func (s *Sim) enqueueChat(pub Publisher, sk *skillState, c *call) {
 	}
 }
 
+// abandon ends the contacts in queue whose patience ran out (as
+// abandoned in queue) and returns the queue of those still waiting.
+func (s *Sim) abandon(pub Publisher, queue []*call) []*call {
+	kept := queue[:0]
+	for _, c := range queue {
+		if !s.now.Before(c.abandonAt) {
+			s.callEvent(pub, c, events.CallEnded, "", s.now.Sub(c.offered), 0, events.EndAbandonedInQueue)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(queue[len(kept):])
+	return kept
+}
+
 // stepChats runs skill si's chat queue: abandonment, organic arrivals,
 // and routing to the agent with the fewest chats open.
 func (s *Sim) stepChats(pub Publisher, sk *skillState, si int) {
@@ -172,16 +187,7 @@ func (s *Sim) stepChats(pub Publisher, sk *skillState, si int) {
 		return
 	}
 	now, q := s.now, &sk.chat
-	kept := q.queue[:0]
-	for _, c := range q.queue {
-		if !now.Before(c.abandonAt) {
-			s.callEvent(pub, c, events.CallEnded, "", now.Sub(c.offered), 0, events.EndAbandonedInQueue)
-			continue
-		}
-		kept = append(kept, c)
-	}
-	clear(q.queue[len(kept):])
-	q.queue = kept
+	q.queue = s.abandon(pub, q.queue)
 	rate := sk.cfg.Chat.ArrivalPerMin / 60 * s.cfg.Tick.Seconds()
 	for range s.poisson(rate) {
 		s.enqueueChat(pub, sk, s.newContact(si, "chat", ""))

@@ -258,17 +258,7 @@ func (s *Sim) Step(pub Publisher) {
 	for si := range s.skills {
 		sk := &s.skills[si]
 		s.stepChats(pub, sk, si)
-		// Abandonment in queue.
-		kept := sk.queue[:0]
-		for _, c := range sk.queue {
-			if !now.Before(c.abandonAt) {
-				s.callEvent(pub, c, events.CallEnded, "", now.Sub(c.offered), 0, events.EndAbandonedInQueue)
-				continue
-			}
-			kept = append(kept, c)
-		}
-		clear(sk.queue[len(kept):])
-		sk.queue = kept
+		sk.queue = s.abandon(pub, sk.queue)
 		// Arrivals.
 		rate := sk.cfg.ArrivalPerMin / 60 * (1 + sh.WaveAmplitude*math.Sin(2*math.Pi*now.Sub(s.start).Seconds()/sh.WavePeriod.Seconds()))
 		for range s.poisson(rate * s.cfg.Tick.Seconds()) {
