@@ -103,6 +103,9 @@ type ShiftConfig struct {
 	// rate·(1 + amplitude·sin(2πt/period)); defaults 5m and 0.5.
 	WavePeriod    time.Duration `yaml:"wave_period"`
 	WaveAmplitude float64       `yaml:"wave_amplitude"`
+	// Meetings take a share of a skill's agents off the queue together at
+	// scheduled times (meeting.go); none by default.
+	Meetings []MeetingConfig `yaml:"meetings"`
 }
 
 // DemoSkills is the built-in demo contact center: a roomy, a busy and a
@@ -211,6 +214,7 @@ func (c *Config) Validate() error {
 	if s.WaveAmplitude < 0 || s.WaveAmplitude > 1 {
 		add("shift.wave_amplitude: %g is outside 0-1", s.WaveAmplitude)
 	}
+	c.validateMeetings(add)
 	seen := map[string]int{}
 	total := 0
 	for i, k := range c.Skills {

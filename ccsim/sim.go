@@ -38,6 +38,8 @@ type Sim struct {
 	agents []agent
 	skills []skillState
 	offers []offer // contacts from tracking numbers and keys, started at the next Step (Offer)
+	// meetings take agents off the queue at scheduled times (meeting.go)
+	meetings []meetingState
 
 	ev  events.AgentState
 	cev events.Call
@@ -64,6 +66,10 @@ type agent struct {
 	chat     bool
 	sessions []*call
 	max      int
+	// meetingUntil is the end of the meeting the agent is called to
+	// (meeting.go); next is the next_routing_state it announces meanwhile.
+	meetingUntil time.Time
+	next         string
 }
 
 type call struct {
@@ -147,6 +153,7 @@ func New(cfg Config, start time.Time, log zerolog.Logger) (*Sim, error) {
 		}
 		s.addChatAgents(si, k)
 	}
+	s.initMeetings()
 	s.snapshot()
 	return s, nil
 }
@@ -220,6 +227,7 @@ func (s *Sim) Step(pub Publisher) {
 	s.now = s.start.Add(time.Duration(s.steps) * s.cfg.Tick)
 	now := s.now
 	sh := s.cfg.Shift
+	s.startMeetings(pub)
 	for i := range s.agents {
 		a := &s.agents[i]
 		k := &s.skills[a.skill].cfg
@@ -227,6 +235,7 @@ func (s *Sim) Step(pub Publisher) {
 			s.stepChatAgent(pub, a)
 			continue
 		}
+		s.meetingOver(pub, a)
 		switch a.state {
 		case "", events.StateOffline:
 			if !now.Before(a.loginAt) {
@@ -239,7 +248,7 @@ func (s *Sim) Step(pub Publisher) {
 				s.endCall(pub, a, k)
 			}
 		case events.StateACW, events.StateNotRoutable:
-			if !now.Before(a.until) {
+			if !now.Before(a.until) && !s.inMeeting(pub, a) {
 				s.setState(pub, a, events.AgentStateChange, events.StateAvailable)
 			}
 		case events.StateAvailable:
@@ -308,7 +317,7 @@ func (s *Sim) endCall(pub Publisher, a *agent, k *SkillConfig) {
 	if k.ACWTime > 0 {
 		a.until = s.now.Add(k.ACWTime)
 		s.setState(pub, a, events.AgentStateChange, events.StateACW)
-	} else {
+	} else if !s.inMeeting(pub, a) {
 		s.setState(pub, a, events.AgentStateChange, events.StateAvailable)
 	}
 }
@@ -357,7 +366,7 @@ func (s *Sim) agentEvent(pub Publisher, a *agent, eventType string) {
 	}
 	s.ev = events.AgentState{
 		AgentID: a.id, Seq: s.seq0 + a.seq, EventType: eventType, OccurredAt: s.now,
-		RoutingState: a.state, Skills: a.skills, Channels: chans, TTLSeconds: int(s.cfg.TTL / time.Second),
+		RoutingState: a.state, NextRoutingState: a.next, Skills: a.skills, Channels: chans, TTLSeconds: int(s.cfg.TTL / time.Second),
 	}
 	b, err := json.Marshal(&s.ev)
 	if err != nil {

@@ -1,0 +1,168 @@
+package ccsim
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/callbid/callbid/events"
+)
+
+// Meetings: at scheduled times a share of a skill's voice agents leave the
+// queue together — a team huddle, a shift handover — and come back when it
+// ends. Random breaks (shift.break_every) spread over the day and seldom
+// move capacity much; a meeting is the step change a contact center really
+// has, and the one the demo needs to show bids stopping and resuming.
+//
+// An AVAILABLE agent goes NOT_ROUTABLE at the start. An agent on a call or
+// in after-call work announces it (next_routing_state NOT_ROUTABLE on its
+// events, as Genesys and Connect send it) and goes NOT_ROUTABLE when its
+// work ends; an agent on a break stays out until the meeting ends.
+// Logged-out agents are not called in. Everyone is back (AVAILABLE) at the
+// end, except agents whose own break outlasts it.
+
+// MeetingConfig is one recurring meeting (yaml simulator.shift.meetings[]).
+type MeetingConfig struct {
+	// Skill whose voice agents meet; required.
+	Skill string `yaml:"skill"`
+	// Share of the skill's voice agents called in, (0, 1]; the first
+	// round(share × agents) agents by id.
+	Share float64 `yaml:"share"`
+	// First is when the first meeting starts, after the simulator's start.
+	First time.Duration `yaml:"first"`
+	// Every repeats it; 0 means once.
+	Every time.Duration `yaml:"every"`
+	// Length is how long the agents are away; required.
+	Length time.Duration `yaml:"length"`
+}
+
+// validateMeetings reports the problems of shift.meetings with their paths.
+func (c *Config) validateMeetings(add func(format string, args ...any)) {
+	skills := map[string]bool{}
+	for _, k := range c.Skills {
+		skills[k.Name] = true
+	}
+	for i, m := range c.Shift.Meetings {
+		p := fmt.Sprintf("shift.meetings[%d]", i)
+		if !skills[m.Skill] {
+			add("%s.skill: %q is not one of skills[].name", p, m.Skill)
+		}
+		if !(m.Share > 0 && m.Share <= 1) {
+			add("%s.share: %g is outside (0, 1]", p, m.Share)
+		}
+		if m.First < 0 || m.First > 7*24*time.Hour {
+			add("%s.first: %s is outside 0-168h", p, m.First)
+		}
+		if m.Length < time.Second || m.Length > 24*time.Hour {
+			add("%s.length: %s is outside 1s-24h", p, m.Length)
+		}
+		if m.Every != 0 && (m.Every <= m.Length || m.Every > 7*24*time.Hour) {
+			add("%s.every: %s must be longer than length %s and at most 168h (0: once)", p, m.Every, m.Length)
+		}
+	}
+}
+
+// meetingState is one configured meeting's schedule.
+type meetingState struct {
+	cfg   MeetingConfig
+	skill int
+	next  time.Time // start of the next meeting; zero: no more
+}
+
+// initMeetings schedules the configured meetings (skills are in place).
+func (s *Sim) initMeetings() {
+	for _, m := range s.cfg.Shift.Meetings {
+		for si := range s.skills {
+			if s.skills[si].cfg.Name == m.Skill {
+				s.meetings = append(s.meetings, meetingState{cfg: m, skill: si, next: s.start.Add(m.First)})
+			}
+		}
+	}
+}
+
+// startMeetings calls in the agents of every meeting due now.
+func (s *Sim) startMeetings(pub Publisher) {
+	for i := range s.meetings {
+		m := &s.meetings[i]
+		if m.next.IsZero() || s.now.Before(m.next) {
+			continue
+		}
+		end := m.next.Add(m.cfg.Length)
+		if m.cfg.Every > 0 {
+			m.next = m.next.Add(m.cfg.Every)
+		} else {
+			m.next = time.Time{}
+		}
+		var voiceAgents []int
+		for _, ai := range s.skills[m.skill].agents {
+			if !s.agents[ai].chat {
+				voiceAgents = append(voiceAgents, ai)
+			}
+		}
+		n := int(math.Round(m.cfg.Share * float64(len(voiceAgents))))
+		called := 0
+		for _, ai := range voiceAgents[:n] {
+			a := &s.agents[ai]
+			switch a.state {
+			case "", events.StateOffline:
+				continue
+			case events.StateAvailable:
+				a.meetingUntil = end
+				a.until = end
+				s.setState(pub, a, events.AgentStateChange, events.StateNotRoutable)
+			case events.StateNotRoutable: // on a break: stays out until the end
+				a.meetingUntil = later(a.meetingUntil, end)
+			case events.StateBusy, events.StateACW:
+				a.meetingUntil = later(a.meetingUntil, end)
+				a.next = events.StateNotRoutable
+				s.agentEvent(pub, a, events.AgentStateChange) // the announcement
+			}
+			called++
+		}
+		s.log.Info().Str("skill", m.cfg.Skill).Int("agents", called).Dur("length", m.cfg.Length).
+			Msg("SIMULATED team meeting: agents leave the queue")
+	}
+}
+
+// inMeeting reports whether agent a, about to become AVAILABLE, is due in a
+// meeting instead; then it is (or stays) NOT_ROUTABLE until the meeting ends.
+func (s *Sim) inMeeting(pub Publisher, a *agent) bool {
+	if !s.now.Before(a.meetingUntil) {
+		return false
+	}
+	a.next = ""
+	a.until = a.meetingUntil
+	if a.state != events.StateNotRoutable {
+		s.setState(pub, a, events.AgentStateChange, events.StateNotRoutable)
+	}
+	return true
+}
+
+// meetingOver ends agent a's meeting once its time is up (Step calls it
+// before the agent's own transitions): an agent still on a call withdraws
+// its announcement, and a break or logout that fell due during the meeting
+// is redrawn, or a tenth of the team would leave again at once.
+func (s *Sim) meetingOver(pub Publisher, a *agent) {
+	if a.meetingUntil.IsZero() || s.now.Before(a.meetingUntil) {
+		return
+	}
+	a.meetingUntil = time.Time{}
+	if a.next != "" {
+		a.next = ""
+		s.agentEvent(pub, a, events.AgentStateChange)
+	}
+	sh := s.cfg.Shift
+	if !a.nextBreak.IsZero() && !s.now.Before(a.nextBreak) {
+		a.nextBreak = s.after(sh.BreakEvery)
+	}
+	if !a.nextLogout.IsZero() && !s.now.Before(a.nextLogout) {
+		a.nextLogout = s.after(sh.LogoutEvery)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
