@@ -81,6 +81,7 @@ func (s *Sim) addChatAgents(si int, k SkillConfig) {
 // over, take breaks and log out between chats.
 func (s *Sim) stepChatAgent(pub Publisher, a *agent) {
 	now, sh := s.now, s.cfg.Shift
+	s.meetingOver(pub, a)
 	switch a.state {
 	case "", events.StateOffline:
 		if !now.Before(a.loginAt) {
@@ -90,7 +91,7 @@ func (s *Sim) stepChatAgent(pub Publisher, a *agent) {
 		}
 		return
 	case events.StateNotRoutable:
-		if !now.Before(a.until) {
+		if !now.Before(a.until) && !s.inMeeting(pub, a) {
 			s.setState(pub, a, events.AgentStateChange, events.StateAvailable)
 		}
 		return
@@ -107,6 +108,8 @@ func (s *Sim) stepChatAgent(pub Publisher, a *agent) {
 	a.sessions = kept
 	if len(a.sessions) == 0 {
 		switch {
+		case s.inMeeting(pub, a):
+			return
 		case !a.nextLogout.IsZero() && !now.Before(a.nextLogout):
 			a.loginAt = now.Add(s.exp(sh.OfflineFor))
 			s.setState(pub, a, events.AgentLogout, events.StateOffline)
@@ -217,7 +220,7 @@ func (s *Sim) nextChatAgent(sk *skillState) int {
 	for j := range n {
 		ai := q.agents[(q.cursor+j)%n]
 		a := &s.agents[ai]
-		if a.state == events.StateAvailable && len(a.sessions) < a.max && len(a.sessions) < fewest {
+		if a.state == events.StateAvailable && a.next == "" && len(a.sessions) < a.max && len(a.sessions) < fewest {
 			best, fewest = ai, len(a.sessions)
 		}
 	}

@@ -3,6 +3,7 @@ package ccsim
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/callbid/callbid/capacity"
+	"github.com/callbid/callbid/channel"
 	"github.com/callbid/callbid/events"
 )
 
@@ -33,8 +35,9 @@ type demoFile struct {
 // capFeeder hands every simulated event to a capacity model, as the
 // consumers would.
 type capFeeder struct {
-	t *testing.T
-	m *capacity.Model
+	t  *testing.T
+	m  *capacity.Model
+	ch *capacity.Channels
 }
 
 func (f capFeeder) Publish(topic string, _, value []byte) bool {
@@ -47,12 +50,18 @@ func (f capFeeder) Publish(topic string, _, value []byte) bool {
 		if err := f.m.HandleAgentState(&ev); err != nil {
 			f.t.Fatal(err)
 		}
+		if err := f.ch.HandleAgentState(&ev); err != nil {
+			f.t.Fatal(err)
+		}
 	case events.TopicCall:
 		var ev events.Call
 		if err := events.DecodeCall(value, &ev); err != nil {
 			f.t.Fatalf("%v: %s", err, value)
 		}
 		if err := f.m.HandleCall(&ev); err != nil {
+			f.t.Fatal(err)
+		}
+		if err := f.ch.HandleCall(&ev); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -62,11 +71,14 @@ func (f capFeeder) Publish(topic string, _, value []byte) bool {
 // The demo's scenario, as capacity sees it: the embedded config's
 // simulated center fed into its capacity model for the demo's first 10
 // minutes, read every 5 s for the mortgage campaign (the README request's).
-// Capacity alone (pacing and hit rates need bids, wins and calls) must
-// leave headroom in at least 85 % of the samples (the demo acceptance is
-// 80 % of bids, and pacing can skip a few more), move the capacity factor
-// over a range (prices that follow capacity), and stop for tens of seconds
-// while the team meets (a visible no-bid window when agents leave).
+// A mortgage bid is a call invitation while voice has headroom, a chat
+// invitation while only chat has (bidder/channel.go), none otherwise.
+// Capacity alone (pacing and hit rates need bids, wins and calls) must leave
+// a bid in at least 85 % of the samples (the demo acceptance is 80 %, and
+// pacing can skip a few more) and move the voice factor over a range (prices
+// that follow capacity); the team meetings must show as a stretch of
+// tens of seconds with chat only (voice agents away) and one with no bid
+// (voice and chat agents away).
 func TestDemoScenario(t *testing.T) {
 	b, err := os.ReadFile("../configs/callbid.yaml")
 	if err != nil {
@@ -90,55 +102,66 @@ func TestDemoScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SetClock(sim.Now)
-	feed := capFeeder{t: t, m: m}
+	ch := capacity.NewChannels(f.Capacity.Channels, m, skills)
+	feed := capFeeder{t: t, m: m, ch: ch}
 	perSample := int(5 * time.Second / sim.cfg.Tick)
 	var (
-		samples, fresh, premium int
-		lo, hi                  = 2.0, -1.0
-		gapStart                = -1
-		gaps                    []string
-		longest                 time.Duration
-		table                   strings.Builder
+		samples, bids, premium int
+		lo, hi                 = 2.0, -1.0
+		runs                   = map[string][]time.Duration{} // lengths of the stretches of "chat" and "none"
+		runKind                string
+		runStart               time.Duration
+		table                  strings.Builder
 	)
-	for i := range 120 * perSample {
+	for i := range 120*perSample + 1 {
 		sim.Step(feed)
 		if i%perSample != 0 {
 			continue
 		}
 		m.Rebuild()
+		ch.Rebuild()
 		el := sim.Now().Sub(t0)
 		v := m.View("mortgage", minProf, premProf)
+		cv := ch.View("mortgage", channel.Chat)
 		h, _ := m.Headroom("mortgage")
 		st := sim.Stats().Skills[0]
-		fmt.Fprintf(&table, "%5.0fs staffed %2d avail %2d waiting %d λmax %5.2f headroom %6.2f factor %.2f premium %v\n",
-			el.Seconds(), st.Staffed, st.Available, st.Waiting, m.LambdaMax("mortgage"), h, v.Factor, v.PremiumFree)
-		samples++
-		if v.Factor > 0 {
-			fresh++
+		kind := "voice"
+		switch {
+		case v.Factor > 0:
 			lo, hi = min(lo, v.Factor), max(hi, v.Factor)
 			if v.PremiumFree {
 				premium++
 			}
-			if gapStart >= 0 {
-				d := el - time.Duration(gapStart)*time.Second
-				gaps = append(gaps, fmt.Sprintf("%ds for %s", gapStart, d))
-				longest = max(longest, d)
-				gapStart = -1
+		case cv.Factor > 0:
+			kind = "chat"
+		default:
+			kind = "none"
+		}
+		fmt.Fprintf(&table, "%5.0fs staffed %2d avail %2d waiting %d λmax %5.2f headroom %6.2f factor %.2f premium %-5v chat free %2.0f → %s\n",
+			el.Seconds(), st.Staffed, st.Available, st.Waiting, m.LambdaMax("mortgage"), h, v.Factor, v.PremiumFree, cv.Free, kind)
+		samples++
+		if kind != "none" {
+			bids++
+		}
+		if kind != runKind {
+			if runKind != "voice" && runKind != "" {
+				runs[runKind] = append(runs[runKind], el-runStart)
 			}
-		} else if gapStart < 0 {
-			gapStart = int(el.Seconds())
+			runKind, runStart = kind, el
 		}
 	}
 	t.Logf("mortgage every 5 s for 10 min:\n%s", table.String())
-	t.Logf("headroom in %d of %d samples, factor %.2f-%.2f, premium free in %d; no headroom from %v",
-		fresh, samples, lo, hi, premium, gaps)
-	if fresh*100 < 85*samples {
-		t.Errorf("headroom in %d of %d samples, want ≥ 85 %%", fresh, samples)
+	t.Logf("a bid in %d of %d samples; voice factor %.2f-%.2f, premium free in %d; chat only for %v, no bid for %v",
+		bids, samples, lo, hi, premium, runs["chat"], runs["none"])
+	if bids*100 < 85*samples {
+		t.Errorf("a bid in %d of %d samples, want ≥ 85 %%", bids, samples)
 	}
 	if hi-lo < 0.3 {
-		t.Errorf("capacity factor %.2f-%.2f: want it to move over at least 0.3", lo, hi)
+		t.Errorf("voice factor %.2f-%.2f: want it to move over at least 0.3", lo, hi)
 	}
-	if longest < 20*time.Second {
-		t.Errorf("no-headroom windows %v: want one of at least 20 s (the team meeting)", gaps)
+	for _, kind := range []string{"chat", "none"} {
+		if slices.Max(append(runs[kind], 0)) < 20*time.Second {
+			t.Errorf("stretches of %q %v: want one of at least 20 s (a team meeting)", kind, runs[kind])
+		}
 	}
 }

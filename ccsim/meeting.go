@@ -25,9 +25,13 @@ import (
 type MeetingConfig struct {
 	// Skill whose voice agents meet; required.
 	Skill string `yaml:"skill"`
-	// Share of the skill's voice agents called in, (0, 1]; the first
+	// Share of the skill's voice agents called in, [0, 1]; the first
 	// round(share × agents) agents by id.
 	Share float64 `yaml:"share"`
+	// ChatShare of its chat agents called in too, [0, 1]; default 0. A
+	// chat agent takes no new chat from the start and leaves when its open
+	// chats end.
+	ChatShare float64 `yaml:"chat_share"`
 	// First is when the first meeting starts, after the simulator's start.
 	First time.Duration `yaml:"first"`
 	// Every repeats it; 0 means once.
@@ -47,8 +51,14 @@ func (c *Config) validateMeetings(add func(format string, args ...any)) {
 		if !skills[m.Skill] {
 			add("%s.skill: %q is not one of skills[].name", p, m.Skill)
 		}
-		if !(m.Share > 0 && m.Share <= 1) {
-			add("%s.share: %g is outside (0, 1]", p, m.Share)
+		if !(m.Share >= 0 && m.Share <= 1) {
+			add("%s.share: %g is outside 0-1", p, m.Share)
+		}
+		if !(m.ChatShare >= 0 && m.ChatShare <= 1) {
+			add("%s.chat_share: %g is outside 0-1", p, m.ChatShare)
+		}
+		if m.Share == 0 && m.ChatShare == 0 {
+			add("%s.share: calls in no agent (share and chat_share are 0)", p)
 		}
 		if m.First < 0 || m.First > 7*24*time.Hour {
 			add("%s.first: %s is outside 0-168h", p, m.First)
@@ -93,35 +103,41 @@ func (s *Sim) startMeetings(pub Publisher) {
 		} else {
 			m.next = time.Time{}
 		}
-		var voiceAgents []int
-		for _, ai := range s.skills[m.skill].agents {
-			if !s.agents[ai].chat {
-				voiceAgents = append(voiceAgents, ai)
-			}
-		}
-		n := int(math.Round(m.cfg.Share * float64(len(voiceAgents))))
+		sk := &s.skills[m.skill]
 		called := 0
-		for _, ai := range voiceAgents[:n] {
-			a := &s.agents[ai]
-			switch a.state {
-			case "", events.StateOffline:
-				continue
-			case events.StateAvailable:
-				a.meetingUntil = end
-				a.until = end
-				s.setState(pub, a, events.AgentStateChange, events.StateNotRoutable)
-			case events.StateNotRoutable: // on a break: stays out until the end
-				a.meetingUntil = later(a.meetingUntil, end)
-			case events.StateBusy, events.StateACW:
-				a.meetingUntil = later(a.meetingUntil, end)
-				a.next = events.StateNotRoutable
-				s.agentEvent(pub, a, events.AgentStateChange) // the announcement
+		for _, team := range []struct {
+			agents []int
+			share  float64
+		}{{sk.agents, m.cfg.Share}, {sk.chat.agents, m.cfg.ChatShare}} {
+			n := int(math.Round(team.share * float64(len(team.agents))))
+			for _, ai := range team.agents[:n] {
+				if s.callIn(pub, &s.agents[ai], end) {
+					called++
+				}
 			}
-			called++
 		}
 		s.log.Info().Str("skill", m.cfg.Skill).Int("agents", called).Dur("length", m.cfg.Length).
 			Msg("SIMULATED team meeting: agents leave the queue")
 	}
+}
+
+// callIn calls agent a to a meeting ending at end; false if it is logged out.
+func (s *Sim) callIn(pub Publisher, a *agent, end time.Time) bool {
+	switch {
+	case a.state == "" || a.state == events.StateOffline:
+		return false
+	case a.state == events.StateNotRoutable: // on a break: stays out until the end
+		a.meetingUntil = later(a.meetingUntil, end)
+	case a.state == events.StateAvailable && len(a.sessions) == 0:
+		a.meetingUntil = end
+		a.until = end
+		s.setState(pub, a, events.AgentStateChange, events.StateNotRoutable)
+	default: // on a call, in after-call work, or with chats open
+		a.meetingUntil = later(a.meetingUntil, end)
+		a.next = events.StateNotRoutable
+		s.agentEvent(pub, a, events.AgentStateChange) // the announcement
+	}
+	return true
 }
 
 // inMeeting reports whether agent a, about to become AVAILABLE, is due in a

@@ -15,18 +15,21 @@ import (
 // with next_routing_state), keeps them out until its end, brings them back
 // then, and repeats.
 func TestMeetingTakesAgentsOffTheQueue(t *testing.T) {
-	cfg := Config{Skills: []SkillConfig{{Name: "mortgage", Agents: 20, ArrivalPerMin: 6, HandleTime: time.Minute}},
+	cfg := Config{Skills: []SkillConfig{{Name: "mortgage", Agents: 20, ArrivalPerMin: 6, HandleTime: time.Minute,
+		Chat: ChatConfig{Agents: 4, ArrivalPerMin: 3, HandleTime: time.Minute}}},
 		Shift: ShiftConfig{BreakEvery: -1, LogoutEvery: -1, Meetings: []MeetingConfig{
-			{Skill: "mortgage", Share: 0.5, First: 2 * time.Minute, Every: 3 * time.Minute, Length: 40 * time.Second}}}}
+			{Skill: "mortgage", Share: 0.5, ChatShare: 1, First: 2 * time.Minute, Every: 3 * time.Minute, Length: 40 * time.Second}}}}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	s := mustSim(t, cfg, t0, zerolog.Nop())
 	r := &recorder{}
-	called := map[string]bool{} // the first half by id
-	for i := range 10 {
-		called[s.agents[i].id] = true
+	called := map[string]bool{} // the first half of the voice agents by id, and the chat team
+	for i, a := range s.agents {
+		if i < 10 || a.chat {
+			called[a.id] = true
+		}
 	}
 	announced := map[string]bool{}
 	outAt := func(at time.Duration) (out, staffedOthers int) {
@@ -34,7 +37,7 @@ func TestMeetingTakesAgentsOffTheQueue(t *testing.T) {
 			switch {
 			case called[a.id] && (a.state == events.StateNotRoutable || a.next == events.StateNotRoutable):
 				out++ // away, or announced
-			case !called[a.id] && a.state != events.StateNotRoutable:
+			case !a.chat && !called[a.id] && a.state != events.StateNotRoutable:
 				staffedOthers++
 			}
 		}
@@ -43,7 +46,18 @@ func TestMeetingTakesAgentsOffTheQueue(t *testing.T) {
 	for step := 1; step <= 6*600; step++ { // 6 simulated minutes
 		n := len(r.recs)
 		s.Step(r)
+		el := s.Now().Sub(t0)
+		inMeeting := (el%(3*time.Minute)) >= 2*time.Minute && (el%(3*time.Minute)) < 2*time.Minute+40*time.Second && el > time.Minute
 		for _, m := range r.recs[n:] {
+			if m.topic == events.TopicCall && inMeeting {
+				var ev events.Call
+				if err := events.DecodeCall(m.value, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.Channel == "chat" && ev.EventType == events.CallAnswered {
+					t.Fatalf("+%v: a chat answered while the chat team meets", el)
+				}
+			}
 			if m.topic != events.TopicAgentState {
 				continue
 			}
@@ -52,19 +66,17 @@ func TestMeetingTakesAgentsOffTheQueue(t *testing.T) {
 				t.Fatalf("agent event rejected: %v\n%s", err, m.value)
 			}
 			if ev.NextRoutingState != "" {
-				if !called[ev.AgentID] || ev.NextRoutingState != events.StateNotRoutable ||
-					(ev.RoutingState != events.StateBusy && ev.RoutingState != events.StateACW) {
+				if !called[ev.AgentID] || ev.NextRoutingState != events.StateNotRoutable || ev.RoutingState == events.StateNotRoutable {
 					t.Fatalf("unexpected announcement %+v", ev)
 				}
 				announced[ev.AgentID] = true
 			}
 		}
-		el := s.Now().Sub(t0)
 		switch el {
 		case 2*time.Minute + 39*time.Second, 5*time.Minute + 39*time.Second: // near the end of a meeting (some may still be on a call)
 			out, others := outAt(el)
-			if out != 10 || others != 10 {
-				t.Errorf("+%v: %d called agents away or leaving, %d others staffed; want 10 and 10", el, out, others)
+			if out != 14 || others != 10 {
+				t.Errorf("+%v: %d called agents away or leaving, %d others staffed; want 14 and 10", el, out, others)
 			}
 		case 2*time.Minute + 41*time.Second, 5*time.Minute + 41*time.Second: // just after it
 			if out, _ := outAt(el); out != 0 {
@@ -79,12 +91,15 @@ func TestMeetingTakesAgentsOffTheQueue(t *testing.T) {
 
 func TestMeetingConfig(t *testing.T) {
 	cfg := Config{Skills: []SkillConfig{{Name: "a", Agents: 1}}, Shift: ShiftConfig{Meetings: []MeetingConfig{
-		{Skill: "b", Share: 1.5, First: -time.Second, Every: 10 * time.Second, Length: 0},
-		{Skill: "a", Share: 1, Every: 10 * time.Second, Length: 20 * time.Second}}}}
+		{Skill: "b", Share: 1.5, ChatShare: -1, First: -time.Second, Every: 10 * time.Second, Length: 0},
+		{Skill: "a", Share: 1, Every: 10 * time.Second, Length: 20 * time.Second},
+		{Skill: "a", Length: time.Second}}}}
 	err := cfg.Validate()
 	for _, want := range []string{
 		`shift.meetings[0].skill: "b" is not one of skills[].name`,
-		"shift.meetings[0].share: 1.5 is outside (0, 1]",
+		"shift.meetings[0].share: 1.5 is outside 0-1",
+		"shift.meetings[2].share: calls in no agent",
+		"shift.meetings[0].chat_share: -1 is outside 0-1",
 		"shift.meetings[0].first: -1s is outside 0-168h",
 		"shift.meetings[0].length: 0s is outside 1s-24h",
 		"shift.meetings[1].every: 10s must be longer than length 20s",
