@@ -12,6 +12,12 @@
 // increasing seq per agent (based on the start time, so a restarted
 // simulator's events are not ignored as old) and ttl_seconds.
 //
+// Meetings (shift.meetings, meeting.go) take a share of a skill's voice
+// and chat agents off the queue together at scheduled times and bring them
+// back at the end; agents busy at the start announce it with
+// next_routing_state and leave when their contact ends. The demo uses them
+// to show bids stopping and resuming within its first minutes.
+//
 // A skill may have a chat team (skills[].chat): agents on the chat channel
 // only, each handling up to chat.sessions chats at once, fed by organic
 // chats and by Offer — a chat started from a creative's tracking key (or a
