@@ -279,6 +279,10 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	model.SetClock(clock)
 	fcfg := Config{MinTalkTime: time.Second, HitRate: hitrate.Config{PriorStrength: 50, PacingPriorStrength: clPPS}}
 	fcfg.HitRate.TimeToCall.DefaultMean = time.Minute
+	// CL_PQ=<quantile> overrides pacing_quantile (0.5: the posterior mean).
+	if v, err := strconv.ParseFloat(os.Getenv("CL_PQ"), 64); err == nil {
+		fcfg.HitRate.PacingQuantile = v
+	}
 	// CL_TTC=<seconds> overrides the time-to-call guess (a diagnostic).
 	if v, err := strconv.ParseFloat(os.Getenv("CL_TTC"), 64); err == nil {
 		fcfg.HitRate.TimeToCall.DefaultMean = time.Duration(v * float64(time.Second))

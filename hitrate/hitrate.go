@@ -23,6 +23,13 @@ type Config struct {
 	// shrinking a busy publisher toward the prior underestimates the calls
 	// it brings, and pacing must not underestimate. Default 20.
 	PacingPriorStrength float64 `yaml:"pacing_prior_strength"`
+	// PacingQuantile is the upper quantile of the any-call rate's
+	// posterior that pacing prices bids with (0.5–0.999): while a
+	// publisher has shown few calls the bound sits well above the mean, so
+	// a publisher whose first minutes brought few calls by chance is not
+	// read as cheap; with hundreds of calls it is close to the mean.
+	// Default 0.9.
+	PacingQuantile float64 `yaml:"pacing_quantile"`
 	// ClosePriorStrength is the weight of the campaign's prior close rate, in
 	// pseudo-calls. Default 20.
 	ClosePriorStrength float64 `yaml:"close_prior_strength"`
@@ -82,6 +89,7 @@ func (c *Config) SetDefaults() {
 	}
 	setF(&c.PriorStrength, 1000)
 	setF(&c.PacingPriorStrength, 20)
+	setF(&c.PacingQuantile, 0.9)
 	setF(&c.ClosePriorStrength, 20)
 	setF(&c.DefaultPriorCallRate, 0.01)
 	setF(&c.DefaultPriorClose, 0.1)
@@ -121,6 +129,9 @@ func (c *Config) Validate() error {
 		if !(x.v >= 0) {
 			bad("%s: %g must not be negative", x.name, x.v)
 		}
+	}
+	if c.PacingQuantile != 0 && !(c.PacingQuantile >= 0.5 && c.PacingQuantile <= 0.999) {
+		bad("pacing_quantile: %g must be within 0.5-0.999", c.PacingQuantile)
 	}
 	if c.DefaultPriorCallRate < 0 || c.DefaultPriorCallRate > 1 {
 		bad("default_prior_call_rate: %g must be within 0-1", c.DefaultPriorCallRate)
@@ -192,6 +203,7 @@ type HitRates struct {
 	landmark  float64               // forward-decay landmark, unix seconds
 	landSet   bool
 	lastRates time.Time
+	pacingZ   float64 // pacing_quantile as standard normal deviates
 }
 
 // New builds the hit-rate model; cfg gets its defaults and must pass Validate.
@@ -200,7 +212,8 @@ func New(cfg Config, campaigns []Campaign) (*HitRates, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, exCells: map[pairKey]*exCell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{}}
+	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, exCells: map[pairKey]*exCell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{},
+		pacingZ: math.Sqrt2 * math.Erfinv(2*cfg.PacingQuantile-1)}
 	h.arrive.init(cfg.TimeToCall.Max)
 	h.resolve.init(cfg.TimeToCall.Max)
 	h.SetCampaigns(campaigns)

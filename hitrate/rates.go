@@ -188,7 +188,17 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 		sa := h.cfg.PacingPriorStrength
 		// Pacing must not underestimate: a publisher with little evidence
 		// is assumed to call at the cautious rate.
-		c.anyRate = (h.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
+		// The cautious prior is already an upper bound of what a publisher
+		// without evidence brings; the quantile keeps a publisher whose
+		// first calls came few by chance from reading below it faster
+		// than its evidence warrants, and is never above the larger of
+		// the prior and the posterior mean.
+		cr := h.cautiousRateLocked(c.campaign)
+		a, b := cr*sa+c.calls*inv, sa+na
+		c.anyRate = a / b
+		if h.pacingZ > 0 {
+			c.anyRate = math.Min(gammaUpper(a, b, h.pacingZ), math.Max(a/b, cr))
+		}
 		ps := pool[c.campaign]
 		ps.calls += c.calls * inv
 		ps.wins += na
@@ -410,4 +420,18 @@ func (h *HitRates) CallRates(campaignID, publisherID string) (callRate, closeRat
 		return c.callRate, c.closeRate
 	}
 	return h.priorLocked(campaignID), h.priorCloseLocked(campaignID)
+}
+
+// gammaUpper is the upper quantile (z standard deviations of the normal it
+// is mapped to) of a Gamma(shape a, rate b) posterior of a Poisson rate, by
+// the Wilson–Hilferty cube-root approximation (within 2% of the exact
+// quantile for shapes ≥ 1 at z ≤ 2.3; the cautious prior alone gives a
+// shape of cautious_call_rate × pacing_prior_strength = 1 by default).
+// With a shape of k calls the bound is about 1 + z/√k times the mean.
+func gammaUpper(a, b, z float64) float64 {
+	if !(a > 0) || !(b > 0) {
+		return 0
+	}
+	x := 1 - 1/(9*a) + z/(3*math.Sqrt(a))
+	return a / b * x * x * x
 }
