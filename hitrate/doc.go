@@ -28,10 +28,14 @@
 // The bid path reads it through ExchangeFactor (bidder.ExchangeFactors)
 // from the same snapshot.
 //
-// Time to call: the observed won_at → started_at distribution (log bins
-// from 1 s to time_to_call.max) blended with a default exponential
-// (n : min_samples), per skill with all skills' as its prior; Arrival
-// returns an immutable copy for pacing.
+// Time to call (atrisk.go): the won_at → started_at distribution per skill
+// and for all skills, in log bins from 1 s to time_to_call.max, estimated
+// as a cumulative hazard with the wins that have reached each age in the
+// denominator, so delays not yet seen (right truncation) do not read as
+// absent, and a cautious tail beyond the oldest wins' age that shrinks as
+// they age; Arrival returns an immutable copy for pacing. The delay to the
+// call's end (when it can be qualified) is the observed one blended with a
+// default exponential (n : min_samples).
 //
 // Goroutines. The bid path calls HitRate, ExchangeFactor and CallsPerWin
 // (through pacing) concurrently: they read an immutable snapshot behind an

@@ -64,14 +64,16 @@ type TimeToCallConfig struct {
 	// Max is the horizon: an impression older than this has had all its calls.
 	// Default 2h.
 	Max time.Duration `yaml:"max"`
-	// DefaultMean is the mean of the exponential distribution used until
-	// enough calls were observed. Default 5m.
+	// DefaultMean is the time-to-call guess: the median of the prior whose
+	// tail the arrival model assumes beyond the oldest wins' age until
+	// wins older than Max have been seen (atrisk.go). Default 5m.
 	DefaultMean time.Duration `yaml:"default_mean"`
 	// DefaultResolveMean is the same for the delay from win to the end of
 	// the call (when it can be qualified). Default 10m.
 	DefaultResolveMean time.Duration `yaml:"default_resolve_mean"`
 	// MinSamples is how many observed delays weigh as much as the default
-	// distribution (the two are blended n:MinSamples). Default 10.
+	// exponential where they are blended (n:MinSamples): the delay to the
+	// call's end, and the time to call when no wins are fed. Default 10.
 	MinSamples int `yaml:"min_samples"`
 }
 
@@ -198,7 +200,9 @@ type HitRates struct {
 	exCells   map[pairKey]*exCell   // campaign × exchange (pairKey.publisher holds the exchange)
 	pooled    map[string]float64    // per-campaign any-call rate over all publishers
 	arrive    delayDist             // won_at → call start, all skills
-	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior
+	arriveBy  map[string]*delayDist // the same per skill
+	risk      *atRisk               // wins by the time they were won, all skills (atrisk.go)
+	riskBy    map[string]*atRisk    // the same per skill
 	resolve   delayDist             // won_at → call end (when it can be qualified)
 	landmark  float64               // forward-decay landmark, unix seconds
 	landSet   bool
@@ -213,7 +217,7 @@ func New(cfg Config, campaigns []Campaign) (*HitRates, error) {
 		return nil, err
 	}
 	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, exCells: map[pairKey]*exCell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{},
-		pacingZ: math.Sqrt2 * math.Erfinv(2*cfg.PacingQuantile-1)}
+		pacingZ: math.Sqrt2 * math.Erfinv(2*cfg.PacingQuantile-1), risk: newAtRisk(), riskBy: map[string]*atRisk{}}
 	h.arrive.init(cfg.TimeToCall.Max)
 	h.resolve.init(cfg.TimeToCall.Max)
 	h.SetCampaigns(campaigns)
@@ -288,6 +292,7 @@ func (h *HitRates) WinChannel(ch channel.Channel, campaign, publisher, exchange,
 		c.skill = skill
 	}
 	h.addWinLocked(c, at, now)
+	h.addRiskLocked(c.skill, at, now)
 	h.addExWinLocked(campaign, exchange, c.rel, at, now)
 	return c.skill, c.anyRate, c.callRate
 }
