@@ -135,7 +135,7 @@ type talkRef struct {
 
 // talkRingTrust is how many ended calls the ring needs before its
 // estimate is used alone (it is steadier than the 20-call window then).
-const talkRingTrust = 100
+const talkRingTrust = 0
 
 // noTalk marks a call that ended with no (or a broken) talk time.
 const noTalk = -2

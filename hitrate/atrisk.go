@@ -46,7 +46,7 @@ const (
 
 // tailDoublings is how many doublings of age beyond the oldest wins a
 // hazard still seen at their age is assumed to go on.
-const tailDoublings = 4
+const tailDoublings = 3
 
 // minRiskShare is the least share of all wins a delay bin needs at risk to
 // be estimated (older bins rest on a handful of wins: noise).
