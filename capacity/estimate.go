@@ -93,7 +93,9 @@ func (m *Model) handleSample(sk *skillState, talkSec float64) float64 {
 // against 665 s five minutes after 500 agents with 10-minute talks logged
 // in. The calls still in progress say their talk lasts at least as long as
 // it has so far; talkRing.censored turns the last calls answered into an
-// estimate that counts them, and the larger of the two is used.
+// estimate that counts them, used instead of the window while calls are in
+// progress. (The larger of the two, tried first, read the short closed-loop
+// runs' capacity low: the larger of two noisy means is biased high.)
 func (m *Model) handleTime(sk *skillState, now int64) float64 {
 	acwSeed := sk.ahtSeed * m.acwShare()
 	acw := m.acwWin.mean(acwSeed)
@@ -101,16 +103,10 @@ func (m *Model) handleTime(sk *skillState, now int64) float64 {
 		acw = sk.acwWin.mean(acwSeed)
 	}
 	talk := sk.ht.cautious(sk.ahtSeed-acwSeed, m.cfg.HandleTimeWindow)
-	if c, n, ok := sk.talks.censored(sk.ahtSeed-acwSeed, now); ok {
+	if c, _, ok := sk.talks.censored(sk.ahtSeed-acwSeed, now); ok {
 		// Bounded: the censored estimate assumes talk ends at a constant
 		// rate, which a talk of fixed length does not.
-		c = math.Min(c, 2*math.Max(talk, sk.ahtSeed-acwSeed))
-		if n < talkRingTrust {
-			// Few calls have ended: the larger, so neither estimate's
-			// early noise overstates capacity.
-			c = math.Max(c, talk)
-		}
-		talk = c
+		talk = math.Min(c, 2*math.Max(talk, sk.ahtSeed-acwSeed))
 	}
 	return talk + acw
 }
@@ -132,10 +128,6 @@ type talkRef struct {
 	seq   uint64
 	skill int32
 }
-
-// talkRingTrust is how many ended calls the ring needs before its
-// estimate is used alone (it is steadier than the 20-call window then).
-const talkRingTrust = 0
 
 // noTalk marks a call that ended with no (or a broken) talk time.
 const noTalk = -2

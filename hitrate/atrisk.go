@@ -26,7 +26,7 @@ import "math"
 //     time_to_call.default_mean, heavy-tailed, so a guess 10× too short
 //     still leaves a tail), and
 //   - the data's: the calls per win of the last doubling of age before A
-//     (plus 0.3 of a call for Poisson noise), continued for up to two more
+//     (plus 0.3 of a call for Poisson noise), continued for up to three more
 //     doublings (tailDoublings): a hazard still going at A goes on a while,
 //     one that stopped (calls 2–30 s after the win, A = 60 s) is done.
 //
@@ -45,7 +45,10 @@ const (
 )
 
 // tailDoublings is how many doublings of age beyond the oldest wins a
-// hazard still seen at their age is assumed to go on.
+// hazard still seen at their age is assumed to go on. Closed loop
+// (README): 2 let the 500-agent run buy up to 2× capacity for 30 s in its
+// first minutes (calls 1–30 min after the win span five doublings), 4 cost
+// the short runs a tenth of their calls in their first two minutes.
 const tailDoublings = 3
 
 // minRiskShare is the least share of all wins a delay bin needs at risk to
