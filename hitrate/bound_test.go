@@ -25,12 +25,12 @@ func TestGammaUpper(t *testing.T) {
 	}
 }
 
-// TestCallRateBoundWhileCallsAreFew: two publishers with the same true rate
-// (2%); the one seen over 100 wins (2 calls) is charged above its posterior
+// TestCallRateBoundWhileCallsAreFew: with pacing_quantile 0.9, two
+// publishers with the same true rate (2%); the one seen over 100 wins (2 calls) is charged above its posterior
 // mean, never above the cautious rate; the one seen over 20,000 wins (400
 // calls) within 10% of 2%.
 func TestCallRateBoundWhileCallsAreFew(t *testing.T) {
-	h, err := New(Config{CautiousCallRate: 0.05}, []Campaign{{ID: "c1", Skill: "sales", PriorCallRate: 0.01}})
+	h, err := New(Config{CautiousCallRate: 0.05, PacingQuantile: 0.9}, []Campaign{{ID: "c1", Skill: "sales", PriorCallRate: 0.01}})
 	if err != nil {
 		t.Fatal(err)
 	}

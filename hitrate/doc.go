@@ -17,9 +17,9 @@
 // CallsPerWin is the any-call rate pacing charges a bid with, from a
 // cautious prior: participation.cautious_call_rate, or, once the campaign
 // has evidence, 1.5× its rate pooled over publishers (never below its
-// expected_call_rate), weight pacing_prior_strength; and, while the
-// publisher's calls are few, an upper quantile (pacing_quantile, 0.9) of
-// the Gamma posterior, not its mean: with k calls the bound is about
+// expected_call_rate), weight pacing_prior_strength: the Gamma posterior's
+// mean, or with pacing_quantile above 0.5 (default 0.5) an upper quantile
+// of it while the publisher's calls are few: with k calls the bound is about
 // 1 + 1.28/√k times the mean, so a publisher whose first minutes brought
 // few calls by chance is not read as cheap. The bound is never above the
 // larger of the cautious prior and the mean (the prior is already a high
