@@ -46,9 +46,9 @@ const (
 
 // tailDoublings is how many doublings of age beyond the oldest wins a
 // hazard still seen at their age is assumed to go on. Closed loop
-// (README): 2 let the 500-agent run buy up to 2× capacity for 30 s in its
-// first minutes (calls 1–30 min after the win span five doublings), 4 cost
-// the short runs a tenth of their calls in their first two minutes.
+// (README): 2 let the 6.5-minute run buy 1.68× capacity for 30 s; 4 cost
+// the short runs a tenth of their calls in their first two minutes (calls
+// 1–30 min after the win span five doublings, 2–30 s four).
 const tailDoublings = 3
 
 // minRiskShare is the least share of all wins a delay bin needs at risk to
