@@ -242,6 +242,6 @@ const tailPseudo = 0.3
 // tailTrust is the weight, in calls seen, of the prior's tail against the
 // data's. Closed loop (README): without it, a 500-agent run whose first
 // call came early and alone (one call in 200 s) read its young wins as
-// exposed and bought 2.04× capacity for 30 s; at 3 or 10 the short runs
-// lost 3–8 calls of their first two minutes.
+// exposed and bought 2.04× capacity for 30 s; at 3 or 10 the 6.5-minute
+// run answered 53–57 and 52–56 calls against 57–60 at 1 (target 0.85).
 const tailTrust = 1.0
