@@ -67,7 +67,15 @@
 // two: it follows the feed within about 20 calls and forgets an old regime
 // completely after them. Capacity uses that mean plus half its standard
 // error: 20 near-exponential talk times leave ±20% noise, and erring high on
-// handle time errs low on capacity. LambdaMax exposes the capacity fact. An ENDED with end_reason ABANDONED_IN_QUEUE adds
+// handle time errs low on capacity. While calls are in progress, the talk
+// part also counts them (estimate.go, talkRing): over the last 256 calls
+// answered, talk seen (calls in progress for the time they have lasted) ÷
+// talks ended, seeded as 20 calls, replaces the window's mean while calls
+// are in progress (at most twice that mean: a talk of fixed length does not
+// end at a constant rate, as the estimate assumes). In a cold center the first
+// calls to end are the short ones, and the window alone reads the handle
+// time a third of its true value. Answered calls stay in the call table
+// until they end (at most 4 h). LambdaMax exposes the capacity fact. An ENDED with end_reason ABANDONED_IN_QUEUE adds
 // to the skill's abandonment rate (same decay as arrivals). Calls waiting
 // longer than waiting_timeout are forgotten (counted).
 //

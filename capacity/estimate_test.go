@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -165,5 +166,48 @@ func TestAbandonedCallersLowerHeadroom(t *testing.T) {
 	// 3 more arrivals and 3 abandons, each 1/τ = 1 call/min.
 	if !near(v.abandonPerMin, 3, 1e-6) || !near(before-after, 6, 1e-6) {
 		t.Fatalf("abandon %.3f/min, headroom %.3f → %.3f; want 3/min and 6 less", v.abandonPerMin, before, after)
+	}
+}
+
+// TestHandleTimeInColdCenter: agents who just logged in answer a call a
+// second, talk exponential with a 10-minute mean, handle time configured
+// right (665 s). Five minutes in, the calls that ended are the short ones
+// (their mean is well under 600 s); counting the calls still in progress
+// for the time they have lasted keeps the handle time within 20% of 665 s.
+func TestHandleTimeInColdCenter(t *testing.T) {
+	m, clk := newTestModel(t, Config{SkillHandleTimes: map[string]time.Duration{"claims": 665 * time.Second}}, "claims")
+	rng := rand.New(rand.NewPCG(3, 4))
+	type talk struct {
+		id  string
+		end time.Time
+		ms  int64
+	}
+	var live []talk
+	var endedSum, endedN float64
+	start := clk.t
+	for s := 0; s < 300; s++ {
+		id := "c" + itoa(s)
+		_ = feedCall(m, callMsg(t, events.Call{CallID: id, EventType: "OFFERED", Skill: "claims", OccurredAt: clk.t}))
+		_ = feedCall(m, callMsg(t, events.Call{CallID: id, EventType: "ANSWERED", Skill: "claims", OccurredAt: clk.t}))
+		d := time.Duration(rng.ExpFloat64() * 600 * float64(time.Second))
+		live = append(live, talk{id, clk.t.Add(d), d.Milliseconds()})
+		clk.add(time.Second)
+		kept := live[:0]
+		for _, c := range live {
+			if c.end.After(clk.t) {
+				kept = append(kept, c)
+				continue
+			}
+			_ = feedCall(m, callMsg(t, events.Call{CallID: c.id, EventType: "ENDED", Skill: "claims", OccurredAt: clk.t, TalkMS: c.ms}))
+			endedSum += float64(c.ms) / 1000
+			endedN++
+		}
+		live = kept
+	}
+	m.rebuild()
+	aht := m.view("claims").ahtSec
+	t.Logf("after %v: %d calls in progress, %.0f ended (mean talk %.0f s), handle time %.0f s", clk.t.Sub(start), len(live), endedN, endedSum/endedN, aht)
+	if aht < 665*0.8 || aht > 665*1.2 {
+		t.Fatalf("handle time %.0f s in a cold center, want within 20%% of 665", aht)
 	}
 }

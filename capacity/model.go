@@ -128,6 +128,7 @@ type skillState struct {
 	ahtSeed                        float64      // starting handle time, seconds
 	ht                             handleWindow // talk + ring samples, seconds (ACW is added on read)
 	ringWin, acwWin                handleWindow // single-skill agents' ring and ACW periods
+	talks                          talkRing     // the last calls answered, in progress or ended (estimate.go)
 	rate                           float64      // arrivals per second, exponentially weighted
 	rateAt                         int64        // unix ns of rate
 	abandon                        float64      // callers abandoning in queue, per second, same weighting
@@ -143,6 +144,7 @@ type callRec struct {
 	at    int64 // unix ns of the last transition received
 	done  bool  // answered or ended: no longer waiting
 	ended bool  // its handle time was sampled
+	talk  talkRef
 }
 
 // New builds a model for the given skills (from the campaigns). cfg is used
@@ -434,6 +436,15 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 		}
 		rec.done, rec.at = true, now
 		rec.ended = rec.ended || ev.kind == callEnded
+		if ev.kind == callAnswered && rec.talk.seq == 0 {
+			idx := rec.skill
+			if ev.Skill != "" {
+				idx, _ = m.skillIndex(ev.Skill)
+			}
+			if idx >= 0 {
+				rec.talk = m.skills[idx].talks.answer(idx, t)
+			}
+		}
 		m.calls[ev.CallID] = rec
 		// Talk beyond 4 h is a broken record, not a handle time.
 		if ev.kind == callEnded && ev.TalkMS > 0 && ev.TalkMS <= 4*3600*1000 {
@@ -445,6 +456,10 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 				sk := m.skills[idx]
 				sk.ht.add(m.handleSample(sk, float64(ev.TalkMS)/1000), m.cfg.HandleTimeWindow)
 			}
+		}
+		if r := rec.talk; ev.kind == callEnded && r.seq != 0 && r.skill >= 0 && int(r.skill) < len(m.skills) {
+			// A call that ended with no talk (or a broken one) is no sample.
+			m.skills[r.skill].talks.end(r, float64(ev.TalkMS)/1000)
 		}
 		if ev.kind == callEnded && ev.EndReason == events.EndAbandonedInQueue {
 			idx := rec.skill
@@ -497,6 +512,11 @@ func (m *Model) sweep(now int64) {
 	for id, c := range m.calls {
 		switch {
 		case c.done && now-c.at > timeout:
+			if c.talk.seq != 0 && !c.ended && now-c.at <= maxTalkSec*1e9 {
+				// Answered, not ended: kept until its end comes (at most
+				// 4 h), so the censored talk estimate sees it end.
+				continue
+			}
 			delete(m.calls, id)
 		case !c.done && now-c.since > timeout:
 			if c.skill >= 0 {

@@ -110,7 +110,7 @@ func (m *Model) rebuild() {
 		sc = append(sc, skillCopy{
 			name: sk.name, staffed: sk.staffed, avail: sk.avail, reserved: sk.reserved, busy: sk.busy, acw: sk.acw,
 			capAgents: sk.capAgents, staffedMilli: sk.staffedMilli, availMilli: sk.availMilli,
-			ahtSec: m.handleTime(sk), arrivalPerMin: sk.ratePerMin(now, tau), waiting: sk.waiting,
+			ahtSec: m.handleTime(sk, now), arrivalPerMin: sk.ratePerMin(now, tau), waiting: sk.waiting,
 			abandonPerMin: decayedPerMin(sk.abandon, sk.abandonAt, now, tau),
 		})
 	}

@@ -364,9 +364,12 @@ func TestPacingControllerAndCommitted(t *testing.T) {
 		*now = now.Add(time.Second)
 		f.tick(*now)
 	}
+	// No call has come yet, so the time to call beyond the wins' age is the
+	// cautious tail (hitrate/atrisk.go): the 20 pending calls are spread
+	// over up to the 2 h horizon, a committed rate well under 20 / 4.2 min.
 	c := f.Pacer().CommittedCalls("mortgage")
-	if c < 2 || c > 6 {
-		t.Fatalf("committed %.2f calls/min; want about 20 pending calls / ~4.2 min mean delay", c)
+	if c < 0.3 || c > 6 {
+		t.Fatalf("committed %.2f calls/min; want 20 pending calls over a mean delay of 4–60 min", c)
 	}
 	m, stop := f.Pacer().Pacing("mortgage")
 	if m >= 0.5 || stop {

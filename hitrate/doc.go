@@ -17,7 +17,13 @@
 // CallsPerWin is the any-call rate pacing charges a bid with, from a
 // cautious prior: participation.cautious_call_rate, or, once the campaign
 // has evidence, 1.5× its rate pooled over publishers (never below its
-// expected_call_rate), weight pacing_prior_strength.
+// expected_call_rate), weight pacing_prior_strength: the Gamma posterior's
+// mean, or with pacing_quantile above 0.5 (default 0.5) an upper quantile
+// of it while the publisher's calls are few: with k calls the bound is about
+// 1 + 1.28/√k times the mean, so a publisher whose first minutes brought
+// few calls by chance is not read as cheap. The bound is never above the
+// larger of the cautious prior and the mean (the prior is already a high
+// guess), and with hundreds of calls it is the mean.
 //
 // Exchange factor (exchange.go): per campaign × exchange, attributed calls
 // (a repeat caller's excluded) against those expected from its
@@ -28,10 +34,14 @@
 // The bid path reads it through ExchangeFactor (bidder.ExchangeFactors)
 // from the same snapshot.
 //
-// Time to call: the observed won_at → started_at distribution (log bins
-// from 1 s to time_to_call.max) blended with a default exponential
-// (n : min_samples), per skill with all skills' as its prior; Arrival
-// returns an immutable copy for pacing.
+// Time to call (atrisk.go): the won_at → started_at distribution per skill
+// and for all skills, in log bins from 1 s to time_to_call.max, estimated
+// as a cumulative hazard with the wins that have reached each age in the
+// denominator, so delays not yet seen (right truncation) do not read as
+// absent, and a cautious tail beyond the oldest wins' age that shrinks as
+// they age; Arrival returns an immutable copy for pacing. The delay to the
+// call's end (when it can be qualified) is the observed one blended with a
+// default exponential (n : min_samples).
 //
 // Goroutines. The bid path calls HitRate, ExchangeFactor and CallsPerWin
 // (through pacing) concurrently: they read an immutable snapshot behind an

@@ -23,6 +23,16 @@ type Config struct {
 	// shrinking a busy publisher toward the prior underestimates the calls
 	// it brings, and pacing must not underestimate. Default 20.
 	PacingPriorStrength float64 `yaml:"pacing_prior_strength"`
+	// PacingQuantile is the quantile of the any-call rate's posterior
+	// that pacing prices bids with (0.5–0.999). Above 0.5, while a
+	// publisher has shown few calls the bound sits well above the mean, so
+	// a publisher whose first minutes brought few calls by chance is not
+	// read as cheap; with hundreds of calls it is close to the mean. 0.5
+	// (the default) prices at the posterior mean: with the time to call
+	// counted against the wins at risk, the closed-loop runs keep their
+	// over-buying bounds at the mean, and 0.9 cost the short runs a tenth
+	// of their calls (README, The closed loop).
+	PacingQuantile float64 `yaml:"pacing_quantile"`
 	// ClosePriorStrength is the weight of the campaign's prior close rate, in
 	// pseudo-calls. Default 20.
 	ClosePriorStrength float64 `yaml:"close_prior_strength"`
@@ -57,14 +67,16 @@ type TimeToCallConfig struct {
 	// Max is the horizon: an impression older than this has had all its calls.
 	// Default 2h.
 	Max time.Duration `yaml:"max"`
-	// DefaultMean is the mean of the exponential distribution used until
-	// enough calls were observed. Default 5m.
+	// DefaultMean is the time-to-call guess: the median of the prior whose
+	// tail the arrival model assumes beyond the oldest wins' age until
+	// wins older than Max have been seen (atrisk.go). Default 5m.
 	DefaultMean time.Duration `yaml:"default_mean"`
 	// DefaultResolveMean is the same for the delay from win to the end of
 	// the call (when it can be qualified). Default 10m.
 	DefaultResolveMean time.Duration `yaml:"default_resolve_mean"`
 	// MinSamples is how many observed delays weigh as much as the default
-	// distribution (the two are blended n:MinSamples). Default 10.
+	// exponential where they are blended (n:MinSamples): the delay to the
+	// call's end, and the time to call when no wins are fed. Default 10.
 	MinSamples int `yaml:"min_samples"`
 }
 
@@ -82,6 +94,7 @@ func (c *Config) SetDefaults() {
 	}
 	setF(&c.PriorStrength, 1000)
 	setF(&c.PacingPriorStrength, 20)
+	setF(&c.PacingQuantile, 0.5)
 	setF(&c.ClosePriorStrength, 20)
 	setF(&c.DefaultPriorCallRate, 0.01)
 	setF(&c.DefaultPriorClose, 0.1)
@@ -121,6 +134,9 @@ func (c *Config) Validate() error {
 		if !(x.v >= 0) {
 			bad("%s: %g must not be negative", x.name, x.v)
 		}
+	}
+	if c.PacingQuantile != 0 && !(c.PacingQuantile >= 0.5 && c.PacingQuantile <= 0.999) {
+		bad("pacing_quantile: %g must be within 0.5-0.999", c.PacingQuantile)
 	}
 	if c.DefaultPriorCallRate < 0 || c.DefaultPriorCallRate > 1 {
 		bad("default_prior_call_rate: %g must be within 0-1", c.DefaultPriorCallRate)
@@ -187,11 +203,14 @@ type HitRates struct {
 	exCells   map[pairKey]*exCell   // campaign × exchange (pairKey.publisher holds the exchange)
 	pooled    map[string]float64    // per-campaign any-call rate over all publishers
 	arrive    delayDist             // won_at → call start, all skills
-	arriveBy  map[string]*delayDist // the same per skill, all skills' as its prior
+	arriveBy  map[string]*delayDist // the same per skill
+	risk      *atRisk               // wins by the time they were won, all skills (atrisk.go)
+	riskBy    map[string]*atRisk    // the same per skill
 	resolve   delayDist             // won_at → call end (when it can be qualified)
 	landmark  float64               // forward-decay landmark, unix seconds
 	landSet   bool
 	lastRates time.Time
+	pacingZ   float64 // pacing_quantile as standard normal deviates
 }
 
 // New builds the hit-rate model; cfg gets its defaults and must pass Validate.
@@ -200,7 +219,8 @@ func New(cfg Config, campaigns []Campaign) (*HitRates, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, exCells: map[pairKey]*exCell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{}}
+	h := &HitRates{cfg: cfg, cells: map[pairKey]*cell{}, exCells: map[pairKey]*exCell{}, arriveBy: map[string]*delayDist{}, pooled: map[string]float64{},
+		pacingZ: math.Sqrt2 * math.Erfinv(2*cfg.PacingQuantile-1), risk: newAtRisk(), riskBy: map[string]*atRisk{}}
 	h.arrive.init(cfg.TimeToCall.Max)
 	h.resolve.init(cfg.TimeToCall.Max)
 	h.SetCampaigns(campaigns)
@@ -275,6 +295,7 @@ func (h *HitRates) WinChannel(ch channel.Channel, campaign, publisher, exchange,
 		c.skill = skill
 	}
 	h.addWinLocked(c, at, now)
+	h.addRiskLocked(c.skill, at, now)
 	h.addExWinLocked(campaign, exchange, c.rel, at, now)
 	return c.skill, c.anyRate, c.callRate
 }

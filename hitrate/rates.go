@@ -133,10 +133,7 @@ func (h *HitRates) addWinLocked(c *cell, at, now time.Time) {
 // hit-rate snapshot.
 func (h *HitRates) rebuildRatesLocked(now time.Time) {
 	h.lastRates = now
-	h.arrive.build(h.cfg.TimeToCall.DefaultMean, h.cfg.TimeToCall.MinSamples)
-	for _, d := range h.arriveBy {
-		d.buildFrom(&h.arrive, h.cfg.TimeToCall.MinSamples)
-	}
+	h.buildArrivalsLocked(now)
 	h.resolve.build(h.cfg.TimeToCall.DefaultResolveMean, h.cfg.TimeToCall.MinSamples)
 	nowS := unixS(now)
 	maxAge := h.cfg.TimeToCall.Max.Seconds()
@@ -188,7 +185,17 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 		sa := h.cfg.PacingPriorStrength
 		// Pacing must not underestimate: a publisher with little evidence
 		// is assumed to call at the cautious rate.
-		c.anyRate = (h.cautiousRateLocked(c.campaign)*sa + c.calls*inv) / (sa + na)
+		// The cautious prior is already an upper bound of what a publisher
+		// without evidence brings; the quantile keeps a publisher whose
+		// first calls came few by chance from reading below it faster
+		// than its evidence warrants, and is never above the larger of
+		// the prior and the posterior mean.
+		cr := h.cautiousRateLocked(c.campaign)
+		a, b := cr*sa+c.calls*inv, sa+na
+		c.anyRate = a / b
+		if h.pacingZ > 0 {
+			c.anyRate = math.Min(gammaUpper(a, b, h.pacingZ), math.Max(a/b, cr))
+		}
 		ps := pool[c.campaign]
 		ps.calls += c.calls * inv
 		ps.wins += na
@@ -213,6 +220,7 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 	// rebuilt here, where the rates change). The pools price new
 	// publishers from this rebuild on.
 	es := h.cfg.ExchangeFactor.PriorStrength
+	sa := h.cfg.PacingPriorStrength
 	for k, c := range h.cells {
 		snap.any[k] = c.anyRate
 		c.rel = 1
@@ -220,7 +228,6 @@ func (h *HitRates) rebuildRatesLocked(now time.Time) {
 			c.rel = (es + c.calls*inv) / (es + ps.calls/ps.wins*c.effAny)
 		}
 	}
-	sa := h.cfg.PacingPriorStrength
 	h.pooled = make(map[string]float64, len(pool))
 	for id, ps := range pool {
 		h.pooled[id] = (h.cfg.CautiousCallRate*sa + ps.calls) / (sa + ps.wins)
@@ -311,33 +318,6 @@ func (d *delayDist) build(defMean time.Duration, minSamples int) {
 	d.mean = area
 }
 
-// buildFrom is build with another distribution as the prior instead of the
-// exponential: a skill's own delays, blended n : minSamples with all skills'.
-func (d *delayDist) buildFrom(prior *delayDist, minSamples int) {
-	m := float64(minSamples)
-	var cum, area, prev, start float64
-	d.median = d.max
-	for i := range ttcBins {
-		cum += d.bins[i]
-		end := d.end(i)
-		emp := 0.0
-		if d.n > 0 {
-			emp = cum / d.n
-		}
-		v := (d.n*emp + m*prior.cdf[i]) / (d.n + m)
-		if i == ttcBins-1 {
-			v = 1
-		}
-		d.cdf[i] = v
-		if prev < 0.5 && v >= 0.5 && v > prev {
-			d.median = start + (end-start)*(0.5-prev)/(v-prev)
-		}
-		area += (1 - (prev+v)/2) * (end - start)
-		prev, start = v, end
-	}
-	d.mean = area
-}
-
 // arriveFor is the time-to-call distribution of a skill: its own once it
 // has calls (skills' delays differ by orders of magnitude), else all skills'.
 func (h *HitRates) arriveFor(skill string) *delayDist {
@@ -350,32 +330,61 @@ func (h *HitRates) arriveFor(skill string) *delayDist {
 // addArrivalDelayLocked records a won→call delay for all skills and the skill's own.
 func (h *HitRates) addArrivalDelayLocked(skill string, x time.Duration) {
 	h.arrive.add(x)
+	if d, _ := h.skillDelayLocked(skill); d != nil {
+		d.add(x)
+	}
+}
+
+// skillDelayLocked returns the skill's delay distribution and wins at
+// risk, created on its first win or call (nil for no skill or beyond
+// maxDelaySkills).
+func (h *HitRates) skillDelayLocked(skill string) (*delayDist, *atRisk) {
 	if skill == "" {
-		return
+		return nil, nil
 	}
 	d := h.arriveBy[skill]
 	if d == nil {
 		if len(h.arriveBy) >= maxDelaySkills {
-			return
+			return nil, nil
 		}
 		d = &delayDist{}
 		d.init(h.cfg.TimeToCall.Max)
 		h.arriveBy[skill] = d
-		// Pacing sees the skill's own distribution from its first call on,
-		// still unbuilt (F = 0, mean 0) until the next rebuild, as before
-		// hit rates and pacing were split; the closed-loop figures in the
-		// README were measured so.
-		if old := h.rates.Load(); old != nil {
-			n := *old
-			n.arrive = map[string]*Delay{}
-			for k, v := range old.arrive {
-				n.arrive[k] = v
-			}
-			n.arrive[skill] = &Delay{d: *d}
-			h.rates.Store(&n)
-		}
+		h.riskBy[skill] = newAtRisk()
 	}
-	d.add(x)
+	return d, h.riskBy[skill]
+}
+
+// addRiskLocked counts a win of skill at time at among the wins at risk.
+func (h *HitRates) addRiskLocked(skill string, at, now time.Time) {
+	hz := h.cfg.TimeToCall.Max.Seconds()
+	h.risk.add(at.Unix(), now.Unix(), hz)
+	if _, r := h.skillDelayLocked(skill); r != nil {
+		r.add(at.Unix(), now.Unix(), hz)
+	}
+}
+
+// buildArrivalsLocked rebuilds the time-to-call distributions at now from
+// the delays seen and the wins at risk (atrisk.go).
+func (h *HitRates) buildArrivalsLocked(now time.Time) {
+	hz := h.cfg.TimeToCall.Max.Seconds()
+	prior, rate0 := h.cfg.TimeToCall.DefaultMean.Seconds(), h.cfg.CautiousCallRate
+	t := now.Unix()
+	build := func(d *delayDist, r *atRisk) {
+		r.age(t, hz)
+		if r.total == 0 && d.n > 0 {
+			// Delays fed without their wins (a learner of delays alone,
+			// as reports' projection test feeds it): the histogram,
+			// blended with the default exponential.
+			d.build(h.cfg.TimeToCall.DefaultMean, h.cfg.TimeToCall.MinSamples)
+			return
+		}
+		d.buildHazard(r, t, prior, rate0)
+	}
+	build(&h.arrive, h.risk)
+	for s, d := range h.arriveBy {
+		build(d, h.riskBy[s])
+	}
 }
 
 // maxDelaySkills bounds the per-skill delay models.
@@ -410,4 +419,18 @@ func (h *HitRates) CallRates(campaignID, publisherID string) (callRate, closeRat
 		return c.callRate, c.closeRate
 	}
 	return h.priorLocked(campaignID), h.priorCloseLocked(campaignID)
+}
+
+// gammaUpper is the upper quantile (z standard deviations of the normal it
+// is mapped to) of a Gamma(shape a, rate b) posterior of a Poisson rate, by
+// the Wilson–Hilferty cube-root approximation (within 2% of the exact
+// quantile for shapes ≥ 1 at z ≤ 2.3; the cautious prior alone gives a
+// shape of cautious_call_rate × pacing_prior_strength = 1 by default).
+// With a shape of k calls the bound is about 1 + z/√k times the mean.
+func gammaUpper(a, b, z float64) float64 {
+	if !(a > 0) || !(b > 0) {
+		return 0
+	}
+	x := 1 - 1/(9*a) + z/(3*math.Sqrt(a))
+	return a / b * x * x * x
 }

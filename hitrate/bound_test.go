@@ -1,0 +1,106 @@
+package hitrate
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestGammaUpper checks the Wilson–Hilferty bound against exact Gamma
+// quantiles: shape 1 (the cautious prior alone) and shape 10, at 0.9.
+func TestGammaUpper(t *testing.T) {
+	z := math.Sqrt2 * math.Erfinv(2*0.9-1)
+	f := func(a, b, want float64) {
+		t.Helper()
+		if got := gammaUpper(a, b, z); math.Abs(got-want)/want > 0.02 {
+			t.Errorf("gammaUpper(%g, %g) = %.4f, want %.4f (exact 0.9 quantile) within 2%%", a, b, got, want)
+		}
+	}
+	f(1, 1, 2.3026)   // −ln 0.1
+	f(10, 1, 14.2062) // Gamma(10) 0.9 quantile
+	f(10, 200, 14.2062/200)
+	if gammaUpper(0, 1, z) != 0 || gammaUpper(1, 0, z) != 0 {
+		t.Error("gammaUpper of an empty posterior is not 0")
+	}
+}
+
+// TestCallRateBoundWhileCallsAreFew: with pacing_quantile 0.9, two
+// publishers with the same true rate (2%); the one seen over 100 wins (2 calls) is charged above its posterior
+// mean, never above the cautious rate; the one seen over 20,000 wins (400
+// calls) within 10% of 2%.
+func TestCallRateBoundWhileCallsAreFew(t *testing.T) {
+	h, err := New(Config{CautiousCallRate: 0.05, PacingQuantile: 0.9}, []Campaign{{ID: "c1", Skill: "sales", PriorCallRate: 0.01}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	feed := func(pub string, wins int) {
+		for i := range wins {
+			at := now.Add(-3*time.Hour + time.Duration(i)*time.Second/10)
+			h.Win("c1", pub, "", "sales", at, now)
+			if i%50 == 0 {
+				h.AddCall(Contribution{Campaign: "c1", Publisher: pub, At: at.Add(time.Minute), Calls: 1}, 1)
+			}
+		}
+	}
+	feed("few", 100)
+	feed("many", 20000)
+	h.Rebuild(now)
+	now = now.Add(h.cfg.RateInterval) // the second rebuild prices with the campaign's pooled rate
+	h.Rebuild(now)
+	few, many := h.CallsPerWin("c1", "few"), h.CallsPerWin("c1", "many")
+	h.mu.Lock()
+	cr := h.cautiousRateLocked("c1")
+	h.mu.Unlock()
+	sa := h.cfg.PacingPriorStrength
+	mean := (cr*sa + 2) / (sa + 100) // every win is past the horizon: fully exposed
+	if few <= mean*1.2 || few > math.Max(mean, cr)+1e-12 {
+		t.Errorf("publisher with 2 calls in 100 wins charged %.4f; want above 1.2× its mean %.4f, at most the cautious %.4f", few, mean, cr)
+	}
+	if many < 0.02 || many > 0.022 {
+		t.Errorf("publisher with 400 calls in 20,000 wins charged %.4f, want 0.020–0.022", many)
+	}
+}
+
+// TestTimeToCallUnderTruncation: calls come 1–30 minutes after the win
+// (log-uniform), wins at 10 a second from t = 0. Five minutes in, only
+// the short delays can have been seen; a histogram of them reads the young
+// wins as fully exposed. Counting the wins at risk per delay keeps the
+// calls per win of a 5% publisher from reading below half of it (the
+// plain histogram read it 10–100× low), and not above the cautious prior.
+func TestTimeToCallUnderTruncation(t *testing.T) {
+	h, err := New(Config{CautiousCallRate: 0.05, TimeToCall: TimeToCallConfig{DefaultMean: time.Minute}},
+		[]Campaign{{ID: "c1", Skill: "claims", PriorCallRate: 0.01}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	type call struct{ won, at time.Time }
+	var due []call
+	for s := 0; s < 300; s++ {
+		now := t0.Add(time.Duration(s) * time.Second)
+		for range 10 {
+			h.Win("c1", "p", "", "claims", now, now)
+			if rng.Float64() < 0.05 {
+				d := 60 * math.Pow(30, rng.Float64())
+				due = append(due, call{now, now.Add(time.Duration(d * float64(time.Second)))})
+			}
+		}
+		kept := due[:0]
+		for _, c := range due {
+			if c.at.After(now) {
+				kept = append(kept, c)
+				continue
+			}
+			h.AddArrival("claims", c.at.Sub(c.won))
+			h.AddCall(Contribution{Campaign: "c1", Publisher: "p", At: c.at, Calls: 1}, 1)
+		}
+		due = kept
+		h.Rebuild(now)
+	}
+	if r := h.CallsPerWin("c1", "p"); r < 0.025 || r > 0.05+1e-9 {
+		t.Fatalf("5 minutes in, a 5%% publisher whose calls come 1–30 min after the win is charged %.4f per win, want 0.025–0.05", r)
+	}
+}
