@@ -72,8 +72,8 @@ counts() { # -> "bids requests heap-bytes-allocated" from callbid's /metrics, "0
     /^go_memstats_alloc_bytes_total /{a=$2} END{printf "%d %d %d\n", b, r, a}'
 }
 
-LUA=$(mktemp --suffix .lua)
-trap 'rm -f "$LUA"' EXIT
+LUA=$(mktemp --suffix .lua) PY=$(mktemp --suffix .py) ROWS=$(mktemp)
+trap 'rm -f "$LUA" "$PY" "$ROWS"' EXIT
 cat > "$LUA" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -90,8 +90,12 @@ for _ in $(seq 1 "$N"); do
   read -r b0 r0 a0 < <(counts)
   r=$(run "$BID" "$BID_URL")
   read -r b1 r1 a1 < <(counts)
-  echo "$c $r $((b1 - b0)) $((r1 - r0)) $((a1 - a0))"
-done | python3 -c "
+  # raw row on stderr as it comes: ceiling req/s, µs/req, callbid req/s, µs/req, bids, requests, bytes
+  echo "$c $r $((b1 - b0)) $((r1 - r0)) $((a1 - a0))" | tee -a "$ROWS" >&2
+done
+# The summary is a file, not python3 -c "…": a double quote in the program
+# used to end the shell string early and python then printed nothing.
+cat > "$PY" <<'PY'
 import sys, statistics as st
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
@@ -112,4 +116,6 @@ low = [r for r in rows if r[5] and r[4]/r[5] < 0.95]
 if low:
     print('WARNING: %d pairs had under 95%% bids: no-bids are cheaper, so the ratio flatters callbid. A long series '
           'fills the simulated center (nbr 500, no headroom): restart agentsim and callbid between series.' % len(low))
-"
+PY
+python3 "$PY" < "$ROWS"
+
