@@ -264,8 +264,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		return
 	}
 
-	local := now.In(s.loc)
-	d.hour, d.dow, d.day = local.Hour(), local.Weekday(), dayIndex(local)
+	d.hour, d.dow, d.day = localClock(now, s.loc)
 	d.devType = int(req.Device.Type)
 	if d.devType < 0 || d.devType >= len(campaign{}.devTypes) {
 		d.devType = 0
@@ -412,8 +411,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		return CauseInactive
 	}
 	if c.loc != nil { // the campaign's own time zone
-		l := now.In(c.loc)
-		hour, dow, day = l.Hour(), l.Weekday(), dayIndex(l)
+		hour, dow, day = localClock(now, c.loc)
 	}
 	if !c.anyInv && !c.inventory[req.Inventory] {
 		return CauseNoMatch
