@@ -399,14 +399,25 @@ type guardedConn struct {
 	idleAt atomic.Int64 // unix ns it last went idle (or its last request arrived; or was accepted)
 	closed atomic.Bool
 	rx     *rxReader // nil: no kernel receive timestamps on this platform or conn
+	rdl    lazyDeadline
+	wdl    lazyDeadline
 }
 
-// Read reads through recvmsg where it can, to learn when the bytes arrived.
+// Read reads through recvmsg where it can, to learn when the bytes arrived,
+// and goes on after the socket's deadline fired early (see lazyDeadline).
 func (c *guardedConn) Read(p []byte) (int, error) {
-	if c.rx != nil {
-		return c.rx.read(p)
+	for {
+		var n int
+		var err error
+		if c.rx != nil {
+			n, err = c.rx.read(p)
+		} else {
+			n, err = c.Conn.Read(p)
+		}
+		if err == nil || n > 0 || !c.rdl.retry(err, c.Conn.SetReadDeadline) {
+			return n, err
+		}
 	}
-	return c.Conn.Read(p)
 }
 
 // Close removes the connection from the registry and closes it.
