@@ -79,19 +79,21 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$BODY", "r"); wrk.body = f:read("*a"); f:close()
 LUA
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-run() { # pid url -> "req/s cpu-µs-per-request"
-  local a b out
-  a=$(cpu "$1"); out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1); b=$(cpu "$1")
-  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); print('%.0f %.2f' % (r, ($b-$a)*1e6/$(getconf CLK_TCK)/n))"
+cpu() { awk '{print $14+$15, $14}' "/proc/$1/stat"; } # total and user ticks
+run() { # pid url -> "req/s cpu-µs-per-request user-µs-per-request"
+  local a au b bu out
+  read -r a au < <(cpu "$1"); out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1)
+  read -r b bu < <(cpu "$1")
+  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); t=1e6/$(getconf CLK_TCK)/n; print('%.0f %.2f %.2f' % (r, ($b-$a)*t, ($bu-$au)*t))"
 }
 for _ in $(seq 1 "$N"); do
-  c=$(run "$CEIL" "$CEIL_URL")
+  read -r cr cu cuu < <(run "$CEIL" "$CEIL_URL")
   read -r b0 r0 a0 < <(counts)
-  r=$(run "$BID" "$BID_URL")
+  read -r br bu buu < <(run "$BID" "$BID_URL")
   read -r b1 r1 a1 < <(counts)
-  # raw row on stderr as it comes: ceiling req/s, µs/req, callbid req/s, µs/req, bids, requests, bytes
-  echo "$c $r $((b1 - b0)) $((r1 - r0)) $((a1 - a0))" | tee -a "$ROWS" >&2
+  # raw row on stderr as it comes: ceiling req/s, µs/req, callbid req/s, µs/req, bids, requests, bytes,
+  # then the user-space part of each server's µs/req
+  echo "$cr $cu $br $bu $((b1 - b0)) $((r1 - r0)) $((a1 - a0)) $cuu $buu" | tee -a "$ROWS" >&2
 done
 # The summary is a file, not python3 -c "…": a double quote in the program
 # used to end the shell string early and python then printed nothing.
@@ -104,9 +106,13 @@ share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
 # The runtime publishes the counter in batches (0 over a short pair is
 # "not updated yet", not "nothing allocated"): trust it over longer pairs.
 alloc = lambda r: '%.0f' % (r[6]/r[5]) if r[5] else 'n/a'
+# The user-space part (utime) leaves out the kernel's share, most of which
+# is the loopback write waking wrk: it shrinks as a server gets faster and
+# wrk has less time to fall asleep between answers (README "Performance").
 for r in rows:
-    print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[2], r[3], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
+    print('ceiling %6.0f/s %5.2f us/req (user %5.2f)   callbid %6.0f/s %5.2f us/req (user %5.2f)   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[7], r[2], r[3], r[8], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
 m = lambda k: st.median(r[k] for r in rows)
+print('MEDIAN user-space us/req: ceiling %.2f  callbid %.2f' % (m(7), m(8)))
 tr = [r[2]/r[0] for r in rows]; cr = [r[1]/r[3] for r in rows]
 print('MEDIAN ceiling %.0f/s %.2f us/req  callbid %.0f/s %.2f us/req  throughput ratio %.3f  cpu ratio %.3f'
       % (m(0), m(1), m(2), m(3), st.median(tr), m(1)/m(3)))
