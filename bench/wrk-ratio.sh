@@ -2,9 +2,10 @@
 # Compares callbid with the ceiling server (a fasthttp handler with a fixed
 # 600-byte answer) under wrk, alternating short runs so both see the same
 # machine. Prints per pair the requests/s and CPU µs per request of each
-# server (process CPU from /proc ÷ requests wrk counted), then the medians and
-# the spread. CPU per request is the figure to trust on a shared machine: it
-# barely moves when neighbours take the core, throughput does.
+# server (process CPU from /proc ÷ requests wrk counted) and its user-space
+# part, then the medians and the spread. CPU per request is the figure to
+# trust on a shared machine: it moves less than throughput when neighbours
+# take the core (on a loaded VM still by ±15% per pair: use many pairs).
 #
 # Start both first, each on its own free port (see README "Performance"),
 # the bidder with queue shedding off so that every request is decided:
