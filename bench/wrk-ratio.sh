@@ -2,9 +2,10 @@
 # Compares callbid with the ceiling server (a fasthttp handler with a fixed
 # 600-byte answer) under wrk, alternating short runs so both see the same
 # machine. Prints per pair the requests/s and CPU µs per request of each
-# server (process CPU from /proc ÷ requests wrk counted), then the medians and
-# the spread. CPU per request is the figure to trust on a shared machine: it
-# barely moves when neighbours take the core, throughput does.
+# server (process CPU from /proc ÷ requests wrk counted) and its user-space
+# part, then the medians and the spread. CPU per request is the figure to
+# trust on a shared machine: it moves less than throughput when neighbours
+# take the core (on a loaded VM still by ±15% per pair: use many pairs).
 #
 # Start both first, each on its own free port (see README "Performance"),
 # the bidder with queue shedding off so that every request is decided:
@@ -72,26 +73,32 @@ counts() { # -> "bids requests heap-bytes-allocated" from callbid's /metrics, "0
     /^go_memstats_alloc_bytes_total /{a=$2} END{printf "%d %d %d\n", b, r, a}'
 }
 
-LUA=$(mktemp --suffix .lua)
-trap 'rm -f "$LUA"' EXIT
+LUA=$(mktemp --suffix .lua) PY=$(mktemp --suffix .py) ROWS=$(mktemp)
+trap 'rm -f "$LUA" "$PY" "$ROWS"' EXIT
 cat > "$LUA" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$BODY", "r"); wrk.body = f:read("*a"); f:close()
 LUA
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-run() { # pid url -> "req/s cpu-µs-per-request"
-  local a b out
-  a=$(cpu "$1"); out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1); b=$(cpu "$1")
-  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); print('%.0f %.2f' % (r, ($b-$a)*1e6/$(getconf CLK_TCK)/n))"
+cpu() { awk '{print $14+$15, $14}' "/proc/$1/stat"; } # total and user ticks
+run() { # pid url -> "req/s cpu-µs-per-request user-µs-per-request"
+  local a au b bu out
+  read -r a au < <(cpu "$1"); out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1)
+  read -r b bu < <(cpu "$1")
+  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); t=1e6/$(getconf CLK_TCK)/n; print('%.0f %.2f %.2f' % (r, ($b-$a)*t, ($bu-$au)*t))"
 }
 for _ in $(seq 1 "$N"); do
-  c=$(run "$CEIL" "$CEIL_URL")
+  read -r cr cu cuu < <(run "$CEIL" "$CEIL_URL")
   read -r b0 r0 a0 < <(counts)
-  r=$(run "$BID" "$BID_URL")
+  read -r br bu buu < <(run "$BID" "$BID_URL")
   read -r b1 r1 a1 < <(counts)
-  echo "$c $r $((b1 - b0)) $((r1 - r0)) $((a1 - a0))"
-done | python3 -c "
+  # raw row on stderr as it comes: ceiling req/s, µs/req, callbid req/s, µs/req, bids, requests, bytes,
+  # then the user-space part of each server's µs/req
+  echo "$cr $cu $br $bu $((b1 - b0)) $((r1 - r0)) $((a1 - a0)) $cuu $buu" | tee -a "$ROWS" >&2
+done
+# The summary is a file, not python3 -c "…": a double quote in the program
+# used to end the shell string early and python then printed nothing.
+cat > "$PY" <<'PY'
 import sys, statistics as st
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
@@ -100,9 +107,13 @@ share = lambda r: '%.3f' % (r[4]/r[5]) if r[5] else 'n/a'
 # The runtime publishes the counter in batches (0 over a short pair is
 # "not updated yet", not "nothing allocated"): trust it over longer pairs.
 alloc = lambda r: '%.0f' % (r[6]/r[5]) if r[5] else 'n/a'
+# The user-space part (utime) leaves out the kernel's share, most of which
+# is the loopback write waking wrk: it shrinks as a server gets faster and
+# wrk has less time to fall asleep between answers (README "Performance").
 for r in rows:
-    print('ceiling %6.0f/s %5.2f us/req   callbid %6.0f/s %5.2f us/req   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[2], r[3], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
+    print('ceiling %6.0f/s %5.2f us/req (user %5.2f)   callbid %6.0f/s %5.2f us/req (user %5.2f)   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[7], r[2], r[3], r[8], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
 m = lambda k: st.median(r[k] for r in rows)
+print('MEDIAN user-space us/req: ceiling %.2f  callbid %.2f' % (m(7), m(8)))
 tr = [r[2]/r[0] for r in rows]; cr = [r[1]/r[3] for r in rows]
 print('MEDIAN ceiling %.0f/s %.2f us/req  callbid %.0f/s %.2f us/req  throughput ratio %.3f  cpu ratio %.3f'
       % (m(0), m(1), m(2), m(3), st.median(tr), m(1)/m(3)))
@@ -112,4 +123,6 @@ low = [r for r in rows if r[5] and r[4]/r[5] < 0.95]
 if low:
     print('WARNING: %d pairs had under 95%% bids: no-bids are cheaper, so the ratio flatters callbid. A long series '
           'fills the simulated center (nbr 500, no headroom): restart agentsim and callbid between series.' % len(low))
-"
+PY
+python3 "$PY" < "$ROWS"
+

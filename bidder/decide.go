@@ -264,8 +264,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		return
 	}
 
-	local := now.In(s.loc)
-	d.hour, d.dow, d.day = local.Hour(), local.Weekday(), dayIndex(local)
+	d.hour, d.dow, d.day = localClock(now, s.loc)
 	d.devType = int(req.Device.Type)
 	if d.devType < 0 || d.devType >= len(campaign{}.devTypes) {
 		d.devType = 0
@@ -412,8 +411,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		return CauseInactive
 	}
 	if c.loc != nil { // the campaign's own time zone
-		l := now.In(c.loc)
-		hour, dow, day = l.Hour(), l.Weekday(), dayIndex(l)
+		hour, dow, day = localClock(now, c.loc)
 	}
 	if !c.anyInv && !c.inventory[req.Inventory] {
 		return CauseNoMatch
@@ -671,7 +669,7 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 	d.Bids = append(d.Bids, openrtb.Bid{ID: p.bidID, ImpID: imp.ID, Price: float64(p.price) / 1e6,
 		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: p.deal, MType: mtype,
 		W: w, H: h, NURL: jsonw.UnsafeString(buf[urls[0][0]:urls[0][1]]), BURL: jsonw.UnsafeString(buf[urls[1][0]:urls[1][1]]),
-		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
+		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), URLsPlain: s.basePlain, Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
 }
 
 // catTax is the taxonomy of bid.cat: callbid's categories are IAB Content

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ad "github.com/callbid/callbid/creative"
+	"github.com/callbid/callbid/jsonw"
 )
 
 // snapshot is the compiled, immutable config the bid path reads. Nothing in
@@ -31,6 +32,10 @@ type snapshot struct {
 	mkEx      func(name string) *exchangeRT
 	base      string // notice base URL
 	baseHTTPS bool
+	// basePlain: base needs no JSON escaping, so neither do the notice URLs
+	// built on it (the rest is a path, base64url and macros): the response
+	// copies them without scanning (openrtb.Bid.URLsPlain).
+	basePlain bool
 	signer    *signer
 	holds     []poolHolds // hold budgets by pool index (nil: unlimited)
 	policy    policy
@@ -137,7 +142,8 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 	}
 	s := &snapshot{cfg: cfg, loc: loc, rates: map[string]float64{"USD": 1}, bidCur: map[string]bool{},
 		exchanges: map[string]*exchangeRT{}, base: cfg.Server.NoticeBaseURL,
-		baseHTTPS: strings.HasPrefix(cfg.Server.NoticeBaseURL, "https://")}
+		baseHTTPS: strings.HasPrefix(cfg.Server.NoticeBaseURL, "https://"),
+		basePlain: string(jsonw.AppendStringBody(nil, cfg.Server.NoticeBaseURL)) == cfg.Server.NoticeBaseURL}
 	for k, v := range cfg.Currency.Rates {
 		s.rates[k] = v
 	}

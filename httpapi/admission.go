@@ -97,20 +97,29 @@ func (a *admission) logSaturated(now, n, over int64, limit time.Duration) {
 			"with a no-bid until the queue clears (callbid_bidder_shed_total)")
 }
 
+// expiryScanFrom: a request that waited less is not looked at for its
+// tmax (a scan of the body, 0.16 µs per request under wrk, when every
+// stamped request has waited a few µs): less than a millisecond leaves
+// every real tmax time, and a request that is late anyway is no-bid by the
+// decision's own deadline check (bidder.CauseLate).
+const expiryScanFrom = time.Millisecond
+
 // admit decides whether the request may be decoded. waited is how long it
 // has been at callbid (0 when unknown), saturated what observe said.
 func admit(n int64, waited time.Duration, saturated bool, body []byte, gzipped bool, srv *bidder.ServerConfig, ex bidder.ExchangeTerms) (shedReason, bool) {
 	if waited > 0 {
-		tmax := int64(-1) // unknown: bound by server.max_deadline only
-		if !gzipped {
-			tmax = scanTMax(body)
-		}
-		avail := srv.MaxDeadline
-		if tmax >= 0 {
-			avail = openrtb.Deadline(tmax, ex.Allowance, ex.DefaultTMax, srv.MaxDeadline)
-		}
-		if avail > 0 && waited >= avail {
-			return shedExpired, false
+		if waited >= expiryScanFrom {
+			tmax := int64(-1) // unknown: bound by server.max_deadline only
+			if !gzipped {
+				tmax = scanTMax(body)
+			}
+			avail := srv.MaxDeadline
+			if tmax >= 0 {
+				avail = openrtb.Deadline(tmax, ex.Allowance, ex.DefaultTMax, srv.MaxDeadline)
+			}
+			if avail > 0 && waited >= avail {
+				return shedExpired, false
+			}
 		}
 		if saturated && srv.MaxQueueDelay > 0 && waited > srv.MaxQueueDelay {
 			return shedQueue, false

@@ -82,6 +82,17 @@ func TestAdmit(t *testing.T) {
 			t.Errorf("%s: admit = %s, %v; want %s, %v", c.name, shedReasonNames[r], ok, shedReasonNames[c.want], c.ok)
 		}
 	}
+	// Under expiryScanFrom the body is not scanned for tmax: 0.5 ms to
+	// answer, waited 0.9 ms, and decoded all the same (the decision no-bids
+	// it as late); from expiryScanFrom on it is shed.
+	tight := bidder.ExchangeTerms{Allowance: 20*time.Millisecond + 500*time.Microsecond, DefaultTMax: 100 * time.Millisecond}
+	tmax21 := []byte(`{"id":"a","tmax":21}`)
+	if r, ok := admit(1, 900*time.Microsecond, false, tmax21, false, &srv, tight); !ok {
+		t.Errorf("waited 0.9 ms: shed (%s), want decoded", shedReasonNames[r])
+	}
+	if r, ok := admit(1, expiryScanFrom, false, tmax21, false, &srv, tight); ok || r != shedExpired {
+		t.Errorf("waited %v past 0.5 ms to answer: admit = %s, %v; want expired", expiryScanFrom, shedReasonNames[r], ok)
+	}
 }
 
 // TestQueueGate: queue shedding engages after an interval in which most

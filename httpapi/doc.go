@@ -26,7 +26,9 @@
 // connections in total and per client IP and closes the longest-idle
 // connection before refusing a new one; on Linux it reads kernel receive
 // timestamps (rx_linux.go) so a request's deadline and queue delay count
-// from its arrival. httpapi/bridge is the same for cmd/ccbridge's webhook
+// from its arrival; a connection's deadlines moved later are recorded and
+// applied only when the earlier one fires (deadline.go), not re-armed three
+// times per request. httpapi/bridge is the same for cmd/ccbridge's webhook
 // and admin listeners.
 //
 // The bid route allocates nothing in steady state (alloc_server_test.go):
@@ -36,5 +38,6 @@
 // connection at a time; Accept on each server's accept loop; ConnState twice
 // per request (atomics only). Admission control and connection states are
 // atomics; the registry of open connections has a mutex taken on accept and
-// close only. Serve starts the two servers' goroutines; Shutdown stops them.
+// close only; each connection's deadlines have a small mutex of their own
+// (its goroutine sets them, a handler or shutdown may too). Serve starts the two servers' goroutines; Shutdown stops them.
 package httpapi

@@ -367,7 +367,18 @@ func connState(c net.Conn, st fasthttp.ConnState) {
 	case fasthttp.StateActive:
 		gc.state.CompareAndSwap(connIdle, connActive)
 	case fasthttp.StateIdle:
-		gc.idleAt.Store(time.Now().UnixNano())
+		// Eviction only orders connections by idleness: the kernel's
+		// receive time of the request just answered (read on this
+		// goroutine) orders them as well as the clock would, without
+		// reading it once more per request.
+		at := int64(0)
+		if gc.rx != nil {
+			at = gc.rx.at
+		}
+		if at == 0 {
+			at = time.Now().UnixNano()
+		}
+		gc.idleAt.Store(at)
 		gc.state.CompareAndSwap(connActive, connIdle)
 	}
 }
@@ -385,17 +396,28 @@ type guardedConn struct {
 	l      *guardedListener
 	ip     netip.Addr
 	state  atomic.Int32
-	idleAt atomic.Int64 // unix ns it last went idle (or was accepted)
+	idleAt atomic.Int64 // unix ns it last went idle (or its last request arrived; or was accepted)
 	closed atomic.Bool
 	rx     *rxReader // nil: no kernel receive timestamps on this platform or conn
+	rdl    lazyDeadline
+	wdl    lazyDeadline
 }
 
-// Read reads through recvmsg where it can, to learn when the bytes arrived.
+// Read reads through recvmsg where it can, to learn when the bytes arrived,
+// and goes on after the socket's deadline fired early (see lazyDeadline).
 func (c *guardedConn) Read(p []byte) (int, error) {
-	if c.rx != nil {
-		return c.rx.read(p)
+	for {
+		var n int
+		var err error
+		if c.rx != nil {
+			n, err = c.rx.read(p)
+		} else {
+			n, err = c.Conn.Read(p)
+		}
+		if err == nil || n > 0 || !c.rdl.retry(err, c.Conn.SetReadDeadline) {
+			return n, err
+		}
 	}
-	return c.Conn.Read(p)
 }
 
 // Close removes the connection from the registry and closes it.

@@ -55,9 +55,9 @@ func (g *geoBytes) region() []byte  { return trimNUL(g[countryLen:]) }
 // setClaimExtra copies the claim's details beyond the ids into e; the
 // caller holds the entry's shard lock. The clearing price is unknown until
 // a notice tells it.
-func (p *Pools) setClaimExtra(e *entry, c *Claim) {
-	e.creative = p.ids.id(c.CreativeID)
-	e.cur = uint16(p.small.id(c.Currency))
+func (p *Pools) setClaimExtra(s *shard, e *entry, c *Claim) {
+	e.creative = cachedID(p.ids, &s.lastCreative, c.CreativeID)
+	e.cur = uint16(cachedID(p.small, &s.lastCur, c.Currency))
 	e.devType = c.DeviceType
 	putGeo(&e.geo, c.Country, c.Region)
 	e.clearing = 0

@@ -213,8 +213,8 @@ type shard struct {
 	key          []byte // lease record key encoding
 	// last ids interned by this shard: campaign, exchange and skill repeat
 	// from bid to bid, and a string compare is cheaper than a map hash.
-	lastCamp, lastPub, lastExch, lastSkill lastID
-	_                                      [40]byte
+	lastCamp, lastPub, lastExch, lastSkill, lastCreative, lastCur lastID
+	_                                                             [40]byte
 }
 
 type lastID struct {
@@ -812,7 +812,7 @@ func (p *Pools) setClaim(s *shard, e *entry, c *Claim) {
 	e.exchange = uint16(cachedID(p.small, &s.lastExch, c.Exchange))
 	e.skill = uint16(cachedID(p.small, &s.lastSkill, c.Skill))
 	setBuf(s, e, clip(c.RequestID), clip(c.ImpID), clip(c.BidID), clip(c.SiteOrApp))
-	p.setClaimExtra(e, c)
+	p.setClaimExtra(s, e, c)
 }
 
 // clip bounds an attribution string to what the entry's uint16 lengths hold.

@@ -104,7 +104,7 @@ func benchBids() []Bid {
 		NURL: "https://bid.callbid.example/n/win?t=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8&p=${AUCTION_PRICE}",
 		BURL: "https://bid.callbid.example/n/bill?t=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8&p=${AUCTION_PRICE}",
 		LURL: "https://bid.callbid.example/n/loss?t=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8&r=${AUCTION_LOSS}",
-		Exp:  300,
+		Exp:  300, URLsPlain: true, // as the bidder writes them
 	}}
 }
 

@@ -24,7 +24,11 @@ type Bid struct {
 	NURL       string
 	BURL       string
 	LURL       string
-	Exp        int
+	// URLsPlain says NURL, BURL and LURL need no JSON escaping (the bidder
+	// builds them from a checked base URL, a base64url token and macros):
+	// they are copied as they are.
+	URLsPlain bool
+	Exp       int
 	// Cat are the ad's categories in taxonomy CatTax (1: IAB Content
 	// Category Taxonomy 1.0); Bundle is the advertised app; AdID the
 	// creative's id. Empty ones are left out.
@@ -114,9 +118,15 @@ func appendBid(dst []byte, b *Bid) []byte {
 	dst = appendIntField(dst, `,"mtype":`, b.MType)
 	dst = appendIntField(dst, `,"w":`, b.W)
 	dst = appendIntField(dst, `,"h":`, b.H)
-	dst = appendStringField(dst, `,"nurl":`, b.NURL)
-	dst = appendStringField(dst, `,"burl":`, b.BURL)
-	dst = appendStringField(dst, `,"lurl":`, b.LURL)
+	if b.URLsPlain {
+		dst = appendPlainField(dst, `,"nurl":"`, b.NURL)
+		dst = appendPlainField(dst, `,"burl":"`, b.BURL)
+		dst = appendPlainField(dst, `,"lurl":"`, b.LURL)
+	} else {
+		dst = appendStringField(dst, `,"nurl":`, b.NURL)
+		dst = appendStringField(dst, `,"burl":`, b.BURL)
+		dst = appendStringField(dst, `,"lurl":`, b.LURL)
+	}
 	dst = appendIntField(dst, `,"exp":`, b.Exp)
 	return append(dst, '}')
 }
@@ -137,13 +147,52 @@ func appendStringField(dst []byte, key, s string) []byte {
 	return jsonw.AppendString(dst, s)
 }
 
+// appendPlainField writes key (with the value's opening quote) and s, which
+// needs no escaping, unless s is empty.
+func appendPlainField(dst []byte, key, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	dst = append(dst, key...)
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
 // AppendPrice appends a CPM rounded to 6 decimals in its shortest form
 // (2.75, not 2.7500000000000004). Negative or non-finite prices append 0.
 func AppendPrice(dst []byte, p float64) []byte {
 	if !(p > 0) || math.IsInf(p, 0) {
 		return append(dst, '0')
 	}
-	return strconv.AppendFloat(dst, math.Round(p*1e6)/1e6, 'f', -1, 64)
+	m := math.Round(p * 1e6)
+	if m >= 1e15 {
+		return strconv.AppendFloat(dst, m/1e6, 'f', -1, 64)
+	}
+	// Under 10^15 micro-units a price has at most 15 significant digits, so
+	// its shortest round-trip form is the decimal m/10^6 itself: write the
+	// integer with the point put in, instead of strconv's shortest-float
+	// search (TestAppendPriceMatchesStrconv checks they agree).
+	return appendMicros(dst, uint64(m))
+}
+
+// appendMicros appends m/10^6 in decimal without trailing fraction zeros.
+func appendMicros(dst []byte, m uint64) []byte {
+	dst = strconv.AppendUint(dst, m/1e6, 10)
+	frac := m % 1e6
+	if frac == 0 {
+		return dst
+	}
+	var b [7]byte
+	b[0] = '.'
+	for i := 6; i > 0; i-- {
+		b[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 7
+	for b[n-1] == '0' {
+		n--
+	}
+	return append(dst, b[:n]...)
 }
 
 // AppendNoBidResponse appends {"id":…,"nbr":…} to dst.

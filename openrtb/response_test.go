@@ -3,6 +3,8 @@ package openrtb
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,6 +97,34 @@ func TestAppendPrice(t *testing.T) {
 	}
 }
 
+// TestAppendPriceMatchesStrconv: the integer path writes what
+// strconv.AppendFloat's shortest form of the rounded price wrote before it.
+func TestAppendPriceMatchesStrconv(t *testing.T) {
+	want := func(p float64) string {
+		return string(strconv.AppendFloat(nil, math.Round(p*1e6)/1e6, 'f', -1, 64))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	check := func(p float64) {
+		t.Helper()
+		if got, w := string(AppendPrice(nil, p)), want(p); got != w {
+			t.Fatalf("AppendPrice(%v) = %s, strconv writes %s", p, got, w)
+		}
+	}
+	for _, p := range []float64{1e-6, 0.1, 0.3, 1.005, 999999999.999999, 1e9 - 1e-6, 1e9, 1e9 + 0.5, 123456789.123456, 4.25} {
+		check(p)
+	}
+	for range 200_000 {
+		switch rng.IntN(3) {
+		case 0: // micro-unit prices, as the bidder computes them
+			check(float64(rng.Int64N(1e12)) / 1e6)
+		case 1:
+			check(rng.Float64() * 100)
+		default:
+			check(math.Exp(rng.Float64()*40 - 15))
+		}
+	}
+}
+
 func TestAppendNoBidResponse(t *testing.T) {
 	out := AppendNoBidResponse(nil, "req-\"9", NBRPoolExhausted)
 	var resp openrtb2.BidResponse
@@ -129,4 +159,17 @@ func TestNoBidLabel(t *testing.T) {
 		}
 		seen[s] = r
 	}
+}
+
+// TestURLsPlainWritesTheSameBytes: copying plain notice URLs unscanned
+// writes what escaping them would.
+func TestURLsPlainWritesTheSameBytes(t *testing.T) {
+	b := Bid{ID: "b1", ImpID: "1", Price: 4.25, AdM: []byte("<a>"), CID: "c", CrID: "cr",
+		NURL: "https://bid.example.com/notice/win?t=AAE_-x.tag&p=${AUCTION_PRICE}",
+		BURL: "https://bid.example.com/notice/bill?t=AAE_-x.tag&p=${AUCTION_PRICE}",
+		LURL: "https://bid.example.com/notice/loss?t=AAE_-x.tag&l=${AUCTION_LOSS}"}
+	escaped := AppendResponse(nil, "r", "b1", "USD", "seat", []Bid{b})
+	b.URLsPlain = true
+	plain := AppendResponse(nil, "r", "b1", "USD", "seat", []Bid{b})
+	checkEq(t, "response", string(plain), string(escaped))
 }
