@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/events"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -78,6 +79,14 @@ func NewConsumer(cfg Config, topic string, handle func(Message), log zerolog.Log
 }
 
 func newConsumer(cfg Config, topic string, dispatch func(Message) error, log zerolog.Logger) *Consumer {
+	if topic == events.TopicLeases {
+		// The lease log is mostly the process's own records (a hold batch
+		// per partition every few ms), skipped unread: a fetch answered per
+		// batch cost a round trip and two wake-ups each. Its consumer waits
+		// for what shared pools wait for, unless min_bytes/max_wait say.
+		setDefault(&cfg.MinBytes, DefaultSharedMinBytes)
+		setDefault(&cfg.MaxWait, DefaultSharedMaxWait)
+	}
 	cfg.SetDefaults()
 	tr := newTransport(cfg)
 	c := &Consumer{
