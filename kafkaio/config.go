@@ -61,8 +61,7 @@ type Config struct {
 	// available or MaxWait has passed, with at most MaxBytes per partition.
 	// Defaults 1 byte, 4 MiB, 500ms (MinBytes 1 keeps latency low: the
 	// long poll returns as soon as one record arrives); with SharedPools
-	// 64 KiB and 50ms, and for the lease log's consumer always (see
-	// newConsumer).
+	// 64 KiB and 50ms.
 	MinBytes int           `yaml:"min_bytes"`
 	MaxBytes int           `yaml:"max_bytes"`
 	MaxWait  time.Duration `yaml:"max_wait"`
