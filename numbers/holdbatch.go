@@ -15,8 +15,8 @@ import (
 // the rest of the bid (encoding it, the producer, and reading it back on
 // the lease consumer); a batch costs one record per partition per pass,
 // and a hold in it is the entry's fields copied (binary), not a keyed JSON
-// lease (which cost about 2.6 µs a hold, a quarter of the process's CPU at
-// 43,000 bids/s).
+// lease: a pass costs ≈ 0.15 µs a hold instead of ≈ 0.4 (BenchmarkHoldPass)
+// and writes ≈ 100 bytes a hold instead of ≈ 400.
 //
 // Order: a batch holds only numbers of its partition, so it keeps its
 // place among those numbers' own records. While a pass fills the batches,
