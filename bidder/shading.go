@@ -110,6 +110,25 @@ type shadeCell struct {
 	cdf    atomic.Pointer[[shadeBins + 1]float64]
 	n      atomic.Int64 // evidence behind cdf
 	exactN atomic.Int64 // exact competing prices behind cdf
+	// Evidence since cdf was built: notices, and obs then (see due).
+	notices  atomic.Int64
+	builtObs atomic.Int64
+}
+
+// rebuildShare: a cell's curve is rebuilt once the evidence since the last
+// build reaches 1/rebuildShare of what it was built on (and on every
+// notice while a cell has less than rebuildShare of it). A rebuild reads
+// 480 counters, fits and smooths 160 bins and publishes a new array: about
+// 3 µs, twice per notice (the publisher's cell and the exchange's), which
+// with a notice per bid cost as much as the bid. A curve 1.6 % behind its
+// evidence bids the same.
+const rebuildShare = 64
+
+// due reports whether the cell's curve should be rebuilt after one more
+// notice.
+func (c *shadeCell) due() bool {
+	fresh := c.notices.Add(1) + c.obs.Load() - c.builtObs.Load()
+	return c.cdf.Load() == nil || fresh*rebuildShare >= c.n.Load()
 }
 
 // shader holds every cell; it lives in the Bidder and survives reloads.
@@ -249,11 +268,14 @@ func (s *shader) observe(cfg *ShadingConfig, exchange, publisher string, won boo
 			c.exact[shadeBin(exact)].Add(1)
 			c.obs.Add(1)
 		}
-		c.rebuild(cfg)
+		if c.due() {
+			c.rebuild(cfg)
+		}
 	}
 }
 
-// rebuild recomputes the published CDF (notice path; allocates one array).
+// rebuild recomputes the published CDF (notice path, when due; allocates
+// the published array).
 func (c *shadeCell) rebuild(cfg *ShadingConfig) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -265,6 +287,8 @@ func (c *shadeCell) rebuild(cfg *ShadingConfig) {
 		}
 		c.obs.Store(c.obs.Load() / 2)
 	}
+	c.notices.Store(0)
+	c.builtObs.Store(c.obs.Load())
 	// Per bid-price bin j: trials are the bids made there plus every exact
 	// competing price (each says whether a bid in bin j would have won);
 	// successes are the wins there plus the exact prices below bin j.
@@ -310,8 +334,12 @@ func (c *shadeCell) rebuild(cfg *ShadingConfig) {
 // unexplored price look better than the evidence below it.
 func isotonic(succ, weight, out []float64) {
 	type block struct{ s, w float64 }
-	blocks := make([]block, 0, len(succ))
-	ends := make([]int, 0, len(succ)) // last bin of each block
+	var bbuf [shadeBins]block
+	var ebuf [shadeBins]int
+	blocks, ends := bbuf[:0], ebuf[:0] // ends: the last bin of each block
+	if len(succ) > shadeBins {
+		blocks, ends = make([]block, 0, len(succ)), make([]int, 0, len(succ))
+	}
 	for k := range succ {
 		if weight[k] == 0 {
 			continue

@@ -40,10 +40,10 @@ type record struct {
 
 // RecordSeen counts a bid request that matched a campaign of skill. Never
 // blocks: a full queue drops the count (callbid_feedback_records_dropped_total).
-// skill must be a long-lived string (from config); exchange is copied.
+// skill must be a long-lived string (from config).
 func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
+	// The exchange is not copied: the fold counts a seen request per skill.
 	r := record{kind: recSeen, skill: skill, at: now.UnixNano()}
-	r.exchLen = uint8(copy(r.exch[:], exchange))
 	f.send(&r)
 }
 
@@ -123,11 +123,11 @@ func (f *Feedback) drainSome() bool {
 }
 
 func (f *Feedback) foldLocked(r *record) {
-	exch := f.internBytesLocked(r.exch[:r.exchLen])
 	switch r.kind {
 	case recSeen:
 		f.reports.Seen(r.skill, r.at)
 	case recBid:
+		exch := f.internBytesLocked(r.exch[:r.exchLen])
 		f.lastBidAt.Store(r.at)
 		f.bidsSinceImp.Add(1)
 		pub := f.internBytesLocked(r.pub[:r.pubLen])

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/events"
+	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 )
 
@@ -118,5 +120,27 @@ func TestConfigSharedPoolsFetchDefaults(t *testing.T) {
 	}
 	if err := shared.Validate(); err != nil {
 		t.Errorf("shared pools defaults do not validate: %v", err)
+	}
+}
+
+// The lease log's consumer waits for more than one record even for one
+// instance (its records are mostly the process's own hold batches); other
+// topics keep the low-latency sizing, and a sizing the config sets wins.
+func TestLeaseConsumerFetchSizing(t *testing.T) {
+	cfg := Config{Brokers: []string{"127.0.0.1:1"}}
+	leases := NewConsumer(cfg, events.TopicLeases, func(Message) {}, zerolog.Nop())
+	calls := NewConsumer(cfg, events.TopicCall, func(Message) {}, zerolog.Nop())
+	cfg.MinBytes, cfg.MaxWait = 1, time.Second
+	set := NewConsumer(cfg, events.TopicLeases, func(Message) {}, zerolog.Nop())
+	for _, c := range []struct {
+		c    *Consumer
+		min  int
+		wait time.Duration
+		what string
+	}{{leases, DefaultSharedMinBytes, DefaultSharedMaxWait, "lease log"}, {calls, DefaultMinBytes, DefaultMaxWait, "calls"},
+		{set, 1, time.Second, "lease log with sizing set"}} {
+		if c.c.cfg.MinBytes != c.min || c.c.cfg.MaxWait != c.wait {
+			t.Errorf("%s: min_bytes %d, max_wait %s; want %d, %s", c.what, c.c.cfg.MinBytes, c.c.cfg.MaxWait, c.min, c.wait)
+		}
 	}
 }

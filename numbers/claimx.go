@@ -99,6 +99,13 @@ func (p *Pools) leaseExtra(l *events.Lease, e *entry) {
 	l.DeviceType, l.ClearingMicros = e.devType, e.clearing
 }
 
+// holdExtra is leaseExtra for a hold batch item.
+func (p *Pools) holdExtra(h *events.Hold, e *entry) {
+	h.Creative, h.Currency = p.ids.name(e.creative), p.small.name(uint32(e.cur))
+	h.Country, h.Region = jsonw.UnsafeString(e.geo.country()), jsonw.UnsafeString(e.geo.region())
+	h.DeviceType, h.ClearingMicros = e.devType, e.clearing
+}
+
 // replayClaimExtra reads the details back from a lease record.
 func (p *Pools) replayClaimExtra(e *entry, v *events.Lease) {
 	e.creative = p.ids.id(v.Creative)

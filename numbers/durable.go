@@ -193,7 +193,7 @@ func (p *Pools) logHolds(now time.Time) {
 				i := sc[j]
 				p.entries[i].flags |= fHoldLogged
 				if batched {
-					p.batchHold(s, i)
+					p.batchHold(pl, s, i)
 				} else {
 					p.publishLease(s, i, "")
 				}

@@ -37,18 +37,17 @@ func TestHoldBatchesSurviveRestart(t *testing.T) {
 		if !events.IsHoldBatchKey(m.key) {
 			t.Fatalf("record %q is not a hold batch", m.key)
 		}
-		err := events.SplitHoldBatch(m.value, func(k, v []byte) {
+		bad, err := events.ReadHoldBatch(m.value, func(k []byte, l *events.Lease) {
 			items++
 			if partOf(k) != partOf(m.key) {
 				t.Errorf("number %s (partition %d) in the batch of partition %d", k, partOf(k), partOf(m.key))
 			}
-			var l events.Lease
-			if err := events.DecodeLease(v, &l); err != nil || l.State != events.LeaseHeld {
-				t.Errorf("item %s: %v %+v", k, err, l)
+			if l.State != events.LeaseHeld || l.Campaign != "camp-mortgage" || len(l.BidID) == 0 {
+				t.Errorf("item %s: %+v", k, l)
 			}
 		})
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || bad != 0 {
+			t.Fatal(bad, err)
 		}
 	}
 	if items != 20 || p1.LeaseLogStats().HoldsLogged != 20 {
@@ -150,7 +149,7 @@ func TestHoldBatchOrderedBeforeLaterRecord(t *testing.T) {
 	s.mu.Lock()
 	p.entries[i].flags |= fHoldLogged
 	p.durable.batchMu.Lock()
-	p.batchHold(s, i)
+	p.batchHold(p.poolOf(i), s, i)
 	p.durable.batchMu.Unlock()
 	s.mu.Unlock()
 	if len(l.recs) != 0 {
@@ -213,5 +212,58 @@ func TestHoldBatchCadenceLongHolds(t *testing.T) {
 	p.LogHolds()
 	if len(l.recs) == n {
 		t.Fatal("LogHolds skipped")
+	}
+}
+
+// Hold batches of the earlier format (version 1, JSON, still in the log
+// after an upgrade) replay to the same entries as version 2.
+func TestHoldBatchVersion1StillReplays(t *testing.T) {
+	clock := t0
+	cfg := onePool(30)
+	p1, l1 := newDurable(t, cfg, &clock)
+	l1.parts = 3
+	var rs []Reservation
+	for k := range 12 {
+		c := testClaim(k)
+		c.CreativeID, c.Currency, c.Country, c.Region, c.DeviceType = "crid-1", "USD", "USA", "CA", 4
+		r, ok := p1.Reserve(0, c, clock)
+		if !ok {
+			t.Fatal("no reservation")
+		}
+		rs = append(rs, r)
+	}
+	p1.LogHolds()
+	l1.ackAll()
+	v1 := make([]pubMsg, 0, len(l1.recs))
+	for _, m := range l1.recs {
+		b := events.AppendHoldBatchStart(nil, p1.instance)
+		if _, err := events.ReadHoldBatch(m.value, func(k []byte, l *events.Lease) {
+			b = events.AppendHoldBatchItem(b, k, l)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		v1 = append(v1, pubMsg{m.topic, m.key, events.AppendHoldBatchEnd(b)})
+	}
+	clock = clock.Add(time.Second)
+	p2, _ := replay(t, cfg, l1.written(), &clock)
+	p3, _ := replay(t, cfg, v1, &clock)
+	for _, p := range []*Pools{p2, p3} {
+		if st := p.Stats(); st.BadLeaseEvents != 0 {
+			t.Fatalf("bad records on replay: %+v", st)
+		}
+	}
+	for _, r := range rs {
+		i := refIndex(r.Ref)
+		var l2, l3 events.Lease
+		p2.leaseRecord(i, "", &l2)
+		p3.leaseRecord(i, "", &l3)
+		l2.Owner, l3.Owner = "", ""
+		a, b := string(events.AppendLease(nil, &l2)), string(events.AppendLease(nil, &l3))
+		if l2.State != events.LeaseHeld || a != b || l2.Campaign != "camp-mortgage" || l2.Country != "USA" {
+			t.Fatalf("entry %d after replay:\nversion 2: %s\nversion 1: %s", i, a, b)
+		}
+	}
+	if got := p3.Win(rs[0].Ref, false, clock); got != WinLeased {
+		t.Fatalf("win of a hold replayed from version 1: %v", got)
 	}
 }

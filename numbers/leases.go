@@ -123,19 +123,11 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	if events.IsHoldBatchKey(key) {
 		return p.applyHoldBatch(key, val, now)
 	}
-	num, ext := key, []byte(nil)
-	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
-		num, ext = key[:k], key[k+5:]
-	}
 	if bytes.HasPrefix(val, p.ownPrefix) {
-		// This process's own record (every hold is one): skipped before
-		// parsing, since the topic is followed at the bid rate.
+		// This process's own record: skipped before parsing, since the
+		// topic is followed at the bid rate.
 		p.leaseIgnored.Add(1)
 		return nil
-	}
-	i, ok := p.entryOf(num, ext)
-	if !ok {
-		return errLeaseRecord // number no longer configured
 	}
 	p.leaseDecMu.Lock()
 	defer p.leaseDecMu.Unlock()
@@ -145,6 +137,26 @@ func (p *Pools) applyLease(key, val []byte, now time.Time) error {
 	v, err := p.leaseDec.Decode(val, events.Limits{})
 	if err != nil {
 		return errLeaseRecord
+	}
+	return p.applyLeaseRecord(key, v, now)
+}
+
+// entryOfKey finds the entry of a lease key (number or number;ext=N).
+func (p *Pools) entryOfKey(key []byte) (int32, bool) {
+	num, ext := key, []byte(nil)
+	if k := bytes.Index(key, []byte(";ext=")); k >= 0 {
+		num, ext = key[:k], key[k+5:]
+	}
+	return p.entryOf(num, ext)
+}
+
+// applyLeaseRecord applies decoded lease record v of key (a record of its
+// own, or an item of a hold batch). v's strings need only live until it
+// returns.
+func (p *Pools) applyLeaseRecord(key []byte, v *events.Lease, now time.Time) error {
+	i, ok := p.entryOfKey(key)
+	if !ok {
+		return errLeaseRecord // number no longer configured
 	}
 	if v.Owner == p.instance {
 		p.leaseIgnored.Add(1)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package numbers
+
+func threadCPUNanos() int64 { return 0 }
