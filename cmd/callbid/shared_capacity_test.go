@@ -47,7 +47,7 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 		workers = 3                      // exchange connections: bids decided at once, over all instances
 		billLag = time.Second            // from win notice to bill
 		seen    = 3 * time.Second        // a bill reaches every instance within this after its ack (impression record delay, loaded machine); billLag + seen ≤ the reserve window
-		target  = 0.8                    // pacing.target in configs/callbid.yaml
+		target  = 0.9                    // pacing.target in configs/callbid.yaml
 		every   = 250 * time.Millisecond // the sampler's period
 	)
 	bin := buildBinary(t)
@@ -69,7 +69,7 @@ func TestSharedCapacityAndBudget(t *testing.T) {
 			"  - id: injury-legal\n", "  - id: injury-legal\n    status: paused\n",
 			// P(win) 1 in the budget reserve: every bid here is won.
 			"\n  min_observations: 100\n", "\n  disabled: true\n  min_observations: 100\n",
-			"  pacing: { interval: 1s, target: 0.8 }", "  pacing: { interval: 1s, target: 0.8 }", // target as assumed below
+			"  pacing: { interval: 1s, target: 0.9 }", "  pacing: { interval: 1s, target: 0.9 }", // target as assumed below
 			// One client and one exchange send everything here.
 			"\nserver:\n", "\nserver:\n  hold_budget: { client_share: 1, exchange_share: 1 }\n")...)
 	}
