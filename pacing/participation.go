@@ -35,7 +35,8 @@ import (
 //
 // Slow start. L starts at participation.slow_start after start-up and when a
 // skill comes back from no capacity; a drop of the budget by more than
-// participation.drop scales L down with it (not below slow_start). L doubles every ramp period (the median time to
+// participation.drop scales L down with it (not below slow_start) and
+// empties the bucket as soon as the bid path sees it (Admit). L doubles every ramp period (the median time to
 // call, within 1–60 s: a center whose calls come seconds after the win sees
 // within seconds whether they come as predicted) while the calls seen since then do not exceed those
 // predicted by more than a quarter (plus three calls for Poisson noise).
