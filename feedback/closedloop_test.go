@@ -90,6 +90,11 @@ var clDebug = os.Getenv("CL_DEBUG") != ""
 
 var clPPS, _ = strconv.ParseFloat(os.Getenv("CL_PPS"), 64)
 
+// clDebugFrom/To (CL_DEBUG_FROM, CL_DEBUG_TO, seconds) log every tick in
+// that span under CL_DEBUG, not only every 20 s.
+var clDebugFrom, _ = strconv.ParseFloat(os.Getenv("CL_DEBUG_FROM"), 64)
+var clDebugTo, _ = strconv.ParseFloat(os.Getenv("CL_DEBUG_TO"), 64)
+
 // clFixedTalk (CL_TALK=fixed) makes every talk last exactly its mean: a
 // diagnostic, so the first calls to end are not the short ones.
 var clFixedTalk = os.Getenv("CL_TALK") == "fixed"
@@ -118,6 +123,8 @@ type clWindow struct {
 	arrivals, within, offered int
 	capCalls                  float64 // capacity × window length (calls)
 	boughtExp                 float64 // expected calls bought (true rates) by wins in the window
+	bidExp                    float64 // expected calls of the bids in the window (true p_win and rates)
+	charged                   float64 // expected calls the bucket charged the bids in the window (debug)
 	supplyExp                 float64 // expected calls had callbid bid on every request in the window
 	steady                    bool
 }
@@ -335,22 +342,23 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 	ts := func(x float64) time.Time { return t0.Add(time.Duration(x * float64(time.Second))) }
 
 	type skillRT struct {
-		queue    []*clCall
-		agents   []*clAgent
-		nextOrg  float64
-		nextReq  float64
-		target   int
-		aht      float64
-		win      []clWindow
-		lastBid  float64
-		changes  []float64
-		kinds    []string
-		answered int
-		bidHigh  []float64
-		bidLow   []float64
-		bids     int
-		wins     int
-		bidTimes []float64
+		queue      []*clCall
+		agents     []*clAgent
+		nextOrg    float64
+		nextReq    float64
+		target     int
+		aht        float64
+		win        []clWindow
+		lastBid    float64
+		changes    []float64
+		kinds      []string
+		answered   int
+		bidHigh    []float64
+		bidLow     []float64
+		bids       int
+		wins       int
+		bidTimes   []float64
+		lastBought float64
 	}
 	const winLen = 10.0
 	nWin := int(math.Ceil(sc.seconds / winLen))
@@ -572,6 +580,9 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 				}
 				rt.bids++
 				rt.lastBid = now
+				if w := int(now / winLen); w < nWin {
+					rt.win[w].bidExp += clWinProb * clPubs[pi].rate
+				}
 				rt.bidTimes = append(rt.bidTimes, now)
 				if now > sc.seconds/2 {
 					switch pi {
@@ -602,7 +613,20 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 			f.drain()
 			f.tick(clock())
 			nextTick += 1
-			if clDebug && int(now)%20 == 0 {
+			if clDebug {
+				v := f.Pacer().View()
+				for _, sp := range v.Skills {
+					for i, s := range sc.skills {
+						if s.name == sp.Skill {
+							if w := int(now / winLen); w < nWin {
+								rts[i].win[w].charged += sp.Bought - rts[i].lastBought
+							}
+							rts[i].lastBought = sp.Bought
+						}
+					}
+				}
+			}
+			if clDebug && (int(now)%20 == 0 || now >= clDebugFrom && now <= clDebugTo) {
 				v := f.Pacer().View()
 				aht := map[string]float64{}
 				if st, _ := model.Stats(); st != nil {
@@ -661,7 +685,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 		}
 		if clDebug {
 			for w, x := range rt.win {
-				t.Logf("%s w%d %.0fs offered %d cap %.1f ratio %.2f boughtExp %.2f steady %v within20s %d/%d", s.name, w, float64(w)*winLen, x.offered, x.capCalls, float64(x.offered)/math.Max(x.capCalls, 1e-9), x.boughtExp, x.steady, x.within, x.arrivals)
+				t.Logf("%s w%d %.0fs offered %d cap %.1f ratio %.2f boughtExp %.2f bidExp %.2f charged %.2f steady %v within20s %d/%d", s.name, w, float64(w)*winLen, x.offered, x.capCalls, float64(x.offered)/math.Max(x.capCalls, 1e-9), x.boughtExp, x.bidExp, x.charged, x.steady, x.within, x.arrivals)
 			}
 		}
 		r := clResult{name: sc.name, skill: s.name, answered: rt.answered, bids: rt.bids, wins: rt.wins}

@@ -84,7 +84,9 @@ type ParticipationConfig struct {
 	// priors are already upper bounds, so half of a cautious estimate is
 	// well under the agents' capacity.
 	SlowStart float64 `yaml:"slow_start"`
-	// Drop is the relative fall of the budget that restarts slow start. Default 0.25.
+	// Drop is the relative fall of capacity (λ_max) that restarts slow start
+	// and, seen by the bid path between ticks, empties the bucket at once.
+	// Default 0.25.
 	Drop float64 `yaml:"drop"`
 }
 

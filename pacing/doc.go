@@ -23,7 +23,9 @@
 // several instances share them: every instance sees every win and call,
 // so B and the calls in flight are the whole center's, and N instances
 // together buy what one would. Admit (bid path) bids while the bucket is
-// above zero; Charge spends it. An empty bucket is a no-bid with nbr 500
+// above zero, and empties it when λ_max has dropped by more than
+// participation.drop since the last tick (tokens earned under the old
+// staffing are not spent under the new); Charge spends it. An empty bucket is a no-bid with nbr 500
 // whatever the price.
 //
 // Price. committed per skill = Σ won impressions × their call rate × (1 −

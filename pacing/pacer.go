@@ -51,6 +51,7 @@ type paceSnap struct {
 type Pacer struct {
 	cfg      Config
 	headroom Headroom
+	lm       lambdaMaxer // headroom's capacity fact, when it has one
 	rates    Rates
 	share    Share
 
@@ -79,6 +80,7 @@ func New(cfg Config, skills []string, headroom Headroom, rates Rates) (*Pacer, e
 	p := &Pacer{cfg: cfg, headroom: headroom, rates: rates,
 		skillPend: map[string]map[int64]float64{}, mu2: map[string]float64{},
 		arrivals: map[string]*ewmaRate{}, exch: map[string]*exStat{}}
+	p.lm, _ = headroom.(lambdaMaxer)
 	p.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
 	p.SetSkills(skills)
 	return p, nil

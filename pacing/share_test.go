@@ -21,7 +21,7 @@ type fixedRates struct {
 
 func (r *fixedRates) CallsPerWin(string, string) float64 { return r.rate }
 func (r *fixedRates) Arrival(string) *hitrate.Delay      { return r.delay }
-func newFixedRates(t *testing.T, rate float64) *fixedRates {
+func newFixedRates(t testing.TB, rate float64) *fixedRates {
 	t.Helper()
 	h, err := hitrate.New(hitrate.Config{}, nil)
 	if err != nil {
