@@ -59,6 +59,7 @@ type Feedback struct {
 	reports *reports.Reports
 	devices Devices
 	records chan record
+	seen    seenCounters // requests seen per skill (seen.go)
 	st      stats
 	started time.Time
 

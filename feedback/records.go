@@ -9,8 +9,7 @@ import (
 )
 
 const (
-	recSeen = iota + 1
-	recBid
+	recBid = iota + 1
 )
 
 // maxPub and maxExch bound the copied ids; longer ids are truncated.
@@ -42,9 +41,9 @@ type record struct {
 // blocks: a full queue drops the count (callbid_feedback_records_dropped_total).
 // skill must be a long-lived string (from config).
 func (f *Feedback) RecordSeen(skill, exchange string, now time.Time) {
-	// The exchange is not copied: the fold counts a seen request per skill.
-	r := record{kind: recSeen, skill: skill, at: now.UnixNano()}
-	f.send(&r)
+	// A per-skill counter, not a record: the fold counts seen requests per
+	// skill only (seen.go).
+	f.seen.add(skill, now)
 }
 
 // RecordBid counts a bid and charges its expected calls to the skill's
@@ -111,6 +110,7 @@ func (f *Feedback) drain() {
 func (f *Feedback) drainSome() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.seen.fold(f.reports.SeenN)
 	for range 4096 {
 		select {
 		case r := <-f.records:
@@ -124,8 +124,6 @@ func (f *Feedback) drainSome() bool {
 
 func (f *Feedback) foldLocked(r *record) {
 	switch r.kind {
-	case recSeen:
-		f.reports.Seen(r.skill, r.at)
 	case recBid:
 		exch := f.internBytesLocked(r.exch[:r.exchLen])
 		f.lastBidAt.Store(r.at)

@@ -68,12 +68,19 @@ func (f *Reports) Bid(k Key, skill string, priceMicros, valueMicros, atNano int6
 }
 
 // Seen counts a bid request that matched a campaign of skill.
-func (f *Reports) Seen(skill string, atNano int64) {
+func (f *Reports) Seen(skill string, atNano int64) { f.SeenN(skill, atNano, 1) }
+
+// SeenN is Seen for n requests of skill at once, the latest at atNano (the
+// feed folds the bid path's per-skill counters every few milliseconds).
+func (f *Reports) SeenN(skill string, atNano, n int64) {
+	if n <= 0 {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.seen.Add(1)
-	f.demandSeenLocked(skill, atNano)
-	f.tallySeenLocked(skill, atNano)
+	f.seen.Add(n)
+	f.demandSeenLocked(skill, atNano, n)
+	f.tallySeenLocked(skill, atNano, n)
 }
 
 // Win counts a won impression (first notice of its bid id) at its price,
@@ -381,9 +388,9 @@ func (f *Reports) inDemandLocked(atNano int64) bool {
 	return !s.IsZero() && atNano >= s.UnixNano() && atNano < s.Add(f.cfg.DemandInterval).UnixNano()
 }
 
-func (f *Reports) demandSeenLocked(skill string, at int64) {
+func (f *Reports) demandSeenLocked(skill string, at, n int64) {
 	if skill != "" && f.inDemandLocked(at) {
-		f.demandAccLocked(skill).seen++
+		f.demandAccLocked(skill).seen += n
 	}
 }
 

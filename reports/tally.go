@@ -42,10 +42,10 @@ func newTallyState() tallyState {
 		demand: map[demandKey]*[2]int64{}, carry: map[demandKey]*[2]int64{}}
 }
 
-func (f *Reports) tallySeenLocked(skill string, at int64) {
-	f.tally.seen++
+func (f *Reports) tallySeenLocked(skill string, at, n int64) {
+	f.tally.seen += n
 	if skill != "" {
-		f.tallyDemandLocked(skill, at)[0]++
+		f.tallyDemandLocked(skill, at)[0] += n
 	}
 }
 
