@@ -212,11 +212,7 @@ func (d *delayDist) buildHazard(r *atRisk, now int64, prior, rate0 float64) {
 			v = F0 + (1-F0)*math.Max(math.Log(end/a0), 0)/math.Log(d.max/a0)
 		}
 		v = math.Min(math.Max(v, prev), 1)
-		d.cdf[i] = v
-		if prev < 0.5 && v >= 0.5 && v > prev {
-			d.median = start + (end-start)*(0.5-prev)/(v-prev)
-		}
-		area += (1 - (prev+v)/2) * (end - start)
+		area += d.setBin(i, prev, v, start, end)
 		prev, start = v, end
 	}
 	d.mean = area

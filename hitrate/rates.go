@@ -308,11 +308,7 @@ func (d *delayDist) build(defMean time.Duration, minSamples int) {
 		if i == ttcBins-1 {
 			v = 1
 		}
-		d.cdf[i] = v
-		if prev < 0.5 && v >= 0.5 && v > prev {
-			d.median = start + (end-start)*(0.5-prev)/(v-prev)
-		}
-		area += (1 - (prev+v)/2) * (end - start)
+		area += d.setBin(i, prev, v, start, end)
 		prev, start = v, end
 	}
 	d.mean = area
@@ -389,6 +385,17 @@ func (h *HitRates) buildArrivalsLocked(now time.Time) {
 
 // maxDelaySkills bounds the per-skill delay models.
 const maxDelaySkills = 1000
+
+// setBin stores the distribution's value v at the end of bin i (spanning
+// start..end, prev at its start), notes the median if it falls in the bin,
+// and returns the bin's share of the mean (the area above the CDF).
+func (d *delayDist) setBin(i int, prev, v, start, end float64) float64 {
+	d.cdf[i] = v
+	if prev < 0.5 && v >= 0.5 && v > prev {
+		d.median = start + (end-start)*(0.5-prev)/(v-prev)
+	}
+	return (1 - (prev+v)/2) * (end - start)
+}
 
 // at is F(age seconds), linearly interpolated within a bin.
 func (d *delayDist) at(age float64) float64 {
