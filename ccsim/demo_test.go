@@ -13,7 +13,6 @@ import (
 
 	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/channel"
-	"github.com/callbid/callbid/events"
 )
 
 // demoFile is the part of configs/callbid.yaml (the embedded demo) this
@@ -30,42 +29,6 @@ type demoFile struct {
 			PremiumProficiency float64 `yaml:"premium_proficiency"`
 		} `yaml:"skill"`
 	} `yaml:"campaigns"`
-}
-
-// capFeeder hands every simulated event to a capacity model, as the
-// consumers would.
-type capFeeder struct {
-	t  *testing.T
-	m  *capacity.Model
-	ch *capacity.Channels
-}
-
-func (f capFeeder) Publish(topic string, _, value []byte) bool {
-	switch topic {
-	case events.TopicAgentState:
-		var ev events.AgentState
-		if err := events.DecodeAgentState(value, &ev); err != nil {
-			f.t.Fatalf("%v: %s", err, value)
-		}
-		if err := f.m.HandleAgentState(&ev); err != nil {
-			f.t.Fatal(err)
-		}
-		if err := f.ch.HandleAgentState(&ev); err != nil {
-			f.t.Fatal(err)
-		}
-	case events.TopicCall:
-		var ev events.Call
-		if err := events.DecodeCall(value, &ev); err != nil {
-			f.t.Fatalf("%v: %s", err, value)
-		}
-		if err := f.m.HandleCall(&ev); err != nil {
-			f.t.Fatal(err)
-		}
-		if err := f.ch.HandleCall(&ev); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	return true
 }
 
 // The demo's scenario, as capacity sees it: the embedded config's
@@ -103,7 +66,7 @@ func TestDemoScenario(t *testing.T) {
 	}
 	m.SetClock(sim.Now)
 	ch := capacity.NewChannels(f.Capacity.Channels, m, skills)
-	feed := capFeeder{t: t, m: m, ch: ch}
+	feed := &feeder{t: t, m: m, ch: ch, keyed: map[string]string{}, chatSeen: map[string]bool{}}
 	perSample := int(5 * time.Second / sim.cfg.Tick)
 	var (
 		samples, bids, premium int
