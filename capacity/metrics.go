@@ -3,6 +3,7 @@ package capacity
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -125,10 +126,26 @@ var skillMetrics = func() []skillMetric {
 	}
 }()
 
+// availAtLeastDesc shows, per skill and proficiency half step, the
+// available agents a campaign's premium is judged on (it applies while
+// those at its premium_proficiency number at least premium.min_available).
+var availAtLeastDesc = prometheus.NewDesc("callbid_capacity_skill_available_agents_at_least",
+	"AVAILABLE agents with the skill at proficiency at least the label (half steps 0.5 to 5): a campaign's premium applies while those at its premium_proficiency number at least capacity.premium.min_available.",
+	[]string{"skill", "proficiency"}, nil)
+
+// proficiencyLabels are the label values of buckets 1..numBuckets-1.
+var proficiencyLabels = func() (l [numBuckets]string) {
+	for b := range l {
+		l[b] = strconv.FormatFloat(float64(b)/2, 'f', -1, 64)
+	}
+	return l
+}()
+
 func (skillCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, sm := range skillMetrics {
 		ch <- sm.desc
 	}
+	ch <- availAtLeastDesc
 }
 
 func (c skillCollector) Collect(ch chan<- prometheus.Metric) {
@@ -137,6 +154,11 @@ func (c skillCollector) Collect(ch chan<- prometheus.Metric) {
 			// Skill names come from events; one that is not a valid label
 			// value is skipped rather than panicking the scrape.
 			if cm, err := prometheus.NewConstMetric(sm.desc, prometheus.GaugeValue, sm.get(v), name); err == nil {
+				ch <- cm
+			}
+		}
+		for b := 1; b < numBuckets; b++ {
+			if cm, err := prometheus.NewConstMetric(availAtLeastDesc, prometheus.GaugeValue, float64(v.availAtLeast[b]), name, proficiencyLabels[b]); err == nil {
 				ch <- cm
 			}
 		}

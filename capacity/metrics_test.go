@@ -28,6 +28,8 @@ func TestRegisterMetrics(t *testing.T) {
 	f("callbid_capacity_ignored_events_total", map[string]string{"topic": "cc.call.v1", "reason": "untracked_skill"}, 0)
 	f("callbid_capacity_events_applied_total", map[string]string{"topic": "cc.agent-state.v1"}, 3)
 	f("callbid_capacity_skill_available_agents", map[string]string{"skill": "mortgage"}, 3)
+	f("callbid_capacity_skill_available_agents_at_least", map[string]string{"skill": "mortgage", "proficiency": "4"}, 3)
+	f("callbid_capacity_skill_available_agents_at_least", map[string]string{"skill": "mortgage", "proficiency": "4.5"}, 0)
 	f("callbid_capacity_stale", nil, 0)
 	f("callbid_capacity_agents", nil, 3)
 	if err := m.RegisterMetrics(reg); err == nil {
