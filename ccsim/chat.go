@@ -31,6 +31,7 @@ type offer struct {
 	skill   int
 	channel string
 	dnis    string
+	ext     string // the extension after the number; "" for none
 }
 
 // Offer starts a contact at the next Step: a call (channel "" or "voice")
@@ -39,6 +40,11 @@ type offer struct {
 // an unknown skill, a chat on a skill without chat agents, or another
 // channel. Offer is called from the goroutine that calls Step.
 func (s *Sim) Offer(skill, channel, dnis string) bool {
+	return s.offer(skill, channel, dnis, "")
+}
+
+// offer is Offer with the extension dialled after the number (audience.go).
+func (s *Sim) offer(skill, channel, dnis, ext string) bool {
 	for i := range s.skills {
 		if s.skills[i].cfg.Name != skill {
 			continue
@@ -53,7 +59,7 @@ func (s *Sim) Offer(skill, channel, dnis string) bool {
 		default:
 			return false
 		}
-		s.offers = append(s.offers, offer{skill: i, channel: channel, dnis: dnis})
+		s.offers = append(s.offers, offer{skill: i, channel: channel, dnis: dnis, ext: ext})
 		return true
 	}
 	return false
@@ -141,6 +147,7 @@ func (s *Sim) startOffers(pub Publisher) {
 	for _, o := range s.offers {
 		sk := &s.skills[o.skill]
 		c := s.newContact(o.skill, o.channel, o.dnis)
+		c.ext = o.ext
 		if o.channel == "" {
 			c.abandonAt = s.now.Add(s.exp(sk.cfg.Patience))
 			s.enqueue(pub, sk, c)

@@ -35,6 +35,9 @@ type Config struct {
 	// time); default 5m; negative turns it off.
 	LogEvery time.Duration `yaml:"log_every"`
 	Shift    ShiftConfig   `yaml:"shift"`
+	// Audience calls a share of the tracking numbers callbid wins
+	// (audience.go); none by default.
+	Audience AudienceConfig `yaml:"audience"`
 }
 
 // SkillConfig is one group of agents sharing a skill, and the calls that
@@ -140,6 +143,7 @@ func (c *Config) SetDefaults() {
 	def(&c.Speed, 1)
 	def(&c.Tick, 100*time.Millisecond)
 	def(&c.LogEvery, 5*time.Minute)
+	c.Audience.setDefaults()
 	s := &c.Shift
 	def(&s.LoginSpread, time.Minute)
 	def(&s.BreakEvery, 8*time.Minute)
@@ -215,6 +219,7 @@ func (c *Config) Validate() error {
 		add("shift.wave_amplitude: %g is outside 0-1", s.WaveAmplitude)
 	}
 	c.validateMeetings(add)
+	c.Audience.validate(add)
 	seen := map[string]int{}
 	total := 0
 	for i, k := range c.Skills {

@@ -24,10 +24,16 @@
 // call to a tracking number), as a person who saw the ad would; the
 // session events carry channel "chat" and the key as dnis (chat.go).
 //
+// An audience (simulator.audience, audience.go) calls a share of the
+// tracking numbers callbid leases on win notices (Won, wired to
+// numbers.Pools.OnLease), with the extension, after an exponential delay,
+// so the demo's hit rates learn from calls as they would in production.
+//
 // The simulation is deterministic given the seed and the start time: Step
 // advances simulated time by one tick, so tests drive it fast; Run calls
 // Step on a real-time ticker scaled by speed.
 //
 // Goroutines: a Sim is driven by one goroutine (Run or the caller of Step);
-// Stats is safe from any goroutine.
+// Stats, Won and AudienceStats are safe from any goroutine (Won queues the
+// win under a mutex that only Step's drain also takes).
 package ccsim

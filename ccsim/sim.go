@@ -40,6 +40,8 @@ type Sim struct {
 	offers []offer // contacts from tracking numbers and keys, started at the next Step (Offer)
 	// meetings take agents off the queue at scheduled times (meeting.go)
 	meetings []meetingState
+	// aud calls won tracking numbers (audience.go)
+	aud audience
 
 	ev  events.AgentState
 	cev events.Call
@@ -81,6 +83,7 @@ type call struct {
 	ani       string
 	channel   string    // "" for a call, "chat"
 	dnis      string    // the number or key dialled; "" for the skill's line
+	ext       string    // the extension dialled after dnis (audience.go)
 	until     time.Time // a chat's end
 }
 
@@ -263,6 +266,7 @@ func (s *Sim) Step(pub Publisher) {
 			}
 		}
 	}
+	s.stepAudience()
 	s.startOffers(pub)
 	for si := range s.skills {
 		sk := &s.skills[si]
@@ -402,7 +406,7 @@ func (s *Sim) callEvent(pub Publisher, c *call, eventType, agentID string, wait,
 	}
 	s.cev = events.Call{
 		CallID: c.id, EventType: eventType, DNIS: dnis, ANI: c.ani, OccurredAt: s.now,
-		Queue: sk.Name, Skill: sk.Name, AgentID: agentID, Channel: c.channel,
+		Ext: c.ext, Queue: sk.Name, Skill: sk.Name, AgentID: agentID, Channel: c.channel,
 		QueueWaitMS: wait.Milliseconds(), TalkMS: talk.Milliseconds(), EndReason: reason,
 	}
 	b, err := json.Marshal(&s.cev)
@@ -518,6 +522,7 @@ func (s *Sim) RegisterMetrics(reg prometheus.Registerer) error {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbid_ccsim_events_dropped_total", Help: "SIMULATED events the publisher dropped."},
 			func() float64 { return float64(s.dropped.Load()) }),
 	)
+	cs = append(cs, s.audienceMetrics()...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("cannot register ccsim metrics: %w", err)

@@ -278,6 +278,8 @@ type Pools struct {
 	// onOtherHold hears other instances' bids (ownership.go; set before
 	// the lease consumer starts).
 	onOtherHold func(campaign, skill, publisher, exchange string, at, now time.Time)
+	// onLease hears fresh wins' leases (onlease.go; set before serving).
+	onLease func(number, ext, skill, channel, publisher string)
 	// genBase is the first generation this process hands out; every
 	// generation of an earlier process is behind it (see ReplayDone).
 	genBase atomic.Uint32
@@ -937,6 +939,7 @@ func (p *Pools) lease(pl *pool, s *shard, i int32, t int64) {
 	s.insertSorted(p.entries, stLeased, i)
 	s.leases++
 	p.publishLease(s, i, "")
+	p.leased(i)
 }
 
 // Loss frees a held number at once (it was never shown). Idempotent.

@@ -196,6 +196,9 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 			return nil, err
 		}
 		a.sim = sim
+		// The simulated audience calls a share of the numbers won
+		// (simulator.audience); leases happen on notices, not on bids.
+		a.pools.OnLease(sim.Won)
 		log.Warn().Msg("DEMO: a SIMULATED contact center streams agent states and calls into Kafka (simulator.enabled)")
 		a.goRun(func() { sim.Run(feedCtx, a.producer) })
 	}

@@ -458,7 +458,7 @@ func TestReloadOnFileChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capped := strings.Replace(string(orig), "max_cpm: 300.00", "max_cpm: 0.10", 1)
+	capped := strings.Replace(string(orig), "max_cpm: 400.00", "max_cpm: 0.10", 1)
 	if capped == string(orig) {
 		t.Fatal("configs/callbid.yaml no longer has the mortgage max_cpm this test edits")
 	}
