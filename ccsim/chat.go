@@ -202,20 +202,30 @@ func (s *Sim) stepChats(pub Publisher, sk *skillState, si int) {
 	for range s.poisson(rate) {
 		s.enqueueChat(pub, sk, s.newContact(si, "chat", ""))
 	}
-	for len(q.queue) > 0 {
-		ai := s.nextChatAgent(sk)
-		if ai < 0 {
-			break
-		}
-		c := q.queue[0]
-		q.queue[0] = nil
-		q.queue = q.queue[1:]
-		a := &s.agents[ai]
-		c.answered = now
+	s.route(pub, &q.queue, func() int { return s.nextChatAgent(sk) }, func(c *call, a *agent) {
 		c.until = now.Add(max(30*time.Second, s.exp(sk.cfg.Chat.HandleTime)))
 		a.sessions = append(a.sessions, c)
-		s.callEvent(pub, c, events.CallAnswered, a.id, now.Sub(c.offered), 0, "")
 		s.chatState(pub, a)
+	})
+}
+
+// route answers the queue's longest-waiting contacts while next finds an
+// agent (index, or −1): each is marked answered and its answer published,
+// then take hands it to the agent (the voice and chat queues differ only
+// there).
+func (s *Sim) route(pub Publisher, queue *[]*call, next func() int, take func(c *call, a *agent)) {
+	for len(*queue) > 0 {
+		ai := next()
+		if ai < 0 {
+			return
+		}
+		c := (*queue)[0]
+		(*queue)[0] = nil
+		*queue = (*queue)[1:]
+		a := &s.agents[ai]
+		c.answered = s.now
+		s.callEvent(pub, c, events.CallAnswered, a.id, s.now.Sub(c.offered), 0, "")
+		take(c, a)
 	}
 }
 

@@ -284,21 +284,11 @@ func (s *Sim) Step(pub Publisher) {
 			s.enqueue(pub, sk, c)
 		}
 		// Routing: longest-waiting call to the next available agent.
-		for len(sk.queue) > 0 {
-			ai := s.nextAvailable(sk)
-			if ai < 0 {
-				break
-			}
-			c := sk.queue[0]
-			sk.queue[0] = nil
-			sk.queue = sk.queue[1:]
-			a := &s.agents[ai]
-			c.answered = now
+		s.route(pub, &sk.queue, func() int { return s.nextAvailable(sk) }, func(c *call, a *agent) {
 			a.call = c
 			a.until = now.Add(max(10*time.Second, s.exp(sk.cfg.HandleTime)))
-			s.callEvent(pub, c, events.CallAnswered, a.id, now.Sub(c.offered), 0, "")
 			s.setState(pub, a, events.AgentStateChange, events.StateBusy)
-		}
+		})
 	}
 	// Heartbeats for agents with nothing else to say.
 	for i := range s.agents {
