@@ -346,12 +346,25 @@ func (p *Parser) escaped(start, j int) (int, error) {
 
 // hex4 reads the four hex digits of a \u escape at b[i].
 func (p *Parser) hex4(i int) (rune, error) {
-	var r rune
+	r, bad := Hex4(p.b, i)
+	switch {
+	case bad < 0:
+		return r, nil
+	case bad >= len(p.b):
+		return 0, p.fail(bad, "")
+	}
+	return 0, p.fail(bad, "in a \\u escape")
+}
+
+// Hex4 decodes the four hex digits of a \u escape at b[i:i+4]; bad is the
+// index of the first one missing or not hex, −1 when all four are (the
+// request scanner in openrtb shares it).
+func Hex4(b []byte, i int) (r rune, bad int) {
 	for k := i; k < i+4; k++ {
-		if k >= len(p.b) {
-			return 0, p.fail(k, "")
+		if k >= len(b) {
+			return 0, k
 		}
-		c := p.b[k]
+		c := b[k]
 		switch {
 		case c >= '0' && c <= '9':
 			c -= '0'
@@ -360,11 +373,11 @@ func (p *Parser) hex4(i int) (rune, error) {
 		case c >= 'A' && c <= 'F':
 			c -= 'A' - 10
 		default:
-			return 0, p.fail(k, "in a \\u escape")
+			return 0, k
 		}
 		r = r<<4 | rune(c)
 	}
-	return r, nil
+	return r, -1
 }
 
 // number indexes the number at b[i]: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?

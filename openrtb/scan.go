@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/callbid/callbid/jsonr"
 )
 
 // scanner is a single-pass JSON reader over a byte slice it may modify:
@@ -279,24 +281,8 @@ func (s *scanner) unescape(start, r int) []byte {
 func utf16IsHigh(r rune) bool { return r >= 0xD800 && r <= 0xDBFF }
 
 func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
+	r, bad := jsonr.Hex4(b, i)
+	return r, bad < 0
 }
 
 // skipStr validates the string at s.i without unescaping it.
