@@ -91,9 +91,7 @@ func (s *Sim) stepChatAgent(pub Publisher, a *agent) {
 	switch a.state {
 	case "", events.StateOffline:
 		if !now.Before(a.loginAt) {
-			a.nextBreak = s.after(sh.BreakEvery)
-			a.nextLogout = s.after(sh.LogoutEvery)
-			s.setState(pub, a, events.AgentLogin, events.StateAvailable)
+			s.login(pub, a)
 		}
 		return
 	case events.StateNotRoutable:

@@ -17,9 +17,12 @@ import (
 // An AVAILABLE agent goes NOT_ROUTABLE at the start. An agent on a call or
 // in after-call work announces it (next_routing_state NOT_ROUTABLE on its
 // events, as Genesys and Connect send it) and goes NOT_ROUTABLE when its
-// work ends; an agent on a break stays out until the meeting ends.
-// Logged-out agents are not called in. Everyone is back (AVAILABLE) at the
-// end, except agents whose own break outlasts it.
+// work ends; an agent on a break stays out until the meeting ends. An
+// agent logged out at the start is called in too: if it logs in before the
+// end, it logs in NOT_ROUTABLE and joins the meeting (or capacity would come
+// back in the middle of it, as a chat agent back from a logout once did in
+// the demo). Everyone is back (AVAILABLE) at the end, except agents whose
+// own break outlasts it.
 
 // MeetingConfig is one recurring meeting (yaml simulator.shift.meetings[]).
 type MeetingConfig struct {
@@ -121,10 +124,12 @@ func (s *Sim) startMeetings(pub Publisher) {
 	}
 }
 
-// callIn calls agent a to a meeting ending at end; false if it is logged out.
+// callIn calls agent a to a meeting ending at end; false if it is logged
+// out (it joins when it logs in before the end: login).
 func (s *Sim) callIn(pub Publisher, a *agent, end time.Time) bool {
 	switch {
 	case a.state == "" || a.state == events.StateOffline:
+		a.meetingUntil = later(a.meetingUntil, end)
 		return false
 	case a.state == events.StateNotRoutable: // on a break: stays out until the end
 		a.meetingUntil = later(a.meetingUntil, end)
@@ -163,6 +168,9 @@ func (s *Sim) meetingOver(pub Publisher, a *agent) {
 		return
 	}
 	a.meetingUntil = time.Time{}
+	if a.state == "" || a.state == events.StateOffline {
+		return // its login draws its next break and logout
+	}
 	if a.next != "" {
 		a.next = ""
 		s.agentEvent(pub, a, events.AgentStateChange)
@@ -174,6 +182,20 @@ func (s *Sim) meetingOver(pub Publisher, a *agent) {
 	if !a.nextLogout.IsZero() && !s.now.Before(a.nextLogout) {
 		a.nextLogout = s.after(sh.LogoutEvery)
 	}
+}
+
+// login logs agent a in: AVAILABLE, or NOT_ROUTABLE until the end of a
+// meeting it is called to that is under way.
+func (s *Sim) login(pub Publisher, a *agent) {
+	sh := s.cfg.Shift
+	a.nextBreak = s.after(sh.BreakEvery)
+	a.nextLogout = s.after(sh.LogoutEvery)
+	if s.now.Before(a.meetingUntil) {
+		a.until = a.meetingUntil
+		s.setState(pub, a, events.AgentLogin, events.StateNotRoutable)
+		return
+	}
+	s.setState(pub, a, events.AgentLogin, events.StateAvailable)
 }
 
 func later(a, b time.Time) time.Time {

@@ -89,6 +89,81 @@ func TestMeetingTakesAgentsOffTheQueue(t *testing.T) {
 	}
 }
 
+// An agent logged out when a meeting starts is called in too: logging in
+// before it ends, it logs in NOT_ROUTABLE and stays out until the end, on
+// voice and on chat — or capacity comes back in the middle of a meeting
+// (the lead's demo run: chat bids 15 s into the 8:00 meeting, from a chat
+// agent back from a logout).
+func TestMeetingCallsInAgentsWhoLogIn(t *testing.T) {
+	const start, length = 10 * time.Second, time.Minute
+	cfg := Config{Skills: []SkillConfig{{Name: "mortgage", Agents: 10, ArrivalPerMin: 6, HandleTime: time.Minute,
+		Chat: ChatConfig{Agents: 4, ArrivalPerMin: 3, HandleTime: time.Minute}}},
+		Shift: ShiftConfig{LoginSpread: 50 * time.Second, BreakEvery: -1, LogoutEvery: -1, Meetings: []MeetingConfig{
+			{Skill: "mortgage", Share: 1, ChatShare: 1, First: start, Length: length}}}}
+	cfg.SetDefaults()
+	s := mustSim(t, cfg, t0, zerolog.Nop())
+	r := &recorder{}
+	// A voice and a chat agent log in at 1 s and out (by the test) at 5 s,
+	// until 40 s; the others log in over the first 50 s.
+	out := []*agent{&s.agents[0], &s.agents[s.skills[0].chat.agents[0]]}
+	loggedOut := map[string]bool{}
+	for _, a := range out {
+		a.loginAt = t0.Add(time.Second)
+	}
+	lateLogins := 0
+	for step := 1; step <= 2*600; step++ { // 2 simulated minutes
+		if s.Now().Sub(t0) == 5*time.Second {
+			for _, a := range out {
+				if a.state != events.StateAvailable {
+					t.Fatalf("+5s: %s is %s, want AVAILABLE", a.id, a.state)
+				}
+				a.state, a.loginAt = events.StateOffline, t0.Add(40*time.Second)
+				loggedOut[a.id] = true
+			}
+		}
+		n := len(r.recs)
+		s.Step(r)
+		el := s.Now().Sub(t0)
+		during := el >= start && el < start+length
+		for _, m := range r.recs[n:] {
+			if !during {
+				break
+			}
+			if m.topic == events.TopicCall {
+				var ev events.Call
+				if err := events.DecodeCall(m.value, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.EventType == events.CallAnswered {
+					t.Fatalf("+%v: %s answered by %s while everyone meets", el, ev.CallID, ev.AgentID)
+				}
+				continue
+			}
+			var ev events.AgentState
+			if err := events.DecodeAgentState(m.value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.EventType == events.AgentLogin {
+				lateLogins++
+				delete(loggedOut, ev.AgentID)
+			}
+			if ev.RoutingState == events.StateAvailable || ev.RoutingState == events.StateBusy {
+				t.Fatalf("+%v: %s %s %s during the meeting it is called to", el, ev.AgentID, ev.EventType, ev.RoutingState)
+			}
+		}
+		if el == start+length+time.Second {
+			for _, a := range s.agents {
+				if a.state != events.StateAvailable && a.state != events.StateBusy {
+					t.Errorf("+%v: %s is %s after the meeting", el, a.id, a.state)
+				}
+			}
+		}
+	}
+	if lateLogins < 5 || len(loggedOut) != 0 {
+		t.Errorf("%d logins during the meeting, %v not back: want several, and the two logged out back", lateLogins, loggedOut)
+	}
+}
+
 func TestMeetingConfig(t *testing.T) {
 	cfg := Config{Skills: []SkillConfig{{Name: "a", Agents: 1}}, Shift: ShiftConfig{Meetings: []MeetingConfig{
 		{Skill: "b", Share: 1.5, ChatShare: -1, First: -time.Second, Every: 10 * time.Second, Length: 0},

@@ -242,9 +242,7 @@ func (s *Sim) Step(pub Publisher) {
 		switch a.state {
 		case "", events.StateOffline:
 			if !now.Before(a.loginAt) {
-				a.nextBreak = s.after(sh.BreakEvery)
-				a.nextLogout = s.after(sh.LogoutEvery)
-				s.setState(pub, a, events.AgentLogin, events.StateAvailable)
+				s.login(pub, a)
 			}
 		case events.StateBusy:
 			if !now.Before(a.until) {
