@@ -67,8 +67,12 @@ func TestDemoScenario(t *testing.T) {
 	if !ok {
 		t.Fatal("configs/callbid.yaml: no mortgage meeting of the chat agents (the no-bid window)")
 	}
+	n := 60
+	if raceEnabled {
+		n = 6 // one goroutine here: the race detector only makes the 60 runs take a minute
+	}
 	seeds := []uint64{f.Simulator.Seed}
-	for s := uint64(2); len(seeds) < 60; s++ {
+	for s := uint64(2); len(seeds) < n; s++ {
 		seeds = append(seeds, s)
 	}
 	for i, seed := range seeds {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ccsim
+
+const raceEnabled = false
