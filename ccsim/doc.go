@@ -15,7 +15,9 @@
 // Meetings (shift.meetings, meeting.go) take a share of a skill's voice
 // and chat agents off the queue together at scheduled times and bring them
 // back at the end; agents busy at the start announce it with
-// next_routing_state and leave when their contact ends. The demo uses them
+// next_routing_state and leave when their contact ends, and agents logged
+// out at the start log in NOT_ROUTABLE if they come back before the end,
+// so no capacity returns in the middle of a meeting. The demo uses them
 // to show bids stopping and resuming within its first minutes.
 //
 // A skill may have a chat team (skills[].chat): agents on the chat channel
