@@ -53,8 +53,8 @@ func TestCallRateBoundWhileCallsAreFew(t *testing.T) {
 	h.mu.Lock()
 	cr := h.cautiousRateLocked("c1")
 	h.mu.Unlock()
-	sa := h.cfg.PacingPriorStrength
-	mean := (cr*sa + 2) / (sa + 100) // every win is past the horizon: fully exposed
+	a0, b0 := h.pacingPriorLocked(cr)
+	mean := (a0 + 2) / (b0 + 100) // every win is past the horizon: fully exposed
 	if few <= mean*1.2 || few > math.Max(mean, cr)+1e-12 {
 		t.Errorf("publisher with 2 calls in 100 wins charged %.4f; want above 1.2× its mean %.4f, at most the cautious %.4f", few, mean, cr)
 	}
@@ -102,5 +102,43 @@ func TestTimeToCallUnderTruncation(t *testing.T) {
 	}
 	if r := h.CallsPerWin("c1", "p"); r < 0.025 || r > 0.05+1e-9 {
 		t.Fatalf("5 minutes in, a 5%% publisher whose calls come 1–30 min after the win is charged %.4f per win, want 0.025–0.05", r)
+	}
+}
+
+// TestPacingPriorWorthACall: once a campaign's pooled rate brings the
+// cautious prior down (2% over 20,000 wins: 3%), a publisher whose 30
+// fully exposed wins brought no call, fewer than one expected even at the
+// prior, is still priced at more than half the prior. With the prior
+// weighed as pacing_prior_strength wins at any mean it was worth 0.6 of a
+// call there, and such a publisher read at 0.4 of it (the closed loop's
+// 500-agent run priced a 1% publisher at 0.002 before its calls could
+// have come).
+func TestPacingPriorWorthACall(t *testing.T) {
+	h, err := New(Config{CautiousCallRate: 0.05}, []Campaign{{ID: "c1", Skill: "sales", PriorCallRate: 0.01}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for i := range 20000 {
+		at := now.Add(-3*time.Hour + time.Duration(i)*time.Second/10)
+		h.Win("c1", "busy", "", "sales", at, now)
+		if i%50 == 0 {
+			h.AddCall(Contribution{Campaign: "c1", Publisher: "busy", At: at.Add(time.Minute), Calls: 1}, 1)
+		}
+	}
+	for i := range 30 {
+		h.Win("c1", "quiet", "", "sales", now.Add(-3*time.Hour+time.Duration(i)*time.Second), now)
+	}
+	h.Rebuild(now)
+	now = now.Add(h.cfg.RateInterval) // the second rebuild prices with the campaign's pooled rate
+	h.Rebuild(now)
+	h.mu.Lock()
+	cr := h.cautiousRateLocked("c1")
+	h.mu.Unlock()
+	if cr < 0.025 || cr > 0.035 {
+		t.Fatalf("cautious rate %.4f after 2%% over 20,000 wins, want about 0.03", cr)
+	}
+	if q := h.CallsPerWin("c1", "quiet"); q < cr/2 || q > cr {
+		t.Errorf("publisher with 0 calls in 30 wins priced at %.4f, want at least half the cautious prior %.4f and at most all of it", q, cr)
 	}
 }
