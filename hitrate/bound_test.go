@@ -142,3 +142,61 @@ func TestPacingPriorWorthACall(t *testing.T) {
 		t.Errorf("publisher with 0 calls in 30 wins priced at %.4f, want at least half the cautious prior %.4f and at most all of it", q, cr)
 	}
 }
+
+// TestExposureWhenTheGuessIsShort: calls 1–30 min after the win
+// (log-uniform) against a time-to-call guess of a minute, wins at 10 a
+// second from t = 0. From 7 to 10 minutes in, the learned time to call
+// reads the young wins at most 1.3× as exposed (Σ F(age)) as they were;
+// with the prior's tail taken from the guess the delays seen already
+// refuted (their median 140 s, the guess 60 s) it read them 1.5× as
+// exposed, and their publisher's rate as low. Still above 1: the seen
+// median, truncated at the oldest wins' age, is below the true one (329
+// s), so the prior's tail stays lighter than the truth's (README, Known
+// gaps).
+func TestExposureWhenTheGuessIsShort(t *testing.T) {
+	h, err := New(Config{CautiousCallRate: 0.05, TimeToCall: TimeToCallConfig{DefaultMean: time.Minute}},
+		[]Campaign{{ID: "c1", Skill: "claims", PriorCallRate: 0.01}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	type call struct{ won, at time.Time }
+	var due []call
+	trueF := func(a float64) float64 { return math.Min(math.Max(math.Log(a/60)/math.Log(30), 0), 1) }
+	worst := 0.0
+	for s := 0; s < 600; s++ {
+		now := t0.Add(time.Duration(s) * time.Second)
+		for range 10 {
+			h.Win("c1", "p", "", "claims", now, now)
+			if rng.Float64() < 0.05 {
+				d := 60 * math.Pow(30, rng.Float64())
+				due = append(due, call{now, now.Add(time.Duration(d * float64(time.Second)))})
+			}
+		}
+		kept := due[:0]
+		for _, c := range due {
+			if c.at.After(now) {
+				kept = append(kept, c)
+				continue
+			}
+			h.AddArrival("claims", c.at.Sub(c.won))
+			h.AddCall(Contribution{Campaign: "c1", Publisher: "p", At: c.at, Calls: 1}, 1)
+		}
+		due = kept
+		h.Rebuild(now)
+		if s < 420 || s%10 != 0 {
+			continue
+		}
+		d := h.Arrival("claims")
+		var got, want float64
+		for a := 0.5; a < float64(s); a++ {
+			got += d.At(a)
+			want += trueF(a)
+		}
+		worst = math.Max(worst, got/want)
+	}
+	if worst > 1.3 {
+		t.Errorf("young wins read up to %.2f× as exposed as they were, want ≤ 1.3×", worst)
+	}
+}
