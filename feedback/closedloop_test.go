@@ -53,6 +53,18 @@ type clSkill struct {
 	schedule           []clStep
 }
 
+// trueF is the share of a win's calls due by age a (seconds): delays are
+// log-uniform on [delayMin, delayMax].
+func (s clSkill) trueF(a float64) float64 {
+	switch {
+	case a >= s.delayMax:
+		return 1
+	case a <= s.delayMin:
+		return 0
+	}
+	return math.Log(a/s.delayMin) / math.Log(s.delayMax/s.delayMin)
+}
+
 type clStep struct {
 	at     float64 // seconds
 	agents int
@@ -359,6 +371,11 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 		wins       int
 		bidTimes   []float64
 		lastBought float64
+		// CL_DEBUG only: per publisher, win times, wins, calls drawn
+		// (the callers who will dial) and calls arrived, so the learned
+		// rates and exposure can be held against the truth.
+		winAt                [3][]float64
+		pubWins, drawn, came [3]int
 	}
 	const winLen = 10.0
 	nWin := int(math.Ceil(sc.seconds / winLen))
@@ -551,6 +568,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 				continue
 			}
 			c := arrive(p.skill, true)
+			rts[p.skill].came[p.pub]++
 			own.Publish(events.TopicAttribution, []byte(c.id), mustJSON(events.Attribution{CallID: c.id, DNIS: "+18005550100",
 				StartedAt: ts(now), Match: "exact", Accepted: true, CampaignID: "camp-" + sc.skills[p.skill].name,
 				PublisherID: clPubs[p.pub].id, Exchange: "sim", BidID: p.bid, WonAt: ts(p.won), Skill: sc.skills[p.skill].name}))
@@ -596,6 +614,10 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 					continue
 				}
 				rt.wins++
+				rt.pubWins[pi]++
+				if clDebug {
+					rt.winAt[pi] = append(rt.winAt[pi], now)
+				}
 				bid := res.Bids[0].ID
 				own.Publish(events.TopicImpressions, []byte(bid), mustJSON(events.Impression{BidID: bid, Kind: "win",
 					CampaignID: res.Bids[0].CID, PublisherID: clPubs[pi].id, Exchange: "sim", Skill: s.name,
@@ -604,6 +626,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 					rt.win[w].boughtExp += clPubs[pi].rate
 				}
 				if rng.Float64() < clPubs[pi].rate {
+					rt.drawn[pi]++
 					d := s.delayMin * math.Pow(s.delayMax/s.delayMin, rng.Float64())
 					pend = append(pend, pendingCall{at: now + d, skill: si, pub: pi, won: now, bid: bid})
 				}
@@ -646,8 +669,24 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 					}())
 					t.Logf("lm=%.2f t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", model.LambdaMax(sp.Skill), now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
 				}
-				for _, p := range f.HitRates().Rates(hitrate.RatesQuery{Now: clock()}).Publishers {
-					t.Logf("   %s %s rate=%.4f ev=%.1f calls=%.1f factor=%.2f", p.Campaign, p.Publisher, p.CallRate, p.Evidence, p.Calls, p.Factor)
+				for si, s := range sc.skills {
+					d := f.HitRates().Arrival(s.name)
+					t.Logf("   %s time to call: F(30 s)=%.3f (true %.3f) F(2 min)=%.3f (%.3f) F(8 min)=%.3f (%.3f) median %.0f s", s.name,
+						d.At(30), s.trueF(30), d.At(120), s.trueF(120), d.At(480), s.trueF(480), d.Median())
+					for _, p := range f.HitRates().Rates(hitrate.RatesQuery{Now: clock(), Campaign: "camp-" + s.name}).Publishers {
+						// exposure: the learner's wins weighted by the share
+						// of their calls due (EvidenceCalls), against the
+						// same from the true delay distribution.
+						trueExp := 0.0
+						for pi, cp := range clPubs {
+							if cp.id == p.Publisher {
+								for _, w := range rts[si].winAt[pi] {
+									trueExp += s.trueF(now - w)
+								}
+							}
+						}
+						t.Logf("   %s %s rate=%.4f ev=%.1f exposure=%.1f (true %.1f) calls=%.1f factor=%.2f", p.Campaign, p.Publisher, p.CallRate, p.Evidence, p.EvidenceCalls, trueExp, p.Calls, p.Factor)
+					}
 				}
 			}
 		}
@@ -684,6 +723,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 			rt.win[w].steady = steady && capSum > 0
 		}
 		if clDebug {
+			t.Logf("%s seed %d per publisher: wins %v, callers drawn %v, arrived %v", s.name, seed, rt.pubWins, rt.drawn, rt.came)
 			for w, x := range rt.win {
 				t.Logf("%s w%d %.0fs offered %d cap %.1f ratio %.2f boughtExp %.2f bidExp %.2f charged %.2f steady %v within20s %d/%d", s.name, w, float64(w)*winLen, x.offered, x.capCalls, float64(x.offered)/math.Max(x.capCalls, 1e-9), x.boughtExp, x.bidExp, x.charged, x.steady, x.within, x.arrivals)
 			}

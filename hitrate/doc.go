@@ -17,7 +17,10 @@
 // CallsPerWin is the any-call rate pacing charges a bid with, from a
 // cautious prior: participation.cautious_call_rate, or, once the campaign
 // has evidence, 1.5× its rate pooled over publishers (never below its
-// expected_call_rate), weight pacing_prior_strength: the Gamma posterior's
+// expected_call_rate), worth cautious_call_rate × pacing_prior_strength
+// calls whatever its mean (a prior weighed in wins would be worth less than
+// a call once its mean falls, and a publisher's first wins, too few to
+// expect a call, would drive its rate down): the Gamma posterior's
 // mean, or with pacing_quantile above 0.5 (default 0.5) an upper quantile
 // of it while the publisher's calls are few: with k calls the bound is about
 // 1 + 1.28/√k times the mean, so a publisher whose first minutes brought

@@ -19,7 +19,10 @@ type Config struct {
 	// pseudo-impressions (Beta-Binomial α+β). Default 1000.
 	PriorStrength float64 `yaml:"prior_strength"`
 	// PacingPriorStrength is the prior weight of the any-call rate that
-	// pacing prices bids with. It is weaker than PriorStrength because
+	// pacing prices bids with, in pseudo-wins at cautious_call_rate: the
+	// prior is worth cautious_call_rate × pacing_prior_strength calls (1
+	// by default), and keeps that worth when the campaign's pooled rate
+	// lowers its mean. It is weaker than PriorStrength because
 	// shrinking a busy publisher toward the prior underestimates the calls
 	// it brings, and pacing must not underestimate. Default 20.
 	PacingPriorStrength float64 `yaml:"pacing_prior_strength"`
@@ -419,7 +422,10 @@ type PublisherRate struct {
 	QualifiedRate float64 `json:"qualified_calls_per_win"` // posterior, the hit-rate factor's numerator
 	CallRate      float64 `json:"calls_per_win"`           // any attributed call, cautious prior: pacing's cost
 	CloseRate     float64 `json:"sales_per_qualified_call"`
-	Evidence      float64 `json:"evidence_wins"` // decayed wins, weighted by the share of calls that had time to arrive
+	Evidence      float64 `json:"evidence_wins"` // decayed wins, weighted by the share of calls that had time to be qualified
+	// EvidenceCalls is the same weighted by the share of calls that had
+	// time to start: the exposure behind CallRate.
+	EvidenceCalls float64 `json:"evidence_wins_calls"`
 	Calls         float64 `json:"evidence_calls"`
 	Qualified     float64 `json:"evidence_qualified"`
 	Factor        float64 `json:"factor"` // the HitRate multiplier applied to bids
@@ -457,7 +463,7 @@ func (h *HitRates) Rates(q RatesQuery) RatesView {
 			factor = 1
 		}
 		v.Publishers = append(v.Publishers, PublisherRate{Campaign: k.campaign, Publisher: k.publisher, Channel: channelName(k.ch),
-			QualifiedRate: c.callRate, CallRate: c.anyRate, CloseRate: c.closeRate, Evidence: c.effImp,
+			QualifiedRate: c.callRate, CallRate: c.anyRate, CloseRate: c.closeRate, Evidence: c.effImp, EvidenceCalls: c.effAny,
 			Calls: c.calls * inv, Qualified: c.qual * inv, Factor: factor})
 	}
 	v.Exchanges = h.exchangeRatesLocked(q.Campaign, inv)
