@@ -33,7 +33,8 @@ type Config struct {
 	// default_handle_time.
 	SkillHandleTimes map[string]time.Duration `yaml:"skill_handle_times"`
 	// ArrivalWindow is the time constant of the arrival-rate moving average
-	// (default 2m).
+	// (default 2m). The headroom gate also reads arrivals averaged over one
+	// handle time (at most this window) when they are lower.
 	ArrivalWindow time.Duration `yaml:"arrival_window"`
 	// WaitingHorizon is the time within which calls already waiting must be
 	// answered; they use waiting/horizon calls per minute of headroom

@@ -54,9 +54,10 @@
 //
 // # Calls
 //
-// The first OFFERED or QUEUED of a call id is one arrival: it adds 1/τ to an
-// exponentially decaying rate (τ = arrival_window; a steady λ reads λ) and
-// starts a waiting call. ANSWERED or ENDED stops the wait. ENDED with
+// The first OFFERED or QUEUED of a call id is one arrival: it adds 1/τ to
+// two exponentially decaying rates (a steady λ reads λ in both): λ_now with
+// τ = arrival_window and λ_load with τ = the skill's handle time (at most
+// arrival_window; see Headroom), and it starts a waiting call. ANSWERED or ENDED stops the wait. ENDED with
 // talk_ms is one handle-time sample, ring + talk + ACW, where ring and ACW
 // are the mean time agents spent in RESERVED and in ACW over their last
 // handle_time_window (20) periods (seeded with 0 and default_after_call_work).
@@ -76,7 +77,7 @@
 // calls to end are the short ones, and the window alone reads the handle
 // time a third of its true value. Answered calls stay in the call table
 // until they end (at most 4 h). LambdaMax exposes the capacity fact. An ENDED with end_reason ABANDONED_IN_QUEUE adds
-// to the skill's abandonment rate (same decay as arrivals). Calls waiting
+// to the skill's abandonment rate (same decay as λ_now). Calls waiting
 // longer than waiting_timeout are forgotten (counted).
 //
 // # Headroom
@@ -96,12 +97,36 @@
 // where committed comes from Commitments (nil = 0, and callbid leaves it
 // nil: calls bought but not yet arrived are pacing's alone, see feedback). All of the skill's arrivals are charged to every
 // proficiency subset, which is conservative. λ_max is memoised by (N, AHT
-// rounded to 1 s).
+// rounded to 1 s). Headroom (and pacing's budget, which adds back the
+// bought calls it averages over the same window) reads λ_now.
+//
+// The gate. The factor (below) reads the same formula with λ_now replaced
+// by min(λ_now, λ_load). The calls the agents carry now arrived within
+// about one handle time: with handle times S, the calls in service at t
+// number ∫λ(t−s)·P(S>s) ds (no call waiting), AHT × λ_load for exponential S. Calls
+// older than a few handle times have left the agents, so after a staffing
+// drop, once the arrivals fall (calls already bought still come first),
+// λ_load falls to the new level within about a handle time, while λ_now,
+// a 2-minute memory, held the old staffing's arrivals and kept the gate
+// shut for most of a 2-minute phase with the bucket full
+// (TestGateOpensWithinAHandleTimeOfAFall; the closed loop in the README).
+// The lower of the two, not λ_load alone: λ_load's relative noise is
+// 1/√(2·λ·τ) — the offered load's own, 1/√(2A) for A Erlangs, about 0.45
+// at 4 agents on a 24 s skill — so alone it shut the gate on chance
+// clusters of two or three calls (in the closed loop: as many calls
+// answered on average as the lower of the two, fewer where headroom is
+// thin). The price is a bias: in steady state the gate reads on
+// average about 0.4 of λ_load's standard deviation below λ_now, so it is
+// more open than Headroom; pacing's bucket, refilled from Headroom, sets
+// the volume there. On a rise the gate is as slow as λ_now (a queue
+// that builds shows in waiting/waiting_horizon and waitingTooLong). For a
+// skill whose handle time is arrival_window or longer the two are equal.
 //
 // # Factor
 //
-// The factor is a linear ramp with two knobs (factor.min_headroom m,
-// default 0, and factor.full_headroom f, default 1 call/min):
+// The factor is a linear ramp of the gate's headroom (above) with two
+// knobs (factor.min_headroom m, default 0, and factor.full_headroom f,
+// default 1 call/min):
 //
 //	factor = 0                       if headroom ≤ m   (View.State = NoHeadroom)
 //	factor = (headroom − m)/(f − m)  if m < headroom < f
@@ -119,7 +144,8 @@
 //
 // Skill "mortgage": 25 staffed agents, 20 of them at proficiency ≥ 3.0 (one
 // at 4.5 is AVAILABLE); AHT 360 s; target 80% in 20 s; max occupancy 0.85;
-// λ_now 1.5 calls/min; committed 0.3 calls/min; no call waiting. A campaign
+// λ_now 1.5 calls/min (λ_load the same: with AHT above arrival_window
+// both average over 2 min); committed 0.3 calls/min; no call waiting. A campaign
 // needs proficiency 3.0, premium 4.5:
 //
 //	N = 20 → λ_max = 2.6582/min (A = 15.95 Erl, SL = 0.800, occupancy 0.80 < 0.85)

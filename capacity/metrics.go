@@ -119,6 +119,7 @@ var skillMetrics = func() []skillMetric {
 		{d("oldest_wait_seconds", "Wait of the oldest waiting call."), func(v *skillView) float64 { return v.oldestWait.Seconds() }},
 		{d("handle_time_seconds", "Average handle time (talk + after-call work), moving average."), func(v *skillView) float64 { return v.ahtSec }},
 		{d("arrival_calls_per_minute", "Arrival rate, moving average."), func(v *skillView) float64 { return v.arrivalPerMin }},
+		{d("load_arrival_calls_per_minute", "Arrival rate averaged over one handle time (at most arrival_window): the headroom gate reads the lower of it and the arrival rate."), func(v *skillView) float64 { return v.loadPerMin }},
 		{d("committed_calls_per_minute", "Calls committed by won impressions, from feedback."), func(v *skillView) float64 { return v.committedPerMin }},
 		{d("lambda_max_calls_per_minute", "Largest arrival rate meeting the service level with all staffed agents."), func(v *skillView) float64 { return v.lambdaMax[0] }},
 		{d("headroom_calls_per_minute", "Extra calls per minute at the service level with all staffed agents."), func(v *skillView) float64 { return v.headroom[0] }},

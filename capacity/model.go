@@ -131,6 +131,9 @@ type skillState struct {
 	talks                          talkRing     // the last calls answered, in progress or ended (estimate.go)
 	rate                           float64      // arrivals per second, exponentially weighted
 	rateAt                         int64        // unix ns of rate
+	load                           float64      // arrivals per second weighted over one handle time (the gate's λ_load)
+	loadAt                         int64        // unix ns of load
+	loadTau                        float64      // seconds: min(handle time, arrival_window) at the last rebuild
 	abandon                        float64      // callers abandoning in queue, per second, same weighting
 	abandonAt                      int64
 	waiting                        int32
@@ -226,7 +229,9 @@ func (m *Model) addSkill(name string) (int32, bool) {
 		return -1, false
 	}
 	i := int32(len(m.skills))
-	m.skills = append(m.skills, &skillState{name: name, ahtSeed: m.seedHandleTime(name)})
+	seed := m.seedHandleTime(name)
+	m.skills = append(m.skills, &skillState{name: name, ahtSeed: seed,
+		loadTau: min(seed, m.cfg.ArrivalWindow.Seconds())})
 	m.skillIdx[name] = i
 	return i, true
 }
@@ -475,16 +480,14 @@ func (m *Model) applyCall(ev *callEvent, now int64) reason {
 	}
 }
 
-// arrive adds one arrival at t to the continuous-time moving average of the
-// arrival rate: rate decays by exp(−Δt/τ) and each arrival adds 1/τ, so a
-// steady λ converges to λ with time constant τ (arrival_window).
+// arrive adds one arrival at t to the continuous-time moving averages of the
+// arrival rate: a rate decays by exp(−Δt/τ) and each arrival adds 1/τ, so a
+// steady λ converges to λ with time constant τ. rate (λ_now) uses
+// arrival_window, load (λ_load, the headroom gate's) the skill's handle time
+// (doc.go, Headroom).
 func (sk *skillState) arrive(t int64, tau float64) {
-	if t >= sk.rateAt {
-		sk.rate = sk.rate*math.Exp(-float64(t-sk.rateAt)/1e9/tau) + 1/tau
-		sk.rateAt = t
-		return
-	}
-	sk.rate += math.Exp(-float64(sk.rateAt-t)/1e9/tau) / tau // late event
+	sk.rate, sk.rateAt = decayedAdd(sk.rate, sk.rateAt, t, tau)
+	sk.load, sk.loadAt = decayedAdd(sk.load, sk.loadAt, t, sk.loadTau)
 }
 
 // ratePerMin is the arrival rate decayed to now, in calls per minute.

@@ -101,10 +101,12 @@ func TestWorkedExample(t *testing.T) {
 	staff(t, m, clk, 19, 1, "mortgage", 4.5, "AVAILABLE")
 	staff(t, m, clk, 20, 5, "mortgage", 2.0, "AVAILABLE")
 	m.SetCommitments(fixedCommit{"mortgage": 0.3})
-	// λ_now = 1.5 calls/min, set directly: the EWMA has its own test.
+	// λ_now = λ_load = 1.5 calls/min, set directly: the EWMA has its own
+	// test. (AHT 360 s > arrival_window: both average over 2 min.)
 	m.mu.Lock()
 	s := m.skills[m.skillIdx["mortgage"]]
 	s.rate, s.rateAt = 1.5/60, clk.t.UnixNano()
+	s.load, s.loadAt = 1.5/60, clk.t.UnixNano()
 	m.mu.Unlock()
 	m.rebuild()
 
@@ -148,6 +150,7 @@ func TestWorkedExample(t *testing.T) {
 	feedCall(m, callMsg(t, events.Call{CallID: "c1", EventType: "QUEUED", Skill: "mortgage", OccurredAt: clk.ago(5 * time.Second)}))
 	m.mu.Lock()
 	s.rate, s.rateAt = 1.5/60, clk.t.UnixNano() // undo the arrival's effect on the rate
+	s.load, s.loadAt = 1.5/60, clk.t.UnixNano()
 	m.mu.Unlock()
 	m.rebuild()
 	if h := m.view("mortgage").headroom[6]; !near(h, wantH-1, 1e-4) {

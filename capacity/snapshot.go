@@ -30,6 +30,7 @@ type skillView struct {
 	oldestWait                              time.Duration
 	ahtSec, arrivalPerMin, committedPerMin  float64
 	capacityAgents, abandonPerMin           float64
+	loadPerMin                              float64 // λ_load: arrivals over one handle time (the gate's)
 }
 
 // skillCopy is what the rebuild copies out of the tables under mu, so the
@@ -39,7 +40,7 @@ type skillCopy struct {
 	staffed, avail, reserved, busy, acw [numBuckets]int32
 	capAgents                           [numBuckets]float64
 	staffedMilli, availMilli            int64
-	ahtSec, arrivalPerMin               float64
+	ahtSec, arrivalPerMin, loadPerMin   float64
 	abandonPerMin                       float64
 	waiting                             int32
 	oldestSince                         int64 // unix ns; 0 when none waits
@@ -107,12 +108,20 @@ func (m *Model) rebuild() {
 	tau := m.cfg.ArrivalWindow.Seconds()
 	sc := m.scratch[:0]
 	for _, sk := range m.skills {
+		aht := m.handleTime(sk, now)
 		sc = append(sc, skillCopy{
 			name: sk.name, staffed: sk.staffed, avail: sk.avail, reserved: sk.reserved, busy: sk.busy, acw: sk.acw,
 			capAgents: sk.capAgents, staffedMilli: sk.staffedMilli, availMilli: sk.availMilli,
-			ahtSec: m.handleTime(sk, now), arrivalPerMin: sk.ratePerMin(now, tau), waiting: sk.waiting,
+			ahtSec: aht, arrivalPerMin: sk.ratePerMin(now, tau), waiting: sk.waiting,
+			loadPerMin:    decayedPerMin(sk.load, sk.loadAt, now, sk.loadTau),
 			abandonPerMin: decayedPerMin(sk.abandon, sk.abandonAt, now, tau),
 		})
+		// The gate's window follows the handle time (doc.go, Headroom); it
+		// is read above with the τ its value was built with, and arrivals
+		// from now on use the new one.
+		if aht > 0 {
+			sk.loadTau = min(aht, tau)
+		}
 	}
 	for _, c := range m.calls {
 		if !c.done && c.skill >= 0 {
@@ -141,6 +150,7 @@ func (m *Model) rebuild() {
 			waiting:           c.waiting,
 			ahtSec:            c.ahtSec,
 			arrivalPerMin:     c.arrivalPerMin,
+			loadPerMin:        c.loadPerMin,
 		}
 		if commit != nil {
 			if x := commit.CommittedCalls(c.name); x > 0 && !math.IsInf(x, 1) {
@@ -168,7 +178,12 @@ func (m *Model) rebuild() {
 		v.capacityAgents, v.abandonPerMin = capAt[0], c.abandonPerMin
 		// Callers who abandon are service already lost: they lower the
 		// headroom on top of having been counted as arrivals.
-		demand := c.arrivalPerMin + v.committedPerMin + float64(max(c.waiting, 0))/horizonMin + c.abandonPerMin
+		backlog := v.committedPerMin + float64(max(c.waiting, 0))/horizonMin + c.abandonPerMin
+		demand := c.arrivalPerMin + backlog
+		// The gate (factor) takes the arrivals behind the load the agents
+		// carry now when they are lower than arrival_window's memory, so
+		// it opens within about a handle time of a fall (doc.go, Headroom).
+		gate := min(c.loadPerMin, c.arrivalPerMin) + backlog
 		for b := range numBuckets {
 			if b > 0 && capAt[b] == capAt[b-1] {
 				v.lambdaMax[b], v.headroom[b], v.factor[b] = v.lambdaMax[b-1], v.headroom[b-1], v.factor[b-1]
@@ -181,7 +196,7 @@ func (m *Model) rebuild() {
 			if v.waitingTooLong && !m.cfg.BidWhileQueueLate {
 				continue // factor stays 0: the queue is already late
 			}
-			v.factor[b] = ramp(v.headroom[b], m.cfg.Factor)
+			v.factor[b] = ramp(v.lambdaMax[b]-gate, m.cfg.Factor)
 		}
 		snap.skills[c.name] = v
 	}
