@@ -587,7 +587,7 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 				req.Keywords = "k" + strconv.Itoa(si)
 				res := b.Decide(req, "sim", clock())
 				if len(res.Bids) == 0 {
-					if clDebug {
+					if clDebug && (clDebugTo == 0 || (now >= clDebugFrom && now <= clDebugTo)) {
 						k := res.Cause.String()
 						if model.View(s.name, 0, 0).State != capacity.Fresh {
 							k += "/capacity"
@@ -667,7 +667,13 @@ func runClosedLoop(t *testing.T, sc clScenario, seed uint64) []clResult {
 						}
 						return 0
 					}())
-					t.Logf("lm=%.2f t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", model.LambdaMax(sp.Skill), now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
+					ans := 0
+					for i, s := range sc.skills {
+						if s.name == sp.Skill {
+							ans = rts[i].answered
+						}
+					}
+					t.Logf("ans=%d lm=%.2f t=%.0f %s L=%.2f B=%.2f refill=%.2f excess=%.2f inflight=%.2f tokens=%.3f adm=%d skip=%d head=%.2f pwin=%v", ans, model.LambdaMax(sp.Skill), now, sp.Skill, sp.Level, sp.BudgetPerMin, sp.RefillPerMin, sp.ExcessPerMin, sp.InFlight, sp.Tokens, sp.Admitted, sp.Skipped, h, v.Exchanges)
 				}
 				for si, s := range sc.skills {
 					d := f.HitRates().Arrival(s.name)
