@@ -22,6 +22,7 @@ type SkillStats struct {
 	WaitingTooLong            bool                `json:"waiting_too_long"`
 	HandleTimeSeconds         float64             `json:"handle_time_seconds"`
 	ArrivalPerMinute          float64             `json:"arrival_per_minute"`
+	LoadArrivalPerMinute      float64             `json:"load_arrival_per_minute"` // over one handle time: the gate's (doc.go)
 	CommittedPerMinute        float64             `json:"committed_per_minute"`
 	LambdaMaxPerMinute        float64             `json:"lambda_max_per_minute"`     // all staffed agents
 	HeadroomPerMinute         float64             `json:"headroom_per_minute"`       // all staffed agents
@@ -41,7 +42,7 @@ func (m *Model) Stats() (skills []SkillStats, stale bool) {
 			Busy: int(v.busy), ACW: int(v.acw),
 			StaffedProficiencySum: v.staffedWeighted, AvailableProficiencySum: v.availableWeighted,
 			Waiting: int(v.waiting), OldestWait: v.oldestWait, WaitingTooLong: v.waitingTooLong,
-			HandleTimeSeconds: v.ahtSec, ArrivalPerMinute: v.arrivalPerMin, CommittedPerMinute: v.committedPerMin,
+			HandleTimeSeconds: v.ahtSec, ArrivalPerMinute: v.arrivalPerMin, LoadArrivalPerMinute: v.loadPerMin, CommittedPerMinute: v.committedPerMin,
 			LambdaMaxPerMinute: v.lambdaMax[0], HeadroomPerMinute: v.headroom[0],
 			FactorByMinProficiency: v.factor, StaffedByMinProficiency: v.staffedAtLeast,
 			AvailableByMinProficiency: v.availAtLeast,
