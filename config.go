@@ -52,6 +52,7 @@ type Config struct {
 	Warnings []string `yaml:"-"`
 
 	generatedSecret, generatedToken bool
+	pacingWindowConflict            bool // see pacingWindowFromCapacity
 }
 
 // LogConfig is the log section.
@@ -174,6 +175,28 @@ func (c *Config) mapDeprecated() {
 	if c.Numbers.CallTTL != 0 {
 		note("numbers.call_ttl", "call_records.retention (ignored: call ids are remembered as long as their record)")
 	}
+	c.pacingWindowFromCapacity()
+}
+
+// pacingWindowFromCapacity gives pacing capacity's arrival window: pacing
+// adds its own bought calls back to capacity's net headroom averaged over
+// the same time constant as capacity's λ_now, so the two must be one
+// setting. A file that still sets feedback.pacing.arrival_window sets
+// capacity's when capacity's is unset; a different value for both is an
+// error in crossCheck.
+func (c *Config) pacingWindowFromCapacity() {
+	pw, cw := &c.Feedback.Pacing.Pacing.ArrivalWindow, &c.Capacity.ArrivalWindow
+	if *pw != 0 {
+		c.Warnings = append(c.Warnings, "deprecated: feedback.pacing.arrival_window is replaced by capacity.arrival_window (one time constant for λ_now and pacing's add-back)")
+		if *cw == 0 {
+			*cw = *pw
+		}
+		if *pw != *cw {
+			c.pacingWindowConflict = true
+			return
+		}
+	}
+	*pw = *cw // zero stays zero: both packages default to the same 2m
 }
 
 // embeddedDemo reports whether this config runs the self-contained demo: the
@@ -323,6 +346,10 @@ func (c *Config) crossCheck() []error {
 		if camp.NumberPool != "" && !pools[camp.NumberPool] {
 			errs = append(errs, fmt.Errorf("campaigns[%d].number_pool: %q is not a pool in numbers.pools", i, camp.NumberPool))
 		}
+	}
+	if c.pacingWindowConflict {
+		errs = append(errs, fmt.Errorf("feedback.pacing.arrival_window: %s differs from capacity.arrival_window %s: pacing must average over capacity's window; remove feedback.pacing.arrival_window",
+			c.Feedback.Pacing.Pacing.ArrivalWindow, c.Capacity.ArrivalWindow))
 	}
 	if len(c.Kafka.Brokers) == 0 && !c.Kafka.Embedded.Enabled {
 		errs = append(errs, errors.New("kafka.brokers: empty and kafka.embedded.enabled is false: there is no Kafka to read agent state from"))

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/capacity"
+	"github.com/callbid/callbid/pacing"
 )
 
 // TestFeedbackKeysKeepTheirPaths: the feedback section is composed of the
@@ -56,5 +59,53 @@ feedback:
 	}
 	if _, err := Parse([]byte("feedback:\n  pacing: {targett: 0.8}\n")); err == nil || !strings.Contains(err.Error(), "targett") {
 		t.Errorf("a misspelt feedback key is not an error: %v", err)
+	}
+}
+
+// TestPacingWindowIsCapacitys: pacing adds its bought calls back to
+// capacity's net headroom over capacity's λ_now window, so there is one
+// setting, capacity.arrival_window; the old pacing key still loads (with a
+// warning) and a conflicting pair is an error naming the path.
+func TestPacingWindowIsCapacitys(t *testing.T) {
+	for _, tc := range []struct {
+		yaml       string
+		want       time.Duration // both windows after Parse
+		warn, fail bool
+	}{
+		{yaml: "capacity: {arrival_window: 3m}\n", want: 3 * time.Minute},
+		{yaml: "feedback:\n  pacing: {arrival_window: 90s}\n", want: 90 * time.Second, warn: true},
+		{yaml: "capacity: {arrival_window: 90s}\nfeedback:\n  pacing: {arrival_window: 90s}\n", want: 90 * time.Second, warn: true},
+		{yaml: "capacity: {arrival_window: 3m}\nfeedback:\n  pacing: {arrival_window: 90s}\n", warn: true, fail: true},
+		{yaml: "{}\n"},
+	} {
+		cfg, err := Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(strings.Join(cfg.Warnings, "\n"), "feedback.pacing.arrival_window")
+		if warned != tc.warn {
+			t.Errorf("%q: warning %v, want %v (%q)", tc.yaml, warned, tc.warn, cfg.Warnings)
+		}
+		conflict := false
+		for _, e := range cfg.crossCheck() {
+			conflict = conflict || strings.HasPrefix(e.Error(), "feedback.pacing.arrival_window: ")
+		}
+		if conflict != tc.fail {
+			t.Errorf("%q: conflict error %v, want %v", tc.yaml, conflict, tc.fail)
+		}
+		if tc.fail {
+			continue
+		}
+		if p, c := cfg.Feedback.Pacing.Pacing.ArrivalWindow, cfg.Capacity.ArrivalWindow; p != tc.want || c != tc.want {
+			t.Errorf("%q: pacing window %v, capacity window %v, want both %v", tc.yaml, p, c, tc.want)
+		}
+	}
+	// Unset, both packages fill the same default.
+	var p pacing.Config
+	p.SetDefaults()
+	var c capacity.Config
+	c.SetDefaults()
+	if p.Pacing.ArrivalWindow != c.ArrivalWindow {
+		t.Errorf("default windows differ: pacing %v, capacity %v", p.Pacing.ArrivalWindow, c.ArrivalWindow)
 	}
 }

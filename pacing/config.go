@@ -50,8 +50,10 @@ type PriceConfig struct {
 	// back (see CommittedCalls).
 	HeadroomGross bool `yaml:"headroom_gross"`
 	// ArrivalWindow is the time constant of the moving average of
-	// attributed call arrivals per skill; match capacity.arrival_window.
-	// Default 2m.
+	// attributed call arrivals per skill. It must be capacity's
+	// arrival_window (pacing adds its calls back over capacity's λ_now):
+	// the root config sets it from capacity.arrival_window, and setting it
+	// in the file is deprecated. Default 2m, capacity's default.
 	ArrivalWindow time.Duration `yaml:"arrival_window"`
 }
 
