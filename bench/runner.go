@@ -113,8 +113,8 @@ type sender struct {
 func (e *engine) newSender(id int) *sender {
 	s := &sender{e: e, id: id,
 		reqPlain: fasthttp.AcquireRequest(), reqGzip: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse(),
-		rng:     rand.New(rand.NewPCG(uint64(e.cfg.Seed), uint64(id)+1)),
-		spare:   newHist(seriesSig), spareS: newHist(seriesSig),
+		rng:   rand.New(rand.NewPCG(uint64(e.cfg.Seed), uint64(id)+1)),
+		spare: newHist(seriesSig), spareS: newHist(seriesSig),
 		latency: newHist(histSig), service: newHist(histSig), sendLag: newHist(histSig),
 	}
 	s.win.hist, s.win.svc = newHist(seriesSig), newHist(seriesSig)
