@@ -58,7 +58,7 @@ type Feedback struct {
 	pace    *pacing.Pacer
 	reports *reports.Reports
 	devices Devices
-	records *recordRing // bid records for the aggregator (ring.go)
+	records *recordRing  // bid records for the aggregator (ring.go)
 	seen    seenCounters // requests seen per skill (seen.go)
 	st      stats
 	started time.Time
