@@ -24,6 +24,10 @@ type Point struct {
 	P90          float64          `json:"p90_ms"`
 	P99          float64          `json:"p99_ms"`
 	Max          float64          `json:"max_ms"`
+	// ServiceP99 is this second's p99 from the actual send (the bidder's
+	// service time, without the bench's send lag): on a shared machine it
+	// tells the target's spikes from the bench's own.
+	ServiceP99 float64 `json:"service_p99_ms"`
 	// CPU use in cores over this second: the bench's, and the target's
 	// when -target-pid is set (else -1).
 	BenchCPU  float64 `json:"bench_cpu"`
@@ -67,20 +71,22 @@ func (c *collector) run(ctx context.Context) {
 
 // collect swaps every sender's window and adds one point.
 func (c *collector) collect(from, now time.Time) {
-	h := newHist(seriesSig)
+	h, hs := newHist(seriesSig), newHist(seriesSig)
 	c.agg.reset()
 	for _, s := range c.senders {
 		s.win.mu.Lock()
-		full := s.win.hist
-		s.win.hist = s.spare
+		full, fullS := s.win.hist, s.win.svc
+		s.win.hist, s.win.svc = s.spare, s.spareS
 		c.agg.add(&s.win.t)
 		s.win.t.reset()
 		s.win.mu.Unlock()
 		if full.TotalCount() > 0 {
 			h.Merge(full)
+			hs.Merge(fullS)
 		}
 		full.Reset()
-		s.spare = full
+		fullS.Reset()
+		s.spare, s.spareS = full, fullS
 	}
 	secs := now.Sub(from).Seconds()
 	if secs <= 0 {
@@ -96,6 +102,7 @@ func (c *collector) collect(from, now time.Time) {
 		Errors: a.errors, Timeouts: a.timeouts,
 		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
 		P99: ms(h.ValueAtQuantile(99)), Max: ms(h.Max()),
+		ServiceP99: ms(hs.ValueAtQuantile(99)),
 	}
 	if h.TotalCount() == 0 {
 		p.Max = 0
@@ -127,9 +134,9 @@ func (c *collector) collect(from, now time.Time) {
 		if p.TargetCPU >= 0 {
 			tc = fmt.Sprintf(" target %.2f", p.TargetCPU)
 		}
-		fmt.Fprintf(c.e.progress, "[%5.1fs]%s target %.0f/s sent %.0f/s ok %.0f/s bids %d nobid %d err %d timeout %d | p50 %.2fms p99 %.2fms max %.2fms | cpu bench %.2f%s%s\n",
+		fmt.Fprintf(c.e.progress, "[%5.1fs]%s target %.0f/s sent %.0f/s ok %.0f/s bids %d nobid %d err %d timeout %d | p50 %.2fms p99 %.2fms (service %.2fms) max %.2fms | cpu bench %.2f%s%s\n",
 			p.T, tag, c.ph.rate, float64(a.sent)/secs, float64(a.responses)/secs, a.bidResponses, a.noBids, a.errors, a.timeouts,
-			p.P50, p.P99, p.Max, p.BenchCPU, tc, c.e.loop.progress())
+			p.P50, p.P99, p.ServiceP99, p.Max, p.BenchCPU, tc, c.e.loop.progress())
 	}
 }
 

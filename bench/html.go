@@ -40,20 +40,22 @@ svg{background:#fff;border:1px solid #ddd;margin:8px 0}
 
 	points := r.allPoints()
 	if len(points) > 0 {
-		var t, p50, p90, p99, mx, sent, resp, target []float64
+		var t, p50, p90, p99, sp99, mx, sent, resp, target []float64
 		for _, p := range points {
 			t = append(t, p.T)
 			p50 = append(p50, p.P50)
 			p90 = append(p90, p.P90)
 			p99 = append(p99, p.P99)
+			sp99 = append(sp99, p.ServiceP99)
 			mx = append(mx, p.Max)
 			sent = append(sent, float64(p.Sent))
 			resp = append(resp, float64(p.Responses))
 			target = append(target, p.Target)
 		}
-		b.WriteString("<h2>Latency over time (from scheduled send time, per second; warm-up shaded)</h2>")
+		b.WriteString("<h2>Latency over time (from scheduled send time, per second, and the p99 of the service time from the actual send; warm-up shaded)</h2>")
 		b.WriteString(lineChart(points, axis{label: "seconds"}, axis{label: "ms", log: true}, []chartSeries{
-			{"p50", "#1f77b4", t, p50}, {"p90", "#2ca02c", t, p90}, {"p99", "#d62728", t, p99}, {"max", "#999", t, mx}}))
+			{"p50", "#1f77b4", t, p50}, {"p90", "#2ca02c", t, p90}, {"p99", "#d62728", t, p99},
+			{"service p99", "#9467bd", t, sp99}, {"max", "#999", t, mx}}))
 		b.WriteString("<h2>Throughput over time (requests per second)</h2>")
 		b.WriteString(lineChart(points, axis{label: "seconds"}, axis{label: "req/s"}, []chartSeries{
 			{"target", "#999", t, target}, {"sent", "#1f77b4", t, sent}, {"answered", "#2ca02c", t, resp}}))

@@ -103,6 +103,7 @@ type sender struct {
 
 	win     window                  // current second, for the time series
 	spare   *hdrhistogram.Histogram // swapped with win.hist
+	spareS  *hdrhistogram.Histogram // swapped with win.svc
 	total   tally                   // measured requests only; read after the phase
 	latency *hdrhistogram.Histogram // from scheduled time
 	service *hdrhistogram.Histogram // from actual send
@@ -112,11 +113,11 @@ type sender struct {
 func (e *engine) newSender(id int) *sender {
 	s := &sender{e: e, id: id,
 		reqPlain: fasthttp.AcquireRequest(), reqGzip: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse(),
-		rng:     rand.New(rand.NewPCG(uint64(e.cfg.Seed), uint64(id)+1)),
-		spare:   newHist(seriesSig),
+		rng:   rand.New(rand.NewPCG(uint64(e.cfg.Seed), uint64(id)+1)),
+		spare: newHist(seriesSig), spareS: newHist(seriesSig),
 		latency: newHist(histSig), service: newHist(histSig), sendLag: newHist(histSig),
 	}
-	s.win.hist = newHist(seriesSig)
+	s.win.hist, s.win.svc = newHist(seriesSig), newHist(seriesSig)
 	for _, r := range []*fasthttp.Request{s.reqPlain, s.reqGzip} {
 		r.SetRequestURI(e.uri)
 		r.Header.SetMethod(fasthttp.MethodPost)
@@ -163,7 +164,7 @@ func (s *sender) handle(t ticket, one *tally) {
 	one.resetOne()
 	now := time.Now()
 	lag := time.Duration(now.UnixNano() - t.at)
-	var lat time.Duration
+	var lat, svc time.Duration
 	ok := false
 	if lag >= timeout || (s.e.cfg.MaxSendLag > 0 && lag > s.e.cfg.MaxSendLag) {
 		// It waited in the bench's queue (all connections busy) past its
@@ -193,8 +194,9 @@ func (s *sender) handle(t ticket, one *tally) {
 		err := s.e.hc.DoTimeout(req, s.resp, timeout-lag)
 		end := time.Now()
 		lat = time.Duration(end.UnixNano() - t.at)
+		svc = end.Sub(now)
 		if t.measured {
-			_ = s.service.RecordValue(int64(end.Sub(now) / time.Microsecond))
+			_ = s.service.RecordValue(int64(svc / time.Microsecond))
 			_ = s.sendLag.RecordValue(int64(lag / time.Microsecond))
 		}
 		switch {
@@ -209,16 +211,17 @@ func (s *sender) handle(t ticket, one *tally) {
 			one.countErr(errKind(err))
 		}
 	}
-	s.record(t, one, ok, lat)
+	s.record(t, one, ok, lat, svc)
 }
 
 // record adds one ticket's outcome to the current second and, when the
 // ticket is measured, to the phase's totals.
-func (s *sender) record(t ticket, one *tally, ok bool, lat time.Duration) {
+func (s *sender) record(t ticket, one *tally, ok bool, lat, svc time.Duration) {
 	us := max(int64(lat/time.Microsecond), 1)
 	s.win.mu.Lock()
 	if ok {
 		_ = s.win.hist.RecordValue(us)
+		_ = s.win.svc.RecordValue(max(int64(svc/time.Microsecond), 1))
 	}
 	s.win.t.addOne(one)
 	s.win.mu.Unlock()
@@ -236,7 +239,7 @@ func (s *sender) drop(t ticket, one *tally) {
 	one.resetOne()
 	one.timeouts++
 	one.expired++
-	s.record(t, one, false, 0)
+	s.record(t, one, false, 0, 0)
 }
 
 // classify reads the answer: 204 no-bid, 200 with bids or an nbr, others

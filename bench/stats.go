@@ -115,7 +115,8 @@ func (t *tally) countErr(kind string) {
 // collector every second (hence the mutex; it is never contended for long).
 type window struct {
 	mu   sync.Mutex
-	hist *hdrhistogram.Histogram
+	hist *hdrhistogram.Histogram // from the scheduled send time
+	svc  *hdrhistogram.Histogram // from the actual send (service time)
 	t    tally
 }
 

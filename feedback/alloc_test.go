@@ -10,7 +10,7 @@ import (
 // The bid-path reads must not allocate.
 func TestBidPathAllocs(t *testing.T) {
 	f := benchFeedback(t)
-	f.records = make(chan record, 1<<16)
+	f.records = newRecordRing(1 << 16)
 	now := time.Now()
 	pub := string([]byte("pub-1234")) // not a constant: as from a request
 	cases := map[string]func(){

@@ -45,8 +45,8 @@ type Campaign struct {
 // the packages that learn from it or report it — hit rates, pacing,
 // traffic, reports (see doc.go).
 //
-// The bid path calls RecordSeen and RecordBid (a bounded channel and
-// pacing's atomics). Everything else is guarded by mu, which covers only
+// The bid path calls RecordSeen and RecordBid (per-skill counters, a
+// bounded lock-free ring and pacing's atomics). Everything else is guarded by mu, which covers only
 // the feed's own state (deduplication, the call join); each package it
 // feeds has its own lock, always taken after mu.
 type Feedback struct {
@@ -58,7 +58,7 @@ type Feedback struct {
 	pace    *pacing.Pacer
 	reports *reports.Reports
 	devices Devices
-	records chan record
+	records *recordRing  // bid records for the aggregator (ring.go)
 	seen    seenCounters // requests seen per skill (seen.go)
 	st      stats
 	started time.Time
@@ -96,7 +96,7 @@ func New(cfg Config, campaigns []Campaign, headroom pacing.Headroom, pub Publish
 		pub:       pub,
 		log:       log,
 		clock:     time.Now,
-		records:   make(chan record, cfg.RecordQueue),
+		records:   newRecordRing(cfg.RecordQueue),
 		seed:      maphash.MakeSeed(),
 		seenBids:  make(map[uint64]struct{}),
 		seenByMin: make(map[int]map[int64][]uint64),

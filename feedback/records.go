@@ -66,9 +66,7 @@ func (f *Feedback) RecordChannelBid(campaignID, skill, publisherID, exchange str
 }
 
 func (f *Feedback) send(r *record) {
-	select {
-	case f.records <- *r:
-	default:
+	if !f.records.put(r) {
 		f.st.recordsDropped.Add(1)
 	}
 }
@@ -76,9 +74,9 @@ func (f *Feedback) send(r *record) {
 // aggregate is the one goroutine that folds bid-path counts into the report
 // rows and the demand feed.
 func (f *Feedback) aggregate(ctx context.Context) {
-	// Poll rather than block on the channel: a blocking receive makes this
-	// goroutine runnable on every bid, a goroutine switch per request on a
-	// single-P bidder. Every aggregateEvery the queue is folded in batches.
+	// Poll rather than be woken per record: that makes this goroutine
+	// runnable on every bid, a goroutine switch per request on a single-P
+	// bidder. Every aggregateEvery the ring is folded in batches.
 	t := time.NewTicker(aggregateEvery)
 	defer t.Stop()
 	for {
@@ -111,13 +109,12 @@ func (f *Feedback) drainSome() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seen.fold(f.reports.SeenN)
+	var r record
 	for range 4096 {
-		select {
-		case r := <-f.records:
-			f.foldLocked(&r)
-		default:
+		if !f.records.get(&r) {
 			return false
 		}
+		f.foldLocked(&r)
 	}
 	return true
 }

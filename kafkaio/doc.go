@@ -14,7 +14,10 @@
 // logged, rate-limited, with their partition, offset and reason.
 //
 // All Kafka access goes through segmentio/kafka-go (kafka.Client for
-// metadata, list offsets and fetch; kafka.Writer for produce); franz-go is
+// metadata, list offsets and fetch; kafka.Writer for the droppable lanes'
+// produce; the durable lane builds its own produce requests, one per
+// partition leader for every partition of a batch, sent through the same
+// kafka.Transport: produce.go); franz-go is
 // used only for kfake in tests and in package embedbroker, which only
 // commands import. kafka-go speaks to kfake without special settings:
 // metadata, produce, fetch and list offsets negotiate their versions through

@@ -3,8 +3,13 @@ package kafkaio
 import (
 	"context"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/callbid/callbid/events"
 	"github.com/rs/zerolog"
@@ -120,4 +125,168 @@ func TestDurableNeverDropsAndWaitsOutAnOutage(t *testing.T) {
 	if d.Append([]byte("k"), []byte("late")) != 0 {
 		t.Error("Append after Close accepted a record")
 	}
+}
+
+// TestDurableOneRequestForAllPartitions: a durable lane sends a batch that
+// spans partitions in one produce request per leader, each record in the
+// partition Partitioner names, in order per partition; a partition's share
+// over batch_bytes goes in the next request; a failed request is sent
+// again and every record lands exactly once.
+func TestDurableOneRequestForAllPartitions(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.CreateTopic(events.TopicLeases, 4, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	var produces, perRequest atomic.Int64
+	failOnce := atomic.Bool{}
+	failOnce.Store(true)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		produces.Add(1)
+		n := 0
+		for _, tp := range pr.Topics {
+			n += len(tp.Partitions)
+		}
+		perRequest.Store(max(perRequest.Load(), int64(n)))
+		if !failOnce.Swap(false) {
+			return nil, nil, false
+		}
+		// The first request fails for every partition: nothing written.
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range pr.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			for _, pp := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = pp.Partition
+				rp.ErrorCode = 6 // NOT_LEADER_FOR_PARTITION: retriable
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	cfg := testConfig(c.ListenAddrs()[0])
+	cfg.BatchBytes = 2000 // about 20 of these records per partition and request
+	cfg.BatchTimeout = 20 * time.Millisecond
+	p := NewProducer(cfg, zerolog.Nop())
+	d := p.Durable(events.TopicLeases)
+
+	type rec struct {
+		part int
+		off  int64
+		val  int
+	}
+	var mu sync.Mutex
+	got := map[string][]rec{}
+	cons := runConsumer(t, cfg, events.TopicLeases, func(m Message) {
+		v, _ := strconv.Atoi(string(m.Value))
+		mu.Lock()
+		got[string(m.Key)] = append(got[string(m.Key)], rec{m.Partition, m.Offset, v})
+		mu.Unlock()
+	})
+	waitFor(t, 5*time.Second, "caught up on the lease log", cons.CaughtUp)
+	const n = 400
+	var last uint64
+	for i := range n {
+		last = d.Append([]byte("+1800555"+strconv.Itoa(1000+i%40)), []byte(strconv.Itoa(i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Wait(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "every record consumed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		k := 0
+		for _, v := range got {
+			k += len(v)
+		}
+		return k >= n
+	})
+	partOf := Partitioner(4)
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for key, rs := range got {
+		total += len(rs)
+		for i, r := range rs {
+			if want := partOf([]byte(key)); r.part != want {
+				t.Fatalf("%s in partition %d, Partitioner says %d", key, r.part, want)
+			}
+			if i > 0 && (r.val <= rs[i-1].val || r.off <= rs[i-1].off) {
+				t.Fatalf("%s: record %d after %d (offsets %d, %d)", key, r.val, rs[i-1].val, r.off, rs[i-1].off)
+			}
+		}
+	}
+	if total != n {
+		t.Errorf("%d records consumed, want %d (each exactly once)", total, n)
+	}
+	if perRequest.Load() < 2 {
+		t.Errorf("at most %d partitions in one produce request, want several", perRequest.Load())
+	}
+	if st := p.Stats(); st.WriteErrors == 0 || st.Written != n {
+		t.Errorf("stats %+v: want a failed attempt and %d written", st, n)
+	}
+	closeProducer(t, p)
+}
+
+// TestDurablePooledBuffersKeepEveryRecord: large records travel in pooled
+// buffers that go back to the pool once acknowledged; every record still
+// arrives with its own bytes, however the buffers are reused.
+func TestDurablePooledBuffersKeepEveryRecord(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.CreateTopic(events.TopicLeases, 4, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(c.ListenAddrs()[0])
+	p := NewProducer(cfg, zerolog.Nop())
+	d := p.Durable(events.TopicLeases)
+	var mu sync.Mutex
+	got := map[string]string{}
+	cons := runConsumer(t, cfg, events.TopicLeases, func(m Message) {
+		mu.Lock()
+		got[string(m.Key)] = string(m.Value)
+		mu.Unlock()
+	})
+	waitFor(t, 5*time.Second, "caught up on the lease log", cons.CaughtUp)
+	value := func(i int) []byte {
+		b := []byte(strings.Repeat(strconv.Itoa(i)+"-", 1+(pooledMin+i*37)%3000/len(strconv.Itoa(i)+"-")))
+		return b
+	}
+	const n = 300
+	var last uint64
+	for i := range n {
+		last = d.Append([]byte("batch-"+strconv.Itoa(i)), value(i))
+		if i%50 == 49 { // let some be acknowledged, so later ones reuse their buffers
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := d.Wait(ctx, last); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+		}
+	}
+	waitFor(t, 10*time.Second, "every record consumed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range n {
+		if v := got["batch-"+strconv.Itoa(i)]; v != string(value(i)) {
+			t.Fatalf("record %d arrived as %d bytes %.40q…, want %d bytes", i, len(v), v, len(value(i)))
+		}
+	}
+	closeProducer(t, p)
 }

@@ -32,8 +32,10 @@ var DurableTopics = []string{events.TopicLeases}
 //
 // Goroutines: Publish, Durable and the stats are safe from any goroutine;
 // each lane's goroutine drains its queue into its writer (synchronously, so
-// every failure is seen and counted) and retries failed batches with backoff
-// while the queue absorbs new records. A batch is retried until it is
+// every failure is seen and counted; a durable lane sends one produce
+// request per partition leader for all the partitions a batch touches,
+// produce.go) and retries failed batches with backoff while the queue
+// absorbs new records. A batch is retried until it is
 // written before the lane takes the next one, so records of one key stay in
 // order.
 type Producer struct {
@@ -64,6 +66,11 @@ type record struct {
 	key, value []byte
 	seq        uint64 // durable lanes: 1, 2, …
 	at         int64  // durable lanes: unix nanos when queued
+	// durable lanes: the pooled buffer behind key and value (nil when not
+	// pooled), and whether a request that may still be encoding after a
+	// timeout has seen it (its buffer then never goes back to the pool).
+	buf     *[]byte
+	noReuse bool
 }
 
 // lane is one topic's queue, writer and goroutine.
@@ -92,6 +99,7 @@ type lane struct {
 	// parts is the topic's partition count as the broker last reported it
 	// (0 until known; watchPartitions keeps it).
 	parts atomic.Int32
+	prod  producer // durable lanes: the produce requests (produce.go)
 }
 
 // NewProducer builds a producer and starts the lanes of DurableTopics; the
@@ -345,7 +353,7 @@ func (l *lane) health(now time.Time) DurableHealth {
 }
 
 func (l *lane) append(key, value []byte) uint64 {
-	r := copyRecord(key, value)
+	r := copyPooled(key, value)
 	r.at = time.Now().UnixNano()
 	l.mu.Lock()
 	if l.p.closed.Load() || l.stopped.Load() {
@@ -530,7 +538,7 @@ func (l *lane) dropRest() {
 // advances acked.
 func (l *lane) runDurable() {
 	defer close(l.done)
-	batch := make([]kafka.Message, 0, l.p.cfg.BatchSize)
+	batch := make([]record, 0, l.p.cfg.BatchSize)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer func() {
@@ -577,10 +585,7 @@ func (l *lane) runDurable() {
 			l.mu.Unlock()
 			continue
 		}
-		batch = batch[:0]
-		for _, r := range l.dq[:n] {
-			batch = append(batch, toMessage(r))
-		}
+		batch = append(batch[:0], l.dq[:n]...)
 		last, first := l.dq[n-1].seq, l.dq[0].at
 		clear(l.dq[:n])
 		l.dq = l.dq[n:]
@@ -589,7 +594,7 @@ func (l *lane) runDurable() {
 		}
 		l.inflight = first
 		l.mu.Unlock()
-		if !l.write(batch) {
+		if !l.produceBatch(batch) {
 			return
 		}
 		l.mu.Lock()
@@ -601,19 +606,17 @@ func (l *lane) runDurable() {
 	}
 }
 
-// write sends batch until every record is acknowledged (or, on a droppable
-// lane, rejected for good); false when Close's ctx ended first (the rest is
-// dropped). A durable lane retries even answers that look permanent: the
-// record must not be lost, and the operator sees the error and the growing
-// pending gauge.
+// write sends a droppable lane's batch until every record is acknowledged
+// or rejected for good; false when Close's ctx ended first (the rest is
+// dropped). Durable lanes write with produceBatch (produce.go), which
+// retries even answers that look permanent: a lease record must not be
+// lost, and the operator sees the error and the growing pending gauge.
 func (l *lane) write(batch []kafka.Message) bool {
 	p := l.p
 	ctx := p.writeCtx
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
-			if !l.durable {
-				p.droppedClosed.Add(uint64(len(batch)))
-			}
+			p.droppedClosed.Add(uint64(len(batch)))
 			return false
 		}
 		p.batches.Add(1)
@@ -638,7 +641,7 @@ func (l *lane) write(batch []kafka.Message) bool {
 				switch {
 				case e == nil:
 					p.written.Add(1)
-				case permanent(e) && !l.durable:
+				case permanent(e):
 					p.droppedError.Add(1)
 				default:
 					keep = append(keep, batch[i])
@@ -649,24 +652,18 @@ func (l *lane) write(batch []kafka.Message) bool {
 				l.failing.Store(false)
 				return true
 			}
-		} else if permanent(err) && !l.durable {
+		} else if permanent(err) {
 			p.droppedError.Add(uint64(len(batch)))
 			p.log.Warn().Err(err).Str("topic", l.topic).Int("records", len(batch)).Msg("kafka rejected a batch; dropped")
 			l.failing.Store(false)
 			return true
 		}
 		if n, ok := l.warn.allow(); ok {
-			ev := p.log.Warn()
-			if l.durable {
-				ev = p.log.Error()
-			}
-			ev.Err(err).Str("topic", l.topic).Int("records", len(batch)).Int("attempt", attempt).
+			p.log.Warn().Err(err).Str("topic", l.topic).Int("records", len(batch)).Int("attempt", attempt).
 				Int("queued", l.queued()).Int("suppressed", n).Msg(hint(l.topic, err, "kafka write failed; retrying"))
 		}
 		if !sleepCtx(ctx, backoff(attempt, p.cfg.RetryBackoffMin, p.cfg.RetryBackoffMax)) {
-			if !l.durable {
-				p.droppedClosed.Add(uint64(len(batch)))
-			}
+			p.droppedClosed.Add(uint64(len(batch)))
 			return false
 		}
 	}

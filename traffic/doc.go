@@ -4,9 +4,10 @@
 // no bid.
 //
 // Goroutines. The bid path calls Allowed and AllowedIP concurrently; they
-// read ristretto caches (safe for concurrent use) and the ranges, which are
-// immutable after New, and count rejections with atomics. The feed's
-// goroutines (impression and outcome consumers, the in-process tee) call
-// Won and Spam, which write the caches. There is no mutex: the caches are
-// the only shared state and ristretto synchronises them.
+// read two bounded TTL tables (ttltable.go: atomic loads, no lock) and the
+// ranges, which are immutable after New, and count rejections with
+// atomics. The feed's goroutines (impression and outcome consumers, the
+// in-process tee) call Won and Spam, which write the tables under the
+// table's writer mutex, never taken on the bid path. The package starts no
+// goroutine.
 package traffic

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dgraph-io/ristretto/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -54,19 +53,14 @@ var blockNames = [numBlocks]string{"ip_cap", "ifa_cap", "ip_invalid", "ifa_inval
 // ifaSalt separates device-id keys from ip keys in the shared caches.
 const ifaSalt = 0x9e3779b97f4a7c15
 
-// devCount is won impressions of one device ip or id since start.
-type devCount struct {
-	n     int32
-	start int64 // unix ns of the window start
-}
-
-// Filter is the invalid-traffic state: bounded TTL caches (ristretto; its
-// Set is asynchronous and may drop, which is acceptable for a cap) and the
+// Filter is the invalid-traffic state: two bounded TTL tables (ttltable.go)
+// — won impressions per device within the window (the value is the count,
+// the expiry the window's end), and devices reported SPAM — and the
 // precomputed blocked ranges.
 type Filter struct {
 	cfg     Config
-	counts  *ristretto.Cache[uint64, devCount]
-	invalid *ristretto.Cache[uint64, bool]
+	counts  *ttlTable // nil when both caps are off
+	invalid *ttlTable
 	v4      []v4range // sorted, merged
 	v6      []netip.Prefix
 	blocked [numBlocks]atomic.Int64
@@ -81,18 +75,10 @@ func New(cfg Config, log zerolog.Logger) (*Filter, error) {
 		return nil, err
 	}
 	t := &Filter{cfg: cfg}
-	mk := func() *ristretto.Config[uint64, devCount] {
-		return &ristretto.Config[uint64, devCount]{NumCounters: cfg.MaxEntries * 10, MaxCost: cfg.MaxEntries, BufferItems: 64}
-	}
-	var err error
 	if cfg.IPCap > 0 || cfg.IFACap > 0 {
-		if t.counts, err = ristretto.NewCache(mk()); err != nil {
-			log.Error().Err(err).Msg("cannot build the device-count cache; per-device caps are off")
-		}
+		t.counts = newTTLTable(cfg.MaxEntries)
 	}
-	if t.invalid, err = ristretto.NewCache(&ristretto.Config[uint64, bool]{NumCounters: cfg.MaxEntries * 10, MaxCost: cfg.MaxEntries, BufferItems: 64}); err != nil {
-		log.Error().Err(err).Msg("cannot build the invalid-device cache; SPAM blocking is off")
-	}
+	t.invalid = newTTLTable(cfg.MaxEntries)
 	for i, s := range cfg.BlockedRanges {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -124,15 +110,9 @@ func New(cfg Config, log zerolog.Logger) (*Filter, error) {
 	return t, nil
 }
 
-// Close stops the caches' goroutines.
-func (t *Filter) Close() {
-	if t.counts != nil {
-		t.counts.Close()
-	}
-	if t.invalid != nil {
-		t.invalid.Close()
-	}
-}
+// Close releases nothing: the tables have no goroutines (kept so callers
+// need not know).
+func (t *Filter) Close() {}
 
 // Won counts a won impression for its device ip and id (0 means unknown);
 // the caller leaves out wins older than the window.
@@ -148,17 +128,16 @@ func (t *Filter) Won(ipHash, ifaHash uint64, at time.Time) {
 	}
 }
 
+// bump counts one win of device key at at: a window starts at the first
+// win and ends Window later, when the count expires.
 func (t *Filter) bump(k uint64, at time.Time) {
-	c, ok := t.counts.Get(k)
-	if !ok || at.UnixNano()-c.start > int64(t.cfg.Window) {
-		c = devCount{start: at.UnixNano()}
-	}
-	c.n++
-	ttl := time.Duration(c.start+int64(t.cfg.Window)) - time.Duration(time.Now().UnixNano())
-	if ttl <= 0 {
-		ttl = t.cfg.Window
-	}
-	t.counts.SetWithTTL(k, c, 1, ttl)
+	a := at.UnixNano()
+	t.counts.update(k, time.Now().UnixNano(), func(n, end int64, ok bool) (int64, int64) {
+		if !ok || a >= end {
+			return 1, a + int64(t.cfg.Window)
+		}
+		return n + 1, end
+	})
 }
 
 // Spam puts a device ip and id on the invalid list for invalid_ttl.
@@ -166,11 +145,13 @@ func (t *Filter) Spam(ipHash, ifaHash uint64) {
 	if t.invalid == nil {
 		return
 	}
+	now := time.Now().UnixNano()
+	spam := func(int64, int64, bool) (int64, int64) { return 1, now + int64(t.cfg.InvalidTTL) }
 	if ipHash != 0 {
-		t.invalid.SetWithTTL(ipHash, true, 1, t.cfg.InvalidTTL)
+		t.invalid.update(ipHash, now, spam)
 	}
 	if ifaHash != 0 {
-		t.invalid.SetWithTTL(ifaHash^ifaSalt, true, 1, t.cfg.InvalidTTL)
+		t.invalid.update(ifaHash^ifaSalt, now, spam)
 	}
 }
 
@@ -178,31 +159,35 @@ func (t *Filter) Spam(ipHash, ifaHash uint64) {
 // (0 means unknown): false when the device is on the SPAM list or won more
 // impressions within the window than its cap. 0 allocations.
 func (t *Filter) Allowed(ipHash, ifaHash uint64) bool {
-	if t.invalid != nil {
-		if ipHash != 0 {
-			if _, bad := t.invalid.Get(ipHash); bad {
-				t.blocked[blockIPInvalid].Add(1)
-				return false
-			}
+	invalid := !t.invalid.empty()
+	caps := t.counts != nil && !t.counts.empty()
+	if !invalid && !caps {
+		return true // nothing recorded yet: no clock read
+	}
+	now := time.Now().UnixNano()
+	if invalid {
+		if _, bad := t.invalid.get(ipHash, now); bad {
+			t.blocked[blockIPInvalid].Add(1)
+			return false
 		}
 		if ifaHash != 0 {
-			if _, bad := t.invalid.Get(ifaHash ^ ifaSalt); bad {
+			if _, bad := t.invalid.get(ifaHash^ifaSalt, now); bad {
 				t.blocked[blockIFAInvalid].Add(1)
 				return false
 			}
 		}
 	}
-	if t.counts == nil {
+	if !caps {
 		return true
 	}
 	if ipHash != 0 && t.cfg.IPCap > 0 {
-		if c, ok := t.counts.Get(ipHash); ok && int(c.n) >= t.cfg.IPCap {
+		if n, ok := t.counts.get(ipHash, now); ok && n >= int64(t.cfg.IPCap) {
 			t.blocked[blockIPCap].Add(1)
 			return false
 		}
 	}
 	if ifaHash != 0 && t.cfg.IFACap > 0 {
-		if c, ok := t.counts.Get(ifaHash ^ ifaSalt); ok && int(c.n) >= t.cfg.IFACap {
+		if n, ok := t.counts.get(ifaHash^ifaSalt, now); ok && n >= int64(t.cfg.IFACap) {
 			t.blocked[blockIFACap].Add(1)
 			return false
 		}
