@@ -17,9 +17,9 @@ type Config struct {
 	IFACap int `yaml:"ifa_cap"`
 	// InvalidTTL is how long a device reported SPAM stays blocked. Default 24h.
 	InvalidTTL time.Duration `yaml:"invalid_ttl"`
-	// MaxEntries bounds each table (device counts, invalid list): about this
-	// many entries, 24 bytes each; a full bucket forgets the entry that
-	// expires first. Default 1e6.
+	// MaxEntries bounds the device-win counts (a ristretto cache) and the
+	// table of blocked devices (24 bytes an entry; a full bucket forgets the
+	// block that ends first). Default 1e6.
 	MaxEntries int64 `yaml:"max_entries"`
 	// BlockedRanges are CIDR ranges of raw device IPs that get no bid.
 	BlockedRanges []string `yaml:"blocked_ranges"`

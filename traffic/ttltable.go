@@ -5,14 +5,10 @@ import (
 	"sync/atomic"
 )
 
-// ttlTable is a bounded map from a device hash to a count with an expiry:
-// the invalid list and the won-impression counts. It replaced two ristretto
-// caches. Each Get of those recorded its key for the admission policy
-// (TinyLFU), which a goroutine folded 64 keys at a time into a count-min
-// sketch and a bloom filter sized for 10 × max_entries: 48 MB of random
-// writes, ≈ 35 µs a batch, 1.3–1.9 % of the core at 15,000 requests/s
-// (perf), and runs of 1–8 ms at a stretch (execution trace) during which a
-// one-core bidder answers nothing. A bounded TTL map needs none of that.
+// ttlTable is a bounded map from a device hash to a value with an expiry:
+// the devices the bid path refuses, each with its block reason. The bid
+// path reads it on every request, so it must not feed an admission policy
+// the way a ristretto Get does (see Filter): reads here are atomic loads.
 //
 // Layout: a power-of-two array of 8-slot buckets; a key lives in the
 // bucket its hash names. Readers (the bid path) take no lock: they load a
