@@ -91,8 +91,10 @@ func (c *guardedConn) SetDeadline(t time.Time) error {
 }
 
 // Write writes p, going on after the socket's deadline fired early (see
-// lazyDeadline).
+// lazyDeadline). It first lets the other goroutines that are ready to run go
+// first (see yieldBeforeWrite).
 func (c *guardedConn) Write(p []byte) (int, error) {
+	yieldBeforeWrite()
 	n, err := c.Conn.Write(p)
 	for err != nil && c.wdl.retry(err, c.Conn.SetWriteDeadline) {
 		var m int
