@@ -24,7 +24,7 @@ import (
 // queue, behind every goroutine ready to run, background ones included (hold
 // passes, Kafka, the feedback fold), so its answer waits for all of them. At
 // half load, yielding before every answer raised the p99 service time from
-// 0.3–0.9 ms to 1.5–3 ms. A request that waited yieldAfterWait in the socket
+// 0.3–0.9 ms to 1.5–5.8 ms. A request that waited yieldAfterWait in the socket
 // before its handler ran finds callbid backlogged: answers are queueing
 // anyway, and being cheaper per request is what shortens the queue.
 const yieldAfterWait = 500 * time.Microsecond
