@@ -26,7 +26,10 @@ import (
 // half load, yielding before every answer raised the p99 service time from
 // 0.3–0.9 ms to 1.5–5.8 ms. A request that waited yieldAfterWait in the socket
 // before its handler ran finds callbid backlogged: answers are queueing
-// anyway, and being cheaper per request is what shortens the queue.
+// anyway, and being cheaper per request is what shortens the queue. With
+// this, on a quiet VM, wrk slept 0.12 times per request instead of 0.35 and
+// callbid's CPU per request went from 15.0 to 13.8 µs; the p99 at half load
+// did not rise.
 const yieldAfterWait = 500 * time.Microsecond
 
 // yieldIfBacklogged marks the connection of ctx to yield before writing
