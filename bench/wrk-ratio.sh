@@ -2,8 +2,9 @@
 # Compares callbid with the ceiling server (a fasthttp handler with a fixed
 # 600-byte answer) under wrk, alternating short runs so both see the same
 # machine. Prints per pair the requests/s and CPU µs per request of each
-# server (process CPU from /proc ÷ requests wrk counted) and its user-space
-# part, then the medians and the spread. CPU per request is the figure to
+# server (process CPU from /proc ÷ requests wrk counted), its user-space
+# part and (with perf installed) how often wrk fell asleep per request,
+# then the medians and the spread. CPU per request is the figure to
 # trust on a shared machine: it moves less than throughput when neighbours
 # take the core (on a loaded VM still by ±15% per pair: use many pairs).
 #
@@ -74,27 +75,40 @@ counts() { # -> "bids requests heap-bytes-allocated" from callbid's /metrics, "0
 }
 
 LUA=$(mktemp --suffix .lua) PY=$(mktemp --suffix .py) ROWS=$(mktemp)
-trap 'rm -f "$LUA" "$PY" "$ROWS"' EXIT
+trap 'rm -f "$LUA" "$PY" "$ROWS" "$STAT"' EXIT
 cat > "$LUA" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$BODY", "r"); wrk.body = f:read("*a"); f:close()
 LUA
 cpu() { awk '{print $14+$15, $14}' "/proc/$1/stat"; } # total and user ticks
-run() { # pid url -> "req/s cpu-µs-per-request user-µs-per-request"
-  local a au b bu out
-  read -r a au < <(cpu "$1"); out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1)
+# wrk's context switches, when perf is installed: how often wrk fell asleep
+# waiting for answers. Each time, the server's next answer has to wake it,
+# which the server pays for in its write (README "Performance").
+STAT=$(mktemp)
+wrk_run() {
+  if command -v perf >/dev/null; then
+    perf stat -x, -e context-switches -o "$STAT" taskset -c "$LOAD_CPU" wrk "$@"
+  else
+    echo "-1,,context-switches" > "$STAT"
+    taskset -c "$LOAD_CPU" wrk "$@"
+  fi
+}
+run() { # pid url -> "req/s cpu-µs-per-request user-µs-per-request wrk-sleeps-per-request"
+  local a au b bu out cs
+  read -r a au < <(cpu "$1"); out=$(wrk_run -t1 -c"$CONNS" -d"${D}s" -s "$LUA" "$2" 2>&1)
   read -r b bu < <(cpu "$1")
-  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); t=1e6/$(getconf CLK_TCK)/n; print('%.0f %.2f %.2f' % (r, ($b-$a)*t, ($bu-$au)*t))"
+  cs=$(awk -F, '/context-switches/{print $1}' "$STAT")
+  python3 -c "import sys; n=float('$(echo "$out" | awk '/requests in/{print $1}')'); r=float('$(echo "$out" | awk '/Requests\/sec/{print $2}')'); t=1e6/$(getconf CLK_TCK)/n; print('%.0f %.2f %.2f %.3f' % (r, ($b-$a)*t, ($bu-$au)*t, $cs/n))"
 }
 for _ in $(seq 1 "$N"); do
-  read -r cr cu cuu < <(run "$CEIL" "$CEIL_URL")
+  read -r cr cu cuu ccs < <(run "$CEIL" "$CEIL_URL")
   read -r b0 r0 a0 < <(counts)
-  read -r br bu buu < <(run "$BID" "$BID_URL")
+  read -r br bu buu bcs < <(run "$BID" "$BID_URL")
   read -r b1 r1 a1 < <(counts)
   # raw row on stderr as it comes: ceiling req/s, µs/req, callbid req/s, µs/req, bids, requests, bytes,
-  # then the user-space part of each server's µs/req
-  echo "$cr $cu $br $bu $((b1 - b0)) $((r1 - r0)) $((a1 - a0)) $cuu $buu" | tee -a "$ROWS" >&2
+  # then the user-space part of each server's µs/req, then wrk's sleeps per request against each
+  echo "$cr $cu $br $bu $((b1 - b0)) $((r1 - r0)) $((a1 - a0)) $cuu $buu $ccs $bcs" | tee -a "$ROWS" >&2
 done
 # The summary is a file, not python3 -c "…": a double quote in the program
 # used to end the shell string early and python then printed nothing.
@@ -110,10 +124,12 @@ alloc = lambda r: '%.0f' % (r[6]/r[5]) if r[5] else 'n/a'
 # The user-space part (utime) leaves out the kernel's share, most of which
 # is the loopback write waking wrk: it shrinks as a server gets faster and
 # wrk has less time to fall asleep between answers (README "Performance").
+# wrk's sleeps per request (-1: perf missing) show the wake-ups each
+# server's answers paid for.
 for r in rows:
-    print('ceiling %6.0f/s %5.2f us/req (user %5.2f)   callbid %6.0f/s %5.2f us/req (user %5.2f)   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[7], r[2], r[3], r[8], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
+    print('ceiling %6.0f/s %5.2f us/req (user %5.2f, wrk sleeps %.3f)   callbid %6.0f/s %5.2f us/req (user %5.2f, wrk sleeps %.3f)   ratio %.3f (cpu %.3f)   bids/requests %s   callbid B/req %s' % (r[0], r[1], r[7], r[9], r[2], r[3], r[8], r[10], r[2]/r[0], r[1]/r[3], share(r), alloc(r)))
 m = lambda k: st.median(r[k] for r in rows)
-print('MEDIAN user-space us/req: ceiling %.2f  callbid %.2f' % (m(7), m(8)))
+print('MEDIAN user-space us/req: ceiling %.2f  callbid %.2f   wrk sleeps per request: ceiling %.3f  callbid %.3f' % (m(7), m(8), m(9), m(10)))
 tr = [r[2]/r[0] for r in rows]; cr = [r[1]/r[3] for r in rows]
 print('MEDIAN ceiling %.0f/s %.2f us/req  callbid %.0f/s %.2f us/req  throughput ratio %.3f  cpu ratio %.3f'
       % (m(0), m(1), m(2), m(3), st.median(tr), m(1)/m(3)))

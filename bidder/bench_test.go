@@ -20,7 +20,11 @@ func benchSetup(tb testing.TB, res Reserver) (fasthttp.RequestHandler, *testEnv)
 
 func benchSetupClock(tb testing.TB, res Reserver, now func() time.Time) (fasthttp.RequestHandler, *testEnv) {
 	tb.Helper()
-	cfg := loadYAMLConfig(tb, "testdata/config.yaml")
+	return benchSetupConfig(tb, loadYAMLConfig(tb, "testdata/config.yaml"), res, now)
+}
+
+func benchSetupConfig(tb testing.TB, cfg Config, res Reserver, now func() time.Time) (fasthttp.RequestHandler, *testEnv) {
+	tb.Helper()
 	e := &testEnv{cap: &fakeCapacity{}, fb: &fakeFeedback{}, now: testNow}
 	b, err := New(cfg, Deps{Reserver: res, Capacity: e.cap, Feedback: e.fb, Now: now}, zerolog.Nop())
 	if err != nil {
@@ -62,12 +66,16 @@ func runBid(h fasthttp.RequestHandler, ctx *fasthttp.RequestCtx) {
 }
 
 func benchBid(b *testing.B, res Reserver, file string, want int) {
+	benchBidConfig(b, loadYAMLConfig(b, "testdata/config.yaml"), res, file, want)
+}
+
+func benchBidConfig(b *testing.B, cfg Config, res Reserver, file string, want int) {
 	// A clock that moves 2 ms per request lets real pools expire holds (15 s)
 	// after 7,500 requests, as they would under a steady load: 7,500 holds
 	// of a 20,000-entry pool, inside one client's hold budget (half a pool),
 	// so the budget is checked on every bid and never refuses.
 	t := time.Now()
-	h, _ := benchSetupClock(b, res, func() time.Time { t = t.Add(2 * time.Millisecond); return t })
+	h, _ := benchSetupConfig(b, cfg, res, func() time.Time { t = t.Add(2 * time.Millisecond); return t })
 	body := readBody(b, file)
 	ctx := newBidCtx(body, "/openrtb2/bid?exchange=default")
 	runBid(h, ctx)
@@ -95,6 +103,24 @@ func BenchmarkBid(b *testing.B) {
 	b.Run("real-pools", func(b *testing.B) {
 		benchBid(b, realPools(b), "testdata/requests/own/realistic-2kb.json", 200)
 	})
+}
+
+// BenchmarkBidTargeting: the bid of bench/wrk-ratio.sh (its request body)
+// on the golden campaigns given the targeting and multipliers of
+// configs/bench.yaml's campaigns: country, region and publisher sets and
+// multipliers, looked up per campaign for every request.
+func BenchmarkBidTargeting(b *testing.B) {
+	cfg := loadYAMLConfig(b, "testdata/config.yaml")
+	for i := range cfg.Campaigns {
+		c := &cfg.Campaigns[i]
+		c.Targeting.Countries = []string{"USA", "CAN"}
+		c.Targeting.PublishersBlock = []string{"pub-known-fraud"}
+		c.Multipliers.Publisher = map[string]float64{"pub-finance-daily": 1.3, "pub-cheap-clicks": 0.6}
+		c.Multipliers.Country = map[string]float64{"USA": 1.0, "CAN": 0.8}
+		c.Multipliers.Region = map[string]float64{"CA": 1.15, "TX": 1.1, "NY": 1.1}
+	}
+	cfg.Campaigns[2].Targeting.Regions = []string{"CA", "FL", "TX", "NY", "IL", "GA"}
+	benchBidConfig(b, cfg, newFakeReserver(0, "pool-mortgage", "pool-auto", "pool-legal"), "../bench/testdata/wrk/mortgage-banner.json", 200)
 }
 
 // BenchmarkNoBid: the same request blocked by bcat for every campaign.

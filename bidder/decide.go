@@ -133,6 +133,7 @@ type decision struct {
 	// anonymous: the privacy policy bids without personal data.
 	anonymous bool
 	impFloor  float64 // the current imp's floor, micro-units of the response currency
+	keys      reqKeys // the request's set keys, folded once (keys.go)
 }
 
 // pick is the campaign chosen for one imp, its creative and price, and,
@@ -152,6 +153,7 @@ type pick struct {
 // release drops the per-request pointers (see decision).
 func (d *decision) release() {
 	d.s, d.req, d.ex = nil, nil, nil
+	d.keys.clear()
 }
 
 func (b *Bidder) getDecision() *decision {
@@ -265,6 +267,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 
 	d.hour, d.dow, d.day = localClock(now, s.loc)
+	d.keys.set(req)
 	d.devType = int(req.Device.Type)
 	if d.devType < 0 || d.devType >= len(campaign{}.devTypes) {
 		d.devType = 0
@@ -423,16 +426,16 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		catBlocked(req.BCat, c.adCats) {
 		return CauseBlocked
 	}
-	if c.pubBlock != nil && pubHit(c.pubBlock, req) {
+	if c.pubBlock != nil && d.keys.pubHit(c.pubBlock) {
 		return CausePublisherBlocked
 	}
-	if c.pubAllow != nil && !pubHit(c.pubAllow, req) {
+	if c.pubAllow != nil && !d.keys.pubHit(c.pubAllow) {
 		return CauseNoMatch
 	}
-	if c.countries != nil && !inSetUpper(c.countries, req.Device.Country) {
+	if c.countries != nil && !hasKey(c.countries, d.keys.country) {
 		return CauseNoMatch
 	}
-	if c.regions != nil && !inSetUpper(c.regions, req.Device.Region) {
+	if c.regions != nil && !hasKey(c.regions, d.keys.region) {
 		return CauseNoMatch
 	}
 	cats := c.siteCats
@@ -496,17 +499,17 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	p := base * factor * pace * b.hitRate(fb, c, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
 	if len(c.pubMult) > 0 {
-		if m, ok := lookupLower(c.pubMult, req.PublisherID); ok {
+		if m, ok := keyed(c.pubMult, d.keys.pub); ok {
 			p *= m
 		}
 	}
 	if len(c.countryMult) > 0 {
-		if m, ok := lookupUpper(c.countryMult, req.Device.Country); ok {
+		if m, ok := keyed(c.countryMult, d.keys.country); ok {
 			p *= m
 		}
 	}
 	if len(c.regionMult) > 0 {
-		if m, ok := lookupUpper(c.regionMult, req.Device.Region); ok {
+		if m, ok := keyed(c.regionMult, d.keys.region); ok {
 			p *= m
 		}
 	}
@@ -523,12 +526,12 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		p *= cd.exFactor
 	}
 	if c.domainMult != nil {
-		if m, ok := lookupLower(c.domainMult, req.Domain); ok {
+		if m, ok := keyed(c.domainMult, d.keys.domain); ok {
 			p *= m
 		}
 	}
 	if c.bundleMult != nil {
-		if m, ok := lookupLower(c.bundleMult, req.Bundle); ok {
+		if m, ok := keyed(c.bundleMult, d.keys.bundle); ok {
 			p *= m
 		}
 	}
@@ -843,63 +846,10 @@ func keywordsMatch(kw string, want []string) bool {
 	return false
 }
 
-func pubHit(set map[string]struct{}, req *openrtb.Request) bool {
-	return inSetLower(set, req.PublisherID) || inSetLower(set, req.SiteOrAppID) ||
-		inSetLower(set, req.Domain) || inSetLower(set, req.Bundle)
-}
-
-// The lookups below fold case into a stack buffer; m[string(bytes)] does
-// not allocate.
-
-func inSetLower(m map[string]struct{}, s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	var buf [128]byte
-	k := foldInto(&buf, s, false)
-	_, ok := m[string(k)]
-	return ok
-}
-
-func inSetUpper(m map[string]struct{}, s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	var buf [128]byte
-	k := foldInto(&buf, s, true)
-	_, ok := m[string(k)]
-	return ok
-}
-
+// lookupLower looks up s folded to lower case (the exchange's name; the
+// request's own strings are folded once per request, keys.go).
 func lookupLower(m map[string]float64, s string) (float64, bool) {
-	if s == "" || len(s) > 128 {
-		return 0, false
-	}
-	var buf [128]byte
-	k := foldInto(&buf, s, false)
-	v, ok := m[string(k)]
-	return v, ok
-}
-
-func lookupUpper(m map[string]float64, s string) (float64, bool) {
-	if s == "" || len(s) > 128 {
-		return 0, false
-	}
-	var buf [128]byte
-	k := foldInto(&buf, s, true)
-	v, ok := m[string(k)]
-	return v, ok
-}
-
-func foldInto(buf *[128]byte, s string, upper bool) []byte {
-	n := copy(buf[:], s)
-	for i := 0; i < n; i++ {
-		c := buf[i]
-		if upper && c >= 'a' && c <= 'z' {
-			buf[i] = c - 32
-		} else if !upper && c >= 'A' && c <= 'Z' {
-			buf[i] = c + 32
-		}
-	}
-	return buf[:n]
+	var buf [maxFoldKey]byte
+	k, _ := foldKey(buf[:0], s, false)
+	return keyed(m, k)
 }

@@ -91,8 +91,10 @@ func (c *guardedConn) SetDeadline(t time.Time) error {
 }
 
 // Write writes p, going on after the socket's deadline fired early (see
-// lazyDeadline).
+// lazyDeadline). When the handler found callbid backlogged, it first lets
+// the goroutines that are ready to run go (writeyield.go).
 func (c *guardedConn) Write(p []byte) (int, error) {
+	c.yieldBeforeWrite()
 	n, err := c.Conn.Write(p)
 	for err != nil && c.wdl.retry(err, c.Conn.SetWriteDeadline) {
 		var m int

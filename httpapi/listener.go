@@ -401,6 +401,9 @@ type guardedConn struct {
 	rx     *rxReader // nil: no kernel receive timestamps on this platform or conn
 	rdl    lazyDeadline
 	wdl    lazyDeadline
+	// yieldWrite: yield before writing the answer (writeyield.go); set and
+	// read on the connection's goroutine.
+	yieldWrite bool
 }
 
 // Read reads through recvmsg where it can, to learn when the bytes arrived,

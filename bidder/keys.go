@@ -1,0 +1,85 @@
+package bidder
+
+import (
+	"github.com/callbid/callbid/jsonw"
+	"github.com/callbid/callbid/openrtb"
+)
+
+// maxFoldKey bounds the request strings looked up in campaign sets: a
+// longer one matches nothing (no configured id is that long).
+const maxFoldKey = 128
+
+// reqKeys are the request's strings that campaign sets and multipliers are
+// keyed by, case-folded once per request. evalCampaign used to fold each
+// into a stack buffer for every lookup, that is once per campaign and set
+// (sixteen folds a request with configs/bench.yaml's three campaigns).
+// A string that needs no folding is used as it is; the others are folded
+// into buf. Valid during one decision (release clears them).
+type reqKeys struct {
+	pub, site, domain, bundle string // lower case
+	country, region           string // upper case
+	buf                       [6 * maxFoldKey]byte
+}
+
+func (k *reqKeys) set(req *openrtb.Request) {
+	b := k.buf[:0]
+	k.pub, b = foldKey(b, req.PublisherID, false)
+	k.site, b = foldKey(b, req.SiteOrAppID, false)
+	k.domain, b = foldKey(b, req.Domain, false)
+	k.bundle, b = foldKey(b, req.Bundle, false)
+	k.country, b = foldKey(b, req.Device.Country, true)
+	k.region, _ = foldKey(b, req.Device.Region, true)
+}
+
+func (k *reqKeys) clear() {
+	k.pub, k.site, k.domain, k.bundle, k.country, k.region = "", "", "", "", "", ""
+}
+
+// foldKey returns s in lower (or upper) case ASCII, "" when s is empty or
+// longer than maxFoldKey, appending the folded bytes to buf (whose capacity
+// must hold them: it is never grown, the strings returned point into it).
+func foldKey(buf []byte, s string, upper bool) (string, []byte) {
+	if s == "" || len(s) > maxFoldKey {
+		return "", buf
+	}
+	lo, hi := byte('A'), byte('Z')
+	if upper {
+		lo, hi = 'a', 'z'
+	}
+	i := 0
+	for i < len(s) && (s[i] < lo || s[i] > hi) {
+		i++
+	}
+	if i == len(s) {
+		return s, buf
+	}
+	start := len(buf)
+	buf = append(buf, s...)
+	for j := start + i; j < len(buf); j++ {
+		if c := buf[j]; c >= lo && c <= hi {
+			buf[j] = c ^ 0x20
+		}
+	}
+	return jsonw.UnsafeString(buf[start:]), buf
+}
+
+// hasKey and keyed look up a key folded by reqKeys; "" is never found.
+func hasKey(m map[string]struct{}, k string) bool {
+	if k == "" {
+		return false
+	}
+	_, ok := m[k]
+	return ok
+}
+
+func keyed(m map[string]float64, k string) (float64, bool) {
+	if k == "" {
+		return 0, false
+	}
+	v, ok := m[k]
+	return v, ok
+}
+
+func (k *reqKeys) pubHit(set map[string]struct{}) bool {
+	return hasKey(set, k.pub) || hasKey(set, k.site) || hasKey(set, k.domain) || hasKey(set, k.bundle)
+}
