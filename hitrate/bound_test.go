@@ -70,36 +70,7 @@ func TestCallRateBoundWhileCallsAreFew(t *testing.T) {
 // calls per win of a 5% publisher from reading below half of it (the
 // plain histogram read it 10–100× low), and not above the cautious prior.
 func TestTimeToCallUnderTruncation(t *testing.T) {
-	h, err := New(Config{CautiousCallRate: 0.05, TimeToCall: TimeToCallConfig{DefaultMean: time.Minute}},
-		[]Campaign{{ID: "c1", Skill: "claims", PriorCallRate: 0.01}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	type call struct{ won, at time.Time }
-	var due []call
-	for s := 0; s < 300; s++ {
-		now := t0.Add(time.Duration(s) * time.Second)
-		for range 10 {
-			h.Win("c1", "p", "", "claims", now, now)
-			if rng.Float64() < 0.05 {
-				d := 60 * math.Pow(30, rng.Float64())
-				due = append(due, call{now, now.Add(time.Duration(d * float64(time.Second)))})
-			}
-		}
-		kept := due[:0]
-		for _, c := range due {
-			if c.at.After(now) {
-				kept = append(kept, c)
-				continue
-			}
-			h.AddArrival("claims", c.at.Sub(c.won))
-			h.AddCall(Contribution{Campaign: "c1", Publisher: "p", At: c.at, Calls: 1}, 1)
-		}
-		due = kept
-		h.Rebuild(now)
-	}
+	h := longDelayCenter(t, 300, nil)
 	if r := h.CallsPerWin("c1", "p"); r < 0.025 || r > 0.05+1e-9 {
 		t.Fatalf("5 minutes in, a 5%% publisher whose calls come 1–30 min after the win is charged %.4f per win, want 0.025–0.05", r)
 	}
@@ -154,6 +125,31 @@ func TestPacingPriorWorthACall(t *testing.T) {
 // s), so the prior's tail stays lighter than the truth's (README, Known
 // gaps).
 func TestExposureWhenTheGuessIsShort(t *testing.T) {
+	trueF := func(a float64) float64 { return math.Min(math.Max(math.Log(a/60)/math.Log(30), 0), 1) }
+	worst := 0.0
+	longDelayCenter(t, 600, func(s int, h *HitRates) {
+		if s < 420 || s%10 != 0 {
+			return
+		}
+		d := h.Arrival("claims")
+		var got, want float64
+		for a := 0.5; a < float64(s); a++ {
+			got += d.At(a)
+			want += trueF(a)
+		}
+		worst = math.Max(worst, got/want)
+	})
+	if worst > 1.3 {
+		t.Errorf("young wins read up to %.2f× as exposed as they were, want ≤ 1.3×", worst)
+	}
+}
+
+// longDelayCenter runs the hit rates of one 5% publisher whose calls come
+// 1–30 minutes (log-uniform) after the win, 10 wins a second from t = 0,
+// for the given seconds against a time-to-call guess of a minute, calling
+// each (when not nil) after every second's rebuild.
+func longDelayCenter(t *testing.T, seconds int, each func(s int, h *HitRates)) *HitRates {
+	t.Helper()
 	h, err := New(Config{CautiousCallRate: 0.05, TimeToCall: TimeToCallConfig{DefaultMean: time.Minute}},
 		[]Campaign{{ID: "c1", Skill: "claims", PriorCallRate: 0.01}})
 	if err != nil {
@@ -163,9 +159,7 @@ func TestExposureWhenTheGuessIsShort(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	type call struct{ won, at time.Time }
 	var due []call
-	trueF := func(a float64) float64 { return math.Min(math.Max(math.Log(a/60)/math.Log(30), 0), 1) }
-	worst := 0.0
-	for s := 0; s < 600; s++ {
+	for s := range seconds {
 		now := t0.Add(time.Duration(s) * time.Second)
 		for range 10 {
 			h.Win("c1", "p", "", "claims", now, now)
@@ -185,18 +179,9 @@ func TestExposureWhenTheGuessIsShort(t *testing.T) {
 		}
 		due = kept
 		h.Rebuild(now)
-		if s < 420 || s%10 != 0 {
-			continue
+		if each != nil {
+			each(s, h)
 		}
-		d := h.Arrival("claims")
-		var got, want float64
-		for a := 0.5; a < float64(s); a++ {
-			got += d.At(a)
-			want += trueF(a)
-		}
-		worst = math.Max(worst, got/want)
 	}
-	if worst > 1.3 {
-		t.Errorf("young wins read up to %.2f× as exposed as they were, want ≤ 1.3×", worst)
-	}
+	return h
 }

@@ -20,14 +20,7 @@ import (
 // one of callbid's topics does not exist, records of that topic fail (and
 // say so) while lease records are written and acknowledged, each in order.
 func TestLeasesFlowWithATopicMissing(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.CreateTopic(events.TopicLeases, 3, map[string]string{"cleanup.policy": "compact"}); err != nil {
-		t.Fatal(err)
-	}
+	c := leaseCluster(t, 3)
 	cfg := testConfig(c.ListenAddrs()[0])
 	p := NewProducer(cfg, zerolog.Nop())
 	col := newCollector()
@@ -133,14 +126,7 @@ func TestDurableNeverDropsAndWaitsOutAnOutage(t *testing.T) {
 // over batch_bytes goes in the next request; a failed request is sent
 // again and every record lands exactly once.
 func TestDurableOneRequestForAllPartitions(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.CreateTopic(events.TopicLeases, 4, map[string]string{"cleanup.policy": "compact"}); err != nil {
-		t.Fatal(err)
-	}
+	c := leaseCluster(t, 4)
 	var produces, perRequest atomic.Int64
 	failOnce := atomic.Bool{}
 	failOnce.Store(true)
@@ -241,14 +227,7 @@ func TestDurableOneRequestForAllPartitions(t *testing.T) {
 // buffers that go back to the pool once acknowledged; every record still
 // arrives with its own bytes, however the buffers are reused.
 func TestDurablePooledBuffersKeepEveryRecord(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.CreateTopic(events.TopicLeases, 4, map[string]string{"cleanup.policy": "compact"}); err != nil {
-		t.Fatal(err)
-	}
+	c := leaseCluster(t, 4)
 	cfg := testConfig(c.ListenAddrs()[0])
 	p := NewProducer(cfg, zerolog.Nop())
 	d := p.Durable(events.TopicLeases)
@@ -289,4 +268,19 @@ func TestDurablePooledBuffersKeepEveryRecord(t *testing.T) {
 		}
 	}
 	closeProducer(t, p)
+}
+
+// leaseCluster starts a one-broker kfake cluster with the compacted lease
+// topic in the given partitions, closed when the test ends.
+func leaseCluster(t *testing.T, partitions int32) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(int(partitions)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.CreateTopic(events.TopicLeases, partitions, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
