@@ -127,12 +127,16 @@ func TestQueueGate(t *testing.T) {
 		{1000, 100, true},  // shedding keeps the queue short: stays on
 		{1000, 40, false},  // almost none wait: off
 		{0, 0, false},      // an idle interval
+		{1, 1, false},      // a lone request kept off the CPU: no queue
+		{18, 18, false},    // 19 with the previous probe: too few to queue behind each other
+		{20, 20, true},     // enough to show one
+		{1000, 10, false},  // off again
 	} {
 		if got := interval(c.n, c.over); got != c.want {
 			t.Errorf("interval %d (%d of %d over): saturated %v, want %v", i, c.over, c.n, got, c.want)
 		}
 	}
-	if n := strings.Count(logs.String(), "bid requests are queueing"); n != 1 {
+	if n := strings.Count(logs.String(), "bid requests are queueing"); n != 1 { // at most one a minute
 		t.Errorf("%d saturation warnings, want 1:\n%s", n, logs.String())
 	}
 }
