@@ -175,19 +175,22 @@ func (c *Config) mapDeprecated() {
 	if c.Numbers.CallTTL != 0 {
 		note("numbers.call_ttl", "call_records.retention (ignored: call ids are remembered as long as their record)")
 	}
+	if c.Feedback.Pacing.Pacing.HeadroomGross {
+		note("feedback.pacing.headroom_gross", "nothing: pacing reads capacity's facts and combines them itself (ignored)")
+	}
 	c.pacingWindowFromCapacity()
 }
 
 // pacingWindowFromCapacity gives pacing capacity's arrival window: pacing
-// adds its own bought calls back to capacity's net headroom averaged over
-// the same time constant as capacity's λ_now, so the two must be one
+// takes its own bought calls out of capacity's λ_now, averaged over the
+// same time constant, so the two must be one
 // setting. A file that still sets feedback.pacing.arrival_window sets
 // capacity's when capacity's is unset; a different value for both is an
 // error in crossCheck.
 func (c *Config) pacingWindowFromCapacity() {
 	pw, cw := &c.Feedback.Pacing.Pacing.ArrivalWindow, &c.Capacity.ArrivalWindow
 	if *pw != 0 {
-		c.Warnings = append(c.Warnings, "deprecated: feedback.pacing.arrival_window is replaced by capacity.arrival_window (one time constant for λ_now and pacing's add-back)")
+		c.Warnings = append(c.Warnings, "deprecated: feedback.pacing.arrival_window is replaced by capacity.arrival_window (one time constant for λ_now and pacing's own arrivals)")
 		if *cw == 0 {
 			*cw = *pw
 		}

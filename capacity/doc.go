@@ -97,8 +97,9 @@
 // where committed comes from Commitments (nil = 0, and callbid leaves it
 // nil: calls bought but not yet arrived are pacing's alone, see feedback). All of the skill's arrivals are charged to every
 // proficiency subset, which is conservative. λ_max is memoised by (N, AHT
-// rounded to 1 s). Headroom (and pacing's budget, which adds back the
-// bought calls it averages over the same window) reads λ_now.
+// rounded to 1 s). Headroom reads λ_now; so does pacing's budget, from
+// Load (λ_max, λ_now and the backlog as separate facts: pacing takes the
+// calls it bought, averaged over the same window, out of λ_now itself).
 //
 // The gate. The factor (below) reads the same formula with λ_now replaced
 // by min(λ_now, λ_load). The calls the agents carry now arrived within

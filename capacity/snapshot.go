@@ -31,6 +31,7 @@ type skillView struct {
 	ahtSec, arrivalPerMin, committedPerMin  float64
 	capacityAgents, abandonPerMin           float64
 	loadPerMin                              float64 // λ_load: arrivals over one handle time (the gate's)
+	owedPerMin                              float64 // waiting/waiting_horizon + abandoning (Load.Backlog)
 }
 
 // skillCopy is what the rebuild copies out of the tables under mu, so the
@@ -178,7 +179,8 @@ func (m *Model) rebuild() {
 		v.capacityAgents, v.abandonPerMin = capAt[0], c.abandonPerMin
 		// Callers who abandon are service already lost: they lower the
 		// headroom on top of having been counted as arrivals.
-		backlog := v.committedPerMin + float64(max(c.waiting, 0))/horizonMin + c.abandonPerMin
+		v.owedPerMin = float64(max(c.waiting, 0))/horizonMin + c.abandonPerMin
+		backlog := v.committedPerMin + v.owedPerMin
 		demand := c.arrivalPerMin + backlog
 		// The gate (factor) takes the arrivals behind the load the agents
 		// carry now when they are lower than arrival_window's memory, so
@@ -233,12 +235,44 @@ func (m *Model) View(skill string, minProficiency, premiumProficiency float64) V
 	return v
 }
 
+// Load is a skill's facts for whoever combines them with calls of its own
+// (package pacing, which owns the calls bought and not yet arrived), all
+// in calls per minute and for agents of any proficiency: capacity does not
+// know which arrivals were bought, so it hands over the parts, not a
+// difference someone must undo.
+type Load struct {
+	// LambdaMax is what the staffed agents can answer at the service
+	// level and occupancy cap (Headroom's λ_max).
+	LambdaMax float64
+	// Arrivals is λ_now, every call arriving (arrival_window average).
+	Arrivals float64
+	// Backlog is the service owed on top: calls waiting over
+	// waiting_horizon, plus callers abandoning in queue.
+	Backlog float64
+	// WaitingTooLong: the oldest waiting call is past the answer time.
+	WaitingTooLong bool
+}
+
+// Load returns skill's facts; false when the feed is stale or the skill
+// unknown. Safe for any goroutine (one atomic load).
+func (m *Model) Load(skill string) (Load, bool) {
+	s := m.snap.Load()
+	if s.stale {
+		return Load{}, false
+	}
+	sv := s.skills[skill]
+	if sv == nil {
+		return Load{}, false
+	}
+	return Load{LambdaMax: sv.lambdaMax[0], Arrivals: sv.arrivalPerMin, Backlog: sv.owedPerMin, WaitingTooLong: sv.waitingTooLong}, true
+}
+
 // Headroom is the extra calls per minute the skill can take at the service
 // level target with all its staffed agents (any proficiency), after the
 // calls arriving now, the committed calls and the queue; negative when over.
-// waitingTooLong is the hard-stop signal for pacing: the oldest waiting call
-// has waited longer than service_level.answer_time. A stale feed or an
-// unknown skill reads (0, false): View already stops those bids.
+// waitingTooLong: the oldest waiting call has waited longer than
+// service_level.answer_time. A stale feed or an unknown skill reads
+// (0, false): View already stops those bids. Pacing reads Load instead.
 func (m *Model) Headroom(skill string) (callsPerMin float64, waitingTooLong bool) {
 	s := m.snap.Load()
 	if s.stale {

@@ -84,9 +84,9 @@ type Feedback struct {
 }
 
 // New builds the feed and the hit-rate, pacing and report state it feeds.
-// cfg gets its defaults (SetDefaults) and must pass Validate. headroom is
-// capacity's view pacing steers by (nil: no pacing).
-func New(cfg Config, campaigns []Campaign, headroom pacing.Headroom, pub Publisher, log zerolog.Logger) (*Feedback, error) {
+// cfg gets its defaults (SetDefaults) and must pass Validate. capacity is
+// the contact center's facts pacing steers by (nil: no pacing).
+func New(cfg Config, campaigns []Campaign, capacity pacing.Capacity, pub Publisher, log zerolog.Logger) (*Feedback, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func New(cfg Config, campaigns []Campaign, headroom pacing.Headroom, pub Publish
 	if f.hit, err = hitrate.New(cfg.HitRate, hitCampaigns(campaigns)); err != nil {
 		return nil, err
 	}
-	if f.pace, err = pacing.New(cfg.Pacing, skillsOf(campaigns), headroom, f.hit); err != nil {
+	if f.pace, err = pacing.New(cfg.Pacing, skillsOf(campaigns), capacity, f.hit); err != nil {
 		return nil, err
 	}
 	if f.reports, err = reports.New(cfg.Reports, pub, f.pace, log); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/hitrate"
 	"github.com/callbid/callbid/kafkaio"
@@ -48,7 +49,9 @@ type fixedHeadroom struct {
 	waiting bool
 }
 
-func (h *fixedHeadroom) Headroom(string) (float64, bool) { return h.perMin, h.waiting }
+func (h *fixedHeadroom) Load(string) (capacity.Load, bool) {
+	return capacity.Load{LambdaMax: h.perMin, WaitingTooLong: h.waiting}, true
+}
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
@@ -551,9 +554,9 @@ func (f *Feedback) feedOutcome(m kafkaio.Message) {
 }
 
 // mustNew is New for tests: a config error fails the test.
-func mustNew(tb testing.TB, cfg Config, camps []Campaign, headroom pacing.Headroom, pub Publisher) *Feedback {
+func mustNew(tb testing.TB, cfg Config, camps []Campaign, cc pacing.Capacity, pub Publisher) *Feedback {
 	tb.Helper()
-	f, err := New(cfg, camps, headroom, pub, zerolog.Nop())
+	f, err := New(cfg, camps, cc, pub, zerolog.Nop())
 	if err != nil {
 		tb.Fatal(err)
 	}

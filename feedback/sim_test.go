@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/events"
 	"github.com/callbid/callbid/kafkaio"
 )
@@ -144,11 +145,10 @@ const (
 	simHorizon    = 1.0   // minutes
 )
 
-func (s *sim) Headroom(string) (float64, bool) {
-	lambdaNow := s.lambdaNow.perMin(s.now, simArrivalTau)
+func (s *sim) Load(string) (capacity.Load, bool) {
 	waiting := len(s.queue) > 0 && s.now-s.queue[0].arrive > simAnswerT
-	h := s.lambdaMax() - lambdaNow - s.f.Pacer().CommittedCalls(simSkill) - float64(len(s.queue))/simHorizon
-	return h, s.hardStop && waiting
+	return capacity.Load{LambdaMax: s.lambdaMax(), Arrivals: s.lambdaNow.perMin(s.now, simArrivalTau),
+		Backlog: s.f.Pacer().CommittedCalls(simSkill) + float64(len(s.queue))/simHorizon, WaitingTooLong: s.hardStop && waiting}, true
 }
 
 // Publish drops outbound events (demand feed, re-emitted attributions).

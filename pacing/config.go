@@ -43,15 +43,14 @@ type PriceConfig struct {
 	MinScale float64 `yaml:"min_scale"`
 	// MaxMu caps μ (the smallest multiplier is 1/(1+MaxMu)). Default 50.
 	MaxMu float64 `yaml:"max_mu"`
-	// HeadroomGross says Headroom is the whole budget for bought calls
-	// (λ_max − organic calls − backlog). By default (false) Headroom is net,
-	// as capacity.Model computes it: λ_max − λ_now − backlog, where λ_now
-	// already contains the bought calls arriving now; pacing then adds them
-	// back (see CommittedCalls).
+	// HeadroomGross is deprecated and ignored: it said whether capacity's
+	// headroom already left out our own arriving calls. Pacing now reads
+	// capacity's facts (capacity.Load) and combines them itself, so there
+	// is nothing to choose. Still accepted so existing files load.
 	HeadroomGross bool `yaml:"headroom_gross"`
 	// ArrivalWindow is the time constant of the moving average of
 	// attributed call arrivals per skill. It must be capacity's
-	// arrival_window (pacing adds its calls back over capacity's λ_now):
+	// arrival_window (pacing takes its calls out of capacity's λ_now):
 	// the root config sets it from capacity.arrival_window, and setting it
 	// in the file is deprecated. Default 2m, capacity's default.
 	ArrivalWindow time.Duration `yaml:"arrival_window"`

@@ -4,10 +4,10 @@
 // capacity publishes, so the calls bought stay within what the agents can
 // answer.
 //
-// Budget. Capacity publishes facts (Headroom: λ_max − λ_now − backlog,
-// where λ_now contains the bought calls arriving now) and is not told about
-// the calls bought; pacing adds the bought calls arriving now back, once:
-// B = λ_max − organic calls − backlog.
+// Budget. Capacity publishes facts (capacity.Load: λ_max, λ_now — every
+// call arriving, ours included —, backlog) and is not told about the calls
+// bought; pacing combines them once, taking the bought calls arriving now
+// out of λ_now: B = λ_max − (λ_now − bought arriving) − backlog.
 //
 // Participation (the volume actuator, participation.go). Each skill has a
 // bucket of expected calls refilled every tick at share·(L·target·B −

@@ -3,14 +3,18 @@ package pacing
 import (
 	"testing"
 	"time"
+
+	"github.com/callbid/callbid/capacity"
 )
 
 // capHeadroom is a capacity view with the λ_max fact slow start and the
 // bucket watch (capacity.Model's LambdaMax).
 type capHeadroom struct{ lambdaMax float64 }
 
-func (h *capHeadroom) Headroom(string) (float64, bool) { return h.lambdaMax, false }
-func (h *capHeadroom) LambdaMax(string) float64        { return h.lambdaMax }
+func (h *capHeadroom) Load(string) (capacity.Load, bool) {
+	return capacity.Load{LambdaMax: h.lambdaMax}, true
+}
+func (h *capHeadroom) LambdaMax(string) float64 { return h.lambdaMax }
 
 // TestDropEmptiesBucketAtOnce: tokens earned under one staffing are not
 // spent under a smaller one. After a drop of λ_max between two ticks the

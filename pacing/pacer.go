@@ -7,12 +7,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/hitrate"
 )
 
-// Headroom is the capacity model's view that pacing steers by (*capacity.Model).
-type Headroom interface {
-	Headroom(skill string) (callsPerMin float64, waitingTooLong bool)
+// Capacity is the contact center's facts that pacing steers by
+// (*capacity.Model): pacing combines them with its own calls, once.
+type Capacity interface {
+	Load(skill string) (capacity.Load, bool)
 }
 
 // Rates is what pacing needs of the hit-rate model (*hitrate.HitRates):
@@ -50,8 +52,8 @@ type paceSnap struct {
 // multiplier (see doc.go).
 type Pacer struct {
 	cfg      Config
-	headroom Headroom
-	lm       lambdaMaxer // headroom's capacity fact, when it has one
+	capacity Capacity
+	lm       lambdaMaxer // capacity's λ_max per skill, when it has one
 	rates    Rates
 	share    Share
 
@@ -71,16 +73,16 @@ type Pacer struct {
 }
 
 // New builds the pacer; cfg gets its defaults and must pass Validate.
-// headroom may be nil (no capacity view: no pacing, no volume control).
-func New(cfg Config, skills []string, headroom Headroom, rates Rates) (*Pacer, error) {
+// capacity may be nil (no capacity view: no pacing, no volume control).
+func New(cfg Config, skills []string, capacity Capacity, rates Rates) (*Pacer, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Pacer{cfg: cfg, headroom: headroom, rates: rates,
+	p := &Pacer{cfg: cfg, capacity: capacity, rates: rates,
 		skillPend: map[string]map[int64]float64{}, mu2: map[string]float64{},
 		arrivals: map[string]*ewmaRate{}, exch: map[string]*exStat{}}
-	p.lm, _ = headroom.(lambdaMaxer)
+	p.lm, _ = capacity.(lambdaMaxer)
 	p.pacer.Store(&paceSnap{skills: map[string]pace{}, committed: map[string]float64{}})
 	p.SetSkills(skills)
 	return p, nil
@@ -169,20 +171,19 @@ func (p *Pacer) paceLocked(now time.Time) {
 		arriving := p.arrivals[s].perMin(unixS(now), p.cfg.Pacing.ArrivalWindow.Seconds())
 		ps.committed[s], ps.arriving[s] = committed, arriving
 		ps.extra[s] = math.Max(0, committed-arriving)
-		if p.headroom == nil {
+		if p.capacity == nil {
 			budget[s] = math.NaN()
 		}
-		if p.cfg.Pacing.Disabled || p.headroom == nil {
+		if p.cfg.Pacing.Disabled || p.capacity == nil {
 			ps.skills[s] = pace{mult: 1}
 			continue
 		}
-		head, waiting := p.headroom.Headroom(s)
-		if !p.cfg.Pacing.HeadroomGross {
-			// capacity's λ_now contains our calls arriving now. Calls bought
-			// and not yet arrived are pacing's alone (capacity is not given
-			// CommittedCalls): the participation bucket charges them.
-			head += arriving
-		}
+		// The budget for bought calls: what the agents can answer, less the
+		// calls arriving that we did not buy (λ_now holds ours too) and the
+		// service owed. Calls bought and not yet arrived are pacing's alone:
+		// the participation bucket charges them.
+		ld, _ := p.capacity.Load(s) // stale or unknown: all zero, no budget
+		head, waiting := ld.LambdaMax-(ld.Arrivals-arriving)-ld.Backlog, ld.WaitingTooLong
 		budget[s] = head
 		target := p.cfg.Pacing.Target * math.Max(head, 0)
 		scale := math.Max(target, p.cfg.Pacing.MinScale)

@@ -5,12 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callbid/callbid/capacity"
 	"github.com/callbid/callbid/hitrate"
 )
 
 type fixedHeadroom struct{ perMin float64 }
 
-func (h *fixedHeadroom) Headroom(string) (float64, bool) { return h.perMin, false }
+func (h *fixedHeadroom) Load(string) (capacity.Load, bool) {
+	return capacity.Load{LambdaMax: h.perMin}, true
+}
 
 // fixedRates prices every bid at one rate, with the default time-to-call
 // distribution of a fresh hit-rate model.
