@@ -100,6 +100,15 @@ func TestPacingWindowIsCapacitys(t *testing.T) {
 			t.Errorf("%q: pacing window %v, capacity window %v, want both %v", tc.yaml, p, c, tc.want)
 		}
 	}
+	// headroom_gross chose between capacity's net and gross headroom; pacing
+	// now combines capacity's facts itself, so it is ignored, with a warning.
+	cfg, err := Parse([]byte("feedback:\n  pacing: {headroom_gross: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, "feedback.pacing.headroom_gross") {
+		t.Errorf("no deprecation warning for headroom_gross: %q", w)
+	}
 	// Unset, both packages fill the same default.
 	var p pacing.Config
 	p.SetDefaults()
