@@ -95,7 +95,7 @@ func (r *bidRoute) serve(ctx *fasthttp.RequestCtx) {
 	if at := arrivedAt(ctx); at > 0 && at < start.UnixNano() {
 		waited = time.Duration(start.UnixNano() - at)
 		now = time.Unix(0, at)
-		yieldIfBacklogged(ctx, waited)
+		yieldIfBacklogged(ctx, at, start.UnixNano())
 	}
 	r.m.requests.Inc()
 	if !ctx.IsPost() {
