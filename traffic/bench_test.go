@@ -32,3 +32,18 @@ func BenchmarkAllowedIP(b *testing.B) {
 		sinkB = f.AllowedIP("203.0.113.45")
 	}
 }
+
+// BenchmarkAllowedWithBlocks: the bid path's check once devices are
+// blocked (the table is not empty, so it reads the clock and two slots).
+func BenchmarkAllowedWithBlocks(b *testing.B) {
+	f := benchFilter(b)
+	for d := uint64(1); d <= 1000; d++ {
+		f.Spam(d*7919, 0)
+	}
+	b.ReportAllocs()
+	var i uint64
+	for b.Loop() {
+		i++
+		sinkB = f.Allowed(i&4095+1, i&8191+1)
+	}
+}
