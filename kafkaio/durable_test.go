@@ -3,7 +3,6 @@ package kafkaio
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,53 +218,6 @@ func TestDurableOneRequestForAllPartitions(t *testing.T) {
 	}
 	if st := p.Stats(); st.WriteErrors == 0 || st.Written != n {
 		t.Errorf("stats %+v: want a failed attempt and %d written", st, n)
-	}
-	closeProducer(t, p)
-}
-
-// TestDurablePooledBuffersKeepEveryRecord: large records travel in pooled
-// buffers that go back to the pool once acknowledged; every record still
-// arrives with its own bytes, however the buffers are reused.
-func TestDurablePooledBuffersKeepEveryRecord(t *testing.T) {
-	c := leaseCluster(t, 4)
-	cfg := testConfig(c.ListenAddrs()[0])
-	p := NewProducer(cfg, zerolog.Nop())
-	d := p.Durable(events.TopicLeases)
-	var mu sync.Mutex
-	got := map[string]string{}
-	cons := runConsumer(t, cfg, events.TopicLeases, func(m Message) {
-		mu.Lock()
-		got[string(m.Key)] = string(m.Value)
-		mu.Unlock()
-	})
-	waitFor(t, 5*time.Second, "caught up on the lease log", cons.CaughtUp)
-	value := func(i int) []byte {
-		b := []byte(strings.Repeat(strconv.Itoa(i)+"-", 1+(pooledMin+i*37)%3000/len(strconv.Itoa(i)+"-")))
-		return b
-	}
-	const n = 300
-	var last uint64
-	for i := range n {
-		last = d.Append([]byte("batch-"+strconv.Itoa(i)), value(i))
-		if i%50 == 49 { // let some be acknowledged, so later ones reuse their buffers
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := d.Wait(ctx, last); err != nil {
-				t.Fatal(err)
-			}
-			cancel()
-		}
-	}
-	waitFor(t, 10*time.Second, "every record consumed", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got) == n
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	for i := range n {
-		if v := got["batch-"+strconv.Itoa(i)]; v != string(value(i)) {
-			t.Fatalf("record %d arrived as %d bytes %.40q…, want %d bytes", i, len(v), v, len(value(i)))
-		}
 	}
 	closeProducer(t, p)
 }

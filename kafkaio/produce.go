@@ -129,8 +129,6 @@ func (l *lane) produceOnce(ctx context.Context, recs []record) ([]record, error)
 	for i := range recs {
 		if part := pr.partOf[i]; failed[part] || !pr.taken[i] {
 			left = append(left, recs[i])
-		} else if !recs[i].noReuse {
-			putRecordBuf(recs[i].buf) // written: the encoder is done with it
 		}
 	}
 	clear(recs[len(left):])
@@ -314,14 +312,8 @@ func (l *lane) send(ctx context.Context, r *leaderReq) {
 			r.errs[k] = err
 		}
 		// The transport may still encode the request after a timeout:
-		// leave it these buffers and make new ones for the next request,
-		// and never pool the records' own buffers again.
+		// leave it these buffers and make new ones for the next request.
 		r.readers, r.recs = nil, nil
-		for _, part := range r.parts {
-			for _, i := range pr.take[part] {
-				pr.recs[i].noReuse = true
-			}
-		}
 		return
 	}
 	if l.p.acks == kafka.RequireNone || m == nil {
@@ -365,44 +357,4 @@ func partitionError(code int16, msg string) error {
 		return kafka.Error(code)
 	}
 	return fmt.Errorf("%w: %s", kafka.Error(code), msg)
-}
-
-// A hold pass copies one batch record per lease partition into the lane
-// every 5 ms (a few to tens of KB each); allocating and zeroing a fresh
-// buffer for each was about half of callbid's garbage under load. Records
-// of pooledMin bytes or more take their buffer from recordBufs and give it
-// back once the broker acknowledged them.
-const (
-	pooledMin = 1 << 10
-	pooledMax = 1 << 20 // larger buffers are not kept
-)
-
-var recordBufs sync.Pool // *[]byte
-
-// copyPooled copies key and value into one buffer, pooled when large.
-func copyPooled(key, value []byte) record {
-	n := len(key) + len(value)
-	if n < pooledMin || value == nil { // a tombstone stays one
-		return copyRecord(key, value)
-	}
-	var bp *[]byte
-	if v, _ := recordBufs.Get().(*[]byte); v != nil && cap(*v) >= n {
-		bp = v
-	} else {
-		b := make([]byte, 0, max(n, 4<<10))
-		bp = &b
-	}
-	buf := append(append((*bp)[:0], key...), value...)
-	*bp = buf
-	r := record{key: buf[:len(key):len(key)], value: buf[len(key):], buf: bp}
-	if key == nil {
-		r.key = nil
-	}
-	return r
-}
-
-func putRecordBuf(bp *[]byte) {
-	if bp != nil && cap(*bp) <= pooledMax {
-		recordBufs.Put(bp)
-	}
 }

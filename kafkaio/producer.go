@@ -66,11 +66,6 @@ type record struct {
 	key, value []byte
 	seq        uint64 // durable lanes: 1, 2, …
 	at         int64  // durable lanes: unix nanos when queued
-	// durable lanes: the pooled buffer behind key and value (nil when not
-	// pooled), and whether a request that may still be encoding after a
-	// timeout has seen it (its buffer then never goes back to the pool).
-	buf     *[]byte
-	noReuse bool
 }
 
 // lane is one topic's queue, writer and goroutine.
@@ -353,7 +348,7 @@ func (l *lane) health(now time.Time) DurableHealth {
 }
 
 func (l *lane) append(key, value []byte) uint64 {
-	r := copyPooled(key, value)
+	r := copyRecord(key, value)
 	r.at = time.Now().UnixNano()
 	l.mu.Lock()
 	if l.p.closed.Load() || l.stopped.Load() {
