@@ -353,7 +353,6 @@ func TestOrphansAndMalformed(t *testing.T) {
 
 func TestPacingControllerAndCommitted(t *testing.T) {
 	cfg := Config{}
-	cfg.Pacing.Pacing.HeadroomGross = true
 	cfg.Pacing.Participation.CautiousCallRate = 0.01 // the campaign's prior: no cautious uplift here
 	f, _, now := newTest(t, cfg)
 	h := testHeadroom[f]

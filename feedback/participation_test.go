@@ -27,7 +27,6 @@ func bought(f *Feedback, skill string) float64 {
 // stop after a drop while calls bought earlier are still due.
 func TestParticipationPacesExpectedCalls(t *testing.T) {
 	cfg := Config{}
-	cfg.Pacing.Pacing.HeadroomGross = true
 	// No call ever arrives here: a prior this strong keeps the price of a
 	// bid at the cautious rate, so the bucket alone is measured.
 	cfg.HitRate.PacingPriorStrength = 1e9

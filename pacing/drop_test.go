@@ -3,47 +3,32 @@ package pacing
 import (
 	"testing"
 	"time"
-
-	"github.com/callbid/callbid/capacity"
 )
 
-// capHeadroom is a capacity view with the λ_max fact slow start and the
-// bucket watch (capacity.Model's LambdaMax).
-type capHeadroom struct{ lambdaMax float64 }
+// capHeadroom is fixedHeadroom with the λ_max fact slow start and the
+// bucket watch read (capacity.Model's LambdaMax).
+type capHeadroom struct{ fixedHeadroom }
 
-func (h *capHeadroom) Load(string) (capacity.Load, bool) {
-	return capacity.Load{LambdaMax: h.lambdaMax}, true
-}
-func (h *capHeadroom) LambdaMax(string) float64 { return h.lambdaMax }
+func (h *capHeadroom) LambdaMax(string) float64 { return h.perMin }
 
 // TestDropEmptiesBucketAtOnce: tokens earned under one staffing are not
 // spent under a smaller one. After a drop of λ_max between two ticks the
 // next bid is skipped and the bucket is empty; a small change (within
 // participation.drop) leaves it alone.
 func TestDropEmptiesBucketAtOnce(t *testing.T) {
-	cfg := Config{}
-	cfg.Pacing.HeadroomGross = true
-	h := &capHeadroom{lambdaMax: 60}
-	p, err := New(cfg, []string{"sales"}, h, newFixedRates(t, 0.05))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	h := &capHeadroom{fixedHeadroom{perMin: 60}}
 	// Ticks only, no bids: slow start ramps to full and the bucket fills
 	// to its burst ceiling (2 s of 0.9 × 60 calls/min = 1.8 calls).
-	for range 120 {
-		now = now.Add(time.Second)
-		p.Tick(now)
-	}
+	p, now := tickedPacer(t, Config{}, h, 120)
 	tokens := func() float64 { return p.View().Skills[0].Tokens }
 	if tokens() < 1 {
 		t.Fatalf("bucket holds %.2f calls after two minutes without bids; want it full", tokens())
 	}
-	h.lambdaMax = 50 // within participation.drop (25%)
+	h.perMin = 50 // within participation.drop (25%)
 	if !p.Admit("sales") {
 		t.Fatal("a 17% fall of λ_max skipped the bid; want the bucket kept")
 	}
-	h.lambdaMax = 24 // 60 → 24: the staffing changed under the bucket
+	h.perMin = 24 // 60 → 24: the staffing changed under the bucket
 	if p.Admit("sales") {
 		t.Fatal("bid admitted on tokens earned at λ_max 60 after a drop to 24")
 	}
@@ -65,17 +50,8 @@ func TestDropEmptiesBucketAtOnce(t *testing.T) {
 // that also reads λ_max to check for a drop since the last tick.
 func BenchmarkAdmitFullBucket(b *testing.B) {
 	cfg := Config{}
-	cfg.Pacing.HeadroomGross = true
 	cfg.Participation.Burst = time.Hour
-	p, err := New(cfg, []string{"sales"}, &capHeadroom{lambdaMax: 1e6}, newFixedRates(b, 0.05))
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	for range 60 {
-		now = now.Add(time.Second)
-		p.Tick(now)
-	}
+	p, _ := tickedPacer(b, cfg, &capHeadroom{fixedHeadroom{perMin: 1e6}}, 60)
 	b.ReportAllocs()
 	for b.Loop() {
 		sinkAdmit = p.Admit("sales")
@@ -83,3 +59,20 @@ func BenchmarkAdmitFullBucket(b *testing.B) {
 }
 
 var sinkAdmit bool
+
+// tickedPacer builds a pacer for skill "sales" on capacity c at a 5 %
+// call rate and ticks it once a second for the given seconds, without
+// bids; it returns the pacer and the last tick's time.
+func tickedPacer(tb testing.TB, cfg Config, c Capacity, seconds int) (*Pacer, time.Time) {
+	tb.Helper()
+	p, err := New(cfg, []string{"sales"}, c, newFixedRates(tb, 0.05))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for range seconds {
+		now = now.Add(time.Second)
+		p.Tick(now)
+	}
+	return p, now
+}

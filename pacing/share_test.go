@@ -44,7 +44,6 @@ func (s fixedShare) Share() float64 { return float64(s) }
 func bought(t *testing.T, shares ...float64) float64 {
 	t.Helper()
 	cfg := Config{}
-	cfg.Pacing.HeadroomGross = true
 	var ps []*Pacer
 	for _, s := range shares {
 		p, err := New(cfg, []string{"sales"}, &fixedHeadroom{perMin: 10}, newFixedRates(t, 0.05))
