@@ -44,9 +44,12 @@ func (b *budget) reserve(sec, v int64) {
 // reserved is the expected spend of bids made in the last window seconds
 // up to sec (0 < window <= reserveSlots).
 func (b *budget) reserved(sec, window int64) int64 {
+	// Only the window's seconds are visited (15 of the 64 slots by
+	// default): second t lives in slot t % reserveSlots when its tag says t.
 	var sum int64
-	for i := range b.resTag {
-		if t := b.resTag[i].Load() - 1; t <= sec && t > sec-window {
+	for t := max(sec-window+1, 0); t <= sec; t++ {
+		i := t % reserveSlots
+		if b.resTag[i].Load() == t+1 {
 			sum += b.resVal[i].Load()
 		}
 	}

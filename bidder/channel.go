@@ -351,7 +351,8 @@ func channelBidRecorder(fb Feedback) ChannelBidRecorder {
 // also counts the contacts it may bring in its channel's flight: P(win)
 // (the learned win curve at the bid's USD price, 1 without shading) ×
 // contacts per win.
-func (b *Bidder) recordBid(s *snapshot, c *campaign, publisher, exchange string, price, value int64, usd float64, now time.Time) {
+func (b *Bidder) recordBid(d *decision, c *campaign, price, value int64, usd float64) {
+	s, publisher, exchange, now := d.s, d.req.PublisherID, d.ex.name, d.now
 	ch := c.contactChannel()
 	if ch == channel.Voice {
 		b.deps.Feedback.RecordBid(c.id, c.skill, publisher, exchange, price, value, now)
@@ -359,7 +360,7 @@ func (b *Bidder) recordBid(s *snapshot, c *campaign, publisher, exchange string,
 	}
 	pwin := 1.0
 	if !s.cfg.Shading.Disabled {
-		pwin = b.shade.winProb(&s.cfg.Shading, exchange, publisher, usd)
+		pwin = b.shade.winProb(&s.cfg.Shading, d.shadeCells(b.shade), usd)
 	}
 	c.chn.flight.add(now, pwin*c.chn.rate*b.hitRate(b.deps.Feedback, c, publisher))
 	if b.chBids != nil {

@@ -205,8 +205,8 @@ func (s *shader) cellsFor(exchange, publisher string) (pub, ex *shadeCell) {
 // price returns the bid for value (USD CPM) above floor (USD CPM) from the
 // learned curve of exchange × publisher; value itself when the curve has
 // too little evidence. It reads only atomics.
-func (s *shader) price(cfg *ShadingConfig, exchange, publisher string, value, floor float64) float64 {
-	pub, ex := s.lookup(exchange, publisher)
+func (s *shader) price(cfg *ShadingConfig, cells shadeCells, value, floor float64) float64 {
+	pub, ex := cells.pub, cells.ex
 	c := pub
 	if c == nil || c.n.Load() < int64(cfg.MinObservations) {
 		c = ex
@@ -238,11 +238,33 @@ func (s *shader) price(cfg *ShadingConfig, exchange, publisher string, value, fl
 	return best
 }
 
-// recordBid counts a bid at p (USD CPM); the bid path calls it.
+// recordBid counts a bid at p (USD CPM).
 func (s *shader) recordBid(exchange, publisher string, p float64) {
+	var cells shadeCells
+	s.recordBidCells(&cells, exchange, publisher, p)
+}
+
+// shadeCells are the cells of one exchange × publisher, looked up once per
+// request (decision.shadeCells) instead of once per call: the nested map
+// lookups were four per bid (explore, price, recordBid, winProb).
+type shadeCells struct {
+	pub, ex *shadeCell
+	set     bool // looked up
+}
+
+// cellsOf looks up the cells of exchange × publisher (nil when absent).
+func (s *shader) cellsOf(exchange, publisher string) shadeCells {
 	pub, ex := s.lookup(exchange, publisher)
+	return shadeCells{pub: pub, ex: ex, set: true}
+}
+
+// recordBidCells counts a bid at p (USD CPM) in cells, which it completes
+// (creating the cells) on the first bid on this pair; the bid path calls it.
+func (s *shader) recordBidCells(cells *shadeCells, exchange, publisher string, p float64) {
+	pub, ex := cells.pub, cells.ex
 	if ex == nil || (pub == nil && publisher != "") {
 		pub, ex = s.cellsFor(exchange, publisher) // the first bid on this pair
+		*cells = shadeCells{pub: pub, ex: ex, set: true}
 	}
 	k := shadeBin(p)
 	for _, c := range [2]*shadeCell{pub, ex} {
@@ -375,8 +397,8 @@ func isotonic(succ, weight, out []float64) {
 // 1 in 128 once exact competing prices are known. Without
 // probes a bidder told only its wins would never see the curve below its
 // own bid.
-func (s *shader) explore(cfg *ShadingConfig, exchange, publisher string, r uint64) (bool, float64) {
-	pub, ex := s.lookup(exchange, publisher)
+func (s *shader) explore(cfg *ShadingConfig, cells shadeCells, r uint64) (bool, float64) {
+	pub, ex := cells.pub, cells.ex
 	c := pub
 	if c == nil || c.n.Load() < int64(cfg.MinObservations) {
 		c = ex
@@ -422,7 +444,7 @@ func firstPrice(req *openrtb.Request, imp *openrtb.Imp, dealID string) bool {
 // a first-price auction; the result is between the floor that applies and
 // value.
 func (b *Bidder) shadePrice(d *decision, p *pick, value float64) float64 {
-	s, req, imp, ex, dealID, curRate := d.s, d.req, p.imp, d.ex, p.deal, d.curRate
+	s, imp, dealID, curRate := d.s, p.imp, p.deal, d.curRate
 	floor := d.impFloor
 	if dealID != "" {
 		for i := range imp.Deals {
@@ -434,11 +456,12 @@ func (b *Bidder) shadePrice(d *decision, p *pick, value float64) float64 {
 	}
 	usd := curRate / 1e6 // micro-units of the response currency → USD CPM
 	cfg := &s.cfg.Shading
-	if ok, f := b.shade.explore(cfg, ex.name, req.PublisherID, splitmix64(bidSeq.Load())); ok {
+	cells := d.shadeCells(b.shade)
+	if ok, f := b.shade.explore(cfg, cells, splitmix64(bidSeq.Load())); ok {
 		lo := max(floor, value*cfg.MinFactor, 1)
 		return min(lo*math.Pow(value/lo, f), value)
 	}
-	price := b.shade.price(cfg, ex.name, req.PublisherID, value*usd, floor*usd) / usd
+	price := b.shade.price(cfg, cells, value*usd, floor*usd) / usd
 	// Rounding to the grid must not cross the floor or the value.
 	return min(max(price, floor, 1), value)
 }
@@ -469,8 +492,8 @@ func (b *Bidder) observeNotice(s *snapshot, t *noticeToken, kind noticeKind, pri
 // winProb is the learned P(win) of a bid at p (USD CPM) on exchange ×
 // publisher; 1 (the conservative value for budget reservations) while the
 // curve has too little evidence.
-func (s *shader) winProb(cfg *ShadingConfig, exchange, publisher string, p float64) float64 {
-	pub, ex := s.lookup(exchange, publisher)
+func (s *shader) winProb(cfg *ShadingConfig, cells shadeCells, p float64) float64 {
+	pub, ex := cells.pub, cells.ex
 	c := pub
 	if c == nil || c.n.Load() < int64(cfg.MinObservations) {
 		c = ex
@@ -483,4 +506,13 @@ func (s *shader) winProb(cfg *ShadingConfig, exchange, publisher string, p float
 		return 1
 	}
 	return cdf[shadeBin(p)]
+}
+
+// shadeCells returns the shading cells of the request's exchange and
+// publisher, looked up on the first call of the request.
+func (d *decision) shadeCells(s *shader) shadeCells {
+	if !d.shade.set {
+		d.shade = s.cellsOf(d.ex.name, d.req.PublisherID)
+	}
+	return d.shade
 }

@@ -22,6 +22,10 @@ type snapshot struct {
 	loc       *time.Location
 	rates     map[string]float64 // USD per unit; USD is 1
 	bidCur    map[string]bool
+	// bidRates are the bid currencies that have a rate, in currency.bid
+	// order: request.cur is matched against these few by a scan, cheaper
+	// than two map lookups per entry (pickCurrency).
+	bidRates  []bidRate
 	exchanges map[string]*exchangeRT
 	defaultEx *exchangeRT
 	otherEx   *exchangeRT // names that cannot be kept (too many, bad characters)
@@ -150,6 +154,9 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 	s.policy = compilePolicy(&cfg)
 	for _, c := range cfg.Currency.Bid {
 		s.bidCur[c] = true
+		if r, ok := s.rates[c]; ok && !hasBidRate(s.bidRates, c) {
+			s.bidRates = append(s.bidRates, bidRate{cur: c, rate: r})
+		}
 	}
 	nbr := map[string]bool{}
 	for _, n := range cfg.Server.NBRExchanges {
@@ -487,4 +494,19 @@ func (s *snapshot) internExchange(name []byte) *exchangeRT {
 	m[x.name] = x
 	s.seenEx.Store(&m)
 	return x
+}
+
+// bidRate is a bid currency and its USD rate.
+type bidRate struct {
+	cur  string
+	rate float64
+}
+
+func hasBidRate(l []bidRate, cur string) bool {
+	for i := range l {
+		if l[i].cur == cur {
+			return true
+		}
+	}
+	return false
 }
