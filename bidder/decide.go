@@ -676,7 +676,8 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 	d.Bids = append(d.Bids, openrtb.Bid{ID: p.bidID, ImpID: imp.ID, Price: float64(p.price) / 1e6,
 		AdM: buf[mStart:mEnd:mEnd], AdMEscaped: escaped, ADomain: c.adomain, CID: c.id, CrID: cr.id, DealID: p.deal, MType: mtype,
 		W: w, H: h, NURL: jsonw.UnsafeString(buf[urls[0][0]:urls[0][1]]), BURL: jsonw.UnsafeString(buf[urls[1][0]:urls[1][1]]),
-		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), URLsPlain: s.basePlain, Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id})
+		LURL: jsonw.UnsafeString(buf[urls[2][0]:urls[2][1]]), URLsPlain: s.basePlain, Exp: exp, Cat: c.cats, CatTax: catTax(c.cats), Bundle: c.bundle, AdID: cr.id,
+		Fields: cr.fields})
 }
 
 // catTax is the taxonomy of bid.cat: callbid's categories are IAB Content

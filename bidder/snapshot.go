@@ -10,6 +10,7 @@ import (
 
 	ad "github.com/callbid/callbid/creative"
 	"github.com/callbid/callbid/jsonw"
+	"github.com/callbid/callbid/openrtb"
 )
 
 // snapshot is the compiled, immutable config the bid path reads. Nothing in
@@ -132,6 +133,10 @@ type creative struct {
 	w, h  int
 	tmpl  ad.Template
 	title string
+	// fields is openrtb.Bid.Fields for a bid with this creative: the
+	// campaign's adomain, bundle, cat and cid and the creative's adid and
+	// crid, encoded once here instead of in every response.
+	fields string
 }
 
 // compile builds a snapshot from cfg (defaults already applied).
@@ -225,6 +230,13 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 	s.nSkills = len(skills)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for _, c := range s.campaigns {
+		for _, crs := range [2][]creative{c.banners, c.natives} {
+			for i := range crs {
+				crs[i].fields = string(openrtb.AppendBidFields(nil, c.adomain, c.bundle, crs[i].id, c.cats, catTax(c.cats), c.id, crs[i].id))
+			}
+		}
 	}
 	return s, nil
 }

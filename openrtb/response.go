@@ -36,6 +36,11 @@ type Bid struct {
 	CatTax int
 	Bundle string
 	AdID   string
+	// Fields, when not empty, is what AppendBidFields writes for ADomain,
+	// Bundle, AdID, Cat, CatTax, CID and CrID, encoded once per creative
+	// when the config is loaded: the response copies it instead of
+	// escaping seven strings per bid, and those fields are not read.
+	Fields string
 }
 
 // AppendResponse appends a BidResponse JSON with one seatbid to dst:
@@ -89,28 +94,11 @@ func appendBid(dst []byte, b *Bid) []byte {
 	} else {
 		dst = jsonw.AppendBytes(dst, b.AdM)
 	}
-	if b.ADomain != "" {
-		dst = append(dst, `,"adomain":[`...)
-		dst = jsonw.AppendString(dst, b.ADomain)
-		dst = append(dst, ']')
+	if b.Fields != "" {
+		dst = append(dst, b.Fields...)
+	} else {
+		dst = AppendBidFields(dst, b.ADomain, b.Bundle, b.AdID, b.Cat, b.CatTax, b.CID, b.CrID)
 	}
-	dst = appendStringField(dst, `,"bundle":`, b.Bundle)
-	dst = appendStringField(dst, `,"adid":`, b.AdID)
-	if len(b.Cat) > 0 {
-		dst = append(dst, `,"cat":[`...)
-		for i, c := range b.Cat {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonw.AppendString(dst, c)
-		}
-		dst = append(dst, ']')
-		dst = appendIntField(dst, `,"cattax":`, b.CatTax)
-	}
-	dst = append(dst, `,"cid":`...)
-	dst = jsonw.AppendString(dst, b.CID)
-	dst = append(dst, `,"crid":`...)
-	dst = jsonw.AppendString(dst, b.CrID)
 	if b.DealID != "" {
 		dst = append(dst, `,"dealid":`...)
 		dst = jsonw.AppendString(dst, b.DealID)
@@ -129,6 +117,34 @@ func appendBid(dst []byte, b *Bid) []byte {
 	}
 	dst = appendIntField(dst, `,"exp":`, b.Exp)
 	return append(dst, '}')
+}
+
+// AppendBidFields appends a bid's fields from adomain to crid as
+// AppendResponse writes them (from a leading comma; empty adomain, bundle,
+// adid and cat are left out, cattax with cat). Bid.Fields holds its output.
+func AppendBidFields(dst []byte, adomain, bundle, adID string, cat []string, catTax int, cid, crid string) []byte {
+	if adomain != "" {
+		dst = append(dst, `,"adomain":[`...)
+		dst = jsonw.AppendString(dst, adomain)
+		dst = append(dst, ']')
+	}
+	dst = appendStringField(dst, `,"bundle":`, bundle)
+	dst = appendStringField(dst, `,"adid":`, adID)
+	if len(cat) > 0 {
+		dst = append(dst, `,"cat":[`...)
+		for i, c := range cat {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonw.AppendString(dst, c)
+		}
+		dst = append(dst, ']')
+		dst = appendIntField(dst, `,"cattax":`, catTax)
+	}
+	dst = append(dst, `,"cid":`...)
+	dst = jsonw.AppendString(dst, cid)
+	dst = append(dst, `,"crid":`...)
+	return jsonw.AppendString(dst, crid)
 }
 
 func appendIntField(dst []byte, key string, n int) []byte {

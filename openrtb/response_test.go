@@ -173,3 +173,19 @@ func TestURLsPlainWritesTheSameBytes(t *testing.T) {
 	plain := AppendResponse(nil, "r", "b1", "USD", "seat", []Bid{b})
 	checkEq(t, "response", string(plain), string(escaped))
 }
+
+// TestFieldsWritesTheSameBytes: a bid's pre-encoded Fields stand for the
+// fields they were encoded from.
+func TestFieldsWritesTheSameBytes(t *testing.T) {
+	for _, b := range []Bid{
+		{ID: "b1", ImpID: "1", Price: 4.25, AdM: []byte("<a>"), ADomain: "acme.com", Bundle: "com.acme\"app",
+			AdID: "cr", Cat: []string{"IAB13-7", "IAB13"}, CatTax: 1, CID: "c\u00e9", CrID: "cr", DealID: "d", MType: 1, W: 300, H: 250},
+		{ID: "b2", ImpID: "2", Price: 1, AdM: []byte("x"), CID: "c", CrID: "cr"},
+	} {
+		want := AppendResponse(nil, "r", b.ID, "USD", "seat", []Bid{b})
+		b.Fields = string(AppendBidFields(nil, b.ADomain, b.Bundle, b.AdID, b.Cat, b.CatTax, b.CID, b.CrID))
+		b.ADomain, b.Bundle, b.AdID, b.Cat, b.CatTax, b.CID, b.CrID = "", "", "", nil, 0, "", ""
+		got := AppendResponse(nil, "r", b.ID, "USD", "seat", []Bid{b})
+		checkEq(t, "response", string(got), string(want))
+	}
+}
