@@ -135,6 +135,10 @@ type decision struct {
 	impFloor  float64    // the current imp's floor, micro-units of the response currency
 	keys      reqKeys    // the request's set keys, folded once (keys.go)
 	shade     shadeCells // see shadeCells
+	// mac is the notice signer's HMAC state (of macOf), kept with the
+	// pooled decision across requests (signer.state).
+	mac   *macState
+	macOf *signer
 }
 
 // pick is the campaign chosen for one imp, its creative and price, and,
@@ -270,7 +274,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 
 	d.hour, d.dow, d.day = localClock(now, s.loc)
-	d.keys.set(req)
+	d.keys.set(req, s.keyNeeds)
 	d.devType = int(req.Device.Type)
 	if d.devType < 0 || d.devType >= len(campaign{}.devTypes) {
 		d.devType = 0
@@ -652,7 +656,7 @@ func (b *Bidder) appendBid(d *decision, p *pick) {
 		if k == 0 {
 			// One HMAC per bid: the payload is shared, each URL gets its kind's tag.
 			payload[0] = len(d.buf)
-			d.buf, tags = s.signer.appendSigned(d.buf, &t)
+			d.buf, tags = s.signer.state(&d.mac, &d.macOf).appendSigned(d.buf, &t)
 			payload[1] = len(d.buf)
 		} else {
 			d.buf = append(d.buf, d.buf[payload[0]:payload[1]]...)

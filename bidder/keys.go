@@ -21,14 +21,67 @@ type reqKeys struct {
 	buf                       [6 * maxFoldKey]byte
 }
 
-func (k *reqKeys) set(req *openrtb.Request) {
+// keyNeeds says which request keys some campaign of a snapshot reads
+// (compileKeyNeeds); set folds only those, the others stay "".
+type keyNeeds uint8
+
+const (
+	needPub keyNeeds = 1 << iota
+	needSite
+	needDomain
+	needBundle
+	needCountry
+	needRegion
+)
+
+// compileKeyNeeds is the union of the keys campaigns look up: each bit is
+// set under the same condition evalCampaign reads that key under.
+func compileKeyNeeds(cs []*campaign) keyNeeds {
+	var n keyNeeds
+	for _, c := range cs {
+		if c.pubBlock != nil || c.pubAllow != nil {
+			n |= needPub | needSite | needDomain | needBundle
+		}
+		if len(c.pubMult) > 0 {
+			n |= needPub
+		}
+		if c.domainMult != nil {
+			n |= needDomain
+		}
+		if c.bundleMult != nil {
+			n |= needBundle
+		}
+		if c.countries != nil || len(c.countryMult) > 0 {
+			n |= needCountry
+		}
+		if c.regions != nil || len(c.regionMult) > 0 {
+			n |= needRegion
+		}
+	}
+	return n
+}
+
+func (k *reqKeys) set(req *openrtb.Request, need keyNeeds) {
+	k.clear()
 	b := k.buf[:0]
-	k.pub, b = foldKey(b, req.PublisherID, false)
-	k.site, b = foldKey(b, req.SiteOrAppID, false)
-	k.domain, b = foldKey(b, req.Domain, false)
-	k.bundle, b = foldKey(b, req.Bundle, false)
-	k.country, b = foldKey(b, req.Device.Country, true)
-	k.region, _ = foldKey(b, req.Device.Region, true)
+	if need&needPub != 0 {
+		k.pub, b = foldKey(b, req.PublisherID, false)
+	}
+	if need&needSite != 0 {
+		k.site, b = foldKey(b, req.SiteOrAppID, false)
+	}
+	if need&needDomain != 0 {
+		k.domain, b = foldKey(b, req.Domain, false)
+	}
+	if need&needBundle != 0 {
+		k.bundle, b = foldKey(b, req.Bundle, false)
+	}
+	if need&needCountry != 0 {
+		k.country, b = foldKey(b, req.Device.Country, true)
+	}
+	if need&needRegion != 0 {
+		k.region, _ = foldKey(b, req.Device.Region, true)
+	}
 }
 
 func (k *reqKeys) clear() {

@@ -40,7 +40,7 @@ func TestReqKeysFoldEach(t *testing.T) {
 	var k reqKeys
 	req := &openrtb.Request{PublisherID: "Pub-X", SiteOrAppID: "site-y", Domain: "News.Example"}
 	req.Device.Country, req.Device.Region = "usa", "CA"
-	k.set(req)
+	k.set(req, ^keyNeeds(0))
 	if k.pub != "pub-x" || k.site != "site-y" || k.domain != "news.example" || k.bundle != "" ||
 		k.country != "USA" || k.region != "CA" {
 		t.Fatalf("keys %+v", [6]string{k.pub, k.site, k.domain, k.bundle, k.country, k.region})
@@ -48,5 +48,32 @@ func TestReqKeysFoldEach(t *testing.T) {
 	k.clear()
 	if k.pub != "" || k.country != "" {
 		t.Fatal("clear kept a key")
+	}
+	k.set(req, needCountry)
+	if k.pub != "" || k.site != "" || k.domain != "" || k.country != "USA" || k.region != "" {
+		t.Fatalf("keys %+v, want only the country", [6]string{k.pub, k.site, k.domain, k.bundle, k.country, k.region})
+	}
+}
+
+// TestKeyNeeds: a campaign that reads a key makes the snapshot fold it.
+func TestKeyNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		c    campaign
+		want keyNeeds
+	}{
+		{campaign{}, 0},
+		{campaign{pubBlock: map[string]struct{}{"p": {}}}, needPub | needSite | needDomain | needBundle},
+		{campaign{pubAllow: map[string]struct{}{"p": {}}}, needPub | needSite | needDomain | needBundle},
+		{campaign{pubMult: map[string]float64{"p": 2}}, needPub},
+		{campaign{domainMult: map[string]float64{"d": 2}}, needDomain},
+		{campaign{bundleMult: map[string]float64{"b": 2}}, needBundle},
+		{campaign{countries: map[string]struct{}{"USA": {}}}, needCountry},
+		{campaign{countryMult: map[string]float64{"USA": 2}}, needCountry},
+		{campaign{regions: map[string]struct{}{"CA": {}}}, needRegion},
+		{campaign{regionMult: map[string]float64{"CA": 2}}, needRegion},
+	} {
+		if got := compileKeyNeeds([]*campaign{&tc.c}); got != tc.want {
+			t.Errorf("%+v: needs %b, want %b", tc.c, got, tc.want)
+		}
 	}
 }

@@ -117,8 +117,26 @@ type kindTags [numNoticeKinds][tagB64Len]byte
 // appendSigned signs t once: it appends the base64url payload to dst and
 // returns the tag of each kind. A kind's token is payload "." tags[kind].
 func (s *signer) appendSigned(dst []byte, t *noticeToken) ([]byte, kindTags) {
-	var tags kindTags
 	m := s.pool.Get().(*macState)
+	dst, tags := m.appendSigned(dst, t)
+	s.pool.Put(m)
+	return dst, tags
+}
+
+// state returns the signer's HMAC state for *m, made anew when *m is nil
+// or another signer's (a reloaded secret): the bid path keeps one in its
+// pooled decision instead of taking it from the signer's pool per bid.
+func (s *signer) state(m **macState, of **signer) *macState {
+	if *m == nil || *of != s {
+		*m, *of = s.pool.New().(*macState), s
+	}
+	return *m
+}
+
+// appendSigned is signer.appendSigned with m, the state of the signer
+// (signer.state); m is not safe for concurrent use.
+func (m *macState) appendSigned(dst []byte, t *noticeToken) ([]byte, kindTags) {
+	var tags kindTags
 	raw := t.appendPayload(m.raw[:0], tokenVersion)
 	m.h.Reset()
 	m.h.Write(raw)
@@ -133,7 +151,6 @@ func (s *signer) appendSigned(dst []byte, t *noticeToken) ([]byte, kindTags) {
 	for k := range tags {
 		base64.RawURLEncoding.Encode(tags[k][:], sum[k*tagLen:(k+1)*tagLen])
 	}
-	s.pool.Put(m)
 	return dst, tags
 }
 

@@ -27,6 +27,7 @@ type snapshot struct {
 	// order: request.cur is matched against these few by a scan, cheaper
 	// than two map lookups per entry (pickCurrency).
 	bidRates  []bidRate
+	keyNeeds  keyNeeds // the request keys some campaign reads (keys.go)
 	exchanges map[string]*exchangeRT
 	defaultEx *exchangeRT
 	otherEx   *exchangeRT // names that cannot be kept (too many, bad characters)
@@ -231,6 +232,7 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.keyNeeds = compileKeyNeeds(s.campaigns) // keys.go
 	for _, c := range s.campaigns {
 		for _, crs := range [2][]creative{c.banners, c.natives} {
 			for i := range crs {
