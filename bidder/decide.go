@@ -134,6 +134,7 @@ type decision struct {
 	anonymous bool
 	impFloor  float64    // the current imp's floor, micro-units of the response currency
 	keys      reqKeys    // the request's set keys, folded once (keys.go)
+	ids       reqIDs     // keys as ids of the snapshot's dictionaries (keyids.go)
 	shade     shadeCells // see shadeCells
 	// mac is the notice signer's HMAC state (of macOf), kept with the
 	// pooled decision across requests (signer.state).
@@ -275,6 +276,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 
 	d.hour, d.dow, d.day = localClock(now, s.loc)
 	d.keys.set(req, s.keyNeeds)
+	d.ids = d.keys.intern(s)
 	d.devType = int(req.Device.Type)
 	if d.devType < 0 || d.devType >= len(campaign{}.devTypes) {
 		d.devType = 0
@@ -433,16 +435,16 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		catBlocked(req.BCat, c.adCats) {
 		return CauseBlocked
 	}
-	if c.pubBlock != nil && d.keys.pubHit(c.pubBlock) {
+	if c.ids.pubBlock.on && d.ids.pubHit(&c.ids.pubBlock) {
 		return CausePublisherBlocked
 	}
-	if c.pubAllow != nil && !d.keys.pubHit(c.pubAllow) {
+	if c.ids.pubAllow.on && !d.ids.pubHit(&c.ids.pubAllow) {
 		return CauseNoMatch
 	}
-	if c.countries != nil && !hasKey(c.countries, d.keys.country) {
+	if c.ids.countries.on && !c.ids.countries.has(d.ids.country) {
 		return CauseNoMatch
 	}
-	if c.regions != nil && !hasKey(c.regions, d.keys.region) {
+	if c.ids.regions.on && !c.ids.regions.has(d.ids.region) {
 		return CauseNoMatch
 	}
 	cats := c.siteCats
@@ -505,18 +507,18 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	}
 	p := base * factor * pace * b.hitRate(fb, c, req.PublisherID) *
 		c.hour[hour] * c.dow[dow] * c.dev[devType]
-	if len(c.pubMult) > 0 {
-		if m, ok := keyed(c.pubMult, d.keys.pub); ok {
+	if c.ids.pubMult.on {
+		if m, ok := c.ids.pubMult.get(d.ids.pub); ok {
 			p *= m
 		}
 	}
-	if len(c.countryMult) > 0 {
-		if m, ok := keyed(c.countryMult, d.keys.country); ok {
+	if c.ids.countryMult.on {
+		if m, ok := c.ids.countryMult.get(d.ids.country); ok {
 			p *= m
 		}
 	}
-	if len(c.regionMult) > 0 {
-		if m, ok := keyed(c.regionMult, d.keys.region); ok {
+	if c.ids.regionMult.on {
+		if m, ok := c.ids.regionMult.get(d.ids.region); ok {
 			p *= m
 		}
 	}
@@ -532,13 +534,13 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 		cd.exFactor, cd.exLearned = b.exchangeFactor(d, c), true
 		p *= cd.exFactor
 	}
-	if c.domainMult != nil {
-		if m, ok := keyed(c.domainMult, d.keys.domain); ok {
+	if c.ids.domainMult.on {
+		if m, ok := c.ids.domainMult.get(d.ids.domain); ok {
 			p *= m
 		}
 	}
-	if c.bundleMult != nil {
-		if m, ok := keyed(c.bundleMult, d.keys.bundle); ok {
+	if c.ids.bundleMult.on {
+		if m, ok := c.ids.bundleMult.get(d.ids.bundle); ok {
 			p *= m
 		}
 	}
@@ -810,9 +812,26 @@ func inListFold(l []string, v string) bool {
 
 // catMatch reports whether category cat lies within group (IAB13-7 within IAB13).
 func catMatch(cat, group string) bool {
-	if len(cat) < len(group) || (len(cat) > len(group) && cat[len(group)] != '-') {
+	n := len(group)
+	if len(cat) < n || (len(cat) > n && cat[n] != '-') {
 		return false
 	}
+	// Codes that differ mostly differ in their last digit: check it first
+	// (inlined), then the rest.
+	if n > 0 && asciiDiffer(cat[n-1], group[n-1]) {
+		return false
+	}
+	return catMatchFold(cat[:n], group)
+}
+
+// asciiDiffer: a and b are ASCII and not equal under ASCII case folding
+// (so no Unicode folding can make the strings holding them equal).
+func asciiDiffer(a, b byte) bool {
+	return a != b && a|b < 0x80 && (a|0x20 != b|0x20 || a|0x20 < 'a' || a|0x20 > 'z')
+}
+
+// catMatchFold is strings.EqualFold(cat, group) for len(cat) == len(group).
+func catMatchFold(cat, group string) bool {
 	// ASCII case folding inline (strings.EqualFold's call was most of
 	// catBlocked's cost: bcat × ad categories × campaigns per request);
 	// a non-ASCII byte falls back to it for Unicode folding.
@@ -822,7 +841,7 @@ func catMatch(cat, group string) bool {
 			continue
 		}
 		if a|g >= 0x80 {
-			return strings.EqualFold(cat[:len(group)], group)
+			return strings.EqualFold(cat, group)
 		}
 		if a|0x20 != g|0x20 || a|0x20 < 'a' || a|0x20 > 'z' {
 			return false

@@ -10,7 +10,7 @@ import (
 const maxFoldKey = 128
 
 // reqKeys are the request's strings that campaign sets and multipliers are
-// keyed by, case-folded once per request. evalCampaign used to fold each
+// keyed by, case-folded once per request, then numbered (keyids.go). evalCampaign used to fold each
 // into a stack buffer for every lookup, that is once per campaign and set
 // (sixteen folds a request with configs/bench.yaml's three campaigns).
 // A string that needs no folding is used as it is; the others are folded
@@ -116,23 +116,11 @@ func foldKey(buf []byte, s string, upper bool) (string, []byte) {
 	return jsonw.UnsafeString(buf[start:]), buf
 }
 
-// hasKey and keyed look up a key folded by reqKeys; "" is never found.
-func hasKey(m map[string]struct{}, k string) bool {
-	if k == "" {
-		return false
-	}
-	_, ok := m[k]
-	return ok
-}
-
+// keyed looks up a key folded by foldKey; "" is never found.
 func keyed(m map[string]float64, k string) (float64, bool) {
 	if k == "" {
 		return 0, false
 	}
 	v, ok := m[k]
 	return v, ok
-}
-
-func (k *reqKeys) pubHit(set map[string]struct{}) bool {
-	return hasKey(set, k.pub) || hasKey(set, k.site) || hasKey(set, k.domain) || hasKey(set, k.bundle)
 }

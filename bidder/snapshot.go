@@ -26,11 +26,14 @@ type snapshot struct {
 	// bidRates are the bid currencies that have a rate, in currency.bid
 	// order: request.cur is matched against these few by a scan, cheaper
 	// than two map lookups per entry (pickCurrency).
-	bidRates  []bidRate
-	keyNeeds  keyNeeds // the request keys some campaign reads (keys.go)
-	exchanges map[string]*exchangeRT
-	defaultEx *exchangeRT
-	otherEx   *exchangeRT // names that cannot be kept (too many, bad characters)
+	bidRates []bidRate
+	keyNeeds keyNeeds // the request keys some campaign reads (keys.go)
+	// lowerKeys and upperKeys number the campaigns' publisher, site,
+	// domain and bundle keys, and country and region keys (keyids.go).
+	lowerKeys, upperKeys keyDict
+	exchanges            map[string]*exchangeRT
+	defaultEx            *exchangeRT
+	otherEx              *exchangeRT // names that cannot be kept (too many, bad characters)
 	// seenEx interns exchange names that are not configured, so feedback and
 	// reports see the real name; copy-on-write, at most maxSeenExchanges.
 	seenEx    atomic.Pointer[map[string]*exchangeRT]
@@ -127,6 +130,11 @@ type campaign struct {
 	valuePriorSales float64
 
 	chn *campaignChannel // nil: voice only (channel.go)
+
+	// ids are pubAllow, pubBlock, countries, regions and the publisher,
+	// domain, bundle, country and region multipliers by key id: what
+	// evalCampaign reads (keyids.go).
+	ids keyIDs
 }
 
 type creative struct {
@@ -233,6 +241,7 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 		return nil, err
 	}
 	s.keyNeeds = compileKeyNeeds(s.campaigns) // keys.go
+	s.internKeys()                            // keyids.go
 	for _, c := range s.campaigns {
 		for _, crs := range [2][]creative{c.banners, c.natives} {
 			for i := range crs {
