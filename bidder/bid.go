@@ -96,7 +96,11 @@ func (b *Bidder) Bid(c Call, in *BidInput, dst []byte) ([]byte, error) {
 		return dst, nil
 	}
 	b.m.bids.Add(float64(len(d.Bids)))
-	dst = openrtb.AppendResponse(dst, req.ID, d.Bids[0].ID, d.Cur, s.cfg.Server.Seat, d.Bids)
+	if d.head != "" {
+		dst = openrtb.AppendResponseHead(dst, req.ID, d.Bids[0].ID, d.head, d.Bids)
+	} else {
+		dst = openrtb.AppendResponse(dst, req.ID, d.Bids[0].ID, d.Cur, s.cfg.Server.Seat, d.Bids)
+	}
 	if dbg {
 		dst = appendDebugExt(dst, d, s)
 	}

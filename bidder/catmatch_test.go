@@ -43,3 +43,28 @@ func TestCatMatchAgreesWithEqualFold(t *testing.T) {
 		}
 	}
 }
+
+// TestInListFoldAgreesWithEqualFold: the first-byte shortcut answers as
+// strings.EqualFold on the trimmed entries does.
+func TestInListFoldAgreesWithEqualFold(t *testing.T) {
+	alphabet := []string{"a", "A", "k", "K", "\u212a", "s", "\u017f", ".", " ", "\xff", "@", "`"}
+	r := rand.New(rand.NewPCG(5, 6))
+	word := func() string {
+		var b strings.Builder
+		for n := r.IntN(5); n > 0; n-- {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 100000 {
+		l := []string{word(), word()}
+		v := word()
+		want := false
+		for _, x := range l {
+			want = want || strings.EqualFold(strings.TrimSpace(x), v)
+		}
+		if got := inListFold(l, v); got != want {
+			t.Fatalf("inListFold(%q, %q) = %v, want %v", l, v, got, want)
+		}
+	}
+}

@@ -116,6 +116,7 @@ type decision struct {
 	// no-bid returns before them); read by the debug answer.
 	evaluated bool
 	curRate   float64 // USD per unit of the response currency
+	head      openrtb.ResponseHead
 
 	// Per-request values: set by decide, read by the functions it calls,
 	// valid during that one call (clear drops them before the struct goes
@@ -232,12 +233,12 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 		d.Cause = CauseSeat
 		return
 	}
-	cur, curRate := s.pickCurrency(req.Cur)
+	cur, curRate, head := s.pickCurrency(req.Cur)
 	if cur == "" {
 		d.Cause = CauseCurrency
 		return
 	}
-	d.Cur, d.curRate = cur, curRate
+	d.Cur, d.curRate, d.head = cur, curRate, head
 
 	ip := req.Device.IP
 	if ip == "" {
@@ -729,22 +730,23 @@ func fitCreative(c *campaign, imp *openrtb.Imp) (*creative, bool) {
 }
 
 // pickCurrency returns the first currency of request.cur callbid bids in
-// (USD when the request names none) and its USD rate.
-func (s *snapshot) pickCurrency(curs []string) (string, float64) {
+// (USD when the request names none), its USD rate and the head of responses
+// in it.
+func (s *snapshot) pickCurrency(curs []string) (string, float64, openrtb.ResponseHead) {
 	if len(curs) == 0 {
 		if s.bidCur["USD"] {
-			return "USD", 1
+			return "USD", 1, s.usdHead
 		}
-		return "", 0
+		return "", 0, ""
 	}
 	for _, c := range curs {
 		for i := range s.bidRates {
 			if br := &s.bidRates[i]; br.cur == c {
-				return br.cur, br.rate
+				return br.cur, br.rate, br.head
 			}
 		}
 	}
-	return "", 0
+	return "", 0, ""
 }
 
 // toMicros converts an amount in cur ("" = USD) into micro-units of the
@@ -803,7 +805,13 @@ func inList(l []string, v string) bool {
 
 func inListFold(l []string, v string) bool {
 	for _, x := range l {
-		if strings.EqualFold(strings.TrimSpace(x), v) {
+		x = strings.TrimSpace(x)
+		// A first byte that differs in ASCII settles it (domains differ
+		// there; their ends are mostly .com) without the EqualFold call.
+		if x != "" && v != "" && asciiDiffer(x[0], v[0]) {
+			continue
+		}
+		if strings.EqualFold(x, v) {
 			return true
 		}
 	}

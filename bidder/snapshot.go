@@ -27,7 +27,8 @@ type snapshot struct {
 	// order: request.cur is matched against these few by a scan, cheaper
 	// than two map lookups per entry (pickCurrency).
 	bidRates []bidRate
-	keyNeeds keyNeeds // the request keys some campaign reads (keys.go)
+	usdHead  openrtb.ResponseHead // the head of USD responses when USD is a bid currency
+	keyNeeds keyNeeds             // the request keys some campaign reads (keys.go)
 	// lowerKeys and upperKeys number the campaigns' publisher, site,
 	// domain and bundle keys, and country and region keys (keyids.go).
 	lowerKeys, upperKeys keyDict
@@ -169,8 +170,11 @@ func compile(cfg Config, res Reserver, budgets *budgetSet, holds *holdLimiter, c
 	for _, c := range cfg.Currency.Bid {
 		s.bidCur[c] = true
 		if r, ok := s.rates[c]; ok && !hasBidRate(s.bidRates, c) {
-			s.bidRates = append(s.bidRates, bidRate{cur: c, rate: r})
+			s.bidRates = append(s.bidRates, bidRate{cur: c, rate: r, head: openrtb.EncodeResponseHead(c, cfg.Server.Seat)})
 		}
+	}
+	if s.bidCur["USD"] {
+		s.usdHead = openrtb.EncodeResponseHead("USD", cfg.Server.Seat)
 	}
 	nbr := map[string]bool{}
 	for _, n := range cfg.Server.NBRExchanges {
@@ -523,6 +527,7 @@ func (s *snapshot) internExchange(name []byte) *exchangeRT {
 type bidRate struct {
 	cur  string
 	rate float64
+	head openrtb.ResponseHead // of responses in cur: cur and seat encoded once
 }
 
 func hasBidRate(l []bidRate, cur string) bool {

@@ -53,12 +53,40 @@ type Bid struct {
 // that is negative or not finite is written as 0: that is a bug upstream,
 // and 0 is a bid no exchange lets win.
 func AppendResponse(dst []byte, requestID, bidID, cur, seat string, bids []Bid) []byte {
+	dst = appendResponseID(dst, requestID, bidID)
+	dst = appendResponseHead(dst, cur, seat)
+	return appendResponseBids(dst, bids)
+}
+
+// ResponseHead is what AppendResponse writes for a currency and seat, from
+// ,"cur" to the bid array's opening bracket, encoded once by
+// EncodeResponseHead (both come from config).
+type ResponseHead string
+
+// EncodeResponseHead encodes the head of responses in cur for seat.
+func EncodeResponseHead(cur, seat string) ResponseHead {
+	return ResponseHead(appendResponseHead(nil, cur, seat))
+}
+
+// AppendResponseHead is AppendResponse with cur and seat encoded once
+// (EncodeResponseHead): the same bytes.
+func AppendResponseHead(dst []byte, requestID, bidID string, head ResponseHead, bids []Bid) []byte {
+	dst = appendResponseID(dst, requestID, bidID)
+	dst = append(dst, head...)
+	return appendResponseBids(dst, bids)
+}
+
+func appendResponseID(dst []byte, requestID, bidID string) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = jsonw.AppendString(dst, requestID)
 	if bidID != "" {
 		dst = append(dst, `,"bidid":`...)
 		dst = jsonw.AppendString(dst, bidID)
 	}
+	return dst
+}
+
+func appendResponseHead(dst []byte, cur, seat string) []byte {
 	if cur != "" {
 		dst = append(dst, `,"cur":`...)
 		dst = jsonw.AppendString(dst, cur)
@@ -69,7 +97,10 @@ func AppendResponse(dst []byte, requestID, bidID, cur, seat string, bids []Bid) 
 		dst = jsonw.AppendString(dst, seat)
 		dst = append(dst, ',')
 	}
-	dst = append(dst, `"bid":[`...)
+	return append(dst, `"bid":[`...)
+}
+
+func appendResponseBids(dst []byte, bids []Bid) []byte {
 	for i := range bids {
 		if i > 0 {
 			dst = append(dst, ',')
