@@ -41,6 +41,7 @@ type placeholder uint8
 
 const (
 	phNone placeholder = iota
+	// The number's placeholders come first, up to phExt (AppendJSON).
 	phNumber
 	phNumberE164
 	phTelURI
@@ -144,10 +145,26 @@ func (t *Template) Append(dst []byte, v *TemplateVars) []byte {
 // ~700 bytes of HTML (every attribute quote) per response; only the values
 // are checked, and they rarely need it.
 func (t *Template) AppendJSON(dst []byte, v *TemplateVars) []byte {
+	digits := -1 // whether E164 and Ext are only '+' and digits; -1: not looked at
 	for _, sg := range t.segs {
 		dst = append(dst, sg.litJSON...)
 		if sg.ph == phNone {
 			continue
+		}
+		if sg.ph <= phExt { // the number's placeholders
+			if digits < 0 {
+				digits = 0
+				if numeric(v.E164) && numeric(v.Ext) {
+					digits = 1
+				}
+			}
+			if digits == 1 {
+				// A number (+, digits) renders with (, ), space, -, "ext.",
+				// "tel:" and ";ext=": nothing to escape for HTML or JSON,
+				// so neither scan is needed.
+				dst = appendNumber(dst, sg.ph, v)
+				continue
+			}
 		}
 		start := len(dst)
 		dst = appendValue(dst, sg.ph, v)
@@ -155,6 +172,32 @@ func (t *Template) AppendJSON(dst []byte, v *TemplateVars) []byte {
 			val := string(dst[start:]) // rare: a value with a quote, backslash, control or non-ASCII byte
 			dst = jsonw.AppendStringBody(dst[:start], val)
 		}
+	}
+	return dst
+}
+
+// numeric: s is only '+' and ASCII digits (a number or extension as the
+// pools hand them out).
+func numeric(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && c != '+' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendNumber renders a number placeholder of a numeric E164 and Ext.
+func appendNumber(dst []byte, ph placeholder, v *TemplateVars) []byte {
+	switch ph {
+	case phNumber:
+		return AppendDisplayNumber(dst, v.E164, v.Ext)
+	case phNumberE164:
+		return append(dst, v.E164...)
+	case phTelURI:
+		return AppendTelURI(dst, v.E164, v.Ext)
+	case phExt:
+		return append(dst, v.Ext...)
 	}
 	return dst
 }

@@ -125,6 +125,10 @@ func TestTemplateAppendJSON(t *testing.T) {
 		{E164: "+18005550123", Ext: "42", CampaignID: "mortgage", ClickURL: "https://x.example/c?a=1&b=2"},
 		{E164: "+18005550123", CampaignID: `quote"back\slash`, ClickURL: "https://x.example/\u00e9\n"},
 		{E164: "+442071838750", Ext: "", CampaignID: "ctl\x01\u2029"},
+		// Numbers that are not only + and digits take the escaping path.
+		{E164: "+1800<555>0123", Ext: "4\"2", CampaignID: "m"},
+		{E164: "+18005550123", Ext: "x&1", CampaignID: "m"},
+		{E164: "+1 800 555 0123\u00e9", Ext: "", CampaignID: "m"},
 	}
 	for i, src := range srcs {
 		tm, err := ParseTemplate(src)
