@@ -334,15 +334,12 @@ func (d *Decoder) array(p path) bool { return d.open('[', "an array", p) }
 //
 // visits every field and stops at the first problem.
 func (d *Decoder) field(n *int, k *string) bool {
-	if !d.ok() || !d.s.next(n, '}') {
+	if d.err != nil {
 		return false
 	}
-	key := d.s.key()
-	if !d.s.ok() {
-		return false
-	}
+	key, ok := d.s.nextKey(n)
 	*k = b2s(key)
-	return true
+	return ok
 }
 
 // str reads a string field (null is "").

@@ -135,6 +135,67 @@ func (s *scanner) next(n *int, end byte) bool {
 	return true
 }
 
+// nextKey is next(n, '}') followed by key(): it returns the next member's
+// key, or false at the closing brace (consumed) and on a syntax error. The
+// common layout (optional blanks, ',', a key without escapes, ':') is read
+// here on local copies; anything else goes back to next and key from the
+// same position, so errors and offsets are theirs. Reading a key was about
+// half of decoding, and the calls between next, peek, key and str were a
+// good part of it.
+func (s *scanner) nextKey(n *int) ([]byte, bool) {
+	b, i := s.b, s.i
+	if s.bad {
+		return nil, false
+	}
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto slow
+	}
+	if c := b[i]; c == '}' {
+		s.i = i + 1
+		s.depth--
+		return nil, false
+	} else if *n > 0 {
+		if c != ',' {
+			goto slow
+		}
+		i = skipBlanks(b, i+1)
+		if i >= len(b) {
+			goto slow
+		}
+	}
+	if b[i] == '"' {
+		start := i + 1
+		j := scanPlain(b, start)
+		if j < len(b) && b[j] == '"' {
+			i = skipBlanks(b, j+1)
+			if i < len(b) && b[i] == ':' {
+				s.i = i + 1
+				*n++
+				return b[start:j], true
+			}
+		}
+	}
+slow:
+	if !s.next(n, '}') {
+		return nil, false
+	}
+	k := s.key()
+	return k, s.ok()
+}
+
+// skipBlanks returns the index of the first non-whitespace byte at or
+// after i; the common cases (none, one space) cost a compare or two.
+func skipBlanks(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
 // key reads an object key and its colon; the key is unescaped.
 func (s *scanner) key() []byte {
 	if s.peek() != '"' {
