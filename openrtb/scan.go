@@ -214,29 +214,34 @@ func (s *scanner) key() []byte {
 // specialMask flags (bit 7 of the byte) every byte of w that is '"', '\\'
 // or below 0x20. Flags above the lowest may be false positives (borrows),
 // the lowest flag is exact: bits.TrailingZeros64(m)/8 is the first special
-// byte.
+// byte. XOR with 0x02 maps '"' (0x22) to 0x20 and keeps the control bytes
+// below 0x20 while every other byte stays at or above 0x21, so one
+// "less than 0x21" test finds both, and a zero-byte test after XOR with
+// '\\' finds backslashes (8 operations instead of 11). Bytes from 0x80 up
+// are never flagged and never borrow.
 func specialMask(w uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := w ^ (lo * '"')
+	t := w ^ (lo * 0x02)
 	bs := w ^ (lo * '\\')
-	return ((q-lo)&^q | (bs-lo)&^bs | (w-lo*0x20)&^w) & hi
+	return ((t-lo*0x21)&^t | (bs-lo)&^bs) & hi
 }
 
 // scanPlain returns the index of the first '"', '\\' or control byte at
 // or after i, len(b) when there is none.
 func scanPlain(b []byte, i int) int {
-	for i+8 <= len(b) {
-		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
+	r := b[i:]
+	for len(r) >= 8 {
+		if m := specialMask(binary.LittleEndian.Uint64(r)); m != 0 {
+			return len(b) - len(r) + bits.TrailingZeros64(m)>>3
 		}
-		i += 8
+		r = r[8:]
 	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
+	for k, c := range r {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return len(b) - len(r) + k
 		}
 	}
-	return i
+	return len(b)
 }
 
 // str reads the string at s.i (which is '"') and returns it unescaped, in
