@@ -656,8 +656,99 @@ func parseFloat(t []byte) float64 {
 // report false, so the caller can name the type it found (typeName of
 // peek()). null reads as the zero value.
 
+// Fast paths of the readers: the common token shapes (a string without
+// escapes, a plain integer, a short decimal) read in one call on local
+// copies. They change nothing unless they succeed, and then leave the
+// scanner where the general reader would, with the same value; anything
+// else (null, escapes, exponents, errors) takes the general reader from
+// the same position.
+
+// plainStr reads a string without escapes.
+func (s *scanner) plainStr() (string, bool) {
+	b := s.b
+	i := skipBlanks(b, s.i)
+	if i < len(b) && b[i] == '"' {
+		j := scanPlain(b, i+1)
+		if j < len(b) && b[j] == '"' {
+			s.i = j + 1
+			return b2s(b[i+1 : j]), true
+		}
+	}
+	return "", false
+}
+
+// plainInt reads an integer of at most 18 digits without fraction or
+// exponent (what parseInt reads without parseFloat).
+func (s *scanner) plainInt() (int64, bool) {
+	b := s.b
+	i := skipBlanks(b, s.i)
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	d0 := j
+	var n int64
+	for j < len(b) && b[j]-'0' <= 9 {
+		n = n*10 + int64(b[j]-'0')
+		j++
+	}
+	if nd := j - d0; nd == 0 || nd > 18 || nd > 1 && b[d0] == '0' {
+		return 0, false
+	}
+	if j < len(b) && (b[j] == '.' || b[j]|0x20 == 'e') {
+		return 0, false
+	}
+	if d0 > i {
+		n = -n
+	}
+	s.i = j
+	return n, true
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// plainFloat reads a non-negative decimal (digits, optionally '.' and
+// digits) of at most 15 digits without exponent. Its digits and the power
+// of ten are exact in a float64, so one division rounds correctly: the
+// value strconv.ParseFloat returns (its own exact fast path).
+func (s *scanner) plainFloat() (float64, bool) {
+	b := s.b
+	i := skipBlanks(b, s.i)
+	j := i
+	var m uint64
+	for j < len(b) && b[j]-'0' <= 9 {
+		m = m*10 + uint64(b[j]-'0')
+		j++
+	}
+	ni := j - i
+	if ni == 0 || ni > 1 && b[i] == '0' {
+		return 0, false
+	}
+	nf := 0
+	if j < len(b) && b[j] == '.' {
+		j++
+		f0 := j
+		for j < len(b) && b[j]-'0' <= 9 {
+			m = m*10 + uint64(b[j]-'0')
+			j++
+		}
+		if nf = j - f0; nf == 0 {
+			return 0, false
+		}
+	}
+	if ni+nf > 15 || j < len(b) && b[j]|0x20 == 'e' {
+		return 0, false
+	}
+	s.i = j
+	return float64(m) / pow10[nf], true
+}
+
 // readStr reads a string or null.
 func (s *scanner) readStr() (string, bool) {
+	if v, ok := s.plainStr(); ok {
+		return v, true
+	}
 	switch s.peek() {
 	case '"':
 		return b2s(s.str()), true
@@ -670,6 +761,9 @@ func (s *scanner) readStr() (string, bool) {
 
 // readInt reads an integral number or null.
 func (s *scanner) readInt() (int64, bool) {
+	if n, ok := s.plainInt(); ok {
+		return n, true
+	}
 	switch c := s.peek(); typeName(c) {
 	case "number":
 		at := s.i
@@ -687,6 +781,9 @@ func (s *scanner) readInt() (int64, bool) {
 
 // readFloat reads a finite number or null.
 func (s *scanner) readFloat() (float64, bool) {
+	if f, ok := s.plainFloat(); ok {
+		return f, true
+	}
 	switch c := s.peek(); typeName(c) {
 	case "number":
 		at := s.i
@@ -706,6 +803,9 @@ func (s *scanner) readFloat() (float64, bool) {
 // readFlag reads an OpenRTB 0/1 flag: any non-zero number is 1, JSON
 // booleans are tolerated, null is 0.
 func (s *scanner) readFlag() (bool, bool) {
+	if n, ok := s.plainInt(); ok {
+		return n != 0, true
+	}
 	switch c := s.peek(); c {
 	case 't':
 		s.lit("true")

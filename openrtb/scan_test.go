@@ -2,6 +2,8 @@ package openrtb
 
 import (
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +52,52 @@ func TestScanPlain(t *testing.T) {
 		}
 		if got, want := scanPlain(b, start), scanPlainNaive(b, start); got != want {
 			t.Fatalf("scanPlain(%q, %d) = %d, want %d", b, start, got, want)
+		}
+	}
+}
+
+// TestPlainNumbers checks the integer and decimal fast paths against
+// strconv on random tokens around their limits (digit counts, leading
+// zeros, fractions, exponents, signs).
+func TestPlainNumbers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for k := range b {
+			b[k] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	for range 200000 {
+		tok := digits(1 + rng.IntN(19))
+		if rng.IntN(2) == 0 {
+			tok += "." + digits(rng.IntN(17))
+		}
+		switch rng.IntN(8) {
+		case 0:
+			tok = "-" + tok
+		case 1:
+			tok += "e" + digits(1)
+		}
+		for _, tail := range []string{"", ",", "}", " ", "x"} {
+			body := []byte(tok + tail)
+			want, err := strconv.ParseFloat(tok, 64)
+			var s scanner
+			s.reset(body)
+			if f, ok := s.plainFloat(); ok {
+				if err != nil || f != want || s.i != len(tok) {
+					t.Fatalf("plainFloat(%q) = %v at %d, strconv %v (%v)", body, f, s.i, want, err)
+				}
+			}
+			s.reset(body)
+			if n, ok := s.plainInt(); ok {
+				if err != nil || float64(n) != want || s.i != len(tok) || len(strings.TrimLeft(tok, "-")) > 18 {
+					t.Fatalf("plainInt(%q) = %v at %d, strconv %v (%v)", body, n, s.i, want, err)
+				}
+				if w, ok := parseInt([]byte(tok)); !ok || w != n {
+					t.Fatalf("plainInt(%q) = %v, parseInt %v %v", body, n, w, ok)
+				}
+			}
 		}
 	}
 }
