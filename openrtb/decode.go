@@ -337,8 +337,8 @@ func (d *Decoder) field(n *int, k *string) bool {
 	if d.err != nil {
 		return false
 	}
-	key, ok := d.s.nextKey(n)
-	*k = b2s(key)
+	var ok bool
+	*k, ok = d.s.nextKey(n)
 	return ok
 }
 

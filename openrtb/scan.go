@@ -142,10 +142,10 @@ func (s *scanner) next(n *int, end byte) bool {
 // same position, so errors and offsets are theirs. Reading a key was about
 // half of decoding, and the calls between next, peek, key and str were a
 // good part of it.
-func (s *scanner) nextKey(n *int) ([]byte, bool) {
+func (s *scanner) nextKey(n *int) (string, bool) {
 	b, i := s.b, s.i
 	if s.bad {
-		return nil, false
+		return "", false
 	}
 	i = skipBlanks(b, i)
 	if i >= len(b) {
@@ -154,7 +154,7 @@ func (s *scanner) nextKey(n *int) ([]byte, bool) {
 	if c := b[i]; c == '}' {
 		s.i = i + 1
 		s.depth--
-		return nil, false
+		return "", false
 	} else if *n > 0 {
 		if c != ',' {
 			goto slow
@@ -165,23 +165,33 @@ func (s *scanner) nextKey(n *int) ([]byte, bool) {
 		}
 	}
 	if b[i] == '"' {
+		// scanPlain's first word inline: most keys end within it.
 		start := i + 1
-		j := scanPlain(b, start)
+		j := start + 8
+		if j <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[start:])); m != 0 {
+				j = start + bits.TrailingZeros64(m)>>3
+			} else {
+				j = scanPlain(b, j)
+			}
+		} else {
+			j = scanPlain(b, start)
+		}
 		if j < len(b) && b[j] == '"' {
 			i = skipBlanks(b, j+1)
 			if i < len(b) && b[i] == ':' {
 				s.i = i + 1
 				*n++
-				return b[start:j], true
+				return b2s(b[start:j]), true
 			}
 		}
 	}
 slow:
 	if !s.next(n, '}') {
-		return nil, false
+		return "", false
 	}
 	k := s.key()
-	return k, s.ok()
+	return b2s(k), s.ok()
 }
 
 // skipBlanks returns the index of the first non-whitespace byte at or
@@ -668,7 +678,17 @@ func (s *scanner) plainStr() (string, bool) {
 	b := s.b
 	i := skipBlanks(b, s.i)
 	if i < len(b) && b[i] == '"' {
-		j := scanPlain(b, i+1)
+		// scanPlain's first word inline, as in nextKey.
+		j := i + 9
+		if j <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+				j = i + 1 + bits.TrailingZeros64(m)>>3
+			} else {
+				j = scanPlain(b, j)
+			}
+		} else {
+			j = scanPlain(b, i+1)
+		}
 		if j < len(b) && b[j] == '"' {
 			s.i = j + 1
 			return b2s(b[i+1 : j]), true
