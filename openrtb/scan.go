@@ -447,9 +447,7 @@ func (s *scanner) skipContainer() {
 	base := depth
 	state := wantValue
 	for {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-			i++
-		}
+		i = skipBlanks(b, i)
 		if i >= len(b) {
 			s.i = i
 			s.syntax("unexpected end of input")
@@ -466,12 +464,16 @@ func (s *scanner) skipContainer() {
 				s.syntax("want an object key")
 				return
 			}
-			s.i = i
-			s.skipStr()
-			if s.bad {
-				return
+			if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
+				i = j + 1 // no escapes: skipStr would find the same end
+			} else {
+				s.i = i
+				s.skipStr()
+				if s.bad {
+					return
+				}
+				i = s.i
 			}
-			i = s.i
 			state = wantColon
 			continue
 		case wantColon:
@@ -525,6 +527,11 @@ func (s *scanner) skipContainer() {
 			i++
 			continue
 		case '"':
+			if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
+				i = j + 1
+				state = wantCommaOrClose
+				continue
+			}
 			s.i = i
 			s.skipStr()
 		case 't':
