@@ -194,6 +194,15 @@ slow:
 	return b2s(k), s.ok()
 }
 
+// member is nextKey for loops over objects read leniently:
+//
+//	for n, k := 0, ""; s.member(&n, &k); { switch k { … } }
+func (s *scanner) member(n *int, k *string) bool {
+	var ok bool
+	*k, ok = s.nextKey(n)
+	return ok
+}
+
 // skipBlanks returns the index of the first non-whitespace byte at or
 // after i; the common cases (none, one space) cost a compare or two.
 func skipBlanks(b []byte, i int) int {
