@@ -864,6 +864,9 @@ func (s *scanner) readFlag() (bool, bool) {
 // numeric string or a boolean; ok is false when the value is unusable
 // (it is consumed either way).
 func (s *scanner) lenientInt() (int64, bool) {
+	if n, ok := s.plainInt(); ok {
+		return n, true
+	}
 	switch c := s.peek(); c {
 	case '"':
 		t := s.str()
@@ -895,6 +898,9 @@ func (s *scanner) lenientInt() (int64, bool) {
 
 // lenientStr reads an ext string; any other type reads as "" (consumed).
 func (s *scanner) lenientStr() string {
+	if v, ok := s.plainStr(); ok {
+		return v
+	}
 	if s.peek() == '"' {
 		return b2s(s.str())
 	}
