@@ -435,142 +435,147 @@ func (s *scanner) skip() {
 	}
 }
 
-// States of skipContainer: what may come next.
-const (
-	wantValue        = iota // after ':' or an array's ','
-	wantValueOrClose        // after '['
-	wantKeyOrClose          // after '{'
-	wantKey                 // after an object's ','
-	wantColon               // after a key
-	wantCommaOrClose        // after a value
-)
-
 // skipContainer validates and passes over the object or array at s.i in
 // one loop with an explicit stack: skipped parts are most of a request's
-// tokens, and a call per token was most of the cost.
+// tokens, and a call per token was most of the cost. The grammar's states
+// are the labels (value, afterValue, key), so each token is tested only
+// against what may come there.
 func (s *scanner) skipContainer() {
 	b := s.b
 	i := s.i
 	var stack [maxDepth/64 + 1]uint64 // bit set: that level is an object
 	depth := s.depth
 	base := depth
-	state := wantValue
-	for {
-		i = skipBlanks(b, i)
+	var c byte
+value: // a value, or ']' right after '['
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	c = b[i]
+	switch {
+	case c == '"':
+		if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
+			i = j + 1 // no escapes: skipStr would find the same end
+			goto afterValue
+		}
+		s.i = i
+		s.skipStr()
+	case c-'0' <= 9:
+		// A plain integer inline; a fraction, an exponent or a leading
+		// zero goes to number() from the start.
+		if j := i + 1; c != '0' {
+			for j < len(b) && b[j]-'0' <= 9 {
+				j++
+			}
+			if j >= len(b) || b[j] != '.' && b[j]|0x20 != 'e' {
+				i = j
+				goto afterValue
+			}
+		}
+		s.i = i
+		s.number()
+	case c == '{' || c == '[':
+		if depth-base >= maxDepth || depth >= maxDepth {
+			s.i = i
+			s.syntax("nesting too deep")
+			return
+		}
+		k := depth - base
+		depth++
+		i = skipBlanks(b, i+1)
 		if i >= len(b) {
-			s.i = i
-			s.syntax("unexpected end of input")
-			return
+			goto eof
 		}
-		c := b[i]
-		switch state {
-		case wantKeyOrClose, wantKey:
-			if c == '}' && state == wantKeyOrClose {
+		if c == '{' {
+			stack[k>>6] |= 1 << (k & 63)
+			if b[i] == '}' {
 				goto close
 			}
-			if c != '"' {
-				s.i = i
-				s.syntax("want an object key")
-				return
-			}
-			if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
-				i = j + 1 // no escapes: skipStr would find the same end
-			} else {
-				s.i = i
-				s.skipStr()
-				if s.bad {
-					return
-				}
-				i = s.i
-			}
-			state = wantColon
-			continue
-		case wantColon:
-			if c != ':' {
-				s.i = i
-				s.syntax("want ':' after an object key")
-				return
-			}
-			i++
-			state = wantValue
-			continue
-		case wantCommaOrClose:
-			obj := stack[(depth-base-1)>>6]>>((depth-base-1)&63)&1 == 1
-			switch {
-			case c == ',':
-				i++
-				if obj {
-					state = wantKey
-				} else {
-					state = wantValue
-				}
-				continue
-			case c == '}' && obj, c == ']' && !obj:
-				goto close
-			}
-			s.i = i
-			s.syntax("want ',' or a closing bracket")
-			return
-		case wantValueOrClose:
-			if c == ']' {
-				goto close
-			}
+			goto key
 		}
-		// A value.
-		switch c {
-		case '{', '[':
-			if depth-base >= maxDepth || depth >= maxDepth {
-				s.i = i
-				s.syntax("nesting too deep")
-				return
-			}
-			k := depth - base
-			if c == '{' {
-				stack[k>>6] |= 1 << (k & 63)
-				state = wantKeyOrClose
-			} else {
-				stack[k>>6] &^= 1 << (k & 63)
-				state = wantValueOrClose
-			}
-			depth++
-			i++
-			continue
-		case '"':
-			if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
-				i = j + 1
-				state = wantCommaOrClose
-				continue
-			}
-			s.i = i
-			s.skipStr()
-		case 't':
-			s.i = i
-			s.lit("true")
-		case 'f':
-			s.i = i
-			s.lit("false")
-		case 'n':
-			s.i = i
-			s.lit("null")
-		default:
-			s.i = i
-			s.number()
+		stack[k>>6] &^= 1 << (k & 63)
+		if b[i] == ']' {
+			goto close
 		}
+		goto value
+	case c == 't':
+		s.i = i
+		s.lit("true")
+	case c == 'f':
+		s.i = i
+		s.lit("false")
+	case c == 'n':
+		s.i = i
+		s.lit("null")
+	default:
+		s.i = i
+		s.number()
+	}
+	if s.bad {
+		return
+	}
+	i = s.i
+afterValue: // ',' or the closing bracket of the innermost container
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	c = b[i]
+	if obj := stack[(depth-base-1)>>6]>>((depth-base-1)&63)&1 == 1; c == ',' {
+		i++
+		if obj {
+			goto key
+		}
+		goto value
+	} else if c == '}' && obj || c == ']' && !obj {
+		goto close
+	}
+	s.i = i
+	s.syntax("want ',' or a closing bracket")
+	return
+key: // a key and its ':'
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	if b[i] != '"' {
+		s.i = i
+		s.syntax("want an object key")
+		return
+	}
+	if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
+		i = j + 1
+	} else {
+		s.i = i
+		s.skipStr()
 		if s.bad {
 			return
 		}
 		i = s.i
-		state = wantCommaOrClose
-		continue
-	close:
-		i++
-		depth--
-		if depth == base {
-			s.i = i
-			return
-		}
-		state = wantCommaOrClose
 	}
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	if b[i] != ':' {
+		s.i = i
+		s.syntax("want ':' after an object key")
+		return
+	}
+	i++
+	goto value
+close: // b[i] closes the innermost container
+	i++
+	depth--
+	if depth == base {
+		s.i = i
+		return
+	}
+	goto afterValue
+eof:
+	s.i = i
+	s.syntax("unexpected end of input")
 }
 
 func (s *scanner) lit(w string) {
