@@ -334,15 +334,12 @@ func (d *Decoder) array(p path) bool { return d.open('[', "an array", p) }
 //
 // visits every field and stops at the first problem.
 func (d *Decoder) field(n *int, k *string) bool {
-	if !d.ok() || !d.s.next(n, '}') {
+	if d.err != nil {
 		return false
 	}
-	key := d.s.key()
-	if !d.s.ok() {
-		return false
-	}
-	*k = b2s(key)
-	return true
+	var ok bool
+	*k, ok = d.s.nextKey(n)
+	return ok
 }
 
 // str reads a string field (null is "").
@@ -641,8 +638,8 @@ func (d *Decoder) decodeUser() {
 				s.skip()
 				break
 			}
-			for n := 0; s.next(&n, '}'); {
-				if k := s.key(); b2s(k) == "consent" {
+			for n, k := 0, ""; s.member(&n, &k); {
+				if k == "consent" {
 					extConsent = s.lenientStr()
 				} else {
 					s.skip()
@@ -692,8 +689,8 @@ func (d *Decoder) decodeRegs() {
 				s.skip()
 				break
 			}
-			for n := 0; s.next(&n, '}'); {
-				switch k := s.key(); b2s(k) {
+			for n, k := 0, ""; s.member(&n, &k); {
+				switch k {
 				case "gdpr":
 					if n, ok := s.lenientInt(); ok {
 						extGDPR = gdprValue(n)
@@ -770,14 +767,14 @@ func (d *Decoder) decodeSource() {
 				s.skip()
 				break
 			}
-			for n := 0; s.next(&n, '}'); {
-				if k := s.key(); b2s(k) != "schain" || !s.openObject() {
+			for n, k := 0, ""; s.member(&n, &k); {
+				if k != "schain" || !s.openObject() {
 					s.skip()
 					continue
 				}
 				extSChain, extComplete, extNodes = true, 0, 0
-				for n := 0; s.next(&n, '}'); {
-					switch k := s.key(); b2s(k) {
+				for n, k := 0, ""; s.member(&n, &k); {
+					switch k {
 					case "complete":
 						if c, ok := s.lenientInt(); ok && c == 1 {
 							extComplete = 1
@@ -876,13 +873,13 @@ func (d *Decoder) decodeImp(i int, imp *Imp) {
 				s.skip()
 				break
 			}
-			for n := 0; s.next(&n, '}'); {
-				if k := s.key(); b2s(k) != "prebid" || !s.openObject() {
+			for n, k := 0, ""; s.member(&n, &k); {
+				if k != "prebid" || !s.openObject() {
 					s.skip()
 					continue
 				}
-				for n := 0; s.next(&n, '}'); {
-					if k := s.key(); b2s(k) != "is_rewarded_inventory" {
+				for n, k := 0, ""; s.member(&n, &k); {
+					if k != "is_rewarded_inventory" {
 						s.skip()
 						continue
 					}
@@ -1081,12 +1078,11 @@ func (d *Decoder) decodeNative(i int, imp *Imp) {
 // cannot fill that asset.
 func readNative(s *scanner) (info nativeInfo, wrapped bool) {
 	var inner nativeInfo
-	for n := 0; s.next(&n, '}'); {
-		k := s.key()
-		if b2s(k) == "native" && s.openObject() {
+	for n, k := 0, ""; s.member(&n, &k); {
+		if k == "native" && s.openObject() {
 			inner, wrapped = nativeInfo{}, true
-			for m := 0; s.next(&m, '}'); {
-				readNativeField(s, s.key(), &inner)
+			for m, k := 0, ""; s.member(&m, &k); {
+				readNativeField(s, k, &inner)
 			}
 			continue
 		}
@@ -1098,8 +1094,8 @@ func readNative(s *scanner) (info nativeInfo, wrapped bool) {
 	return info, false
 }
 
-func readNativeField(s *scanner, k []byte, info *nativeInfo) {
-	switch b2s(k) {
+func readNativeField(s *scanner, k string, info *nativeInfo) {
+	switch k {
 	case "ver":
 		info.ver = s.lenientStr()
 	case "assets":
@@ -1123,8 +1119,8 @@ func readAsset(s *scanner, info *nativeInfo) {
 	}
 	var id, titleLen, dataType, dataLen int64
 	var idOK, title, data, titleLenOK, dataTypeOK, dataLenOK bool
-	for n := 0; s.next(&n, '}'); {
-		switch k := s.key(); b2s(k) {
+	for n, k := 0, ""; s.member(&n, &k); {
+		switch k {
 		case "id":
 			id, idOK = s.lenientInt()
 		case "title":
@@ -1133,8 +1129,8 @@ func readAsset(s *scanner, info *nativeInfo) {
 				break
 			}
 			titleLenOK = false
-			for m := 0; s.next(&m, '}'); {
-				if k := s.key(); b2s(k) == "len" {
+			for m, k := 0, ""; s.member(&m, &k); {
+				if k == "len" {
 					titleLen, titleLenOK = s.lenientInt()
 				} else {
 					s.skip()
@@ -1146,8 +1142,8 @@ func readAsset(s *scanner, info *nativeInfo) {
 				break
 			}
 			dataTypeOK, dataLenOK = false, false
-			for m := 0; s.next(&m, '}'); {
-				switch k := s.key(); b2s(k) {
+			for m, k := 0, ""; s.member(&m, &k); {
+				switch k {
 				case "type":
 					dataType, dataTypeOK = s.lenientInt()
 				case "len":

@@ -135,6 +135,86 @@ func (s *scanner) next(n *int, end byte) bool {
 	return true
 }
 
+// nextKey is next(n, '}') followed by key(): it returns the next member's
+// key, or false at the closing brace (consumed) and on a syntax error. The
+// common layout (optional blanks, ',', a key without escapes, ':') is read
+// here on local copies; anything else goes back to next and key from the
+// same position, so errors and offsets are theirs. Reading a key was about
+// half of decoding, and the calls between next, peek, key and str were a
+// good part of it.
+func (s *scanner) nextKey(n *int) (string, bool) {
+	b, i := s.b, s.i
+	if s.bad {
+		return "", false
+	}
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto slow
+	}
+	if c := b[i]; c == '}' {
+		s.i = i + 1
+		s.depth--
+		return "", false
+	} else if *n > 0 {
+		if c != ',' {
+			goto slow
+		}
+		i = skipBlanks(b, i+1)
+		if i >= len(b) {
+			goto slow
+		}
+	}
+	if b[i] == '"' {
+		// scanPlain's first word inline: most keys end within it.
+		start := i + 1
+		j := start + 8
+		if j <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[start:])); m != 0 {
+				j = start + bits.TrailingZeros64(m)>>3
+			} else {
+				j = scanPlain(b, j)
+			}
+		} else {
+			j = scanPlain(b, start)
+		}
+		if j < len(b) && b[j] == '"' {
+			i = skipBlanks(b, j+1)
+			if i < len(b) && b[i] == ':' {
+				s.i = i + 1
+				*n++
+				return b2s(b[start:j]), true
+			}
+		}
+	}
+slow:
+	if !s.next(n, '}') {
+		return "", false
+	}
+	k := s.key()
+	return b2s(k), s.ok()
+}
+
+// member is nextKey for loops over objects read leniently:
+//
+//	for n, k := 0, ""; s.member(&n, &k); { switch k { … } }
+func (s *scanner) member(n *int, k *string) bool {
+	var ok bool
+	*k, ok = s.nextKey(n)
+	return ok
+}
+
+// skipBlanks returns the index of the first non-whitespace byte at or
+// after i; the common cases (none, one space) cost a compare or two.
+func skipBlanks(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
 // key reads an object key and its colon; the key is unescaped.
 func (s *scanner) key() []byte {
 	if s.peek() != '"' {
@@ -153,29 +233,34 @@ func (s *scanner) key() []byte {
 // specialMask flags (bit 7 of the byte) every byte of w that is '"', '\\'
 // or below 0x20. Flags above the lowest may be false positives (borrows),
 // the lowest flag is exact: bits.TrailingZeros64(m)/8 is the first special
-// byte.
+// byte. XOR with 0x02 maps '"' (0x22) to 0x20 and keeps the control bytes
+// below 0x20 while every other byte stays at or above 0x21, so one
+// "less than 0x21" test finds both, and a zero-byte test after XOR with
+// '\\' finds backslashes (8 operations instead of 11). Bytes from 0x80 up
+// are never flagged and never borrow.
 func specialMask(w uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := w ^ (lo * '"')
+	t := w ^ (lo * 0x02)
 	bs := w ^ (lo * '\\')
-	return ((q-lo)&^q | (bs-lo)&^bs | (w-lo*0x20)&^w) & hi
+	return ((t-lo*0x21)&^t | (bs-lo)&^bs) & hi
 }
 
 // scanPlain returns the index of the first '"', '\\' or control byte at
 // or after i, len(b) when there is none.
 func scanPlain(b []byte, i int) int {
-	for i+8 <= len(b) {
-		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
+	r := b[i:]
+	for len(r) >= 8 {
+		if m := specialMask(binary.LittleEndian.Uint64(r)); m != 0 {
+			return len(b) - len(r) + bits.TrailingZeros64(m)>>3
 		}
-		i += 8
+		r = r[8:]
 	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
+	for k, c := range r {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return len(b) - len(r) + k
 		}
 	}
-	return i
+	return len(b)
 }
 
 // str reads the string at s.i (which is '"') and returns it unescaped, in
@@ -350,135 +435,147 @@ func (s *scanner) skip() {
 	}
 }
 
-// States of skipContainer: what may come next.
-const (
-	wantValue        = iota // after ':' or an array's ','
-	wantValueOrClose        // after '['
-	wantKeyOrClose          // after '{'
-	wantKey                 // after an object's ','
-	wantColon               // after a key
-	wantCommaOrClose        // after a value
-)
-
 // skipContainer validates and passes over the object or array at s.i in
 // one loop with an explicit stack: skipped parts are most of a request's
-// tokens, and a call per token was most of the cost.
+// tokens, and a call per token was most of the cost. The grammar's states
+// are the labels (value, afterValue, key), so each token is tested only
+// against what may come there.
 func (s *scanner) skipContainer() {
 	b := s.b
 	i := s.i
 	var stack [maxDepth/64 + 1]uint64 // bit set: that level is an object
 	depth := s.depth
 	base := depth
-	state := wantValue
-	for {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-			i++
+	var c byte
+value: // a value, or ']' right after '['
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	c = b[i]
+	switch {
+	case c == '"':
+		if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
+			i = j + 1 // no escapes: skipStr would find the same end
+			goto afterValue
 		}
+		s.i = i
+		s.skipStr()
+	case c-'0' <= 9:
+		// A plain integer inline; a fraction, an exponent or a leading
+		// zero goes to number() from the start.
+		if j := i + 1; c != '0' {
+			for j < len(b) && b[j]-'0' <= 9 {
+				j++
+			}
+			if j >= len(b) || b[j] != '.' && b[j]|0x20 != 'e' {
+				i = j
+				goto afterValue
+			}
+		}
+		s.i = i
+		s.number()
+	case c == '{' || c == '[':
+		if depth-base >= maxDepth || depth >= maxDepth {
+			s.i = i
+			s.syntax("nesting too deep")
+			return
+		}
+		k := depth - base
+		depth++
+		i = skipBlanks(b, i+1)
 		if i >= len(b) {
-			s.i = i
-			s.syntax("unexpected end of input")
-			return
+			goto eof
 		}
-		c := b[i]
-		switch state {
-		case wantKeyOrClose, wantKey:
-			if c == '}' && state == wantKeyOrClose {
+		if c == '{' {
+			stack[k>>6] |= 1 << (k & 63)
+			if b[i] == '}' {
 				goto close
 			}
-			if c != '"' {
-				s.i = i
-				s.syntax("want an object key")
-				return
-			}
-			s.i = i
-			s.skipStr()
-			if s.bad {
-				return
-			}
-			i = s.i
-			state = wantColon
-			continue
-		case wantColon:
-			if c != ':' {
-				s.i = i
-				s.syntax("want ':' after an object key")
-				return
-			}
-			i++
-			state = wantValue
-			continue
-		case wantCommaOrClose:
-			obj := stack[(depth-base-1)>>6]>>((depth-base-1)&63)&1 == 1
-			switch {
-			case c == ',':
-				i++
-				if obj {
-					state = wantKey
-				} else {
-					state = wantValue
-				}
-				continue
-			case c == '}' && obj, c == ']' && !obj:
-				goto close
-			}
-			s.i = i
-			s.syntax("want ',' or a closing bracket")
-			return
-		case wantValueOrClose:
-			if c == ']' {
-				goto close
-			}
+			goto key
 		}
-		// A value.
-		switch c {
-		case '{', '[':
-			if depth-base >= maxDepth || depth >= maxDepth {
-				s.i = i
-				s.syntax("nesting too deep")
-				return
-			}
-			k := depth - base
-			if c == '{' {
-				stack[k>>6] |= 1 << (k & 63)
-				state = wantKeyOrClose
-			} else {
-				stack[k>>6] &^= 1 << (k & 63)
-				state = wantValueOrClose
-			}
-			depth++
-			i++
-			continue
-		case '"':
-			s.i = i
-			s.skipStr()
-		case 't':
-			s.i = i
-			s.lit("true")
-		case 'f':
-			s.i = i
-			s.lit("false")
-		case 'n':
-			s.i = i
-			s.lit("null")
-		default:
-			s.i = i
-			s.number()
+		stack[k>>6] &^= 1 << (k & 63)
+		if b[i] == ']' {
+			goto close
 		}
+		goto value
+	case c == 't':
+		s.i = i
+		s.lit("true")
+	case c == 'f':
+		s.i = i
+		s.lit("false")
+	case c == 'n':
+		s.i = i
+		s.lit("null")
+	default:
+		s.i = i
+		s.number()
+	}
+	if s.bad {
+		return
+	}
+	i = s.i
+afterValue: // ',' or the closing bracket of the innermost container
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	c = b[i]
+	if obj := stack[(depth-base-1)>>6]>>((depth-base-1)&63)&1 == 1; c == ',' {
+		i++
+		if obj {
+			goto key
+		}
+		goto value
+	} else if c == '}' && obj || c == ']' && !obj {
+		goto close
+	}
+	s.i = i
+	s.syntax("want ',' or a closing bracket")
+	return
+key: // a key and its ':'
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	if b[i] != '"' {
+		s.i = i
+		s.syntax("want an object key")
+		return
+	}
+	if j := scanPlain(b, i+1); j < len(b) && b[j] == '"' {
+		i = j + 1
+	} else {
+		s.i = i
+		s.skipStr()
 		if s.bad {
 			return
 		}
 		i = s.i
-		state = wantCommaOrClose
-		continue
-	close:
-		i++
-		depth--
-		if depth == base {
-			s.i = i
-			return
-		}
-		state = wantCommaOrClose
 	}
+	i = skipBlanks(b, i)
+	if i >= len(b) {
+		goto eof
+	}
+	if b[i] != ':' {
+		s.i = i
+		s.syntax("want ':' after an object key")
+		return
+	}
+	i++
+	goto value
+close: // b[i] closes the innermost container
+	i++
+	depth--
+	if depth == base {
+		s.i = i
+		return
+	}
+	goto afterValue
+eof:
+	s.i = i
+	s.syntax("unexpected end of input")
 }
 
 func (s *scanner) lit(w string) {
@@ -590,8 +687,109 @@ func parseFloat(t []byte) float64 {
 // report false, so the caller can name the type it found (typeName of
 // peek()). null reads as the zero value.
 
+// Fast paths of the readers: the common token shapes (a string without
+// escapes, a plain integer, a short decimal) read in one call on local
+// copies. They change nothing unless they succeed, and then leave the
+// scanner where the general reader would, with the same value; anything
+// else (null, escapes, exponents, errors) takes the general reader from
+// the same position.
+
+// plainStr reads a string without escapes.
+func (s *scanner) plainStr() (string, bool) {
+	b := s.b
+	i := skipBlanks(b, s.i)
+	if i < len(b) && b[i] == '"' {
+		// scanPlain's first word inline, as in nextKey.
+		j := i + 9
+		if j <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+				j = i + 1 + bits.TrailingZeros64(m)>>3
+			} else {
+				j = scanPlain(b, j)
+			}
+		} else {
+			j = scanPlain(b, i+1)
+		}
+		if j < len(b) && b[j] == '"' {
+			s.i = j + 1
+			return b2s(b[i+1 : j]), true
+		}
+	}
+	return "", false
+}
+
+// plainInt reads an integer of at most 18 digits without fraction or
+// exponent (what parseInt reads without parseFloat).
+func (s *scanner) plainInt() (int64, bool) {
+	b := s.b
+	i := skipBlanks(b, s.i)
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	d0 := j
+	var n int64
+	for j < len(b) && b[j]-'0' <= 9 {
+		n = n*10 + int64(b[j]-'0')
+		j++
+	}
+	if nd := j - d0; nd == 0 || nd > 18 || nd > 1 && b[d0] == '0' {
+		return 0, false
+	}
+	if j < len(b) && (b[j] == '.' || b[j]|0x20 == 'e') {
+		return 0, false
+	}
+	if d0 > i {
+		n = -n
+	}
+	s.i = j
+	return n, true
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// plainFloat reads a non-negative decimal (digits, optionally '.' and
+// digits) of at most 15 digits without exponent. Its digits and the power
+// of ten are exact in a float64, so one division rounds correctly: the
+// value strconv.ParseFloat returns (its own exact fast path).
+func (s *scanner) plainFloat() (float64, bool) {
+	b := s.b
+	i := skipBlanks(b, s.i)
+	j := i
+	var m uint64
+	for j < len(b) && b[j]-'0' <= 9 {
+		m = m*10 + uint64(b[j]-'0')
+		j++
+	}
+	ni := j - i
+	if ni == 0 || ni > 1 && b[i] == '0' {
+		return 0, false
+	}
+	nf := 0
+	if j < len(b) && b[j] == '.' {
+		j++
+		f0 := j
+		for j < len(b) && b[j]-'0' <= 9 {
+			m = m*10 + uint64(b[j]-'0')
+			j++
+		}
+		if nf = j - f0; nf == 0 {
+			return 0, false
+		}
+	}
+	if ni+nf > 15 || j < len(b) && b[j]|0x20 == 'e' {
+		return 0, false
+	}
+	s.i = j
+	return float64(m) / pow10[nf], true
+}
+
 // readStr reads a string or null.
 func (s *scanner) readStr() (string, bool) {
+	if v, ok := s.plainStr(); ok {
+		return v, true
+	}
 	switch s.peek() {
 	case '"':
 		return b2s(s.str()), true
@@ -604,6 +802,9 @@ func (s *scanner) readStr() (string, bool) {
 
 // readInt reads an integral number or null.
 func (s *scanner) readInt() (int64, bool) {
+	if n, ok := s.plainInt(); ok {
+		return n, true
+	}
 	switch c := s.peek(); typeName(c) {
 	case "number":
 		at := s.i
@@ -621,6 +822,9 @@ func (s *scanner) readInt() (int64, bool) {
 
 // readFloat reads a finite number or null.
 func (s *scanner) readFloat() (float64, bool) {
+	if f, ok := s.plainFloat(); ok {
+		return f, true
+	}
 	switch c := s.peek(); typeName(c) {
 	case "number":
 		at := s.i
@@ -640,6 +844,9 @@ func (s *scanner) readFloat() (float64, bool) {
 // readFlag reads an OpenRTB 0/1 flag: any non-zero number is 1, JSON
 // booleans are tolerated, null is 0.
 func (s *scanner) readFlag() (bool, bool) {
+	if n, ok := s.plainInt(); ok {
+		return n != 0, true
+	}
 	switch c := s.peek(); c {
 	case 't':
 		s.lit("true")
@@ -662,6 +869,9 @@ func (s *scanner) readFlag() (bool, bool) {
 // numeric string or a boolean; ok is false when the value is unusable
 // (it is consumed either way).
 func (s *scanner) lenientInt() (int64, bool) {
+	if n, ok := s.plainInt(); ok {
+		return n, true
+	}
 	switch c := s.peek(); c {
 	case '"':
 		t := s.str()
@@ -693,6 +903,9 @@ func (s *scanner) lenientInt() (int64, bool) {
 
 // lenientStr reads an ext string; any other type reads as "" (consumed).
 func (s *scanner) lenientStr() string {
+	if v, ok := s.plainStr(); ok {
+		return v
+	}
 	if s.peek() == '"' {
 		return b2s(s.str())
 	}
