@@ -74,6 +74,7 @@ type Feedback struct {
 	callMark  time.Time                  // latest call-side event time
 	intern    map[string]string
 	lastSweep time.Time
+	foldNanos int64 // bids this close (reports.FoldNanos) may fold as one run (records.go)
 
 	// feed freshness, unix nanoseconds (processing time)
 	lastImpEvent  atomic.Int64
@@ -122,6 +123,7 @@ func New(cfg Config, campaigns []Campaign, capacity pacing.Capacity, pub Publish
 		return nil, err
 	}
 	f.reports.SetClock(func() time.Time { return f.clock() })
+	f.foldNanos = f.reports.FoldNanos()
 	f.reports.CountDropped(f.st.recordsDropped.Load)
 	f.reports.SetDelays(reports.HitRateDelays(f.hit))
 	f.reports.SetSkills(skillsOf(campaigns))

@@ -59,7 +59,12 @@ type durableState struct {
 
 	holdMu      sync.Mutex // one LogHolds at a time
 	holdScratch []int32    // under holdMu
-	lastPass    int64      // under holdMu: unix nanos of Run's last batch pass
+	// under holdMu: each shard's reservation count when LogHolds last
+	// logged it (shards of all pools in order); only a reservation adds a
+	// hold not yet logged, so a shard whose count has not moved is skipped
+	// without reading its held tail (a cache miss per shard per pass).
+	holdSeen []uint64
+	lastPass int64 // under holdMu: unix nanos of Run's last batch pass
 
 	// Hold batches (holdbatch.go), guarded by batchMu.
 	batchMu      sync.Mutex
@@ -177,11 +182,22 @@ func (p *Pools) logHolds(now time.Time) {
 		}
 		d.lastPass = t
 	}
+	g := 0
 	for pi := range p.pools {
 		pl := &p.pools[pi]
 		for k := range pl.shards {
 			s := &pl.shards[k]
+			if g == len(d.holdSeen) {
+				d.holdSeen = append(d.holdSeen, math.MaxUint64) // never seen: look
+			}
+			seen := &d.holdSeen[g]
+			g++
 			s.mu.Lock()
+			if s.reservations == *seen {
+				s.mu.Unlock()
+				continue
+			}
+			*seen = s.reservations
 			sc := d.holdScratch[:0]
 			for i := s.lists[stHeld].tail; i >= 0 && p.entries[i].flags&fHoldLogged == 0; i = p.entries[i].prev {
 				sc = append(sc, i)

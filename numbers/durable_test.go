@@ -385,11 +385,15 @@ func TestBillOnceAcrossRestart(t *testing.T) {
 }
 
 // discardLog acknowledges every record at once (benchmarks).
-type discardLog struct{ n, parts uint64 }
+type discardLog struct{ n, parts, bytes uint64 }
 
 func (d *discardLog) Partitions() int { return int(d.parts) }
 
-func (d *discardLog) Append(key, value []byte) uint64        { d.n++; return d.n }
+func (d *discardLog) Append(key, value []byte) uint64 {
+	d.n++
+	d.bytes += uint64(len(key) + len(value))
+	return d.n
+}
 func (d *discardLog) Acked(seq uint64) bool                  { return true }
 func (d *discardLog) Wait(context.Context, uint64) error     { return nil }
 func (d *discardLog) Health(time.Time) kafkaio.DurableHealth { return kafkaio.DurableHealth{} }
@@ -524,4 +528,5 @@ func BenchmarkHoldPass(b *testing.B) {
 		now = now.Add(holdLogInterval)
 	}
 	b.ReportMetric(float64(cpu)/float64(b.N), "thread-cpu-ns/hold")
+	b.ReportMetric(float64(p.leases.(*discardLog).bytes)/float64(b.N), "log-bytes/hold")
 }

@@ -13,7 +13,7 @@ import (
 func (p *Pacer) Bid(exchange, skill string, atNano int64, cost float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.bidFoldLocked(exchange, skill, atNano, cost)
+	p.bidFoldLocked(exchange, skill, atNano, 1, cost)
 }
 
 // Win counts a won impression of skill at time at that is expected to

@@ -181,12 +181,13 @@ func (p *Pacer) exchangeLocked(name string, t float64) *exStat {
 // unknown names into "other" beyond 64).
 const maxExchanges = 256
 
-// bidFoldLocked is the aggregator's part of a bid: exchange evidence and the
+// bidFoldLocked is the aggregator's part of n bids within one second, the
+// latest at at, whose positive costs sum to cost: exchange evidence and the
 // skill's held bids.
-func (p *Pacer) bidFoldLocked(exchange, skill string, at int64, cost float64) {
+func (p *Pacer) bidFoldLocked(exchange, skill string, at, n int64, cost float64) {
 	t := float64(at) / 1e9
 	if e := p.exchangeLocked(exchange, t); e != nil {
-		e.recent[at/1e9]++
+		e.recent[at/1e9] += float64(n)
 	}
 	if g := p.gateMap[skill]; g != nil && cost > 0 {
 		g.heldByS[at/1e9] += cost

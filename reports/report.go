@@ -52,19 +52,11 @@ func (f *Reports) rowLocked(k Key) *counts {
 // value (the price before shading), CPM micro-units; a price of 0 is a
 // bid without them.
 func (f *Reports) Bid(k Key, skill string, priceMicros, valueMicros, atNano int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.bids.Add(1)
-	if row := f.rowLocked(k); row != nil {
-		row.bids++
-		if priceMicros > 0 {
-			row.pricedBids++
-			row.bidCPM += priceMicros
-			row.valueCPM += max(valueMicros, priceMicros)
-		}
+	if priceMicros > 0 {
+		f.BidN(k, skill, 1, 1, priceMicros, max(valueMicros, priceMicros), atNano)
+	} else {
+		f.BidN(k, skill, 1, 0, 0, 0, atNano)
 	}
-	f.demandBidLocked(skill, atNano)
-	f.tallyBidLocked(k, skill, atNano)
 }
 
 // Seen counts a bid request that matched a campaign of skill.
@@ -394,9 +386,9 @@ func (f *Reports) demandSeenLocked(skill string, at, n int64) {
 	}
 }
 
-func (f *Reports) demandBidLocked(skill string, at int64) {
+func (f *Reports) demandBidLocked(skill string, at, n int64) {
 	if skill != "" && f.inDemandLocked(at) {
-		f.demandAccLocked(skill).bids++
+		f.demandAccLocked(skill).bids += n
 	}
 }
 

@@ -49,11 +49,11 @@ func (f *Reports) tallySeenLocked(skill string, at, n int64) {
 	}
 }
 
-func (f *Reports) tallyBidLocked(k Key, skill string, at int64) {
-	f.tally.bids++
-	f.tally.rows[k]++
+func (f *Reports) tallyBidLocked(k Key, skill string, at, n int64) {
+	f.tally.bids += n
+	f.tally.rows[k] += n
 	if skill != "" {
-		f.tallyDemandLocked(skill, at)[1]++
+		f.tallyDemandLocked(skill, at)[1] += n
 	}
 }
 
