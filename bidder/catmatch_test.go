@@ -56,6 +56,7 @@ func TestInListFoldAgreesWithEqualFold(t *testing.T) {
 		}
 		return b.String()
 	}
+	matches := 0
 	for range 100000 {
 		l := []string{word(), word()}
 		v := word()
@@ -65,6 +66,21 @@ func TestInListFoldAgreesWithEqualFold(t *testing.T) {
 		}
 		if got := inListFold(l, v); got != want {
 			t.Fatalf("inListFold(%q, %q) = %v, want %v", l, v, got, want)
+		}
+		// evalCampaign's filter before it (firstKeys) never hides a match
+		if want && !listFirstKeys(l).meets(firstKey(v)) {
+			t.Fatalf("inListFold(%q, %q) matches, but their first-byte keys share no bit", l, v)
+		}
+		if want {
+			matches++
+		}
+	}
+	if matches < 1000 {
+		t.Fatalf("only %d matches: the test does not exercise the first-byte filter", matches)
+	}
+	for _, c := range [][2]string{{"example-competitor.com", "mortgage.example"}, {"spam-ads.net", "legal.example"}} {
+		if listFirstKeys([]string{c[0]}).meets(firstKey(c[1])) {
+			t.Errorf("badv %s and adomain %s share a key", c[0], c[1])
 		}
 	}
 }

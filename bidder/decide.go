@@ -132,6 +132,7 @@ type decision struct {
 	ipHash  uint64
 	ifaHash uint64
 	bcat    uint64 // catKeys of req.BCat (catBlocked's filter)
+	badv    firstKeys
 	// anonymous: the privacy policy bids without personal data.
 	anonymous bool
 	impFloor  float64    // the current imp's floor, micro-units of the response currency
@@ -278,6 +279,7 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 
 	d.hour, d.dow, d.day = localClock(now, s.loc)
 	d.bcat = bcatKeys(req.BCat)
+	d.badv = listFirstKeys(req.BAdv)
 	d.keys.set(req, s.keyNeeds)
 	d.ids = d.keys.intern(s)
 	d.devType = int(req.Device.Type)
@@ -434,7 +436,7 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	if req.Regs.COPPA && !c.allowCOPPA {
 		return CauseBlocked
 	}
-	if inListFold(req.BAdv, c.adomain) || (c.appBundle != "" && inListFold(req.BApp, c.appBundle)) ||
+	if (d.badv.meets(c.adomainKey) && inListFold(req.BAdv, c.adomain)) || (c.appBundle != "" && inListFold(req.BApp, c.appBundle)) ||
 		(d.bcat&c.adCatKeys != 0 && catBlocked(req.BCat, c.adCats)) {
 		return CauseBlocked
 	}
@@ -804,6 +806,41 @@ func inList(l []string, v string) bool {
 	}
 	return false
 }
+
+// firstKeys is a set of first bytes, folded (ASCII letters to lower
+// case): a bcat-like filter for inListFold. Equal under strings.EqualFold,
+// two non-empty ASCII-led strings start with the same folded byte; an
+// empty string or one led by a byte outside ASCII has every bit, so
+// a.meets(b) is false only when no entry of one can equal one of the
+// other, and evalCampaign skips the badv scan per campaign on it.
+type firstKeys [2]uint64
+
+func firstKey(s string) firstKeys {
+	if s == "" || s[0] >= 0x80 {
+		return firstKeys{^uint64(0), ^uint64(0)}
+	}
+	c := s[0]
+	if l := c | 0x20; l >= 'a' && l <= 'z' {
+		c = l
+	}
+	var k firstKeys
+	k[c>>6] = 1 << (c & 63)
+	return k
+}
+
+// listFirstKeys is the union of the firstKeys of l's trimmed entries (as
+// inListFold compares them).
+func listFirstKeys(l []string) firstKeys {
+	var k firstKeys
+	for _, x := range l {
+		f := firstKey(strings.TrimSpace(x))
+		k[0] |= f[0]
+		k[1] |= f[1]
+	}
+	return k
+}
+
+func (k firstKeys) meets(o firstKeys) bool { return k[0]&o[0]|k[1]&o[1] != 0 }
 
 func inListFold(l []string, v string) bool {
 	for _, x := range l {
