@@ -131,6 +131,8 @@ type decision struct {
 	devType int // device.devicetype, 0 outside the AdCOM list
 	ipHash  uint64
 	ifaHash uint64
+	bcat    uint64 // catKeys of req.BCat (catBlocked's filter)
+	badv    firstKeys
 	// anonymous: the privacy policy bids without personal data.
 	anonymous bool
 	impFloor  float64    // the current imp's floor, micro-units of the response currency
@@ -276,6 +278,8 @@ func (b *Bidder) decide(d *decision, s *snapshot, req *openrtb.Request, ex *exch
 	}
 
 	d.hour, d.dow, d.day = localClock(now, s.loc)
+	d.bcat = bcatKeys(req.BCat)
+	d.badv = listFirstKeys(req.BAdv)
 	d.keys.set(req, s.keyNeeds)
 	d.ids = d.keys.intern(s)
 	d.devType = int(req.Device.Type)
@@ -432,8 +436,8 @@ func (b *Bidder) evalCampaign(d *decision, c *campaign, cd *cand) Cause {
 	if req.Regs.COPPA && !c.allowCOPPA {
 		return CauseBlocked
 	}
-	if inListFold(req.BAdv, c.adomain) || (c.appBundle != "" && inListFold(req.BApp, c.appBundle)) ||
-		catBlocked(req.BCat, c.adCats) {
+	if (d.badv.meets(c.adomainKey) && inListFold(req.BAdv, c.adomain)) || (c.appBundle != "" && inListFold(req.BApp, c.appBundle)) ||
+		(d.bcat&c.adCatKeys != 0 && catBlocked(req.BCat, c.adCats)) {
 		return CauseBlocked
 	}
 	if c.ids.pubBlock.on && d.ids.pubHit(&c.ids.pubBlock) {
@@ -803,6 +807,41 @@ func inList(l []string, v string) bool {
 	return false
 }
 
+// firstKeys is a set of first bytes, folded (ASCII letters to lower
+// case): a bcat-like filter for inListFold. Equal under strings.EqualFold,
+// two non-empty ASCII-led strings start with the same folded byte; an
+// empty string or one led by a byte outside ASCII has every bit, so
+// a.meets(b) is false only when no entry of one can equal one of the
+// other, and evalCampaign skips the badv scan per campaign on it.
+type firstKeys [2]uint64
+
+func firstKey(s string) firstKeys {
+	if s == "" || s[0] >= 0x80 {
+		return firstKeys{^uint64(0), ^uint64(0)}
+	}
+	c := s[0]
+	if l := c | 0x20; l >= 'a' && l <= 'z' {
+		c = l
+	}
+	var k firstKeys
+	k[c>>6] = 1 << (c & 63)
+	return k
+}
+
+// listFirstKeys is the union of the firstKeys of l's trimmed entries (as
+// inListFold compares them).
+func listFirstKeys(l []string) firstKeys {
+	var k firstKeys
+	for _, x := range l {
+		f := firstKey(strings.TrimSpace(x))
+		k[0] |= f[0]
+		k[1] |= f[1]
+	}
+	return k
+}
+
+func (k firstKeys) meets(o firstKeys) bool { return k[0]&o[0]|k[1]&o[1] != 0 }
+
 func inListFold(l []string, v string) bool {
 	for _, x := range l {
 		x = strings.TrimSpace(x)
@@ -868,6 +907,63 @@ func catBlocked(bcat, adCats []string) bool {
 		}
 	}
 	return false
+}
+
+// catKey is a bit standing for the category codes of length n whose last
+// byte folds to last (ASCII letters fold to lower case; n = 0 has none):
+// catMatch(a, b) on ASCII a[:len(b)] needs a's prefix of b's length to end
+// in the byte b ends in. A request's bcat keys (bcatKeys) and a campaign's
+// ad category keys (adCatKeys) that share no bit cannot block, so
+// evalCampaign skips catBlocked's bcat × ad categories comparisons; bits
+// shared by chance only cost the exact check. n*10 keeps IAB codes (length
+// 4-9, digits last) on distinct bits.
+func catKey(n int, last byte) uint64 {
+	if l := last | 0x20; l >= 'a' && l <= 'z' {
+		last = l
+	}
+	return 1 << ((uint(n)*10 + uint(last)) & 63)
+}
+
+// bcatKeys is the union of the catKeys of the request's bcat entries.
+func bcatKeys(bcat []string) uint64 {
+	var k uint64
+	for _, b := range bcat {
+		if len(b) == 0 {
+			k |= catKey(0, 0)
+		} else {
+			k |= catKey(len(b), b[len(b)-1])
+		}
+	}
+	return k
+}
+
+// adCatKeys is the union of the catKeys of every bcat entry that could
+// block one of cats: each prefix ending before a '-' or at the end. A
+// prefix with a byte outside ASCII may match by Unicode folding, so it
+// gives every bit (a bcat entry that is not ASCII cannot match an ASCII
+// prefix of its length: fewer runes).
+func adCatKeys(cats []string) uint64 {
+	var k uint64
+	for _, a := range cats {
+		ascii := true
+		for n := 0; n <= len(a); n++ {
+			if n > 0 && a[n-1] >= 0x80 {
+				ascii = false
+			}
+			if n < len(a) && a[n] != '-' {
+				continue
+			}
+			switch {
+			case !ascii:
+				return ^uint64(0)
+			case n == 0:
+				k |= catKey(0, 0)
+			default:
+				k |= catKey(n, a[n-1])
+			}
+		}
+	}
+	return k
 }
 
 // catsMatch: any request category falls within a targeted group.

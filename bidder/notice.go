@@ -72,7 +72,6 @@ type macState struct {
 	h   hash.Hash
 	sum [sha256.Size]byte
 	raw [512]byte // payload scratch
-	b64 [1024]byte
 }
 
 func newSigner(secret []byte) *signer {
@@ -141,15 +140,9 @@ func (m *macState) appendSigned(dst []byte, t *noticeToken) ([]byte, kindTags) {
 	m.h.Reset()
 	m.h.Write(raw)
 	sum := m.h.Sum(m.sum[:0])
-	n := base64.RawURLEncoding.EncodedLen(len(raw))
-	if n <= len(m.b64) {
-		base64.RawURLEncoding.Encode(m.b64[:n], raw)
-		dst = append(dst, m.b64[:n]...)
-	} else {
-		dst = base64.RawURLEncoding.AppendEncode(dst, raw)
-	}
+	dst = appendB64URL(dst, raw) // b64.go
 	for k := range tags {
-		base64.RawURLEncoding.Encode(tags[k][:], sum[k*tagLen:(k+1)*tagLen])
+		appendB64URL(tags[k][:0], sum[k*tagLen:(k+1)*tagLen])
 	}
 	return dst, tags
 }

@@ -88,15 +88,68 @@ func init() {
 	for i := range shadeEdges {
 		shadeEdges[i] = math.Exp(shadeLogMin + float64(i)*shadeStep)
 	}
+	initShadeBinTable()
 }
 
-// shadeBin is the bin of a USD CPM price (clamped to the grid).
-func shadeBin(p float64) int {
+// shadeBinLog is the bin of a USD CPM price (clamped to the grid), by
+// definition; shadeBin answers the same from tables.
+func shadeBinLog(p float64) int {
 	if !(p > shadeMin) {
 		return 0
 	}
 	i := int((math.Log(p) - shadeLogMin) / shadeStep)
 	return min(max(i, 0), shadeBins-1)
+}
+
+// shadeBin's tables: shadeFrom[i] is the smallest price whose shadeBinLog
+// is i (found by bisection over the float64 bit patterns, which order
+// positive floats); shadeStart[j] is the shadeBinLog of the smallest price
+// whose top 16 bits (exponent and 4 mantissa bits: a sixteenth of an
+// octave, narrower than a bin's 0.104 octave) are shadeTop0+j. A bid's
+// price bin then costs a table load and a comparison or two instead of a
+// math.Log (about 15 ns of a bid; TestShadeBinAgreesWithLog).
+var (
+	shadeFrom  [shadeBins]float64
+	shadeStart []uint8
+	shadeTop0  uint64
+)
+
+func initShadeBinTable() {
+	lo, hi := math.Float64bits(shadeMin), math.Float64bits(shadeMax*2)
+	for i := 1; i < shadeBins; i++ {
+		a, b := lo, hi // shadeBinLog(a) < i <= shadeBinLog(b)
+		for b-a > 1 {
+			m := a + (b-a)/2
+			if shadeBinLog(math.Float64frombits(m)) >= i {
+				b = m
+			} else {
+				a = m
+			}
+		}
+		shadeFrom[i] = math.Float64frombits(b)
+	}
+	shadeTop0 = lo >> 48
+	shadeStart = make([]uint8, hi>>48-shadeTop0+1)
+	for j := range shadeStart {
+		shadeStart[j] = uint8(shadeBinLog(math.Float64frombits((shadeTop0 + uint64(j)) << 48)))
+	}
+}
+
+// shadeBin is the bin of a USD CPM price (clamped to the grid), as
+// shadeBinLog.
+func shadeBin(p float64) int {
+	if !(p > shadeMin) {
+		return 0
+	}
+	j := math.Float64bits(p)>>48 - shadeTop0
+	if j >= uint64(len(shadeStart)) {
+		return shadeBinLog(p) // beyond 2×shadeMax, +Inf included
+	}
+	i := int(shadeStart[j])
+	for i+1 < shadeBins && p >= shadeFrom[i+1] {
+		i++
+	}
+	return i
 }
 
 // shadeCell is one exchange × publisher (or exchange-wide) curve.

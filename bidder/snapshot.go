@@ -89,6 +89,8 @@ type campaign struct {
 	siteCats   []string
 	appCats    []string
 	adCats     []string
+	adCatKeys  uint64    // adCatKeys(adCats), decide.go
+	adomainKey firstKeys // firstKey(adomain), decide.go
 	appBundle  string
 	keywords   []string // lowercase
 	devTypes   [9]bool
@@ -303,6 +305,8 @@ func compileCampaign(i int, cc *CampaignConfig, s *snapshot, res Reserver) (*cam
 	c.siteCats = upperList(t.SiteCategories)
 	c.appCats = upperList(t.AppCategories)
 	c.adCats = upperList(cc.AdCategories)
+	c.adCatKeys = adCatKeys(c.adCats)
+	c.adomainKey = firstKey(c.adomain)
 	for _, k := range t.Keywords {
 		if k = strings.ToLower(strings.TrimSpace(k)); k != "" {
 			c.keywords = append(c.keywords, k)
