@@ -190,8 +190,16 @@ func (p *Pools) applyLeaseRecord(key []byte, v *events.Lease, now time.Time) err
 			// lease (or its cooldown), or the loss of a hold; never back
 			// from a lease. A record of an older generation is a late
 			// notice; generations of an owned number only move forward.
+			// A newer reservation (held, leased, cooldown) replaces a hold:
+			// the hold may be the previous owner's, replicated before this
+			// instance gained the partition and freed there without a
+			// record (a loss at the owner), and the newer one is what the
+			// previous owner did next, written before it gave the partition
+			// up; kept back, the number would go to a second impression once
+			// the stale hold ended (takeover_test.go). Only a newer free
+			// record leaves a hold alone: the hold ends by itself.
 			sameLater := gen == e.gen && (st == "leased" || st == "cooldown" || (st == "free" && e.state == stHeld))
-			ignore = int32(gen-e.gen) < 0 || (gen == e.gen && !sameLater) || (e.state == stHeld && gen != e.gen)
+			ignore = int32(gen-e.gen) < 0 || (gen == e.gen && !sameLater) || (e.state == stHeld && gen != e.gen && st == events.LeaseFree)
 		}
 		if ignore {
 			s.mu.Unlock()
