@@ -54,6 +54,11 @@ type partState struct {
 	next   atomic.Int64
 	hw     atomic.Int64
 	caught bool // dispatcher goroutine only
+	// handled: every record below it went to the handler (set by the
+	// dispatcher); want: an offset someone waits for handled to reach
+	// (Handled), so the fetcher passes on batches with no records.
+	handled atomic.Int64
+	want    atomic.Int64
 }
 
 // fetchBatch is the records of one fetch, handed from a fetcher to the
@@ -63,7 +68,8 @@ type fetchBatch struct {
 	msgs    []Message
 	spans   []span
 	buf     []byte
-	atEnd   bool // the partition had been read up to part.end after this batch
+	atEnd   bool  // the partition had been read up to part.end after this batch
+	next    int64 // the offset after this batch
 	release chan *fetchBatch
 }
 
@@ -160,6 +166,7 @@ func (c *Consumer) Run(ctx context.Context) {
 			c.messages.Add(uint64(n))
 			c.lastMsg.Store(time.Now().UnixNano())
 		}
+		b.part.handled.Store(b.next)
 		if b.atEnd && !b.part.caught {
 			b.part.caught = true
 			if remaining--; remaining == 0 {
@@ -247,6 +254,7 @@ func (c *Consumer) tryDiscover(ctx context.Context) ([]*partState, error) {
 		}
 		p := &partState{id: id, end: po.LastOffset}
 		p.next.Store(po.FirstOffset)
+		p.handled.Store(po.FirstOffset)
 		p.hw.Store(po.LastOffset)
 		parts = append(parts, p)
 	}
@@ -291,7 +299,7 @@ func (c *Consumer) fetchLoop(ctx context.Context, p *partState, out chan<- *fetc
 			c.reconnects.Add(1)
 			c.log.Info().Int("partition", p.id).Int64("offset", p.next.Load()).Msg("kafka fetch recovered")
 		}
-		if len(b.msgs) == 0 && !b.atEnd {
+		if len(b.msgs) == 0 && !b.atEnd && p.handled.Load() >= p.want.Load() {
 			free <- b
 			continue
 		}
@@ -373,6 +381,7 @@ func (c *Consumer) fetchOnce(ctx context.Context, p *partState, b *fetchBatch) e
 		next = res.HighWatermark
 	}
 	p.next.Store(next)
+	b.next = next
 	if p.end >= 0 && (next >= p.end || res.HighWatermark >= p.end && len(b.msgs) == 0 && next >= res.HighWatermark) {
 		b.atEnd = true
 	}
@@ -567,4 +576,54 @@ func (r *rateLimited) allow() (suppressed int, ok bool) {
 		return 0, false
 	}
 	return int(r.suppressed.Swap(0)), true
+}
+
+// EndOffsets lists the current end offsets (the offset the next record
+// will get) of the given partitions of the topic.
+func (c *Consumer) EndOffsets(ctx context.Context, partitions []int) (map[int]int64, error) {
+	reqs := make([]kafka.OffsetRequest, 0, len(partitions))
+	for _, id := range partitions {
+		reqs = append(reqs, kafka.LastOffsetOf(id))
+	}
+	lo, err := c.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{c.topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the end offsets of %s: %w", c.topic, err)
+	}
+	ends := make(map[int]int64, len(partitions))
+	for _, po := range lo.Topics[c.topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("cannot list the end offset of %s partition %d: %w", c.topic, po.Partition, po.Error)
+		}
+		ends[po.Partition] = po.LastOffset
+	}
+	for _, id := range partitions {
+		if _, ok := ends[id]; !ok {
+			return nil, fmt.Errorf("no end offset listed for %s partition %d", c.topic, id)
+		}
+	}
+	return ends, nil
+}
+
+// Handled reports whether every record of partition id below offset end
+// has been handed to the handler (the fetcher also counts offsets it stepped
+// over, compacted away or control records, once the handler has had every
+// record before them).
+func (c *Consumer) Handled(id int, end int64) bool {
+	ps := c.parts.Load()
+	if ps == nil {
+		return false
+	}
+	for _, p := range *ps {
+		if p.id == id {
+			if p.handled.Load() >= end {
+				return true
+			}
+			// Ask the fetcher to pass on a batch with no records too, so a
+			// gap at the end still moves handled.
+			for w := p.want.Load(); w < end && !p.want.CompareAndSwap(w, end); w = p.want.Load() {
+			}
+			return false
+		}
+	}
+	return false
 }

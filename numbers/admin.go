@@ -201,11 +201,14 @@ var (
 	descReplayNoBids = prometheus.NewDesc("callbid_numbers_replaying_nobids_total", "Reservations refused while the lease log was not replayed yet.", nil, nil)
 	descOwned        = prometheus.NewDesc("callbid_numbers_owned", "Numbers this instance reserves from (its lease partitions; all unless kafka.shared_pools).", nil, nil)
 	descOwnedParts   = prometheus.NewDesc("callbid_numbers_owned_partitions", "Lease partitions the consumer group assigned this instance (0 unless kafka.shared_pools).", nil, nil)
+	descUnreadParts  = prometheus.NewDesc("callbid_numbers_unread_partitions", "Lease partitions gained in a rebalance and not read up to their end offset yet: their numbers are not reserved.", nil, nil)
+	descUnreadRefuse = prometheus.NewDesc("callbid_numbers_unread_refused_total", "Wins and restores refused (collision) because the number's lease partition was gained and not read yet.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEntries, descUtil, descNeeded, descNeededObs, descReservations, descLeases,
-		descNoBids, descLate, descCollisions, descUnattributed, descCalls, descDrops, descBad, descReplaying, descReplayNoBids, descOwned, descOwnedParts} {
+		descNoBids, descLate, descCollisions, descUnattributed, descCalls, descDrops, descBad, descReplaying, descReplayNoBids, descOwned, descOwnedParts,
+		descUnreadParts, descUnreadRefuse} {
 		ch <- d
 	}
 }
@@ -215,6 +218,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g, ctr := prometheus.GaugeValue, prometheus.CounterValue
 	ch <- prometheus.MustNewConstMetric(descOwned, g, float64(st.Ownership.NumbersOwned))
 	ch <- prometheus.MustNewConstMetric(descOwnedParts, g, float64(len(st.Ownership.Owned)))
+	ch <- prometheus.MustNewConstMetric(descUnreadParts, g, float64(len(st.Ownership.Unread)))
+	ch <- prometheus.MustNewConstMetric(descUnreadRefuse, ctr, float64(st.Ownership.RefusedUnread))
 	for _, ps := range st.Pools {
 		for i, n := range []int{ps.Free, ps.Held, ps.Leased, ps.Cooldown} {
 			ch <- prometheus.MustNewConstMetric(descEntries, g, float64(n), ps.ID, stateNames[i])

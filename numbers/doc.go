@@ -64,7 +64,9 @@
 // (Run, every 5 ms) turns that on and off. Without kafka.shared_pools one
 // callbid instance owns a set of pools (two would overwrite each other's
 // leases); with it, instances divide them by lease-topic partition
-// (ownership.go).
+// (ownership.go), and a partition gained in a rebalance is reserved from
+// only once the lease consumer has read it up to its end offset at
+// assignment (gained.go).
 //
 // Goroutines: Reserve runs on bid goroutines, Win/Loss on notice goroutines,
 // Attribute on HTTP goroutines, HandleCallEvent/HandleOutcome/
@@ -73,6 +75,9 @@
 // goroutine, started by the root) sweeps expired holds, leases and
 // cooldowns on a tick, logs new holds and checks the lease log every 5 ms,
 // keeps observed rates, forgets old calls and publishes attribution events.
+// An assignment that gains partitions starts one goroutine that waits for
+// them to be read (gained.go; it ends when they are, or at the next
+// assignment).
 //
 // Calls remembered for /v1/calls live in callrecords.Store (shared with
 // feedback in the service: UseCallRecords), which bounds them by retention

@@ -351,6 +351,9 @@ func (p *Pools) Restore(ref Ref, c *Claim, reservedAt time.Time, billed bool, no
 	f := p.floor[i]
 	var why string
 	switch {
+	case p.own.Load().unreadEntry(i):
+		why = "this instance has not read the number's lease partition since it gained it"
+		p.refusedUnread.Add(1)
 	case !p.previousProcess(gen) && (p.owns(i) || !p.newerThanReplica(i, gen)):
 		why = "a stale notice of this process"
 	case !p.owns(i) && t >= res+pl.hold-ownerMargin:

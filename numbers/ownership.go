@@ -2,6 +2,7 @@ package numbers
 
 import (
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/callbid/callbid/events"
@@ -29,6 +30,12 @@ type ownership struct {
 	owned      []int    // sorted partition ids
 	bits       []uint64 // bit i: entry i's lease key maps to an owned partition
 	numbers    int      // entries owned
+	partOf     []uint16 // entry i's lease partition
+	// unread: partitions gained by this assignment that the lease consumer
+	// has not read up to their end offset yet (gained.go); nUnread counts
+	// them. Nil when none was.
+	unread  []atomic.Bool
+	nUnread atomic.Int32
 }
 
 func (o *ownership) has(i int32) bool { return o == nil || o.bits[i/64]&(1<<(i%64)) != 0 }
@@ -64,24 +71,33 @@ func (p *Pools) SetOwnership(partitions int, owned []int) {
 		}
 	}
 	o.bits = make([]uint64, (len(p.entries)+63)/64)
+	o.partOf = make([]uint16, len(p.entries))
 	partitionOf := kafkaio.Partitioner(partitions)
 	var key []byte
 	for i := range p.entries {
 		e164, ext := p.numberOf(int32(i))
 		key = appendLeaseKey(key[:0], e164, ext)
-		if mine[partitionOf(key)] {
+		k := partitionOf(key)
+		o.partOf[i] = uint16(k)
+		if mine[k] {
 			o.bits[i/64] |= 1 << (i % 64)
 			o.numbers++
 		}
 	}
-	p.storeOwnership(o) // quarantines the numbers gained (quarantine_shared.go)
+	unread := p.storeOwnership(o) // quarantines the numbers gained (quarantine_shared.go)
 	p.unpark()
+	if len(unread) > 0 {
+		p.log.Info().Ints("partitions", unread).
+			Msg("lease partitions gained; their numbers wait until the lease log is read up to its end offset")
+		go p.awaitGained(o, unread)
+	}
 	p.log.Info().Int("partitions", partitions).Ints("owned", o.owned).Int("numbers_owned", o.numbers).
 		Msg("lease partitions assigned; reserving only the numbers of these partitions")
 }
 
-// owns reports whether this instance may reserve entry i.
-func (p *Pools) owns(i int32) bool { return p.own.Load().has(i) }
+// owns reports whether this instance may reserve entry i (owned, and its
+// partition read since it was gained: gained.go).
+func (p *Pools) owns(i int32) bool { return p.own.Load().mine(i) }
 
 // newerThanReplica reports whether generation gen of a number another
 // instance owns is newer than what this replica has read of it (nothing at
@@ -120,7 +136,7 @@ func (p *Pools) unpark() {
 			s.mu.Lock()
 			for i := s.lists[stParked].head; i >= 0; {
 				next := p.entries[i].next
-				if o.has(i) {
+				if o.mine(i) {
 					s.remove(p.entries, i)
 					s.pushTail(p.entries, stFree, i)
 				}
@@ -139,6 +155,11 @@ type Ownership struct {
 	NumbersOwned  int   `json:"numbers_owned"`
 	NumbersTotal  int   `json:"numbers_total"`
 	ParkedNumbers int   `json:"parked_numbers"`
+	// Unread: gained partitions not read up to their end offset yet; their
+	// numbers are not reserved, and wins that would lease them are refused
+	// (RefusedUnread counts those, since start).
+	Unread        []int  `json:"unread_partitions,omitempty"`
+	RefusedUnread uint64 `json:"refused_unread"`
 }
 
 // Ownership returns the current assignment.
@@ -147,7 +168,13 @@ func (p *Pools) Ownership() Ownership {
 	st := Ownership{NumbersOwned: len(p.entries), NumbersTotal: len(p.entries), Owned: []int{}}
 	if o != nil {
 		st.Shared, st.Partitions, st.Owned, st.NumbersOwned = true, o.partitions, o.owned, o.numbers
+		for _, k := range o.owned {
+			if k >= 0 && k < o.partitions && o.isUnread(k) {
+				st.Unread = append(st.Unread, k)
+			}
+		}
 	}
+	st.RefusedUnread = p.refusedUnread.Load()
 	for pi := range p.pools {
 		for k := range p.pools[pi].shards {
 			s := &p.pools[pi].shards[k]

@@ -327,6 +327,12 @@ type Pools struct {
 	// sharedQ quarantines the partitions an instance gains (shared pools;
 	// quarantine_shared.go).
 	sharedQ sharedQuarantine
+	// gainedReader tells when a gained partition is read (gained.go);
+	// refusedUnread counts wins and restores refused meanwhile;
+	// afterGainedRead is a test hook.
+	gainedReader    LeaseReader
+	refusedUnread   atomic.Uint64
+	afterGainedRead func()
 }
 
 // Reasons Reserve refuses.
@@ -746,12 +752,12 @@ func (p *Pools) Reserve(idx int, c *Claim, now time.Time) (r Reservation, ok boo
 			i := s.lists[stFree].head
 			if o := p.own.Load(); o != nil {
 				// Park the numbers another instance owns (bounded per visit).
-				for n := 0; i >= 0 && !o.has(i) && n < 64; n++ {
+				for n := 0; i >= 0 && !o.mine(i) && n < 64; n++ {
 					s.remove(p.entries, i)
 					s.pushTail(p.entries, stParked, i)
 					i = s.lists[stFree].head
 				}
-				if i >= 0 && !o.has(i) {
+				if i >= 0 && !o.mine(i) {
 					i = -1
 				}
 			}
@@ -897,6 +903,13 @@ func (p *Pools) win(ref Ref, billed bool, now time.Time) (WinResult, bool) {
 		// Another instance owns the number: once its hold may have
 		// ended there, the owner may have handed it to a new bid.
 		s.collisions++
+		return WinCollision, first
+	}
+	if e.flags&fLeased == 0 && p.own.Load().unreadEntry(i) {
+		// A partition gained but not read yet: the previous owner may have
+		// leased the number since this copy of it (gained.go).
+		s.collisions++
+		p.refusedUnread.Add(1)
 		return WinCollision, first
 	}
 	switch e.state {

@@ -20,20 +20,28 @@ type sharedQuarantine struct {
 	mu       sync.Mutex
 	replayed bool     // ReplayDone has run (or the pools never paused)
 	last     []uint64 // bit i: entry i was owned in the last non-empty assignment
+	// lastParts: the partitions of the last non-empty assignment.
+	lastParts []int
 	// quarantinedGained counts the entries held by this quarantine.
 	quarantinedGained uint64
 }
 
 // storeOwnership publishes assignment o (shared pools), quarantining the
-// numbers it gains first, so Reserve never sees them free.
-func (p *Pools) storeOwnership(o *ownership) {
+// numbers it gains first, so Reserve never sees them free. It returns the
+// partitions gained that wait to be read (gained.go).
+func (p *Pools) storeOwnership(o *ownership) []int {
 	q := &p.sharedQ
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.replayed || !p.Replaying() {
 		p.quarantineGainedLocked(o)
 	}
+	unread := p.markUnread(o, q.lastParts)
+	if len(o.owned) > 0 {
+		q.lastParts = o.owned
+	}
 	p.own.Store(o)
+	return unread
 }
 
 // replayDoneShared is ReplayDone's part with shared pools: the assignment
