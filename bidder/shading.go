@@ -2,6 +2,7 @@ package bidder
 
 import (
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -234,6 +235,9 @@ func (s *shader) cellsFor(exchange, publisher string) (pub, ex *shadeCell) {
 		}
 		return nil, nil
 	}
+	// The bid path's strings view the request body, which the connection
+	// reuses: a key must own its bytes or it changes under the map.
+	exchange, publisher = strings.Clone(exchange), strings.Clone(publisher)
 	m := make(map[string]map[string]*shadeCell, len(old)+1)
 	for k, v := range old {
 		m[k] = v
