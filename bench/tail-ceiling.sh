@@ -7,7 +7,11 @@
 # the ceiling's and to that figure.
 #
 # Start both servers pinned to one core (GOMAXPROCS=1 taskset -c 0, see the
-# README recipe) and the bench's core free of other load.
+# README recipe) and the bench's core free of other load. Run both with the
+# deploy kit's GODEBUG=schedtrace=2147483647 (or both without): it keeps Go's
+# monitor thread from waking on the server's core at every idle-to-busy
+# edge, which at a fixed rate cost 12-18 % of the core (README
+# "Performance", session 8).
 # Usage: bench/tail-ceiling.sh BIDDER_PID CEILING_PID [rounds] [rate] [seconds]
 # Env: BID_URL / CEIL_URL (base URLs; found from the pids' listening ports
 # otherwise), CBB (callbid-bench binary, default callbid-bench on PATH),

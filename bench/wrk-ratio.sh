@@ -14,6 +14,9 @@
 #   CALLBID_LISTEN=127.0.0.1:18080 CALLBID_ADMIN_LISTEN=127.0.0.1:18081 \
 #     GOMAXPROCS=1 taskset -c 0 callbid -config /tmp/ratio.yaml &  BID=$!
 #   GOMAXPROCS=1 taskset -c 0 callbid-bench ceiling -listen 127.0.0.1:19090 &  CEIL=$!
+# Give both servers the same runtime settings: the deploy kit's
+# GODEBUG=schedtrace=2147483647 (README "Performance", session 8) on one
+# means it on the other too.
 # Usage: bench/wrk-ratio.sh BIDDER_PID CEILING_PID [pairs] [seconds]
 # The servers' addresses are found from their pids (the TCP ports they listen
 # on); set BID_URL / CEIL_URL to override, BODY for another request body,
