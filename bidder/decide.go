@@ -164,6 +164,10 @@ func (d *decision) release() {
 	d.s, d.req, d.ex = nil, nil, nil
 	d.shade = shadeCells{}
 	d.keys.clear()
+	// The claim and the bids view the request body: a pooled decision
+	// must not keep it alive.
+	d.claim = numbers.Claim{}
+	clear(d.Bids)
 }
 
 func (b *Bidder) getDecision() *decision {
