@@ -95,11 +95,20 @@ func (c *guardedConn) SetDeadline(t time.Time) error {
 // the goroutines that are ready to run go (writeyield.go).
 func (c *guardedConn) Write(p []byte) (int, error) {
 	c.yieldBeforeWrite()
-	n, err := c.Conn.Write(p)
+	n, err := c.write(p)
 	for err != nil && c.wdl.retry(err, c.Conn.SetWriteDeadline) {
 		var m int
-		m, err = c.Conn.Write(p[n:])
+		m, err = c.write(p[n:])
 		n += m
 	}
 	return n, err
+}
+
+// write writes with a raw system call where the connection has one (see
+// rxReader).
+func (c *guardedConn) write(p []byte) (int, error) {
+	if c.rx != nil {
+		return c.rx.write(p)
+	}
+	return c.Conn.Write(p)
 }
