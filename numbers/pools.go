@@ -327,12 +327,10 @@ type Pools struct {
 	// sharedQ quarantines the partitions an instance gains (shared pools;
 	// quarantine_shared.go).
 	sharedQ sharedQuarantine
-	// gainedReader tells when a gained partition is read (gained.go);
-	// refusedUnread counts wins and restores refused meanwhile;
-	// afterGainedRead is a test hook.
-	gainedReader    LeaseReader
-	refusedUnread   atomic.Uint64
-	afterGainedRead func()
+	// gained waits for a gained partition to be read (gained.go);
+	// refusedUnread counts wins and restores refused meanwhile.
+	gained        gainedWait
+	refusedUnread atomic.Uint64
 }
 
 // Reasons Reserve refuses.
