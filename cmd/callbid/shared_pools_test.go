@@ -103,7 +103,8 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	type bid struct{ id, number, nurl string }
+	// by: the instance (public address) that answered the win 204.
+	type bid struct{ id, number, nurl, by string }
 	var mu sync.Mutex
 	answered := map[string][]bid{} // number → win notices answered 204
 	var pending []bid
@@ -119,6 +120,7 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 	win := func(p *proc, b bid) {
 		if st := fire(p, b.nurl); st == 204 {
 			mu.Lock()
+			b.by = p.public
 			answered[b.number] = append(answered[b.number], b)
 			mu.Unlock()
 			nWins.Add(1)
@@ -294,8 +296,13 @@ func TestSharedPoolsThreeInstances(t *testing.T) {
 	nAcked := int64(nWins.Load()) - int64(len(refused))
 	t.Logf("bids %d, wins answered 204 %d: acknowledged %d on %d numbers, refused %d (%d sent to another instance than the bid's); lost %d, numbers on two impressions %d; calls made again because the lease had not arrived yet %d",
 		nBids.Load(), nWins.Load(), nAcked, len(acked), len(refused), nNonOwner.Load(), lost, twice, tooSoon)
+	var refusedNumbers []string
 	for _, b := range refused {
-		t.Logf("refused: bid %s for %s", b.id, b.number)
+		t.Logf("refused: bid %s for %s, answered by %s (killed instance: %s)", b.id, b.number, b.by, victim.public)
+		refusedNumbers = append(refusedNumbers, strings.TrimSuffix(b.number, ";ext="))
+	}
+	if len(refusedNumbers) > 0 && len(bad) == 0 {
+		dumpLeaseLog(t, kcfg, refusedNumbers)
 	}
 	// A refusal is correct (the number is another impression's), but the
 	// ad shows a number that will not be its bid's: refusals come only from
