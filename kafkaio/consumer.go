@@ -37,6 +37,7 @@ type Consumer struct {
 
 	caughtUp atomic.Bool
 	parts    atomic.Pointer[[]*partState]
+	run      runSignals // found and stopped (handled.go)
 
 	messages   atomic.Uint64
 	bytes      atomic.Uint64
@@ -59,6 +60,7 @@ type partState struct {
 	// (Handled), so the fetcher passes on batches with no records.
 	handled atomic.Int64
 	want    atomic.Int64
+	waiting waiters // WaitHandled's waiters (handled.go)
 }
 
 // fetchBatch is the records of one fetch, handed from a fetcher to the
@@ -103,6 +105,7 @@ func newConsumer(cfg Config, topic string, dispatch func(Message) error, log zer
 		tr:       tr,
 		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.RequestTimeout},
 		warn:     rateLimited{every: 10 * time.Second},
+		run:      runSignals{found: make(chan struct{}), stopped: make(chan struct{})},
 	}
 	c.bad.init(topic, &c.log)
 	return c
@@ -126,11 +129,13 @@ func newTransport(cfg Config) *kafka.Transport {
 // Run never returns early because of Kafka.
 func (c *Consumer) Run(ctx context.Context) {
 	defer c.tr.CloseIdleConnections()
+	defer c.run.stop()
 	parts, ok := c.discover(ctx)
 	if !ok {
 		return
 	}
 	c.parts.Store(&parts)
+	c.run.find()
 	remaining := 0
 	for _, p := range parts {
 		if p.next.Load() >= p.end {
@@ -167,6 +172,7 @@ func (c *Consumer) Run(ctx context.Context) {
 			c.lastMsg.Store(time.Now().UnixNano())
 		}
 		b.part.handled.Store(b.next)
+		b.part.waiting.wake(b.next)
 		if b.atEnd && !b.part.caught {
 			b.part.caught = true
 			if remaining--; remaining == 0 {
@@ -609,21 +615,13 @@ func (c *Consumer) EndOffsets(ctx context.Context, partitions []int) (map[int]in
 // over, compacted away or control records, once the handler has had every
 // record before them).
 func (c *Consumer) Handled(id int, end int64) bool {
-	ps := c.parts.Load()
-	if ps == nil {
+	p := c.partition(id)
+	if p == nil {
 		return false
 	}
-	for _, p := range *ps {
-		if p.id == id {
-			if p.handled.Load() >= end {
-				return true
-			}
-			// Ask the fetcher to pass on a batch with no records too, so a
-			// gap at the end still moves handled.
-			for w := p.want.Load(); w < end && !p.want.CompareAndSwap(w, end); w = p.want.Load() {
-			}
-			return false
-		}
+	if p.handled.Load() >= end {
+		return true
 	}
+	p.wantAtLeast(end)
 	return false
 }

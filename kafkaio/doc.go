@@ -26,7 +26,9 @@
 // Consumers use no consumer group and commit no offsets: every callbid
 // instance needs the whole state, so each reads every partition from
 // kafka.FirstOffset, records the end offsets at start and reports CaughtUp
-// once it has handled everything up to them.
+// once it has handled everything up to them. WaitHandled waits for the
+// handler to have had a partition's records up to an offset (the dispatcher
+// wakes its waiters; handled.go).
 //
 // Goroutines: a Consumer's Run runs the handler on its own goroutine and
 // starts one fetcher goroutine per partition; a Producer runs one writer

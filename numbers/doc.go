@@ -76,8 +76,10 @@
 // cooldowns on a tick, logs new holds and checks the lease log every 5 ms,
 // keeps observed rates, forgets old calls and publishes attribution events.
 // An assignment that gains partitions starts one goroutine that waits for
-// them to be read (gained.go; it ends when they are, or at the next
-// assignment).
+// them to be read, and one per partition while it waits for the lease
+// consumer (gained.go; they block on the consumer's progress and end when
+// the partitions are read, at the next assignment, or when the context
+// given to ReadGainedWith ends).
 //
 // Calls remembered for /v1/calls live in callrecords.Store (shared with
 // feedback in the service: UseCallRecords), which bounds them by retention

@@ -84,13 +84,18 @@ type durableState struct {
 }
 
 // noteReplayedGen records the generation of a replayed record of entry i;
-// the caller holds its shard lock.
+// the caller holds its shard lock. The floor is the highest generation read,
+// not the latest: one number's records come from several writers (the
+// owner's holds, any instance's leases) and the log's order is not theirs,
+// so an older reservation's record may come after a newer one's; a record
+// too old to compare (or without a reservation) leaves the floor alone.
 func (p *Pools) noteReplayedGen(i int32, gen uint32, res, now int64) {
 	if res == 0 || now-res > int64(floorMaxAge) {
-		p.floor[i] = 0
 		return
 	}
-	p.floor[i] = gen
+	if f := p.floor[i]; f == 0 || int32(gen-f) > 0 {
+		p.floor[i] = gen
+	}
 	d := &p.durable
 	d.mu.Lock()
 	if !d.seenGen || int32(gen-d.maxGen) > 0 {

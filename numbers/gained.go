@@ -2,6 +2,8 @@ package numbers
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,31 +18,60 @@ import (
 // them), since its copy may be older than the number's latest lease
 // (takeover_test.go). Without a LeaseReader (tests, one instance) ownership
 // starts at once.
+//
+// The wait runs on its own goroutine per assignment that gains partitions,
+// and blocks on signals only: the lease consumer's progress (WaitHandled),
+// the assignment being replaced, and the context given to ReadGainedWith
+// (the process's shutdown).
 
 // LeaseReader is the lease log consumer as ownership needs it
 // (kafkaio.Consumer).
 type LeaseReader interface {
 	// EndOffsets lists the current end offsets of the given partitions.
 	EndOffsets(ctx context.Context, partitions []int) (map[int]int64, error)
-	// Handled reports whether every record of the partition below end has
-	// been handed to the handler (ApplyLeaseEvent).
-	Handled(partition int, end int64) bool
+	// WaitHandled returns nil once every record of the partition below end
+	// has been handed to the handler (ApplyLeaseEvent), or an error when
+	// ctx ends or the reader stops first.
+	WaitHandled(ctx context.Context, partition int, end int64) error
+}
+
+// gainedWait is what Pools keeps for those waits.
+type gainedWait struct {
+	reader LeaseReader
+	ctx    context.Context // ends every wait (ReadGainedWith)
+	wg     sync.WaitGroup  // the awaitGained goroutines
+	// backoff is the pause before retry attempt n of EndOffsets
+	// (gainedBackoff; tests shorten it).
+	backoff func(attempt int) time.Duration
+	// onRead is a test hook: gained partition k has been read.
+	onRead func(k int)
+}
+
+// gainedBackoff: 100 ms more per failed attempt, at most 1 s.
+func gainedBackoff(attempt int) time.Duration {
+	return time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond
 }
 
 // ReadGainedWith makes ownership of a gained partition wait for r to have
-// read it (see above). Set it before the consumer group assigns partitions.
-func (p *Pools) ReadGainedWith(r LeaseReader) { p.gainedReader = r }
+// read it (see above); when ctx ends, the waits end (the partitions stay
+// unread). Set it before the consumer group assigns partitions.
+func (p *Pools) ReadGainedWith(ctx context.Context, r LeaseReader) {
+	p.gained.ctx, p.gained.reader = ctx, r
+}
 
 // markUnread flags the partitions of o not owned in the previous non-empty
-// assignment (last) as unread; the caller holds sharedQ.mu and publishes o
+// assignment (last), or still unread there, as unread, and gives o the
+// context its wait runs under; the caller holds sharedQ.mu and publishes o
 // afterwards. It returns the flagged partitions.
-func (p *Pools) markUnread(o *ownership, last []int) []int {
-	if p.gainedReader == nil || len(o.owned) == 0 {
+func (p *Pools) markUnread(o *ownership, last *ownership) []int {
+	if p.gained.reader == nil || len(o.owned) == 0 {
 		return nil
 	}
 	var gained []int
 	for _, k := range o.owned {
-		if k >= 0 && k < o.partitions && !contains(last, k) {
+		// A partition gained, or gained before a rebalance that ended the
+		// wait for it (an empty assignment between two that hold it).
+		if k >= 0 && k < o.partitions && (last == nil || !contains(last.owned, k) || last.isUnread(k)) {
 			gained = append(gained, k)
 		}
 	}
@@ -52,6 +83,11 @@ func (p *Pools) markUnread(o *ownership, last []int) []int {
 		o.unread[k].Store(true)
 	}
 	o.nUnread.Store(int32(len(gained)))
+	parent := p.gained.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	o.wait, o.stopWait = context.WithCancel(parent)
 	return gained
 }
 
@@ -64,50 +100,93 @@ func contains(s []int, k int) bool {
 	return false
 }
 
+// retire ends the wait of an assignment that was replaced.
+func (o *ownership) retire() {
+	if o != nil && o.stopWait != nil {
+		o.stopWait()
+	}
+}
+
+// startGained starts the wait for o's unread partitions parts.
+func (p *Pools) startGained(o *ownership, parts []int) {
+	p.gained.wg.Add(1)
+	go func() {
+		defer p.gained.wg.Done()
+		p.awaitGained(o, parts)
+	}()
+}
+
 // awaitGained clears o's unread partitions as the consumer reads them up to
-// their end offsets now; it gives up when o is replaced. Runs on its own
-// goroutine, one per assignment that gains partitions.
+// their end offsets now; it gives up when o is replaced or ReadGainedWith's
+// context ends (o.wait).
 func (p *Pools) awaitGained(o *ownership, parts []int) {
-	r := p.gainedReader
+	ctx, r := o.wait, p.gained.reader
+	defer o.stopWait()
+	backoff := p.gained.backoff
+	if backoff == nil {
+		backoff = gainedBackoff
+	}
 	var ends map[int]int64
 	for attempt := 0; ; attempt++ {
-		if p.own.Load() != o {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var err error
-		ends, err = r.EndOffsets(ctx, parts)
+		ends, err = r.EndOffsets(lctx, parts)
 		cancel()
 		if err == nil {
 			break
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		if attempt%10 == 0 {
 			p.log.Warn().Err(err).Ints("partitions", parts).
 				Msg("cannot list the end offsets of gained lease partitions; their numbers stay unreserved until they are read")
 		}
-		time.Sleep(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond)
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if p.own.Load() != o {
+		if !sleepCtx(ctx, backoff(attempt)) {
 			return
 		}
-		for _, k := range parts {
-			if o.isUnread(k) && r.Handled(k, ends[k]) {
+	}
+	// One waiter per partition: each is reserved from as soon as it is
+	// read, whatever the order the fetchers reach their ends.
+	var wg sync.WaitGroup
+	for _, k := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := r.WaitHandled(ctx, k, ends[k])
+			switch {
+			case err == nil:
 				o.setRead(k)
 				p.log.Info().Int("partition", k).Int64("end_offset", ends[k]).
 					Msg("gained lease partition read up to its end offset at assignment; reserving its numbers")
+				if p.own.Load() == o {
+					p.unpark()
+				}
+				if p.gained.onRead != nil {
+					p.gained.onRead(k)
+				}
+			case ctx.Err() == nil && !errors.Is(err, context.Canceled):
+				p.log.Warn().Err(err).Int("partition", k).
+					Msg("cannot wait for a gained lease partition to be read; its numbers stay unreserved until the next assignment")
 			}
-		}
-		if o.nUnread.Load() == 0 {
-			p.unpark()
-			if p.afterGainedRead != nil {
-				p.afterGainedRead()
-			}
-			return
-		}
-		<-tick.C
+		}()
+	}
+	wg.Wait()
+}
+
+// sleepCtx waits d, or less when ctx ends first; it reports whether ctx
+// is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -1,6 +1,7 @@
 package numbers
 
 import (
+	"context"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,11 @@ type ownership struct {
 	// them. Nil when none was.
 	unread  []atomic.Bool
 	nUnread atomic.Int32
+	// wait bounds the wait for the unread partitions; stopWait ends it
+	// when a newer assignment replaces this one (retire). Nil when none
+	// was gained.
+	wait     context.Context
+	stopWait context.CancelFunc
 }
 
 func (o *ownership) has(i int32) bool { return o == nil || o.bits[i/64]&(1<<(i%64)) != 0 }
@@ -59,7 +65,7 @@ func PartitionOf(key []byte, n int) int {
 // reserved until the next assignment. Safe to call from any goroutine.
 func (p *Pools) SetOwnership(partitions int, owned []int) {
 	if partitions <= 0 {
-		p.own.Store(nil)
+		p.own.Swap(nil).retire()
 		p.unpark()
 		return
 	}
@@ -89,7 +95,7 @@ func (p *Pools) SetOwnership(partitions int, owned []int) {
 	if len(unread) > 0 {
 		p.log.Info().Ints("partitions", unread).
 			Msg("lease partitions gained; their numbers wait until the lease log is read up to its end offset")
-		go p.awaitGained(o, unread)
+		p.startGained(o, unread)
 	}
 	p.log.Info().Int("partitions", partitions).Ints("owned", o.owned).Int("numbers_owned", o.numbers).
 		Msg("lease partitions assigned; reserving only the numbers of these partitions")

@@ -286,8 +286,8 @@ type Pools struct {
 
 	leases LeaseLog // durable writer of the lease log; nil: pub (tests)
 	// leaseSeq[i] is the lease-log sequence of entry i's latest record
-	// (guarded by the entry's shard lock); floor[i] the generation of the
-	// latest record replayed for it at start (0: none, or too old to
+	// (guarded by the entry's shard lock); floor[i] the highest generation
+	// of the records replayed for it (0: none, or too old to
 	// compare). Both sit beside the entries to keep entries at 104 bytes.
 	leaseSeq []uint64
 	floor    []uint32
@@ -327,12 +327,10 @@ type Pools struct {
 	// sharedQ quarantines the partitions an instance gains (shared pools;
 	// quarantine_shared.go).
 	sharedQ sharedQuarantine
-	// gainedReader tells when a gained partition is read (gained.go);
-	// refusedUnread counts wins and restores refused meanwhile;
-	// afterGainedRead is a test hook.
-	gainedReader    LeaseReader
-	refusedUnread   atomic.Uint64
-	afterGainedRead func()
+	// gained waits for a gained partition to be read (gained.go);
+	// refusedUnread counts wins and restores refused meanwhile.
+	gained        gainedWait
+	refusedUnread atomic.Uint64
 }
 
 // Reasons Reserve refuses.

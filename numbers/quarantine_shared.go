@@ -20,8 +20,8 @@ type sharedQuarantine struct {
 	mu       sync.Mutex
 	replayed bool     // ReplayDone has run (or the pools never paused)
 	last     []uint64 // bit i: entry i was owned in the last non-empty assignment
-	// lastParts: the partitions of the last non-empty assignment.
-	lastParts []int
+	// lastOwn: the last non-empty assignment.
+	lastOwn *ownership
 	// quarantinedGained counts the entries held by this quarantine.
 	quarantinedGained uint64
 }
@@ -36,11 +36,11 @@ func (p *Pools) storeOwnership(o *ownership) []int {
 	if q.replayed || !p.Replaying() {
 		p.quarantineGainedLocked(o)
 	}
-	unread := p.markUnread(o, q.lastParts)
+	unread := p.markUnread(o, q.lastOwn)
 	if len(o.owned) > 0 {
-		q.lastParts = o.owned
+		q.lastOwn = o
 	}
-	p.own.Store(o)
+	p.own.Swap(o).retire() // a wait for the partitions it gained ends
 	return unread
 }
 

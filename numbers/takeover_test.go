@@ -3,6 +3,7 @@ package numbers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -81,8 +82,8 @@ func TestNewOwnerWaitsForItsNewPartition(t *testing.T) {
 	part := PartitionOf([]byte(num), 2)
 	r := &fakeLeaseReader{end: map[int]int64{part: 7}, handled: map[int]int64{}}
 	read := make(chan struct{}, 4)
-	b.ReadGainedWith(r)
-	b.afterGainedRead = func() { read <- struct{}{} }
+	b.ReadGainedWith(t.Context(), r)
+	b.gained.onRead = func(int) { read <- struct{}{} }
 	a.SetOwnership(2, []int{part})
 	b.SetOwnership(2, []int{1 - part})
 	<-read // B's first partition: nothing to read (end offset 0)
@@ -137,16 +138,26 @@ func TestNewOwnerWaitsForItsNewPartition(t *testing.T) {
 }
 
 // fakeLeaseReader is the lease consumer as the pools see it: end offsets
-// are fixed; the test moves what was handled.
+// are fixed; the test moves what was handled, and WaitHandled wakes on
+// that, as the consumer's dispatcher wakes its waiters. EndOffsets fails
+// while failEnds is above 0 (each call takes one off).
 type fakeLeaseReader struct {
-	mu      sync.Mutex
-	end     map[int]int64
-	handled map[int]int64
+	mu       sync.Mutex
+	end      map[int]int64
+	handled  map[int]int64
+	moved    chan struct{} // closed when handled moves
+	failEnds int
+	endCalls int
 }
 
-func (f *fakeLeaseReader) EndOffsets(_ context.Context, ids []int) (map[int]int64, error) {
+func (f *fakeLeaseReader) EndOffsets(ctx context.Context, ids []int) (map[int]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.endCalls++
+	if f.failEnds > 0 {
+		f.failEnds--
+		return nil, errors.New("the broker is away")
+	}
 	m := map[int]int64{}
 	for _, id := range ids {
 		m[id] = f.end[id]
@@ -154,14 +165,32 @@ func (f *fakeLeaseReader) EndOffsets(_ context.Context, ids []int) (map[int]int6
 	return m, nil
 }
 
-func (f *fakeLeaseReader) Handled(id int, end int64) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.handled[id] >= end
+func (f *fakeLeaseReader) WaitHandled(ctx context.Context, id int, end int64) error {
+	for {
+		f.mu.Lock()
+		if f.handled[id] >= end {
+			f.mu.Unlock()
+			return nil
+		}
+		if f.moved == nil {
+			f.moved = make(chan struct{})
+		}
+		moved := f.moved
+		f.mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (f *fakeLeaseReader) setHandled(id int, off int64) {
 	f.mu.Lock()
 	f.handled[id] = off
+	if f.moved != nil {
+		close(f.moved)
+		f.moved = nil
+	}
 	f.mu.Unlock()
 }

@@ -169,7 +169,7 @@ func start(ctx context.Context, cfg *callbid.Config, log zerolog.Logger, id buil
 		a.pools.SetOwnership(1, nil)
 		// A gained partition's numbers wait until this consumer has read
 		// it up to its end offset at assignment (numbers/gained.go).
-		a.pools.ReadGainedWith(a.consumers[events.TopicLeases])
+		a.pools.ReadGainedWith(feedCtx, a.consumers[events.TopicLeases])
 		a.bidder.SharedSpend(true)
 		a.poolGroup = kafkaio.NewPoolGroup(cfg.Kafka, log, a.pools.SetOwnership)
 		a.goRun(func() { a.poolGroup.Run(feedCtx) })
