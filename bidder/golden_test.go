@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callbid/callbid/numbers"
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -218,4 +219,24 @@ func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+// TestWinResultsHaveTheirLabels: every numbers.WinResult is counted under
+// its own name; restored wins (most of a shared pool's wins for numbers
+// another instance reserved) used to fall into "other".
+func TestWinResultsHaveTheirLabels(t *testing.T) {
+	e := newEnv(t, baseConfig(), 0)
+	for r := numbers.WinLeased; r <= numbers.WinRestored; r++ {
+		e.b.countWin(r)
+		c, err := e.b.m.winVec.GetMetricWithLabelValues(r.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := counterValue(c); v != 1 {
+			t.Errorf("result %s counted %g times under its label, want 1", r, v)
+		}
+	}
+	if c, _ := e.b.m.winVec.GetMetricWithLabelValues("other"); counterValue(c) != 0 {
+		t.Errorf("a known result was counted as other")
+	}
 }

@@ -29,10 +29,18 @@ type metrics struct {
 	impsCapped     prometheus.Counter
 }
 
-// numWinResults covers numbers.WinResult values 0 (unexpected) to WinUnknown.
-const numWinResults = int(numbers.WinFallback) + 1
+// numWinResults covers numbers.WinResult values 0 (unexpected) to the
+// last, WinRestored (a shared pool's wins for numbers another instance
+// reserved are mostly restored: counted as "other" they were hidden).
+const numWinResults = int(numbers.WinRestored) + 1
 
-var winResultNames = [numWinResults]string{"other", "leased", "duplicate", "late", "collision", "unknown", "fallback"}
+var winResultNames = func() (n [numWinResults]string) {
+	n[0] = "other"
+	for r := 1; r < numWinResults; r++ {
+		n[r] = numbers.WinResult(r).String()
+	}
+	return n
+}()
 
 func newMetrics() *metrics {
 	m := &metrics{
