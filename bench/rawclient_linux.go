@@ -304,7 +304,7 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 		if stopping && c.busy() == 0 {
 			return next, interrupted
 		}
-		n, err := unix.EpollWait(c.epfd, c.events, 0)
+		n, err := rawEpollPoll(c.epfd, c.events)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// Cannot happen with a valid set; end the phase rather than spin.
 			return next, true
@@ -400,7 +400,7 @@ func (c *rawClient) arm(wake int64) {
 	}
 	d := max(wake-time.Now().UnixNano(), 1000)
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d)}
-	if unix.TimerfdSettime(c.timer, 0, &spec, nil) == nil {
+	if rawTimerfdSet(c.timer, &spec) == nil {
 		c.armed = wake
 	}
 }
@@ -421,7 +421,7 @@ func (c *rawClient) poll(uintptr) bool {
 		c.parkFirst = false
 		return false
 	}
-	n, err := unix.EpollWait(c.epfd, c.events, 0)
+	n, err := rawEpollPoll(c.epfd, c.events)
 	if err != nil {
 		c.parkN = 0
 		return !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.EAGAIN)
@@ -462,7 +462,7 @@ func (c *rawClient) send(i int, t ticket, now int64, acc *sender, one *tally) {
 func (c *rawClient) flush(i int, acc *sender, one *tally) {
 	cn := &c.conns[i]
 	for cn.woff < len(cn.wbuf) {
-		n, err := unix.Write(cn.fd, cn.wbuf[cn.woff:])
+		n, err := rawWrite(cn.fd, cn.wbuf[cn.woff:])
 		if n > 0 {
 			cn.woff += n
 			continue
@@ -561,7 +561,7 @@ func (c *rawClient) handle(evs []unix.EpollEvent, acc *sender, one *tally) bool 
 			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				c.closeConn(i)
 			} else if ev.Events&unix.EPOLLIN != 0 {
-				if _, err := unix.Read(cn.fd, cn.rbuf); !errors.Is(err, unix.EAGAIN) {
+				if _, err := rawRead(cn.fd, cn.rbuf); !errors.Is(err, unix.EAGAIN) {
 					c.closeConn(i)
 				}
 			}
@@ -600,7 +600,7 @@ func (c *rawClient) read(i int, acc *sender, one *tally, hup bool) {
 			cn.rbuf = nb
 		}
 		space := len(cn.rbuf) - cn.rn
-		n, err := unix.Read(cn.fd, cn.rbuf[cn.rn:])
+		n, err := rawRead(cn.fd, cn.rbuf[cn.rn:])
 		if n > 0 {
 			cn.rn += n
 			done, perr := cn.resp.parse(cn.rbuf[:cn.rn], false)
