@@ -25,10 +25,16 @@ import (
 // request, and one epoll_wait per batch of answers. That is what lets one
 // core offer a multiple of what one core of callbid can serve.
 //
-// The epoll set is itself polled by Go's netpoller (an epoll fd is
-// readable when one of its members is ready), so the goroutine parks in
-// the runtime like any network wait: no blocking system call, and the
-// collector and the closed loop run on the same core in between.
+// The goroutine does not wait for answers: it wakes on a timerfd (parked in
+// Go's netpoller, so the collector and the closed loop run in between) at
+// most every Config.Batch while requests are in flight, takes every ready
+// socket from the epoll set without waiting, reads, and sends what is due.
+// The time an answer arrived comes from the kernel (SO_TIMESTAMPNS on
+// each socket), not from when the bench got round to reading it, so the
+// latency figures do not include the batch. Waking per batch instead of
+// per answer matters on a VM: every sleep and wake-up of a thread costs
+// microseconds of the host's time (an IPI and a VM exit), on the bench's
+// core and on the target's, which had to wake the bench.
 //
 // Sockets are edge-triggered; a read is repeated only while it fills the
 // buffer, because a short read means the socket was empty at that moment
@@ -39,19 +45,20 @@ type rawClient struct {
 	sa     unix.Sockaddr
 	domain int
 	epfd   int
-	ep     *os.File // epfd, registered in Go's netpoller
-	rc     syscall.RawConn
-	timer  int   // timerfd in the epoll set, for the schedule's wake-ups
-	armed  int64 // when the timer is set to fire (0: not set)
+	timer  int      // timerfd for the wake-ups
+	tf     *os.File // timer, registered in Go's netpoller
+	trc    syscall.RawConn
+	tbuf   [8]byte
 	events []unix.EpollEvent
 	conns  []rawConn
 	idle   []int32 // connected conns with nothing in flight
 	// dialErr is the last asynchronous connect failure, not yet counted.
 	dialErr error
 
-	parkFn    func(uintptr) bool // c.poll
-	parkN     int
-	parkFirst bool
+	parkFn func(uintptr) bool // c.poll
+	// noWait2: the kernel lacks epoll_pwait2; always wait per batch.
+	noWait2 bool
+	waitTS  unix.Timespec
 
 	// head is the request line and fixed headers up to "Content-Length: ";
 	// headGzip adds Content-Encoding: gzip.
@@ -65,9 +72,6 @@ const (
 	connBusy
 )
 
-// timerEvent marks the timerfd's events (connections use their index).
-const timerEvent = -1
-
 type rawConn struct {
 	fd    int
 	state uint8
@@ -80,8 +84,10 @@ type rawConn struct {
 	wbuf     []byte
 	woff     int // bytes of wbuf written
 	rbuf     []byte
-	rn       int // bytes in rbuf
+	rn       int   // bytes in rbuf
+	rxAt     int64 // unix ns the last segment read arrived (0: unknown)
 	resp     rawResponse
+	rs       recvState
 }
 
 // newRawClient returns the epoll client for e's target, or nil with the
@@ -120,23 +126,14 @@ func newRawClient(e *engine) (*rawClient, error) {
 	if c.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("cannot create an epoll set: %w", err)
 	}
-	if err := unix.SetNonblock(c.epfd, true); err != nil {
-		_ = unix.Close(c.epfd)
-		return nil, fmt.Errorf("cannot make the epoll set non-blocking: %w", err)
-	}
-	c.ep = os.NewFile(uintptr(c.epfd), "bench-epoll")
-	if c.rc, err = c.ep.SyscallConn(); err != nil {
-		c.close()
-		return nil, fmt.Errorf("cannot poll the epoll set: %w", err)
-	}
 	if c.timer, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
 		c.close()
 		return nil, fmt.Errorf("cannot create a timerfd: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: timerEvent}
-	if err := unix.EpollCtl(c.epfd, unix.EPOLL_CTL_ADD, c.timer, &ev); err != nil {
+	c.tf = os.NewFile(uintptr(c.timer), "bench-timerfd")
+	if c.trc, err = c.tf.SyscallConn(); err != nil {
 		c.close()
-		return nil, fmt.Errorf("cannot watch the timerfd: %w", err)
+		return nil, fmt.Errorf("cannot poll the timerfd: %w", err)
 	}
 	c.conns = make([]rawConn, e.cfg.Conns)
 	for i := range c.conns {
@@ -152,14 +149,11 @@ func (c *rawClient) close() {
 	for i := range c.conns {
 		c.closeConn(i)
 	}
-	if c.timer >= 0 {
-		_ = unix.Close(c.timer)
-		c.timer = -1
+	if c.tf != nil {
+		_ = c.tf.Close() // closes timer
+		c.tf, c.timer = nil, -1
 	}
-	if c.ep != nil {
-		_ = c.ep.Close() // closes epfd
-		c.ep, c.epfd = nil, -1
-	} else if c.epfd >= 0 {
+	if c.epfd >= 0 {
 		_ = unix.Close(c.epfd)
 		c.epfd = -1
 	}
@@ -173,6 +167,8 @@ func (c *rawClient) dial(i int) error {
 		return err
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	// The arrival time of each answer, from the kernel (see rawClient).
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_OLD, 1)
 	if err := unix.Connect(fd, c.sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		_ = unix.Close(fd)
 		return err
@@ -242,7 +238,7 @@ func (p *schedule) at(i int64) int64 { return p.base + int64(float64(i)*p.interv
 func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int64, bool) {
 	var one tally
 	var next, head int64 // tickets [head, next) are released, not yet sent
-	var lastWake int64
+	var lastWake int64   // when the last timed wake-up came
 	stopping := false
 	interrupted := false
 	// The connections are dialled once and kept across phases; a closed one
@@ -310,15 +306,20 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 			return next, true
 		}
 		if n > 0 {
+			// Then send on the connections that came free, and look again.
 			c.handle(c.events[:n], acc, &one)
 			continue
 		}
-		// Nothing ready: sleep until the next ticket (at most every batch),
-		// the first deadline of a request in flight, or 50 ms (to notice
-		// cancellation), whichever comes first.
+		// Sleep until the next ticket, the next look at the requests in
+		// flight (both at most every batch), the first deadline of a
+		// request in flight, or 50 ms (to notice cancellation), whichever
+		// comes first.
 		wake := now + int64(50*time.Millisecond)
 		if !stopping && next < p.totalN {
 			wake = min(wake, max(p.at(next), lastWake+p.batch))
+		}
+		if c.inFlight() {
+			wake = min(wake, lastWake+p.batch)
 		}
 		if !stopping && head < next {
 			limit := p.timeout
@@ -335,16 +336,41 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 				wake = min(wake, c.conns[i].deadline)
 			}
 		}
-		if wake <= time.Now().UnixNano() {
+		now = time.Now().UnixNano()
+		if wake <= now {
+			lastWake = now
 			continue
 		}
-		c.arm(wake)
-		if n := c.park(); n > 0 {
-			if c.handle(c.events[:n], acc, &one) {
-				lastWake = time.Now().UnixNano()
+		if head < next && len(c.idle) == 0 && !c.noWait2 {
+			// Requests wait for a connection: the first answer frees one,
+			// so wait for it, not for the batch (the target is the limit
+			// here, and each batch would idle every connection).
+			n, err := epollWaitNs(c.epfd, c.events, min(wake-now, p.batch), &c.waitTS)
+			switch {
+			case err == nil:
+				if n > 0 {
+					c.handle(c.events[:n], acc, &one)
+				}
+				continue
+			case errors.Is(err, unix.EINTR):
+				continue
+			default: // ENOSYS before Linux 5.11: wait per batch
+				c.noWait2 = true
 			}
 		}
+		c.sleepUntil(wake)
+		lastWake = time.Now().UnixNano()
 	}
+}
+
+// inFlight reports whether a connection waits for an answer or a connect.
+func (c *rawClient) inFlight() bool {
+	for i := range c.conns {
+		if st := c.conns[i].state; st == connBusy || st == connConnecting {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *schedule) ticket(i int64) ticket {
@@ -393,41 +419,24 @@ func (c *rawClient) fail(t ticket, acc *sender, one *tally, err error) {
 	acc.record(t, one, false, 0, 0)
 }
 
-// arm sets the timerfd to fire at wake (unix ns), unless it already does.
-func (c *rawClient) arm(wake int64) {
-	if c.armed == wake {
-		return
-	}
+// sleepUntil parks in Go's netpoller until the timerfd fires at wake
+// (unix ns).
+func (c *rawClient) sleepUntil(wake int64) {
 	d := max(wake-time.Now().UnixNano(), 1000)
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d)}
-	if rawTimerfdSet(c.timer, &spec) == nil {
-		c.armed = wake
+	if rawTimerfdSet(c.timer, &spec) != nil {
+		return
 	}
+	_ = c.trc.Read(c.parkFn)
 }
 
-// park waits in Go's netpoller until the epoll set has events and returns
-// how many it took into c.events.
-func (c *rawClient) park() int {
-	c.parkN, c.parkFirst = 0, true
-	_ = c.rc.Read(c.parkFn)
-	return c.parkN
-}
-
-// poll is park's callback (bound once in parkFn: a closure per call would
-// allocate).
+// poll is sleepUntil's callback (bound once in parkFn: a closure per call
+// would allocate): it consumes the timer's expiry. It must look even on
+// the first call: RawConn.Read forgets a readiness the netpoller saw
+// before it started, and the timer, edge-triggered, fires only once.
 func (c *rawClient) poll(uintptr) bool {
-	if c.parkFirst {
-		// The caller has just found the set empty.
-		c.parkFirst = false
-		return false
-	}
-	n, err := rawEpollPoll(c.epfd, c.events)
-	if err != nil {
-		c.parkN = 0
-		return !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.EAGAIN)
-	}
-	c.parkN = n
-	return n > 0
+	_, err := rawRead(c.timer, c.tbuf[:])
+	return !errors.Is(err, unix.EAGAIN)
 }
 
 // send writes t's request on idle connection i.
@@ -453,7 +462,7 @@ func (c *rawClient) send(i int, t ticket, now int64, acc *sender, one *tally) {
 	}
 	cn.wbuf, cn.woff = w, 0
 	cn.t, cn.sentAt, cn.deadline = t, now, t.at+int64(e.cfg.Timeout)
-	cn.state, cn.rn = connBusy, 0
+	cn.state, cn.rn, cn.rxAt = connBusy, 0, 0
 	cn.resp.reset()
 	c.flush(i, acc, one)
 }
@@ -521,14 +530,9 @@ func (c *rawClient) expire(now int64, acc *sender, one *tally) {
 	}
 }
 
-// handle processes ready connections; it reports whether the timer fired.
-func (c *rawClient) handle(evs []unix.EpollEvent, acc *sender, one *tally) bool {
-	fired := false
+// handle processes ready connections.
+func (c *rawClient) handle(evs []unix.EpollEvent, acc *sender, one *tally) {
 	for _, ev := range evs {
-		if ev.Fd == timerEvent {
-			c.armed, fired = 0, true
-			continue
-		}
 		i := int(ev.Fd)
 		cn := &c.conns[i]
 		switch cn.state {
@@ -577,7 +581,6 @@ func (c *rawClient) handle(evs []unix.EpollEvent, acc *sender, one *tally) bool 
 			}
 		}
 	}
-	return fired
 }
 
 // dialFailed notes a failed connect; the next waiting ticket carries it.
@@ -600,9 +603,10 @@ func (c *rawClient) read(i int, acc *sender, one *tally, hup bool) {
 			cn.rbuf = nb
 		}
 		space := len(cn.rbuf) - cn.rn
-		n, err := rawRead(cn.fd, cn.rbuf[cn.rn:])
+		n, at, err := rawRecv(cn.fd, cn.rbuf[cn.rn:], &cn.rs)
 		if n > 0 {
 			cn.rn += n
+			cn.rxAt = at
 			done, perr := cn.resp.parse(cn.rbuf[:cn.rn], false)
 			if perr != nil {
 				c.finishErr(i, acc, one, perr)
@@ -657,6 +661,11 @@ const maxAnswer = 16 << 20
 func (c *rawClient) finish(i int, acc *sender, one *tally) {
 	cn := &c.conns[i]
 	end := time.Now().UnixNano()
+	if cn.rxAt > 0 {
+		// When the answer arrived; the bench may have read it up to a
+		// batch later. Kept within [sent, now] against clock steps.
+		end = min(max(cn.rxAt, cn.sentAt), end)
+	}
 	t := cn.t
 	lat, svc := time.Duration(end-t.at), time.Duration(end-cn.sentAt)
 	one.resetOne()

@@ -263,3 +263,15 @@ func TestRawTimeoutReopens(t *testing.T) {
 		t.Fatalf("timeouts %d answered %d errors %d sent %d, want 1, 2, 0, 3", tot.timeouts, tot.responses, tot.errors, tot.sent)
 	}
 }
+
+// TestRawAnswerTimeFromKernel: the end of an answer's latency is when the
+// kernel received it (SO_TIMESTAMPNS), not when the bench read it.
+func TestRawAnswerTimeFromKernel(t *testing.T) {
+	e, acc := newTestRaw(t, serve(t, CeilingHandler(CeilingBody("127.0.0.1:1"))), 1)
+	before := time.Now().UnixNano()
+	rawBurst(e, acc, 3)
+	cn := &e.raw.conns[0]
+	if acc.total.responses != 3 || cn.rxAt < before || cn.rxAt < cn.sentAt || cn.rxAt > time.Now().UnixNano() {
+		t.Fatalf("answers %d, arrival %d, want 3 and an arrival after the send (%d)", acc.total.responses, cn.rxAt, cn.sentAt)
+	}
+}
