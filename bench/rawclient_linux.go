@@ -411,9 +411,11 @@ func (c *rawClient) redial(acc *sender, one *tally, p *schedule, head *int64, ne
 	}
 }
 
-// fail records a ticket that could not be sent or answered because of err.
+// fail records a ticket whose connection could not be opened (err): sent
+// and failed, as the fasthttp client counts a dial error.
 func (c *rawClient) fail(t ticket, acc *sender, one *tally, err error) {
 	one.resetOne()
+	one.sent++
 	one.errors++
 	one.countErr(errKind(err))
 	acc.record(t, one, false, 0, 0)

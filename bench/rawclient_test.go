@@ -275,3 +275,20 @@ func TestRawAnswerTimeFromKernel(t *testing.T) {
 		t.Fatalf("answers %d, arrival %d, want 3 and an arrival after the send (%d)", acc.total.responses, cn.rxAt, cn.sentAt)
 	}
 }
+
+// TestRawDeadTarget: when the target refuses connections every ticket ends
+// as an error naming the cause, and the phase ends.
+func TestRawDeadTarget(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	e, acc := newTestRaw(t, "http://"+addr, 4)
+	rawBurst(e, acc, 20)
+	tot := &acc.total
+	if tot.errors != 20 || tot.sent != 20 || tot.responses != 0 || tot.errKinds["connection refused"] != 20 {
+		t.Fatalf("errors %d (%v) sent %d answered %d, want 20 refused, 20 sent, 0", tot.errors, tot.errKinds, tot.sent, tot.responses)
+	}
+}
