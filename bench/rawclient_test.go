@@ -292,3 +292,31 @@ func TestRawDeadTarget(t *testing.T) {
 		t.Fatalf("errors %d (%v) sent %d answered %d, want 20 refused, 20 sent, 0", tot.errors, tot.errKinds, tot.sent, tot.responses)
 	}
 }
+
+// TestClientChoice: auto picks the raw client for http targets and the
+// general one for https; asking for raw where it cannot run is an error.
+func TestClientChoice(t *testing.T) {
+	for _, tc := range []struct {
+		target, client string
+		raw, fails     bool
+	}{
+		{"http://127.0.0.1:9", "", true, false},
+		{"http://127.0.0.1:9", ClientFastHTTP, false, false},
+		{"https://127.0.0.1:9", "", false, false},
+		{"https://127.0.0.1:9", ClientRaw, false, true},
+	} {
+		cfg := DefaultConfig()
+		cfg.Target, cfg.Client = tc.target, tc.client
+		e, err := newEngine(cfg, nil, nil, nil)
+		if (err != nil) != tc.fails {
+			t.Errorf("%s client %q: err %v, want failure %v", tc.target, tc.client, err, tc.fails)
+			continue
+		}
+		if err == nil {
+			if (e.raw != nil) != tc.raw {
+				t.Errorf("%s client %q: raw %v, want %v", tc.target, tc.client, e.raw != nil, tc.raw)
+			}
+			e.close()
+		}
+	}
+}
