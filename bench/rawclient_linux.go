@@ -692,6 +692,7 @@ func (c *rawClient) finish(i int, acc *sender, one *tally) {
 // what the bench needs: status, framing (Content-Length, chunked, or until
 // close), Content-Encoding and Connection: close.
 type rawResponse struct {
+	base     int // offset of this answer's status line (after interim answers)
 	hdrEnd   int // offset of the body; 0: headers not complete
 	status   int
 	length   int // Content-Length, -1: none
@@ -716,22 +717,22 @@ var errBadAnswer = errors.New("malformed HTTP answer")
 // has closed after b.
 func (r *rawResponse) parse(b []byte, eof bool) (bool, error) {
 	for r.hdrEnd == 0 {
-		end := bytes.Index(b, crlfcrlf)
+		end := bytes.Index(b[r.base:], crlfcrlf)
 		if end < 0 {
-			if len(b) > 64<<10 {
+			if len(b)-r.base > 64<<10 {
 				return false, errors.New("answer headers larger than 64 KiB")
 			}
 			return false, nil
 		}
-		if err := r.parseHeaders(b[:end]); err != nil {
+		if err := r.parseHeaders(b[r.base : r.base+end]); err != nil {
 			return false, err
 		}
-		r.hdrEnd = end + 4
+		r.hdrEnd = r.base + end + 4
 		if r.status >= 100 && r.status < 200 {
-			// An interim answer (100 Continue): drop it and read on.
-			copy(b, b[r.hdrEnd:])
-			b = b[:len(b)-r.hdrEnd]
+			// An interim answer (100 Continue): skip it and read on.
+			base := r.hdrEnd
 			r.reset()
+			r.base = base
 		}
 	}
 	switch {
@@ -803,7 +804,7 @@ func (r *rawResponse) parseHeaders(h []byte) error {
 		case equalFold(name, "transfer-encoding"):
 			r.chunked = equalFold(val, "chunked")
 		case equalFold(name, "content-encoding"):
-			r.encOff, r.encLen = valOff, len(val)
+			r.encOff, r.encLen = r.base+valOff, len(val)
 		case equalFold(name, "connection"):
 			if equalFold(val, "close") {
 				r.close = true
