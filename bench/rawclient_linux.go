@@ -180,6 +180,7 @@ func (c *rawClient) dial(i int) error {
 	}
 	cn := &c.conns[i]
 	cn.fd, cn.state, cn.wantOut, cn.rn = fd, connConnecting, true, 0
+	cn.deadline = time.Now().UnixNano() + int64(c.e.cfg.ConnectTimeout)
 	return nil
 }
 
@@ -289,7 +290,7 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 				}
 				i := int(c.idle[len(c.idle)-1])
 				c.idle = c.idle[:len(c.idle)-1]
-				c.send(i, p.ticket(head), now, acc, &one)
+				c.send(i, p.ticket(head), acc, &one)
 				head++
 			}
 			if next >= p.totalN && head >= next {
@@ -332,7 +333,7 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 			wake = min(wake, now+int64(time.Millisecond)) // retry a dial
 		}
 		for i := range c.conns {
-			if c.conns[i].state == connBusy {
+			if st := c.conns[i].state; st == connBusy || st == connConnecting {
 				wake = min(wake, c.conns[i].deadline)
 			}
 		}
@@ -442,7 +443,7 @@ func (c *rawClient) poll(uintptr) bool {
 }
 
 // send writes t's request on idle connection i.
-func (c *rawClient) send(i int, t ticket, now int64, acc *sender, one *tally) {
+func (c *rawClient) send(i int, t ticket, acc *sender, one *tally) {
 	cn := &c.conns[i]
 	e := c.e
 	b := &e.bodies[t.seq%uint64(len(e.bodies))]
@@ -463,7 +464,9 @@ func (c *rawClient) send(i int, t ticket, now int64, acc *sender, one *tally) {
 		}
 	}
 	cn.wbuf, cn.woff = w, 0
-	cn.t, cn.sentAt, cn.deadline = t, now, t.at+int64(e.cfg.Timeout)
+	// The time of this write, not of the loop's turn: the writes before it
+	// in the same turn took microseconds each.
+	cn.t, cn.sentAt, cn.deadline = t, time.Now().UnixNano(), t.at+int64(e.cfg.Timeout)
 	cn.state, cn.rn, cn.rxAt = connBusy, 0, 0
 	cn.resp.reset()
 	c.flush(i, acc, one)
@@ -512,10 +515,16 @@ func (c *rawClient) finishErr(i int, acc *sender, one *tally, err error) {
 }
 
 // expire times out requests in flight past their deadline and closes their
-// connections, as fasthttp's client does (the answer may still come).
+// connections, as fasthttp's client does (the answer may still come), and
+// gives up connects older than Config.ConnectTimeout.
 func (c *rawClient) expire(now int64, acc *sender, one *tally) {
 	for i := range c.conns {
 		cn := &c.conns[i]
+		if cn.state == connConnecting && now >= cn.deadline {
+			c.closeConn(i)
+			c.dialFailed(errConnectTimeout)
+			continue
+		}
 		if cn.state != connBusy || now < cn.deadline {
 			continue
 		}
@@ -653,7 +662,10 @@ func (c *rawClient) read(i int, acc *sender, one *tally, hup bool) {
 	}
 }
 
-var errServerClosed = errors.New("the server closed the connection before answering")
+var (
+	errServerClosed   = errors.New("the server closed the connection before answering")
+	errConnectTimeout = errors.New("connect timed out")
+)
 
 // maxAnswer bounds one answer (headers and body).
 const maxAnswer = 16 << 20
