@@ -232,6 +232,11 @@ type schedule struct {
 
 func (p *schedule) at(i int64) int64 { return p.base + int64(float64(i)*p.interval) }
 
+// expired: a ticket that waited lag ns is past -timeout or -max-send-lag.
+func (p *schedule) expired(lag int64) bool {
+	return lag >= p.timeout || (p.maxLag > 0 && lag > p.maxLag)
+}
+
 // runPhase sends p's tickets and records them in acc; it returns how many
 // tickets were released and whether ctx ended the phase early. After ctx
 // ends, queued tickets are dropped unsent and uncounted and the requests in
@@ -266,11 +271,7 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 			// long's worth of tickets (what the general client's bounded
 			// queue does by dropping new tickets), and each ticket that is
 			// sent has waited at most that long.
-			for head < next {
-				lag := now - p.at(head)
-				if lag < p.timeout && (p.maxLag == 0 || lag <= p.maxLag) {
-					break
-				}
+			for head < next && p.expired(now-p.at(head)) {
 				acc.drop(p.ticket(head), &one)
 				head++
 			}
@@ -288,10 +289,18 @@ func (c *rawClient) runPhase(ctx context.Context, p *schedule, acc *sender) (int
 					c.redial(acc, &one, p, &head, next)
 					break
 				}
+				t := p.ticket(head)
+				head++
+				sentAt := time.Now().UnixNano()
+				if p.expired(sentAt - t.at) {
+					// The writes before it in this turn took it past the
+					// limit: checked again with the time of its own write.
+					acc.drop(t, &one)
+					continue
+				}
 				i := int(c.idle[len(c.idle)-1])
 				c.idle = c.idle[:len(c.idle)-1]
-				c.send(i, p.ticket(head), acc, &one)
-				head++
+				c.send(i, t, sentAt, acc, &one)
 			}
 			if next >= p.totalN && head >= next {
 				stopping = true
@@ -442,8 +451,8 @@ func (c *rawClient) poll(uintptr) bool {
 	return !errors.Is(err, unix.EAGAIN)
 }
 
-// send writes t's request on idle connection i.
-func (c *rawClient) send(i int, t ticket, acc *sender, one *tally) {
+// send writes t's request on idle connection i; sentAt is the write's time.
+func (c *rawClient) send(i int, t ticket, sentAt int64, acc *sender, one *tally) {
 	cn := &c.conns[i]
 	e := c.e
 	b := &e.bodies[t.seq%uint64(len(e.bodies))]
@@ -466,7 +475,7 @@ func (c *rawClient) send(i int, t ticket, acc *sender, one *tally) {
 	cn.wbuf, cn.woff = w, 0
 	// The time of this write, not of the loop's turn: the writes before it
 	// in the same turn took microseconds each.
-	cn.t, cn.sentAt, cn.deadline = t, time.Now().UnixNano(), t.at+int64(e.cfg.Timeout)
+	cn.t, cn.sentAt, cn.deadline = t, sentAt, t.at+int64(e.cfg.Timeout)
 	cn.state, cn.rn, cn.rxAt = connBusy, 0, 0
 	cn.resp.reset()
 	c.flush(i, acc, one)
