@@ -60,18 +60,12 @@ func TestRawSendDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// BenchmarkRawSend is BenchmarkSend for the raw client: one connection, one
-// request in flight, the ceiling handler in the same process.
-func BenchmarkRawSend(b *testing.B) {
-	e, acc := newTestRaw(b, serve(b, CeilingHandler(CeilingBody("127.0.0.1:1"))), 1)
-	rawBurst(e, acc, 100)
-	b.ReportAllocs()
-	b.ResetTimer()
-	rawBurst(e, acc, int64(b.N))
-	if acc.total.responses != acc.total.sent || acc.total.bids == 0 {
-		b.Fatalf("sent %d answered %d bids %d", acc.total.sent, acc.total.responses, acc.total.bids)
-	}
-}
+// There is no BenchmarkRawSend beside BenchmarkSend: with the target in
+// the same process the raw client's wait for an answer (epoll_pwait2, a
+// blocking system call) must hand the P to the server's goroutine through
+// sysmon, and the figure would measure that hand-off. Its CPU per request
+// is measured against the ceiling in another process (bench/README.md,
+// "what the bench itself costs").
 
 // TestClientsAgree runs the same schedule through both clients against a
 // target that answers bids, nbr no-bids, bare 204s, gzip and 500s: every
