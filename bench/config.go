@@ -49,6 +49,11 @@ type Config struct {
 	// cost the bench less CPU per request but delay sends by up to Batch;
 	// the delay is measured (send lag), not hidden.
 	Batch time.Duration `yaml:"batch" json:"batch"`
+	// Client picks the HTTP client: "raw" (one goroutine and an epoll set
+	// for every connection, Linux, plain http: about a third of the CPU per
+	// request), "fasthttp" (one goroutine per connection; https and other
+	// systems) or "" (auto: raw where it can run).
+	Client string `yaml:"client" json:"client,omitempty"`
 	// ConnectTimeout bounds the reachability check at start.
 	ConnectTimeout time.Duration `yaml:"connect_timeout" json:"connect_timeout"`
 
@@ -164,6 +169,12 @@ type FindMaxConfig struct {
 	Retries int `yaml:"retries" json:"retries"`
 }
 
+// The HTTP clients Config.Client names.
+const (
+	ClientRaw      = "raw"
+	ClientFastHTTP = "fasthttp"
+)
+
 // DefaultConfig returns a runnable configuration against 127.0.0.1:8080.
 func DefaultConfig() Config {
 	return Config{
@@ -255,6 +266,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Batch < 0 || c.Batch > 10*time.Millisecond {
 		bad("batch: %s must be between 0 and 10ms", c.Batch)
+	}
+	switch c.Client {
+	case "", ClientRaw, ClientFastHTTP:
+	default:
+		bad("client: %q must be %q, %q or empty (auto)", c.Client, ClientRaw, ClientFastHTTP)
 	}
 	if c.MaxSendLag < 0 || c.MaxSendLag > c.Timeout {
 		bad("max_send_lag: %s must be between 0 and the timeout (%s)", c.MaxSendLag, c.Timeout)

@@ -23,12 +23,14 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	c.ClosedLoop.WinRate = 2
 	c.Admin = "ftp://x"
 	c.MaxSendLag = 2 * c.Timeout
+	c.Client = "curl"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"target: \"10.0.0.1\" is not a loopback", "rate: -1", "conns: 0", "duration: a run needs",
-		"closed_loop.win_rate: 2", "admin: \"ftp://x\"", "max_send_lag: 2s must be between 0 and the timeout (1s)"} {
+		"closed_loop.win_rate: 2", "admin: \"ftp://x\"", "max_send_lag: 2s must be between 0 and the timeout (1s)",
+		`client: "curl" must be "raw", "fasthttp" or empty`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -3,11 +3,15 @@
 // billing and loss notices, calls to POST /v1/calls), the reports (terminal,
 // JSON, HTML) and the ceiling server the bidder's throughput is compared with.
 //
-// Goroutines: Run's own goroutine is the scheduler; it issues tickets (the
-// scheduled send time of each request) on a buffered channel, waiting on a
-// timerfd for microsecond wake-ups. Run starts Config.Conns senders (one
-// per keep-alive connection, each with its own pooled Request/Response and
-// histograms), a progress ticker that swaps the senders' per-second
+// Goroutines: with the raw client (Linux, http targets; rawclient_linux.go)
+// Run's own goroutine is the scheduler and every connection: it releases
+// tickets (the scheduled send time of each request), writes and reads
+// non-blocking sockets from its own epoll set and records the outcomes,
+// waking on a timerfd. With the fasthttp client Run's goroutine is only the
+// scheduler; it issues tickets on a buffered channel, waiting on a timerfd
+// for microsecond wake-ups, to Config.Conns senders (one per keep-alive
+// connection, each with its own pooled Request/Response and histograms).
+// Either way Run also starts a progress ticker that swaps the per-second
 // histograms, and, in closed-loop mode, one timer goroutine that keeps a heap
 // of due notices and calls plus a few workers that fire them, and an admin
 // poller. All of them stop when the run ends or its context is cancelled.

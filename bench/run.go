@@ -56,7 +56,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		stopAdmin()
 		return nil, err
 	}
-	senders, release := e.newSenders(cfg.Conns)
+	senders, release := e.newSenders()
 	defer release()
 
 	if cfg.FindMax.Enabled {
@@ -115,7 +115,7 @@ func searchCeiling(ctx context.Context, cfg Config, targetMax float64, bodies []
 	if err != nil {
 		return nil, false, err
 	}
-	senders, release := e.newSenders(cfg.Conns)
+	senders, release := e.newSenders()
 	defer release()
 	sub := &Report{}
 	stopped := e.findMax(ctx, sub, senders, runStart)
@@ -237,9 +237,14 @@ func startAgentSim(command string, out io.Writer) (func(), error) {
 	}, nil
 }
 
-// newSenders builds n senders (one per connection) and the func that
-// returns their pooled requests and responses.
-func (e *engine) newSenders(n int) ([]*sender, func()) {
+// newSenders builds the general client's senders (one per connection;
+// none when the raw client sends) and the func that returns their pooled
+// requests and responses and closes the raw client's connections.
+func (e *engine) newSenders() ([]*sender, func()) {
+	n := e.cfg.Conns
+	if e.raw != nil {
+		n = 0
+	}
 	senders := make([]*sender, n)
 	for i := range senders {
 		senders[i] = e.newSender(i)
@@ -248,5 +253,6 @@ func (e *engine) newSenders(n int) ([]*sender, func()) {
 		for _, s := range senders {
 			s.release()
 		}
+		e.close()
 	}
 }

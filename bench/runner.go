@@ -36,6 +36,9 @@ type engine struct {
 	loop     *closedLoop
 	progress io.Writer
 	seqBase  uint64 // tickets already issued by earlier phases
+	// raw, when set, sends every request (see rawClient); the senders are
+	// then only used by the general client.
+	raw *rawClient
 }
 
 func newEngine(cfg Config, bodies []Body, loop *closedLoop, progress io.Writer) (*engine, error) {
@@ -56,7 +59,7 @@ func newEngine(cfg Config, bodies []Body, loop *closedLoop, progress io.Writer) 
 		NoDefaultUserAgentHeader:  true,
 	}
 	seed := uint64(cfg.Seed)
-	return &engine{
+	e := &engine{
 		cfg:      cfg,
 		hc:       hc,
 		uri:      strings.TrimRight(cfg.Target, "/") + cfg.BidPath,
@@ -64,7 +67,24 @@ func newEngine(cfg Config, bodies []Body, loop *closedLoop, progress io.Writer) 
 		nonce:    rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano()))).Uint64() & 0xffffff,
 		loop:     loop,
 		progress: progress,
-	}, nil
+	}
+	if cfg.Client != ClientFastHTTP {
+		raw, err := newRawClient(e)
+		switch {
+		case err == nil:
+			e.raw = raw
+		case cfg.Client == ClientRaw:
+			return nil, fmt.Errorf("client: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// close releases the raw client's sockets.
+func (e *engine) close() {
+	if e.raw != nil {
+		e.raw.close()
+	}
 }
 
 // checkReachable dials the target once so a wrong port fails at once with
@@ -98,6 +118,7 @@ type sender struct {
 	reqGzip  *fasthttp.Request
 	resp     *fasthttp.Response
 	buf      []byte
+	unzipped []byte // decompressed answer body, reused
 	parser   fastjson.Parser
 	rng      *rand.Rand
 
@@ -245,7 +266,12 @@ func (s *sender) drop(t ticket, one *tally) {
 // classify reads the answer: 204 no-bid, 200 with bids or an nbr, others
 // by status. Bids go to the closed loop when it runs.
 func (s *sender) classify(one *tally) {
-	code := s.resp.StatusCode()
+	s.classifyAnswer(one, s.resp.StatusCode(), s.resp.Header.ContentEncoding(), s.resp.Body())
+}
+
+// classifyAnswer reads one answer given its status, Content-Encoding and
+// (possibly compressed) body; both clients share it.
+func (s *sender) classifyAnswer(one *tally, code int, encoding, body []byte) {
 	one.code = code
 	switch code {
 	case fasthttp.StatusNoContent:
@@ -256,14 +282,25 @@ func (s *sender) classify(one *tally) {
 	default:
 		return
 	}
-	body := s.resp.Body()
-	if len(s.resp.Header.ContentEncoding()) > 0 {
-		b, err := s.resp.BodyUncompressed()
+	if len(encoding) > 0 && string(encoding) != "identity" {
+		var err error
+		switch string(encoding) {
+		case "gzip":
+			s.unzipped, err = fasthttp.AppendGunzipBytes(s.unzipped[:0], body)
+		case "deflate":
+			s.unzipped, err = fasthttp.AppendInflateBytes(s.unzipped[:0], body)
+		case "br":
+			s.unzipped, err = fasthttp.AppendUnbrotliBytes(s.unzipped[:0], body)
+		case "zstd":
+			s.unzipped, err = fasthttp.AppendUnzstdBytes(s.unzipped[:0], body)
+		default:
+			err = errors.New("unknown content-encoding")
+		}
 		if err != nil {
 			one.badBodies++
 			return
 		}
-		body = b
+		body = s.unzipped
 	}
 	v, err := s.parser.ParseBytes(body)
 	if err != nil || v.Type() != fastjson.TypeObject {
@@ -346,19 +383,17 @@ func (e *engine) runPhase(ctx context.Context, ph phase, senders []*sender, star
 	if lagDrop {
 		qcap = min(max(int(ph.rate*e.cfg.MaxSendLag.Seconds()), 1)+len(senders), 1<<20)
 	}
-	tickets := make(chan ticket, qcap)
 	// dropper accounts for the tickets the scheduler drops; it sends nothing.
+	// With the raw client it records every ticket.
 	dropper := e.newSender(-1)
 	defer dropper.release()
 	acct := append(senders[:len(senders):len(senders)], dropper)
+	if e.raw != nil {
+		acct = []*sender{dropper}
+	}
 	var dropOne tally
 
 	runCtx, stopCollect := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, s := range senders {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.serve(ctx, tickets) }()
-	}
 	cpu0, tcpu0 := cpuSeconds(), pidCPUSeconds(e.cfg.TargetPID)
 	t0 := time.Now().Add(5 * time.Millisecond)
 	measStart := t0.Add(time.Duration(float64(warmN) * interval))
@@ -366,56 +401,15 @@ func (e *engine) runPhase(ctx context.Context, ph phase, senders []*sender, star
 	colDone := make(chan struct{})
 	go func() { col.run(runCtx); close(colDone) }()
 
-	// The scheduler: ticket i is due at t0 + i*interval whatever happened to
-	// earlier ones (open loop). It sleeps until the next due time and then
-	// releases every ticket that is due.
-	base := t0.UnixNano()
 	var i int64
 	interrupted := false
-	timer := newPrecisionTimer()
-	var lastWake int64
-sched:
-	for i < totalN {
-		at := base + int64(float64(i)*interval)
-		// The scheduler wakes at most every Batch and releases what is due
-		// together: a wake-up per request would cost the bench more CPU than
-		// the sending. Each ticket keeps its own scheduled time, so the (at
-		// most Batch) delay is measured, not hidden.
-		at = max(at, lastWake+int64(e.cfg.Batch))
-		for time.Now().UnixNano() < at {
-			if ctx.Err() != nil {
-				interrupted = true
-				break sched
-			}
-			timer.sleepUntil(at)
-		}
-		lastWake = time.Now().UnixNano()
-		now := time.Now().UnixNano()
-		for ; i < totalN; i++ {
-			at := base + int64(float64(i)*interval)
-			if at > now {
-				break
-			}
-			t := ticket{at: at, seq: uint64(i) + e.seqBase, measured: i >= warmN}
-			if lagDrop {
-				select {
-				case tickets <- t:
-				default:
-					dropper.drop(t, &dropOne)
-				}
-				continue
-			}
-			select {
-			case tickets <- t:
-			case <-ctx.Done():
-				interrupted = true
-				break sched
-			}
-		}
+	if e.raw != nil {
+		i, interrupted = e.raw.runPhase(ctx, &schedule{base: t0.UnixNano(), interval: interval, warmN: warmN,
+			totalN: totalN, seqBase: e.seqBase, batch: int64(e.cfg.Batch), timeout: int64(e.cfg.Timeout),
+			maxLag: int64(e.cfg.MaxSendLag)}, dropper)
+	} else {
+		i, interrupted = e.schedule(ctx, tickets(qcap), senders, dropper, &dropOne, lagDrop, t0, interval, warmN, totalN)
 	}
-	timer.close()
-	close(tickets)
-	wg.Wait()
 	e.seqBase += uint64(i)
 	stopCollect()
 	<-colDone
@@ -457,4 +451,68 @@ func cpuPerAnswer(cores, answersPerSecond float64) float64 {
 		return 0
 	}
 	return 1e6 * cores / answersPerSecond
+}
+
+func tickets(n int) chan ticket { return make(chan ticket, n) }
+
+// schedule runs the general client's phase: the senders each take tickets
+// from one channel, and this goroutine issues them. Ticket i is due at
+// t0 + i*interval whatever happened to earlier ones (open loop). It sleeps
+// until the next due time and then releases every ticket that is due. It
+// returns how many tickets it released and whether ctx ended the phase.
+func (e *engine) schedule(ctx context.Context, tickets chan ticket, senders []*sender, dropper *sender, dropOne *tally,
+	lagDrop bool, t0 time.Time, interval float64, warmN, totalN int64) (int64, bool) {
+	var wg sync.WaitGroup
+	for _, s := range senders {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.serve(ctx, tickets) }()
+	}
+	base := t0.UnixNano()
+	var i int64
+	interrupted := false
+	timer := newPrecisionTimer()
+	var lastWake int64
+sched:
+	for i < totalN {
+		at := base + int64(float64(i)*interval)
+		// The scheduler wakes at most every Batch and releases what is due
+		// together: a wake-up per request would cost the bench more CPU than
+		// the sending. Each ticket keeps its own scheduled time, so the (at
+		// most Batch) delay is measured, not hidden.
+		at = max(at, lastWake+int64(e.cfg.Batch))
+		for time.Now().UnixNano() < at {
+			if ctx.Err() != nil {
+				interrupted = true
+				break sched
+			}
+			timer.sleepUntil(at)
+		}
+		lastWake = time.Now().UnixNano()
+		now := time.Now().UnixNano()
+		for ; i < totalN; i++ {
+			at := base + int64(float64(i)*interval)
+			if at > now {
+				break
+			}
+			t := ticket{at: at, seq: uint64(i) + e.seqBase, measured: i >= warmN}
+			if lagDrop {
+				select {
+				case tickets <- t:
+				default:
+					dropper.drop(t, dropOne)
+				}
+				continue
+			}
+			select {
+			case tickets <- t:
+			case <-ctx.Done():
+				interrupted = true
+				break sched
+			}
+		}
+	}
+	timer.close()
+	close(tickets)
+	wg.Wait()
+	return i, interrupted
 }

@@ -83,6 +83,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "request deadline, counted from the scheduled send time")
 	fs.DurationVar(&cfg.MaxSendLag, "max-send-lag", 0, "drop (count as expired, unsent) a request that waited longer than this for a free connection, as an exchange skips a busy bidder; 0: only past -timeout (overload runs: a few ms)")
 	fs.DurationVar(&cfg.Batch, "batch", cfg.Batch, "scheduler's shortest sleep: requests due within it go out together (bigger = cheaper bench, more send lag)")
+	fs.StringVar(&cfg.Client, "client", "", "HTTP client: raw (one goroutine, epoll; Linux, http), fasthttp (one goroutine per connection), empty = raw where it runs")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "reachability check at start")
 	fs.StringVar(&cfg.Corpus, "corpus", "", "directory of OpenRTB JSON bid requests (default: generated requests)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for generated requests and closed-loop draws")
