@@ -7,6 +7,8 @@ import (
 	"context"
 	"net"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,12 +53,19 @@ func TestRawSendDoesNotAllocate(t *testing.T) {
 		t.Skip("allocations differ under -race")
 	}
 	e, acc := newTestRaw(t, serve(t, CeilingHandler(CeilingBody("127.0.0.1:1"))), 4)
-	rawBurst(e, acc, 200) // dial and warm the buffers
-	if n := testing.AllocsPerRun(5, func() { rawBurst(e, acc, 200) }); n != 0 {
-		t.Fatalf("%.1f allocations per 200 requests, want 0", n)
+	// AllocsPerRun counts the whole process, the in-process target (fasthttp)
+	// too, whose worker pool and pools allocate now and then (1 run in 10 saw
+	// one allocation per 200 requests, with the GC off: not per request).
+	// So the runs are long, 2,000 requests, and up to one allocation a run is
+	// the target's: a per-request allocation in the client would be 2,000.
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	rawBurst(e, acc, 2000) // dial and warm the buffers
+	if n := testing.AllocsPerRun(5, func() { rawBurst(e, acc, 2000) }); n > 1 {
+		t.Fatalf("%.1f allocations per 2,000 requests, want at most the target's one", n)
 	}
-	if acc.total.errors != 0 || acc.total.timeouts != 0 || acc.total.bids != 1400 {
-		t.Fatalf("errors %d timeouts %d bids %d, want 0, 0, 1400", acc.total.errors, acc.total.timeouts, acc.total.bids)
+	if acc.total.errors != 0 || acc.total.timeouts != 0 || acc.total.bids != 14000 {
+		t.Fatalf("errors %d timeouts %d bids %d, want 0, 0, 14000", acc.total.errors, acc.total.timeouts, acc.total.bids)
 	}
 }
 
