@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"io"
 	"net"
 	"testing"
 
@@ -102,5 +103,26 @@ func TestAllocsTimestampedRead(t *testing.T) {
 	})
 	if n > 0 {
 		t.Errorf("%.1f allocations per write+read, want 0", n)
+	}
+}
+
+// TestAllocsRawWrite: an answer written through the raw write path
+// (rxReader.write) allocates nothing.
+func TestAllocsRawWrite(t *testing.T) {
+	c, sc := acceptedPair(t)
+	if sc.rx == nil {
+		t.Skip("no raw writes on this platform")
+	}
+	msg, buf := make([]byte, 1536), make([]byte, 2048)
+	n := testing.AllocsPerRun(200, func() {
+		if _, err := sc.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 0 {
+		t.Errorf("%.1f allocations per write, want 0", n)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // acceptedPair is a client connection and the guardedConn it was accepted
 // as.
-func acceptedPair(t *testing.T) (client net.Conn, server *guardedConn) {
+func acceptedPair(t testing.TB) (client net.Conn, server *guardedConn) {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

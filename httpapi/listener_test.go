@@ -99,7 +99,7 @@ func TestAcceptBackoffEndsOnClose(t *testing.T) {
 
 // dialFrom opens an idle connection from a chosen loopback address, so one
 // machine can play several clients (127.0.0.0/8 is all loopback on Linux).
-func dialFrom(t *testing.T, src, addr string) net.Conn {
+func dialFrom(t testing.TB, src, addr string) net.Conn {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", addr)
