@@ -107,7 +107,7 @@ func TestAllocsTimestampedRead(t *testing.T) {
 }
 
 // TestAllocsRawWrite: an answer written through the raw write path
-// (rxReader.write) allocates nothing.
+// (rawSocket.write) allocates nothing.
 func TestAllocsRawWrite(t *testing.T) {
 	c, sc := acceptedPair(t)
 	if sc.rx == nil {

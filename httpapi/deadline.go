@@ -105,7 +105,7 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 }
 
 // write writes with a raw system call where the connection has one (see
-// rxReader), except under the race detector (race_on.go).
+// rawSocket), except under the race detector (race_on.go).
 func (c *guardedConn) write(p []byte) (int, error) {
 	if c.rx != nil && !raceBuild {
 		return c.rx.write(p)

@@ -270,7 +270,7 @@ func (l *guardedListener) admit(c net.Conn) *guardedConn {
 		})
 	}
 	l.m.open.Inc()
-	if rx, ok := newRxReader(c); ok {
+	if rx, ok := newRawSocket(c); ok {
 		gc.rx = rx
 	}
 	return gc
@@ -398,7 +398,7 @@ type guardedConn struct {
 	state  atomic.Int32
 	idleAt atomic.Int64 // unix ns it last went idle (or its last request arrived; or was accepted)
 	closed atomic.Bool
-	rx     *rxReader // nil: no kernel receive timestamps on this platform or conn
+	rx     *rawSocket // nil: no kernel receive timestamps (and plain writes) on this platform or conn
 	rdl    lazyDeadline
 	wdl    lazyDeadline
 	// yieldWrite: yield before writing the answer (writeyield.go); set and

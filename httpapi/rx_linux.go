@@ -10,11 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rxReader reads a TCP connection with recvmsg and SO_TIMESTAMPNS, so the
+// rawSocket reads a TCP connection with recvmsg and SO_TIMESTAMPNS, so the
 // bid handler knows when a request reached the machine and can tell how long
-// it waited for a CPU (queueing that no in-process clock sees). It goes
-// through the runtime's poller (syscall.RawConn), so deadlines and blocking
-// behave as on a plain Read, and it allocates nothing per read.
+// it waited for a CPU (queueing that no in-process clock sees), and writes
+// its answers. It goes through the runtime's poller (syscall.RawConn), so
+// deadlines and blocking behave as on a plain Read and Write, and it
+// allocates nothing per call.
 //
 // Its system calls are raw (unix.RawSyscall): on a non-blocking socket they
 // return at once (EAGAIN hands the wait to the poller), so the runtime need
@@ -23,7 +24,7 @@ import (
 // gap, and the monitor then polled every 20 µs on the same core: 10-12 %
 // of callbid's CPU at a steady 42,500 req/s (README "Performance",
 // session 8). The answer goes out the same way (write).
-type rxReader struct {
+type rawSocket struct {
 	rc  syscall.RawConn
 	fn  func(fd uintptr) bool
 	wfn func(fd uintptr) bool
@@ -41,7 +42,7 @@ type rxReader struct {
 	werr error
 }
 
-func newRxReader(c net.Conn) (*rxReader, bool) {
+func newRawSocket(c net.Conn) (*rawSocket, bool) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil, false
@@ -56,7 +57,7 @@ func newRxReader(c net.Conn) (*rxReader, bool) {
 	}); err != nil || serr != nil {
 		return nil, false
 	}
-	r := &rxReader{rc: rc}
+	r := &rawSocket{rc: rc}
 	r.fn = r.recv
 	r.wfn = r.send
 	r.hdr.Iov = &r.iov
@@ -64,7 +65,7 @@ func newRxReader(c net.Conn) (*rxReader, bool) {
 	return r, true
 }
 
-func (r *rxReader) read(p []byte) (int, error) {
+func (r *rawSocket) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -84,7 +85,7 @@ func (r *rxReader) read(p []byte) (int, error) {
 }
 
 // recv is the RawConn callback: false asks the poller to wait for data.
-func (r *rxReader) recv(fd uintptr) bool {
+func (r *rawSocket) recv(fd uintptr) bool {
 	r.iov.Base = &r.p[0]
 	r.iov.SetLen(len(r.p))
 	r.hdr.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
@@ -125,7 +126,7 @@ func (r *rxReader) recv(fd uintptr) bool {
 // write writes all of p through the runtime's poller: a full socket buffer
 // waits for the socket to drain, a deadline ends the wait, as with a plain
 // Write.
-func (r *rxReader) write(p []byte) (int, error) {
+func (r *rawSocket) write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -141,7 +142,7 @@ func (r *rxReader) write(p []byte) (int, error) {
 
 // send is the RawConn callback of write: false asks the poller to wait
 // until the socket takes more.
-func (r *rxReader) send(fd uintptr) bool {
+func (r *rawSocket) send(fd uintptr) bool {
 	for r.wn < len(r.wp) {
 		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&r.wp[r.wn])), uintptr(len(r.wp)-r.wn))
 		switch errno {
